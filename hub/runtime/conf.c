@@ -1,0 +1,342 @@
+#include "gridhub/conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gridhub/util.h"
+
+typedef struct entry {
+    char *key;
+    char *value;
+    char *origin;
+} entry_t;
+
+struct gh_conf {
+    const char *component;
+    const gh_conf_prop_t *props;
+    entry_t *entries;
+    size_t n, cap;
+};
+
+gh_conf_t *gh_conf_new(const char *component, const gh_conf_prop_t *props) {
+    gh_conf_t *c = gh_xcalloc(1, sizeof(*c));
+    c->component = component;
+    c->props = props;
+    return c;
+}
+
+void gh_conf_destroy(gh_conf_t *c) {
+    if (!c) return;
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->entries[i].key);
+        free(c->entries[i].value);
+        free(c->entries[i].origin);
+    }
+    free(c->entries);
+    free(c);
+}
+
+static const gh_conf_prop_t *find_prop(const gh_conf_t *c, const char *key) {
+    for (const gh_conf_prop_t *p = c->props; p->name; p++) {
+        if (p->type == GH_CONF_PREFIX) {
+            if (strncmp(key, p->name, strlen(p->name)) == 0 &&
+                key[strlen(p->name)] != '\0')
+                return p;
+        } else if (strcmp(key, p->name) == 0) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static entry_t *find_entry(const gh_conf_t *c, const char *key) {
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->entries[i].key, key) == 0) return &c->entries[i];
+    return NULL;
+}
+
+/* Suggests the property with the longest common prefix, for typos. */
+static const char *suggest(const gh_conf_t *c, const char *key) {
+    const char *best = NULL;
+    size_t best_len = 3;
+    for (const gh_conf_prop_t *p = c->props; p->name; p++) {
+        size_t i = 0;
+        while (key[i] && p->name[i] == key[i]) i++;
+        if (i > best_len) {
+            best = p->name;
+            best_len = i;
+        }
+    }
+    return best;
+}
+
+static int check_value(const gh_conf_prop_t *p, const char *key,
+                       const char *value, char *err, size_t errsz) {
+    switch (p->type) {
+    case GH_CONF_INT: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno || end == value || *end) {
+            snprintf(err, errsz, "\"%s\" is not an integer", value);
+            return -1;
+        }
+        if (v < p->min || v > p->max) {
+            snprintf(err, errsz, "%lld is out of range [%lld, %lld]", v,
+                     p->min, p->max);
+            return -1;
+        }
+        break;
+    }
+    case GH_CONF_BOOL:
+        if (strcmp(value, "true") && strcmp(value, "false")) {
+            snprintf(err, errsz, "\"%s\" is not true or false", value);
+            return -1;
+        }
+        break;
+    case GH_CONF_ENUM: {
+        size_t vl = strlen(value);
+        const char *s = p->enums;
+        int ok = 0;
+        while (s && *s) {
+            const char *bar = strchr(s, '|');
+            size_t l = bar ? (size_t)(bar - s) : strlen(s);
+            if (l == vl && strncmp(s, value, l) == 0) ok = 1;
+            s = bar ? bar + 1 : NULL;
+        }
+        if (!ok) {
+            snprintf(err, errsz, "\"%s\" is not one of %s", value, p->enums);
+            return -1;
+        }
+        break;
+    }
+    case GH_CONF_LIST: {
+        const char *s = value;
+        for (;;) {
+            while (*s == ' ') s++;
+            const char *comma = strchr(s, ',');
+            const char *e = comma ? comma : s + strlen(s);
+            while (e > s && e[-1] == ' ') e--;
+            if (e == s) {
+                snprintf(err, errsz, "empty element in list \"%s\"", value);
+                return -1;
+            }
+            if (!comma) break;
+            s = comma + 1;
+        }
+        break;
+    }
+    case GH_CONF_STR:
+    case GH_CONF_PREFIX:
+        break;
+    }
+    if (p->validate) return p->validate(key, value, err, errsz);
+    return 0;
+}
+
+gh_err_t gh_conf_set(gh_conf_t *c, const char *origin, const char *key,
+                     const char *value, char *errstr, size_t errstr_size) {
+    const char *o = origin ? origin : c->component;
+    const gh_conf_prop_t *p = find_prop(c, key);
+    if (!p) {
+        const char *s = suggest(c, key);
+        return gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                         "%s: %s: unknown property for %s%s%s%s", o, key,
+                         c->component, s ? " (did you mean " : "",
+                         s ? s : "", s ? "?)" : "");
+    }
+    char why[512] = "";
+    if (check_value(p, key, value, why, sizeof(why)))
+        return gh_seterr(errstr, errstr_size, GH_ERR_CONFIG, "%s: %s: %s", o,
+                         key, why);
+    entry_t *e = find_entry(c, key);
+    if (!e) {
+        if (c->n == c->cap) {
+            c->cap = c->cap ? c->cap * 2 : 16;
+            c->entries = gh_xrealloc(c->entries, c->cap * sizeof(*c->entries));
+        }
+        e = &c->entries[c->n++];
+        e->key = gh_xstrdup(key);
+    } else {
+        free(e->value);
+        free(e->origin);
+    }
+    e->value = gh_xstrdup(value);
+    e->origin = gh_xstrdup(o);
+    return GH_OK;
+}
+
+static char *trim(char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) e--;
+    *e = '\0';
+    return s;
+}
+
+/* Expands ${env:NAME}; returns a new string or NULL with err filled. */
+static char *expand_env(const char *v, char *err, size_t errsz) {
+    gh_buf_t out = {0};
+    const char *s = v;
+    while (*s) {
+        if (strncmp(s, "${env:", 6) == 0) {
+            const char *close = strchr(s + 6, '}');
+            if (!close) {
+                snprintf(err, errsz, "unterminated ${env:...} in \"%s\"", v);
+                gh_buf_free(&out);
+                return NULL;
+            }
+            char name[256];
+            size_t l = (size_t)(close - (s + 6));
+            if (l == 0 || l >= sizeof(name)) {
+                snprintf(err, errsz, "bad variable name in \"%s\"", v);
+                gh_buf_free(&out);
+                return NULL;
+            }
+            memcpy(name, s + 6, l);
+            name[l] = '\0';
+            const char *ev = getenv(name);
+            if (!ev) {
+                snprintf(err, errsz, "environment variable %s is not set", name);
+                gh_buf_free(&out);
+                return NULL;
+            }
+            gh_buf_puts(&out, ev);
+            s = close + 1;
+        } else {
+            gh_buf_append(&out, s, 1);
+            s++;
+        }
+    }
+    return gh_buf_detach(&out);
+}
+
+gh_err_t gh_conf_load_file(gh_conf_t *c, const char *path, char *errstr,
+                           size_t errstr_size) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                         "%s: cannot open configuration file: %s", path,
+                         strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0;
+    gh_err_t err = GH_OK;
+    char **seen = NULL;
+    size_t nseen = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        char origin[1024];
+        snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
+        char *s = trim(line);
+        if (!*s || *s == '#' || *s == '!') continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                            "%s: expected key=value, got \"%s\"", origin, s);
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s);
+        char *val = trim(eq + 1);
+        if (!*key) {
+            err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                            "%s: empty key before '='", origin);
+            break;
+        }
+        for (size_t i = 0; i < nseen; i++)
+            if (strcmp(seen[i], key) == 0) {
+                err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                                "%s: %s: set twice in this file", origin, key);
+                break;
+            }
+        if (err) break;
+        seen = gh_xrealloc(seen, (nseen + 1) * sizeof(*seen));
+        seen[nseen++] = gh_xstrdup(key);
+        char why[512];
+        char *expanded = expand_env(val, why, sizeof(why));
+        if (!expanded) {
+            err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG, "%s: %s: %s",
+                            origin, key, why);
+            break;
+        }
+        err = gh_conf_set(c, origin, key, expanded, errstr, errstr_size);
+        free(expanded);
+        if (err) break;
+    }
+    for (size_t i = 0; i < nseen; i++) free(seen[i]);
+    free(seen);
+    free(line);
+    fclose(f);
+    return err;
+}
+
+gh_err_t gh_conf_check(const gh_conf_t *c, char *errstr, size_t errstr_size) {
+    for (const gh_conf_prop_t *p = c->props; p->name; p++)
+        if (p->required && p->type != GH_CONF_PREFIX && !find_entry(c, p->name))
+            return gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                             "%s: required property %s is not set (%s)",
+                             c->component, p->name, p->desc);
+    return GH_OK;
+}
+
+const char *gh_conf_get(const gh_conf_t *c, const char *key) {
+    entry_t *e = find_entry(c, key);
+    if (e) return e->value;
+    const gh_conf_prop_t *p = find_prop(c, key);
+    return p ? p->defval : NULL;
+}
+
+long long gh_conf_get_int(const gh_conf_t *c, const char *key) {
+    const char *v = gh_conf_get(c, key);
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+int gh_conf_get_bool(const gh_conf_t *c, const char *key) {
+    const char *v = gh_conf_get(c, key);
+    return v && strcmp(v, "true") == 0;
+}
+
+void gh_conf_foreach_prefix(const gh_conf_t *c, const char *prefix,
+                            void (*cb)(const char *, const char *, void *),
+                            void *opaque) {
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < c->n; i++)
+        if (strncmp(c->entries[i].key, prefix, pl) == 0)
+            cb(c->entries[i].key + pl, c->entries[i].value, opaque);
+}
+
+static const char *type_name(const gh_conf_prop_t *p) {
+    switch (p->type) {
+    case GH_CONF_STR: return "string";
+    case GH_CONF_INT: return "integer";
+    case GH_CONF_BOOL: return "boolean";
+    case GH_CONF_ENUM: return "enum";
+    case GH_CONF_LIST: return "list";
+    case GH_CONF_PREFIX: return "prefix";
+    }
+    return "?";
+}
+
+void gh_conf_write_doc(FILE *out, const char *title, const gh_conf_prop_t *props) {
+    fprintf(out, "## %s\n\n", title);
+    fprintf(out, "| property | type | default | range | description |\n");
+    fprintf(out, "|---|---|---|---|---|\n");
+    for (const gh_conf_prop_t *p = props; p->name; p++) {
+        char range[128] = "";
+        if (p->type == GH_CONF_INT)
+            snprintf(range, sizeof(range), "%lld .. %lld", p->min, p->max);
+        else if (p->type == GH_CONF_ENUM)
+            snprintf(range, sizeof(range), "%s", p->enums);
+        fprintf(out, "| `%s%s` | %s | %s%s%s | %s | %s%s |\n", p->name,
+                p->type == GH_CONF_PREFIX ? "*" : "", type_name(p),
+                p->defval && *p->defval ? "`" : "",
+                p->defval ? (*p->defval ? p->defval : "(empty)") : "",
+                p->defval && *p->defval ? "`" : "", range,
+                p->required ? "**Required.** " : "", p->desc);
+    }
+    fprintf(out, "\n");
+}

@@ -1,0 +1,50 @@
+/*
+ * Small shared helpers: the out-of-memory policy and a growable byte buffer.
+ *
+ * Out-of-memory policy: gridhub is a long-running service whose every
+ * allocation is small relative to the machine; running out of memory means
+ * the process can no longer make progress safely, so the gh_x* allocators
+ * log and abort(). Crash-safety of the pipeline (nothing acknowledged before
+ * it is durable) makes an abort lose nothing. Callers never NULL-check them.
+ */
+#ifndef GRIDHUB_UTIL_H
+#define GRIDHUB_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *gh_xmalloc(size_t n);
+void *gh_xcalloc(size_t nmemb, size_t size);
+void *gh_xrealloc(void *p, size_t n);
+char *gh_xstrdup(const char *s);
+char *gh_xstrndup(const char *s, size_t n);
+/* printf into a new string; caller frees. */
+char *gh_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Growable buffer; zero-initialise ({0}) before use. `data` is always
+ * NUL-terminated after any append so it can be used as a C string. */
+typedef struct gh_buf {
+    char *data;
+    size_t len, cap;
+} gh_buf_t;
+
+void gh_buf_append(gh_buf_t *b, const void *p, size_t n);
+void gh_buf_puts(gh_buf_t *b, const char *s);
+void gh_buf_printf(gh_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void gh_buf_reset(gh_buf_t *b);
+/* Returns the data (caller frees; never NULL) and empties the buffer. */
+char *gh_buf_detach(gh_buf_t *b);
+void gh_buf_free(gh_buf_t *b);
+
+/* Monotonic clock in milliseconds / microseconds. */
+int64_t gh_now_ms(void);
+int64_t gh_now_us(void);
+/* Wall clock, microseconds since the Unix epoch. */
+int64_t gh_wallclock_us(void);
+
+/* Reads a whole file into a new NUL-terminated string (caller frees);
+ * NULL with errno set on failure. *len_out may be NULL. */
+char *gh_read_file(const char *path, size_t *len_out);
+
+#endif
