@@ -63,7 +63,8 @@ static const char *suggest(const gh_conf_t *c, const char *key) {
     size_t best_len = 3;
     for (const gh_conf_prop_t *p = c->props; p->name; p++) {
         size_t i = 0;
-        while (key[i] && p->name[i] == key[i]) i++;
+        while (key[i] && p->name[i] == key[i])
+            i++;
         if (i > best_len) {
             best = p->name;
             best_len = i;
@@ -84,8 +85,8 @@ static int check_value(const gh_conf_prop_t *p, const char *key,
             return -1;
         }
         if (v < p->min || v > p->max) {
-            snprintf(err, errsz, "%lld is out of range [%lld, %lld]", v,
-                     p->min, p->max);
+            snprintf(err, errsz, "%lld is out of range [%lld, %lld]", v, p->min,
+                     p->max);
             return -1;
         }
         break;
@@ -115,10 +116,12 @@ static int check_value(const gh_conf_prop_t *p, const char *key,
     case GH_CONF_LIST: {
         const char *s = value;
         for (;;) {
-            while (*s == ' ') s++;
+            while (*s == ' ')
+                s++;
             const char *comma = strchr(s, ',');
             const char *e = comma ? comma : s + strlen(s);
-            while (e > s && e[-1] == ' ') e--;
+            while (e > s && e[-1] == ' ')
+                e--;
             if (e == s) {
                 snprintf(err, errsz, "empty element in list \"%s\"", value);
                 return -1;
@@ -144,8 +147,8 @@ gh_err_t gh_conf_set(gh_conf_t *c, const char *origin, const char *key,
         const char *s = suggest(c, key);
         return gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
                          "%s: %s: unknown property for %s%s%s%s", o, key,
-                         c->component, s ? " (did you mean " : "",
-                         s ? s : "", s ? "?)" : "");
+                         c->component, s ? " (did you mean " : "", s ? s : "",
+                         s ? "?)" : "");
     }
     char why[512] = "";
     if (check_value(p, key, value, why, sizeof(why)))
@@ -169,9 +172,11 @@ gh_err_t gh_conf_set(gh_conf_t *c, const char *origin, const char *key,
 }
 
 static char *trim(char *s) {
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) e--;
+    while (e > s && isspace((unsigned char)e[-1]))
+        e--;
     *e = '\0';
     return s;
 }
@@ -199,7 +204,8 @@ static char *expand_env(const char *v, char *err, size_t errsz) {
             name[l] = '\0';
             const char *ev = getenv(name);
             if (!ev) {
-                snprintf(err, errsz, "environment variable %s is not set", name);
+                snprintf(err, errsz, "environment variable %s is not set",
+                         name);
                 gh_buf_free(&out);
                 return NULL;
             }
@@ -213,21 +219,19 @@ static char *expand_env(const char *v, char *err, size_t errsz) {
     return gh_buf_detach(&out);
 }
 
-gh_err_t gh_conf_load_file(gh_conf_t *c, const char *path, char *errstr,
-                           size_t errstr_size) {
+gh_err_t gh_props_parse_file(const char *path, gh_props_cb *cb, void *opaque,
+                             char *errstr, size_t errstr_size) {
     FILE *f = fopen(path, "r");
     if (!f)
         return gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
-                         "%s: cannot open configuration file: %s", path,
-                         strerror(errno));
+                         "%s: cannot open: %s", path, strerror(errno));
     char *line = NULL;
     size_t cap = 0;
-    ssize_t len;
     int lineno = 0;
     gh_err_t err = GH_OK;
     char **seen = NULL;
     size_t nseen = 0;
-    while ((len = getline(&line, &cap, f)) >= 0) {
+    while (!err && getline(&line, &cap, f) >= 0) {
         lineno++;
         char origin[1024];
         snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
@@ -247,12 +251,10 @@ gh_err_t gh_conf_load_file(gh_conf_t *c, const char *path, char *errstr,
                             "%s: empty key before '='", origin);
             break;
         }
-        for (size_t i = 0; i < nseen; i++)
-            if (strcmp(seen[i], key) == 0) {
+        for (size_t i = 0; i < nseen && !err; i++)
+            if (strcmp(seen[i], key) == 0)
                 err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
                                 "%s: %s: set twice in this file", origin, key);
-                break;
-            }
         if (err) break;
         seen = gh_xrealloc(seen, (nseen + 1) * sizeof(*seen));
         seen[nseen++] = gh_xstrdup(key);
@@ -263,15 +265,25 @@ gh_err_t gh_conf_load_file(gh_conf_t *c, const char *path, char *errstr,
                             origin, key, why);
             break;
         }
-        err = gh_conf_set(c, origin, key, expanded, errstr, errstr_size);
+        err = cb(origin, key, expanded, opaque, errstr, errstr_size);
         free(expanded);
-        if (err) break;
     }
-    for (size_t i = 0; i < nseen; i++) free(seen[i]);
+    for (size_t i = 0; i < nseen; i++)
+        free(seen[i]);
     free(seen);
     free(line);
     fclose(f);
     return err;
+}
+
+static gh_err_t set_cb(const char *origin, const char *key, const char *value,
+                       void *opaque, char *errstr, size_t errstr_size) {
+    return gh_conf_set(opaque, origin, key, value, errstr, errstr_size);
+}
+
+gh_err_t gh_conf_load_file(gh_conf_t *c, const char *path, char *errstr,
+                           size_t errstr_size) {
+    return gh_props_parse_file(path, set_cb, c, errstr, errstr_size);
 }
 
 gh_err_t gh_conf_check(const gh_conf_t *c, char *errstr, size_t errstr_size) {
@@ -311,17 +323,24 @@ void gh_conf_foreach_prefix(const gh_conf_t *c, const char *prefix,
 
 static const char *type_name(const gh_conf_prop_t *p) {
     switch (p->type) {
-    case GH_CONF_STR: return "string";
-    case GH_CONF_INT: return "integer";
-    case GH_CONF_BOOL: return "boolean";
-    case GH_CONF_ENUM: return "enum";
-    case GH_CONF_LIST: return "list";
-    case GH_CONF_PREFIX: return "prefix";
+    case GH_CONF_STR:
+        return "string";
+    case GH_CONF_INT:
+        return "integer";
+    case GH_CONF_BOOL:
+        return "boolean";
+    case GH_CONF_ENUM:
+        return "enum";
+    case GH_CONF_LIST:
+        return "list";
+    case GH_CONF_PREFIX:
+        return "prefix";
     }
     return "?";
 }
 
-void gh_conf_write_doc(FILE *out, const char *title, const gh_conf_prop_t *props) {
+void gh_conf_write_doc(FILE *out, const char *title,
+                       const gh_conf_prop_t *props) {
     fprintf(out, "## %s\n\n", title);
     fprintf(out, "| property | type | default | range | description |\n");
     fprintf(out, "|---|---|---|---|---|\n");

@@ -2,13 +2,15 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 
 static void oom(size_t n) {
-    fprintf(stderr, "gridhub: out of memory allocating %zu bytes; aborting\n", n);
+    fprintf(stderr, "gridhub: out of memory allocating %zu bytes; aborting\n",
+            n);
     abort();
 }
 
@@ -55,7 +57,8 @@ char *gh_xasprintf(const char *fmt, ...) {
 static void grow(gh_buf_t *b, size_t extra) {
     if (b->len + extra + 1 <= b->cap) return;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + extra + 1) cap *= 2;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
     b->data = gh_xrealloc(b->data, cap);
     b->cap = cap;
 }
@@ -67,7 +70,9 @@ void gh_buf_append(gh_buf_t *b, const void *p, size_t n) {
     b->data[b->len] = '\0';
 }
 
-void gh_buf_puts(gh_buf_t *b, const char *s) { gh_buf_append(b, s, strlen(s)); }
+void gh_buf_puts(gh_buf_t *b, const char *s) {
+    gh_buf_append(b, s, strlen(s));
+}
 
 void gh_buf_printf(gh_buf_t *b, const char *fmt, ...) {
     va_list ap;
@@ -106,7 +111,9 @@ int64_t gh_now_us(void) {
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int64_t gh_now_ms(void) { return gh_now_us() / 1000; }
+int64_t gh_now_ms(void) {
+    return gh_now_us() / 1000;
+}
 
 int64_t gh_wallclock_us(void) {
     struct timeval tv;
@@ -120,7 +127,8 @@ char *gh_read_file(const char *path, size_t *len_out) {
     gh_buf_t b = {0};
     char chunk[8192];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) gh_buf_append(&b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        gh_buf_append(&b, chunk, n);
     int bad = ferror(f);
     fclose(f);
     if (bad) {
@@ -129,4 +137,53 @@ char *gh_read_file(const char *path, size_t *len_out) {
     }
     if (len_out) *len_out = b.len;
     return gh_buf_detach(&b);
+}
+
+int64_t gh_days_from_civil(int y, int m, int d) {
+    /* Howard Hinnant's days_from_civil: exact for the proleptic Gregorian
+     * calendar, no table, no timegm() and its time-zone pitfalls. */
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+void gh_date_format(int64_t days, char out[11]) {
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    int64_t doe = days - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    int yy = (int)(y % 10000);
+    if (yy < 0) yy = -yy;
+    unsigned um = (unsigned)m % 100u, ud = (unsigned)d % 100u;
+    snprintf(out, 11, "%04u-%02u-%02u", (unsigned)yy % 10000u, um, ud);
+}
+
+int gh_date_parse_iso(const char *s, int64_t *days, const char **rest) {
+    for (int i = 0; i < 10; i++) {
+        if (i == 4 || i == 7) {
+            if (s[i] != '-') return -1;
+        } else if (!isdigit((unsigned char)s[i])) {
+            return -1;
+        }
+    }
+    int y = atoi(s), mo = atoi(s + 5), d = atoi(s + 8);
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1]) return -1;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo == 2 && d == 29 && !leap) return -1;
+    if (rest)
+        *rest = s + 10;
+    else if (s[10])
+        return -1;
+    *days = gh_days_from_civil(y, mo, d);
+    return 0;
 }

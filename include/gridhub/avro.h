@@ -21,8 +21,9 @@
  *     (TopicNameStrategy), cached in memory.
  *
  * Schema set layout on disk (gh_schemas_load_dir):
- *   <dir>/*.avsc            current version of each named schema
- *   <dir>/history/*.avsc    earlier versions, kept so that old messages still
+ *   <dir>/<name>.avsc       current version of each named schema
+ *   <dir>/history/<name>.v<N>.avsc
+ *                           earlier versions, kept so that old messages still
  *                           decode (the writer schema is looked up by
  *                           fingerprint among all versions)
  *   <dir>/envelope.avsc     the change-event envelope template: for every
@@ -69,8 +70,8 @@ typedef struct gh_schemas gh_schemas_t; /* a set of schemas */
 
 /* Loads a schema set from `dir` (layout above). *out is owned by the caller
  * (gh_schemas_destroy). Errors name the file and what is wrong. */
-gh_err_t gh_schemas_load_dir(gh_schemas_t **out, const char *dir,
-                             char *errstr, size_t errstr_size);
+gh_err_t gh_schemas_load_dir(gh_schemas_t **out, const char *dir, char *errstr,
+                             size_t errstr_size);
 /* An empty set, for tests and for registry-only use. */
 gh_schemas_t *gh_schemas_new(void);
 void gh_schemas_destroy(gh_schemas_t *set);
@@ -79,15 +80,21 @@ void gh_schemas_destroy(gh_schemas_t *set);
  * `current` != 0 makes it the current version for its full name.
  * *out (may be NULL) is borrowed from the set. */
 gh_err_t gh_schemas_add_json(gh_schemas_t *set, const char *schema_json,
-                             int current, const gh_schema_t **out,
-                             char *errstr, size_t errstr_size);
+                             int current, const gh_schema_t **out, char *errstr,
+                             size_t errstr_size);
 
 /* Current version by full name ("gridhub.change.PersonEnvelope"); NULL if
  * none. Borrowed. */
-const gh_schema_t *gh_schemas_get(const gh_schemas_t *set, const char *fullname);
+const gh_schema_t *gh_schemas_get(const gh_schemas_t *set,
+                                  const char *fullname);
 /* Any version by fingerprint; NULL if unknown. Borrowed. */
 const gh_schema_t *gh_schemas_by_fingerprint(const gh_schemas_t *set,
                                              uint64_t fp);
+/* Every schema of the set (current, history, composed, fetched), in the
+ * order added: i < gh_schemas_count(set). Borrowed; a set only grows, so the
+ * pointers stay valid until gh_schemas_destroy. */
+size_t gh_schemas_count(const gh_schemas_t *set);
+const gh_schema_t *gh_schemas_at(const gh_schemas_t *set, size_t i);
 
 /* Accessors; returned pointers are borrowed from the schema. */
 const char *gh_schema_fullname(const gh_schema_t *s);
@@ -95,15 +102,22 @@ const char *gh_schema_json(const gh_schema_t *s);      /* full JSON text */
 const char *gh_schema_canonical(const gh_schema_t *s); /* PCF */
 uint64_t gh_schema_fingerprint(const gh_schema_t *s);
 avro_schema_t gh_schema_avro(const gh_schema_t *s);
-/* The schema as parsed JSON (for defaults, docs, logical types). */
+/* The schema as parsed JSON (for defaults, docs, logical types), with every
+ * name fully qualified: named types carry their full name in "name" and no
+ * "namespace", references are full names. */
 const json_t *gh_schema_jsonv(const gh_schema_t *s);
+/* Resolves a type node taken from gh_schema_jsonv(s): a reference to a named
+ * type yields its definition within s, anything else is returned as is;
+ * NULL for a reference s does not define. Borrowed from the schema. */
+const json_t *gh_schema_resolve_json(const gh_schema_t *s, const json_t *type);
 
 /* Creates a generic value of the schema, zeroed, to be filled with the
  * avro_value_* API. The caller releases it with avro_value_decref(). */
 gh_err_t gh_schema_new_value(const gh_schema_t *s, avro_value_t *out,
                              char *errstr, size_t errstr_size);
 
-/* ---- Projection ----------------------------------------------------------- */
+/* ---- Projection -----------------------------------------------------------
+ */
 
 /* Copies `src` (a value of writer schema `w`) into `dst` (a fresh generic
  * value of reader schema `r`), by name, filling the reader's defaults for
@@ -111,10 +125,11 @@ gh_err_t gh_schema_new_value(const gh_schema_t *s, avro_value_t *out,
  * schemas do not match (e.g. a reader field without default that the writer
  * lacks), naming the field path. */
 gh_err_t gh_avro_project(const gh_schema_t *w, avro_value_t *src,
-                         const gh_schema_t *r, avro_value_t *dst,
-                         char *errstr, size_t errstr_size);
+                         const gh_schema_t *r, avro_value_t *dst, char *errstr,
+                         size_t errstr_size);
 
-/* ---- JSON rendering ------------------------------------------------------- */
+/* ---- JSON rendering -------------------------------------------------------
+ */
 
 /* Renders a value as natural JSON: records as objects, unions as the bare
  * branch value (the Unchanged enum as the string "__unchanged__"), bytes as

@@ -37,12 +37,12 @@ typedef int(gh_conf_validate_cb)(const char *key, const char *value,
 typedef struct gh_conf_prop {
     const char *name;
     gh_conf_type_t type;
-    const char *defval; /* NULL: no default */
-    int required;       /* must be set (a default does not count) */
-    long long min, max; /* GH_CONF_INT only */
-    const char *enums;  /* GH_CONF_ENUM only */
+    const char *defval;            /* NULL: no default */
+    int required;                  /* must be set (a default does not count) */
+    long long min, max;            /* GH_CONF_INT only */
+    const char *enums;             /* GH_CONF_ENUM only */
     gh_conf_validate_cb *validate; /* extra check, may be NULL */
-    const char *desc;   /* one or two sentences for docs/configuration.md */
+    const char *desc; /* one or two sentences for docs/configuration.md */
 } gh_conf_prop_t;
 
 typedef struct gh_conf gh_conf_t;
@@ -63,6 +63,17 @@ gh_err_t gh_conf_set(gh_conf_t *conf, const char *origin, const char *key,
 gh_err_t gh_conf_load_file(gh_conf_t *conf, const char *path, char *errstr,
                            size_t errstr_size);
 
+/* The properties-file reader behind gh_conf_load_file, for other
+ * key=value files (mappings, policies): calls cb for each `key=value` line,
+ * after comment stripping, trimming, `${env:NAME}` expansion and the
+ * duplicate-key check. `origin` is "path:line". cb returns GH_OK to go on,
+ * or an error (having filled errstr) to stop. */
+typedef gh_err_t(gh_props_cb)(const char *origin, const char *key,
+                              const char *value, void *opaque, char *errstr,
+                              size_t errstr_size);
+gh_err_t gh_props_parse_file(const char *path, gh_props_cb *cb, void *opaque,
+                             char *errstr, size_t errstr_size);
+
 /* Checks that every required property is set. Call after loading. */
 gh_err_t gh_conf_check(const gh_conf_t *conf, char *errstr, size_t errstr_size);
 
@@ -79,6 +90,7 @@ void gh_conf_foreach_prefix(const gh_conf_t *conf, const char *prefix,
                             void *opaque);
 
 /* Writes a Markdown table of `props` under a `## title` heading. */
-void gh_conf_write_doc(FILE *out, const char *title, const gh_conf_prop_t *props);
+void gh_conf_write_doc(FILE *out, const char *title,
+                       const gh_conf_prop_t *props);
 
 #endif

@@ -47,4 +47,12 @@ int64_t gh_wallclock_us(void);
  * NULL with errno set on failure. *len_out may be NULL. */
 char *gh_read_file(const char *path, size_t *len_out);
 
+/* Dates as days since 1970-01-01 (Avro's `date`), proleptic Gregorian.
+ * gh_date_parse_iso accepts "YYYY-MM-DD" (validated; rest may be NULL to
+ * require the end of string, else receives what follows) and returns 0. */
+int64_t gh_days_from_civil(int y, int m, int d);
+int gh_date_parse_iso(const char *s, int64_t *days, const char **rest);
+/* Writes "YYYY-MM-DD" (11 bytes with NUL). */
+void gh_date_format(int64_t days, char out[11]);
+
 #endif

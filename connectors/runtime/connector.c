@@ -1,0 +1,941 @@
+#include "connector.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ack.h"
+#include "copy_text.h"
+#include "gridhub/avro.h"
+#include "gridhub/kafka.h"
+#include "gridhub/log.h"
+#include "gridhub/pg.h"
+#include "gridhub/signals.h"
+#include "gridhub/util.h"
+#include "mapping.h"
+#include "pgoutput.h"
+#include "repl.h"
+#include "state.h"
+
+#define LOG "connector"
+
+const gh_conf_prop_t gh_connector_props[] = {
+    {"name", GH_CONF_STR, NULL, 1, 0, 0, NULL, NULL,
+     "Connector name: unique per department database; names the state file "
+     "and appears in every event's source.connector."},
+    {"mapping.file", GH_CONF_STR, NULL, 1, 0, 0, NULL, NULL,
+     "The department's declarative mapping (connectors/<department>/"
+     "mapping.properties)."},
+    {"database.conninfo", GH_CONF_STR, NULL, 1, 0, 0, NULL, NULL,
+     "libpq connection string of the department database, e.g. `host=db "
+     "port=5432 dbname=zongzhi user=cdc`. The user needs REPLICATION and "
+     "SELECT on the mapped tables (and CREATE on the database if the "
+     "publication is to be created)."},
+    GH_KAFKA_CONF_PROPS,
+    {"schemas.dir", GH_CONF_STR, GH_SCHEMAS_DIR, 0, 0, 0, NULL, NULL,
+     "Directory of the Avro schemas (schemas/)."},
+    {"schema.registry.url", GH_CONF_STR, "", 0, 0, 0, NULL, NULL,
+     "If set, values use Confluent framing with ids from this Schema "
+     "Registry; otherwise Avro single-object encoding."},
+    {"topic.prefix", GH_CONF_STR, "gridhub", 0, 0, 0, NULL, NULL,
+     "Events go to `<topic.prefix>.<department>.<entity>`."},
+    {"slot.name", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "Replication slot; default `gridhub_<department>`."},
+    {"publication.name", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "Publication; default `gridhub_<department>`."},
+    {"publication.autocreate", GH_CONF_BOOL, "true", 0, 0, 0, NULL, NULL,
+     "Create the publication (or add missing mapped tables to it) at start."},
+    {"snapshot.mode", GH_CONF_ENUM, "initial", 0, 0, 0, "initial|never", NULL,
+     "`initial`: read every mapped table once, consistently with the stream, "
+     "when the slot is new; `never`: stream only."},
+    {"state.dir", GH_CONF_STR, "state", 0, 0, 0, NULL, NULL,
+     "Directory for the connector's small state file (whether the snapshot "
+     "of the current slot finished)."},
+    {"heartbeat.interval.ms", GH_CONF_INT, "10000", 0, 100, 3600000, NULL, NULL,
+     "On an idle database, publish a heartbeat this often and, once Kafka "
+     "acknowledged it, confirm the server's position so the slot does not "
+     "hold WAL."},
+    {"heartbeat.topic", GH_CONF_STR, "gridhub.heartbeat", 0, 0, 0, NULL, NULL,
+     "Topic of heartbeat records."},
+    {"status.interval.ms", GH_CONF_INT, "1000", 0, 10, 60000, NULL, NULL,
+     "How often the confirmed position is reported to PostgreSQL."},
+    {"dlq.topic", GH_CONF_STR, "gridhub.dlq", 0, 0, 0, NULL, NULL,
+     "Dead-letter topic for rows that do not fit the mapping."},
+    {"retry.backoff.ms", GH_CONF_INT, "500", 0, 10, 600000, NULL, NULL,
+     "First wait before reconnecting to PostgreSQL; doubles per failure."},
+    {"retry.backoff.max.ms", GH_CONF_INT, "10000", 0, 10, 3600000, NULL, NULL,
+     "Longest wait between reconnection attempts."},
+    {"log.level", GH_CONF_ENUM, "info", 0, 0, 0, "error|warn|info|debug", NULL,
+     "Log level."},
+    {NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL}};
+
+typedef struct tstate {
+    gh_map_table_t *t;
+    avro_value_t env;
+    char *topic;
+    int op_idx[5];   /* c u d r t */
+    int snap_idx[3]; /* false true last */
+} tstate_t;
+
+typedef struct relinfo {
+    uint32_t relid;
+    tstate_t *ts; /* NULL: not mapped */
+    char *nsp, *rel;
+} relinfo_t;
+
+typedef struct cn {
+    const gh_conf_t *conf;
+    const char *name, *dept, *dlq, *hb_topic;
+    char *slot, *pub, *dbname, *state_path;
+    gh_schemas_t *schemas;
+    gh_serde_t *serde;
+    gh_mapping_t *map;
+    rd_kafka_t *rk;
+    gh_ack_t ack;
+    tstate_t *ts;
+    int nts;
+    relinfo_t *rels;
+    int nrels;
+    gh_buf_t key, val, key2;
+    uint64_t received;
+    /* current transaction */
+    gh_ack_txn_t *txn;
+    uint64_t final_lsn;
+    int64_t seq, commit_us;
+    uint32_t xid;
+    long long events, dead_letters;
+} cn_t;
+
+enum { OP_C, OP_U, OP_D, OP_R, OP_T };
+static const char *const op_syms[] = {"c", "u", "d", "r", "t"};
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    cn_t *c = opaque;
+    if (!m->_private) return;
+    if (m->err)
+        gh_log_error(LOG, "delivery to %s failed: %s",
+                     rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    gh_ack_done(&c->ack, m->_private, m->err == 0, rd_kafka_err2str(m->err));
+}
+
+static gh_err_t produce(cn_t *c, const char *topic, const void *key,
+                        size_t klen, const void *val, size_t vlen,
+                        gh_ack_txn_t *txn, char *errstr, size_t errstr_size) {
+    for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            c->rk, RD_KAFKA_V_TOPIC(topic),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, klen),
+            RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_OPAQUE(txn),
+            RD_KAFKA_V_END);
+        if (!err) {
+            gh_ack_add(txn);
+            return GH_OK;
+        }
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                             "produce to %s: %s", topic, rd_kafka_err2str(err));
+        rd_kafka_poll(c->rk, 50);
+        if (gh_stop_requested())
+            return gh_seterr(errstr, errstr_size, GH_ERR_STOPPED, "stopping");
+    }
+}
+
+/* Dead letter for a row that does not fit its mapping: the value is a JSON
+ * document of the raw row so that a steward can read and replay it. */
+static gh_err_t dead_letter(cn_t *c, tstate_t *ts, char op,
+                            const gh_pgo_tuple_t *tup,
+                            const char *const *colnames, const char *reason,
+                            uint64_t lsn, char *errstr, size_t errstr_size) {
+    json_t *doc = json_object();
+    json_object_set_new(doc, "department", json_string(c->dept));
+    json_object_set_new(doc, "connector", json_string(c->name));
+    json_object_set_new(doc, "schema", json_string(gh_map_table_schema(ts->t)));
+    json_object_set_new(doc, "table", json_string(gh_map_table_name(ts->t)));
+    char ops[2] = {op, 0};
+    json_object_set_new(doc, "op", json_string(ops));
+    char l[18];
+    gh_lsn_format(lsn, l);
+    json_object_set_new(doc, "lsn", json_string(l));
+    json_object_set_new(doc, "reason", json_string(reason));
+    json_t *row = json_object();
+    for (int i = 0; tup && i < tup->ncols; i++) {
+        const gh_pgo_value_t *v = &tup->cols[i];
+        const char *name = colnames ? colnames[i] : NULL;
+        char idx[16];
+        if (!name) {
+            snprintf(idx, sizeof(idx), "%d", i);
+            name = idx;
+        }
+        if (v->kind == GH_PGO_TEXT)
+            json_object_set_new(row, name,
+                                json_stringn_nocheck(v->data, v->len));
+        else if (v->kind == GH_PGO_UNCHANGED)
+            json_object_set_new(row, name, json_string("__unchanged__"));
+        else
+            json_object_set_new(row, name, json_null());
+    }
+    json_object_set_new(doc, "row", row);
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(doc);
+    char *reason_full = gh_xasprintf("%s (department %s)", reason, c->dept);
+    char *comp = gh_xasprintf("connector:%s", c->name);
+    gh_kafka_produce_dead_letter(c->rk, c->dlq, c->key.data, c->key.len, text,
+                                 strlen(text), comp, reason_full, NULL, 0, 0,
+                                 NULL, errstr, errstr_size);
+    free(comp);
+    free(reason_full);
+    free(text);
+    c->dead_letters++;
+    gh_log_warn(LOG, "dead letter (%s.%s): %s", gh_map_table_schema(ts->t),
+                gh_map_table_name(ts->t), reason);
+    return GH_OK;
+}
+
+/* Fills ts->env with one event; key of the row into c->key. */
+static gh_err_t build_event(cn_t *c, tstate_t *ts, int op,
+                            const gh_pgo_tuple_t *before,
+                            const gh_pgo_tuple_t *after, uint64_t lsn,
+                            int64_t seq, int snapshot, char *errstr,
+                            size_t errstr_size) {
+    avro_value_t *env = &ts->env, f, br, rec;
+    avro_value_reset(env);
+    gh_buf_reset(&c->key);
+    avro_value_get_by_name(env, "op", &f, NULL);
+    avro_value_set_enum(&f, ts->op_idx[op]);
+    const gh_pgo_tuple_t *tups[2] = {before, after};
+    const char *names[2] = {"before", "after"};
+    for (int i = 0; i < 2; i++) {
+        avro_value_get_by_name(env, names[i], &f, NULL);
+        if (!tups[i]) {
+            avro_value_set_branch(&f, 0, &br);
+            avro_value_set_null(&br);
+            continue;
+        }
+        avro_value_set_branch(&f, 1, &rec);
+        /* The key comes from `after` when there is one. */
+        gh_buf_t *kb = (i == 1 || !after) ? &c->key : &c->key2;
+        gh_buf_reset(kb);
+        gh_err_t e = gh_map_row(ts->t, tups[i]->cols, tups[i]->ncols, &rec, kb,
+                                errstr, errstr_size);
+        if (e) return e;
+    }
+    avro_value_t src, v;
+    avro_value_get_by_name(env, "source", &src, NULL);
+    avro_value_get_by_name(&src, "department", &v, NULL);
+    avro_value_set_string(&v, c->dept);
+    avro_value_get_by_name(&src, "connector", &v, NULL);
+    avro_value_set_string(&v, c->name);
+    avro_value_get_by_name(&src, "database", &v, NULL);
+    avro_value_set_string(&v, c->dbname);
+    avro_value_get_by_name(&src, "schema", &v, NULL);
+    avro_value_set_string(&v, gh_map_table_schema(ts->t));
+    avro_value_get_by_name(&src, "table", &v, NULL);
+    avro_value_set_string(&v, gh_map_table_name(ts->t));
+    avro_value_get_by_name(&src, "lsn", &v, NULL);
+    avro_value_set_long(&v, (int64_t)lsn);
+    avro_value_get_by_name(&src, "seq", &v, NULL);
+    avro_value_set_long(&v, seq);
+    avro_value_get_by_name(&src, "txid", &f, NULL);
+    if (snapshot) {
+        avro_value_set_branch(&f, 0, &br);
+        avro_value_set_null(&br);
+    } else {
+        avro_value_set_branch(&f, 1, &br);
+        avro_value_set_long(&br, c->xid);
+    }
+    avro_value_get_by_name(&src, "commit_time", &f, NULL);
+    if (snapshot) {
+        avro_value_set_branch(&f, 0, &br);
+        avro_value_set_null(&br);
+    } else {
+        avro_value_set_branch(&f, 1, &br);
+        avro_value_set_long(&br, c->commit_us);
+    }
+    avro_value_get_by_name(&src, "snapshot", &v, NULL);
+    avro_value_set_enum(&v, ts->snap_idx[snapshot]);
+    avro_value_get_by_name(env, "ts", &v, NULL);
+    avro_value_set_long(&v, gh_wallclock_us());
+    return GH_OK;
+}
+
+static gh_err_t emit(cn_t *c, tstate_t *ts, int op,
+                     const gh_pgo_tuple_t *before, const gh_pgo_tuple_t *after,
+                     const char *const *colnames, uint64_t lsn, int64_t seq,
+                     int snapshot, gh_ack_txn_t *txn, char *errstr,
+                     size_t errstr_size) {
+    char why[1024];
+    gh_err_t e = build_event(c, ts, op, before, after, lsn, seq, snapshot, why,
+                             sizeof(why));
+    if (e == GH_ERR_MAPPING) {
+        e = dead_letter(c, ts, op_syms[op][0], after ? after : before, colnames,
+                        why, lsn, errstr, errstr_size);
+        return e;
+    }
+    if (e) return gh_seterr(errstr, errstr_size, e, "%s", why);
+    gh_buf_reset(&c->val);
+    e = gh_serde_encode(c->serde, ts->topic, gh_map_table_envelope(ts->t),
+                        &ts->env, &c->val, errstr, errstr_size);
+    if (e) return e;
+    e = produce(c, ts->topic, c->key.data, c->key.len, c->val.data, c->val.len,
+                txn, errstr, errstr_size);
+    if (e) return e;
+    c->events++;
+    if (op == OP_D) /* tombstone, so compaction can forget the row */
+        e = produce(c, ts->topic, c->key.data, c->key.len, NULL, 0, txn, errstr,
+                    errstr_size);
+    return e;
+}
+
+/* ---- setup -----------------------------------------------------------------
+ */
+
+static gh_err_t ensure_publication(cn_t *c, PGconn *db, char *errstr,
+                                   size_t errstr_size) {
+    const char *params[1] = {c->pub};
+    PGresult *r =
+        gh_pg_query(db, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1,
+                    params, errstr, errstr_size);
+    if (!r) return GH_ERR_PG;
+    int exists = PQntuples(r) > 0;
+    PQclear(r);
+    char *qp = PQescapeIdentifier(db, c->pub, strlen(c->pub));
+    gh_err_t e = GH_OK;
+    for (int i = 0; i < c->nts && !e; i++) {
+        const char *s = gh_map_table_schema(c->ts[i].t),
+                   *t = gh_map_table_name(c->ts[i].t);
+        const char *p2[3] = {c->pub, s, t};
+        r = gh_pg_query(
+            db,
+            "SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND "
+            "schemaname = $2 AND tablename = $3",
+            3, p2, errstr, errstr_size);
+        if (!r) {
+            e = GH_ERR_PG;
+            break;
+        }
+        int in = PQntuples(r) > 0;
+        PQclear(r);
+        if (in) continue;
+        if (!gh_conf_get_bool(c->conf, "publication.autocreate")) {
+            e = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                          "publication %s does not include %s.%s and "
+                          "publication.autocreate=false",
+                          c->pub, s, t);
+            break;
+        }
+        char *qs = PQescapeIdentifier(db, s, strlen(s));
+        char *qt = PQescapeIdentifier(db, t, strlen(t));
+        char *sql = exists
+                        ? gh_xasprintf("ALTER PUBLICATION %s ADD TABLE %s.%s",
+                                       qp, qs, qt)
+                        : gh_xasprintf("CREATE PUBLICATION %s FOR TABLE %s.%s",
+                                       qp, qs, qt);
+        e = gh_pg_exec(db, sql, errstr, errstr_size);
+        if (!e) gh_log_info(LOG, "%s", sql);
+        exists = 1;
+        free(sql);
+        PQfreemem(qs);
+        PQfreemem(qt);
+    }
+    PQfreemem(qp);
+    return e;
+}
+
+/* Returns 1 and the confirmed LSN if the slot exists, 0 if not, -1 on error. */
+static int slot_state(cn_t *c, PGconn *db, uint64_t *confirmed, int *active_pid,
+                      char *errstr, size_t errstr_size) {
+    const char *params[1] = {c->slot};
+    PGresult *r =
+        gh_pg_query(db,
+                    "SELECT confirmed_flush_lsn, active_pid, database, plugin "
+                    "FROM pg_replication_slots WHERE slot_name = $1",
+                    1, params, errstr, errstr_size);
+    if (!r) return -1;
+    int n = PQntuples(r);
+    if (n) {
+        *confirmed = 0;
+        if (!PQgetisnull(r, 0, 0)) gh_lsn_parse(PQgetvalue(r, 0, 0), confirmed);
+        *active_pid = PQgetisnull(r, 0, 1) ? 0 : atoi(PQgetvalue(r, 0, 1));
+        if (strcmp(PQgetvalue(r, 0, 2), c->dbname) ||
+            strcmp(PQgetvalue(r, 0, 3), "pgoutput")) {
+            gh_seterr(
+                errstr, errstr_size, GH_ERR_CONFIG,
+                "replication slot %s belongs to database %s with plugin %s, "
+                "not %s/pgoutput: choose another slot.name",
+                c->slot, PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3), c->dbname);
+            PQclear(r);
+            return -2;
+        }
+    }
+    PQclear(r);
+    return n > 0;
+}
+
+static tstate_t *ts_for(cn_t *c, gh_map_table_t *t) {
+    for (int i = 0; i < c->nts; i++)
+        if (c->ts[i].t == t) return &c->ts[i];
+    return NULL;
+}
+
+/* ---- snapshot
+ * ---------------------------------------------------------------- */
+
+static gh_err_t snapshot(cn_t *c, PGconn *db, const char *snapname,
+                         uint64_t lsn, char *errstr, size_t errstr_size) {
+    gh_err_t e =
+        gh_pg_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                   errstr, errstr_size);
+    if (e) return e;
+    char *lit = PQescapeLiteral(db, snapname, strlen(snapname));
+    char *sql = gh_xasprintf("SET TRANSACTION SNAPSHOT %s", lit);
+    PQfreemem(lit);
+    e = gh_pg_exec(db, sql, errstr, errstr_size);
+    free(sql);
+    if (e) return e;
+    gh_ack_txn_t *txn = gh_ack_begin(&c->ack);
+    gh_pgo_value_t *vals = NULL;
+    long long total = 0;
+    int64_t t0 = gh_now_ms();
+    for (int i = 0; i < c->nts && !e; i++) {
+        tstate_t *ts = &c->ts[i];
+        int ncols;
+        const char *const *cols = gh_map_table_columns(ts->t, &ncols);
+        e = gh_map_table_bind(ts->t, ncols, cols, errstr, errstr_size);
+        if (e) break;
+        gh_buf_t q = {0};
+        gh_buf_puts(&q, "COPY (SELECT ");
+        for (int k = 0; k < ncols; k++) {
+            char *id = PQescapeIdentifier(db, cols[k], strlen(cols[k]));
+            gh_buf_printf(&q, "%s%s", k ? ", " : "", id);
+            PQfreemem(id);
+        }
+        char *qs = PQescapeIdentifier(db, gh_map_table_schema(ts->t),
+                                      strlen(gh_map_table_schema(ts->t)));
+        char *qt = PQescapeIdentifier(db, gh_map_table_name(ts->t),
+                                      strlen(gh_map_table_name(ts->t)));
+        gh_buf_printf(&q, " FROM %s.%s) TO STDOUT", qs, qt);
+        PQfreemem(qs);
+        PQfreemem(qt);
+        PGresult *r = PQexec(db, q.data);
+        gh_buf_free(&q);
+        if (PQresultStatus(r) != PGRES_COPY_OUT) {
+            e = gh_pg_result_error(r, db, "snapshot COPY", errstr, errstr_size);
+            PQclear(r);
+            break;
+        }
+        PQclear(r);
+        vals = gh_xrealloc(vals, (size_t)ncols * sizeof(*vals));
+        long long rows = 0;
+        for (;;) {
+            char *line = NULL;
+            int n = PQgetCopyData(db, &line, 0);
+            if (n == -1) break;
+            if (n < 0) {
+                e = gh_seterr(errstr, errstr_size, GH_ERR_PG_CONNECT,
+                              "snapshot COPY: %s", PQerrorMessage(db));
+                break;
+            }
+            gh_pgo_tuple_t tup = {ncols, vals};
+            if (gh_copy_text_split(line, (size_t)n, vals, ncols)) {
+                PQfreemem(line);
+                e = gh_seterr(errstr, errstr_size, GH_ERR_PROTOCOL,
+                              "snapshot COPY of %s.%s: malformed row",
+                              gh_map_table_schema(ts->t),
+                              gh_map_table_name(ts->t));
+                break;
+            }
+            e = emit(c, ts, OP_R, NULL, &tup, cols, lsn, 0, 1, txn, errstr,
+                     errstr_size);
+            PQfreemem(line);
+            if (e) break;
+            rows++;
+            if ((rows & 1023) == 0) rd_kafka_poll(c->rk, 0);
+        }
+        r = PQgetResult(db);
+        if (!e && PQresultStatus(r) != PGRES_COMMAND_OK)
+            e = gh_pg_result_error(r, db, "snapshot COPY", errstr, errstr_size);
+        PQclear(r);
+        while ((r = PQgetResult(db)))
+            PQclear(r);
+        total += rows;
+        if (!e)
+            gh_log_info(LOG, "snapshot of %s.%s: %lld rows",
+                        gh_map_table_schema(ts->t), gh_map_table_name(ts->t),
+                        rows);
+    }
+    free(vals);
+    gh_ack_close(&c->ack, txn, 0);
+    char ignore[256];
+    gh_pg_exec(db, "COMMIT", ignore, sizeof(ignore));
+    if (e) return e;
+    /* The snapshot counts as done only once Kafka has all of it. */
+    while (!gh_ack_idle(&c->ack) && !c->ack.failed) {
+        rd_kafka_poll(c->rk, 100);
+        if (gh_stop_requested())
+            return gh_seterr(errstr, errstr_size, GH_ERR_STOPPED,
+                             "stopped during snapshot");
+    }
+    if (c->ack.failed)
+        return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                         "snapshot delivery failed: %s", c->ack.failure);
+    int64_t ms = gh_now_ms() - t0;
+    gh_log_info(LOG, "snapshot done: %lld rows in %" PRId64 " ms (%.0f rows/s)",
+                total, ms, ms > 0 ? total * 1000.0 / (double)ms : 0.0);
+    return GH_OK;
+}
+
+/* ---- streaming
+ * --------------------------------------------------------------- */
+
+static relinfo_t *rel_get(cn_t *c, uint32_t relid) {
+    for (int i = 0; i < c->nrels; i++)
+        if (c->rels[i].relid == relid) return &c->rels[i];
+    return NULL;
+}
+
+static gh_err_t on_relation(cn_t *c, const gh_pgo_msg_t *m, char *errstr,
+                            size_t errstr_size) {
+    relinfo_t *ri = rel_get(c, m->relid);
+    if (!ri) {
+        c->rels =
+            gh_xrealloc(c->rels, (size_t)(c->nrels + 1) * sizeof(*c->rels));
+        ri = &c->rels[c->nrels++];
+        memset(ri, 0, sizeof(*ri));
+        ri->relid = m->relid;
+    }
+    free(ri->nsp);
+    free(ri->rel);
+    ri->nsp = gh_xstrdup(m->nspname);
+    ri->rel = gh_xstrdup(m->relname);
+    gh_map_table_t *t = gh_mapping_find(c->map, m->nspname, m->relname);
+    ri->ts = t ? ts_for(c, t) : NULL;
+    if (!t) return GH_OK;
+    const char **names =
+        gh_xmalloc((size_t)(m->ncolumns ? m->ncolumns : 1) * sizeof(char *));
+    for (int i = 0; i < m->ncolumns; i++)
+        names[i] = m->columns[i].name;
+    gh_err_t e = gh_map_table_bind(t, m->ncolumns, names, errstr, errstr_size);
+    free(names);
+    return e;
+}
+
+static int keys_differ(cn_t *c, tstate_t *ts, const gh_pgo_tuple_t *old,
+                       const gh_pgo_tuple_t *new_) {
+    char err[256];
+    gh_buf_t a = {0}, b = {0};
+    avro_value_t env, f, rec;
+    /* Map both into the envelope's after slot only to compute their keys. */
+    env = ts->env;
+    avro_value_get_by_name(&env, "after", &f, NULL);
+    avro_value_set_branch(&f, 1, &rec);
+    int ea =
+        gh_map_row(ts->t, old->cols, old->ncols, &rec, &a, err, sizeof(err));
+    int eb =
+        gh_map_row(ts->t, new_->cols, new_->ncols, &rec, &b, err, sizeof(err));
+    int differ =
+        !ea && !eb && strcmp(a.data ? a.data : "", b.data ? b.data : "");
+    gh_buf_free(&a);
+    gh_buf_free(&b);
+    (void)c;
+    return differ;
+}
+
+static gh_err_t on_change(cn_t *c, const gh_pgo_msg_t *m, uint64_t lsn,
+                          char *errstr, size_t errstr_size) {
+    if (!c->txn)
+        return gh_seterr(errstr, errstr_size, GH_ERR_PROTOCOL,
+                         "row change outside a transaction");
+    if (m->kind == 'T') {
+        gh_err_t e = GH_OK;
+        for (int i = 0; i < m->nrelids && !e; i++) {
+            relinfo_t *ri = rel_get(c, m->relids[i]);
+            if (!ri || !ri->ts) continue;
+            tstate_t *ts = ri->ts;
+            e = build_event(c, ts, OP_T, NULL, NULL, c->final_lsn, ++c->seq, 0,
+                            errstr, errstr_size);
+            if (e) break;
+            gh_buf_reset(&c->key);
+            gh_buf_printf(&c->key, "__truncate__:%s.%s", ri->nsp, ri->rel);
+            gh_buf_reset(&c->val);
+            e = gh_serde_encode(c->serde, ts->topic,
+                                gh_map_table_envelope(ts->t), &ts->env, &c->val,
+                                errstr, errstr_size);
+            if (!e)
+                e = produce(c, ts->topic, c->key.data, c->key.len, c->val.data,
+                            c->val.len, c->txn, errstr, errstr_size);
+            c->events++;
+        }
+        return e;
+    }
+    relinfo_t *ri = rel_get(c, m->relid);
+    if (!ri)
+        return gh_seterr(errstr, errstr_size, GH_ERR_PROTOCOL,
+                         "change for relation %u before its RELATION message",
+                         m->relid);
+    if (!ri->ts) return GH_OK;
+    tstate_t *ts = ri->ts;
+    (void)lsn;
+    switch (m->kind) {
+    case 'I':
+        return emit(c, ts, OP_C, NULL, &m->new_tuple, NULL, c->final_lsn,
+                    ++c->seq, 0, c->txn, errstr, errstr_size);
+    case 'U':
+        if (m->old_kind == 'K' &&
+            keys_differ(c, ts, &m->old_tuple, &m->new_tuple)) {
+            /* A new primary key is a new row for subscribers (as Debezium
+             * does it): delete + tombstone of the old key, create of the new.
+             */
+            gh_err_t e =
+                emit(c, ts, OP_D, &m->old_tuple, NULL, NULL, c->final_lsn,
+                     ++c->seq, 0, c->txn, errstr, errstr_size);
+            if (e) return e;
+            return emit(c, ts, OP_C, NULL, &m->new_tuple, NULL, c->final_lsn,
+                        ++c->seq, 0, c->txn, errstr, errstr_size);
+        }
+        return emit(c, ts, OP_U, m->old_kind == 'O' ? &m->old_tuple : NULL,
+                    &m->new_tuple, NULL, c->final_lsn, ++c->seq, 0, c->txn,
+                    errstr, errstr_size);
+    case 'D':
+        return emit(c, ts, OP_D, &m->old_tuple, NULL, NULL, c->final_lsn,
+                    ++c->seq, 0, c->txn, errstr, errstr_size);
+    }
+    return GH_OK;
+}
+
+static gh_err_t heartbeat(cn_t *c, char *errstr, size_t errstr_size) {
+    char l[18];
+    gh_lsn_format(c->received, l);
+    char *v = gh_xasprintf(
+        "{\"connector\":\"%s\",\"department\":\"%s\",\"lsn\":\"%s\","
+        "\"ts_us\":%" PRId64 "}",
+        c->name, c->dept, l, gh_wallclock_us());
+    gh_ack_txn_t *t = gh_ack_begin(&c->ack);
+    gh_err_t e = produce(c, c->hb_topic, c->name, strlen(c->name), v, strlen(v),
+                         t, errstr, errstr_size);
+    gh_ack_close(&c->ack, t, c->received);
+    free(v);
+    return e;
+}
+
+static gh_err_t stream(cn_t *c, PGconn *repl, char *errstr,
+                       size_t errstr_size) {
+    gh_pgo_msg_t m;
+    memset(&m, 0, sizeof(m));
+    gh_repl_msg_t rm;
+    memset(&rm, 0, sizeof(rm));
+    int64_t status_every = gh_conf_get_int(c->conf, "status.interval.ms");
+    int64_t hb_every = gh_conf_get_int(c->conf, "heartbeat.interval.ms");
+    int64_t last_status = 0, last_hb = gh_now_ms(), last_stats = gh_now_ms();
+    uint64_t last_sent_flush = 0;
+    gh_err_t e = GH_OK;
+    while (!e) {
+        int wait = 100;
+        int n = gh_repl_read(repl, &rm, wait, errstr, errstr_size);
+        if (n < 0) {
+            e = GH_ERR_PG_CONNECT;
+            break;
+        }
+        int reply = 0;
+        if (n == 1 && rm.type == 'w') {
+            e = gh_pgo_decode(rm.payload, rm.payload_len, &m, errstr,
+                              errstr_size);
+            if (e) break;
+            switch (m.kind) {
+            case 'B':
+                c->txn = gh_ack_begin(&c->ack);
+                c->final_lsn = m.final_lsn;
+                c->commit_us = m.commit_time_us;
+                c->xid = m.xid;
+                c->seq = 0;
+                break;
+            case 'C':
+                if (c->txn) gh_ack_close(&c->ack, c->txn, m.end_lsn);
+                c->txn = NULL;
+                if (m.end_lsn > c->received) c->received = m.end_lsn;
+                break;
+            case 'R':
+                e = on_relation(c, &m, errstr, errstr_size);
+                break;
+            case 'I':
+            case 'U':
+            case 'D':
+            case 'T':
+                e = on_change(c, &m, rm.data_start, errstr, errstr_size);
+                break;
+            default:
+                break;
+            }
+            rd_kafka_poll(c->rk, 0);
+        } else if (n == 1 && rm.type == 'k') {
+            /* Between transactions the server's position is safe to confirm
+             * once everything before it is delivered (see heartbeat). */
+            if (!c->txn && rm.wal_end > c->received) c->received = rm.wal_end;
+            reply = rm.reply_requested;
+        } else {
+            rd_kafka_poll(c->rk, 0);
+        }
+        if (e) break;
+        if (c->ack.failed)
+            return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                             "delivery failed: %s", c->ack.failure);
+        int64_t now = gh_now_ms();
+        if (!c->txn && gh_ack_idle(&c->ack) && c->received > c->ack.confirmed &&
+            now - last_hb >= hb_every) {
+            e = heartbeat(c, errstr, errstr_size);
+            last_hb = now;
+        }
+        if (reply || now - last_status >= status_every ||
+            c->ack.confirmed > last_sent_flush + (1 << 24)) {
+            e = gh_repl_send_status(
+                repl,
+                c->received > c->ack.confirmed ? c->received : c->ack.confirmed,
+                c->ack.confirmed, 0, errstr, errstr_size);
+            last_sent_flush = c->ack.confirmed;
+            last_status = now;
+        }
+        if (now - last_stats >= 30000) {
+            char l[18];
+            gh_lsn_format(c->ack.confirmed, l);
+            gh_log_info(LOG,
+                        "%lld events, %lld dead letters, confirmed %s, %ld "
+                        "txns in flight",
+                        c->events, c->dead_letters, l, c->ack.inflight_txns);
+            last_stats = now;
+        }
+        if (gh_stop_requested()) break;
+    }
+    gh_repl_release(&rm);
+    gh_pgo_msg_free(&m);
+    if (!e && gh_stop_requested()) {
+        /* Drain what is in flight and confirm it before leaving. */
+        int64_t deadline = gh_now_ms() + 10000;
+        while (!gh_ack_idle(&c->ack) && gh_now_ms() < deadline &&
+               !c->ack.failed) {
+            if (c->txn)
+                break; /* a half-read transaction is resent on restart */
+            rd_kafka_poll(c->rk, 100);
+        }
+        char ignore[256];
+        gh_repl_send_status(repl, c->ack.confirmed, c->ack.confirmed, 0, ignore,
+                            sizeof(ignore));
+        return GH_ERR_STOPPED;
+    }
+    return e;
+}
+
+/* One session: connect, (re)snapshot if needed, stream. Returns the error
+ * that ended it. */
+static gh_err_t session(cn_t *c, char *errstr, size_t errstr_size) {
+    const char *ci = gh_conf_get(c->conf, "database.conninfo");
+    int b0 = (int)gh_conf_get_int(c->conf, "retry.backoff.ms");
+    int bmax = (int)gh_conf_get_int(c->conf, "retry.backoff.max.ms");
+    PGconn *db = gh_pg_connect_retry(ci, 0, "department database", b0, bmax);
+    if (!db) return gh_seterr(errstr, errstr_size, GH_ERR_STOPPED, "stopped");
+    free(c->dbname);
+    c->dbname = gh_xstrdup(PQdb(db));
+    PGconn *repl = NULL;
+    char *snapname = NULL;
+    gh_err_t e = ensure_publication(c, db, errstr, errstr_size);
+    if (e) goto out;
+    uint64_t confirmed = 0;
+    int active = 0;
+    int exists = slot_state(c, db, &confirmed, &active, errstr, errstr_size);
+    if (exists < 0) {
+        e = exists == -2 ? GH_ERR_CONFIG : GH_ERR_PG;
+        goto out;
+    }
+    gh_state_t st;
+    gh_state_read(c->state_path, &st);
+    int snapshot_done = exists && st.snapshot_done && !strcmp(st.slot, c->slot);
+    if (exists && active) {
+        e = gh_seterr(
+            errstr, errstr_size, GH_ERR_PG_CONNECT,
+            "replication slot %s is still in use by server process %d "
+            "(a previous connector session?)",
+            c->slot, active);
+        goto out;
+    }
+    repl = gh_pg_connect_retry(ci, 1, "department database (replication)", b0,
+                               bmax);
+    if (!repl) {
+        e = gh_seterr(errstr, errstr_size, GH_ERR_STOPPED, "stopped");
+        goto out;
+    }
+    uint64_t start = 0;
+    if (!snapshot_done) {
+        if (exists) {
+            gh_log_warn(
+                LOG,
+                "slot %s exists but its snapshot never finished: dropping and "
+                "starting over (subscribers may see some rows twice)",
+                c->slot);
+            char *lit = PQescapeLiteral(db, c->slot, strlen(c->slot));
+            char *sql =
+                gh_xasprintf("SELECT pg_drop_replication_slot(%s)", lit);
+            PQfreemem(lit);
+            e = gh_pg_exec(db, sql, errstr, errstr_size);
+            free(sql);
+            if (e) goto out;
+        }
+        uint64_t cp;
+        e = gh_repl_create_slot(repl, c->slot, &cp, &snapname, errstr,
+                                errstr_size);
+        if (e) goto out;
+        char l[18];
+        gh_lsn_format(cp, l);
+        gh_log_info(LOG, "created slot %s at %s", c->slot, l);
+        if (!strcmp(gh_conf_get(c->conf, "snapshot.mode"), "initial")) {
+            e = snapshot(c, db, snapname, cp, errstr, errstr_size);
+            if (e) goto out;
+        }
+        e = gh_state_write(c->state_path, c->slot, cp, errstr, errstr_size);
+        if (e) goto out;
+        start = cp;
+        confirmed = cp;
+    }
+    c->ack.confirmed =
+        confirmed > c->ack.confirmed ? confirmed : c->ack.confirmed;
+    if (c->received < c->ack.confirmed) c->received = c->ack.confirmed;
+    e = gh_repl_start(repl, c->slot, start, c->pub, errstr, errstr_size);
+    if (e) goto out;
+    {
+        char l[18];
+        gh_lsn_format(start ? start : confirmed, l);
+        gh_log_info(LOG, "streaming %s from slot %s at %s", c->dbname, c->slot,
+                    l);
+    }
+    e = stream(c, repl, errstr, errstr_size);
+out:
+    free(snapname);
+    PQfinish(repl);
+    PQfinish(db);
+    return e;
+}
+
+static int retryable(gh_err_t e) {
+    return e == GH_ERR_PG_CONNECT || e == GH_ERR_PG;
+}
+
+static void cn_free(cn_t *c) {
+    for (int i = 0; i < c->nts; i++) {
+        avro_value_decref(&c->ts[i].env);
+        free(c->ts[i].topic);
+    }
+    free(c->ts);
+    for (int i = 0; i < c->nrels; i++) {
+        free(c->rels[i].nsp);
+        free(c->rels[i].rel);
+    }
+    free(c->rels);
+    if (c->rk) {
+        rd_kafka_flush(c->rk, 5000);
+        rd_kafka_destroy(c->rk);
+    }
+    gh_ack_clear(&c->ack);
+    gh_mapping_destroy(c->map);
+    gh_serde_destroy(c->serde);
+    gh_schemas_destroy(c->schemas);
+    gh_buf_free(&c->key);
+    gh_buf_free(&c->key2);
+    gh_buf_free(&c->val);
+    free(c->slot);
+    free(c->pub);
+    free(c->dbname);
+    free(c->state_path);
+}
+
+gh_err_t gh_connector_run(const gh_conf_t *conf, char *errstr,
+                          size_t errstr_size) {
+    cn_t c;
+    memset(&c, 0, sizeof(c));
+    c.conf = conf;
+    c.name = gh_conf_get(conf, "name");
+    c.dlq = gh_conf_get(conf, "dlq.topic");
+    c.hb_topic = gh_conf_get(conf, "heartbeat.topic");
+    gh_err_t e = gh_schemas_load_dir(
+        &c.schemas, gh_conf_get(conf, "schemas.dir"), errstr, errstr_size);
+    if (e) return e;
+    c.map = gh_mapping_load(gh_conf_get(conf, "mapping.file"), c.schemas,
+                            errstr, errstr_size);
+    if (!c.map) {
+        cn_free(&c);
+        return GH_ERR_MAPPING;
+    }
+    c.dept = gh_mapping_department(c.map);
+    const char *slot = gh_conf_get(conf, "slot.name");
+    const char *pub = gh_conf_get(conf, "publication.name");
+    c.slot = slot ? gh_xstrdup(slot) : gh_xasprintf("gridhub_%s", c.dept);
+    c.pub = pub ? gh_xstrdup(pub) : gh_xasprintf("gridhub_%s", c.dept);
+    const char *dir = gh_conf_get(conf, "state.dir");
+    if (mkdir(dir, 0755) && errno != EEXIST) {
+        e = gh_seterr(errstr, errstr_size, GH_ERR_IO, "state.dir %s: %s", dir,
+                      strerror(errno));
+        cn_free(&c);
+        return e;
+    }
+    c.state_path = gh_xasprintf("%s/%s.state", dir, c.name);
+    c.serde = gh_serde_new(c.schemas, gh_conf_get(conf, "schema.registry.url"));
+    c.nts = gh_mapping_table_count(c.map);
+    c.ts = gh_xcalloc((size_t)c.nts, sizeof(*c.ts));
+    for (int i = 0; i < c.nts; i++) {
+        tstate_t *ts = &c.ts[i];
+        ts->t = gh_mapping_table(c.map, i);
+        ts->topic = gh_xasprintf("%s.%s.%s", gh_conf_get(conf, "topic.prefix"),
+                                 c.dept, gh_map_table_entity(ts->t));
+        const gh_schema_t *env = gh_map_table_envelope(ts->t);
+        e = gh_schema_new_value(env, &ts->env, errstr, errstr_size);
+        if (e) {
+            c.nts = i;
+            cn_free(&c);
+            return e;
+        }
+        avro_schema_t es = gh_schema_avro(env);
+        avro_schema_t ops = avro_schema_record_field_get(es, "op");
+        for (int k = 0; k < 5; k++)
+            ts->op_idx[k] = avro_schema_enum_get_by_name(ops, op_syms[k]);
+        avro_schema_t src = avro_schema_record_field_get(es, "source");
+        avro_schema_t snap = avro_schema_record_field_get(src, "snapshot");
+        static const char *const snaps[] = {"false", "true", "last"};
+        for (int k = 0; k < 3; k++)
+            ts->snap_idx[k] = avro_schema_enum_get_by_name(snap, snaps[k]);
+    }
+    char *client = gh_xasprintf("gridhub-connector-%s", c.name);
+    c.rk = gh_kafka_producer_new(conf, client, dr_cb, &c, errstr, errstr_size);
+    free(client);
+    if (!c.rk) {
+        cn_free(&c);
+        return GH_ERR_KAFKA;
+    }
+    gh_log_info(LOG,
+                "connector %s: department %s, %d mapped tables, slot %s, "
+                "publication %s",
+                c.name, c.dept, c.nts, c.slot, c.pub);
+    int wait = (int)gh_conf_get_int(conf, "retry.backoff.ms");
+    int wmax = (int)gh_conf_get_int(conf, "retry.backoff.max.ms");
+    for (;;) {
+        e = session(&c, errstr, errstr_size);
+        if (e == GH_ERR_STOPPED || gh_stop_requested()) {
+            e = GH_ERR_STOPPED;
+            break;
+        }
+        if (!retryable(e)) break;
+        gh_log_warn(LOG, "%s; retrying in %d ms", errstr, wait);
+        /* A half-read transaction is resent from the confirmed position. */
+        if (c.txn) {
+            gh_ack_close(&c.ack, c.txn, 0);
+            c.txn = NULL;
+        }
+        gh_sleep_ms_interruptible(wait);
+        wait = wait * 2 > wmax ? wmax : wait * 2;
+    }
+    gh_log_info(LOG, "stopping: %lld events, %lld dead letters", c.events,
+                c.dead_letters);
+    cn_free(&c);
+    return e;
+}

@@ -1,0 +1,29 @@
+/*
+ * The `gridhub` command line: one binary, one subcommand per component.
+ * Every subcommand is configured by properties: `-c FILE` loads a
+ * properties file, `-X key=value` and `--key-name value` (dashes become
+ * dots: --bootstrap-servers sets bootstrap.servers) override it.
+ */
+#ifndef GH_CLI_H
+#define GH_CLI_H
+
+#include "gridhub/conf.h"
+
+typedef struct gh_cli_cmd {
+    const char *name;
+    const char *summary;
+    const char *usage; /* extra text for --help, may be NULL */
+    const gh_conf_prop_t *props;
+    /* Runs with a loaded, checked configuration; returns the exit code. */
+    int (*run)(gh_conf_t *conf);
+} gh_cli_cmd_t;
+
+extern const gh_cli_cmd_t gh_cli_broker;
+extern const gh_cli_cmd_t gh_cli_connector;
+extern const gh_cli_cmd_t gh_cli_hub;
+extern const gh_cli_cmd_t gh_cli_tail;
+
+/* Applies log.level from conf if the table has it. */
+void gh_cli_apply_log_level(const gh_conf_t *conf);
+
+#endif

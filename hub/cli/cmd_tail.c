@@ -1,0 +1,133 @@
+/* `gridhub tail`: what a subscriber receives, decoded to JSON lines. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "gridhub/avro.h"
+#include "gridhub/kafka.h"
+#include "gridhub/log.h"
+#include "gridhub/signals.h"
+#include "gridhub/util.h"
+
+static const gh_conf_prop_t props[] = {
+    GH_KAFKA_CONF_PROPS,
+    {"topic", GH_CONF_LIST, NULL, 1, 0, 0, NULL, NULL, "Topic(s) to read."},
+    {"schemas.dir", GH_CONF_STR, GH_SCHEMAS_DIR, 0, 0, 0, NULL, NULL,
+     "Directory of the Avro schemas."},
+    {"schema.registry.url", GH_CONF_STR, "", 0, 0, 0, NULL, NULL,
+     "Schema Registry for Confluent-framed values."},
+    {"max.messages", GH_CONF_INT, "0", 0, 0, 1000000000, NULL, NULL,
+     "Stop after this many messages (0: no limit)."},
+    {"idle.timeout.ms", GH_CONF_INT, "0", 0, 0, 86400000, NULL, NULL,
+     "Stop after this long without a message (0: never)."},
+    {"log.level", GH_CONF_ENUM, "warn", 0, 0, 0, "error|warn|info|debug", NULL,
+     "Log level."},
+    {NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL}};
+
+static json_t *headers_json(const rd_kafka_message_t *m) {
+    rd_kafka_headers_t *h = NULL;
+    json_t *o = json_object();
+    if (rd_kafka_message_headers(m, &h) || !h) return o;
+    const char *name;
+    const void *val;
+    size_t sz;
+    for (size_t i = 0; !rd_kafka_header_get_all(h, i, &name, &val, &sz); i++)
+        json_object_set_new(o, name, val ? json_stringn(val, sz) : json_null());
+    return o;
+}
+
+static int run(gh_conf_t *conf) {
+    char err[1024];
+    gh_signals_install();
+    gh_schemas_t *set = NULL;
+    if (gh_schemas_load_dir(&set, gh_conf_get(conf, "schemas.dir"), err,
+                            sizeof(err))) {
+        gh_log_error("tail", "%s", err);
+        return 1;
+    }
+    gh_serde_t *sd =
+        gh_serde_new(set, gh_conf_get(conf, "schema.registry.url"));
+    char group[64];
+    snprintf(group, sizeof(group), "gridhub-tail-%d-%" PRId64, (int)getpid(),
+             gh_now_us());
+    rd_kafka_t *c =
+        gh_kafka_consumer_new(conf, group, "gridhub-tail", err, sizeof(err));
+    if (!c) {
+        gh_log_error("tail", "%s", err);
+        gh_serde_destroy(sd);
+        gh_schemas_destroy(set);
+        return 1;
+    }
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    char *topics = gh_xstrdup(gh_conf_get(conf, "topic")), *save = NULL;
+    for (char *t = strtok_r(topics, ",", &save); t;
+         t = strtok_r(NULL, ",", &save))
+        rd_kafka_topic_partition_list_add(sub, t, RD_KAFKA_PARTITION_UA);
+    free(topics);
+    rd_kafka_subscribe(c, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    long long max = gh_conf_get_int(conf, "max.messages"), count = 0;
+    long long idle = gh_conf_get_int(conf, "idle.timeout.ms");
+    int64_t last = gh_now_ms();
+    while (!gh_stop_requested() && (!max || count < max)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+        if (!m) {
+            if (idle && gh_now_ms() - last >= idle) break;
+            continue;
+        }
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                gh_log_warn("tail", "%s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        last = gh_now_ms();
+        json_t *o = json_object();
+        json_object_set_new(o, "topic",
+                            json_string(rd_kafka_topic_name(m->rkt)));
+        json_object_set_new(o, "partition", json_integer(m->partition));
+        json_object_set_new(o, "offset", json_integer(m->offset));
+        json_object_set_new(
+            o, "key", m->key ? json_stringn(m->key, m->key_len) : json_null());
+        json_object_set_new(o, "headers", headers_json(m));
+        if (!m->payload) {
+            json_object_set_new(o, "value", json_null());
+        } else {
+            avro_value_t v;
+            const gh_schema_t *ws = NULL;
+            if (gh_serde_decode(sd, m->payload, m->len, NULL, &v, &ws, err,
+                                sizeof(err))) {
+                json_object_set_new(o, "error", json_string(err));
+                json_object_set_new(o, "value_bytes",
+                                    json_integer((json_int_t)m->len));
+            } else {
+                json_object_set_new(o, "schema",
+                                    json_string(gh_schema_fullname(ws)));
+                json_object_set_new(o, "value", gh_avro_to_json(ws, &v));
+                avro_value_decref(&v);
+            }
+        }
+        char *line = json_dumps(o, JSON_COMPACT);
+        printf("%s\n", line);
+        fflush(stdout);
+        free(line);
+        json_decref(o);
+        rd_kafka_message_destroy(m);
+        count++;
+    }
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    gh_serde_destroy(sd);
+    gh_schemas_destroy(set);
+    return 0;
+}
+
+const gh_cli_cmd_t gh_cli_tail = {
+    "tail", "print what a topic carries, decoded from Avro to JSON lines",
+    "Example: gridhub tail --bootstrap-servers 127.0.0.1:9092 --topic "
+    "hub.view.demo.person --idle-timeout-ms 5000",
+    props, run};

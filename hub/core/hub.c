@@ -1,0 +1,415 @@
+#include "hub.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply.h"
+#include "gridhub/avro.h"
+#include "gridhub/kafka.h"
+#include "gridhub/log.h"
+#include "gridhub/pg.h"
+#include "gridhub/signals.h"
+#include "gridhub/util.h"
+#include "migrate.h"
+
+#define LOG "hub"
+
+const gh_conf_prop_t gh_hub_props[] = {
+    {"database.conninfo", GH_CONF_STR, NULL, 1, 0, 0, NULL, NULL,
+     "libpq connection string of the hub's own database (migrations are "
+     "applied at start)."},
+    GH_KAFKA_CONF_PROPS,
+    {"source.topics", GH_CONF_LIST, NULL, 1, 0, 0, NULL, NULL,
+     "Department person topics to consume, e.g. `gridhub.zongzhi.person`."},
+    {"group.id", GH_CONF_STR, "gridhub-hub", 0, 0, 0, NULL, NULL,
+     "Consumer group; hub instances sharing the work use the same one."},
+    {"subscribers", GH_CONF_LIST, NULL, 1, 0, 0, NULL, NULL,
+     "Subscriber names; each gets `<view.topic.prefix>.<name>.person`."},
+    {"view.topic.prefix", GH_CONF_STR, "hub.view", 0, 0, 0, NULL, NULL,
+     "Prefix of subscriber view topics."},
+    {"schemas.dir", GH_CONF_STR, GH_SCHEMAS_DIR, 0, 0, 0, NULL, NULL,
+     "Directory of the Avro schemas (schemas/)."},
+    {"schema.registry.url", GH_CONF_STR, "", 0, 0, 0, NULL, NULL,
+     "If set, view values use Confluent framing with this Schema Registry "
+     "(and department events framed that way can be read)."},
+    {"dlq.topic", GH_CONF_STR, "gridhub.dlq", 0, 0, 0, NULL, NULL,
+     "Dead-letter topic for messages the hub cannot decode or apply."},
+    {"batch.max.messages", GH_CONF_INT, "1000", 0, 1, 1000000, NULL, NULL,
+     "Most messages applied in one database transaction."},
+    {"batch.max.ms", GH_CONF_INT, "100", 0, 1, 60000, NULL, NULL,
+     "Longest wait to fill a batch."},
+    {"outbox.batch", GH_CONF_INT, "1000", 0, 1, 1000000, NULL, NULL,
+     "Outbox rows published per relay round."},
+    {"retry.backoff.ms", GH_CONF_INT, "500", 0, 10, 600000, NULL, NULL,
+     "First wait before reconnecting to the hub database; doubles per "
+     "failure."},
+    {"retry.backoff.max.ms", GH_CONF_INT, "10000", 0, 10, 3600000, NULL, NULL,
+     "Longest wait between reconnection attempts."},
+    {"log.level", GH_CONF_ENUM, "info", 0, 0, 0, "error|warn|info|debug", NULL,
+     "Log level."},
+    {NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL}};
+
+typedef struct hub {
+    const gh_conf_t *conf;
+    gh_schemas_t *schemas;
+    gh_serde_t *serde;
+    const gh_schema_t *reader; /* current person envelope */
+    const gh_schema_t *view;
+    rd_kafka_t *producer;
+    PGconn *db;
+    gh_apply_t *apply;
+    char **subs;
+    long pending; /* producer messages not yet acknowledged */
+    int delivery_failed;
+    long long applied, skipped, dead;
+} hub_t;
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    hub_t *h = opaque;
+    h->pending--;
+    if (m->err) {
+        h->delivery_failed = 1;
+        gh_log_error(LOG, "delivery to %s failed: %s",
+                     rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    }
+}
+
+static char **split_list(const char *s) {
+    char **v = NULL;
+    int n = 0;
+    char *copy = gh_xstrdup(s), *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        char *e = t + strlen(t);
+        while (e > t && e[-1] == ' ')
+            *--e = '\0';
+        v = gh_xrealloc(v, (size_t)(n + 2) * sizeof(char *));
+        v[n++] = gh_xstrdup(t);
+    }
+    free(copy);
+    if (!v) v = gh_xcalloc(2, sizeof(char *));
+    v[n] = NULL;
+    return v;
+}
+
+static void free_list(char **v) {
+    for (int i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Waits until every produced message is acknowledged. */
+static gh_err_t drain(hub_t *h, char *errstr, size_t errstr_size) {
+    while (h->pending > 0 && !h->delivery_failed)
+        rd_kafka_poll(h->producer, 100);
+    if (h->delivery_failed)
+        return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                         "a message could not be delivered; not committing");
+    return GH_OK;
+}
+
+static gh_err_t dead_letter(hub_t *h, const rd_kafka_message_t *m,
+                            const char *reason, char *errstr,
+                            size_t errstr_size) {
+    gh_err_t e = gh_kafka_produce_dead_letter(
+        h->producer, gh_conf_get(h->conf, "dlq.topic"), m->key, m->key_len,
+        m->payload, m->len, "hub", reason, rd_kafka_topic_name(m->rkt),
+        m->partition, m->offset, NULL, errstr, errstr_size);
+    if (!e) h->pending++;
+    h->dead++;
+    gh_log_warn(LOG, "dead letter %s[%d]@%" PRId64 ": %s",
+                rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset,
+                reason);
+    return e;
+}
+
+/* Publishes outbox rows in id order, deleting them once acknowledged. A
+ * crash between the two republishes them: subscribers may see a view
+ * record twice, always with the same person version (documented). */
+static gh_err_t relay(hub_t *h, char *errstr, size_t errstr_size) {
+    char lim[32];
+    snprintf(lim, sizeof(lim), "%lld",
+             gh_conf_get_int(h->conf, "outbox.batch"));
+    for (;;) {
+        const char *p[1] = {lim};
+        PGresult *r = PQexecParams(
+            h->db,
+            "SELECT id, topic, msg_key, payload, version FROM outbox "
+            "ORDER BY id LIMIT $1",
+            1, NULL, p, NULL, NULL, 1);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            return gh_pg_result_error(r, h->db, "read outbox", errstr,
+                                      errstr_size);
+        int n = PQntuples(r);
+        if (n == 0) {
+            PQclear(r);
+            return GH_OK;
+        }
+        int64_t max_id = 0;
+        for (int i = 0; i < n; i++) {
+            /* Binary results: int8 big-endian. */
+            const unsigned char *idb =
+                (const unsigned char *)PQgetvalue(r, i, 0);
+            int64_t id = 0;
+            for (int k = 0; k < 8; k++)
+                id = id << 8 | idb[k];
+            const unsigned char *vb =
+                (const unsigned char *)PQgetvalue(r, i, 4);
+            int64_t ver = 0;
+            for (int k = 0; k < 8 && !PQgetisnull(r, i, 4); k++)
+                ver = ver << 8 | vb[k];
+            max_id = id;
+            char idtxt[32], vertxt[32];
+            snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
+            snprintf(vertxt, sizeof(vertxt), "%" PRId64, ver);
+            rd_kafka_headers_t *hd = rd_kafka_headers_new(2);
+            rd_kafka_header_add(hd, "gh.outbox.id", -1, idtxt, -1);
+            rd_kafka_header_add(hd, "gh.person.version", -1, vertxt, -1);
+            int isnull = PQgetisnull(r, i, 3);
+            rd_kafka_resp_err_t err;
+            for (;;) {
+                err = rd_kafka_producev(
+                    h->producer, RD_KAFKA_V_TOPIC(PQgetvalue(r, i, 1)),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_KEY(PQgetvalue(r, i, 2),
+                                   (size_t)PQgetlength(r, i, 2)),
+                    RD_KAFKA_V_VALUE(isnull ? NULL : PQgetvalue(r, i, 3),
+                                     isnull ? 0 : (size_t)PQgetlength(r, i, 3)),
+                    RD_KAFKA_V_HEADERS(hd), RD_KAFKA_V_END);
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+                rd_kafka_poll(h->producer, 50);
+            }
+            if (err) {
+                rd_kafka_headers_destroy(hd);
+                PQclear(r);
+                return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                                 "produce view: %s", rd_kafka_err2str(err));
+            }
+            h->pending++;
+        }
+        PQclear(r);
+        gh_err_t e = drain(h, errstr, errstr_size);
+        if (e) return e;
+        char maxtxt[32];
+        snprintf(maxtxt, sizeof(maxtxt), "%" PRId64, max_id);
+        const char *pd[1] = {maxtxt};
+        r = PQexecParams(h->db, "DELETE FROM outbox WHERE id <= $1", 1, NULL,
+                         pd, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            return gh_pg_result_error(r, h->db, "trim outbox", errstr,
+                                      errstr_size);
+        PQclear(r);
+        if (n < atoi(lim)) return GH_OK;
+    }
+}
+
+static gh_err_t apply_msg(hub_t *h, rd_kafka_message_t *m, char *errstr,
+                          size_t errstr_size) {
+    if (!m->payload)
+        return GH_OK; /* tombstone: the delete event came before it */
+    avro_value_t v;
+    char why[1024];
+    gh_err_t e = gh_serde_decode(h->serde, m->payload, m->len, h->reader, &v,
+                                 NULL, why, sizeof(why));
+    if (e) return dead_letter(h, m, why, errstr, errstr_size);
+    gh_pg_exec(h->db, "SAVEPOINT ev", why, sizeof(why));
+    int applied = 0;
+    e = gh_apply_person_event(h->apply, &v, &applied, why, sizeof(why));
+    avro_value_decref(&v);
+    char ignore[256];
+    if (e == GH_ERR_PG_CONNECT || PQstatus(h->db) != CONNECTION_OK)
+        return gh_seterr(errstr, errstr_size, GH_ERR_PG_CONNECT, "%s", why);
+    if (e) {
+        gh_pg_exec(h->db, "ROLLBACK TO SAVEPOINT ev", ignore, sizeof(ignore));
+        return dead_letter(h, m, why, errstr, errstr_size);
+    }
+    gh_pg_exec(h->db, "RELEASE SAVEPOINT ev", ignore, sizeof(ignore));
+    if (applied)
+        h->applied++;
+    else
+        h->skipped++;
+    return GH_OK;
+}
+
+/* One session: a consumer that resumes at the committed offsets, a
+ * database connection; ends on any error, the caller reconnects. */
+static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
+    const gh_conf_t *conf = h->conf;
+    int b0 = (int)gh_conf_get_int(conf, "retry.backoff.ms");
+    int bmax = (int)gh_conf_get_int(conf, "retry.backoff.max.ms");
+    h->db = gh_pg_connect_retry(gh_conf_get(conf, "database.conninfo"), 0,
+                                "hub database", b0, bmax);
+    if (!h->db) return GH_ERR_STOPPED;
+    gh_err_t e = gh_migrate_apply(h->db, errstr, errstr_size);
+    if (e) goto out;
+    if (!h->apply)
+        h->apply =
+            gh_apply_new(h->db, h->serde, h->view, (const char *const *)h->subs,
+                         gh_conf_get(conf, "view.topic.prefix"));
+    else
+        gh_apply_set_conn(h->apply, h->db);
+    e = relay(h, errstr, errstr_size); /* whatever a crash left behind */
+    if (e) goto out;
+
+    rd_kafka_t *c = gh_kafka_consumer_new(conf, gh_conf_get(conf, "group.id"),
+                                          "gridhub-hub", errstr, errstr_size);
+    if (!c) {
+        e = GH_ERR_KAFKA;
+        goto out;
+    }
+    char **topics = split_list(gh_conf_get(conf, "source.topics"));
+    int nt = 0;
+    while (topics[nt])
+        nt++;
+    rd_kafka_topic_partition_list_t *sub =
+        rd_kafka_topic_partition_list_new(nt);
+    for (int i = 0; i < nt; i++)
+        rd_kafka_topic_partition_list_add(sub, topics[i],
+                                          RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t kerr = rd_kafka_subscribe(c, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    free_list(topics);
+    if (kerr) {
+        e = gh_seterr(errstr, errstr_size, GH_ERR_KAFKA, "subscribe: %s",
+                      rd_kafka_err2str(kerr));
+        rd_kafka_destroy(c);
+        goto out;
+    }
+    int max_msgs = (int)gh_conf_get_int(conf, "batch.max.messages");
+    int max_ms = (int)gh_conf_get_int(conf, "batch.max.ms");
+    rd_kafka_message_t **batch = gh_xcalloc((size_t)max_msgs, sizeof(*batch));
+    int64_t last_stats = gh_now_ms();
+    while (!e && !gh_stop_requested()) {
+        int n = 0;
+        int64_t deadline = gh_now_ms() + max_ms;
+        while (n < max_msgs) {
+            int64_t left = deadline - gh_now_ms();
+            if (left <= 0) break;
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(c, (int)left);
+            if (!m) continue;
+            if (m->err) {
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    gh_log_warn(LOG, "consumer: %s",
+                                rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+                continue;
+            }
+            batch[n++] = m;
+        }
+        rd_kafka_poll(h->producer, 0);
+        if (n == 0) continue;
+        e = gh_pg_exec(h->db, "BEGIN", errstr, errstr_size);
+        for (int i = 0; i < n && !e; i++)
+            e = apply_msg(h, batch[i], errstr, errstr_size);
+        if (!e)
+            e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
+        else {
+            char ignore[256];
+            gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
+        }
+        /* Offsets only after the database committed and dead letters are
+         * acknowledged: a crash before this point replays the batch, and
+         * replays are no-ops thanks to the per-row positions. */
+        if (!e) e = drain(h, errstr, errstr_size);
+        if (!e) {
+            rd_kafka_topic_partition_list_t *offs =
+                rd_kafka_topic_partition_list_new(n);
+            for (int i = 0; i < n; i++) {
+                rd_kafka_topic_partition_t *tp =
+                    rd_kafka_topic_partition_list_find(
+                        offs, rd_kafka_topic_name(batch[i]->rkt),
+                        batch[i]->partition);
+                if (!tp)
+                    tp = rd_kafka_topic_partition_list_add(
+                        offs, rd_kafka_topic_name(batch[i]->rkt),
+                        batch[i]->partition);
+                tp->offset = batch[i]->offset + 1;
+            }
+            kerr = rd_kafka_commit(c, offs, 0);
+            rd_kafka_topic_partition_list_destroy(offs);
+            if (kerr)
+                gh_log_warn(
+                    LOG,
+                    "offset commit failed (%s): the batch will be re-read "
+                    "and skipped as a replay",
+                    rd_kafka_err2str(kerr));
+        }
+        for (int i = 0; i < n; i++)
+            rd_kafka_message_destroy(batch[i]);
+        if (!e) e = relay(h, errstr, errstr_size);
+        if (gh_now_ms() - last_stats >= 30000) {
+            gh_log_info(
+                LOG, "%lld applied, %lld skipped as replays, %lld dead letters",
+                h->applied, h->skipped, h->dead);
+            last_stats = gh_now_ms();
+        }
+    }
+    free(batch);
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+out:
+    PQfinish(h->db);
+    h->db = NULL;
+    if (!e && gh_stop_requested()) e = GH_ERR_STOPPED;
+    return e;
+}
+
+gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
+    hub_t h;
+    memset(&h, 0, sizeof(h));
+    h.conf = conf;
+    gh_err_t e = gh_schemas_load_dir(
+        &h.schemas, gh_conf_get(conf, "schemas.dir"), errstr, errstr_size);
+    if (e) return e;
+    h.reader = gh_schemas_get(h.schemas, "gridhub.change.PersonEnvelope");
+    h.view = gh_schemas_get(h.schemas, "gridhub.view.Person");
+    if (!h.reader || !h.view) {
+        gh_schemas_destroy(h.schemas);
+        return gh_seterr(
+            errstr, errstr_size, GH_ERR_SCHEMA,
+            "schemas.dir %s lacks the person envelope or the view schema",
+            gh_conf_get(conf, "schemas.dir"));
+    }
+    h.serde = gh_serde_new(h.schemas, gh_conf_get(conf, "schema.registry.url"));
+    h.subs = split_list(gh_conf_get(conf, "subscribers"));
+    h.producer = gh_kafka_producer_new(conf, "gridhub-hub", dr_cb, &h, errstr,
+                                       errstr_size);
+    if (!h.producer) {
+        e = GH_ERR_KAFKA;
+        goto out;
+    }
+    int wait = (int)gh_conf_get_int(conf, "retry.backoff.ms");
+    int wmax = (int)gh_conf_get_int(conf, "retry.backoff.max.ms");
+    for (;;) {
+        e = session(&h, errstr, errstr_size);
+        if (e == GH_ERR_STOPPED || gh_stop_requested()) {
+            e = GH_ERR_STOPPED;
+            break;
+        }
+        if (e != GH_ERR_PG_CONNECT && e != GH_ERR_PG && e != GH_ERR_KAFKA)
+            break;
+        gh_log_warn(LOG, "%s; restarting in %d ms", errstr, wait);
+        h.delivery_failed = 0;
+        gh_sleep_ms_interruptible(wait);
+        wait = wait * 2 > wmax ? wmax : wait * 2;
+    }
+    gh_log_info(
+        LOG,
+        "stopping: %lld applied, %lld skipped as replays, %lld dead letters",
+        h.applied, h.skipped, h.dead);
+out:
+    gh_apply_destroy(h.apply);
+    if (h.producer) {
+        rd_kafka_flush(h.producer, 5000);
+        rd_kafka_destroy(h.producer);
+    }
+    free_list(h.subs);
+    gh_serde_destroy(h.serde);
+    gh_schemas_destroy(h.schemas);
+    return e;
+}

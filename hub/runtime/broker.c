@@ -1,0 +1,116 @@
+#include "gridhub/broker.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gridhub/log.h"
+#include "gridhub/util.h"
+
+const gh_conf_prop_t gh_broker_props[] = {
+    {"bootstrap.file", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "If set, the bootstrap servers are also written to this file (atomically, "
+     "once listening) for scripts to pick up."},
+    {"broker.count", GH_CONF_INT, "1", 0, 1, 9, NULL, NULL,
+     "Number of mock brokers in the embedded cluster."},
+    {"topics", GH_CONF_LIST, NULL, 0, 0, 0, NULL, NULL,
+     "Topics to create at start, each `name` or `name:partitions`. Other "
+     "topics are auto-created on first produce with topic.partitions."},
+    {"topic.partitions", GH_CONF_INT, "4", 0, 1, 1000, NULL, NULL,
+     "Partition count for topics listed without one and auto-created ones."},
+    {"log.level", GH_CONF_ENUM, "info", 0, 0, 0, "error|warn|info|debug", NULL,
+     "Log level."},
+    {NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL}};
+
+struct gh_broker {
+    rd_kafka_t *rk;
+    rd_kafka_mock_cluster_t *mc;
+    char *bootstraps;
+};
+
+gh_broker_t *gh_broker_new(const gh_conf_t *conf, char *errstr,
+                           size_t errstr_size) {
+    char why[512];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    /* The handle only anchors the mock cluster; it never connects. */
+    rd_kafka_conf_set(kc, "client.id", "gridhub-broker", why, sizeof(why));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, why, sizeof(why));
+    if (!rk) {
+        gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                  "cannot create the broker's anchor handle: %s", why);
+        rd_kafka_conf_destroy(kc);
+        return NULL;
+    }
+    int n = (int)gh_conf_get_int(conf, "broker.count");
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, n);
+    if (!mc) {
+        gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                  "cannot start the mock cluster (%d brokers)", n);
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    gh_broker_t *b = gh_xcalloc(1, sizeof(*b));
+    b->rk = rk;
+    b->mc = mc;
+    b->bootstraps = gh_xstrdup(rd_kafka_mock_cluster_bootstraps(mc));
+
+    const char *topics = gh_conf_get(conf, "topics");
+    int defparts = (int)gh_conf_get_int(conf, "topic.partitions");
+    if (topics) {
+        char *copy = gh_xstrdup(topics), *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t;
+             t = strtok_r(NULL, ",", &save)) {
+            while (*t == ' ')
+                t++;
+            int parts = defparts;
+            char *colon = strchr(t, ':');
+            if (colon) {
+                *colon = '\0';
+                parts = atoi(colon + 1);
+                if (parts < 1) {
+                    gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                              "topics: %s: bad partition count \"%s\"", t,
+                              colon + 1);
+                    free(copy);
+                    gh_broker_destroy(b);
+                    return NULL;
+                }
+            }
+            if (gh_broker_create_topic(b, t, parts, errstr, errstr_size)) {
+                free(copy);
+                gh_broker_destroy(b);
+                return NULL;
+            }
+        }
+        free(copy);
+    }
+    return b;
+}
+
+const char *gh_broker_bootstraps(const gh_broker_t *b) {
+    return b->bootstraps;
+}
+
+gh_err_t gh_broker_create_topic(gh_broker_t *b, const char *topic,
+                                int partitions, char *errstr,
+                                size_t errstr_size) {
+    int rf = 1;
+    rd_kafka_resp_err_t err =
+        rd_kafka_mock_topic_create(b->mc, topic, partitions, rf);
+    if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+        return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                         "cannot create topic %s: %s", topic,
+                         rd_kafka_err2str(err));
+    gh_log_info("broker", "topic %s (%d partitions)", topic, partitions);
+    return GH_OK;
+}
+
+void gh_broker_destroy(gh_broker_t *b) {
+    if (!b) return;
+    rd_kafka_mock_cluster_destroy(b->mc);
+    rd_kafka_destroy(b->rk);
+    free(b->bootstraps);
+    free(b);
+}

@@ -1,0 +1,186 @@
+#include "gridhub/kafka.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "gridhub/log.h"
+#include "gridhub/util.h"
+
+int gh_kafka_validate_prop(const char *key, const char *value, char *errstr,
+                           size_t errstr_size) {
+    const char *name = key + strlen("kafka.");
+    /* These are ours to set: letting them through would silently break the
+     * delivery guarantees documented in docs/architecture.md. */
+    static const char *const reserved[] = {
+        "enable.idempotence", "enable.auto.commit", "enable.auto.offset.store",
+        "bootstrap.servers", NULL};
+    for (int i = 0; reserved[i]; i++)
+        if (strcmp(name, reserved[i]) == 0) {
+            snprintf(errstr, errstr_size,
+                     "%s is managed by gridhub and cannot be overridden", name);
+            return -1;
+        }
+    rd_kafka_conf_t *scratch = rd_kafka_conf_new();
+    char why[512];
+    rd_kafka_conf_res_t r =
+        rd_kafka_conf_set(scratch, name, value, why, sizeof(why));
+    rd_kafka_conf_destroy(scratch);
+    if (r != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "librdkafka rejects %s: %s", name, why);
+        return -1;
+    }
+    return 0;
+}
+
+struct apply_ctx {
+    rd_kafka_conf_t *kc;
+    char *errstr;
+    size_t errstr_size;
+    int failed;
+};
+
+static void apply_one(const char *subkey, const char *value, void *opaque) {
+    struct apply_ctx *a = opaque;
+    char why[512];
+    if (a->failed) return;
+    if (rd_kafka_conf_set(a->kc, subkey, value, why, sizeof(why)) !=
+        RD_KAFKA_CONF_OK) {
+        snprintf(a->errstr, a->errstr_size, "kafka.%s: %s", subkey, why);
+        a->failed = 1;
+    }
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf) {
+    gh_log_level_t l = level <= 3   ? GH_LOG_ERROR
+                       : level == 4 ? GH_LOG_WARN
+                       : level <= 6 ? GH_LOG_INFO
+                                    : GH_LOG_DEBUG;
+    gh_log(l, "kafka", "%s %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+rd_kafka_conf_t *gh_kafka_conf_new(const gh_conf_t *conf,
+                                   const char *const *defaults, char *errstr,
+                                   size_t errstr_size) {
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    char why[512];
+    if (rd_kafka_conf_set(kc, "bootstrap.servers",
+                          gh_conf_get(conf, "bootstrap.servers"), why,
+                          sizeof(why)) != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "bootstrap.servers: %s", why);
+        rd_kafka_conf_destroy(kc);
+        return NULL;
+    }
+    for (int i = 0; defaults && defaults[i]; i += 2) {
+        if (rd_kafka_conf_set(kc, defaults[i], defaults[i + 1], why,
+                              sizeof(why)) != RD_KAFKA_CONF_OK) {
+            snprintf(errstr, errstr_size, "%s: %s", defaults[i], why);
+            rd_kafka_conf_destroy(kc);
+            return NULL;
+        }
+    }
+    struct apply_ctx a = {kc, errstr, errstr_size, 0};
+    gh_conf_foreach_prefix(conf, "kafka.", apply_one, &a);
+    if (a.failed) {
+        rd_kafka_conf_destroy(kc);
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(kc, log_cb);
+    return kc;
+}
+
+rd_kafka_t *gh_kafka_producer_new(
+    const gh_conf_t *conf, const char *client_id,
+    void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+    void *opaque, char *errstr, size_t errstr_size) {
+    static const char *const defaults[] = {
+        "enable.idempotence", "true", "acks", "all",
+        /* 0 = infinite: an unreachable cluster is retried, never dropped. */
+        "message.timeout.ms", "0", "compression.codec", "lz4", "linger.ms", "5",
+        "queue.buffering.max.messages", "1000000", NULL};
+    rd_kafka_conf_t *kc =
+        gh_kafka_conf_new(conf, defaults, errstr, errstr_size);
+    if (!kc) return NULL;
+    char why[512];
+    rd_kafka_conf_set(kc, "client.id", client_id, why, sizeof(why));
+    if (dr_cb) rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+    rd_kafka_conf_set_opaque(kc, opaque);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, why, sizeof(why));
+    if (!rk) {
+        snprintf(errstr, errstr_size, "cannot create Kafka producer: %s", why);
+        rd_kafka_conf_destroy(kc);
+        return NULL;
+    }
+    return rk;
+}
+
+rd_kafka_t *gh_kafka_consumer_new(const gh_conf_t *conf, const char *group_id,
+                                  const char *client_id, char *errstr,
+                                  size_t errstr_size) {
+    static const char *const defaults[] = {"enable.auto.commit",
+                                           "false",
+                                           "enable.auto.offset.store",
+                                           "false",
+                                           "auto.offset.reset",
+                                           "earliest",
+                                           "enable.partition.eof",
+                                           "false",
+                                           "isolation.level",
+                                           "read_committed",
+                                           NULL};
+    rd_kafka_conf_t *kc =
+        gh_kafka_conf_new(conf, defaults, errstr, errstr_size);
+    if (!kc) return NULL;
+    char why[512];
+    if (rd_kafka_conf_set(kc, "group.id", group_id, why, sizeof(why)) ||
+        rd_kafka_conf_set(kc, "client.id", client_id, why, sizeof(why))) {
+        snprintf(errstr, errstr_size, "group.id: %s", why);
+        rd_kafka_conf_destroy(kc);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, why, sizeof(why));
+    if (!rk) {
+        snprintf(errstr, errstr_size, "cannot create Kafka consumer: %s", why);
+        rd_kafka_conf_destroy(kc);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
+gh_err_t gh_kafka_produce_dead_letter(rd_kafka_t *rk, const char *dlq_topic,
+                                      const void *key, size_t key_len,
+                                      const void *value, size_t value_len,
+                                      const char *component, const char *reason,
+                                      const char *src_topic, int32_t partition,
+                                      int64_t offset, void *msg_opaque,
+                                      char *errstr, size_t errstr_size) {
+    rd_kafka_headers_t *h = rd_kafka_headers_new(5);
+    rd_kafka_header_add(h, "gh.error.reason", -1, reason, -1);
+    rd_kafka_header_add(h, "gh.error.component", -1, component, -1);
+    if (src_topic) {
+        char num[32];
+        rd_kafka_header_add(h, "gh.source.topic", -1, src_topic, -1);
+        snprintf(num, sizeof(num), "%d", (int)partition);
+        rd_kafka_header_add(h, "gh.source.partition", -1, num, -1);
+        snprintf(num, sizeof(num), "%lld", (long long)offset);
+        rd_kafka_header_add(h, "gh.source.offset", -1, num, -1);
+    }
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(dlq_topic),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, key_len),
+        RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_HEADERS(h),
+        RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+    if (err) {
+        rd_kafka_headers_destroy(h);
+        return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                         "cannot queue dead letter to %s: %s", dlq_topic,
+                         rd_kafka_err2str(err));
+    }
+    return GH_OK;
+}
+
+int gh_kafka_drain(rd_kafka_t *rk, int timeout_ms) {
+    return rd_kafka_flush(rk, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0
+                                                                        : -1;
+}

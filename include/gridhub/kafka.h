@@ -1,0 +1,84 @@
+/*
+ * Kafka helpers over librdkafka.
+ *
+ * Every component takes `bootstrap.servers` and passes any `kafka.<name>`
+ * property straight to librdkafka as `<name>` (e.g. kafka.security.protocol,
+ * kafka.sasl.mechanisms, kafka.ssl.ca.location), so moving from the embedded
+ * broker to a production cluster with TLS/SASL is configuration only. No
+ * code path here knows whether the cluster is the mock.
+ */
+#ifndef GRIDHUB_KAFKA_H
+#define GRIDHUB_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "gridhub/conf.h"
+#include "gridhub/error.h"
+
+/* Validator for the `kafka.` prefix property (gh_conf_validate_cb): checks
+ * the name and value against librdkafka's own configuration table. */
+int gh_kafka_validate_prop(const char *key, const char *value, char *errstr,
+                           size_t errstr_size);
+
+/* Table entries every Kafka-using component includes in its property table. */
+#define GH_KAFKA_CONF_PROPS                                                    \
+    {"bootstrap.servers",                                                      \
+     GH_CONF_STR,                                                              \
+     NULL,                                                                     \
+     1,                                                                        \
+     0,                                                                        \
+     0,                                                                        \
+     NULL,                                                                     \
+     NULL,                                                                     \
+     "Kafka bootstrap servers, host:port[,host:port...]. `gridhub broker` "    \
+     "prints the embedded broker's."},                                         \
+    {                                                                          \
+        "kafka.", GH_CONF_PREFIX, NULL, 0, 0, 0, NULL, gh_kafka_validate_prop, \
+            "Any librdkafka property, passed through with the `kafka.` "       \
+            "prefix "                                                          \
+            "removed (e.g. kafka.security.protocol=SASL_SSL)."                 \
+    }
+
+/* Creates a librdkafka configuration holding bootstrap.servers, the given
+ * defaults (NULL-terminated key/value pairs, applied first) and then every
+ * kafka.* property of `conf` (so the operator can override our defaults).
+ * The caller owns the returned conf until it passes it to rd_kafka_new(). */
+rd_kafka_conf_t *gh_kafka_conf_new(const gh_conf_t *conf,
+                                   const char *const *defaults, char *errstr,
+                                   size_t errstr_size);
+
+/* A reliable producer: enable.idempotence=true, acks=all, unlimited
+ * delivery timeout (a message is retried until the cluster takes it or the
+ * process stops), lz4 compression, librdkafka logs routed to gh_log.
+ * `dr_cb` (may be NULL) is called from gh/rd_kafka_poll() for each message;
+ * `opaque` is the rd_kafka opaque. Returns NULL with errstr filled. The
+ * caller owns the handle (rd_kafka_destroy after rd_kafka_flush). */
+rd_kafka_t *gh_kafka_producer_new(
+    const gh_conf_t *conf, const char *client_id,
+    void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+    void *opaque, char *errstr, size_t errstr_size);
+
+/* A consumer in group `group_id` with manual offset commits
+ * (enable.auto.commit=false, auto.offset.reset=earliest). Owned by caller. */
+rd_kafka_t *gh_kafka_consumer_new(const gh_conf_t *conf, const char *group_id,
+                                  const char *client_id, char *errstr,
+                                  size_t errstr_size);
+
+/* Produces a dead-letter record: the original key and value bytes
+ * unchanged, plus headers gh.error.reason, gh.error.component and, when
+ * src_topic is not NULL, gh.source.topic / gh.source.partition /
+ * gh.source.offset. Bytes are copied. `msg_opaque` is passed to the
+ * delivery report. */
+gh_err_t gh_kafka_produce_dead_letter(rd_kafka_t *rk, const char *dlq_topic,
+                                      const void *key, size_t key_len,
+                                      const void *value, size_t value_len,
+                                      const char *component, const char *reason,
+                                      const char *src_topic, int32_t partition,
+                                      int64_t offset, void *msg_opaque,
+                                      char *errstr, size_t errstr_size);
+
+/* Waits until every message produced so far is acknowledged or failed,
+ * polling delivery reports. Returns 0 when the queue drained in time. */
+int gh_kafka_drain(rd_kafka_t *rk, int timeout_ms);
+
+#endif

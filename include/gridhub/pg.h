@@ -1,0 +1,45 @@
+/*
+ * PostgreSQL helpers over libpq shared by the connector and the hub.
+ * Sessions use DateStyle=ISO and TimeZone=UTC so that the text form of
+ * values is the same whatever the server's defaults.
+ */
+#ifndef GRIDHUB_PG_H
+#define GRIDHUB_PG_H
+
+#include <libpq-fe.h>
+
+#include "gridhub/error.h"
+
+/* Connects once; replication != 0 opens a logical replication connection
+ * (replication=database). Returns NULL with errstr filled; the caller
+ * decides whether to retry. The caller owns the connection (PQfinish). */
+PGconn *gh_pg_connect(const char *conninfo, int replication, char *errstr,
+                      size_t errstr_size);
+
+/* Connects, retrying with exponential backoff (backoff_ms doubling up to
+ * max_backoff_ms) and a log line per failure, until connected or a stop is
+ * requested (then NULL). `what` names the database in log lines. */
+PGconn *gh_pg_connect_retry(const char *conninfo, int replication,
+                            const char *what, int backoff_ms,
+                            int max_backoff_ms);
+
+/* Runs a statement that returns no rows (or whose rows are ignored). Errors
+ * carry the server's message, detail and hint. */
+gh_err_t gh_pg_exec(PGconn *c, const char *sql, char *errstr,
+                    size_t errstr_size);
+
+/* Like gh_pg_exec, for a result the caller inspects: returns the PGresult
+ * (caller PQclear()s) or NULL with errstr filled. */
+PGresult *gh_pg_query(PGconn *c, const char *sql, int nparams,
+                      const char *const *params, char *errstr,
+                      size_t errstr_size);
+
+/* Fills errstr from a failed result: "<what>: message (DETAIL: ..., HINT:
+ * ...)". */
+gh_err_t gh_pg_result_error(const PGresult *r, PGconn *c, const char *what,
+                            char *errstr, size_t errstr_size);
+
+/* Sleeps up to ms, returning early if a stop is requested. */
+void gh_sleep_ms_interruptible(int ms);
+
+#endif

@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# The project's test command (CI runs it through .ci/run).
+#
+#   1. install missing Debian packages       (ops/install-deps.sh)
+#   2. clang-format check                    (if clang-format is installed)
+#   3. build build/      RelWithDebInfo, -Werror
+#   4. build build-asan/ Debug, ASan + UBSan (skipped if GH_TEST_SKIP_ASAN=1)
+#   5. start a throwaway PostgreSQL cluster  (ops/pg-cluster.sh, stopped on exit)
+#   6. docs/configuration.md up to date      (if gridhub has `config-doc`)
+#   7. unit and integration tests of each build
+#
+# Ends with a line "N passed, N failed" counting the steps; exits non-zero if
+# any step failed.
+#
+# Environment:
+#   GH_TEST_SKIP_ASAN=1   skip the sanitizer build and its tests (local runs)
+#   GH_TEST_FILTER=GLOB   pass --filter GLOB to the Criterion binaries
+#   GH_TEST_PGDIR=DIR     put the PostgreSQL cluster in DIR (default: mktemp;
+#                         a given DIR is kept afterwards)
+#   GH_TEST_UNIT_TIMEOUT, GH_TEST_INTEGRATION_TIMEOUT
+#                         wall-clock limit per test binary, seconds
+#                         (default 900 and 1800)
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd "$ROOT" || exit 1
+
+JOBS=$(nproc 2>/dev/null || echo 2)
+UNIT_TIMEOUT=${GH_TEST_UNIT_TIMEOUT:-900}
+INTEGRATION_TIMEOUT=${GH_TEST_INTEGRATION_TIMEOUT:-1800}
+
+passed=0
+failed=0
+skipped=0
+failed_names=()
+START=$SECONDS
+STEP_LOGS=$(mktemp -d "${TMPDIR:-/tmp}/gh-test-logs.XXXXXX")
+# TMPDIR of the test binaries: their logs and scratch files, kept on failure.
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/gh-test-run.XXXXXX")
+PGDIR=""
+
+cleanup() {
+    if [[ -n "$PGDIR" ]]; then
+        ops/pg-cluster.sh stop "$PGDIR" >/dev/null 2>&1 || true
+        if [[ -z "${GH_TEST_PGDIR:-}" ]]; then
+            rm -rf "$PGDIR"
+        fi
+    fi
+    rm -rf "$STEP_LOGS"
+    if ((failed == 0)); then
+        rm -rf "$TEST_TMP"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+banner() { printf '\n==> %s\n' "$*"; }
+
+record() { # record NAME RC SECONDS
+    if (($2 == 0)); then
+        passed=$((passed + 1))
+        printf -- '--- PASS: %s (%ds)\n' "$1" "$3"
+    else
+        failed=$((failed + 1))
+        failed_names+=("$1")
+        printf -- '--- FAIL: %s (exit %d, %ds)\n' "$1" "$2" "$3"
+    fi
+}
+
+skip() { # skip NAME REASON
+    skipped=$((skipped + 1))
+    printf -- '--- SKIP: %s (%s)\n' "$1" "$2"
+}
+
+# step NAME CMD...: runs CMD with its output shown; returns its status.
+step() {
+    local name=$1 t0=$SECONDS rc
+    shift
+    banner "$name"
+    "$@"
+    rc=$?
+    record "$name" "$rc" $((SECONDS - t0))
+    # Ctrl-C that a child turned into exit status 130 (timeout does): bash
+    # then does not run the INT trap itself.
+    if ((rc == 130)); then
+        echo "interrupted"
+        exit 130
+    fi
+    return "$rc"
+}
+
+# quiet_step NAME CMD...: as step, but output is shown only on failure.
+quiet_step() {
+    local name=$1 t0=$SECONDS rc log
+    shift
+    banner "$name"
+    log="$STEP_LOGS/step.log"
+    "$@" >"$log" 2>&1
+    rc=$?
+    if ((rc != 0)); then
+        cat "$log"
+    fi
+    record "$name" "$rc" $((SECONDS - t0))
+    return "$rc"
+}
+
+summary() {
+    echo
+    if ((skipped > 0)); then
+        echo "($skipped step(s) skipped)"
+    fi
+    if ((failed > 0)); then
+        echo "failed: ${failed_names[*]}"
+        echo "test logs and scratch files kept in $TEST_TMP"
+    fi
+    echo "total time: $((SECONDS - START))s"
+    echo "$passed passed, $failed failed"
+}
+
+# ---- 1. dependencies -------------------------------------------------------
+
+if ! step "install-deps" ops/install-deps.sh; then
+    summary
+    exit 1
+fi
+
+# ---- 2. formatting ---------------------------------------------------------
+
+format_check() {
+    local files=()
+    mapfile -t files < <(find hub connectors include tests \
+        -path tests/data -prune -o \( -name '*.c' -o -name '*.h' \) -print \
+        2>/dev/null | sort)
+    if ((${#files[@]} == 0)); then
+        echo "no C sources found"
+        return 0
+    fi
+    echo "checking ${#files[@]} files"
+    clang-format --dry-run --Werror "${files[@]}"
+}
+
+if command -v clang-format >/dev/null 2>&1; then
+    step "clang-format" format_check
+else
+    skip "clang-format" "clang-format not installed"
+fi
+
+# ---- 3/4. builds -----------------------------------------------------------
+
+build() { # build DIR CMAKE_ARGS...
+    local dir=$1
+    shift
+    cmake -S . -B "$dir" "$@" && cmake --build "$dir" -j "$JOBS"
+}
+
+# A build that failed leaves no trustworthy test binaries (old ones may
+# remain), so its tests are counted as failed without running them.
+declare -A build_ok=()
+builds=(build)
+if quiet_step "build (RelWithDebInfo, -Werror)" \
+    build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGH_WERROR=ON; then
+    build_ok[build]=1
+fi
+
+if [[ "${GH_TEST_SKIP_ASAN:-}" == 1 ]]; then
+    skip "build-asan" "GH_TEST_SKIP_ASAN=1"
+else
+    builds+=(build-asan)
+    if quiet_step "build-asan (Debug, ASan+UBSan)" \
+        build build-asan -DCMAKE_BUILD_TYPE=Debug -DGH_SANITIZE=ON \
+        -DGH_WERROR=ON; then
+        build_ok[build-asan]=1
+    fi
+fi
+
+# ---- 5. PostgreSQL ---------------------------------------------------------
+
+start_pg() {
+    local out
+    PGDIR=${GH_TEST_PGDIR:-$(mktemp -d "${TMPDIR:-/tmp}/gh-pg.XXXXXX")}
+    out=$(ops/pg-cluster.sh start "$PGDIR") || return 1
+    eval "$out"
+    export GH_TEST_PGHOST=$PGHOST GH_TEST_PGPORT=$PGPORT GH_TEST_PGUSER=$PGUSER
+    echo "$out"
+}
+
+pg_ok=0
+if step "postgresql cluster" start_pg; then
+    pg_ok=1
+fi
+
+# ---- 6. generated docs -----------------------------------------------------
+
+config_doc_check() {
+    local out rc
+    out=$(mktemp "${TMPDIR:-/tmp}/gh-config-doc.XXXXXX")
+    if ! build/gridhub config-doc >"$out"; then
+        rm -f "$out"
+        echo "build/gridhub config-doc failed"
+        return 1
+    fi
+    diff -u docs/configuration.md "$out"
+    rc=$?
+    rm -f "$out"
+    if ((rc != 0)); then
+        echo "docs/configuration.md is out of date; regenerate it with:"
+        echo "  build/gridhub config-doc > docs/configuration.md"
+    fi
+    return "$rc"
+}
+
+gridhub_help=""
+if [[ -n "${build_ok[build]:-}" && -x build/gridhub ]]; then
+    gridhub_help=$(build/gridhub --help 2>&1 </dev/null || true)
+fi
+if [[ "$gridhub_help" == *config-doc* ]]; then
+    step "config-doc up to date" config_doc_check
+else
+    skip "config-doc" "build/gridhub has no config-doc command"
+fi
+
+# ---- 7. tests --------------------------------------------------------------
+
+criterion_args=()
+if [[ -n "${GH_TEST_FILTER:-}" ]]; then
+    criterion_args+=(--filter "$GH_TEST_FILTER")
+fi
+
+run_tests() { # run_tests BUILD_DIR KIND
+    local dir=$1 kind=$2 bin timeout_s args=("${criterion_args[@]}")
+    local -a envs=(TMPDIR="$TEST_TMP")
+    bin="$dir/tests/gh_${kind}_tests"
+    if [[ "$dir" == build-asan ]]; then
+        envs+=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
+    fi
+    if [[ "$kind" == integration ]]; then
+        args+=(--jobs 1) # spawns processes and shares the cluster
+        timeout_s=$INTEGRATION_TIMEOUT
+        if ((!pg_ok)); then
+            echo "PostgreSQL cluster is not running"
+            return 1
+        fi
+    else
+        timeout_s=$UNIT_TIMEOUT
+    fi
+    # --foreground keeps the binary in our process group so that Ctrl-C
+    # reaches it; Criterion's workers die with the runner.
+    env "${envs[@]}" timeout --foreground --kill-after=30 "$timeout_s" \
+        "$bin" "${args[@]}"
+    local rc=$?
+    if ((rc == 124)); then
+        echo "$bin timed out after ${timeout_s}s"
+    fi
+    return "$rc"
+}
+
+for dir in "${builds[@]}"; do
+    if [[ -z "${build_ok[$dir]:-}" ]]; then
+        banner "$dir tests"
+        echo "not run: the $dir build failed"
+        record "$dir tests" 1 0
+        continue
+    fi
+    if [[ -x "$dir/tests/gh_unit_tests" ]]; then
+        step "$dir unit tests" run_tests "$dir" unit
+    else
+        banner "$dir unit tests"
+        echo "the $dir build produced no tests/gh_unit_tests"
+        record "$dir unit tests" 1 0
+    fi
+    if [[ -x "$dir/tests/gh_integration_tests" ]]; then
+        step "$dir integration tests" run_tests "$dir" integration
+    else
+        skip "$dir integration tests" "no $dir/tests/gh_integration_tests"
+    fi
+done
+
+summary
+((failed == 0))
