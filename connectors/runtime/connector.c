@@ -37,8 +37,7 @@ const gh_conf_prop_t gh_connector_props[] = {
      "SELECT on the mapped tables (and CREATE on the database if the "
      "publication is to be created)."},
     GH_KAFKA_CONF_PROPS,
-    {"schemas.dir", GH_CONF_STR, GH_SCHEMAS_DIR, 0, 0, 0, NULL, NULL,
-     "Directory of the Avro schemas (schemas/)."},
+    GH_SCHEMAS_DIR_PROP,
     {"schema.registry.url", GH_CONF_STR, "", 0, 0, 0, NULL, NULL,
      "If set, values use Confluent framing with ids from this Schema "
      "Registry; otherwise Avro single-object encoding."},
@@ -859,7 +858,7 @@ gh_err_t gh_connector_run(const gh_conf_t *conf, char *errstr,
     c.dlq = gh_conf_get(conf, "dlq.topic");
     c.hb_topic = gh_conf_get(conf, "heartbeat.topic");
     gh_err_t e = gh_schemas_load_dir(
-        &c.schemas, gh_conf_get(conf, "schemas.dir"), errstr, errstr_size);
+        &c.schemas, gh_schemas_dir(conf), errstr, errstr_size);
     if (e) return e;
     c.map = gh_mapping_load(gh_conf_get(conf, "mapping.file"), c.schemas,
                             errstr, errstr_size);

@@ -906,7 +906,7 @@ gh_err_t gh_map_row(gh_map_table_t *t, const gh_pgo_value_t *vals, int nvals,
                       NULL);
             continue;
         }
-        const char *text;
+        const char *text = NULL;
         err = transform(t, f, raw.data, &scratch, &text, errstr, errstr_size);
         if (err) continue;
         if (!text) {

@@ -19,7 +19,7 @@ void gh_state_read(const char *path, gh_state_t *st) {
     while (fgets(line, sizeof(line), f)) {
         line[strcspn(line, "\r\n")] = '\0';
         if (!strncmp(line, "slot=", 5))
-            snprintf(st->slot, sizeof(st->slot), "%s", line + 5);
+            snprintf(st->slot, sizeof(st->slot), "%.127s", line + 5);
         else if (!strcmp(line, "snapshot=done"))
             st->snapshot_done = 1;
         else if (!strncmp(line, "snapshot_lsn=", 13))

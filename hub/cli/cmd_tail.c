@@ -16,8 +16,7 @@
 static const gh_conf_prop_t props[] = {
     GH_KAFKA_CONF_PROPS,
     {"topic", GH_CONF_LIST, NULL, 1, 0, 0, NULL, NULL, "Topic(s) to read."},
-    {"schemas.dir", GH_CONF_STR, GH_SCHEMAS_DIR, 0, 0, 0, NULL, NULL,
-     "Directory of the Avro schemas."},
+    GH_SCHEMAS_DIR_PROP,
     {"schema.registry.url", GH_CONF_STR, "", 0, 0, 0, NULL, NULL,
      "Schema Registry for Confluent-framed values."},
     {"max.messages", GH_CONF_INT, "0", 0, 0, 1000000000, NULL, NULL,
@@ -44,7 +43,7 @@ static int run(gh_conf_t *conf) {
     char err[1024];
     gh_signals_install();
     gh_schemas_t *set = NULL;
-    if (gh_schemas_load_dir(&set, gh_conf_get(conf, "schemas.dir"), err,
+    if (gh_schemas_load_dir(&set, gh_schemas_dir(conf), err,
                             sizeof(err))) {
         gh_log_error("tail", "%s", err);
         return 1;

@@ -29,8 +29,7 @@ const gh_conf_prop_t gh_hub_props[] = {
      "Subscriber names; each gets `<view.topic.prefix>.<name>.person`."},
     {"view.topic.prefix", GH_CONF_STR, "hub.view", 0, 0, 0, NULL, NULL,
      "Prefix of subscriber view topics."},
-    {"schemas.dir", GH_CONF_STR, GH_SCHEMAS_DIR, 0, 0, 0, NULL, NULL,
-     "Directory of the Avro schemas (schemas/)."},
+    GH_SCHEMAS_DIR_PROP,
     {"schema.registry.url", GH_CONF_STR, "", 0, 0, 0, NULL, NULL,
      "If set, view values use Confluent framing with this Schema Registry "
      "(and department events framed that way can be read)."},
@@ -364,7 +363,7 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
     memset(&h, 0, sizeof(h));
     h.conf = conf;
     gh_err_t e = gh_schemas_load_dir(
-        &h.schemas, gh_conf_get(conf, "schemas.dir"), errstr, errstr_size);
+        &h.schemas, gh_schemas_dir(conf), errstr, errstr_size);
     if (e) return e;
     h.reader = gh_schemas_get(h.schemas, "gridhub.change.PersonEnvelope");
     h.view = gh_schemas_get(h.schemas, "gridhub.view.Person");
@@ -373,7 +372,7 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         return gh_seterr(
             errstr, errstr_size, GH_ERR_SCHEMA,
             "schemas.dir %s lacks the person envelope or the view schema",
-            gh_conf_get(conf, "schemas.dir"));
+            gh_schemas_dir(conf));
     }
     h.serde = gh_serde_new(h.schemas, gh_conf_get(conf, "schema.registry.url"));
     h.subs = split_list(gh_conf_get(conf, "subscribers"));

@@ -22,7 +22,7 @@
 
 #include "gridhub/util.h"
 
-/* ---- CRC-64-AVRO ---------------------------------------------------------- */
+/* ---- CRC-64-AVRO --------------------------------------------------------- */
 
 #define GH_CRC64_EMPTY 0xc15d213aa4d7a795ULL
 
@@ -47,11 +47,11 @@ uint64_t gh_avro_crc64(const void *data, size_t len) {
     return fp;
 }
 
-/* ---- Parsing Canonical Form --------------------------------------------- */
+/* ---- Parsing Canonical Form ---------------------------------------------- */
 
 typedef struct pcf {
     gh_buf_t out;
-    gh_buf_t path;  /* where we are, for error messages */
+    gh_buf_t path;   /* where we are, for error messages */
     json_t *defined; /* full names defined so far (object used as a set) */
     char *errstr;
     size_t errstr_size;
@@ -72,7 +72,8 @@ static int valid_simple_name(const char *s, size_t n) {
     if (n == 0) return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+        int alpha =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
         if (!alpha && (i == 0 || c < '0' || c > '9')) return 0;
     }
     return 1;
@@ -176,8 +177,7 @@ static gh_err_t emit_reference(pcf_t *c, const char *name, const char *ns) {
 static gh_err_t emit_named_head(pcf_t *c, const json_t *n, const char *t,
                                 const char *ns, char **ns_out) {
     const json_t *jname = json_object_get(n, "name");
-    if (!json_is_string(jname))
-        return fail(c, "%s has no string \"name\"", t);
+    if (!json_is_string(jname)) return fail(c, "%s has no string \"name\"", t);
     const char *name = json_string_value(jname);
     const json_t *jns = json_object_get(n, "namespace");
     const char *space = ns;
@@ -362,9 +362,8 @@ gh_err_t gh_avro_canonical_form(const char *schema_json, char **pcf_out,
         return gh_seterr(errstr, errstr_size, GH_ERR_PARSE,
                          "schema is not valid JSON: %s at line %d column %d",
                          jerr.text, jerr.line, jerr.column);
-    pcf_t c = {.defined = json_object(),
-               .errstr = errstr,
-               .errstr_size = errstr_size};
+    pcf_t c = {
+        .defined = json_object(), .errstr = errstr, .errstr_size = errstr_size};
     gh_err_t err = emit_schema(&c, root, "");
     json_decref(root);
     json_decref(c.defined);

@@ -21,7 +21,8 @@
 #define UNCHANGED_ENUM "gridhub.change.Unchanged"
 
 static avro_schema_t deref(avro_schema_t s) {
-    while (s && is_avro_link(s)) s = avro_schema_link_target(s);
+    while (s && is_avro_link(s))
+        s = avro_schema_link_target(s);
     return s;
 }
 
@@ -139,7 +140,8 @@ static json_t *render(const gh_schema_t *s, const json_t *type,
         json_is_object(n) ? json_string_value(json_object_get(n, "logicalType"))
                           : NULL;
     switch (avro_value_get_type(v)) {
-    case AVRO_NULL: return json_null();
+    case AVRO_NULL:
+        return json_null();
     case AVRO_BOOLEAN: {
         int b = 0;
         avro_value_get_boolean(v, &b);
@@ -198,7 +200,8 @@ static json_t *render(const gh_schema_t *s, const json_t *type,
         char full[512];
         snprintf(full, sizeof(full), "%s%s%s", ns ? ns : "", ns ? "." : "",
                  name ? name : "");
-        if (strcmp(full, UNCHANGED_ENUM) == 0) return json_string("__unchanged__");
+        if (strcmp(full, UNCHANGED_ENUM) == 0)
+            return json_string("__unchanged__");
         const char *sym = avro_schema_enum_get(es, idx);
         return sym ? json_string(sym) : json_integer(idx);
     }
@@ -236,8 +239,8 @@ static json_t *render(const gh_schema_t *s, const json_t *type,
             avro_value_t f;
             const char *name = NULL;
             if (avro_value_get_by_index(v, i, &f, &name) == 0 && name) {
-                const json_t *ft = json_object_get(json_array_get(fields, i),
-                                                   "type");
+                const json_t *ft =
+                    json_object_get(json_array_get(fields, i), "type");
                 json_object_set_new(o, name, render(s, ft, &f));
             }
         }
@@ -251,7 +254,8 @@ static json_t *render(const gh_schema_t *s, const json_t *type,
             return json_null();
         return render(s, json_array_get(n, (size_t)disc), &b);
     }
-    default: return json_null();
+    default:
+        return json_null();
     }
 }
 

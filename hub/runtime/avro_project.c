@@ -36,10 +36,9 @@ static gh_err_t perr(proj_t *p, const char *fmt, ...) {
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     return gh_seterr(p->errstr, p->errstr_size, GH_ERR_SCHEMA,
-                     "reading %s as %s, at %s%s: %s",
-                     gh_schema_fullname(p->w), gh_schema_fullname(p->r),
-                     gh_schema_fullname(p->r), p->path.len ? p->path.data : "",
-                     msg);
+                     "reading %s as %s, at %s%s: %s", gh_schema_fullname(p->w),
+                     gh_schema_fullname(p->r), gh_schema_fullname(p->r),
+                     p->path.len ? p->path.data : "", msg);
 }
 
 static size_t path_field(proj_t *p, const char *name) {
@@ -65,7 +64,7 @@ static void path_pop(proj_t *p, size_t saved) {
     if (p->path.data) p->path.data[saved] = '\0';
 }
 
-/* ---- Reader-side type inspection ------------------------------------------- */
+/* ---- Reader-side type inspection ----------------------------------------- */
 
 /* The Avro type of a resolved reader node, or -1 if it is not a schema. */
 static int json_kind(const json_t *n) {
@@ -99,27 +98,43 @@ static const char *short_name(const char *fullname) {
 }
 
 static avro_schema_t deref(avro_schema_t s) {
-    while (s && is_avro_link(s)) s = avro_schema_link_target(s);
+    while (s && is_avro_link(s))
+        s = avro_schema_link_target(s);
     return s;
 }
 
 static const char *kind_label(int k) {
     switch (k) {
-    case AVRO_NULL: return "null";
-    case AVRO_BOOLEAN: return "boolean";
-    case AVRO_INT32: return "int";
-    case AVRO_INT64: return "long";
-    case AVRO_FLOAT: return "float";
-    case AVRO_DOUBLE: return "double";
-    case AVRO_BYTES: return "bytes";
-    case AVRO_STRING: return "string";
-    case AVRO_RECORD: return "record";
-    case AVRO_ENUM: return "enum";
-    case AVRO_FIXED: return "fixed";
-    case AVRO_ARRAY: return "array";
-    case AVRO_MAP: return "map";
-    case AVRO_UNION: return "union";
-    default: return "unknown type";
+    case AVRO_NULL:
+        return "null";
+    case AVRO_BOOLEAN:
+        return "boolean";
+    case AVRO_INT32:
+        return "int";
+    case AVRO_INT64:
+        return "long";
+    case AVRO_FLOAT:
+        return "float";
+    case AVRO_DOUBLE:
+        return "double";
+    case AVRO_BYTES:
+        return "bytes";
+    case AVRO_STRING:
+        return "string";
+    case AVRO_RECORD:
+        return "record";
+    case AVRO_ENUM:
+        return "enum";
+    case AVRO_FIXED:
+        return "fixed";
+    case AVRO_ARRAY:
+        return "array";
+    case AVRO_MAP:
+        return "map";
+    case AVRO_UNION:
+        return "union";
+    default:
+        return "unknown type";
     }
 }
 
@@ -145,11 +160,16 @@ static int promotes(int w, int r) {
     switch (w) {
     case AVRO_INT32:
         return r == AVRO_INT64 || r == AVRO_FLOAT || r == AVRO_DOUBLE;
-    case AVRO_INT64: return r == AVRO_FLOAT || r == AVRO_DOUBLE;
-    case AVRO_FLOAT: return r == AVRO_DOUBLE;
-    case AVRO_STRING: return r == AVRO_BYTES;
-    case AVRO_BYTES: return r == AVRO_STRING;
-    default: return 0;
+    case AVRO_INT64:
+        return r == AVRO_FLOAT || r == AVRO_DOUBLE;
+    case AVRO_FLOAT:
+        return r == AVRO_DOUBLE;
+    case AVRO_STRING:
+        return r == AVRO_BYTES;
+    case AVRO_BYTES:
+        return r == AVRO_STRING;
+    default:
+        return 0;
     }
 }
 
@@ -174,7 +194,7 @@ static int match_branch(proj_t *p, avro_value_t *wv, const json_t *runion) {
     return -1;
 }
 
-/* ---- Defaults ------------------------------------------------------------------- */
+/* ---- Defaults ------------------------------------------------------------ */
 
 /* Bytes and fixed defaults are JSON strings whose code points 0-255 are the
  * byte values (ISO-8859-1); *out is a new buffer. */
@@ -254,7 +274,8 @@ static gh_err_t fill_default(proj_t *p, const json_t *def, const json_t *type,
     case AVRO_INT32: {
         json_int_t v = json_integer_value(def);
         if (!json_is_integer(def) || v < INT32_MIN || v > INT32_MAX)
-            return bad_default(p, def, "an int default must be a 32-bit integer");
+            return bad_default(p, def,
+                               "an int default must be a 32-bit integer");
         return avro_value_set_int(dst, (int32_t)v) ? avro_fail(p, "set int")
                                                    : GH_OK;
     }
@@ -267,7 +288,8 @@ static gh_err_t fill_default(proj_t *p, const json_t *def, const json_t *type,
     case AVRO_FLOAT:
     case AVRO_DOUBLE: {
         if (!json_is_number(def))
-            return bad_default(p, def, "a float/double default must be a number");
+            return bad_default(p, def,
+                               "a float/double default must be a number");
         double d = json_number_value(def);
         int rc = rk == AVRO_FLOAT ? avro_value_set_float(dst, (float)d)
                                   : avro_value_set_double(dst, d);
@@ -293,7 +315,8 @@ static gh_err_t fill_default(proj_t *p, const json_t *def, const json_t *type,
             json_int_t size = json_integer_value(json_object_get(rn, "size"));
             if ((json_int_t)n != size) {
                 free(b);
-                return bad_default(p, def, "length differs from the fixed size");
+                return bad_default(p, def,
+                                   "length differs from the fixed size");
             }
             rc = avro_value_set_fixed(dst, b, n);
         } else {
@@ -303,13 +326,10 @@ static gh_err_t fill_default(proj_t *p, const json_t *def, const json_t *type,
         return rc ? avro_fail(p, "set bytes/fixed") : GH_OK;
     }
     case AVRO_ENUM: {
-        int idx = json_is_string(def)
-                      ? symbol_index(rn, json_string_value(def))
-                      : -1;
-        if (idx < 0)
-            return bad_default(p, def, "not a symbol of the enum");
-        return avro_value_set_enum(dst, idx) ? avro_fail(p, "set enum")
-                                             : GH_OK;
+        int idx =
+            json_is_string(def) ? symbol_index(rn, json_string_value(def)) : -1;
+        if (idx < 0) return bad_default(p, def, "not a symbol of the enum");
+        return avro_value_set_enum(dst, idx) ? avro_fail(p, "set enum") : GH_OK;
     }
     case AVRO_RECORD: {
         if (!json_is_object(def))
@@ -324,8 +344,9 @@ static gh_err_t fill_default(proj_t *p, const json_t *def, const json_t *type,
             avro_value_t fv;
             gh_err_t err = GH_OK;
             if (!v)
-                err = bad_default(p, def, "lacks this field, which has no "
-                                          "default of its own");
+                err = bad_default(p, def,
+                                  "lacks this field, which has no "
+                                  "default of its own");
             else if (avro_value_get_by_index(dst, i, &fv, NULL))
                 err = avro_fail(p, "get record field");
             else
@@ -374,7 +395,7 @@ static gh_err_t fill_default(proj_t *p, const json_t *def, const json_t *type,
     }
 }
 
-/* ---- Projection ------------------------------------------------------------- */
+/* ---- Projection ---------------------------------------------------------- */
 
 static gh_err_t project(proj_t *p, avro_value_t *src, const json_t *type,
                         avro_value_t *dst);
@@ -504,15 +525,26 @@ static gh_err_t project_primitive(proj_t *p, avro_value_t *src, int wk, int rk,
         rc = avro_value_get_float(src, &f);
         d = f;
         break;
-    case AVRO_DOUBLE: rc = avro_value_get_double(src, &d); break;
-    default: return perr(p, "internal: %s is no primitive", kind_label(wk));
+    case AVRO_DOUBLE:
+        rc = avro_value_get_double(src, &d);
+        break;
+    default:
+        return perr(p, "internal: %s is no primitive", kind_label(wk));
     }
     if (rc) return avro_fail(p, "get number");
     switch (rk) {
-    case AVRO_INT32: rc = avro_value_set_int(dst, i32); break;
-    case AVRO_INT64: rc = avro_value_set_long(dst, i64); break;
-    case AVRO_FLOAT: rc = avro_value_set_float(dst, f); break;
-    default: rc = avro_value_set_double(dst, d); break;
+    case AVRO_INT32:
+        rc = avro_value_set_int(dst, i32);
+        break;
+    case AVRO_INT64:
+        rc = avro_value_set_long(dst, i64);
+        break;
+    case AVRO_FLOAT:
+        rc = avro_value_set_float(dst, f);
+        break;
+    default:
+        rc = avro_value_set_double(dst, d);
+        break;
     }
     return rc ? avro_fail(p, "set number") : GH_OK;
 }
@@ -521,7 +553,8 @@ static gh_err_t project(proj_t *p, avro_value_t *src, const json_t *type,
                         avro_value_t *dst) {
     const json_t *rn = gh_schema_resolve_json(p->r, type);
     int rk = rn ? json_kind(rn) : -1;
-    if (rk < 0) return perr(p, "the reader's type is not defined in its schema");
+    if (rk < 0)
+        return perr(p, "the reader's type is not defined in its schema");
     int wk = avro_value_get_type(src);
 
     if (wk == AVRO_UNION) {
@@ -533,12 +566,12 @@ static gh_err_t project(proj_t *p, avro_value_t *src, const json_t *type,
     if (rk == AVRO_UNION) {
         int idx = match_branch(p, src, rn);
         if (idx < 0)
-            return perr(p, "the writer's %s matches no branch of the reader's "
-                           "union",
-                        is_named_kind(wk)
-                            ? avro_schema_type_name(
-                                  deref(avro_value_get_schema(src)))
-                            : kind_label(wk));
+            return perr(p,
+                        "the writer's %s matches no branch of the reader's "
+                        "union",
+                        is_named_kind(wk) ? avro_schema_type_name(deref(
+                                                avro_value_get_schema(src)))
+                                          : kind_label(wk));
         avro_value_t db;
         if (avro_value_set_branch(dst, idx, &db))
             return avro_fail(p, "select union branch");
@@ -548,16 +581,18 @@ static gh_err_t project(proj_t *p, avro_value_t *src, const json_t *type,
     if (rk != wk && !promotes(wk, rk))
         return perr(p, "the writer's %s cannot be read as %s", kind_label(wk),
                     kind_label(rk));
-    if (is_named_kind(rk) && !names_match(deref(avro_value_get_schema(src)), rn))
-        return perr(p, "the writer's %s %s cannot be read as %s %s",
-                    kind_label(wk),
-                    avro_schema_type_name(deref(avro_value_get_schema(src))),
-                    kind_label(rk),
-                    json_string_value(json_object_get(rn, "name")));
+    if (is_named_kind(rk) &&
+        !names_match(deref(avro_value_get_schema(src)), rn))
+        return perr(
+            p, "the writer's %s %s cannot be read as %s %s", kind_label(wk),
+            avro_schema_type_name(deref(avro_value_get_schema(src))),
+            kind_label(rk), json_string_value(json_object_get(rn, "name")));
 
     switch (rk) {
-    case AVRO_RECORD: return project_record(p, src, rn, dst);
-    case AVRO_ENUM: return project_enum(p, src, rn, dst);
+    case AVRO_RECORD:
+        return project_record(p, src, rn, dst);
+    case AVRO_ENUM:
+        return project_enum(p, src, rn, dst);
     case AVRO_FIXED: {
         const void *buf;
         size_t size;
@@ -607,18 +642,19 @@ static gh_err_t project(proj_t *p, avro_value_t *src, const json_t *type,
         }
         return GH_OK;
     }
-    default: return project_primitive(p, src, wk, rk, dst);
+    default:
+        return project_primitive(p, src, wk, rk, dst);
     }
 }
 
 gh_err_t gh_avro_project(const gh_schema_t *w, avro_value_t *src,
-                         const gh_schema_t *r, avro_value_t *dst,
-                         char *errstr, size_t errstr_size) {
+                         const gh_schema_t *r, avro_value_t *dst, char *errstr,
+                         size_t errstr_size) {
     if (gh_schema_fingerprint(w) == gh_schema_fingerprint(r)) {
         if (avro_value_copy(dst, src))
             return gh_seterr(errstr, errstr_size, GH_ERR_SCHEMA,
-                             "copying a value of %s: %s",
-                             gh_schema_fullname(w), avro_strerror());
+                             "copying a value of %s: %s", gh_schema_fullname(w),
+                             avro_strerror());
         return GH_OK;
     }
     proj_t p = {.w = w, .r = r, .errstr = errstr, .errstr_size = errstr_size};

@@ -29,9 +29,9 @@ struct gh_schema {
     char *json_text;
     char *pcf;
     uint64_t fp;
-    json_t *jsonv;   /* qualified tree */
-    json_t *named;   /* full name -> definition node inside jsonv (borrowed) */
-    int entity;      /* "gridhub.entity": true at top level */
+    json_t *jsonv; /* qualified tree */
+    json_t *named; /* full name -> definition node inside jsonv (borrowed) */
+    int entity;    /* "gridhub.entity": true at top level */
     avro_schema_t avro;
     avro_value_iface_t *iface;
 };
@@ -74,7 +74,7 @@ static const char *short_name(const char *fullname) {
     return dot ? dot + 1 : fullname;
 }
 
-/* ---- Qualification ---------------------------------------------------------- */
+/* ---- Qualification ------------------------------------------------------- */
 
 /* Returns a copy of schema node n (seen inside namespace ns) in which every
  * name is a full name. `defined` tracks the names defined so far, so that a
@@ -99,7 +99,8 @@ static json_t *qualify(const json_t *n, const char *ns, json_t *defined) {
         json_t *r = json_array();
         size_t i;
         const json_t *b;
-        json_array_foreach(n, i, b) json_array_append_new(r, qualify(b, ns, defined));
+        json_array_foreach(n, i, b)
+            json_array_append_new(r, qualify(b, ns, defined));
         return r;
     }
     json_t *r = json_deep_copy(n);
@@ -151,7 +152,8 @@ static void collect_named(json_t *n, json_t *named) {
     if (!t) return;
     if (is_named_type(t)) {
         /* Borrowed: the definition lives as long as jsonv. */
-        json_object_set(named, json_string_value(json_object_get(n, "name")), n);
+        json_object_set(named, json_string_value(json_object_get(n, "name")),
+                        n);
         json_t *fields = json_object_get(n, "fields");
         size_t i;
         json_t *f;
@@ -173,7 +175,7 @@ static const char *type_label(const json_t *q) {
     return t ? t : "?";
 }
 
-/* ---- Schema objects --------------------------------------------------------- */
+/* ---- Schema objects ------------------------------------------------------ */
 
 static void schema_free(gh_schema_t *s) {
     if (!s) return;
@@ -232,8 +234,8 @@ static gh_err_t schema_build(const char *text, gh_schema_t **out, char *errstr,
     s->iface = avro_generic_class_from_schema(s->avro);
     if (!s->iface) {
         err = gh_seterr(errstr, errstr_size, GH_ERR_SCHEMA,
-                        "no generic value class for schema %s: %s",
-                        s->fullname, avro_strerror());
+                        "no generic value class for schema %s: %s", s->fullname,
+                        avro_strerror());
         schema_free(s);
         return err;
     }
@@ -241,12 +243,24 @@ static gh_err_t schema_build(const char *text, gh_schema_t **out, char *errstr,
     return GH_OK;
 }
 
-const char *gh_schema_fullname(const gh_schema_t *s) { return s->fullname; }
-const char *gh_schema_json(const gh_schema_t *s) { return s->json_text; }
-const char *gh_schema_canonical(const gh_schema_t *s) { return s->pcf; }
-uint64_t gh_schema_fingerprint(const gh_schema_t *s) { return s->fp; }
-avro_schema_t gh_schema_avro(const gh_schema_t *s) { return s->avro; }
-const json_t *gh_schema_jsonv(const gh_schema_t *s) { return s->jsonv; }
+const char *gh_schema_fullname(const gh_schema_t *s) {
+    return s->fullname;
+}
+const char *gh_schema_json(const gh_schema_t *s) {
+    return s->json_text;
+}
+const char *gh_schema_canonical(const gh_schema_t *s) {
+    return s->pcf;
+}
+uint64_t gh_schema_fingerprint(const gh_schema_t *s) {
+    return s->fp;
+}
+avro_schema_t gh_schema_avro(const gh_schema_t *s) {
+    return s->avro;
+}
+const json_t *gh_schema_jsonv(const gh_schema_t *s) {
+    return s->jsonv;
+}
 
 const json_t *gh_schema_resolve_json(const gh_schema_t *s, const json_t *type) {
     if (!json_is_string(type) || is_primitive(json_string_value(type)))
@@ -258,12 +272,12 @@ gh_err_t gh_schema_new_value(const gh_schema_t *s, avro_value_t *out,
                              char *errstr, size_t errstr_size) {
     if (avro_generic_value_new(s->iface, out) != 0)
         return gh_seterr(errstr, errstr_size, GH_ERR_SCHEMA,
-                         "cannot create a value of schema %s: %s",
-                         s->fullname, avro_strerror());
+                         "cannot create a value of schema %s: %s", s->fullname,
+                         avro_strerror());
     return GH_OK;
 }
 
-/* ---- The set ---------------------------------------------------------------- */
+/* ---- The set ------------------------------------------------------------- */
 
 gh_schemas_t *gh_schemas_new(void) {
     gh_schemas_t *set = gh_xcalloc(1, sizeof(*set));
@@ -274,7 +288,8 @@ gh_schemas_t *gh_schemas_new(void) {
 
 void gh_schemas_destroy(gh_schemas_t *set) {
     if (!set) return;
-    for (size_t i = 0; i < set->n; i++) schema_free(set->v[i]);
+    for (size_t i = 0; i < set->n; i++)
+        schema_free(set->v[i]);
     free(set->v);
     json_decref(set->current);
     pthread_mutex_destroy(&set->lock);
@@ -298,8 +313,8 @@ static void set_current_locked(gh_schemas_t *set, const gh_schema_t *s) {
 }
 
 gh_err_t gh_schemas_add_json(gh_schemas_t *set, const char *schema_json,
-                             int current, const gh_schema_t **out,
-                             char *errstr, size_t errstr_size) {
+                             int current, const gh_schema_t **out, char *errstr,
+                             size_t errstr_size) {
     if (out) *out = NULL;
     gh_schema_t *s = NULL;
     gh_err_t err = schema_build(schema_json, &s, errstr, errstr_size);
@@ -358,7 +373,7 @@ const gh_schema_t *gh_schemas_at(const gh_schemas_t *set, size_t i) {
     return s;
 }
 
-/* ---- Envelope composition ----------------------------------------------- */
+/* ---- Envelope composition ------------------------------------------------ */
 
 typedef struct compose {
     const char *row_ref;  /* the template's placeholder row, full name */
@@ -463,9 +478,9 @@ static char *compose_envelope(const gh_schema_t *tpl, const gh_schema_t *ent,
                   tpl->fullname, row_ref, ent->fullname);
     } else {
         json_object_set_new(env, "name", json_string(env_name));
-        char *doc = gh_xasprintf(
-            "Change event of %s, composed from the template %s.",
-            ent->fullname, tpl->fullname);
+        char *doc =
+            gh_xasprintf("Change event of %s, composed from the template %s.",
+                         ent->fullname, tpl->fullname);
         json_object_set_new(env, "doc", json_string(doc));
         free(doc);
         text = json_dumps(env, JSON_COMPACT);
@@ -480,7 +495,7 @@ static char *compose_envelope(const gh_schema_t *tpl, const gh_schema_t *ent,
     return text;
 }
 
-/* ---- Loading a directory ---------------------------------------------------- */
+/* ---- Loading a directory ------------------------------------------------- */
 
 typedef struct loaded {
     char *path;
@@ -516,8 +531,8 @@ static gh_err_t load_files(gh_schemas_t *set, const char *dir, int current,
         }
         char *text = gh_read_file(path, NULL);
         if (!text) {
-            err = gh_seterr(errstr, errstr_size, GH_ERR_IO, "cannot read %s: %s",
-                            path, strerror(errno));
+            err = gh_seterr(errstr, errstr_size, GH_ERR_IO,
+                            "cannot read %s: %s", path, strerror(errno));
             free(path);
             continue;
         }
@@ -542,23 +557,23 @@ static gh_err_t load_files(gh_schemas_t *set, const char *dir, int current,
         *files = gh_xrealloc(*files, (*nfiles + 1) * sizeof(**files));
         (*files)[(*nfiles)++] = (loaded_t){path, s, current};
     }
-    for (int i = 0; i < n; i++) free(ents[i]);
+    for (int i = 0; i < n; i++)
+        free(ents[i]);
     free(ents);
     return err;
 }
 
-gh_err_t gh_schemas_load_dir(gh_schemas_t **out, const char *dir,
-                             char *errstr, size_t errstr_size) {
+gh_err_t gh_schemas_load_dir(gh_schemas_t **out, const char *dir, char *errstr,
+                             size_t errstr_size) {
     *out = NULL;
     gh_schemas_t *set = gh_schemas_new();
     loaded_t *files = NULL;
     size_t nfiles = 0;
     char *hist = gh_xasprintf("%s/history", dir);
-    gh_err_t err = load_files(set, dir, 1, 1, &files, &nfiles, errstr,
-                              errstr_size);
+    gh_err_t err =
+        load_files(set, dir, 1, 1, &files, &nfiles, errstr, errstr_size);
     if (!err)
-        err = load_files(set, hist, 0, 0, &files, &nfiles, errstr,
-                         errstr_size);
+        err = load_files(set, hist, 0, 0, &files, &nfiles, errstr, errstr_size);
     free(hist);
 
     /* Everything went in as non-current so that the order of the two
@@ -593,8 +608,8 @@ gh_err_t gh_schemas_load_dir(gh_schemas_t **out, const char *dir,
         for (size_t j = 0; !err && j < nfiles; j++) {
             if (strcmp(files[j].s->fullname, ENVELOPE_TEMPLATE) != 0) continue;
             char why[512];
-            char *text = compose_envelope(files[j].s, files[i].s, why,
-                                          sizeof(why));
+            char *text =
+                compose_envelope(files[j].s, files[i].s, why, sizeof(why));
             if (!text) {
                 err = gh_seterr(errstr, errstr_size, GH_ERR_SCHEMA, "%s: %s",
                                 files[j].path, why);
@@ -610,7 +625,8 @@ gh_err_t gh_schemas_load_dir(gh_schemas_t **out, const char *dir,
             free(text);
         }
     }
-    for (size_t i = 0; i < nfiles; i++) free(files[i].path);
+    for (size_t i = 0; i < nfiles; i++)
+        free(files[i].path);
     free(files);
     if (err) {
         gh_schemas_destroy(set);
@@ -618,4 +634,9 @@ gh_err_t gh_schemas_load_dir(gh_schemas_t **out, const char *dir,
     }
     *out = set;
     return GH_OK;
+}
+
+const char *gh_schemas_dir(const gh_conf_t *conf) {
+    const char *d = gh_conf_get(conf, "schemas.dir");
+    return d ? d : GH_SCHEMAS_DIR;
 }

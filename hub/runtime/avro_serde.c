@@ -63,7 +63,7 @@ void gh_serde_destroy(gh_serde_t *sd) {
     free(sd);
 }
 
-/* ---- Validation of an Avro binary body ------------------------------------ */
+/* ---- Validation of an Avro binary body ----------------------------------- */
 
 typedef struct vr {
     const uint8_t *start, *p, *end;
@@ -130,8 +130,9 @@ static gh_err_t v_blocks(vr_t *r, avro_schema_t item, int is_map) {
             count = -count;
             if ((err = v_long(r, &size))) return err;
             if (size < 0 || (uint64_t)size > (uint64_t)(r->end - r->p))
-                return verr(r, "block size %" PRId64 " exceeds the %zu bytes "
-                               "left",
+                return verr(r,
+                            "block size %" PRId64 " exceeds the %zu bytes "
+                            "left",
                             size, (size_t)(r->end - r->p));
         }
         const uint8_t *block = r->p;
@@ -154,14 +155,16 @@ static gh_err_t v_blocks(vr_t *r, avro_schema_t item, int is_map) {
 }
 
 static gh_err_t v_value(vr_t *r, avro_schema_t s) {
-    while (is_avro_link(s)) s = avro_schema_link_target(s);
+    while (is_avro_link(s))
+        s = avro_schema_link_target(s);
     if (!s) return verr(r, "schema has an unresolved reference");
     if (++r->depth > MAX_DEPTH)
         return verr(r, "values nest deeper than %d levels", MAX_DEPTH);
     gh_err_t err = GH_OK;
     int64_t v = 0;
     switch (avro_typeof(s)) {
-    case AVRO_NULL: break;
+    case AVRO_NULL:
+        break;
     case AVRO_BOOLEAN:
         if (r->p == r->end)
             err = verr(r, "truncated boolean");
@@ -174,14 +177,22 @@ static gh_err_t v_value(vr_t *r, avro_schema_t s) {
         if (!(err = v_long(r, &v)) && (v < INT32_MIN || v > INT32_MAX))
             err = verr(r, "int value %" PRId64 " out of range", v);
         break;
-    case AVRO_INT64: err = v_long(r, &v); break;
-    case AVRO_FLOAT: err = v_skip(r, 4, "float"); break;
-    case AVRO_DOUBLE: err = v_skip(r, 8, "double"); break;
+    case AVRO_INT64:
+        err = v_long(r, &v);
+        break;
+    case AVRO_FLOAT:
+        err = v_skip(r, 4, "float");
+        break;
+    case AVRO_DOUBLE:
+        err = v_skip(r, 8, "double");
+        break;
     case AVRO_STRING:
     case AVRO_BYTES:
         if (!(err = v_long(r, &v))) err = v_skip(r, v, "string/bytes");
         break;
-    case AVRO_FIXED: err = v_skip(r, avro_schema_fixed_size(s), "fixed"); break;
+    case AVRO_FIXED:
+        err = v_skip(r, avro_schema_fixed_size(s), "fixed");
+        break;
     case AVRO_ENUM:
         if (!(err = v_long(r, &v)) &&
             (v < 0 || v >= avro_schema_enum_number_of_symbols(s)))
@@ -202,9 +213,14 @@ static gh_err_t v_value(vr_t *r, avro_schema_t s) {
             err = v_value(r, avro_schema_record_field_get_by_index(s, (int)i));
         break;
     }
-    case AVRO_ARRAY: err = v_blocks(r, avro_schema_array_items(s), 0); break;
-    case AVRO_MAP: err = v_blocks(r, avro_schema_map_values(s), 1); break;
-    default: err = verr(r, "unsupported schema type %d", (int)avro_typeof(s));
+    case AVRO_ARRAY:
+        err = v_blocks(r, avro_schema_array_items(s), 0);
+        break;
+    case AVRO_MAP:
+        err = v_blocks(r, avro_schema_map_values(s), 1);
+        break;
+    default:
+        err = verr(r, "unsupported schema type %d", (int)avro_typeof(s));
     }
     r->depth--;
     return err;
@@ -225,7 +241,7 @@ static gh_err_t validate(const gh_schema_t *w, const uint8_t *body, size_t len,
     return err;
 }
 
-/* ---- Encode ------------------------------------------------------------------ */
+/* ---- Encode -------------------------------------------------------------- */
 
 gh_err_t gh_serde_encode(gh_serde_t *sd, const char *topic,
                          const gh_schema_t *s, avro_value_t *v, gh_buf_t *out,
@@ -253,7 +269,8 @@ gh_err_t gh_serde_encode(gh_serde_t *sd, const char *topic,
         uint64_t fp = gh_schema_fingerprint(s);
         hdr[0] = SO_MAGIC0;
         hdr[1] = SO_MAGIC1;
-        for (int i = 0; i < 8; i++) hdr[2 + i] = (uint8_t)(fp >> (8 * i));
+        for (int i = 0; i < 8; i++)
+            hdr[2 + i] = (uint8_t)(fp >> (8 * i));
         hlen = SO_HEADER;
     }
 
@@ -279,7 +296,7 @@ gh_err_t gh_serde_encode(gh_serde_t *sd, const char *topic,
     return GH_OK;
 }
 
-/* ---- Decode ------------------------------------------------------------------ */
+/* ---- Decode -------------------------------------------------------------- */
 
 /* The writer schema of registry id `id`, fetched and added to the set on
  * first sight. */
@@ -333,7 +350,8 @@ gh_err_t gh_serde_decode(gh_serde_t *sd, const void *buf, size_t len,
                              "bad single-object magic C3 %02X (want C3 01)",
                              b[1]);
         uint64_t fp = 0;
-        for (int i = 0; i < 8; i++) fp |= (uint64_t)b[2 + i] << (8 * i);
+        for (int i = 0; i < 8; i++)
+            fp |= (uint64_t)b[2 + i] << (8 * i);
         w = gh_schemas_by_fingerprint(sd->set, fp);
         if (!w)
             return gh_seterr(errstr, errstr_size, GH_ERR_UNKNOWN_SCHEMA,
@@ -345,8 +363,8 @@ gh_err_t gh_serde_decode(gh_serde_t *sd, const void *buf, size_t len,
     } else if (b[0] == CF_MAGIC) {
         if (len < CF_HEADER)
             return gh_seterr(errstr, errstr_size, GH_ERR_SERDE,
-                             "truncated Confluent header: %zu of %d bytes",
-                             len, CF_HEADER);
+                             "truncated Confluent header: %zu of %d bytes", len,
+                             CF_HEADER);
         uint32_t uid = ((uint32_t)b[1] << 24) | ((uint32_t)b[2] << 16) |
                        ((uint32_t)b[3] << 8) | b[4];
         if (!sd->reg)
@@ -358,8 +376,7 @@ gh_err_t gh_serde_decode(gh_serde_t *sd, const void *buf, size_t len,
             return gh_seterr(errstr, errstr_size, GH_ERR_SERDE,
                              "Confluent schema id %" PRIu32 " out of range",
                              uid);
-        gh_err_t err =
-            schema_for_id(sd, (int32_t)uid, &w, errstr, errstr_size);
+        gh_err_t err = schema_for_id(sd, (int32_t)uid, &w, errstr, errstr_size);
         if (err) return err;
         hlen = CF_HEADER;
     } else {

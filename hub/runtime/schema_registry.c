@@ -56,15 +56,18 @@ gh_registry_t *gh_registry_new(const char *url) {
     gh_registry_t *reg = gh_xcalloc(1, sizeof(*reg));
     reg->url = gh_xstrdup(url);
     size_t n = strlen(reg->url);
-    while (n > 0 && reg->url[n - 1] == '/') reg->url[--n] = '\0';
+    while (n > 0 && reg->url[n - 1] == '/')
+        reg->url[--n] = '\0';
     pthread_mutex_init(&reg->lock, NULL);
     return reg;
 }
 
 void gh_registry_destroy(gh_registry_t *reg) {
     if (!reg) return;
-    for (size_t i = 0; i < reg->nids; i++) free(reg->ids[i].subject);
-    for (size_t i = 0; i < reg->nschemas; i++) free(reg->schemas[i].json);
+    for (size_t i = 0; i < reg->nids; i++)
+        free(reg->ids[i].subject);
+    for (size_t i = 0; i < reg->nschemas; i++)
+        free(reg->schemas[i].json);
     free(reg->ids);
     free(reg->schemas);
     pthread_mutex_destroy(&reg->lock);
@@ -72,9 +75,11 @@ void gh_registry_destroy(gh_registry_t *reg) {
     free(reg);
 }
 
-const char *gh_registry_url(const gh_registry_t *reg) { return reg->url; }
+const char *gh_registry_url(const gh_registry_t *reg) {
+    return reg->url;
+}
 
-/* ---- HTTP ------------------------------------------------------------------------ */
+/* ---- HTTP ---------------------------------------------------------------- */
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
     gh_buf_t *b = arg;
@@ -97,10 +102,13 @@ static gh_err_t http(const char *method, const char *url, const char *body,
                          method, url);
     char curl_err[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdrs = NULL;
-    hdrs = curl_slist_append(hdrs, "Accept: " REG_CONTENT_TYPE
-                                   ", application/json");
+    hdrs = curl_slist_append(hdrs,
+                             "Accept: " REG_CONTENT_TYPE ", application/json");
     if (body) hdrs = curl_slist_append(hdrs, "Content-Type: " REG_CONTENT_TYPE);
+    /* Schemas are a few kB; waiting for "100 Continue" only adds latency. */
+    if (body) hdrs = curl_slist_append(hdrs, "Expect:");
     curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, REG_CONNECT_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, REG_TOTAL_TIMEOUT_MS);
@@ -123,7 +131,8 @@ static gh_err_t http(const char *method, const char *url, const char *body,
                          "schema registry %s %s failed: %s (curl error %d); "
                          "check schema.registry.url and that the registry "
                          "is up",
-                         method, url, curl_err[0] ? curl_err : curl_easy_strerror(rc),
+                         method, url,
+                         curl_err[0] ? curl_err : curl_easy_strerror(rc),
                          (int)rc);
     return GH_OK;
 }
@@ -139,7 +148,7 @@ static gh_err_t http_status_err(gh_err_t code, const char *method,
                      status, resp->data ? resp->data : "(empty body)");
 }
 
-/* ---- Register ------------------------------------------------------------------- */
+/* ---- Register ------------------------------------------------------------ */
 
 static const char *cached_schema_locked(gh_registry_t *reg, int32_t id) {
     for (size_t i = 0; i < reg->nschemas; i++)
@@ -177,8 +186,7 @@ gh_err_t gh_registry_register(gh_registry_t *reg, const char *subject,
     }
     gh_buf_t resp = {0};
     long status = 0;
-    gh_err_t err =
-        http("POST", url, body, &status, &resp, errstr, errstr_size);
+    gh_err_t err = http("POST", url, body, &status, &resp, errstr, errstr_size);
     free(body);
     json_int_t id = -1;
     if (!err && (status < 200 || status > 299))
@@ -216,7 +224,7 @@ gh_err_t gh_registry_register(gh_registry_t *reg, const char *subject,
     return GH_OK;
 }
 
-/* ---- Fetch by id --------------------------------------------------------------- */
+/* ---- Fetch by id --------------------------------------------------------- */
 
 gh_err_t gh_registry_schema_by_id(gh_registry_t *reg, int32_t id,
                                   const char **json_out, char *errstr,

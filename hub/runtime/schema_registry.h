@@ -2,9 +2,9 @@
  * Internal: a minimal Confluent Schema Registry client (REST over libcurl),
  * just what Confluent framing needs:
  *   POST {url}/subjects/{subject}/versions  {"schema": "<json>"} -> {"id": N}
- *   GET  {url}/schemas/ids/{id}                                  -> {"schema": "<json>"}
- * Results are cached for the life of the client (ids are immutable in a
- * registry), so each subject/schema pair and each id costs one request.
+ *   GET  {url}/schemas/ids/{id}                                  -> {"schema":
+ * "<json>"} Results are cached for the life of the client (ids are immutable in
+ * a registry), so each subject/schema pair and each id costs one request.
  * Requests time out (connect 5 s, total 10 s) so a dead registry fails
  * the call instead of stalling a pipeline. Thread-safe.
  */

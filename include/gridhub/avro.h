@@ -49,6 +49,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "gridhub/conf.h"
 #include "gridhub/error.h"
 #include "gridhub/util.h"
 
@@ -66,12 +67,24 @@ uint64_t gh_avro_crc64(const void *data, size_t len);
 /* ---- Schemas ------------------------------------------------------------ */
 
 typedef struct gh_schema gh_schema_t;   /* one parsed schema, immutable */
-typedef struct gh_schemas gh_schemas_t; /* a set of schemas */
+/* A set of schemas. Lookups and additions are locked, so one set can be
+ * shared by threads (a registry serde adds to it while others decode);
+ * schemas are only freed by gh_schemas_destroy. */
+typedef struct gh_schemas gh_schemas_t;
 
 /* Loads a schema set from `dir` (layout above). *out is owned by the caller
  * (gh_schemas_destroy). Errors name the file and what is wrong. */
 gh_err_t gh_schemas_load_dir(gh_schemas_t **out, const char *dir, char *errstr,
                              size_t errstr_size);
+/* The `schemas.dir` property every component has, and its value: the
+ * configured directory, else the schemas/ directory of the source tree the
+ * binary was built from (GH_SCHEMAS_DIR). Borrowed. */
+#define GH_SCHEMAS_DIR_PROP                                                    \
+    {"schemas.dir", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,                    \
+     "Directory of the Avro schemas; default: schemas/ of the source tree "    \
+     "the binary was built from."}
+const char *gh_schemas_dir(const gh_conf_t *conf);
+
 /* An empty set, for tests and for registry-only use. */
 gh_schemas_t *gh_schemas_new(void);
 void gh_schemas_destroy(gh_schemas_t *set);
@@ -143,7 +156,9 @@ typedef struct gh_serde gh_serde_t;
 
 /* `set` is borrowed and must outlive the serde; writer schemas fetched from
  * the registry are added to it. registry_url NULL or "" selects single-object
- * encoding. Never returns NULL. */
+ * encoding. Decoding accepts both framings either way (a Confluent-framed
+ * message needs a registry). Registry requests time out after 5 s (connect)
+ * / 10 s (total). Never returns NULL. */
 gh_serde_t *gh_serde_new(gh_schemas_t *set, const char *registry_url);
 void gh_serde_destroy(gh_serde_t *sd);
 

@@ -22,7 +22,8 @@ typedef struct pcf_case {
 } pcf_case_t;
 
 static char *trim(char *s) {
-    while (*s == ' ' || *s == '\t') s++;
+    while (*s == ' ' || *s == '\t')
+        s++;
     size_t n = strlen(s);
     while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
         s[--n] = '\0';
@@ -100,7 +101,8 @@ static size_t check_file(const char *file, size_t min_cases) {
         pcf_case_t *c = &cases[i];
         char err[512] = "";
         char *pcf = NULL;
-        cr_assert_not_null(c->canonical, "case %s has no <<canonical", c->label);
+        cr_assert_not_null(c->canonical, "case %s has no <<canonical",
+                           c->label);
         gh_err_t rc = gh_avro_canonical_form(c->input, &pcf, err, sizeof(err));
         cr_assert_eq(rc, GH_OK, "case %s: %s", c->label, err);
         cr_expect_str_eq(pcf, c->canonical, "case %s: input %s", c->label,
@@ -197,8 +199,8 @@ Test(avro_canonical, null_namespace_reference_from_a_namespace) {
         "{\"name\":\"r\",\"type\":{\"type\":\"record\",\"name\":\"In\","
         "\"namespace\":\"ns\",\"fields\":[{\"name\":\"e\",\"type\":\"E\"}]}}]}";
     char err[256] = "", *pcf = NULL;
-    cr_assert_eq(gh_avro_canonical_form(s, &pcf, err, sizeof(err)), GH_OK,
-                 "%s", err);
+    cr_assert_eq(gh_avro_canonical_form(s, &pcf, err, sizeof(err)), GH_OK, "%s",
+                 err);
     cr_expect(strstr(pcf, "{\"name\":\"e\",\"type\":\"E\"}") != NULL, "%s",
               pcf);
     free(pcf);

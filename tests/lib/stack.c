@@ -1,0 +1,156 @@
+#include "stack.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gridhub/util.h"
+
+static char logbuf[4096];
+
+gh_test_stack_t *gh_test_stack_new(const char *ddl_path, const char *mapping_path) {
+    gh_test_stack_t *s = gh_xcalloc(1, sizeof(*s));
+    s->dir = gh_test_tmpdir();
+    s->mapping = gh_xstrdup(mapping_path);
+    s->subscriber = gh_xstrdup("test");
+    s->dept_db = gh_test_create_db("ghdept");
+    s->hub_db = gh_test_create_db("ghhub");
+    s->dept = gh_test_pg_connect(s->dept_db);
+    char *ddl = gh_read_file(ddl_path, NULL);
+    cr_assert_not_null(ddl, "cannot read %s", ddl_path);
+    PGresult *r = PQexec(s->dept, ddl);
+    cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK, "DDL %s: %s", ddl_path,
+              PQerrorMessage(s->dept));
+    PQclear(r);
+    free(ddl);
+    s->broker = gh_test_start_broker(s->dir, &s->bootstrap);
+    cr_assert_not_null(s->broker, "embedded broker did not start");
+    return s;
+}
+
+static void start(gh_test_stack_t *s, const char *what, gh_test_proc_t **slot,
+                  int *runs, const char *const *base, int nbase,
+                  const char *const *extra) {
+    if (*slot) {
+        gh_test_stop(*slot, 10000);
+        gh_test_proc_free(*slot);
+        *slot = NULL;
+    }
+    (*runs)++;
+    const char *argv[128];
+    int n = 0;
+    for (int i = 0; i < nbase; i++) argv[n++] = base[i];
+    for (int i = 0; extra && extra[i] && n < 124; i++) {
+        argv[n++] = "-X";
+        argv[n++] = extra[i];
+    }
+    argv[n] = NULL;
+    char log[4096];
+    snprintf(log, sizeof(log), "%s/%s.%d.log", s->dir, what, *runs);
+    *slot = gh_test_spawn(argv, log);
+    cr_assert_not_null(*slot, "cannot start %s", what);
+}
+
+void gh_test_stack_start_connector(gh_test_stack_t *s, const char *const *extra) {
+    char *ci = gh_test_conninfo(s->dept_db);
+    char *bs = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
+    char *cinfo = gh_xasprintf("database.conninfo=%s", ci);
+    char *map = gh_xasprintf("mapping.file=%s", s->mapping);
+    char *state = gh_xasprintf("state.dir=%s/state", s->dir);
+    const char *base[] = {GH_BINARY, "connector", "-X", "name=test", "-X", bs, "-X", cinfo,
+                          "-X", map, "-X", state, "-X", "heartbeat.interval.ms=500",
+                          "-X", "status.interval.ms=200"};
+    start(s, "connector", &s->connector, &s->connector_runs, base,
+          (int)(sizeof(base) / sizeof(base[0])), extra);
+    free(ci);
+    free(bs);
+    free(cinfo);
+    free(map);
+    free(state);
+}
+
+void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra) {
+    char *ci = gh_test_conninfo(s->hub_db);
+    char *bs = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
+    char *cinfo = gh_xasprintf("database.conninfo=%s", ci);
+    char *subs = gh_xasprintf("subscribers=%s", s->subscriber);
+    const char *base[] = {GH_BINARY, "hub", "-X", bs, "-X", cinfo, "-X", subs, "-X",
+                          "source.topics=gridhub.test.person", "-X", "batch.max.ms=50"};
+    start(s, "hub", &s->hub, &s->hub_runs, base, (int)(sizeof(base) / sizeof(base[0])),
+          extra);
+    free(ci);
+    free(bs);
+    free(cinfo);
+    free(subs);
+}
+
+const char *gh_test_stack_connector_log(gh_test_stack_t *s) {
+    snprintf(logbuf, sizeof(logbuf), "%s/connector.%d.log", s->dir, s->connector_runs);
+    return logbuf;
+}
+
+const char *gh_test_stack_hub_log(gh_test_stack_t *s) {
+    snprintf(logbuf, sizeof(logbuf), "%s/hub.%d.log", s->dir, s->hub_runs);
+    return logbuf;
+}
+
+json_t *gh_test_tail(gh_test_stack_t *s, const char *topic, int idle_ms) {
+    static int n;
+    char out[4096], idle[64];
+    snprintf(out, sizeof(out), "%s/tail.%d.jsonl", s->dir, ++n);
+    snprintf(idle, sizeof(idle), "%d", idle_ms);
+    const char *argv[] = {GH_BINARY, "tail", "--bootstrap-servers", s->bootstrap, "--topic",
+                          topic, "--idle-timeout-ms", idle, NULL};
+    int rc = gh_test_run(argv, out, 120000);
+    cr_assert_eq(rc, 0, "gridhub tail exited %d (output in %s)", rc, out);
+    json_t *arr = json_array();
+    FILE *f = fopen(out, "r");
+    cr_assert_not_null(f);
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        if (line[0] != '{') continue; /* log lines share the file */
+        json_error_t je;
+        json_t *o = json_loads(line, 0, &je);
+        cr_assert_not_null(o, "bad tail line: %s", line);
+        json_array_append_new(arr, o);
+    }
+    free(line);
+    fclose(f);
+    return arr;
+}
+
+json_t *gh_test_fold(const json_t *lines) {
+    json_t *state = json_object();
+    size_t i;
+    const json_t *l;
+    json_array_foreach(lines, i, l) {
+        const char *key = json_string_value(json_object_get(l, "key"));
+        if (!key) continue;
+        const json_t *v = json_object_get(l, "value");
+        if (!v || json_is_null(v)) json_object_del(state, key);
+        else json_object_set(state, key, (json_t *)v);
+    }
+    return state;
+}
+
+void gh_test_stack_free(gh_test_stack_t *s) {
+    if (!s) return;
+    gh_test_proc_t *procs[3] = {s->connector, s->hub, s->broker};
+    for (int i = 0; i < 3; i++)
+        if (procs[i]) {
+            gh_test_stop(procs[i], 10000);
+            gh_test_proc_free(procs[i]);
+        }
+    PQfinish(s->dept);
+    gh_test_drop_db(s->dept_db);
+    gh_test_drop_db(s->hub_db);
+    free(s->dept_db);
+    free(s->hub_db);
+    free(s->bootstrap);
+    free(s->mapping);
+    free(s->subscriber);
+    free(s->dir);
+    free(s);
+}

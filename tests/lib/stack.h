@@ -1,0 +1,54 @@
+/*
+ * A whole gridhub pipeline for one integration test: a fresh department
+ * database (DDL from a file), a fresh hub database, the embedded broker,
+ * and on demand the connector and the hub as child processes of the real
+ * `gridhub` binary. Logs go to the stack's directory.
+ */
+#ifndef GH_TEST_STACK_H
+#define GH_TEST_STACK_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "harness.h"
+
+typedef struct gh_test_stack {
+    char *dir;        /* scratch directory (logs, state) */
+    char *bootstrap;  /* embedded broker */
+    char *dept_db;    /* department database name */
+    char *hub_db;     /* hub database name */
+    char *mapping;    /* mapping file path */
+    char *subscriber; /* "test" */
+    gh_test_proc_t *broker, *connector, *hub;
+    int connector_runs, hub_runs; /* log files are connector.<n>.log */
+    PGconn *dept;     /* connection to the department database */
+} gh_test_stack_t;
+
+/* Creates the databases (running `ddl_path` in the department one), starts
+ * the broker. mapping_path: the department's mapping file. Owned by the
+ * caller (gh_test_stack_free). */
+gh_test_stack_t *gh_test_stack_new(const char *ddl_path, const char *mapping_path);
+
+/* Starts (or restarts) the connector / hub. Extra `-X key=value` pairs as a
+ * NULL-terminated list of "key=value" strings (may be NULL). */
+void gh_test_stack_start_connector(gh_test_stack_t *s, const char *const *extra);
+void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra);
+/* Log path of the current (last started) connector / hub run; static buffer
+ * valid until the next call. */
+const char *gh_test_stack_connector_log(gh_test_stack_t *s);
+const char *gh_test_stack_hub_log(gh_test_stack_t *s);
+
+/* Reads `topic` from the beginning with `gridhub tail` until idle_ms pass
+ * without a message; returns a JSON array of the tail lines (objects with
+ * topic, partition, offset, key, headers, value, schema). New reference. */
+json_t *gh_test_tail(gh_test_stack_t *s, const char *topic, int idle_ms);
+
+/* Folds tail lines into the latest value per key (null value = deleted):
+ * returns an object key -> value. New reference. */
+json_t *gh_test_fold(const json_t *lines);
+
+/* Stops all processes, drops the databases, removes the directory unless
+ * the test failed (kept for diagnosis). */
+void gh_test_stack_free(gh_test_stack_t *s);
+
+#endif
