@@ -246,12 +246,22 @@ run_tests() { # run_tests BUILD_DIR KIND
     fi
     # --foreground keeps the binary in our process group so that Ctrl-C
     # reaches it; Criterion's workers die with the runner.
+    local out
+    out=$(mktemp "${TMPDIR:-/tmp}/gh-test-out.XXXXXX")
     env "${envs[@]}" timeout --foreground --kill-after=30 "$timeout_s" \
-        "$bin" "${args[@]}"
-    local rc=$?
+        "$bin" "${args[@]}" 2>&1 | tee "$out"
+    local rc=${PIPESTATUS[0]}
     if ((rc == 124)); then
         echo "$bin timed out after ${timeout_s}s"
     fi
+    # Criterion reports a test as passed even when the sanitizer found a
+    # leak or undefined behaviour in its worker after the assertions ran.
+    if [[ "$dir" == build-asan ]] &&
+        grep -qE 'ERROR: (LeakSanitizer|AddressSanitizer)|runtime error:' "$out"; then
+        echo "$bin: sanitizer reports above"
+        rc=1
+    fi
+    rm -f "$out"
     return "$rc"
 }
 

@@ -680,6 +680,10 @@ static gh_err_t stream(cn_t *c, PGconn *repl, char *errstr,
             rd_kafka_poll(c->rk, 0);
         }
         if (e) break;
+        char fatal[512];
+        if (rd_kafka_fatal_error(c->rk, fatal, sizeof(fatal)))
+            return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                             "Kafka producer failed fatally: %s", fatal);
         if (c->ack.failed)
             return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
                              "delivery failed: %s", c->ack.failure);

@@ -52,11 +52,26 @@ static void apply_one(const char *subkey, const char *value, void *opaque) {
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf) {
-    gh_log_level_t l = level <= 3   ? GH_LOG_ERROR
-                       : level == 4 ? GH_LOG_WARN
+    gh_log_level_t l = level <= 2   ? GH_LOG_ERROR
+                       : level <= 4 ? GH_LOG_WARN
                        : level <= 6 ? GH_LOG_INFO
                                     : GH_LOG_DEBUG;
     gh_log(l, "kafka", "%s %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+/* librdkafka retries by itself; this only makes an unreachable cluster
+ * visible in our log, with what the client said. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+    (void)opaque;
+    rd_kafka_resp_err_t e = (rd_kafka_resp_err_t)err;
+    if (e == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[512];
+        rd_kafka_fatal_error(rk, why, sizeof(why));
+        gh_log_error("kafka", "%s: fatal: %s", rd_kafka_name(rk), why);
+        return;
+    }
+    gh_log_warn("kafka", "%s: %s: %s (retrying)", rd_kafka_name(rk),
+                rd_kafka_err2name(e), reason);
 }
 
 rd_kafka_conf_t *gh_kafka_conf_new(const gh_conf_t *conf,
@@ -86,6 +101,7 @@ rd_kafka_conf_t *gh_kafka_conf_new(const gh_conf_t *conf,
         return NULL;
     }
     rd_kafka_conf_set_log_cb(kc, log_cb);
+    rd_kafka_conf_set_error_cb(kc, error_cb);
     return kc;
 }
 

@@ -62,7 +62,7 @@ static void fill(avro_value_t *v, unsigned *k, int depth) {
         avro_value_set_int(v, (int32_t)(x * 2654435761u));
         break;
     case AVRO_INT64:
-        avro_value_set_long(v, (int64_t)x * -1234567890123LL + 17);
+        avro_value_set_long(v, (int64_t)((uint64_t)x * 0x9e3779b97f4a7c15ULL));
         break;
     case AVRO_FLOAT:
         avro_value_set_float(v, (float)x * 0.5f - 3.0f);
