@@ -63,15 +63,10 @@ const gh_conf_prop_t gh_connector_props[] = {
      "Topic of heartbeat records."},
     {"status.interval.ms", GH_CONF_INT, "1000", 0, 10, 60000, NULL, NULL,
      "How often the confirmed position is reported to PostgreSQL."},
-    {"dlq.topic", GH_CONF_STR, "gridhub.dlq", 0, 0, 0, NULL, NULL,
-     "Dead-letter topic for rows that do not fit the mapping."},
-    {"retry.backoff.ms", GH_CONF_INT, "500", 0, 10, 600000, NULL, NULL,
-     "First wait before reconnecting to PostgreSQL; doubles per failure."},
-    {"retry.backoff.max.ms", GH_CONF_INT, "10000", 0, 10, 3600000, NULL, NULL,
-     "Longest wait between reconnection attempts."},
-    {"log.level", GH_CONF_ENUM, "info", 0, 0, 0, "error|warn|info|debug", NULL,
-     "Log level."},
-    {NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL}};
+    GH_CONF_DLQ_PROP("rows that do not fit the mapping"),
+    GH_CONF_RETRY_PROPS,
+    GH_CONF_LOG_LEVEL_PROP,
+    GH_CONF_END};
 
 typedef struct tstate {
     gh_map_table_t *t;

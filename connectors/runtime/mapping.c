@@ -108,16 +108,6 @@ static codes_t *codes_get(gh_mapping_t *m, const char *name, size_t len,
     return c;
 }
 
-static char *strip(char *s) {
-    while (isspace((unsigned char)*s))
-        s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        e--;
-    *e = '\0';
-    return s;
-}
-
 static gh_err_t parse_field_spec(field_t *f, const char *origin,
                                  const char *spec, char *errstr,
                                  size_t errstr_size) {
@@ -126,7 +116,7 @@ static gh_err_t parse_field_spec(field_t *f, const char *origin,
     gh_err_t err = GH_OK;
     for (char *part = strtok_r(copy, "|", &save); part;
          part = strtok_r(NULL, "|", &save)) {
-        char *p = strip(part);
+        char *p = gh_str_trim(part);
         if (first) {
             if (!*p) {
                 err = gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
@@ -142,7 +132,7 @@ static gh_err_t parse_field_spec(field_t *f, const char *origin,
         char *arg = NULL;
         if (colon) {
             *colon = '\0';
-            arg = strip(colon + 1);
+            arg = gh_str_trim(colon + 1);
         }
         xf_t x = {0};
         if (!strcmp(p, "trim"))
@@ -203,7 +193,7 @@ static gh_err_t on_line(const char *origin, const char *key, const char *value,
         char *copy = gh_xstrdup(value), *save = NULL;
         for (char *t = strtok_r(copy, ",", &save); t;
              t = strtok_r(NULL, ",", &save)) {
-            t = strip(t);
+            t = gh_str_trim(t);
             if (!*t || table_by_id(m, t, strlen(t))) {
                 free(copy);
                 return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,

@@ -25,7 +25,7 @@ static const gh_conf_prop_t props[] = {
      "Stop after this long without a message (0: never)."},
     {"log.level", GH_CONF_ENUM, "warn", 0, 0, 0, "error|warn|info|debug", NULL,
      "Log level."},
-    {NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL}};
+    GH_CONF_END};
 
 static json_t *headers_json(const rd_kafka_message_t *m) {
     rd_kafka_headers_t *h = NULL;

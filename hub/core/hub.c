@@ -33,22 +33,16 @@ const gh_conf_prop_t gh_hub_props[] = {
     {"schema.registry.url", GH_CONF_STR, "", 0, 0, 0, NULL, NULL,
      "If set, view values use Confluent framing with this Schema Registry "
      "(and department events framed that way can be read)."},
-    {"dlq.topic", GH_CONF_STR, "gridhub.dlq", 0, 0, 0, NULL, NULL,
-     "Dead-letter topic for messages the hub cannot decode or apply."},
+    GH_CONF_DLQ_PROP("messages the hub cannot decode or apply"),
     {"batch.max.messages", GH_CONF_INT, "1000", 0, 1, 1000000, NULL, NULL,
      "Most messages applied in one database transaction."},
     {"batch.max.ms", GH_CONF_INT, "100", 0, 1, 60000, NULL, NULL,
      "Longest wait to fill a batch."},
     {"outbox.batch", GH_CONF_INT, "1000", 0, 1, 1000000, NULL, NULL,
      "Outbox rows published per relay round."},
-    {"retry.backoff.ms", GH_CONF_INT, "500", 0, 10, 600000, NULL, NULL,
-     "First wait before reconnecting to the hub database; doubles per "
-     "failure."},
-    {"retry.backoff.max.ms", GH_CONF_INT, "10000", 0, 10, 3600000, NULL, NULL,
-     "Longest wait between reconnection attempts."},
-    {"log.level", GH_CONF_ENUM, "info", 0, 0, 0, "error|warn|info|debug", NULL,
-     "Log level."},
-    {NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL}};
+    GH_CONF_RETRY_PROPS,
+    GH_CONF_LOG_LEVEL_PROP,
+    GH_CONF_END};
 
 typedef struct hub {
     const gh_conf_t *conf;

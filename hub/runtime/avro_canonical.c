@@ -13,6 +13,7 @@
  * that passes here fails in Avro C only for reasons Avro C adds.
  */
 #include "gridhub/avro.h"
+#include "avro_names.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -129,19 +130,6 @@ static void emit_cstr(gh_buf_t *b, const char *s) {
     emit_string(b, s, strlen(s));
 }
 
-/* Full name of `name` seen inside namespace `ns` (NULL or "" for none). */
-static char *make_fullname(const char *name, const char *ns) {
-    if (strchr(name, '.') || !ns || !*ns) return gh_xstrdup(name);
-    return gh_xasprintf("%s.%s", ns, name);
-}
-
-/* Namespace part of a full name, as a new string ("" for none). */
-static char *namespace_of(const char *fullname) {
-    const char *dot = strrchr(fullname, '.');
-    return dot ? gh_xstrndup(fullname, (size_t)(dot - fullname))
-               : gh_xstrdup("");
-}
-
 static void path_pop(pcf_t *c, size_t saved) {
     c->path.len = saved;
     if (c->path.data) c->path.data[saved] = '\0';
@@ -152,7 +140,7 @@ static gh_err_t emit_schema(pcf_t *c, const json_t *n, const char *ns);
 static gh_err_t emit_reference(pcf_t *c, const char *name, const char *ns) {
     if (!valid_dotted_name(name, 0))
         return fail(c, "\"%s\" is not a valid type name", name);
-    char *full = make_fullname(name, ns);
+    char *full = gh__avro_fullname(name, ns);
     int known = json_object_get(c->defined, full) != NULL;
     /* A name without a namespace may also refer to a type in the null
      * namespace, which the enclosing one does not hide. */
@@ -189,7 +177,7 @@ static gh_err_t emit_named_head(pcf_t *c, const json_t *n, const char *t,
     }
     if (!valid_dotted_name(name, 0))
         return fail(c, "\"%s\" is not a valid name", name);
-    char *full = make_fullname(name, space);
+    char *full = gh__avro_fullname(name, space);
     if (is_primitive(full)) {
         gh_err_t err = fail(c, "\"%s\" redefines a primitive type", full);
         free(full);
@@ -205,7 +193,7 @@ static gh_err_t emit_named_head(pcf_t *c, const json_t *n, const char *t,
     emit_cstr(&c->out, full);
     gh_buf_puts(&c->out, ",\"type\":");
     emit_cstr(&c->out, t);
-    *ns_out = namespace_of(full);
+    *ns_out = gh__avro_namespace_of(full);
     free(full);
     return GH_OK;
 }
@@ -374,4 +362,15 @@ gh_err_t gh_avro_canonical_form(const char *schema_json, char **pcf_out,
     }
     *pcf_out = gh_buf_detach(&c.out);
     return GH_OK;
+}
+
+char *gh__avro_fullname(const char *name, const char *ns) {
+    if (strchr(name, '.') || !ns || !*ns) return gh_xstrdup(name);
+    return gh_xasprintf("%s.%s", ns, name);
+}
+
+char *gh__avro_namespace_of(const char *fullname) {
+    const char *dot = strrchr(fullname, '.');
+    return dot ? gh_xstrndup(fullname, (size_t)(dot - fullname))
+               : gh_xstrdup("");
 }

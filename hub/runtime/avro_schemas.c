@@ -12,6 +12,7 @@
  * Registry adds schemas while other threads decode.
  */
 #include "gridhub/avro.h"
+#include "avro_names.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -58,17 +59,6 @@ static int is_named_type(const char *t) {
            strcmp(t, "enum") == 0 || strcmp(t, "fixed") == 0;
 }
 
-static char *make_fullname(const char *name, const char *ns) {
-    if (strchr(name, '.') || !ns || !*ns) return gh_xstrdup(name);
-    return gh_xasprintf("%s.%s", ns, name);
-}
-
-static char *namespace_of(const char *fullname) {
-    const char *dot = strrchr(fullname, '.');
-    return dot ? gh_xstrndup(fullname, (size_t)(dot - fullname))
-               : gh_xstrdup("");
-}
-
 static const char *short_name(const char *fullname) {
     const char *dot = strrchr(fullname, '.');
     return dot ? dot + 1 : fullname;
@@ -85,7 +75,7 @@ static json_t *qualify(const json_t *n, const char *ns, json_t *defined) {
     if (json_is_string(n)) {
         const char *t = json_string_value(n);
         if (is_primitive(t)) return json_string(t);
-        char *full = make_fullname(t, ns);
+        char *full = gh__avro_fullname(t, ns);
         if (!json_object_get(defined, full) && !strchr(t, '.') &&
             json_object_get(defined, t)) {
             free(full);
@@ -110,12 +100,12 @@ static json_t *qualify(const json_t *n, const char *ns, json_t *defined) {
         const json_t *jns = json_object_get(n, "namespace");
         const char *space = json_is_string(jns) ? json_string_value(jns) : ns;
         char *full =
-            make_fullname(json_string_value(json_object_get(n, "name")), space);
+            gh__avro_fullname(json_string_value(json_object_get(n, "name")), space);
         json_object_set_new(defined, full, json_true());
         json_object_set_new(r, "name", json_string(full));
         json_object_del(r, "namespace");
         if (strcmp(t, "record") == 0 || strcmp(t, "error") == 0) {
-            char *inner = namespace_of(full);
+            char *inner = gh__avro_namespace_of(full);
             json_t *fields = json_object_get(r, "fields");
             size_t i;
             json_t *f;
@@ -430,11 +420,11 @@ static json_t *substitute(const json_t *n, compose_t *c) {
  * errstr set. */
 static char *compose_envelope(const gh_schema_t *tpl, const gh_schema_t *ent,
                               char *errstr, size_t errstr_size) {
-    char *ns = namespace_of(tpl->fullname);
+    char *ns = gh__avro_namespace_of(tpl->fullname);
     const char *e = short_name(ent->fullname);
     char *row_ref = ns[0] ? gh_xasprintf("%s.Row", ns) : gh_xstrdup("Row");
     char *row_short = gh_xasprintf("%sRow", e);
-    char *row_name = make_fullname(row_short, ns);
+    char *row_name = gh__avro_fullname(row_short, ns);
     free(row_short);
     char *env_name = gh_xasprintf("%s%s%sEnvelope", ns, ns[0] ? "." : "", e);
     char *unchanged =

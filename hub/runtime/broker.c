@@ -20,9 +20,8 @@ const gh_conf_prop_t gh_broker_props[] = {
      "topics are auto-created on first produce with topic.partitions."},
     {"topic.partitions", GH_CONF_INT, "4", 0, 1, 1000, NULL, NULL,
      "Partition count for topics listed without one and auto-created ones."},
-    {"log.level", GH_CONF_ENUM, "info", 0, 0, 0, "error|warn|info|debug", NULL,
-     "Log level."},
-    {NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL}};
+    GH_CONF_LOG_LEVEL_PROP,
+    GH_CONF_END};
 
 struct gh_broker {
     rd_kafka_t *rk;

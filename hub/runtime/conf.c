@@ -171,16 +171,6 @@ gh_err_t gh_conf_set(gh_conf_t *c, const char *origin, const char *key,
     return GH_OK;
 }
 
-static char *trim(char *s) {
-    while (isspace((unsigned char)*s))
-        s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        e--;
-    *e = '\0';
-    return s;
-}
-
 /* Expands ${env:NAME}; returns a new string or NULL with err filled. */
 static char *expand_env(const char *v, char *err, size_t errsz) {
     gh_buf_t out = {0};
@@ -235,7 +225,7 @@ gh_err_t gh_props_parse_file(const char *path, gh_props_cb *cb, void *opaque,
         lineno++;
         char origin[1024];
         snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
-        char *s = trim(line);
+        char *s = gh_str_trim(line);
         if (!*s || *s == '#' || *s == '!') continue;
         char *eq = strchr(s, '=');
         if (!eq) {
@@ -244,8 +234,8 @@ gh_err_t gh_props_parse_file(const char *path, gh_props_cb *cb, void *opaque,
             break;
         }
         *eq = '\0';
-        char *key = trim(s);
-        char *val = trim(eq + 1);
+        char *key = gh_str_trim(s);
+        char *val = gh_str_trim(eq + 1);
         if (!*key) {
             err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
                             "%s: empty key before '='", origin);

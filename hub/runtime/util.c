@@ -187,3 +187,11 @@ int gh_date_parse_iso(const char *s, int64_t *days, const char **rest) {
     *days = gh_days_from_civil(y, mo, d);
     return 0;
 }
+
+char *gh_str_trim(char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) e--;
+    *e = '\0';
+    return s;
+}

@@ -37,6 +37,10 @@ void gh_buf_reset(gh_buf_t *b);
 char *gh_buf_detach(gh_buf_t *b);
 void gh_buf_free(gh_buf_t *b);
 
+/* Trims ASCII whitespace in place: returns a pointer into s and writes a
+ * NUL after the last non-space character. */
+char *gh_str_trim(char *s);
+
 /* Monotonic clock in milliseconds / microseconds. */
 int64_t gh_now_ms(void);
 int64_t gh_now_us(void);
