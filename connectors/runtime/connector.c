@@ -78,8 +78,11 @@ typedef struct tstate {
 
 typedef struct relinfo {
     uint32_t relid;
-    tstate_t *ts; /* NULL: not mapped */
+    tstate_t **ts; /* the mappings of this table (none: not captured) */
+    int nts;
     char *nsp, *rel;
+    char **colnames; /* current column layout, for dead letters */
+    int ncols;
 } relinfo_t;
 
 typedef struct cn {
@@ -145,7 +148,8 @@ static gh_err_t produce(cn_t *c, const char *topic, const void *key,
 static gh_err_t dead_letter(cn_t *c, tstate_t *ts, char op,
                             const gh_pgo_tuple_t *tup,
                             const char *const *colnames, const char *reason,
-                            uint64_t lsn, char *errstr, size_t errstr_size) {
+                            uint64_t lsn, gh_ack_txn_t *txn, char *errstr,
+                            size_t errstr_size) {
     json_t *doc = json_object();
     json_object_set_new(doc, "department", json_string(c->dept));
     json_object_set_new(doc, "connector", json_string(c->name));
@@ -179,16 +183,19 @@ static gh_err_t dead_letter(cn_t *c, tstate_t *ts, char op,
     json_decref(doc);
     char *reason_full = gh_xasprintf("%s (department %s)", reason, c->dept);
     char *comp = gh_xasprintf("connector:%s", c->name);
-    gh_kafka_produce_dead_letter(c->rk, c->dlq, c->key.data, c->key.len, text,
-                                 strlen(text), comp, reason_full, NULL, 0, 0,
-                                 NULL, errstr, errstr_size);
+    /* Tracked like an event: the LSN is not confirmed before Kafka has the
+     * dead letter, so a crash cannot lose it. */
+    gh_err_t e = gh_kafka_produce_dead_letter(
+        c->rk, c->dlq, c->key.data, c->key.len, text, strlen(text), comp,
+        reason_full, NULL, 0, 0, txn, errstr, errstr_size);
+    if (!e) gh_ack_add(txn);
     free(comp);
     free(reason_full);
     free(text);
     c->dead_letters++;
     gh_log_warn(LOG, "dead letter (%s.%s): %s", gh_map_table_schema(ts->t),
                 gh_map_table_name(ts->t), reason);
-    return GH_OK;
+    return e;
 }
 
 /* Fills ts->env with one event; key of the row into c->key. */
@@ -268,7 +275,7 @@ static gh_err_t emit(cn_t *c, tstate_t *ts, int op,
                              sizeof(why));
     if (e == GH_ERR_MAPPING) {
         e = dead_letter(c, ts, op_syms[op][0], after ? after : before, colnames,
-                        why, lsn, errstr, errstr_size);
+                        why, lsn, txn, errstr, errstr_size);
         return e;
     }
     if (e) return gh_seterr(errstr, errstr_size, e, "%s", why);
@@ -444,6 +451,10 @@ static gh_err_t snapshot(cn_t *c, PGconn *db, const char *snapname,
                               gh_map_table_name(ts->t));
                 break;
             }
+            if (!gh_map_row_matches(ts->t, vals, ncols)) {
+                PQfreemem(line);
+                continue;
+            }
             e = emit(c, ts, OP_R, NULL, &tup, cols, lsn, 0, 1, txn, errstr,
                      errstr_size);
             PQfreemem(line);
@@ -507,15 +518,26 @@ static gh_err_t on_relation(cn_t *c, const gh_pgo_msg_t *m, char *errstr,
     free(ri->rel);
     ri->nsp = gh_xstrdup(m->nspname);
     ri->rel = gh_xstrdup(m->relname);
-    gh_map_table_t *t = gh_mapping_find(c->map, m->nspname, m->relname);
-    ri->ts = t ? ts_for(c, t) : NULL;
-    if (!t) return GH_OK;
-    const char **names =
-        gh_xmalloc((size_t)(m->ncolumns ? m->ncolumns : 1) * sizeof(char *));
-    for (int i = 0; i < m->ncolumns; i++)
-        names[i] = m->columns[i].name;
-    gh_err_t e = gh_map_table_bind(t, m->ncolumns, names, errstr, errstr_size);
-    free(names);
+    for (int i = 0; i < ri->ncols; i++) free(ri->colnames[i]);
+    free(ri->colnames);
+    ri->ncols = m->ncolumns;
+    ri->colnames = gh_xcalloc((size_t)(m->ncolumns ? m->ncolumns : 1), sizeof(char *));
+    for (int i = 0; i < m->ncolumns; i++) ri->colnames[i] = gh_xstrdup(m->columns[i].name);
+    gh_map_table_t *maps[16];
+    int n = gh_mapping_find_all(c->map, m->nspname, m->relname, maps, 16);
+    if (n > 16)
+        return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                         "%s.%s is mapped %d times; at most 16 supported",
+                         m->nspname, m->relname, n);
+    free(ri->ts);
+    ri->ts = gh_xcalloc((size_t)(n ? n : 1), sizeof(tstate_t *));
+    ri->nts = n;
+    gh_err_t e = GH_OK;
+    for (int i = 0; i < n && !e; i++) {
+        ri->ts[i] = ts_for(c, maps[i]);
+        e = gh_map_table_bind(maps[i], ri->ncols, (const char *const *)ri->colnames,
+                              errstr, errstr_size);
+    }
     return e;
 }
 
@@ -540,6 +562,42 @@ static int keys_differ(cn_t *c, tstate_t *ts, const gh_pgo_tuple_t *old,
     return differ;
 }
 
+/* One row change for one of the table's mappings. */
+static gh_err_t on_row_change(cn_t *c, relinfo_t *ri, tstate_t *ts,
+                              const gh_pgo_msg_t *m, char *errstr,
+                              size_t errstr_size) {
+    const char *const *cols = (const char *const *)ri->colnames;
+    const gh_pgo_tuple_t *nt = &m->new_tuple, *ot = &m->old_tuple;
+    switch (m->kind) {
+    case 'I':
+        if (!gh_map_row_matches(ts->t, nt->cols, nt->ncols)) return GH_OK;
+        return emit(c, ts, OP_C, NULL, nt, cols, c->final_lsn, ++c->seq, 0,
+                    c->txn, errstr, errstr_size);
+    case 'U':
+        if (!gh_map_row_matches(ts->t, nt->cols, nt->ncols))
+            /* The row left the mapping's filter (e.g. a registration was
+             * cancelled): for subscribers it is gone. */
+            return emit(c, ts, OP_D, nt, NULL, cols, c->final_lsn, ++c->seq, 0,
+                        c->txn, errstr, errstr_size);
+        if (m->old_kind == 'K' && keys_differ(c, ts, ot, nt)) {
+            /* A new primary key is a new row for subscribers (as Debezium
+             * does it): delete + tombstone of the old key, create of the
+             * new. */
+            gh_err_t e = emit(c, ts, OP_D, ot, NULL, cols, c->final_lsn,
+                              ++c->seq, 0, c->txn, errstr, errstr_size);
+            if (e) return e;
+            return emit(c, ts, OP_C, NULL, nt, cols, c->final_lsn, ++c->seq, 0,
+                        c->txn, errstr, errstr_size);
+        }
+        return emit(c, ts, OP_U, m->old_kind == 'O' ? ot : NULL, nt, cols,
+                    c->final_lsn, ++c->seq, 0, c->txn, errstr, errstr_size);
+    case 'D':
+        return emit(c, ts, OP_D, ot, NULL, cols, c->final_lsn, ++c->seq, 0,
+                    c->txn, errstr, errstr_size);
+    }
+    return GH_OK;
+}
+
 static gh_err_t on_change(cn_t *c, const gh_pgo_msg_t *m, uint64_t lsn,
                           char *errstr, size_t errstr_size) {
     if (!c->txn)
@@ -549,8 +607,8 @@ static gh_err_t on_change(cn_t *c, const gh_pgo_msg_t *m, uint64_t lsn,
         gh_err_t e = GH_OK;
         for (int i = 0; i < m->nrelids && !e; i++) {
             relinfo_t *ri = rel_get(c, m->relids[i]);
-            if (!ri || !ri->ts) continue;
-            tstate_t *ts = ri->ts;
+            for (int k = 0; ri && k < ri->nts && !e; k++) {
+            tstate_t *ts = ri->ts[k];
             e = build_event(c, ts, OP_T, NULL, NULL, c->final_lsn, ++c->seq, 0,
                             errstr, errstr_size);
             if (e) break;
@@ -564,6 +622,7 @@ static gh_err_t on_change(cn_t *c, const gh_pgo_msg_t *m, uint64_t lsn,
                 e = produce(c, ts->topic, c->key.data, c->key.len, c->val.data,
                             c->val.len, c->txn, errstr, errstr_size);
             c->events++;
+            }
         }
         return e;
     }
@@ -572,34 +631,11 @@ static gh_err_t on_change(cn_t *c, const gh_pgo_msg_t *m, uint64_t lsn,
         return gh_seterr(errstr, errstr_size, GH_ERR_PROTOCOL,
                          "change for relation %u before its RELATION message",
                          m->relid);
-    if (!ri->ts) return GH_OK;
-    tstate_t *ts = ri->ts;
     (void)lsn;
-    switch (m->kind) {
-    case 'I':
-        return emit(c, ts, OP_C, NULL, &m->new_tuple, NULL, c->final_lsn,
-                    ++c->seq, 0, c->txn, errstr, errstr_size);
-    case 'U':
-        if (m->old_kind == 'K' &&
-            keys_differ(c, ts, &m->old_tuple, &m->new_tuple)) {
-            /* A new primary key is a new row for subscribers (as Debezium
-             * does it): delete + tombstone of the old key, create of the new.
-             */
-            gh_err_t e =
-                emit(c, ts, OP_D, &m->old_tuple, NULL, NULL, c->final_lsn,
-                     ++c->seq, 0, c->txn, errstr, errstr_size);
-            if (e) return e;
-            return emit(c, ts, OP_C, NULL, &m->new_tuple, NULL, c->final_lsn,
-                        ++c->seq, 0, c->txn, errstr, errstr_size);
-        }
-        return emit(c, ts, OP_U, m->old_kind == 'O' ? &m->old_tuple : NULL,
-                    &m->new_tuple, NULL, c->final_lsn, ++c->seq, 0, c->txn,
-                    errstr, errstr_size);
-    case 'D':
-        return emit(c, ts, OP_D, &m->old_tuple, NULL, NULL, c->final_lsn,
-                    ++c->seq, 0, c->txn, errstr, errstr_size);
-    }
-    return GH_OK;
+    gh_err_t e = GH_OK;
+    for (int k = 0; k < ri->nts && !e; k++)
+        e = on_row_change(c, ri, ri->ts[k], m, errstr, errstr_size);
+    return e;
 }
 
 static gh_err_t heartbeat(cn_t *c, char *errstr, size_t errstr_size) {
@@ -829,6 +865,9 @@ static void cn_free(cn_t *c) {
     for (int i = 0; i < c->nrels; i++) {
         free(c->rels[i].nsp);
         free(c->rels[i].rel);
+        free(c->rels[i].ts);
+        for (int k = 0; k < c->rels[i].ncols; k++) free(c->rels[i].colnames[k]);
+        free(c->rels[i].colnames);
     }
     free(c->rels);
     if (c->rk) {

@@ -1,88 +1,15 @@
-#include "mapping.h"
-
+/* Loading, checking and binding of department mapping files. */
 #include <ctype.h>
 #include <errno.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "gridhub/conf.h"
+#include "mapping_int.h"
 
-typedef enum xf_kind {
-    XF_TRIM,
-    XF_UPPER,
-    XF_LOWER,
-    XF_NULLIF,
-    XF_DATE,
-    XF_CODE
-} xf_kind_t;
-
-typedef struct xf {
-    xf_kind_t kind;
-    char *arg;
-    struct codes *codes; /* XF_CODE, resolved after load */
-} xf_t;
-
-typedef enum target {
-    T_STRING,
-    T_INT,
-    T_LONG,
-    T_BOOL,
-    T_DOUBLE,
-    T_ENUM,
-    T_DATE,
-    T_TS_MICROS
-} target_t;
-
-typedef struct field {
-    char *name;
-    char *column;
-    char *origin; /* file:line, for errors found after loading */
-    xf_t *xfs;
-    int nxf;
-    int index;   /* in the Row record */
-    int col_pos; /* position in the bound relation, -1 if absent */
-    target_t target;
-    int null_branch, value_branch, unchanged_branch; /* -1 when absent */
-    avro_schema_t value_schema;
-} field_t;
-
-typedef struct code_entry {
-    char *from, *to;
-} code_entry_t;
-
-typedef struct codes {
-    char *name;
-    code_entry_t *e;
-    int n;
-    char *fallback;
-} codes_t;
-
-struct gh_map_table {
-    char *id, *schema, *table, *entity;
-    char *origin;
-    const gh_schema_t *envelope;
-    avro_schema_t row_schema;
-    const json_t *entity_json;
-    field_t *fields;
-    int nfields;
-    int key_field;
-    char **columns;
-    int ncolumns;
-};
-
-struct gh_mapping {
-    char *department;
-    char *path;
-    gh_map_table_t *tables;
-    int ntables;
-    codes_t *codes;
-    int ncodes;
-    const gh_schemas_t *schemas;
-};
-
-/* ---- loading ------------------------------------------------------------- */
+/* ---- parsing helpers ------------------------------------------------------- */
 
 static gh_map_table_t *table_by_id(gh_mapping_t *m, const char *id,
                                    size_t idlen) {
@@ -108,68 +35,257 @@ static codes_t *codes_get(gh_mapping_t *m, const char *name, size_t len,
     return c;
 }
 
+/* Splits `s` at `sep` outside single quotes into new strings (trimmed).
+ * Returns the count; -1 for an unterminated quote. */
+static int split_unquoted(const char *s, char sep, char ***out) {
+    char **v = NULL;
+    int n = 0, inq = 0;
+    const char *start = s;
+    for (const char *p = s;; p++) {
+        if (*p == '\'') inq = !inq;
+        if (*p == '\0' || (*p == sep && !inq)) {
+            char *part = gh_xstrndup(start, (size_t)(p - start));
+            char *t = gh_str_trim(part);
+            v = gh_xrealloc(v, (size_t)(n + 1) * sizeof(char *));
+            v[n++] = gh_xstrdup(t);
+            free(part);
+            if (!*p) break;
+            start = p + 1;
+        }
+    }
+    *out = v;
+    if (inq) {
+        for (int i = 0; i < n; i++) free(v[i]);
+        free(v);
+        *out = NULL;
+        return -1;
+    }
+    return n;
+}
+
+static void free_strv(char **v, int n) {
+    for (int i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+/* 'text' -> text (new string); NULL if not a quoted literal. */
+static char *unquote(const char *s) {
+    size_t n = strlen(s);
+    if (n >= 2 && s[0] == '\'' && s[n - 1] == '\'')
+        return gh_xstrndup(s + 1, n - 2);
+    return NULL;
+}
+
+static int is_identifier(const char *s) {
+    if (!*s) return 0;
+    for (const char *p = s; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_')) return 0;
+    return 1;
+}
+
 static gh_err_t parse_field_spec(field_t *f, const char *origin,
                                  const char *spec, char *errstr,
                                  size_t errstr_size) {
-    char *copy = gh_xstrdup(spec), *save = NULL;
-    int first = 1;
+    char **parts = NULL;
+    int np = split_unquoted(spec, '|', &parts);
+    if (np < 0)
+        return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                         "%s: field %s: unterminated quote", origin, f->name);
     gh_err_t err = GH_OK;
-    for (char *part = strtok_r(copy, "|", &save); part;
-         part = strtok_r(NULL, "|", &save)) {
-        char *p = gh_str_trim(part);
-        if (first) {
-            if (!*p) {
-                err = gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
-                                "%s: field %s: no source column", origin,
-                                f->name);
-                break;
-            }
-            f->column = gh_xstrdup(p);
-            first = 0;
-            continue;
+    char **terms = NULL;
+    int nt = split_unquoted(parts[0], '+', &terms);
+    for (int i = 0; i < nt && !err; i++) {
+        term_t t = {0, NULL, -1};
+        char *lit = unquote(terms[i]);
+        if (lit) {
+            t.literal = 1;
+            t.text = lit;
+        } else if (is_identifier(terms[i])) {
+            t.text = gh_xstrdup(terms[i]);
+        } else {
+            err = gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                            "%s: field %s: \"%s\" is neither a column name nor "
+                            "a 'quoted literal'",
+                            origin, f->name, terms[i]);
+            break;
         }
+        f->terms =
+            gh_xrealloc(f->terms, (size_t)(f->nterms + 1) * sizeof(*f->terms));
+        f->terms[f->nterms++] = t;
+    }
+    free_strv(terms, nt);
+    for (int i = 1; i < np && !err; i++) {
+        char *p = parts[i];
         char *colon = strchr(p, ':');
         char *arg = NULL;
         if (colon) {
             *colon = '\0';
             arg = gh_str_trim(colon + 1);
+            gh_str_trim(p);
         }
         xf_t x = {0};
-        if (!strcmp(p, "trim"))
-            x.kind = XF_TRIM;
-        else if (!strcmp(p, "upper"))
-            x.kind = XF_UPPER;
-        else if (!strcmp(p, "lower"))
-            x.kind = XF_LOWER;
-        else if (!strcmp(p, "nullif"))
-            x.kind = XF_NULLIF;
-        else if (!strcmp(p, "date"))
-            x.kind = XF_DATE;
-        else if (!strcmp(p, "code"))
-            x.kind = XF_CODE;
-        else {
-            err = gh_seterr(
-                errstr, errstr_size, GH_ERR_MAPPING,
-                "%s: field %s: unknown transform \"%s\" (known: trim, "
-                "upper, lower, nullif:, date:, code:)",
-                origin, f->name, p);
+        static const struct {
+            const char *name;
+            xf_kind_t kind;
+            int arg; /* 0 none, 1 required non-empty, 2 required may be empty */
+        } known[] = {{"trim", XF_TRIM, 0},           {"upper", XF_UPPER, 0},
+                     {"lower", XF_LOWER, 0},         {"nullif", XF_NULLIF, 2},
+                     {"date", XF_DATE, 1},           {"code", XF_CODE, 1},
+                     {"crosswalk", XF_CODE, 1},      {"fullwidth", XF_FULLWIDTH, 0},
+                     {"collapse", XF_COLLAPSE, 0}};
+        int k = -1;
+        for (size_t j = 0; j < sizeof(known) / sizeof(known[0]); j++)
+            if (!strcmp(p, known[j].name)) k = (int)j;
+        if (k < 0) {
+            err = gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                            "%s: field %s: unknown transform \"%s\" (known: "
+                            "trim, upper, lower, fullwidth, collapse, nullif:, "
+                            "date:, code:, crosswalk:)",
+                            origin, f->name, p);
             break;
         }
-        /* nullif: may compare with the empty string, but needs its colon. */
-        int needs_arg = x.kind == XF_DATE || x.kind == XF_CODE;
-        if ((needs_arg && (!arg || !*arg)) || (x.kind == XF_NULLIF && !arg)) {
-            err = gh_seterr(
-                errstr, errstr_size, GH_ERR_MAPPING,
-                "%s: field %s: transform %s needs an argument (%s:...)", origin,
-                f->name, p, p);
+        x.kind = known[k].kind;
+        if ((known[k].arg == 1 && (!arg || !*arg)) ||
+            (known[k].arg == 2 && !arg) || (known[k].arg == 0 && arg)) {
+            err = gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                            "%s: field %s: transform %s %s", origin, f->name,
+                            p,
+                            known[k].arg ? "needs an argument (name:arg)"
+                                         : "takes no argument");
             break;
         }
-        x.arg = arg ? gh_xstrdup(arg) : NULL;
+        if (x.kind == XF_NULLIF && arg) {
+            char *lit = unquote(arg);
+            x.arg = lit ? lit : gh_xstrdup(arg);
+        } else {
+            x.arg = arg ? gh_xstrdup(arg) : NULL;
+        }
         f->xfs = gh_xrealloc(f->xfs, (size_t)(f->nxf + 1) * sizeof(*f->xfs));
         f->xfs[f->nxf++] = x;
     }
-    free(copy);
+    free_strv(parts, np);
     return err;
+}
+
+/* column = 'v' | column != 'v' | column in ('a','b') | column is [not] null */
+static gh_err_t parse_filter(filter_t *flt, const char *origin, const char *s,
+                             char *errstr, size_t errstr_size) {
+    char col[128];
+    int n = 0;
+    if (sscanf(s, " %127[A-Za-z0-9_] %n", col, &n) != 1)
+        goto bad;
+    const char *rest = s + n;
+    flt->column = gh_xstrdup(col);
+    flt->col_pos = -1;
+    if (!strncasecmp(rest, "is not null", 11) && !rest[11 + strspn(rest + 11, " ")]) {
+        flt->op = F_NOT_NULL;
+        return GH_OK;
+    }
+    if (!strncasecmp(rest, "is null", 7) && !rest[7 + strspn(rest + 7, " ")]) {
+        flt->op = F_IS_NULL;
+        return GH_OK;
+    }
+    if (!strncmp(rest, "!=", 2) || rest[0] == '=') {
+        flt->op = rest[0] == '=' ? F_EQ : F_NE;
+        rest += flt->op == F_EQ ? 1 : 2;
+        char *copy = gh_xstrdup(rest);
+        char *lit = unquote(gh_str_trim(copy));
+        free(copy);
+        if (!lit) goto bad;
+        flt->values = gh_xmalloc(sizeof(char *));
+        flt->values[0] = lit;
+        flt->nvalues = 1;
+        return GH_OK;
+    }
+    if (!strncasecmp(rest, "in", 2)) {
+        rest += 2;
+        rest += strspn(rest, " ");
+        size_t len = strlen(rest);
+        if (rest[0] != '(' || len < 2 || rest[len - 1] != ')') goto bad;
+        char *inner = gh_xstrndup(rest + 1, len - 2);
+        char **items = NULL;
+        int ni = split_unquoted(inner, ',', &items);
+        free(inner);
+        if (ni <= 0) goto bad;
+        flt->op = F_IN;
+        flt->values = gh_xcalloc((size_t)ni, sizeof(char *));
+        for (int i = 0; i < ni; i++) {
+            flt->values[i] = unquote(items[i]);
+            if (!flt->values[i]) {
+                free_strv(items, ni);
+                goto bad;
+            }
+            flt->nvalues++;
+        }
+        free_strv(items, ni);
+        return GH_OK;
+    }
+bad:
+    return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                     "%s: filter \"%s\": expected column = 'v', column != "
+                     "'v', column in ('a','b'), column is null or column is "
+                     "not null",
+                     origin, s);
+}
+
+static int cmp_entry(const void *a, const void *b) {
+    return strcmp(((const code_entry_t *)a)->from,
+                  ((const code_entry_t *)b)->from);
+}
+
+static gh_err_t codes_add(codes_t *c, const char *origin, const char *from,
+                          const char *to, char *errstr, size_t errstr_size) {
+    for (int i = 0; i < c->n; i++)
+        if (!strcmp(c->e[i].from, from))
+            return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                             "%s: code table %s: \"%s\" defined twice", origin,
+                             c->name, from);
+    c->e = gh_xrealloc(c->e, (size_t)(c->n + 1) * sizeof(*c->e));
+    c->e[c->n].from = gh_xstrdup(from);
+    c->e[c->n].to = gh_xstrdup(to);
+    c->n++;
+    return GH_OK;
+}
+
+/* Loads `from,to` lines of a CSV file (no quoting; # comments). */
+static gh_err_t codes_load_file(gh_mapping_t *m, codes_t *c, const char *origin,
+                                char *errstr, size_t errstr_size) {
+    char *dir = gh_xstrdup(m->path);
+    char *path = c->file[0] == '/' ? gh_xstrdup(c->file)
+                                   : gh_xasprintf("%s/%s", dirname(dir), c->file);
+    free(dir);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        gh_err_t e = gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                               "%s: code table %s: cannot open %s: %s", origin,
+                               c->name, path, strerror(errno));
+        free(path);
+        return e;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0;
+    gh_err_t e = GH_OK;
+    while (!e && getline(&line, &cap, f) >= 0) {
+        lineno++;
+        char *s = gh_str_trim(line);
+        if (!*s || *s == '#') continue;
+        char *comma = strchr(s, ',');
+        char where[1024];
+        snprintf(where, sizeof(where), "%s:%d", path, lineno);
+        if (!comma) {
+            e = gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                          "%s: expected from,to", where);
+            break;
+        }
+        *comma = '\0';
+        e = codes_add(c, where, gh_str_trim(s), gh_str_trim(comma + 1), errstr,
+                      errstr_size);
+    }
+    free(line);
+    fclose(f);
+    free(path);
+    return e;
 }
 
 static gh_err_t on_line(const char *origin, const char *key, const char *value,
@@ -181,34 +297,33 @@ static gh_err_t on_line(const char *origin, const char *key, const char *value,
         for (const char *p = value; *p; p++)
             if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
                   *p == '_'))
-                return gh_seterr(
-                    errstr, errstr_size, GH_ERR_MAPPING,
-                    "%s: department \"%s\": use [a-z0-9_] (it names "
-                    "topics and slots)",
-                    origin, value);
+                return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                                 "%s: department \"%s\": use [a-z0-9_] (it "
+                                 "names topics and slots)",
+                                 origin, value);
         return GH_OK;
     }
     if (!strcmp(key, "department.name")) return GH_OK;
     if (!strcmp(key, "tables")) {
-        char *copy = gh_xstrdup(value), *save = NULL;
-        for (char *t = strtok_r(copy, ",", &save); t;
-             t = strtok_r(NULL, ",", &save)) {
-            t = gh_str_trim(t);
-            if (!*t || table_by_id(m, t, strlen(t))) {
-                free(copy);
-                return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
-                                 "%s: tables: empty or repeated id \"%s\"",
-                                 origin, t);
+        char **ids = NULL;
+        int n = split_unquoted(value, ',', &ids);
+        for (int i = 0; i < n; i++) {
+            if (!is_identifier(ids[i]) || table_by_id(m, ids[i], strlen(ids[i]))) {
+                gh_err_t e = gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                                       "%s: tables: bad or repeated id \"%s\"",
+                                       origin, ids[i]);
+                free_strv(ids, n);
+                return e;
             }
             m->tables = gh_xrealloc(m->tables, (size_t)(m->ntables + 1) *
                                                    sizeof(*m->tables));
             gh_map_table_t *tb = &m->tables[m->ntables++];
             memset(tb, 0, sizeof(*tb));
-            tb->id = gh_xstrdup(t);
+            tb->id = gh_xstrdup(ids[i]);
             tb->origin = gh_xstrdup(origin);
             tb->key_field = -1;
         }
-        free(copy);
+        free_strv(ids, n);
         return GH_OK;
     }
     if (!strncmp(key, "table.", 6)) {
@@ -216,11 +331,10 @@ static gh_err_t on_line(const char *origin, const char *key, const char *value,
         const char *dot = strchr(id, '.');
         gh_map_table_t *t = dot ? table_by_id(m, id, (size_t)(dot - id)) : NULL;
         if (!t)
-            return gh_seterr(
-                errstr, errstr_size, GH_ERR_MAPPING,
-                "%s: %s: table id not declared in `tables=` (declare "
-                "it before use)",
-                origin, key);
+            return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                             "%s: %s: table id not declared in `tables=` "
+                             "(declare it before use)",
+                             origin, key);
         const char *prop = dot + 1;
         if (!strcmp(prop, "source")) {
             const char *d = strchr(value, '.');
@@ -236,6 +350,8 @@ static gh_err_t on_line(const char *origin, const char *key, const char *value,
             t->entity = gh_xstrdup(value);
             return GH_OK;
         }
+        if (!strcmp(prop, "filter"))
+            return parse_filter(&t->filter, origin, value, errstr, errstr_size);
         if (!strncmp(prop, "field.", 6) && prop[6]) {
             const char *fname = prop + 6;
             for (int i = 0; i < t->nfields; i++)
@@ -249,14 +365,12 @@ static gh_err_t on_line(const char *origin, const char *key, const char *value,
             memset(f, 0, sizeof(*f));
             f->name = gh_xstrdup(fname);
             f->origin = gh_xstrdup(origin);
-            f->col_pos = -1;
             return parse_field_spec(f, origin, value, errstr, errstr_size);
         }
-        return gh_seterr(
-            errstr, errstr_size, GH_ERR_MAPPING,
-            "%s: %s: unknown table property \"%s\" (known: source, "
-            "entity, field.<name>)",
-            origin, key, prop);
+        return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                         "%s: %s: unknown table property \"%s\" (known: "
+                         "source, entity, filter, field.<name>)",
+                         origin, key, prop);
     }
     if (!strncmp(key, "codes.", 6)) {
         const char *name = key + 6;
@@ -269,19 +383,22 @@ static gh_err_t on_line(const char *origin, const char *key, const char *value,
         if (!strcmp(dot + 1, "*")) {
             free(c->fallback);
             c->fallback = gh_xstrdup(value);
-        } else {
-            c->e = gh_xrealloc(c->e, (size_t)(c->n + 1) * sizeof(*c->e));
-            c->e[c->n].from = gh_xstrdup(dot + 1);
-            c->e[c->n].to = gh_xstrdup(value);
-            c->n++;
+            return GH_OK;
         }
-        return GH_OK;
+        if (!strcmp(dot + 1, "file")) {
+            free(c->file);
+            c->file = gh_xstrdup(value);
+            return codes_load_file(m, c, origin, errstr, errstr_size);
+        }
+        return codes_add(c, origin, dot + 1, value, errstr, errstr_size);
     }
     return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
                      "%s: %s: unknown mapping key (known: department, tables, "
                      "table.<id>.*, codes.<table>.*)",
                      origin, key);
 }
+
+/* ---- checking against the schemas ------------------------------------------ */
 
 static char *camel(const char *snake) {
     gh_buf_t b = {0};
@@ -320,8 +437,8 @@ static gh_err_t resolve_field(gh_map_table_t *t, field_t *f, char *errstr,
     int idx = avro_schema_record_field_get_index(t->row_schema, f->name);
     if (idx < 0)
         return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
-                         "%s: field %s: entity %s has no such field", f->origin,
-                         f->name, t->entity);
+                         "%s: field %s: entity %s has no such field",
+                         f->origin, f->name, t->entity);
     f->index = idx;
     avro_schema_t ftype =
         avro_schema_record_field_get_by_index(t->row_schema, idx);
@@ -333,8 +450,8 @@ static gh_err_t resolve_field(gh_map_table_t *t, field_t *f, char *errstr,
         size_t n = avro_schema_union_size(ftype);
         for (size_t b = 0; b < n; b++) {
             avro_schema_t br = avro_schema_union_branch(ftype, (int)b);
-            if (is_avro_null(br))
-                f->null_branch = (int)b;
+            while (is_avro_link(br)) br = avro_schema_link_target(br);
+            if (is_avro_null(br)) f->null_branch = (int)b;
             else if (is_avro_enum(br) &&
                      !strcmp(avro_schema_type_name(br), "Unchanged"))
                 f->unchanged_branch = (int)b;
@@ -358,9 +475,7 @@ static gh_err_t resolve_field(gh_map_table_t *t, field_t *f, char *errstr,
     f->value_schema = vs;
     const char *lt = logical_of(jvalue);
     switch (avro_typeof(vs)) {
-    case AVRO_STRING:
-        f->target = T_STRING;
-        break;
+    case AVRO_STRING: f->target = T_STRING; break;
     case AVRO_INT32:
         f->target = lt && !strcmp(lt, "date") ? T_DATE : T_INT;
         break;
@@ -368,22 +483,43 @@ static gh_err_t resolve_field(gh_map_table_t *t, field_t *f, char *errstr,
         f->target =
             lt && !strcmp(lt, "timestamp-micros") ? T_TS_MICROS : T_LONG;
         break;
-    case AVRO_BOOLEAN:
-        f->target = T_BOOL;
-        break;
-    case AVRO_DOUBLE:
-        f->target = T_DOUBLE;
-        break;
-    case AVRO_ENUM:
-        f->target = T_ENUM;
-        break;
+    case AVRO_BOOLEAN: f->target = T_BOOL; break;
+    case AVRO_DOUBLE: f->target = T_DOUBLE; break;
+    case AVRO_ENUM: f->target = T_ENUM; break;
     default:
-        return gh_seterr(
-            errstr, errstr_size, GH_ERR_MAPPING,
-            "%s: field %s: its Avro type cannot be mapped from a "
-            "column (only string, int, long, boolean, double, enum, "
-            "date, timestamp-micros)",
-            f->origin, f->name);
+        return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                         "%s: field %s: its Avro type cannot be mapped from a "
+                         "column (only string, int, long, boolean, double, "
+                         "enum, date, timestamp-micros)",
+                         f->origin, f->name);
+    }
+    return GH_OK;
+}
+
+static void add_column(gh_map_table_t *t, const char *col) {
+    for (int c = 0; c < t->ncolumns; c++)
+        if (!strcmp(t->columns[c], col)) return;
+    t->columns =
+        gh_xrealloc(t->columns, (size_t)(t->ncolumns + 1) * sizeof(char *));
+    t->columns[t->ncolumns++] = gh_xstrdup(col);
+}
+
+static gh_err_t check_enum_codes(const field_t *f, char *errstr,
+                                 size_t errstr_size) {
+    /* Every code-table output feeding an enum must be one of its symbols:
+     * found at load time rather than as a dead letter per row. */
+    for (int x = 0; x < f->nxf; x++) {
+        const codes_t *c = f->xfs[x].codes;
+        if (!c) continue;
+        for (int k = 0; k <= c->n; k++) {
+            const char *sym = k < c->n ? c->e[k].to : c->fallback;
+            if (sym && avro_schema_enum_get_by_name(f->value_schema, sym) < 0)
+                return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                                 "%s: field %s: code table %s yields \"%s\", "
+                                 "not a symbol of %s",
+                                 f->origin, f->name, c->name, sym,
+                                 avro_schema_type_name(f->value_schema));
+        }
     }
     return GH_OK;
 }
@@ -391,11 +527,10 @@ static gh_err_t resolve_field(gh_map_table_t *t, field_t *f, char *errstr,
 static gh_err_t finish_table(gh_mapping_t *m, gh_map_table_t *t, char *errstr,
                              size_t errstr_size) {
     if (!t->schema || !t->entity)
-        return gh_seterr(
-            errstr, errstr_size, GH_ERR_MAPPING,
-            "%s: table %s: table.%s.source and table.%s.entity are "
-            "required",
-            t->origin, t->id, t->id, t->id);
+        return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                         "%s: table %s: table.%s.source and table.%s.entity "
+                         "are required",
+                         t->origin, t->id, t->id, t->id);
     char *cam = camel(t->entity);
     char *envname = gh_xasprintf("gridhub.change.%sEnvelope", cam);
     char *entname = gh_xasprintf("gridhub.canonical.%s", cam);
@@ -405,11 +540,10 @@ static gh_err_t finish_table(gh_mapping_t *m, gh_map_table_t *t, char *errstr,
     free(envname);
     free(entname);
     if (!t->envelope || !ent)
-        return gh_seterr(
-            errstr, errstr_size, GH_ERR_MAPPING,
-            "%s: table %s: unknown entity \"%s\" (no schemas/%s.avsc "
-            "marked gridhub.entity)",
-            t->origin, t->id, t->entity, t->entity);
+        return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                         "%s: table %s: unknown entity \"%s\" (no "
+                         "schemas/%s.avsc marked gridhub.entity)",
+                         t->origin, t->id, t->entity, t->entity);
     t->entity_json = gh_schema_jsonv(ent);
     avro_schema_t env = gh_schema_avro(t->envelope);
     avro_schema_t after = avro_schema_record_field_get(env, "after");
@@ -428,43 +562,26 @@ static gh_err_t finish_table(gh_mapping_t *m, gh_map_table_t *t, char *errstr,
             f->xfs[x].codes =
                 codes_get(m, f->xfs[x].arg, strlen(f->xfs[x].arg), 0);
             if (!f->xfs[x].codes)
-                return gh_seterr(
-                    errstr, errstr_size, GH_ERR_MAPPING,
-                    "%s: field %s: code table \"%s\" is not defined "
-                    "(add codes.%s.<value>=...)",
-                    f->origin, f->name, f->xfs[x].arg, f->xfs[x].arg);
+                return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                                 "%s: field %s: code table \"%s\" is not "
+                                 "defined (add codes.%s.<value>=... or "
+                                 "codes.%s.file=...)",
+                                 f->origin, f->name, f->xfs[x].arg,
+                                 f->xfs[x].arg, f->xfs[x].arg);
         }
         if (f->target == T_ENUM) {
-            /* Every code-table output feeding an enum must be a symbol. */
-            for (int x = 0; x < f->nxf; x++) {
-                codes_t *c = f->xfs[x].codes;
-                if (!c) continue;
-                for (int k = 0; k <= c->n; k++) {
-                    const char *sym = k < c->n ? c->e[k].to : c->fallback;
-                    if (sym &&
-                        avro_schema_enum_get_by_name(f->value_schema, sym) < 0)
-                        return gh_seterr(
-                            errstr, errstr_size, GH_ERR_MAPPING,
-                            "%s: field %s: code table %s yields "
-                            "\"%s\", not a symbol of %s",
-                            f->origin, f->name, c->name, sym,
-                            avro_schema_type_name(f->value_schema));
-                }
-            }
+            e = check_enum_codes(f, errstr, errstr_size);
+            if (e) return e;
         }
-        int seen = 0;
-        for (int c = 0; c < t->ncolumns; c++)
-            if (!strcmp(t->columns[c], f->column)) seen = 1;
-        if (!seen) {
-            t->columns = gh_xrealloc(t->columns, (size_t)(t->ncolumns + 1) *
-                                                     sizeof(char *));
-            t->columns[t->ncolumns++] = gh_xstrdup(f->column);
-        }
+        for (int k = 0; k < f->nterms; k++)
+            if (!f->terms[k].literal) add_column(t, f->terms[k].text);
     }
+    if (t->filter.op != F_NONE) add_column(t, t->filter.column);
     if (t->key_field < 0)
         return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
-                         "%s: table %s: field source_key must be mapped (it is "
-                         "the Kafka key that keeps a row's changes in order)",
+                         "%s: table %s: field source_key must be mapped (it "
+                         "is the Kafka key that keeps a row's changes in "
+                         "order)",
                          t->origin, t->id);
     /* Unmapped canonical fields are written as null: they must allow it. */
     size_t nf = avro_schema_record_size(t->row_schema);
@@ -483,11 +600,10 @@ static gh_err_t finish_table(gh_mapping_t *m, gh_map_table_t *t, char *errstr,
                 if (is_avro_null(avro_schema_union_branch(ft, (int)b)))
                     nullable = 1;
         if (!nullable)
-            return gh_seterr(
-                errstr, errstr_size, GH_ERR_MAPPING,
-                "%s: table %s: entity field %s is required but not "
-                "mapped",
-                t->origin, t->id, fname);
+            return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                             "%s: table %s: entity field %s is required but "
+                             "not mapped",
+                             t->origin, t->id, fname);
     }
     return GH_OK;
 }
@@ -507,6 +623,9 @@ gh_mapping_t *gh_mapping_load(const char *path, const gh_schemas_t *schemas,
         gh_mapping_destroy(m);
         return NULL;
     }
+    for (int i = 0; i < m->ncodes; i++)
+        qsort(m->codes[i].e, (size_t)m->codes[i].n, sizeof(code_entry_t),
+              cmp_entry);
     for (int i = 0; i < m->ntables; i++)
         if (finish_table(m, &m->tables[i], errstr, errstr_size)) {
             gh_mapping_destroy(m);
@@ -515,21 +634,29 @@ gh_mapping_t *gh_mapping_load(const char *path, const gh_schemas_t *schemas,
     return m;
 }
 
+const char *gh__codes_lookup(const codes_t *c, const char *from) {
+    code_entry_t key = {(char *)from, NULL};
+    const code_entry_t *e =
+        bsearch(&key, c->e, (size_t)c->n, sizeof(*c->e), cmp_entry);
+    return e ? e->to : c->fallback;
+}
+
 void gh_mapping_destroy(gh_mapping_t *m) {
     if (!m) return;
     for (int i = 0; i < m->ntables; i++) {
         gh_map_table_t *t = &m->tables[i];
         for (int k = 0; k < t->nfields; k++) {
             field_t *f = &t->fields[k];
-            for (int x = 0; x < f->nxf; x++)
-                free(f->xfs[x].arg);
+            for (int x = 0; x < f->nxf; x++) free(f->xfs[x].arg);
+            for (int x = 0; x < f->nterms; x++) free(f->terms[x].text);
+            free(f->terms);
             free(f->xfs);
             free(f->name);
-            free(f->column);
             free(f->origin);
         }
-        for (int c = 0; c < t->ncolumns; c++)
-            free(t->columns[c]);
+        for (int c = 0; c < t->ncolumns; c++) free(t->columns[c]);
+        free_strv(t->filter.values, t->filter.nvalues);
+        free(t->filter.column);
         free(t->columns);
         free(t->fields);
         free(t->id);
@@ -547,6 +674,7 @@ void gh_mapping_destroy(gh_mapping_t *m) {
         free(m->codes[i].e);
         free(m->codes[i].name);
         free(m->codes[i].fallback);
+        free(m->codes[i].file);
     }
     free(m->codes);
     free(m->department);
@@ -554,34 +682,32 @@ void gh_mapping_destroy(gh_mapping_t *m) {
     free(m);
 }
 
+/* ---- accessors ------------------------------------------------------------- */
+
 const char *gh_mapping_department(const gh_mapping_t *m) {
     return m->department;
 }
-int gh_mapping_table_count(const gh_mapping_t *m) {
-    return m->ntables;
-}
+int gh_mapping_table_count(const gh_mapping_t *m) { return m->ntables; }
 gh_map_table_t *gh_mapping_table(const gh_mapping_t *m, int i) {
     return &m->tables[i];
 }
 
-gh_map_table_t *gh_mapping_find(const gh_mapping_t *m, const char *nsp,
-                                const char *rel) {
+int gh_mapping_find_all(const gh_mapping_t *m, const char *nsp,
+                        const char *rel, gh_map_table_t **out, int max) {
+    int n = 0;
     for (int i = 0; i < m->ntables; i++)
         if (!strcmp(m->tables[i].schema, nsp) &&
-            !strcmp(m->tables[i].table, rel))
-            return &m->tables[i];
-    return NULL;
+            !strcmp(m->tables[i].table, rel)) {
+            if (n < max) out[n] = &m->tables[i];
+            n++;
+        }
+    return n;
 }
 
-const char *gh_map_table_schema(const gh_map_table_t *t) {
-    return t->schema;
-}
-const char *gh_map_table_name(const gh_map_table_t *t) {
-    return t->table;
-}
-const char *gh_map_table_entity(const gh_map_table_t *t) {
-    return t->entity;
-}
+const char *gh_map_table_id(const gh_map_table_t *t) { return t->id; }
+const char *gh_map_table_schema(const gh_map_table_t *t) { return t->schema; }
+const char *gh_map_table_name(const gh_map_table_t *t) { return t->table; }
+const char *gh_map_table_entity(const gh_map_table_t *t) { return t->entity; }
 const gh_schema_t *gh_map_table_envelope(const gh_map_table_t *t) {
     return t->envelope;
 }
@@ -591,329 +717,37 @@ const char *const *gh_map_table_columns(const gh_map_table_t *t, int *n) {
     return (const char *const *)t->columns;
 }
 
+static int position_of(int ncols, const char *const *names, const char *col) {
+    for (int c = 0; c < ncols; c++)
+        if (!strcmp(names[c], col)) return c;
+    return -1;
+}
+
 gh_err_t gh_map_table_bind(gh_map_table_t *t, int ncols,
                            const char *const *names, char *errstr,
                            size_t errstr_size) {
     for (int i = 0; i < t->nfields; i++) {
         field_t *f = &t->fields[i];
-        f->col_pos = -1;
-        for (int c = 0; c < ncols; c++)
-            if (!strcmp(names[c], f->column)) f->col_pos = c;
-        if (f->col_pos < 0)
+        for (int k = 0; k < f->nterms; k++) {
+            term_t *term = &f->terms[k];
+            if (term->literal) continue;
+            term->col_pos = position_of(ncols, names, term->text);
+            if (term->col_pos < 0)
+                return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                                 "%s: field %s: column %s.%s.%s does not "
+                                 "exist",
+                                 f->origin, f->name, t->schema, t->table,
+                                 term->text);
+        }
+    }
+    if (t->filter.op != F_NONE) {
+        t->filter.col_pos = position_of(ncols, names, t->filter.column);
+        if (t->filter.col_pos < 0)
             return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
-                             "%s: field %s: column %s.%s.%s does not exist",
-                             f->origin, f->name, t->schema, t->table,
-                             f->column);
+                             "%s: table %s: filter column %s.%s.%s does not "
+                             "exist",
+                             t->origin, t->id, t->schema, t->table,
+                             t->filter.column);
     }
     return GH_OK;
-}
-
-/* ---- row conversion --------------------------------------------------------
- */
-
-/* Applies `pattern` (YYYY MM DD, others literal) to `in`; writes ISO date. */
-static int apply_date_pattern(const char *pattern, const char *in,
-                              char out[11]) {
-    int y = -1, mo = -1, d = -1;
-    const char *p = pattern, *s = in;
-    while (*p) {
-        if (!strncmp(p, "YYYY", 4) || !strncmp(p, "MM", 2) ||
-            !strncmp(p, "DD", 2)) {
-            int w = p[0] == 'Y' ? 4 : 2, v = 0;
-            for (int i = 0; i < w; i++) {
-                if (!isdigit((unsigned char)s[i])) return -1;
-                v = v * 10 + (s[i] - '0');
-            }
-            if (p[0] == 'Y')
-                y = v;
-            else if (p[0] == 'M')
-                mo = v;
-            else
-                d = v;
-            p += w;
-            s += w;
-        } else {
-            if (*s != *p) return -1;
-            p++;
-            s++;
-        }
-    }
-    if (*s || y < 0 || mo < 0 || d < 0) return -1;
-    snprintf(out, 11, "%04d-%02d-%02d", y % 10000, mo % 100, d % 100);
-    return 0;
-}
-
-static int parse_timestamp(const char *s, int64_t *us) {
-    int64_t days;
-    const char *r;
-    if (gh_date_parse_iso(s, &days, &r)) return -1;
-    int hh = 0, mi = 0, ss = 0, n = 0;
-    int64_t frac = 0;
-    if (*r == ' ' || *r == 'T') {
-        if (sscanf(r + 1, "%2d:%2d:%2d%n", &hh, &mi, &ss, &n) != 3) return -1;
-        r += 1 + n;
-        if (*r == '.') {
-            int digits = 0;
-            r++;
-            while (isdigit((unsigned char)*r)) {
-                if (digits < 6) {
-                    frac = frac * 10 + (*r - '0');
-                    digits++;
-                }
-                r++;
-            }
-            while (digits++ < 6)
-                frac *= 10;
-        }
-    }
-    int64_t off = 0;
-    if (*r == '+' || *r == '-') {
-        int oh = 0, om = 0, sign = *r == '-' ? -1 : 1;
-        if (sscanf(r + 1, "%2d", &oh) != 1) return -1;
-        r += 3;
-        if (*r == ':') r++;
-        if (isdigit((unsigned char)*r)) {
-            sscanf(r, "%2d", &om);
-            r += 2;
-        }
-        off = sign * (oh * 3600 + om * 60);
-    } else if (*r == 'Z') {
-        r++;
-    }
-    if (*r) return -1;
-    *us = ((days * 86400 + hh * 3600 + mi * 60 + ss) - off) * 1000000 + frac;
-    return 0;
-}
-
-static gh_err_t bad(char *errstr, size_t errstr_size, const gh_map_table_t *t,
-                    const field_t *f, const char *why, const char *val) {
-    return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
-                     "%s.%s column %s -> field %s: %s (value \"%.80s\")",
-                     t->schema, t->table, f->column, f->name, why,
-                     val ? val : "");
-}
-
-static gh_err_t set_value(gh_map_table_t *t, field_t *f, avro_value_t *fv,
-                          const char *s, char *errstr, size_t errstr_size) {
-    avro_value_t v = *fv;
-    if (f->value_branch >= 0 && avro_value_set_branch(fv, f->value_branch, &v))
-        return bad(errstr, errstr_size, t, f, avro_strerror(), s);
-    char *end;
-    switch (f->target) {
-    case T_STRING:
-        if (avro_value_set_string(&v, s))
-            return bad(errstr, errstr_size, t, f, avro_strerror(), s);
-        return GH_OK;
-    case T_INT:
-    case T_LONG: {
-        errno = 0;
-        long long n = strtoll(s, &end, 10);
-        if (errno || end == s || *end)
-            return bad(errstr, errstr_size, t, f, "not an integer", s);
-        if (f->target == T_INT) {
-            if (n < INT32_MIN || n > INT32_MAX)
-                return bad(errstr, errstr_size, t, f, "out of int range", s);
-            avro_value_set_int(&v, (int32_t)n);
-        } else {
-            avro_value_set_long(&v, n);
-        }
-        return GH_OK;
-    }
-    case T_DOUBLE: {
-        errno = 0;
-        double d = strtod(s, &end);
-        if (errno || end == s || *end)
-            return bad(errstr, errstr_size, t, f, "not a number", s);
-        avro_value_set_double(&v, d);
-        return GH_OK;
-    }
-    case T_BOOL:
-        if (!strcmp(s, "t") || !strcmp(s, "true"))
-            avro_value_set_boolean(&v, 1);
-        else if (!strcmp(s, "f") || !strcmp(s, "false"))
-            avro_value_set_boolean(&v, 0);
-        else
-            return bad(errstr, errstr_size, t, f, "not a boolean", s);
-        return GH_OK;
-    case T_ENUM: {
-        int sym = avro_schema_enum_get_by_name(f->value_schema, s);
-        if (sym < 0)
-            return bad(errstr, errstr_size, t, f, "not a symbol of the enum",
-                       s);
-        avro_value_set_enum(&v, sym);
-        return GH_OK;
-    }
-    case T_DATE: {
-        int64_t days;
-        if (gh_date_parse_iso(s, &days, NULL) || days < INT32_MIN ||
-            days > INT32_MAX)
-            return bad(errstr, errstr_size, t, f, "not a valid date", s);
-        avro_value_set_int(&v, (int32_t)days);
-        return GH_OK;
-    }
-    case T_TS_MICROS: {
-        int64_t us;
-        if (parse_timestamp(s, &us))
-            return bad(errstr, errstr_size, t, f, "not a valid timestamp", s);
-        avro_value_set_long(&v, us);
-        return GH_OK;
-    }
-    }
-    return GH_OK;
-}
-
-static gh_err_t set_null(gh_map_table_t *t, field_t *f, avro_value_t *fv,
-                         char *errstr, size_t errstr_size) {
-    avro_value_t v;
-    if (f->null_branch < 0)
-        return bad(errstr, errstr_size, t, f,
-                   "NULL in a field that cannot be null", NULL);
-    avro_value_set_branch(fv, f->null_branch, &v);
-    avro_value_set_null(&v);
-    return GH_OK;
-}
-
-/* Runs the transform pipeline; returns the text or NULL for SQL NULL. The
- * result lives in `scratch`. */
-static gh_err_t transform(gh_map_table_t *t, field_t *f, const char *in,
-                          gh_buf_t *scratch, const char **out, char *errstr,
-                          size_t errstr_size) {
-    gh_buf_reset(scratch);
-    gh_buf_puts(scratch, in);
-    const char *cur = scratch->data;
-    for (int x = 0; x < f->nxf && cur; x++) {
-        xf_t *xf = &f->xfs[x];
-        switch (xf->kind) {
-        case XF_TRIM: {
-            char *s = scratch->data;
-            size_t n = strlen(s), a = 0;
-            while (a < n && isspace((unsigned char)s[a]))
-                a++;
-            while (n > a && isspace((unsigned char)s[n - 1]))
-                n--;
-            memmove(s, s + a, n - a);
-            s[n - a] = '\0';
-            scratch->len = n - a;
-            break;
-        }
-        case XF_UPPER:
-            for (char *p = scratch->data; *p; p++)
-                *p = (char)toupper((unsigned char)*p);
-            break;
-        case XF_LOWER:
-            for (char *p = scratch->data; *p; p++)
-                *p = (char)tolower((unsigned char)*p);
-            break;
-        case XF_NULLIF:
-            if (!strcmp(scratch->data, xf->arg)) cur = NULL;
-            break;
-        case XF_DATE: {
-            char iso[11];
-            if (apply_date_pattern(xf->arg, scratch->data, iso))
-                return bad(errstr, errstr_size, t, f,
-                           "does not match date pattern", scratch->data);
-            gh_buf_reset(scratch);
-            gh_buf_puts(scratch, iso);
-            break;
-        }
-        case XF_CODE: {
-            codes_t *c = xf->codes;
-            const char *to = NULL;
-            for (int k = 0; k < c->n && !to; k++)
-                if (!strcmp(c->e[k].from, scratch->data)) to = c->e[k].to;
-            if (!to) to = c->fallback;
-            if (!to) {
-                char why[160];
-                snprintf(why, sizeof(why), "unknown code in code table %s",
-                         c->name);
-                return bad(errstr, errstr_size, t, f, why, scratch->data);
-            }
-            char *dup = gh_xstrdup(to);
-            gh_buf_reset(scratch);
-            gh_buf_puts(scratch, dup);
-            free(dup);
-            break;
-        }
-        }
-        if (cur) cur = scratch->data;
-    }
-    *out = cur;
-    return GH_OK;
-}
-
-gh_err_t gh_map_row(gh_map_table_t *t, const gh_pgo_value_t *vals, int nvals,
-                    avro_value_t *row, gh_buf_t *key, char *errstr,
-                    size_t errstr_size) {
-    gh_buf_t raw = {0}, scratch = {0};
-    gh_err_t err = GH_OK;
-    int have_key = 0;
-    /* Unmapped nullable fields: null. */
-    size_t nf = avro_schema_record_size(t->row_schema);
-    for (size_t i = 0; i < nf; i++) {
-        avro_value_t fv, v;
-        avro_value_get_by_index(row, i, &fv, NULL);
-        if (avro_value_get_type(&fv) == AVRO_UNION) {
-            avro_schema_t us = avro_value_get_schema(&fv);
-            for (size_t b = 0; b < avro_schema_union_size(us); b++)
-                if (is_avro_null(avro_schema_union_branch(us, (int)b))) {
-                    avro_value_set_branch(&fv, (int)b, &v);
-                    avro_value_set_null(&v);
-                    break;
-                }
-        }
-    }
-    for (int i = 0; i < t->nfields && !err; i++) {
-        field_t *f = &t->fields[i];
-        avro_value_t fv;
-        avro_value_get_by_index(row, (size_t)f->index, &fv, NULL);
-        const gh_pgo_value_t *pv =
-            f->col_pos >= 0 && f->col_pos < nvals ? &vals[f->col_pos] : NULL;
-        if (!pv || pv->kind == GH_PGO_NULL) {
-            if (i == t->key_field && pv)
-                err =
-                    bad(errstr, errstr_size, t, f, "source key is NULL", NULL);
-            else
-                err = set_null(t, f, &fv, errstr, errstr_size);
-            continue;
-        }
-        if (pv->kind == GH_PGO_UNCHANGED) {
-            avro_value_t v;
-            if (f->unchanged_branch < 0) {
-                err = bad(errstr, errstr_size, t, f,
-                          "unchanged TOAST value in a "
-                          "field that cannot carry UNCHANGED",
-                          NULL);
-                continue;
-            }
-            avro_value_set_branch(&fv, f->unchanged_branch, &v);
-            avro_value_set_enum(&v, 0);
-            continue;
-        }
-        gh_buf_reset(&raw);
-        gh_buf_append(&raw, pv->data, pv->len);
-        if (memchr(pv->data, '\0', pv->len)) {
-            err = bad(errstr, errstr_size, t, f, "value contains a NUL byte",
-                      NULL);
-            continue;
-        }
-        const char *text = NULL;
-        err = transform(t, f, raw.data, &scratch, &text, errstr, errstr_size);
-        if (err) continue;
-        if (!text) {
-            err = set_null(t, f, &fv, errstr, errstr_size);
-            continue;
-        }
-        err = set_value(t, f, &fv, text, errstr, errstr_size);
-        if (!err && i == t->key_field) {
-            gh_buf_puts(key, text);
-            have_key = 1;
-        }
-    }
-    if (!err && !have_key)
-        err = gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
-                        "%s.%s: row has no source key value", t->schema,
-                        t->table);
-    gh_buf_free(&raw);
-    gh_buf_free(&scratch);
-    return err;
 }

@@ -13,9 +13,17 @@
  *   codes.sex.1=MALE                    # code table: source value -> canonical
  *   codes.sex.*=UNKNOWN                 # fallback; without it an unknown code
  *                                       # is a mapping error (dead letter)
+ *   codes.grid.file=grid_crosswalk.csv  # `from,to` lines, relative to this file
+ *   table.syrk.filter=zt != '注销'       # rows failing it are not published
  *
- * Transforms: trim, upper, lower, nullif:<literal>, date:<pattern> (pattern
- * letters YYYY MM DD, other characters literal), code:<table>. The final
+ * A field's source is a column, a 'quoted literal', or several joined by
+ * `+` (concatenation; NULL if any column is NULL).
+ * Transforms: trim, upper, lower, fullwidth (full-width ASCII and U+3000 to
+ * half-width), collapse (runs of spaces to one), nullif:<literal>,
+ * date:<pattern>[;<pattern>...] (letters YYYY MM DD, other characters
+ * literal; the first pattern that matches wins), code:<table> and its
+ * synonym crosswalk:<table>. A table may be mapped several times (one id
+ * per entity it feeds). The final
  * text is converted by the canonical field's Avro type: string as is,
  * int/long decimal, boolean t/f/true/false, enum by symbol, date from
  * YYYY-MM-DD, timestamp-micros from PostgreSQL's ISO timestamp text.
@@ -46,9 +54,12 @@ const char *gh_mapping_department(const gh_mapping_t *m);
 int gh_mapping_table_count(const gh_mapping_t *m);
 /* Borrowed. */
 gh_map_table_t *gh_mapping_table(const gh_mapping_t *m, int i);
-gh_map_table_t *gh_mapping_find(const gh_mapping_t *m, const char *nsp,
-                                const char *rel);
+/* Every mapping of source table nsp.rel (a table may feed several
+ * entities): fills out[0..max) and returns the total count. Borrowed. */
+int gh_mapping_find_all(const gh_mapping_t *m, const char *nsp,
+                        const char *rel, gh_map_table_t **out, int max);
 
+const char *gh_map_table_id(const gh_map_table_t *t);
 const char *gh_map_table_schema(const gh_map_table_t *t);
 const char *gh_map_table_name(const gh_map_table_t *t);
 const char *gh_map_table_entity(const gh_map_table_t *t);
@@ -71,5 +82,10 @@ gh_err_t gh_map_table_bind(gh_map_table_t *t, int ncols,
 gh_err_t gh_map_row(gh_map_table_t *t, const gh_pgo_value_t *vals, int nvals,
                     avro_value_t *row, gh_buf_t *key, char *errstr,
                     size_t errstr_size);
+
+/* Whether a row (laid out as last bound) passes the table's filter; 1 when
+ * there is none. */
+int gh_map_row_matches(const gh_map_table_t *t, const gh_pgo_value_t *vals,
+                       int nvals);
 
 #endif

@@ -44,7 +44,8 @@ const char *gh_test_stack_hub_log(gh_test_stack_t *s);
 json_t *gh_test_tail(gh_test_stack_t *s, const char *topic, int idle_ms);
 
 /* Folds tail lines into the latest value per key (null value = deleted):
- * returns an object key -> value. New reference. */
+ * returns an object key -> value. New reference. Asserts that every line
+ * was decoded (a line tail could not decode has no "value"). */
 json_t *gh_test_fold(const json_t *lines);
 
 /* Stops all processes, drops the databases, removes the directory unless

@@ -1,0 +1,1583 @@
+/*
+ * End-to-end tests of the hub (hub/core/hub.c, hub/core/apply.c): a real
+ * department database, the real connector and hub processes, the embedded
+ * broker, and what a subscriber reads from hub.view.test.person.
+ *
+ * The oracle is always the department table itself: after the pipeline has
+ * settled, the folded view must hold exactly one golden person per
+ * normalized resident ID (a person of its own for a row without a valid ID)
+ * whose values are those of the department rows. The expected persons are
+ * computed here, independently of the hub (test-side ID normalization and
+ * check characters; golden rule "per field, the most recently changed
+ * non-null value" using gxsj, which every change in these tests sets).
+ */
+#include "harness.h"
+#include "stack.h"
+
+#include <criterion/criterion.h>
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gridhub/util.h"
+
+#define DDL GH_TEST_DATA_DIR "/dept/schema.sql"
+#define MAPPING GH_TEST_DATA_DIR "/dept/mapping.properties"
+#define SRC_TOPIC "gridhub.test.person"
+#define VIEW_TOPIC "hub.view.test.person"
+#define DLQ_TOPIC "gridhub.dlq"
+#define TAIL_IDLE_MS 6000
+#define SETTLE_MS 120000
+
+/* The current test's pipeline, torn down by the suite's fini even when an
+ * assertion ended the test early (so that no database or replication slot
+ * outlives a failed test). */
+static gh_test_stack_t *g_stack;
+static PGconn *g_hub;
+static char g_slot_opt[64];
+
+static void hub_fini(void) {
+    PQfinish(g_hub);
+    g_hub = NULL;
+    gh_test_stack_free(g_stack);
+    g_stack = NULL;
+}
+
+TestSuite(hub, .timeout = 240, .fini = hub_fini);
+
+/* ---- resident ID numbers (GB 11643), computed independently of gridhub --
+ */
+
+static char id_check(const char *first17) {
+    static const int w[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+    int sum = 0;
+    for (int i = 0; i < 17; i++)
+        sum += (first17[i] - '0') * w[i];
+    return "10X98765432"[sum % 11];
+}
+
+/* The 18-character ID of a person born y-m-d with sequence number seq. */
+static void make_id18(char out[19], int y, int m, int d, int seq) {
+    char buf[64];
+    snprintf(buf, sizeof(buf), "110105%04d%02d%02d%03d", y, m, d, seq % 1000);
+    cr_assert_eq(strlen(buf), 17);
+    memcpy(out, buf, 17);
+    out[17] = id_check(out);
+    out[18] = '\0';
+}
+
+/* The legacy 15-digit form of the same person (year 19YY). */
+static void make_id15(char out[16], int y, int m, int d, int seq) {
+    cr_assert(y >= 1900 && y <= 1999);
+    char buf[64];
+    snprintf(buf, sizeof(buf), "110105%02d%02d%02d%03d", y % 100, m, d,
+             seq % 1000);
+    cr_assert_eq(strlen(buf), 15);
+    memcpy(out, buf, 16);
+}
+
+/* Test-side normalization of the forms these tests write: ASCII spaces
+ * removed, x -> X, 15 digits upgraded with "19" and a check character.
+ * Returns 1 and fills out for a valid ID, 0 otherwise. Dates written by the
+ * tests are always real, so only the shape and the check are verified. */
+static int norm_id(const char *raw, char out[19]) {
+    char c[64];
+    size_t n = 0;
+    for (const char *p = raw; p && *p && n < sizeof(c) - 1; p++) {
+        if (*p == ' ') continue;
+        c[n++] = *p == 'x' ? 'X' : *p;
+    }
+    c[n] = '\0';
+    if (n == 15) {
+        for (size_t i = 0; i < 15; i++)
+            if (c[i] < '0' || c[i] > '9') return 0;
+        snprintf(out, 19, "%.6s19%.9s", c, c + 6);
+        out[17] = id_check(out);
+        out[18] = '\0';
+        return 1;
+    }
+    if (n != 18) return 0;
+    for (size_t i = 0; i < 17; i++)
+        if (c[i] < '0' || c[i] > '9') return 0;
+    if (c[17] != id_check(c)) return 0;
+    memcpy(out, c, 19);
+    return 1;
+}
+
+/* ---- small SQL helpers that tolerate errors (for polling) ---------------
+ */
+
+/* First column of the first row, or NULL on any error or no row. */
+static char *try_scalar(PGconn *c, const char *sql) {
+    PGresult *r = PQexec(c, sql);
+    char *out = NULL;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 &&
+        !PQgetisnull(r, 0, 0))
+        out = gh_xstrdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return out;
+}
+
+static long try_count(PGconn *c, const char *sql) {
+    char *v = try_scalar(c, sql);
+    long n = v ? atol(v) : -1;
+    free(v);
+    return n;
+}
+
+/* Every mapped column of every department row, as the hub stores it. */
+#define DEPT_DIGEST_SQL                                                        \
+    "SELECT coalesce(string_agg(concat_ws('|', rkbh, coalesce(btrim(xm), "     \
+    "'~'), coalesce(nullif(btrim(gmsfhm), ''), '~'), coalesce(CASE "           \
+    "btrim(xb) WHEN '1' THEN 'MALE' WHEN '2' THEN 'FEMALE' ELSE 'UNKNOWN' "    \
+    "END, '~'), coalesce(csrq::text, '~'), coalesce(nullif(btrim(lxdh), ''), " \
+    "'~'), coalesce(jzdz, '~'), coalesce(wgbm, '~')), ';' ORDER BY rkbh), "    \
+    "'') FROM zz_syrk"
+#define HUB_DIGEST_SQL                                                         \
+    "SELECT coalesce(string_agg(concat_ws('|', source_key, coalesce(name, "    \
+    "'~'), coalesce(id_number_raw, '~'), coalesce(sex, '~'), "                 \
+    "coalesce(birth_date::text, '~'), coalesce(phone, '~'), coalesce(address, " \
+    "'~'), coalesce(grid_code, '~')), ';' ORDER BY source_key), '') FROM "     \
+    "source_person WHERE department = 'test' AND NOT deleted"
+
+typedef struct settle {
+    gh_test_stack_t *s;
+    PGconn *hub;
+    char *dept_digest, *hub_digest;
+    long outbox;
+} settle_t;
+
+/* The hub has applied every department row and published its outbox. */
+static int settled_pred(void *arg) {
+    settle_t *st = arg;
+    free(st->dept_digest);
+    free(st->hub_digest);
+    st->dept_digest = try_scalar(st->s->dept, DEPT_DIGEST_SQL);
+    st->hub_digest = try_scalar(st->hub, HUB_DIGEST_SQL);
+    st->outbox = try_count(st->hub, "SELECT count(*) FROM outbox");
+    if (PQstatus(st->hub) != CONNECTION_OK) PQreset(st->hub);
+    return st->dept_digest && st->hub_digest && st->outbox == 0 &&
+           strcmp(st->dept_digest, st->hub_digest) == 0;
+}
+
+/* Waits until the hub database mirrors the department table and the
+ * outbox is empty; fails with the hub's log otherwise. */
+static void wait_settled(gh_test_stack_t *s, PGconn *hub, int timeout_ms) {
+    settle_t st = {s, hub, NULL, NULL, 0};
+    int ok = gh_test_wait_until(settled_pred, &st, timeout_ms);
+    if (!ok) {
+        char *tail = gh_test_file_tail(gh_test_stack_hub_log(s), 3000);
+        size_t dl = st.dept_digest ? strlen(st.dept_digest) : 0;
+        size_t hl = st.hub_digest ? strlen(st.hub_digest) : 0;
+        size_t i = 0;
+        while (i < dl && i < hl && st.dept_digest[i] == st.hub_digest[i])
+            i++;
+        cr_assert_fail("hub did not settle within %d ms: outbox %ld rows, "
+                       "department/hub digests %s (first difference at %zu: "
+                       "dept \"%.120s\" hub \"%.120s\"); hub log ends:\n%s",
+                       timeout_ms, st.outbox,
+                       st.dept_digest && st.hub_digest ? "differ" : "missing",
+                       i, dl > i ? st.dept_digest + i : "",
+                       hl > i ? st.hub_digest + i : "", tail);
+    }
+    free(st.dept_digest);
+    free(st.hub_digest);
+}
+
+/* ---- raw Kafka access (bytes and headers, no decoding) ------------------
+ */
+
+typedef struct raw_msg {
+    int32_t partition;
+    int64_t offset;
+    char *key; /* NUL-terminated copy, NULL if the key is null */
+    unsigned char *value;
+    size_t len;
+    int null_value;
+    json_t *headers; /* name -> string */
+} raw_msg_t;
+
+typedef struct raw_list {
+    raw_msg_t *v;
+    size_t n;
+} raw_list_t;
+
+static void raw_list_free(raw_list_t *l) {
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].key);
+        free(l->v[i].value);
+        json_decref(l->v[i].headers);
+    }
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static rd_kafka_t *raw_consumer(const char *bootstrap, const char *group) {
+    char err[512];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    const char *kv[] = {"bootstrap.servers", bootstrap, "group.id", group,
+                        "enable.auto.commit", "false", "enable.partition.eof",
+                        "false", "log_level", "3", NULL};
+    for (int i = 0; kv[i]; i += 2)
+        cr_assert_eq(rd_kafka_conf_set(kc, kv[i], kv[i + 1], err, sizeof(err)),
+                     RD_KAFKA_CONF_OK, "%s: %s", kv[i], err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
+    cr_assert_not_null(rk, "consumer: %s", err);
+    return rk;
+}
+
+/* Partition count of `topic`, 0 if it does not exist. */
+static int topic_partitions(rd_kafka_t *rk, const char *topic) {
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int n = 0;
+    for (int attempt = 0; attempt < 20; attempt++) {
+        rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+        md = NULL;
+        usleep(200 * 1000);
+    }
+    cr_assert_not_null(md, "metadata of %s", topic);
+    if (md->topic_cnt == 1 && !md->topics[0].err)
+        n = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
+/* Number of messages currently in `topic` (sum of high - low watermarks). */
+static long topic_count(const char *bootstrap, const char *topic) {
+    rd_kafka_t *rk = raw_consumer(bootstrap, "gh-test-count");
+    int np = topic_partitions(rk, topic);
+    long total = 0;
+    for (int p = 0; p < np; p++) {
+        int64_t lo = 0, hi = 0;
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+        cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "watermarks %s[%d]: %s",
+                     topic, p, rd_kafka_err2str(e));
+        total += (long)(hi - lo);
+    }
+    rd_kafka_destroy(rk);
+    return total;
+}
+
+/* Reads every message now in `topic`, partition by partition, up to the
+ * high watermarks taken at the start. */
+static raw_list_t read_raw(const char *bootstrap, const char *topic) {
+    raw_list_t out = {NULL, 0};
+    rd_kafka_t *rk = raw_consumer(bootstrap, "gh-test-raw");
+    int np = topic_partitions(rk, topic);
+    int64_t *hi = gh_xcalloc((size_t)np + 1, sizeof(*hi));
+    int64_t *next = gh_xcalloc((size_t)np + 1, sizeof(*next));
+    rd_kafka_topic_partition_list_t *as = rd_kafka_topic_partition_list_new(np);
+    for (int p = 0; p < np; p++) {
+        int64_t lo = 0;
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi[p], 10000);
+        cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "watermarks %s[%d]: %s",
+                     topic, p, rd_kafka_err2str(e));
+        next[p] = lo;
+        if (hi[p] > lo)
+            rd_kafka_topic_partition_list_add(as, topic, p)->offset = lo;
+    }
+    if (as->cnt > 0) cr_assert_eq(rd_kafka_assign(rk, as), 0);
+    int64_t deadline = gh_now_ms() + 60000;
+    for (;;) {
+        int done = 1;
+        for (int p = 0; p < np; p++)
+            if (next[p] < hi[p]) done = 0;
+        if (done) break;
+        cr_assert(gh_now_ms() < deadline, "reading %s timed out", topic);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
+        if (!m) continue;
+        if (m->err) {
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (m->partition < np && m->offset >= next[m->partition] &&
+            m->offset < hi[m->partition]) {
+            next[m->partition] = m->offset + 1;
+            out.v = gh_xrealloc(out.v, (out.n + 1) * sizeof(*out.v));
+            raw_msg_t *r = &out.v[out.n++];
+            memset(r, 0, sizeof(*r));
+            r->partition = m->partition;
+            r->offset = m->offset;
+            if (m->key) r->key = gh_xstrndup(m->key, m->key_len);
+            r->null_value = m->payload == NULL;
+            r->len = m->len;
+            r->value = gh_xmalloc(m->len + 1);
+            if (m->len) memcpy(r->value, m->payload, m->len);
+            r->headers = json_object();
+            rd_kafka_headers_t *h = NULL;
+            if (!rd_kafka_message_headers(m, &h) && h) {
+                const char *name;
+                const void *val;
+                size_t sz;
+                for (size_t i = 0;
+                     !rd_kafka_header_get_all(h, i, &name, &val, &sz); i++)
+                    json_object_set_new(r->headers, name,
+                                        val ? json_stringn(val, sz)
+                                            : json_null());
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_topic_partition_list_destroy(as);
+    free(hi);
+    free(next);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return out;
+}
+
+static const char *hdr(const raw_msg_t *m, const char *name) {
+    return json_string_value(json_object_get(m->headers, name));
+}
+
+/* `gridhub tail` of the whole topic, retried if it stopped before reading
+ * as many messages as the topic holds (e.g. a slow group join). */
+static json_t *tail_all(gh_test_stack_t *s, const char *topic) {
+    long want = topic_count(s->bootstrap, topic);
+    json_t *lines = NULL;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        json_decref(lines);
+        lines = gh_test_tail(s, topic, TAIL_IDLE_MS);
+        if ((long)json_array_size(lines) >= want) break;
+    }
+    cr_assert_eq((long)json_array_size(lines), want,
+                 "gridhub tail read %zu of the %ld messages of %s",
+                 json_array_size(lines), want, topic);
+    return lines;
+}
+
+/* ---- department rows ----------------------------------------------------
+ */
+
+static void insert_row(PGconn *c, const char *rkbh, const char *name,
+                       const char *id, int sex, const char *birth,
+                       const char *phone, const char *addr, const char *grid) {
+    char *lid = id ? PQescapeLiteral(c, id, strlen(id)) : NULL;
+    gh_test_exec(c,
+                 "INSERT INTO zz_syrk (rkbh, xm, gmsfhm, xb, csrq, lxdh, "
+                 "jzdz, wgbm, bz, gxsj) VALUES ('%s', '%s', %s, '%d', '%s', "
+                 "'%s', '%s', '%s', 'remark', clock_timestamp())",
+                 rkbh, name, lid ? lid : "NULL", sex, birth, phone, addr, grid);
+    PQfreemem(lid);
+}
+
+/* ---- the oracle: expected persons from the department table -------------
+ */
+
+/* Expected golden persons keyed by match key ("id:<id>" or "src:<rkbh>"),
+ * each {id_number, name, sex, birth_date, phone, address, grid_code,
+ * sources: [rkbh...] sorted}; plus rkbh -> match key in *row_mk. */
+static json_t *expected_persons(PGconn *dept, json_t **row_mk) {
+    PGresult *r = PQexec(
+        dept,
+        "SELECT rkbh, nullif(btrim(xm), ''), btrim(gmsfhm), CASE btrim(xb) "
+        "WHEN '1' THEN 'MALE' WHEN '2' THEN 'FEMALE' WHEN '0' THEN 'UNKNOWN' "
+        "WHEN '9' THEN 'UNKNOWN' END, csrq::text, nullif(btrim(lxdh), ''), "
+        "jzdz, wgbm FROM zz_syrk ORDER BY gxsj, rkbh");
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s",
+                 PQerrorMessage(dept));
+    static const char *const fields[] = {"name",  "sex",     "birth_date",
+                                         "phone", "address", "grid_code"};
+    static const int cols[] = {1, 3, 4, 5, 6, 7};
+    json_t *exp = json_object();
+    *row_mk = json_object();
+    for (int i = 0; i < PQntuples(r); i++) { /* oldest change first */
+        const char *rkbh = PQgetvalue(r, i, 0);
+        char id[19], mk[128];
+        int valid = !PQgetisnull(r, i, 2) && norm_id(PQgetvalue(r, i, 2), id);
+        snprintf(mk, sizeof(mk), valid ? "id:%s" : "src:%s", valid ? id : rkbh);
+        json_t *p = json_object_get(exp, mk);
+        if (!p) {
+            p = json_pack("{s:o, s:[]}", "id_number",
+                          valid ? json_string(id) : json_null(), "sources");
+            for (size_t f = 0; f < 6; f++)
+                json_object_set_new(p, fields[f], json_null());
+            json_object_set_new(exp, mk, p);
+        }
+        for (size_t f = 0; f < 6; f++) /* the most recent non-null wins */
+            if (!PQgetisnull(r, i, cols[f]))
+                json_object_set_new(p, fields[f],
+                                    json_string(PQgetvalue(r, i, cols[f])));
+        json_array_append_new(json_object_get(p, "sources"), json_string(rkbh));
+        json_object_set_new(*row_mk, rkbh, json_string(mk));
+    }
+    PQclear(r);
+    return exp;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "k1,k2,..." sorted, from an array of strings or of {source_key} objects. */
+static char *sorted_keys(const json_t *arr) {
+    size_t n = json_array_size(arr);
+    const char **k = gh_xcalloc(n + 1, sizeof(*k));
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(arr, i);
+        k[i] = json_is_string(e)
+                   ? json_string_value(e)
+                   : json_string_value(json_object_get(e, "source_key"));
+        cr_assert_not_null(k[i], "bad source entry");
+    }
+    qsort(k, n, sizeof(*k), cmp_str);
+    gh_buf_t b = {0};
+    gh_buf_puts(&b, "");
+    for (size_t i = 0; i < n; i++)
+        gh_buf_printf(&b, "%s%s", i ? "," : "", k[i]);
+    free(k);
+    return gh_buf_detach(&b);
+}
+
+static int json_str_eq(const json_t *a, const json_t *b) {
+    if (json_is_null(a) || !a) return json_is_null(b) || !b;
+    return json_is_string(b) &&
+           strcmp(json_string_value(a), json_string_value(b)) == 0;
+}
+
+/* Asserts that the folded view holds exactly the expected persons of the
+ * department table. Returns rkbh -> person_id (new reference). */
+static json_t *check_view_equals_dept(gh_test_stack_t *s, const json_t *fold) {
+    json_t *row_mk = NULL;
+    json_t *exp = expected_persons(s->dept, &row_mk);
+    json_t *matched = json_object();
+    json_t *row_pid = json_object();
+    const char *pid;
+    json_t *v;
+    json_object_foreach((json_t *)fold, pid, v) {
+        const json_t *srcs = json_object_get(v, "sources");
+        cr_assert(json_array_size(srcs) > 0, "person %s has no sources: %s",
+                  pid, json_dumps(v, JSON_COMPACT));
+        size_t i;
+        const json_t *e;
+        json_array_foreach(srcs, i, e) cr_assert_str_eq(
+            json_string_value(json_object_get(e, "department")), "test");
+        const char *first = json_string_value(
+            json_object_get(json_array_get(srcs, 0), "source_key"));
+        const char *mk = json_string_value(json_object_get(row_mk, first));
+        cr_assert_not_null(mk,
+                           "view person %s is of row %s, which is not in the "
+                           "department table (should have been tombstoned)",
+                           pid, first);
+        cr_assert_null(json_object_get(matched, mk),
+                       "two view persons (%s, %s) for match key %s", pid,
+                       json_string_value(json_object_get(matched, mk)), mk);
+        json_object_set_new(matched, mk, json_string(pid));
+        const json_t *x = json_object_get(exp, mk);
+        cr_assert_str_eq(json_string_value(json_object_get(v, "person_id")),
+                         pid);
+        char *got_src = sorted_keys(srcs);
+        char *want_src = sorted_keys(json_object_get(x, "sources"));
+        cr_assert_str_eq(got_src, want_src, "sources of person %s (%s)", pid,
+                         mk);
+        free(got_src);
+        free(want_src);
+        static const char *const fields[] = {"id_number", "name",  "sex",
+                                             "birth_date", "phone", "address",
+                                             "grid_code"};
+        for (size_t f = 0; f < 7; f++) {
+            const json_t *got = json_object_get(v, fields[f]);
+            const json_t *want = json_object_get(x, fields[f]);
+            cr_assert(json_str_eq(want, got),
+                      "person %s (%s): %s is %s, department says %s", pid, mk,
+                      fields[f], json_dumps(got, JSON_ENCODE_ANY),
+                      json_dumps(want, JSON_ENCODE_ANY));
+        }
+        const char *idn = json_string_value(json_object_get(v, "id_number"));
+        if (idn) cr_assert_eq(strlen(idn), 18, "id_number %s", idn);
+        cr_assert(json_integer_value(json_object_get(v, "version")) >= 1);
+        json_array_foreach(srcs, i, e) json_object_set_new(
+            row_pid, json_string_value(json_object_get(e, "source_key")),
+            json_string(pid));
+    }
+    cr_assert_eq(json_object_size(matched), json_object_size(exp),
+                 "the view holds %zu persons, the department table %zu",
+                 json_object_size(matched), json_object_size(exp));
+    json_decref(exp);
+    json_decref(row_mk);
+    json_decref(matched);
+    return row_pid;
+}
+
+/* Asserts the view's message headers agree with their values, and that no
+ * (person_id, version) was ever published with two different contents.
+ * Returns how many messages repeated an earlier one. */
+static int check_view_lines(const json_t *lines) {
+    int dups = 0;
+    json_t *seen = json_object();
+    size_t i;
+    const json_t *l;
+    json_array_foreach(lines, i, l) {
+        const char *key = json_string_value(json_object_get(l, "key"));
+        cr_assert_not_null(key, "view message without a key");
+        const json_t *h = json_object_get(l, "headers");
+        const char *ver = json_string_value(json_object_get(h, "gh.person.version"));
+        cr_assert_not_null(ver, "view message without gh.person.version");
+        cr_assert_not_null(json_object_get(h, "gh.outbox.id"),
+                           "view message without gh.outbox.id");
+        cr_assert_null(json_object_get(l, "error"), "undecodable view "
+                       "message: %s", json_dumps(l, JSON_COMPACT));
+        const json_t *v = json_object_get(l, "value");
+        if (v && !json_is_null(v)) {
+            cr_assert_str_eq(json_string_value(json_object_get(v, "person_id")),
+                             key);
+            cr_assert_eq(json_integer_value(json_object_get(v, "version")),
+                         atoll(ver), "header version %s, value %s", ver,
+                         json_dumps(v, JSON_COMPACT));
+        }
+        char k[256];
+        snprintf(k, sizeof(k), "%s@%s", key, ver);
+        json_t *prev = json_object_get(seen, k);
+        if (prev && ++dups)
+            cr_assert(json_equal(prev, v ? (json_t *)v : json_null()),
+                      "person %s version %s published twice with different "
+                      "contents:\n%s\n%s",
+                      key, ver, json_dumps(prev, JSON_COMPACT | JSON_ENCODE_ANY),
+                      json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY));
+        else
+            json_object_set(seen, k, v ? (json_t *)v : json_null());
+    }
+    json_decref(seen);
+    return dups;
+}
+
+/* Lines of one key, in topic order. */
+static json_t *lines_of(const json_t *lines, const char *key) {
+    json_t *out = json_array();
+    size_t i;
+    const json_t *l;
+    json_array_foreach(lines, i, l) {
+        const char *k = json_string_value(json_object_get(l, "key"));
+        if (k && !strcmp(k, key)) json_array_append(out, (json_t *)l);
+    }
+    return out;
+}
+
+static long long version_of(const json_t *fold, const char *pid) {
+    return json_integer_value(
+        json_object_get(json_object_get(fold, pid), "version"));
+}
+
+/* A fresh pipeline, owned by the suite (hub_fini frees it). */
+static gh_test_stack_t *new_stack(void) {
+    static int n;
+    cr_assert_null(g_stack);
+    g_stack = gh_test_stack_new(DDL, MAPPING);
+    /* Slots are cluster-wide: a name of our own per stack. */
+    snprintf(g_slot_opt, sizeof(g_slot_opt), "slot.name=gh_test_hub_%d_%d",
+             (int)getpid(), ++n);
+    return g_stack;
+}
+
+/* A connection to the stack's hub database, closed by hub_fini. */
+static PGconn *hub_conn(gh_test_stack_t *s) {
+    cr_assert_null(g_hub);
+    g_hub = gh_test_pg_connect(s->hub_db);
+    return g_hub;
+}
+
+static void start_connector(gh_test_stack_t *s) {
+    const char *const extra[] = {g_slot_opt, NULL};
+    gh_test_stack_start_connector(s, extra);
+}
+
+static void start_pipeline(gh_test_stack_t *s) {
+    start_connector(s);
+    gh_test_stack_start_hub(s, NULL);
+}
+
+/* Waits until the connector streams (its snapshot, if any, is done). */
+static void wait_streaming(gh_test_stack_t *s) {
+    char *l = gh_test_wait_for_text(gh_test_stack_connector_log(s),
+                                    "streaming ", 60000);
+    if (!l) {
+        char *tail = gh_test_file_tail(gh_test_stack_connector_log(s), 3000);
+        cr_assert_fail("connector did not start streaming; log ends:\n%s",
+                       tail);
+    }
+    free(l);
+}
+
+/* ---- 1. the view equals the department table ----------------------------
+ */
+
+/* Birth dates from 1971 on (legacy IDs need 19YY); births before 1970 have
+ * a test of their own (birth_date_before_1970). */
+static void birth_of(int i, int *y, int *m, int *d) {
+    *y = 1971 + i % 29;
+    *m = i % 12 + 1;
+    *d = i % 28 + 1;
+}
+
+Test(hub, view_equals_department) {
+    gh_test_stack_t *s = new_stack();
+    /* 40 residents: valid IDs, four legacy 15-digit ones, one with a wrong
+     * check character (a person of its own, without an id_number). */
+    for (int i = 1; i <= 40; i++) {
+        int y, m, d;
+        birth_of(i, &y, &m, &d);
+        char id[19], rk[16], name[32], birth[11], phone[16], addr[64], grid[8];
+        if (i % 10 == 5)
+            make_id15(id, y, m, d, 100 + i);
+        else
+            make_id18(id, y, m, d, 100 + i);
+        if (i == 20) id[17] = id[17] == '0' ? '1' : '0';
+        snprintf(rk, sizeof(rk), "R%03d", i);
+        snprintf(name, sizeof(name), "居民%03d", i);
+        snprintf(birth, sizeof(birth), "%04d-%02d-%02d", y, m, d);
+        snprintf(phone, sizeof(phone), "138%08d", i);
+        snprintf(addr, sizeof(addr), "东城区某街道%d号", i);
+        snprintf(grid, sizeof(grid), "G%02d", i % 7);
+        insert_row(s->dept, rk, name, id, i % 2 ? 1 : 2, birth, phone, addr,
+                   grid);
+    }
+    start_pipeline(s);
+    PGconn *hub = hub_conn(s);
+    wait_settled(s, hub, SETTLE_MS);
+
+    json_t *lines = tail_all(s, VIEW_TOPIC);
+    check_view_lines(lines);
+    json_t *fold = gh_test_fold(lines);
+    cr_assert_eq(json_object_size(fold), 40);
+    json_t *pid1 = check_view_equals_dept(s, fold);
+    const char *k;
+    json_t *pv;
+    json_object_foreach(fold, k, pv) cr_assert_eq(
+        version_of(fold, k), 1, "person %s: first version must be 1", k);
+    /* The legacy IDs are published upgraded to 18 characters. */
+    const char *p5 = json_string_value(json_object_get(pid1, "R005"));
+    char want5[19];
+    int y5, m5, d5;
+    birth_of(5, &y5, &m5, &d5);
+    make_id18(want5, y5, m5, d5, 105);
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(fold, p5), "id_number")),
+        want5);
+    const char *p20 = json_string_value(json_object_get(pid1, "R020"));
+    cr_assert(json_is_null(json_object_get(json_object_get(fold, p20),
+                                           "id_number")),
+              "an invalid ID must not be published as an id_number");
+
+    /* Updates (R001..R010, one of them legacy), a no-op update (R011), a
+     * change of ID (R012: another person), deletes (R020..R025). */
+    gh_test_exec(s->dept,
+                 "UPDATE zz_syrk SET xm = xm || '改', lxdh = '139' || "
+                 "substr(lxdh, 4), gxsj = clock_timestamp() "
+                 "WHERE rkbh BETWEEN 'R001' AND 'R010'");
+    gh_test_exec(s->dept, "UPDATE zz_syrk SET xm = xm WHERE rkbh = 'R011'");
+    char newid[19];
+    make_id18(newid, 1999, 12, 31, 777);
+    gh_test_exec(s->dept,
+                 "UPDATE zz_syrk SET gmsfhm = '%s', gxsj = clock_timestamp() "
+                 "WHERE rkbh = 'R012'",
+                 newid);
+    gh_test_exec(s->dept,
+                 "DELETE FROM zz_syrk WHERE rkbh BETWEEN 'R020' AND 'R025'");
+    wait_settled(s, hub, SETTLE_MS);
+
+    json_t *lines2 = tail_all(s, VIEW_TOPIC);
+    check_view_lines(lines2);
+    json_t *fold2 = gh_test_fold(lines2);
+    json_t *pid2 = check_view_equals_dept(s, fold2);
+    cr_assert_eq(json_object_size(fold2), 34);
+    for (int i = 1; i <= 40; i++) {
+        char rk[16];
+        snprintf(rk, sizeof(rk), "R%03d", i);
+        const char *before = json_string_value(json_object_get(pid1, rk));
+        const char *after = json_string_value(json_object_get(pid2, rk));
+        if (i >= 20 && i <= 25) {
+            cr_assert_null(after, "%s was deleted", rk);
+            cr_assert_null(json_object_get(fold2, before),
+                           "person %s of deleted row %s must be tombstoned",
+                           before, rk);
+            json_t *hist = lines_of(lines2, before);
+            const json_t *last = json_array_get(hist, json_array_size(hist) - 1);
+            cr_assert(json_is_null(json_object_get(last, "value")),
+                      "last message of %s must be a tombstone", before);
+            cr_assert_str_eq(json_string_value(json_object_get(
+                                 json_object_get(last, "headers"),
+                                 "gh.person.version")),
+                             "2", "tombstone of %s carries version 2", before);
+            json_decref(hist);
+        } else if (i == 12) {
+            cr_assert_not_null(after);
+            cr_assert_str_neq(before, after,
+                              "a new ID number is a different person");
+            cr_assert_null(json_object_get(fold2, before),
+                           "the person of R012's old ID must be tombstoned");
+        } else {
+            cr_assert_str_eq(before, after,
+                             "person_id of %s changed across an update", rk);
+            long long want = i <= 10 ? 2 : 1;
+            cr_assert_eq(version_of(fold2, after), want,
+                         "%s (person %s): version %lld, expected %lld", rk,
+                         after, version_of(fold2, after), want);
+        }
+    }
+    /* The hub's own record agrees with what subscribers see. */
+    cr_assert_eq(gh_test_count(hub, "SELECT count(*) FROM person WHERE active"),
+                 34);
+    cr_assert_eq(gh_test_count(hub, "SELECT count(*) FROM outbox"), 0);
+
+    json_decref(lines);
+    json_decref(lines2);
+    json_decref(fold);
+    json_decref(fold2);
+    json_decref(pid1);
+    json_decref(pid2);
+}
+
+/* ---- 2. two department rows of one resident -----------------------------
+ */
+
+typedef struct person_state {
+    char *person_id, *sources, *phone, *id_number;
+    int active;
+    long long version;
+} person_state_t;
+
+static person_state_t person_by_mk(PGconn *hub, const char *mk) {
+    person_state_t p = {0};
+    PGresult *r = PQexecParams(
+        hub,
+        "SELECT person_id, active, version, (SELECT string_agg(e->>'source_key', "
+        "',' ORDER BY e->>'source_key') FROM jsonb_array_elements(sources) e), "
+        "phone, id_number FROM person WHERE match_key = $1",
+        1, NULL, &mk, NULL, NULL, 0);
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(hub));
+    cr_assert_eq(PQntuples(r), 1, "one person for %s", mk);
+    p.person_id = gh_xstrdup(PQgetvalue(r, 0, 0));
+    p.active = PQgetvalue(r, 0, 1)[0] == 't';
+    p.version = atoll(PQgetvalue(r, 0, 2));
+    p.sources = gh_xstrdup(PQgetisnull(r, 0, 3) ? "" : PQgetvalue(r, 0, 3));
+    p.phone = PQgetisnull(r, 0, 4) ? NULL : gh_xstrdup(PQgetvalue(r, 0, 4));
+    p.id_number = PQgetisnull(r, 0, 5) ? NULL : gh_xstrdup(PQgetvalue(r, 0, 5));
+    PQclear(r);
+    return p;
+}
+
+static void person_state_free(person_state_t *p) {
+    free(p->person_id);
+    free(p->sources);
+    free(p->phone);
+    free(p->id_number);
+}
+
+Test(hub, two_rows_same_id) {
+    /* One resident whose check character is X, known to the department
+     * three times: canonical, typed with spaces and a lowercase x, and in
+     * the legacy 15-digit form. */
+    char id[19], id15[16];
+    int seq = 0;
+    for (seq = 1; seq < 1000; seq++) {
+        make_id18(id, 1980, 1, 1, seq);
+        if (id[17] == 'X') break;
+    }
+    cr_assert_eq(id[17], 'X');
+    make_id15(id15, 1980, 1, 1, seq);
+    char spaced[32];
+    snprintf(spaced, sizeof(spaced), "%.6s %.8s %.3sx", id, id + 6, id + 14);
+    char mk[32];
+    snprintf(mk, sizeof(mk), "id:%s", id);
+
+    gh_test_stack_t *s = new_stack();
+    start_pipeline(s);
+    wait_streaming(s);
+    PGconn *hub = hub_conn(s);
+    wait_settled(s, hub, SETTLE_MS);
+
+    struct {
+        const char *rk, *id, *phone;
+    } rows[3] = {{"A1", id, "13800000001"},
+                 {"B2", spaced, "13800000002"},
+                 {"C3", id15, "13800000003"}};
+    static const char *const want_sources[3] = {"A1", "A1,B2", "A1,B2,C3"};
+    char *pid = NULL;
+    for (int i = 0; i < 3; i++) {
+        insert_row(s->dept, rows[i].rk, "王小明", rows[i].id, 1, "1980-01-01",
+                   rows[i].phone, "西城区", "G1");
+        wait_settled(s, hub, SETTLE_MS);
+        person_state_t p = person_by_mk(hub, mk);
+        cr_assert(p.active);
+        cr_assert_str_eq(p.sources, want_sources[i]);
+        cr_assert_str_eq(p.phone, rows[i].phone,
+                         "the most recently changed record's phone wins");
+        cr_assert_str_eq(p.id_number, id);
+        cr_assert_eq(p.version, i + 1);
+        if (!pid) pid = gh_xstrdup(p.person_id);
+        cr_assert_str_eq(p.person_id, pid, "person_id must be stable");
+        person_state_free(&p);
+    }
+    cr_assert_eq(gh_test_count(hub, "SELECT count(*) FROM person"), 1,
+                 "three records of one resident are one person");
+
+    /* Remove them newest first: the person keeps the remaining records and
+     * falls back to their values, then is retired. */
+    for (int i = 2; i >= 0; i--) {
+        gh_test_exec(s->dept, "DELETE FROM zz_syrk WHERE rkbh = '%s'",
+                     rows[i].rk);
+        wait_settled(s, hub, SETTLE_MS);
+        person_state_t p = person_by_mk(hub, mk);
+        cr_assert_str_eq(p.person_id, pid);
+        cr_assert_eq(p.version, 3 + (3 - i));
+        if (i > 0) {
+            cr_assert(p.active);
+            cr_assert_str_eq(p.sources, want_sources[i - 1]);
+            cr_assert_str_eq(p.phone, rows[i - 1].phone);
+        } else {
+            cr_assert(!p.active, "no records left: the person is retired");
+        }
+        person_state_free(&p);
+    }
+
+    /* What the subscriber saw: versions 1..5 with 1,2,3,2,1 sources, then
+     * a tombstone with version 6. */
+    json_t *lines = tail_all(s, VIEW_TOPIC);
+    check_view_lines(lines);
+    json_t *hist = lines_of(lines, pid);
+    cr_assert_eq(json_array_size(hist), 6, "view history of %s: %s", pid,
+                 json_dumps(hist, JSON_COMPACT));
+    static const char *const seen_sources[5] = {"A1", "A1,B2", "A1,B2,C3",
+                                                "A1,B2", "A1"};
+    static const char *const seen_phone[5] = {"13800000001", "13800000002",
+                                              "13800000003", "13800000002",
+                                              "13800000001"};
+    for (size_t i = 0; i < 5; i++) {
+        const json_t *v = json_object_get(json_array_get(hist, i), "value");
+        cr_assert_eq(json_integer_value(json_object_get(v, "version")),
+                     (long long)i + 1);
+        char *src = sorted_keys(json_object_get(v, "sources"));
+        cr_assert_str_eq(src, seen_sources[i], "version %zu", i + 1);
+        free(src);
+        cr_assert_str_eq(json_string_value(json_object_get(v, "id_number")), id);
+        cr_assert_str_eq(json_string_value(json_object_get(v, "phone")),
+                         seen_phone[i]);
+        cr_assert_str_eq(json_string_value(json_object_get(v, "sex")), "MALE");
+        cr_assert_str_eq(json_string_value(json_object_get(v, "birth_date")),
+                         "1980-01-01");
+    }
+    const json_t *last = json_array_get(hist, 5);
+    cr_assert(json_is_null(json_object_get(last, "value")), "tombstone");
+    json_t *fold = gh_test_fold(lines);
+    cr_assert_eq(json_object_size(fold), 0);
+
+    json_decref(fold);
+    json_decref(hist);
+    json_decref(lines);
+    free(pid);
+}
+
+/* ---- 3. kill -9 of the hub under load -----------------------------------
+ */
+
+#define KILL_ROWS 2000
+#define KILL_CHANGES 2000
+#define KILL_MAX_ROWS (KILL_ROWS + KILL_CHANGES + 1)
+
+typedef struct kload {
+    char (*rk)[16];
+    char (*id)[19];
+    int *alive;
+    int n, nalive, next_fresh;
+    unsigned seed;
+} kload_t;
+
+/* A fresh ID from a pool that never collides with the initial rows. */
+static void fresh_id(kload_t *k, char out[19]) {
+    int j = k->next_fresh++;
+    int64_t days = gh_days_from_civil(1970, 1, 2) + 2 * j;
+    char d[11];
+    gh_date_format(days, d);
+    make_id18(out, atoi(d), atoi(d + 5), atoi(d + 8), 500 + j % 400);
+}
+
+static int pick_alive(kload_t *k) {
+    cr_assert(k->nalive > 0);
+    for (;;) {
+        int i = (int)(rand_r(&k->seed) % (unsigned)k->n);
+        if (k->alive[i]) return i;
+    }
+}
+
+/* One random department change (sometimes several in one transaction). */
+static void random_change(gh_test_stack_t *s, kload_t *k, int step) {
+    unsigned r = rand_r(&k->seed) % 100;
+    PGconn *c = s->dept;
+    if (r < 30 && k->nalive > 10) { /* update contact details */
+        int i = pick_alive(k);
+        gh_test_exec(c,
+                     "UPDATE zz_syrk SET xm = '名%d', lxdh = '137%08d', jzdz = "
+                     "'地址%d', gxsj = clock_timestamp() WHERE rkbh = '%s'",
+                     step, step, step, k->rk[i]);
+    } else if (r < 40 && k->nalive > 10) { /* sex, birth date, grid */
+        int i = pick_alive(k);
+        gh_test_exec(c,
+                     "UPDATE zz_syrk SET xb = CASE xb WHEN '1' THEN '2' ELSE "
+                     "'1' END, csrq = csrq + 1, wgbm = 'W%d', gxsj = "
+                     "clock_timestamp() WHERE rkbh = '%s'",
+                     step % 50, k->rk[i]);
+    } else if (r < 60 && k->n < KILL_MAX_ROWS) { /* new row */
+        int i = k->n++;
+        snprintf(k->rk[i], sizeof(k->rk[i]), "N%05d", i);
+        if (rand_r(&k->seed) % 2 && k->nalive > 0) /* same resident */
+            memcpy(k->id[i], k->id[pick_alive(k)], 19);
+        else
+            fresh_id(k, k->id[i]);
+        k->alive[i] = 1;
+        k->nalive++;
+        char name[32], phone[16];
+        snprintf(name, sizeof(name), "新%d", step);
+        snprintf(phone, sizeof(phone), "136%08d", step);
+        insert_row(c, k->rk[i], name, k->id[i], 1 + step % 2, "1990-05-05",
+                   phone, "新地址", "W1");
+    } else if (r < 75 && k->nalive > 10) { /* delete */
+        int i = pick_alive(k);
+        gh_test_exec(c, "DELETE FROM zz_syrk WHERE rkbh = '%s'", k->rk[i]);
+        k->alive[i] = 0;
+        k->nalive--;
+    } else if (r < 87 && k->nalive > 10) { /* the ID number changes */
+        int i = pick_alive(k);
+        if (rand_r(&k->seed) % 2)
+            memcpy(k->id[i], k->id[pick_alive(k)], 19);
+        else
+            fresh_id(k, k->id[i]);
+        gh_test_exec(c,
+                     "UPDATE zz_syrk SET gmsfhm = '%s', gxsj = "
+                     "clock_timestamp() WHERE rkbh = '%s'",
+                     k->id[i], k->rk[i]);
+    } else if (k->nalive > 10) { /* a transaction of three updates */
+        int a = pick_alive(k), b = pick_alive(k), d = pick_alive(k);
+        gh_test_exec(c,
+                     "BEGIN;"
+                     "UPDATE zz_syrk SET lxdh = '135%08d', gxsj = "
+                     "clock_timestamp() WHERE rkbh = '%s';"
+                     "UPDATE zz_syrk SET xm = '事务%d', gxsj = "
+                     "clock_timestamp() WHERE rkbh = '%s';"
+                     "UPDATE zz_syrk SET jzdz = '事务地址%d', gxsj = "
+                     "clock_timestamp() WHERE rkbh = '%s';"
+                     "COMMIT",
+                     step, k->rk[a], step, k->rk[b], step, k->rk[d]);
+    }
+}
+
+typedef struct since {
+    PGconn *hub;
+    char *ts;
+} since_t;
+
+/* The hub (re)started at `ts` has applied at least one batch. */
+static int applied_since(void *arg) {
+    since_t *w = arg;
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM source_person WHERE applied_at > '%s'",
+             w->ts);
+    long n = try_count(w->hub, sql);
+    if (PQstatus(w->hub) != CONNECTION_OK) PQreset(w->hub);
+    return n > 0;
+}
+
+Test(hub, kill9_hub_midbatch, .timeout = 300) {
+    kload_t k = {0};
+    k.rk = gh_xcalloc(KILL_MAX_ROWS, sizeof(*k.rk));
+    k.id = gh_xcalloc(KILL_MAX_ROWS, sizeof(*k.id));
+    k.alive = gh_xcalloc(KILL_MAX_ROWS, sizeof(*k.alive));
+    k.seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+    unsigned seed0 = k.seed;
+    cr_log_info("kill9_hub_midbatch: seed %u", seed0);
+    k.next_fresh = KILL_ROWS;
+
+    gh_test_stack_t *s = new_stack();
+    /* 2000 residents, unique IDs, every 97th without a valid one. */
+    gh_buf_t sql = {0};
+    gh_buf_puts(&sql, "INSERT INTO zz_syrk (rkbh, xm, gmsfhm, xb, csrq, lxdh, "
+                      "jzdz, wgbm, bz) VALUES ");
+    for (int i = 0; i < KILL_ROWS; i++) {
+        snprintf(k.rk[i], sizeof(k.rk[i]), "K%05d", i);
+        k.next_fresh = i; /* fresh_id(i) is the initial ID of row i */
+        fresh_id(&k, k.id[i]);
+        if (i % 97 == 0) k.id[i][17] = k.id[i][17] == '1' ? '2' : '1';
+        k.alive[i] = 1;
+        gh_buf_printf(&sql,
+                      "%s('%s', '人%d', '%s', '%d', '%.4s-%.2s-%.2s', "
+                      "'1390%07d', '地址%d', 'G%d', 'r')",
+                      i ? "," : "", k.rk[i], i, k.id[i], 1 + i % 2, k.id[i] + 6,
+                      k.id[i] + 10, k.id[i] + 12, i, i, i % 13);
+    }
+    k.n = k.nalive = KILL_ROWS;
+    k.next_fresh = KILL_ROWS;
+    gh_test_exec(s->dept, "%s", sql.data);
+    gh_buf_free(&sql);
+
+    PGconn *hub = hub_conn(s);
+    /* Small batches: a kill at a random moment lands inside a batch (or its
+     * relay) rather than between two large ones. A short session timeout:
+     * the killed hub's group member expires sooner, so that the restarted
+     * one gets its partitions in seconds rather than after the default 45 s.
+     */
+    const char *const small[] = {"batch.max.messages=20",
+                                 "kafka.session.timeout.ms=6000",
+                                 "kafka.heartbeat.interval.ms=1000", NULL};
+    start_connector(s);
+    gh_test_stack_start_hub(s, small);
+    char *started = gh_xstrdup("-infinity");
+    wait_streaming(s);
+
+    /* Kill points: the first while the hub works through the snapshot, the
+     * others while it catches up with the changes made while it was down.
+     * Before each kill, wait until the current run has committed a batch,
+     * then let it run on for a random moment. */
+    int kill_at[3] = {(int)(rand_r(&k.seed) % 50),
+                      600 + (int)(rand_r(&k.seed) % 300),
+                      1300 + (int)(rand_r(&k.seed) % 300)};
+    int kills = 0;
+    for (int step = 0; step < KILL_CHANGES; step++) {
+        random_change(s, &k, step);
+        if (kills < 3 && step == kill_at[kills]) {
+            since_t w = {hub, started};
+            if (!gh_test_wait_until(applied_since, &w, 90000)) {
+                char *tail = gh_test_file_tail(gh_test_stack_hub_log(s), 3000);
+                cr_assert_fail("hub run %d applied nothing in 90 s (seed %u); "
+                               "log ends:\n%s",
+                               kills + 1, seed0, tail);
+            }
+            usleep((useconds_t)(rand_r(&k.seed) % 1500) * 1000);
+            cr_assert(gh_test_proc_alive(s->hub), "hub died by itself");
+            gh_test_kill9(s->hub);
+            kills++;
+            free(started);
+            started = gh_test_scalar(hub, "SELECT clock_timestamp()::text");
+            gh_test_stack_start_hub(s, small);
+        }
+    }
+    cr_assert_eq(kills, 3);
+    cr_log_info("kill9_hub_midbatch: %d rows now, %d alive, seed %u", k.n,
+                k.nalive, seed0);
+    wait_settled(s, hub, 180000);
+    cr_assert_eq(gh_test_count(hub, "SELECT count(*) FROM outbox"), 0,
+                 "outbox must be empty once everything is published");
+
+    json_t *lines = tail_all(s, VIEW_TOPIC);
+    int dups = check_view_lines(lines); /* duplicates only if identical */
+    json_t *fold = gh_test_fold(lines);
+    json_t *pids = check_view_equals_dept(s, fold);
+
+    /* The view's last version of each person is the hub's. */
+    PGresult *r = PQexec(hub, "SELECT person_id, version FROM person "
+                              "WHERE active ORDER BY person_id");
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    cr_assert_eq((size_t)PQntuples(r), json_object_size(fold),
+                 "%d active persons in the hub, %zu in the view", PQntuples(r),
+                 json_object_size(fold));
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *pid = PQgetvalue(r, i, 0);
+        cr_assert_not_null(json_object_get(fold, pid),
+                           "active person %s missing from the view", pid);
+        cr_assert_eq(version_of(fold, pid), atoll(PQgetvalue(r, i, 1)),
+                     "person %s: view version %lld, hub version %s", pid,
+                     version_of(fold, pid), PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+
+    /* For the record: how much the crashes made the last run redo. */
+    cr_assert_eq(gh_test_stop(s->hub, 20000), 0);
+    char *stats = gh_test_wait_for_text(gh_test_stack_hub_log(s), "stopping: ",
+                                        5000);
+    cr_log_info("kill9_hub_midbatch: %zu view messages, %d republished; last "
+                "run: %s",
+                json_array_size(lines), dups, stats ? stats : "?");
+    free(stats);
+
+    json_decref(pids);
+    json_decref(fold);
+    json_decref(lines);
+    free(started);
+    free(k.rk);
+    free(k.id);
+    free(k.alive);
+}
+
+/* ---- 4. undecodable messages go to the dead-letter topic ----------------
+ */
+
+typedef struct produced {
+    int32_t partition;
+    int64_t offset;
+    rd_kafka_resp_err_t err;
+    int done;
+} produced_t;
+
+static void produce_dr(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                       void *opaque) {
+    (void)rk;
+    (void)opaque;
+    produced_t *p = m->_private;
+    p->partition = m->partition;
+    p->offset = m->offset;
+    p->err = m->err;
+    p->done = 1;
+}
+
+/* Produces one message (key, bytes) to `topic` and returns where it went. */
+static produced_t produce_raw(const char *bootstrap, const char *topic,
+                              const char *key, const void *val, size_t len) {
+    char err[512];
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    cr_assert_eq(rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err,
+                                   sizeof(err)),
+                 RD_KAFKA_CONF_OK);
+    rd_kafka_conf_set_dr_msg_cb(kc, produce_dr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof(err));
+    cr_assert_not_null(rk, "producer: %s", err);
+    produced_t p = {0};
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE((void *)val, len),
+        RD_KAFKA_V_OPAQUE(&p), RD_KAFKA_V_END);
+    cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "produce: %s",
+                 rd_kafka_err2str(e));
+    rd_kafka_flush(rk, 30000);
+    rd_kafka_destroy(rk);
+    cr_assert(p.done && !p.err, "delivery of %s: %s", key,
+              rd_kafka_err2str(p.err));
+    return p;
+}
+
+typedef struct dlq_wait {
+    const char *bootstrap;
+    long want;
+} dlq_wait_t;
+
+static int dlq_has(void *arg) {
+    dlq_wait_t *w = arg;
+    return topic_count(w->bootstrap, DLQ_TOPIC) >= w->want;
+}
+
+Test(hub, corrupt_message_dead_letter) {
+    gh_test_stack_t *s = new_stack();
+    char id[19];
+    make_id18(id, 1970, 3, 4, 11);
+    insert_row(s->dept, "V1", "赵一", id, 1, "1970-03-04", "13812345678",
+               "朝阳区", "G1");
+    start_pipeline(s);
+    PGconn *hub = hub_conn(s);
+    wait_settled(s, hub, SETTLE_MS);
+
+    /* Real bytes to damage: a department event and a view record. */
+    raw_list_t src = read_raw(s->bootstrap, SRC_TOPIC);
+    raw_list_t view = read_raw(s->bootstrap, VIEW_TOPIC);
+    const raw_msg_t *real = NULL;
+    for (size_t i = 0; i < src.n && !real; i++)
+        if (!src.v[i].null_value) real = &src.v[i];
+    cr_assert_not_null(real, "no department event in %s", SRC_TOPIC);
+    cr_assert(real->len > 20 && real->value[0] == 0xC3 &&
+                  real->value[1] == 0x01,
+              "department events are Avro single-object encoded");
+    cr_assert_eq(view.n, 1);
+
+    unsigned char rnd[64];
+    unsigned seed = 12345;
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        rnd[i] = (unsigned char)(rand_r(&seed) & 0xff);
+    rnd[0] = 0x7b; /* not a framing byte */
+    unsigned char unknown_fp[26] = {0xC3, 0x01, 0xde, 0xad, 0xbe, 0xef,
+                                    0x01, 0x23, 0x45, 0x67, 2,    'x'};
+    struct {
+        const char *key;
+        const unsigned char *val;
+        size_t len;
+        produced_t at;
+    } bad[5] = {
+        {"corrupt-random", rnd, sizeof(rnd), {0}},
+        {"corrupt-unknown-fingerprint", unknown_fp, sizeof(unknown_fp), {0}},
+        {"corrupt-truncated", real->value, real->len / 2, {0}},
+        {"corrupt-header-only", real->value, 10, {0}},
+        {"corrupt-wrong-schema", view.v[0].value, view.v[0].len, {0}},
+    };
+    long dlq_before = topic_count(s->bootstrap, DLQ_TOPIC);
+    for (int i = 0; i < 5; i++)
+        bad[i].at = produce_raw(s->bootstrap, SRC_TOPIC, bad[i].key, bad[i].val,
+                                bad[i].len);
+
+    /* A valid change after them still reaches the view. */
+    make_id18(id, 1971, 5, 6, 22);
+    insert_row(s->dept, "V2", "钱二", id, 2, "1971-05-06", "13887654321",
+               "海淀区", "G2");
+    wait_settled(s, hub, SETTLE_MS);
+    dlq_wait_t w = {s->bootstrap, dlq_before + 5};
+    int got = gh_test_wait_until(dlq_has, &w, 60000);
+    char *hublog = gh_test_file_tail(gh_test_stack_hub_log(s), 3000);
+    cr_assert(got, "%ld dead letters, expected %ld; hub log ends:\n%s",
+              topic_count(s->bootstrap, DLQ_TOPIC), dlq_before + 5, hublog);
+    cr_assert(gh_test_proc_alive(s->hub), "the hub died; log ends:\n%s",
+              hublog);
+
+    raw_list_t dlq = read_raw(s->bootstrap, DLQ_TOPIC);
+    int from_hub = 0;
+    for (size_t j = 0; j < dlq.n; j++) {
+        const char *comp = hdr(&dlq.v[j], "gh.error.component");
+        if (comp && !strcmp(comp, "hub")) from_hub++;
+    }
+    cr_assert_eq(from_hub, 5, "dead letters from the hub: %d", from_hub);
+    for (int i = 0; i < 5; i++) {
+        const raw_msg_t *d = NULL;
+        char part[16], off[32];
+        snprintf(part, sizeof(part), "%d", (int)bad[i].at.partition);
+        snprintf(off, sizeof(off), "%" PRId64, bad[i].at.offset);
+        for (size_t j = 0; j < dlq.n && !d; j++) {
+            const char *c = hdr(&dlq.v[j], "gh.error.component");
+            const char *t = hdr(&dlq.v[j], "gh.source.topic");
+            const char *p = hdr(&dlq.v[j], "gh.source.partition");
+            const char *o = hdr(&dlq.v[j], "gh.source.offset");
+            if (c && t && p && o && !strcmp(c, "hub") &&
+                !strcmp(t, SRC_TOPIC) && !strcmp(p, part) && !strcmp(o, off))
+                d = &dlq.v[j];
+        }
+        cr_assert_not_null(d, "no dead letter for %s (%s[%s]@%s)", bad[i].key,
+                           SRC_TOPIC, part, off);
+        cr_assert_str_eq(d->key ? d->key : "(null)", bad[i].key);
+        cr_assert_eq(d->len, bad[i].len, "%s: %zu bytes in the DLQ, %zu sent",
+                     bad[i].key, d->len, bad[i].len);
+        cr_assert(memcmp(d->value, bad[i].val, d->len) == 0,
+                  "%s: the dead letter must carry the original bytes",
+                  bad[i].key);
+        const char *reason = hdr(d, "gh.error.reason");
+        cr_assert(reason && *reason, "%s: gh.error.reason is empty",
+                  bad[i].key);
+        cr_log_info("%s -> %s", bad[i].key, reason);
+    }
+
+    json_t *lines = tail_all(s, VIEW_TOPIC);
+    check_view_lines(lines);
+    json_t *fold = gh_test_fold(lines);
+    json_t *pids = check_view_equals_dept(s, fold);
+    cr_assert_eq(json_object_size(fold), 2);
+    cr_assert(gh_test_proc_alive(s->hub), "the hub died");
+
+    json_decref(pids);
+    json_decref(fold);
+    json_decref(lines);
+    free(hublog);
+    raw_list_free(&dlq);
+    raw_list_free(&src);
+    raw_list_free(&view);
+}
+
+/* ---- 5. re-reading every event changes nothing --------------------------
+ */
+
+#define PERSON_DIGEST_SQL                                                      \
+    "SELECT string_agg(concat_ws('|', person_id, match_key, active, "          \
+    "version, id_number, name, sex, birth_date, phone, address, grid_code, "   \
+    "sources::text, updated_at), ';' ORDER BY person_id) FROM person"
+#define SOURCE_DIGEST_SQL                                                      \
+    "SELECT string_agg(concat_ws('|', department, source_key, pos_lsn, "       \
+    "pos_seq, deleted, match_key, name, applied_at), ';' ORDER BY "            \
+    "source_key) FROM source_person"
+
+typedef struct caught_up {
+    rd_kafka_t *rk; /* a handle in the hub's group, for committed() */
+    int np;
+    const int64_t *hi;
+} caught_up_t;
+
+/* The group has committed the end of every non-empty partition. */
+static int group_caught_up(void *arg) {
+    caught_up_t *c = arg;
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new(c->np);
+    for (int p = 0; p < c->np; p++)
+        rd_kafka_topic_partition_list_add(l, SRC_TOPIC, p);
+    int ok = rd_kafka_committed(c->rk, l, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int p = 0; ok && p < c->np; p++)
+        if (c->hi[p] > 0 && l->elems[p].offset != c->hi[p]) ok = 0;
+    rd_kafka_topic_partition_list_destroy(l);
+    return ok;
+}
+
+Test(hub, replay_is_idempotent) {
+    gh_test_stack_t *s = new_stack();
+    for (int i = 1; i <= 30; i++) {
+        int y, m, d;
+        birth_of(i, &y, &m, &d);
+        char id[19], rk[16], name[32], birth[11], phone[16];
+        /* Rows 21..30 repeat the IDs of rows 1..10: merged persons. */
+        int j = i > 20 ? i - 20 : i;
+        birth_of(j, &y, &m, &d);
+        if (i % 10 == 5)
+            make_id15(id, y, m, d, j);
+        else
+            make_id18(id, y, m, d, j);
+        snprintf(rk, sizeof(rk), "P%03d", i);
+        snprintf(name, sizeof(name), "重放%03d", i);
+        snprintf(birth, sizeof(birth), "%04d-%02d-%02d", y, m, d);
+        snprintf(phone, sizeof(phone), "150%08d", i);
+        insert_row(s->dept, rk, name, id, 1 + i % 2, birth, phone, "通州区",
+                   "G3");
+    }
+    start_pipeline(s);
+    wait_streaming(s);
+    /* Streamed changes too: updates, a delete that retires a person, a
+     * delete that leaves a merged person with one record, a truncate-free
+     * re-insert. */
+    gh_test_exec(s->dept, "UPDATE zz_syrk SET lxdh = '151' || substr(lxdh, 4), "
+                          "gxsj = clock_timestamp() WHERE rkbh <= 'P010'");
+    gh_test_exec(s->dept, "DELETE FROM zz_syrk WHERE rkbh IN ('P015', 'P022')");
+    char id99[19];
+    make_id18(id99, 1990, 1, 1, 99);
+    insert_row(s->dept, "P099", "再来", id99, 1, "1990-01-01", "15000000099",
+               "通州区", "G3");
+    gh_test_exec(s->dept, "DELETE FROM zz_syrk WHERE rkbh = 'P099'");
+    PGconn *hub = hub_conn(s);
+    wait_settled(s, hub, SETTLE_MS);
+
+    json_t *lines = tail_all(s, VIEW_TOPIC);
+    check_view_lines(lines);
+    json_t *fold = gh_test_fold(lines);
+    json_t *pids = check_view_equals_dept(s, fold);
+    long view_before = (long)json_array_size(lines);
+    char *persons_before = gh_test_scalar(hub, PERSON_DIGEST_SQL);
+    char *sources_before = gh_test_scalar(hub, SOURCE_DIGEST_SQL);
+
+    /* A hub in a new consumer group re-reads the topic from the start. */
+    const char *const other[] = {"group.id=gh-test-replay", NULL};
+    gh_test_stack_start_hub(s, other);
+    rd_kafka_t *rk = raw_consumer(s->bootstrap, "gh-test-replay");
+    int np = topic_partitions(rk, SRC_TOPIC);
+    int64_t *hi = gh_xcalloc((size_t)np + 1, sizeof(*hi));
+    for (int p = 0; p < np; p++) {
+        int64_t lo;
+        cr_assert_eq(rd_kafka_query_watermark_offsets(rk, SRC_TOPIC, p, &lo,
+                                                      &hi[p], 10000),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    caught_up_t cu = {rk, np, hi};
+    if (!gh_test_wait_until(group_caught_up, &cu, 90000)) {
+        char *tail = gh_test_file_tail(gh_test_stack_hub_log(s), 3000);
+        cr_assert_fail("the replaying hub did not commit the end of %s; log "
+                       "ends:\n%s",
+                       SRC_TOPIC, tail);
+    }
+    rd_kafka_destroy(rk);
+    free(hi);
+    cr_assert_eq(gh_test_stop(s->hub, 20000), 0, "graceful stop");
+    char *stats = gh_test_wait_for_text(gh_test_stack_hub_log(s), "stopping: ",
+                                        5000);
+    cr_assert_not_null(stats);
+    cr_assert(strstr(stats, "stopping: 0 applied"),
+              "a replay must apply nothing: %s", stats);
+    free(stats);
+
+    char *persons_after = gh_test_scalar(hub, PERSON_DIGEST_SQL);
+    char *sources_after = gh_test_scalar(hub, SOURCE_DIGEST_SQL);
+    cr_assert_str_eq(persons_after, persons_before,
+                     "person table changed by a replay");
+    cr_assert_str_eq(sources_after, sources_before,
+                     "source records changed by a replay");
+    cr_assert_eq(gh_test_count(hub, "SELECT count(*) FROM outbox"), 0);
+    cr_assert_eq(topic_count(s->bootstrap, VIEW_TOPIC), view_before,
+                 "a replay must publish nothing to the view");
+
+    json_decref(pids);
+    json_decref(fold);
+    json_decref(lines);
+    free(persons_before);
+    free(persons_after);
+    free(sources_before);
+    free(sources_after);
+}
+
+/* ---- 6. configuration errors and an unreachable database ----------------
+ */
+
+static char *run_binary(const char *dir, const char *const argv[], int *rc) {
+    static int n;
+    char log[4096];
+    snprintf(log, sizeof(log), "%s/run.%d.log", dir, ++n);
+    *rc = gh_test_run(argv, log, 30000);
+    return gh_test_file_tail(log, 4000);
+}
+
+Test(hub, config_errors) {
+    char *dir = gh_test_tmpdir();
+    int rc;
+
+    const char *a1[] = {GH_BINARY, "hub", "-X", "nosuch.key=1", NULL};
+    char *out = run_binary(dir, a1, &rc);
+    cr_assert_eq(rc, 2, "unknown key: exit %d, output:\n%s", rc, out);
+    cr_assert(strstr(out, "nosuch.key"), "%s", out);
+    cr_assert(strstr(out, "unknown property"), "%s", out);
+    free(out);
+
+    char file[4200];
+    snprintf(file, sizeof(file), "%s/hub.properties", dir);
+    gh_test_write_file(file,
+                       "# hub\n"
+                       "database.conninfo=host=127.0.0.1 port=1\n"
+                       "bootstrap.servers=127.0.0.1:1\n"
+                       "\n"
+                       "batch.max.messages=lots\n");
+    const char *a2[] = {GH_BINARY, "hub", "-c", file, NULL};
+    out = run_binary(dir, a2, &rc);
+    cr_assert_eq(rc, 2, "bad int: exit %d, output:\n%s", rc, out);
+    char want[4300];
+    snprintf(want, sizeof(want), "%s:5: batch.max.messages", file);
+    cr_assert(strstr(out, want), "should name %s:\n%s", want, out);
+    free(out);
+
+    gh_test_write_file(file, "subscriber=test\n");
+    out = run_binary(dir, a2, &rc);
+    cr_assert_eq(rc, 2, "typo: exit %d, output:\n%s", rc, out);
+    snprintf(want, sizeof(want), "%s:1: subscriber", file);
+    cr_assert(strstr(out, want), "should name %s:\n%s", want, out);
+    cr_assert(strstr(out, "did you mean subscribers"), "%s", out);
+    free(out);
+
+    gh_test_write_file(file, "source.topics=a\nsource.topics=b\n");
+    out = run_binary(dir, a2, &rc);
+    cr_assert_eq(rc, 2, "duplicate: exit %d, output:\n%s", rc, out);
+    snprintf(want, sizeof(want), "%s:2: source.topics", file);
+    cr_assert(strstr(out, want), "should name %s:\n%s", want, out);
+    free(out);
+
+    const char *a3[] = {GH_BINARY, "hub", "-X", "kafka.enable.idempotence=false",
+                        NULL};
+    out = run_binary(dir, a3, &rc);
+    cr_assert_eq(rc, 2, "managed kafka property: exit %d:\n%s", rc, out);
+    cr_assert(strstr(out, "enable.idempotence"), "%s", out);
+    free(out);
+
+    const char *a4[] = {GH_BINARY, "hub", "-X", "bootstrap.servers=h:1", NULL};
+    out = run_binary(dir, a4, &rc);
+    cr_assert_eq(rc, 2, "missing required: exit %d:\n%s", rc, out);
+    cr_assert(strstr(out, "database.conninfo"), "%s", out);
+    free(out);
+
+    /* A hub whose database is unreachable keeps retrying and stops cleanly
+     * on SIGTERM. */
+    char *bootstrap = NULL;
+    gh_test_proc_t *broker = gh_test_start_broker(dir, &bootstrap);
+    char bs[512];
+    snprintf(bs, sizeof(bs), "bootstrap.servers=%s", bootstrap);
+    const char *a5[] = {GH_BINARY,
+                        "hub",
+                        "-X",
+                        "database.conninfo=host=127.0.0.1 port=1 dbname=none "
+                        "connect_timeout=2",
+                        "-X",
+                        bs,
+                        "-X",
+                        "source.topics=" SRC_TOPIC,
+                        "-X",
+                        "subscribers=test",
+                        "-X",
+                        "retry.backoff.ms=100",
+                        "-X",
+                        "retry.backoff.max.ms=400",
+                        NULL};
+    char log[4200];
+    snprintf(log, sizeof(log), "%s/hub-unreachable.log", dir);
+    gh_test_proc_t *hubp = gh_test_spawn(a5, log);
+    char *line = gh_test_wait_for_text(log, "hub database: cannot connect",
+                                       15000);
+    char *retry = gh_test_wait_for_text(log, "retrying in", 5000);
+    char *tail = gh_test_file_tail(log, 3000);
+    cr_assert_not_null(line, "no connection error logged; log:\n%s", tail);
+    cr_assert_not_null(retry, "no retry logged; log:\n%s", tail);
+    free(line);
+    free(retry);
+    free(tail);
+    usleep(1500 * 1000);
+    cr_assert(gh_test_proc_alive(hubp), "the hub gave up on its database");
+    char *second = gh_test_wait_for_text(log, "retrying in 400 ms", 10000);
+    cr_assert_not_null(second, "the backoff must grow to its maximum");
+    free(second);
+    cr_assert_eq(gh_test_stop(hubp, 10000), 0, "exit status on SIGTERM");
+    gh_test_proc_free(hubp);
+    gh_test_stop(broker, 10000);
+    gh_test_proc_free(broker);
+    free(bootstrap);
+    gh_test_rmtree(dir);
+    free(dir);
+}
+
+/* Connection errors are logged on every retry: they must not carry the
+ * password of database.conninfo (which ${env:...} keeps out of files). */
+Test(hub, unreachable_database_log_has_no_password) {
+    char *dir = gh_test_tmpdir();
+    char *bootstrap = NULL;
+    gh_test_proc_t *broker = gh_test_start_broker(dir, &bootstrap);
+    char bs[512];
+    snprintf(bs, sizeof(bs), "bootstrap.servers=%s", bootstrap);
+    const char *argv[] = {GH_BINARY,
+                          "hub",
+                          "-X",
+                          "database.conninfo=host=127.0.0.1 port=1 dbname=none "
+                          "user=gh password=gh-test-secret-pw connect_timeout=2",
+                          "-X",
+                          bs,
+                          "-X",
+                          "source.topics=" SRC_TOPIC,
+                          "-X",
+                          "subscribers=test",
+                          "-X",
+                          "retry.backoff.ms=100",
+                          NULL};
+    char log[4200];
+    snprintf(log, sizeof(log), "%s/hub.log", dir);
+    gh_test_proc_t *hubp = gh_test_spawn(argv, log);
+    char *retry = gh_test_wait_for_text(log, "retrying in", 15000);
+    cr_assert_not_null(retry, "no retry logged");
+    free(retry);
+    cr_assert_eq(gh_test_stop(hubp, 10000), 0);
+    gh_test_proc_free(hubp);
+    gh_test_stop(broker, 10000);
+    gh_test_proc_free(broker);
+    char *all = gh_test_file_tail(log, 100000);
+    cr_assert_null(strstr(all, "gh-test-secret-pw"),
+                   "the hub logged the database password:\n%s", all);
+    free(all);
+    free(bootstrap);
+    gh_test_rmtree(dir);
+    free(dir);
+}
+
+/* Residents born before 1970: the Avro date is a negative day count. */
+Test(hub, birth_date_before_1970) {
+    gh_test_stack_t *s = new_stack();
+    static const struct {
+        int y, m, d;
+    } births[] = {{1969, 12, 31}, {1950, 6, 15}, {1970, 1, 1}, {1985, 7, 20}};
+    for (int i = 0; i < 4; i++) {
+        char id[19], rk[8], birth[11];
+        make_id18(id, births[i].y, births[i].m, births[i].d, 10 + i);
+        snprintf(rk, sizeof(rk), "B%d", i);
+        snprintf(birth, sizeof(birth), "%04d-%02d-%02d", births[i].y,
+                 births[i].m, births[i].d);
+        insert_row(s->dept, rk, "老人", id, 1, birth, "13900000000", "东城区",
+                   "G1");
+    }
+    start_pipeline(s);
+    PGconn *hub = hub_conn(s);
+    wait_settled(s, hub, 30000);
+    json_t *lines = tail_all(s, VIEW_TOPIC);
+    json_t *fold = gh_test_fold(lines);
+    json_t *pids = check_view_equals_dept(s, fold);
+    cr_assert_eq(json_object_size(fold), 4);
+    json_decref(pids);
+    json_decref(fold);
+    json_decref(lines);
+}
