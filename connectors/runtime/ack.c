@@ -7,7 +7,8 @@
 
 struct gh_ack_txn {
     uint64_t end_lsn;
-    long outstanding;
+    int64_t commit_us;
+    long outstanding, produced;
     int closed;
     gh_ack_txn_t *next;
 };
@@ -16,6 +17,11 @@ static void advance(gh_ack_t *a) {
     while (a->head && a->head->closed && a->head->outstanding == 0) {
         gh_ack_txn_t *t = a->head;
         if (!a->failed && t->end_lsn > a->confirmed) a->confirmed = t->end_lsn;
+        if (t->commit_us > 0 && t->produced > 0) {
+            int64_t lat = gh_wallclock_us() - t->commit_us;
+            gh_hist_record(&a->latency_total, lat);
+            gh_hist_record(&a->latency_window, lat);
+        }
         a->head = t->next;
         if (!a->head) a->tail = NULL;
         free(t);
@@ -36,10 +42,13 @@ gh_ack_txn_t *gh_ack_begin(gh_ack_t *a) {
 
 void gh_ack_add(gh_ack_txn_t *txn) {
     txn->outstanding++;
+    txn->produced++;
 }
 
-void gh_ack_close(gh_ack_t *a, gh_ack_txn_t *txn, uint64_t end_lsn) {
+void gh_ack_close(gh_ack_t *a, gh_ack_txn_t *txn, uint64_t end_lsn,
+                  int64_t commit_us) {
     txn->closed = 1;
+    txn->commit_us = commit_us;
     txn->end_lsn = end_lsn;
     advance(a);
 }

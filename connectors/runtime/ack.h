@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 
+#include "gridhub/hist.h"
+
 typedef struct gh_ack_txn gh_ack_txn_t;
 typedef struct gh_ack {
     gh_ack_txn_t *head, *tail;
@@ -20,6 +22,9 @@ typedef struct gh_ack {
     int failed;         /* a message failed permanently: never advance */
     char failure[512];
     long inflight_txns;
+    /* Commit (in PostgreSQL) to acknowledgement (by Kafka) of whole
+     * transactions, µs: since start, and since the last stats report. */
+    gh_hist_t latency_total, latency_window;
 } gh_ack_t;
 
 /* Opens a transaction at the tail. Borrowed until it completes. */
@@ -27,8 +32,10 @@ gh_ack_txn_t *gh_ack_begin(gh_ack_t *a);
 /* One more message in flight for txn. */
 void gh_ack_add(gh_ack_txn_t *txn);
 /* The transaction was read to its end; end_lsn becomes confirmable once all
- * its messages are acknowledged. */
-void gh_ack_close(gh_ack_t *a, gh_ack_txn_t *txn, uint64_t end_lsn);
+ * its messages are acknowledged. commit_us (Unix µs, 0 if none) is when it
+ * committed at the source, for the latency histograms. */
+void gh_ack_close(gh_ack_t *a, gh_ack_txn_t *txn, uint64_t end_lsn,
+                  int64_t commit_us);
 /* A delivery report for one message of txn; ok == 0 marks the tracker
  * failed with `why` (copied). */
 void gh_ack_done(gh_ack_t *a, gh_ack_txn_t *txn, int ok, const char *why);

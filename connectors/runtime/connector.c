@@ -61,6 +61,9 @@ const gh_conf_prop_t gh_connector_props[] = {
      "hold WAL."},
     {"heartbeat.topic", GH_CONF_STR, "gridhub.heartbeat", 0, 0, 0, NULL, NULL,
      "Topic of heartbeat records."},
+    {"stats.interval.ms", GH_CONF_INT, "30000", 0, 100, 86400000, NULL, NULL,
+     "How often a `stats:` line (events, rate, commit-to-acknowledgement "
+     "latency p50/p99/max) is logged."},
     {"status.interval.ms", GH_CONF_INT, "1000", 0, 10, 60000, NULL, NULL,
      "How often the confirmed position is reported to PostgreSQL."},
     GH_CONF_DLQ_PROP("rows that do not fit the mapping"),
@@ -475,7 +478,7 @@ static gh_err_t snapshot(cn_t *c, PGconn *db, const char *snapname,
                         rows);
     }
     free(vals);
-    gh_ack_close(&c->ack, txn, 0);
+    gh_ack_close(&c->ack, txn, 0, 0);
     char ignore[256];
     gh_pg_exec(db, "COMMIT", ignore, sizeof(ignore));
     if (e) return e;
@@ -648,9 +651,24 @@ static gh_err_t heartbeat(cn_t *c, char *errstr, size_t errstr_size) {
     gh_ack_txn_t *t = gh_ack_begin(&c->ack);
     gh_err_t e = produce(c, c->hb_topic, c->name, strlen(c->name), v, strlen(v),
                          t, errstr, errstr_size);
-    gh_ack_close(&c->ack, t, c->received);
+    gh_ack_close(&c->ack, t, c->received, 0);
     free(v);
     return e;
+}
+
+/* One parseable line: what flowed in the window and how long a committed
+ * transaction took to be acknowledged by Kafka (commit -> ack). */
+static void log_stats(cn_t *c, const char *what, const gh_hist_t *h,
+                      long long events, int64_t window_ms) {
+    char l[18];
+    gh_lsn_format(c->ack.confirmed, l);
+    gh_log_info(LOG,
+                "%s: events=%lld rate=%.0f/s dead_letters=%lld txns=%llu "
+                "p50_ms=%.2f p99_ms=%.2f max_ms=%.2f confirmed=%s inflight=%ld",
+                what, events, window_ms > 0 ? events * 1000.0 / (double)window_ms : 0.0,
+                c->dead_letters, (unsigned long long)h->n,
+                gh_hist_quantile(h, 0.5) / 1000.0, gh_hist_quantile(h, 0.99) / 1000.0,
+                h->max / 1000.0, l, c->ack.inflight_txns);
 }
 
 static gh_err_t stream(cn_t *c, PGconn *repl, char *errstr,
@@ -661,7 +679,9 @@ static gh_err_t stream(cn_t *c, PGconn *repl, char *errstr,
     memset(&rm, 0, sizeof(rm));
     int64_t status_every = gh_conf_get_int(c->conf, "status.interval.ms");
     int64_t hb_every = gh_conf_get_int(c->conf, "heartbeat.interval.ms");
+    int64_t stats_every = gh_conf_get_int(c->conf, "stats.interval.ms");
     int64_t last_status = 0, last_hb = gh_now_ms(), last_stats = gh_now_ms();
+    long long last_events = c->events;
     uint64_t last_sent_flush = 0;
     gh_err_t e = GH_OK;
     while (!e) {
@@ -685,7 +705,7 @@ static gh_err_t stream(cn_t *c, PGconn *repl, char *errstr,
                 c->seq = 0;
                 break;
             case 'C':
-                if (c->txn) gh_ack_close(&c->ack, c->txn, m.end_lsn);
+                if (c->txn) gh_ack_close(&c->ack, c->txn, m.end_lsn, c->commit_us);
                 c->txn = NULL;
                 if (m.end_lsn > c->received) c->received = m.end_lsn;
                 break;
@@ -733,13 +753,11 @@ static gh_err_t stream(cn_t *c, PGconn *repl, char *errstr,
             last_sent_flush = c->ack.confirmed;
             last_status = now;
         }
-        if (now - last_stats >= 30000) {
-            char l[18];
-            gh_lsn_format(c->ack.confirmed, l);
-            gh_log_info(LOG,
-                        "%lld events, %lld dead letters, confirmed %s, %ld "
-                        "txns in flight",
-                        c->events, c->dead_letters, l, c->ack.inflight_txns);
+        if (now - last_stats >= stats_every) {
+            log_stats(c, "stats", &c->ack.latency_window, c->events - last_events,
+                      now - last_stats);
+            gh_hist_reset(&c->ack.latency_window);
+            last_events = c->events;
             last_stats = now;
         }
         if (gh_stop_requested()) break;
@@ -965,14 +983,13 @@ gh_err_t gh_connector_run(const gh_conf_t *conf, char *errstr,
         gh_log_warn(LOG, "%s; retrying in %d ms", errstr, wait);
         /* A half-read transaction is resent from the confirmed position. */
         if (c.txn) {
-            gh_ack_close(&c.ack, c.txn, 0);
+            gh_ack_close(&c.ack, c.txn, 0, 0);
             c.txn = NULL;
         }
         gh_sleep_ms_interruptible(wait);
         wait = wait * 2 > wmax ? wmax : wait * 2;
     }
-    gh_log_info(LOG, "stopping: %lld events, %lld dead letters", c.events,
-                c.dead_letters);
+    log_stats(&c, "stopping, totals", &c.ack.latency_total, c.events, 0);
     cn_free(&c);
     return e;
 }
