@@ -225,7 +225,7 @@ static gh_err_t build_event(cn_t *c, tstate_t *ts, int op,
         /* The key comes from `after` when there is one. */
         gh_buf_t *kb = (i == 1 || !after) ? &c->key : &c->key2;
         gh_buf_reset(kb);
-        gh_err_t e = gh_map_row(ts->t, tups[i]->cols, tups[i]->ncols, &rec, kb,
+        gh_err_t e = gh_map_row(ts->t, tups[i]->cols, tups[i]->ncols, tups[i]->key_only, &rec, kb,
                                 errstr, errstr_size);
         if (e) return e;
     }
@@ -445,7 +445,7 @@ static gh_err_t snapshot(cn_t *c, PGconn *db, const char *snapname,
                               "snapshot COPY: %s", PQerrorMessage(db));
                 break;
             }
-            gh_pgo_tuple_t tup = {ncols, vals};
+            gh_pgo_tuple_t tup = {ncols, vals, 0};
             if (gh_copy_text_split(line, (size_t)n, vals, ncols)) {
                 PQfreemem(line);
                 e = gh_seterr(errstr, errstr_size, GH_ERR_PROTOCOL,
@@ -554,9 +554,9 @@ static int keys_differ(cn_t *c, tstate_t *ts, const gh_pgo_tuple_t *old,
     avro_value_get_by_name(&env, "after", &f, NULL);
     avro_value_set_branch(&f, 1, &rec);
     int ea =
-        gh_map_row(ts->t, old->cols, old->ncols, &rec, &a, err, sizeof(err));
+        gh_map_row(ts->t, old->cols, old->ncols, old->key_only, &rec, &a, err, sizeof(err));
     int eb =
-        gh_map_row(ts->t, new_->cols, new_->ncols, &rec, &b, err, sizeof(err));
+        gh_map_row(ts->t, new_->cols, new_->ncols, 0, &rec, &b, err, sizeof(err));
     int differ =
         !ea && !eb && strcmp(a.data ? a.data : "", b.data ? b.data : "");
     gh_buf_free(&a);

@@ -77,11 +77,13 @@ gh_err_t gh_map_table_bind(gh_map_table_t *t, int ncols,
 /* Fills `row` (a value of the entity's Row record type) from values laid
  * out as last bound, and appends the source_key text to `key`. Unchanged
  * TOAST values become UNCHANGED; columns absent from `vals` (ncols shorter,
- * as in a key-only old tuple) are null. GH_ERR_MAPPING with the field, the
+ * as in a key-only old tuple) are null. With key_only (an old tuple
+ * carrying only the replica identity), a NULL in a field that cannot be
+ * null means "not sent" and becomes UNCHANGED. GH_ERR_MAPPING with the field, the
  * column and the reason when a value does not fit. */
 gh_err_t gh_map_row(gh_map_table_t *t, const gh_pgo_value_t *vals, int nvals,
-                    avro_value_t *row, gh_buf_t *key, char *errstr,
-                    size_t errstr_size);
+                    int key_only, avro_value_t *row, gh_buf_t *key,
+                    char *errstr, size_t errstr_size);
 
 /* Whether a row (laid out as last bound) passes the table's filter; 1 when
  * there is none. */

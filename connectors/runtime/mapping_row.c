@@ -303,8 +303,8 @@ static gh_err_t transform(gh_map_table_t *t, field_t *f, const char *in,
 }
 
 gh_err_t gh_map_row(gh_map_table_t *t, const gh_pgo_value_t *vals, int nvals,
-                    avro_value_t *row, gh_buf_t *key, char *errstr,
-                    size_t errstr_size) {
+                    int key_only, avro_value_t *row, gh_buf_t *key,
+                    char *errstr, size_t errstr_size) {
     gh_buf_t raw = {0}, scratch = {0};
     gh_err_t err = GH_OK;
     int have_key = 0;
@@ -350,6 +350,8 @@ gh_err_t gh_map_row(gh_map_table_t *t, const gh_pgo_value_t *vals, int nvals,
                       NULL);
             continue;
         }
+        if (kind == GH_PGO_NULL && key_only && f->null_branch < 0)
+            kind = GH_PGO_UNCHANGED;
         if (kind == GH_PGO_NULL) {
             if (i == t->key_field)
                 err = bad(errstr, errstr_size, t, f, "source key is NULL", NULL);

@@ -105,6 +105,7 @@ gh_err_t gh_pgo_decode(const char *buf, size_t len, gh_pgo_msg_t *m,
     m->kind = (char)u8(&r);
     m->old_kind = 0;
     m->old_tuple.ncols = m->new_tuple.ncols = 0;
+    m->old_tuple.key_only = m->new_tuple.key_only = 0;
     m->old_tuple.cols = m->new_tuple.cols = NULL;
     size_t used = 0, old_off = 0, new_off = 0;
     switch (m->kind) {
@@ -162,6 +163,7 @@ gh_err_t gh_pgo_decode(const char *buf, size_t len, gh_pgo_msg_t *m,
         char k = (char)u8(&r);
         if (k == 'K' || k == 'O') {
             m->old_kind = k;
+            m->old_tuple.key_only = k == 'K';
             if (tuple(&r, m, &used, &old_off, &m->old_tuple.ncols)) break;
             k = (char)u8(&r);
         }
@@ -178,6 +180,7 @@ gh_err_t gh_pgo_decode(const char *buf, size_t len, gh_pgo_msg_t *m,
             r.bad = 1;
         else {
             m->old_kind = k;
+            m->old_tuple.key_only = k == 'K';
             tuple(&r, m, &used, &old_off, &m->old_tuple.ncols);
         }
         break;

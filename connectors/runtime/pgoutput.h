@@ -54,6 +54,9 @@ typedef struct gh_pgo_value {
 typedef struct gh_pgo_tuple {
     int ncols;
     gh_pgo_value_t *cols; /* points into gh_pgo_msg_t's storage */
+    /* An old tuple with only the replica identity (key) columns: the NULLs
+     * of the other columns mean "not sent", not "empty". */
+    int key_only;
 } gh_pgo_tuple_t;
 
 typedef struct gh_pgo_column {

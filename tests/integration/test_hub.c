@@ -16,6 +16,7 @@
 
 #include <criterion/criterion.h>
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -599,6 +600,51 @@ static void start_pipeline(gh_test_stack_t *s) {
     gh_test_stack_start_hub(s, NULL);
 }
 
+/* Fails if a log file in `dir` holds a sanitizer report (the children of
+ * an ASan build write theirs to their logs, not to the test's output). */
+static void assert_no_sanitizer_reports(const char *dir) {
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s", dir);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 4 || strcmp(e->d_name + l - 4, ".log")) continue;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        char *text = gh_test_file_tail(path, 16 << 20);
+        const char *hit = strstr(text, "ERROR: AddressSanitizer");
+        if (!hit) hit = strstr(text, "ERROR: LeakSanitizer");
+        if (!hit) hit = strstr(text, "runtime error:");
+        if (hit) {
+            char *report = gh_xstrndup(hit, 3000);
+            free(text);
+            closedir(d);
+            cr_assert_fail("sanitizer report in %s:\n%s", path, report);
+        }
+        free(text);
+    }
+    closedir(d);
+}
+
+/* Stops the connector and the hub gracefully: both must exit 0 on SIGTERM
+ * and leave no sanitizer report in their logs. */
+static void stop_clean(gh_test_stack_t *s) {
+    gh_test_proc_t *procs[2] = {s->connector, s->hub};
+    const char *names[2] = {"connector", "hub"};
+    for (int i = 0; i < 2; i++) {
+        if (!procs[i]) continue;
+        int rc = gh_test_stop(procs[i], 20000);
+        if (rc != 0) {
+            const char *log = i ? gh_test_stack_hub_log(s)
+                                : gh_test_stack_connector_log(s);
+            char *tail = gh_test_file_tail(log, 3000);
+            cr_assert_fail("%s exited %d on SIGTERM; %s ends:\n%s", names[i],
+                           rc, log, tail);
+        }
+    }
+    assert_no_sanitizer_reports(s->dir);
+}
+
 /* Waits until the connector streams (its snapshot, if any, is done). */
 static void wait_streaming(gh_test_stack_t *s) {
     char *l = gh_test_wait_for_text(gh_test_stack_connector_log(s),
@@ -686,6 +732,9 @@ Test(hub, view_equals_department) {
                  newid);
     gh_test_exec(s->dept,
                  "DELETE FROM zz_syrk WHERE rkbh BETWEEN 'R020' AND 'R025'");
+    /* A new primary key: the connector sends delete + create; same ID,
+     * so the same person. */
+    gh_test_exec(s->dept, "UPDATE zz_syrk SET rkbh = 'R913' WHERE rkbh = 'R013'");
     wait_settled(s, hub, SETTLE_MS);
 
     json_t *lines2 = tail_all(s, VIEW_TOPIC);
@@ -698,7 +747,15 @@ Test(hub, view_equals_department) {
         snprintf(rk, sizeof(rk), "R%03d", i);
         const char *before = json_string_value(json_object_get(pid1, rk));
         const char *after = json_string_value(json_object_get(pid2, rk));
-        if (i >= 20 && i <= 25) {
+        if (i == 13) {
+            cr_assert_null(after, "R013 is now R913");
+            after = json_string_value(json_object_get(pid2, "R913"));
+            cr_assert_not_null(after, "R913 must be in the view");
+            cr_assert_str_eq(before, after,
+                             "a new row key with the same ID number is the "
+                             "same person");
+            cr_assert(version_of(fold2, after) >= 2);
+        } else if (i >= 20 && i <= 25) {
             cr_assert_null(after, "%s was deleted", rk);
             cr_assert_null(json_object_get(fold2, before),
                            "person %s of deleted row %s must be tombstoned",
@@ -731,6 +788,7 @@ Test(hub, view_equals_department) {
     cr_assert_eq(gh_test_count(hub, "SELECT count(*) FROM person WHERE active"),
                  34);
     cr_assert_eq(gh_test_count(hub, "SELECT count(*) FROM outbox"), 0);
+    stop_clean(s);
 
     json_decref(lines);
     json_decref(lines2);
@@ -843,12 +901,23 @@ Test(hub, two_rows_same_id) {
         person_state_free(&p);
     }
 
-    /* What the subscriber saw: versions 1..5 with 1,2,3,2,1 sources, then
-     * a tombstone with version 6. */
+    /* The resident comes back: same person_id, the version goes on. */
+    insert_row(s->dept, "A1", "王小明", id, 1, "1980-01-01", "13800000001",
+               "西城区", "G1");
+    wait_settled(s, hub, SETTLE_MS);
+    person_state_t back = person_by_mk(hub, mk);
+    cr_assert(back.active);
+    cr_assert_str_eq(back.person_id, pid, "person_id is never reallocated");
+    cr_assert_eq(back.version, 7);
+    cr_assert_str_eq(back.sources, "A1");
+    person_state_free(&back);
+
+    /* What the subscriber saw: versions 1..5 with 1,2,3,2,1 sources, a
+     * tombstone with version 6, and version 7. */
     json_t *lines = tail_all(s, VIEW_TOPIC);
     check_view_lines(lines);
     json_t *hist = lines_of(lines, pid);
-    cr_assert_eq(json_array_size(hist), 6, "view history of %s: %s", pid,
+    cr_assert_eq(json_array_size(hist), 7, "view history of %s: %s", pid,
                  json_dumps(hist, JSON_COMPACT));
     static const char *const seen_sources[5] = {"A1", "A1,B2", "A1,B2,C3",
                                                 "A1,B2", "A1"};
@@ -869,10 +938,16 @@ Test(hub, two_rows_same_id) {
         cr_assert_str_eq(json_string_value(json_object_get(v, "birth_date")),
                          "1980-01-01");
     }
-    const json_t *last = json_array_get(hist, 5);
-    cr_assert(json_is_null(json_object_get(last, "value")), "tombstone");
+    const json_t *tomb = json_array_get(hist, 5);
+    cr_assert(json_is_null(json_object_get(tomb, "value")), "tombstone");
+    cr_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(tomb, "headers"), "gh.person.version")),
+                     "6");
     json_t *fold = gh_test_fold(lines);
-    cr_assert_eq(json_object_size(fold), 0);
+    cr_assert_eq(json_object_size(fold), 1);
+    cr_assert_eq(version_of(fold, pid), 7);
+    json_decref(check_view_equals_dept(s, fold));
+    stop_clean(s);
 
     json_decref(fold);
     json_decref(hist);
@@ -1093,7 +1168,7 @@ Test(hub, kill9_hub_midbatch, .timeout = 300) {
     PQclear(r);
 
     /* For the record: how much the crashes made the last run redo. */
-    cr_assert_eq(gh_test_stop(s->hub, 20000), 0);
+    stop_clean(s);
     char *stats = gh_test_wait_for_text(gh_test_stack_hub_log(s), "stopping: ",
                                         5000);
     cr_log_info("kill9_hub_midbatch: %zu view messages, %d republished; last "
@@ -1266,6 +1341,7 @@ Test(hub, corrupt_message_dead_letter) {
     json_t *pids = check_view_equals_dept(s, fold);
     cr_assert_eq(json_object_size(fold), 2);
     cr_assert(gh_test_proc_alive(s->hub), "the hub died");
+    stop_clean(s);
 
     json_decref(pids);
     json_decref(fold);
@@ -1390,6 +1466,7 @@ Test(hub, replay_is_idempotent) {
     cr_assert_eq(gh_test_count(hub, "SELECT count(*) FROM outbox"), 0);
     cr_assert_eq(topic_count(s->bootstrap, VIEW_TOPIC), view_before,
                  "a replay must publish nothing to the view");
+    stop_clean(s);
 
     json_decref(pids);
     json_decref(fold);
@@ -1507,8 +1584,9 @@ Test(hub, config_errors) {
     free(second);
     cr_assert_eq(gh_test_stop(hubp, 10000), 0, "exit status on SIGTERM");
     gh_test_proc_free(hubp);
-    gh_test_stop(broker, 10000);
+    cr_assert_eq(gh_test_stop(broker, 10000), 0);
     gh_test_proc_free(broker);
+    assert_no_sanitizer_reports(dir);
     free(bootstrap);
     gh_test_rmtree(dir);
     free(dir);
@@ -1577,7 +1655,64 @@ Test(hub, birth_date_before_1970) {
     json_t *fold = gh_test_fold(lines);
     json_t *pids = check_view_equals_dept(s, fold);
     cr_assert_eq(json_object_size(fold), 4);
+    stop_clean(s);
     json_decref(pids);
     json_decref(fold);
     json_decref(lines);
+}
+
+/* A TRUNCATE retires every person of the table; rows inserted after it
+ * come back (a re-inserted resident under the same person_id). */
+Test(hub, truncate_tombstones_all) {
+    gh_test_stack_t *s = new_stack();
+    char ids[6][19];
+    for (int i = 0; i < 6; i++) {
+        make_id18(ids[i], 1975 + i, 1 + i, 10 + i, 300 + i);
+        if (i == 5) break; /* T6 comes after the truncate */
+        char rk[8];
+        snprintf(rk, sizeof(rk), "T%d", i + 1);
+        insert_row(s->dept, rk, "截断", ids[i], 2, "1975-01-10", "13700000000",
+                   "丰台区", "G5");
+    }
+    start_pipeline(s);
+    PGconn *hub = hub_conn(s);
+    wait_settled(s, hub, SETTLE_MS);
+    json_t *lines = tail_all(s, VIEW_TOPIC);
+    json_t *fold = gh_test_fold(lines);
+    json_t *pid1 = check_view_equals_dept(s, fold);
+    cr_assert_eq(json_object_size(fold), 5);
+
+    gh_test_exec(s->dept, "TRUNCATE zz_syrk");
+    wait_settled(s, hub, SETTLE_MS);
+    cr_assert_eq(gh_test_count(hub, "SELECT count(*) FROM person WHERE active"),
+                 0, "a truncate retires every person of the table");
+    insert_row(s->dept, "T1", "截断", ids[0], 2, "1975-01-10", "13700000001",
+               "丰台区", "G5");
+    insert_row(s->dept, "T6", "新人", ids[5], 1, "1980-06-15", "13700000006",
+               "丰台区", "G5");
+    wait_settled(s, hub, SETTLE_MS);
+
+    json_t *lines2 = tail_all(s, VIEW_TOPIC);
+    check_view_lines(lines2);
+    json_t *fold2 = gh_test_fold(lines2);
+    json_t *pid2 = check_view_equals_dept(s, fold2);
+    cr_assert_eq(json_object_size(fold2), 2, "%s",
+                 json_dumps(fold2, JSON_COMPACT));
+    cr_assert_str_eq(json_string_value(json_object_get(pid2, "T1")),
+                     json_string_value(json_object_get(pid1, "T1")),
+                     "the re-inserted resident keeps their person_id");
+    for (int i = 2; i <= 5; i++) {
+        char rk[8];
+        snprintf(rk, sizeof(rk), "T%d", i);
+        const char *old = json_string_value(json_object_get(pid1, rk));
+        cr_assert_null(json_object_get(fold2, old), "%s (%s) not tombstoned",
+                       old, rk);
+    }
+    stop_clean(s);
+    json_decref(pid1);
+    json_decref(pid2);
+    json_decref(fold);
+    json_decref(fold2);
+    json_decref(lines);
+    json_decref(lines2);
 }
