@@ -141,6 +141,52 @@ gh_err_t gh_avro_project(const gh_schema_t *w, avro_value_t *src,
                          const gh_schema_t *r, avro_value_t *dst, char *errstr,
                          size_t errstr_size);
 
+/* ---- Compatibility ---------------------------------------------------------
+ */
+
+/* Static check of the Avro spec's "Schema Resolution" rules, as Confluent
+ * Schema Registry's BACKWARD check: GH_OK if every value written with
+ * `writer_json` can be read with `reader_json` (the newer version), i.e.
+ * if gh_avro_project() would succeed for every such value. The rules are
+ * the projection's: primitives equal or promoted (int->long/float/double,
+ * long->float/double, float->double, string<->bytes); named types match by
+ * unqualified name or a reader alias; a reader field is found in the writer
+ * by name or one of its aliases, else needs a valid default; writer fields
+ * the reader lacks are skipped; every writer enum symbol is in the reader
+ * or the reader enum has a "default"; fixed sizes are equal; arrays and
+ * maps by items/values; each writer union branch (or a non-union writer)
+ * must resolve to the reader union branch the projection picks (same type
+ * and name first, else the first promotion), and a non-union reader must
+ * read every writer branch. Recursive schemas are fine.
+ * Errors: GH_ERR_SCHEMA when incompatible, errstr listing every problem
+ * with its path in the reader ("Person.sex: writer enum symbol OTHER
+ * missing from reader enum Sex, which has no default"; "[]" is an array's
+ * items, "{}" a map's values), separated by "; "; GH_ERR_PARSE or
+ * GH_ERR_SCHEMA, naming the side, when a schema does not parse. Both
+ * strings are borrowed; nothing is retained. */
+gh_err_t gh_avro_check_backward(const char *writer_json,
+                                const char *reader_json, char *errstr,
+                                size_t errstr_size);
+/* FULL compatibility: gh_avro_check_backward() both ways (the new version
+ * reads the old one's data and the old reads the new's). Messages say
+ * which direction failed. */
+gh_err_t gh_avro_check_full(const char *old_json, const char *new_json,
+                            char *errstr, size_t errstr_size);
+
+/* The schema-evolution policy of a schema directory (layout above; see
+ * schemas/README.md): for every <dir>/history/<name>.v<N>.avsc, the next
+ * version (history/<name>.v<N+1>.avsc, or <dir>/<name>.avsc after the
+ * highest N) must pass gh_avro_check_backward() against it, and so must
+ * the current <dir>/<name>.avsc, which reads every retired version; the
+ * versions of a name are numbered without gaps and end in a current file;
+ * history files are named <name>.v<N>.avsc; and no two current files
+ * define the same full type name. Every file must parse.
+ * Returns GH_OK, GH_ERR_IO if `dir` cannot be listed, else GH_ERR_SCHEMA
+ * with every problem found (not only the first) in errstr, "; "-separated,
+ * each naming its file(s). */
+gh_err_t gh_schemas_check_history(const char *dir, char *errstr,
+                                  size_t errstr_size);
+
 /* ---- JSON rendering -------------------------------------------------------
  */
 
