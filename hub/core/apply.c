@@ -420,6 +420,25 @@ static gh_err_t apply_truncate(gh_apply_t *a, const char *dept,
     return e;
 }
 
+/* Avro timestamp-micros -> "YYYY-MM-DD HH:MM:SS.ffffff+00" (new string);
+ * floor division keeps times before 1970 right. */
+static char *micros_to_iso(int64_t us) {
+    int64_t secs = us / 1000000, frac = us % 1000000;
+    if (frac < 0) {
+        frac += 1000000;
+        secs--;
+    }
+    int64_t days = secs / 86400, sod = secs % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        days--;
+    }
+    char d[11];
+    gh_date_format(days, d);
+    return gh_xasprintf("%s %02d:%02d:%02d.%06d+00", d, (int)(sod / 3600),
+                        (int)(sod / 60 % 60), (int)(sod % 60), (int)frac);
+}
+
 static char *match_key_for(const char *dept, const char *key,
                            const char *id_norm) {
     return id_norm ? gh_xasprintf("id:%s", id_norm)
@@ -529,7 +548,9 @@ gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
         goto out;
     }
 
-    /* c, u, r: new values; UNCHANGED (TOAST) keeps the stored value. */
+    /* c, u, r: new values as SQL text; UNCHANGED (TOAST) keeps the stored
+     * value. Avro dates and timestamps arrive as numbers (negative before
+     * 1970) and are formatted here, not guessed from their text later. */
     char *vals[NF];
     for (int f = 0; f < NF; f++) {
         int k = field_text(&row, fnames[f], &b);
@@ -537,34 +558,22 @@ gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
             vals[f] = exists && !PQgetisnull(cur, 0, 4 + f)
                           ? gh_xstrdup(PQgetvalue(cur, 0, 4 + f))
                           : NULL;
+        else if (k == V_VALUE && f == F_BIRTH) {
+            char d[11];
+            gh_date_format(strtoll(b.data, NULL, 10), d);
+            vals[f] = gh_xstrdup(d);
+        } else if (k == V_VALUE && f == F_UPDATED)
+            vals[f] = micros_to_iso(strtoll(b.data, NULL, 10));
         else if (k == V_VALUE)
             vals[f] = gh_buf_detach(&b);
         else
             vals[f] = NULL;
     }
-    if (vals[F_BIRTH] && !strchr(vals[F_BIRTH], '-')) { /* Avro date: days */
-        char d[11];
-        gh_date_format(strtoll(vals[F_BIRTH], NULL, 10), d);
-        free(vals[F_BIRTH]);
-        vals[F_BIRTH] = gh_xstrdup(d);
-    }
-    if (vals[F_UPDATED] &&
-        !strchr(vals[F_UPDATED], '-')) { /* timestamp-micros */
-        long long us = strtoll(vals[F_UPDATED], NULL, 10);
-        free(vals[F_UPDATED]);
-        vals[F_UPDATED] =
-            gh_xasprintf("%lld.%06lld", us / 1000000, us % 1000000);
-        char *t = gh_xasprintf("epoch:%s", vals[F_UPDATED]);
-        free(vals[F_UPDATED]);
-        vals[F_UPDATED] = t;
-    }
     char idn[19];
     gh_idnum_status_t st = gh_idnum_normalize(vals[F_ID_RAW], idn, NULL);
     const char *id_norm = gh_idnum_is_valid(st) ? idn : NULL;
     new_mk = match_key_for(dept, key, id_norm);
-    const char *ts = vals[F_UPDATED] && !strncmp(vals[F_UPDATED], "epoch:", 6)
-                         ? vals[F_UPDATED] + 6
-                         : NULL;
+    const char *ts = vals[F_UPDATED];
     const char *p[18] = {dept,
                          key,
                          table,
@@ -592,14 +601,14 @@ gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
         "grid_code, household_key, remark, source_updated_at, match_key) "
         "VALUES ($1, $2, $3, "
         "$4, $5, false, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
-        "to_timestamp($17::numeric), $18) ON CONFLICT (department, source_key) "
+        "$17::timestamptz, $18) ON CONFLICT (department, source_key) "
         "DO UPDATE SET "
         "source_table = $3, pos_lsn = $4, pos_seq = $5, deleted = false, "
         "id_number_raw = $6, "
         "id_number = $7, id_status = $8, name = $9, sex = $10, birth_date = "
         "$11, phone = $12, "
         "address = $13, grid_code = $14, household_key = $15, remark = $16, "
-        "source_updated_at = to_timestamp($17::numeric), match_key = $18, "
+        "source_updated_at = $17::timestamptz, match_key = $18, "
         "applied_at = now()",
         18, NULL, p, NULL, NULL, 0);
     for (int f = 0; f < NF; f++)

@@ -278,7 +278,8 @@ gh_err_t gh_conf_load_file(gh_conf_t *c, const char *path, char *errstr,
 
 gh_err_t gh_conf_check(const gh_conf_t *c, char *errstr, size_t errstr_size) {
     for (const gh_conf_prop_t *p = c->props; p->name; p++)
-        if (p->required && p->type != GH_CONF_PREFIX && !find_entry(c, p->name))
+        if (p->required && p->type != GH_CONF_PREFIX &&
+            (!find_entry(c, p->name) || !*find_entry(c, p->name)->value))
             return gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
                              "%s: required property %s is not set (%s)",
                              c->component, p->name, p->desc);

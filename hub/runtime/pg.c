@@ -7,6 +7,27 @@
 #include "gridhub/log.h"
 #include "gridhub/signals.h"
 
+/* "host=h port=p dbname=d user=u" of a conninfo: what a log line needs to
+ * say where, never the password or other secrets. */
+static void describe(const char *conninfo, char *out, size_t outsz) {
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    out[0] = '\0';
+    if (!opts) {
+        snprintf(out, outsz, "unparsable connection string");
+        return;
+    }
+    size_t n = 0;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        static const char *const shown[] = {"host", "hostaddr", "port",
+                                            "dbname", "user", NULL};
+        for (int i = 0; shown[i]; i++)
+            if (!strcmp(o->keyword, shown[i]) && o->val && *o->val && n < outsz)
+                n += (size_t)snprintf(out + n, outsz - n, "%s%s=%s", n ? " " : "",
+                                      o->keyword, o->val);
+    }
+    PQconninfoFree(opts);
+}
+
 PGconn *gh_pg_connect(const char *conninfo, int replication, char *errstr,
                       size_t errstr_size) {
     /* expand_dbname: the first dbname is the whole conninfo; later keys
@@ -14,18 +35,24 @@ PGconn *gh_pg_connect(const char *conninfo, int replication, char *errstr,
     const char *keys[] = {"dbname", "options", "application_name",
                           replication ? "replication" : NULL, NULL};
     const char *vals[] = {
-        conninfo, "-c datestyle=ISO -c timezone=UTC -c intervalstyle=iso_8601",
+        conninfo, "-c datestyle=ISO -c timezone=UTC -c intervalstyle=iso_8601 "
+                          "-c client_min_messages=warning",
         "gridhub", "database", NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(c) != CONNECTION_OK) {
         char msg[512];
         snprintf(msg, sizeof(msg), "%s",
                  c ? PQerrorMessage(c) : "out of memory");
+        char where[512];
+        describe(conninfo, where, sizeof(where));
+        /* libpq's messages span lines; a log entry is one line. */
+        for (char *p = msg; *p; p++)
+            if (*p == '\n') *p = ' ';
         size_t n = strlen(msg);
         while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
             msg[--n] = '\0';
         gh_seterr(errstr, errstr_size, GH_ERR_PG_CONNECT,
-                  "cannot connect to PostgreSQL (%s): %s", conninfo, msg);
+                  "cannot connect to PostgreSQL (%s): %s", where, msg);
         PQfinish(c);
         return NULL;
     }

@@ -177,8 +177,7 @@ Test(conf, bad_int_names_file_line_key) {
     const char *n2[] = {"\"12x\"", "not an integer", NULL};
     expect_file_error("batch.max.messages=12x\n", 1, "batch.max.messages", n2);
     const char *n3[] = {"not an integer", NULL};
-    expect_file_error("\n\nbatch.max.messages=\n", 3, "batch.max.messages",
-                      n3);
+    expect_file_error("\n\nbatch.max.messages=\n", 3, "batch.max.messages", n3);
     const char *n4[] = {"not an integer", NULL};
     expect_file_error("batch.max.messages=99999999999999999999999\n", 1,
                       "batch.max.messages", n4);
@@ -331,9 +330,9 @@ Test(conf, line_without_equals_names_file_line) {
     gh_conf_t *c = gh_conf_new("test", props);
     char err[1024] = "";
     tmpfile_t t;
-    cr_assert_eq(load_text(c, "name=a\n\njust some words\n", err, sizeof(err),
-                           &t),
-                 GH_ERR_CONFIG);
+    cr_assert_eq(
+        load_text(c, "name=a\n\njust some words\n", err, sizeof(err), &t),
+        GH_ERR_CONFIG);
     char want[128];
     snprintf(want, sizeof(want), "%s:3: ", t.path);
     cr_assert(strncmp(err, want, strlen(want)) == 0, "%s", err);
@@ -347,9 +346,9 @@ Test(conf, line_without_equals_names_file_line) {
 Test(conf, missing_file_is_named) {
     gh_conf_t *c = gh_conf_new("test", props);
     char err[1024] = "";
-    cr_assert_eq(gh_conf_load_file(c, "/nonexistent/gh/x.properties", err,
-                                   sizeof(err)),
-                 GH_ERR_CONFIG);
+    cr_assert_eq(
+        gh_conf_load_file(c, "/nonexistent/gh/x.properties", err, sizeof(err)),
+        GH_ERR_CONFIG);
     cr_assert(strstr(err, "/nonexistent/gh/x.properties"), "%s", err);
     gh_conf_destroy(c);
 }
@@ -358,9 +357,9 @@ Test(conf, first_error_stops_loading) {
     gh_conf_t *c = gh_conf_new("test", props);
     char err[1024] = "";
     tmpfile_t t;
-    cr_assert_eq(load_text(c, "name=a\nenabled=maybe\nsecret=s\n", err,
-                           sizeof(err), &t),
-                 GH_ERR_CONFIG);
+    cr_assert_eq(
+        load_text(c, "name=a\nenabled=maybe\nsecret=s\n", err, sizeof(err), &t),
+        GH_ERR_CONFIG);
     cr_assert(strstr(err, ":2: enabled: "), "%s", err);
     cr_assert_str_eq(gh_conf_get(c, "name"), "a");
     cr_assert_null(gh_conf_get(c, "secret"), "line 3 must not be applied");
@@ -456,8 +455,8 @@ Test(conf, kafka_passthrough_is_validated_by_librdkafka) {
     const char *n[] = {"linger.ms", NULL};
     expect_file_error("name=a\nkafka.linger.ms=abc\n", 2, "kafka.linger.ms", n);
     const char *n2[] = {"no.such.property", NULL};
-    expect_file_error("kafka.no.such.property=1\n", 1,
-                      "kafka.no.such.property", n2);
+    expect_file_error("kafka.no.such.property=1\n", 1, "kafka.no.such.property",
+                      n2);
     expect_set_error("kafka.linger.ms", "abc", "linger.ms");
 
     gh_conf_t *c = gh_conf_new("test", props);
