@@ -14,6 +14,8 @@
 #
 # Environment:
 #   GH_TEST_SKIP_ASAN=1   skip the sanitizer build and its tests (local runs)
+#   GH_TEST_INTEGRATION_BUILDS="build build-asan"  run the integration suite in
+#                         these builds (default: build-asan only)
 #   GH_TEST_FILTER=GLOB   pass --filter GLOB to the Criterion binaries
 #   GH_TEST_PGDIR=DIR     put the PostgreSQL cluster in DIR (default: mktemp;
 #                         a given DIR is kept afterwards)
@@ -265,6 +267,17 @@ run_tests() { # run_tests BUILD_DIR KIND
     return "$rc"
 }
 
+# The integration suite spawns real servers and takes minutes; it runs once,
+# in the sanitizer build, whose gridhub child processes are instrumented too
+# (set GH_TEST_INTEGRATION_BUILDS="build build-asan" to run it in both).
+if [[ -n "${GH_TEST_INTEGRATION_BUILDS:-}" ]]; then
+    INTEGRATION_BUILDS=$GH_TEST_INTEGRATION_BUILDS
+elif [[ " ${builds[*]} " == *" build-asan "* ]]; then
+    INTEGRATION_BUILDS=build-asan
+else
+    INTEGRATION_BUILDS=build
+fi
+
 for dir in "${builds[@]}"; do
     if [[ -z "${build_ok[$dir]:-}" ]]; then
         banner "$dir tests"
@@ -279,7 +292,9 @@ for dir in "${builds[@]}"; do
         echo "the $dir build produced no tests/gh_unit_tests"
         record "$dir unit tests" 1 0
     fi
-    if [[ -x "$dir/tests/gh_integration_tests" ]]; then
+    if [[ " $INTEGRATION_BUILDS " != *" $dir "* ]]; then
+        skip "$dir integration tests" "integration tests run in: $INTEGRATION_BUILDS"
+    elif [[ -x "$dir/tests/gh_integration_tests" ]]; then
         step "$dir integration tests" run_tests "$dir" integration
     else
         skip "$dir integration tests" "no $dir/tests/gh_integration_tests"
