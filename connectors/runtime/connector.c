@@ -225,8 +225,9 @@ static gh_err_t build_event(cn_t *c, tstate_t *ts, int op,
         /* The key comes from `after` when there is one. */
         gh_buf_t *kb = (i == 1 || !after) ? &c->key : &c->key2;
         gh_buf_reset(kb);
-        gh_err_t e = gh_map_row(ts->t, tups[i]->cols, tups[i]->ncols, tups[i]->key_only, &rec, kb,
-                                errstr, errstr_size);
+        gh_err_t e =
+            gh_map_row(ts->t, tups[i]->cols, tups[i]->ncols, tups[i]->key_only,
+                       &rec, kb, errstr, errstr_size);
         if (e) return e;
     }
     avro_value_t src, v;
@@ -521,11 +522,14 @@ static gh_err_t on_relation(cn_t *c, const gh_pgo_msg_t *m, char *errstr,
     free(ri->rel);
     ri->nsp = gh_xstrdup(m->nspname);
     ri->rel = gh_xstrdup(m->relname);
-    for (int i = 0; i < ri->ncols; i++) free(ri->colnames[i]);
+    for (int i = 0; i < ri->ncols; i++)
+        free(ri->colnames[i]);
     free(ri->colnames);
     ri->ncols = m->ncolumns;
-    ri->colnames = gh_xcalloc((size_t)(m->ncolumns ? m->ncolumns : 1), sizeof(char *));
-    for (int i = 0; i < m->ncolumns; i++) ri->colnames[i] = gh_xstrdup(m->columns[i].name);
+    ri->colnames =
+        gh_xcalloc((size_t)(m->ncolumns ? m->ncolumns : 1), sizeof(char *));
+    for (int i = 0; i < m->ncolumns; i++)
+        ri->colnames[i] = gh_xstrdup(m->columns[i].name);
     gh_map_table_t *maps[16];
     int n = gh_mapping_find_all(c->map, m->nspname, m->relname, maps, 16);
     if (n > 16)
@@ -538,8 +542,9 @@ static gh_err_t on_relation(cn_t *c, const gh_pgo_msg_t *m, char *errstr,
     gh_err_t e = GH_OK;
     for (int i = 0; i < n && !e; i++) {
         ri->ts[i] = ts_for(c, maps[i]);
-        e = gh_map_table_bind(maps[i], ri->ncols, (const char *const *)ri->colnames,
-                              errstr, errstr_size);
+        e = gh_map_table_bind(maps[i], ri->ncols,
+                              (const char *const *)ri->colnames, errstr,
+                              errstr_size);
     }
     return e;
 }
@@ -553,10 +558,10 @@ static int keys_differ(cn_t *c, tstate_t *ts, const gh_pgo_tuple_t *old,
     env = ts->env;
     avro_value_get_by_name(&env, "after", &f, NULL);
     avro_value_set_branch(&f, 1, &rec);
-    int ea =
-        gh_map_row(ts->t, old->cols, old->ncols, old->key_only, &rec, &a, err, sizeof(err));
-    int eb =
-        gh_map_row(ts->t, new_->cols, new_->ncols, 0, &rec, &b, err, sizeof(err));
+    int ea = gh_map_row(ts->t, old->cols, old->ncols, old->key_only, &rec, &a,
+                        err, sizeof(err));
+    int eb = gh_map_row(ts->t, new_->cols, new_->ncols, 0, &rec, &b, err,
+                        sizeof(err));
     int differ =
         !ea && !eb && strcmp(a.data ? a.data : "", b.data ? b.data : "");
     gh_buf_free(&a);
@@ -611,20 +616,21 @@ static gh_err_t on_change(cn_t *c, const gh_pgo_msg_t *m, uint64_t lsn,
         for (int i = 0; i < m->nrelids && !e; i++) {
             relinfo_t *ri = rel_get(c, m->relids[i]);
             for (int k = 0; ri && k < ri->nts && !e; k++) {
-            tstate_t *ts = ri->ts[k];
-            e = build_event(c, ts, OP_T, NULL, NULL, c->final_lsn, ++c->seq, 0,
-                            errstr, errstr_size);
-            if (e) break;
-            gh_buf_reset(&c->key);
-            gh_buf_printf(&c->key, "__truncate__:%s.%s", ri->nsp, ri->rel);
-            gh_buf_reset(&c->val);
-            e = gh_serde_encode(c->serde, ts->topic,
-                                gh_map_table_envelope(ts->t), &ts->env, &c->val,
-                                errstr, errstr_size);
-            if (!e)
-                e = produce(c, ts->topic, c->key.data, c->key.len, c->val.data,
-                            c->val.len, c->txn, errstr, errstr_size);
-            c->events++;
+                tstate_t *ts = ri->ts[k];
+                e = build_event(c, ts, OP_T, NULL, NULL, c->final_lsn, ++c->seq,
+                                0, errstr, errstr_size);
+                if (e) break;
+                gh_buf_reset(&c->key);
+                gh_buf_printf(&c->key, "__truncate__:%s.%s", ri->nsp, ri->rel);
+                gh_buf_reset(&c->val);
+                e = gh_serde_encode(c->serde, ts->topic,
+                                    gh_map_table_envelope(ts->t), &ts->env,
+                                    &c->val, errstr, errstr_size);
+                if (!e)
+                    e = produce(c, ts->topic, c->key.data, c->key.len,
+                                c->val.data, c->val.len, c->txn, errstr,
+                                errstr_size);
+                c->events++;
             }
         }
         return e;
@@ -662,13 +668,14 @@ static void log_stats(cn_t *c, const char *what, const gh_hist_t *h,
                       long long events, int64_t window_ms) {
     char l[18];
     gh_lsn_format(c->ack.confirmed, l);
-    gh_log_info(LOG,
-                "%s: events=%lld rate=%.0f/s dead_letters=%lld txns=%llu "
-                "p50_ms=%.2f p99_ms=%.2f max_ms=%.2f confirmed=%s inflight=%ld",
-                what, events, window_ms > 0 ? events * 1000.0 / (double)window_ms : 0.0,
-                c->dead_letters, (unsigned long long)h->n,
-                gh_hist_quantile(h, 0.5) / 1000.0, gh_hist_quantile(h, 0.99) / 1000.0,
-                h->max / 1000.0, l, c->ack.inflight_txns);
+    gh_log_info(
+        LOG,
+        "%s: events=%lld rate=%.0f/s dead_letters=%lld txns=%llu "
+        "p50_ms=%.2f p99_ms=%.2f max_ms=%.2f confirmed=%s inflight=%ld",
+        what, events, window_ms > 0 ? events * 1000.0 / (double)window_ms : 0.0,
+        c->dead_letters, (unsigned long long)h->n,
+        gh_hist_quantile(h, 0.5) / 1000.0, gh_hist_quantile(h, 0.99) / 1000.0,
+        h->max / 1000.0, l, c->ack.inflight_txns);
 }
 
 static gh_err_t stream(cn_t *c, PGconn *repl, char *errstr,
@@ -705,7 +712,8 @@ static gh_err_t stream(cn_t *c, PGconn *repl, char *errstr,
                 c->seq = 0;
                 break;
             case 'C':
-                if (c->txn) gh_ack_close(&c->ack, c->txn, m.end_lsn, c->commit_us);
+                if (c->txn)
+                    gh_ack_close(&c->ack, c->txn, m.end_lsn, c->commit_us);
                 c->txn = NULL;
                 if (m.end_lsn > c->received) c->received = m.end_lsn;
                 break;
@@ -754,8 +762,8 @@ static gh_err_t stream(cn_t *c, PGconn *repl, char *errstr,
             last_status = now;
         }
         if (now - last_stats >= stats_every) {
-            log_stats(c, "stats", &c->ack.latency_window, c->events - last_events,
-                      now - last_stats);
+            log_stats(c, "stats", &c->ack.latency_window,
+                      c->events - last_events, now - last_stats);
             gh_hist_reset(&c->ack.latency_window);
             last_events = c->events;
             last_stats = now;
@@ -884,7 +892,8 @@ static void cn_free(cn_t *c) {
         free(c->rels[i].nsp);
         free(c->rels[i].rel);
         free(c->rels[i].ts);
-        for (int k = 0; k < c->rels[i].ncols; k++) free(c->rels[i].colnames[k]);
+        for (int k = 0; k < c->rels[i].ncols; k++)
+            free(c->rels[i].colnames[k]);
         free(c->rels[i].colnames);
     }
     free(c->rels);
@@ -913,8 +922,8 @@ gh_err_t gh_connector_run(const gh_conf_t *conf, char *errstr,
     c.name = gh_conf_get(conf, "name");
     c.dlq = gh_conf_get(conf, "dlq.topic");
     c.hb_topic = gh_conf_get(conf, "heartbeat.topic");
-    gh_err_t e = gh_schemas_load_dir(
-        &c.schemas, gh_schemas_dir(conf), errstr, errstr_size);
+    gh_err_t e = gh_schemas_load_dir(&c.schemas, gh_schemas_dir(conf), errstr,
+                                     errstr_size);
     if (e) return e;
     c.map = gh_mapping_load(gh_conf_get(conf, "mapping.file"), c.schemas,
                             errstr, errstr_size);

@@ -9,7 +9,8 @@
 #include "gridhub/conf.h"
 #include "mapping_int.h"
 
-/* ---- parsing helpers ------------------------------------------------------- */
+/* ---- parsing helpers -------------------------------------------------------
+ */
 
 static gh_map_table_t *table_by_id(gh_mapping_t *m, const char *id,
                                    size_t idlen) {
@@ -55,7 +56,8 @@ static int split_unquoted(const char *s, char sep, char ***out) {
     }
     *out = v;
     if (inq) {
-        for (int i = 0; i < n; i++) free(v[i]);
+        for (int i = 0; i < n; i++)
+            free(v[i]);
         free(v);
         *out = NULL;
         return -1;
@@ -64,7 +66,8 @@ static int split_unquoted(const char *s, char sep, char ***out) {
 }
 
 static void free_strv(char **v, int n) {
-    for (int i = 0; i < n; i++) free(v[i]);
+    for (int i = 0; i < n; i++)
+        free(v[i]);
     free(v);
 }
 
@@ -128,11 +131,12 @@ static gh_err_t parse_field_spec(field_t *f, const char *origin,
             const char *name;
             xf_kind_t kind;
             int arg; /* 0 none, 1 required non-empty, 2 required may be empty */
-        } known[] = {{"trim", XF_TRIM, 0},           {"upper", XF_UPPER, 0},
-                     {"lower", XF_LOWER, 0},         {"nullif", XF_NULLIF, 2},
-                     {"date", XF_DATE, 1},           {"code", XF_CODE, 1},
-                     {"crosswalk", XF_CODE, 1},      {"fullwidth", XF_FULLWIDTH, 0},
-                     {"collapse", XF_COLLAPSE, 0}};
+        } known[] = {
+            {"trim", XF_TRIM, 0},        {"upper", XF_UPPER, 0},
+            {"lower", XF_LOWER, 0},      {"nullif", XF_NULLIF, 2},
+            {"date", XF_DATE, 1},        {"code", XF_CODE, 1},
+            {"crosswalk", XF_CODE, 1},   {"fullwidth", XF_FULLWIDTH, 0},
+            {"collapse", XF_COLLAPSE, 0}};
         int k = -1;
         for (size_t j = 0; j < sizeof(known) / sizeof(known[0]); j++)
             if (!strcmp(p, known[j].name)) k = (int)j;
@@ -148,8 +152,7 @@ static gh_err_t parse_field_spec(field_t *f, const char *origin,
         if ((known[k].arg == 1 && (!arg || !*arg)) ||
             (known[k].arg == 2 && !arg) || (known[k].arg == 0 && arg)) {
             err = gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
-                            "%s: field %s: transform %s %s", origin, f->name,
-                            p,
+                            "%s: field %s: transform %s %s", origin, f->name, p,
                             known[k].arg ? "needs an argument (name:arg)"
                                          : "takes no argument");
             break;
@@ -172,12 +175,12 @@ static gh_err_t parse_filter(filter_t *flt, const char *origin, const char *s,
                              char *errstr, size_t errstr_size) {
     char col[128];
     int n = 0;
-    if (sscanf(s, " %127[A-Za-z0-9_] %n", col, &n) != 1)
-        goto bad;
+    if (sscanf(s, " %127[A-Za-z0-9_] %n", col, &n) != 1) goto bad;
     const char *rest = s + n;
     flt->column = gh_xstrdup(col);
     flt->col_pos = -1;
-    if (!strncasecmp(rest, "is not null", 11) && !rest[11 + strspn(rest + 11, " ")]) {
+    if (!strncasecmp(rest, "is not null", 11) &&
+        !rest[11 + strspn(rest + 11, " ")]) {
         flt->op = F_NOT_NULL;
         return GH_OK;
     }
@@ -251,8 +254,9 @@ static gh_err_t codes_add(codes_t *c, const char *origin, const char *from,
 static gh_err_t codes_load_file(gh_mapping_t *m, codes_t *c, const char *origin,
                                 char *errstr, size_t errstr_size) {
     char *dir = gh_xstrdup(m->path);
-    char *path = c->file[0] == '/' ? gh_xstrdup(c->file)
-                                   : gh_xasprintf("%s/%s", dirname(dir), c->file);
+    char *path = c->file[0] == '/'
+                     ? gh_xstrdup(c->file)
+                     : gh_xasprintf("%s/%s", dirname(dir), c->file);
     free(dir);
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -308,7 +312,8 @@ static gh_err_t on_line(const char *origin, const char *key, const char *value,
         char **ids = NULL;
         int n = split_unquoted(value, ',', &ids);
         for (int i = 0; i < n; i++) {
-            if (!is_identifier(ids[i]) || table_by_id(m, ids[i], strlen(ids[i]))) {
+            if (!is_identifier(ids[i]) ||
+                table_by_id(m, ids[i], strlen(ids[i]))) {
                 gh_err_t e = gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
                                        "%s: tables: bad or repeated id \"%s\"",
                                        origin, ids[i]);
@@ -398,7 +403,8 @@ static gh_err_t on_line(const char *origin, const char *key, const char *value,
                      origin, key);
 }
 
-/* ---- checking against the schemas ------------------------------------------ */
+/* ---- checking against the schemas ------------------------------------------
+ */
 
 static char *camel(const char *snake) {
     gh_buf_t b = {0};
@@ -437,8 +443,8 @@ static gh_err_t resolve_field(gh_map_table_t *t, field_t *f, char *errstr,
     int idx = avro_schema_record_field_get_index(t->row_schema, f->name);
     if (idx < 0)
         return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
-                         "%s: field %s: entity %s has no such field",
-                         f->origin, f->name, t->entity);
+                         "%s: field %s: entity %s has no such field", f->origin,
+                         f->name, t->entity);
     f->index = idx;
     avro_schema_t ftype =
         avro_schema_record_field_get_by_index(t->row_schema, idx);
@@ -450,8 +456,10 @@ static gh_err_t resolve_field(gh_map_table_t *t, field_t *f, char *errstr,
         size_t n = avro_schema_union_size(ftype);
         for (size_t b = 0; b < n; b++) {
             avro_schema_t br = avro_schema_union_branch(ftype, (int)b);
-            while (is_avro_link(br)) br = avro_schema_link_target(br);
-            if (is_avro_null(br)) f->null_branch = (int)b;
+            while (is_avro_link(br))
+                br = avro_schema_link_target(br);
+            if (is_avro_null(br))
+                f->null_branch = (int)b;
             else if (is_avro_enum(br) &&
                      !strcmp(avro_schema_type_name(br), "Unchanged"))
                 f->unchanged_branch = (int)b;
@@ -475,7 +483,9 @@ static gh_err_t resolve_field(gh_map_table_t *t, field_t *f, char *errstr,
     f->value_schema = vs;
     const char *lt = logical_of(jvalue);
     switch (avro_typeof(vs)) {
-    case AVRO_STRING: f->target = T_STRING; break;
+    case AVRO_STRING:
+        f->target = T_STRING;
+        break;
     case AVRO_INT32:
         f->target = lt && !strcmp(lt, "date") ? T_DATE : T_INT;
         break;
@@ -483,9 +493,15 @@ static gh_err_t resolve_field(gh_map_table_t *t, field_t *f, char *errstr,
         f->target =
             lt && !strcmp(lt, "timestamp-micros") ? T_TS_MICROS : T_LONG;
         break;
-    case AVRO_BOOLEAN: f->target = T_BOOL; break;
-    case AVRO_DOUBLE: f->target = T_DOUBLE; break;
-    case AVRO_ENUM: f->target = T_ENUM; break;
+    case AVRO_BOOLEAN:
+        f->target = T_BOOL;
+        break;
+    case AVRO_DOUBLE:
+        f->target = T_DOUBLE;
+        break;
+    case AVRO_ENUM:
+        f->target = T_ENUM;
+        break;
     default:
         return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
                          "%s: field %s: its Avro type cannot be mapped from a "
@@ -647,14 +663,17 @@ void gh_mapping_destroy(gh_mapping_t *m) {
         gh_map_table_t *t = &m->tables[i];
         for (int k = 0; k < t->nfields; k++) {
             field_t *f = &t->fields[k];
-            for (int x = 0; x < f->nxf; x++) free(f->xfs[x].arg);
-            for (int x = 0; x < f->nterms; x++) free(f->terms[x].text);
+            for (int x = 0; x < f->nxf; x++)
+                free(f->xfs[x].arg);
+            for (int x = 0; x < f->nterms; x++)
+                free(f->terms[x].text);
             free(f->terms);
             free(f->xfs);
             free(f->name);
             free(f->origin);
         }
-        for (int c = 0; c < t->ncolumns; c++) free(t->columns[c]);
+        for (int c = 0; c < t->ncolumns; c++)
+            free(t->columns[c]);
         free_strv(t->filter.values, t->filter.nvalues);
         free(t->filter.column);
         free(t->columns);
@@ -682,18 +701,21 @@ void gh_mapping_destroy(gh_mapping_t *m) {
     free(m);
 }
 
-/* ---- accessors ------------------------------------------------------------- */
+/* ---- accessors -------------------------------------------------------------
+ */
 
 const char *gh_mapping_department(const gh_mapping_t *m) {
     return m->department;
 }
-int gh_mapping_table_count(const gh_mapping_t *m) { return m->ntables; }
+int gh_mapping_table_count(const gh_mapping_t *m) {
+    return m->ntables;
+}
 gh_map_table_t *gh_mapping_table(const gh_mapping_t *m, int i) {
     return &m->tables[i];
 }
 
-int gh_mapping_find_all(const gh_mapping_t *m, const char *nsp,
-                        const char *rel, gh_map_table_t **out, int max) {
+int gh_mapping_find_all(const gh_mapping_t *m, const char *nsp, const char *rel,
+                        gh_map_table_t **out, int max) {
     int n = 0;
     for (int i = 0; i < m->ntables; i++)
         if (!strcmp(m->tables[i].schema, nsp) &&
@@ -704,10 +726,18 @@ int gh_mapping_find_all(const gh_mapping_t *m, const char *nsp,
     return n;
 }
 
-const char *gh_map_table_id(const gh_map_table_t *t) { return t->id; }
-const char *gh_map_table_schema(const gh_map_table_t *t) { return t->schema; }
-const char *gh_map_table_name(const gh_map_table_t *t) { return t->table; }
-const char *gh_map_table_entity(const gh_map_table_t *t) { return t->entity; }
+const char *gh_map_table_id(const gh_map_table_t *t) {
+    return t->id;
+}
+const char *gh_map_table_schema(const gh_map_table_t *t) {
+    return t->schema;
+}
+const char *gh_map_table_name(const gh_map_table_t *t) {
+    return t->table;
+}
+const char *gh_map_table_entity(const gh_map_table_t *t) {
+    return t->entity;
+}
 const gh_schema_t *gh_map_table_envelope(const gh_map_table_t *t) {
     return t->envelope;
 }

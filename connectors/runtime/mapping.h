@@ -13,8 +13,8 @@
  *   codes.sex.1=MALE                    # code table: source value -> canonical
  *   codes.sex.*=UNKNOWN                 # fallback; without it an unknown code
  *                                       # is a mapping error (dead letter)
- *   codes.grid.file=grid_crosswalk.csv  # `from,to` lines, relative to this file
- *   table.syrk.filter=zt != '注销'       # rows failing it are not published
+ *   codes.grid.file=grid_crosswalk.csv  # `from,to` lines, relative to this
+ * file table.syrk.filter=zt != '注销'       # rows failing it are not published
  *
  * A field's source is a column, a 'quoted literal', or several joined by
  * `+` (concatenation; NULL if any column is NULL).
@@ -56,8 +56,8 @@ int gh_mapping_table_count(const gh_mapping_t *m);
 gh_map_table_t *gh_mapping_table(const gh_mapping_t *m, int i);
 /* Every mapping of source table nsp.rel (a table may feed several
  * entities): fills out[0..max) and returns the total count. Borrowed. */
-int gh_mapping_find_all(const gh_mapping_t *m, const char *nsp,
-                        const char *rel, gh_map_table_t **out, int max);
+int gh_mapping_find_all(const gh_mapping_t *m, const char *nsp, const char *rel,
+                        gh_map_table_t **out, int max);
 
 const char *gh_map_table_id(const gh_map_table_t *t);
 const char *gh_map_table_schema(const gh_map_table_t *t);
@@ -79,8 +79,8 @@ gh_err_t gh_map_table_bind(gh_map_table_t *t, int ncols,
  * TOAST values become UNCHANGED; columns absent from `vals` (ncols shorter,
  * as in a key-only old tuple) are null. With key_only (an old tuple
  * carrying only the replica identity), a NULL in a field that cannot be
- * null means "not sent" and becomes UNCHANGED. GH_ERR_MAPPING with the field, the
- * column and the reason when a value does not fit. */
+ * null means "not sent" and becomes UNCHANGED. GH_ERR_MAPPING with the field,
+ * the column and the reason when a value does not fit. */
 gh_err_t gh_map_row(gh_map_table_t *t, const gh_pgo_value_t *vals, int nvals,
                     int key_only, avro_value_t *row, gh_buf_t *key,
                     char *errstr, size_t errstr_size);

@@ -15,7 +15,7 @@ typedef enum xf_kind {
     XF_LOWER,
     XF_NULLIF,
     XF_DATE,
-    XF_CODE,     /* code:<table> and crosswalk:<table> */
+    XF_CODE, /* code:<table> and crosswalk:<table> */
     XF_FULLWIDTH,
     XF_COLLAPSE,
 } xf_kind_t;

@@ -200,7 +200,8 @@ static void fullwidth_to_halfwidth(gh_buf_t *b) {
     unsigned char *s = (unsigned char *)b->data, *o = s;
     size_t i = 0, n = b->len;
     while (i < n) {
-        if (i + 2 < n && s[i] == 0xEF && (s[i + 1] == 0xBC || s[i + 1] == 0xBD)) {
+        if (i + 2 < n && s[i] == 0xEF &&
+            (s[i + 1] == 0xBC || s[i + 1] == 0xBD)) {
             unsigned cp = ((s[i] & 0x0Fu) << 12) | ((s[i + 1] & 0x3Fu) << 6) |
                           (s[i + 2] & 0x3Fu);
             if (cp >= 0xFF01 && cp <= 0xFF5E) {
@@ -338,12 +339,17 @@ gh_err_t gh_map_row(gh_map_table_t *t, const gh_pgo_value_t *vals, int nvals,
                 continue;
             }
             const gh_pgo_value_t *pv =
-                term->col_pos >= 0 && term->col_pos < nvals ? &vals[term->col_pos]
-                                                            : NULL;
-            if (!pv || pv->kind == GH_PGO_NULL) kind = GH_PGO_NULL;
-            else if (pv->kind == GH_PGO_UNCHANGED) kind = GH_PGO_UNCHANGED;
-            else if (memchr(pv->data, '\0', pv->len)) kind = -1;
-            else gh_buf_append(&raw, pv->data, pv->len);
+                term->col_pos >= 0 && term->col_pos < nvals
+                    ? &vals[term->col_pos]
+                    : NULL;
+            if (!pv || pv->kind == GH_PGO_NULL)
+                kind = GH_PGO_NULL;
+            else if (pv->kind == GH_PGO_UNCHANGED)
+                kind = GH_PGO_UNCHANGED;
+            else if (memchr(pv->data, '\0', pv->len))
+                kind = -1;
+            else
+                gh_buf_append(&raw, pv->data, pv->len);
         }
         if (kind == -1) {
             err = bad(errstr, errstr_size, t, f, "value contains a NUL byte",
@@ -354,7 +360,8 @@ gh_err_t gh_map_row(gh_map_table_t *t, const gh_pgo_value_t *vals, int nvals,
             kind = GH_PGO_UNCHANGED;
         if (kind == GH_PGO_NULL) {
             if (i == t->key_field)
-                err = bad(errstr, errstr_size, t, f, "source key is NULL", NULL);
+                err =
+                    bad(errstr, errstr_size, t, f, "source key is NULL", NULL);
             else
                 err = set_null(t, f, &fv, errstr, errstr_size);
             continue;

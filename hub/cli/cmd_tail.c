@@ -43,8 +43,7 @@ static int run(gh_conf_t *conf) {
     char err[1024];
     gh_signals_install();
     gh_schemas_t *set = NULL;
-    if (gh_schemas_load_dir(&set, gh_schemas_dir(conf), err,
-                            sizeof(err))) {
+    if (gh_schemas_load_dir(&set, gh_schemas_dir(conf), err, sizeof(err))) {
         gh_log_error("tail", "%s", err);
         return 1;
     }

@@ -356,8 +356,8 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
     hub_t h;
     memset(&h, 0, sizeof(h));
     h.conf = conf;
-    gh_err_t e = gh_schemas_load_dir(
-        &h.schemas, gh_schemas_dir(conf), errstr, errstr_size);
+    gh_err_t e = gh_schemas_load_dir(&h.schemas, gh_schemas_dir(conf), errstr,
+                                     errstr_size);
     if (e) return e;
     h.reader = gh_schemas_get(h.schemas, "gridhub.change.PersonEnvelope");
     h.view = gh_schemas_get(h.schemas, "gridhub.view.Person");

@@ -99,8 +99,8 @@ static json_t *qualify(const json_t *n, const char *ns, json_t *defined) {
     if (is_named_type(t)) {
         const json_t *jns = json_object_get(n, "namespace");
         const char *space = json_is_string(jns) ? json_string_value(jns) : ns;
-        char *full =
-            gh__avro_fullname(json_string_value(json_object_get(n, "name")), space);
+        char *full = gh__avro_fullname(
+            json_string_value(json_object_get(n, "name")), space);
         json_object_set_new(defined, full, json_true());
         json_object_set_new(r, "name", json_string(full));
         json_object_del(r, "namespace");

@@ -19,7 +19,9 @@ static int64_t upper_of(int b) {
     return (int64_t)(((uint64_t)(16 + sub + 1) << (msb - 4)) - 1);
 }
 
-void gh_hist_reset(gh_hist_t *h) { memset(h, 0, sizeof(*h)); }
+void gh_hist_reset(gh_hist_t *h) {
+    memset(h, 0, sizeof(*h));
+}
 
 void gh_hist_record(gh_hist_t *h, int64_t us) {
     if (us < 0) us = 0;

@@ -61,7 +61,8 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
 
 /* librdkafka retries by itself; this only makes an unreachable cluster
  * visible in our log, with what the client said. */
-static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+static void error_cb(rd_kafka_t *rk, int err, const char *reason,
+                     void *opaque) {
     (void)opaque;
     rd_kafka_resp_err_t e = (rd_kafka_resp_err_t)err;
     if (e == RD_KAFKA_RESP_ERR__FATAL) {

@@ -12,18 +12,26 @@ static int env_checked;
 
 static const char *level_name(gh_log_level_t l) {
     switch (l) {
-    case GH_LOG_ERROR: return "ERROR";
-    case GH_LOG_WARN: return "WARN ";
-    case GH_LOG_INFO: return "INFO ";
-    case GH_LOG_DEBUG: return "DEBUG";
+    case GH_LOG_ERROR:
+        return "ERROR";
+    case GH_LOG_WARN:
+        return "WARN ";
+    case GH_LOG_INFO:
+        return "INFO ";
+    case GH_LOG_DEBUG:
+        return "DEBUG";
     }
     return "?    ";
 }
 
 int gh_log_level_parse(const char *name, gh_log_level_t *out) {
-    static const struct { const char *n; gh_log_level_t l; } t[] = {
-        {"error", GH_LOG_ERROR}, {"warn", GH_LOG_WARN},
-        {"info", GH_LOG_INFO},   {"debug", GH_LOG_DEBUG}};
+    static const struct {
+        const char *n;
+        gh_log_level_t l;
+    } t[] = {{"error", GH_LOG_ERROR},
+             {"warn", GH_LOG_WARN},
+             {"info", GH_LOG_INFO},
+             {"debug", GH_LOG_DEBUG}};
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
         if (strcmp(name, t[i].n) == 0) {
             *out = t[i].l;
@@ -54,11 +62,11 @@ void gh_log(gh_log_level_t level, const char *component, const char *fmt, ...) {
     struct tm tm;
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line),
-                     "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000),
-                     level_name(level), component);
+    int n = snprintf(
+        line, sizeof(line),
+        "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s: ", tm.tm_year + 1900,
+        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+        (int)(tv.tv_usec / 1000), level_name(level), component);
     if (n < 0) return;
     va_list ap;
     va_start(ap, fmt);

@@ -18,12 +18,12 @@ static void describe(const char *conninfo, char *out, size_t outsz) {
     }
     size_t n = 0;
     for (PQconninfoOption *o = opts; o->keyword; o++) {
-        static const char *const shown[] = {"host", "hostaddr", "port",
-                                            "dbname", "user", NULL};
+        static const char *const shown[] = {"host",   "hostaddr", "port",
+                                            "dbname", "user",     NULL};
         for (int i = 0; shown[i]; i++)
             if (!strcmp(o->keyword, shown[i]) && o->val && *o->val && n < outsz)
-                n += (size_t)snprintf(out + n, outsz - n, "%s%s=%s", n ? " " : "",
-                                      o->keyword, o->val);
+                n += (size_t)snprintf(out + n, outsz - n, "%s%s=%s",
+                                      n ? " " : "", o->keyword, o->val);
     }
     PQconninfoFree(opts);
 }
@@ -35,8 +35,9 @@ PGconn *gh_pg_connect(const char *conninfo, int replication, char *errstr,
     const char *keys[] = {"dbname", "options", "application_name",
                           replication ? "replication" : NULL, NULL};
     const char *vals[] = {
-        conninfo, "-c datestyle=ISO -c timezone=UTC -c intervalstyle=iso_8601 "
-                          "-c client_min_messages=warning",
+        conninfo,
+        "-c datestyle=ISO -c timezone=UTC -c intervalstyle=iso_8601 "
+        "-c client_min_messages=warning",
         "gridhub", "database", NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(c) != CONNECTION_OK) {

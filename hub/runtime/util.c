@@ -189,9 +189,11 @@ int gh_date_parse_iso(const char *s, int64_t *days, const char **rest) {
 }
 
 char *gh_str_trim(char *s) {
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) e--;
+    while (e > s && isspace((unsigned char)e[-1]))
+        e--;
     *e = '\0';
     return s;
 }

@@ -66,7 +66,7 @@ uint64_t gh_avro_crc64(const void *data, size_t len);
 
 /* ---- Schemas ------------------------------------------------------------ */
 
-typedef struct gh_schema gh_schema_t;   /* one parsed schema, immutable */
+typedef struct gh_schema gh_schema_t; /* one parsed schema, immutable */
 /* A set of schemas. Lookups and additions are locked, so one set can be
  * shared by threads (a registry serde adds to it while others decode);
  * schemas are only freed by gh_schemas_destroy. */
@@ -80,9 +80,12 @@ gh_err_t gh_schemas_load_dir(gh_schemas_t **out, const char *dir, char *errstr,
  * configured directory, else the schemas/ directory of the source tree the
  * binary was built from (GH_SCHEMAS_DIR). Borrowed. */
 #define GH_SCHEMAS_DIR_PROP                                                    \
-    {"schemas.dir", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,                    \
-     "Directory of the Avro schemas; default: schemas/ of the source tree "    \
-     "the binary was built from."}
+    {                                                                          \
+        "schemas.dir", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,                 \
+            "Directory of the Avro schemas; default: schemas/ of the source "  \
+            "tree "                                                            \
+            "the binary was built from."                                       \
+    }
 const char *gh_schemas_dir(const gh_conf_t *conf);
 
 /* An empty set, for tests and for registry-only use. */

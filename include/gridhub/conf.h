@@ -91,17 +91,31 @@ void gh_conf_foreach_prefix(const gh_conf_t *conf, const char *prefix,
 
 /* Table entries shared by the long-running components. */
 #define GH_CONF_LOG_LEVEL_PROP                                                 \
-    {"log.level", GH_CONF_ENUM, "info", 0, 0, 0, "error|warn|info|debug",     \
-     NULL, "Log level."}
+    {                                                                          \
+        "log.level", GH_CONF_ENUM, "info", 0, 0, 0, "error|warn|info|debug",   \
+            NULL, "Log level."                                                 \
+    }
 #define GH_CONF_RETRY_PROPS                                                    \
-    {"retry.backoff.ms", GH_CONF_INT, "500", 0, 10, 600000, NULL, NULL,        \
-     "First wait before reconnecting to PostgreSQL; doubles per failure."},   \
-    {"retry.backoff.max.ms", GH_CONF_INT, "10000", 0, 10, 3600000, NULL, NULL, \
-     "Longest wait between reconnection attempts."}
+    {"retry.backoff.ms",                                                       \
+     GH_CONF_INT,                                                              \
+     "500",                                                                    \
+     0,                                                                        \
+     10,                                                                       \
+     600000,                                                                   \
+     NULL,                                                                     \
+     NULL,                                                                     \
+     "First wait before reconnecting to PostgreSQL; doubles per failure."},    \
+    {                                                                          \
+        "retry.backoff.max.ms", GH_CONF_INT, "10000", 0, 10, 3600000, NULL,    \
+            NULL, "Longest wait between reconnection attempts."                \
+    }
 #define GH_CONF_DLQ_PROP(what)                                                 \
-    {"dlq.topic", GH_CONF_STR, "gridhub.dlq", 0, 0, 0, NULL, NULL,             \
-     "Dead-letter topic for " what "."}
-#define GH_CONF_END {NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL}
+    {                                                                          \
+        "dlq.topic", GH_CONF_STR, "gridhub.dlq", 0, 0, 0, NULL, NULL,          \
+            "Dead-letter topic for " what "."                                  \
+    }
+#define GH_CONF_END                                                            \
+    { NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL }
 
 /* Writes a Markdown table of `props` under a `## title` heading. */
 void gh_conf_write_doc(FILE *out, const char *title,

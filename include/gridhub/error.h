@@ -14,22 +14,22 @@
 
 typedef enum gh_err {
     GH_OK = 0,
-    GH_ERR_INVALID_ARG = 1,  /* a caller passed something unusable */
-    GH_ERR_CONFIG = 2,       /* configuration file or value is invalid */
-    GH_ERR_IO = 3,           /* file or socket I/O failed */
-    GH_ERR_NOMEM = 4,        /* allocation failed (only from non-aborting paths) */
-    GH_ERR_PARSE = 5,        /* malformed input text (JSON, .avsc, mapping) */
-    GH_ERR_SCHEMA = 6,       /* Avro schema invalid or incompatible */
-    GH_ERR_SERDE = 7,        /* Avro bytes could not be encoded or decoded */
+    GH_ERR_INVALID_ARG = 1, /* a caller passed something unusable */
+    GH_ERR_CONFIG = 2,      /* configuration file or value is invalid */
+    GH_ERR_IO = 3,          /* file or socket I/O failed */
+    GH_ERR_NOMEM = 4,  /* allocation failed (only from non-aborting paths) */
+    GH_ERR_PARSE = 5,  /* malformed input text (JSON, .avsc, mapping) */
+    GH_ERR_SCHEMA = 6, /* Avro schema invalid or incompatible */
+    GH_ERR_SERDE = 7,  /* Avro bytes could not be encoded or decoded */
     GH_ERR_UNKNOWN_SCHEMA = 8, /* fingerprint or registry id not known */
-    GH_ERR_PG = 9,           /* PostgreSQL reported an error */
-    GH_ERR_PG_CONNECT = 10,  /* PostgreSQL unreachable (retryable) */
-    GH_ERR_KAFKA = 11,       /* Kafka client reported an error */
-    GH_ERR_PROTOCOL = 12,    /* a peer sent something outside its protocol */
-    GH_ERR_MAPPING = 13,     /* a row cannot be mapped to its canonical entity */
-    GH_ERR_NOT_FOUND = 14,   /* a looked-up item does not exist */
-    GH_ERR_HTTP = 15,        /* an HTTP peer (Schema Registry) failed */
-    GH_ERR_STOPPED = 16,     /* the component was asked to stop */
+    GH_ERR_PG = 9,             /* PostgreSQL reported an error */
+    GH_ERR_PG_CONNECT = 10,    /* PostgreSQL unreachable (retryable) */
+    GH_ERR_KAFKA = 11,         /* Kafka client reported an error */
+    GH_ERR_PROTOCOL = 12,      /* a peer sent something outside its protocol */
+    GH_ERR_MAPPING = 13,   /* a row cannot be mapped to its canonical entity */
+    GH_ERR_NOT_FOUND = 14, /* a looked-up item does not exist */
+    GH_ERR_HTTP = 15,      /* an HTTP peer (Schema Registry) failed */
+    GH_ERR_STOPPED = 16,   /* the component was asked to stop */
     GH_ERR__COUNT
 } gh_err_t;
 

@@ -28,7 +28,8 @@ void gh_log(gh_log_level_t level, const char *component, const char *fmt, ...)
 #define gh_log_info(c, ...) gh_log(GH_LOG_INFO, c, __VA_ARGS__)
 #define gh_log_debug(c, ...)                                                   \
     do {                                                                       \
-        if (gh_log_enabled(GH_LOG_DEBUG)) gh_log(GH_LOG_DEBUG, c, __VA_ARGS__); \
+        if (gh_log_enabled(GH_LOG_DEBUG))                                      \
+            gh_log(GH_LOG_DEBUG, c, __VA_ARGS__);                              \
     } while (0)
 
 #endif

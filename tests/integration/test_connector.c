@@ -53,12 +53,13 @@ static void teardown(void) {
 
 TestSuite(connector, .fini = teardown, .timeout = 120);
 
-/* ---- small helpers -------------------------------------------------------- */
+/* ---- small helpers --------------------------------------------------------
+ */
 
 static uint64_t lsn_parse(const char *text) {
     unsigned hi, lo;
-    cr_assert(text && sscanf(text, "%X/%X", &hi, &lo) == 2,
-              "not an LSN: %s", text ? text : "(null)");
+    cr_assert(text && sscanf(text, "%X/%X", &hi, &lo) == 2, "not an LSN: %s",
+              text ? text : "(null)");
     return (uint64_t)hi << 32 | lo;
 }
 
@@ -68,9 +69,10 @@ static uint64_t lsn_parse(const char *text) {
  * to start. Drop such leftovers. */
 static void drop_stale_slot(void) {
     PGconn *admin = gh_test_pg_connect("postgres");
-    char *db = gh_test_scalar(admin, "SELECT database FROM "
-                                     "pg_replication_slots WHERE slot_name = '"
-                                     SLOT "' AND database LIKE 'ghdept\\_%%'");
+    char *db =
+        gh_test_scalar(admin, "SELECT database FROM "
+                              "pg_replication_slots WHERE slot_name = '" SLOT
+                              "' AND database LIKE 'ghdept\\_%%'");
     PQfinish(admin);
     if (db) cr_log_warn("dropping %s left behind by an earlier test", db);
     gh_test_drop_db(db);
@@ -122,8 +124,7 @@ static uint64_t exec_marked(PGconn *c, long long *xid_out, const char *sql) {
     gh_test_exec(c, "%s", sql);
     char *lsn = gh_test_scalar(c, "SELECT pg_current_wal_insert_lsn()");
     if (xid_out)
-        *xid_out =
-            gh_test_count(c, "SELECT txid_current() %% 4294967296");
+        *xid_out = gh_test_count(c, "SELECT txid_current() %% 4294967296");
     gh_test_exec(c, "COMMIT");
     uint64_t v = lsn_parse(lsn);
     free(lsn);
@@ -131,10 +132,9 @@ static uint64_t exec_marked(PGconn *c, long long *xid_out, const char *sql) {
 }
 
 static uint64_t slot_confirmed(PGconn *c) {
-    char *v = gh_test_scalar(c,
-                             "SELECT confirmed_flush_lsn FROM "
-                             "pg_replication_slots WHERE slot_name = '" SLOT
-                             "'");
+    char *v =
+        gh_test_scalar(c, "SELECT confirmed_flush_lsn FROM "
+                          "pg_replication_slots WHERE slot_name = '" SLOT "'");
     uint64_t l = v ? lsn_parse(v) : 0;
     free(v);
     return l;
@@ -160,8 +160,8 @@ static void wait_confirmed_past(gh_test_stack_t *s, uint64_t lsn) {
                        "%X/%X within %d ms (connector not delivering?); "
                        "connector log ends:\n%s",
                        (unsigned)(now >> 32), (unsigned)now,
-                       (unsigned)(lsn >> 32), (unsigned)lsn,
-                       CONFIRM_TIMEOUT_MS, tail);
+                       (unsigned)(lsn >> 32), (unsigned)lsn, CONFIRM_TIMEOUT_MS,
+                       tail);
     }
 }
 
@@ -198,22 +198,21 @@ static void insert_rows(PGconn *c, const char *prefix, int first, int last) {
  * an object source_key -> canonical person. */
 static json_t *expected_rows(PGconn *c) {
     PGresult *r = PQexec(
-        c,
-        "SELECT btrim(rkbh), json_build_object("
-        " 'source_key', btrim(rkbh),"
-        " 'id_number', nullif(btrim(gmsfhm), ''),"
-        " 'name', btrim(xm),"
-        " 'sex', CASE btrim(xb) WHEN '1' THEN 'MALE' WHEN '2' THEN 'FEMALE'"
-        "        WHEN '0' THEN 'UNKNOWN' WHEN '9' THEN 'UNKNOWN' END,"
-        " 'birth_date', to_char(csrq, 'YYYY-MM-DD'),"
-        " 'phone', nullif(btrim(lxdh), ''),"
-        " 'address', jzdz,"
-        " 'grid_code', wgbm,"
-        " 'household_key', NULL,"
-        " 'remark', bz,"
-        " 'updated_at', to_char(gxsj AT TIME ZONE 'UTC',"
-        "                       'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))::text "
-        "FROM zz_syrk");
+        c, "SELECT btrim(rkbh), json_build_object("
+           " 'source_key', btrim(rkbh),"
+           " 'id_number', nullif(btrim(gmsfhm), ''),"
+           " 'name', btrim(xm),"
+           " 'sex', CASE btrim(xb) WHEN '1' THEN 'MALE' WHEN '2' THEN 'FEMALE'"
+           "        WHEN '0' THEN 'UNKNOWN' WHEN '9' THEN 'UNKNOWN' END,"
+           " 'birth_date', to_char(csrq, 'YYYY-MM-DD'),"
+           " 'phone', nullif(btrim(lxdh), ''),"
+           " 'address', jzdz,"
+           " 'grid_code', wgbm,"
+           " 'household_key', NULL,"
+           " 'remark', bz,"
+           " 'updated_at', to_char(gxsj AT TIME ZONE 'UTC',"
+           "                       'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))::text "
+           "FROM zz_syrk");
     cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "expected_rows: %s",
                  PQerrorMessage(c));
     json_t *out = json_object();
@@ -243,7 +242,8 @@ static int equal_but_unmapped_nulls(const json_t *got, const json_t *want) {
         json_t *w = json_object_get(want, k);
         if (w ? !json_equal(v, w) : !json_is_null(v)) return 0;
     }
-    json_object_foreach((json_t *)want, k, v) if (!json_object_get(got, k)) return 0;
+    json_object_foreach((json_t *)want, k,
+                        v) if (!json_object_get(got, k)) return 0;
     return 1;
 }
 
@@ -296,9 +296,9 @@ static rd_kafka_t *raw_consumer(const char *bootstrap) {
                            {"enable.partition.eof", "true"},
                            {"log_level", "3"}};
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
-        cr_assert_eq(rd_kafka_conf_set(conf, kv[i][0], kv[i][1], err,
-                                       sizeof err),
-                     RD_KAFKA_CONF_OK, "%s: %s", kv[i][0], err);
+        cr_assert_eq(
+            rd_kafka_conf_set(conf, kv[i][0], kv[i][1], err, sizeof err),
+            RD_KAFKA_CONF_OK, "%s: %s", kv[i][0], err);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     cr_assert_not_null(rk, "rd_kafka_new: %s", err);
     return rk;
@@ -380,9 +380,8 @@ static json_t *raw_read(const char *bootstrap, const char *topic) {
         json_t *o = json_object();
         json_object_set_new(o, "partition", json_integer(m->partition));
         json_object_set_new(o, "offset", json_integer(m->offset));
-        json_object_set_new(o, "key",
-                            m->key ? json_stringn(m->key, m->key_len)
-                                   : json_null());
+        json_object_set_new(
+            o, "key", m->key ? json_stringn(m->key, m->key_len) : json_null());
         json_object_set_new(o, "value",
                             m->payload ? json_stringn(m->payload, m->len)
                                        : json_null());
@@ -488,8 +487,10 @@ static void assert_tombstones_follow_deletes(const json_t *lines) {
         }
         cr_assert_not_null(t, "delete without a following message: %s",
                            dump(d));
-        cr_assert(is_tombstone(t), "delete not followed by a tombstone: %s "
-                  "then %s", dump(d), dump(t));
+        cr_assert(is_tombstone(t),
+                  "delete not followed by a tombstone: %s "
+                  "then %s",
+                  dump(d), dump(t));
         cr_assert_str_eq(key_of(t), key_of(d), "tombstone key");
     }
 }
@@ -509,8 +510,9 @@ static void assert_per_key_order(const json_t *lines) {
             json_int_t ps = json_integer_value(json_array_get(prev, 1));
             cr_assert(lsn > pl || (lsn == pl && seq > ps),
                       "key %s: event at (lsn %" JSON_INTEGER_FORMAT
-                      ", seq %" JSON_INTEGER_FORMAT ") after (lsn %"
-                      JSON_INTEGER_FORMAT ", seq %" JSON_INTEGER_FORMAT
+                      ", seq %" JSON_INTEGER_FORMAT
+                      ") after (lsn %" JSON_INTEGER_FORMAT
+                      ", seq %" JSON_INTEGER_FORMAT
                       "): not in commit order: %s",
                       key_of(l), lsn, seq, pl, ps, dump(l));
         }
@@ -528,8 +530,10 @@ static void assert_fold_equals_table(gh_test_stack_t *s, const json_t *lines) {
     json_t *v;
     json_object_foreach(want, k, v) {
         const json_t *got = json_object_get(fold, k);
-        cr_assert_not_null(got, "row %s is in the table but not in the "
-                           "folded topic", k);
+        cr_assert_not_null(got,
+                           "row %s is in the table but not in the "
+                           "folded topic",
+                           k);
         cr_assert_str_neq(json_string_value(json_object_get(got, "op")), "d",
                           "row %s: last event is a delete", k);
         assert_row(json_object_get(got, "after"), v, "folded row", k);
@@ -614,8 +618,7 @@ Test(connector, snapshot_then_stream) {
         cr_assert_eq((uint64_t)src_int(l, "lsn"), cp,
                      "r event lsn is not the slot's consistent point: %s",
                      dump(l));
-        cr_assert(json_is_null(json_object_get(src(l), "txid")), "%s",
-                  dump(l));
+        cr_assert(json_is_null(json_object_get(src(l), "txid")), "%s", dump(l));
         cr_assert(json_is_null(json_object_get(src(l), "commit_time")), "%s",
                   dump(l));
         cr_assert(json_is_null(json_object_get(val(l), "before")), "%s",
@@ -648,8 +651,8 @@ Test(connector, snapshot_then_stream) {
         cr_assert_eq(src_int(l, "txid"), ins_xid, "%s", dump(l));
         cr_assert_eq(src_int(l, "lsn"), ins_lsn, "%s", dump(l));
         json_int_t q = src_int(l, "seq");
-        cr_assert(q >= 1 && q <= 10 && !seqs[q], "seq %" JSON_INTEGER_FORMAT
-                  " repeated or out of 1..10", q);
+        cr_assert(q >= 1 && q <= 10 && !seqs[q],
+                  "seq %" JSON_INTEGER_FORMAT " repeated or out of 1..10", q);
         seqs[q] = 1;
         cr_assert(json_is_null(json_object_get(val(l), "before")), "%s",
                   dump(l));
@@ -698,7 +701,8 @@ Test(connector, snapshot_then_stream) {
     json_decref(after_update);
 }
 
-/* ---- 2. truncate ---------------------------------------------------------- */
+/* ---- 2. truncate ----------------------------------------------------------
+ */
 
 Test(connector, truncate) {
     gh_test_stack_t *s = new_stack();
@@ -720,8 +724,7 @@ Test(connector, truncate) {
     assert_source(s, te);
     assert_streamed(te);
     cr_assert_eq(src_int(te, "txid"), xid, "%s", dump(te));
-    cr_assert(json_is_null(json_object_get(val(te), "before")), "%s",
-              dump(te));
+    cr_assert(json_is_null(json_object_get(val(te), "before")), "%s", dump(te));
     cr_assert(json_is_null(json_object_get(val(te), "after")), "%s", dump(te));
     cr_assert(strstr(key_of(te), "zz_syrk") != NULL,
               "truncate key does not name the table: %s", key_of(te));
@@ -740,8 +743,8 @@ Test(connector, truncate) {
         else
             cr_assert_gt(src_int(l, "lsn"), tl, "%s", dump(l));
     }
-    cr_assert_eq(json_array_size(lines), 5 + 3 + 1 + 2,
-                 "messages: %zu", json_array_size(lines));
+    cr_assert_eq(json_array_size(lines), 5 + 3 + 1 + 2, "messages: %zu",
+                 json_array_size(lines));
 
     /* Applying the events in commit order, the truncate clearing the table,
      * gives the table: only what follows the truncate counts. */
@@ -773,11 +776,10 @@ Test(connector, toast) {
     wait_streaming(s);
     /* 20480 characters of md5 hex: too random for pglz, so stored out of
      * line. */
-    gh_test_exec(s->dept,
-                 "INSERT INTO zz_syrk (rkbh, xm, xb, lxdh, bz) "
-                 "SELECT 'T1', 'Toast', '1', '111', "
-                 "string_agg(md5(random()::text), '') "
-                 "FROM generate_series(1, 640)");
+    gh_test_exec(s->dept, "INSERT INTO zz_syrk (rkbh, xm, xb, lxdh, bz) "
+                          "SELECT 'T1', 'Toast', '1', '111', "
+                          "string_agg(md5(random()::text), '') "
+                          "FROM generate_series(1, 640)");
     char *toast = gh_test_scalar(s->dept, "SELECT reltoastrelid::regclass "
                                           "FROM pg_class "
                                           "WHERE oid = 'zz_syrk'::regclass");
@@ -883,8 +885,8 @@ static void assert_dead_letter(const json_t *dl, const char *key,
                      "public", "%s", text);
     cr_assert_str_eq(json_string_value(json_object_get(doc, "table")),
                      "zz_syrk", "%s", text);
-    cr_assert_not_null(json_string_value(json_object_get(doc, "reason")),
-                       "%s", text);
+    cr_assert_not_null(json_string_value(json_object_get(doc, "reason")), "%s",
+                       text);
     /* The raw row, by column name, so that a steward can read and replay
      * it. */
     const json_t *row = json_object_get(doc, "row");
@@ -892,8 +894,8 @@ static void assert_dead_letter(const json_t *dl, const char *key,
                      "%s dead letter: row must carry the key under its column "
                      "name rkbh (and every column by name): %s",
                      phase, text);
-    cr_assert_str_eq(json_string_value(json_object_get(row, "xb")), code,
-                     "%s", text);
+    cr_assert_str_eq(json_string_value(json_object_get(row, "xb")), code, "%s",
+                     text);
     json_decref(doc);
 }
 
@@ -926,9 +928,9 @@ Test(connector, mapping_error_dead_letter) {
     cr_assert(g0 && g1, "good rows missing: %s", dump(fold));
     cr_assert_str_eq(json_string_value(json_object_get(g0, "op")), "r");
     cr_assert_str_eq(json_string_value(json_object_get(g1, "op")), "c");
-    cr_assert_str_eq(json_string_value(json_object_get(
-                         json_object_get(g1, "after"), "sex")),
-                     "FEMALE");
+    cr_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(g1, "after"), "sex")),
+        "FEMALE");
     json_decref(fold);
     json_decref(lines);
     cr_assert(gh_test_proc_alive(s->connector),
@@ -942,7 +944,8 @@ Test(connector, mapping_error_dead_letter) {
     json_decref(dl);
 }
 
-/* ---- 5. kill -9 while a writer runs --------------------------------------- */
+/* ---- 5. kill -9 while a writer runs ---------------------------------------
+ */
 
 static uint64_t rng_next(uint64_t *x) {
     *x ^= *x << 13;
@@ -1087,8 +1090,7 @@ Test(connector, kill9_connector_midstream, .timeout = 200) {
         char log[4096];
         snprintf(log, sizeof log, "%s/connector.%d.log", s->dir, run);
         char *again = gh_test_wait_for_text(log, "created slot", 0);
-        cr_assert_null(again, "run %d created the slot again: %s", run,
-                       again);
+        cr_assert_null(again, "run %d created the slot again: %s", run, again);
     }
 
     json_t *lines = tail_all(s, PERSON_TOPIC);
@@ -1096,7 +1098,7 @@ Test(connector, kill9_connector_midstream, .timeout = 200) {
                 json_array_size(lines));
     size_t i, snapshot_rows = 0;
     json_t *l;
-    json_t *published = json_object(); /* "key|phone" seen in c/u/r */
+    json_t *published = json_object();  /* "key|phone" seen in c/u/r */
     json_t *deleted_at = json_object(); /* "key@lsn" of d events */
     json_array_foreach(lines, i, l) {
         if (is_tombstone(l)) continue;
@@ -1151,10 +1153,9 @@ Test(connector, kill9_connector_midstream, .timeout = 200) {
     size_t replays = 0;
     json_array_foreach(lines, i, l) {
         if (is_tombstone(l)) continue;
-        char *pos = gh_xasprintf("%s@%" JSON_INTEGER_FORMAT ".%"
-                                 JSON_INTEGER_FORMAT,
-                                 key_of(l), src_int(l, "lsn"),
-                                 src_int(l, "seq"));
+        char *pos =
+            gh_xasprintf("%s@%" JSON_INTEGER_FORMAT ".%" JSON_INTEGER_FORMAT,
+                         key_of(l), src_int(l, "lsn"), src_int(l, "seq"));
         json_t *v = json_deep_copy(val(l));
         json_object_del(v, "ts");
         const json_t *prev = json_object_get(by_pos, pos);
@@ -1180,7 +1181,8 @@ Test(connector, kill9_connector_midstream, .timeout = 200) {
     json_decref(written);
 }
 
-/* ---- 6. heartbeats move an idle slot -------------------------------------- */
+/* ---- 6. heartbeats move an idle slot --------------------------------------
+ */
 
 typedef struct slot_arg {
     PGconn *c;
@@ -1273,7 +1275,8 @@ Test(connector, heartbeat_advances_slot) {
     PQfinish(admin);
 }
 
-/* ---- 7. unreachable PostgreSQL -------------------------------------------- */
+/* ---- 7. unreachable PostgreSQL --------------------------------------------
+ */
 
 static int count_lines_with(const char *path, const char *needle) {
     char *all = gh_test_file_tail(path, 1 << 20);
@@ -1308,11 +1311,12 @@ Test(connector, unreachable_postgres) {
     free(all);
     /* Still trying 3 s after start: it must neither exit nor give up. */
     int st = gh_test_proc_wait(s->connector, 3000);
-    cr_assert_eq(st, -1, "connector exited (status %d) instead of retrying; "
-                 "log:\n%s", st, connector_log_tail(s));
+    cr_assert_eq(st, -1,
+                 "connector exited (status %d) instead of retrying; "
+                 "log:\n%s",
+                 st, connector_log_tail(s));
     cr_assert_geq(count_lines_with(log, "retrying"), 2,
-                  "expected several attempts; log:\n%s",
-                  connector_log_tail(s));
+                  "expected several attempts; log:\n%s", connector_log_tail(s));
     int64_t t0 = gh_now_ms();
     int rc = gh_test_stop(s->connector, 10000);
     int64_t took = gh_now_ms() - t0;
@@ -1321,7 +1325,8 @@ Test(connector, unreachable_postgres) {
     cr_assert_lt(took, 10000, "took %lld ms to stop", (long long)took);
 }
 
-/* ---- 8. a clean restart resumes without a new snapshot -------------------- */
+/* ---- 8. a clean restart resumes without a new snapshot --------------------
+ */
 
 typedef struct size_arg {
     const char *bootstrap;
@@ -1341,7 +1346,8 @@ Test(connector, restart_resumes_without_resnapshot) {
     cr_assert_neq(cp, 0);
     /* Streamed rows that are in Kafka but maybe not yet confirmed when the
      * stop comes: the stop must confirm them. */
-    for (int i = 21; i <= 23; i++) insert_rows(s->dept, "R", i, i);
+    for (int i = 21; i <= 23; i++)
+        insert_rows(s->dept, "R", i, i);
     size_arg_t sz = {s->bootstrap, 23};
     cr_assert(gh_test_wait_until(person_size_at_least, &sz, 20000),
               "streamed rows did not reach Kafka");
@@ -1350,14 +1356,15 @@ Test(connector, restart_resumes_without_resnapshot) {
                  connector_log_tail(s));
 
     char sql[2048];
-    for (int i = 1; i <= 4; i++) insert_rows(s->dept, "N", i, i);
+    for (int i = 1; i <= 4; i++)
+        insert_rows(s->dept, "N", i, i);
     uint64_t mark =
         exec_marked(s->dept, NULL, rows_sql(sql, sizeof sql, "N", 5, 5));
     gh_test_stack_start_connector(s, NULL);
     uint64_t cp2 = wait_streaming(s);
     cr_assert_eq(cp2, 0, "the restart created the slot again");
-    char *snap = gh_test_wait_for_text(gh_test_stack_connector_log(s),
-                                       "snapshot", 0);
+    char *snap =
+        gh_test_wait_for_text(gh_test_stack_connector_log(s), "snapshot", 0);
     cr_assert_null(snap, "the restart took a snapshot: %s", snap);
     wait_confirmed_past(s, mark);
 
