@@ -352,7 +352,10 @@ static gh_err_t on_line(const char *origin, const char *key, const char *value,
             return GH_OK;
         }
         if (!strcmp(prop, "entity")) {
+            free(t->entity);
+            free(t->entity_origin);
             t->entity = gh_xstrdup(value);
+            t->entity_origin = gh_xstrdup(origin);
             return GH_OK;
         }
         if (!strcmp(prop, "filter"))
@@ -559,7 +562,7 @@ static gh_err_t finish_table(gh_mapping_t *m, gh_map_table_t *t, char *errstr,
         return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
                          "%s: table %s: unknown entity \"%s\" (no "
                          "schemas/%s.avsc marked gridhub.entity)",
-                         t->origin, t->id, t->entity, t->entity);
+                         t->entity_origin, t->id, t->entity, t->entity);
     t->entity_json = gh_schema_jsonv(ent);
     avro_schema_t env = gh_schema_avro(t->envelope);
     avro_schema_t after = avro_schema_record_field_get(env, "after");
@@ -683,6 +686,7 @@ void gh_mapping_destroy(gh_mapping_t *m) {
         free(t->table);
         free(t->entity);
         free(t->origin);
+        free(t->entity_origin);
     }
     free(m->tables);
     for (int i = 0; i < m->ncodes; i++) {

@@ -90,7 +90,8 @@ struct codes {
 
 struct gh_map_table {
     char *id, *schema, *table, *entity;
-    char *origin;
+    char *origin;        /* the `tables=` line */
+    char *entity_origin; /* the `table.<id>.entity=` line */
     const gh_schema_t *envelope;
     avro_schema_t row_schema;
     const json_t *entity_json;

@@ -324,7 +324,9 @@ gh_err_t gh_map_row(gh_map_table_t *t, const gh_pgo_value_t *vals, int nvals,
                 }
         }
     }
-    for (int i = 0; i < t->nfields && !err; i++) {
+    /* The key first, so that a dead letter for any other field carries it. */
+    for (int n = 0; n < t->nfields && !err; n++) {
+        int i = n == 0 ? t->key_field : n <= t->key_field ? n - 1 : n;
         field_t *f = &t->fields[i];
         avro_value_t fv;
         avro_value_get_by_index(row, (size_t)f->index, &fv, NULL);

@@ -26,7 +26,8 @@ typedef enum gh_err {
     GH_ERR_PG_CONNECT = 10,    /* PostgreSQL unreachable (retryable) */
     GH_ERR_KAFKA = 11,         /* Kafka client reported an error */
     GH_ERR_PROTOCOL = 12,      /* a peer sent something outside its protocol */
-    GH_ERR_MAPPING = 13,   /* a row cannot be mapped to its canonical entity */
+    GH_ERR_MAPPING =
+        13, /* a mapping file is invalid, or a row does not fit it */
     GH_ERR_NOT_FOUND = 14, /* a looked-up item does not exist */
     GH_ERR_HTTP = 15,      /* an HTTP peer (Schema Registry) failed */
     GH_ERR_STOPPED = 16,   /* the component was asked to stop */

@@ -9,7 +9,8 @@
 
 static char logbuf[4096];
 
-gh_test_stack_t *gh_test_stack_new(const char *ddl_path, const char *mapping_path) {
+gh_test_stack_t *gh_test_stack_new(const char *ddl_path,
+                                   const char *mapping_path) {
     gh_test_stack_t *s = gh_xcalloc(1, sizeof(*s));
     s->dir = gh_test_tmpdir();
     s->mapping = gh_xstrdup(mapping_path);
@@ -40,7 +41,8 @@ static void start(gh_test_stack_t *s, const char *what, gh_test_proc_t **slot,
     (*runs)++;
     const char *argv[128];
     int n = 0;
-    for (int i = 0; i < nbase; i++) argv[n++] = base[i];
+    for (int i = 0; i < nbase; i++)
+        argv[n++] = base[i];
     for (int i = 0; extra && extra[i] && n < 124; i++) {
         argv[n++] = "-X";
         argv[n++] = extra[i];
@@ -52,15 +54,21 @@ static void start(gh_test_stack_t *s, const char *what, gh_test_proc_t **slot,
     cr_assert_not_null(*slot, "cannot start %s", what);
 }
 
-void gh_test_stack_start_connector(gh_test_stack_t *s, const char *const *extra) {
+void gh_test_stack_start_connector(gh_test_stack_t *s,
+                                   const char *const *extra) {
     char *ci = gh_test_conninfo(s->dept_db);
     char *bs = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
     char *cinfo = gh_xasprintf("database.conninfo=%s", ci);
     char *map = gh_xasprintf("mapping.file=%s", s->mapping);
     char *state = gh_xasprintf("state.dir=%s/state", s->dir);
-    const char *base[] = {GH_BINARY, "connector", "-X", "name=test", "-X", bs, "-X", cinfo,
-                          "-X", map, "-X", state, "-X", "heartbeat.interval.ms=500",
-                          "-X", "status.interval.ms=200"};
+    const char *base[] = {GH_BINARY, "connector",
+                          "-X",      "name=test",
+                          "-X",      bs,
+                          "-X",      cinfo,
+                          "-X",      map,
+                          "-X",      state,
+                          "-X",      "heartbeat.interval.ms=500",
+                          "-X",      "status.interval.ms=200"};
     start(s, "connector", &s->connector, &s->connector_runs, base,
           (int)(sizeof(base) / sizeof(base[0])), extra);
     free(ci);
@@ -75,10 +83,14 @@ void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra) {
     char *bs = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
     char *cinfo = gh_xasprintf("database.conninfo=%s", ci);
     char *subs = gh_xasprintf("subscribers=%s", s->subscriber);
-    const char *base[] = {GH_BINARY, "hub", "-X", bs, "-X", cinfo, "-X", subs, "-X",
-                          "source.topics=gridhub.test.person", "-X", "batch.max.ms=50"};
-    start(s, "hub", &s->hub, &s->hub_runs, base, (int)(sizeof(base) / sizeof(base[0])),
-          extra);
+    const char *base[] = {GH_BINARY, "hub",
+                          "-X",      bs,
+                          "-X",      cinfo,
+                          "-X",      subs,
+                          "-X",      "source.topics=gridhub.test.person",
+                          "-X",      "batch.max.ms=50"};
+    start(s, "hub", &s->hub, &s->hub_runs, base,
+          (int)(sizeof(base) / sizeof(base[0])), extra);
     free(ci);
     free(bs);
     free(cinfo);
@@ -86,7 +98,8 @@ void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra) {
 }
 
 const char *gh_test_stack_connector_log(gh_test_stack_t *s) {
-    snprintf(logbuf, sizeof(logbuf), "%s/connector.%d.log", s->dir, s->connector_runs);
+    snprintf(logbuf, sizeof(logbuf), "%s/connector.%d.log", s->dir,
+             s->connector_runs);
     return logbuf;
 }
 
@@ -100,8 +113,9 @@ json_t *gh_test_tail(gh_test_stack_t *s, const char *topic, int idle_ms) {
     char out[4096], idle[64];
     snprintf(out, sizeof(out), "%s/tail.%d.jsonl", s->dir, ++n);
     snprintf(idle, sizeof(idle), "%d", idle_ms);
-    const char *argv[] = {GH_BINARY, "tail", "--bootstrap-servers", s->bootstrap, "--topic",
-                          topic, "--idle-timeout-ms", idle, NULL};
+    const char *argv[] = {GH_BINARY,           "tail",    "--bootstrap-servers",
+                          s->bootstrap,        "--topic", topic,
+                          "--idle-timeout-ms", idle,      NULL};
     int rc = gh_test_run(argv, out, 120000);
     cr_assert_eq(rc, 0, "gridhub tail exited %d (output in %s)", rc, out);
     json_t *arr = json_array();
@@ -135,8 +149,10 @@ json_t *gh_test_fold(const json_t *lines) {
             char *text = json_dumps(l, JSON_COMPACT);
             cr_assert_fail("gh_test_fold: undecodable message: %s", text);
         }
-        if (json_is_null(v)) json_object_del(state, key);
-        else json_object_set(state, key, (json_t *)v);
+        if (json_is_null(v))
+            json_object_del(state, key);
+        else
+            json_object_set(state, key, (json_t *)v);
     }
     return state;
 }

@@ -21,17 +21,19 @@ typedef struct gh_test_stack {
     char *subscriber; /* "test" */
     gh_test_proc_t *broker, *connector, *hub;
     int connector_runs, hub_runs; /* log files are connector.<n>.log */
-    PGconn *dept;     /* connection to the department database */
+    PGconn *dept;                 /* connection to the department database */
 } gh_test_stack_t;
 
 /* Creates the databases (running `ddl_path` in the department one), starts
  * the broker. mapping_path: the department's mapping file. Owned by the
  * caller (gh_test_stack_free). */
-gh_test_stack_t *gh_test_stack_new(const char *ddl_path, const char *mapping_path);
+gh_test_stack_t *gh_test_stack_new(const char *ddl_path,
+                                   const char *mapping_path);
 
 /* Starts (or restarts) the connector / hub. Extra `-X key=value` pairs as a
  * NULL-terminated list of "key=value" strings (may be NULL). */
-void gh_test_stack_start_connector(gh_test_stack_t *s, const char *const *extra);
+void gh_test_stack_start_connector(gh_test_stack_t *s,
+                                   const char *const *extra);
 void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra);
 /* Log path of the current (last started) connector / hub run; static buffer
  * valid until the next call. */
