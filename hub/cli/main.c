@@ -7,7 +7,8 @@
 #include "gridhub/util.h"
 
 static const gh_cli_cmd_t *const commands[] = {
-    &gh_cli_broker, &gh_cli_connector, &gh_cli_hub, &gh_cli_tail, NULL};
+    &gh_cli_broker, &gh_cli_connector, &gh_cli_hub,
+    &gh_cli_tail,   &gh_cli_gen,       NULL};
 
 static void usage(FILE *out) {
     fprintf(out,
