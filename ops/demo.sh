@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The demo: a change committed in the 综治 (comprehensive governance)
-# database reaches a subscriber's Kafka topic as an Avro record, through the
-# connector and the hub, on real parts (PostgreSQL, librdkafka's mock
-# cluster as the embedded broker).
+# The demo: five departments' databases (generated: 乐坪街道, ~40k
+# residents, each department's partial, error-laden copy) flow through five
+# connectors and the hub to a subscriber's Kafka topic as Avro records, on
+# real parts (PostgreSQL, librdkafka's mock cluster as the embedded broker),
+# while the generator keeps making live changes.
 #
 #   ./ops/demo.sh            install what is missing, build, run, clean up
 #   GH_DEMO_KEEP=1 ./ops/demo.sh   keep the work directory (logs) afterwards
@@ -38,35 +39,79 @@ cleanup() {
 }
 trap cleanup EXIT
 
+DEPTS=(zongzhi gongan jisheng zuzhi chuangwen)
+declare -A DEPT_NAME=([zongzhi]="综治 comprehensive governance" [gongan]="公安 public security"
+    [jisheng]="计生 family planning" [zuzhi]="组织部 party building" [chuangwen]="创文 civilization campaign")
+
 step "Starting a throwaway PostgreSQL cluster (wal_level=logical)"
 eval "$(./ops/pg-cluster.sh start "$WORK/pg")"
-psql -qc "CREATE DATABASE zongzhi" -c "CREATE DATABASE hub"
-psql -q -d zongzhi -f connectors/zongzhi/schema.sql -f connectors/zongzhi/sample.sql
-echo "综治 database 'zongzhi' on $PGHOST:$PGPORT with $(psql -tAd zongzhi -c 'SELECT count(*) FROM zz_syrk') residents"
+CI_BASE="host=$PGHOST port=$PGPORT user=$PGUSER"
+psql -qc "CREATE DATABASE hub"
+gen_args=()
+for d in "${DEPTS[@]}"; do
+    psql -qc "CREATE DATABASE $d"
+    gen_args+=(--"$d"-conninfo "$CI_BASE dbname=$d")
+done
+
+step "Generating 乐坪街道 (seed 1): one true city, five departments' partial, error-laden copies"
+# The generator loads the five databases, then keeps the city alive (births,
+# move-ins, moves between grids, deaths, grid events) while the rest runs.
+"$GH" gen --preset demo --seed 1 "${gen_args[@]}" --truth-file "$WORK/truth.jsonl" \
+    --live-rate 20 --live-duration-s 60 >"$WORK/gen.log" 2>&1 &
+GEN_PID=$!
+PIDS+=($GEN_PID)
+for _ in $(seq 600); do grep -q '^total:' "$WORK/gen.log" && break; sleep 0.1; done
+grep -E '^(total|truth):' "$WORK/gen.log" | sed 's/^/  /'
 
 step "Starting the embedded broker"
-"$GH" broker --bootstrap-file "$WORK/bootstrap" \
-    --topics gridhub.zongzhi.person,hub.view.demo.person,gridhub.dlq,gridhub.heartbeat \
+topics=gridhub.dlq,gridhub.heartbeat,hub.view.demo.person
+for d in "${DEPTS[@]}"; do topics+=",gridhub.$d.person"; done
+"$GH" broker --bootstrap-file "$WORK/bootstrap" --topics "$topics" \
     >"$WORK/broker.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do [[ -s "$WORK/bootstrap" ]] && break; sleep 0.1; done
 BS=$(cat "$WORK/bootstrap")
 echo "bootstrap.servers=$BS"
 
-step "Starting the 综治 connector, the hub and a subscriber"
-"$GH" connector -c connectors/zongzhi/connector.properties \
-    --bootstrap-servers "$BS" \
-    --database-conninfo "host=$PGHOST port=$PGPORT user=$PGUSER dbname=zongzhi" \
-    --state-dir "$WORK/state" >"$WORK/connector.log" 2>&1 &
-PIDS+=($!)
-"$GH" hub --bootstrap-servers "$BS" \
-    --database-conninfo "host=$PGHOST port=$PGPORT user=$PGUSER dbname=hub" \
-    --source-topics gridhub.zongzhi.person --subscribers demo \
-    --batch-max-ms 50 >"$WORK/hub.log" 2>&1 &
+step "Starting five connectors, the hub and a subscriber"
+person_topics=""
+for d in "${DEPTS[@]}"; do
+    "$GH" connector -c "connectors/$d/connector.properties" --bootstrap-servers "$BS" \
+        --database-conninfo "$CI_BASE dbname=$d" --state-dir "$WORK/state" \
+        >"$WORK/connector.$d.log" 2>&1 &
+    PIDS+=($!)
+    person_topics+="${person_topics:+,}gridhub.$d.person"
+done
+"$GH" hub --bootstrap-servers "$BS" --database-conninfo "$CI_BASE dbname=hub" \
+    --source-topics "$person_topics" --subscribers demo \
+    >"$WORK/hub.log" 2>&1 &
 PIDS+=($!)
 "$GH" tail --bootstrap-servers "$BS" --topic hub.view.demo.person \
     >"$WORK/subscriber.jsonl" 2>"$WORK/tail.log" &
 PIDS+=($!)
+
+for d in "${DEPTS[@]}"; do
+    for _ in $(seq 600); do grep -q "snapshot done" "$WORK/connector.$d.log" && break; sleep 0.1; done
+    printf '  %-30s %s\n' "${DEPT_NAME[$d]}" \
+        "$(grep -o 'snapshot done: .*' "$WORK/connector.$d.log" || echo 'snapshot not finished')"
+done
+
+# The hub has caught up when every person-mapped source row is applied.
+expected=$(wc -l <"$WORK/truth.jsonl")
+printf '  hub: applying %s department person records' "$expected"
+for _ in $(seq 1800); do
+    n=$(psql -tAd hub -c "SELECT count(*) FROM source_person" 2>/dev/null || echo 0)
+    ((n >= expected)) && break
+    sleep 0.2
+done
+echo " ... $n applied"
+for _ in $(seq 600); do
+    (($(psql -tAd hub -c "SELECT count(*) FROM outbox") == 0)) && break
+    sleep 0.2
+done
+psql -d hub -c "SELECT count(*) FILTER (WHERE active) AS residents,
+    count(*) FILTER (WHERE active AND jsonb_array_length(sources) > 1) AS \"in several departments\",
+    (SELECT count(*) FROM outbox) AS \"outbox backlog\" FROM person"
 
 # Prints the subscriber's records from line $1 on, one per line.
 show() {
@@ -97,27 +142,38 @@ wait_lines() {
     return 1
 }
 
-wait_lines 5
-step "Subscriber 'demo' received the initial snapshot (hub.view.demo.person, decoded from Avro)"
-show 0
+wait_lines 1000
+step "A resident known to several departments, as subscriber 'demo' sees them"
+pid_many=$(psql -tAd hub -c "SELECT person_id FROM person WHERE active ORDER BY jsonb_array_length(sources) DESC, person_id LIMIT 3" | paste -sd'|')
+python3 - "$WORK/subscriber.jsonl" "$pid_many" <<'PY'
+import json, sys
+want = set(sys.argv[2].split("|"))
+last = {}
+for l in open(sys.argv[1], encoding="utf-8"):
+    m = json.loads(l)
+    if m["key"] in want:
+        last[m["key"]] = m["value"]
+for k, v in last.items():
+    src = ", ".join(f"{s['department']}/{s['source_key']}" for s in v["sources"])
+    print(f"  {v['person_id']} v{v['version']}  {v['name']}  {v['sex'] or '-'}  id={v['id_number'] or '-'}"
+          f"  born={v['birth_date'] or '-'}  grid={v['grid_code'] or '-'}\n      sources: {src}")
+PY
 seen=$(wc -l <"$WORK/subscriber.jsonl")
 
-step "Live changes in the 综治 database"
-sql() { echo "  zongzhi=# $1"; psql -qd zongzhi -c "$1"; }
-sql "INSERT INTO zz_syrk (rkbh, xm, gmsfhm, xb, csrq, lxdh, jzdz, wgbm) VALUES ('ZZ0006', '周敏', '４３１３０２ １９９５０６０６００４５', '2', '1995-06-06', '13807381006', '娄星区乐坪街道大塘社区5栋501', 'LP-DT-03')"
-sql "UPDATE zz_syrk SET lxdh = '13911112222', gxsj = now() WHERE rkbh = 'ZZ0001'"
-sql "UPDATE zz_syrk SET wgbm = 'LP-TJ-02', jzdz = '娄星区乐坪街道童家社区6栋602', gxsj = now() WHERE rkbh = 'ZZ0003'"
-sql "DELETE FROM zz_syrk WHERE rkbh = 'ZZ0005'"
-wait_lines $((seen + 4))
-sleep 1
+step "Live changes keep coming from the generator (20/s); waiting 20 s"
+sleep 20
+psql -tAd hub -c "SELECT '  hub now: ' || count(*) FILTER (WHERE active) || ' residents, ' || (SELECT count(*) FROM source_person WHERE NOT deleted) || ' department records' FROM person"
 
-step "What the subscriber received for those changes"
-show "$seen"
+step "What the subscriber received meanwhile (last 8 of $(($(wc -l <"$WORK/subscriber.jsonl") - seen)) records)"
+lines=$(wc -l <"$WORK/subscriber.jsonl")
+show $((lines > seen + 8 ? lines - 8 : seen))
 
 step "Delivery state"
-echo "  replication slot: $(psql -tAd zongzhi -c "SELECT slot_name || ' confirmed_flush_lsn=' || confirmed_flush_lsn FROM pg_replication_slots")"
+for d in "${DEPTS[@]}"; do
+    echo "  $d: slot $(psql -tAd "$d" -c "SELECT slot_name || ' confirmed_flush_lsn=' || confirmed_flush_lsn FROM pg_replication_slots WHERE database = '$d'")"
+done
 echo "  hub: $(psql -tAd hub -c "SELECT count(*) FILTER (WHERE active) || ' active persons, outbox backlog ' || (SELECT count(*) FROM outbox) FROM person")"
-echo "  dead letters: $(grep -c 'dead letter' "$WORK/connector.log" "$WORK/hub.log" | awk -F: '{s+=$2} END {print s+0}')"
+echo "  dead letters: $(cat "$WORK"/connector.*.log "$WORK/hub.log" | grep -c 'WARN .*dead letter' || true)"
 
 step "Stopping cleanly"
 for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
