@@ -878,6 +878,23 @@ out:
     return e;
 }
 
+/* Looks up the event topics once before any event exists, so that the
+ * producer's metadata, leaders and (on the embedded broker) topic creation
+ * are not paid for by the first committed transaction's latency. Best
+ * effort: an unreachable cluster is retried by librdkafka anyway. */
+static void warm_up(cn_t *c) {
+    for (int i = 0; i < c->nts; i++) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, c->ts[i].topic, NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_metadata(c->rk, 0, rkt, &md, 5000);
+        if (err)
+            gh_log_warn(LOG, "metadata for %s: %s (continuing)", c->ts[i].topic,
+                        rd_kafka_err2str(err));
+        if (md) rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+    }
+}
+
 static int retryable(gh_err_t e) {
     return e == GH_ERR_PG_CONNECT || e == GH_ERR_PG;
 }
@@ -980,6 +997,7 @@ gh_err_t gh_connector_run(const gh_conf_t *conf, char *errstr,
                 "connector %s: department %s, %d mapped tables, slot %s, "
                 "publication %s",
                 c.name, c.dept, c.nts, c.slot, c.pub);
+    warm_up(&c);
     int wait = (int)gh_conf_get_int(conf, "retry.backoff.ms");
     int wmax = (int)gh_conf_get_int(conf, "retry.backoff.max.ms");
     for (;;) {

@@ -81,7 +81,9 @@ static void assign_id(gh_gen_city_t *c, gh_gen_rng_t *r, gh_gen_person_t *p) {
 void gh_gen_person_id(const gh_gen_person_t *p, char out[19]) {
     int y, m, d;
     gh_gen_civil(p->birth, &y, &m, &d);
-    snprintf(out, 19, "%06u%04d%02d%02d%03u", p->region % 1000000u, y, m, d,
+    /* The modulo bounds tell the compiler each field's width. */
+    snprintf(out, 19, "%06u%04u%02u%02u%03u", p->region % 1000000u,
+             (unsigned)y % 10000u, (unsigned)m % 100u, (unsigned)d % 100u,
              (unsigned)p->seq % 1000u);
     out[17] = gh_idnum_check_char(out);
     out[18] = '\0';

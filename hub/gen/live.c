@@ -93,7 +93,10 @@ static void param(live_t *l, const char *v) {
         l->p[l->np++] = NULL;
         return;
     }
-    snprintf(l->pbuf[l->np], sizeof(l->pbuf[0]), "%s", v);
+    size_t n = strlen(v);
+    if (n >= sizeof(l->pbuf[0])) n = sizeof(l->pbuf[0]) - 1;
+    memmove(l->pbuf[l->np], v, n); /* v may be an earlier parameter */
+    l->pbuf[l->np][n] = '\0';
     l->p[l->np] = l->pbuf[l->np];
     l->np++;
 }
