@@ -549,7 +549,7 @@ static gh_err_t on_relation(cn_t *c, const gh_pgo_msg_t *m, char *errstr,
     return e;
 }
 
-static int keys_differ(cn_t *c, tstate_t *ts, const gh_pgo_tuple_t *old,
+static int keys_differ(tstate_t *ts, const gh_pgo_tuple_t *old,
                        const gh_pgo_tuple_t *new_) {
     char err[256];
     gh_buf_t a = {0}, b = {0};
@@ -566,7 +566,6 @@ static int keys_differ(cn_t *c, tstate_t *ts, const gh_pgo_tuple_t *old,
         !ea && !eb && strcmp(a.data ? a.data : "", b.data ? b.data : "");
     gh_buf_free(&a);
     gh_buf_free(&b);
-    (void)c;
     return differ;
 }
 
@@ -587,7 +586,7 @@ static gh_err_t on_row_change(cn_t *c, relinfo_t *ri, tstate_t *ts,
              * cancelled): for subscribers it is gone. */
             return emit(c, ts, OP_D, nt, NULL, cols, c->final_lsn, ++c->seq, 0,
                         c->txn, errstr, errstr_size);
-        if (m->old_kind == 'K' && keys_differ(c, ts, ot, nt)) {
+        if (m->old_kind == 'K' && keys_differ(ts, ot, nt)) {
             /* A new primary key is a new row for subscribers (as Debezium
              * does it): delete + tombstone of the old key, create of the
              * new. */

@@ -228,6 +228,7 @@ static const char *const gcols[NG] = {
 static gh_err_t recompute_person(gh_apply_t *a, const char *match_key,
                                  char *errstr, size_t errstr_size) {
     const char *p1[1] = {match_key};
+    PGresult *srt = NULL;
     PGresult *src = PQexecParams(
         a->db,
         "SELECT id_number, name, sex, birth_date::text, phone, address, "
@@ -281,10 +282,8 @@ static gh_err_t recompute_person(gh_apply_t *a, const char *match_key,
         for (int i = 0; i < nsrc && !g[f]; i++)
             if (!PQgetisnull(src, i, f)) g[f] = PQgetvalue(src, i, f);
     }
-    gh_buf_t sources = {0};
-    gh_buf_puts(&sources, "[");
     /* Sorted by (department, source_key) for a stable comparison. */
-    PGresult *srt = PQexecParams(
+    srt = PQexecParams(
         a->db,
         "SELECT coalesce(jsonb_agg(jsonb_build_object('department', "
         "department, 'source_key', source_key) ORDER BY department, "
@@ -292,16 +291,13 @@ static gh_err_t recompute_person(gh_apply_t *a, const char *match_key,
         "$1 AND NOT deleted",
         1, NULL, p1, NULL, NULL, 0);
     if (PQresultStatus(srt) != PGRES_TUPLES_OK) {
-        gh_buf_free(&sources);
         e = sqlerr(srt, a->db, "read sources", errstr, errstr_size);
+        srt = NULL;
         goto out;
     }
-    gh_buf_reset(&sources);
-    gh_buf_puts(&sources, PQgetvalue(srt, 0, 0));
-    PQclear(srt);
+    const char *sources = PQgetvalue(srt, 0, 0);
 
-    int changed =
-        !exists || !active || strcmp(PQgetvalue(cur, 0, 10), sources.data);
+    int changed = !exists || !active || strcmp(PQgetvalue(cur, 0, 10), sources);
     for (int f = 0; f < NG && !changed; f++) {
         int cn = PQgetisnull(cur, 0, 3 + f);
         if (cn != (g[f] == NULL) ||
@@ -309,7 +305,6 @@ static gh_err_t recompute_person(gh_apply_t *a, const char *match_key,
             changed = 1;
     }
     if (!changed) {
-        gh_buf_free(&sources);
         goto out;
     }
     if (!exists) {
@@ -317,7 +312,6 @@ static gh_err_t recompute_person(gh_apply_t *a, const char *match_key,
             a->db,
             "SELECT 'P' || lpad(nextval('person_id_seq')::text, 9, '0')");
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            gh_buf_free(&sources);
             e = sqlerr(r, a->db, "allocate person id", errstr, errstr_size);
             goto out;
         }
@@ -327,9 +321,9 @@ static gh_err_t recompute_person(gh_apply_t *a, const char *match_key,
     version++;
     char ver[32];
     snprintf(ver, sizeof(ver), "%" PRId64, version);
-    const char *p[11] = {person_id,    match_key, ver,         g[G_ID],
-                         g[G_NAME],    g[G_SEX],  g[G_BIRTH],  g[G_PHONE],
-                         g[G_ADDRESS], g[G_GRID], sources.data};
+    const char *p[11] = {person_id,    match_key, ver,        g[G_ID],
+                         g[G_NAME],    g[G_SEX],  g[G_BIRTH], g[G_PHONE],
+                         g[G_ADDRESS], g[G_GRID], sources};
     PGresult *r = PQexecParams(a->db,
                                "INSERT INTO person (person_id, match_key, "
                                "active, version, id_number, name, sex, "
@@ -345,14 +339,13 @@ static gh_err_t recompute_person(gh_apply_t *a, const char *match_key,
                                "from updated_at) * 1000000)::bigint",
                                11, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        gh_buf_free(&sources);
         e = sqlerr(r, a->db, "upsert person", errstr, errstr_size);
         goto out;
     }
     const char *updated_us = PQgetvalue(r, 0, 0);
 
     /* The view record as subscribers see it. */
-    avro_value_t *v = &a->vval, f, arr, el, x;
+    avro_value_t *v = &a->vval, arr, el, x;
     avro_value_reset(v);
     view_set(v, "person_id", person_id);
     for (int k = 0; k < NG; k++)
@@ -369,16 +362,15 @@ static gh_err_t recompute_person(gh_apply_t *a, const char *match_key,
             avro_value_set_string(&x, PQgetvalue(src, i, 8));
         }
     }
-    (void)f;
     gh_buf_reset(&a->buf);
     /* The same bytes go to every subscriber for now; per-subscriber policy
      * (masking, pseudonyms) will encode per topic here. */
     e = gh_serde_encode(a->serde, a->topics[0], a->view, v, &a->buf, errstr,
                         errstr_size);
     if (!e) e = outbox_put(a, person_id, version, &a->buf, errstr, errstr_size);
-    gh_buf_free(&sources);
 out:
     free(person_id);
+    PQclear(srt);
     PQclear(src);
     PQclear(cur);
     return e;
