@@ -15,6 +15,8 @@
  *
  * GH_TEST_SEED=<n> replays the random choices of kill9_connector_midstream.
  */
+#include "events.h"
+#include "topics.h"
 #include "stack.h"
 
 #include <criterion/criterion.h>
@@ -226,12 +228,6 @@ static json_t *expected_rows(PGconn *c) {
     return out;
 }
 
-static char *dump(const json_t *j) {
-    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
-                : NULL;
-    return s ? s : gh_xstrdup("(none)");
-}
-
 /* Fields the test mapping does not map must be null: a compatible schema
  * change adds nullable fields, which must not break the comparison. */
 static int equal_but_unmapped_nulls(const json_t *got, const json_t *want) {
@@ -251,110 +247,29 @@ static int equal_but_unmapped_nulls(const json_t *got, const json_t *want) {
 static void assert_row(const json_t *got, const json_t *want, const char *what,
                        const char *key) {
     if (equal_but_unmapped_nulls(got, want)) return;
-    char *g = dump(got), *w = dump(want);
+    char *g = gh_test_json_dump(got), *w = gh_test_json_dump(want);
     cr_assert_fail("%s of key %s differs from the database:\n  topic: %s\n"
                    "  want:  %s",
                    what, key, g, w);
 }
 
-/* Field accessors of a tail line. */
-static const json_t *val(const json_t *line) {
-    return json_object_get(line, "value");
-}
-static const char *op_of(const json_t *line) {
-    return json_string_value(json_object_get(val(line), "op"));
-}
-static const json_t *src(const json_t *line) {
-    return json_object_get(val(line), "source");
-}
-static const char *src_str(const json_t *line, const char *field) {
-    return json_string_value(json_object_get(src(line), field));
-}
-static json_int_t src_int(const json_t *line, const char *field) {
-    const json_t *v = json_object_get(src(line), field);
-    cr_assert(json_is_integer(v), "source.%s is not an integer in %s", field,
-              dump(line));
-    return json_integer_value(v);
-}
-static const char *key_of(const json_t *line) {
-    return json_string_value(json_object_get(line, "key"));
-}
-static int is_tombstone(const json_t *line) {
-    const json_t *v = json_object_get(line, "value");
-    return v && json_is_null(v);
-}
-
 /* ---- raw Kafka access (dead letters and heartbeats are JSON, not Avro;
  * watermarks tell how much a topic holds) ------------------------------- */
-
-static rd_kafka_t *raw_consumer(const char *bootstrap) {
-    char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *kv[][2] = {{"bootstrap.servers", bootstrap},
-                           {"group.id", "gh-test-raw"},
-                           {"enable.auto.commit", "false"},
-                           {"enable.partition.eof", "true"},
-                           {"log_level", "3"}};
-    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
-        cr_assert_eq(
-            rd_kafka_conf_set(conf, kv[i][0], kv[i][1], err, sizeof err),
-            RD_KAFKA_CONF_OK, "%s: %s", kv[i][0], err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    cr_assert_not_null(rk, "rd_kafka_new: %s", err);
-    return rk;
-}
-
-/* Partition count of `topic`; 0 if it does not exist (yet). */
-static int partitions_of(rd_kafka_t *rk, const char *topic) {
-    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, 10000);
-    cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "metadata of %s: %s", topic,
-                 rd_kafka_err2str(e));
-    int n = 0;
-    if (md->topic_cnt == 1 && !md->topics[0].err)
-        n = md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(t);
-    return n;
-}
-
-static void watermarks(rd_kafka_t *rk, const char *topic, int p, int64_t *lo,
-                       int64_t *hi) {
-    rd_kafka_resp_err_t e =
-        rd_kafka_query_watermark_offsets(rk, topic, p, lo, hi, 10000);
-    cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "watermarks of %s [%d]: %s",
-                 topic, p, rd_kafka_err2str(e));
-}
-
-/* Number of messages `topic` holds (sum of its high watermarks). */
-static long topic_size(const char *bootstrap, const char *topic) {
-    rd_kafka_t *rk = raw_consumer(bootstrap);
-    int n = partitions_of(rk, topic);
-    long total = 0;
-    for (int p = 0; p < n; p++) {
-        int64_t lo, hi;
-        watermarks(rk, topic, p, &lo, &hi);
-        total += (long)(hi - lo);
-    }
-    rd_kafka_destroy(rk);
-    return total;
-}
 
 /* Every message of `topic` as {partition, offset, key, value, headers}
  * with key and value as strings (null when absent), read without a
  * consumer group up to the high watermarks at the time of the call. */
 static json_t *raw_read(const char *bootstrap, const char *topic) {
-    rd_kafka_t *rk = raw_consumer(bootstrap);
+    rd_kafka_t *rk = gh_test_raw_consumer(bootstrap);
     json_t *out = json_array();
-    int n = partitions_of(rk, topic);
+    int n = gh_test_partitions(rk, topic);
     int64_t *next = gh_xcalloc((size_t)n + 1, sizeof *next);
     int64_t *hi = gh_xcalloc((size_t)n + 1, sizeof *hi);
     rd_kafka_topic_partition_list_t *parts =
         rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
     int pending = 0;
     for (int p = 0; p < n; p++) {
-        watermarks(rk, topic, p, &next[p], &hi[p]);
+        gh_test_watermarks(rk, topic, p, &next[p], &hi[p]);
         if (next[p] < hi[p]) pending++;
         rd_kafka_topic_partition_list_add(parts, topic, p)->offset = next[p];
     }
@@ -417,7 +332,7 @@ static json_t *raw_read(const char *bootstrap, const char *topic) {
  * group, so compare with the topic's size and read again if short. Asserts
  * that every line decoded. */
 static json_t *tail_all(gh_test_stack_t *s, const char *topic) {
-    long want = topic_size(s->bootstrap, topic);
+    long want = gh_test_topics_size(s->bootstrap, topic);
     json_t *lines = NULL;
     for (int attempt = 1; attempt <= 3; attempt++) {
         json_decref(lines);
@@ -431,9 +346,10 @@ static json_t *tail_all(gh_test_stack_t *s, const char *topic) {
     json_t *l;
     json_array_foreach(lines, i, l) {
         cr_assert_null(json_object_get(l, "error"),
-                       "undecodable message on %s: %s", topic, dump(l));
-        cr_assert_not_null(key_of(l), "message without key on %s: %s", topic,
-                           dump(l));
+                       "undecodable message on %s: %s", topic,
+                       gh_test_json_dump(l));
+        cr_assert_not_null(gh_test_ev_key(l), "message without key on %s: %s",
+                           topic, gh_test_json_dump(l));
     }
     return lines;
 }
@@ -444,7 +360,8 @@ static json_t *events_with_op(const json_t *lines, const char *op) {
     size_t i;
     json_t *l;
     json_array_foreach(lines, i, l) {
-        if (!is_tombstone(l) && op_of(l) && !strcmp(op_of(l), op))
+        if (!gh_test_ev_is_tombstone(l) && gh_test_ev_op(l) &&
+            !strcmp(gh_test_ev_op(l), op))
             json_array_append(out, l);
     }
     return out;
@@ -452,21 +369,29 @@ static json_t *events_with_op(const json_t *lines, const char *op) {
 
 /* Asserts the source block names the test department's table. */
 static void assert_source(gh_test_stack_t *s, const json_t *l) {
-    cr_assert_str_eq(src_str(l, "department"), "test", "%s", dump(l));
-    cr_assert_str_eq(src_str(l, "connector"), "test", "%s", dump(l));
-    cr_assert_str_eq(src_str(l, "database"), s->dept_db, "%s", dump(l));
-    cr_assert_str_eq(src_str(l, "schema"), "public", "%s", dump(l));
-    cr_assert_str_eq(src_str(l, "table"), "zz_syrk", "%s", dump(l));
+    cr_assert_str_eq(gh_test_ev_source_str(l, "department"), "test", "%s",
+                     gh_test_json_dump(l));
+    cr_assert_str_eq(gh_test_ev_source_str(l, "connector"), "test", "%s",
+                     gh_test_json_dump(l));
+    cr_assert_str_eq(gh_test_ev_source_str(l, "database"), s->dept_db, "%s",
+                     gh_test_json_dump(l));
+    cr_assert_str_eq(gh_test_ev_source_str(l, "schema"), "public", "%s",
+                     gh_test_json_dump(l));
+    cr_assert_str_eq(gh_test_ev_source_str(l, "table"), "zz_syrk", "%s",
+                     gh_test_json_dump(l));
 }
 
 /* Asserts a streamed (non-snapshot) event's position fields. */
 static void assert_streamed(const json_t *l) {
-    cr_assert_str_eq(src_str(l, "snapshot"), "false", "%s", dump(l));
-    cr_assert(json_is_integer(json_object_get(src(l), "txid")),
-              "streamed event without txid: %s", dump(l));
-    cr_assert(json_is_string(json_object_get(src(l), "commit_time")),
-              "streamed event without commit_time: %s", dump(l));
-    cr_assert_geq(src_int(l, "seq"), 1, "%s", dump(l));
+    cr_assert_str_eq(gh_test_ev_source_str(l, "snapshot"), "false", "%s",
+                     gh_test_json_dump(l));
+    cr_assert(json_is_integer(json_object_get(gh_test_ev_source(l), "txid")),
+              "streamed event without txid: %s", gh_test_json_dump(l));
+    cr_assert(
+        json_is_string(json_object_get(gh_test_ev_source(l), "commit_time")),
+        "streamed event without commit_time: %s", gh_test_json_dump(l));
+    cr_assert_geq(gh_test_ev_source_int(l, "seq"), 1, "%s",
+                  gh_test_json_dump(l));
 }
 
 /* Each delete must be immediately followed, in its partition, by a
@@ -475,7 +400,8 @@ static void assert_tombstones_follow_deletes(const json_t *lines) {
     size_t n = json_array_size(lines);
     for (size_t i = 0; i < n; i++) {
         const json_t *d = json_array_get(lines, i);
-        if (is_tombstone(d) || strcmp(op_of(d), "d") != 0) continue;
+        if (gh_test_ev_is_tombstone(d) || strcmp(gh_test_ev_op(d), "d") != 0)
+            continue;
         json_int_t p = json_integer_value(json_object_get(d, "partition"));
         json_int_t off = json_integer_value(json_object_get(d, "offset"));
         const json_t *t = NULL;
@@ -486,12 +412,12 @@ static void assert_tombstones_follow_deletes(const json_t *lines) {
                 t = c;
         }
         cr_assert_not_null(t, "delete without a following message: %s",
-                           dump(d));
-        cr_assert(is_tombstone(t),
+                           gh_test_json_dump(d));
+        cr_assert(gh_test_ev_is_tombstone(t),
                   "delete not followed by a tombstone: %s "
                   "then %s",
-                  dump(d), dump(t));
-        cr_assert_str_eq(key_of(t), key_of(d), "tombstone key");
+                  gh_test_json_dump(d), gh_test_json_dump(t));
+        cr_assert_str_eq(gh_test_ev_key(t), gh_test_ev_key(d), "tombstone key");
     }
 }
 
@@ -502,21 +428,24 @@ static void assert_per_key_order(const json_t *lines) {
     size_t i;
     json_t *l;
     json_array_foreach(lines, i, l) {
-        if (is_tombstone(l) || !strcmp(op_of(l), "t")) continue;
-        json_int_t lsn = src_int(l, "lsn"), seq = src_int(l, "seq");
-        const json_t *prev = json_object_get(last, key_of(l));
+        if (gh_test_ev_is_tombstone(l) || !strcmp(gh_test_ev_op(l), "t"))
+            continue;
+        json_int_t lsn = gh_test_ev_source_int(l, "lsn"),
+                   seq = gh_test_ev_source_int(l, "seq");
+        const json_t *prev = json_object_get(last, gh_test_ev_key(l));
         if (prev) {
             json_int_t pl = json_integer_value(json_array_get(prev, 0));
             json_int_t ps = json_integer_value(json_array_get(prev, 1));
-            cr_assert(lsn > pl || (lsn == pl && seq > ps),
-                      "key %s: event at (lsn %" JSON_INTEGER_FORMAT
-                      ", seq %" JSON_INTEGER_FORMAT
-                      ") after (lsn %" JSON_INTEGER_FORMAT
-                      ", seq %" JSON_INTEGER_FORMAT
-                      "): not in commit order: %s",
-                      key_of(l), lsn, seq, pl, ps, dump(l));
+            cr_assert(
+                lsn > pl || (lsn == pl && seq > ps),
+                "key %s: event at (lsn %" JSON_INTEGER_FORMAT
+                ", seq %" JSON_INTEGER_FORMAT
+                ") after (lsn %" JSON_INTEGER_FORMAT
+                ", seq %" JSON_INTEGER_FORMAT "): not in commit order: %s",
+                gh_test_ev_key(l), lsn, seq, pl, ps, gh_test_json_dump(l));
         }
-        json_object_set_new(last, key_of(l), json_pack("[II]", lsn, seq));
+        json_object_set_new(last, gh_test_ev_key(l),
+                            json_pack("[II]", lsn, seq));
     }
     json_decref(last);
 }
@@ -542,7 +471,7 @@ static void assert_fold_equals_table(gh_test_stack_t *s, const json_t *lines) {
         cr_assert_not_null(json_object_get(want, k),
                            "key %s is in the folded topic (%s) but not in "
                            "the table",
-                           k, dump(v));
+                           k, gh_test_json_dump(v));
     }
     cr_assert_eq(json_object_size(fold), json_object_size(want));
     json_decref(fold);
@@ -595,7 +524,7 @@ Test(connector, snapshot_then_stream) {
            *u = events_with_op(lines, "u"), *d = events_with_op(lines, "d");
     size_t tombs = 0, i;
     json_t *l;
-    json_array_foreach(lines, i, l) tombs += is_tombstone(l) ? 1 : 0;
+    json_array_foreach(lines, i, l) tombs += gh_test_ev_is_tombstone(l) ? 1 : 0;
     cr_assert_eq(json_array_size(r), 50, "r events: %zu", json_array_size(r));
     cr_assert_eq(json_array_size(c), 10, "c events: %zu", json_array_size(c));
     cr_assert_eq(json_array_size(u), 5, "u events: %zu", json_array_size(u));
@@ -607,23 +536,27 @@ Test(connector, snapshot_then_stream) {
     /* Snapshot: one r per initial row, all at the consistent point. */
     json_t *seen = json_object();
     json_array_foreach(r, i, l) {
-        const char *k = key_of(l);
+        const char *k = gh_test_ev_key(l);
         cr_assert_null(json_object_get(seen, k), "two r events for %s", k);
         json_object_set_new(seen, k, json_true());
         cr_assert_not_null(json_object_get(at_snapshot, k),
                            "r event for unknown key %s", k);
         assert_source(s, l);
-        cr_assert_str_eq(src_str(l, "snapshot"), "true", "%s", dump(l));
-        cr_assert_eq(src_int(l, "seq"), 0, "%s", dump(l));
-        cr_assert_eq((uint64_t)src_int(l, "lsn"), cp,
+        cr_assert_str_eq(gh_test_ev_source_str(l, "snapshot"), "true", "%s",
+                         gh_test_json_dump(l));
+        cr_assert_eq(gh_test_ev_source_int(l, "seq"), 0, "%s",
+                     gh_test_json_dump(l));
+        cr_assert_eq((uint64_t)gh_test_ev_source_int(l, "lsn"), cp,
                      "r event lsn is not the slot's consistent point: %s",
-                     dump(l));
-        cr_assert(json_is_null(json_object_get(src(l), "txid")), "%s", dump(l));
-        cr_assert(json_is_null(json_object_get(src(l), "commit_time")), "%s",
-                  dump(l));
-        cr_assert(json_is_null(json_object_get(val(l), "before")), "%s",
-                  dump(l));
-        assert_row(json_object_get(val(l), "after"),
+                     gh_test_json_dump(l));
+        cr_assert(json_is_null(json_object_get(gh_test_ev_source(l), "txid")),
+                  "%s", gh_test_json_dump(l));
+        cr_assert(
+            json_is_null(json_object_get(gh_test_ev_source(l), "commit_time")),
+            "%s", gh_test_json_dump(l));
+        cr_assert(json_is_null(json_object_get(gh_test_ev_value(l), "before")),
+                  "%s", gh_test_json_dump(l));
+        assert_row(json_object_get(gh_test_ev_value(l), "after"),
                    json_object_get(at_snapshot, k), "r event", k);
     }
     json_decref(seen);
@@ -643,49 +576,54 @@ Test(connector, snapshot_then_stream) {
 
     /* The insert transaction: same txid and lsn, seq 1..10 once each. */
     int seqs[11] = {0};
-    json_int_t ins_lsn = src_int(json_array_get(c, 0), "lsn");
+    json_int_t ins_lsn = gh_test_ev_source_int(json_array_get(c, 0), "lsn");
     cr_assert_gt((uint64_t)ins_lsn, cp);
     json_array_foreach(c, i, l) {
         assert_source(s, l);
         assert_streamed(l);
-        cr_assert_eq(src_int(l, "txid"), ins_xid, "%s", dump(l));
-        cr_assert_eq(src_int(l, "lsn"), ins_lsn, "%s", dump(l));
-        json_int_t q = src_int(l, "seq");
+        cr_assert_eq(gh_test_ev_source_int(l, "txid"), ins_xid, "%s",
+                     gh_test_json_dump(l));
+        cr_assert_eq(gh_test_ev_source_int(l, "lsn"), ins_lsn, "%s",
+                     gh_test_json_dump(l));
+        json_int_t q = gh_test_ev_source_int(l, "seq");
         cr_assert(q >= 1 && q <= 10 && !seqs[q],
                   "seq %" JSON_INTEGER_FORMAT " repeated or out of 1..10", q);
         seqs[q] = 1;
-        cr_assert(json_is_null(json_object_get(val(l), "before")), "%s",
-                  dump(l));
-        assert_row(json_object_get(val(l), "after"),
-                   json_object_get(after_insert, key_of(l)), "c event",
-                   key_of(l));
+        cr_assert(json_is_null(json_object_get(gh_test_ev_value(l), "before")),
+                  "%s", gh_test_json_dump(l));
+        assert_row(json_object_get(gh_test_ev_value(l), "after"),
+                   json_object_get(after_insert, gh_test_ev_key(l)), "c event",
+                   gh_test_ev_key(l));
     }
     /* Updates: default replica identity, so no before; mapped after. */
     json_array_foreach(u, i, l) {
         assert_source(s, l);
         assert_streamed(l);
-        cr_assert_neq(src_int(l, "txid"), ins_xid);
-        const json_t *want = json_object_get(after_update, key_of(l));
-        cr_assert_not_null(want, "u event for a key not updated: %s", dump(l));
-        cr_assert(json_is_null(json_object_get(val(l), "before")), "%s",
-                  dump(l));
-        assert_row(json_object_get(val(l), "after"), want, "u event",
-                   key_of(l));
+        cr_assert_neq(gh_test_ev_source_int(l, "txid"), ins_xid);
+        const json_t *want = json_object_get(after_update, gh_test_ev_key(l));
+        cr_assert_not_null(want, "u event for a key not updated: %s",
+                           gh_test_json_dump(l));
+        cr_assert(json_is_null(json_object_get(gh_test_ev_value(l), "before")),
+                  "%s", gh_test_json_dump(l));
+        assert_row(json_object_get(gh_test_ev_value(l), "after"), want,
+                   "u event", gh_test_ev_key(l));
     }
     json_array_foreach(d, i, l) {
         assert_source(s, l);
         assert_streamed(l);
         int known = 0;
         for (size_t k = 0; k < 3; k++)
-            known |= !strcmp(key_of(l), deleted[k]);
-        cr_assert(known, "d event for a key not deleted: %s", dump(l));
-        cr_assert(json_is_null(json_object_get(val(l), "after")), "%s",
-                  dump(l));
-        const json_t *before = json_object_get(val(l), "before");
+            known |= !strcmp(gh_test_ev_key(l), deleted[k]);
+        cr_assert(known, "d event for a key not deleted: %s",
+                  gh_test_json_dump(l));
+        cr_assert(json_is_null(json_object_get(gh_test_ev_value(l), "after")),
+                  "%s", gh_test_json_dump(l));
+        const json_t *before = json_object_get(gh_test_ev_value(l), "before");
         if (!json_is_null(before))
             cr_assert_str_eq(
                 json_string_value(json_object_get(before, "source_key")),
-                key_of(l), "d event's before names another row: %s", dump(l));
+                gh_test_ev_key(l), "d event's before names another row: %s",
+                gh_test_json_dump(l));
     }
     assert_tombstones_follow_deletes(lines);
     assert_per_key_order(lines);
@@ -723,25 +661,31 @@ Test(connector, truncate) {
     const json_t *te = json_array_get(t, 0);
     assert_source(s, te);
     assert_streamed(te);
-    cr_assert_eq(src_int(te, "txid"), xid, "%s", dump(te));
-    cr_assert(json_is_null(json_object_get(val(te), "before")), "%s", dump(te));
-    cr_assert(json_is_null(json_object_get(val(te), "after")), "%s", dump(te));
-    cr_assert(strstr(key_of(te), "zz_syrk") != NULL,
-              "truncate key does not name the table: %s", key_of(te));
+    cr_assert_eq(gh_test_ev_source_int(te, "txid"), xid, "%s",
+                 gh_test_json_dump(te));
+    cr_assert(json_is_null(json_object_get(gh_test_ev_value(te), "before")),
+              "%s", gh_test_json_dump(te));
+    cr_assert(json_is_null(json_object_get(gh_test_ev_value(te), "after")),
+              "%s", gh_test_json_dump(te));
+    cr_assert(strstr(gh_test_ev_key(te), "zz_syrk") != NULL,
+              "truncate key does not name the table: %s", gh_test_ev_key(te));
 
     /* Everything before the truncate precedes it in commit order, the rows
      * inserted after it follow it. */
-    json_int_t tl = src_int(te, "lsn");
+    json_int_t tl = gh_test_ev_source_int(te, "lsn");
     size_t i;
     json_t *l;
     json_array_foreach(lines, i, l) {
-        cr_assert(!is_tombstone(l), "tombstone without a delete: %s", dump(l));
+        cr_assert(!gh_test_ev_is_tombstone(l), "tombstone without a delete: %s",
+                  gh_test_json_dump(l));
         if (l == te) continue;
-        const char *k = key_of(l);
+        const char *k = gh_test_ev_key(l);
         if (k[0] == 'S')
-            cr_assert_lt(src_int(l, "lsn"), tl, "%s", dump(l));
+            cr_assert_lt(gh_test_ev_source_int(l, "lsn"), tl, "%s",
+                         gh_test_json_dump(l));
         else
-            cr_assert_gt(src_int(l, "lsn"), tl, "%s", dump(l));
+            cr_assert_gt(gh_test_ev_source_int(l, "lsn"), tl, "%s",
+                         gh_test_json_dump(l));
     }
     cr_assert_eq(json_array_size(lines), 5 + 3 + 1 + 2, "messages: %zu",
                  json_array_size(lines));
@@ -750,8 +694,9 @@ Test(connector, truncate) {
      * gives the table: only what follows the truncate counts. */
     json_t *state = json_object();
     json_array_foreach(lines, i, l) {
-        if (l == te || src_int(l, "lsn") < tl) continue;
-        json_object_set(state, key_of(l), json_object_get(val(l), "after"));
+        if (l == te || gh_test_ev_source_int(l, "lsn") < tl) continue;
+        json_object_set(state, gh_test_ev_key(l),
+                        json_object_get(gh_test_ev_value(l), "after"));
     }
     json_t *want = expected_rows(s->dept);
     cr_assert_eq(json_object_size(want), 2);
@@ -761,7 +706,7 @@ Test(connector, truncate) {
         assert_row(json_object_get(state, k), v, "row after truncate", k);
     }
     cr_assert_eq(json_object_size(state), 2, "rows after truncate: %s",
-                 dump(state));
+                 gh_test_json_dump(state));
     json_decref(want);
     json_decref(state);
     json_decref(t);
@@ -798,14 +743,15 @@ Test(connector, toast) {
         cr_assert_fail("the UPDATE that left the TOASTed bz alone produced no "
                        "u event (%zu message(s) on " PERSON_TOPIC
                        "); dead letters: %s",
-                       json_array_size(lines), dump(dl));
+                       json_array_size(lines), gh_test_json_dump(dl));
     }
-    cr_assert_eq(json_array_size(lines), 2, "messages: %s", dump(lines));
+    cr_assert_eq(json_array_size(lines), 2, "messages: %s",
+                 gh_test_json_dump(lines));
     const json_t *c = json_array_get(lines, 0), *u = json_array_get(lines, 1);
-    cr_assert_str_eq(op_of(c), "c", "%s", dump(c));
-    cr_assert_str_eq(op_of(u), "u", "%s", dump(u));
-    const json_t *ca = json_object_get(val(c), "after");
-    const json_t *ua = json_object_get(val(u), "after");
+    cr_assert_str_eq(gh_test_ev_op(c), "c", "%s", gh_test_json_dump(c));
+    cr_assert_str_eq(gh_test_ev_op(u), "u", "%s", gh_test_json_dump(u));
+    const json_t *ca = json_object_get(gh_test_ev_value(c), "after");
+    const json_t *ua = json_object_get(gh_test_ev_value(u), "after");
     const char *full = json_string_value(json_object_get(ca, "remark"));
     cr_assert_not_null(full, "c event without remark");
     cr_assert_eq(strlen(full), 20480, "c event's remark has %zu characters",
@@ -818,7 +764,7 @@ Test(connector, toast) {
                   !strcmp(json_string_value(rem), "__unchanged__"),
               "u event's remark must be \"__unchanged__\" (TOAST value not "
               "sent), got %s",
-              dump(rem));
+              gh_test_json_dump(rem));
     cr_assert_str_eq(json_string_value(json_object_get(ua, "phone")), "222");
     /* The other fields are complete. */
     json_t *want = expected_rows(s->dept);
@@ -840,7 +786,7 @@ typedef struct topic_arg {
 
 static int topic_has(void *arg) {
     topic_arg_t *a = arg;
-    return topic_size(a->bootstrap, a->topic) >= a->min;
+    return gh_test_topics_size(a->bootstrap, a->topic) >= a->min;
 }
 
 /* Checks one dead letter of the connector for row `key` with sex code
@@ -851,17 +797,19 @@ static void assert_dead_letter(const json_t *dl, const char *key,
     size_t i;
     json_t *l;
     json_array_foreach(dl, i, l) {
-        if (key_of(l) && !strcmp(key_of(l), key)) {
-            cr_assert_null(m, "two dead letters for %s: %s", key, dump(dl));
+        if (gh_test_ev_key(l) && !strcmp(gh_test_ev_key(l), key)) {
+            cr_assert_null(m, "two dead letters for %s: %s", key,
+                           gh_test_json_dump(dl));
             m = l;
         }
     }
     cr_assert_not_null(m, "no dead letter with key %s (%s): %s", key, phase,
-                       dump(dl));
+                       gh_test_json_dump(dl));
     const json_t *h = json_object_get(m, "headers");
     const char *reason =
         json_string_value(json_object_get(h, "gh.error.reason"));
-    cr_assert_not_null(reason, "no gh.error.reason header: %s", dump(m));
+    cr_assert_not_null(reason, "no gh.error.reason header: %s",
+                       gh_test_json_dump(m));
     char quoted[16];
     snprintf(quoted, sizeof quoted, "\"%s\"", code);
     cr_assert(strstr(reason, "xb") && strstr(reason, "sex") &&
@@ -875,7 +823,8 @@ static void assert_dead_letter(const json_t *dl, const char *key,
 
     json_error_t je;
     const char *text = json_string_value(json_object_get(m, "value"));
-    cr_assert_not_null(text, "dead letter without value: %s", dump(m));
+    cr_assert_not_null(text, "dead letter without value: %s",
+                       gh_test_json_dump(m));
     json_t *doc = json_loads(text, 0, &je);
     cr_assert_not_null(doc, "dead letter value is not JSON (%s): %s", je.text,
                        text);
@@ -920,12 +869,13 @@ Test(connector, mapping_error_dead_letter) {
 
     /* The connector goes on: the good rows arrive, the bad ones do not. */
     json_t *lines = tail_all(s, PERSON_TOPIC);
-    cr_assert_eq(json_array_size(lines), 2, "person events: %s", dump(lines));
+    cr_assert_eq(json_array_size(lines), 2, "person events: %s",
+                 gh_test_json_dump(lines));
     json_t *fold = gh_test_fold(lines);
-    cr_assert_eq(json_object_size(fold), 2, "%s", dump(fold));
+    cr_assert_eq(json_object_size(fold), 2, "%s", gh_test_json_dump(fold));
     const json_t *g0 = json_object_get(fold, "GOOD0");
     const json_t *g1 = json_object_get(fold, "GOOD1");
-    cr_assert(g0 && g1, "good rows missing: %s", dump(fold));
+    cr_assert(g0 && g1, "good rows missing: %s", gh_test_json_dump(fold));
     cr_assert_str_eq(json_string_value(json_object_get(g0, "op")), "r");
     cr_assert_str_eq(json_string_value(json_object_get(g1, "op")), "c");
     cr_assert_str_eq(
@@ -938,7 +888,8 @@ Test(connector, mapping_error_dead_letter) {
               connector_log_tail(s));
 
     json_t *dl = raw_read(s->bootstrap, DLQ_TOPIC);
-    cr_assert_eq(json_array_size(dl), 2, "dead letters: %s", dump(dl));
+    cr_assert_eq(json_array_size(dl), 2, "dead letters: %s",
+                 gh_test_json_dump(dl));
     assert_dead_letter(dl, "BAD0", "5", "snapshot");
     assert_dead_letter(dl, "BAD1", "7", "streamed");
     json_decref(dl);
@@ -1101,23 +1052,25 @@ Test(connector, kill9_connector_midstream, .timeout = 200) {
     json_t *published = json_object();  /* "key|phone" seen in c/u/r */
     json_t *deleted_at = json_object(); /* "key@lsn" of d events */
     json_array_foreach(lines, i, l) {
-        if (is_tombstone(l)) continue;
-        const char *op = op_of(l);
+        if (gh_test_ev_is_tombstone(l)) continue;
+        const char *op = gh_test_ev_op(l);
         if (!strcmp(op, "r")) snapshot_rows++;
         if (strcmp(op, "d") == 0) {
-            char *at = gh_xasprintf("%s@%" JSON_INTEGER_FORMAT, key_of(l),
-                                    src_int(l, "lsn"));
+            char *at =
+                gh_xasprintf("%s@%" JSON_INTEGER_FORMAT, gh_test_ev_key(l),
+                             gh_test_ev_source_int(l, "lsn"));
             json_object_set_new(deleted_at, at, json_true());
             free(at);
             continue;
         }
-        const json_t *a = json_object_get(val(l), "after");
+        const json_t *a = json_object_get(gh_test_ev_value(l), "after");
         const char *phone = json_string_value(json_object_get(a, "phone"));
-        char *pair = gh_xasprintf("%s|%s", key_of(l), phone ? phone : "");
+        char *pair =
+            gh_xasprintf("%s|%s", gh_test_ev_key(l), phone ? phone : "");
         cr_assert_not_null(json_object_get(written, pair),
                            "event with a value never committed (%s): %s "
                            "(GH_TEST_SEED=%" PRIu64 ")",
-                           pair, dump(l), seed);
+                           pair, gh_test_json_dump(l), seed);
         json_object_set_new(published, pair, json_true());
         free(pair);
     }
@@ -1152,17 +1105,18 @@ Test(connector, kill9_connector_midstream, .timeout = 200) {
     json_t *by_pos = json_object();
     size_t replays = 0;
     json_array_foreach(lines, i, l) {
-        if (is_tombstone(l)) continue;
+        if (gh_test_ev_is_tombstone(l)) continue;
         char *pos =
             gh_xasprintf("%s@%" JSON_INTEGER_FORMAT ".%" JSON_INTEGER_FORMAT,
-                         key_of(l), src_int(l, "lsn"), src_int(l, "seq"));
-        json_t *v = json_deep_copy(val(l));
+                         gh_test_ev_key(l), gh_test_ev_source_int(l, "lsn"),
+                         gh_test_ev_source_int(l, "seq"));
+        json_t *v = json_deep_copy(gh_test_ev_value(l));
         json_object_del(v, "ts");
         const json_t *prev = json_object_get(by_pos, pos);
         if (prev) {
             replays++;
             if (!json_equal((json_t *)prev, v)) {
-                char *a = dump(prev), *b = dump(v);
+                char *a = gh_test_json_dump(prev), *b = gh_test_json_dump(v);
                 cr_assert_fail("two different events at %s:\n  %s\n  %s "
                                "(GH_TEST_SEED=%" PRIu64 ")",
                                pos, a, b, seed);
@@ -1210,10 +1164,11 @@ static int heartbeat_after(void *arg) {
         json_t *doc = v ? json_loads(v, 0, NULL) : NULL;
         const char *lsn = json_string_value(json_object_get(doc, "lsn"));
         if (lsn && lsn_parse(lsn) > a->after && !a->found) {
-            char *k = dump(json_object_get(m, "key"));
+            char *k = gh_test_json_dump(json_object_get(m, "key"));
             a->found = gh_xasprintf("key %s value %s", k, v);
             free(k);
-            cr_assert_str_eq(key_of(m), "test", "heartbeat key: %s", a->found);
+            cr_assert_str_eq(gh_test_ev_key(m), "test", "heartbeat key: %s",
+                             a->found);
             cr_assert_str_eq(
                 json_string_value(json_object_get(doc, "connector")), "test");
             cr_assert_str_eq(
@@ -1262,7 +1217,7 @@ Test(connector, heartbeat_advances_slot) {
               "no heartbeat on " HEARTBEAT_TOPIC " with an lsn past %s",
               before_txt);
     cr_log_info("heartbeat: %s", ha.found);
-    cr_assert_eq(topic_size(s->bootstrap, PERSON_TOPIC), 0,
+    cr_assert_eq(gh_test_topics_size(s->bootstrap, PERSON_TOPIC), 0,
                  "another database's writes produced person events");
     cr_assert(gh_test_proc_alive(s->connector));
 
@@ -1335,7 +1290,7 @@ typedef struct size_arg {
 
 static int person_size_at_least(void *arg) {
     size_arg_t *a = arg;
-    return topic_size(a->bootstrap, PERSON_TOPIC) >= a->want;
+    return gh_test_topics_size(a->bootstrap, PERSON_TOPIC) >= a->want;
 }
 
 Test(connector, restart_resumes_without_resnapshot) {
@@ -1373,16 +1328,17 @@ Test(connector, restart_resumes_without_resnapshot) {
     size_t i;
     json_t *l;
     json_array_foreach(lines, i, l) {
-        const char *k = key_of(l), *op = op_of(l);
-        cr_assert(!is_tombstone(l), "unexpected tombstone: %s", dump(l));
+        const char *k = gh_test_ev_key(l), *op = gh_test_ev_op(l);
+        cr_assert(!gh_test_ev_is_tombstone(l), "unexpected tombstone: %s",
+                  gh_test_json_dump(l));
         cr_assert_null(json_object_get(seen, k),
                        "key %s delivered twice (%s then %s); a clean stop "
                        "must not cause duplicates: %s",
                        k, json_string_value(json_object_get(seen, k)), op,
-                       dump(l));
+                       gh_test_json_dump(l));
         json_object_set_new(seen, k, json_string(op));
         int snap_row = k[0] == 'R' && atoi(k + 1) <= 20;
-        cr_assert_str_eq(op, snap_row ? "r" : "c", "%s", dump(l));
+        cr_assert_str_eq(op, snap_row ? "r" : "c", "%s", gh_test_json_dump(l));
     }
     cr_assert_eq(json_array_size(lines), 28, "messages: %zu",
                  json_array_size(lines));

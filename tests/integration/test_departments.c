@@ -27,6 +27,8 @@
  * topics, reading again if tail printed fewer messages than the topics'
  * high watermarks say they hold.
  */
+#include "events.h"
+#include "topics.h"
 #include "stack.h"
 
 #include <criterion/criterion.h>
@@ -70,12 +72,6 @@ TestSuite(departments, .fini = teardown, .timeout = 120);
 
 /* ---- JSON helpers ----------------------------------------------------- */
 
-static char *dump(const json_t *j) {
-    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
-                : NULL;
-    return s ? s : gh_xstrdup("(none)");
-}
-
 /* Parses an expectation written as printf-formatted JSON. */
 static json_t *jparse(const char *fmt, ...) GH_TEST_PRINTF(1, 2);
 static json_t *jparse(const char *fmt, ...) {
@@ -110,33 +106,9 @@ static int row_matches(const json_t *got, const json_t *want) {
     return 1;
 }
 
-/* Tail-line accessors. */
-static const json_t *val(const json_t *l) {
-    return json_object_get(l, "value");
-}
-static const char *key_of(const json_t *l) {
-    return json_string_value(json_object_get(l, "key"));
-}
 static const char *topic_of(const json_t *l) {
     return json_string_value(json_object_get(l, "topic"));
 }
-static int is_tombstone(const json_t *l) {
-    const json_t *v = val(l);
-    return v && json_is_null(v);
-}
-static const char *op_of(const json_t *l) {
-    return json_string_value(json_object_get(val(l), "op"));
-}
-static const json_t *src(const json_t *l) {
-    return json_object_get(val(l), "source");
-}
-static const char *src_str(const json_t *l, const char *f) {
-    return json_string_value(json_object_get(src(l), f));
-}
-static json_int_t src_int(const json_t *l, const char *f) {
-    return json_integer_value(json_object_get(src(l), f));
-}
-
 /* ---- PostgreSQL positions --------------------------------------------- */
 
 static uint64_t lsn_parse(const char *text) {
@@ -206,65 +178,12 @@ static char *db_iso(PGconn *c, const char *table, const char *keycol,
 
 /* ---- Kafka: how much the topics hold ------------------------------------- */
 
-static rd_kafka_t *raw_consumer(const char *bootstrap) {
-    char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *kv[][2] = {{"bootstrap.servers", bootstrap},
-                           {"group.id", "gh-test-departments"},
-                           {"enable.auto.commit", "false"},
-                           {"log_level", "3"}};
-    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
-        cr_assert_eq(
-            rd_kafka_conf_set(conf, kv[i][0], kv[i][1], err, sizeof err),
-            RD_KAFKA_CONF_OK, "%s: %s", kv[i][0], err);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    cr_assert_not_null(rk, "rd_kafka_new: %s", err);
-    return rk;
-}
-
-/* Messages held by one topic (sum of high - low watermarks); 0 if the
- * topic does not exist. */
-static long one_topic_size(rd_kafka_t *rk, const char *topic) {
-    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, 10000);
-    cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "metadata of %s: %s", topic,
-                 rd_kafka_err2str(e));
-    int n = 0;
-    if (md->topic_cnt == 1 && !md->topics[0].err)
-        n = md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(t);
-    long total = 0;
-    for (int p = 0; p < n; p++) {
-        int64_t lo, hi;
-        e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
-        cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "watermarks of %s [%d]: %s",
-                     topic, p, rd_kafka_err2str(e));
-        total += (long)(hi - lo);
-    }
-    return total;
-}
-
-/* Messages held by a comma-separated list of topics. */
-static long topics_size(const char *bootstrap, const char *topics) {
-    rd_kafka_t *rk = raw_consumer(bootstrap);
-    char *copy = gh_xstrdup(topics), *save = NULL;
-    long total = 0;
-    for (char *t = strtok_r(copy, ",", &save); t;
-         t = strtok_r(NULL, ",", &save))
-        total += one_topic_size(rk, t);
-    free(copy);
-    rd_kafka_destroy(rk);
-    return total;
-}
-
 /* Everything the topics hold, via `gridhub tail`: tail stops after
  * TAIL_IDLE_MS without a message, which can also happen while it is still
  * joining its group, so compare with the watermarks and read again if
  * short. */
 static json_t *tail_all(gh_test_stack_t *s, const char *topics) {
-    long want = topics_size(s->bootstrap, topics);
+    long want = gh_test_topics_size(s->bootstrap, topics);
     json_t *lines = NULL;
     for (int attempt = 1; attempt <= 3; attempt++) {
         json_decref(lines);
@@ -383,8 +302,9 @@ static void dept_read(dept_t *d, gh_test_stack_t *s, const char *name,
     size_t i;
     json_t *l;
     json_array_foreach(d->lines, i, l) {
-        const char *t = topic_of(l), *k = key_of(l);
-        cr_assert(t && k, "tail line without topic or key: %s", dump(l));
+        const char *t = topic_of(l), *k = gh_test_ev_key(l);
+        cr_assert(t && k, "tail line without topic or key: %s",
+                  gh_test_json_dump(l));
         json_t *arr = json_object_get(d->by_topic, t);
         if (!arr) {
             arr = json_array();
@@ -393,75 +313,93 @@ static void dept_read(dept_t *d, gh_test_stack_t *s, const char *name,
         json_array_append(arr, l);
         if (!strcmp(t, DLQ_TOPIC)) continue; /* JSON, not Avro: no value */
         cr_assert_null(json_object_get(l, "error"),
-                       "undecodable message on %s: %s", t, dump(l));
-        cr_assert_not_null(val(l), "message without value on %s: %s", t,
-                           dump(l));
+                       "undecodable message on %s: %s", t,
+                       gh_test_json_dump(l));
+        cr_assert_not_null(gh_test_ev_value(l),
+                           "message without value on %s: %s", t,
+                           gh_test_json_dump(l));
         json_t *f = json_object_get(d->fold, t);
         if (!f) {
             f = json_object();
             json_object_set_new(d->fold, t, f);
         }
-        if (is_tombstone(l)) {
+        if (gh_test_ev_is_tombstone(l)) {
             json_object_del(f, k);
             continue;
         }
-        const char *op = op_of(l);
+        const char *op = gh_test_ev_op(l);
         cr_assert(op && strchr("rcud", op[0]) && !op[1], "op %s: %s",
-                  op ? op : "(none)", dump(l));
-        const json_t *row =
-            json_object_get(val(l), op[0] == 'd' ? "before" : "after");
+                  op ? op : "(none)", gh_test_json_dump(l));
+        const json_t *row = json_object_get(gh_test_ev_value(l),
+                                            op[0] == 'd' ? "before" : "after");
         cr_assert_str_eq(json_string_value(json_object_get(row, "source_key")),
                          k, "Kafka key is not the row's source_key: %s",
-                         dump(l));
+                         gh_test_json_dump(l));
         if (op[0] == 'd')
-            cr_assert(json_is_null(json_object_get(val(l), "after")),
-                      "delete with an after row: %s", dump(l));
-        cr_assert_str_eq(src_str(l, "department"), name, "%s", dump(l));
-        cr_assert_str_eq(src_str(l, "connector"), "test", "%s", dump(l));
-        cr_assert_str_eq(src_str(l, "database"), s->dept_db, "%s", dump(l));
-        cr_assert_str_eq(src_str(l, "schema"), "public", "%s", dump(l));
+            cr_assert(
+                json_is_null(json_object_get(gh_test_ev_value(l), "after")),
+                "delete with an after row: %s", gh_test_json_dump(l));
+        cr_assert_str_eq(gh_test_ev_source_str(l, "department"), name, "%s",
+                         gh_test_json_dump(l));
+        cr_assert_str_eq(gh_test_ev_source_str(l, "connector"), "test", "%s",
+                         gh_test_json_dump(l));
+        cr_assert_str_eq(gh_test_ev_source_str(l, "database"), s->dept_db, "%s",
+                         gh_test_json_dump(l));
+        cr_assert_str_eq(gh_test_ev_source_str(l, "schema"), "public", "%s",
+                         gh_test_json_dump(l));
         char *pair =
             gh_xasprintf(" %s:%s ", t + strlen("gridhub.") + strlen(name) + 1,
-                         src_str(l, "table"));
+                         gh_test_ev_source_str(l, "table"));
         char *padded = gh_xasprintf(" %s ", tables);
         cr_assert_not_null(strstr(padded, pair),
                            "event from a table not mapped to %s: %s", t,
-                           dump(l));
+                           gh_test_json_dump(l));
         free(pair);
         free(padded);
         char *tk = gh_xasprintf("%s|%s", t, k);
-        json_int_t lsn = src_int(l, "lsn"), seq = src_int(l, "seq");
+        json_int_t lsn = gh_test_ev_source_int(l, "lsn"),
+                   seq = gh_test_ev_source_int(l, "seq");
         if (op[0] == 'r') {
-            const char *mark = src_str(l, "snapshot");
+            const char *mark = gh_test_ev_source_str(l, "snapshot");
             cr_assert(mark && (!strcmp(mark, "true") || !strcmp(mark, "last")),
-                      "snapshot row not marked as such: %s", dump(l));
-            cr_assert_eq(seq, 0, "%s", dump(l));
-            cr_assert(json_is_null(json_object_get(src(l), "txid")), "%s",
-                      dump(l));
-            cr_assert(json_is_null(json_object_get(src(l), "commit_time")),
-                      "%s", dump(l));
+                      "snapshot row not marked as such: %s",
+                      gh_test_json_dump(l));
+            cr_assert_eq(seq, 0, "%s", gh_test_json_dump(l));
+            cr_assert(
+                json_is_null(json_object_get(gh_test_ev_source(l), "txid")),
+                "%s", gh_test_json_dump(l));
+            cr_assert(json_is_null(
+                          json_object_get(gh_test_ev_source(l), "commit_time")),
+                      "%s", gh_test_json_dump(l));
             if (d->snap_lsn < 0) d->snap_lsn = lsn;
             cr_assert_eq(lsn, d->snap_lsn,
-                         "snapshot rows at different lsns: %s", dump(l));
+                         "snapshot rows at different lsns: %s",
+                         gh_test_json_dump(l));
             cr_assert_null(json_object_get(seen_r, tk),
-                           "key snapshotted twice: %s", dump(l));
+                           "key snapshotted twice: %s", gh_test_json_dump(l));
             json_object_set_new(seen_r, tk, json_true());
         } else {
-            cr_assert_str_eq(src_str(l, "snapshot"), "false", "%s", dump(l));
-            cr_assert_geq(seq, 1, "%s", dump(l));
-            cr_assert(json_is_integer(json_object_get(src(l), "txid")),
-                      "streamed event without txid: %s", dump(l));
-            cr_assert(json_is_string(json_object_get(src(l), "commit_time")),
-                      "streamed event without commit_time: %s", dump(l));
+            cr_assert_str_eq(gh_test_ev_source_str(l, "snapshot"), "false",
+                             "%s", gh_test_json_dump(l));
+            cr_assert_geq(seq, 1, "%s", gh_test_json_dump(l));
+            cr_assert(
+                json_is_integer(json_object_get(gh_test_ev_source(l), "txid")),
+                "streamed event without txid: %s", gh_test_json_dump(l));
+            cr_assert(json_is_string(
+                          json_object_get(gh_test_ev_source(l), "commit_time")),
+                      "streamed event without commit_time: %s",
+                      gh_test_json_dump(l));
             cr_assert(d->snap_lsn < 0 || lsn > d->snap_lsn,
-                      "streamed event at or before the snapshot: %s", dump(l));
+                      "streamed event at or before the snapshot: %s",
+                      gh_test_json_dump(l));
         }
         const json_t *prev = json_object_get(last_pos, tk);
         if (prev) {
             json_int_t pl = json_integer_value(json_array_get(prev, 0));
             json_int_t ps = json_integer_value(json_array_get(prev, 1));
             cr_assert(lsn > pl || (lsn == pl && seq > ps),
-                      "events of %s not in commit order: %s", tk, dump(l));
+                      "events of %s not in commit order: %s", tk,
+                      gh_test_json_dump(l));
         }
         json_object_set_new(last_pos, tk, json_pack("[II]", lsn, seq));
         free(tk);
@@ -479,12 +417,13 @@ static void dept_read(dept_t *d, gh_test_stack_t *s, const char *name,
                     json_integer_value(json_object_get(m, "offset")) == off + 1)
                     next = m;
             }
-            cr_assert(next && is_tombstone(next) && !strcmp(key_of(next), k),
+            cr_assert(next && gh_test_ev_is_tombstone(next) &&
+                          !strcmp(gh_test_ev_key(next), k),
                       "delete not followed by a tombstone of its key: %s then "
                       "%s",
-                      dump(l), dump(next));
+                      gh_test_json_dump(l), gh_test_json_dump(next));
         } else {
-            json_object_set(f, k, (json_t *)val(l));
+            json_object_set(f, k, (json_t *)gh_test_ev_value(l));
         }
     }
     json_decref(seen_r);
@@ -526,8 +465,8 @@ static void expect_every_mapping_snapshotted(const dept_t *d) {
         size_t i;
         json_t *l;
         json_array_foreach((json_t *)lines_of(d, entity), i, l) {
-            if (!is_tombstone(l) && !strcmp(op_of(l), "r") &&
-                !strcmp(src_str(l, "table"), table))
+            if (!gh_test_ev_is_tombstone(l) && !strcmp(gh_test_ev_op(l), "r") &&
+                !strcmp(gh_test_ev_source_str(l, "table"), table))
                 found = 1;
         }
         cr_assert(found,
@@ -589,7 +528,7 @@ static void expect_row(const dept_t *d, const char *entity, const char *key,
                      d->name, entity, key, got_op, op);
     const json_t *after = json_object_get(v, "after");
     if (!row_matches(after, want)) {
-        char *g = dump(after), *w = dump(want);
+        char *g = gh_test_json_dump(after), *w = gh_test_json_dump(want);
         cr_assert_fail("gridhub.%s.%s key %s (op %s):\n  topic: %s\n  want:  "
                        "%s",
                        d->name, entity, key,
@@ -605,8 +544,8 @@ static const json_t *event_of(const dept_t *d, const char *entity,
     size_t i;
     json_t *l;
     json_array_foreach((json_t *)lines_of(d, entity), i, l) {
-        if (!is_tombstone(l) && !strcmp(key_of(l), key) &&
-            !strcmp(op_of(l), op))
+        if (!gh_test_ev_is_tombstone(l) && !strcmp(gh_test_ev_key(l), key) &&
+            !strcmp(gh_test_ev_op(l), op))
             found = l;
     }
     cr_assert_not_null(found, "no '%s' event for key %s on gridhub.%s.%s", op,
@@ -620,9 +559,9 @@ static void expect_event(const dept_t *d, const char *entity, const char *key,
                          const char *op, json_t *want /* consumed */) {
     const json_t *l = event_of(d, entity, key, op);
     const json_t *row =
-        json_object_get(val(l), op[0] == 'd' ? "before" : "after");
+        json_object_get(gh_test_ev_value(l), op[0] == 'd' ? "before" : "after");
     if (!row_matches(row, want)) {
-        char *g = dump(row), *w = dump(want);
+        char *g = gh_test_json_dump(row), *w = gh_test_json_dump(want);
         cr_assert_fail("gridhub.%s.%s key %s, '%s' event's %s:\n  topic: "
                        "%s\n  want:  %s",
                        d->name, entity, key, op,
@@ -645,9 +584,9 @@ static void expect_never(const dept_t *d, const char *entity, const char *key) {
     size_t i;
     json_t *l;
     json_array_foreach((json_t *)lines_of(d, entity), i, l) {
-        cr_assert(strcmp(key_of(l), key) != 0,
+        cr_assert(strcmp(gh_test_ev_key(l), key) != 0,
                   "filtered-out row %s was published on gridhub.%s.%s: %s", key,
-                  d->name, entity, dump(l));
+                  d->name, entity, gh_test_json_dump(l));
     }
 }
 
@@ -660,8 +599,10 @@ static void expect_ops(const dept_t *d, const char *entity, const char *table,
     size_t i;
     json_t *l;
     json_array_foreach((json_t *)lines_of(d, entity), i, l) {
-        if (is_tombstone(l) || strcmp(src_str(l, "table"), table)) continue;
-        seen[(unsigned char)op_of(l)[0]] = 1;
+        if (gh_test_ev_is_tombstone(l) ||
+            strcmp(gh_test_ev_source_str(l, "table"), table))
+            continue;
+        seen[(unsigned char)gh_test_ev_op(l)[0]] = 1;
     }
     char got[8] = {0};
     int n = 0;
@@ -681,7 +622,7 @@ static void expect_ops(const dept_t *d, const char *entity, const char *table,
 static void expect_no_dead_letters(const dept_t *d) {
     const json_t *dl = json_object_get(d->by_topic, DLQ_TOPIC);
     if (json_array_size(dl)) {
-        char *all = dump(dl);
+        char *all = gh_test_json_dump(dl);
         cr_assert_fail("%zu dead letter(s) for valid sample rows of %s:\n%s",
                        json_array_size(dl), d->name, all);
     }
@@ -1904,7 +1845,7 @@ static int hub_settled(void *arg) {
         free(sql);
     }
     w->outbox = try_count(cur_hub, "SELECT count(*) FROM outbox");
-    w->dlq = topics_size(w->s->bootstrap, DLQ_TOPIC);
+    w->dlq = gh_test_topics_size(w->s->bootstrap, DLQ_TOPIC);
     return (w->live == w->want_live && w->gone == 1 && w->outbox == 0) ||
            w->dlq > w->dlq_before;
 }
@@ -1926,7 +1867,7 @@ static void wait_hub(gh_test_stack_t *s, long want_live,
                 json_string_value(json_object_get(h, "gh.error.component"));
             if (comp && !strcmp(comp, "hub"))
                 gh_buf_printf(
-                    &b, "\n  key %s, %s[%s]@%s: %s", key_of(l),
+                    &b, "\n  key %s, %s[%s]@%s: %s", gh_test_ev_key(l),
                     json_string_value(json_object_get(h, "gh.source.topic")),
                     json_string_value(
                         json_object_get(h, "gh.source.partition")),
@@ -1976,7 +1917,7 @@ static void expect_view(const json_t *fold, const char *key,
     const json_t *v = view_of(fold, key);
     char *all = NULL;
     if (!v) {
-        all = dump(fold);
+        all = gh_test_json_dump(fold);
         cr_assert_fail("no person in %s with source minzheng %s; view:\n%s",
                        VIEW_TOPIC, key, all);
     }
@@ -1988,7 +1929,7 @@ static void expect_view(const json_t *fold, const char *key,
     json_object_foreach(want, k, w) {
         const json_t *g = json_object_get(v, k);
         if (!g || !json_equal((json_t *)g, w)) {
-            char *gs = dump(v), *ws = dump(want);
+            char *gs = gh_test_json_dump(v), *ws = gh_test_json_dump(want);
             cr_assert_fail("view person of minzheng %s, field %s:\n  topic: "
                            "%s\n  want:  %s",
                            key, k, gs, ws);
@@ -1996,7 +1937,7 @@ static void expect_view(const json_t *fold, const char *key,
     }
     cr_assert(json_is_string(json_object_get(v, "person_id")) &&
                   json_is_integer(json_object_get(v, "version")),
-              "%s", dump(v));
+              "%s", gh_test_json_dump(v));
     json_decref(want);
 }
 
@@ -2050,22 +1991,23 @@ Test(departments, sixth_department_from_files_only) {
     cr_assert_eq(json_array_size(dl), 1,
                  "connector dead letters: want exactly 1 (何建's 1950.02.30), "
                  "got %s",
-                 dump(dl));
+                 gh_test_json_dump(dl));
     const json_t *dead = json_array_get(dl, 0);
     json_decref(dl); /* still referenced by d.by_topic */
     const json_t *hdrs = json_object_get(dead, "headers");
     const char *reason =
         json_string_value(json_object_get(hdrs, "gh.error.reason"));
-    cr_assert_str_eq(key_of(dead), "dbcy/DB202200051-01", "%s", dump(dead));
+    cr_assert_str_eq(gh_test_ev_key(dead), "dbcy/DB202200051-01", "%s",
+                     gh_test_json_dump(dead));
     cr_assert(reason && strstr(reason, "mz_dbcy") &&
                   strstr(reason, "birth_date") && strstr(reason, "1950") &&
                   strstr(reason, "minzheng"),
               "dead letter reason should name table, field, value and "
               "department: %s",
-              dump(dead));
+              gh_test_json_dump(dead));
     cr_assert_str_eq(
         json_string_value(json_object_get(hdrs, "gh.error.component")),
-        "connector:test", "%s", dump(dead));
+        "connector:test", "%s", gh_test_json_dump(dead));
 
     expect_keys(&d, "person",
                 "dbcy/DB201900017-01 dbcy/DB201900017-02 dbcy/DB202100042-01 "
@@ -2192,7 +2134,7 @@ Test(departments, sixth_department_from_files_only) {
     size_t i;
     json_t *l;
     json_array_foreach(vlines, i, l) {
-        const json_t *v = val(l);
+        const json_t *v = gh_test_ev_value(l);
         if (json_is_object(v) &&
             json_array_size(json_object_get(v, "sources")) == 1 &&
             !strcmp(json_string_value(json_object_get(
@@ -2202,11 +2144,12 @@ Test(departments, sixth_department_from_files_only) {
             seen_leaver = 1;
             cr_assert_str_eq(json_string_value(json_object_get(v, "id_number")),
                              "431302197908220209", "spaces not removed: %s",
-                             dump(v));
+                             gh_test_json_dump(v));
         }
     }
     cr_assert(seen_leaver, "李秀梅 never reached the view before leaving");
-    cr_assert_eq(json_object_size(view), 6, "view persons: %s", dump(view));
+    cr_assert_eq(json_object_size(view), 6, "view persons: %s",
+                 gh_test_json_dump(view));
     json_decref(view);
     json_decref(vlines);
 

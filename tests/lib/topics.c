@@ -1,0 +1,64 @@
+#include "topics.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gridhub/util.h"
+
+rd_kafka_t *gh_test_raw_consumer(const char *bootstrap) {
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *kv[][2] = {{"bootstrap.servers", bootstrap},
+                           {"group.id", "gh-test-raw"},
+                           {"enable.auto.commit", "false"},
+                           {"enable.partition.eof", "true"},
+                           {"log_level", "3"}};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        cr_assert_eq(
+            rd_kafka_conf_set(conf, kv[i][0], kv[i][1], err, sizeof err),
+            RD_KAFKA_CONF_OK, "%s: %s", kv[i][0], err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    cr_assert_not_null(rk, "rd_kafka_new: %s", err);
+    return rk;
+}
+
+int gh_test_partitions(rd_kafka_t *rk, const char *topic) {
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, 10000);
+    cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "metadata of %s: %s", topic,
+                 rd_kafka_err2str(e));
+    int n = 0;
+    if (md->topic_cnt == 1 && !md->topics[0].err)
+        n = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(t);
+    return n;
+}
+
+void gh_test_watermarks(rd_kafka_t *rk, const char *topic, int partition,
+                        int64_t *lo, int64_t *hi) {
+    rd_kafka_resp_err_t e =
+        rd_kafka_query_watermark_offsets(rk, topic, partition, lo, hi, 10000);
+    cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "watermarks of %s [%d]: %s",
+                 topic, partition, rd_kafka_err2str(e));
+}
+
+long gh_test_topics_size(const char *bootstrap, const char *topics) {
+    rd_kafka_t *rk = gh_test_raw_consumer(bootstrap);
+    char *copy = gh_xstrdup(topics), *save = NULL;
+    long total = 0;
+    for (char *t = strtok_r(copy, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        int n = gh_test_partitions(rk, t);
+        for (int p = 0; p < n; p++) {
+            int64_t lo, hi;
+            gh_test_watermarks(rk, t, p, &lo, &hi);
+            total += (long)(hi - lo);
+        }
+    }
+    free(copy);
+    rd_kafka_destroy(rk);
+    return total;
+}
