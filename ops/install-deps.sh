@@ -21,6 +21,8 @@ PACKAGES=(
     libcurl4-openssl-dev  # schema registry client
     libssl-dev            # libcrypto (hashing)
     libjansson-dev        # JSON
+    libopencc-dev         # traditional -> simplified Chinese names
+    libicu-dev            # NFKC and Han -> Latin (pinyin) for names
     libcriterion-dev      # test framework
     postgresql            # server for the integration tests
     postgresql-contrib

@@ -23,6 +23,8 @@ extern const gh_cli_cmd_t gh_cli_connector;
 extern const gh_cli_cmd_t gh_cli_hub;
 extern const gh_cli_cmd_t gh_cli_tail;
 extern const gh_cli_cmd_t gh_cli_gen;
+extern const gh_cli_cmd_t gh_cli_resolve;
+extern const gh_cli_cmd_t gh_cli_steward;
 
 /* Applies log.level from conf if the table has it. */
 void gh_cli_apply_log_level(const gh_conf_t *conf);

@@ -7,8 +7,8 @@
 #include "gridhub/util.h"
 
 static const gh_cli_cmd_t *const commands[] = {
-    &gh_cli_broker, &gh_cli_connector, &gh_cli_hub,
-    &gh_cli_tail,   &gh_cli_gen,       NULL};
+    &gh_cli_broker, &gh_cli_connector, &gh_cli_hub,     &gh_cli_tail,
+    &gh_cli_gen,    &gh_cli_resolve,   &gh_cli_steward, NULL};
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -47,6 +47,13 @@ static void config_doc(void) {
     }
 }
 
+/* Whether the command's table has an `args` property for bare words. */
+static int takes_args(const gh_cli_cmd_t *c) {
+    for (const gh_conf_prop_t *p = c->props; p->name; p++)
+        if (!strcmp(p->name, "args")) return 1;
+    return 0;
+}
+
 void gh_cli_apply_log_level(const gh_conf_t *conf) {
     const char *l = gh_conf_get(conf, "log.level");
     gh_log_level_t lvl;
@@ -81,6 +88,7 @@ int main(int argc, char **argv) {
     }
 
     gh_conf_t *conf = gh_conf_new(cmd->name, cmd->props);
+    gh_buf_t args = {0};
     char err[1024];
     /* Files first, then overrides, whatever their order on the line. */
     for (int i = 2; i < argc; i++) {
@@ -139,6 +147,18 @@ int main(int argc, char **argv) {
                 gh_conf_destroy(conf);
                 return 2;
             }
+        } else if (takes_args(cmd)) {
+            /* Bare words of commands with verbs (`steward merge P1 P2`)
+             * collect in order into the `args` list. */
+            if (strchr(argv[i], ',')) {
+                fprintf(stderr, "gridhub %s: \"%s\": no commas in arguments\n",
+                        cmd->name, argv[i]);
+                gh_conf_destroy(conf);
+                return 2;
+            }
+            if (args.len) gh_buf_puts(&args, ",");
+            gh_buf_puts(&args, argv[i]);
+            continue;
         } else {
             fprintf(stderr,
                     "gridhub %s: unexpected argument \"%s\" (see --help)\n",
@@ -155,6 +175,14 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    if (args.len && gh_conf_set(conf, "command line", "args", args.data, err,
+                                sizeof(err))) {
+        fprintf(stderr, "gridhub %s: %s\n", cmd->name, err);
+        gh_buf_free(&args);
+        gh_conf_destroy(conf);
+        return 2;
+    }
+    gh_buf_free(&args);
     if (gh_conf_check(conf, err, sizeof(err))) {
         fprintf(stderr, "gridhub %s: %s\n", cmd->name, err);
         gh_conf_destroy(conf);

@@ -7,18 +7,15 @@
 
 #include "gridhub/idnum.h"
 #include "gridhub/log.h"
+#include "gridhub/norm.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
 
 struct gh_apply {
     PGconn *db;
-    gh_serde_t *serde;
-    const gh_schema_t *view;
-    char **subs;
-    char **topics;
-    int nsubs;
-    avro_value_t vval;
-    gh_buf_t buf;
+    gh_resolver_t *resolver;
+    int64_t *changed; /* rec_ids changed in the open batch */
+    size_t nchanged, capchanged;
 };
 
 /* The person fields stored per source record, in table-column order. */
@@ -38,45 +35,23 @@ enum {
 static const char *const fnames[NF] = {
     "id_number", "name",      "sex",           "birth_date", "phone",
     "address",   "grid_code", "household_key", "remark",     "updated_at"};
-gh_apply_t *gh_apply_new(PGconn *db, gh_serde_t *serde, const gh_schema_t *view,
-                         const char *const *subscribers,
-                         const char *view_prefix) {
+
+gh_apply_t *gh_apply_new(PGconn *db, gh_resolver_t *resolver) {
     gh_apply_t *a = gh_xcalloc(1, sizeof(*a));
     a->db = db;
-    a->serde = serde;
-    a->view = view;
-    while (subscribers[a->nsubs])
-        a->nsubs++;
-    a->subs = gh_xcalloc((size_t)a->nsubs + 1, sizeof(char *));
-    a->topics = gh_xcalloc((size_t)a->nsubs + 1, sizeof(char *));
-    for (int i = 0; i < a->nsubs; i++) {
-        a->subs[i] = gh_xstrdup(subscribers[i]);
-        a->topics[i] =
-            gh_xasprintf("%s.%s.person", view_prefix, subscribers[i]);
-    }
-    char err[256];
-    if (gh_schema_new_value(view, &a->vval, err, sizeof(err))) {
-        gh_log_error("hub", "cannot instantiate the view schema: %s", err);
-        abort();
-    }
+    a->resolver = resolver;
     return a;
 }
 
 void gh_apply_destroy(gh_apply_t *a) {
     if (!a) return;
-    for (int i = 0; i < a->nsubs; i++) {
-        free(a->subs[i]);
-        free(a->topics[i]);
-    }
-    free(a->subs);
-    free(a->topics);
-    avro_value_decref(&a->vval);
-    gh_buf_free(&a->buf);
+    free(a->changed);
     free(a);
 }
 
 void gh_apply_set_conn(gh_apply_t *a, PGconn *db) {
     a->db = db;
+    a->nchanged = 0;
 }
 
 /* ---- reading the envelope ---------------------------------------------------
@@ -135,9 +110,6 @@ static int64_t get_long(avro_value_t *rec, const char *name) {
     return l;
 }
 
-/* ---- golden person
- * ------------------------------------------------------------ */
-
 static gh_err_t sqlerr(PGresult *r, PGconn *c, const char *what, char *errstr,
                        size_t errstr_size) {
     gh_err_t e = gh_pg_result_error(r, c, what, errstr, errstr_size);
@@ -145,235 +117,34 @@ static gh_err_t sqlerr(PGresult *r, PGconn *c, const char *what, char *errstr,
     return e;
 }
 
-/* Sets a (possibly nullable) field of the view record from text, converting
- * by its Avro type (date from YYYY-MM-DD, enum by symbol). */
-static void view_set(avro_value_t *rec, const char *name, const char *text) {
-    avro_value_t fv, v;
-    if (avro_value_get_by_name(rec, name, &fv, NULL)) return;
-    v = fv;
-    if (avro_value_get_type(&fv) == AVRO_UNION) {
-        avro_schema_t us = avro_value_get_schema(&fv);
-        int nb = (int)avro_schema_union_size(us), nullb = -1, valb = -1;
-        for (int b = 0; b < nb; b++) {
-            if (is_avro_null(avro_schema_union_branch(us, b)))
-                nullb = b;
-            else if (valb < 0)
-                valb = b;
+/* Remembers a changed record for the batch's resolution. */
+static void changed(gh_apply_t *a, PGresult *r) {
+    for (int i = 0; i < PQntuples(r); i++) {
+        if (a->nchanged == a->capchanged) {
+            a->capchanged = a->capchanged ? a->capchanged * 2 : 256;
+            a->changed =
+                gh_xrealloc(a->changed, a->capchanged * sizeof(int64_t));
         }
-        if (!text ||
-            (valb >= 0 && is_avro_enum(avro_schema_union_branch(us, valb)) &&
-             avro_schema_enum_get_by_name(avro_schema_union_branch(us, valb),
-                                          text) < 0)) {
-            if (nullb >= 0) {
-                avro_value_set_branch(&fv, nullb, &v);
-                avro_value_set_null(&v);
-            }
-            return;
-        }
-        avro_value_set_branch(&fv, valb, &v);
-    }
-    if (!text) return;
-    switch (avro_value_get_type(&v)) {
-    case AVRO_STRING:
-        avro_value_set_string(&v, text);
-        break;
-    case AVRO_ENUM: {
-        int sym = avro_schema_enum_get_by_name(avro_value_get_schema(&v), text);
-        avro_value_set_enum(&v, sym < 0 ? 0 : sym);
-        break;
-    }
-    case AVRO_INT32: {
-        int64_t days;
-        if (gh_date_parse_iso(text, &days, NULL) == 0)
-            avro_value_set_int(&v, (int32_t)days);
-        else
-            avro_value_set_int(&v, atoi(text));
-        break;
-    }
-    case AVRO_INT64:
-        avro_value_set_long(&v, strtoll(text, NULL, 10));
-        break;
-    default:
-        break;
+        a->changed[a->nchanged++] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+        if (PQnfields(r) >= 3 && !PQgetisnull(r, i, 1))
+            gh_resolver_count_name(a->resolver, PQgetvalue(r, i, 1),
+                                   PQgetvalue(r, i, 2), -1);
     }
 }
 
-static gh_err_t outbox_put(gh_apply_t *a, const char *person_id,
-                           int64_t version, const gh_buf_t *payload,
-                           char *errstr, size_t errstr_size) {
-    char ver[32];
-    snprintf(ver, sizeof(ver), "%" PRId64, version);
-    for (int i = 0; i < a->nsubs; i++) {
-        const char *p[4] = {a->topics[i], person_id,
-                            payload ? payload->data : NULL, ver};
-        int lens[4] = {0, 0, payload ? (int)payload->len : 0, 0};
-        int fmts[4] = {0, 0, 1, 0};
-        PGresult *r = PQexecParams(
-            a->db,
-            "INSERT INTO outbox (topic, msg_key, payload, person_id, "
-            "version) VALUES ($1, $2, $3, $2, $4)",
-            4, NULL, p, lens, fmts, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            return sqlerr(r, a->db, "outbox insert", errstr, errstr_size);
-        PQclear(r);
-    }
-    return GH_OK;
-}
-
-/* Golden columns compared and published, in SELECT order. */
-enum { G_ID, G_NAME, G_SEX, G_BIRTH, G_PHONE, G_ADDRESS, G_GRID, NG };
-static const char *const gcols[NG] = {
-    "id_number", "name", "sex", "birth_date", "phone", "address", "grid_code"};
-
-static gh_err_t recompute_person(gh_apply_t *a, const char *match_key,
-                                 char *errstr, size_t errstr_size) {
-    const char *p1[1] = {match_key};
-    PGresult *srt = NULL;
-    PGresult *src = PQexecParams(
-        a->db,
-        "SELECT id_number, name, sex, birth_date::text, phone, address, "
-        "grid_code, "
-        "department, source_key FROM source_person WHERE match_key = $1 AND "
-        "NOT deleted "
-        "ORDER BY pos_lsn DESC, pos_seq DESC, department, source_key",
-        1, NULL, p1, NULL, NULL, 0);
-    if (PQresultStatus(src) != PGRES_TUPLES_OK)
-        return sqlerr(src, a->db, "read source records", errstr, errstr_size);
-    PGresult *cur = PQexecParams(
-        a->db,
-        "SELECT person_id, active, version, id_number, name, sex, "
-        "birth_date::text, phone, address, grid_code, sources::text "
-        "FROM person WHERE match_key = $1 FOR UPDATE",
-        1, NULL, p1, NULL, NULL, 0);
-    if (PQresultStatus(cur) != PGRES_TUPLES_OK) {
-        PQclear(src);
-        return sqlerr(cur, a->db, "read person", errstr, errstr_size);
-    }
-    int nsrc = PQntuples(src), exists = PQntuples(cur) > 0;
-    gh_err_t e = GH_OK;
-    char *person_id = exists ? gh_xstrdup(PQgetvalue(cur, 0, 0)) : NULL;
-    int64_t version = exists ? strtoll(PQgetvalue(cur, 0, 2), NULL, 10) : 0;
-    int active = exists && PQgetvalue(cur, 0, 1)[0] == 't';
-
-    if (nsrc == 0) {
-        if (active) {
-            char ver[32];
-            snprintf(ver, sizeof(ver), "%" PRId64, version + 1);
-            const char *p[2] = {person_id, ver};
-            PGresult *r = PQexecParams(
-                a->db,
-                "UPDATE person SET active = false, version = $2, "
-                "sources = '[]', updated_at = now() WHERE person_id = $1",
-                2, NULL, p, NULL, NULL, 0);
-            if (PQresultStatus(r) != PGRES_COMMAND_OK)
-                e = sqlerr(r, a->db, "retire person", errstr, errstr_size);
-            else {
-                PQclear(r);
-                e = outbox_put(a, person_id, version + 1, NULL, errstr,
-                               errstr_size);
-            }
-        }
-        goto out;
-    }
-    /* Golden values: per field, the most recent non-null. */
-    const char *g[NG];
-    for (int f = 0; f < NG; f++) {
-        g[f] = NULL;
-        for (int i = 0; i < nsrc && !g[f]; i++)
-            if (!PQgetisnull(src, i, f)) g[f] = PQgetvalue(src, i, f);
-    }
-    /* Sorted by (department, source_key) for a stable comparison. */
-    srt = PQexecParams(
-        a->db,
-        "SELECT coalesce(jsonb_agg(jsonb_build_object('department', "
-        "department, 'source_key', source_key) ORDER BY department, "
-        "source_key), '[]')::text FROM source_person WHERE match_key = "
-        "$1 AND NOT deleted",
-        1, NULL, p1, NULL, NULL, 0);
-    if (PQresultStatus(srt) != PGRES_TUPLES_OK) {
-        e = sqlerr(srt, a->db, "read sources", errstr, errstr_size);
-        srt = NULL;
-        goto out;
-    }
-    const char *sources = PQgetvalue(srt, 0, 0);
-
-    int changed = !exists || !active || strcmp(PQgetvalue(cur, 0, 10), sources);
-    for (int f = 0; f < NG && !changed; f++) {
-        int cn = PQgetisnull(cur, 0, 3 + f);
-        if (cn != (g[f] == NULL) ||
-            (!cn && strcmp(PQgetvalue(cur, 0, 3 + f), g[f])))
-            changed = 1;
-    }
-    if (!changed) {
-        goto out;
-    }
-    if (!exists) {
-        PGresult *r = PQexec(
-            a->db,
-            "SELECT 'P' || lpad(nextval('person_id_seq')::text, 9, '0')");
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            e = sqlerr(r, a->db, "allocate person id", errstr, errstr_size);
-            goto out;
-        }
-        person_id = gh_xstrdup(PQgetvalue(r, 0, 0));
-        PQclear(r);
-    }
-    version++;
-    char ver[32];
-    snprintf(ver, sizeof(ver), "%" PRId64, version);
-    const char *p[11] = {person_id,    match_key, ver,        g[G_ID],
-                         g[G_NAME],    g[G_SEX],  g[G_BIRTH], g[G_PHONE],
-                         g[G_ADDRESS], g[G_GRID], sources};
-    PGresult *r = PQexecParams(a->db,
-                               "INSERT INTO person (person_id, match_key, "
-                               "active, version, id_number, name, sex, "
-                               "birth_date, phone, address, grid_code, "
-                               "sources, updated_at) VALUES ($1, $2, true, "
-                               "$3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, "
-                               "now()) ON CONFLICT (person_id) DO "
-                               "UPDATE SET active = true, version = $3, "
-                               "id_number = $4, name = $5, sex = $6, "
-                               "birth_date = $7, phone = $8, address = $9, "
-                               "grid_code = $10, sources = $11::jsonb, "
-                               "updated_at = now() RETURNING (extract(epoch "
-                               "from updated_at) * 1000000)::bigint",
-                               11, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        e = sqlerr(r, a->db, "upsert person", errstr, errstr_size);
-        goto out;
-    }
-    const char *updated_us = PQgetvalue(r, 0, 0);
-
-    /* The view record as subscribers see it. */
-    avro_value_t *v = &a->vval, arr, el, x;
-    avro_value_reset(v);
-    view_set(v, "person_id", person_id);
-    for (int k = 0; k < NG; k++)
-        view_set(v, gcols[k], g[k]);
-    view_set(v, "version", ver);
-    view_set(v, "updated_at", updated_us);
-    PQclear(r);
-    if (!avro_value_get_by_name(v, "sources", &arr, NULL)) {
-        for (int i = 0; i < nsrc; i++) {
-            avro_value_append(&arr, &el, NULL);
-            avro_value_get_by_name(&el, "department", &x, NULL);
-            avro_value_set_string(&x, PQgetvalue(src, i, 7));
-            avro_value_get_by_name(&el, "source_key", &x, NULL);
-            avro_value_set_string(&x, PQgetvalue(src, i, 8));
-        }
-    }
-    gh_buf_reset(&a->buf);
-    /* The same bytes go to every subscriber for now; per-subscriber policy
-     * (masking, pseudonyms) will encode per topic here. */
-    e = gh_serde_encode(a->serde, a->topics[0], a->view, v, &a->buf, errstr,
-                        errstr_size);
-    if (!e) e = outbox_put(a, person_id, version, &a->buf, errstr, errstr_size);
-out:
-    free(person_id);
-    PQclear(srt);
-    PQclear(src);
-    PQclear(cur);
+gh_err_t gh_apply_flush(gh_apply_t *a, gh_resolve_stats_t *st, char *errstr,
+                        size_t errstr_size) {
+    if (!a->nchanged) return GH_OK;
+    gh_err_t e = gh_resolver_lock(a->db, errstr, errstr_size);
+    if (!e)
+        e = gh_resolver_run(a->resolver, a->db, a->changed, a->nchanged, NULL,
+                            0, st, errstr, errstr_size);
+    a->nchanged = 0;
     return e;
+}
+
+void gh_apply_discard(gh_apply_t *a) {
+    a->nchanged = 0;
 }
 
 /* ---- applying one event
@@ -401,15 +172,13 @@ static gh_err_t apply_truncate(gh_apply_t *a, const char *dept,
         "pos_seq = $4, applied_at = now() WHERE department = $1 AND "
         "source_table = $2 AND NOT deleted AND (pos_lsn, pos_seq) < "
         "($3::bigint, "
-        "$4::bigint) RETURNING match_key) SELECT DISTINCT match_key FROM t",
+        "$4::bigint) RETURNING rec_id, n_name, n_pinyin) SELECT * FROM t",
         4, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return sqlerr(r, a->db, "truncate", errstr, errstr_size);
-    gh_err_t e = GH_OK;
-    for (int i = 0; i < PQntuples(r) && !e; i++)
-        e = recompute_person(a, PQgetvalue(r, i, 0), errstr, errstr_size);
+    changed(a, r);
     PQclear(r);
-    return e;
+    return GH_OK;
 }
 
 /* Avro timestamp-micros -> "YYYY-MM-DD HH:MM:SS.ffffff+00" (new string);
@@ -431,10 +200,10 @@ static char *micros_to_iso(int64_t us) {
                         (int)(sod / 60 % 60), (int)(sod % 60), (int)frac);
 }
 
-static char *match_key_for(const char *dept, const char *key,
-                           const char *id_norm) {
-    return id_norm ? gh_xasprintf("id:%s", id_norm)
-                   : gh_xasprintf("src:%s:%s", dept, key);
+/* The sex code the matcher compares: 1 male, 2 female, 0 unknown. */
+static const char *sex_code(const char *sex) {
+    if (!sex) return "0";
+    return !strcmp(sex, "MALE") ? "1" : !strcmp(sex, "FEMALE") ? "2" : "0";
 }
 
 gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
@@ -456,7 +225,7 @@ gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
     snprintf(lsn, sizeof(lsn), "%" PRId64, get_long(&src, "lsn"));
     snprintf(seq, sizeof(seq), "%" PRId64, get_long(&src, "seq"));
     gh_err_t e = GH_OK;
-    char *key = NULL, *new_mk = NULL, *old_mk = NULL;
+    char *key = NULL;
     PGresult *cur = NULL;
 
     if (op == 't') {
@@ -479,63 +248,51 @@ gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
     }
     key = gh_buf_detach(&b);
 
-    const char *pw[4] = {dept, table, lsn, seq};
-    PGresult *wm =
-        PQexecParams(a->db,
-                     "SELECT 1 FROM table_watermark WHERE department = $1 AND "
-                     "source_table = $2 AND (pos_lsn, pos_seq) >= ($3::bigint, "
-                     "$4::bigint)",
-                     4, NULL, pw, NULL, NULL, 0);
-    if (PQresultStatus(wm) != PGRES_TUPLES_OK) {
-        e = sqlerr(wm, a->db, "read watermark", errstr, errstr_size);
-        goto out;
-    }
-    int stale = PQntuples(wm) > 0;
-    PQclear(wm);
-    if (stale) goto out;
-
-    const char *pk[2] = {dept, key};
+    /* The stored row (if any) and whether a TRUNCATE made this stale. */
+    const char *pk4[5] = {dept, key, table, lsn, seq};
     cur = PQexecParams(
         a->db,
-        "SELECT pos_lsn, pos_seq, deleted, match_key, id_number_raw, name, "
-        "sex, "
-        "birth_date::text, phone, address, grid_code, household_key, remark, "
-        "source_updated_at::text FROM source_person WHERE department = $1 AND "
-        "source_key = $2 FOR UPDATE",
-        2, NULL, pk, NULL, NULL, 0);
+        "SELECT pos_lsn, pos_seq, deleted, EXISTS (SELECT 1 FROM "
+        "table_watermark w WHERE w.department = $1 AND w.source_table = $3 "
+        "AND (w.pos_lsn, w.pos_seq) >= ($4::bigint, $5::bigint)), "
+        "id_number_raw, name, sex, birth_date::text, phone, address, "
+        "grid_code, household_key, remark, source_updated_at::text FROM "
+        "(SELECT 1) one LEFT JOIN source_person ON department = $1 AND "
+        "source_key = $2",
+        5, NULL, pk4, NULL, NULL, 0);
     if (PQresultStatus(cur) != PGRES_TUPLES_OK) {
         e = sqlerr(cur, a->db, "read source record", errstr, errstr_size);
         cur = NULL;
         goto out;
     }
-    int exists = PQntuples(cur) > 0;
+    if (PQgetvalue(cur, 0, 3)[0] == 't') goto out; /* before a TRUNCATE */
+    int exists = !PQgetisnull(cur, 0, 0);
     if (exists) {
         long long cl = strtoll(PQgetvalue(cur, 0, 0), NULL, 10);
         long long cs = strtoll(PQgetvalue(cur, 0, 1), NULL, 10);
         long long el = strtoll(lsn, NULL, 10), es = strtoll(seq, NULL, 10);
         if (el < cl || (el == cl && es <= cs)) goto out; /* replay or older */
-        if (PQgetvalue(cur, 0, 2)[0] == 'f')
-            old_mk = gh_xstrdup(PQgetvalue(cur, 0, 3));
     }
+    enum { OLD = 4 }; /* first stored field column */
 
     if (op == 'd') {
         const char *p[5] = {dept, key, table, lsn, seq};
-        PGresult *r =
-            PQexecParams(a->db,
-                         "INSERT INTO source_person (department, source_key, "
-                         "source_table, pos_lsn, "
-                         "pos_seq, deleted, match_key) VALUES ($1, $2, $3, $4, "
-                         "$5, true, 'src:' || $1 || "
-                         "':' || $2) ON CONFLICT (department, source_key) DO "
-                         "UPDATE SET deleted = true, "
-                         "pos_lsn = $4, pos_seq = $5, applied_at = now()",
-                         5, NULL, p, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        PGresult *r = PQexecParams(
+            a->db,
+            "WITH old AS (SELECT n_name, n_pinyin FROM source_person WHERE "
+            "department = $1 AND source_key = $2 AND NOT deleted) INSERT INTO "
+            "source_person (department, source_key, source_table, pos_lsn, "
+            "pos_seq, deleted) VALUES ($1, $2, $3, $4, $5, true) ON CONFLICT "
+            "(department, source_key) DO UPDATE SET deleted = true, pos_lsn = "
+            "$4, pos_seq = $5, applied_at = now() RETURNING rec_id, (SELECT "
+            "n_name FROM old), (SELECT n_pinyin FROM old)",
+            5, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             e = sqlerr(r, a->db, "delete source record", errstr, errstr_size);
             goto out;
         }
+        changed(a, r);
         PQclear(r);
-        if (old_mk) e = recompute_person(a, old_mk, errstr, errstr_size);
         if (applied) *applied = 1;
         goto out;
     }
@@ -547,8 +304,8 @@ gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
     for (int f = 0; f < NF; f++) {
         int k = field_text(&row, fnames[f], &b);
         if (k == V_UNCHANGED)
-            vals[f] = exists && !PQgetisnull(cur, 0, 4 + f)
-                          ? gh_xstrdup(PQgetvalue(cur, 0, 4 + f))
+            vals[f] = exists && !PQgetisnull(cur, 0, OLD + f)
+                          ? gh_xstrdup(PQgetvalue(cur, 0, OLD + f))
                           : NULL;
         else if (k == V_VALUE && f == F_BIRTH) {
             char d[11];
@@ -561,12 +318,17 @@ gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
         else
             vals[f] = NULL;
     }
-    char idn[19];
+    /* Normalized copies for matching (gridhub/norm.h, gridhub/idnum.h). */
+    char idn[19], code[8], nname[GH_NORM_NAME_MAX], npin[GH_NORM_PINYIN_MAX];
+    char nphone[GH_NORM_PHONE_MAX], naddr[GH_NORM_ADDR_MAX];
     gh_idnum_status_t st = gh_idnum_normalize(vals[F_ID_RAW], idn, NULL);
     const char *id_norm = gh_idnum_is_valid(st) ? idn : NULL;
-    new_mk = match_key_for(dept, key, id_norm);
-    const char *ts = vals[F_UPDATED];
-    const char *p[18] = {dept,
+    snprintf(code, sizeof(code), "%d", (int)st);
+    gh_norm_name(vals[F_NAME], nname, sizeof(nname));
+    gh_norm_pinyin(nname, npin, sizeof(npin));
+    gh_norm_phone(vals[F_PHONE], nphone, sizeof(nphone));
+    gh_norm_address(vals[F_ADDRESS], naddr, sizeof(naddr));
+    const char *p[25] = {dept,
                          key,
                          table,
                          lsn,
@@ -582,37 +344,44 @@ gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
                          vals[F_GRID],
                          vals[F_HOUSEHOLD],
                          vals[F_REMARK],
-                         ts,
-                         new_mk};
+                         vals[F_UPDATED],
+                         idn[0] ? idn : NULL,
+                         code,
+                         nname[0] ? nname : NULL,
+                         npin[0] ? npin : NULL,
+                         nphone[0] ? nphone : NULL,
+                         naddr[0] ? naddr : NULL,
+                         sex_code(vals[F_SEX]),
+                         NULL};
     PGresult *r = PQexecParams(
         a->db,
+        "WITH old AS (SELECT n_name, n_pinyin FROM source_person WHERE "
+        "department = $1 AND source_key = $2 AND NOT deleted) "
         "INSERT INTO source_person (department, source_key, source_table, "
-        "pos_lsn, pos_seq, "
-        "deleted, id_number_raw, id_number, id_status, name, sex, birth_date, "
-        "phone, address, "
-        "grid_code, household_key, remark, source_updated_at, match_key) "
-        "VALUES ($1, $2, $3, "
-        "$4, $5, false, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
-        "$17::timestamptz, $18) ON CONFLICT (department, source_key) "
-        "DO UPDATE SET "
-        "source_table = $3, pos_lsn = $4, pos_seq = $5, deleted = false, "
-        "id_number_raw = $6, "
-        "id_number = $7, id_status = $8, name = $9, sex = $10, birth_date = "
-        "$11, phone = $12, "
-        "address = $13, grid_code = $14, household_key = $15, remark = $16, "
-        "source_updated_at = $17::timestamptz, match_key = $18, "
-        "applied_at = now()",
-        18, NULL, p, NULL, NULL, 0);
+        "pos_lsn, pos_seq, deleted, id_number_raw, id_number, id_status, "
+        "name, sex, birth_date, phone, address, grid_code, household_key, "
+        "remark, source_updated_at, id_clean, id_code, n_name, n_pinyin, "
+        "n_phone, n_address, sex_code) VALUES ($1, $2, $3, $4, $5, false, "
+        "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
+        "$17::timestamptz, $18, $19, $20, $21, $22, $23, $24) ON CONFLICT "
+        "(department, source_key) DO UPDATE SET source_table = $3, pos_lsn "
+        "= $4, pos_seq = $5, deleted = false, id_number_raw = $6, id_number "
+        "= $7, id_status = $8, name = $9, sex = $10, birth_date = $11, "
+        "phone = $12, address = $13, grid_code = $14, household_key = $15, "
+        "remark = $16, source_updated_at = $17::timestamptz, id_clean = $18, "
+        "id_code = $19, n_name = $20, n_pinyin = $21, n_phone = $22, "
+        "n_address = $23, sex_code = $24, applied_at = now() RETURNING "
+        "rec_id, (SELECT n_name FROM old), (SELECT n_pinyin FROM old)",
+        24, NULL, p, NULL, NULL, 0);
     for (int f = 0; f < NF; f++)
         free(vals[f]);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         e = sqlerr(r, a->db, "upsert source record", errstr, errstr_size);
         goto out;
     }
+    changed(a, r);
     PQclear(r);
-    e = recompute_person(a, new_mk, errstr, errstr_size);
-    if (!e && old_mk && strcmp(old_mk, new_mk))
-        e = recompute_person(a, old_mk, errstr, errstr_size);
+    gh_resolver_count_name(a->resolver, p[19], p[20], +1);
     if (applied) *applied = 1;
 out:
     PQclear(cur);
@@ -620,7 +389,5 @@ out:
     free(dept);
     free(table);
     free(key);
-    free(new_mk);
-    free(old_mk);
     return e;
 }

@@ -5,14 +5,10 @@
  * wrote it; an event at or before that position is a replay or a reordered
  * older event and changes nothing. A TRUNCATE sets a per-table watermark
  * below which every event of that table is stale. Each applied change
- * recomputes the golden person of the affected match key(s) and, if the
- * person changed, writes one outbox row per subscriber in the same
- * transaction: what subscribers see can never disagree with hub state.
- *
- * Golden rule for now (real identity resolution is a later issue): records
- * whose ID number normalizes to a valid 18-character ID share the person
- * of that ID; any other record is a person of its own. Per field, the most
- * recently changed source record with a non-null value wins.
+ * stores the raw values and their normalized copies (for matching) and
+ * remembers the record; gh_apply_flush() then resolves all the records the
+ * batch changed at once (resolve.h), in the same transaction, so what
+ * subscribers see can never disagree with hub state.
  */
 #ifndef GH_HUB_APPLY_H
 #define GH_HUB_APPLY_H
@@ -22,16 +18,15 @@
 
 #include "gridhub/avro.h"
 #include "gridhub/error.h"
+#include "resolve.h"
 
 typedef struct gh_apply gh_apply_t;
 
-/* `db`, `serde` and `view` are borrowed. subscribers: NULL-terminated
- * array of names, copied; view topics are "<view_prefix>.<name>.person". */
-gh_apply_t *gh_apply_new(PGconn *db, gh_serde_t *serde, const gh_schema_t *view,
-                         const char *const *subscribers,
-                         const char *view_prefix);
+/* `db` and `resolver` are borrowed. */
+gh_apply_t *gh_apply_new(PGconn *db, gh_resolver_t *resolver);
 void gh_apply_destroy(gh_apply_t *a);
-/* Re-targets to a new connection after a reconnect. */
+/* Re-targets to a new connection after a reconnect (forgetting the open
+ * batch). */
 void gh_apply_set_conn(gh_apply_t *a, PGconn *db);
 
 /* Applies one decoded person change envelope inside the caller's
@@ -40,5 +35,12 @@ void gh_apply_set_conn(gh_apply_t *a, PGconn *db);
  * person envelope. *applied (may be NULL) is 0 for a skipped stale event. */
 gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
                                char *errstr, size_t errstr_size);
+
+/* Resolves every record changed since the last flush, in the caller's
+ * transaction (taking the resolution lock). `st` may be NULL. */
+gh_err_t gh_apply_flush(gh_apply_t *a, gh_resolve_stats_t *st, char *errstr,
+                        size_t errstr_size);
+/* Forgets the batch's changed records (after a rollback). */
+void gh_apply_discard(gh_apply_t *a);
 
 #endif

@@ -40,6 +40,10 @@ const gh_conf_prop_t gh_hub_props[] = {
      "Longest wait to fill a batch."},
     {"outbox.batch", GH_CONF_INT, "1000", 0, 1, 1000000, NULL, NULL,
      "Outbox rows published per relay round."},
+    {"outbox.poll.ms", GH_CONF_INT, "500", 0, 10, 60000, NULL, NULL,
+     "How often an idle hub looks for outbox rows written by others (steward "
+     "actions)."},
+    GH_RESOLVER_PROPS,
     GH_CONF_RETRY_PROPS,
     GH_CONF_LOG_LEVEL_PROP,
     GH_CONF_END};
@@ -53,6 +57,8 @@ typedef struct hub {
     rd_kafka_t *producer;
     PGconn *db;
     gh_apply_t *apply;
+    gh_resolver_t *resolver;
+    gh_resolve_stats_t rs;
     char **subs;
     long pending; /* producer messages not yet acknowledged */
     int delivery_failed;
@@ -240,12 +246,32 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     if (!h->db) return GH_ERR_STOPPED;
     gh_err_t e = gh_migrate_apply(h->db, errstr, errstr_size);
     if (e) goto out;
-    if (!h->apply)
-        h->apply =
-            gh_apply_new(h->db, h->serde, h->view, (const char *const *)h->subs,
-                         gh_conf_get(conf, "view.topic.prefix"));
-    else
-        gh_apply_set_conn(h->apply, h->db);
+    /* A fresh resolver per session: its term frequencies and model are
+     * learnt from the database as it is now. */
+    gh_apply_destroy(h->apply);
+    gh_resolver_destroy(h->resolver);
+    h->apply = NULL;
+    {
+        int ns = 0;
+        while (h->subs[ns])
+            ns++;
+        char **topics = gh_xcalloc((size_t)ns + 1, sizeof(char *));
+        for (int i = 0; i < ns; i++)
+            topics[i] = gh_xasprintf("%s.%s.person",
+                                     gh_conf_get(conf, "view.topic.prefix"),
+                                     h->subs[i]);
+        h->resolver =
+            gh_resolver_new(conf, h->serde, h->view,
+                            (const char *const *)topics, errstr, errstr_size);
+        free_list(topics);
+    }
+    if (!h->resolver) {
+        e = GH_ERR_CONFIG;
+        goto out;
+    }
+    e = gh_resolver_prepare(h->resolver, h->db, errstr, errstr_size);
+    if (e) goto out;
+    h->apply = gh_apply_new(h->db, h->resolver);
     e = relay(h, errstr, errstr_size); /* whatever a crash left behind */
     if (e) goto out;
 
@@ -276,7 +302,8 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     int max_msgs = (int)gh_conf_get_int(conf, "batch.max.messages");
     int max_ms = (int)gh_conf_get_int(conf, "batch.max.ms");
     rd_kafka_message_t **batch = gh_xcalloc((size_t)max_msgs, sizeof(*batch));
-    int64_t last_stats = gh_now_ms();
+    int64_t last_stats = gh_now_ms(), last_relay = gh_now_ms();
+    int64_t poll_ms = gh_conf_get_int(conf, "outbox.poll.ms");
     while (!e && !gh_stop_requested()) {
         int n = 0;
         int64_t deadline = gh_now_ms() + max_ms;
@@ -295,15 +322,24 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
             batch[n++] = m;
         }
         rd_kafka_poll(h->producer, 0);
-        if (n == 0) continue;
+        if (n == 0) {
+            /* Steward actions write the outbox too. */
+            if (gh_now_ms() - last_relay >= poll_ms) {
+                e = relay(h, errstr, errstr_size);
+                last_relay = gh_now_ms();
+            }
+            continue;
+        }
         e = gh_pg_exec(h->db, "BEGIN", errstr, errstr_size);
         for (int i = 0; i < n && !e; i++)
             e = apply_msg(h, batch[i], errstr, errstr_size);
+        if (!e) e = gh_apply_flush(h->apply, &h->rs, errstr, errstr_size);
         if (!e)
             e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
         else {
             char ignore[256];
             gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
+            gh_apply_discard(h->apply);
         }
         /* Offsets only after the database committed and dead letters are
          * acknowledged: a crash before this point replays the batch, and
@@ -335,10 +371,16 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         for (int i = 0; i < n; i++)
             rd_kafka_message_destroy(batch[i]);
         if (!e) e = relay(h, errstr, errstr_size);
+        last_relay = gh_now_ms();
         if (gh_now_ms() - last_stats >= 30000) {
-            gh_log_info(
-                LOG, "%lld applied, %lld skipped as replays, %lld dead letters",
-                h->applied, h->skipped, h->dead);
+            gh_log_info(LOG,
+                        "%lld applied, %lld skipped as replays, %lld dead "
+                        "letters; resolution: %lld pairs scored, %lld "
+                        "linked, %lld for review, %lld persons written, "
+                        "%lld ids retired",
+                        h->applied, h->skipped, h->dead, h->rs.pairs,
+                        h->rs.links, h->rs.reviews, h->rs.persons,
+                        h->rs.retired);
             last_stats = gh_now_ms();
         }
     }
@@ -397,6 +439,7 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         h.applied, h.skipped, h.dead);
 out:
     gh_apply_destroy(h.apply);
+    gh_resolver_destroy(h.resolver);
     if (h.producer) {
         rd_kafka_flush(h.producer, 5000);
         rd_kafka_destroy(h.producer);

@@ -9,6 +9,9 @@
  * Field appenders never fail: the first error is kept in the stream and
  * returned by gh_gen_copy_finish() (gh_gen_copy_failed() lets the walk stop
  * early).
+ *
+ * A null stream (gh_gen_copy_open_null(), for records.only) only counts
+ * rows: the appenders return at once.
  */
 #ifndef GH_GEN_COPY_H
 #define GH_GEN_COPY_H
@@ -26,6 +29,7 @@ typedef struct gh_gen_copy {
     size_t len, cap, flush_at;
     int col; /* fields in the current row */
     long long rows;
+    int null_sink; /* rows are counted, not formatted nor sent */
     int failed;
     char err[768];
 } gh_gen_copy_t;
@@ -35,6 +39,9 @@ typedef struct gh_gen_copy {
 gh_err_t gh_gen_copy_open(gh_gen_copy_t *c, const char *conninfo,
                           const char *table, const char *columns, size_t buffer,
                           char *errstr, size_t errstr_size);
+
+/* A stream that goes nowhere: rows are counted and dropped. */
+void gh_gen_copy_open_null(gh_gen_copy_t *c, const char *table);
 
 /* Field appenders, in column order. */
 void gh_gen_copy_str(gh_gen_copy_t *c, const char *s); /* NULL or "" kept as

@@ -83,8 +83,11 @@ static void volunteers(gh_gen_t *g, uint32_t gi) {
             snprintf(key, sizeof(key), "%u", id);
             p->dept_no[D] = id;
             p->dept_mask |= 1u << D;
+            /* No address; the sex as the mapping folds it (Ｆ, f: F). */
+            gh_gen_record_t rec;
+            gh_gen_record_of(&ty, p, &rec);
             gh_gen_person_id(p, id18);
-            gh_gen_truth_add(g->truth, GH_GEN_TM_CW_VOL, key, id18);
+            gh_gen_truth_add(g->truth, GH_GEN_TM_CW_VOL, key, id18, &rec);
         }
     }
 }

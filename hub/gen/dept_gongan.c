@@ -275,8 +275,14 @@ static void hukou(gh_gen_t *g, uint32_t gi, const place_codes_t *pc) {
             if (!dead) {
                 p->dept_no[D] = no;
                 p->dept_mask |= 1u << D;
+                gh_gen_record_t rec;
+                gh_gen_record_of(&ty, p, &rec);
+                rec.address = actual;
+                rec.household_key = hh_no;
+                if (here && ty.outdated)
+                    rec.errors |= GH_GEN_ERR_BIT(GH_GEN_ERR_OUTDATED_ADDRESS);
                 gh_gen_person_id(p, id18);
-                gh_gen_truth_add(g->truth, GH_GEN_TM_GA_HJRK, key, id18);
+                gh_gen_truth_add(g->truth, GH_GEN_TM_GA_HJRK, key, id18, &rec);
             }
         }
     }
@@ -354,8 +360,11 @@ static void floating(gh_gen_t *g, uint32_t gi, const place_codes_t *pc) {
             if (!left) {
                 p->dept_no[D] = no;
                 p->dept_mask |= 1u << D;
+                gh_gen_record_t rec; /* the address is the current one */
+                gh_gen_record_of(&ty, p, &rec);
+                rec.address = zzdz;
                 gh_gen_person_id(p, id18);
-                gh_gen_truth_add(g->truth, GH_GEN_TM_GA_LDRK, key, id18);
+                gh_gen_truth_add(g->truth, GH_GEN_TM_GA_LDRK, key, id18, &rec);
             }
         }
     }

@@ -160,12 +160,14 @@ static void family(gh_gen_t *g, uint32_t gi, uint32_t h) {
         gh_gen_copy_str(t, jtbh);
         gh_gen_copy_str(t, ty.name);
         gh_gen_copy_str(t, p->sex == 1 ? "男" : "女");
-        if (gh_gen_rng_chance(&g->rng, 0.01))
+        int no_birth = gh_gen_rng_chance(&g->rng, 0.01);
+        if (no_birth)
             gh_gen_copy_str(t, "00000000");
         else
             date_text(t, ty.birth);
         /* Children's ID numbers often were never filled in. */
-        if (age < 16 && gh_gen_rng_chance(&g->rng, 0.08))
+        int no_id = age < 16 && gh_gen_rng_chance(&g->rng, 0.08);
+        if (no_id)
             gh_gen_copy_null(t);
         else
             gh_gen_copy_opt(t, ty.id);
@@ -187,8 +189,22 @@ static void family(gh_gen_t *g, uint32_t gi, uint32_t h) {
         gh_gen_copy_end_row(t);
         if (!dead) {
             p->dept_mask |= 1u << D;
+            /* No address in a member row (the family's is not mapped to
+             * the person). */
+            gh_gen_record_t rec;
+            gh_gen_record_of(&ty, p, &rec);
+            rec.household_key = jtbh;
+            if (no_birth) {
+                rec.birth = GH_GEN_NO_DATE;
+                rec.errors &= ~ty.err_birth;
+            }
+            if (no_id) {
+                rec.id_number = NULL;
+                rec.errors =
+                    ty.err_name | ty.err_phone | (no_birth ? 0 : ty.err_birth);
+            }
             gh_gen_person_id(p, id18);
-            gh_gen_truth_add(g->truth, GH_GEN_TM_JS_JTCY, cybh, id18);
+            gh_gen_truth_add(g->truth, GH_GEN_TM_JS_JTCY, cybh, id18, &rec);
         }
     }
     /* Births since 2005 and the WCBA cards with their measures. */

@@ -67,8 +67,13 @@ static void residents(gh_gen_t *g, uint32_t gi) {
             t, gh_gen_ts(&g->rng, c->ref_day - (int32_t)gh_gen_rng_below(
                                                    &g->rng, 4 * 365)));
         gh_gen_copy_end_row(t);
+        gh_gen_record_t rec;
+        gh_gen_record_of(&ty, p, &rec);
+        rec.address = addr;
+        if (ty.outdated)
+            rec.errors |= GH_GEN_ERR_BIT(GH_GEN_ERR_OUTDATED_ADDRESS);
         gh_gen_person_id(p, id18);
-        gh_gen_truth_add(g->truth, GH_GEN_TM_ZZ_SYRK, key, id18);
+        gh_gen_truth_add(g->truth, GH_GEN_TM_ZZ_SYRK, key, id18, &rec);
     }
 }
 

@@ -97,8 +97,12 @@ static void member_row(gh_gen_t *g, uint32_t gi, uint32_t i, int *emitted) {
     if (!counts) return;
     p->dept_no[D] = 1;
     p->dept_mask |= 1u << D;
+    gh_gen_record_t rec;
+    gh_gen_record_of(&ty, p, &rec);
+    rec.address = addr;
+    if (ty.outdated) rec.errors |= GH_GEN_ERR_BIT(GH_GEN_ERR_OUTDATED_ADDRESS);
     gh_gen_person_id(p, id18);
-    gh_gen_truth_add(g->truth, GH_GEN_TM_DJ_DY, dyid, id18);
+    gh_gen_truth_add(g->truth, GH_GEN_TM_DJ_DY, dyid, id18, &rec);
     if (unit) {
         g->dj_unit_members[p->employer]++;
     } else {

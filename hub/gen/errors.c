@@ -152,9 +152,10 @@ static void type_dot(int dept, uint64_t u, char *name, size_t size) {
     snprintf(dot, size - (size_t)(dot - name), "%s%s", as, tail);
 }
 
-void gh_gen_type_name(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
-                      const gh_gen_person_t *p, char *out, size_t size) {
+unsigned gh_gen_type_name(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
+                          const gh_gen_person_t *p, char *out, size_t size) {
     char a[96], b[96];
+    unsigned shown = 0;
     gh_gen_name_format(&p->name, a, sizeof(a));
     int trad = gh_gen_err_draw(e, r, dept, GH_GEN_ERR_TRADITIONAL);
     int homo = gh_gen_err_draw(e, r, dept, GH_GEN_ERR_HOMOPHONE);
@@ -165,11 +166,13 @@ void gh_gen_type_name(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
     if (homo) {
         gh_gen_rng_t t;
         gh_gen_rng_init(&t, u, 0, 0);
-        gh_gen_homophone(&t, a, b, sizeof(b));
+        if (gh_gen_homophone(&t, a, b, sizeof(b)))
+            shown |= GH_GEN_ERR_BIT(GH_GEN_ERR_HOMOPHONE);
         memcpy(a, b, sizeof(a));
     }
     if (trad) {
-        gh_gen_to_traditional(a, b, sizeof(b));
+        if (gh_gen_to_traditional(a, b, sizeof(b)))
+            shown |= GH_GEN_ERR_BIT(GH_GEN_ERR_TRADITIONAL);
         memcpy(a, b, sizeof(a));
     }
     if (space) {
@@ -177,13 +180,17 @@ void gh_gen_type_name(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
         size_t k = n > 1 ? 1 + (size_t)((u >> 8) % (n - 1)) : 1;
         gh_gen_insert_space(a, char_offset(a, k), b, sizeof(b));
         memcpy(a, b, sizeof(a));
+        /* After the only character it is trailing: trimmed away. */
+        if (n > 1) shown |= GH_GEN_ERR_BIT(GH_GEN_ERR_SPACE);
     }
     snprintf(out, size, "%s", a);
+    return shown;
 }
 
-void gh_gen_type_id(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
-                    const gh_gen_person_t *p, char *out, size_t size) {
+unsigned gh_gen_type_id(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
+                        const gh_gen_person_t *p, char *out, size_t size) {
     char id[19], t[20];
+    unsigned shown = 0;
     gh_gen_person_id(p, id);
     int legacy = gh_gen_err_draw(e, r, dept, GH_GEN_ERR_LEGACY_ID);
     int bad = gh_gen_err_draw(e, r, dept, GH_GEN_ERR_BAD_CHECK);
@@ -194,20 +201,24 @@ void gh_gen_type_id(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
             (id[9] - '0');
     if (legacy && y >= 1900 && y <= 1999) {
         gh_gen_id_legacy(id, t);
+        shown |= GH_GEN_ERR_BIT(GH_GEN_ERR_LEGACY_ID);
     } else if (bad) {
         gh_gen_rng_t tr;
         gh_gen_rng_init(&tr, u, 1, 0);
         gh_gen_id_bad_check(&tr, id, t);
+        shown |= GH_GEN_ERR_BIT(GH_GEN_ERR_BAD_CHECK);
     } else {
         memcpy(t, id, 19);
     }
     /* Phone keyboards give a lower-case x. */
     if (dept == GH_GEN_CHUANGWEN && t[17] == 'X' && (u & 3) == 0) t[17] = 'x';
     char a[96], b[96];
-    if (wide)
+    if (wide) {
         gh_gen_fullwidth(t, a, sizeof(a));
-    else
+        shown |= GH_GEN_ERR_BIT(GH_GEN_ERR_FULLWIDTH);
+    } else {
         snprintf(a, sizeof(a), "%s", t);
+    }
     if (space) {
         gh_gen_insert_space(a, char_offset(a, 6), b, sizeof(b));
         memcpy(a, b, sizeof(a));
@@ -215,27 +226,32 @@ void gh_gen_type_id(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
             gh_gen_insert_space(a, char_offset(a, 15), b, sizeof(b));
             memcpy(a, b, sizeof(a));
         }
+        shown |= GH_GEN_ERR_BIT(GH_GEN_ERR_SPACE);
     }
     snprintf(out, size, "%s", a);
+    return shown;
 }
 
-void gh_gen_type_phone(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
-                       uint64_t phone, char *out, size_t size) {
+unsigned gh_gen_type_phone(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
+                           uint64_t phone, char *out, size_t size) {
     int missing = gh_gen_err_draw(e, r, dept, GH_GEN_ERR_MISSING_PHONE);
     int wide = gh_gen_err_draw(e, r, dept, GH_GEN_ERR_FULLWIDTH);
     int space = gh_gen_err_draw(e, r, dept, GH_GEN_ERR_SPACE);
     uint64_t u = gh_gen_rng_next(r);
     if (!phone || missing) {
         if (size) out[0] = '\0';
-        return;
+        return phone ? GH_GEN_ERR_BIT(GH_GEN_ERR_MISSING_PHONE) : 0;
     }
+    unsigned shown = 0;
     char a[128], b[128];
     unsigned long long v = (unsigned long long)phone;
-    if (space)
+    if (space) {
         snprintf(a, sizeof(a), "%03llu %04llu %04llu", v / 100000000ULL,
                  v / 10000ULL % 10000ULL, v % 10000ULL);
-    else
+        shown |= GH_GEN_ERR_BIT(GH_GEN_ERR_SPACE);
+    } else {
         snprintf(a, sizeof(a), "%011llu", v);
+    }
     if (dept == GH_GEN_CHUANGWEN && u % 100 < 8) {
         snprintf(b, sizeof(b), "+86 %.100s", a);
         memcpy(a, b, sizeof(a));
@@ -243,23 +259,34 @@ void gh_gen_type_phone(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
     if (wide) {
         gh_gen_fullwidth(a, b, sizeof(b));
         snprintf(out, size, "%s", b);
+        shown |= GH_GEN_ERR_BIT(GH_GEN_ERR_FULLWIDTH);
     } else {
         snprintf(out, size, "%s", a);
     }
+    return shown;
 }
 
 void gh_gen_type_person(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
                         const gh_gen_person_t *p, gh_gen_typed_t *out) {
-    gh_gen_type_name(e, r, dept, p, out->name, sizeof(out->name));
-    gh_gen_type_id(e, r, dept, p, out->id, sizeof(out->id));
-    gh_gen_type_phone(e, r, dept, p->phone, out->phone, sizeof(out->phone));
+    out->err_name =
+        gh_gen_type_name(e, r, dept, p, out->name, sizeof(out->name));
+    out->err_id = gh_gen_type_id(e, r, dept, p, out->id, sizeof(out->id));
+    out->err_phone =
+        gh_gen_type_phone(e, r, dept, p->phone, out->phone, sizeof(out->phone));
     int swap = gh_gen_err_draw(e, r, dept, GH_GEN_ERR_SWAPPED_BIRTH);
     out->outdated = gh_gen_err_draw(e, r, dept, GH_GEN_ERR_OUTDATED_ADDRESS);
     out->birth = p->birth;
+    out->err_birth = 0;
     if (swap) {
         int y, m, d;
         gh_gen_civil(p->birth, &y, &m, &d);
         /* Only a swap that still is a date gets past a form's check. */
-        if (d <= 12 && d != m) out->birth = gh_gen_days(y, d, m);
+        if (d <= 12 && d != m) {
+            out->birth = gh_gen_days(y, d, m);
+            out->err_birth = GH_GEN_ERR_BIT(GH_GEN_ERR_SWAPPED_BIRTH);
+        }
     }
+    out->errors =
+        out->err_name | out->err_id | out->err_phone | out->err_birth |
+        (out->outdated ? GH_GEN_ERR_BIT(GH_GEN_ERR_OUTDATED_ADDRESS) : 0);
 }

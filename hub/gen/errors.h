@@ -31,6 +31,9 @@ enum {
     GH_GEN_ERR__COUNT
 };
 
+/* A kind as a bit of an error mask. */
+#define GH_GEN_ERR_BIT(kind) (1u << (kind))
+
 typedef struct gh_gen_errors {
     double rate[GH_GEN_ERR__COUNT]; /* base probabilities */
 } gh_gen_errors_t;
@@ -71,6 +74,16 @@ typedef struct gh_gen_typed {
     char phone[64]; /* "" = not recorded */
     int32_t birth;  /* possibly with day and month swapped */
     int outdated;   /* the department has a former address */
+    /* The errors that show in each typed value (GH_GEN_ERR_BIT masks): a
+     * kind drawn but without effect is left out (a legacy ID for someone
+     * born since 2000, a bad check under a legacy ID, a traditional form of
+     * a name that has none, a space at the end of a one-character name,
+     * the full-width or spaced form of a phone that is missing). A writer
+     * that leaves a value out drops its field's errors. */
+    unsigned err_name, err_id, err_phone, err_birth;
+    /* err_name | err_id | err_phone | err_birth, plus OUTDATED_ADDRESS when
+     * `outdated` (it shows only where the department keeps an address). */
+    unsigned errors;
 } gh_gen_typed_t;
 
 /* Types person `p` as department `dept` has it. Draws come from `r` (the
@@ -79,14 +92,17 @@ void gh_gen_type_person(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
                         const gh_gen_person_t *p, gh_gen_typed_t *out);
 
 /* The name alone (for references such as a mother's name on a birth
- * record), with the name errors of `dept`. */
-void gh_gen_type_name(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
-                      const gh_gen_person_t *p, char *out, size_t size);
-/* The ID number alone, with the ID errors of `dept`. */
-void gh_gen_type_id(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
-                    const gh_gen_person_t *p, char *out, size_t size);
-/* A phone number with the phone errors of `dept` ("" when missing). */
-void gh_gen_type_phone(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
-                       uint64_t phone, char *out, size_t size);
+ * record), with the name errors of `dept`. Returns the errors that show. */
+unsigned gh_gen_type_name(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
+                          const gh_gen_person_t *p, char *out, size_t size);
+/* The ID number alone, with the ID errors of `dept`. Returns the errors
+ * that show. */
+unsigned gh_gen_type_id(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
+                        const gh_gen_person_t *p, char *out, size_t size);
+/* A phone number with the phone errors of `dept` ("" when missing).
+ * Returns the errors that show (MISSING_PHONE only for a phone that
+ * exists). */
+unsigned gh_gen_type_phone(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
+                           uint64_t phone, char *out, size_t size);
 
 #endif

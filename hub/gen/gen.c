@@ -1,6 +1,8 @@
 /* `gridhub gen`: the properties, and the run — build the city, prepare the
  * department databases, walk the grids feeding one COPY per table, finish
- * the hierarchies, the ground truth and the summary, then live mode. */
+ * the hierarchies, the ground truth, the source records and the summary,
+ * then live mode. With records.only every department is generated into
+ * null streams and only the two files are written. */
 #include "gen.h"
 
 #include <errno.h>
@@ -103,6 +105,17 @@ const gh_conf_prop_t gh_gen_props[] = {
     {"truth.file", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
      "Ground-truth JSON lines: one per person-mapped row, "
      "{department, source_key, true_id}, sorted. Unset: none."},
+    {"records.file", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "Source records as `gridhub resolve --in` reads them: one JSON line "
+     "per person-mapped row, the same rows in the same order as truth.file, "
+     "{department, source_key, name, id_number, sex, birth_date, phone, "
+     "address, household_key} as the department has them, plus `errors`, "
+     "the injected errors that show in the row. Holds the load (live mode "
+     "does not update it). Unset: none."},
+    {"records.only", GH_CONF_BOOL, "false", 0, 0, 0, NULL, NULL,
+     "Generate all five departments in memory and write only truth.file "
+     "and records.file: no database is connected to (no conninfo needed; "
+     "any set is ignored). Not with live mode (live.rate)."},
     {"crosswalk.dir", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
      "If set, <dir>/<department>/grid_crosswalk.csv is written for the "
      "generated city (the connectors' files cover only the sample "
@@ -165,6 +178,9 @@ static void read_opts(const gh_conf_t *conf, gh_gen_opts_t *o) {
     o->connectors_dir = gh_conf_get(conf, "connectors.dir");
     o->truth_file = gh_conf_get(conf, "truth.file");
     if (o->truth_file && !*o->truth_file) o->truth_file = NULL;
+    o->records_file = gh_conf_get(conf, "records.file");
+    if (o->records_file && !*o->records_file) o->records_file = NULL;
+    o->records_only = gh_conf_get_bool(conf, "records.only");
     o->crosswalk_dir = gh_conf_get(conf, "crosswalk.dir");
     if (o->crosswalk_dir && !*o->crosswalk_dir) o->crosswalk_dir = NULL;
     o->append = gh_conf_get_bool(conf, "append");
@@ -206,7 +222,8 @@ static void free_gen(gh_gen_t *g) {
     free(g->cw_vol_day);
 }
 
-static void summary(gh_gen_t *g, double secs, long long truth_lines) {
+static void summary(gh_gen_t *g, double secs, long long truth_lines,
+                    long long record_lines) {
     long long total = 0;
     printf("%-10s %-14s %12s\n", "department", "table", "rows");
     for (int t = 0; t < GH_GEN_NTABLES; t++) {
@@ -218,12 +235,18 @@ static void summary(gh_gen_t *g, double secs, long long truth_lines) {
     uint32_t residents = 0;
     for (uint32_t i = 0; i < g->city->n_persons; i++)
         residents += gh_gen_person_current(&g->city->persons[i]);
-    printf("total: %lld rows in %.1f s (%.0f rows/s); %u grids, %u residents "
-           "(seed %llu, scale %g)\n",
-           total, secs, secs > 0 ? (double)total / secs : 0.0, g->city->n_grids,
-           residents, (unsigned long long)g->seed, g->city->scale);
+    const char *how =
+        g->opts->records_only ? "generated (records only: none loaded) " : "";
+    printf("total: %lld rows %sin %.1f s (%.0f rows/s); %u grids, %u "
+           "residents (seed %llu, scale %g)\n",
+           total, how, secs, secs > 0 ? (double)total / secs : 0.0,
+           g->city->n_grids, residents, (unsigned long long)g->seed,
+           g->city->scale);
     if (g->opts->truth_file)
         printf("truth: %lld lines in %s\n", truth_lines, g->opts->truth_file);
+    if (g->opts->records_file)
+        printf("records: %lld lines in %s\n", record_lines,
+               g->opts->records_file);
     fflush(stdout);
 }
 
@@ -237,13 +260,41 @@ gh_err_t gh_gen_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
     int any = 0;
     for (int d = 0; d < GH_GEN_NDEPT; d++)
         any |= o.conninfo[d] != NULL;
-    if (!any && !o.truth_file && !o.crosswalk_dir) {
+    if (o.records_only) {
+        gh_err_t ce = GH_OK;
+        if (o.live_rate > 0)
+            ce = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                           "records.only=true writes files only, but live "
+                           "mode (live.rate=%g) changes the department "
+                           "databases: unset live.rate, or records.only "
+                           "(and set the conninfo properties)",
+                           o.live_rate);
+        else if (!o.truth_file && !o.records_file)
+            ce = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                           "nothing to do: records.only=true writes only "
+                           "truth.file and records.file; set at least one");
+        if (ce) {
+            free(connectors);
+            return ce;
+        }
+        if (any)
+            gh_log_warn(LOG, "records.only=true: the conninfo properties are "
+                             "ignored, no database is written");
+    } else if (!any && !o.truth_file && !o.records_file && !o.crosswalk_dir) {
         free(connectors);
         return gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
                          "nothing to do: set at least one of zongzhi.conninfo, "
                          "gongan.conninfo, jisheng.conninfo, zuzhi.conninfo, "
-                         "chuangwen.conninfo (or truth.file)");
+                         "chuangwen.conninfo (or records.only=true with "
+                         "truth.file or records.file)");
+    } else if (!any && (o.truth_file || o.records_file)) {
+        gh_log_warn(LOG, "no department configured: truth.file and "
+                         "records.file will be empty (records.only=true "
+                         "generates all five without databases)");
     }
+    if (o.records_file && o.live_rate > 0)
+        gh_log_info(LOG, "records.file holds the rows of the load: live mode "
+                         "does not update it");
     int64_t t0 = gh_now_ms();
     gh_gen_t g;
     memset(&g, 0, sizeof(g));
@@ -270,6 +321,10 @@ gh_err_t gh_gen_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         if (e) goto out;
     }
     for (int d = 0; d < GH_GEN_NDEPT && !e; d++) {
+        if (o.records_only) {
+            g.on[d] = 1;
+            continue;
+        }
         if (!o.conninfo[d]) continue;
         g.on[d] = 1;
         e = gh_gen_setup_dept(d, o.conninfo[d], connectors, o.append, errstr,
@@ -278,14 +333,18 @@ gh_err_t gh_gen_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
     if (e) goto out;
     for (int t = 0; t < GH_GEN_NTABLES && !e; t++) {
         const gh_gen_table_t *tb = &gh_gen_tables[t];
-        if (g.on[tb->dept])
+        if (!g.on[tb->dept]) continue;
+        if (o.records_only)
+            gh_gen_copy_open_null(&g.copy[t], tb->name);
+        else
             e = gh_gen_copy_open(&g.copy[t], o.conninfo[tb->dept], tb->name,
                                  tb->columns, o.copy_buffer, errstr,
                                  errstr_size);
     }
     if (e) goto out;
-    if (o.truth_file) {
-        g.truth = gh_gen_truth_open(o.truth_file, errstr, errstr_size);
+    if (o.truth_file || o.records_file) {
+        g.truth = gh_gen_truth_open(o.truth_file, o.records_file, errstr,
+                                    errstr_size);
         if (!g.truth) {
             e = GH_ERR_IO;
             goto out;
@@ -330,16 +389,20 @@ gh_err_t gh_gen_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
                  "tables without generated rows");
     }
     if (e) goto out;
-    for (int d = 0; d < GH_GEN_NDEPT && !e; d++)
+    for (int d = 0; d < GH_GEN_NDEPT && !e && !o.records_only; d++)
         if (g.on[d])
             e = gh_gen_setup_after(d, o.conninfo[d], errstr, errstr_size);
     if (e) goto out;
-    long long lines = 0;
+    long long lines = 0, records = 0;
     if (g.truth) {
-        e = gh_gen_truth_finish(g.truth, &lines, errstr, errstr_size);
+        gh_log_info(LOG, "merging the part files of %s%s%s",
+                    o.truth_file ? o.truth_file : "",
+                    o.truth_file && o.records_file ? " and " : "",
+                    o.records_file ? o.records_file : "");
+        e = gh_gen_truth_finish(g.truth, &lines, &records, errstr, errstr_size);
         if (e) goto out;
     }
-    summary(&g, (double)(gh_now_ms() - t0) / 1000.0, lines);
+    summary(&g, (double)(gh_now_ms() - t0) / 1000.0, lines, records);
     if (o.live_rate > 0) e = gh_gen_live_run(&g, errstr, errstr_size);
 out:
     if (e) abort_all(&g);

@@ -66,6 +66,8 @@ typedef struct gh_gen_opts {
     const char *conninfo[GH_GEN_NDEPT]; /* NULL: department not loaded */
     const char *connectors_dir;
     const char *truth_file;    /* NULL: no ground truth */
+    const char *records_file;  /* NULL: no source records */
+    int records_only;          /* all departments in memory, no database */
     const char *crosswalk_dir; /* NULL: none written */
     int append;
     gh_gen_errors_t errs;

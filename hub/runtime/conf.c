@@ -15,15 +15,41 @@ typedef struct entry {
 
 struct gh_conf {
     const char *component;
-    const gh_conf_prop_t *props;
+    const gh_conf_prop_t *props; /* = flat */
+    gh_conf_prop_t *flat;        /* the table with includes spliced in */
     entry_t *entries;
     size_t n, cap;
 };
 
+static size_t count_props(const gh_conf_prop_t *props) {
+    size_t n = 0;
+    for (const gh_conf_prop_t *p = props; p->name; p++)
+        n += p->type == GH_CONF_INCLUDE ? count_props(p->include) : 1;
+    return n;
+}
+
+static gh_conf_prop_t *flatten_into(const gh_conf_prop_t *props,
+                                    gh_conf_prop_t *out) {
+    for (const gh_conf_prop_t *p = props; p->name; p++)
+        if (p->type == GH_CONF_INCLUDE)
+            out = flatten_into(p->include, out);
+        else
+            *out++ = *p;
+    return out;
+}
+
+/* The table with every GH_CONF_INCLUDE spliced in (caller frees). */
+static gh_conf_prop_t *flatten(const gh_conf_prop_t *props) {
+    gh_conf_prop_t *flat = gh_xcalloc(count_props(props) + 1, sizeof(*flat));
+    flatten_into(props, flat);
+    return flat;
+}
+
 gh_conf_t *gh_conf_new(const char *component, const gh_conf_prop_t *props) {
     gh_conf_t *c = gh_xcalloc(1, sizeof(*c));
     c->component = component;
-    c->props = props;
+    c->flat = flatten(props);
+    c->props = c->flat;
     return c;
 }
 
@@ -35,6 +61,7 @@ void gh_conf_destroy(gh_conf_t *c) {
         free(c->entries[i].origin);
     }
     free(c->entries);
+    free(c->flat);
     free(c);
 }
 
@@ -133,6 +160,7 @@ static int check_value(const gh_conf_prop_t *p, const char *key,
     }
     case GH_CONF_STR:
     case GH_CONF_PREFIX:
+    case GH_CONF_INCLUDE:
         break;
     }
     if (p->validate) return p->validate(key, value, err, errsz);
@@ -326,6 +354,8 @@ static const char *type_name(const gh_conf_prop_t *p) {
         return "list";
     case GH_CONF_PREFIX:
         return "prefix";
+    case GH_CONF_INCLUDE: /* spliced away by flatten() */
+        break;
     }
     return "?";
 }
@@ -335,7 +365,8 @@ void gh_conf_write_doc(FILE *out, const char *title,
     fprintf(out, "## %s\n\n", title);
     fprintf(out, "| property | type | default | range | description |\n");
     fprintf(out, "|---|---|---|---|---|\n");
-    for (const gh_conf_prop_t *p = props; p->name; p++) {
+    gh_conf_prop_t *flat = flatten(props);
+    for (const gh_conf_prop_t *p = flat; p->name; p++) {
         char range[128] = "";
         if (p->type == GH_CONF_INT)
             snprintf(range, sizeof(range), "%lld .. %lld", p->min, p->max);
@@ -348,5 +379,6 @@ void gh_conf_write_doc(FILE *out, const char *title,
                 p->defval && *p->defval ? "`" : "", range,
                 p->required ? "**Required.** " : "", p->desc);
     }
+    free(flat);
     fprintf(out, "\n");
 }

@@ -22,12 +22,14 @@
 
 typedef enum gh_conf_type {
     GH_CONF_STR,
-    GH_CONF_INT,    /* 64-bit signed, checked against [min, max] */
-    GH_CONF_BOOL,   /* true|false */
-    GH_CONF_ENUM,   /* one of `enums`, "a|b|c" */
-    GH_CONF_LIST,   /* comma-separated, each element non-empty */
-    GH_CONF_PREFIX, /* the name ends in '.', every key under it is accepted
-                       and checked by `validate` (e.g. kafka.*) */
+    GH_CONF_INT,     /* 64-bit signed, checked against [min, max] */
+    GH_CONF_BOOL,    /* true|false */
+    GH_CONF_ENUM,    /* one of `enums`, "a|b|c" */
+    GH_CONF_LIST,    /* comma-separated, each element non-empty */
+    GH_CONF_PREFIX,  /* the name ends in '.', every key under it is accepted
+                        and checked by `validate` (e.g. kafka.*) */
+    GH_CONF_INCLUDE, /* not a property: the entries of `include` (another
+                        NULL-terminated table, e.g. a module's) go here */
 } gh_conf_type_t;
 
 /* Returns 0 if value is acceptable; else fills errstr and returns -1. */
@@ -43,7 +45,13 @@ typedef struct gh_conf_prop {
     const char *enums;             /* GH_CONF_ENUM only */
     gh_conf_validate_cb *validate; /* extra check, may be NULL */
     const char *desc; /* one or two sentences for docs/configuration.md */
+    const struct gh_conf_prop *include; /* GH_CONF_INCLUDE only */
 } gh_conf_prop_t;
+
+/* A table entry that splices in a module's own table (defined with
+ * GH_CONF_END), so that a module's properties are declared once. */
+#define GH_CONF_INCLUDE_TABLE(table)                                           \
+    { "(include)", GH_CONF_INCLUDE, NULL, 0, 0, 0, NULL, NULL, NULL, table }
 
 typedef struct gh_conf gh_conf_t;
 
@@ -115,7 +123,7 @@ void gh_conf_foreach_prefix(const gh_conf_t *conf, const char *prefix,
             "Dead-letter topic for " what "."                                  \
     }
 #define GH_CONF_END                                                            \
-    { NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL }
+    { NULL, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL }
 
 /* Writes a Markdown table of `props` under a `## title` heading. */
 void gh_conf_write_doc(FILE *out, const char *title,

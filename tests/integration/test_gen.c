@@ -12,6 +12,9 @@
  *   valid and the departments' copies point at the same people.
  * - Live mode, bounded by live.max.changes, is reproducible too and keeps
  *   the ground truth in step with the tables.
+ * - records.file holds, line for line with the truth, each person-mapped
+ *   row's values as the mapping reads them from the tables; records.only
+ *   (no database) writes the same two files byte for byte.
  * - The real connectors map every generated row: zero dead letters.
  */
 #include "stack.h"
@@ -351,6 +354,197 @@ static void check_truth(gen_run_t *r) {
 Test(gen, truth_is_exactly_the_person_rows) {
     gen_run_t *r = gen("7", NULL);
     check_truth(r);
+}
+
+/* Each person mapping's reading of its table (mapping.properties): the
+ * source_key and the person fields, as SQL over the row. */
+typedef struct person_map {
+    int dept;
+    const char *from, *key, *name, *id, *sex, *birth, *phone, *addr, *hh;
+} person_map_t;
+
+#define SEX_CODE "CASE trim(xb) WHEN '1' THEN 'MALE' WHEN '2' THEN 'FEMALE' END"
+#define SEX_TEXT                                                               \
+    "CASE trim(xb) WHEN '男' THEN 'MALE' WHEN '女' THEN 'FEMALE' END"
+
+static const person_map_t PERSON_MAPS[] = {
+    {0, "zz_syrk", "trim(rkbh)", "trim(xm)", "gmsfhm", SEX_CODE, "csrq::text",
+     "lxdh", "jzdz", NULL},
+    {1, "ga_hjrk WHERE zxbz = '0'", "'hjrk/' || rybh", "trim(xm)", "gmsfhm",
+     SEX_CODE, "csrq::text", "lxdh", "sjjzdz", "trim(hh)"},
+    {1, "ga_ldrk WHERE zxbz = '0'", "'ldrk/' || ldrybh", "trim(xm)", "gmsfhm",
+     SEX_CODE, "csrq::text", "lxdh", "zzdz", NULL},
+    {2, "js_jtcy WHERE zxbz = '0'", "trim(cybh)", "trim(xm)", "sfzh", SEX_TEXT,
+     "CASE WHEN trim(csrq) IN ('', '00000000') THEN NULL "
+     "ELSE to_char(to_date(trim(csrq), 'YYYYMMDD'), 'YYYY-MM-DD') END",
+     "lxdh", NULL, "trim(jtbh)"},
+    {3, "dj_dyxx WHERE dyzt IN ('正常', '停止党籍')", "trim(dyid)", "trim(xm)",
+     "gmsfhm", SEX_TEXT, "csrq::text", "lxdh", "jtzz", NULL},
+    {4, "cw_volunteer WHERE status = '1'", "id::text", "trim(real_name)",
+     "id_card",
+     "CASE upper(trim(translate(gender, 'ＭＦ', 'MF'))) WHEN 'M' THEN 'MALE' "
+     "WHEN 'F' THEN 'FEMALE' END",
+     "to_char(to_date(replace(trim(birthday), '-', '/'), 'YYYY/MM/DD'), "
+     "'YYYY-MM-DD')",
+     "mobile", NULL, NULL},
+};
+#define NPERSON_MAPS (sizeof(PERSON_MAPS) / sizeof(PERSON_MAPS[0]))
+
+/* A department's person rows as "key\tname\tid_number\tsex\tbirth_date\t
+ * phone\taddress\thousehold_key" (\N for null; optional text trimmed,
+ * empty as null), in the records file's order. */
+static PGresult *person_rows(PGconn *c, int dept) {
+    gh_buf_t sql = {0};
+    for (size_t i = 0; i < NPERSON_MAPS; i++) {
+        const person_map_t *m = &PERSON_MAPS[i];
+        if (m->dept != dept) continue;
+        gh_buf_printf(
+            &sql,
+            "%sSELECT %s AS k, concat_ws(E'\\t', %s, coalesce(%s, '\\N'), "
+            "coalesce(nullif(trim(%s), ''), '\\N'), coalesce(%s, '\\N'), "
+            "coalesce(%s, '\\N'), coalesce(nullif(trim(%s), ''), '\\N'), "
+            "coalesce(nullif(trim(%s), ''), '\\N'), coalesce(%s, '\\N')) "
+            "AS line FROM %s",
+            sql.len ? " UNION ALL " : "", m->key, m->key, m->name, m->id,
+            m->sex, m->birth, m->phone, m->addr ? m->addr : "NULL",
+            m->hh ? m->hh : "NULL", m->from);
+    }
+    char *q = gh_xasprintf("SELECT line FROM (%s) u ORDER BY k COLLATE \"C\"",
+                           sql.data);
+    PGresult *res = PQexec(c, q);
+    cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s: %s\n%s",
+                 DEPTS[dept], PQerrorMessage(c), q);
+    free(q);
+    gh_buf_free(&sql);
+    return res;
+}
+
+static void put_field(gh_buf_t *b, json_t *rec, const char *key) {
+    json_t *v = json_object_get(rec, key);
+    cr_assert(v && (json_is_string(v) || json_is_null(v)), "%s", key);
+    gh_buf_printf(b, "%s%s", b->len ? "\t" : "",
+                  json_is_string(v) ? json_string_value(v) : "\\N");
+}
+
+Test(gen, records_are_the_mapped_person_rows) {
+    char *rdir = gh_test_tmpdir();
+    char *records = gh_xasprintf("%s/records.jsonl", rdir);
+    const char *extra[] = {"--records-file", records, NULL};
+    gen_run_t *r = gen("7", extra);
+    /* Line for line with the truth. */
+    FILE *rf = fopen(records, "r"), *tf = fopen(r->truth, "r");
+    cr_assert(rf && tf);
+    char *rl = NULL, *tl = NULL;
+    size_t rcap = 0, tcap = 0;
+    long n = 0;
+    gh_buf_t want = {0};
+    PGconn *c[NDEPT];
+    PGresult *res[NDEPT];
+    int row[NDEPT] = {0}, depts = 0;
+    for (int d = 0; d < NDEPT; d++) {
+        c[d] = gh_test_pg_connect(r->db[d]);
+        res[d] = person_rows(c[d], d);
+    }
+    while (getline(&rl, &rcap, rf) > 0) {
+        cr_assert_gt(getline(&tl, &tcap, tf), 0, "more records than truth");
+        json_error_t je;
+        json_t *rec = json_loads(rl, 0, &je), *tr = json_loads(tl, 0, &je);
+        cr_assert(rec && tr, "line %ld: %s", n + 1, rl);
+        const char *dept =
+            json_string_value(json_object_get(rec, "department"));
+        cr_assert_str_eq(dept,
+                         json_string_value(json_object_get(tr, "department")));
+        cr_assert_str_eq(json_string_value(json_object_get(rec, "source_key")),
+                         json_string_value(json_object_get(tr, "source_key")));
+        cr_assert(json_is_array(json_object_get(rec, "errors")));
+        int d = 0;
+        while (d < NDEPT && strcmp(DEPTS[d], dept))
+            d++;
+        cr_assert_lt(d, NDEPT, "%s", dept);
+        gh_buf_reset(&want);
+        static const char *const keys[] = {
+            "source_key", "name",  "id_number", "sex",
+            "birth_date", "phone", "address",   "household_key"};
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+            put_field(&want, rec, keys[k]);
+        cr_assert_lt(row[d], PQntuples(res[d]), "%s: more records than rows",
+                     dept);
+        row[d]++;
+        cr_assert_str_eq(want.data, PQgetvalue(res[d], row[d] - 1, 0),
+                         "%s row %d: the record says\n%s\nthe table\n%s", dept,
+                         row[d], want.data, PQgetvalue(res[d], row[d] - 1, 0));
+        json_decref(rec);
+        json_decref(tr);
+        n++;
+    }
+    cr_assert_lt(getline(&tl, &tcap, tf), 0, "more truth than records");
+    for (int d = 0; d < NDEPT; d++) {
+        cr_assert_eq(row[d], PQntuples(res[d]), "%s: %d records for %d rows",
+                     DEPTS[d], row[d], PQntuples(res[d]));
+        depts += row[d] > 0;
+        PQclear(res[d]);
+        PQfinish(c[d]);
+    }
+    cr_assert_eq(depts, NDEPT);
+    free(rl);
+    free(tl);
+    gh_buf_free(&want);
+    fclose(rf);
+    fclose(tf);
+    /* records.only: the same files, without a database. */
+    char *t2 = gh_xasprintf("%s/truth2.jsonl", rdir);
+    char *r2 = gh_xasprintf("%s/records2.jsonl", rdir);
+    char *log = gh_xasprintf("%s/records-only.log", rdir);
+    const char *argv[] = {GH_BINARY,
+                          "gen",
+                          "--preset",
+                          "demo",
+                          "--scale",
+                          "0.05",
+                          "--seed",
+                          "7",
+                          "--records-only",
+                          "true",
+                          "--truth-file",
+                          t2,
+                          "--records-file",
+                          r2,
+                          NULL};
+    int rc = gh_test_run(argv, log, GEN_TIMEOUT_MS);
+    char *tail = gh_test_file_tail(log, 2000);
+    cr_assert_eq(rc, 0, "records-only exited %d:\n%s", rc, tail);
+    free(tail);
+    char *a = slurp(records), *b = slurp(r2);
+    cr_assert_str_eq(a, b, "records.only wrote other records");
+    free(a);
+    free(b);
+    a = slurp(r->truth);
+    b = slurp(t2);
+    cr_assert_str_eq(a, b, "records.only wrote another truth");
+    free(a);
+    free(b);
+    /* Live mode refuses records.only. */
+    const char *bad[] = {GH_BINARY,
+                         "gen",
+                         "--records-only",
+                         "true",
+                         "--records-file",
+                         r2,
+                         "--live-rate",
+                         "5",
+                         NULL};
+    cr_assert_eq(gh_test_run(bad, log, 30000), 1);
+    tail = gh_test_file_tail(log, 2000);
+    cr_assert(strstr(tail, "records.only") && strstr(tail, "live"), "log:\n%s",
+              tail);
+    free(tail);
+    cr_log_info("records: %ld lines, as the mappings read the tables", n);
+    free(log);
+    free(t2);
+    free(r2);
+    free(records);
+    gh_test_rmtree(rdir);
+    free(rdir);
 }
 
 Test(gen, bounded_live_mode_is_reproducible_and_keeps_truth) {

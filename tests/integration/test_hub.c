@@ -12,6 +12,7 @@
  * non-null value" using gxsj, which every change in these tests sets).
  */
 #include "harness.h"
+#include "pipeline.h"
 #include "stack.h"
 
 #include <criterion/criterion.h>
@@ -51,155 +52,6 @@ static void hub_fini(void) {
 }
 
 TestSuite(hub, .timeout = 240, .fini = hub_fini);
-
-/* ---- resident ID numbers (GB 11643), computed independently of gridhub --
- */
-
-static char id_check(const char *first17) {
-    static const int w[17] = {7, 9, 10, 5,  8, 4, 2, 1, 6,
-                              3, 7, 9,  10, 5, 8, 4, 2};
-    int sum = 0;
-    for (int i = 0; i < 17; i++)
-        sum += (first17[i] - '0') * w[i];
-    return "10X98765432"[sum % 11];
-}
-
-/* The 18-character ID of a person born y-m-d with sequence number seq. */
-static void make_id18(char out[19], int y, int m, int d, int seq) {
-    char buf[64];
-    snprintf(buf, sizeof(buf), "110105%04d%02d%02d%03d", y, m, d, seq % 1000);
-    cr_assert_eq(strlen(buf), 17);
-    memcpy(out, buf, 17);
-    out[17] = id_check(out);
-    out[18] = '\0';
-}
-
-/* The legacy 15-digit form of the same person (year 19YY). */
-static void make_id15(char out[16], int y, int m, int d, int seq) {
-    cr_assert(y >= 1900 && y <= 1999);
-    char buf[64];
-    snprintf(buf, sizeof(buf), "110105%02d%02d%02d%03d", y % 100, m, d,
-             seq % 1000);
-    cr_assert_eq(strlen(buf), 15);
-    memcpy(out, buf, 16);
-}
-
-/* Test-side normalization of the forms these tests write: ASCII spaces
- * removed, x -> X, 15 digits upgraded with "19" and a check character.
- * Returns 1 and fills out for a valid ID, 0 otherwise. Dates written by the
- * tests are always real, so only the shape and the check are verified. */
-static int norm_id(const char *raw, char out[19]) {
-    char c[64];
-    size_t n = 0;
-    for (const char *p = raw; p && *p && n < sizeof(c) - 1; p++) {
-        if (*p == ' ') continue;
-        c[n++] = *p == 'x' ? 'X' : *p;
-    }
-    c[n] = '\0';
-    if (n == 15) {
-        for (size_t i = 0; i < 15; i++)
-            if (c[i] < '0' || c[i] > '9') return 0;
-        snprintf(out, 19, "%.6s19%.9s", c, c + 6);
-        out[17] = id_check(out);
-        out[18] = '\0';
-        return 1;
-    }
-    if (n != 18) return 0;
-    for (size_t i = 0; i < 17; i++)
-        if (c[i] < '0' || c[i] > '9') return 0;
-    if (c[17] != id_check(c)) return 0;
-    memcpy(out, c, 19);
-    return 1;
-}
-
-/* ---- small SQL helpers that tolerate errors (for polling) ---------------
- */
-
-/* First column of the first row, or NULL on any error or no row. */
-static char *try_scalar(PGconn *c, const char *sql) {
-    PGresult *r = PQexec(c, sql);
-    char *out = NULL;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 &&
-        !PQgetisnull(r, 0, 0))
-        out = gh_xstrdup(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return out;
-}
-
-static long try_count(PGconn *c, const char *sql) {
-    char *v = try_scalar(c, sql);
-    long n = v ? atol(v) : -1;
-    free(v);
-    return n;
-}
-
-/* Every mapped column of every department row, as the hub stores it. */
-#define DEPT_DIGEST_SQL                                                        \
-    "SELECT coalesce(string_agg(concat_ws('|', rkbh, coalesce(btrim(xm), "     \
-    "'~'), coalesce(nullif(btrim(gmsfhm), ''), '~'), coalesce(CASE "           \
-    "btrim(xb) WHEN '1' THEN 'MALE' WHEN '2' THEN 'FEMALE' ELSE 'UNKNOWN' "    \
-    "END, '~'), coalesce(csrq::text, '~'), coalesce(nullif(btrim(lxdh), ''), " \
-    "'~'), coalesce(jzdz, '~'), coalesce(wgbm, '~')), ';' ORDER BY rkbh), "    \
-    "'') FROM zz_syrk"
-#define HUB_DIGEST_SQL                                                         \
-    "SELECT coalesce(string_agg(concat_ws('|', source_key, coalesce(name, "    \
-    "'~'), coalesce(id_number_raw, '~'), coalesce(sex, '~'), "                 \
-    "coalesce(birth_date::text, '~'), coalesce(phone, '~'), "                  \
-    "coalesce(address, "                                                       \
-    "'~'), coalesce(grid_code, '~')), ';' ORDER BY source_key), '') FROM "     \
-    "source_person WHERE department = 'test' AND NOT deleted"
-
-typedef struct settle {
-    gh_test_stack_t *s;
-    PGconn *hub;
-    char *dept_digest, *hub_digest;
-    long outbox;
-} settle_t;
-
-/* The hub has applied every department row and published its outbox. */
-static int settled_pred(void *arg) {
-    settle_t *st = arg;
-    free(st->dept_digest);
-    free(st->hub_digest);
-    st->dept_digest = try_scalar(st->s->dept, DEPT_DIGEST_SQL);
-    st->hub_digest = try_scalar(st->hub, HUB_DIGEST_SQL);
-    st->outbox = try_count(st->hub, "SELECT count(*) FROM outbox");
-    if (PQstatus(st->hub) != CONNECTION_OK) PQreset(st->hub);
-    return st->dept_digest && st->hub_digest && st->outbox == 0 &&
-           strcmp(st->dept_digest, st->hub_digest) == 0;
-}
-
-/* Waits until the hub database mirrors the department table and the
- * outbox is empty; fails with the hub's log otherwise. */
-static void wait_settled(gh_test_stack_t *s, PGconn *hub, int timeout_ms) {
-    settle_t st = {s, hub, NULL, NULL, 0};
-    int ok = gh_test_wait_until(settled_pred, &st, timeout_ms);
-    if (!ok) {
-        /* Formatted before the assertion so that nothing leaks when it
-         * ends the test (sanitizer builds report leaks). */
-        static char msg[8192];
-        char *tail = gh_test_file_tail(gh_test_stack_hub_log(s), 3000);
-        size_t dl = st.dept_digest ? strlen(st.dept_digest) : 0;
-        size_t hl = st.hub_digest ? strlen(st.hub_digest) : 0;
-        size_t i = 0;
-        while (i < dl && i < hl && st.dept_digest[i] == st.hub_digest[i])
-            i++;
-        snprintf(msg, sizeof(msg),
-                 "hub did not settle within %d ms: outbox %ld rows, "
-                 "department/hub digests %s (first difference at %zu: dept "
-                 "\"%.120s\" hub \"%.120s\"); hub log ends:\n%s",
-                 timeout_ms, st.outbox,
-                 st.dept_digest && st.hub_digest ? "differ" : "missing", i,
-                 dl > i ? st.dept_digest + i : "",
-                 hl > i ? st.hub_digest + i : "", tail);
-        free(tail);
-        free(st.dept_digest);
-        free(st.hub_digest);
-        cr_assert_fail("%s", msg);
-    }
-    free(st.dept_digest);
-    free(st.hub_digest);
-}
 
 /* ---- raw Kafka access (bytes and headers, no decoding) ------------------
  */
@@ -380,18 +232,6 @@ static json_t *tail_all(gh_test_stack_t *s, const char *topic) {
 /* ---- department rows ----------------------------------------------------
  */
 
-static void insert_row(PGconn *c, const char *rkbh, const char *name,
-                       const char *id, int sex, const char *birth,
-                       const char *phone, const char *addr, const char *grid) {
-    char *lid = id ? PQescapeLiteral(c, id, strlen(id)) : NULL;
-    gh_test_exec(c,
-                 "INSERT INTO zz_syrk (rkbh, xm, gmsfhm, xb, csrq, lxdh, "
-                 "jzdz, wgbm, bz, gxsj) VALUES ('%s', '%s', %s, '%d', '%s', "
-                 "'%s', '%s', '%s', 'remark', clock_timestamp())",
-                 rkbh, name, lid ? lid : "NULL", sex, birth, phone, addr, grid);
-    PQfreemem(lid);
-}
-
 /* ---- the oracle: expected persons from the department table -------------
  */
 
@@ -415,7 +255,8 @@ static json_t *expected_persons(PGconn *dept, json_t **row_mk) {
     for (int i = 0; i < PQntuples(r); i++) { /* oldest change first */
         const char *rkbh = PQgetvalue(r, i, 0);
         char id[19], mk[128];
-        int valid = !PQgetisnull(r, i, 2) && norm_id(PQgetvalue(r, i, 2), id);
+        int valid =
+            !PQgetisnull(r, i, 2) && gh_test_norm_id(PQgetvalue(r, i, 2), id);
         snprintf(mk, sizeof(mk), valid ? "id:%s" : "src:%s", valid ? id : rkbh);
         json_t *p = json_object_get(exp, mk);
         if (!p) {
@@ -576,23 +417,6 @@ static int check_view_lines(const json_t *lines) {
     return dups;
 }
 
-/* Lines of one key, in topic order. */
-static json_t *lines_of(const json_t *lines, const char *key) {
-    json_t *out = json_array();
-    size_t i;
-    const json_t *l;
-    json_array_foreach(lines, i, l) {
-        const char *k = json_string_value(json_object_get(l, "key"));
-        if (k && !strcmp(k, key)) json_array_append(out, (json_t *)l);
-    }
-    return out;
-}
-
-static long long version_of(const json_t *fold, const char *pid) {
-    return json_integer_value(
-        json_object_get(json_object_get(fold, pid), "version"));
-}
-
 /* A fresh pipeline, owned by the suite (hub_fini frees it). */
 static gh_test_stack_t *new_stack(void) {
     static int n;
@@ -621,63 +445,6 @@ static void start_pipeline(gh_test_stack_t *s) {
     gh_test_stack_start_hub(s, NULL);
 }
 
-/* Fails if a log file in `dir` holds a sanitizer report (the children of
- * an ASan build write theirs to their logs, not to the test's output). */
-static void assert_no_sanitizer_reports(const char *dir) {
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d, "%s", dir);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t l = strlen(e->d_name);
-        if (l < 4 || strcmp(e->d_name + l - 4, ".log")) continue;
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        char *text = gh_test_file_tail(path, 16 << 20);
-        const char *hit = strstr(text, "ERROR: AddressSanitizer");
-        if (!hit) hit = strstr(text, "ERROR: LeakSanitizer");
-        if (!hit) hit = strstr(text, "runtime error:");
-        if (hit) {
-            char *report = gh_xstrndup(hit, 3000);
-            free(text);
-            closedir(d);
-            cr_assert_fail("sanitizer report in %s:\n%s", path, report);
-        }
-        free(text);
-    }
-    closedir(d);
-}
-
-/* Stops the connector and the hub gracefully: both must exit 0 on SIGTERM
- * and leave no sanitizer report in their logs. */
-static void stop_clean(gh_test_stack_t *s) {
-    gh_test_proc_t *procs[2] = {s->connector, s->hub};
-    const char *names[2] = {"connector", "hub"};
-    for (int i = 0; i < 2; i++) {
-        if (!procs[i]) continue;
-        int rc = gh_test_stop(procs[i], 20000);
-        if (rc != 0) {
-            const char *log =
-                i ? gh_test_stack_hub_log(s) : gh_test_stack_connector_log(s);
-            char *tail = gh_test_file_tail(log, 3000);
-            cr_assert_fail("%s exited %d on SIGTERM; %s ends:\n%s", names[i],
-                           rc, log, tail);
-        }
-    }
-    assert_no_sanitizer_reports(s->dir);
-}
-
-/* Waits until the connector streams (its snapshot, if any, is done). */
-static void wait_streaming(gh_test_stack_t *s) {
-    char *l = gh_test_wait_for_text(gh_test_stack_connector_log(s),
-                                    "streaming ", 60000);
-    if (!l) {
-        char *tail = gh_test_file_tail(gh_test_stack_connector_log(s), 3000);
-        cr_assert_fail("connector did not start streaming; log ends:\n%s",
-                       tail);
-    }
-    free(l);
-}
-
 /* ---- 1. the view equals the department table ----------------------------
  */
 
@@ -698,9 +465,9 @@ Test(hub, view_equals_department) {
         birth_of(i, &y, &m, &d);
         char id[19], rk[16], name[32], birth[11], phone[16], addr[64], grid[8];
         if (i % 10 == 5)
-            make_id15(id, y, m, d, 100 + i);
+            gh_test_make_id15(id, y, m, d, 100 + i);
         else
-            make_id18(id, y, m, d, 100 + i);
+            gh_test_make_id18(id, y, m, d, 100 + i);
         if (i == 20) id[17] = id[17] == '0' ? '1' : '0';
         snprintf(rk, sizeof(rk), "R%03d", i);
         snprintf(name, sizeof(name), "居民%03d", i);
@@ -708,12 +475,12 @@ Test(hub, view_equals_department) {
         snprintf(phone, sizeof(phone), "138%08d", i);
         snprintf(addr, sizeof(addr), "东城区某街道%d号", i);
         snprintf(grid, sizeof(grid), "G%02d", i % 7);
-        insert_row(s->dept, rk, name, id, i % 2 ? 1 : 2, birth, phone, addr,
-                   grid);
+        gh_test_insert_row(s->dept, rk, name, id, i % 2 ? 1 : 2, birth, phone,
+                           addr, grid);
     }
     start_pipeline(s);
     PGconn *hub = hub_conn(s);
-    wait_settled(s, hub, SETTLE_MS);
+    gh_test_wait_settled(s, hub, SETTLE_MS);
 
     json_t *lines = tail_all(s, VIEW_TOPIC);
     check_view_lines(lines);
@@ -722,14 +489,15 @@ Test(hub, view_equals_department) {
     json_t *pid1 = check_view_equals_dept(s, fold);
     const char *k;
     json_t *pv;
-    json_object_foreach(fold, k, pv) cr_assert_eq(
-        version_of(fold, k), 1, "person %s: first version must be 1", k);
+    json_object_foreach(fold, k, pv)
+        cr_assert_eq(gh_test_version_of(fold, k), 1,
+                     "person %s: first version must be 1", k);
     /* The legacy IDs are published upgraded to 18 characters. */
     const char *p5 = json_string_value(json_object_get(pid1, "R005"));
     char want5[19];
     int y5, m5, d5;
     birth_of(5, &y5, &m5, &d5);
-    make_id18(want5, y5, m5, d5, 105);
+    gh_test_make_id18(want5, y5, m5, d5, 105);
     cr_assert_str_eq(json_string_value(json_object_get(
                          json_object_get(fold, p5), "id_number")),
                      want5);
@@ -745,7 +513,7 @@ Test(hub, view_equals_department) {
                           "WHERE rkbh BETWEEN 'R001' AND 'R010'");
     gh_test_exec(s->dept, "UPDATE zz_syrk SET xm = xm WHERE rkbh = 'R011'");
     char newid[19];
-    make_id18(newid, 1999, 12, 31, 777);
+    gh_test_make_id18(newid, 1999, 12, 31, 777);
     gh_test_exec(s->dept,
                  "UPDATE zz_syrk SET gmsfhm = '%s', gxsj = clock_timestamp() "
                  "WHERE rkbh = 'R012'",
@@ -756,7 +524,7 @@ Test(hub, view_equals_department) {
      * so the same person. */
     gh_test_exec(s->dept,
                  "UPDATE zz_syrk SET rkbh = 'R913' WHERE rkbh = 'R013'");
-    wait_settled(s, hub, SETTLE_MS);
+    gh_test_wait_settled(s, hub, SETTLE_MS);
 
     json_t *lines2 = tail_all(s, VIEW_TOPIC);
     check_view_lines(lines2);
@@ -775,13 +543,13 @@ Test(hub, view_equals_department) {
             cr_assert_str_eq(before, after,
                              "a new row key with the same ID number is the "
                              "same person");
-            cr_assert(version_of(fold2, after) >= 2);
+            cr_assert(gh_test_version_of(fold2, after) >= 2);
         } else if (i >= 20 && i <= 25) {
             cr_assert_null(after, "%s was deleted", rk);
             cr_assert_null(json_object_get(fold2, before),
                            "person %s of deleted row %s must be tombstoned",
                            before, rk);
-            json_t *hist = lines_of(lines2, before);
+            json_t *hist = gh_test_lines_of(lines2, before);
             const json_t *last =
                 json_array_get(hist, json_array_size(hist) - 1);
             cr_assert(json_is_null(json_object_get(last, "value")),
@@ -792,25 +560,27 @@ Test(hub, view_equals_department) {
                 "2", "tombstone of %s carries version 2", before);
             json_decref(hist);
         } else if (i == 12) {
+            /* A record whose ID is corrected is still the same record:
+             * the person it was resolved to stays (the ID agrees with no
+             * other record to link it elsewhere). */
             cr_assert_not_null(after);
-            cr_assert_str_neq(before, after,
-                              "a new ID number is a different person");
-            cr_assert_null(json_object_get(fold2, before),
-                           "the person of R012's old ID must be tombstoned");
+            cr_assert_str_eq(before, after,
+                             "a record keeps its person across an ID change");
+            cr_assert_eq(gh_test_version_of(fold2, after), 2);
         } else {
             cr_assert_str_eq(before, after,
                              "person_id of %s changed across an update", rk);
             long long want = i <= 10 ? 2 : 1;
-            cr_assert_eq(version_of(fold2, after), want,
+            cr_assert_eq(gh_test_version_of(fold2, after), want,
                          "%s (person %s): version %lld, expected %lld", rk,
-                         after, version_of(fold2, after), want);
+                         after, gh_test_version_of(fold2, after), want);
         }
     }
     /* The hub's own record agrees with what subscribers see. */
     cr_assert_eq(gh_test_count(hub, "SELECT count(*) FROM person WHERE active"),
                  34);
     cr_assert_eq(gh_test_count(hub, "SELECT count(*) FROM outbox"), 0);
-    stop_clean(s);
+    gh_test_stop_clean(s);
 
     json_decref(lines);
     json_decref(lines2);
@@ -829,6 +599,8 @@ typedef struct person_state {
     long long version;
 } person_state_t;
 
+/* The person of the record with source key `mk` (deleted records keep
+ * their last person). */
 static person_state_t person_by_mk(PGconn *hub, const char *mk) {
     person_state_t p = {0};
     PGresult *r = PQexecParams(
@@ -836,7 +608,8 @@ static person_state_t person_by_mk(PGconn *hub, const char *mk) {
         "SELECT person_id, active, version, (SELECT "
         "string_agg(e->>'source_key', "
         "',' ORDER BY e->>'source_key') FROM jsonb_array_elements(sources) e), "
-        "phone, id_number FROM person WHERE match_key = $1",
+        "phone, id_number FROM person WHERE person_id = (SELECT person_id "
+        "FROM source_person WHERE source_key = $1)",
         1, NULL, &mk, NULL, NULL, 0);
     cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(hub));
     cr_assert_eq(PQntuples(r), 1, "one person for %s", mk);
@@ -864,21 +637,20 @@ Test(hub, two_rows_same_id) {
     char id[19], id15[16];
     int seq = 0;
     for (seq = 1; seq < 1000; seq++) {
-        make_id18(id, 1980, 1, 1, seq);
+        gh_test_make_id18(id, 1980, 1, 1, seq);
         if (id[17] == 'X') break;
     }
     cr_assert_eq(id[17], 'X');
-    make_id15(id15, 1980, 1, 1, seq);
+    gh_test_make_id15(id15, 1980, 1, 1, seq);
     char spaced[32];
     snprintf(spaced, sizeof(spaced), "%.6s %.8s %.3sx", id, id + 6, id + 14);
-    char mk[32];
-    snprintf(mk, sizeof(mk), "id:%s", id);
+    const char *mk = "A1";
 
     gh_test_stack_t *s = new_stack();
     start_pipeline(s);
-    wait_streaming(s);
+    gh_test_wait_streaming(s);
     PGconn *hub = hub_conn(s);
-    wait_settled(s, hub, SETTLE_MS);
+    gh_test_wait_settled(s, hub, SETTLE_MS);
 
     struct {
         const char *rk, *id, *phone;
@@ -888,9 +660,9 @@ Test(hub, two_rows_same_id) {
     static const char *const want_sources[3] = {"A1", "A1,B2", "A1,B2,C3"};
     char *pid = NULL;
     for (int i = 0; i < 3; i++) {
-        insert_row(s->dept, rows[i].rk, "王小明", rows[i].id, 1, "1980-01-01",
-                   rows[i].phone, "西城区", "G1");
-        wait_settled(s, hub, SETTLE_MS);
+        gh_test_insert_row(s->dept, rows[i].rk, "王小明", rows[i].id, 1,
+                           "1980-01-01", rows[i].phone, "西城区", "G1");
+        gh_test_wait_settled(s, hub, SETTLE_MS);
         person_state_t p = person_by_mk(hub, mk);
         cr_assert(p.active);
         cr_assert_str_eq(p.sources, want_sources[i]);
@@ -910,7 +682,7 @@ Test(hub, two_rows_same_id) {
     for (int i = 2; i >= 0; i--) {
         gh_test_exec(s->dept, "DELETE FROM zz_syrk WHERE rkbh = '%s'",
                      rows[i].rk);
-        wait_settled(s, hub, SETTLE_MS);
+        gh_test_wait_settled(s, hub, SETTLE_MS);
         person_state_t p = person_by_mk(hub, mk);
         cr_assert_str_eq(p.person_id, pid);
         cr_assert_eq(p.version, 3 + (3 - i));
@@ -925,9 +697,9 @@ Test(hub, two_rows_same_id) {
     }
 
     /* The resident comes back: same person_id, the version goes on. */
-    insert_row(s->dept, "A1", "王小明", id, 1, "1980-01-01", "13800000001",
-               "西城区", "G1");
-    wait_settled(s, hub, SETTLE_MS);
+    gh_test_insert_row(s->dept, "A1", "王小明", id, 1, "1980-01-01",
+                       "13800000001", "西城区", "G1");
+    gh_test_wait_settled(s, hub, SETTLE_MS);
     person_state_t back = person_by_mk(hub, mk);
     cr_assert(back.active);
     cr_assert_str_eq(back.person_id, pid, "person_id is never reallocated");
@@ -939,7 +711,7 @@ Test(hub, two_rows_same_id) {
      * tombstone with version 6, and version 7. */
     json_t *lines = tail_all(s, VIEW_TOPIC);
     check_view_lines(lines);
-    json_t *hist = lines_of(lines, pid);
+    json_t *hist = gh_test_lines_of(lines, pid);
     cr_assert_eq(json_array_size(hist), 7, "view history of %s: %s", pid,
                  json_dumps(hist, JSON_COMPACT));
     static const char *const seen_sources[5] = {"A1", "A1,B2", "A1,B2,C3",
@@ -970,9 +742,9 @@ Test(hub, two_rows_same_id) {
         "6");
     json_t *fold = gh_test_fold(lines);
     cr_assert_eq(json_object_size(fold), 1);
-    cr_assert_eq(version_of(fold, pid), 7);
+    cr_assert_eq(gh_test_version_of(fold, pid), 7);
     json_decref(check_view_equals_dept(s, fold));
-    stop_clean(s);
+    gh_test_stop_clean(s);
 
     json_decref(fold);
     json_decref(hist);
@@ -1001,7 +773,7 @@ static void fresh_id(kload_t *k, char out[19]) {
     int64_t days = gh_days_from_civil(1970, 1, 2) + 2 * j;
     char d[11];
     gh_date_format(days, d);
-    make_id18(out, atoi(d), atoi(d + 5), atoi(d + 8), 500 + j % 400);
+    gh_test_make_id18(out, atoi(d), atoi(d + 5), atoi(d + 8), 500 + j % 400);
 }
 
 static int pick_alive(kload_t *k) {
@@ -1010,6 +782,23 @@ static int pick_alive(kload_t *k) {
         int i = (int)(rand_r(&k->seed) % (unsigned)k->n);
         if (k->alive[i]) return i;
     }
+}
+
+/* A live row whose ID is valid: copying it makes two records of one
+ * resident, which identity resolution must link (copying an invalid one
+ * would make a pair only probabilistic matching could judge). */
+static int pick_alive_valid(kload_t *k) {
+    for (;;) {
+        int i = pick_alive(k);
+        char id[19];
+        if (gh_test_norm_id(k->id[i], id)) return i;
+    }
+}
+
+/* Sex and birth date follow the ID number, so that records sharing an ID
+ * are one resident by every field identity resolution weighs. */
+static int sex_of(const char *id) {
+    return (id[16] - '0') % 2 ? 1 : 2;
 }
 
 /* One random department change (sometimes several in one transaction). */
@@ -1022,27 +811,28 @@ static void random_change(gh_test_stack_t *s, kload_t *k, int step) {
                      "UPDATE zz_syrk SET xm = '名%d', lxdh = '137%08d', jzdz = "
                      "'地址%d', gxsj = clock_timestamp() WHERE rkbh = '%s'",
                      step, step, step, k->rk[i]);
-    } else if (r < 40 && k->nalive > 10) { /* sex, birth date, grid */
+    } else if (r < 40 && k->nalive > 10) { /* grid */
         int i = pick_alive(k);
         gh_test_exec(c,
-                     "UPDATE zz_syrk SET xb = CASE xb WHEN '1' THEN '2' ELSE "
-                     "'1' END, csrq = csrq + 1, wgbm = 'W%d', gxsj = "
+                     "UPDATE zz_syrk SET wgbm = 'W%d', gxsj = "
                      "clock_timestamp() WHERE rkbh = '%s'",
                      step % 50, k->rk[i]);
     } else if (r < 60 && k->n < KILL_MAX_ROWS) { /* new row */
         int i = k->n++;
         snprintf(k->rk[i], sizeof(k->rk[i]), "N%05d", i);
         if (rand_r(&k->seed) % 2 && k->nalive > 0) /* same resident */
-            memcpy(k->id[i], k->id[pick_alive(k)], 19);
+            memcpy(k->id[i], k->id[pick_alive_valid(k)], 19);
         else
             fresh_id(k, k->id[i]);
         k->alive[i] = 1;
         k->nalive++;
-        char name[32], phone[16];
+        char name[32], phone[16], birth[11];
         snprintf(name, sizeof(name), "新%d", step);
         snprintf(phone, sizeof(phone), "136%08d", step);
-        insert_row(c, k->rk[i], name, k->id[i], 1 + step % 2, "1990-05-05",
-                   phone, "新地址", "W1");
+        snprintf(birth, sizeof(birth), "%.4s-%.2s-%.2s", k->id[i] + 6,
+                 k->id[i] + 10, k->id[i] + 12);
+        gh_test_insert_row(c, k->rk[i], name, k->id[i], sex_of(k->id[i]), birth,
+                           phone, "新地址", "W1");
     } else if (r < 75 && k->nalive > 10) { /* delete */
         int i = pick_alive(k);
         gh_test_exec(c, "DELETE FROM zz_syrk WHERE rkbh = '%s'", k->rk[i]);
@@ -1051,13 +841,15 @@ static void random_change(gh_test_stack_t *s, kload_t *k, int step) {
     } else if (r < 87 && k->nalive > 10) { /* the ID number changes */
         int i = pick_alive(k);
         if (rand_r(&k->seed) % 2)
-            memcpy(k->id[i], k->id[pick_alive(k)], 19);
+            memcpy(k->id[i], k->id[pick_alive_valid(k)], 19);
         else
             fresh_id(k, k->id[i]);
         gh_test_exec(c,
-                     "UPDATE zz_syrk SET gmsfhm = '%s', gxsj = "
-                     "clock_timestamp() WHERE rkbh = '%s'",
-                     k->id[i], k->rk[i]);
+                     "UPDATE zz_syrk SET gmsfhm = '%s', xb = '%d', csrq = "
+                     "'%.4s-%.2s-%.2s', gxsj = clock_timestamp() WHERE rkbh = "
+                     "'%s'",
+                     k->id[i], sex_of(k->id[i]), k->id[i] + 6, k->id[i] + 10,
+                     k->id[i] + 12, k->rk[i]);
     } else if (k->nalive > 10) { /* a transaction of three updates */
         int a = pick_alive(k), b = pick_alive(k), d = pick_alive(k);
         gh_test_exec(c,
@@ -1085,7 +877,7 @@ static int applied_since(void *arg) {
     snprintf(sql, sizeof(sql),
              "SELECT count(*) FROM source_person WHERE applied_at > '%s'",
              w->ts);
-    long n = try_count(w->hub, sql);
+    long n = gh_test_try_count(w->hub, sql);
     if (PQstatus(w->hub) != CONNECTION_OK) PQreset(w->hub);
     return n > 0;
 }
@@ -1114,8 +906,8 @@ Test(hub, kill9_hub_midbatch, .timeout = 300) {
         gh_buf_printf(&sql,
                       "%s('%s', '人%d', '%s', '%d', '%.4s-%.2s-%.2s', "
                       "'1390%07d', '地址%d', 'G%d', 'r')",
-                      i ? "," : "", k.rk[i], i, k.id[i], 1 + i % 2, k.id[i] + 6,
-                      k.id[i] + 10, k.id[i] + 12, i, i, i % 13);
+                      i ? "," : "", k.rk[i], i, k.id[i], sex_of(k.id[i]),
+                      k.id[i] + 6, k.id[i] + 10, k.id[i] + 12, i, i, i % 13);
     }
     k.n = k.nalive = KILL_ROWS;
     k.next_fresh = KILL_ROWS;
@@ -1134,7 +926,7 @@ Test(hub, kill9_hub_midbatch, .timeout = 300) {
     start_connector(s);
     gh_test_stack_start_hub(s, small);
     char *started = gh_xstrdup("-infinity");
-    wait_streaming(s);
+    gh_test_wait_streaming(s);
 
     /* Kill points: the first while the hub works through the snapshot, the
      * others while it catches up with the changes made while it was down.
@@ -1166,7 +958,7 @@ Test(hub, kill9_hub_midbatch, .timeout = 300) {
     cr_assert_eq(kills, 3);
     cr_log_info("kill9_hub_midbatch: %d rows now, %d alive, seed %u", k.n,
                 k.nalive, seed0);
-    wait_settled(s, hub, 180000);
+    gh_test_wait_settled(s, hub, 180000);
     cr_assert_eq(gh_test_count(hub, "SELECT count(*) FROM outbox"), 0,
                  "outbox must be empty once everything is published");
 
@@ -1186,14 +978,14 @@ Test(hub, kill9_hub_midbatch, .timeout = 300) {
         const char *pid = PQgetvalue(r, i, 0);
         cr_assert_not_null(json_object_get(fold, pid),
                            "active person %s missing from the view", pid);
-        cr_assert_eq(version_of(fold, pid), atoll(PQgetvalue(r, i, 1)),
+        cr_assert_eq(gh_test_version_of(fold, pid), atoll(PQgetvalue(r, i, 1)),
                      "person %s: view version %lld, hub version %s", pid,
-                     version_of(fold, pid), PQgetvalue(r, i, 1));
+                     gh_test_version_of(fold, pid), PQgetvalue(r, i, 1));
     }
     PQclear(r);
 
     /* For the record: how much the crashes made the last run redo. */
-    stop_clean(s);
+    gh_test_stop_clean(s);
     char *stats =
         gh_test_wait_for_text(gh_test_stack_hub_log(s), "stopping: ", 5000);
     cr_log_info("kill9_hub_midbatch: %zu view messages, %d republished; last "
@@ -1269,12 +1061,12 @@ static int dlq_has(void *arg) {
 Test(hub, corrupt_message_dead_letter) {
     gh_test_stack_t *s = new_stack();
     char id[19];
-    make_id18(id, 1970, 3, 4, 11);
-    insert_row(s->dept, "V1", "赵一", id, 1, "1970-03-04", "13812345678",
-               "朝阳区", "G1");
+    gh_test_make_id18(id, 1970, 3, 4, 11);
+    gh_test_insert_row(s->dept, "V1", "赵一", id, 1, "1970-03-04",
+                       "13812345678", "朝阳区", "G1");
     start_pipeline(s);
     PGconn *hub = hub_conn(s);
-    wait_settled(s, hub, SETTLE_MS);
+    gh_test_wait_settled(s, hub, SETTLE_MS);
 
     /* Real bytes to damage: a department event and a view record. */
     raw_list_t src = read_raw(s->bootstrap, SRC_TOPIC);
@@ -1313,10 +1105,10 @@ Test(hub, corrupt_message_dead_letter) {
                                 bad[i].len);
 
     /* A valid change after them still reaches the view. */
-    make_id18(id, 1971, 5, 6, 22);
-    insert_row(s->dept, "V2", "钱二", id, 2, "1971-05-06", "13887654321",
-               "海淀区", "G2");
-    wait_settled(s, hub, SETTLE_MS);
+    gh_test_make_id18(id, 1971, 5, 6, 22);
+    gh_test_insert_row(s->dept, "V2", "钱二", id, 2, "1971-05-06",
+                       "13887654321", "海淀区", "G2");
+    gh_test_wait_settled(s, hub, SETTLE_MS);
     dlq_wait_t w = {s->bootstrap, dlq_before + 5};
     int got = gh_test_wait_until(dlq_has, &w, 60000);
     char *hublog = gh_test_file_tail(gh_test_stack_hub_log(s), 3000);
@@ -1366,7 +1158,7 @@ Test(hub, corrupt_message_dead_letter) {
     json_t *pids = check_view_equals_dept(s, fold);
     cr_assert_eq(json_object_size(fold), 2);
     cr_assert(gh_test_proc_alive(s->hub), "the hub died");
-    stop_clean(s);
+    gh_test_stop_clean(s);
 
     json_decref(pids);
     json_decref(fold);
@@ -1381,12 +1173,12 @@ Test(hub, corrupt_message_dead_letter) {
  */
 
 #define PERSON_DIGEST_SQL                                                      \
-    "SELECT string_agg(concat_ws('|', person_id, match_key, active, "          \
+    "SELECT string_agg(concat_ws('|', person_id, active, "                     \
     "version, id_number, name, sex, birth_date, phone, address, grid_code, "   \
     "sources::text, updated_at), ';' ORDER BY person_id) FROM person"
 #define SOURCE_DIGEST_SQL                                                      \
     "SELECT string_agg(concat_ws('|', department, source_key, pos_lsn, "       \
-    "pos_seq, deleted, match_key, name, applied_at), ';' ORDER BY "            \
+    "pos_seq, deleted, person_id, name, applied_at), ';' ORDER BY "            \
     "source_key) FROM source_person"
 
 typedef struct caught_up {
@@ -1419,18 +1211,18 @@ Test(hub, replay_is_idempotent) {
         int j = i > 20 ? i - 20 : i;
         birth_of(j, &y, &m, &d);
         if (i % 10 == 5)
-            make_id15(id, y, m, d, j);
+            gh_test_make_id15(id, y, m, d, j);
         else
-            make_id18(id, y, m, d, j);
+            gh_test_make_id18(id, y, m, d, j);
         snprintf(rk, sizeof(rk), "P%03d", i);
         snprintf(name, sizeof(name), "重放%03d", i);
         snprintf(birth, sizeof(birth), "%04d-%02d-%02d", y, m, d);
         snprintf(phone, sizeof(phone), "150%08d", i);
-        insert_row(s->dept, rk, name, id, 1 + i % 2, birth, phone, "通州区",
-                   "G3");
+        gh_test_insert_row(s->dept, rk, name, id, 1 + i % 2, birth, phone,
+                           "通州区", "G3");
     }
     start_pipeline(s);
-    wait_streaming(s);
+    gh_test_wait_streaming(s);
     /* Streamed changes too: updates, a delete that retires a person, a
      * delete that leaves a merged person with one record, a truncate-free
      * re-insert. */
@@ -1438,12 +1230,12 @@ Test(hub, replay_is_idempotent) {
                           "gxsj = clock_timestamp() WHERE rkbh <= 'P010'");
     gh_test_exec(s->dept, "DELETE FROM zz_syrk WHERE rkbh IN ('P015', 'P022')");
     char id99[19];
-    make_id18(id99, 1990, 1, 1, 99);
-    insert_row(s->dept, "P099", "再来", id99, 1, "1990-01-01", "15000000099",
-               "通州区", "G3");
+    gh_test_make_id18(id99, 1990, 1, 1, 99);
+    gh_test_insert_row(s->dept, "P099", "再来", id99, 1, "1990-01-01",
+                       "15000000099", "通州区", "G3");
     gh_test_exec(s->dept, "DELETE FROM zz_syrk WHERE rkbh = 'P099'");
     PGconn *hub = hub_conn(s);
-    wait_settled(s, hub, SETTLE_MS);
+    gh_test_wait_settled(s, hub, SETTLE_MS);
 
     json_t *lines = tail_all(s, VIEW_TOPIC);
     check_view_lines(lines);
@@ -1491,7 +1283,7 @@ Test(hub, replay_is_idempotent) {
     cr_assert_eq(gh_test_count(hub, "SELECT count(*) FROM outbox"), 0);
     cr_assert_eq(topic_count(s->bootstrap, VIEW_TOPIC), view_before,
                  "a replay must publish nothing to the view");
-    stop_clean(s);
+    gh_test_stop_clean(s);
 
     json_decref(pids);
     json_decref(fold);
@@ -1610,7 +1402,7 @@ Test(hub, config_errors) {
     gh_test_proc_free(hubp);
     cr_assert_eq(gh_test_stop(broker, 10000), 0);
     gh_test_proc_free(broker);
-    assert_no_sanitizer_reports(dir);
+    gh_test_assert_no_sanitizer_reports(dir);
     free(bootstrap);
     gh_test_rmtree(dir);
     free(dir);
@@ -1649,7 +1441,7 @@ Test(hub, unreachable_database_log_has_no_password) {
     gh_test_proc_free(hubp);
     gh_test_stop(broker, 10000);
     gh_test_proc_free(broker);
-    assert_no_sanitizer_reports(dir);
+    gh_test_assert_no_sanitizer_reports(dir);
     char *all = gh_test_file_tail(log, 100000);
     const char *leak = strstr(all, "gh-test-secret-pw");
     static char msg[4096];
@@ -1668,14 +1460,14 @@ Test(hub, unreachable_database_log_has_no_password) {
 }
 
 typedef struct settle_dlq {
-    settle_t st;
+    gh_test_settle_t st;
     long dead;
 } settle_dlq_t;
 
 static int settled_or_dead_letter(void *arg) {
     settle_dlq_t *w = arg;
     w->dead = topic_count(w->st.s->bootstrap, DLQ_TOPIC);
-    return w->dead > 0 || settled_pred(&w->st);
+    return w->dead > 0 || gh_test_settled(&w->st);
 }
 
 /* Fails listing every dead letter (component, source offset, reason). */
@@ -1708,12 +1500,12 @@ Test(hub, birth_date_before_1970) {
     } births[] = {{1969, 12, 31}, {1950, 6, 15}, {1970, 1, 1}, {1985, 7, 20}};
     for (int i = 0; i < 4; i++) {
         char id[19], rk[8], birth[11];
-        make_id18(id, births[i].y, births[i].m, births[i].d, 10 + i);
+        gh_test_make_id18(id, births[i].y, births[i].m, births[i].d, 10 + i);
         snprintf(rk, sizeof(rk), "B%d", i);
         snprintf(birth, sizeof(birth), "%04d-%02d-%02d", births[i].y,
                  births[i].m, births[i].d);
-        insert_row(s->dept, rk, "老人", id, 1, birth, "13900000000", "东城区",
-                   "G1");
+        gh_test_insert_row(s->dept, rk, "老人", id, 1, birth, "13900000000",
+                           "东城区", "G1");
     }
     start_pipeline(s);
     PGconn *hub = hub_conn(s);
@@ -1722,12 +1514,12 @@ Test(hub, birth_date_before_1970) {
     free(w.st.dept_digest);
     free(w.st.hub_digest);
     assert_no_dead_letters(s);
-    wait_settled(s, hub, 30000);
+    gh_test_wait_settled(s, hub, 30000);
     json_t *lines = tail_all(s, VIEW_TOPIC);
     json_t *fold = gh_test_fold(lines);
     json_t *pids = check_view_equals_dept(s, fold);
     cr_assert_eq(json_object_size(fold), 4);
-    stop_clean(s);
+    gh_test_stop_clean(s);
     json_decref(pids);
     json_decref(fold);
     json_decref(lines);
@@ -1739,30 +1531,30 @@ Test(hub, truncate_tombstones_all) {
     gh_test_stack_t *s = new_stack();
     char ids[6][19];
     for (int i = 0; i < 6; i++) {
-        make_id18(ids[i], 1975 + i, 1 + i, 10 + i, 300 + i);
+        gh_test_make_id18(ids[i], 1975 + i, 1 + i, 10 + i, 300 + i);
         if (i == 5) break; /* T6 comes after the truncate */
         char rk[8];
         snprintf(rk, sizeof(rk), "T%d", i + 1);
-        insert_row(s->dept, rk, "截断", ids[i], 2, "1975-01-10", "13700000000",
-                   "丰台区", "G5");
+        gh_test_insert_row(s->dept, rk, "截断", ids[i], 2, "1975-01-10",
+                           "13700000000", "丰台区", "G5");
     }
     start_pipeline(s);
     PGconn *hub = hub_conn(s);
-    wait_settled(s, hub, SETTLE_MS);
+    gh_test_wait_settled(s, hub, SETTLE_MS);
     json_t *lines = tail_all(s, VIEW_TOPIC);
     json_t *fold = gh_test_fold(lines);
     json_t *pid1 = check_view_equals_dept(s, fold);
     cr_assert_eq(json_object_size(fold), 5);
 
     gh_test_exec(s->dept, "TRUNCATE zz_syrk");
-    wait_settled(s, hub, SETTLE_MS);
+    gh_test_wait_settled(s, hub, SETTLE_MS);
     cr_assert_eq(gh_test_count(hub, "SELECT count(*) FROM person WHERE active"),
                  0, "a truncate retires every person of the table");
-    insert_row(s->dept, "T1", "截断", ids[0], 2, "1975-01-10", "13700000001",
-               "丰台区", "G5");
-    insert_row(s->dept, "T6", "新人", ids[5], 1, "1980-06-15", "13700000006",
-               "丰台区", "G5");
-    wait_settled(s, hub, SETTLE_MS);
+    gh_test_insert_row(s->dept, "T1", "截断", ids[0], 2, "1975-01-10",
+                       "13700000001", "丰台区", "G5");
+    gh_test_insert_row(s->dept, "T6", "新人", ids[5], 1, "1980-06-15",
+                       "13700000006", "丰台区", "G5");
+    gh_test_wait_settled(s, hub, SETTLE_MS);
 
     json_t *lines2 = tail_all(s, VIEW_TOPIC);
     check_view_lines(lines2);
@@ -1780,7 +1572,7 @@ Test(hub, truncate_tombstones_all) {
         cr_assert_null(json_object_get(fold2, old), "%s (%s) not tombstoned",
                        old, rk);
     }
-    stop_clean(s);
+    gh_test_stop_clean(s);
     json_decref(pid1);
     json_decref(pid2);
     json_decref(fold);
@@ -1794,9 +1586,9 @@ Test(hub, truncate_tombstones_all) {
 Test(hub, reconnects_after_database_connection_loss) {
     gh_test_stack_t *s = new_stack();
     char id[19];
-    make_id18(id, 1988, 8, 8, 1);
-    insert_row(s->dept, "D1", "断线", id, 1, "1988-08-08", "13600000001",
-               "昌平区", "G9");
+    gh_test_make_id18(id, 1988, 8, 8, 1);
+    gh_test_insert_row(s->dept, "D1", "断线", id, 1, "1988-08-08",
+                       "13600000001", "昌平区", "G9");
     /* Each reconnect also recreates the hub's consumer; with the embedded
      * broker the rejoin waits out the session timeout (45 s by default). */
     const char *const fast[] = {"retry.backoff.ms=100",
@@ -1805,7 +1597,7 @@ Test(hub, reconnects_after_database_connection_loss) {
     start_connector(s);
     gh_test_stack_start_hub(s, fast);
     PGconn *hub = hub_conn(s);
-    wait_settled(s, hub, SETTLE_MS);
+    gh_test_wait_settled(s, hub, SETTLE_MS);
 
     /* Cut every session of the hub but ours. */
     for (int round = 0; round < 2; round++) {
@@ -1820,14 +1612,14 @@ Test(hub, reconnects_after_database_connection_loss) {
         PQfinish(admin);
         char rk[8];
         snprintf(rk, sizeof(rk), "D%d", round + 2);
-        make_id18(id, 1988, 8, 9 + round, 2 + round);
-        insert_row(s->dept, rk, "断线后", id, 2, "1988-08-09", "13600000002",
-                   "昌平区", "G9");
+        gh_test_make_id18(id, 1988, 8, 9 + round, 2 + round);
+        gh_test_insert_row(s->dept, rk, "断线后", id, 2, "1988-08-09",
+                           "13600000002", "昌平区", "G9");
         gh_test_exec(s->dept,
                      "UPDATE zz_syrk SET lxdh = '1360000010%d', gxsj = "
                      "clock_timestamp() WHERE rkbh = 'D1'",
                      round);
-        wait_settled(s, hub, SETTLE_MS);
+        gh_test_wait_settled(s, hub, SETTLE_MS);
     }
     cr_assert(gh_test_proc_alive(s->hub), "the hub exited");
     char *again =
@@ -1841,8 +1633,8 @@ Test(hub, reconnects_after_database_connection_loss) {
     json_t *pids = check_view_equals_dept(s, fold);
     cr_assert_eq(json_object_size(fold), 3);
     const char *p1 = json_string_value(json_object_get(pids, "D1"));
-    cr_assert_eq(version_of(fold, p1), 3);
-    stop_clean(s);
+    cr_assert_eq(gh_test_version_of(fold, p1), 3);
+    gh_test_stop_clean(s);
     json_decref(pids);
     json_decref(fold);
     json_decref(lines);

@@ -97,6 +97,32 @@ void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra) {
     free(subs);
 }
 
+int gh_test_stack_steward(gh_test_stack_t *s, const char *const *args,
+                          char **output) {
+    static int n;
+    char *ci = gh_test_conninfo(s->hub_db);
+    char *bs = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
+    char *cinfo = gh_xasprintf("database.conninfo=%s", ci);
+    char *subs = gh_xasprintf("subscribers=%s", s->subscriber);
+    char out[4096];
+    snprintf(out, sizeof(out), "%s/steward.%d.log", s->dir, ++n);
+    const char *argv[64] = {
+        GH_BINARY, "steward", "-X", bs,   "-X",
+        cinfo,     "-X",      subs, "-X", "source.topics=gridhub.test.person",
+        "--by",    "tester"};
+    int k = 12;
+    for (int i = 0; args[i] && k < 63; i++)
+        argv[k++] = args[i];
+    argv[k] = NULL;
+    int rc = gh_test_run(argv, out, 60000);
+    if (output) *output = gh_test_file_tail(out, 1 << 20);
+    free(ci);
+    free(bs);
+    free(cinfo);
+    free(subs);
+    return rc;
+}
+
 const char *gh_test_stack_connector_log(gh_test_stack_t *s) {
     snprintf(logbuf, sizeof(logbuf), "%s/connector.%d.log", s->dir,
              s->connector_runs);

@@ -35,6 +35,12 @@ gh_test_stack_t *gh_test_stack_new(const char *ddl_path,
 void gh_test_stack_start_connector(gh_test_stack_t *s,
                                    const char *const *extra);
 void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra);
+/* Runs `gridhub steward` against the stack's hub database with the hub's
+ * properties, `--by tester` and `args` (NULL-terminated, e.g. {"merge",
+ * "P000000001", "P000000002", "--reason", "why", NULL}). Returns the exit
+ * code; *output (may be NULL; caller frees) gets stdout and stderr. */
+int gh_test_stack_steward(gh_test_stack_t *s, const char *const *args,
+                          char **output);
 /* Log path of the current (last started) connector / hub run; static buffer
  * valid until the next call. */
 const char *gh_test_stack_connector_log(gh_test_stack_t *s);

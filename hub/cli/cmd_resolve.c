@@ -1,0 +1,528 @@
+/*
+ * `gridhub resolve`: batch identity resolution of department records (JSON
+ * lines) into persons, with an accuracy report against a ground truth.
+ * The engine is gridhub/match.h; this file reads, writes and reports.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cli.h"
+#include "gridhub/log.h"
+#include "gridhub/match.h"
+#include "gridhub/norm.h"
+#include "gridhub/util.h"
+
+/* Malformed lines reported one by one; after that only counted. */
+#define MAX_REPORTED 100
+#define IO_BUF (1 << 20)
+
+static const gh_conf_prop_t props[] = {
+    {"in", GH_CONF_STR, NULL, 1, 0, 0, NULL, NULL,
+     "Input records, one JSON object a line: department, source_key, name, "
+     "id_number, sex, birth_date (YYYY-MM-DD), phone, address, household_key "
+     "(null or absent when unknown), optionally errors (error kinds, for the "
+     "report only). `gridhub gen --records-file` writes them."},
+    {"out", GH_CONF_STR, NULL, 1, 0, 0, NULL, NULL,
+     "Output: one JSON line per input record, {department, source_key, "
+     "person_id}, in input order; person ids R000000001... numbered by each "
+     "person's first record."},
+    {"truth", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "Ground truth ({department, source_key, true_id} lines, `gridhub gen "
+     "--truth-file`): prints pairwise precision, recall and F1, overall and "
+     "per error kind."},
+    {"model.out", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "Writes the trained model as match.pin.* properties, to pin it in a "
+     "later run or in the hub (-c FILE)."},
+    {"em", GH_CONF_BOOL, "true", 0, 0, 0, NULL, NULL,
+     "Train m, u and lambda on the input by EM before resolving; false "
+     "resolves with the built-in priors and the pins."},
+    GH_MATCH_CONF_PROPS,
+    GH_CONF_LOG_LEVEL_PROP,
+    GH_CONF_END};
+
+/* ---- (department, source_key) -> record --------------------------------- */
+
+typedef struct keymap {
+    uint32_t *idx; /* UINT32_MAX = empty */
+    size_t cap, count;
+} keymap_t;
+
+static uint64_t key_hash(const char *dept, const char *key) {
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)dept; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static void keymap_grow(keymap_t *m, const gh_match_set_t *set) {
+    size_t ncap = m->cap ? 2 * m->cap : 1 << 16;
+    uint32_t *n = gh_xmalloc(ncap * sizeof(*n));
+    memset(n, 0xff, ncap * sizeof(*n));
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->idx[i] == UINT32_MAX) continue;
+        const gh_match_rec_t *r = gh_match_set_get(set, m->idx[i]);
+        size_t j = key_hash(r->department, r->source_key) & (ncap - 1);
+        while (n[j] != UINT32_MAX)
+            j = (j + 1) & (ncap - 1);
+        n[j] = m->idx[i];
+    }
+    free(m->idx);
+    m->idx = n;
+    m->cap = ncap;
+}
+
+/* The slot of (dept, key): holding its record, or empty. */
+static uint32_t *keymap_slot(keymap_t *m, const gh_match_set_t *set,
+                             const char *dept, const char *key) {
+    size_t j = key_hash(dept, key) & (m->cap - 1);
+    while (m->idx[j] != UINT32_MAX) {
+        const gh_match_rec_t *r = gh_match_set_get(set, m->idx[j]);
+        if (!strcmp(r->source_key, key) && !strcmp(r->department, dept))
+            return &m->idx[j];
+        j = (j + 1) & (m->cap - 1);
+    }
+    return &m->idx[j];
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+typedef struct input {
+    gh_match_set_t *set;
+    keymap_t keys;
+    uint32_t *kinds; /* error-kind bitmask per record */
+    size_t cap_kinds;
+    char *kind_names[GH_MATCH_EVAL_KINDS];
+    int nkinds;
+    size_t lines, bad;
+} input_t;
+
+static void bad_line(input_t *in, const char *path, size_t line,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void bad_line(input_t *in, const char *path, size_t line,
+                     const char *fmt, ...) {
+    in->bad++;
+    if (in->bad <= MAX_REPORTED) {
+        char msg[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "gridhub resolve: %s:%zu: %s; line skipped\n", path,
+                line, msg);
+    }
+    if (in->bad == MAX_REPORTED)
+        fprintf(stderr, "gridhub resolve: further malformed lines are only "
+                        "counted\n");
+}
+
+static int kind_index(input_t *in, const char *name) {
+    for (int i = 0; i < in->nkinds; i++)
+        if (!strcmp(in->kind_names[i], name)) return i;
+    if (in->nkinds == GH_MATCH_EVAL_KINDS) return -1;
+    in->kind_names[in->nkinds] = gh_xstrdup(name);
+    return in->nkinds++;
+}
+
+/* A known field: NULL when absent or null; sets *bad for anything else
+ * than a string. */
+static const char *str_field(json_t *o, const char *key, int *bad) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return NULL;
+    if (!json_is_string(v)) {
+        *bad = 1;
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static void read_line(input_t *in, const char *path, size_t lineno,
+                      const char *line, size_t len) {
+    json_error_t jerr;
+    json_t *o = json_loadb(line, len, JSON_DISABLE_EOF_CHECK, &jerr);
+    if (!o) {
+        bad_line(in, path, lineno, "not JSON: %s", jerr.text);
+        return;
+    }
+    if (!json_is_object(o)) {
+        bad_line(in, path, lineno, "not a JSON object");
+        json_decref(o);
+        return;
+    }
+    static const char *const fields[] = {
+        "department", "source_key", "name",    "id_number",    "sex",
+        "birth_date", "phone",      "address", "household_key"};
+    const char *v[9];
+    for (int i = 0; i < 9; i++) {
+        int bad = 0;
+        v[i] = str_field(o, fields[i], &bad);
+        if (bad) {
+            bad_line(in, path, lineno, "\"%s\" is neither a string nor null",
+                     fields[i]);
+            json_decref(o);
+            return;
+        }
+    }
+    if (!v[0] || !*v[0] || !v[1] || !*v[1]) {
+        bad_line(in, path, lineno, "department and source_key are required");
+        json_decref(o);
+        return;
+    }
+    uint32_t kinds = 0;
+    json_t *errs = json_object_get(o, "errors");
+    if (errs && !json_is_null(errs)) {
+        if (!json_is_array(errs)) {
+            bad_line(in, path, lineno, "\"errors\" is not an array");
+            json_decref(o);
+            return;
+        }
+        size_t i;
+        json_t *e;
+        json_array_foreach(errs, i, e) {
+            int k = json_is_string(e) ? kind_index(in, json_string_value(e))
+                                      : -1;
+            if (k >= 0) kinds |= 1u << k;
+        }
+    }
+    if (2 * (in->keys.count + 1) > in->keys.cap)
+        keymap_grow(&in->keys, in->set);
+    uint32_t *slot = keymap_slot(&in->keys, in->set, v[0], v[1]);
+    if (*slot != UINT32_MAX) {
+        bad_line(in, path, lineno, "duplicate department/source_key %.60s/%.80s",
+                 v[0], v[1]);
+        json_decref(o);
+        return;
+    }
+    gh_match_raw_t raw = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]};
+    size_t idx = gh_match_set_add_raw(in->set, &raw);
+    *slot = (uint32_t)idx;
+    in->keys.count++;
+    if (idx >= in->cap_kinds) {
+        in->cap_kinds = in->cap_kinds ? 2 * in->cap_kinds : 1 << 16;
+        in->kinds = gh_xrealloc(in->kinds, in->cap_kinds * sizeof(*in->kinds));
+    }
+    in->kinds[idx] = kinds;
+    json_decref(o);
+}
+
+static gh_err_t read_input(input_t *in, const char *path, char *errstr,
+                           size_t errstr_size) {
+    FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+    if (!f)
+        return gh_seterr(errstr, errstr_size, GH_ERR_IO, "cannot open %s: %s",
+                         path, strerror(errno));
+    char *buf = gh_xmalloc(IO_BUF);
+    setvbuf(f, buf, _IOFBF, IO_BUF);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        in->lines++;
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (!len) continue;
+        if (in->lines >= UINT32_MAX - 1) break;
+        read_line(in, path, in->lines, line, (size_t)len);
+    }
+    int failed = ferror(f);
+    free(line);
+    if (f != stdin) fclose(f);
+    free(buf);
+    if (failed)
+        return gh_seterr(errstr, errstr_size, GH_ERR_IO, "reading %s failed",
+                         path);
+    return GH_OK;
+}
+
+/* ---- truth -------------------------------------------------------------- */
+
+/* true_id -> person label, by 64-bit hash of the ID (a collision among a
+ * city's millions of IDs has odds of about 1e-6 and would only merge two
+ * true persons in the report). */
+typedef struct idmap {
+    uint64_t *h;
+    uint32_t *label;
+    size_t cap, count;
+} idmap_t;
+
+static uint32_t idmap_label(idmap_t *m, const char *id) {
+    if (2 * (m->count + 1) > m->cap) {
+        size_t ncap = m->cap ? 2 * m->cap : 1 << 16;
+        uint64_t *nh = gh_xcalloc(ncap, sizeof(*nh));
+        uint32_t *nl = gh_xmalloc(ncap * sizeof(*nl));
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->h[i]) continue;
+            size_t j = m->h[i] & (ncap - 1);
+            while (nh[j])
+                j = (j + 1) & (ncap - 1);
+            nh[j] = m->h[i];
+            nl[j] = m->label[i];
+        }
+        free(m->h);
+        free(m->label);
+        m->h = nh;
+        m->label = nl;
+        m->cap = ncap;
+    }
+    uint64_t h = key_hash("", id) | 1;
+    h ^= h >> 31;
+    h |= 1;
+    size_t j = h & (m->cap - 1);
+    while (m->h[j]) {
+        if (m->h[j] == h) return m->label[j];
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->h[j] = h;
+    m->label[j] = (uint32_t)m->count;
+    return (uint32_t)m->count++;
+}
+
+static gh_err_t read_truth(input_t *in, const char *path, uint32_t *truth,
+                           size_t *unmatched, char *errstr,
+                           size_t errstr_size) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return gh_seterr(errstr, errstr_size, GH_ERR_IO, "cannot open %s: %s",
+                         path, strerror(errno));
+    idmap_t ids = {0};
+    char *line = NULL;
+    size_t cap = 0, lineno = 0, bad = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        json_error_t jerr;
+        json_t *o = json_loadb(line, (size_t)len, JSON_DISABLE_EOF_CHECK, &jerr);
+        int b = 0;
+        const char *d = o ? str_field(o, "department", &b) : NULL;
+        const char *k = o ? str_field(o, "source_key", &b) : NULL;
+        const char *t = o ? str_field(o, "true_id", &b) : NULL;
+        if (!d || !k || !t || b) {
+            if (++bad <= 10)
+                fprintf(stderr,
+                        "gridhub resolve: %s:%zu: not a truth line "
+                        "{department, source_key, true_id}; ignored\n",
+                        path, lineno);
+        } else if (in->keys.cap) {
+            uint32_t *slot = keymap_slot(&in->keys, in->set, d, k);
+            if (*slot != UINT32_MAX)
+                truth[*slot] = idmap_label(&ids, t);
+            else
+                (*unmatched)++;
+        }
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    free(ids.h);
+    free(ids.label);
+    return GH_OK;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static void put_json_str(FILE *f, const char *s) {
+    putc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            putc('\\', f);
+            putc(*p, f);
+        } else if (*p < 0x20) {
+            fprintf(f, "\\u%04x", *p);
+        } else {
+            putc(*p, f);
+        }
+    }
+    putc('"', f);
+}
+
+static gh_err_t write_output(const gh_match_set_t *set, const uint32_t *person,
+                             const char *path, char *errstr,
+                             size_t errstr_size) {
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return gh_seterr(errstr, errstr_size, GH_ERR_IO,
+                         "cannot create %s: %s", path, strerror(errno));
+    char *buf = gh_xmalloc(IO_BUF);
+    setvbuf(f, buf, _IOFBF, IO_BUF);
+    size_t n = gh_match_set_count(set);
+    for (size_t i = 0; i < n; i++) {
+        const gh_match_rec_t *r = gh_match_set_get(set, i);
+        fputs("{\"department\":", f);
+        put_json_str(f, r->department);
+        fputs(",\"source_key\":", f);
+        put_json_str(f, r->source_key);
+        fprintf(f, ",\"person_id\":\"R%09u\"}\n", person[i] + 1);
+    }
+    int failed = ferror(f);
+    failed |= fclose(f) != 0;
+    free(buf);
+    if (failed)
+        return gh_seterr(errstr, errstr_size, GH_ERR_IO,
+                         "writing %s failed: %s", path, strerror(errno));
+    return GH_OK;
+}
+
+/* ---- report ------------------------------------------------------------- */
+
+static void report_accuracy(const input_t *in, const gh_match_eval_t *ev,
+                            size_t unmatched) {
+    printf("accuracy: %zu records with truth", ev->records);
+    if (unmatched) printf(" (%zu truth lines name no input record)", unmatched);
+    printf("\n  pairwise precision %.5f  recall %.5f  F1 %.5f\n", ev->precision,
+           ev->recall, ev->f1);
+    printf("  pairs: %.0f true, %.0f predicted, %.0f correct; clusters: %zu "
+           "true, %zu predicted\n",
+           ev->true_pairs, ev->predicted_pairs, ev->correct_pairs,
+           ev->true_clusters, ev->predicted_clusters);
+    if (!in->nkinds) return;
+    printf("  %-18s %10s %12s %9s %12s\n", "error kind", "records",
+           "true pairs", "recall", "false pairs");
+    for (int k = 0; k < in->nkinds; k++) {
+        double t = ev->kind[k].true_pairs;
+        printf("  %-18s %10zu %12.0f %9.5f %12.0f\n", in->kind_names[k],
+               ev->kind[k].records, t, t > 0 ? ev->kind[k].found_pairs / t : 1,
+               ev->kind[k].false_pairs);
+    }
+}
+
+static double secs(int64_t from_us) {
+    return (double)(gh_now_us() - from_us) / 1e6;
+}
+
+static int run(gh_conf_t *conf) {
+    char err[1024];
+    const char *in_path = gh_conf_get(conf, "in");
+    const char *out_path = gh_conf_get(conf, "out");
+    const char *truth_path = gh_conf_get(conf, "truth");
+    const char *model_path = gh_conf_get(conf, "model.out");
+    if (truth_path && !*truth_path) truth_path = NULL;
+    if (model_path && !*model_path) model_path = NULL;
+    int rc = 1;
+
+    gh_match_model_t *model = gh_match_model_new(conf, err, sizeof(err));
+    if (!model) {
+        fprintf(stderr, "gridhub resolve: %s\n", err);
+        return 2;
+    }
+    if (gh_norm_init(err, sizeof(err))) {
+        fprintf(stderr, "gridhub resolve: %s\n", err);
+        gh_match_model_destroy(model);
+        return 1;
+    }
+    int64_t t_all = gh_now_us(), t = t_all;
+    input_t in = {0};
+    in.set = gh_match_set_new();
+    uint32_t *person = NULL, *truth = NULL;
+    if (read_input(&in, in_path, err, sizeof(err))) {
+        fprintf(stderr, "gridhub resolve: %s\n", err);
+        goto out;
+    }
+    size_t n = gh_match_set_count(in.set);
+    double t_norm = secs(t);
+    printf("input: %zu records from %zu lines of %s", n, in.lines, in_path);
+    if (in.bad) printf(" (%zu malformed lines skipped)", in.bad);
+    printf("\n");
+
+    t = gh_now_us();
+    for (size_t i = 0; i < n; i++)
+        gh_match_model_tf_add(model, gh_match_set_get(in.set, i), +1);
+    if (gh_conf_get_bool(conf, "em")) {
+        FILE *log = gh_log_enabled(GH_LOG_DEBUG) ? stderr : NULL;
+        gh_err_t e = gh_match_model_train(model, in.set, log, err, sizeof(err));
+        if (e) {
+            printf("model: not trained (%s); built-in priors and pins\n", err);
+        } else {
+            int conv, it = gh_match_model_iterations(model, &conv);
+            printf("model: EM %d iterations (%s), lambda %.3g\n", it,
+                   conv ? "converged" : "NOT converged",
+                   gh_match_model_lambda(model));
+        }
+    } else {
+        printf("model: built-in priors and pins (em=false)\n");
+    }
+    double t_train = secs(t);
+    if (model_path) {
+        FILE *mf = fopen(model_path, "w");
+        if (!mf) {
+            fprintf(stderr, "gridhub resolve: cannot create %s: %s\n",
+                    model_path, strerror(errno));
+            goto out;
+        }
+        gh_match_model_write(model, mf);
+        if (fclose(mf)) {
+            fprintf(stderr, "gridhub resolve: writing %s failed\n",
+                    model_path);
+            goto out;
+        }
+    }
+
+    person = gh_xmalloc((n ? n : 1) * sizeof(*person));
+    gh_match_batch_stats_t st;
+    if (gh_match_resolve(model, in.set, person, &st, err, sizeof(err))) {
+        fprintf(stderr, "gridhub resolve: %s\n", err);
+        goto out;
+    }
+    printf("pairs: %zu scored, %zu linked by ID, %zu linked by score, %zu "
+           "for review, %zu ID conflicts, %zu oversize blocks skipped\n",
+           st.candidate_pairs, st.links_id, st.links, st.reviews,
+           st.id_conflicts, st.oversize_blocks);
+    /* Person numbers in order of each person's first record: cluster_of
+     * is the smallest member, already numbered when a later one comes. */
+    uint32_t next = 0;
+    for (size_t i = 0; i < n; i++)
+        person[i] = person[i] == i ? next++ : person[person[i]];
+    printf("persons: %u\n", next);
+
+    t = gh_now_us();
+    if (write_output(in.set, person, out_path, err, sizeof(err))) {
+        fprintf(stderr, "gridhub resolve: %s\n", err);
+        goto out;
+    }
+    double t_write = secs(t);
+
+    if (truth_path) {
+        truth = gh_xmalloc((n ? n : 1) * sizeof(*truth));
+        memset(truth, 0xff, (n ? n : 1) * sizeof(*truth));
+        size_t unmatched = 0;
+        if (read_truth(&in, truth_path, truth, &unmatched, err, sizeof(err))) {
+            fprintf(stderr, "gridhub resolve: %s\n", err);
+            goto out;
+        }
+        gh_match_eval_t ev;
+        gh_match_evaluate(n, person, truth, in.kinds, &ev);
+        report_accuracy(&in, &ev, unmatched);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("time: normalize %.2f s, train %.2f s, block %.2f s, score %.2f s, "
+           "cluster %.2f s, write %.2f s; total %.2f s; peak RSS %.0f MB\n",
+           t_norm, t_train, st.block_s, st.score_s, st.cluster_s, t_write,
+           secs(t_all), (double)ru.ru_maxrss / 1024);
+    rc = 0;
+out:
+    free(person);
+    free(truth);
+    free(in.kinds);
+    free(in.keys.idx);
+    for (int k = 0; k < in.nkinds; k++)
+        free(in.kind_names[k]);
+    gh_match_set_destroy(in.set);
+    gh_match_model_destroy(model);
+    return rc;
+}
+
+const gh_cli_cmd_t gh_cli_resolve = {
+    "resolve",
+    "resolve department records into persons (batch identity matching), "
+    "with an accuracy report against a ground truth",
+    "Example: gridhub resolve --in records.jsonl --out clusters.jsonl "
+    "--truth truth.jsonl\nSee docs/identity.md.",
+    props, run};

@@ -1,0 +1,95 @@
+/*
+ * Incremental identity resolution in the hub database: the streaming side
+ * of the matching engine (gridhub/match.h), shared by the hub's apply loop
+ * and the steward commands.
+ *
+ * Given the source records that changed in a transaction (and, for steward
+ * actions, persons to re-examine), gh_resolver_run():
+ *  1. replaces the changed records' blocking keys and scored pairs;
+ *  2. scores each changed record against the records sharing a blocking
+ *     key with it (the same gh_match_score as `gridhub resolve`);
+ *  3. loads every record of the persons involved (the changed records'
+ *     persons and those they now link to), with the links kept from
+ *     earlier batches and the stewards' constraints, and re-clusters them
+ *     (gh_match_cluster: forced links first, kept-apart pairs never
+ *     joined);
+ *  4. gives each cluster a person id: the oldest id among its records'
+ *     persons, where a person split in two stays with the part holding its
+ *     oldest record; the other part gets a new id; an id absorbed by a
+ *     merge (or left without records) is retired, never reused;
+ *  5. recomputes the golden records (golden.h), writing a new version and
+ *     one outbox row per subscriber topic for each person that changed,
+ *     and a tombstone for each retired id;
+ *  6. refreshes the steward queue for the persons involved.
+ * Everything happens in the caller's transaction, so a crash leaves either
+ * all of it or none.
+ */
+#ifndef GH_HUB_RESOLVE_H
+#define GH_HUB_RESOLVE_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "gridhub/avro.h"
+#include "gridhub/conf.h"
+#include "gridhub/error.h"
+#include "gridhub/match.h"
+#include "golden.h"
+
+typedef struct gh_resolver gh_resolver_t;
+
+/* Property entries of the resolver (match.*, survivorship.*, steward.*)
+ * for a component's table: `GH_RESOLVER_PROPS,` inside the table. */
+extern const gh_conf_prop_t gh_resolver_own_props[];
+#define GH_RESOLVER_PROPS                                                      \
+    GH_MATCH_CONF_PROPS, GH_GOLDEN_CONF_PROPS,                                 \
+        GH_CONF_INCLUDE_TABLE(gh_resolver_own_props)
+
+typedef struct gh_resolve_stats {
+    long long records; /* changed records resolved */
+    long long pairs;   /* pairs scored */
+    long long links;   /* of which linked (incl. by ID) */
+    long long reviews; /* of which sent to review (incl. ID conflicts) */
+    long long persons; /* persons written (new version) */
+    long long retired; /* person ids retired (merged or emptied) */
+    long long items;   /* steward items opened or refreshed */
+} gh_resolve_stats_t;
+
+/* `conf` (holding the resolver properties), `serde` and `view` are
+ * borrowed and must outlive the resolver; `topics` (NULL-terminated view
+ * topic names, one per subscriber) is copied. NULL with errstr on a bad
+ * configuration. */
+gh_resolver_t *gh_resolver_new(const gh_conf_t *conf, gh_serde_t *serde,
+                               const gh_schema_t *view,
+                               const char *const *topics, char *errstr,
+                               size_t errstr_size);
+void gh_resolver_destroy(gh_resolver_t *r);
+
+/* Loads term frequencies from the database (and, with match.em.on.start,
+ * trains the model on a sample of its records). Call once per connection
+ * before the first run. */
+gh_err_t gh_resolver_prepare(gh_resolver_t *r, PGconn *db, char *errstr,
+                             size_t errstr_size);
+
+/* Takes the resolution lock for the caller's transaction (every writer of
+ * persons holds it; see docs/identity.md). */
+gh_err_t gh_resolver_lock(PGconn *db, char *errstr, size_t errstr_size);
+
+/* Resolves `nrecs` changed source records (rec_id; deleted ones too) and
+ * re-examines `npersons` persons, inside the caller's transaction (which
+ * must hold gh_resolver_lock). Arrays are borrowed. `st` may be NULL
+ * (counts are added to it otherwise). */
+gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
+                         size_t nrecs, const char *const *persons,
+                         size_t npersons, gh_resolve_stats_t *st, char *errstr,
+                         size_t errstr_size);
+
+/* Keeps the term frequencies right when a record's name changes: call with
+ * the old normalized name (delta -1) and the new one (+1). */
+void gh_resolver_count_name(gh_resolver_t *r, const char *n_name,
+                            const char *n_pinyin, int delta);
+
+/* The model, for scoring outside a run (steward evidence); borrowed. */
+const struct gh_match_model *gh_resolver_model(const gh_resolver_t *r);
+
+#endif

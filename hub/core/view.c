@@ -1,0 +1,132 @@
+#include "view.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct gh_view {
+    gh_serde_t *serde;
+    const gh_schema_t *schema;
+    char *topic;
+    avro_value_t val;
+};
+
+gh_view_t *gh_view_new(gh_serde_t *serde, const gh_schema_t *view,
+                       const char *topic, char *errstr, size_t errstr_size) {
+    gh_view_t *v = gh_xcalloc(1, sizeof(*v));
+    v->serde = serde;
+    v->schema = view;
+    v->topic = gh_xstrdup(topic);
+    if (gh_schema_new_value(view, &v->val, errstr, errstr_size)) {
+        free(v->topic);
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void gh_view_destroy(gh_view_t *v) {
+    if (!v) return;
+    avro_value_decref(&v->val);
+    free(v->topic);
+    free(v);
+}
+
+/* Selects the non-null branch of a nullable field (or null when text is
+ * NULL or not a symbol of an enum branch); returns the value to fill, or
+ * NULL when the field was set to null. */
+static avro_value_t *branch(avro_value_t *fv, avro_value_t *v,
+                            const char *text) {
+    *v = *fv;
+    if (avro_value_get_type(fv) != AVRO_UNION) return text ? v : NULL;
+    avro_schema_t us = avro_value_get_schema(fv);
+    int nb = (int)avro_schema_union_size(us), nullb = -1, valb = -1;
+    for (int b = 0; b < nb; b++) {
+        if (is_avro_null(avro_schema_union_branch(us, b)))
+            nullb = b;
+        else if (valb < 0)
+            valb = b;
+    }
+    avro_schema_t vs = valb >= 0 ? avro_schema_union_branch(us, valb) : NULL;
+    if (!text || valb < 0 ||
+        (is_avro_enum(vs) && avro_schema_enum_get_by_name(vs, text) < 0)) {
+        if (nullb >= 0) {
+            avro_value_set_branch(fv, nullb, v);
+            avro_value_set_null(v);
+        }
+        return NULL;
+    }
+    avro_value_set_branch(fv, valb, v);
+    return v;
+}
+
+/* Sets a (possibly nullable) field from text, converting by its Avro type
+ * (date from YYYY-MM-DD, enum by symbol, long from decimal). */
+static void set_text(avro_value_t *rec, const char *name, const char *text) {
+    avro_value_t fv, v;
+    if (avro_value_get_by_name(rec, name, &fv, NULL)) return;
+    if (!branch(&fv, &v, text)) return;
+    switch (avro_value_get_type(&v)) {
+    case AVRO_STRING:
+        avro_value_set_string(&v, text);
+        break;
+    case AVRO_ENUM: {
+        int sym = avro_schema_enum_get_by_name(avro_value_get_schema(&v), text);
+        avro_value_set_enum(&v, sym < 0 ? 0 : sym);
+        break;
+    }
+    case AVRO_INT32: {
+        int64_t days;
+        avro_value_set_int(&v, gh_date_parse_iso(text, &days, NULL) == 0
+                                   ? (int32_t)days
+                                   : atoi(text));
+        break;
+    }
+    case AVRO_INT64:
+        avro_value_set_long(&v, strtoll(text, NULL, 10));
+        break;
+    default:
+        break;
+    }
+}
+
+static void set_long(avro_value_t *rec, const char *name, int64_t x) {
+    avro_value_t fv, v;
+    if (avro_value_get_by_name(rec, name, &fv, NULL)) return;
+    if (branch(&fv, &v, "")) avro_value_set_long(&v, x);
+}
+
+gh_err_t gh_view_encode(gh_view_t *vw, const gh_view_person_t *p, gh_buf_t *out,
+                        char *errstr, size_t errstr_size) {
+    avro_value_t *v = &vw->val, arr, el, x;
+    avro_value_reset(v);
+    set_text(v, "person_id", p->person_id);
+    for (int f = 0; f < GH_GOLDEN_NFIELDS; f++)
+        set_text(v, gh_golden_field_name(f), p->value[f]);
+    set_long(v, "version", p->version);
+    set_long(v, "updated_at", p->updated_us);
+    if (!avro_value_get_by_name(v, "sources", &arr, NULL))
+        for (int i = 0; i < p->nsources; i++) {
+            avro_value_append(&arr, &el, NULL);
+            set_text(&el, "department", p->src_department[i]);
+            set_text(&el, "source_key", p->src_key[i]);
+        }
+    if (!avro_value_get_by_name(v, "provenance", &arr, NULL))
+        for (int i = 0; i < p->nprov; i++) {
+            avro_value_append(&arr, &el, NULL);
+            set_text(&el, "field", p->prov_field[i]);
+            set_text(&el, "department", p->prov_department[i]);
+            set_text(&el, "source_key", p->prov_key[i]);
+            avro_value_t fv, bv;
+            if (!avro_value_get_by_name(&el, "at", &fv, NULL) &&
+                branch(&fv, &bv, p->prov_at[i] == INT64_MIN ? NULL : ""))
+                avro_value_set_long(&bv, p->prov_at[i]);
+        }
+    if (!avro_value_get_by_name(v, "absorbed_ids", &arr, NULL))
+        for (int i = 0; i < p->nabsorbed; i++) {
+            avro_value_append(&arr, &x, NULL);
+            avro_value_set_string(&x, p->absorbed[i]);
+        }
+    gh_buf_reset(out);
+    return gh_serde_encode(vw->serde, vw->topic, vw->schema, v, out, errstr,
+                           errstr_size);
+}

@@ -1,0 +1,177 @@
+/*
+ * Clustering: union-find over the link edges, strongest first, refusing a
+ * union that would put a kept-apart pair into one cluster.
+ *
+ * Each cluster root owns the list of records its members must stay apart
+ * from (both directions are listed), merged small-to-large, so checking a
+ * union costs the smaller list. Without kept-apart pairs the order of the
+ * unions cannot change the result, and the sort is skipped.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gridhub/util.h"
+#include "match_int.h"
+
+#define NONE UINT32_MAX
+
+typedef struct vec {
+    uint32_t *v;
+    uint32_t n, cap;
+} vec_t;
+
+typedef struct uf {
+    uint32_t *parent, *size;
+    uint32_t *list_of; /* root -> index into lists, or NONE; NULL if none */
+    vec_t *lists;
+} uf_t;
+
+static uint32_t find(uf_t *u, uint32_t x) {
+    uint32_t r = x;
+    while (u->parent[r] != r)
+        r = u->parent[r];
+    while (u->parent[x] != r) { /* path compression */
+        uint32_t next = u->parent[x];
+        u->parent[x] = r;
+        x = next;
+    }
+    return r;
+}
+
+static void push(vec_t *v, uint32_t x) {
+    if (v->n == v->cap) {
+        v->cap = v->cap ? 2 * v->cap : 4;
+        v->v = gh_xrealloc(v->v, v->cap * sizeof(*v->v));
+    }
+    v->v[v->n++] = x;
+}
+
+/* 1 if joining roots ra and rb would join a kept-apart pair. */
+static int apart_conflict(uf_t *u, uint32_t ra, uint32_t rb) {
+    if (!u->list_of) return 0;
+    uint32_t la = u->list_of[ra], lb = u->list_of[rb];
+    if (la == NONE || lb == NONE) return 0;
+    if (u->lists[la].n > u->lists[lb].n) {
+        uint32_t t = ra;
+        ra = rb;
+        rb = t;
+        la = lb;
+    }
+    for (uint32_t i = 0; i < u->lists[la].n; i++)
+        if (find(u, u->lists[la].v[i]) == rb) return 1;
+    return 0;
+}
+
+static void join(uf_t *u, uint32_t ra, uint32_t rb) {
+    if (u->size[ra] < u->size[rb]) {
+        uint32_t t = ra;
+        ra = rb;
+        rb = t;
+    }
+    u->parent[rb] = ra;
+    u->size[ra] += u->size[rb];
+    if (!u->list_of) return;
+    uint32_t la = u->list_of[ra], lb = u->list_of[rb];
+    if (lb == NONE) return;
+    if (la == NONE) {
+        u->list_of[ra] = lb;
+    } else {
+        if (u->lists[la].n < u->lists[lb].n) { /* keep the longer list */
+            uint32_t t = la;
+            la = lb;
+            lb = t;
+            u->list_of[ra] = la;
+        }
+        for (uint32_t i = 0; i < u->lists[lb].n; i++)
+            push(&u->lists[la], u->lists[lb].v[i]);
+        free(u->lists[lb].v);
+        u->lists[lb] = (vec_t){0};
+    }
+    u->list_of[rb] = NONE;
+}
+
+static int usable(uint8_t kind) {
+    return kind == GH_MATCH_LINK || kind == GH_MATCH_LINK_ID ||
+           kind == GH_MATCH_FORCED;
+}
+
+/* Forced first, then by descending score; ties by record indexes, so the
+ * result does not depend on the order the edges were found in. */
+static int edge_cmp(const void *pa, const void *pb) {
+    const gh_match_edge_t *a = pa, *b = pb;
+    int fa = a->kind == GH_MATCH_FORCED, fb = b->kind == GH_MATCH_FORCED;
+    if (fa != fb) return fb - fa;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    if (a->a != b->a) return a->a < b->a ? -1 : 1;
+    return a->b < b->b ? -1 : a->b > b->b;
+}
+
+size_t gh_match_cluster(size_t n, const gh_match_edge_t *edges,
+                        size_t n_edges, const uint32_t (*apart)[2],
+                        size_t n_apart, uint32_t *cluster_of) {
+    uf_t u = {0};
+    u.parent = gh_xmalloc((n ? n : 1) * sizeof(*u.parent));
+    u.size = gh_xmalloc((n ? n : 1) * sizeof(*u.size));
+    for (size_t i = 0; i < n; i++) {
+        u.parent[i] = (uint32_t)i;
+        u.size[i] = 1;
+    }
+    size_t nlists = 0;
+    if (n_apart) {
+        u.list_of = gh_xmalloc((n ? n : 1) * sizeof(*u.list_of));
+        memset(u.list_of, 0xff, (n ? n : 1) * sizeof(*u.list_of));
+        u.lists = gh_xcalloc(2 * n_apart, sizeof(*u.lists));
+        for (size_t i = 0; i < n_apart; i++) {
+            uint32_t x = apart[i][0], y = apart[i][1];
+            if (x >= n || y >= n || x == y) continue;
+            for (int side = 0; side < 2; side++) {
+                uint32_t p = side ? y : x, q = side ? x : y;
+                if (u.list_of[p] == NONE) u.list_of[p] = (uint32_t)nlists++;
+                push(&u.lists[u.list_of[p]], q);
+            }
+        }
+    }
+
+    const gh_match_edge_t *order = edges;
+    gh_match_edge_t *sorted = NULL;
+    if (n_apart) {
+        size_t k = 0;
+        sorted = gh_xmalloc((n_edges ? n_edges : 1) * sizeof(*sorted));
+        for (size_t i = 0; i < n_edges; i++)
+            if (usable(edges[i].kind)) sorted[k++] = edges[i];
+        qsort(sorted, k, sizeof(*sorted), edge_cmp);
+        order = sorted;
+        n_edges = k;
+    }
+    size_t skipped = 0;
+    for (size_t i = 0; i < n_edges; i++) {
+        const gh_match_edge_t *e = &order[i];
+        if (!usable(e->kind) || e->a >= n || e->b >= n) continue;
+        uint32_t ra = find(&u, e->a), rb = find(&u, e->b);
+        if (ra == rb) continue;
+        /* A manual merge holds even against a kept-apart pair: the steward
+         * who made it has the last word. */
+        if (e->kind != GH_MATCH_FORCED && apart_conflict(&u, ra, rb)) {
+            skipped++;
+            continue;
+        }
+        join(&u, ra, rb);
+    }
+
+    /* size[] is free now: reuse it for "smallest member of the root". */
+    for (size_t i = 0; i < n; i++)
+        u.size[i] = NONE;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = find(&u, (uint32_t)i);
+        if (u.size[r] == NONE) u.size[r] = (uint32_t)i;
+        cluster_of[i] = u.size[r];
+    }
+    for (size_t i = 0; i < nlists; i++)
+        free(u.lists[i].v);
+    free(u.lists);
+    free(u.list_of);
+    free(sorted);
+    free(u.parent);
+    free(u.size);
+    return skipped;
+}

@@ -1,0 +1,221 @@
+#include <string.h>
+
+#include "gridhub/idnum.h"
+#include "gridhub/norm.h"
+#include "match_int.h"
+
+/* Longest value compared character by character; longer ones are cut
+ * (normalized addresses are well below this). */
+#define MAX_CPS 256
+
+static const char *const FIELD_NAMES[GH_MATCH_F__COUNT] = {
+    "id", "name", "birth", "sex", "phone", "address"};
+
+static const int FIELD_LEVELS[GH_MATCH_F__COUNT] = {4, 5, 5, 3, 3, 5};
+
+static const char *const LEVEL_NAMES[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS] =
+    {
+        {"missing", "equal", "first 17 equal", "differ"},
+        {"missing", "equal", "same pinyin", "one character differs", "differ"},
+        {"missing", "equal", "day/month swapped", "same year", "differ"},
+        {"missing", "equal", "differ"},
+        {"missing", "equal", "differ"},
+        {"missing", "equal", "same building/unit/room", "similar", "differ"},
+};
+
+const char *gh_match_field_name(gh_match_field_t f) {
+    return (unsigned)f < GH_MATCH_F__COUNT ? FIELD_NAMES[f] : "?";
+}
+
+int gh_match_field_levels(gh_match_field_t f) {
+    return (unsigned)f < GH_MATCH_F__COUNT ? FIELD_LEVELS[f] : 0;
+}
+
+const char *gh_match_level_name(gh_match_field_t f, int level) {
+    if ((unsigned)f >= GH_MATCH_F__COUNT || level < 0 ||
+        level >= FIELD_LEVELS[f])
+        return "?";
+    return LEVEL_NAMES[f][level];
+}
+
+/* UTF-8 to code points; a stray byte counts as one code point of its own,
+ * so any input compares without reading past its NUL. */
+static size_t decode(const char *s, uint32_t *out, size_t max) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = 0;
+    while (*p && n < max) {
+        unsigned c = *p;
+        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
+                                           : (c >> 3) == 30         ? 4
+                                                                    : 1;
+        uint32_t cp = len == 1 ? c : c & (0x7fu >> len);
+        int ok = 1;
+        for (int i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80) {
+                ok = 0;
+                break;
+            }
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if (!ok) {
+            len = 1;
+            cp = c;
+        }
+        out[n++] = cp;
+        p += len;
+    }
+    return n;
+}
+
+static double jaro_winkler_cp(const uint32_t *a, size_t la, const uint32_t *b,
+                              size_t lb) {
+    if (!la && !lb) return 1.0;
+    if (!la || !lb) return 0.0;
+    size_t longer = la > lb ? la : lb;
+    size_t range = longer / 2 ? longer / 2 - 1 : 0;
+    uint8_t ma[MAX_CPS] = {0}, mb[MAX_CPS] = {0};
+    size_t matches = 0;
+    for (size_t i = 0; i < la; i++) {
+        size_t lo = i > range ? i - range : 0;
+        size_t hi = i + range + 1 < lb ? i + range + 1 : lb;
+        for (size_t j = lo; j < hi; j++) {
+            if (mb[j] || a[i] != b[j]) continue;
+            ma[i] = mb[j] = 1;
+            matches++;
+            break;
+        }
+    }
+    if (!matches) return 0.0;
+    size_t t = 0, k = 0;
+    for (size_t i = 0; i < la; i++) {
+        if (!ma[i]) continue;
+        while (!mb[k])
+            k++;
+        if (a[i] != b[k]) t++;
+        k++;
+    }
+    double m = (double)matches;
+    double jaro = (m / (double)la + m / (double)lb + (m - (double)t / 2) / m) / 3;
+    size_t prefix = 0;
+    while (prefix < 4 && prefix < la && prefix < lb && a[prefix] == b[prefix])
+        prefix++;
+    return jaro + (double)prefix * 0.1 * (1.0 - jaro);
+}
+
+double gh_match_jaro_winkler(const char *a, const char *b) {
+    uint32_t ca[MAX_CPS], cb[MAX_CPS];
+    if (!a || !b) return 0.0;
+    size_t la = decode(a, ca, MAX_CPS), lb = decode(b, cb, MAX_CPS);
+    return jaro_winkler_cp(ca, la, cb, lb);
+}
+
+/* 1 if the code point sequences are exactly one substitution, insertion or
+ * deletion apart. */
+static int one_edit(const uint32_t *a, size_t la, const uint32_t *b,
+                    size_t lb) {
+    if (la < lb) {
+        const uint32_t *t = a;
+        a = b;
+        b = t;
+        size_t tl = la;
+        la = lb;
+        lb = tl;
+    }
+    if (la - lb > 1) return 0;
+    size_t i = 0;
+    while (i < lb && a[i] == b[i])
+        i++;
+    if (la == lb) {
+        if (i == la) return 0; /* equal */
+        return !memcmp(a + i + 1, b + i + 1, (la - i - 1) * sizeof(*a));
+    }
+    return !memcmp(a + i + 1, b + i, (lb - i) * sizeof(*a));
+}
+
+static int str_eq(const char *a, const char *b) {
+    return a == b || !strcmp(a, b);
+}
+
+static int level_id(const gh_match_rec_t *a, const gh_match_rec_t *b) {
+    if (!a->id_number[0] || !b->id_number[0]) return 0;
+    if (gh_idnum_is_valid(a->id_status) && gh_idnum_is_valid(b->id_status) &&
+        !memcmp(a->id_number, b->id_number, 18))
+        return 1;
+    return memcmp(a->id_number, b->id_number, 17) ? 3 : 2;
+}
+
+static int level_name(const gh_match_rec_t *a, const gh_match_rec_t *b) {
+    if (!a->name || !b->name) return 0;
+    if (str_eq(a->name, b->name)) return 1;
+    if (a->pinyin && b->pinyin && str_eq(a->pinyin, b->pinyin)) return 2;
+    uint32_t ca[64], cb[64];
+    size_t la = decode(a->name, ca, 64), lb = decode(b->name, cb, 64);
+    /* In a two-character name one character is half the name: 张伟 and
+     * 张军 are different people, not a typo. */
+    size_t lo = la < lb ? la : lb, hi = la < lb ? lb : la;
+    if (lo >= 2 && hi >= 3 && one_edit(ca, la, cb, lb)) return 3;
+    return 4;
+}
+
+static int level_birth(const gh_match_rec_t *a, const gh_match_rec_t *b) {
+    if (a->birth == GH_MATCH_NO_DATE || b->birth == GH_MATCH_NO_DATE) return 0;
+    if (a->birth == b->birth) return 1;
+    int ya, ma, da, yb, mb, db;
+    gh__match_civil(a->birth, &ya, &ma, &da);
+    gh__match_civil(b->birth, &yb, &mb, &db);
+    if (ya != yb) return 4;
+    if (ma == db && da == mb) return 2;
+    return 3;
+}
+
+static int level_sex(const gh_match_rec_t *a, const gh_match_rec_t *b) {
+    if (!a->sex || !b->sex) return 0;
+    return a->sex == b->sex ? 1 : 2;
+}
+
+static int level_phone(const gh_match_rec_t *a, const gh_match_rec_t *b) {
+    if (!a->phone || !b->phone) return 0;
+    return str_eq(a->phone, b->phone) ? 1 : 2;
+}
+
+static int level_address(const gh_match_rec_t *a, const gh_match_rec_t *b) {
+    if (!a->address || !b->address) return 0;
+    if (str_eq(a->address, b->address)) return 1;
+    int ba, ua, ra, bb, ub, rb;
+    if (gh_norm_address_parts(a->address, &ba, &ua, &ra) &&
+        gh_norm_address_parts(b->address, &bb, &ub, &rb) && ba == bb &&
+        ua == ub && ra == rb)
+        return 2;
+    if (gh_match_jaro_winkler(a->address, b->address) >= 0.9) return 3;
+    return 4;
+}
+
+int gh__match_level(gh_match_field_t f, const gh_match_rec_t *a,
+                    const gh_match_rec_t *b) {
+    switch (f) {
+    case GH_MATCH_F_ID:
+        return level_id(a, b);
+    case GH_MATCH_F_NAME:
+        return level_name(a, b);
+    case GH_MATCH_F_BIRTH:
+        return level_birth(a, b);
+    case GH_MATCH_F_SEX:
+        return level_sex(a, b);
+    case GH_MATCH_F_PHONE:
+        return level_phone(a, b);
+    case GH_MATCH_F_ADDRESS:
+        return level_address(a, b);
+    default:
+        return 0;
+    }
+}
+
+void gh__match_levels(const gh_match_rec_t *a, const gh_match_rec_t *b,
+                      int *level) {
+    level[GH_MATCH_F_ID] = level_id(a, b);
+    level[GH_MATCH_F_NAME] = level_name(a, b);
+    level[GH_MATCH_F_BIRTH] = level_birth(a, b);
+    level[GH_MATCH_F_SEX] = level_sex(a, b);
+    level[GH_MATCH_F_PHONE] = level_phone(a, b);
+    level[GH_MATCH_F_ADDRESS] = level_address(a, b);
+}

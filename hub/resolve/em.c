@@ -1,0 +1,415 @@
+/*
+ * Training without labels.
+ *
+ * u (how often different persons agree) comes from the data at large:
+ * exact agreement from value frequencies (sum of c(c-1) over the values,
+ * exact even for 15 million records, where sampled pairs would almost
+ * never share a phone), the other levels from random pairs.
+ *
+ * m (how often the same person agrees) comes from EM over the blocked
+ * candidate pairs, one training session per key type as Splink does:
+ * within a key's blocks its own fields agree by construction, so they are
+ * left out of that session's likelihood and the other fields' m are
+ * estimated, u fixed at the random-pair values. A field's m is the
+ * average of its sessions, weighted by the matches each saw. One mixed
+ * fit over all blocks does not work: families (phone blocks) and
+ * namesakes born the same year (name+year blocks) are non-matches that
+ * agree on several fields at once, and the "match" class drifts onto
+ * them.
+ *
+ * lambda: with m and u fixed, the share of matches among all candidate
+ * pairs (each counted once) times their number estimates the number of
+ * matching pairs, hence lambda over all pairs; since random pairs include
+ * that many matches, the u of each level is corrected for them.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gridhub/idnum.h"
+#include "gridhub/norm.h"
+#include "gridhub/util.h"
+#include "match_int.h"
+
+#define NPATTERNS 15625 /* 5^6 */
+#define F GH_MATCH_F__COUNT
+#define L GH_MATCH_MAX_LEVELS
+
+static uint64_t splitmix(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* P(two random records agree exactly | both have the value): sum over the
+ * distinct values of c(c-1), over nn(nn-1). vals is clobbered. */
+static double agree_rate(uint64_t *vals, size_t nn) {
+    if (nn < 2) return -1;
+    gh__kv_t *kv = gh_xmalloc(nn * sizeof(*kv));
+    for (size_t i = 0; i < nn; i++)
+        kv[i] = (gh__kv_t){vals[i], 0};
+    gh__match_sort_kv(kv, nn);
+    double pairs = 0;
+    for (size_t i = 0; i < nn;) {
+        size_t j = i + 1;
+        while (j < nn && kv[j].key == kv[i].key)
+            j++;
+        pairs += (double)(j - i) * (double)(j - i - 1);
+        i = j;
+    }
+    free(kv);
+    return pairs / ((double)nn * (double)(nn - 1));
+}
+
+static uint64_t ptr_val(const char *s) {
+    return (uint64_t)(uintptr_t)s;
+}
+
+/* Exact-agreement rates per field (-1: not computable) and for phone and
+ * address together. Relies on the set interning strings: equal values
+ * share one pointer. */
+static void exact_rates(const gh_match_set_t *set, double p1[F],
+                        double *household) {
+    size_t n = gh_match_set_count(set);
+    uint64_t *vals = gh_xmalloc(n * sizeof(*vals));
+    for (int f = 0; f < F; f++) {
+        size_t nn = 0, nv = 0;
+        uint64_t *valid = f == GH_MATCH_F_ID ? vals : NULL;
+        for (size_t i = 0; i < n; i++) {
+            const gh_match_rec_t *r = gh_match_set_get(set, i);
+            switch (f) {
+            case GH_MATCH_F_ID:
+                /* Comparable: any number; level 1: valid and equal. */
+                if (r->id_number[0]) nn++;
+                if (gh_idnum_is_valid(r->id_status))
+                    valid[nv++] = gh__match_hash(r->id_number, 18, 1);
+                break;
+            case GH_MATCH_F_NAME:
+                if (r->name) vals[nn++] = ptr_val(r->name);
+                break;
+            case GH_MATCH_F_BIRTH:
+                if (r->birth != GH_MATCH_NO_DATE)
+                    vals[nn++] = (uint64_t)(uint32_t)r->birth;
+                break;
+            case GH_MATCH_F_SEX:
+                if (r->sex) vals[nn++] = r->sex;
+                break;
+            case GH_MATCH_F_PHONE:
+                if (r->phone) vals[nn++] = ptr_val(r->phone);
+                break;
+            case GH_MATCH_F_ADDRESS:
+                if (r->address) vals[nn++] = ptr_val(r->address);
+                break;
+            }
+        }
+        if (f == GH_MATCH_F_ID) {
+            double r = agree_rate(vals, nv);
+            p1[f] = r < 0 || nn < 2
+                        ? -1
+                        : r * (double)nv * (double)(nv - 1) /
+                              ((double)nn * (double)(nn - 1));
+        } else {
+            p1[f] = agree_rate(vals, nn);
+        }
+    }
+    /* Households: one phone and one flat (the building/unit/room of the
+     * address when it has one, as address level 2 compares them). */
+    size_t nh = 0;
+    for (size_t i = 0; i < n; i++) {
+        const gh_match_rec_t *r = gh_match_set_get(set, i);
+        if (!r->phone || !r->address) continue;
+        int b, u, room;
+        uint64_t flat = gh_norm_address_parts(r->address, &b, &u, &room)
+                            ? gh__mix64(((uint64_t)(uint32_t)b << 40) ^
+                                        ((uint64_t)(uint32_t)u << 24) ^
+                                        (uint64_t)(uint32_t)room)
+                            : ptr_val(r->address);
+        vals[nh++] = gh__mix64(ptr_val(r->phone) * 31 ^ gh__mix64(flat));
+    }
+    *household = agree_rate(vals, nh);
+    free(vals);
+}
+
+/* Level distribution of random pairs: p[f][l], levels 1.. summing to 1,
+ * or p[f][0] = -1 when the field was never comparable. */
+static void random_levels(const gh_match_set_t *set, double p[F][L],
+                          double *household) {
+    size_t n = gh_match_set_count(set);
+    double cnt[F][L];
+    memset(cnt, 0, sizeof(cnt));
+    size_t samples = 20 * n;
+    if (samples < 100000) samples = 100000;
+    if (samples > 2000000) samples = 2000000;
+    uint64_t seed = 0x6a09e667f3bcc908ULL;
+    for (size_t s = 0; s < samples; s++) {
+        size_t a = splitmix(&seed) % n, b = splitmix(&seed) % n;
+        if (a == b) continue;
+        int lv[F];
+        gh__match_levels(gh_match_set_get(set, a), gh_match_set_get(set, b),
+                         lv);
+        for (int f = 0; f < F; f++)
+            cnt[f][lv[f]]++;
+    }
+    double p1[F];
+    exact_rates(set, p1, household);
+    for (int f = 0; f < F; f++) {
+        int nl = gh_match_field_levels((gh_match_field_t)f);
+        double rest = 0, all = 0;
+        for (int l = 1; l < nl; l++) {
+            all += cnt[f][l];
+            if (l > 1) rest += cnt[f][l];
+        }
+        p[f][0] = all > 0 || p1[f] >= 0 ? 0 : -1;
+        double first = p1[f] >= 0 ? p1[f] : all > 0 ? cnt[f][1] / all : 0;
+        p[f][1] = first;
+        for (int l = 2; l < nl; l++)
+            p[f][l] = rest > 0 ? (1 - first) * cnt[f][l] / rest : 0;
+    }
+}
+
+/* ---- EM over blocked pairs ---------------------------------------------- */
+
+typedef struct em_worker {
+    const gh_match_set_t *set;
+    uint64_t *count; /* NPATTERNS */
+} em_worker_t;
+
+static void on_pair(void *wctx, uint32_t a, uint32_t b) {
+    em_worker_t *w = wctx;
+    int lv[F];
+    gh__match_levels(gh_match_set_get(w->set, a), gh_match_set_get(w->set, b),
+                     lv);
+    int idx = 0;
+    for (int f = F - 1; f >= 0; f--)
+        idx = idx * 5 + lv[f];
+    w->count[idx]++;
+}
+
+static void pattern_levels(int idx, int lv[F]) {
+    for (int f = 0; f < F; f++) {
+        lv[f] = idx % 5;
+        idx /= 5;
+    }
+}
+
+/* Agreement-pattern counts of sampled candidate pairs: those of one key
+ * type (type >= 0) or every candidate pair once (type < 0). Integer counts
+ * summed per thread, so the result does not depend on scheduling. */
+static double collect(const gh__match_index_t *ix, const gh_match_set_t *set,
+                      int type, double rate, int nthreads, double *count) {
+    em_worker_t *w = gh_xcalloc((size_t)nthreads, sizeof(*w));
+    void **ctx = gh_xmalloc((size_t)nthreads * sizeof(*ctx));
+    for (int i = 0; i < nthreads; i++) {
+        w[i].set = set;
+        w[i].count = gh_xcalloc(NPATTERNS, sizeof(uint64_t));
+        ctx[i] = &w[i];
+    }
+    if (type < 0)
+        gh__match_index_pairs(ix, nthreads, rate, on_pair, ctx);
+    else
+        gh__match_index_type_pairs(ix, type, nthreads, rate, on_pair, ctx);
+    double total = 0;
+    memset(count, 0, NPATTERNS * sizeof(*count));
+    for (int i = 0; i < nthreads; i++) {
+        for (int k = 0; k < NPATTERNS; k++)
+            count[k] += (double)w[i].count[k];
+        free(w[i].count);
+    }
+    for (int k = 0; k < NPATTERNS; k++)
+        total += count[k];
+    free(w);
+    free(ctx);
+    return total;
+}
+
+typedef struct fit {
+    unsigned used;   /* fields in the likelihood */
+    unsigned free_m; /* fields whose m is estimated */
+    int max_it;
+    int iterations, converged;
+    double lambda;  /* in: start; out: estimate */
+    double matches; /* out: expected matches among the counted pairs */
+} fit_t;
+
+/* Fellegi-Sunter EM on pattern counts with u fixed: m of the free fields
+ * (unpinned levels) and lambda. */
+static void em_fit(fit_t *ft, const double *count, double mm[F][L],
+                   const double u[F][L], const gh_match_model_t *model,
+                   FILE *log, const char *what) {
+    double total = 0;
+    for (int k = 0; k < NPATTERNS; k++)
+        total += count[k];
+    ft->iterations = ft->converged = 0;
+    ft->matches = 0;
+    if (total <= 0) {
+        ft->converged = 1;
+        return;
+    }
+    double lam = ft->lambda;
+    while (ft->iterations < ft->max_it) {
+        double sm[F][L], sw = 0;
+        memset(sm, 0, sizeof(sm));
+        for (int k = 0; k < NPATTERNS; k++) {
+            if (!count[k]) continue;
+            int lv[F];
+            pattern_levels(k, lv);
+            double pm = lam, pu = 1 - lam;
+            for (int f = 0; f < F; f++)
+                if (lv[f] && (ft->used >> f & 1)) {
+                    pm *= mm[f][lv[f]];
+                    pu *= u[f][lv[f]];
+                }
+            double g = pm / (pm + pu);
+            sw += count[k] * g;
+            for (int f = 0; f < F; f++)
+                sm[f][lv[f]] += count[k] * g;
+        }
+        double change = 0;
+        for (int f = 0; f < F; f++) {
+            if (!(ft->free_m >> f & 1)) continue;
+            int nl = gh_match_field_levels((gh_match_field_t)f);
+            double tm = 0, nm[L];
+            for (int l = 1; l < nl; l++)
+                tm += sm[f][l];
+            if (tm <= 0) continue;
+            for (int l = 1; l < nl; l++)
+                nm[l] = model->pin_m[f][l] ? mm[f][l] : sm[f][l] / tm;
+            gh__match_normalize(nm, model->pin_m[f], nl, GH__MATCH_M_FLOOR);
+            for (int l = 1; l < nl; l++) {
+                change = fmax(change, fabs(nm[l] - mm[f][l]));
+                mm[f][l] = nm[l];
+            }
+        }
+        double nlam = fmin(fmax(sw / total, 1e-9), 1 - 1e-9);
+        change = fmax(change, fabs(nlam - lam));
+        lam = nlam;
+        ft->matches = sw;
+        ft->iterations++;
+        if (log)
+            fprintf(log,
+                    "em: %s: iteration %d: matches among pairs %.5f, largest "
+                    "change %.2e\n",
+                    what, ft->iterations, lam, change);
+        if (change < 1e-4) {
+            ft->converged = 1;
+            break;
+        }
+    }
+    ft->lambda = lam;
+}
+
+gh_err_t gh_match_model_train(gh_match_model_t *m, const gh_match_set_t *set,
+                              FILE *log, char *errstr, size_t errstr_size) {
+    size_t n = gh_match_set_count(set);
+    if (n < 100)
+        return gh_seterr(errstr, errstr_size, GH_ERR_INVALID_ARG,
+                         "%zu records are too few to learn the matching "
+                         "model from (at least 100); the model is unchanged",
+                         n);
+    if (n >= UINT32_MAX)
+        return gh_seterr(errstr, errstr_size, GH_ERR_INVALID_ARG,
+                         "%zu records: at most %u can be trained on", n,
+                         UINT32_MAX - 1);
+    double p[F][L], p_household = -1;
+    random_levels(set, p, &p_household);
+    /* u as the fits see it: the random-pair distribution (fields never
+     * compared keep the model's). */
+    double u[F][L];
+    static const uint8_t none[L] = {0};
+    for (int f = 0; f < F; f++) {
+        int nl = gh_match_field_levels((gh_match_field_t)f);
+        for (int l = 0; l < L; l++)
+            u[f][l] = p[f][0] < 0 || l == 0 ? m->u[f][l] : p[f][l];
+        gh__match_normalize(u[f], none, nl, GH__MATCH_U_FLOOR);
+    }
+
+    int nthreads = gh__match_threads();
+    gh__match_index_t *ix =
+        gh__match_index_new(set, (size_t)m->block_max_size, nthreads);
+    double *count = gh_xmalloc(NPATTERNS * sizeof(double));
+    double per_fit = (double)m->em_max_pairs / (GH__KEY__COUNT + 1);
+
+    /* One session per key type, as Splink trains: the key forced its own
+     * fields to agree, so they say nothing there and are left out; the
+     * other fields' m are estimated. Mixing all blocks in one fit lets
+     * the "match" class drift onto namesakes born the same year (the
+     * name+year blocks) or onto households (the phone blocks). */
+    double msum[F][L], wsum[F];
+    memset(msum, 0, sizeof(msum));
+    memset(wsum, 0, sizeof(wsum));
+    int max_it = 0, all_converged = 1;
+    for (int t = 0; t < GH__KEY__COUNT; t++) {
+        double pairs = gh__match_index_type_pairs_count(ix, t);
+        if (pairs <= 0) continue;
+        double rate = pairs > per_fit ? per_fit / pairs : 1.0;
+        double got = collect(ix, set, t, rate, nthreads, count);
+        unsigned fields = ((1u << F) - 1) & ~gh__match_key_fields(t);
+        double mm[F][L];
+        memcpy(mm, m->m, sizeof(mm));
+        fit_t ft = {fields, fields, (int)m->em_iterations, 0, 0, 0.5, 0};
+        em_fit(&ft, count, mm, u, m, log, gh__match_key_name(t));
+        if (log)
+            fprintf(log,
+                    "em: %s: %.0f pairs (%.0f sampled), %d iterations%s, "
+                    "%.0f matches\n",
+                    gh__match_key_name(t), pairs, got, ft.iterations,
+                    ft.converged ? "" : " (not converged)", ft.matches);
+        if (ft.iterations > max_it) max_it = ft.iterations;
+        all_converged &= ft.converged;
+        /* Sessions weigh by the matches they saw. */
+        for (int f = 0; f < F; f++) {
+            if (!(fields >> f & 1) || ft.matches <= 0) continue;
+            for (int l = 1; l < L; l++)
+                msum[f][l] += ft.matches * mm[f][l];
+            wsum[f] += ft.matches;
+        }
+    }
+    double mm[F][L];
+    memcpy(mm, m->m, sizeof(mm));
+    for (int f = 0; f < F; f++) {
+        if (wsum[f] <= 0) continue;
+        int nl = gh_match_field_levels((gh_match_field_t)f);
+        for (int l = 1; l < nl; l++)
+            if (!m->pin_m[f][l]) mm[f][l] = msum[f][l] / wsum[f];
+        gh__match_normalize(mm[f], m->pin_m[f], nl, GH__MATCH_M_FLOOR);
+    }
+
+    /* lambda: the share of matches among all candidate pairs (each once),
+     * every field in the likelihood, m and u fixed. */
+    double upper = gh__match_index_pairs_upper(ix);
+    double rate = upper > per_fit ? per_fit / upper : 1.0;
+    double sampled = collect(ix, set, -1, rate, nthreads, count);
+    gh__match_index_destroy(ix);
+    fit_t ft = {(1u << F) - 1, 0, (int)m->em_iterations, 0, 0, 0.1, 0};
+    em_fit(&ft, count, mm, u, m, log, "all keys");
+    free(count);
+    if (ft.iterations > max_it) max_it = ft.iterations;
+    all_converged &= ft.converged;
+
+    memcpy(m->m, mm, sizeof(mm));
+    if (!m->pin_lambda && sampled > 0) {
+        double matches = ft.lambda * sampled / rate;
+        double all = (double)n * (double)(n - 1) / 2;
+        m->lambda = fmin(fmax(matches / all, 1e-12), 0.5);
+    }
+    double lambda = m->lambda;
+    for (int f = 0; f < F; f++) {
+        if (p[f][0] < 0) continue; /* never comparable: keep priors */
+        int nl = gh_match_field_levels((gh_match_field_t)f);
+        for (int l = 1; l < nl; l++)
+            if (!m->pin_u[f][l])
+                m->u[f][l] = (p[f][l] - lambda * mm[f][l]) / (1 - lambda);
+        gh__match_normalize(m->u[f], m->pin_u[f], nl, GH__MATCH_U_FLOOR);
+    }
+    if (!m->pin_household && p_household >= 0) {
+        double mh = mm[GH_MATCH_F_PHONE][1] *
+                    (mm[GH_MATCH_F_ADDRESS][1] + mm[GH_MATCH_F_ADDRESS][2]);
+        m->u_household =
+            fmax((p_household - lambda * mh) / (1 - lambda), GH__MATCH_U_FLOOR);
+    }
+    m->iterations = max_it;
+    m->converged = all_converged;
+    gh__match_model_update(m);
+    return GH_OK;
+}

@@ -1,0 +1,81 @@
+/*
+ * Pairwise precision and recall from contingency counts: with n_ct records
+ * of true person t in cluster c, correct pairs are sum C(n_ct, 2),
+ * predicted pairs sum C(n_c, 2), true pairs sum C(n_t, 2). Pairs involving
+ * at least one record with an error of kind k: C(n, 2) - C(n - e, 2) with
+ * e the records of the group that have it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gridhub/util.h"
+#include "match_int.h"
+
+#define NK GH_MATCH_EVAL_KINDS
+
+static double c2(double x) {
+    return x * (x - 1) / 2;
+}
+
+/* Walks groups of equal keys (kv sorted) and adds, per group, C(n, 2) to
+ * *all and, per kind, C(n, 2) - C(n - e, 2) to each[k]. Returns the number
+ * of groups. `shift` selects the part of the key that defines a group. */
+static size_t groups(const gh__kv_t *kv, size_t n, int shift,
+                     const uint32_t *kinds, double *all, double each[NK]) {
+    size_t ngroups = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && kv[j].key >> shift == kv[i].key >> shift)
+            j++;
+        double e[NK] = {0};
+        if (kinds)
+            for (size_t x = i; x < j; x++)
+                for (uint32_t b = kinds[kv[x].val]; b; b &= b - 1)
+                    e[__builtin_ctz(b)]++;
+        double k = (double)(j - i);
+        *all += c2(k);
+        for (int b = 0; b < NK; b++)
+            if (e[b]) each[b] += c2(k) - c2(k - e[b]);
+        ngroups++;
+        i = j;
+    }
+    return ngroups;
+}
+
+void gh_match_evaluate(size_t n, const uint32_t *cluster,
+                       const uint32_t *truth, const uint32_t *kinds,
+                       gh_match_eval_t *out) {
+    memset(out, 0, sizeof(*out));
+    gh__kv_t *kv = gh_xmalloc((n ? n : 1) * sizeof(*kv));
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (truth[i] == UINT32_MAX) continue;
+        kv[m++] = (gh__kv_t){(uint64_t)cluster[i] << 32 | truth[i], i};
+        if (kinds)
+            for (uint32_t b = kinds[i]; b; b &= b - 1)
+                out->kind[__builtin_ctz(b)].records++;
+    }
+    out->records = m;
+    double found[NK] = {0}, predicted[NK] = {0}, want[NK] = {0};
+    gh__match_sort_kv(kv, m);
+    groups(kv, m, 0, kinds, &out->correct_pairs, found);
+    out->predicted_clusters =
+        groups(kv, m, 32, kinds, &out->predicted_pairs, predicted);
+    for (size_t i = 0; i < m; i++)
+        kv[i].key = (uint32_t)kv[i].key; /* the truth label alone */
+    gh__match_sort_kv(kv, m);
+    out->true_clusters = groups(kv, m, 0, kinds, &out->true_pairs, want);
+    free(kv);
+    for (int b = 0; b < NK; b++) {
+        out->kind[b].true_pairs = want[b];
+        out->kind[b].found_pairs = found[b];
+        out->kind[b].false_pairs = predicted[b] - found[b];
+    }
+    out->precision = out->predicted_pairs > 0
+                         ? out->correct_pairs / out->predicted_pairs
+                         : 1;
+    out->recall =
+        out->true_pairs > 0 ? out->correct_pairs / out->true_pairs : 1;
+    double s = out->precision + out->recall;
+    out->f1 = s > 0 ? 2 * out->precision * out->recall / s : 0;
+}

@@ -1,0 +1,409 @@
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gridhub/idnum.h"
+#include "gridhub/util.h"
+#include "match_int.h"
+
+/* ---- configuration ------------------------------------------------------ */
+
+static int parse_double(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+int gh_match_conf_validate_weight(const char *key, const char *value, char *errstr,
+                           size_t errstr_size) {
+    double v;
+    if (parse_double(value, &v) || v < -100 || v > 100) {
+        snprintf(errstr, errstr_size,
+                 "%s: \"%s\" is not a log2 weight between -100 and 100", key,
+                 value);
+        return -1;
+    }
+    return 0;
+}
+
+/* Parses "m.<field>.<level>", "u.<field>.<level>", "u.household" or
+ * "lambda" (the key without the match.pin. prefix). kind: 'm', 'u', 'l'
+ * (lambda) or 'h' (household). */
+static int parse_pin_key(const char *sub, int *kind, int *field, int *level) {
+    *field = *level = 0;
+    if (!strcmp(sub, "lambda")) {
+        *kind = 'l';
+        return 0;
+    }
+    if (!strcmp(sub, "u.household")) {
+        *kind = 'h';
+        return 0;
+    }
+    if ((sub[0] != 'm' && sub[0] != 'u') || sub[1] != '.') return -1;
+    *kind = sub[0];
+    const char *f = sub + 2, *dot = strchr(f, '.');
+    if (!dot) return -1;
+    for (int i = 0; i < GH_MATCH_F__COUNT; i++) {
+        const char *n = gh_match_field_name((gh_match_field_t)i);
+        if (strlen(n) == (size_t)(dot - f) && !strncmp(f, n, strlen(n))) {
+            char *end;
+            long l = strtol(dot + 1, &end, 10);
+            if (*end || end == dot + 1 || l < 1 ||
+                l >= gh_match_field_levels((gh_match_field_t)i))
+                return -1;
+            *field = i;
+            *level = (int)l;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int gh_match_conf_validate_pin(const char *key, const char *value, char *errstr,
+                        size_t errstr_size) {
+    int kind, f, l;
+    double v;
+    const char *sub = key + strlen("match.pin.");
+    if (parse_pin_key(sub, &kind, &f, &l)) {
+        snprintf(errstr, errstr_size,
+                 "%s: expected match.pin.m.<field>.<level>, "
+                 "match.pin.u.<field>.<level>, match.pin.u.household or "
+                 "match.pin.lambda, with <field> one of id, name, birth, sex, "
+                 "phone, address and <level> from 1 (see docs/identity.md)",
+                 key);
+        return -1;
+    }
+    if (parse_double(value, &v) || v <= 0 || v >= 1) {
+        snprintf(errstr, errstr_size,
+                 "%s: \"%s\" is not a probability strictly between 0 and 1",
+                 key, value);
+        return -1;
+    }
+    return 0;
+}
+
+const gh_conf_prop_t gh_match_conf_props[GH_MATCH_CONF_NPROPS] = {
+    GH_MATCH_CONF_PROPS};
+
+/* ---- priors ------------------------------------------------------------- */
+
+/* Starting values, before any data: rough figures for department records
+ * (a few percent of typos, a tenth of the addresses out of date). EM
+ * replaces them; they matter for a hub that has not trained yet. */
+static const double PRIOR_M[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS] = {
+    {0, 0.95, 0.04, 0.01},
+    {0, 0.92, 0.04, 0.02, 0.02},
+    {0, 0.96, 0.005, 0.02, 0.015},
+    {0, 0.99, 0.01},
+    {0, 0.85, 0.15},
+    {0, 0.85, 0.02, 0.05, 0.08},
+};
+static const double PRIOR_U[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS] = {
+    {0, 1e-8, 1e-9, 1},
+    {0, 0.002, 0.0005, 0.01, 0.9875},
+    {0, 5e-5, 1e-5, 0.015, 0.985},
+    {0, 0.5, 0.5},
+    {0, 1e-5, 1},
+    {0, 1e-4, 1e-5, 0.02, 0.98},
+};
+#define PRIOR_LAMBDA 1e-5
+#define PRIOR_HOUSEHOLD 5e-5
+
+void gh__match_normalize(double *p, const uint8_t *pinned, int levels,
+                         double floor) {
+    double fixed = 0, free_sum = 0;
+    for (int l = 1; l < levels; l++) {
+        if (pinned[l])
+            fixed += p[l];
+        else
+            free_sum += p[l] > floor ? p[l] : floor;
+    }
+    double target = 1.0 - fixed;
+    for (int l = 1; l < levels; l++) {
+        if (pinned[l]) continue;
+        double v = p[l] > floor ? p[l] : floor;
+        v = target > 0 && free_sum > 0 ? v * target / free_sum : floor;
+        p[l] = v > floor ? v : floor;
+    }
+}
+
+void gh__match_model_update(gh_match_model_t *m) {
+    for (int f = 0; f < GH_MATCH_F__COUNT; f++) {
+        m->w[f][0] = 0;
+        for (int l = 1; l < gh_match_field_levels((gh_match_field_t)f); l++)
+            m->w[f][l] = log2(m->m[f][l] / m->u[f][l]);
+    }
+    m->prior = log2(m->lambda / (1 - m->lambda));
+    m->w_household = log2(m->m[GH_MATCH_F_PHONE][1] *
+                          (m->m[GH_MATCH_F_ADDRESS][1] +
+                           m->m[GH_MATCH_F_ADDRESS][2]) /
+                          m->u_household);
+}
+
+typedef struct pin_ctx {
+    gh_match_model_t *m;
+    char *errstr;
+    size_t errstr_size;
+    int failed;
+} pin_ctx_t;
+
+static void apply_pin(const char *sub, const char *value, void *opaque) {
+    pin_ctx_t *c = opaque;
+    int kind, f, l;
+    double v;
+    if (c->failed) return;
+    if (parse_pin_key(sub, &kind, &f, &l) || parse_double(value, &v) ||
+        v <= 0 || v >= 1) {
+        snprintf(c->errstr, c->errstr_size,
+                 "match.pin.%s: \"%s\" is not a valid pin (see "
+                 "docs/identity.md)",
+                 sub, value);
+        c->failed = 1;
+        return;
+    }
+    switch (kind) {
+    case 'l':
+        c->m->lambda = v;
+        c->m->pin_lambda = 1;
+        break;
+    case 'h':
+        c->m->u_household = v;
+        c->m->pin_household = 1;
+        break;
+    case 'm':
+        c->m->m[f][l] = v;
+        c->m->pin_m[f][l] = 1;
+        break;
+    default:
+        c->m->u[f][l] = v;
+        c->m->pin_u[f][l] = 1;
+        break;
+    }
+}
+
+static double conf_double(const gh_conf_t *conf, const char *key,
+                          double def) {
+    const char *s = conf ? gh_conf_get(conf, key) : NULL;
+    double v;
+    return s && !parse_double(s, &v) ? v : def;
+}
+
+static long long conf_int(const gh_conf_t *conf, const char *key,
+                          long long def) {
+    const char *s = conf ? gh_conf_get(conf, key) : NULL;
+    return s ? gh_conf_get_int(conf, key) : def;
+}
+
+gh_match_model_t *gh_match_model_new(const gh_conf_t *conf, char *errstr,
+                                     size_t errstr_size) {
+    gh_match_model_t *m = gh_xcalloc(1, sizeof(*m));
+    memcpy(m->m, PRIOR_M, sizeof(m->m));
+    memcpy(m->u, PRIOR_U, sizeof(m->u));
+    m->lambda = PRIOR_LAMBDA;
+    m->u_household = PRIOR_HOUSEHOLD;
+    m->link_threshold = conf_double(conf, "match.link.threshold", 6);
+    m->review_threshold = conf_double(conf, "match.review.threshold", 0);
+    m->em_max_pairs = conf_int(conf, "match.em.max.pairs", 2000000);
+    m->em_iterations = conf_int(conf, "match.em.iterations", 100);
+    m->block_max_size = conf_int(conf, "match.block.max.size", 1000);
+    const char *tf = conf ? gh_conf_get(conf, "match.tf.enabled") : NULL;
+    m->tf_enabled = tf ? gh_conf_get_bool(conf, "match.tf.enabled") : 1;
+    m->tf_floor = 1e-7;
+    if (m->review_threshold > m->link_threshold) {
+        gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                  "match.review.threshold (%g) is above match.link.threshold "
+                  "(%g): nothing could ever go to review",
+                  m->review_threshold, m->link_threshold);
+        free(m);
+        return NULL;
+    }
+    if (conf) {
+        pin_ctx_t c = {m, errstr, errstr_size, 0};
+        gh_conf_foreach_prefix(conf, "match.pin.", apply_pin, &c);
+        if (c.failed) {
+            free(m);
+            return NULL;
+        }
+    }
+    for (int f = 0; f < GH_MATCH_F__COUNT; f++) {
+        int nl = gh_match_field_levels((gh_match_field_t)f);
+        gh__match_normalize(m->m[f], m->pin_m[f], nl, GH__MATCH_M_FLOOR);
+        gh__match_normalize(m->u[f], m->pin_u[f], nl, GH__MATCH_U_FLOOR);
+    }
+    gh__match_model_update(m);
+    return m;
+}
+
+void gh_match_model_destroy(gh_match_model_t *m) {
+    if (!m) return;
+    gh__tf_free(&m->tf_name);
+    gh__tf_free(&m->tf_pinyin);
+    free(m);
+}
+
+void gh_match_model_tf_add(gh_match_model_t *m, const gh_match_rec_t *r,
+                           int delta) {
+    gh__tf_add(&m->tf_name, r->name, delta);
+    gh__tf_add(&m->tf_pinyin, r->pinyin, delta);
+}
+
+int gh_match_model_iterations(const gh_match_model_t *m, int *converged) {
+    if (converged) *converged = m->converged;
+    return m->iterations;
+}
+
+static int valid_level(gh_match_field_t f, int level) {
+    return (unsigned)f < GH_MATCH_F__COUNT && level >= 1 &&
+           level < gh_match_field_levels(f);
+}
+
+double gh_match_model_m(const gh_match_model_t *m, gh_match_field_t f,
+                        int level) {
+    return valid_level(f, level) ? m->m[f][level] : 0;
+}
+
+double gh_match_model_u(const gh_match_model_t *m, gh_match_field_t f,
+                        int level) {
+    return valid_level(f, level) ? m->u[f][level] : 0;
+}
+
+double gh_match_model_lambda(const gh_match_model_t *m) {
+    return m->lambda;
+}
+
+void gh_match_model_write(const gh_match_model_t *m, FILE *out) {
+    fprintf(out,
+            "# gridhub identity-matching model (docs/identity.md). Load with "
+            "-c to pin\n# these values; EM never changes a pinned value.\n"
+            "# EM: %d iterations%s.\n",
+            m->iterations, m->converged ? ", converged" : "");
+    fprintf(out, "# prior %.2f bits\nmatch.pin.lambda=%.17g\n", m->prior,
+            m->lambda);
+    fprintf(out,
+            "# phone and address both equal: %.2f bits\n"
+            "match.pin.u.household=%.17g\n",
+            m->w_household, m->u_household);
+    for (int f = 0; f < GH_MATCH_F__COUNT; f++) {
+        gh_match_field_t ff = (gh_match_field_t)f;
+        for (int l = 1; l < gh_match_field_levels(ff); l++) {
+            fprintf(out, "# %s %s: %.2f bits\n", gh_match_field_name(ff),
+                    gh_match_level_name(ff, l), m->w[f][l]);
+            fprintf(out, "match.pin.m.%s.%d=%.17g\n", gh_match_field_name(ff),
+                    l, m->m[f][l]);
+            fprintf(out, "match.pin.u.%s.%d=%.17g\n", gh_match_field_name(ff),
+                    l, m->u[f][l]);
+        }
+    }
+}
+
+/* ---- scoring ------------------------------------------------------------ */
+
+const char *gh_match_decision_name(gh_match_decision_t d) {
+    switch (d) {
+    case GH_MATCH_NONE:
+        return "none";
+    case GH_MATCH_REVIEW:
+        return "review";
+    case GH_MATCH_LINK:
+        return "link";
+    case GH_MATCH_LINK_ID:
+        return "link-id";
+    case GH_MATCH_ID_CONFLICT:
+        return "id-conflict";
+    }
+    return "?";
+}
+
+/* Relative frequency of a value (at least one record's worth). */
+static double tf_freq(const gh__tf_t *t, const char *s) {
+    int64_t c = gh__tf_count(t, s);
+    return (double)(c > 0 ? c : 1) / (double)t->total;
+}
+
+/* Splink's term-frequency adjustment: for agreement on a value, u is the
+ * chance that another record has this very value, not the average over
+ * all values. Same pinyin with other characters: the chance that another
+ * record sounds the same without being written the same; of the two
+ * names' views the larger (章伟 may be a typo of any of the many 张伟). */
+static void tf_adjust(const gh_match_model_t *m, const gh_match_rec_t *a,
+                      const gh_match_rec_t *b, int level, double *w) {
+    if (!m->tf_enabled || m->tf_name.total <= 0 || m->tf_pinyin.total <= 0)
+        return;
+    double u;
+    if (level == 1) {
+        u = tf_freq(&m->tf_name, a->name);
+    } else if (level == 2) {
+        double fa = tf_freq(&m->tf_name, a->name),
+               fb = tf_freq(&m->tf_name, b->name);
+        u = tf_freq(&m->tf_pinyin, a->pinyin) - (fa < fb ? fa : fb);
+        if (u < 1.0 / (double)m->tf_pinyin.total)
+            u = 1.0 / (double)m->tf_pinyin.total;
+    } else {
+        return;
+    }
+    if (u < m->tf_floor) u = m->tf_floor;
+    *w = log2(m->m[GH_MATCH_F_NAME][level] / u);
+}
+
+gh_match_decision_t gh_match_score(const gh_match_model_t *m,
+                                   const gh_match_rec_t *a,
+                                   const gh_match_rec_t *b,
+                                   gh_match_explain_t *ex) {
+    gh_match_explain_t local;
+    if (!ex) ex = &local;
+    int *lv = ex->level;
+    gh__match_levels(a, b, lv);
+    double total = m->prior;
+    for (int f = 0; f < GH_MATCH_F__COUNT; f++)
+        ex->weight[f] = m->w[f][lv[f]];
+    tf_adjust(m, a, b, lv[GH_MATCH_F_NAME], &ex->weight[GH_MATCH_F_NAME]);
+    /* A household shares phone and flat: both agreeing is worth what
+     * sharing a household is worth, not the sum of two independent
+     * agreements. The joint weight is split in proportion. */
+    if (lv[GH_MATCH_F_PHONE] == 1 &&
+        (lv[GH_MATCH_F_ADDRESS] == 1 || lv[GH_MATCH_F_ADDRESS] == 2)) {
+        double sum =
+            ex->weight[GH_MATCH_F_PHONE] + ex->weight[GH_MATCH_F_ADDRESS];
+        if (sum > m->w_household && sum > 0) {
+            double k = m->w_household > 0 ? m->w_household / sum : 0;
+            ex->weight[GH_MATCH_F_PHONE] *= k;
+            ex->weight[GH_MATCH_F_ADDRESS] *= k;
+        }
+    }
+    for (int f = 0; f < GH_MATCH_F__COUNT; f++)
+        total += ex->weight[f];
+    ex->prior = m->prior;
+    ex->total = total;
+    ex->probability =
+        total > 60 ? 1.0 : total < -60 ? 0.0 : exp2(total) / (1 + exp2(total));
+
+    int name = lv[GH_MATCH_F_NAME], id = lv[GH_MATCH_F_ID];
+    if (id == 1) {
+        /* One number, two people: a clerk typed a relative's ID, or a
+         * number was reused. Everything but the ID says so. */
+        if (name == 4 &&
+            (lv[GH_MATCH_F_BIRTH] >= 3 || lv[GH_MATCH_F_SEX] == 2))
+            return GH_MATCH_ID_CONFLICT;
+        return GH_MATCH_LINK_ID;
+    }
+    if (total >= m->link_threshold) {
+        /* MOD 11-2 catches every single wrong digit and every swap of
+         * two neighbours, so two different numbers that both pass it are
+         * two people (twins differ only in the sequence digits), whatever
+         * else agrees. */
+        if (id == 3 && gh_idnum_is_valid(a->id_status) &&
+            gh_idnum_is_valid(b->id_status))
+            return GH_MATCH_REVIEW;
+        /* Twins share birth date, surname, address and phone; what tells
+         * them apart is the given name. Without ID agreement, a pair
+         * whose names do not even sound alike is left to a steward. */
+        if (name == 1 || name == 2 || id == 2) return GH_MATCH_LINK;
+        return GH_MATCH_REVIEW;
+    }
+    return total >= m->review_threshold ? GH_MATCH_REVIEW : GH_MATCH_NONE;
+}

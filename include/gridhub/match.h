@@ -1,0 +1,306 @@
+/*
+ * Identity matching: the same engine for `gridhub resolve` (batch) and the
+ * hub (incremental).
+ *
+ *  - gh_match_set_t holds source records, normalized (gridhub/norm.h,
+ *    gridhub/idnum.h) and interned in one arena, compact enough for
+ *    millions of records.
+ *  - gh_match_model_t is a Fellegi-Sunter model: per compared field a few
+ *    agreement levels, each with m (P(level | same person)) and u
+ *    (P(level | different persons)); the weight of a level is log2(m/u).
+ *    m/u come from built-in priors, from EM on the data (no labels), or are
+ *    pinned in configuration (`match.m.<field>.<level>`). Exact name
+ *    agreement is adjusted by term frequency, so 王伟 agreeing weighs less
+ *    than 欧阳子涵 agreeing.
+ *  - Blocking keys bound the candidate pairs; scoring a pair gives a total
+ *    weight, a decision (link / review / none, by thresholds) and, on
+ *    request, the per-field evidence (the score's waterfall).
+ *  - gh_match_cluster() turns links into clusters honouring kept-apart
+ *    pairs and forced (manual) links.
+ *
+ * Thread-safety: a model may be read (scored with) from several threads
+ * once trained; sets and models are otherwise single-threaded.
+ */
+#ifndef GRIDHUB_MATCH_H
+#define GRIDHUB_MATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gridhub/conf.h"
+#include "gridhub/error.h"
+
+#define GH_MATCH_NO_DATE INT32_MIN
+
+/* One source record as it arrives, raw (not yet normalized). Any field may
+ * be NULL. Strings are borrowed for the duration of the call they are
+ * passed to. */
+typedef struct gh_match_raw {
+    const char *department;
+    const char *source_key;
+    const char *name;
+    const char *id_number;
+    const char *sex;        /* MALE/FEMALE/男/女/1/2/M/F/...; else unknown */
+    const char *birth_date; /* YYYY-MM-DD */
+    const char *phone;
+    const char *address;
+    const char *household_key;
+} gh_match_raw_t;
+
+/* A record prepared for matching. String members point into the owning
+ * set's arena (NULL when absent) and live as long as the set. */
+typedef struct gh_match_rec {
+    const char *department;
+    const char *source_key;
+    const char *name;    /* gh_norm_name */
+    const char *pinyin;  /* gh_norm_pinyin of name */
+    const char *phone;   /* gh_norm_phone */
+    const char *address; /* gh_norm_address */
+    const char *household_key;
+    char id_number[19];  /* canonical 18 chars when id_status is OK or
+                            UPGRADED; the cleaned 18 chars for BAD_CHECK;
+                            "" otherwise */
+    uint8_t id_status;   /* gh_idnum_status_t */
+    uint8_t sex;         /* 0 unknown, 1 male, 2 female */
+    int32_t birth;       /* days since 1970-01-01, or GH_MATCH_NO_DATE */
+} gh_match_rec_t;
+
+typedef struct gh_match_set gh_match_set_t;
+
+/* Never returns NULL (aborts on out of memory). */
+gh_match_set_t *gh_match_set_new(void);
+/* NULL is a no-op. Invalidates every record pointer of the set. */
+void gh_match_set_destroy(gh_match_set_t *set);
+/* Normalizes `raw` and appends it; returns its index. When the ID number
+ * gives a birth date or sex and the record has none, they are filled from
+ * it. An unparsable birth_date is treated as absent. */
+size_t gh_match_set_add_raw(gh_match_set_t *set, const gh_match_raw_t *raw);
+/* Appends an already normalized record (e.g. read back from the hub
+ * database): its strings are copied into the arena. Returns its index. */
+size_t gh_match_set_add(gh_match_set_t *set, const gh_match_rec_t *rec);
+size_t gh_match_set_count(const gh_match_set_t *set);
+/* Borrowed; valid until the next add (the array may move) or destroy. */
+const gh_match_rec_t *gh_match_set_get(const gh_match_set_t *set, size_t i);
+/* Empties the set, keeping its memory for reuse. */
+void gh_match_set_clear(gh_match_set_t *set);
+
+/* Compared fields and their agreement levels. Level 0 of every field means
+ * "cannot compare" (a value missing on either side) and weighs 0. */
+typedef enum gh_match_field {
+    GH_MATCH_F_ID = 0, /* 1 equal, 2 first 17 equal (bad check), 3 differ */
+    GH_MATCH_F_NAME,   /* 1 equal, 2 same pinyin, 3 one character differs,
+                          4 differ */
+    GH_MATCH_F_BIRTH,  /* 1 equal, 2 day/month swapped, 3 same year, 4 differ */
+    GH_MATCH_F_SEX,    /* 1 equal, 2 differ */
+    GH_MATCH_F_PHONE,  /* 1 equal, 2 differ */
+    GH_MATCH_F_ADDRESS, /* 1 equal, 2 same building/unit/room, 3 similar
+                           (Jaro-Winkler >= 0.9), 4 differ */
+    GH_MATCH_F__COUNT
+} gh_match_field_t;
+
+#define GH_MATCH_MAX_LEVELS 5
+
+/* Jaro-Winkler similarity (0..1) of two UTF-8 strings, computed on code
+ * points (so one Chinese character is one character); NULL gives 0. */
+double gh_match_jaro_winkler(const char *a, const char *b);
+
+/* "id", "name", "birth", "sex", "phone", "address". */
+const char *gh_match_field_name(gh_match_field_t f);
+/* Number of levels of a field including level 0. */
+int gh_match_field_levels(gh_match_field_t f);
+/* Short English name of a level, e.g. "same pinyin"; static. */
+const char *gh_match_level_name(gh_match_field_t f, int level);
+
+typedef enum gh_match_decision {
+    GH_MATCH_NONE = 0,        /* different persons */
+    GH_MATCH_REVIEW = 1,      /* between the thresholds: a steward decides */
+    GH_MATCH_LINK = 2,        /* probabilistic link (score >= link threshold) */
+    GH_MATCH_LINK_ID = 3,     /* deterministic: valid, agreeing ID numbers */
+    GH_MATCH_ID_CONFLICT = 4, /* valid, agreeing ID numbers but the rest
+                                 says different persons (one ID used by two
+                                 people): not linked, a steward decides */
+} gh_match_decision_t;
+
+/* "none", "review", "link", "link-id", "id-conflict". */
+const char *gh_match_decision_name(gh_match_decision_t d);
+
+/* The evidence of one scored pair. */
+typedef struct gh_match_explain {
+    double prior;                        /* log2(lambda / (1 - lambda)) */
+    int level[GH_MATCH_F__COUNT];        /* agreement level per field */
+    double weight[GH_MATCH_F__COUNT];    /* log2(m/u), TF-adjusted */
+    double total;                        /* prior + sum of weights */
+    double probability;                  /* 2^total / (1 + 2^total) */
+} gh_match_explain_t;
+
+typedef struct gh_match_model gh_match_model_t;
+
+/* Configuration properties of the model, for a component's table: the
+ * thresholds, EM settings, blocking limits and pins:
+ *   match.link.threshold, match.review.threshold (log2 weights),
+ *   match.em.max.pairs, match.em.iterations, match.tf.enabled,
+ *   match.block.max.size, match.pin. (prefix: match.pin.m.<field>.<level>
+ *   and match.pin.u.<field>.<level> = probability; match.pin.lambda;
+ *   match.pin.u.household, the probability that two different persons'
+ *   records share both phone and address)
+ * Use as `GH_MATCH_CONF_PROPS,` inside a gh_conf_prop_t table. The macro
+ * spells the entries out (a static table cannot copy another object's
+ * entries in C); gh_match_conf_props[] holds the same entries. */
+gh_conf_validate_cb gh_match_conf_validate_weight;
+gh_conf_validate_cb gh_match_conf_validate_pin;
+extern const gh_conf_prop_t gh_match_conf_props[];
+#define GH_MATCH_CONF_NPROPS 7
+#define GH_MATCH_CONF_PROPS                                                    \
+    {"match.link.threshold", GH_CONF_STR, "6", 0, 0, 0, NULL,                  \
+     gh_match_conf_validate_weight,                                            \
+     "Identity matching: a pair whose total weight (log2 odds of being the "   \
+     "same person, prior included) reaches this is linked automatically."},   \
+        {"match.review.threshold", GH_CONF_STR, "0", 0, 0, 0, NULL,            \
+         gh_match_conf_validate_weight,                                        \
+         "Identity matching: a pair whose total weight reaches this but not "  \
+         "the link threshold goes to a data steward for review."},             \
+        {"match.em.max.pairs", GH_CONF_INT, "2000000", 0, 1000, 1000000000,    \
+         NULL, NULL,                                                           \
+         "Identity matching: most candidate pairs (a deterministic sample) "   \
+         "that EM training learns m and lambda from."},                        \
+        {"match.em.iterations", GH_CONF_INT, "100", 0, 1, 100000, NULL, NULL,  \
+         "Identity matching: most EM iterations; training stops earlier once " \
+         "no parameter moves by 1e-4."},                                       \
+        {"match.tf.enabled", GH_CONF_BOOL, "true", 0, 0, 0, NULL, NULL,        \
+         "Identity matching: weigh exact name (and pinyin) agreement by the "  \
+         "name's frequency, so a common name counts for less than a rare "     \
+         "one."},                                                              \
+        {"match.block.max.size", GH_CONF_INT, "1000", 0, 2, 100000000, NULL,   \
+         NULL,                                                                 \
+         "Identity matching: blocks (records sharing a blocking key) larger "  \
+         "than this are skipped, bounding the candidate pairs; the other keys " \
+         "still pair their records."},                                         \
+    {                                                                          \
+        "match.pin.", GH_CONF_PREFIX, NULL, 0, 0, 0, NULL,                     \
+            gh_match_conf_validate_pin,                                        \
+            "Identity matching: fixed model probabilities that EM never "      \
+            "changes: match.pin.m.<field>.<level> and "                        \
+            "match.pin.u.<field>.<level> (field id, name, birth, sex, phone "  \
+            "or address; level from 1, see docs/identity.md), "                \
+            "match.pin.u.household and match.pin.lambda. `gridhub resolve "    \
+            "--model-out FILE` writes them all."                               \
+    }
+
+/* A model with the built-in priors, configured from `conf` (which must hold
+ * the GH_MATCH_CONF_PROPS; NULL = all defaults). Pinned values are applied
+ * and are never changed by EM. Returns NULL with errstr on a bad pin. */
+gh_match_model_t *gh_match_model_new(const gh_conf_t *conf, char *errstr,
+                                     size_t errstr_size);
+void gh_match_model_destroy(gh_match_model_t *m);
+
+/* Term frequencies: count (delta +1) or uncount (-1) a record's name and
+ * pinyin (exact name agreement is weighed by the name's frequency, same
+ * pinyin by the pinyin's). The model keeps its own copies of the strings.
+ * Training does not count: the caller counts every record it scores
+ * against (gridhub resolve counts the whole input). */
+void gh_match_model_tf_add(gh_match_model_t *m, const gh_match_rec_t *r,
+                           int delta);
+
+/* Estimates u from random pairs of `set` and m and lambda by EM over the
+ * blocked candidate pairs (at most match.em.max.pairs), leaving pinned
+ * values alone. Writes one line per iteration to `log` if not NULL.
+ * Returns GH_OK, or GH_ERR_INVALID_ARG if the set is too small (fewer than
+ * 100 records) to learn from (the model is then unchanged). */
+gh_err_t gh_match_model_train(gh_match_model_t *m, const gh_match_set_t *set,
+                              FILE *log, char *errstr, size_t errstr_size);
+/* Number of EM iterations the last training ran, and whether it converged
+ * (largest parameter change below 1e-4). */
+int gh_match_model_iterations(const gh_match_model_t *m, int *converged);
+double gh_match_model_m(const gh_match_model_t *m, gh_match_field_t f,
+                        int level);
+double gh_match_model_u(const gh_match_model_t *m, gh_match_field_t f,
+                        int level);
+double gh_match_model_lambda(const gh_match_model_t *m);
+/* Writes the m/u/lambda values as `match.pin.*` properties (loadable as
+ * configuration to pin them). */
+void gh_match_model_write(const gh_match_model_t *m, FILE *out);
+
+/* Compares two records. `ex` may be NULL. */
+gh_match_decision_t gh_match_score(const gh_match_model_t *m,
+                                   const gh_match_rec_t *a,
+                                   const gh_match_rec_t *b,
+                                   gh_match_explain_t *ex);
+
+/* Blocking keys of a record (64-bit hashes of the key texts): candidates
+ * are pairs that share one. Writes at most `max` keys (16 always
+ * suffice); returns the number written. */
+size_t gh_match_block_keys(const gh_match_rec_t *r, uint64_t *keys,
+                           size_t max);
+
+/* ---- clustering ---------------------------------------------------- */
+
+typedef struct gh_match_edge {
+    uint32_t a, b; /* record indexes */
+    float score;   /* total weight; ordering only */
+    uint8_t kind;  /* gh_match_decision_t; GH_MATCH_FORCED for a manual
+                      merge, which always holds */
+} gh_match_edge_t;
+
+#define GH_MATCH_FORCED 100
+
+/*
+ * Clusters `n` records: edges of kind LINK, LINK_ID and FORCED join their
+ * ends (FORCED first, then by descending score), except that an edge
+ * joining two clusters that contain a kept-apart pair (`apart`, pairs of
+ * record indexes) is skipped. Other kinds are ignored.
+ * cluster_of: OUT, caller-owned array of n; receives for each record the
+ * smallest record index of its cluster.
+ * Returns the number of edges skipped because of kept-apart pairs.
+ */
+size_t gh_match_cluster(size_t n, const gh_match_edge_t *edges,
+                        size_t n_edges, const uint32_t (*apart)[2],
+                        size_t n_apart, uint32_t *cluster_of);
+
+/* ---- batch ---------------------------------------------------------- */
+
+typedef struct gh_match_batch_stats {
+    size_t records;
+    size_t candidate_pairs; /* scored pairs */
+    size_t links, links_id, reviews, id_conflicts;
+    size_t clusters;
+    size_t oversize_blocks; /* blocks skipped for exceeding
+                               match.block.max.size */
+    double block_s, score_s, cluster_s; /* wall-clock seconds per phase */
+} gh_match_batch_stats_t;
+
+/* Block, score and cluster the whole set: cluster_of as for
+ * gh_match_cluster (caller-owned array of gh_match_set_count(set)).
+ * Uses every core available when built with threads. */
+gh_err_t gh_match_resolve(const gh_match_model_t *m, const gh_match_set_t *set,
+                          uint32_t *cluster_of, gh_match_batch_stats_t *st,
+                          char *errstr, size_t errstr_size);
+
+/* ---- evaluation against ground truth ------------------------------- */
+
+#define GH_MATCH_EVAL_KINDS 32
+
+/* Pairwise accuracy of a clustering: pairs are unordered pairs of records
+ * in one cluster (predicted) or of one true person (true). Computed from
+ * cluster x person counts, never by listing pairs. */
+typedef struct gh_match_eval {
+    size_t records; /* records with a truth label (the others are left out) */
+    size_t true_clusters, predicted_clusters;
+    double true_pairs, predicted_pairs, correct_pairs;
+    double precision, recall, f1; /* 1 when the denominator is 0 */
+    /* Per kind of error (bit k of a record's kinds): records having it,
+     * true pairs involving at least one of them, how many of those were
+     * found, and the predicted pairs involving one that are wrong. */
+    struct {
+        size_t records;
+        double true_pairs, found_pairs, false_pairs;
+    } kind[GH_MATCH_EVAL_KINDS];
+} gh_match_eval_t;
+
+/* cluster[i]: any cluster label; truth[i]: true-person label or UINT32_MAX
+ * when unknown; kinds[i]: bitmask of error kinds, or kinds NULL. */
+void gh_match_evaluate(size_t n, const uint32_t *cluster,
+                       const uint32_t *truth, const uint32_t *kinds,
+                       gh_match_eval_t *out);
+
+#endif
