@@ -36,6 +36,18 @@ void gh_apply_set_conn(gh_apply_t *a, PGconn *db);
 gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
                                char *errstr, size_t errstr_size);
 
+/* Applies n decoded envelopes (in their order) set-based, inside the
+ * caller's transaction. status[i]: 1 applied, 0 skipped (replay, older
+ * than a truncate), -1 rejected — why[i] (caller frees) says why, for a
+ * dead letter. Returns GH_OK, or an error after which nothing of the batch
+ * must be kept (the caller rolls back to a savepoint taken before and
+ * applies the envelopes one by one with gh_apply_person_event, which
+ * isolates a failing one): GH_ERR_PG / GH_ERR_PG_CONNECT, or
+ * GH_ERR_INVALID_ARG when the batch holds a TRUNCATE. */
+gh_err_t gh_apply_person_batch(gh_apply_t *a, avro_value_t *envs, int n,
+                               int *status, char **why, char *errstr,
+                               size_t errstr_size);
+
 /* Resolves every record changed since the last flush, in the caller's
  * transaction (taking the resolution lock). `st` may be NULL. */
 gh_err_t gh_apply_flush(gh_apply_t *a, gh_resolve_stats_t *st, char *errstr,

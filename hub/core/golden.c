@@ -118,6 +118,22 @@ void gh_golden_choose(const gh_golden_t *g, const gh_golden_src_t *srcs, int n,
     }
 }
 
+/* Grid codes are hierarchical (LP-DT is the community of grid LP-DT-01):
+ * a department that only knows the community does not contradict one that
+ * knows the grid. */
+static int grid_nested(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > lb) {
+        const char *t = a;
+        a = b;
+        b = t;
+        size_t tl = la;
+        la = lb;
+        lb = tl;
+    }
+    return !strncmp(a, b, la) && b[la] == '-';
+}
+
 int gh_golden_conflict(const gh_golden_t *g, const gh_golden_src_t *srcs, int n,
                        const gh_golden_pick_t *pick, int f) {
     (void)g;
@@ -128,8 +144,9 @@ int gh_golden_conflict(const gh_golden_t *g, const gh_golden_src_t *srcs, int n,
         const gh_golden_src_t *s = &srcs[i];
         if (i == w || !s->value[f] || !s->value[f][0]) continue;
         if (!strcmp(s->department, win->department)) continue;
-        if (strcmp(s->value[f], win->value[f]) && s->updated_us != INT64_MIN &&
-            s->updated_us > win->updated_us)
+        if (strcmp(s->value[f], win->value[f]) &&
+            !(f == GH_GOLDEN_GRID && grid_nested(s->value[f], win->value[f])) &&
+            s->updated_us != INT64_MIN && s->updated_us > win->updated_us)
             return 1;
     }
     return 0;

@@ -34,11 +34,11 @@ const gh_conf_prop_t gh_hub_props[] = {
      "If set, view values use Confluent framing with this Schema Registry "
      "(and department events framed that way can be read)."},
     GH_CONF_DLQ_PROP("messages the hub cannot decode or apply"),
-    {"batch.max.messages", GH_CONF_INT, "1000", 0, 1, 1000000, NULL, NULL,
+    {"batch.max.messages", GH_CONF_INT, "5000", 0, 1, 1000000, NULL, NULL,
      "Most messages applied in one database transaction."},
     {"batch.max.ms", GH_CONF_INT, "100", 0, 1, 60000, NULL, NULL,
      "Longest wait to fill a batch."},
-    {"outbox.batch", GH_CONF_INT, "1000", 0, 1, 1000000, NULL, NULL,
+    {"outbox.batch", GH_CONF_INT, "10000", 0, 1, 1000000, NULL, NULL,
      "Outbox rows published per relay round."},
     {"outbox.poll.ms", GH_CONF_INT, "500", 0, 10, 60000, NULL, NULL,
      "How often an idle hub looks for outbox rows written by others (steward "
@@ -59,6 +59,7 @@ typedef struct hub {
     gh_apply_t *apply;
     gh_resolver_t *resolver;
     gh_resolve_stats_t rs;
+    long long us_apply, us_resolve, us_commit; /* time per batch phase */
     char **subs;
     long pending; /* producer messages not yet acknowledged */
     int delivery_failed;
@@ -207,20 +208,14 @@ static gh_err_t relay(hub_t *h, char *errstr, size_t errstr_size) {
     }
 }
 
-static gh_err_t apply_msg(hub_t *h, rd_kafka_message_t *m, char *errstr,
-                          size_t errstr_size) {
-    if (!m->payload)
-        return GH_OK; /* tombstone: the delete event came before it */
-    avro_value_t v;
-    char why[1024];
-    gh_err_t e = gh_serde_decode(h->serde, m->payload, m->len, h->reader, &v,
-                                 NULL, why, sizeof(why));
-    if (e) return dead_letter(h, m, why, errstr, errstr_size);
+/* Applies one envelope on its own (the fallback path), dead-lettering it
+ * if it cannot be applied. */
+static gh_err_t apply_one(hub_t *h, rd_kafka_message_t *m, avro_value_t *v,
+                          char *errstr, size_t errstr_size) {
+    char why[1024], ignore[256];
     gh_pg_exec(h->db, "SAVEPOINT ev", why, sizeof(why));
     int applied = 0;
-    e = gh_apply_person_event(h->apply, &v, &applied, why, sizeof(why));
-    avro_value_decref(&v);
-    char ignore[256];
+    gh_err_t e = gh_apply_person_event(h->apply, v, &applied, why, sizeof(why));
     if (e == GH_ERR_PG_CONNECT || PQstatus(h->db) != CONNECTION_OK)
         return gh_seterr(errstr, errstr_size, GH_ERR_PG_CONNECT, "%s", why);
     if (e) {
@@ -233,6 +228,70 @@ static gh_err_t apply_msg(hub_t *h, rd_kafka_message_t *m, char *errstr,
     else
         h->skipped++;
     return GH_OK;
+}
+
+/* Applies a batch of messages inside the open transaction: decodes them
+ * (undecodable ones are dead letters), applies the envelopes set-based and,
+ * if that fails, one by one so that a failing one is isolated. */
+static gh_err_t apply_batch(hub_t *h, rd_kafka_message_t **batch, int n,
+                            char *errstr, size_t errstr_size) {
+    avro_value_t *v = gh_xcalloc((size_t)n + 1, sizeof(*v));
+    rd_kafka_message_t **msg = gh_xcalloc((size_t)n + 1, sizeof(*msg));
+    int *status = gh_xcalloc((size_t)n + 1, sizeof(int));
+    char **why = gh_xcalloc((size_t)n + 1, sizeof(char *));
+    int k = 0;
+    gh_err_t e = GH_OK;
+    for (int i = 0; i < n && !e; i++) {
+        if (!batch[i]->payload) continue; /* tombstone after a delete */
+        char reason[1024];
+        if (gh_serde_decode(h->serde, batch[i]->payload, batch[i]->len,
+                            h->reader, &v[k], NULL, reason, sizeof(reason)))
+            e = dead_letter(h, batch[i], reason, errstr, errstr_size);
+        else
+            msg[k++] = batch[i];
+    }
+    if (!e && k) {
+        char ignore[256], err[1024];
+        e = gh_pg_exec(h->db, "SAVEPOINT batch", errstr, errstr_size);
+        gh_err_t be = e ? e
+                        : gh_apply_person_batch(h->apply, v, k, status, why,
+                                                err, sizeof(err));
+        if (!e && !be) {
+            gh_pg_exec(h->db, "RELEASE SAVEPOINT batch", ignore,
+                       sizeof(ignore));
+            for (int i = 0; i < k && !e; i++) {
+                if (status[i] < 0)
+                    e = dead_letter(h, msg[i], why[i], errstr, errstr_size);
+                else if (status[i])
+                    h->applied++;
+                else
+                    h->skipped++;
+            }
+        } else if (!e) {
+            if (be == GH_ERR_PG_CONNECT || PQstatus(h->db) != CONNECTION_OK)
+                e = gh_seterr(errstr, errstr_size, GH_ERR_PG_CONNECT, "%s",
+                              err);
+            else {
+                if (be != GH_ERR_INVALID_ARG)
+                    gh_log_warn(LOG, "batch of %d applied one by one after: %s",
+                                k, err);
+                gh_pg_exec(h->db, "ROLLBACK TO SAVEPOINT batch", ignore,
+                           sizeof(ignore));
+                gh_apply_discard(h->apply);
+                for (int i = 0; i < k && !e; i++)
+                    e = apply_one(h, msg[i], &v[i], errstr, errstr_size);
+            }
+        }
+    }
+    for (int i = 0; i < k; i++) {
+        avro_value_decref(&v[i]);
+        free(why[i]);
+    }
+    free(v);
+    free(msg);
+    free(status);
+    free(why);
+    return e;
 }
 
 /* One session: a consumer that resumes at the committed offsets, a
@@ -331,12 +390,16 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
             continue;
         }
         e = gh_pg_exec(h->db, "BEGIN", errstr, errstr_size);
-        for (int i = 0; i < n && !e; i++)
-            e = apply_msg(h, batch[i], errstr, errstr_size);
+        int64_t t0 = gh_now_us();
+        if (!e) e = apply_batch(h, batch, n, errstr, errstr_size);
+        int64_t t1 = gh_now_us();
         if (!e) e = gh_apply_flush(h->apply, &h->rs, errstr, errstr_size);
-        if (!e)
-            e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
-        else {
+        int64_t t2 = gh_now_us();
+        if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
+        h->us_apply += t1 - t0;
+        h->us_resolve += t2 - t1;
+        h->us_commit += gh_now_us() - t2;
+        if (e) {
             char ignore[256];
             gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
             gh_apply_discard(h->apply);
@@ -437,6 +500,16 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         LOG,
         "stopping: %lld applied, %lld skipped as replays, %lld dead letters",
         h.applied, h.skipped, h.dead);
+    gh_log_info(LOG,
+                "time (ms): apply %lld, resolve %lld, commit %lld; "
+                "resolution time per step (ms): load %lld, block %lld, score "
+                "%lld, persons %lld, cluster %lld, ids %lld, write %lld, "
+                "retire %lld, golden %lld, queue %lld",
+                h.us_apply / 1000, h.us_resolve / 1000, h.us_commit / 1000,
+                h.rs.us[0] / 1000, h.rs.us[1] / 1000, h.rs.us[2] / 1000,
+                h.rs.us[3] / 1000, h.rs.us[4] / 1000, h.rs.us[5] / 1000,
+                h.rs.us[6] / 1000, h.rs.us[7] / 1000, h.rs.us[8] / 1000,
+                h.rs.us[9] / 1000);
 out:
     gh_apply_destroy(h.apply);
     gh_resolver_destroy(h.resolver);

@@ -379,6 +379,27 @@ gh_err_t gh_resolver_prepare(gh_resolver_t *r, PGconn *db, char *errstr,
 
 /* ---- one run ------------------------------------------------------------ */
 
+/* The first row of `r` (sorted by column 0 in byte order) whose column 0
+ * is `key`, or the row where it would be. */
+static int first_row(PGresult *r, const char *key) {
+    int lo = 0, hi = PQntuples(r);
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp(PQgetvalue(r, mid, 0), key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Adds the time since *t to phase k's total (the step before marker k). */
+static void phase(gh_resolve_stats_t *st, int64_t *t, int k) {
+    int64_t now = gh_now_us();
+    if (k > 0) st->us[k - 1] += now - *t;
+    *t = now;
+}
+
 typedef struct pair {
     int64_t a, b;
 } pair_t;
@@ -554,8 +575,9 @@ static gh_err_t block_and_pair(gh_resolver_t *r, PGconn *db, gh_sqlarr_t *a1,
         gh_sqlarr_int(a1, (int64_t)all[i]);
     p[0] = gh_sqlarr_get(a1);
     res = q(db,
-            "SELECT block_key, rec_id FROM person_block WHERE block_key = "
-            "ANY($1::bigint[]) ORDER BY block_key",
+            "SELECT b.block_key, b.rec_id FROM (SELECT DISTINCT k FROM "
+            "unnest($1::bigint[]) AS k) u JOIN person_block b ON b.block_key "
+            "= u.k ORDER BY b.block_key",
             1, p, "read blocks", errstr, errstr_size);
     free(all);
     if (!res) return GH_ERR_PG;
@@ -1030,6 +1052,7 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
         st = &local;
     }
     reset_run(r);
+    int64_t t_phase = gh_now_us();
     gh_err_t e = GH_OK;
     gh_sqlarr_t a[8];
     memset(a, 0, sizeof(a));
@@ -1049,6 +1072,8 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
     long long oversize = 0;
     const char *p[8];
     PGresult *res;
+
+    phase(st, &t_phase, 0);
 
     /* 1. the changed records, old blocking keys and pairs out */
     gh_sqlarr_reset(&a[0]);
@@ -1074,6 +1099,8 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
     }
     st->records += (long long)r->nw;
 
+    phase(st, &t_phase, 1);
+
     /* 2. blocking keys in, candidates out */
     e = block_and_pair(r, db, &a[1], &a[2], &pairs, &npairs, &oversize, errstr,
                        errstr_size);
@@ -1091,6 +1118,8 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
                       errstr_size);
         if (e) goto out;
     }
+
+    phase(st, &t_phase, 2);
 
     /* 3. score */
     fr = gh_xcalloc(npairs ? npairs : 1, sizeof(*fr));
@@ -1130,6 +1159,8 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
             r->w[wa].member = r->w[wb].member = 1;
         }
     }
+
+    phase(st, &t_phase, 3);
 
     /* 4. the persons involved, all their records */
     for (size_t i = 0; i < r->nw; i++) {
@@ -1175,6 +1206,8 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
             x->member = 0;
         if (x->member) members[nm++] = i;
     }
+
+    phase(st, &t_phase, 4);
 
     /* 5. cluster the members: kept links, fresh links, constraints */
     size_t *mi_of = gh_xcalloc(r->nw ? r->nw : 1, sizeof(size_t));
@@ -1286,6 +1319,8 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
     for (size_t c = 0; c < ncomp; c++)
         qsort_r(comps[c].mem, comps[c].n, sizeof(size_t), cmp_member, r);
 
+    phase(st, &t_phase, 5);
+
     /* 6. person ids */
     char **dormant = NULL;
     size_t ndormant = 0;
@@ -1299,7 +1334,7 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
         res = q(db,
                 "SELECT DISTINCT person_id FROM person WHERE person_id = "
                 "ANY($1::text[]) AND NOT active AND merged_into IS NULL "
-                "ORDER BY person_id",
+                "ORDER BY person_id COLLATE \"C\"",
                 1, p, "read emptied persons", errstr, errstr_size);
         if (!res) goto pgerr;
         keep(r, res);
@@ -1326,6 +1361,8 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
             if (comps[c].new_id) comps[c].pid = PQgetvalue(res, j++, 0);
     }
     st->retired += (long long)nret;
+
+    phase(st, &t_phase, 6);
 
     /* 7. write pairs and memberships */
     if (nfr) {
@@ -1377,6 +1414,8 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
         PQclear(res);
     }
 
+    phase(st, &t_phase, 7);
+
     /* 8. retired ids: overrides move to the survivor, tombstones out */
     for (int k = 0; k < 8; k++)
         gh_sqlarr_reset(&a[k]);
@@ -1411,6 +1450,8 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
         PQclear(res);
     }
 
+    phase(st, &t_phase, 8);
+
     /* 9. golden records */
     if (ncomp) {
         gh_sqlarr_reset(&a[0]);
@@ -1421,14 +1462,14 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
             q(db,
               "SELECT person_id, field, value, floor(extract(epoch from "
               "chosen_at) * 1000000)::bigint FROM person_override WHERE "
-              "person_id = ANY($1::text[])",
+              "person_id = ANY($1::text[]) ORDER BY person_id COLLATE \"C\"",
               1, p, "read steward choices", errstr, errstr_size);
         if (!ovr) goto pgerr;
         keep(r, ovr);
         PGresult *cur = q(db,
                           "SELECT person_id, absorbed_ids::text FROM person "
                           "WHERE person_id = ANY($1::text[]) ORDER BY "
-                          "person_id",
+                          "person_id COLLATE \"C\"",
                           1, p, "read persons", errstr, errstr_size);
         if (!cur) goto pgerr;
         keep(r, cur);
@@ -1448,19 +1489,20 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
                 srcs[i] = r->w[cp->mem[i]].g;
             const char *ov[GH_GOLDEN_NFIELDS] = {0};
             int64_t ov_at[GH_GOLDEN_NFIELDS] = {0};
-            for (int i = 0; i < PQntuples(ovr); i++)
-                if (!strcmp(PQgetvalue(ovr, i, 0), cp->pid)) {
-                    int f = gh_golden_field_index(PQgetvalue(ovr, i, 1));
-                    if (f < 0) continue;
-                    ov[f] = PQgetisnull(ovr, i, 2) ? "" : PQgetvalue(ovr, i, 2);
-                    ov_at[f] = ival(ovr, i, 3, 0);
-                }
+            for (int i = first_row(ovr, cp->pid);
+                 i < PQntuples(ovr) && !strcmp(PQgetvalue(ovr, i, 0), cp->pid);
+                 i++) {
+                int f = gh_golden_field_index(PQgetvalue(ovr, i, 1));
+                if (f < 0) continue;
+                ov[f] = PQgetisnull(ovr, i, 2) ? "" : PQgetvalue(ovr, i, 2);
+                ov_at[f] = ival(ovr, i, 3, 0);
+            }
             gh_golden_pick_t pk;
             gh_golden_choose(r->golden, srcs, (int)cp->n, ov, &pk);
             const char *absorbed_old = NULL;
-            for (int i = 0; i < PQntuples(cur); i++)
-                if (!strcmp(PQgetvalue(cur, i, 0), cp->pid))
-                    absorbed_old = PQgetvalue(cur, i, 1);
+            int ci = first_row(cur, cp->pid);
+            if (ci < PQntuples(cur) && !strcmp(PQgetvalue(cur, ci, 0), cp->pid))
+                absorbed_old = PQgetvalue(cur, ci, 1);
             char *sj, *pj, *aj;
             person_json(r, cp, &pk, ov, ov_at, absorbed_old, ret, into, nret,
                         &sj, &pj, &aj);
@@ -1565,9 +1607,12 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
     e = write_outbox(db, &a[4], &a[5], &a[6], &a[7], errstr, errstr_size);
     if (e) goto out;
 
+    phase(st, &t_phase, 9);
+
     /* 10. the steward queue */
     e = refresh_items(r, db, members, nm, touched, ntouched, ret, nret, comps,
                       ncomp, items, nitems, st, errstr, errstr_size);
+    phase(st, &t_phase, 10);
     goto out;
 pgerr:
     e = PQstatus(db) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;

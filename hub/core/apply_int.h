@@ -1,0 +1,80 @@
+/* Internals shared by the per-event (apply.c) and set-based
+ * (apply_batch.c) paths of applying person change events. */
+#ifndef GH_HUB_APPLY_INT_H
+#define GH_HUB_APPLY_INT_H
+
+#include <avro.h>
+#include <stdint.h>
+
+#include "apply.h"
+#include "gridhub/norm.h"
+
+struct gh_apply {
+    PGconn *db;
+    gh_resolver_t *resolver;
+    int64_t *changed; /* rec_ids changed in the open batch */
+    size_t nchanged, capchanged;
+};
+
+/* The person fields stored per source record, in table-column order. */
+enum {
+    GH_AF_ID_RAW,
+    GH_AF_NAME,
+    GH_AF_SEX,
+    GH_AF_BIRTH,
+    GH_AF_PHONE,
+    GH_AF_ADDRESS,
+    GH_AF_GRID,
+    GH_AF_HOUSEHOLD,
+    GH_AF_REMARK,
+    GH_AF_UPDATED,
+    GH_AF_N
+};
+/* Canonical field names, GH_AF_* order. */
+extern const char *const gh_apply_fields[GH_AF_N];
+/* The stored columns of the same fields, as text, for SELECT lists. */
+#define GH_APPLY_STORED_COLS                                                   \
+    "id_number_raw, name, sex, birth_date::text, phone, address, grid_code, "  \
+    "household_key, remark, source_updated_at::text"
+
+/* One change event, parsed. Strings are owned (gh_apply_ev_free). Values
+ * are SQL text (dates YYYY-MM-DD, timestamps ISO with zone); NULL = null. */
+typedef struct gh_apply_ev {
+    char op;                  /* c u r d t */
+    char *dept, *table, *key; /* key NULL for 't' */
+    int64_t lsn, seq;
+    char *val[GH_AF_N];
+    unsigned char unchanged[GH_AF_N]; /* TOAST: keep the stored value */
+} gh_apply_ev_t;
+
+/* Parses an envelope; GH_ERR_SCHEMA with errstr if it is not a person
+ * change envelope. On error ev holds nothing to free. */
+gh_err_t gh_apply_ev_parse(avro_value_t *env, gh_apply_ev_t *ev, char *errstr,
+                           size_t errstr_size);
+void gh_apply_ev_free(gh_apply_ev_t *ev);
+
+/* Normalized copies of a record's values, for matching. */
+typedef struct gh_apply_norm {
+    char idn[19];       /* gh_idnum output */
+    char code[8];       /* gh_idnum status as a number */
+    const char *valid;  /* idn when valid, else NULL */
+    const char *status; /* gh_idnum_status_str */
+    const char *sex;    /* "0", "1", "2" */
+    char name[GH_NORM_NAME_MAX], pinyin[GH_NORM_PINYIN_MAX];
+    char phone[GH_NORM_PHONE_MAX], address[GH_NORM_ADDR_MAX];
+} gh_apply_norm_t;
+
+void gh_apply_normalize(char *const *val, gh_apply_norm_t *out);
+/* The string, or NULL when empty. */
+const char *gh_apply_nz(const char *s);
+
+/* Remembers a changed record for the batch's resolution; old_name and
+ * old_pinyin (may be NULL) are uncounted from the term frequencies. */
+void gh_apply_changed(gh_apply_t *a, int64_t rec_id, const char *old_name,
+                      const char *old_pinyin);
+
+/* Applies a TRUNCATE event. */
+gh_err_t gh_apply_truncate(gh_apply_t *a, const gh_apply_ev_t *ev, char *errstr,
+                           size_t errstr_size);
+
+#endif

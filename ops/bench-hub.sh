@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Hub benchmark: incremental identity resolution throughput on this machine.
+#
+#   ./ops/bench-hub.sh [--preset demo|city] [--scale F] [--seed N]
+#
+# Generates the preset into five department databases, lets the five
+# connectors publish their snapshots to the embedded broker, then starts
+# the hub on an empty hub database and times how long it takes to apply
+# and resolve every person record (batch by batch, exactly as it resolves
+# live changes) until its outbox is empty. Prints records/s, the hub's peak
+# RSS, the persons and steward items it ended with, and, from the
+# generator's ground truth, the pairwise precision and recall of the hub's
+# clusters. Everything is real: PostgreSQL started by ops/pg-cluster.sh,
+# `gridhub gen`, `gridhub connector`, `gridhub hub`.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd "$ROOT"
+
+PRESET=demo SCALE=1 SEED=1
+while (($#)); do
+    case $1 in
+    --preset) PRESET=$2; shift 2 ;;
+    --scale) SCALE=$2; shift 2 ;;
+    --seed) SEED=$2; shift 2 ;;
+    *) echo "usage: $0 [--preset demo|city] [--scale F] [--seed N]" >&2; exit 2 ;;
+    esac
+done
+
+./ops/install-deps.sh >/dev/null
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+cmake --build build-bench -j"$(nproc)" --target gridhub >/dev/null
+GH=$ROOT/build-bench/gridhub
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gridhub-bench-hub.XXXXXX")
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    ./ops/pg-cluster.sh stop "$WORK/pg" >/dev/null 2>&1 || true
+    [[ -n "${GH_BENCH_KEEP:-}" ]] && echo "bench: logs kept in $WORK" || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+eval "$(./ops/pg-cluster.sh start "$WORK/pg" 2>/dev/null)"
+CI="host=$PGHOST port=$PGPORT user=$PGUSER"
+if [[ -n "${GH_BENCH_PG_LOG_MS:-}" ]]; then # slow statements to the PG log
+    psql -qc "ALTER SYSTEM SET log_min_duration_statement = ${GH_BENCH_PG_LOG_MS}"
+    psql -qc "SELECT pg_reload_conf()" >/dev/null
+fi
+DEPTS=(zongzhi gongan jisheng zuzhi chuangwen)
+gen_args=()
+for d in "${DEPTS[@]}"; do
+    psql -qc "CREATE DATABASE $d"
+    gen_args+=(--"$d"-conninfo "$CI dbname=$d")
+done
+psql -qc "CREATE DATABASE hub"
+echo "generating the $PRESET preset (scale $SCALE, seed $SEED)..." >&2
+"$GH" gen --preset "$PRESET" --scale "$SCALE" --seed "$SEED" "${gen_args[@]}" \
+    --truth-file "$WORK/truth.jsonl" >"$WORK/gen.log" 2>&1
+expected=$(wc -l <"$WORK/truth.jsonl")
+
+"$GH" broker --bootstrap-file "$WORK/bootstrap" >"$WORK/broker.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do [[ -s "$WORK/bootstrap" ]] && break; sleep 0.1; done
+BS=$(cat "$WORK/bootstrap")
+
+topics=""
+for d in "${DEPTS[@]}"; do
+    "$GH" connector -c "connectors/$d/connector.properties" --bootstrap-servers "$BS" \
+        --database-conninfo "$CI dbname=$d" --state-dir "$WORK/state" \
+        >"$WORK/connector.$d.log" 2>&1 &
+    PIDS+=($!)
+    topics+="${topics:+,}gridhub.$d.person"
+done
+for d in "${DEPTS[@]}"; do
+    for _ in $(seq 3000); do grep -q "snapshot done" "$WORK/connector.$d.log" && break; sleep 0.1; done
+done
+echo "snapshots published; starting the hub on $expected person records" >&2
+
+t0=$(date +%s.%N)
+"$GH" hub --bootstrap-servers "$BS" --database-conninfo "$CI dbname=hub" \
+    --source-topics "$topics" --subscribers bench >"$WORK/hub.log" 2>&1 &
+HUB=$!
+PIDS+=($HUB)
+n=0
+for _ in $(seq 7200); do
+    n=$(psql -tAd hub -c "SELECT count(*) FROM source_person" 2>/dev/null || echo 0)
+    if ((n >= expected)); then
+        ob=$(psql -tAd hub -c "SELECT count(*) FROM outbox")
+        ((ob == 0)) && break
+    fi
+    sleep 0.5
+done
+t1=$(date +%s.%N)
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$HUB/status")
+secs=$(echo "$t1 - $t0" | bc -l)
+
+psql -tAd hub -F ' ' -c "COPY (SELECT department, source_key, person_id FROM source_person WHERE NOT deleted) TO STDOUT" >"$WORK/clusters.tsv"
+python3 - "$WORK/truth.jsonl" "$WORK/clusters.tsv" <<'PY' >"$WORK/accuracy.txt"
+import json, sys
+from collections import Counter
+truth = {}
+for l in open(sys.argv[1], encoding="utf-8"):
+    t = json.loads(l)
+    truth[(t["department"], t["source_key"])] = t["true_id"]
+pred = {}
+for l in open(sys.argv[2], encoding="utf-8"):
+    d, k, p = l.rstrip("\n").split("\t")
+    pred[(d, k)] = p
+keys = [k for k in pred if k in truth]
+pairs = lambda c: sum(v * (v - 1) // 2 for v in c.values())
+tp = pairs(Counter((pred[k], truth[k]) for k in keys))
+pp = pairs(Counter(pred[k] for k in keys))
+tt = pairs(Counter(truth[k] for k in keys))
+p = tp / pp if pp else 1.0
+r = tp / tt if tt else 1.0
+print(f"records {len(keys)}  persons {len(set(pred[k] for k in keys))}  true residents {len(set(truth[k] for k in keys))}")
+print(f"pairwise precision {p:.5f}  recall {r:.5f}  F1 {2*p*r/(p+r) if p+r else 0:.5f}")
+PY
+
+echo
+echo "== hub incremental resolution, preset $PRESET scale $SCALE seed $SEED, $(nproc) cores"
+printf '  %d person records applied and resolved in %.1f s: %.0f records/s\n' "$n" "$secs" "$(echo "$n / $secs" | bc -l)"
+echo "  hub peak RSS: $((rss / 1024)) MiB"
+psql -tAd hub -c "SELECT '  persons: ' || count(*) FILTER (WHERE active) || ' active, ' || count(*) FILTER (WHERE NOT active) || ' retired' FROM person"
+psql -tAd hub -c "SELECT '  steward items open: ' || coalesce(string_agg(kind || ' ' || n, ', '), 'none') FROM (SELECT kind, count(*) n FROM steward_item WHERE status = 'open' GROUP BY kind ORDER BY kind) x"
+sed 's/^/  /' "$WORK/accuracy.txt"
+grep -E "resolution:|trained" "$WORK/hub.log" | tail -2 | sed 's/^/  log: /'
