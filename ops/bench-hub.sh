@@ -81,7 +81,7 @@ echo "snapshots published; starting the hub on $expected person records" >&2
 
 t0=$(date +%s.%N)
 "$GH" hub --bootstrap-servers "$BS" --database-conninfo "$CI dbname=hub" \
-    --source-topics "$topics" --subscribers bench >"$WORK/hub.log" 2>&1 &
+    --source-topics "$topics" --subscribers bench ${GH_BENCH_HUB_ARGS:-} >"$WORK/hub.log" 2>&1 &
 HUB=$!
 PIDS+=($HUB)
 n=0

@@ -168,6 +168,46 @@ step "What the subscriber received meanwhile (last 8 of $(($(wc -l <"$WORK/subsc
 lines=$(wc -l <"$WORK/subscriber.jsonl")
 show $((lines > seen + 8 ? lines - 8 : seen))
 
+step "Identity resolution: the steward's review queue"
+HUBCONF="$WORK/hub.properties"
+printf 'bootstrap.servers=%s\ndatabase.conninfo=%s\nsource.topics=%s\nsubscribers=demo\n' \
+    "$BS" "$CI_BASE dbname=hub" "$person_topics" >"$HUBCONF"
+psql -tAd hub -c "SELECT '  open items: ' || coalesce(string_agg(kind || ' ' || n, ', '), 'none') FROM (SELECT kind, count(*) n FROM steward_item WHERE status = 'open' GROUP BY kind ORDER BY kind) x"
+"$GH" steward list --limit 8 -c "$HUBCONF" | sed 's/^/  /'
+item=$(psql -tAd hub -c "SELECT item_id FROM steward_item WHERE status = 'open' AND kind = 'possible_duplicate' ORDER BY score DESC LIMIT 1")
+if [[ -n "$item" ]]; then
+    step "A steward reviews likely duplicate $item (the evidence: each field's weight)"
+    "$GH" steward show "$item" -c "$HUBCONF" | sed 's/^/  /'
+    echo "  two valid, different ID numbers: two people of the same name and birthday"
+    "$GH" steward keep-apart "$item" --by demo-steward \
+        --reason "different ID numbers: namesakes born the same day" -c "$HUBCONF" | sed 's/^/  /'
+fi
+item=$(psql -tAd hub -c "SELECT item_id FROM steward_item WHERE status = 'open' AND kind = 'attribute_conflict' ORDER BY item_id LIMIT 1")
+if [[ -n "$item" ]]; then
+    step "A steward settles conflict $item: which grid does the resident live in?"
+    "$GH" steward show "$item" -c "$HUBCONF" | sed 's/^/  /'
+    pid=$(psql -tAd hub -c "SELECT person_a FROM steward_item WHERE item_id = $item")
+    grid=$(psql -tAd hub -c "SELECT v->>'value' FROM steward_item, jsonb_array_elements(evidence->'values') v WHERE item_id = $item ORDER BY (v->>'updated_at')::bigint DESC NULLS LAST LIMIT 1")
+    seen=$(wc -l <"$WORK/subscriber.jsonl")
+    "$GH" steward choose "$item" "$grid" --by demo-steward \
+        --reason "visited: lives in $grid" -c "$HUBCONF" | sed 's/^/  /'
+    for _ in $(seq 50); do grep -q "\"key\":\"$pid\"" <(tail -n +"$((seen + 1))" "$WORK/subscriber.jsonl") && break; sleep 0.2; done
+    echo "  what subscriber 'demo' received for $pid:"
+    tail -n +"$((seen + 1))" "$WORK/subscriber.jsonl" >"$WORK/after-choose.jsonl"
+    python3 - "$WORK/after-choose.jsonl" "$pid" <<'PY'
+import json, sys
+pid = sys.argv[2]
+for l in open(sys.argv[1], encoding="utf-8"):
+    m = json.loads(l)
+    if m["key"] != pid or m["value"] is None:
+        continue
+    v = m["value"]
+    src = [p["department"] for p in v["provenance"] if p["field"] == "grid_code"]
+    print(f"  {pid} v{v['version']}  {v['name']}  grid={v['grid_code']}  "
+          f"(grid_code from: {src[0] if src else '-'})")
+PY
+fi
+
 step "Delivery state"
 for d in "${DEPTS[@]}"; do
     echo "  $d: slot $(psql -tAd "$d" -c "SELECT slot_name || ' confirmed_flush_lsn=' || confirmed_flush_lsn FROM pg_replication_slots WHERE database = '$d'")"

@@ -53,7 +53,7 @@ typedef struct gh_resolve_stats {
     long long persons; /* persons written (new version) */
     long long retired; /* person ids retired (merged or emptied) */
     long long items;   /* steward items opened or refreshed */
-    long long us[10]; /* time spent per step (1..10 above) */
+    long long us[10];  /* time spent per step (1..10 above) */
 } gh_resolve_stats_t;
 
 /* `conf` (holding the resolver properties), `serde` and `view` are
