@@ -34,9 +34,9 @@ const gh_conf_prop_t gh_hub_props[] = {
      "If set, view values use Confluent framing with this Schema Registry "
      "(and department events framed that way can be read)."},
     GH_CONF_DLQ_PROP("messages the hub cannot decode or apply"),
-    {"batch.max.messages", GH_CONF_INT, "5000", 0, 1, 1000000, NULL, NULL,
+    {"batch.max.messages", GH_CONF_INT, "20000", 0, 1, 1000000, NULL, NULL,
      "Most messages applied in one database transaction."},
-    {"batch.max.ms", GH_CONF_INT, "100", 0, 1, 60000, NULL, NULL,
+    {"batch.max.ms", GH_CONF_INT, "500", 0, 1, 60000, NULL, NULL,
      "Longest wait to fill a batch."},
     {"outbox.batch", GH_CONF_INT, "10000", 0, 1, 1000000, NULL, NULL,
      "Outbox rows published per relay round."},

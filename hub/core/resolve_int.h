@@ -158,12 +158,30 @@ void gh__res_person_json(gh_resolver_t *r, const comp_t *c,
                          const int64_t *ov_at, const char *absorbed_old,
                          char **ret, const char **into, size_t nret,
                          char **sources, char **prov, char **absorbed);
+/* One outbox row per subscriber topic (payload NULL: a tombstone) into
+ * box (topic, key, payload, version arrays). */
 void gh__res_outbox_rows(gh_resolver_t *r, const char *pid, int64_t version,
-                         const gh_buf_t *payload, gh_sqlarr_t *topic,
-                         gh_sqlarr_t *key, gh_sqlarr_t *pay, gh_sqlarr_t *ver);
-gh_err_t gh__res_write_outbox(PGconn *db, gh_sqlarr_t *topic, gh_sqlarr_t *key,
-                              gh_sqlarr_t *pay, gh_sqlarr_t *ver, char *errstr,
+                         const gh_buf_t *payload, gh_sqlarr_t box[4]);
+gh_err_t gh__res_write_outbox(PGconn *db, gh_sqlarr_t box[4], char *errstr,
                               size_t errstr_size);
+
+/* The person upsert of a run, built person by person: its columns. */
+#define GH__RES_GOLDEN_COLS 11
+typedef struct gh__res_golden {
+    gh_sqlarr_t col[GH__RES_GOLDEN_COLS];
+} gh__res_golden_t;
+void gh__res_golden_begin(gh__res_golden_t *g);
+/* Adds the golden record of cluster cp (ovr: steward choices, cur: the
+ * persons' absorbed ids, both sorted by person id); attribute conflicts
+ * found go to *items. */
+void gh__res_golden_add(gh_resolver_t *r, gh__res_golden_t *g, const comp_t *cp,
+                        PGresult *ovr, PGresult *cur, char **ret,
+                        const char **into, size_t nret, item_t **items,
+                        size_t *nitems);
+/* Writes the persons; *out (caller keeps/clears) holds the rows of those
+ * that changed, for the outbox. Frees g's columns. */
+gh_err_t gh__res_golden_write(PGconn *db, gh__res_golden_t *g, PGresult **out,
+                              char *errstr, size_t errstr_size);
 /* Encodes the view of a person from a row of the person upsert's
  * RETURNING list into out (all subscribers get the same bytes for now;
  * per-subscriber policy will encode per topic here). */

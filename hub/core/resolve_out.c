@@ -61,8 +61,7 @@ void gh__res_person_json(gh_resolver_t *r, const comp_t *c,
 
 /* Appends one outbox row per subscriber topic to the arrays. */
 void gh__res_outbox_rows(gh_resolver_t *r, const char *pid, int64_t version,
-                         const gh_buf_t *payload, gh_sqlarr_t *topic,
-                         gh_sqlarr_t *key, gh_sqlarr_t *pay, gh_sqlarr_t *ver) {
+                         const gh_buf_t *payload, gh_sqlarr_t box[4]) {
     gh_buf_t hex = {0};
     if (payload) {
         static const char dig[] = "0123456789abcdef";
@@ -74,20 +73,19 @@ void gh__res_outbox_rows(gh_resolver_t *r, const char *pid, int64_t version,
         }
     }
     for (int t = 0; t < r->ntopics; t++) {
-        gh_sqlarr_text(topic, r->topics[t]);
-        gh_sqlarr_text(key, pid);
-        gh_sqlarr_text(pay, payload ? hex.data : NULL);
-        gh_sqlarr_int(ver, version);
+        gh_sqlarr_text(&box[0], r->topics[t]);
+        gh_sqlarr_text(&box[1], pid);
+        gh_sqlarr_text(&box[2], payload ? hex.data : NULL);
+        gh_sqlarr_int(&box[3], version);
     }
     gh_buf_free(&hex);
 }
 
-gh_err_t gh__res_write_outbox(PGconn *db, gh_sqlarr_t *topic, gh_sqlarr_t *key,
-                              gh_sqlarr_t *pay, gh_sqlarr_t *ver, char *errstr,
+gh_err_t gh__res_write_outbox(PGconn *db, gh_sqlarr_t box[4], char *errstr,
                               size_t errstr_size) {
-    if (!topic->n) return GH_OK;
-    const char *p[4] = {gh_sqlarr_get(topic), gh_sqlarr_get(key),
-                        gh_sqlarr_get(pay), gh_sqlarr_get(ver)};
+    if (!box[0].n) return GH_OK;
+    const char *p[4] = {gh_sqlarr_get(&box[0]), gh_sqlarr_get(&box[1]),
+                        gh_sqlarr_get(&box[2]), gh_sqlarr_get(&box[3])};
     PGresult *res = gh__res_q(
         db,
         "INSERT INTO outbox (topic, msg_key, payload, person_id, version) "
@@ -161,4 +159,130 @@ gh_err_t gh__res_view_row(gh_resolver_t *r, PGresult *res, int i, gh_buf_t *out,
     json_decref(pr);
     json_decref(ab);
     return e;
+}
+
+void gh__res_golden_begin(gh__res_golden_t *g) {
+    memset(g, 0, sizeof(*g));
+    for (int k = 0; k < GH__RES_GOLDEN_COLS; k++)
+        gh_sqlarr_reset(&g->col[k]);
+}
+
+/* An attribute_conflict item for field f of a person (its evidence: every
+ * department's value, with record and time). */
+static void conflict_item(const comp_t *cp, const gh_golden_src_t *srcs,
+                          const gh_golden_pick_t *pk, int f, item_t **items,
+                          size_t *nitems) {
+    json_t *o = json_object(), *vs = json_array();
+    json_object_set_new(o, "field", json_string(gh_golden_field_name(f)));
+    json_object_set_new(o, "chosen", json_string(srcs[pk->src[f]].value[f]));
+    for (size_t i = 0; i < cp->n; i++) {
+        if (!srcs[i].value[f]) continue;
+        json_t *x = json_object();
+        json_object_set_new(x, "department", json_string(srcs[i].department));
+        json_object_set_new(x, "source_key", json_string(srcs[i].source_key));
+        json_object_set_new(x, "value", json_string(srcs[i].value[f]));
+        json_object_set_new(x, "updated_at",
+                            srcs[i].updated_us == INT64_MIN
+                                ? json_null()
+                                : json_integer(srcs[i].updated_us));
+        json_array_append_new(vs, x);
+    }
+    json_object_set_new(o, "values", vs);
+    *items = gh_xrealloc(*items, (*nitems + 1) * sizeof(**items));
+    item_t *it = &(*items)[(*nitems)++];
+    memset(it, 0, sizeof(*it));
+    it->kind = "attribute_conflict";
+    it->pa = cp->pid;
+    it->field = gh_golden_field_name(f);
+    it->evidence = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+}
+
+void gh__res_golden_add(gh_resolver_t *r, gh__res_golden_t *g, const comp_t *cp,
+                        PGresult *ovr, PGresult *cur, char **ret,
+                        const char **into, size_t nret, item_t **items,
+                        size_t *nitems) {
+    gh_golden_src_t *srcs = gh_xcalloc(cp->n + 1, sizeof(*srcs));
+    for (size_t i = 0; i < cp->n; i++)
+        srcs[i] = r->w[cp->mem[i]].g;
+    const char *ov[GH_GOLDEN_NFIELDS] = {0};
+    int64_t ov_at[GH_GOLDEN_NFIELDS] = {0};
+    for (int i = gh__res_first_row(ovr, cp->pid);
+         i < PQntuples(ovr) && !strcmp(PQgetvalue(ovr, i, 0), cp->pid); i++) {
+        int f = gh_golden_field_index(PQgetvalue(ovr, i, 1));
+        if (f < 0) continue;
+        ov[f] = PQgetisnull(ovr, i, 2) ? "" : PQgetvalue(ovr, i, 2);
+        ov_at[f] = gh__res_ival(ovr, i, 3, 0);
+    }
+    gh_golden_pick_t pk;
+    gh_golden_choose(r->golden, srcs, (int)cp->n, ov, &pk);
+    const char *absorbed_old = NULL;
+    int ci = gh__res_first_row(cur, cp->pid);
+    if (ci < PQntuples(cur) && !strcmp(PQgetvalue(cur, ci, 0), cp->pid))
+        absorbed_old = PQgetvalue(cur, ci, 1);
+    char *sj, *pj, *aj;
+    gh__res_person_json(r, cp, &pk, ov, ov_at, absorbed_old, ret, into, nret,
+                        &sj, &pj, &aj);
+    gh_sqlarr_text(&g->col[0], cp->pid);
+    for (int f = 0; f < GH_GOLDEN_NFIELDS; f++) {
+        const char *v = pk.src[f] >= 0                ? srcs[pk.src[f]].value[f]
+                        : pk.src[f] == -2 && ov[f][0] ? ov[f]
+                                                      : NULL;
+        /* A department that says "unknown" still says something when no
+         * other one knows better. */
+        for (size_t i = 0; !v && f == GH_GOLDEN_SEX && i < cp->n; i++)
+            if (r->w[cp->mem[i]].sex_unknown) v = "UNKNOWN";
+        gh_sqlarr_text(&g->col[1 + f], v);
+    }
+    gh_sqlarr_text(&g->col[8], sj);
+    gh_sqlarr_text(&g->col[9], pj);
+    gh_sqlarr_text(&g->col[10], aj);
+    free(sj);
+    free(pj);
+    free(aj);
+    for (int f = 0; f < GH_GOLDEN_NFIELDS; f++)
+        if (r->conflict_field[f] &&
+            gh_golden_conflict(r->golden, srcs, (int)cp->n, &pk, f))
+            conflict_item(cp, srcs, &pk, f, items, nitems);
+    free(srcs);
+}
+
+gh_err_t gh__res_golden_write(PGconn *db, gh__res_golden_t *g, PGresult **out,
+                              char *errstr, size_t errstr_size) {
+    const char *p[GH__RES_GOLDEN_COLS];
+    for (int k = 0; k < GH__RES_GOLDEN_COLS; k++)
+        p[k] = gh_sqlarr_get(&g->col[k]);
+    /* Only persons whose golden record changed come back (and get a new
+     * version). */
+    *out = gh__res_q(
+        db,
+        "INSERT INTO person AS p (person_id, active, version, id_number, "
+        "name, sex, birth_date, phone, address, grid_code, sources, "
+        "provenance, absorbed_ids, merged_into) SELECT pid, true, 1, v0, v1, "
+        "v2, v3::date, v4, v5, v6, s::jsonb, pr::jsonb, ab::jsonb, NULL FROM "
+        "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+        "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], "
+        "$11::text[]) AS u(pid, v0, v1, v2, v3, v4, v5, v6, s, pr, ab) ON "
+        "CONFLICT (person_id) DO UPDATE SET active = true, version = "
+        "p.version + 1, id_number = EXCLUDED.id_number, name = "
+        "EXCLUDED.name, sex = EXCLUDED.sex, birth_date = EXCLUDED.birth_date, "
+        "phone = EXCLUDED.phone, address = EXCLUDED.address, grid_code = "
+        "EXCLUDED.grid_code, sources = EXCLUDED.sources, provenance = "
+        "EXCLUDED.provenance, absorbed_ids = EXCLUDED.absorbed_ids, "
+        "merged_into = NULL, updated_at = now() WHERE (p.active, p.id_number, "
+        "p.name, p.sex, p.birth_date, p.phone, p.address, p.grid_code, "
+        "p.sources, p.provenance, p.absorbed_ids) IS DISTINCT FROM (true, "
+        "EXCLUDED.id_number, EXCLUDED.name, EXCLUDED.sex, "
+        "EXCLUDED.birth_date, EXCLUDED.phone, EXCLUDED.address, "
+        "EXCLUDED.grid_code, EXCLUDED.sources, EXCLUDED.provenance, "
+        "EXCLUDED.absorbed_ids) RETURNING person_id, version, "
+        "floor(extract(epoch from updated_at) * 1000000)::bigint, id_number, "
+        "name, sex, birth_date::text, phone, address, grid_code, "
+        "sources::text, provenance::text, absorbed_ids::text",
+        GH__RES_GOLDEN_COLS, p, "write persons", errstr, errstr_size);
+    for (int k = 0; k < GH__RES_GOLDEN_COLS; k++)
+        gh_sqlarr_free(&g->col[k]);
+    if (!*out)
+        return PQstatus(db) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
+    return GH_OK;
 }
