@@ -24,6 +24,16 @@ static gh_err_t begin(gh_steward_t *s, const char *by, const char *reason,
     return e;
 }
 
+/* Runs a statement whose result is not needed. */
+static gh_err_t exec(gh_steward_t *s, const char *sql, int n,
+                     const char *const *p, const char *what, char *errstr,
+                     size_t errstr_size) {
+    PGresult *r = Q(s, sql, n, p, what, errstr, errstr_size);
+    if (!r) return GH_ERR_PG;
+    PQclear(r);
+    return GH_OK;
+}
+
 static void rollback(gh_steward_t *s) {
     char ignore[256];
     gh_pg_exec(s->db, "ROLLBACK", ignore, sizeof(ignore));
@@ -81,15 +91,10 @@ static gh_err_t finish(gh_steward_t *s, FILE *out, const char *item,
                                  &st, errstr, errstr_size);
     if (!e && item && *item) {
         const char *p[2] = {item, decision};
-        PGresult *r = Q(s,
-                        "UPDATE steward_item SET status = 'resolved', "
-                        "decision_id = $2::bigint, updated_at = now() WHERE "
-                        "item_id = $1::bigint",
-                        2, p, "resolve item", errstr, errstr_size);
-        if (!r)
-            e = GH_ERR_PG;
-        else
-            PQclear(r);
+        e = exec(s,
+                 "UPDATE steward_item SET status = 'resolved', decision_id = "
+                 "$2::bigint, updated_at = now() WHERE item_id = $1::bigint",
+                 2, p, "resolve item", errstr, errstr_size);
     }
     if (!e) e = gh_pg_exec(s->db, "COMMIT", errstr, errstr_size);
     if (e) {
@@ -104,51 +109,23 @@ static gh_err_t finish(gh_steward_t *s, FILE *out, const char *item,
     return GH_OK;
 }
 
-gh_err_t gh_steward_merge(gh_steward_t *s, FILE *out, const char *item,
-                          const char *pa, const char *pb, const char *by,
-                          const char *reason, char *errstr,
-                          size_t errstr_size) {
-    if (!pa || !pb || !strcmp(pa, pb))
-        return gh_seterr(errstr, errstr_size, GH_ERR_INVALID_ARG,
-                         "merge needs two different persons");
-    gh_err_t e = begin(s, by, reason, errstr, errstr_size);
-    if (e) return e;
-    gh_sqlarr_t ra = {0}, rb = {0};
-    char dec[32];
-    json_t *d = json_pack("{s:[s,s]}", "persons", pa, pb);
-    e = person_recs(s, pa, &ra, errstr, errstr_size);
-    if (!e) e = person_recs(s, pb, &rb, errstr, errstr_size);
-    if (!e)
-        e = decide(s, "merge", by, reason, item, d, dec, errstr, errstr_size);
-    if (!e) {
-        /* A star of forced links from the oldest record holds the merged
-         * person together whatever its records later say. */
-        const char *p[3] = {gh_sqlarr_get(&ra), gh_sqlarr_get(&rb), dec};
-        PGresult *r = Q(
-            s,
-            "WITH r AS (SELECT unnest($1::bigint[] || $2::bigint[]) AS rec), "
-            "c AS (SELECT min(rec) AS hub FROM r), del AS (DELETE FROM "
-            "steward_constraint WHERE kind = 'apart' AND ((a = "
-            "ANY($1::bigint[]) "
-            "AND b = ANY($2::bigint[])) OR (a = ANY($2::bigint[]) AND b = "
-            "ANY($1::bigint[])))) INSERT INTO steward_constraint SELECT "
-            "c.hub, r.rec, 'merge', $3::bigint FROM r, c WHERE r.rec <> c.hub "
-            "ON CONFLICT DO NOTHING",
-            3, p, "record merge", errstr, errstr_size);
-        if (!r)
-            e = GH_ERR_PG;
-        else
-            PQclear(r);
-    }
-    json_decref(d);
-    gh_sqlarr_free(&ra);
-    gh_sqlarr_free(&rb);
-    if (e) {
-        rollback(s);
-        return e;
-    }
-    const char *pids[2] = {pa, pb};
-    return finish(s, out, item, dec, pids, 2, "merge", errstr, errstr_size);
+/* A star of forced links from the oldest record holds the merged person
+ * together whatever its records later say; kept-apart pairs between the
+ * two go. */
+static gh_err_t forced(gh_steward_t *s, gh_sqlarr_t *x, gh_sqlarr_t *y,
+                       const char *dec, char *errstr, size_t errstr_size) {
+    const char *p[3] = {gh_sqlarr_get(x), gh_sqlarr_get(y), dec};
+    return exec(
+        s,
+        "WITH r AS (SELECT unnest($1::bigint[] || $2::bigint[]) AS rec), "
+        "c AS (SELECT min(rec) AS hub FROM r), del AS (DELETE FROM "
+        "steward_constraint WHERE kind = 'apart' AND ((a = "
+        "ANY($1::bigint[]) "
+        "AND b = ANY($2::bigint[])) OR (a = ANY($2::bigint[]) AND b = "
+        "ANY($1::bigint[])))) INSERT INTO steward_constraint SELECT "
+        "c.hub, r.rec, 'merge', $3::bigint FROM r, c WHERE r.rec <> c.hub "
+        "ON CONFLICT DO NOTHING",
+        3, p, "record merge", errstr, errstr_size);
 }
 
 /* Keeps the records of set x and set y apart (pairs a < b) and drops the
@@ -158,7 +135,7 @@ static gh_err_t apart(gh_steward_t *s, gh_sqlarr_t *x, gh_sqlarr_t *y,
     char lim[32];
     snprintf(lim, sizeof(lim), "%d", s->apart_max);
     const char *p[4] = {gh_sqlarr_get(x), gh_sqlarr_get(y), dec, lim};
-    PGresult *r = Q(
+    return exec(
         s,
         "WITH del AS (DELETE FROM steward_constraint WHERE kind = 'merge' AND "
         "((a = ANY($1::bigint[]) AND b = ANY($2::bigint[])) OR (a = "
@@ -167,19 +144,22 @@ static gh_err_t apart(gh_steward_t *s, gh_sqlarr_t *x, gh_sqlarr_t *y,
         "$3::bigint FROM unnest($1::bigint[]) x, unnest($2::bigint[]) y "
         "WHERE x <> y LIMIT $4::int ON CONFLICT DO NOTHING",
         4, p, "record keep-apart", errstr, errstr_size);
-    if (!r) return GH_ERR_PG;
-    PQclear(r);
-    return GH_OK;
 }
 
-gh_err_t gh_steward_keep_apart(gh_steward_t *s, FILE *out, const char *item,
-                               const char *pa, const char *pb, const char *by,
-                               const char *reason, char *errstr,
-                               size_t errstr_size) {
+/* merge and keep-apart: a decision about two persons, turned into
+ * constraints between their records by `constrain`. */
+static gh_err_t
+pair_action(gh_steward_t *s, FILE *out, const char *action,
+            gh_err_t (*constrain)(gh_steward_t *, gh_sqlarr_t *, gh_sqlarr_t *,
+                                  const char *, char *, size_t),
+            const char *item, const char *pa, const char *pb, const char *by,
+            const char *reason, char *errstr, size_t errstr_size) {
     if (!pa || !pb || !strcmp(pa, pb))
         return gh_seterr(errstr, errstr_size, GH_ERR_INVALID_ARG,
-                         "keep-apart needs two different persons (to divide "
-                         "one person, use split)");
+                         "%s needs two different persons%s", action,
+                         strcmp(action, "merge")
+                             ? " (to divide one person, use split)"
+                             : "");
     gh_err_t e = begin(s, by, reason, errstr, errstr_size);
     if (e) return e;
     gh_sqlarr_t ra = {0}, rb = {0};
@@ -188,9 +168,8 @@ gh_err_t gh_steward_keep_apart(gh_steward_t *s, FILE *out, const char *item,
     e = person_recs(s, pa, &ra, errstr, errstr_size);
     if (!e) e = person_recs(s, pb, &rb, errstr, errstr_size);
     if (!e)
-        e = decide(s, "keep-apart", by, reason, item, d, dec, errstr,
-                   errstr_size);
-    if (!e) e = apart(s, &ra, &rb, dec, errstr, errstr_size);
+        e = decide(s, action, by, reason, item, d, dec, errstr, errstr_size);
+    if (!e) e = constrain(s, &ra, &rb, dec, errstr, errstr_size);
     json_decref(d);
     gh_sqlarr_free(&ra);
     gh_sqlarr_free(&rb);
@@ -199,8 +178,23 @@ gh_err_t gh_steward_keep_apart(gh_steward_t *s, FILE *out, const char *item,
         return e;
     }
     const char *pids[2] = {pa, pb};
-    return finish(s, out, item, dec, pids, 2, "keep-apart", errstr,
-                  errstr_size);
+    return finish(s, out, item, dec, pids, 2, action, errstr, errstr_size);
+}
+
+gh_err_t gh_steward_merge(gh_steward_t *s, FILE *out, const char *item,
+                          const char *pa, const char *pb, const char *by,
+                          const char *reason, char *errstr,
+                          size_t errstr_size) {
+    return pair_action(s, out, "merge", forced, item, pa, pb, by, reason,
+                       errstr, errstr_size);
+}
+
+gh_err_t gh_steward_keep_apart(gh_steward_t *s, FILE *out, const char *item,
+                               const char *pa, const char *pb, const char *by,
+                               const char *reason, char *errstr,
+                               size_t errstr_size) {
+    return pair_action(s, out, "keep-apart", apart, item, pa, pb, by, reason,
+                       errstr, errstr_size);
 }
 
 gh_err_t gh_steward_split(gh_steward_t *s, FILE *out, const char *pid,
@@ -304,16 +298,12 @@ gh_err_t gh_steward_choose(gh_steward_t *s, FILE *out, const char *item,
         e = decide(s, "choose", by, reason, item, d, dec, errstr, errstr_size);
     if (!e) {
         const char *p[4] = {pid, field, value && *value ? value : NULL, dec};
-        PGresult *r = Q(s,
-                        "INSERT INTO person_override (person_id, field, value, "
-                        "decision_id) VALUES ($1, $2, $3, $4::bigint) ON "
-                        "CONFLICT (person_id, field) DO UPDATE SET value = $3, "
-                        "decision_id = $4::bigint, chosen_at = now()",
-                        4, p, "record choice", errstr, errstr_size);
-        if (!r)
-            e = GH_ERR_PG;
-        else
-            PQclear(r);
+        e = exec(s,
+                 "INSERT INTO person_override (person_id, field, value, "
+                 "decision_id) VALUES ($1, $2, $3, $4::bigint) ON CONFLICT "
+                 "(person_id, field) DO UPDATE SET value = $3, decision_id = "
+                 "$4::bigint, chosen_at = now()",
+                 4, p, "record choice", errstr, errstr_size);
     }
     json_decref(d);
     gh_sqlarr_free(&ra);
