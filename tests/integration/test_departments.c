@@ -29,6 +29,7 @@
  */
 #include "events.h"
 #include "topics.h"
+#include "pipeline.h"
 #include "stack.h"
 
 #include <criterion/criterion.h>
@@ -631,32 +632,6 @@ static void expect_no_dead_letters(const dept_t *d) {
     cr_assert_null(hit, "connector log reports a dead letter: %s", hit);
 }
 
-/* Fails if a log file in `dir` holds a sanitizer report (children of an
- * ASan build write theirs to their logs). */
-static void assert_no_sanitizer_reports(const char *dir) {
-    DIR *dd = opendir(dir);
-    cr_assert_not_null(dd, "%s", dir);
-    struct dirent *e;
-    while ((e = readdir(dd))) {
-        size_t l = strlen(e->d_name);
-        if (l < 4 || strcmp(e->d_name + l - 4, ".log")) continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        char *text = gh_test_file_tail(path, 16 << 20);
-        const char *hit = strstr(text, "ERROR: AddressSanitizer");
-        if (!hit) hit = strstr(text, "ERROR: LeakSanitizer");
-        if (!hit) hit = strstr(text, "runtime error:");
-        if (hit) {
-            char *report = gh_xstrndup(hit, 3000);
-            free(text);
-            closedir(dd);
-            cr_assert_fail("sanitizer report in %s:\n%s", path, report);
-        }
-        free(text);
-    }
-    closedir(dd);
-}
-
 /* Stops the connector and hub with SIGTERM: exit status 0, no sanitizer
  * report in any log. */
 static void stop_clean(gh_test_stack_t *s) {
@@ -675,7 +650,7 @@ static void stop_clean(gh_test_stack_t *s) {
                            rc, log, tail);
         }
     }
-    assert_no_sanitizer_reports(s->dir);
+    gh_test_assert_no_sanitizer_reports(s->dir);
 }
 
 /* ---- 1. 综治 comprehensive governance ------------------------------------ */
