@@ -4,6 +4,7 @@
  * The engine is gridhub/match.h; this file reads, writes and reports.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,6 +50,8 @@ static const gh_conf_prop_t props[] = {
 
 typedef struct keymap {
     uint32_t *idx; /* UINT32_MAX = empty */
+    uint32_t *tag; /* 32 hash bits, which also pick the slot: most probes
+                      skip the string compare, and growing rehashes none */
     size_t cap, count;
 } keymap_t;
 
@@ -62,33 +65,42 @@ static uint64_t key_hash(const char *dept, const char *key) {
     return h ^ (h >> 29);
 }
 
-static void keymap_grow(keymap_t *m, const gh_match_set_t *set) {
+static void keymap_grow(keymap_t *m) {
     size_t ncap = m->cap ? 2 * m->cap : 1 << 16;
     uint32_t *n = gh_xmalloc(ncap * sizeof(*n));
+    uint32_t *tag = gh_xmalloc(ncap * sizeof(*tag));
     memset(n, 0xff, ncap * sizeof(*n));
     for (size_t i = 0; i < m->cap; i++) {
         if (m->idx[i] == UINT32_MAX) continue;
-        const gh_match_rec_t *r = gh_match_set_get(set, m->idx[i]);
-        size_t j = key_hash(r->department, r->source_key) & (ncap - 1);
-        while (n[j] != UINT32_MAX)
-            j = (j + 1) & (ncap - 1);
-        n[j] = m->idx[i];
+        size_t k = m->tag[i] & (ncap - 1); /* the tag also picks slots */
+        while (n[k] != UINT32_MAX)
+            k = (k + 1) & (ncap - 1);
+        n[k] = m->idx[i];
+        tag[k] = m->tag[i];
     }
     free(m->idx);
+    free(m->tag);
     m->idx = n;
+    m->tag = tag;
     m->cap = ncap;
 }
 
-/* The slot of (dept, key): holding its record, or empty. */
+/* The slot of (dept, key): holding its record, or empty (then *tag_out is
+ * the tag to store with it). */
 static uint32_t *keymap_slot(keymap_t *m, const gh_match_set_t *set,
-                             const char *dept, const char *key) {
-    size_t j = key_hash(dept, key) & (m->cap - 1);
+                             const char *dept, const char *key,
+                             uint32_t *tag_out) {
+    uint32_t tag = (uint32_t)(key_hash(dept, key) >> 32);
+    size_t j = tag & (m->cap - 1);
     while (m->idx[j] != UINT32_MAX) {
-        const gh_match_rec_t *r = gh_match_set_get(set, m->idx[j]);
-        if (!strcmp(r->source_key, key) && !strcmp(r->department, dept))
-            return &m->idx[j];
+        if (m->tag[j] == tag) {
+            const gh_match_rec_t *r = gh_match_set_get(set, m->idx[j]);
+            if (!strcmp(r->source_key, key) && !strcmp(r->department, dept))
+                return &m->idx[j];
+        }
         j = (j + 1) & (m->cap - 1);
     }
+    if (tag_out) *tag_out = tag;
     return &m->idx[j];
 }
 
@@ -105,7 +117,8 @@ typedef struct input {
 } input_t;
 
 static void bad_line(input_t *in, const char *path, size_t line,
-                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static void bad_line(input_t *in, const char *path, size_t line,
                      const char *fmt, ...) {
@@ -144,74 +157,138 @@ static const char *str_field(json_t *o, const char *key, int *bad) {
     return json_string_value(v);
 }
 
-static void read_line(input_t *in, const char *path, size_t lineno,
-                      const char *line, size_t len) {
+/* One input line, parsed and normalized (on a worker thread), waiting to
+ * be added in input order. */
+typedef struct parsed {
+    char msg[200]; /* non-empty: malformed, the reason */
+    gh_match_rec_t rec;
+    char norm[GH_MATCH_NORM_BUF];
+    char *mem;          /* department, source_key, household_key, errors */
+    const char *errors; /* error kind names, each NUL-terminated, then "" */
+} parsed_t;
+
+static void parse_line(const char *line, size_t len, parsed_t *p) {
+    p->msg[0] = '\0';
+    p->mem = NULL;
     json_error_t jerr;
     json_t *o = json_loadb(line, len, JSON_DISABLE_EOF_CHECK, &jerr);
     if (!o) {
-        bad_line(in, path, lineno, "not JSON: %s", jerr.text);
-        return;
-    }
-    if (!json_is_object(o)) {
-        bad_line(in, path, lineno, "not a JSON object");
-        json_decref(o);
+        /* jansson quotes the text "near" the error: personal data, which
+         * must not reach a log. */
+        char *near = strstr(jerr.text, " near ");
+        if (near) *near = '\0';
+        snprintf(p->msg, sizeof(p->msg), "not JSON (column %d): %s",
+                 jerr.column, jerr.text);
         return;
     }
     static const char *const fields[] = {
         "department", "source_key", "name",    "id_number",    "sex",
         "birth_date", "phone",      "address", "household_key"};
-    const char *v[9];
+    const char *v[9] = {NULL};
+    json_t *errs = NULL;
+    if (!json_is_object(o)) {
+        snprintf(p->msg, sizeof(p->msg), "not a JSON object");
+        goto out;
+    }
     for (int i = 0; i < 9; i++) {
         int bad = 0;
         v[i] = str_field(o, fields[i], &bad);
         if (bad) {
-            bad_line(in, path, lineno, "\"%s\" is neither a string nor null",
-                     fields[i]);
-            json_decref(o);
-            return;
+            snprintf(p->msg, sizeof(p->msg),
+                     "\"%s\" is neither a string nor null", fields[i]);
+            goto out;
         }
     }
     if (!v[0] || !*v[0] || !v[1] || !*v[1]) {
-        bad_line(in, path, lineno, "department and source_key are required");
-        json_decref(o);
+        snprintf(p->msg, sizeof(p->msg),
+                 "department and source_key are required");
+        goto out;
+    }
+    errs = json_object_get(o, "errors");
+    if (errs && !json_is_null(errs) && !json_is_array(errs)) {
+        snprintf(p->msg, sizeof(p->msg), "\"errors\" is not an array");
+        goto out;
+    }
+    gh_match_raw_t raw = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]};
+    gh_match_normalize(&raw, &p->rec, p->norm);
+    /* The borrowed strings outlive the JSON tree in one block. */
+    size_t n = strlen(v[0]) + strlen(v[1]) + (v[8] ? strlen(v[8]) : 0) + 4;
+    size_t i;
+    json_t *e;
+    json_array_foreach(errs, i, e) {
+        if (json_is_string(e)) n += strlen(json_string_value(e)) + 1;
+    }
+    char *m = p->mem = gh_xmalloc(n);
+    p->rec.department = m;
+    m = stpcpy(m, v[0]) + 1;
+    p->rec.source_key = m;
+    m = stpcpy(m, v[1]) + 1;
+    p->rec.household_key = v[8] ? m : NULL;
+    if (v[8]) m = stpcpy(m, v[8]) + 1;
+    p->errors = m;
+    json_array_foreach(errs, i, e) {
+        if (json_is_string(e)) m = stpcpy(m, json_string_value(e)) + 1;
+    }
+    *m = '\0';
+out:
+    json_decref(o);
+}
+
+typedef struct parse_job {
+    char **lines;
+    size_t *lens;
+    parsed_t *out;
+    size_t lo, hi;
+} parse_job_t;
+
+static void *parse_worker(void *arg) {
+    parse_job_t *j = arg;
+    for (size_t i = j->lo; i < j->hi; i++)
+        if (j->lens[i]) parse_line(j->lines[i], j->lens[i], &j->out[i]);
+    return NULL;
+}
+
+/* Adds one parsed line, in input order: reports it if malformed or a
+ * duplicate. */
+static void add_parsed(input_t *in, const char *path, size_t lineno,
+                       parsed_t *p) {
+    if (p->msg[0]) {
+        bad_line(in, path, lineno, "%s", p->msg);
+        return;
+    }
+    const gh_match_rec_t *r = &p->rec;
+    if (2 * (in->keys.count + 1) > in->keys.cap) keymap_grow(&in->keys);
+    uint32_t tag;
+    uint32_t *slot =
+        keymap_slot(&in->keys, in->set, r->department, r->source_key, &tag);
+    if (*slot != UINT32_MAX) {
+        bad_line(in, path, lineno,
+                 "duplicate department/source_key %.60s/%.80s", r->department,
+                 r->source_key);
+        free(p->mem);
         return;
     }
     uint32_t kinds = 0;
-    json_t *errs = json_object_get(o, "errors");
-    if (errs && !json_is_null(errs)) {
-        if (!json_is_array(errs)) {
-            bad_line(in, path, lineno, "\"errors\" is not an array");
-            json_decref(o);
-            return;
-        }
-        size_t i;
-        json_t *e;
-        json_array_foreach(errs, i, e) {
-            int k = json_is_string(e) ? kind_index(in, json_string_value(e))
-                                      : -1;
-            if (k >= 0) kinds |= 1u << k;
-        }
+    for (const char *e = p->errors; *e; e += strlen(e) + 1) {
+        int k = kind_index(in, e);
+        if (k >= 0) kinds |= 1u << k;
     }
-    if (2 * (in->keys.count + 1) > in->keys.cap)
-        keymap_grow(&in->keys, in->set);
-    uint32_t *slot = keymap_slot(&in->keys, in->set, v[0], v[1]);
-    if (*slot != UINT32_MAX) {
-        bad_line(in, path, lineno, "duplicate department/source_key %.60s/%.80s",
-                 v[0], v[1]);
-        json_decref(o);
-        return;
-    }
-    gh_match_raw_t raw = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]};
-    size_t idx = gh_match_set_add_raw(in->set, &raw);
+    size_t idx = gh_match_set_add(in->set, r);
+    free(p->mem);
     *slot = (uint32_t)idx;
+    in->keys.tag[slot - in->keys.idx] = tag;
     in->keys.count++;
     if (idx >= in->cap_kinds) {
         in->cap_kinds = in->cap_kinds ? 2 * in->cap_kinds : 1 << 16;
         in->kinds = gh_xrealloc(in->kinds, in->cap_kinds * sizeof(*in->kinds));
     }
     in->kinds[idx] = kinds;
-    json_decref(o);
 }
+
+/* Lines are read in batches; JSON parsing and normalization, most of the
+ * reading time, run on two threads (the lines of a batch split in two),
+ * then the batch is added in order on this thread. */
+#define BATCH 8192
 
 static gh_err_t read_input(input_t *in, const char *path, char *errstr,
                            size_t errstr_size) {
@@ -221,19 +298,45 @@ static gh_err_t read_input(input_t *in, const char *path, char *errstr,
                          path, strerror(errno));
     char *buf = gh_xmalloc(IO_BUF);
     setvbuf(f, buf, _IOFBF, IO_BUF);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        in->lines++;
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = '\0';
-        if (!len) continue;
-        if (in->lines >= UINT32_MAX - 1) break;
-        read_line(in, path, in->lines, line, (size_t)len);
+    char **lines = gh_xcalloc(BATCH, sizeof(*lines));
+    size_t *caps = gh_xcalloc(BATCH, sizeof(*caps));
+    size_t *lens = gh_xcalloc(BATCH, sizeof(*lens));
+    parsed_t *parsed = gh_xmalloc(BATCH * sizeof(*parsed));
+    int eof = 0;
+    while (!eof) {
+        size_t nb = 0;
+        while (nb < BATCH) {
+            ssize_t len = getline(&lines[nb], &caps[nb], f);
+            if (len < 0 || in->lines >= UINT32_MAX - 1) {
+                eof = 1;
+                break;
+            }
+            while (len &&
+                   (lines[nb][len - 1] == '\n' || lines[nb][len - 1] == '\r'))
+                lines[nb][--len] = '\0';
+            lens[nb++] = (size_t)len;
+            in->lines++;
+        }
+        parse_job_t jobs[2] = {{lines, lens, parsed, 0, nb / 2},
+                               {lines, lens, parsed, nb / 2, nb}};
+        pthread_t th;
+        int threaded = !pthread_create(&th, NULL, parse_worker, &jobs[1]);
+        parse_worker(&jobs[0]);
+        if (threaded)
+            pthread_join(th, NULL);
+        else
+            parse_worker(&jobs[1]);
+        size_t first = in->lines - nb + 1;
+        for (size_t i = 0; i < nb; i++)
+            if (lens[i]) add_parsed(in, path, first + i, &parsed[i]);
     }
     int failed = ferror(f);
-    free(line);
+    for (size_t i = 0; i < BATCH; i++)
+        free(lines[i]);
+    free(lines);
+    free(caps);
+    free(lens);
+    free(parsed);
     if (f != stdin) fclose(f);
     free(buf);
     if (failed)
@@ -299,7 +402,8 @@ static gh_err_t read_truth(input_t *in, const char *path, uint32_t *truth,
     while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         json_error_t jerr;
-        json_t *o = json_loadb(line, (size_t)len, JSON_DISABLE_EOF_CHECK, &jerr);
+        json_t *o =
+            json_loadb(line, (size_t)len, JSON_DISABLE_EOF_CHECK, &jerr);
         int b = 0;
         const char *d = o ? str_field(o, "department", &b) : NULL;
         const char *k = o ? str_field(o, "source_key", &b) : NULL;
@@ -311,7 +415,7 @@ static gh_err_t read_truth(input_t *in, const char *path, uint32_t *truth,
                         "{department, source_key, true_id}; ignored\n",
                         path, lineno);
         } else if (in->keys.cap) {
-            uint32_t *slot = keymap_slot(&in->keys, in->set, d, k);
+            uint32_t *slot = keymap_slot(&in->keys, in->set, d, k, NULL);
             if (*slot != UINT32_MAX)
                 truth[*slot] = idmap_label(&ids, t);
             else
@@ -330,16 +434,17 @@ static gh_err_t read_truth(input_t *in, const char *path, uint32_t *truth,
 
 static void put_json_str(FILE *f, const char *s) {
     putc('"', f);
+    const char *run = s;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            putc('\\', f);
-            putc(*p, f);
-        } else if (*p < 0x20) {
+        if (*p != '"' && *p != '\\' && *p >= 0x20) continue;
+        fwrite(run, 1, (size_t)((const char *)p - run), f);
+        if (*p < 0x20)
             fprintf(f, "\\u%04x", *p);
-        } else {
-            putc(*p, f);
-        }
+        else
+            fprintf(f, "\\%c", *p);
+        run = (const char *)p + 1;
     }
+    fputs(run, f);
     putc('"', f);
 }
 
@@ -348,8 +453,8 @@ static gh_err_t write_output(const gh_match_set_t *set, const uint32_t *person,
                              size_t errstr_size) {
     FILE *f = fopen(path, "w");
     if (!f)
-        return gh_seterr(errstr, errstr_size, GH_ERR_IO,
-                         "cannot create %s: %s", path, strerror(errno));
+        return gh_seterr(errstr, errstr_size, GH_ERR_IO, "cannot create %s: %s",
+                         path, strerror(errno));
     char *buf = gh_xmalloc(IO_BUF);
     setvbuf(f, buf, _IOFBF, IO_BUF);
     size_t n = gh_match_set_count(set);
@@ -441,9 +546,14 @@ static int run(gh_conf_t *conf) {
             printf("model: not trained (%s); built-in priors and pins\n", err);
         } else {
             int conv, it = gh_match_model_iterations(model, &conv);
-            printf("model: EM %d iterations (%s), lambda %.3g\n", it,
-                   conv ? "converged" : "NOT converged",
-                   gh_match_model_lambda(model));
+            if (!it)
+                printf("model: too few candidate pairs for EM: m and "
+                       "lambda from the built-in priors and pins, u from "
+                       "the data\n");
+            else
+                printf("model: EM %d iterations (%s), lambda %.3g\n", it,
+                       conv ? "converged" : "NOT converged",
+                       gh_match_model_lambda(model));
         }
     } else {
         printf("model: built-in priors and pins (em=false)\n");
@@ -458,8 +568,7 @@ static int run(gh_conf_t *conf) {
         }
         gh_match_model_write(model, mf);
         if (fclose(mf)) {
-            fprintf(stderr, "gridhub resolve: writing %s failed\n",
-                    model_path);
+            fprintf(stderr, "gridhub resolve: writing %s failed\n", model_path);
             goto out;
         }
     }
@@ -474,6 +583,10 @@ static int run(gh_conf_t *conf) {
            "for review, %zu ID conflicts, %zu oversize blocks skipped\n",
            st.candidate_pairs, st.links_id, st.links, st.reviews,
            st.id_conflicts, st.oversize_blocks);
+    printf("clustering: %zu records left unlinked (as close to two persons "
+           "with different valid IDs), %zu links refused (would join two "
+           "valid IDs)\n",
+           st.ambiguous, st.kept_apart);
     /* Person numbers in order of each person's first record: cluster_of
      * is the smallest member, already numbered when a later one comes. */
     uint32_t next = 0;
@@ -512,6 +625,7 @@ out:
     free(truth);
     free(in.kinds);
     free(in.keys.idx);
+    free(in.keys.tag);
     for (int k = 0; k < in.nkinds; k++)
         free(in.kind_names[k]);
     gh_match_set_destroy(in.set);

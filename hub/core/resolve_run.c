@@ -260,9 +260,16 @@ static gh_err_t step_cluster(run_t *x) {
                 keep_apart(x, wa, wb);
         }
     }
+    /* Two different valid ID numbers are two people: a cluster never
+     * joins them unless a steward forced it. */
     uint32_t *cl = gh_xcalloc(x->nm + 1, sizeof(uint32_t));
-    gh_match_cluster(x->nm, x->edges, x->ne, (const uint32_t(*)[2])x->apart,
-                     x->na, cl);
+    uint64_t *anchor = gh_xcalloc(x->nm + 1, sizeof(uint64_t));
+    for (size_t i = 0; i < x->nm; i++)
+        anchor[i] = gh_match_anchor(gh__res_mrec(r, x->members[i]));
+    gh_match_cluster_anchored(x->nm, x->edges, x->ne,
+                              (const uint32_t(*)[2])x->apart, x->na, anchor,
+                              cl);
+    free(anchor);
     /* clusters, members sorted by (department, source_key) */
     size_t *comp_of_root = gh_xcalloc(x->nm + 1, sizeof(size_t));
     size_t *count = gh_xcalloc(x->nm + 1, sizeof(size_t));

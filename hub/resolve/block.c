@@ -16,8 +16,8 @@
  */
 
 static const char *const KEY_NAMES[GH__KEY__COUNT] = {
-    "id17", "pinyin+birth", "surname+birth+sex",
-    "name+year", "phone", "name+address"};
+    "id17",      "pinyin+birth", "surname+birth+sex",
+    "name+year", "phone",        "name+address"};
 
 #define FB(f) (1u << (f))
 static const unsigned KEY_FIELDS[GH__KEY__COUNT] = {
@@ -59,15 +59,15 @@ void gh__match_keys(const gh_match_rec_t *r, uint64_t keys[GH__KEY__COUNT]) {
         keys[GH__KEY_ID17] = finish(str_key(GH__KEY_ID17, r->id_number, 17));
     if (r->pinyin && has_birth) {
         int lo = mo < d ? mo : d, hi = mo < d ? d : mo;
-        keys[GH__KEY_PINYIN_BIRTH] = finish(
-            with_int(str_key(GH__KEY_PINYIN_BIRTH, r->pinyin, strlen(r->pinyin)),
-                     (uint64_t)(y * 10000 + lo * 100 + hi)));
+        keys[GH__KEY_PINYIN_BIRTH] = finish(with_int(
+            str_key(GH__KEY_PINYIN_BIRTH, r->pinyin, strlen(r->pinyin)),
+            (uint64_t)(y * 10000 + lo * 100 + hi)));
     }
     if (r->pinyin && has_birth && r->sex) {
         size_t sl = strcspn(r->pinyin, " ");
-        keys[GH__KEY_SURNAME_BIRTH_SEX] = finish(with_int(
-            str_key(GH__KEY_SURNAME_BIRTH_SEX, r->pinyin, sl),
-            (uint64_t)(uint32_t)r->birth * 4 + r->sex));
+        keys[GH__KEY_SURNAME_BIRTH_SEX] =
+            finish(with_int(str_key(GH__KEY_SURNAME_BIRTH_SEX, r->pinyin, sl),
+                            (uint64_t)(uint32_t)r->birth * 4 + r->sex));
     }
     if (r->name && has_birth)
         keys[GH__KEY_NAME_YEAR] = finish(with_int(
@@ -76,9 +76,9 @@ void gh__match_keys(const gh_match_rec_t *r, uint64_t keys[GH__KEY__COUNT]) {
         keys[GH__KEY_PHONE] =
             finish(str_key(GH__KEY_PHONE, r->phone, strlen(r->phone)));
     if (r->name && r->address)
-        keys[GH__KEY_NAME_ADDRESS] = finish(with_int(
-            str_key(GH__KEY_NAME_ADDRESS, r->name, strlen(r->name)),
-            gh__match_hash(r->address, strlen(r->address), 0x200)));
+        keys[GH__KEY_NAME_ADDRESS] = finish(
+            with_int(str_key(GH__KEY_NAME_ADDRESS, r->name, strlen(r->name)),
+                     gh__match_hash(r->address, strlen(r->address), 0x200)));
 }
 
 size_t gh_match_block_keys(const gh_match_rec_t *r, uint64_t *keys,

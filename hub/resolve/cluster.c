@@ -4,12 +4,14 @@
  *
  * Each cluster root owns the list of records its members must stay apart
  * from (both directions are listed), merged small-to-large, so checking a
- * union costs the smaller list. Without kept-apart pairs the order of the
- * unions cannot change the result, and the sort is skipped.
+ * union costs the smaller list. Anchors (valid ID numbers) work the same
+ * way with one value per root. Without kept-apart pairs or anchors the
+ * order of the unions cannot change the result, and the sort is skipped.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "gridhub/idnum.h"
 #include "gridhub/util.h"
 #include "match_int.h"
 
@@ -22,6 +24,7 @@ typedef struct vec {
 
 typedef struct uf {
     uint32_t *parent, *size;
+    uint64_t *anchor;  /* per root; NULL if no anchors */
     uint32_t *list_of; /* root -> index into lists, or NONE; NULL if none */
     vec_t *lists;
 } uf_t;
@@ -70,6 +73,7 @@ static void join(uf_t *u, uint32_t ra, uint32_t rb) {
     }
     u->parent[rb] = ra;
     u->size[ra] += u->size[rb];
+    if (u->anchor && !u->anchor[ra]) u->anchor[ra] = u->anchor[rb];
     if (!u->list_of) return;
     uint32_t la = u->list_of[ra], lb = u->list_of[rb];
     if (lb == NONE) return;
@@ -106,10 +110,28 @@ static int edge_cmp(const void *pa, const void *pb) {
     return a->b < b->b ? -1 : a->b > b->b;
 }
 
-size_t gh_match_cluster(size_t n, const gh_match_edge_t *edges,
-                        size_t n_edges, const uint32_t (*apart)[2],
-                        size_t n_apart, uint32_t *cluster_of) {
+size_t gh_match_cluster(size_t n, const gh_match_edge_t *edges, size_t n_edges,
+                        const uint32_t (*apart)[2], size_t n_apart,
+                        uint32_t *cluster_of) {
+    return gh_match_cluster_anchored(n, edges, n_edges, apart, n_apart, NULL,
+                                     cluster_of);
+}
+
+uint64_t gh_match_anchor(const gh_match_rec_t *r) {
+    if (!gh_idnum_is_valid(r->id_status) || !r->id_number[0]) return 0;
+    uint64_t h = gh__match_hash(r->id_number, 18, 0xa11c);
+    return h ? h : 1;
+}
+
+size_t gh_match_cluster_anchored(size_t n, const gh_match_edge_t *edges,
+                                 size_t n_edges, const uint32_t (*apart)[2],
+                                 size_t n_apart, const uint64_t *anchor,
+                                 uint32_t *cluster_of) {
     uf_t u = {0};
+    if (anchor) {
+        u.anchor = gh_xmalloc((n ? n : 1) * sizeof(*u.anchor));
+        memcpy(u.anchor, anchor, n * sizeof(*u.anchor));
+    }
     u.parent = gh_xmalloc((n ? n : 1) * sizeof(*u.parent));
     u.size = gh_xmalloc((n ? n : 1) * sizeof(*u.size));
     for (size_t i = 0; i < n; i++) {
@@ -134,7 +156,7 @@ size_t gh_match_cluster(size_t n, const gh_match_edge_t *edges,
 
     const gh_match_edge_t *order = edges;
     gh_match_edge_t *sorted = NULL;
-    if (n_apart) {
+    if (n_apart || anchor) {
         size_t k = 0;
         sorted = gh_xmalloc((n_edges ? n_edges : 1) * sizeof(*sorted));
         for (size_t i = 0; i < n_edges; i++)
@@ -151,7 +173,10 @@ size_t gh_match_cluster(size_t n, const gh_match_edge_t *edges,
         if (ra == rb) continue;
         /* A manual merge holds even against a kept-apart pair: the steward
          * who made it has the last word. */
-        if (e->kind != GH_MATCH_FORCED && apart_conflict(&u, ra, rb)) {
+        if (e->kind != GH_MATCH_FORCED &&
+            ((u.anchor && u.anchor[ra] && u.anchor[rb] &&
+              u.anchor[ra] != u.anchor[rb]) ||
+             apart_conflict(&u, ra, rb))) {
             skipped++;
             continue;
         }
@@ -173,5 +198,6 @@ size_t gh_match_cluster(size_t n, const gh_match_edge_t *edges,
     free(sorted);
     free(u.parent);
     free(u.size);
+    free(u.anchor);
     return skipped;
 }

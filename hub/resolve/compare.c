@@ -1,3 +1,8 @@
+/*
+ * Field comparators and agreement levels. Strings are compared as Unicode
+ * code points (one Chinese character is one unit, not three bytes); equal
+ * values of one set share a pointer, so equality is usually a pointer test.
+ */
 #include <string.h>
 
 #include "gridhub/idnum.h"
@@ -13,14 +18,13 @@ static const char *const FIELD_NAMES[GH_MATCH_F__COUNT] = {
 
 static const int FIELD_LEVELS[GH_MATCH_F__COUNT] = {4, 5, 5, 3, 3, 5};
 
-static const char *const LEVEL_NAMES[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS] =
-    {
-        {"missing", "equal", "first 17 equal", "differ"},
-        {"missing", "equal", "same pinyin", "one character differs", "differ"},
-        {"missing", "equal", "day/month swapped", "same year", "differ"},
-        {"missing", "equal", "differ"},
-        {"missing", "equal", "differ"},
-        {"missing", "equal", "same building/unit/room", "similar", "differ"},
+static const char *const LEVEL_NAMES[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS] = {
+    {"missing", "equal", "first 17 equal", "differ"},
+    {"missing", "equal", "same pinyin", "one character differs", "differ"},
+    {"missing", "equal", "day/month swapped", "same year", "differ"},
+    {"missing", "equal", "differ"},
+    {"missing", "equal", "differ"},
+    {"missing", "equal", "same building/unit/room", "similar", "differ"},
 };
 
 const char *gh_match_field_name(gh_match_field_t f) {
@@ -45,9 +49,11 @@ static size_t decode(const char *s, uint32_t *out, size_t max) {
     size_t n = 0;
     while (*p && n < max) {
         unsigned c = *p;
-        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
-                                           : (c >> 3) == 30         ? 4
-                                                                    : 1;
+        int len = c < 0x80         ? 1
+                  : (c >> 5) == 6  ? 2
+                  : (c >> 4) == 14 ? 3
+                  : (c >> 3) == 30 ? 4
+                                   : 1;
         uint32_t cp = len == 1 ? c : c & (0x7fu >> len);
         int ok = 1;
         for (int i = 1; i < len; i++) {
@@ -95,7 +101,8 @@ static double jaro_winkler_cp(const uint32_t *a, size_t la, const uint32_t *b,
         k++;
     }
     double m = (double)matches;
-    double jaro = (m / (double)la + m / (double)lb + (m - (double)t / 2) / m) / 3;
+    double jaro =
+        (m / (double)la + m / (double)lb + (m - (double)t / 2) / m) / 3;
     size_t prefix = 0;
     while (prefix < 4 && prefix < la && prefix < lb && a[prefix] == b[prefix])
         prefix++;

@@ -1,10 +1,8 @@
 /*
  * Training without labels.
  *
- * u (how often different persons agree) comes from the data at large:
- * exact agreement from value frequencies (sum of c(c-1) over the values,
- * exact even for 15 million records, where sampled pairs would almost
- * never share a phone), the other levels from random pairs.
+ * u (how often different persons agree) comes from the data at large
+ * (u.c).
  *
  * m (how often the same person agrees) comes from EM over the blocked
  * candidate pairs, one training session per key type as Splink does:
@@ -17,8 +15,8 @@
  * agree on several fields at once, and the "match" class drifts onto
  * them.
  *
- * lambda: with m and u fixed, the share of matches among all candidate
- * pairs (each counted once) times their number estimates the number of
+ * lambda: the ID session's matches, divided by the share of matching
+ * pairs an ID block can see (both have a number), estimate the number of
  * matching pairs, hence lambda over all pairs; since random pairs include
  * that many matches, the u of each level is corrected for them.
  */
@@ -26,147 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gridhub/idnum.h"
-#include "gridhub/norm.h"
 #include "gridhub/util.h"
 #include "match_int.h"
 
 #define NPATTERNS 15625 /* 5^6 */
+#define MIN_SESSION_PAIRS 1000
 #define F GH_MATCH_F__COUNT
 #define L GH_MATCH_MAX_LEVELS
-
-static uint64_t splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* P(two random records agree exactly | both have the value): sum over the
- * distinct values of c(c-1), over nn(nn-1). vals is clobbered. */
-static double agree_rate(uint64_t *vals, size_t nn) {
-    if (nn < 2) return -1;
-    gh__kv_t *kv = gh_xmalloc(nn * sizeof(*kv));
-    for (size_t i = 0; i < nn; i++)
-        kv[i] = (gh__kv_t){vals[i], 0};
-    gh__match_sort_kv(kv, nn);
-    double pairs = 0;
-    for (size_t i = 0; i < nn;) {
-        size_t j = i + 1;
-        while (j < nn && kv[j].key == kv[i].key)
-            j++;
-        pairs += (double)(j - i) * (double)(j - i - 1);
-        i = j;
-    }
-    free(kv);
-    return pairs / ((double)nn * (double)(nn - 1));
-}
-
-static uint64_t ptr_val(const char *s) {
-    return (uint64_t)(uintptr_t)s;
-}
-
-/* Exact-agreement rates per field (-1: not computable) and for phone and
- * address together. Relies on the set interning strings: equal values
- * share one pointer. */
-static void exact_rates(const gh_match_set_t *set, double p1[F],
-                        double *household) {
-    size_t n = gh_match_set_count(set);
-    uint64_t *vals = gh_xmalloc(n * sizeof(*vals));
-    for (int f = 0; f < F; f++) {
-        size_t nn = 0, nv = 0;
-        uint64_t *valid = f == GH_MATCH_F_ID ? vals : NULL;
-        for (size_t i = 0; i < n; i++) {
-            const gh_match_rec_t *r = gh_match_set_get(set, i);
-            switch (f) {
-            case GH_MATCH_F_ID:
-                /* Comparable: any number; level 1: valid and equal. */
-                if (r->id_number[0]) nn++;
-                if (gh_idnum_is_valid(r->id_status))
-                    valid[nv++] = gh__match_hash(r->id_number, 18, 1);
-                break;
-            case GH_MATCH_F_NAME:
-                if (r->name) vals[nn++] = ptr_val(r->name);
-                break;
-            case GH_MATCH_F_BIRTH:
-                if (r->birth != GH_MATCH_NO_DATE)
-                    vals[nn++] = (uint64_t)(uint32_t)r->birth;
-                break;
-            case GH_MATCH_F_SEX:
-                if (r->sex) vals[nn++] = r->sex;
-                break;
-            case GH_MATCH_F_PHONE:
-                if (r->phone) vals[nn++] = ptr_val(r->phone);
-                break;
-            case GH_MATCH_F_ADDRESS:
-                if (r->address) vals[nn++] = ptr_val(r->address);
-                break;
-            }
-        }
-        if (f == GH_MATCH_F_ID) {
-            double r = agree_rate(vals, nv);
-            p1[f] = r < 0 || nn < 2
-                        ? -1
-                        : r * (double)nv * (double)(nv - 1) /
-                              ((double)nn * (double)(nn - 1));
-        } else {
-            p1[f] = agree_rate(vals, nn);
-        }
-    }
-    /* Households: one phone and one flat (the building/unit/room of the
-     * address when it has one, as address level 2 compares them). */
-    size_t nh = 0;
-    for (size_t i = 0; i < n; i++) {
-        const gh_match_rec_t *r = gh_match_set_get(set, i);
-        if (!r->phone || !r->address) continue;
-        int b, u, room;
-        uint64_t flat = gh_norm_address_parts(r->address, &b, &u, &room)
-                            ? gh__mix64(((uint64_t)(uint32_t)b << 40) ^
-                                        ((uint64_t)(uint32_t)u << 24) ^
-                                        (uint64_t)(uint32_t)room)
-                            : ptr_val(r->address);
-        vals[nh++] = gh__mix64(ptr_val(r->phone) * 31 ^ gh__mix64(flat));
-    }
-    *household = agree_rate(vals, nh);
-    free(vals);
-}
-
-/* Level distribution of random pairs: p[f][l], levels 1.. summing to 1,
- * or p[f][0] = -1 when the field was never comparable. */
-static void random_levels(const gh_match_set_t *set, double p[F][L],
-                          double *household) {
-    size_t n = gh_match_set_count(set);
-    double cnt[F][L];
-    memset(cnt, 0, sizeof(cnt));
-    size_t samples = 20 * n;
-    if (samples < 100000) samples = 100000;
-    if (samples > 2000000) samples = 2000000;
-    uint64_t seed = 0x6a09e667f3bcc908ULL;
-    for (size_t s = 0; s < samples; s++) {
-        size_t a = splitmix(&seed) % n, b = splitmix(&seed) % n;
-        if (a == b) continue;
-        int lv[F];
-        gh__match_levels(gh_match_set_get(set, a), gh_match_set_get(set, b),
-                         lv);
-        for (int f = 0; f < F; f++)
-            cnt[f][lv[f]]++;
-    }
-    double p1[F];
-    exact_rates(set, p1, household);
-    for (int f = 0; f < F; f++) {
-        int nl = gh_match_field_levels((gh_match_field_t)f);
-        double rest = 0, all = 0;
-        for (int l = 1; l < nl; l++) {
-            all += cnt[f][l];
-            if (l > 1) rest += cnt[f][l];
-        }
-        p[f][0] = all > 0 || p1[f] >= 0 ? 0 : -1;
-        double first = p1[f] >= 0 ? p1[f] : all > 0 ? cnt[f][1] / all : 0;
-        p[f][1] = first;
-        for (int l = 2; l < nl; l++)
-            p[f][l] = rest > 0 ? (1 - first) * cnt[f][l] / rest : 0;
-    }
-}
 
 /* ---- EM over blocked pairs ---------------------------------------------- */
 
@@ -312,7 +176,7 @@ gh_err_t gh_match_model_train(gh_match_model_t *m, const gh_match_set_t *set,
                          "%zu records: at most %u can be trained on", n,
                          UINT32_MAX - 1);
     double p[F][L], p_household = -1;
-    random_levels(set, p, &p_household);
+    gh__match_random_levels(set, p, &p_household);
     /* u as the fits see it: the random-pair distribution (fields never
      * compared keep the model's). */
     double u[F][L];
@@ -339,14 +203,23 @@ gh_err_t gh_match_model_train(gh_match_model_t *m, const gh_match_set_t *set,
     memset(msum, 0, sizeof(msum));
     memset(wsum, 0, sizeof(wsum));
     int max_it = 0, all_converged = 1;
+    double id17_matches = -1;
     for (int t = 0; t < GH__KEY__COUNT; t++) {
         double pairs = gh__match_index_type_pairs_count(ix, t);
-        if (pairs <= 0) continue;
+        /* Too few pairs to learn from (and too few to matter). */
+        if (pairs < MIN_SESSION_PAIRS) continue;
         double rate = pairs > per_fit ? per_fit / pairs : 1.0;
         double got = collect(ix, set, t, rate, nthreads, count);
         unsigned fields = ((1u << F) - 1) & ~gh__match_key_fields(t);
+        /* Start from what the sessions so far found: the ID session
+         * comes first and is almost all matches, which puts the others
+         * near their answer (EM crawls when it starts far from a lambda
+         * near 1). */
         double mm[F][L];
         memcpy(mm, m->m, sizeof(mm));
+        for (int f = 0; f < F; f++)
+            for (int l = 1; l < L && wsum[f] > 0; l++)
+                mm[f][l] = msum[f][l] / wsum[f];
         fit_t ft = {fields, fields, (int)m->em_iterations, 0, 0, 0.5, 0};
         em_fit(&ft, count, mm, u, m, log, gh__match_key_name(t));
         if (log)
@@ -355,8 +228,22 @@ gh_err_t gh_match_model_train(gh_match_model_t *m, const gh_match_set_t *set,
                     "%.0f matches\n",
                     gh__match_key_name(t), pairs, got, ft.iterations,
                     ft.converged ? "" : " (not converged)", ft.matches);
+        /* A session of mostly non-matches (name+address blocks hold
+         * fathers and sons of one name) can turn its "match" class onto
+         * them; they give themselves away by disagreeing on ID numbers,
+         * the field no typo survives. */
+        if ((fields >> GH_MATCH_F_ID & 1) &&
+            mm[GH_MATCH_F_ID][3] > mm[GH_MATCH_F_ID][1]) {
+            if (log)
+                fprintf(log,
+                        "em: %s: dropped: its matches would mostly disagree "
+                        "on ID numbers\n",
+                        gh__match_key_name(t));
+            continue;
+        }
         if (ft.iterations > max_it) max_it = ft.iterations;
         all_converged &= ft.converged;
+        if (t == GH__KEY_ID17) id17_matches = ft.lambda * pairs;
         /* Sessions weigh by the matches they saw. */
         for (int f = 0; f < F; f++) {
             if (!(fields >> f & 1) || ft.matches <= 0) continue;
@@ -375,21 +262,40 @@ gh_err_t gh_match_model_train(gh_match_model_t *m, const gh_match_set_t *set,
         gh__match_normalize(mm[f], m->pin_m[f], nl, GH__MATCH_M_FLOOR);
     }
 
-    /* lambda: the share of matches among all candidate pairs (each once),
-     * every field in the likelihood, m and u fixed. */
-    double upper = gh__match_index_pairs_upper(ix);
-    double rate = upper > per_fit ? per_fit / upper : 1.0;
-    double sampled = collect(ix, set, -1, rate, nthreads, count);
+    /* lambda: the matches the ID session found, over the share of
+     * matching pairs it can see (both records have a number, and the
+     * first 17 characters agree). Failing that (no ID numbers), the share
+     * of matches among all candidate pairs, each counted once, with m and
+     * u fixed; it overestimates (namesakes without ID or phone look like
+     * matches to a model without term frequencies), hence second. */
+    double matches = -1;
+    size_t with_id = 0;
+    for (size_t i = 0; i < n; i++)
+        with_id += gh_match_set_get(set, i)->id_number[0] != 0;
+    double seen = (double)with_id / (double)n;
+    seen *= seen * (mm[GH_MATCH_F_ID][1] + mm[GH_MATCH_F_ID][2]);
+    if (id17_matches > 0 && seen > 0.05) {
+        matches = id17_matches / seen;
+        if (log)
+            fprintf(log,
+                    "em: lambda from the id17 session: %.0f matches, %.3f of "
+                    "matching pairs visible to it\n",
+                    id17_matches, seen);
+    } else {
+        double upper = gh__match_index_pairs_upper(ix);
+        double rate = upper > per_fit ? per_fit / upper : 1.0;
+        double sampled = collect(ix, set, -1, rate, nthreads, count);
+        fit_t ft = {(1u << F) - 1, 0, (int)m->em_iterations, 0, 0, 0.1, 0};
+        em_fit(&ft, count, mm, u, m, log, "all keys");
+        if (ft.iterations > max_it) max_it = ft.iterations;
+        all_converged &= ft.converged;
+        if (sampled > 0) matches = ft.lambda * sampled / rate;
+    }
     gh__match_index_destroy(ix);
-    fit_t ft = {(1u << F) - 1, 0, (int)m->em_iterations, 0, 0, 0.1, 0};
-    em_fit(&ft, count, mm, u, m, log, "all keys");
     free(count);
-    if (ft.iterations > max_it) max_it = ft.iterations;
-    all_converged &= ft.converged;
 
     memcpy(m->m, mm, sizeof(mm));
-    if (!m->pin_lambda && sampled > 0) {
-        double matches = ft.lambda * sampled / rate;
+    if (!m->pin_lambda && matches > 0) {
         double all = (double)n * (double)(n - 1) / 2;
         m->lambda = fmin(fmax(matches / all, 1e-12), 0.5);
     }

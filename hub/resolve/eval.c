@@ -42,9 +42,8 @@ static size_t groups(const gh__kv_t *kv, size_t n, int shift,
     return ngroups;
 }
 
-void gh_match_evaluate(size_t n, const uint32_t *cluster,
-                       const uint32_t *truth, const uint32_t *kinds,
-                       gh_match_eval_t *out) {
+void gh_match_evaluate(size_t n, const uint32_t *cluster, const uint32_t *truth,
+                       const uint32_t *kinds, gh_match_eval_t *out) {
     memset(out, 0, sizeof(*out));
     gh__kv_t *kv = gh_xmalloc((n ? n : 1) * sizeof(*kv));
     size_t m = 0;

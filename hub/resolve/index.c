@@ -96,8 +96,7 @@ static void group_type(gh__match_index_t *ix, int t, size_t max_block,
     gh__kv_t *kv = gh_xmalloc((n ? n : 1) * sizeof(*kv));
     n = 0;
     for (size_t i = 0; i < ix->n; i++)
-        if (ix->keys[i * K + t])
-            kv[n++] = (gh__kv_t){ix->keys[i * K + t], i};
+        if (ix->keys[i * K + t]) kv[n++] = (gh__kv_t){ix->keys[i * K + t], i};
     gh__match_sort_kv(kv, n);
 
     type_ix_t *ti = &ix->t[t];
@@ -121,8 +120,8 @@ static void group_type(gh__match_index_t *ix, int t, size_t max_block,
         } else if (k >= 2) {
             if (nruns + 2 > caprun) {
                 caprun *= 2;
-                ti->run_start = gh_xrealloc(ti->run_start,
-                                            caprun * sizeof(*ti->run_start));
+                ti->run_start =
+                    gh_xrealloc(ti->run_start, caprun * sizeof(*ti->run_start));
             }
             ti->run_start[nruns++] = (uint32_t)nrec;
             for (size_t x = i; x < j; x++)
@@ -241,10 +240,10 @@ static int is_oversize(const type_ix_t *ti, uint64_t key) {
 /* 1 if the pair (a, b) is already visited under an earlier key type. */
 static int seen_before(const gh__match_index_t *ix, uint32_t a, uint32_t b,
                        int t) {
-    const uint64_t *ka = ix->keys + (size_t)a * K, *kb = ix->keys + (size_t)b * K;
+    const uint64_t *ka = ix->keys + (size_t)a * K,
+                   *kb = ix->keys + (size_t)b * K;
     for (int s = 0; s < t; s++)
-        if (ka[s] && ka[s] == kb[s] && !is_oversize(&ix->t[s], ka[s]))
-            return 1;
+        if (ka[s] && ka[s] == kb[s] && !is_oversize(&ix->t[s], ka[s])) return 1;
     return 0;
 }
 
@@ -278,12 +277,10 @@ static void *pairs_worker(void *arg) {
             for (uint32_t x = 0; x < k; x++)
                 for (uint32_t y = x + 1; y < k; y++) {
                     uint32_t a = recs[x], b = recs[y];
-                    if (j->sample &&
-                        gh__mix64(((uint64_t)a << 32 | b) ^ 0x5a5a) >=
-                            j->threshold)
+                    if (j->sample && gh__mix64(((uint64_t)a << 32 | b) ^
+                                               0x5a5a) >= j->threshold)
                         continue;
-                    if (j->dedupe && seen_before(ix, a, b, ch->type))
-                        continue;
+                    if (j->dedupe && seen_before(ix, a, b, ch->type)) continue;
                     j->fn(j->wctx, a, b);
                 }
         }
@@ -291,9 +288,8 @@ static void *pairs_worker(void *arg) {
     return NULL;
 }
 
-static void run_pairs(const gh__match_index_t *ix, int only_type,
-                      int nthreads, double sample, gh__match_pair_fn *fn,
-                      void **wctx) {
+static void run_pairs(const gh__match_index_t *ix, int only_type, int nthreads,
+                      double sample, gh__match_pair_fn *fn, void **wctx) {
     size_t nchunks = 0, cap = 256;
     chunk_t *chunks = gh_xmalloc(cap * sizeof(*chunks));
     for (int t = 0; t < K; t++) {
@@ -326,9 +322,9 @@ static void run_pairs(const gh__match_index_t *ix, int only_type,
                              ? 0
                              : (uint64_t)(sample * 18446744073709551616.0);
     for (int i = 0; i < nthreads; i++)
-        jobs[i] = (pairs_job_t){ix,         chunks,          nchunks,
-                                &next,      threshold,       sample < 1,
-                                only_type < 0, fn,           wctx[i]};
+        jobs[i] =
+            (pairs_job_t){ix,         chunks,        nchunks, &next,  threshold,
+                          sample < 1, only_type < 0, fn,      wctx[i]};
     for (int i = 1; i < nthreads; i++)
         started[i] = !pthread_create(&th[i], NULL, pairs_worker, &jobs[i]);
     pairs_worker(&jobs[0]);
@@ -348,8 +344,7 @@ void gh__match_index_type_pairs(const gh__match_index_t *ix, int type,
     run_pairs(ix, type, nthreads, sample, fn, wctx);
 }
 
-double gh__match_index_type_pairs_count(const gh__match_index_t *ix,
-                                        int type) {
+double gh__match_index_type_pairs_count(const gh__match_index_t *ix, int type) {
     const type_ix_t *ti = &ix->t[type];
     double pairs = 0;
     for (size_t r = 0; r < ti->nruns; r++) {

@@ -1,3 +1,7 @@
+/*
+ * The string arena and interning table of a record set, and the hash the
+ * engine uses for strings and keys.
+ */
 #include <stdlib.h>
 #include <string.h>
 

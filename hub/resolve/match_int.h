@@ -8,11 +8,13 @@
  *   compare.c  field comparators (Jaro-Winkler, edit distance) and levels
  *   tf.c       term-frequency table (name / pinyin -> count)
  *   model.c    configuration, priors, pins, weights, scoring, decisions
- *   em.c       training: u from random pairs, m and lambda by EM
+ *   u.c        training's u: value frequencies and random pairs
+ *   em.c       training: m and lambda by EM, u corrected for matches
  *   block.c    blocking keys
  *   index.c    block index and parallel candidate-pair enumeration
- *   cluster.c  union-find clustering with kept-apart pairs
+ *   cluster.c  union-find clustering with kept-apart pairs and anchors
  *   batch.c    gh_match_resolve
+ *   eval.c     pairwise precision and recall against a ground truth
  */
 #ifndef GH_MATCH_INT_H
 #define GH_MATCH_INT_H
@@ -139,6 +141,16 @@ void gh__match_model_update(gh_match_model_t *m);
 void gh__match_normalize(double *p, const uint8_t *pinned, int levels,
                          double floor);
 
+/* ---- chance agreement (u.c) ---------------------------------------------- */
+
+/* Level distribution of random pairs of the set: p[f][l], levels 1..
+ * summing to 1, or p[f][0] = -1 when the field was never comparable; and
+ * the chance that two records share phone and flat (-1: not computable).
+ * Relies on the set interning strings (equal values share a pointer). */
+void gh__match_random_levels(const gh_match_set_t *set,
+                             double p[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS],
+                             double *household);
+
 /* ---- blocking (block.c) ------------------------------------------------- */
 
 /* Key types, in the order a pair is attributed to (see index.c). */
@@ -190,8 +202,7 @@ void gh__match_index_type_pairs(const gh__match_index_t *ix, int type,
                                 int nthreads, double sample,
                                 gh__match_pair_fn *fn, void **wctx);
 /* Number of pairs gh__match_index_type_pairs would visit unsampled. */
-double gh__match_index_type_pairs_count(const gh__match_index_t *ix,
-                                        int type);
+double gh__match_index_type_pairs_count(const gh__match_index_t *ix, int type);
 
 /* Number of worker threads to use: the online CPUs, at most 8. */
 int gh__match_threads(void);

@@ -1,3 +1,8 @@
+/*
+ * The Fellegi-Sunter model: configuration and pins, built-in priors,
+ * weights, term-frequency and household adjustments, and the decision
+ * rules of gh_match_score (docs/identity.md).
+ */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,7 +24,7 @@ static int parse_double(const char *s, double *out) {
     return 0;
 }
 
-int gh_match_conf_validate_weight(const char *key, const char *value, char *errstr,
+static int validate_weight(const char *key, const char *value, char *errstr,
                            size_t errstr_size) {
     double v;
     if (parse_double(value, &v) || v < -100 || v > 100) {
@@ -64,7 +69,7 @@ static int parse_pin_key(const char *sub, int *kind, int *field, int *level) {
     return -1;
 }
 
-int gh_match_conf_validate_pin(const char *key, const char *value, char *errstr,
+static int validate_pin(const char *key, const char *value, char *errstr,
                         size_t errstr_size) {
     int kind, f, l;
     double v;
@@ -87,8 +92,40 @@ int gh_match_conf_validate_pin(const char *key, const char *value, char *errstr,
     return 0;
 }
 
-const gh_conf_prop_t gh_match_conf_props[GH_MATCH_CONF_NPROPS] = {
-    GH_MATCH_CONF_PROPS};
+/* One entry of the table, in the field order of gh_conf_prop_t. */
+#define PROP(name, type, def, min, max, validate, desc)                        \
+    { name, type, def, 0, min, max, NULL, validate, desc, NULL }
+
+const gh_conf_prop_t gh_match_conf_props[GH_MATCH_CONF_NPROPS + 1] = {
+    PROP("match.link.threshold", GH_CONF_STR, "6", 0, 0, validate_weight,
+         "Identity matching: a pair whose total weight (log2 odds of being "
+         "the same person, prior included) reaches this is linked "
+         "automatically."),
+    PROP("match.review.threshold", GH_CONF_STR, "0", 0, 0, validate_weight,
+         "Identity matching: a pair whose total weight reaches this but not "
+         "the link threshold goes to a data steward for review."),
+    PROP("match.em.max.pairs", GH_CONF_INT, "2000000", 1000, 1000000000, NULL,
+         "Identity matching: most candidate pairs EM training learns m and "
+         "lambda from (deterministic samples, shared among its per-key "
+         "sessions)."),
+    PROP("match.em.iterations", GH_CONF_INT, "100", 1, 100000, NULL,
+         "Identity matching: most EM iterations per training session; a "
+         "session stops earlier once no parameter moves by 1e-4."),
+    PROP("match.tf.enabled", GH_CONF_BOOL, "true", 0, 0, NULL,
+         "Identity matching: weigh name (and pinyin) agreement by the name's "
+         "frequency, so a common name counts for less than a rare one."),
+    PROP("match.block.max.size", GH_CONF_INT, "1000", 2, 100000000, NULL,
+         "Identity matching: blocks (records sharing a blocking key) larger "
+         "than this are skipped, bounding the candidate pairs; the other "
+         "keys still pair their records."),
+    PROP("match.pin.", GH_CONF_PREFIX, NULL, 0, 0, validate_pin,
+         "Identity matching: fixed model probabilities that EM never "
+         "changes: match.pin.m.<field>.<level> and "
+         "match.pin.u.<field>.<level> (field id, name, birth, sex, phone or "
+         "address; level from 1, see docs/identity.md), "
+         "match.pin.u.household and match.pin.lambda. `gridhub resolve "
+         "--model-out FILE` writes them all."),
+    GH_CONF_END};
 
 /* ---- priors ------------------------------------------------------------- */
 
@@ -139,10 +176,10 @@ void gh__match_model_update(gh_match_model_t *m) {
             m->w[f][l] = log2(m->m[f][l] / m->u[f][l]);
     }
     m->prior = log2(m->lambda / (1 - m->lambda));
-    m->w_household = log2(m->m[GH_MATCH_F_PHONE][1] *
-                          (m->m[GH_MATCH_F_ADDRESS][1] +
-                           m->m[GH_MATCH_F_ADDRESS][2]) /
-                          m->u_household);
+    m->w_household =
+        log2(m->m[GH_MATCH_F_PHONE][1] *
+             (m->m[GH_MATCH_F_ADDRESS][1] + m->m[GH_MATCH_F_ADDRESS][2]) /
+             m->u_household);
 }
 
 typedef struct pin_ctx {
@@ -186,8 +223,7 @@ static void apply_pin(const char *sub, const char *value, void *opaque) {
     }
 }
 
-static double conf_double(const gh_conf_t *conf, const char *key,
-                          double def) {
+static double conf_double(const gh_conf_t *conf, const char *key, double def) {
     const char *s = conf ? gh_conf_get(conf, key) : NULL;
     double v;
     return s && !parse_double(s, &v) ? v : def;
@@ -379,15 +415,15 @@ gh_match_decision_t gh_match_score(const gh_match_model_t *m,
         total += ex->weight[f];
     ex->prior = m->prior;
     ex->total = total;
-    ex->probability =
-        total > 60 ? 1.0 : total < -60 ? 0.0 : exp2(total) / (1 + exp2(total));
+    ex->probability = total > 60    ? 1.0
+                      : total < -60 ? 0.0
+                                    : exp2(total) / (1 + exp2(total));
 
     int name = lv[GH_MATCH_F_NAME], id = lv[GH_MATCH_F_ID];
     if (id == 1) {
         /* One number, two people: a clerk typed a relative's ID, or a
          * number was reused. Everything but the ID says so. */
-        if (name == 4 &&
-            (lv[GH_MATCH_F_BIRTH] >= 3 || lv[GH_MATCH_F_SEX] == 2))
+        if (name == 4 && (lv[GH_MATCH_F_BIRTH] >= 3 || lv[GH_MATCH_F_SEX] == 2))
             return GH_MATCH_ID_CONFLICT;
         return GH_MATCH_LINK_ID;
     }

@@ -1,3 +1,7 @@
+/*
+ * Record sets: normalization of raw records and storage of normalized
+ * ones, strings interned in the set's arena (intern.c).
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,45 +73,54 @@ size_t gh_match_set_add(gh_match_set_t *set, const gh_match_rec_t *rec) {
     return set->n - 1;
 }
 
-size_t gh_match_set_add_raw(gh_match_set_t *set, const gh_match_raw_t *raw) {
-    char name[GH_NORM_NAME_MAX], py[GH_NORM_PINYIN_MAX];
-    char phone[GH_NORM_PHONE_MAX], addr[GH_NORM_ADDR_MAX], id[19];
-    size_t nl = raw->name ? gh_norm_name(raw->name, name, sizeof(name)) : 0;
-    size_t pl = nl ? gh_norm_pinyin(name, py, sizeof(py)) : 0;
+void gh_match_normalize(const gh_match_raw_t *raw, gh_match_rec_t *out,
+                        char *buf) {
+    _Static_assert(GH_NORM_NAME_MAX + GH_NORM_PINYIN_MAX + GH_NORM_PHONE_MAX +
+                           GH_NORM_ADDR_MAX <=
+                       GH_MATCH_NORM_BUF,
+                   "GH_MATCH_NORM_BUF too small");
+    char *name = buf, *py = name + GH_NORM_NAME_MAX;
+    char *phone = py + GH_NORM_PINYIN_MAX, *addr = phone + GH_NORM_PHONE_MAX;
+    size_t nl = raw->name ? gh_norm_name(raw->name, name, GH_NORM_NAME_MAX) : 0;
+    size_t pl = nl ? gh_norm_pinyin(name, py, GH_NORM_PINYIN_MAX) : 0;
     size_t phl =
-        raw->phone ? gh_norm_phone(raw->phone, phone, sizeof(phone)) : 0;
-    size_t al =
-        raw->address ? gh_norm_address(raw->address, addr, sizeof(addr)) : 0;
+        raw->phone ? gh_norm_phone(raw->phone, phone, GH_NORM_PHONE_MAX) : 0;
+    size_t al = raw->address
+                    ? gh_norm_address(raw->address, addr, GH_NORM_ADDR_MAX)
+                    : 0;
+    char id[19];
     gh_idnum_info_t info;
     gh_idnum_status_t st = gh_idnum_normalize(raw->id_number, id, &info);
 
-    gh_match_rec_t *r = append(set);
-    r->department = intern_opt(set, raw->department);
-    r->source_key =
-        raw->source_key
-            ? gh__intern_copy(&set->strs, raw->source_key,
-                              strlen(raw->source_key))
-            : NULL;
-    r->name = nl ? gh__intern_str(&set->strs, name, nl) : NULL;
-    r->pinyin = pl ? gh__intern_str(&set->strs, py, pl) : NULL;
-    r->phone = phl ? gh__intern_str(&set->strs, phone, phl) : NULL;
-    r->address = al ? gh__intern_str(&set->strs, addr, al) : NULL;
-    r->household_key = intern_opt(set, raw->household_key);
-    r->id_status = (uint8_t)st;
-    r->sex = (uint8_t)gh__match_parse_sex(raw->sex);
-    r->birth = gh__match_parse_date(raw->birth_date);
+    memset(out, 0, sizeof(*out));
+    out->department = raw->department;
+    out->source_key = raw->source_key;
+    out->name = nl ? name : NULL;
+    out->pinyin = pl ? py : NULL;
+    out->phone = phl ? phone : NULL;
+    out->address = al ? addr : NULL;
+    out->household_key = raw->household_key;
+    out->id_status = (uint8_t)st;
+    out->sex = (uint8_t)gh__match_parse_sex(raw->sex);
+    out->birth = gh__match_parse_date(raw->birth_date);
     /* A BAD_CHECK number's date passed the date check: only its check
      * character is known wrong, so its birth date and sex are still the
      * best we have when the record gives none. */
     if (st == GH_IDNUM_OK || st == GH_IDNUM_UPGRADED ||
         st == GH_IDNUM_BAD_CHECK) {
-        memcpy(r->id_number, id, sizeof(r->id_number));
-        if (r->birth == GH_MATCH_NO_DATE)
-            r->birth = (int32_t)gh_days_from_civil(
+        memcpy(out->id_number, id, sizeof(out->id_number));
+        if (out->birth == GH_MATCH_NO_DATE)
+            out->birth = (int32_t)gh_days_from_civil(
                 info.birth_year, info.birth_month, info.birth_day);
-        if (!r->sex) r->sex = (uint8_t)info.sex;
+        if (!out->sex) out->sex = (uint8_t)info.sex;
     }
-    return set->n - 1;
+}
+
+size_t gh_match_set_add_raw(gh_match_set_t *set, const gh_match_raw_t *raw) {
+    char buf[GH_MATCH_NORM_BUF];
+    gh_match_rec_t r;
+    gh_match_normalize(raw, &r, buf);
+    return gh_match_set_add(set, &r);
 }
 
 /* ---- field parsers ------------------------------------------------------ */

@@ -1,3 +1,6 @@
+/*
+ * Term-frequency table of the model: value -> count, for names and pinyin.
+ */
 #include <stdlib.h>
 #include <string.h>
 

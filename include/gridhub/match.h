@@ -9,14 +9,18 @@
  *    agreement levels, each with m (P(level | same person)) and u
  *    (P(level | different persons)); the weight of a level is log2(m/u).
  *    m/u come from built-in priors, from EM on the data (no labels), or are
- *    pinned in configuration (`match.m.<field>.<level>`). Exact name
+ *    pinned in configuration (`match.pin.m.<field>.<level>`). Name
  *    agreement is adjusted by term frequency, so 王伟 agreeing weighs less
  *    than 欧阳子涵 agreeing.
  *  - Blocking keys bound the candidate pairs; scoring a pair gives a total
  *    weight, a decision (link / review / none, by thresholds) and, on
  *    request, the per-field evidence (the score's waterfall).
  *  - gh_match_cluster() turns links into clusters honouring kept-apart
- *    pairs and forced (manual) links.
+ *    pairs and forced (manual) links (and, with anchors, never joining
+ *    two valid ID numbers).
+ *  - gh_match_resolve() does it all for a whole set; gh_match_evaluate()
+ *    scores a clustering against a ground truth.
+ * The model is described in docs/identity.md.
  *
  * Thread-safety: a model may be read (scored with) from several threads
  * once trained; sets and models are otherwise single-threaded.
@@ -58,12 +62,12 @@ typedef struct gh_match_rec {
     const char *phone;   /* gh_norm_phone */
     const char *address; /* gh_norm_address */
     const char *household_key;
-    char id_number[19];  /* canonical 18 chars when id_status is OK or
-                            UPGRADED; the cleaned 18 chars for BAD_CHECK;
-                            "" otherwise */
-    uint8_t id_status;   /* gh_idnum_status_t */
-    uint8_t sex;         /* 0 unknown, 1 male, 2 female */
-    int32_t birth;       /* days since 1970-01-01, or GH_MATCH_NO_DATE */
+    char id_number[19]; /* canonical 18 chars when id_status is OK or
+                           UPGRADED; the cleaned 18 chars for BAD_CHECK;
+                           "" otherwise */
+    uint8_t id_status;  /* gh_idnum_status_t */
+    uint8_t sex;        /* 0 unknown, 1 male, 2 female */
+    int32_t birth;      /* days since 1970-01-01, or GH_MATCH_NO_DATE */
 } gh_match_rec_t;
 
 typedef struct gh_match_set gh_match_set_t;
@@ -76,6 +80,15 @@ void gh_match_set_destroy(gh_match_set_t *set);
  * gives a birth date or sex and the record has none, they are filled from
  * it. An unparsable birth_date is treated as absent. */
 size_t gh_match_set_add_raw(gh_match_set_t *set, const gh_match_raw_t *raw);
+/* Normalizes `raw` into `out` without adding it anywhere (as
+ * gh_match_set_add_raw does before adding), e.g. on worker threads, to be
+ * added with gh_match_set_add. out's department, source_key and
+ * household_key borrow raw's strings; its other strings point into buf,
+ * caller-owned scratch of GH_MATCH_NORM_BUF bytes. Thread-safe once
+ * gh_norm_init() has returned. */
+#define GH_MATCH_NORM_BUF 1024
+void gh_match_normalize(const gh_match_raw_t *raw, gh_match_rec_t *out,
+                        char *buf);
 /* Appends an already normalized record (e.g. read back from the hub
  * database): its strings are copied into the arena. Returns its index. */
 size_t gh_match_set_add(gh_match_set_t *set, const gh_match_rec_t *rec);
@@ -127,11 +140,11 @@ const char *gh_match_decision_name(gh_match_decision_t d);
 
 /* The evidence of one scored pair. */
 typedef struct gh_match_explain {
-    double prior;                        /* log2(lambda / (1 - lambda)) */
-    int level[GH_MATCH_F__COUNT];        /* agreement level per field */
-    double weight[GH_MATCH_F__COUNT];    /* log2(m/u), TF-adjusted */
-    double total;                        /* prior + sum of weights */
-    double probability;                  /* 2^total / (1 + 2^total) */
+    double prior;                     /* log2(lambda / (1 - lambda)) */
+    int level[GH_MATCH_F__COUNT];     /* agreement level per field */
+    double weight[GH_MATCH_F__COUNT]; /* log2(m/u), TF-adjusted */
+    double total;                     /* prior + sum of weights */
+    double probability;               /* 2^total / (1 + 2^total) */
 } gh_match_explain_t;
 
 typedef struct gh_match_model gh_match_model_t;
@@ -144,48 +157,12 @@ typedef struct gh_match_model gh_match_model_t;
  *   and match.pin.u.<field>.<level> = probability; match.pin.lambda;
  *   match.pin.u.household, the probability that two different persons'
  *   records share both phone and address)
- * Use as `GH_MATCH_CONF_PROPS,` inside a gh_conf_prop_t table. The macro
- * spells the entries out (a static table cannot copy another object's
- * entries in C); gh_match_conf_props[] holds the same entries. */
-gh_conf_validate_cb gh_match_conf_validate_weight;
-gh_conf_validate_cb gh_match_conf_validate_pin;
+ * Use as `GH_MATCH_CONF_PROPS,` inside a gh_conf_prop_t table: it splices
+ * in gh_match_conf_props[] (GH_MATCH_CONF_NPROPS entries, then
+ * GH_CONF_END). */
 extern const gh_conf_prop_t gh_match_conf_props[];
 #define GH_MATCH_CONF_NPROPS 7
-#define GH_MATCH_CONF_PROPS                                                    \
-    {"match.link.threshold", GH_CONF_STR, "6", 0, 0, 0, NULL,                  \
-     gh_match_conf_validate_weight,                                            \
-     "Identity matching: a pair whose total weight (log2 odds of being the "   \
-     "same person, prior included) reaches this is linked automatically."},   \
-        {"match.review.threshold", GH_CONF_STR, "0", 0, 0, 0, NULL,            \
-         gh_match_conf_validate_weight,                                        \
-         "Identity matching: a pair whose total weight reaches this but not "  \
-         "the link threshold goes to a data steward for review."},             \
-        {"match.em.max.pairs", GH_CONF_INT, "2000000", 0, 1000, 1000000000,    \
-         NULL, NULL,                                                           \
-         "Identity matching: most candidate pairs (a deterministic sample) "   \
-         "that EM training learns m and lambda from."},                        \
-        {"match.em.iterations", GH_CONF_INT, "100", 0, 1, 100000, NULL, NULL,  \
-         "Identity matching: most EM iterations; training stops earlier once " \
-         "no parameter moves by 1e-4."},                                       \
-        {"match.tf.enabled", GH_CONF_BOOL, "true", 0, 0, 0, NULL, NULL,        \
-         "Identity matching: weigh exact name (and pinyin) agreement by the "  \
-         "name's frequency, so a common name counts for less than a rare "     \
-         "one."},                                                              \
-        {"match.block.max.size", GH_CONF_INT, "1000", 0, 2, 100000000, NULL,   \
-         NULL,                                                                 \
-         "Identity matching: blocks (records sharing a blocking key) larger "  \
-         "than this are skipped, bounding the candidate pairs; the other keys " \
-         "still pair their records."},                                         \
-    {                                                                          \
-        "match.pin.", GH_CONF_PREFIX, NULL, 0, 0, 0, NULL,                     \
-            gh_match_conf_validate_pin,                                        \
-            "Identity matching: fixed model probabilities that EM never "      \
-            "changes: match.pin.m.<field>.<level> and "                        \
-            "match.pin.u.<field>.<level> (field id, name, birth, sex, phone "  \
-            "or address; level from 1, see docs/identity.md), "                \
-            "match.pin.u.household and match.pin.lambda. `gridhub resolve "    \
-            "--model-out FILE` writes them all."                               \
-    }
+#define GH_MATCH_CONF_PROPS GH_CONF_INCLUDE_TABLE(gh_match_conf_props)
 
 /* A model with the built-in priors, configured from `conf` (which must hold
  * the GH_MATCH_CONF_PROPS; NULL = all defaults). Pinned values are applied
@@ -202,15 +179,18 @@ void gh_match_model_destroy(gh_match_model_t *m);
 void gh_match_model_tf_add(gh_match_model_t *m, const gh_match_rec_t *r,
                            int delta);
 
-/* Estimates u from random pairs of `set` and m and lambda by EM over the
- * blocked candidate pairs (at most match.em.max.pairs), leaving pinned
- * values alone. Writes one line per iteration to `log` if not NULL.
- * Returns GH_OK, or GH_ERR_INVALID_ARG if the set is too small (fewer than
- * 100 records) to learn from (the model is then unchanged). */
+/* Estimates u from `set` (value frequencies and random pairs) and m and
+ * lambda by EM over its blocked candidate pairs, one session per blocking
+ * key (at most match.em.max.pairs pairs in all; docs/identity.md), leaving
+ * pinned values alone. Does not count term frequencies (see
+ * gh_match_model_tf_add). Writes one line per iteration to `log` if not
+ * NULL. Returns GH_OK, or GH_ERR_INVALID_ARG if the set is too small
+ * (fewer than 100 records) to learn from (the model is then unchanged). */
 gh_err_t gh_match_model_train(gh_match_model_t *m, const gh_match_set_t *set,
                               FILE *log, char *errstr, size_t errstr_size);
-/* Number of EM iterations the last training ran, and whether it converged
- * (largest parameter change below 1e-4). */
+/* The most EM iterations a session of the last training ran (0: no
+ * session had enough pairs; m and lambda kept their values), and whether
+ * every session converged (largest parameter change below 1e-4). */
 int gh_match_model_iterations(const gh_match_model_t *m, int *converged);
 double gh_match_model_m(const gh_match_model_t *m, gh_match_field_t f,
                         int level);
@@ -218,10 +198,22 @@ double gh_match_model_u(const gh_match_model_t *m, gh_match_field_t f,
                         int level);
 double gh_match_model_lambda(const gh_match_model_t *m);
 /* Writes the m/u/lambda values as `match.pin.*` properties (loadable as
- * configuration to pin them). */
+ * configuration to pin them), with each level's weight as a comment. */
 void gh_match_model_write(const gh_match_model_t *m, FILE *out);
 
-/* Compares two records. `ex` may be NULL. */
+/*
+ * Compares two records. `ex` may be NULL. The decision:
+ *  - both ID numbers valid and equal: LINK_ID, or ID_CONFLICT when the name
+ *    differs completely and so does the birth date (beyond the day) or the
+ *    sex;
+ *  - else by total weight: >= match.link.threshold LINK, >= the review
+ *    threshold REVIEW, else NONE; but a total above the link threshold
+ *    only gives REVIEW when both ID numbers are valid and different (no
+ *    typo passes the check character: two people), or when neither the
+ *    names sound alike nor the first 17 ID characters agree (twins share
+ *    everything but the given name).
+ * Thread-safe for concurrent readers of one model.
+ */
 gh_match_decision_t gh_match_score(const gh_match_model_t *m,
                                    const gh_match_rec_t *a,
                                    const gh_match_rec_t *b,
@@ -230,8 +222,7 @@ gh_match_decision_t gh_match_score(const gh_match_model_t *m,
 /* Blocking keys of a record (64-bit hashes of the key texts): candidates
  * are pairs that share one. Writes at most `max` keys (16 always
  * suffice); returns the number written. */
-size_t gh_match_block_keys(const gh_match_rec_t *r, uint64_t *keys,
-                           size_t max);
+size_t gh_match_block_keys(const gh_match_rec_t *r, uint64_t *keys, size_t max);
 
 /* ---- clustering ---------------------------------------------------- */
 
@@ -246,18 +237,35 @@ typedef struct gh_match_edge {
 
 /*
  * Clusters `n` records: edges of kind LINK, LINK_ID and FORCED join their
- * ends (FORCED first, then by descending score), except that an edge
- * joining two clusters that contain a kept-apart pair (`apart`, pairs of
- * record indexes) is skipped. Other kinds are ignored.
+ * ends (FORCED first, then by descending score, ties by record indexes),
+ * except that an edge joining two clusters that contain a kept-apart pair
+ * (`apart`, pairs of record indexes) is skipped. Other kinds are ignored.
  * cluster_of: OUT, caller-owned array of n; receives for each record the
  * smallest record index of its cluster.
  * Returns the number of edges skipped because of kept-apart pairs.
  */
-size_t gh_match_cluster(size_t n, const gh_match_edge_t *edges,
-                        size_t n_edges, const uint32_t (*apart)[2],
-                        size_t n_apart, uint32_t *cluster_of);
+size_t gh_match_cluster(size_t n, const gh_match_edge_t *edges, size_t n_edges,
+                        const uint32_t (*apart)[2], size_t n_apart,
+                        uint32_t *cluster_of);
 
-/* ---- batch ---------------------------------------------------------- */
+/*
+ * As gh_match_cluster, and a non-forced edge is also skipped (and counted)
+ * when the two clusters carry different anchors. anchor: NULL, or n
+ * values: an identity the record is known to carry, 0 for none;
+ * gh_match_anchor() gives the valid ID number's (two different numbers
+ * that both pass the check character are two people, whatever their names
+ * say).
+ */
+size_t gh_match_cluster_anchored(size_t n, const gh_match_edge_t *edges,
+                                 size_t n_edges, const uint32_t (*apart)[2],
+                                 size_t n_apart, const uint64_t *anchor,
+                                 uint32_t *cluster_of);
+
+/* A record's anchor: a non-zero hash of its ID number when the number is
+ * valid (GH_IDNUM_OK or UPGRADED), else 0. */
+uint64_t gh_match_anchor(const gh_match_rec_t *r);
+
+/* ---- batch --------------------------------------------------------- */
 
 typedef struct gh_match_batch_stats {
     size_t records;
@@ -266,12 +274,18 @@ typedef struct gh_match_batch_stats {
     size_t clusters;
     size_t oversize_blocks; /* blocks skipped for exceeding
                                match.block.max.size */
+    size_t ambiguous;  /* records without a valid ID that link about as well
+                          to two persons with different valid IDs: left
+                          unlinked from both */
+    size_t kept_apart; /* links refused by clustering: they would have
+                          joined two different valid IDs */
     double block_s, score_s, cluster_s; /* wall-clock seconds per phase */
 } gh_match_batch_stats_t;
 
 /* Block, score and cluster the whole set: cluster_of as for
- * gh_match_cluster (caller-owned array of gh_match_set_count(set)).
- * Uses every core available when built with threads. */
+ * gh_match_cluster (caller-owned array of gh_match_set_count(set)), with
+ * valid ID numbers as anchors. Uses up to 8 threads (the online CPUs);
+ * the result does not depend on their number. */
 gh_err_t gh_match_resolve(const gh_match_model_t *m, const gh_match_set_t *set,
                           uint32_t *cluster_of, gh_match_batch_stats_t *st,
                           char *errstr, size_t errstr_size);
@@ -284,7 +298,8 @@ gh_err_t gh_match_resolve(const gh_match_model_t *m, const gh_match_set_t *set,
  * in one cluster (predicted) or of one true person (true). Computed from
  * cluster x person counts, never by listing pairs. */
 typedef struct gh_match_eval {
-    size_t records; /* records with a truth label (the others are left out) */
+    size_t records; /* records with a truth label (the others are left
+                       out) */
     size_t true_clusters, predicted_clusters;
     double true_pairs, predicted_pairs, correct_pairs;
     double precision, recall, f1; /* 1 when the denominator is 0 */
@@ -299,8 +314,7 @@ typedef struct gh_match_eval {
 
 /* cluster[i]: any cluster label; truth[i]: true-person label or UINT32_MAX
  * when unknown; kinds[i]: bitmask of error kinds, or kinds NULL. */
-void gh_match_evaluate(size_t n, const uint32_t *cluster,
-                       const uint32_t *truth, const uint32_t *kinds,
-                       gh_match_eval_t *out);
+void gh_match_evaluate(size_t n, const uint32_t *cluster, const uint32_t *truth,
+                       const uint32_t *kinds, gh_match_eval_t *out);
 
 #endif

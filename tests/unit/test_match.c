@@ -38,7 +38,7 @@ static gh_match_rec_t mk(const char *name, const char *pinyin, const char *id,
     r.sex = (uint8_t)sex;
     int64_t d;
     r.birth = birth && !gh_date_parse_iso(birth, &d, NULL) ? (int32_t)d
-                                                          : GH_MATCH_NO_DATE;
+                                                           : GH_MATCH_NO_DATE;
     return r;
 }
 
@@ -58,8 +58,7 @@ static gh_match_model_t *model_default(void) {
 
 Test(match_jw, classic_vectors) {
     /* Winkler's examples (p = 0.1, prefix up to 4). */
-    cr_assert_float_eq(gh_match_jaro_winkler("MARTHA", "MARHTA"), 0.9611,
-                       1e-4);
+    cr_assert_float_eq(gh_match_jaro_winkler("MARTHA", "MARHTA"), 0.9611, 1e-4);
     cr_assert_float_eq(gh_match_jaro_winkler("DWAYNE", "DUANE"), 0.84, 1e-4);
     cr_assert_float_eq(gh_match_jaro_winkler("DIXON", "DICKSONX"), 0.8133,
                        1e-4);
@@ -81,7 +80,8 @@ Test(match_jw, counts_code_points_not_bytes) {
     cr_assert(gh_match_jaro_winkler("\xff\xfe", "ab") < 0.5);
 }
 
-/* ---- levels --------------------------------------------------------------- */
+/* ---- levels ---------------------------------------------------------------
+ */
 
 static int level_of(const gh_match_rec_t *a, const gh_match_rec_t *b,
                     gh_match_field_t f) {
@@ -167,7 +167,8 @@ Test(match_levels, names) {
     cr_assert_str_eq(gh_match_decision_name(GH_MATCH_LINK_ID), "link-id");
 }
 
-/* ---- decisions ------------------------------------------------------------ */
+/* ---- decisions ------------------------------------------------------------
+ */
 
 Test(match_score, deterministic_link_on_valid_agreeing_id) {
     gh_match_model_t *m = model_default();
@@ -188,10 +189,10 @@ Test(match_score, deterministic_link_on_valid_agreeing_id) {
 
 Test(match_score, id_conflict_when_everything_else_differs) {
     gh_match_model_t *m = model_default();
-    gh_match_rec_t a = mk("王建国", "wang jian guo", ID_A, 1, "1949-12-31",
-                          NULL, NULL);
-    gh_match_rec_t b = mk("李秀兰", "li xiu lan", ID_A, 2, "1975-06-01", NULL,
-                          NULL);
+    gh_match_rec_t a =
+        mk("王建国", "wang jian guo", ID_A, 1, "1949-12-31", NULL, NULL);
+    gh_match_rec_t b =
+        mk("李秀兰", "li xiu lan", ID_A, 2, "1975-06-01", NULL, NULL);
     cr_assert_eq(gh_match_score(m, &a, &b, NULL), GH_MATCH_ID_CONFLICT);
     /* A typo in the birth date alone is no conflict. */
     b = mk("王建国", "wang jian guo", ID_A, 1, "1975-06-01", NULL, NULL);
@@ -241,8 +242,8 @@ Test(match_score, common_name_weighs_less_than_rare_name) {
         gh_match_rec_t r = mk(name, name, NULL, 0, NULL, NULL, NULL);
         gh_match_model_tf_add(m, &r, +1);
     }
-    gh_match_rec_t r = mk("欧阳子涵", "ou yang zi han", NULL, 0, NULL, NULL,
-                          NULL);
+    gh_match_rec_t r =
+        mk("欧阳子涵", "ou yang zi han", NULL, 0, NULL, NULL, NULL);
     gh_match_model_tf_add(m, &r, +1);
     gh_match_model_tf_add(m, &r, +1);
 
@@ -273,7 +274,8 @@ Test(match_score, common_name_weighs_less_than_rare_name) {
     gh_match_model_destroy(m);
 }
 
-/* ---- blocking ------------------------------------------------------------- */
+/* ---- blocking -------------------------------------------------------------
+ */
 
 static int share_key(const gh_match_rec_t *a, const gh_match_rec_t *b) {
     uint64_t ka[16], kb[16];
@@ -306,8 +308,8 @@ Test(match_block, keys_per_field) {
     for (int i = 0; i < 6; i++)
         cr_assert_neq(k[i], 0);
     /* A wrong check character keeps the ID key; a phone alone pairs. */
-    gh_match_rec_t b = mk(NULL, NULL, "110105194912310021", 0, NULL, NULL,
-                          NULL);
+    gh_match_rec_t b =
+        mk(NULL, NULL, "110105194912310021", 0, NULL, NULL, NULL);
     cr_assert(share_key(&a, &b));
     b = mk(NULL, NULL, NULL, 0, NULL, "13807381001", NULL);
     cr_assert(share_key(&a, &b));
@@ -315,11 +317,12 @@ Test(match_block, keys_per_field) {
     cr_assert_eq(gh_match_block_keys(&b, k, 16), 0);
 }
 
-/* ---- clustering ------------------------------------------------------------ */
+/* ---- clustering ------------------------------------------------------------
+ */
 
 Test(match_cluster, kept_apart_and_forced) {
     gh_match_edge_t e[] = {
-        {0, 1, 10.0f, GH_MATCH_LINK},   {1, 2, 5.0f, GH_MATCH_LINK},
+        {0, 1, 10.0f, GH_MATCH_LINK},    {1, 2, 5.0f, GH_MATCH_LINK},
         {3, 4, -50.0f, GH_MATCH_FORCED}, {5, 6, 30.0f, GH_MATCH_REVIEW},
         {6, 7, 20.0f, GH_MATCH_LINK_ID}, {7, 8, 1.0f, GH_MATCH_ID_CONFLICT},
     };
@@ -352,12 +355,75 @@ Test(match_cluster, transitive_apart_through_a_cluster) {
     cr_assert_eq(c[3], 2);
 }
 
-/* ---- sets ------------------------------------------------------------------ */
+Test(match_cluster, anchors_keep_two_valid_ids_apart) {
+    /* 0 and 3 carry different valid IDs; 1-2 has none. 0-1 (strongest),
+     * 1-2, then 2-3 would join the IDs and is refused. */
+    gh_match_edge_t e[] = {{2, 3, 10.0f, GH_MATCH_LINK},
+                           {0, 1, 20.0f, GH_MATCH_LINK},
+                           {1, 2, 15.0f, GH_MATCH_LINK}};
+    const uint64_t anchor[4] = {11, 0, 0, 22};
+    uint32_t c[4];
+    cr_assert_eq(gh_match_cluster_anchored(4, e, 3, NULL, 0, anchor, c), 1);
+    cr_assert_eq(c[1], 0);
+    cr_assert_eq(c[2], 0);
+    cr_assert_eq(c[3], 3);
+    /* A forced edge holds regardless. */
+    gh_match_edge_t f[] = {{0, 3, 0.0f, GH_MATCH_FORCED}};
+    cr_assert_eq(gh_match_cluster_anchored(4, f, 1, NULL, 0, anchor, c), 0);
+    cr_assert_eq(c[3], 0);
+
+    gh_match_rec_t r = mk("x", "x", ID_A15, 0, NULL, NULL, NULL);
+    gh_match_rec_t q = mk("x", "x", ID_A, 0, NULL, NULL, NULL);
+    cr_assert_neq(gh_match_anchor(&r), 0);
+    cr_assert_eq(gh_match_anchor(&r), gh_match_anchor(&q), "upgraded = 18");
+    q = mk("x", "x", "110105194912310021", 0, NULL, NULL, NULL);
+    cr_assert_eq(gh_match_anchor(&q), 0,
+                 "a wrong check character anchors "
+                 "nothing");
+}
+
+Test(match_batch, record_fitting_two_persons_left_alone) {
+    char err[256];
+    gh_match_model_t *m = model_default();
+    gh_match_set_t *s = gh_match_set_new();
+    /* Two boys of one name born the same day, each with his ID in two
+     * departments, and a 计生 row without ID that fits both equally. */
+    const char *rows[][5] = {
+        {"gongan", "g1", "431302201207065559", "大塘小区6栋1单元502", "1"},
+        {"zongzhi", "z1", "431302201207065559", "大塘小区6栋1单元502", "1"},
+        {"gongan", "g2", "431322201207066450", "牛角村27组20号", "2"},
+        {"zongzhi", "z2", "431322201207066450", "牛角村27组20号", "2"},
+        {"jisheng", "j", NULL, NULL, "?"},
+    };
+    for (int i = 0; i < 5; i++) {
+        gh_match_rec_t r = mk("张铭宸", "zhang ming chen", rows[i][2], 1,
+                              "2012-07-06", NULL, rows[i][3]);
+        r.department = rows[i][0];
+        r.source_key = rows[i][1];
+        gh_match_set_add(s, &r);
+    }
+    cr_assert_eq(
+        gh_match_score(m, gh_match_set_get(s, 4), gh_match_set_get(s, 0), NULL),
+        GH_MATCH_LINK, "the 计生 row links to each on its own");
+    uint32_t c[5];
+    gh_match_batch_stats_t st;
+    cr_assert_eq(gh_match_resolve(m, s, c, &st, err, sizeof(err)), GH_OK);
+    cr_assert_eq(st.ambiguous, 1);
+    cr_assert_eq(c[1], 0);
+    cr_assert_eq(c[3], 2);
+    cr_assert_eq(c[4], 4, "not merged into either boy");
+    cr_assert_eq(st.clusters, 3);
+    gh_match_set_destroy(s);
+    gh_match_model_destroy(m);
+}
+
+/* ---- sets ------------------------------------------------------------------
+ */
 
 Test(match_set, raw_fields_and_id_fill_in) {
     gh_match_set_t *s = gh_match_set_new();
-    gh_match_raw_t raw = {"zongzhi", "R1", "王建国", ID_A15, NULL, NULL,
-                          NULL,      NULL, "H1"};
+    gh_match_raw_t raw = {"zongzhi", "R1", "王建国", ID_A15, NULL,
+                          NULL,      NULL, NULL,     "H1"};
     size_t i = gh_match_set_add_raw(s, &raw);
     const gh_match_rec_t *r = gh_match_set_get(s, i);
     cr_assert_str_eq(r->id_number, ID_A);
@@ -370,8 +436,8 @@ Test(match_set, raw_fields_and_id_fill_in) {
     cr_assert_null(r->phone);
 
     /* The record's own values win over the ID's. */
-    gh_match_raw_t raw2 = {"gongan", "R2", "王建国", ID_A, "男", "19500101",
-                           "", "大塘小区", NULL};
+    gh_match_raw_t raw2 = {"gongan",   "R2", "王建国",   ID_A, "男",
+                           "19500101", "",   "大塘小区", NULL};
     r = gh_match_set_get(s, gh_match_set_add_raw(s, &raw2));
     cr_assert_eq(r->sex, 1);
     gh_date_parse_iso("1950-01-01", &d, NULL);
@@ -381,8 +447,8 @@ Test(match_set, raw_fields_and_id_fill_in) {
     /* Interned: one copy of a repeated value. */
     cr_assert_eq(gh_match_set_get(s, 0)->name, gh_match_set_get(s, 1)->name);
 
-    gh_match_raw_t raw3 = {"chuangwen", "R3", NULL, "123", "Ｆ", "00000000",
-                           NULL,        NULL, NULL};
+    gh_match_raw_t raw3 = {"chuangwen", "R3", NULL, "123", "Ｆ",
+                           "00000000",  NULL, NULL, NULL};
     r = gh_match_set_get(s, gh_match_set_add_raw(s, &raw3));
     cr_assert_eq(r->sex, 2);
     cr_assert_eq(r->birth, GH_MATCH_NO_DATE);
@@ -406,12 +472,11 @@ Test(match_set, raw_fields_and_id_fill_in) {
 
 Test(match_set, sex_and_date_spellings) {
     gh_match_set_t *s = gh_match_set_new();
-    const char *sexes[][2] = {{"1", "1"},  {"2", "2"},      {"M", "1"},
-                              {"f", "2"},  {"男", "1"},     {"女性", "2"},
-                              {"Ｍ", "1"}, {"female", "2"}, {"9", "0"},
-                              {"", "0"}};
+    const char *sexes[][2] = {
+        {"1", "1"},    {"2", "2"},  {"M", "1"},      {"f", "2"}, {"男", "1"},
+        {"女性", "2"}, {"Ｍ", "1"}, {"female", "2"}, {"9", "0"}, {"", "0"}};
     for (size_t i = 0; i < sizeof(sexes) / sizeof(sexes[0]); i++) {
-        gh_match_raw_t raw = {"d", "k", NULL, NULL, sexes[i][0],
+        gh_match_raw_t raw = {"d",  "k",  NULL, NULL, sexes[i][0],
                               NULL, NULL, NULL, NULL};
         const gh_match_rec_t *r =
             gh_match_set_get(s, gh_match_set_add_raw(s, &raw));
@@ -422,19 +487,17 @@ Test(match_set, sex_and_date_spellings) {
     int64_t want;
     gh_date_parse_iso("1990-03-05", &want, NULL);
     for (size_t i = 0; i < 4; i++) {
-        gh_match_raw_t raw = {"d", "k", NULL, NULL, NULL,
+        gh_match_raw_t raw = {"d",      "k",  NULL, NULL, NULL,
                               dates[i], NULL, NULL, NULL};
-        cr_assert_eq(
-            gh_match_set_get(s, gh_match_set_add_raw(s, &raw))->birth,
-            (int32_t)want, "date \"%s\"", dates[i]);
+        cr_assert_eq(gh_match_set_get(s, gh_match_set_add_raw(s, &raw))->birth,
+                     (int32_t)want, "date \"%s\"", dates[i]);
     }
     const char *bad[] = {"1990-02-30", "1990-3-5", "yesterday", "0000-01-01"};
     for (size_t i = 0; i < 4; i++) {
-        gh_match_raw_t raw = {"d", "k", NULL, NULL, NULL,
+        gh_match_raw_t raw = {"d",    "k",  NULL, NULL, NULL,
                               bad[i], NULL, NULL, NULL};
-        cr_assert_eq(
-            gh_match_set_get(s, gh_match_set_add_raw(s, &raw))->birth,
-            GH_MATCH_NO_DATE, "date \"%s\"", bad[i]);
+        cr_assert_eq(gh_match_set_get(s, gh_match_set_add_raw(s, &raw))->birth,
+                     GH_MATCH_NO_DATE, "date \"%s\"", bad[i]);
     }
     gh_match_set_destroy(s);
 }
@@ -452,9 +515,9 @@ static void set(gh_conf_t *c, const char *k, const char *v) {
 Test(match_conf, pins_validated_and_applied) {
     char err[512];
     gh_conf_t *c = gh_conf_new("test", PROPS);
-    cr_assert_neq(gh_conf_set(c, NULL, "match.pin.m.nosuch.1", "0.5", err,
-                              sizeof(err)),
-                  GH_OK);
+    cr_assert_neq(
+        gh_conf_set(c, NULL, "match.pin.m.nosuch.1", "0.5", err, sizeof(err)),
+        GH_OK);
     cr_assert_neq(
         gh_conf_set(c, NULL, "match.pin.m.sex.3", "0.5", err, sizeof(err)),
         GH_OK, "sex has levels 1 and 2 only");
@@ -462,9 +525,9 @@ Test(match_conf, pins_validated_and_applied) {
         gh_conf_set(c, NULL, "match.pin.u.name.1", "1.5", err, sizeof(err)),
         GH_OK);
     cr_assert(strstr(err, "probability"), "%s", err);
-    cr_assert_neq(gh_conf_set(c, NULL, "match.link.threshold", "high", err,
-                              sizeof(err)),
-                  GH_OK);
+    cr_assert_neq(
+        gh_conf_set(c, NULL, "match.link.threshold", "high", err, sizeof(err)),
+        GH_OK);
     set(c, "match.pin.m.name.1", "0.5");
     set(c, "match.pin.u.phone.1", "0.001");
     set(c, "match.pin.lambda", "0.001");
@@ -482,8 +545,8 @@ Test(match_conf, pins_validated_and_applied) {
     /* EM leaves pinned values alone. */
     synth_t s;
     synth_build(&s, 400, 3);
-    cr_assert_eq(gh_match_model_train(m, s.set, NULL, err, sizeof(err)),
-                 GH_OK, "%s", err);
+    cr_assert_eq(gh_match_model_train(m, s.set, NULL, err, sizeof(err)), GH_OK,
+                 "%s", err);
     cr_assert_float_eq(gh_match_model_m(m, GH_MATCH_F_NAME, 1), 0.5, 1e-12);
     cr_assert_float_eq(gh_match_model_u(m, GH_MATCH_F_PHONE, 1), 0.001, 1e-12);
     cr_assert_float_eq(gh_match_model_lambda(m), 0.001, 1e-12);
@@ -501,8 +564,7 @@ Test(match_conf, written_model_loads_back_as_pins) {
     gh_match_model_t *m = model_default();
     synth_t s;
     synth_build(&s, 400, 4);
-    cr_assert_eq(gh_match_model_train(m, s.set, NULL, err, sizeof(err)),
-                 GH_OK);
+    cr_assert_eq(gh_match_model_train(m, s.set, NULL, err, sizeof(err)), GH_OK);
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -537,7 +599,8 @@ Test(match_conf, written_model_loads_back_as_pins) {
     synth_free(&s);
 }
 
-/* ---- training and batch ---------------------------------------------------- */
+/* ---- training and batch ----------------------------------------------------
+ */
 
 Test(match_em, converges_and_recovers_id_agreement) {
     char err[512];
@@ -545,8 +608,8 @@ Test(match_em, converges_and_recovers_id_agreement) {
     synth_build(&s, 1500, 1);
     cr_assert_gt(s.n, 3000);
     gh_match_model_t *m = model_default();
-    cr_assert_eq(gh_match_model_train(m, s.set, NULL, err, sizeof(err)),
-                 GH_OK, "%s", err);
+    cr_assert_eq(gh_match_model_train(m, s.set, NULL, err, sizeof(err)), GH_OK,
+                 "%s", err);
     int converged = 0;
     int it = gh_match_model_iterations(m, &converged);
     cr_assert(converged, "EM ran %d iterations", it);
@@ -577,8 +640,8 @@ Test(match_batch, resolves_synthetic_population) {
     gh_match_model_t *m = model_default();
     for (size_t i = 0; i < s.n; i++)
         gh_match_model_tf_add(m, gh_match_set_get(s.set, i), +1);
-    cr_assert_eq(gh_match_model_train(m, s.set, NULL, err, sizeof(err)),
-                 GH_OK, "%s", err);
+    cr_assert_eq(gh_match_model_train(m, s.set, NULL, err, sizeof(err)), GH_OK,
+                 "%s", err);
     uint32_t *c = malloc(s.n * sizeof(*c));
     gh_match_batch_stats_t st;
     cr_assert_eq(gh_match_resolve(m, s.set, c, &st, err, sizeof(err)), GH_OK);
@@ -592,8 +655,8 @@ Test(match_batch, resolves_synthetic_population) {
                 s.n, s.persons, st.clusters, ev.precision, ev.recall,
                 st.candidate_pairs);
     for (int k = 0; k < SYNTH_E__COUNT; k++)
-        cr_log_info("  kind %d: %zu records, recall %.4f, %.0f false pairs",
-                    k, ev.kind[k].records,
+        cr_log_info("  kind %d: %zu records, recall %.4f, %.0f false pairs", k,
+                    ev.kind[k].records,
                     ev.kind[k].true_pairs
                         ? ev.kind[k].found_pairs / ev.kind[k].true_pairs
                         : 1,
@@ -618,8 +681,8 @@ Test(match_batch, oversize_blocks_skipped_and_counted) {
         char key[8], name[16];
         snprintf(key, sizeof(key), "k%d", i);
         snprintf(name, sizeof(name), "名%d", i);
-        gh_match_raw_t raw = {"d",  key,  name, NULL, NULL, NULL,
-                              "13807381001", NULL, NULL};
+        gh_match_raw_t raw = {"d",  key,           name, NULL, NULL,
+                              NULL, "13807381001", NULL, NULL};
         gh_match_set_add_raw(s, &raw);
     }
     uint32_t cl[5];
@@ -631,6 +694,27 @@ Test(match_batch, oversize_blocks_skipped_and_counted) {
     gh_match_set_destroy(s);
     gh_match_model_destroy(m);
     gh_conf_destroy(c);
+}
+
+Test(match_batch, empty_and_tiny_sets) {
+    char err[256];
+    gh_match_model_t *m = model_default();
+    gh_match_set_t *s = gh_match_set_new();
+    uint32_t c[2];
+    gh_match_batch_stats_t st;
+    cr_assert_eq(gh_match_resolve(m, s, c, &st, err, sizeof(err)), GH_OK);
+    cr_assert_eq(st.clusters, 0);
+    gh_match_raw_t raw = {"d",  "k",  "王建国", ID_A, NULL,
+                          NULL, NULL, NULL,     NULL};
+    gh_match_set_add_raw(s, &raw);
+    cr_assert_eq(gh_match_resolve(m, s, c, &st, err, sizeof(err)), GH_OK);
+    cr_assert_eq(st.clusters, 1);
+    cr_assert_eq(c[0], 0);
+    cr_assert_eq(gh_match_model_train(m, s, NULL, err, sizeof(err)),
+                 GH_ERR_INVALID_ARG);
+    cr_assert(strstr(err, "too few"), "%s", err);
+    gh_match_set_destroy(s);
+    gh_match_model_destroy(m);
 }
 
 Test(match_eval, contingency_counts) {

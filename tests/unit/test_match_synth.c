@@ -14,26 +14,26 @@ typedef struct hz {
 
 /* Surnames with rough Hunan frequencies (repeats weigh). */
 static const hz_t SURNAMES[] = {
-    {"刘", "liu"},  {"刘", "liu"},   {"刘", "liu"},        {"李", "li"},
-    {"李", "li"},   {"李", "li"},    {"王", "wang"},       {"王", "wang"},
-    {"张", "zhang"}, {"张", "zhang"}, {"陈", "chen"},       {"陈", "chen"},
-    {"杨", "yang"}, {"黄", "huang"}, {"周", "zhou"},       {"曾", "zeng"},
-    {"彭", "peng"}, {"邓", "deng"},  {"欧阳", "ou yang"},  {"谭", "tan"},
-    {"罗", "luo"},  {"谢", "xie"},   {"司马", "si ma"},    {"龙", "long"},
+    {"刘", "liu"},   {"刘", "liu"},   {"刘", "liu"},       {"李", "li"},
+    {"李", "li"},    {"李", "li"},    {"王", "wang"},      {"王", "wang"},
+    {"张", "zhang"}, {"张", "zhang"}, {"陈", "chen"},      {"陈", "chen"},
+    {"杨", "yang"},  {"黄", "huang"}, {"周", "zhou"},      {"曾", "zeng"},
+    {"彭", "peng"},  {"邓", "deng"},  {"欧阳", "ou yang"}, {"谭", "tan"},
+    {"罗", "luo"},   {"谢", "xie"},   {"司马", "si ma"},   {"龙", "long"},
 };
 #define NSUR (sizeof(SURNAMES) / sizeof(SURNAMES[0]))
 
 /* Given-name characters; entries 2k and 2k+1 (k < NHOMO) sound alike. */
 static const hz_t GIVEN[] = {
-    {"伟", "wei"},   {"威", "wei"},   {"丽", "li"},    {"莉", "li"},
-    {"静", "jing"},  {"婧", "jing"},  {"林", "lin"},   {"琳", "lin"},
-    {"军", "jun"},   {"君", "jun"},   {"明", "ming"},  {"鸣", "ming"},
-    {"华", "hua"},   {"桦", "hua"},   {"杰", "jie"},   {"洁", "jie"},
-    {"浩", "hao"},   {"昊", "hao"},   {"宇", "yu"},    {"雨", "yu"},
-    {"欣", "xin"},   {"鑫", "xin"},   {"红", "hong"},  {"宏", "hong"},
-    {"强", "qiang"}, {"芳", "fang"},  {"敏", "min"},   {"涛", "tao"},
-    {"婷", "ting"},  {"涵", "han"},   {"子", "zi"},    {"秀", "xiu"},
-    {"兰", "lan"},   {"国", "guo"},   {"建", "jian"},  {"梅", "mei"},
+    {"伟", "wei"},   {"威", "wei"},  {"丽", "li"},   {"莉", "li"},
+    {"静", "jing"},  {"婧", "jing"}, {"林", "lin"},  {"琳", "lin"},
+    {"军", "jun"},   {"君", "jun"},  {"明", "ming"}, {"鸣", "ming"},
+    {"华", "hua"},   {"桦", "hua"},  {"杰", "jie"},  {"洁", "jie"},
+    {"浩", "hao"},   {"昊", "hao"},  {"宇", "yu"},   {"雨", "yu"},
+    {"欣", "xin"},   {"鑫", "xin"},  {"红", "hong"}, {"宏", "hong"},
+    {"强", "qiang"}, {"芳", "fang"}, {"敏", "min"},  {"涛", "tao"},
+    {"婷", "ting"},  {"涵", "han"},  {"子", "zi"},   {"秀", "xiu"},
+    {"兰", "lan"},   {"国", "guo"},  {"建", "jian"}, {"梅", "mei"},
 };
 #define NGIVEN (sizeof(GIVEN) / sizeof(GIVEN[0]))
 #define NHOMO 12
@@ -83,8 +83,8 @@ static void civil(int32_t days, int *y, int *m, int *d) {
     *d = (int)(days - gh_days_from_civil(yy, mm, 1)) + 1;
 }
 
-static void add_record(synth_t *s, const person_t *p, uint32_t pi,
-                       uint64_t *r, int dept) {
+static void add_record(synth_t *s, const person_t *p, uint32_t pi, uint64_t *r,
+                       int dept) {
     uint32_t kinds = 0;
     char name[64], py[96], id[19] = "", raw_id[24] = "";
     int g1 = p->g1;
@@ -128,9 +128,8 @@ static void add_record(synth_t *s, const person_t *p, uint32_t pi,
     char addr[96];
     snprintf(addr, sizeof(addr), "%s", p->address);
     if (chance(r, 0.05)) {
-        snprintf(addr, sizeof(addr), "童家新村%u栋%u单元%u",
-                 1 + below(r, 40), 1 + below(r, 3),
-                 100 * (1 + below(r, 18)) + 1 + below(r, 2));
+        snprintf(addr, sizeof(addr), "童家新村%u栋%u单元%u", 1 + below(r, 40),
+                 1 + below(r, 3), 100 * (1 + below(r, 18)) + 1 + below(r, 2));
         kinds |= 1u << SYNTH_E_OUTDATED;
     }
     int no_phone = chance(r, 0.1);
@@ -167,7 +166,8 @@ void synth_build(synth_t *s, size_t persons, uint64_t seed) {
         int sur = (int)below(&r, NSUR);
         char addr[96], phone[16];
         snprintf(addr, sizeof(addr), "大塘小区%u栋%u单元%u", 1 + below(&r, 60),
-                 1 + below(&r, 3), 100 * (1 + below(&r, 18)) + 1 + below(&r, 2));
+                 1 + below(&r, 3),
+                 100 * (1 + below(&r, 18)) + 1 + below(&r, 2));
         snprintf(phone, sizeof(phone), "13%09u", below(&r, 1000000000));
         int shared_phone = chance(&r, 0.6);
         int twins = size >= 3 && chance(&r, 0.15);
@@ -212,7 +212,8 @@ void synth_build(synth_t *s, size_t persons, uint64_t seed) {
     uint8_t *seen = gh_xcalloc(persons, 1);
     for (int dept = 0; dept < 4; dept++)
         for (size_t p = 0; p < persons; p++) {
-            uint64_t pr = seed ^ (p * 0x100000001b3ULL) ^ ((uint64_t)dept << 56);
+            uint64_t pr =
+                seed ^ (p * 0x100000001b3ULL) ^ ((uint64_t)dept << 56);
             rnd(&pr);
             if (chance(&pr, 0.6) || (dept == 3 && !seen[p])) {
                 add_record(s, &ps[p], (uint32_t)p, &pr, dept);

@@ -1,0 +1,186 @@
+/*
+ * `gridhub resolve` end to end, through the built binary: generated
+ * records (gen --records-only) resolved with the accuracy report, the
+ * output format and order, malformed input lines, the model file, and
+ * determinism. Needs no database.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define TIMEOUT_MS 120000
+
+static char *path_in(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+static size_t count_lines(const char *s) {
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* The value after `label` in the log, e.g. "pairwise precision ". */
+static double number_after(const char *log, const char *label) {
+    const char *p = strstr(log, label);
+    cr_assert_not_null(p, "no \"%s\" in the report:\n%s", label, log);
+    return atof(p + strlen(label));
+}
+
+Test(resolve, generated_records_meet_targets_in_order, .timeout = 300) {
+    char *dir = gh_test_tmpdir();
+    char *r = path_in(dir, "r.jsonl"), *t = path_in(dir, "t.jsonl"),
+         *c = path_in(dir, "c.jsonl"), *c2 = path_in(dir, "c2.jsonl"),
+         *model = path_in(dir, "model.properties"), *log = path_in(dir, "log"),
+         *log2 = path_in(dir, "log2");
+    const char *gen[] = {GH_BINARY,
+                         "gen",
+                         "--preset",
+                         "demo",
+                         "--scale",
+                         "0.05",
+                         "--seed",
+                         "3",
+                         "--records-only",
+                         "true",
+                         "--records-file",
+                         r,
+                         "--truth-file",
+                         t,
+                         NULL};
+    cr_assert_eq(gh_test_run(gen, log, TIMEOUT_MS), 0, "%s",
+                 gh_test_file_tail(log, 2000));
+    const char *res[] = {GH_BINARY, "resolve", "--in",        r,     "--out", c,
+                         "--truth", t,         "--model-out", model, NULL};
+    cr_assert_eq(gh_test_run(res, log, TIMEOUT_MS), 0, "%s",
+                 gh_test_file_tail(log, 4000));
+    char *report = slurp(log);
+    cr_assert_geq(number_after(report, "pairwise precision "), 0.999, "%s",
+                  report);
+    cr_assert_geq(number_after(report, "recall "), 0.99, "%s", report);
+    cr_assert(strstr(report, "homophone"), "per-error table:\n%s", report);
+    cr_assert(strstr(report, "peak RSS"), "%s", report);
+
+    /* One output line per input line, same order, person ids R + 9
+     * digits numbered by first appearance. */
+    char *in = slurp(r), *out = slurp(c);
+    cr_assert_eq(count_lines(in), count_lines(out));
+    char *si, *so;
+    char *li = strtok_r(in, "\n", &si), *lo = strtok_r(out, "\n", &so);
+    unsigned max_seen = 0;
+    for (; li && lo;
+         li = strtok_r(NULL, "\n", &si), lo = strtok_r(NULL, "\n", &so)) {
+        json_t *a = json_loads(li, 0, NULL), *b = json_loads(lo, 0, NULL);
+        cr_assert(a && b, "%s", lo);
+        cr_assert_str_eq(json_string_value(json_object_get(a, "source_key")),
+                         json_string_value(json_object_get(b, "source_key")));
+        cr_assert_str_eq(json_string_value(json_object_get(a, "department")),
+                         json_string_value(json_object_get(b, "department")));
+        const char *pid = json_string_value(json_object_get(b, "person_id"));
+        cr_assert(pid && pid[0] == 'R' && strlen(pid) == 10, "%s", lo);
+        unsigned k = (unsigned)atoi(pid + 1);
+        cr_assert_leq(k, max_seen + 1, "ids numbered by first record");
+        if (k > max_seen) max_seen = k;
+        json_decref(a);
+        json_decref(b);
+    }
+
+    /* The model file pins everything: resolving with it and no EM gives
+     * the same clusters; and a second run is byte-identical. */
+    char *cfg = slurp(model);
+    cr_assert(strstr(cfg, "match.pin.lambda="), "%s", cfg);
+    const char *again[] = {GH_BINARY, "resolve", "-c",   model,
+                           "--em",    "false",   "--in", r,
+                           "--out",   c2,        NULL};
+    cr_assert_eq(gh_test_run(again, log2, TIMEOUT_MS), 0, "%s",
+                 gh_test_file_tail(log2, 2000));
+    char *o1 = slurp(c), *o2 = slurp(c2);
+    cr_assert_str_eq(o1, o2, "pinned model, same clusters");
+    free(o1);
+    free(o2);
+
+    free(cfg);
+    free(in);
+    free(out);
+    free(report);
+    gh_test_rmtree(dir);
+    free(dir);
+    free(r);
+    free(t);
+    free(c);
+    free(c2);
+    free(model);
+    free(log);
+    free(log2);
+}
+
+Test(resolve, malformed_lines_reported_and_skipped) {
+    char *dir = gh_test_tmpdir();
+    char *r = path_in(dir, "r.jsonl"), *c = path_in(dir, "c.jsonl"),
+         *log = path_in(dir, "log");
+    gh_test_write_file(
+        r,
+        "{\"department\":\"gongan\",\"source_key\":\"a\",\"name\":\"王建国\","
+        "\"id_number\":\"11010519491231002X\"}\n"
+        "{\"department\":\"gongan\",\"source_key\":\n"
+        "[1,2]\n"
+        "{\"source_key\":\"b\"}\n"
+        "{\"department\":\"gongan\",\"source_key\":\"c\",\"phone\":138}\n"
+        "{\"department\":\"gongan\",\"source_key\":\"a\"}\n"
+        "\n"
+        "{\"department\":\"zongzhi\",\"source_key\":\"a\",\"name\":\"王建国\","
+        "\"id_number\":\"110105491231002\",\"extra\":1,\"errors\":"
+        "[\"legacy_id\"]}\n");
+    const char *res[] = {GH_BINARY, "resolve", "--in", r, "--out", c, NULL};
+    cr_assert_eq(gh_test_run(res, log, TIMEOUT_MS), 0, "%s",
+                 gh_test_file_tail(log, 2000));
+    char *report = slurp(log);
+    const char *want[] = {":2: not JSON", ":3: not a JSON object",
+                          ":4: department and source_key are required",
+                          ":5: \"phone\" is neither a string nor null",
+                          ":6: duplicate department/source_key gongan/a"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        cr_assert(strstr(report, want[i]), "no \"%s\" in:\n%s", want[i],
+                  report);
+    cr_assert(strstr(report, "5 malformed lines skipped"), "%s", report);
+    char *out = slurp(c);
+    cr_assert_str_eq(out, "{\"department\":\"gongan\",\"source_key\":\"a\","
+                          "\"person_id\":\"R000000001\"}\n"
+                          "{\"department\":\"zongzhi\",\"source_key\":\"a\","
+                          "\"person_id\":\"R000000001\"}\n");
+    free(out);
+    free(report);
+
+    /* Required properties and unreadable input are errors. */
+    const char *no_in[] = {GH_BINARY, "resolve", "--out", c, NULL};
+    cr_assert_eq(gh_test_run(no_in, log, TIMEOUT_MS), 2);
+    const char *missing[] = {GH_BINARY, "resolve", "--in", "/nonexistent/r",
+                             "--out",   c,         NULL};
+    cr_assert_eq(gh_test_run(missing, log, TIMEOUT_MS), 1);
+    gh_test_rmtree(dir);
+    free(dir);
+    free(r);
+    free(c);
+    free(log);
+}
