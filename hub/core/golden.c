@@ -52,7 +52,7 @@ const gh_conf_prop_t gh_golden_conf_props[] = {
      "zongzhi,gongan,jisheng,"
      "zuzhi,chuangwen",
      0, 0, 0, NULL, NULL, "Department trust order for the golden grid."},
-};
+    GH_CONF_END};
 
 #define MAX_DEPTS 16
 

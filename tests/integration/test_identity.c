@@ -219,10 +219,10 @@ Test(identity, steward_merge_split_respected, .timeout = 300) {
     char *m1 = pid_of("M1"), *m2 = pid_of("M2");
     /* Records reach the hub in any order (several partitions): the keeper
      * is whichever record the hub saw first. */
-    char *first = gh_test_scalar(g_hub,
-                                 "SELECT source_key FROM source_person WHERE "
-                                 "source_key IN ('M1', 'M2') ORDER BY rec_id "
-                                 "LIMIT 1");
+    char *first =
+        gh_test_scalar(g_hub, "SELECT source_key FROM source_person WHERE "
+                              "source_key IN ('M1', 'M2') ORDER BY rec_id "
+                              "LIMIT 1");
     int m1_first = !strcmp(first, "M1");
     free(first);
     cr_assert_str_eq(m1_first ? m1 : m2, older,
