@@ -79,6 +79,7 @@ gh_resolver_t *gh_resolver_new(const gh_conf_t *conf, gh_serde_t *serde,
 
 void gh_resolver_destroy(gh_resolver_t *r) {
     if (!r) return;
+    if (r->set) gh__res_reset_run(r); /* the last run's results */
     gh_match_model_destroy(r->model);
     gh_golden_destroy(r->golden);
     for (int i = 0; i < r->ntopics; i++) {
@@ -141,15 +142,20 @@ gh_err_t gh_resolver_prepare(gh_resolver_t *r, PGconn *db, char *errstr,
     long long total = gh__res_ival(res, 0, 0, 0);
     PQclear(res);
     if (total < 1000) return GH_OK;
-    /* A sample of whole blocks would be better for m; a random sample of
-     * records is what EM over blocked pairs needs to stay unbiased for u. */
-    char lim[32];
+    /* A random sample of table pages (not the oldest records, which are
+     * one district of the first snapshot): records of one page were
+     * written together, so duplicates within the sample are common enough
+     * for EM to see matches, and the pages are spread over the city. */
+    char pct[32], lim[32];
+    double share = 100.0 * 200000.0 / (double)total;
+    snprintf(pct, sizeof(pct), "%.4f", share > 100 ? 100.0 : share);
     snprintf(lim, sizeof(lim), "%d", 200000);
-    const char *p[1] = {lim};
+    const char *p[2] = {pct, lim};
     res = gh__res_q(db,
-                    "SELECT " REC_COLS " FROM source_person WHERE NOT deleted "
-                    "ORDER BY rec_id LIMIT $1",
-                    1, p, "sample source records", errstr, errstr_size);
+                    "SELECT " REC_COLS " FROM source_person TABLESAMPLE "
+                    "SYSTEM ($1::real) REPEATABLE (7) WHERE NOT deleted "
+                    "LIMIT $2",
+                    2, p, "sample source records", errstr, errstr_size);
     if (!res) return GH_ERR_PG;
     gh_match_set_clear(r->set);
     r->nw = 0;
