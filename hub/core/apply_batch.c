@@ -44,16 +44,6 @@ static int cmp_state(const void *x, const void *y) {
     return cmp_key(a->dept, a->key, b->dept, b->key);
 }
 
-static PGresult *q(PGconn *db, const char *sql, int n, const char *const *p,
-                   const char *what, char *errstr, size_t errstr_size) {
-    PGresult *r = PQexecParams(db, sql, n, NULL, p, NULL, NULL, 0);
-    ExecStatusType s = PQresultStatus(r);
-    if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) return r;
-    gh_pg_result_error(r, db, what, errstr, errstr_size);
-    PQclear(r);
-    return NULL;
-}
-
 /* Non-zero if a TRUNCATE of the event's table at or after its position. */
 static int truncated(PGresult *wm, const gh_apply_ev_t *ev) {
     for (int i = 0; wm && i < PQntuples(wm); i++) {
@@ -123,7 +113,7 @@ static gh_err_t write_upserts(gh_apply_t *a, kstate_t *ks, int nk, char *errstr,
         const char *p[NA];
         for (int j = 0; j < NA; j++)
             p[j] = gh_sqlarr_get(&arr[j]);
-        PGresult *r = q(
+        PGresult *r = gh_pg_query_what(
             a->db,
             "INSERT INTO source_person AS s (department, source_key, "
             "source_table, pos_lsn, pos_seq, deleted, id_number_raw, "
@@ -190,16 +180,17 @@ static gh_err_t write_deletes(gh_apply_t *a, kstate_t *ks, int nk, char *errstr,
         const char *p[5];
         for (int j = 0; j < 5; j++)
             p[j] = gh_sqlarr_get(&arr[j]);
-        PGresult *r = q(a->db,
-                        "INSERT INTO source_person (department, source_key, "
-                        "source_table, pos_lsn, pos_seq, deleted) SELECT d, "
-                        "k, t, l, q, true FROM unnest($1::text[], $2::text[], "
-                        "$3::text[], $4::bigint[], $5::bigint[]) AS u(d, k, "
-                        "t, l, q) ON CONFLICT (department, source_key) DO "
-                        "UPDATE SET deleted = true, pos_lsn = "
-                        "EXCLUDED.pos_lsn, pos_seq = EXCLUDED.pos_seq, "
-                        "applied_at = now() RETURNING rec_id",
-                        5, p, "delete source records", errstr, errstr_size);
+        PGresult *r = gh_pg_query_what(
+            a->db,
+            "INSERT INTO source_person (department, source_key, "
+            "source_table, pos_lsn, pos_seq, deleted) SELECT d, "
+            "k, t, l, q, true FROM unnest($1::text[], $2::text[], "
+            "$3::text[], $4::bigint[], $5::bigint[]) AS u(d, k, "
+            "t, l, q) ON CONFLICT (department, source_key) DO "
+            "UPDATE SET deleted = true, pos_lsn = "
+            "EXCLUDED.pos_lsn, pos_seq = EXCLUDED.pos_seq, "
+            "applied_at = now() RETURNING rec_id",
+            5, p, "delete source records", errstr, errstr_size);
         if (!r)
             e = GH_ERR_PG;
         else {
@@ -262,17 +253,19 @@ gh_err_t gh_apply_person_batch(gh_apply_t *a, avro_value_t *envs, int n,
     }
     if (nk) {
         const char *p[2] = {gh_sqlarr_get(&kd), gh_sqlarr_get(&kk)};
-        cur = q(a->db,
-                "SELECT department, source_key, pos_lsn, pos_seq, "
-                "deleted::int, n_name, n_pinyin, " GH_APPLY_STORED_COLS
-                " FROM source_person WHERE (department, source_key) IN "
-                "(SELECT d, k FROM unnest($1::text[], $2::text[]) AS u(d, k))",
-                2, p, "read source records", errstr, errstr_size);
+        cur = gh_pg_query_what(
+            a->db,
+            "SELECT department, source_key, pos_lsn, pos_seq, "
+            "deleted::int, n_name, n_pinyin, " GH_APPLY_STORED_COLS
+            " FROM source_person WHERE (department, source_key) IN "
+            "(SELECT d, k FROM unnest($1::text[], $2::text[]) AS u(d, k))",
+            2, p, "read source records", errstr, errstr_size);
         if (cur)
-            wm = q(a->db,
-                   "SELECT department, source_table, pos_lsn, pos_seq FROM "
-                   "table_watermark",
-                   0, NULL, "read truncate watermarks", errstr, errstr_size);
+            wm = gh_pg_query_what(
+                a->db,
+                "SELECT department, source_table, pos_lsn, pos_seq FROM "
+                "table_watermark",
+                0, NULL, "read truncate watermarks", errstr, errstr_size);
     }
     gh_sqlarr_free(&kd);
     gh_sqlarr_free(&kk);

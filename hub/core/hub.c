@@ -59,7 +59,7 @@ typedef struct hub {
     gh_apply_t *apply;
     gh_resolver_t *resolver;
     gh_resolve_stats_t rs;
-    long long us_apply, us_resolve, us_commit; /* time per batch phase */
+    long long us_apply, us_resolve, us_commit, us_relay; /* per phase */
     char **subs;
     long pending; /* producer messages not yet acknowledged */
     int delivery_failed;
@@ -433,7 +433,9 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         }
         for (int i = 0; i < n; i++)
             rd_kafka_message_destroy(batch[i]);
+        int64_t t3 = gh_now_us();
         if (!e) e = relay(h, errstr, errstr_size);
+        h->us_relay += gh_now_us() - t3;
         last_relay = gh_now_ms();
         if (gh_now_ms() - last_stats >= 30000) {
             gh_log_info(LOG,
@@ -501,15 +503,16 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         "stopping: %lld applied, %lld skipped as replays, %lld dead letters",
         h.applied, h.skipped, h.dead);
     gh_log_info(LOG,
-                "time (ms): apply %lld, resolve %lld, commit %lld; "
+                "time (ms): apply %lld, resolve %lld, commit %lld, relay "
+                "%lld; "
                 "resolution time per step (ms): load %lld, block %lld, score "
                 "%lld, persons %lld, cluster %lld, ids %lld, write %lld, "
                 "retire %lld, golden %lld, queue %lld",
                 h.us_apply / 1000, h.us_resolve / 1000, h.us_commit / 1000,
-                h.rs.us[0] / 1000, h.rs.us[1] / 1000, h.rs.us[2] / 1000,
-                h.rs.us[3] / 1000, h.rs.us[4] / 1000, h.rs.us[5] / 1000,
-                h.rs.us[6] / 1000, h.rs.us[7] / 1000, h.rs.us[8] / 1000,
-                h.rs.us[9] / 1000);
+                h.us_relay / 1000, h.rs.us[0] / 1000, h.rs.us[1] / 1000,
+                h.rs.us[2] / 1000, h.rs.us[3] / 1000, h.rs.us[4] / 1000,
+                h.rs.us[5] / 1000, h.rs.us[6] / 1000, h.rs.us[7] / 1000,
+                h.rs.us[8] / 1000, h.rs.us[9] / 1000);
 out:
     gh_apply_destroy(h.apply);
     gh_resolver_destroy(h.resolver);

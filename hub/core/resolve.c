@@ -121,12 +121,12 @@ gh_err_t gh_resolver_lock(PGconn *db, char *errstr, size_t errstr_size) {
 
 gh_err_t gh_resolver_prepare(gh_resolver_t *r, PGconn *db, char *errstr,
                              size_t errstr_size) {
-    PGresult *res =
-        gh__res_q(db,
-                  "SELECT n_name, min(n_pinyin), count(*) FROM "
-                  "source_person WHERE NOT deleted AND n_name IS NOT NULL "
-                  "GROUP BY n_name",
-                  0, NULL, "read name frequencies", errstr, errstr_size);
+    PGresult *res = gh_pg_query_what(
+        db,
+        "SELECT n_name, min(n_pinyin), count(*) FROM "
+        "source_person WHERE NOT deleted AND n_name IS NOT NULL "
+        "GROUP BY n_name",
+        0, NULL, "read name frequencies", errstr, errstr_size);
     if (!res) return GH_ERR_PG;
     for (int i = 0; i < PQntuples(res); i++)
         gh_resolver_count_name(r, gh__res_val(res, i, 0),
@@ -136,8 +136,9 @@ gh_err_t gh_resolver_prepare(gh_resolver_t *r, PGconn *db, char *errstr,
     PQclear(res);
     if (r->conf && !gh_conf_get_bool(r->conf, "match.em.on.start"))
         return GH_OK;
-    res = gh__res_q(db, "SELECT count(*) FROM source_person WHERE NOT deleted",
-                    0, NULL, "count source records", errstr, errstr_size);
+    res = gh_pg_query_what(
+        db, "SELECT count(*) FROM source_person WHERE NOT deleted", 0, NULL,
+        "count source records", errstr, errstr_size);
     if (!res) return GH_ERR_PG;
     long long total = gh__res_ival(res, 0, 0, 0);
     PQclear(res);
@@ -151,11 +152,11 @@ gh_err_t gh_resolver_prepare(gh_resolver_t *r, PGconn *db, char *errstr,
     snprintf(pct, sizeof(pct), "%.4f", share > 100 ? 100.0 : share);
     snprintf(lim, sizeof(lim), "%d", 200000);
     const char *p[2] = {pct, lim};
-    res = gh__res_q(db,
-                    "SELECT " REC_COLS " FROM source_person TABLESAMPLE "
-                    "SYSTEM ($1::real) REPEATABLE (7) WHERE NOT deleted "
-                    "LIMIT $2",
-                    2, p, "sample source records", errstr, errstr_size);
+    res = gh_pg_query_what(db,
+                           "SELECT " REC_COLS " FROM source_person TABLESAMPLE "
+                           "SYSTEM ($1::real) REPEATABLE (7) WHERE NOT deleted "
+                           "LIMIT $2",
+                           2, p, "sample source records", errstr, errstr_size);
     if (!res) return GH_ERR_PG;
     gh_match_set_clear(r->set);
     r->nw = 0;

@@ -107,8 +107,6 @@ typedef struct item {
 } item_t;
 
 /* ---- Working set (resolve_set.c) */
-PGresult *gh__res_q(PGconn *db, const char *sql, int n, const char *const *p,
-                    const char *what, char *errstr, size_t errstr_size);
 const char *gh__res_val(PGresult *r, int i, int c);
 int64_t gh__res_ival(PGresult *r, int i, int c, int64_t dflt);
 void gh__res_keep(gh_resolver_t *r, PGresult *res);

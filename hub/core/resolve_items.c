@@ -39,7 +39,7 @@ gh_err_t gh__res_refresh_items(gh_resolver_t *r, PGconn *db,
     for (size_t i = 0; i < nm; i++)
         gh_sqlarr_int(&a[0], r->w[members[i]].rec_id);
     p[0] = gh_sqlarr_get(&a[0]);
-    res = nm ? gh__res_q(
+    res = nm ? gh_pg_query_what(
                    db,
                    "SELECT e.a, e.b, e.kind, e.score, e.evidence::text, "
                    "sa.person_id, sb.person_id FROM match_edge e JOIN "
@@ -96,7 +96,7 @@ gh_err_t gh__res_refresh_items(gh_resolver_t *r, PGconn *db,
     for (size_t i = 0; i < ncomp; i++)
         gh_sqlarr_text(&a[1], comps[i].pid);
     p[0] = gh_sqlarr_get(&a[1]);
-    res = gh__res_q(
+    res = gh_pg_query_what(
         db,
         "SELECT item_id, kind, person_a, coalesce(person_b, ''), "
         "coalesce(field, '') FROM steward_item WHERE status = 'open' AND "
@@ -124,7 +124,7 @@ gh_err_t gh__res_refresh_items(gh_resolver_t *r, PGconn *db,
     PQclear(res);
     if (a[2].n) {
         p[0] = gh_sqlarr_get(&a[2]);
-        res = gh__res_q(
+        res = gh_pg_query_what(
             db,
             "UPDATE steward_item SET status = 'obsolete', updated_at = "
             "now() WHERE item_id = ANY($1::bigint[])",
@@ -158,7 +158,7 @@ gh_err_t gh__res_refresh_items(gh_resolver_t *r, PGconn *db,
     }
     for (int j = 0; j < 8; j++)
         p[j] = gh_sqlarr_get(&a[j]);
-    res = gh__res_q(
+    res = gh_pg_query_what(
         db,
         "INSERT INTO steward_item AS s (kind, person_a, person_b, field, "
         "rec_a, rec_b, score, evidence) SELECT * FROM unnest($1::text[], "

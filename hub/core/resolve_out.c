@@ -86,7 +86,7 @@ gh_err_t gh__res_write_outbox(PGconn *db, gh_sqlarr_t box[4], char *errstr,
     if (!box[0].n) return GH_OK;
     const char *p[4] = {gh_sqlarr_get(&box[0]), gh_sqlarr_get(&box[1]),
                         gh_sqlarr_get(&box[2]), gh_sqlarr_get(&box[3])};
-    PGresult *res = gh__res_q(
+    PGresult *res = gh_pg_query_what(
         db,
         "INSERT INTO outbox (topic, msg_key, payload, person_id, version) "
         "SELECT t, k, p, k, v FROM unnest($1::text[], $2::text[], "
@@ -254,7 +254,7 @@ gh_err_t gh__res_golden_write(PGconn *db, gh__res_golden_t *g, PGresult **out,
         p[k] = gh_sqlarr_get(&g->col[k]);
     /* Only persons whose golden record changed come back (and get a new
      * version). */
-    *out = gh__res_q(
+    *out = gh_pg_query_what(
         db,
         "INSERT INTO person AS p (person_id, active, version, id_number, "
         "name, sex, birth_date, phone, address, grid_code, sources, "

@@ -108,11 +108,11 @@ gh_err_t gh__res_block_and_pair(gh_resolver_t *r, PGconn *db, gh_sqlarr_t *a1,
     *npairs_out = 0;
     if (!a1->n) return GH_OK;
     const char *p[2] = {gh_sqlarr_get(a1), gh_sqlarr_get(a2)};
-    PGresult *res =
-        gh__res_q(db,
-                  "INSERT INTO person_block SELECT unnest($1::bigint[]), "
-                  "unnest($2::bigint[]) ON CONFLICT DO NOTHING",
-                  2, p, "write blocking keys", errstr, errstr_size);
+    PGresult *res = gh_pg_query_what(
+        db,
+        "INSERT INTO person_block SELECT unnest($1::bigint[]), "
+        "unnest($2::bigint[]) ON CONFLICT DO NOTHING",
+        2, p, "write blocking keys", errstr, errstr_size);
     if (!res) {
         free(all);
         return GH_ERR_PG;
@@ -126,7 +126,7 @@ gh_err_t gh__res_block_and_pair(gh_resolver_t *r, PGconn *db, gh_sqlarr_t *a1,
     for (size_t i = 0; i < nall; i++)
         gh_sqlarr_int(a1, (int64_t)all[i]);
     p[0] = gh_sqlarr_get(a1);
-    res = gh__res_q(
+    res = gh_pg_query_what(
         db,
         "SELECT b.block_key, b.rec_id FROM (SELECT DISTINCT k FROM "
         "unnest($1::bigint[]) AS k) u JOIN person_block b ON b.block_key "

@@ -51,7 +51,7 @@ static gh_err_t pgerr(run_t *x) {
 static gh_err_t exec(run_t *x, const char *sql, int n, const char *const *p,
                      const char *what) {
     PGresult *res =
-        gh__res_q(x->db, sql, n, p, what, x->errstr, x->errstr_size);
+        gh_pg_query_what(x->db, sql, n, p, what, x->errstr, x->errstr_size);
     if (!res) return pgerr(x);
     PQclear(res);
     return GH_OK;
@@ -228,15 +228,15 @@ static gh_err_t step_cluster(run_t *x) {
         for (size_t i = 0; i < x->nm; i++)
             gh_sqlarr_int(&x->a[0], r->w[x->members[i]].rec_id);
         const char *p[1] = {gh_sqlarr_get(&x->a[0])};
-        PGresult *links =
-            gh__res_q(x->db,
-                      "SELECT a, b, kind, score FROM match_edge WHERE kind IN "
-                      "(2, 3) AND a = ANY($1::bigint[]) AND b = "
-                      "ANY($1::bigint[])",
-                      1, p, "read links", x->errstr, x->errstr_size);
+        PGresult *links = gh_pg_query_what(
+            x->db,
+            "SELECT a, b, kind, score FROM match_edge WHERE kind IN "
+            "(2, 3) AND a = ANY($1::bigint[]) AND b = "
+            "ANY($1::bigint[])",
+            1, p, "read links", x->errstr, x->errstr_size);
         if (!links) return pgerr(x);
         gh__res_keep(r, links);
-        PGresult *cons = gh__res_q(
+        PGresult *cons = gh_pg_query_what(
             x->db,
             "SELECT a, b, kind FROM steward_constraint WHERE a = "
             "ANY($1::bigint[]) OR b = ANY($1::bigint[])",
@@ -313,12 +313,12 @@ static gh_err_t step_ids(run_t *x) {
     }
     if (x->a[0].n) {
         const char *p[1] = {gh_sqlarr_get(&x->a[0])};
-        PGresult *res =
-            gh__res_q(x->db,
-                      "SELECT person_id FROM person WHERE person_id = "
-                      "ANY($1::text[]) AND NOT active AND merged_into IS NULL "
-                      "ORDER BY person_id COLLATE \"C\"",
-                      1, p, "read emptied persons", x->errstr, x->errstr_size);
+        PGresult *res = gh_pg_query_what(
+            x->db,
+            "SELECT person_id FROM person WHERE person_id = "
+            "ANY($1::text[]) AND NOT active AND merged_into IS NULL "
+            "ORDER BY person_id COLLATE \"C\"",
+            1, p, "read emptied persons", x->errstr, x->errstr_size);
         if (!res) return pgerr(x);
         gh__res_keep(r, res);
         ndormant = (size_t)PQntuples(res);
@@ -335,7 +335,7 @@ static gh_err_t step_ids(run_t *x) {
     char k[32];
     snprintf(k, sizeof(k), "%zu", need);
     const char *p[1] = {k};
-    PGresult *res = gh__res_q(
+    PGresult *res = gh_pg_query_what(
         x->db,
         "SELECT 'P' || lpad(nextval('person_id_seq')::text, 9, '0') FROM "
         "generate_series(1, $1::int)",
@@ -418,7 +418,7 @@ static gh_err_t step_retire(run_t *x) {
         "CONFLICT DO NOTHING",
         2, p, "move steward choices");
     if (e) return e;
-    PGresult *res = gh__res_q(
+    PGresult *res = gh_pg_query_what(
         x->db,
         "UPDATE person p SET active = false, merged_into = u.into_pid, "
         "version = p.version + 1, sources = '[]', provenance = '[]', "
@@ -443,7 +443,7 @@ static gh_err_t step_golden(run_t *x) {
     for (size_t c = 0; c < x->ncomp; c++)
         gh_sqlarr_text(&x->a[0], x->comps[c].pid);
     const char *p[1] = {gh_sqlarr_get(&x->a[0])};
-    PGresult *ovr = gh__res_q(
+    PGresult *ovr = gh_pg_query_what(
         x->db,
         "SELECT person_id, field, value, floor(extract(epoch from chosen_at) "
         "* 1000000)::bigint FROM person_override WHERE person_id = "
@@ -451,11 +451,12 @@ static gh_err_t step_golden(run_t *x) {
         1, p, "read steward choices", x->errstr, x->errstr_size);
     if (!ovr) return pgerr(x);
     gh__res_keep(r, ovr);
-    PGresult *cur = gh__res_q(x->db,
-                              "SELECT person_id, absorbed_ids::text FROM "
-                              "person WHERE person_id = ANY($1::text[]) ORDER "
-                              "BY person_id COLLATE \"C\"",
-                              1, p, "read persons", x->errstr, x->errstr_size);
+    PGresult *cur =
+        gh_pg_query_what(x->db,
+                         "SELECT person_id, absorbed_ids::text FROM "
+                         "person WHERE person_id = ANY($1::text[]) ORDER "
+                         "BY person_id COLLATE \"C\"",
+                         1, p, "read persons", x->errstr, x->errstr_size);
     if (!cur) return pgerr(x);
     gh__res_keep(r, cur);
     gh__res_golden_t g;

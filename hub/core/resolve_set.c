@@ -11,16 +11,6 @@
 
 /* ---- small helpers ---------------------------------------------------- */
 
-PGresult *gh__res_q(PGconn *db, const char *sql, int n, const char *const *p,
-                    const char *what, char *errstr, size_t errstr_size) {
-    PGresult *r = PQexecParams(db, sql, n, NULL, p, NULL, NULL, 0);
-    ExecStatusType s = PQresultStatus(r);
-    if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) return r;
-    gh_pg_result_error(r, db, what, errstr, errstr_size);
-    PQclear(r);
-    return NULL;
-}
-
 const char *gh__res_val(PGresult *r, int i, int c) {
     return PQgetisnull(r, i, c) ? NULL : PQgetvalue(r, i, c);
 }
@@ -156,7 +146,7 @@ gh_err_t gh__res_load_rows(gh_resolver_t *r, PGconn *db, const char *sql,
                            const char *param, int changed, const char *what,
                            char *errstr, size_t errstr_size) {
     const char *p[1] = {param};
-    PGresult *res = gh__res_q(db, sql, 1, p, what, errstr, errstr_size);
+    PGresult *res = gh_pg_query_what(db, sql, 1, p, what, errstr, errstr_size);
     if (!res) return GH_ERR_PG;
     gh__res_keep(r, res);
     for (int i = 0; i < PQntuples(res); i++)

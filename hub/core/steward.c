@@ -62,17 +62,6 @@ void gh_steward_destroy(gh_steward_t *s) {
     free(s);
 }
 
-PGresult *gh_steward_q(gh_steward_t *s, const char *sql, int n,
-                       const char *const *p, const char *what, char *errstr,
-                       size_t errstr_size) {
-    PGresult *r = PQexecParams(s->db, sql, n, NULL, p, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(r);
-    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) return r;
-    gh_pg_result_error(r, s->db, what, errstr, errstr_size);
-    PQclear(r);
-    return NULL;
-}
-
 /* ---- reading ----------------------------------------------------------- */
 
 gh_err_t gh_steward_list(gh_steward_t *s, FILE *out, const char *status,
@@ -82,17 +71,17 @@ gh_err_t gh_steward_list(gh_steward_t *s, FILE *out, const char *status,
     snprintf(lim, sizeof(lim), "%ld", limit > 0 ? limit : 50);
     const char *p[3] = {status && *status ? status : "open",
                         kind && *kind ? kind : NULL, lim};
-    PGresult *r =
-        gh_steward_q(s,
-                     "SELECT item_id, kind, status, person_a, "
-                     "coalesce(person_b, ''), coalesce(field, ''), "
-                     "coalesce(to_char(score, 'FM990.00'), ''), "
-                     "to_char(created_at, 'YYYY-MM-DD HH24:MI'), "
-                     "(SELECT count(*) FROM steward_item WHERE status = $1 AND "
-                     "($2::text IS NULL OR kind = $2)) FROM steward_item WHERE "
-                     "status = $1 AND ($2::text IS NULL OR kind = $2) ORDER BY "
-                     "item_id DESC LIMIT $3::int",
-                     3, p, "list items", errstr, errstr_size);
+    PGresult *r = gh_pg_query_what(
+        s->db,
+        "SELECT item_id, kind, status, person_a, "
+        "coalesce(person_b, ''), coalesce(field, ''), "
+        "coalesce(to_char(score, 'FM990.00'), ''), "
+        "to_char(created_at, 'YYYY-MM-DD HH24:MI'), "
+        "(SELECT count(*) FROM steward_item WHERE status = $1 AND "
+        "($2::text IS NULL OR kind = $2)) FROM steward_item WHERE "
+        "status = $1 AND ($2::text IS NULL OR kind = $2) ORDER BY "
+        "item_id DESC LIMIT $3::int",
+        3, p, "list items", errstr, errstr_size);
     if (!r) return GH_ERR_PG;
     int n = PQntuples(r);
     fprintf(out, "%-6s  %-18s  %-8s  %-10s  %-10s  %-10s  %6s  %s\n", "item",
@@ -168,14 +157,14 @@ static gh_err_t show_person(gh_steward_t *s, FILE *out, const char *pid,
                             char *errstr, size_t errstr_size) {
     const char *p[1] = {pid};
     PGresult *r =
-        gh_steward_q(s,
-                     "SELECT active, coalesce(merged_into, ''), version, "
-                     "coalesce(id_number, ''), coalesce(name, ''), "
-                     "coalesce(sex, ''), coalesce(birth_date::text, ''), "
-                     "coalesce(phone, ''), coalesce(address, ''), "
-                     "coalesce(grid_code, ''), provenance::text, "
-                     "absorbed_ids::text FROM person WHERE person_id = $1",
-                     1, p, "read person", errstr, errstr_size);
+        gh_pg_query_what(s->db,
+                         "SELECT active, coalesce(merged_into, ''), version, "
+                         "coalesce(id_number, ''), coalesce(name, ''), "
+                         "coalesce(sex, ''), coalesce(birth_date::text, ''), "
+                         "coalesce(phone, ''), coalesce(address, ''), "
+                         "coalesce(grid_code, ''), provenance::text, "
+                         "absorbed_ids::text FROM person WHERE person_id = $1",
+                         1, p, "read person", errstr, errstr_size);
     if (!r) return GH_ERR_PG;
     if (!PQntuples(r)) {
         PQclear(r);
@@ -211,8 +200,8 @@ static gh_err_t show_person(gh_steward_t *s, FILE *out, const char *pid,
     if (strcmp(PQgetvalue(r, 0, 11), "[]"))
         fprintf(out, "  absorbed   %s\n", PQgetvalue(r, 0, 11));
     PQclear(r);
-    r = gh_steward_q(
-        s,
+    r = gh_pg_query_what(
+        s->db,
         "SELECT department, source_key, coalesce(name, ''), "
         "coalesce(id_number_raw, ''), coalesce(birth_date::text, ''), "
         "coalesce(grid_code, '') FROM source_person WHERE person_id = $1 "
@@ -225,8 +214,8 @@ static gh_err_t show_person(gh_steward_t *s, FILE *out, const char *pid,
                 PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
                 PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5));
     PQclear(r);
-    r = gh_steward_q(
-        s,
+    r = gh_pg_query_what(
+        s->db,
         "SELECT item_id, kind, coalesce(person_b, field, '') FROM "
         "steward_item WHERE status = 'open' AND (person_a = $1 OR person_b "
         "= $1) ORDER BY item_id",
@@ -248,17 +237,17 @@ gh_err_t gh_steward_show(gh_steward_t *s, FILE *out, const char *what,
         return gh_seterr(errstr, errstr_size, GH_ERR_INVALID_ARG,
                          "\"%s\" is neither an item number nor a person id",
                          what ? what : "");
-    PGresult *r =
-        gh_steward_q(s,
-                     "SELECT kind, status, person_a, coalesce(person_b, ''), "
-                     "coalesce(field, ''), coalesce(score::text, ''), "
-                     "evidence::text, to_char(created_at, 'YYYY-MM-DD "
-                     "HH24:MI'), coalesce((SELECT action || ' by ' || "
-                     "decided_by || ' at ' || to_char(decided_at, 'YYYY-MM-DD "
-                     "HH24:MI') || ': ' || reason FROM steward_decision d "
-                     "WHERE d.decision_id = i.decision_id), '') FROM "
-                     "steward_item i WHERE item_id = $1::bigint",
-                     1, p, "read item", errstr, errstr_size);
+    PGresult *r = gh_pg_query_what(
+        s->db,
+        "SELECT kind, status, person_a, coalesce(person_b, ''), "
+        "coalesce(field, ''), coalesce(score::text, ''), "
+        "evidence::text, to_char(created_at, 'YYYY-MM-DD "
+        "HH24:MI'), coalesce((SELECT action || ' by ' || "
+        "decided_by || ' at ' || to_char(decided_at, 'YYYY-MM-DD "
+        "HH24:MI') || ': ' || reason FROM steward_decision d "
+        "WHERE d.decision_id = i.decision_id), '') FROM "
+        "steward_item i WHERE item_id = $1::bigint",
+        1, p, "read item", errstr, errstr_size);
     if (!r) return GH_ERR_PG;
     if (!PQntuples(r)) {
         PQclear(r);
@@ -287,11 +276,11 @@ gh_err_t gh_steward_item_persons(gh_steward_t *s, const char *item, char pa[32],
     if (!item || !*item || strspn(item, "0123456789") != strlen(item))
         return gh_seterr(errstr, errstr_size, GH_ERR_INVALID_ARG,
                          "\"%s\" is not an item number", item ? item : "");
-    PGresult *r =
-        gh_steward_q(s,
-                     "SELECT person_a, coalesce(person_b, ''), coalesce(field, "
-                     "''), status FROM steward_item WHERE item_id = $1::bigint",
-                     1, p, "read item", errstr, errstr_size);
+    PGresult *r = gh_pg_query_what(
+        s->db,
+        "SELECT person_a, coalesce(person_b, ''), coalesce(field, "
+        "''), status FROM steward_item WHERE item_id = $1::bigint",
+        1, p, "read item", errstr, errstr_size);
     if (!r) return GH_ERR_PG;
     if (!PQntuples(r)) {
         PQclear(r);

@@ -9,8 +9,6 @@
 #include "sqlarr.h"
 #include "steward_int.h"
 
-#define Q gh_steward_q
-
 static gh_err_t begin(gh_steward_t *s, const char *by, const char *reason,
                       char *errstr, size_t errstr_size) {
     if (!by || !*by)
@@ -28,7 +26,7 @@ static gh_err_t begin(gh_steward_t *s, const char *by, const char *reason,
 static gh_err_t exec(gh_steward_t *s, const char *sql, int n,
                      const char *const *p, const char *what, char *errstr,
                      size_t errstr_size) {
-    PGresult *r = Q(s, sql, n, p, what, errstr, errstr_size);
+    PGresult *r = gh_pg_query_what(s->db, sql, n, p, what, errstr, errstr_size);
     if (!r) return GH_ERR_PG;
     PQclear(r);
     return GH_OK;
@@ -45,12 +43,12 @@ static gh_err_t decide(gh_steward_t *s, const char *action, const char *by,
                        char id_out[32], char *errstr, size_t errstr_size) {
     char *dj = json_dumps(details, JSON_COMPACT);
     const char *p[5] = {action, by, reason, item && *item ? item : NULL, dj};
-    PGresult *r =
-        Q(s,
-          "INSERT INTO steward_decision (action, decided_by, reason, item_id, "
-          "details) VALUES ($1, $2, $3, $4::bigint, $5::jsonb) RETURNING "
-          "decision_id",
-          5, p, "record decision", errstr, errstr_size);
+    PGresult *r = gh_pg_query_what(
+        s->db,
+        "INSERT INTO steward_decision (action, decided_by, reason, item_id, "
+        "details) VALUES ($1, $2, $3, $4::bigint, $5::jsonb) RETURNING "
+        "decision_id",
+        5, p, "record decision", errstr, errstr_size);
     free(dj);
     if (!r) return GH_ERR_PG;
     snprintf(id_out, 32, "%s", PQgetvalue(r, 0, 0));
@@ -62,10 +60,11 @@ static gh_err_t decide(gh_steward_t *s, const char *action, const char *by,
 static gh_err_t person_recs(gh_steward_t *s, const char *pid, gh_sqlarr_t *out,
                             char *errstr, size_t errstr_size) {
     const char *p[1] = {pid};
-    PGresult *r = Q(s,
-                    "SELECT rec_id FROM source_person WHERE person_id = $1 "
-                    "AND NOT deleted ORDER BY rec_id",
-                    1, p, "read person records", errstr, errstr_size);
+    PGresult *r = gh_pg_query_what(
+        s->db,
+        "SELECT rec_id FROM source_person WHERE person_id = $1 "
+        "AND NOT deleted ORDER BY rec_id",
+        1, p, "read person records", errstr, errstr_size);
     if (!r) return GH_ERR_PG;
     gh_sqlarr_reset(out);
     for (int i = 0; i < PQntuples(r); i++)
@@ -221,11 +220,12 @@ gh_err_t gh_steward_split(gh_steward_t *s, FILE *out, const char *pid,
         }
         char *dept = gh_xstrndup(recs[i], (size_t)(colon - recs[i]));
         const char *p[3] = {dept, colon + 1, pid};
-        PGresult *r = Q(s,
-                        "SELECT rec_id, coalesce(person_id, '') FROM "
-                        "source_person WHERE department = $1 AND source_key = "
-                        "$2 AND NOT deleted",
-                        2, p, "find record", errstr, errstr_size);
+        PGresult *r = gh_pg_query_what(
+            s->db,
+            "SELECT rec_id, coalesce(person_id, '') FROM "
+            "source_person WHERE department = $1 AND source_key = "
+            "$2 AND NOT deleted",
+            2, p, "find record", errstr, errstr_size);
         free(dept);
         if (!r) {
             e = GH_ERR_PG;
@@ -244,10 +244,11 @@ gh_err_t gh_steward_split(gh_steward_t *s, FILE *out, const char *pid,
     }
     if (!e) {
         const char *p[2] = {gh_sqlarr_get(&all), gh_sqlarr_get(&out_set)};
-        PGresult *r = Q(s,
-                        "SELECT x FROM unnest($1::bigint[]) x WHERE x <> ALL "
-                        "($2::bigint[])",
-                        2, p, "divide records", errstr, errstr_size);
+        PGresult *r = gh_pg_query_what(
+            s->db,
+            "SELECT x FROM unnest($1::bigint[]) x WHERE x <> ALL "
+            "($2::bigint[])",
+            2, p, "divide records", errstr, errstr_size);
         if (!r)
             e = GH_ERR_PG;
         else {

@@ -17,9 +17,4 @@ struct gh_steward {
     int apart_max;
 };
 
-/* Runs a statement; the result (caller PQclear()s) or NULL with errstr. */
-PGresult *gh_steward_q(gh_steward_t *s, const char *sql, int n,
-                       const char *const *p, const char *what, char *errstr,
-                       size_t errstr_size);
-
 #endif

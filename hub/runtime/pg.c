@@ -96,21 +96,27 @@ gh_err_t gh_pg_result_error(const PGresult *r, PGconn *c, const char *what,
         detail ? detail : "", hint ? " HINT: " : "", hint ? hint : "");
 }
 
-PGresult *gh_pg_query(PGconn *c, const char *sql, int nparams,
-                      const char *const *params, char *errstr,
-                      size_t errstr_size) {
+PGresult *gh_pg_query_what(PGconn *c, const char *sql, int nparams,
+                           const char *const *params, const char *what,
+                           char *errstr, size_t errstr_size) {
     PGresult *r =
         nparams ? PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
                 : PQexec(c, sql);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        char what[160];
-        snprintf(what, sizeof(what), "%.150s", sql);
-        gh_pg_result_error(r, c, what, errstr, errstr_size);
+        char head[160];
+        snprintf(head, sizeof(head), "%.150s", sql);
+        gh_pg_result_error(r, c, what ? what : head, errstr, errstr_size);
         PQclear(r);
         return NULL;
     }
     return r;
+}
+
+PGresult *gh_pg_query(PGconn *c, const char *sql, int nparams,
+                      const char *const *params, char *errstr,
+                      size_t errstr_size) {
+    return gh_pg_query_what(c, sql, nparams, params, NULL, errstr, errstr_size);
 }
 
 gh_err_t gh_pg_exec(PGconn *c, const char *sql, char *errstr,

@@ -34,6 +34,12 @@ PGresult *gh_pg_query(PGconn *c, const char *sql, int nparams,
                       const char *const *params, char *errstr,
                       size_t errstr_size);
 
+/* As gh_pg_query, naming the statement by `what` ("write persons") in
+ * errors rather than by its first characters. */
+PGresult *gh_pg_query_what(PGconn *c, const char *sql, int nparams,
+                           const char *const *params, const char *what,
+                           char *errstr, size_t errstr_size);
+
 /* Fills errstr from a failed result: "<what>: message (DETAIL: ..., HINT:
  * ...)". */
 gh_err_t gh_pg_result_error(const PGresult *r, PGconn *c, const char *what,
