@@ -124,6 +124,7 @@ echo
 echo "== hub incremental resolution, preset $PRESET scale $SCALE seed $SEED, $(nproc) cores"
 printf '  %d person records applied and resolved in %.1f s: %.0f records/s\n' "$n" "$secs" "$(echo "$n / $secs" | bc -l)"
 echo "  hub peak RSS: $((rss / 1024)) MiB"
+psql -tAd hub -c "SELECT '  hub database: ' || pg_size_pretty(pg_database_size('hub'))"
 psql -tAd hub -c "SELECT '  persons: ' || count(*) FILTER (WHERE active) || ' active, ' || count(*) FILTER (WHERE NOT active) || ' retired' FROM person"
 psql -tAd hub -c "SELECT '  steward items open: ' || coalesce(string_agg(kind || ' ' || n, ', '), 'none') FROM (SELECT kind, count(*) n FROM steward_item WHERE status = 'open' GROUP BY kind ORDER BY kind) x"
 sed 's/^/  /' "$WORK/accuracy.txt"

@@ -160,7 +160,7 @@ gh_err_t gh_resolver_prepare(gh_resolver_t *r, PGconn *db, char *errstr,
     if (!res) return GH_ERR_PG;
     gh_match_set_clear(r->set);
     r->nw = 0;
-    memset(r->hvals, 0, r->hmask ? (r->hmask + 1) * sizeof(uint32_t) : 0);
+    if (r->hmask) memset(r->hvals, 0, (r->hmask + 1) * sizeof(uint32_t));
     for (int i = 0; i < PQntuples(res); i++)
         gh__res_add_row(r, res, i, 0);
     char why[256];
@@ -178,7 +178,7 @@ gh_err_t gh_resolver_prepare(gh_resolver_t *r, PGconn *db, char *errstr,
     }
     gh_match_set_clear(r->set);
     r->nw = 0;
-    memset(r->hvals, 0, r->hmask ? (r->hmask + 1) * sizeof(uint32_t) : 0);
+    if (r->hmask) memset(r->hvals, 0, (r->hmask + 1) * sizeof(uint32_t));
     PQclear(res);
     return GH_OK;
 }
