@@ -7,6 +7,7 @@
  * over-long input is reported as such without being stored).
  */
 #include "gridhub/idnum.h"
+#include "norm_int.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -20,42 +21,6 @@ static const int k_weights[17] = {7, 9, 10, 5,  8, 4, 2, 1, 6,
                                   3, 7, 9,  10, 5, 8, 4, 2};
 static const char k_check_map[11] = {'1', '0', 'X', '9', '8', '7',
                                      '6', '5', '4', '3', '2'};
-
-/* Decodes one strict UTF-8 code point at s (s[0] != 0). Returns its length
- * in bytes, or -1 for an invalid, overlong, surrogate or truncated sequence.
- * Each continuation byte is tested before the next is read, so a NUL ends
- * the scan and nothing past it is touched. */
-static int utf8_decode(const unsigned char *s, uint32_t *cp) {
-    unsigned char b0 = s[0];
-    if (b0 < 0x80) {
-        *cp = b0;
-        return 1;
-    }
-    if (b0 < 0xC2) return -1; /* stray continuation byte or overlong 2-byte */
-    if ((s[1] & 0xC0) != 0x80) return -1;
-    if (b0 < 0xE0) {
-        *cp = ((uint32_t)(b0 & 0x1F) << 6) | (s[1] & 0x3F);
-        return 2;
-    }
-    if ((s[2] & 0xC0) != 0x80) return -1;
-    if (b0 < 0xF0) {
-        uint32_t c = ((uint32_t)(b0 & 0x0F) << 12) |
-                     ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-        if (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF)) return -1;
-        *cp = c;
-        return 3;
-    }
-    if (b0 > 0xF4) return -1;
-    if ((s[3] & 0xC0) != 0x80) return -1;
-    {
-        uint32_t c = ((uint32_t)(b0 & 0x07) << 18) |
-                     ((uint32_t)(s[1] & 0x3F) << 12) |
-                     ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
-        if (c < 0x10000 || c > 0x10FFFF) return -1;
-        *cp = c;
-        return 4;
-    }
-}
 
 /* Whitespace (and invisible padding) removed anywhere in the input. */
 static int is_space(uint32_t cp) {
@@ -158,7 +123,7 @@ gh_idnum_status_t gh_idnum_normalize(const char *raw, char out[19],
     const unsigned char *p = (const unsigned char *)raw;
     while (*p) {
         uint32_t cp;
-        int len = utf8_decode(p, &cp);
+        int len = gh__norm_utf8_next(p, &cp);
         if (len < 0) return GH_IDNUM_BAD_CHAR;
         p += len;
         if (is_space(cp)) continue;
