@@ -47,16 +47,6 @@ static gh_err_t pgerr(run_t *x) {
     return PQstatus(x->db) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
 }
 
-/* Runs a statement whose result is not needed. */
-static gh_err_t exec(run_t *x, const char *sql, int n, const char *const *p,
-                     const char *what) {
-    PGresult *res =
-        gh_pg_query_what(x->db, sql, n, p, what, x->errstr, x->errstr_size);
-    if (!res) return pgerr(x);
-    PQclear(res);
-    return GH_OK;
-}
-
 static void touch(run_t *x, const char *pid) {
     if (x->ntouched == x->cap_touched) {
         x->cap_touched = x->cap_touched ? x->cap_touched * 2 : 16;
@@ -101,13 +91,15 @@ static gh_err_t step_changed(run_t *x, const int64_t *recs, size_t n) {
         "ANY($1::bigint[])",
         p[0], 1, "read changed records", x->errstr, x->errstr_size);
     if (!e)
-        e = exec(x, "DELETE FROM person_block WHERE rec_id = ANY($1::bigint[])",
-                 1, p, "drop blocking keys");
+        e = gh_pg_exec_what(
+            x->db, "DELETE FROM person_block WHERE rec_id = ANY($1::bigint[])",
+            1, p, "drop blocking keys", x->errstr, x->errstr_size);
     if (!e)
-        e = exec(x,
-                 "DELETE FROM match_edge WHERE a = ANY($1::bigint[]) OR b = "
-                 "ANY($1::bigint[])",
-                 1, p, "drop scored pairs");
+        e = gh_pg_exec_what(
+            x->db,
+            "DELETE FROM match_edge WHERE a = ANY($1::bigint[]) OR b = "
+            "ANY($1::bigint[])",
+            1, p, "drop scored pairs", x->errstr, x->errstr_size);
     x->st->records += (long long)x->r->nw;
     return e;
 }
@@ -370,13 +362,14 @@ static gh_err_t step_write(run_t *x) {
         const char *p[5];
         for (int k = 0; k < 5; k++)
             p[k] = gh_sqlarr_get(&col[k]);
-        e = exec(x,
-                 "INSERT INTO match_edge (a, b, kind, score, evidence) SELECT "
-                 "* FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], "
-                 "$4::real[], $5::jsonb[]) ON CONFLICT (a, b) DO UPDATE SET "
-                 "kind = EXCLUDED.kind, score = EXCLUDED.score, evidence = "
-                 "EXCLUDED.evidence",
-                 5, p, "write scored pairs");
+        e = gh_pg_exec_what(
+            x->db,
+            "INSERT INTO match_edge (a, b, kind, score, evidence) SELECT "
+            "* FROM unnest($1::bigint[], $2::bigint[], $3::smallint[], "
+            "$4::real[], $5::jsonb[]) ON CONFLICT (a, b) DO UPDATE SET "
+            "kind = EXCLUDED.kind, score = EXCLUDED.score, evidence = "
+            "EXCLUDED.evidence",
+            5, p, "write scored pairs", x->errstr, x->errstr_size);
         for (int k = 0; k < 5; k++)
             gh_sqlarr_free(&col[k]);
         if (e) return e;
@@ -392,11 +385,12 @@ static gh_err_t step_write(run_t *x) {
     }
     if (!x->a[0].n) return GH_OK;
     const char *p[2] = {gh_sqlarr_get(&x->a[0]), gh_sqlarr_get(&x->a[1])};
-    return exec(x,
-                "UPDATE source_person s SET person_id = u.pid FROM "
-                "unnest($1::bigint[], $2::text[]) AS u(rec, pid) WHERE "
-                "s.rec_id = u.rec",
-                2, p, "assign persons");
+    return gh_pg_exec_what(
+        x->db,
+        "UPDATE source_person s SET person_id = u.pid FROM "
+        "unnest($1::bigint[], $2::text[]) AS u(rec, pid) WHERE "
+        "s.rec_id = u.rec",
+        2, p, "assign persons", x->errstr, x->errstr_size);
 }
 
 /* 8. Retired ids: a steward's choices move to the survivor; tombstones. */
@@ -409,14 +403,14 @@ static gh_err_t step_retire(run_t *x) {
         gh_sqlarr_text(&x->a[1], x->into[i]);
     }
     const char *p[2] = {gh_sqlarr_get(&x->a[0]), gh_sqlarr_get(&x->a[1])};
-    gh_err_t e = exec(
-        x,
+    gh_err_t e = gh_pg_exec_what(
+        x->db,
         "WITH m AS (DELETE FROM person_override o USING unnest($1::text[], "
         "$2::text[]) AS u(pid, into_pid) WHERE o.person_id = u.pid RETURNING "
         "u.into_pid, o.field, o.value, o.decision_id, o.chosen_at) INSERT "
         "INTO person_override SELECT * FROM m WHERE into_pid IS NOT NULL ON "
         "CONFLICT DO NOTHING",
-        2, p, "move steward choices");
+        2, p, "move steward choices", x->errstr, x->errstr_size);
     if (e) return e;
     PGresult *res = gh_pg_query_what(
         x->db,

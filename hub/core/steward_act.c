@@ -22,16 +22,6 @@ static gh_err_t begin(gh_steward_t *s, const char *by, const char *reason,
     return e;
 }
 
-/* Runs a statement whose result is not needed. */
-static gh_err_t exec(gh_steward_t *s, const char *sql, int n,
-                     const char *const *p, const char *what, char *errstr,
-                     size_t errstr_size) {
-    PGresult *r = gh_pg_query_what(s->db, sql, n, p, what, errstr, errstr_size);
-    if (!r) return GH_ERR_PG;
-    PQclear(r);
-    return GH_OK;
-}
-
 static void rollback(gh_steward_t *s) {
     char ignore[256];
     gh_pg_exec(s->db, "ROLLBACK", ignore, sizeof(ignore));
@@ -90,10 +80,11 @@ static gh_err_t finish(gh_steward_t *s, FILE *out, const char *item,
                                  &st, errstr, errstr_size);
     if (!e && item && *item) {
         const char *p[2] = {item, decision};
-        e = exec(s,
-                 "UPDATE steward_item SET status = 'resolved', decision_id = "
-                 "$2::bigint, updated_at = now() WHERE item_id = $1::bigint",
-                 2, p, "resolve item", errstr, errstr_size);
+        e = gh_pg_exec_what(
+            s->db,
+            "UPDATE steward_item SET status = 'resolved', decision_id = "
+            "$2::bigint, updated_at = now() WHERE item_id = $1::bigint",
+            2, p, "resolve item", errstr, errstr_size);
     }
     if (!e) e = gh_pg_exec(s->db, "COMMIT", errstr, errstr_size);
     if (e) {
@@ -114,8 +105,8 @@ static gh_err_t finish(gh_steward_t *s, FILE *out, const char *item,
 static gh_err_t forced(gh_steward_t *s, gh_sqlarr_t *x, gh_sqlarr_t *y,
                        const char *dec, char *errstr, size_t errstr_size) {
     const char *p[3] = {gh_sqlarr_get(x), gh_sqlarr_get(y), dec};
-    return exec(
-        s,
+    return gh_pg_exec_what(
+        s->db,
         "WITH r AS (SELECT unnest($1::bigint[] || $2::bigint[]) AS rec), "
         "c AS (SELECT min(rec) AS hub FROM r), del AS (DELETE FROM "
         "steward_constraint WHERE kind = 'apart' AND ((a = "
@@ -134,8 +125,8 @@ static gh_err_t apart(gh_steward_t *s, gh_sqlarr_t *x, gh_sqlarr_t *y,
     char lim[32];
     snprintf(lim, sizeof(lim), "%d", s->apart_max);
     const char *p[4] = {gh_sqlarr_get(x), gh_sqlarr_get(y), dec, lim};
-    return exec(
-        s,
+    return gh_pg_exec_what(
+        s->db,
         "WITH del AS (DELETE FROM steward_constraint WHERE kind = 'merge' AND "
         "((a = ANY($1::bigint[]) AND b = ANY($2::bigint[])) OR (a = "
         "ANY($2::bigint[]) AND b = ANY($1::bigint[])))) INSERT INTO "
@@ -299,12 +290,13 @@ gh_err_t gh_steward_choose(gh_steward_t *s, FILE *out, const char *item,
         e = decide(s, "choose", by, reason, item, d, dec, errstr, errstr_size);
     if (!e) {
         const char *p[4] = {pid, field, value && *value ? value : NULL, dec};
-        e = exec(s,
-                 "INSERT INTO person_override (person_id, field, value, "
-                 "decision_id) VALUES ($1, $2, $3, $4::bigint) ON CONFLICT "
-                 "(person_id, field) DO UPDATE SET value = $3, decision_id = "
-                 "$4::bigint, chosen_at = now()",
-                 4, p, "record choice", errstr, errstr_size);
+        e = gh_pg_exec_what(
+            s->db,
+            "INSERT INTO person_override (person_id, field, value, "
+            "decision_id) VALUES ($1, $2, $3, $4::bigint) ON CONFLICT "
+            "(person_id, field) DO UPDATE SET value = $3, decision_id = "
+            "$4::bigint, chosen_at = now()",
+            4, p, "record choice", errstr, errstr_size);
     }
     json_decref(d);
     gh_sqlarr_free(&ra);

@@ -119,12 +119,19 @@ PGresult *gh_pg_query(PGconn *c, const char *sql, int nparams,
     return gh_pg_query_what(c, sql, nparams, params, NULL, errstr, errstr_size);
 }
 
-gh_err_t gh_pg_exec(PGconn *c, const char *sql, char *errstr,
-                    size_t errstr_size) {
-    PGresult *r = gh_pg_query(c, sql, 0, NULL, errstr, errstr_size);
+gh_err_t gh_pg_exec_what(PGconn *c, const char *sql, int nparams,
+                         const char *const *params, const char *what,
+                         char *errstr, size_t errstr_size) {
+    PGresult *r =
+        gh_pg_query_what(c, sql, nparams, params, what, errstr, errstr_size);
     if (!r) return PQstatus(c) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
     PQclear(r);
     return GH_OK;
+}
+
+gh_err_t gh_pg_exec(PGconn *c, const char *sql, char *errstr,
+                    size_t errstr_size) {
+    return gh_pg_exec_what(c, sql, 0, NULL, NULL, errstr, errstr_size);
 }
 
 void gh_sleep_ms_interruptible(int ms) {

@@ -40,6 +40,12 @@ PGresult *gh_pg_query_what(PGconn *c, const char *sql, int nparams,
                            const char *const *params, const char *what,
                            char *errstr, size_t errstr_size);
 
+/* As gh_pg_exec, with parameters and a name for errors (see
+ * gh_pg_query_what). GH_ERR_PG_CONNECT when the connection is gone. */
+gh_err_t gh_pg_exec_what(PGconn *c, const char *sql, int nparams,
+                         const char *const *params, const char *what,
+                         char *errstr, size_t errstr_size);
+
 /* Fills errstr from a failed result: "<what>: message (DETAIL: ..., HINT:
  * ...)". */
 gh_err_t gh_pg_result_error(const PGresult *r, PGconn *c, const char *what,
