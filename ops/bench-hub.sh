@@ -27,23 +27,9 @@ while (($#)); do
     esac
 done
 
-./ops/install-deps.sh >/dev/null
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-cmake --build build-bench -j"$(nproc)" --target gridhub >/dev/null
-GH=$ROOT/build-bench/gridhub
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gridhub-bench-hub.XXXXXX")
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    ./ops/pg-cluster.sh stop "$WORK/pg" >/dev/null 2>&1 || true
-    [[ -n "${GH_BENCH_KEEP:-}" ]] && echo "bench: logs kept in $WORK" || rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-eval "$(./ops/pg-cluster.sh start "$WORK/pg" 2>/dev/null)"
+# shellcheck source=ops/lib/bench-setup.sh
+. ops/lib/bench-setup.sh
+bench_setup gridhub-bench-hub
 CI="host=$PGHOST port=$PGPORT user=$PGUSER"
 if [[ -n "${GH_BENCH_PG_LOG_MS:-}" ]]; then # slow statements to the PG log
     psql -qc "ALTER SYSTEM SET log_min_duration_statement = ${GH_BENCH_PG_LOG_MS}"

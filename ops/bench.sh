@@ -29,24 +29,10 @@ while (($#)); do
     esac
 done
 
-./ops/install-deps.sh >/dev/null
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-cmake --build build-bench -j"$(nproc)" --target gridhub >/dev/null
-GH=$ROOT/build-bench/gridhub
+# shellcheck source=ops/lib/bench-setup.sh
+. ops/lib/bench-setup.sh
+bench_setup gridhub-bench
 PGBENCH=$(ls /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -1)
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gridhub-bench.XXXXXX")
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    ./ops/pg-cluster.sh stop "$WORK/pg" >/dev/null 2>&1 || true
-    [[ -n "${GH_BENCH_KEEP:-}" ]] && echo "bench: logs kept in $WORK" || rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-eval "$(./ops/pg-cluster.sh start "$WORK/pg" 2>/dev/null)"
 "$GH" broker --bootstrap-file "$WORK/bootstrap" >"$WORK/broker.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do [[ -s "$WORK/bootstrap" ]] && break; sleep 0.1; done

@@ -1,0 +1,27 @@
+# Shared set-up of the benchmark scripts (ops/bench.sh, ops/bench-hub.sh),
+# sourced from the repository root: installs what is missing, builds a
+# Release gridhub in build-bench/, makes a work directory (kept with
+# GH_BENCH_KEEP=1) and starts a throwaway PostgreSQL cluster in it, all
+# stopped and removed on exit. Sets GH, WORK, PIDS (append background
+# processes to it) and the PG* variables of the cluster.
+#
+#   bench_setup NAME    # NAME: the work directory's prefix
+
+bench_setup() {
+    ./ops/install-deps.sh >/dev/null
+    cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+    cmake --build build-bench -j"$(nproc)" --target gridhub >/dev/null
+    GH=$ROOT/build-bench/gridhub
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    chmod 755 "$WORK" # the PostgreSQL server user must reach its data directory
+    PIDS=()
+    trap bench_cleanup EXIT
+    eval "$(./ops/pg-cluster.sh start "$WORK/pg" 2>/dev/null)"
+}
+
+bench_cleanup() {
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    ./ops/pg-cluster.sh stop "$WORK/pg" >/dev/null 2>&1 || true
+    [[ -n "${GH_BENCH_KEEP:-}" ]] && echo "bench: logs kept in $WORK" || rm -rf "$WORK"
+}
