@@ -327,21 +327,10 @@ static json_t *raw_read(const char *bootstrap, const char *topic) {
     return out;
 }
 
-/* `gridhub tail` of `topic`, all of it: tail stops after TAIL_IDLE_MS
- * without a message, which could also happen while it is still joining its
- * group, so compare with the topic's size and read again if short. Asserts
- * that every line decoded. */
+/* `gridhub tail` of `topic`, all of it (gh_test_tail_all); asserts that
+ * every line decoded. */
 static json_t *tail_all(gh_test_stack_t *s, const char *topic) {
-    long want = gh_test_topics_size(s->bootstrap, topic);
-    json_t *lines = NULL;
-    for (int attempt = 1; attempt <= 3; attempt++) {
-        json_decref(lines);
-        lines = gh_test_tail(s, topic, TAIL_IDLE_MS);
-        if ((long)json_array_size(lines) >= want) break;
-    }
-    cr_assert_geq((long)json_array_size(lines), want,
-                  "gridhub tail %s printed %zu messages, the topic holds %ld",
-                  topic, json_array_size(lines), want);
+    json_t *lines = gh_test_tail_all(s, topic, TAIL_IDLE_MS);
     size_t i;
     json_t *l;
     json_array_foreach(lines, i, l) {

@@ -179,22 +179,9 @@ static char *db_iso(PGconn *c, const char *table, const char *keycol,
 
 /* ---- Kafka: how much the topics hold ------------------------------------- */
 
-/* Everything the topics hold, via `gridhub tail`: tail stops after
- * TAIL_IDLE_MS without a message, which can also happen while it is still
- * joining its group, so compare with the watermarks and read again if
- * short. */
+/* Everything the topics hold, via `gridhub tail`. */
 static json_t *tail_all(gh_test_stack_t *s, const char *topics) {
-    long want = gh_test_topics_size(s->bootstrap, topics);
-    json_t *lines = NULL;
-    for (int attempt = 1; attempt <= 3; attempt++) {
-        json_decref(lines);
-        lines = gh_test_tail(s, topics, TAIL_IDLE_MS);
-        if ((long)json_array_size(lines) >= want) break;
-    }
-    cr_assert_geq((long)json_array_size(lines), want,
-                  "gridhub tail %s printed %zu messages, the topics hold %ld",
-                  topics, json_array_size(lines), want);
-    return lines;
+    return gh_test_tail_all(s, topics, TAIL_IDLE_MS);
 }
 
 /* ---- the department under test ---------------------------------------- */

@@ -14,6 +14,8 @@
 #include "harness.h"
 #include "pipeline.h"
 #include "stack.h"
+#include "topics.h"
+#include "oracle.h"
 
 #include <criterion/criterion.h>
 
@@ -104,48 +106,12 @@ static rd_kafka_t *raw_consumer(const char *bootstrap, const char *group) {
     return rk;
 }
 
-/* Partition count of `topic`, 0 if it does not exist. */
-static int topic_partitions(rd_kafka_t *rk, const char *topic) {
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    int n = 0;
-    for (int attempt = 0; attempt < 20; attempt++) {
-        rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
-        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-        md = NULL;
-        usleep(200 * 1000);
-    }
-    cr_assert_not_null(md, "metadata of %s", topic);
-    if (md->topic_cnt == 1 && !md->topics[0].err)
-        n = md->topics[0].partition_cnt;
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
-    return n;
-}
-
-/* Number of messages currently in `topic` (sum of high - low watermarks). */
-static long topic_count(const char *bootstrap, const char *topic) {
-    rd_kafka_t *rk = raw_consumer(bootstrap, "gh-test-count");
-    int np = topic_partitions(rk, topic);
-    long total = 0;
-    for (int p = 0; p < np; p++) {
-        int64_t lo = 0, hi = 0;
-        rd_kafka_resp_err_t e =
-            rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
-        cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "watermarks %s[%d]: %s",
-                     topic, p, rd_kafka_err2str(e));
-        total += (long)(hi - lo);
-    }
-    rd_kafka_destroy(rk);
-    return total;
-}
-
 /* Reads every message now in `topic`, partition by partition, up to the
  * high watermarks taken at the start. */
 static raw_list_t read_raw(const char *bootstrap, const char *topic) {
     raw_list_t out = {NULL, 0};
     rd_kafka_t *rk = raw_consumer(bootstrap, "gh-test-raw");
-    int np = topic_partitions(rk, topic);
+    int np = gh_test_partitions(rk, topic);
     int64_t *hi = gh_xcalloc((size_t)np + 1, sizeof(*hi));
     int64_t *next = gh_xcalloc((size_t)np + 1, sizeof(*next));
     rd_kafka_topic_partition_list_t *as = rd_kafka_topic_partition_list_new(np);
@@ -213,210 +179,6 @@ static const char *hdr(const raw_msg_t *m, const char *name) {
     return json_string_value(json_object_get(m->headers, name));
 }
 
-/* `gridhub tail` of the whole topic, retried if it stopped before reading
- * as many messages as the topic holds (e.g. a slow group join). */
-static json_t *tail_all(gh_test_stack_t *s, const char *topic) {
-    long want = topic_count(s->bootstrap, topic);
-    json_t *lines = NULL;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        json_decref(lines);
-        lines = gh_test_tail(s, topic, TAIL_IDLE_MS);
-        if ((long)json_array_size(lines) >= want) break;
-    }
-    cr_assert_eq((long)json_array_size(lines), want,
-                 "gridhub tail read %zu of the %ld messages of %s",
-                 json_array_size(lines), want, topic);
-    return lines;
-}
-
-/* ---- department rows ----------------------------------------------------
- */
-
-/* ---- the oracle: expected persons from the department table -------------
- */
-
-/* Expected golden persons keyed by match key ("id:<id>" or "src:<rkbh>"),
- * each {id_number, name, sex, birth_date, phone, address, grid_code,
- * sources: [rkbh...] sorted}; plus rkbh -> match key in *row_mk. */
-static json_t *expected_persons(PGconn *dept, json_t **row_mk) {
-    PGresult *r = PQexec(
-        dept,
-        "SELECT rkbh, nullif(btrim(xm), ''), btrim(gmsfhm), CASE btrim(xb) "
-        "WHEN '1' THEN 'MALE' WHEN '2' THEN 'FEMALE' WHEN '0' THEN 'UNKNOWN' "
-        "WHEN '9' THEN 'UNKNOWN' END, csrq::text, nullif(btrim(lxdh), ''), "
-        "jzdz, wgbm FROM zz_syrk ORDER BY gxsj, rkbh");
-    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s",
-                 PQerrorMessage(dept));
-    static const char *const fields[] = {"name",  "sex",     "birth_date",
-                                         "phone", "address", "grid_code"};
-    static const int cols[] = {1, 3, 4, 5, 6, 7};
-    json_t *exp = json_object();
-    *row_mk = json_object();
-    for (int i = 0; i < PQntuples(r); i++) { /* oldest change first */
-        const char *rkbh = PQgetvalue(r, i, 0);
-        char id[19], mk[128];
-        int valid =
-            !PQgetisnull(r, i, 2) && gh_test_norm_id(PQgetvalue(r, i, 2), id);
-        snprintf(mk, sizeof(mk), valid ? "id:%s" : "src:%s", valid ? id : rkbh);
-        json_t *p = json_object_get(exp, mk);
-        if (!p) {
-            p = json_pack("{s:o, s:[]}", "id_number",
-                          valid ? json_string(id) : json_null(), "sources");
-            for (size_t f = 0; f < 6; f++)
-                json_object_set_new(p, fields[f], json_null());
-            json_object_set_new(exp, mk, p);
-        }
-        for (size_t f = 0; f < 6; f++) /* the most recent non-null wins */
-            if (!PQgetisnull(r, i, cols[f]))
-                json_object_set_new(p, fields[f],
-                                    json_string(PQgetvalue(r, i, cols[f])));
-        json_array_append_new(json_object_get(p, "sources"), json_string(rkbh));
-        json_object_set_new(*row_mk, rkbh, json_string(mk));
-    }
-    PQclear(r);
-    return exp;
-}
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* "k1,k2,..." sorted, from an array of strings or of {source_key} objects. */
-static char *sorted_keys(const json_t *arr) {
-    size_t n = json_array_size(arr);
-    const char **k = gh_xcalloc(n + 1, sizeof(*k));
-    for (size_t i = 0; i < n; i++) {
-        const json_t *e = json_array_get(arr, i);
-        k[i] = json_is_string(e)
-                   ? json_string_value(e)
-                   : json_string_value(json_object_get(e, "source_key"));
-        cr_assert_not_null(k[i], "bad source entry");
-    }
-    qsort(k, n, sizeof(*k), cmp_str);
-    gh_buf_t b = {0};
-    gh_buf_puts(&b, "");
-    for (size_t i = 0; i < n; i++)
-        gh_buf_printf(&b, "%s%s", i ? "," : "", k[i]);
-    free(k);
-    return gh_buf_detach(&b);
-}
-
-static int json_str_eq(const json_t *a, const json_t *b) {
-    if (json_is_null(a) || !a) return json_is_null(b) || !b;
-    return json_is_string(b) &&
-           strcmp(json_string_value(a), json_string_value(b)) == 0;
-}
-
-/* Asserts that the folded view holds exactly the expected persons of the
- * department table. Returns rkbh -> person_id (new reference). */
-static json_t *check_view_equals_dept(gh_test_stack_t *s, const json_t *fold) {
-    json_t *row_mk = NULL;
-    json_t *exp = expected_persons(s->dept, &row_mk);
-    json_t *matched = json_object();
-    json_t *row_pid = json_object();
-    const char *pid;
-    json_t *v;
-    json_object_foreach((json_t *)fold, pid, v) {
-        const json_t *srcs = json_object_get(v, "sources");
-        cr_assert(json_array_size(srcs) > 0, "person %s has no sources: %s",
-                  pid, json_dumps(v, JSON_COMPACT));
-        size_t i;
-        const json_t *e;
-        json_array_foreach(srcs, i, e) cr_assert_str_eq(
-            json_string_value(json_object_get(e, "department")), "test");
-        const char *first = json_string_value(
-            json_object_get(json_array_get(srcs, 0), "source_key"));
-        const char *mk = json_string_value(json_object_get(row_mk, first));
-        cr_assert_not_null(mk,
-                           "view person %s is of row %s, which is not in the "
-                           "department table (should have been tombstoned)",
-                           pid, first);
-        cr_assert_null(json_object_get(matched, mk),
-                       "two view persons (%s, %s) for match key %s", pid,
-                       json_string_value(json_object_get(matched, mk)), mk);
-        json_object_set_new(matched, mk, json_string(pid));
-        const json_t *x = json_object_get(exp, mk);
-        cr_assert_str_eq(json_string_value(json_object_get(v, "person_id")),
-                         pid);
-        char *got_src = sorted_keys(srcs);
-        char *want_src = sorted_keys(json_object_get(x, "sources"));
-        cr_assert_str_eq(got_src, want_src, "sources of person %s (%s)", pid,
-                         mk);
-        free(got_src);
-        free(want_src);
-        static const char *const fields[] = {"id_number",  "name",  "sex",
-                                             "birth_date", "phone", "address",
-                                             "grid_code"};
-        for (size_t f = 0; f < 7; f++) {
-            const json_t *got = json_object_get(v, fields[f]);
-            const json_t *want = json_object_get(x, fields[f]);
-            cr_assert(json_str_eq(want, got),
-                      "person %s (%s): %s is %s, department says %s", pid, mk,
-                      fields[f], json_dumps(got, JSON_ENCODE_ANY),
-                      json_dumps(want, JSON_ENCODE_ANY));
-        }
-        const char *idn = json_string_value(json_object_get(v, "id_number"));
-        if (idn) cr_assert_eq(strlen(idn), 18, "id_number %s", idn);
-        cr_assert(json_integer_value(json_object_get(v, "version")) >= 1);
-        json_array_foreach(srcs, i, e) json_object_set_new(
-            row_pid, json_string_value(json_object_get(e, "source_key")),
-            json_string(pid));
-    }
-    cr_assert_eq(json_object_size(matched), json_object_size(exp),
-                 "the view holds %zu persons, the department table %zu",
-                 json_object_size(matched), json_object_size(exp));
-    json_decref(exp);
-    json_decref(row_mk);
-    json_decref(matched);
-    return row_pid;
-}
-
-/* Asserts the view's message headers agree with their values, and that no
- * (person_id, version) was ever published with two different contents.
- * Returns how many messages repeated an earlier one. */
-static int check_view_lines(const json_t *lines) {
-    int dups = 0;
-    json_t *seen = json_object();
-    size_t i;
-    const json_t *l;
-    json_array_foreach(lines, i, l) {
-        const char *key = json_string_value(json_object_get(l, "key"));
-        cr_assert_not_null(key, "view message without a key");
-        const json_t *h = json_object_get(l, "headers");
-        const char *ver =
-            json_string_value(json_object_get(h, "gh.person.version"));
-        cr_assert_not_null(ver, "view message without gh.person.version");
-        cr_assert_not_null(json_object_get(h, "gh.outbox.id"),
-                           "view message without gh.outbox.id");
-        cr_assert_null(json_object_get(l, "error"),
-                       "undecodable view "
-                       "message: %s",
-                       json_dumps(l, JSON_COMPACT));
-        const json_t *v = json_object_get(l, "value");
-        if (v && !json_is_null(v)) {
-            cr_assert_str_eq(json_string_value(json_object_get(v, "person_id")),
-                             key);
-            cr_assert_eq(json_integer_value(json_object_get(v, "version")),
-                         atoll(ver), "header version %s, value %s", ver,
-                         json_dumps(v, JSON_COMPACT));
-        }
-        char k[256];
-        snprintf(k, sizeof(k), "%s@%s", key, ver);
-        json_t *prev = json_object_get(seen, k);
-        if (prev && ++dups)
-            cr_assert(json_equal(prev, v ? (json_t *)v : json_null()),
-                      "person %s version %s published twice with different "
-                      "contents:\n%s\n%s",
-                      key, ver,
-                      json_dumps(prev, JSON_COMPACT | JSON_ENCODE_ANY),
-                      json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY));
-        else
-            json_object_set(seen, k, v ? (json_t *)v : json_null());
-    }
-    json_decref(seen);
-    return dups;
-}
-
 /* A fresh pipeline, owned by the suite (hub_fini frees it). */
 static gh_test_stack_t *new_stack(void) {
     static int n;
@@ -482,11 +244,11 @@ Test(hub, view_equals_department) {
     PGconn *hub = hub_conn(s);
     gh_test_wait_settled(s, hub, SETTLE_MS);
 
-    json_t *lines = tail_all(s, VIEW_TOPIC);
-    check_view_lines(lines);
+    json_t *lines = gh_test_tail_all(s, VIEW_TOPIC, TAIL_IDLE_MS);
+    gh_test_check_view_lines(lines);
     json_t *fold = gh_test_fold(lines);
     cr_assert_eq(json_object_size(fold), 40);
-    json_t *pid1 = check_view_equals_dept(s, fold);
+    json_t *pid1 = gh_test_check_view_equals_dept(s, fold);
     const char *k;
     json_t *pv;
     json_object_foreach(fold, k, pv)
@@ -526,10 +288,10 @@ Test(hub, view_equals_department) {
                  "UPDATE zz_syrk SET rkbh = 'R913' WHERE rkbh = 'R013'");
     gh_test_wait_settled(s, hub, SETTLE_MS);
 
-    json_t *lines2 = tail_all(s, VIEW_TOPIC);
-    check_view_lines(lines2);
+    json_t *lines2 = gh_test_tail_all(s, VIEW_TOPIC, TAIL_IDLE_MS);
+    gh_test_check_view_lines(lines2);
     json_t *fold2 = gh_test_fold(lines2);
-    json_t *pid2 = check_view_equals_dept(s, fold2);
+    json_t *pid2 = gh_test_check_view_equals_dept(s, fold2);
     cr_assert_eq(json_object_size(fold2), 34);
     for (int i = 1; i <= 40; i++) {
         char rk[16];
@@ -709,8 +471,8 @@ Test(hub, two_rows_same_id) {
 
     /* What the subscriber saw: versions 1..5 with 1,2,3,2,1 sources, a
      * tombstone with version 6, and version 7. */
-    json_t *lines = tail_all(s, VIEW_TOPIC);
-    check_view_lines(lines);
+    json_t *lines = gh_test_tail_all(s, VIEW_TOPIC, TAIL_IDLE_MS);
+    gh_test_check_view_lines(lines);
     json_t *hist = gh_test_lines_of(lines, pid);
     cr_assert_eq(json_array_size(hist), 7, "view history of %s: %s", pid,
                  json_dumps(hist, JSON_COMPACT));
@@ -723,7 +485,7 @@ Test(hub, two_rows_same_id) {
         const json_t *v = json_object_get(json_array_get(hist, i), "value");
         cr_assert_eq(json_integer_value(json_object_get(v, "version")),
                      (long long)i + 1);
-        char *src = sorted_keys(json_object_get(v, "sources"));
+        char *src = gh_test_sorted_keys(json_object_get(v, "sources"));
         cr_assert_str_eq(src, seen_sources[i], "version %zu", i + 1);
         free(src);
         cr_assert_str_eq(json_string_value(json_object_get(v, "id_number")),
@@ -743,7 +505,7 @@ Test(hub, two_rows_same_id) {
     json_t *fold = gh_test_fold(lines);
     cr_assert_eq(json_object_size(fold), 1);
     cr_assert_eq(gh_test_version_of(fold, pid), 7);
-    json_decref(check_view_equals_dept(s, fold));
+    json_decref(gh_test_check_view_equals_dept(s, fold));
     gh_test_stop_clean(s);
 
     json_decref(fold);
@@ -962,10 +724,11 @@ Test(hub, kill9_hub_midbatch, .timeout = 300) {
     cr_assert_eq(gh_test_count(hub, "SELECT count(*) FROM outbox"), 0,
                  "outbox must be empty once everything is published");
 
-    json_t *lines = tail_all(s, VIEW_TOPIC);
-    int dups = check_view_lines(lines); /* duplicates only if identical */
+    json_t *lines = gh_test_tail_all(s, VIEW_TOPIC, TAIL_IDLE_MS);
+    int dups =
+        gh_test_check_view_lines(lines); /* duplicates only if identical */
     json_t *fold = gh_test_fold(lines);
-    json_t *pids = check_view_equals_dept(s, fold);
+    json_t *pids = gh_test_check_view_equals_dept(s, fold);
 
     /* The view's last version of each person is the hub's. */
     PGresult *r = PQexec(hub, "SELECT person_id, version FROM person "
@@ -1055,7 +818,7 @@ typedef struct dlq_wait {
 
 static int dlq_has(void *arg) {
     dlq_wait_t *w = arg;
-    return topic_count(w->bootstrap, DLQ_TOPIC) >= w->want;
+    return gh_test_topics_size(w->bootstrap, DLQ_TOPIC) >= w->want;
 }
 
 Test(hub, corrupt_message_dead_letter) {
@@ -1099,7 +862,7 @@ Test(hub, corrupt_message_dead_letter) {
         {"corrupt-header-only", real->value, 10, {0}},
         {"corrupt-wrong-schema", view.v[0].value, view.v[0].len, {0}},
     };
-    long dlq_before = topic_count(s->bootstrap, DLQ_TOPIC);
+    long dlq_before = gh_test_topics_size(s->bootstrap, DLQ_TOPIC);
     for (int i = 0; i < 5; i++)
         bad[i].at = produce_raw(s->bootstrap, SRC_TOPIC, bad[i].key, bad[i].val,
                                 bad[i].len);
@@ -1113,7 +876,8 @@ Test(hub, corrupt_message_dead_letter) {
     int got = gh_test_wait_until(dlq_has, &w, 60000);
     char *hublog = gh_test_file_tail(gh_test_stack_hub_log(s), 3000);
     cr_assert(got, "%ld dead letters, expected %ld; hub log ends:\n%s",
-              topic_count(s->bootstrap, DLQ_TOPIC), dlq_before + 5, hublog);
+              gh_test_topics_size(s->bootstrap, DLQ_TOPIC), dlq_before + 5,
+              hublog);
     cr_assert(gh_test_proc_alive(s->hub), "the hub died; log ends:\n%s",
               hublog);
 
@@ -1152,10 +916,10 @@ Test(hub, corrupt_message_dead_letter) {
         cr_log_info("%s -> %s", bad[i].key, reason);
     }
 
-    json_t *lines = tail_all(s, VIEW_TOPIC);
-    check_view_lines(lines);
+    json_t *lines = gh_test_tail_all(s, VIEW_TOPIC, TAIL_IDLE_MS);
+    gh_test_check_view_lines(lines);
     json_t *fold = gh_test_fold(lines);
-    json_t *pids = check_view_equals_dept(s, fold);
+    json_t *pids = gh_test_check_view_equals_dept(s, fold);
     cr_assert_eq(json_object_size(fold), 2);
     cr_assert(gh_test_proc_alive(s->hub), "the hub died");
     gh_test_stop_clean(s);
@@ -1237,10 +1001,10 @@ Test(hub, replay_is_idempotent) {
     PGconn *hub = hub_conn(s);
     gh_test_wait_settled(s, hub, SETTLE_MS);
 
-    json_t *lines = tail_all(s, VIEW_TOPIC);
-    check_view_lines(lines);
+    json_t *lines = gh_test_tail_all(s, VIEW_TOPIC, TAIL_IDLE_MS);
+    gh_test_check_view_lines(lines);
     json_t *fold = gh_test_fold(lines);
-    json_t *pids = check_view_equals_dept(s, fold);
+    json_t *pids = gh_test_check_view_equals_dept(s, fold);
     long view_before = (long)json_array_size(lines);
     char *persons_before = gh_test_scalar(hub, PERSON_DIGEST_SQL);
     char *sources_before = gh_test_scalar(hub, SOURCE_DIGEST_SQL);
@@ -1249,7 +1013,7 @@ Test(hub, replay_is_idempotent) {
     const char *const other[] = {"group.id=gh-test-replay", NULL};
     gh_test_stack_start_hub(s, other);
     rd_kafka_t *rk = raw_consumer(s->bootstrap, "gh-test-replay");
-    int np = topic_partitions(rk, SRC_TOPIC);
+    int np = gh_test_partitions(rk, SRC_TOPIC);
     int64_t *hi = gh_xcalloc((size_t)np + 1, sizeof(*hi));
     for (int p = 0; p < np; p++) {
         int64_t lo;
@@ -1281,7 +1045,7 @@ Test(hub, replay_is_idempotent) {
     cr_assert_str_eq(sources_after, sources_before,
                      "source records changed by a replay");
     cr_assert_eq(gh_test_count(hub, "SELECT count(*) FROM outbox"), 0);
-    cr_assert_eq(topic_count(s->bootstrap, VIEW_TOPIC), view_before,
+    cr_assert_eq(gh_test_topics_size(s->bootstrap, VIEW_TOPIC), view_before,
                  "a replay must publish nothing to the view");
     gh_test_stop_clean(s);
 
@@ -1466,13 +1230,13 @@ typedef struct settle_dlq {
 
 static int settled_or_dead_letter(void *arg) {
     settle_dlq_t *w = arg;
-    w->dead = topic_count(w->st.s->bootstrap, DLQ_TOPIC);
+    w->dead = gh_test_topics_size(w->st.s->bootstrap, DLQ_TOPIC);
     return w->dead > 0 || gh_test_settled(&w->st);
 }
 
 /* Fails listing every dead letter (component, source offset, reason). */
 static void assert_no_dead_letters(gh_test_stack_t *s) {
-    if (topic_count(s->bootstrap, DLQ_TOPIC) == 0) return;
+    if (gh_test_topics_size(s->bootstrap, DLQ_TOPIC) == 0) return;
     raw_list_t dlq = read_raw(s->bootstrap, DLQ_TOPIC);
     static char msg[8192];
     size_t n = 0;
@@ -1515,9 +1279,9 @@ Test(hub, birth_date_before_1970) {
     free(w.st.hub_digest);
     assert_no_dead_letters(s);
     gh_test_wait_settled(s, hub, 30000);
-    json_t *lines = tail_all(s, VIEW_TOPIC);
+    json_t *lines = gh_test_tail_all(s, VIEW_TOPIC, TAIL_IDLE_MS);
     json_t *fold = gh_test_fold(lines);
-    json_t *pids = check_view_equals_dept(s, fold);
+    json_t *pids = gh_test_check_view_equals_dept(s, fold);
     cr_assert_eq(json_object_size(fold), 4);
     gh_test_stop_clean(s);
     json_decref(pids);
@@ -1541,9 +1305,9 @@ Test(hub, truncate_tombstones_all) {
     start_pipeline(s);
     PGconn *hub = hub_conn(s);
     gh_test_wait_settled(s, hub, SETTLE_MS);
-    json_t *lines = tail_all(s, VIEW_TOPIC);
+    json_t *lines = gh_test_tail_all(s, VIEW_TOPIC, TAIL_IDLE_MS);
     json_t *fold = gh_test_fold(lines);
-    json_t *pid1 = check_view_equals_dept(s, fold);
+    json_t *pid1 = gh_test_check_view_equals_dept(s, fold);
     cr_assert_eq(json_object_size(fold), 5);
 
     gh_test_exec(s->dept, "TRUNCATE zz_syrk");
@@ -1556,10 +1320,10 @@ Test(hub, truncate_tombstones_all) {
                        "13700000006", "丰台区", "G5");
     gh_test_wait_settled(s, hub, SETTLE_MS);
 
-    json_t *lines2 = tail_all(s, VIEW_TOPIC);
-    check_view_lines(lines2);
+    json_t *lines2 = gh_test_tail_all(s, VIEW_TOPIC, TAIL_IDLE_MS);
+    gh_test_check_view_lines(lines2);
     json_t *fold2 = gh_test_fold(lines2);
-    json_t *pid2 = check_view_equals_dept(s, fold2);
+    json_t *pid2 = gh_test_check_view_equals_dept(s, fold2);
     cr_assert_eq(json_object_size(fold2), 2, "%s",
                  json_dumps(fold2, JSON_COMPACT));
     cr_assert_str_eq(json_string_value(json_object_get(pid2, "T1")),
@@ -1627,10 +1391,10 @@ Test(hub, reconnects_after_database_connection_loss) {
     cr_assert_not_null(again, "the hub should log its restart");
     free(again);
 
-    json_t *lines = tail_all(s, VIEW_TOPIC);
-    cr_assert_eq(check_view_lines(lines), 0, "nothing was republished");
+    json_t *lines = gh_test_tail_all(s, VIEW_TOPIC, TAIL_IDLE_MS);
+    cr_assert_eq(gh_test_check_view_lines(lines), 0, "nothing was republished");
     json_t *fold = gh_test_fold(lines);
-    json_t *pids = check_view_equals_dept(s, fold);
+    json_t *pids = gh_test_check_view_equals_dept(s, fold);
     cr_assert_eq(json_object_size(fold), 3);
     const char *p1 = json_string_value(json_object_get(pids, "D1"));
     cr_assert_eq(gh_test_version_of(fold, p1), 3);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gridhub/util.h"
+#include "topics.h"
 
 static char logbuf[4096];
 
@@ -159,6 +160,20 @@ json_t *gh_test_tail(gh_test_stack_t *s, const char *topic, int idle_ms) {
     free(line);
     fclose(f);
     return arr;
+}
+
+json_t *gh_test_tail_all(gh_test_stack_t *s, const char *topics, int idle_ms) {
+    long want = gh_test_topics_size(s->bootstrap, topics);
+    json_t *lines = NULL;
+    for (int attempt = 1; attempt <= 3; attempt++) {
+        json_decref(lines);
+        lines = gh_test_tail(s, topics, idle_ms);
+        if ((long)json_array_size(lines) >= want) break;
+    }
+    cr_assert_geq((long)json_array_size(lines), want,
+                  "gridhub tail %s printed %zu messages, the topics hold %ld",
+                  topics, json_array_size(lines), want);
+    return lines;
 }
 
 json_t *gh_test_fold(const json_t *lines) {

@@ -51,6 +51,12 @@ const char *gh_test_stack_hub_log(gh_test_stack_t *s);
  * topic, partition, offset, key, headers, value, schema). New reference. */
 json_t *gh_test_tail(gh_test_stack_t *s, const char *topic, int idle_ms);
 
+/* All the topics (comma-separated) hold, read with gh_test_tail. Tail stops
+ * after idle_ms without a message, which can also happen while it is still
+ * joining its group, so this compares with the watermarks and reads again
+ * (three attempts) if short; asserts it read at least what they hold. */
+json_t *gh_test_tail_all(gh_test_stack_t *s, const char *topics, int idle_ms);
+
 /* Folds tail lines into the latest value per key (null value = deleted):
  * returns an object key -> value. New reference. Asserts that every line
  * was decoded (a line tail could not decode has no "value"). */

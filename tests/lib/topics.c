@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gridhub/util.h"
 
@@ -26,7 +27,14 @@ rd_kafka_t *gh_test_raw_consumer(const char *bootstrap) {
 int gh_test_partitions(rd_kafka_t *rk, const char *topic) {
     rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, 10000);
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    /* A broker that was just restarted or brought back may answer late. */
+    for (int attempt = 0; attempt < 20; attempt++) {
+        e = rd_kafka_metadata(rk, 0, t, &md, 5000);
+        if (!e) break;
+        md = NULL;
+        usleep(200 * 1000);
+    }
     cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "metadata of %s: %s", topic,
                  rd_kafka_err2str(e));
     int n = 0;
