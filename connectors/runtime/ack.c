@@ -67,6 +67,18 @@ int gh_ack_idle(const gh_ack_t *a) {
     return a->head == NULL;
 }
 
+int gh_ack_settled(const gh_ack_t *a) {
+    /* Transactions close in order, so only the tail can still be open. */
+    return a->head == NULL || !a->head->closed;
+}
+
+long gh_ack_outstanding(const gh_ack_t *a) {
+    long n = 0;
+    for (const gh_ack_txn_t *t = a->head; t; t = t->next)
+        n += t->outstanding;
+    return n;
+}
+
 void gh_ack_clear(gh_ack_t *a) {
     while (a->head) {
         gh_ack_txn_t *t = a->head;

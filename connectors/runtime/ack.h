@@ -41,6 +41,11 @@ void gh_ack_close(gh_ack_t *a, gh_ack_txn_t *txn, uint64_t end_lsn,
 void gh_ack_done(gh_ack_t *a, gh_ack_txn_t *txn, int ok, const char *why);
 /* Nothing open or in flight. */
 int gh_ack_idle(const gh_ack_t *a);
+/* No transaction read to its end still waits for Kafka: everything
+ * confirmable is confirmed (a transaction still being read may remain). */
+int gh_ack_settled(const gh_ack_t *a);
+/* Messages produced and not yet acknowledged, over all transactions. */
+long gh_ack_outstanding(const gh_ack_t *a);
 /* Frees every pending transaction. */
 void gh_ack_clear(gh_ack_t *a);
 

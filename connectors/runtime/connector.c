@@ -15,7 +15,7 @@
 #include "gridhub/kafka.h"
 #include "gridhub/log.h"
 #include "gridhub/pg.h"
-#include "gridhub/signals.h"
+#include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 #include "mapping.h"
 #include "pgoutput.h"
@@ -68,6 +68,7 @@ const gh_conf_prop_t gh_connector_props[] = {
      "How often the confirmed position is reported to PostgreSQL."},
     GH_CONF_DLQ_PROP("rows that do not fit the mapping"),
     GH_CONF_RETRY_PROPS,
+    GH_SHUTDOWN_TIMEOUT_PROP,
     GH_CONF_LOG_LEVEL_PROP,
     GH_CONF_END};
 
@@ -109,6 +110,7 @@ typedef struct cn {
     int64_t seq, commit_us;
     uint32_t xid;
     long long events, dead_letters;
+    int closing; /* purging at exit: failed reports are expected */
 } cn_t;
 
 enum { OP_C, OP_U, OP_D, OP_R, OP_T };
@@ -118,7 +120,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     cn_t *c = opaque;
     if (!m->_private) return;
-    if (m->err)
+    if (m->err && !c->closing)
         gh_log_error(LOG, "delivery to %s failed: %s",
                      rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
     gh_ack_done(&c->ack, m->_private, m->err == 0, rd_kafka_err2str(m->err));
@@ -140,9 +142,10 @@ static gh_err_t produce(cn_t *c, const char *topic, const void *key,
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
                              "produce to %s: %s", topic, rd_kafka_err2str(err));
-        rd_kafka_poll(c->rk, 50);
-        if (gh_stop_requested())
-            return gh_seterr(errstr, errstr_size, GH_ERR_STOPPED, "stopping");
+        if (gh_shutdown_expired())
+            return gh_seterr(errstr, errstr_size, GH_ERR_STOPPED,
+                             "stopped with the producer queue full");
+        rd_kafka_poll(c->rk, gh_shutdown_clamp_ms(50));
     }
 }
 
@@ -486,7 +489,7 @@ static gh_err_t snapshot(cn_t *c, PGconn *db, const char *snapname,
     /* The snapshot counts as done only once Kafka has all of it. */
     while (!gh_ack_idle(&c->ack) && !c->ack.failed) {
         rd_kafka_poll(c->rk, 100);
-        if (gh_stop_requested())
+        if (gh_shutdown_requested())
             return gh_seterr(errstr, errstr_size, GH_ERR_STOPPED,
                              "stopped during snapshot");
     }
@@ -767,19 +770,19 @@ static gh_err_t stream(cn_t *c, PGconn *repl, char *errstr,
             last_events = c->events;
             last_stats = now;
         }
-        if (gh_stop_requested()) break;
+        /* Stop taking new work, but read a transaction already begun to
+         * its end (within the budget) so that it can be confirmed. */
+        if (gh_shutdown_requested() && (!c->txn || gh_shutdown_expired()))
+            break;
     }
     gh_repl_release(&rm);
     gh_pgo_msg_free(&m);
-    if (!e && gh_stop_requested()) {
-        /* Drain what is in flight and confirm it before leaving. */
-        int64_t deadline = gh_now_ms() + 10000;
-        while (!gh_ack_idle(&c->ack) && gh_now_ms() < deadline &&
-               !c->ack.failed) {
-            if (c->txn)
-                break; /* a half-read transaction is resent on restart */
-            rd_kafka_poll(c->rk, 100);
-        }
+    if (!e && gh_shutdown_requested()) {
+        /* Let Kafka acknowledge what was read, within the budget, and
+         * confirm it before leaving; the rest PostgreSQL resends. */
+        while (!gh_ack_settled(&c->ack) && !c->ack.failed &&
+               !gh_shutdown_expired())
+            rd_kafka_poll(c->rk, gh_shutdown_clamp_ms(100));
         char ignore[256];
         gh_repl_send_status(repl, c->ack.confirmed, c->ack.confirmed, 0, ignore,
                             sizeof(ignore));
@@ -882,10 +885,10 @@ out:
  * are not paid for by the first committed transaction's latency. Best
  * effort: an unreachable cluster is retried by librdkafka anyway. */
 static void warm_up(cn_t *c) {
-    for (int i = 0; i < c->nts; i++) {
+    for (int i = 0; i < c->nts && !gh_shutdown_requested(); i++) {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, c->ts[i].topic, NULL);
         const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t err = rd_kafka_metadata(c->rk, 0, rkt, &md, 5000);
+        rd_kafka_resp_err_t err = rd_kafka_metadata(c->rk, 0, rkt, &md, 2000);
         if (err)
             gh_log_warn(LOG, "metadata for %s: %s (continuing)", c->ts[i].topic,
                         rd_kafka_err2str(err));
@@ -896,6 +899,36 @@ static void warm_up(cn_t *c) {
 
 static int retryable(gh_err_t e) {
     return e == GH_ERR_PG_CONNECT || e == GH_ERR_PG;
+}
+
+/* Closes the producer within the shutdown budget and logs the one line a
+ * stop ends with: what was left for the next start, if anything. Returns
+ * GH_ERR_TIMED_OUT if something was; otherwise GH_ERR_STOPPED, unless the
+ * run ended in an error a restart cannot cure. */
+static gh_err_t stopped_line(cn_t *c, gh_err_t e, char *errstr,
+                             size_t errstr_size) {
+    long txns = c->ack.inflight_txns, msgs = gh_ack_outstanding(&c->ack);
+    c->closing = 1;
+    long unacked = gh_kafka_producer_close(c->rk, 5000);
+    c->rk = NULL;
+    char l[18];
+    gh_lsn_format(c->ack.confirmed, l);
+    if (!txns && !unacked) {
+        gh_log_info(LOG, "stopped cleanly at %s: nothing left in flight", l);
+        return e == GH_OK || e == GH_ERR_STOPPED || retryable(e) ||
+                       e == GH_ERR_KAFKA
+                   ? GH_ERR_STOPPED
+                   : e;
+    }
+    gh_log_warn(LOG,
+                "stopped after shutdown.timeout.ms=%lld with work left for the "
+                "next start: %ld transactions (%ld messages) not acknowledged "
+                "by Kafka; PostgreSQL sends them again from the confirmed "
+                "position %s",
+                gh_conf_get_int(c->conf, "shutdown.timeout.ms"), txns,
+                msgs > unacked ? msgs : unacked, l);
+    return gh_seterr(errstr, errstr_size, GH_ERR_TIMED_OUT,
+                     "work left for the next start (see the line above)");
 }
 
 static void cn_free(cn_t *c) {
@@ -913,10 +946,9 @@ static void cn_free(cn_t *c) {
         free(c->rels[i].colnames);
     }
     free(c->rels);
-    if (c->rk) {
-        rd_kafka_flush(c->rk, 5000);
-        rd_kafka_destroy(c->rk);
-    }
+    c->closing = 1;
+    gh_kafka_producer_close(c->rk, 5000);
+    c->rk = NULL;
     gh_ack_clear(&c->ack);
     gh_mapping_destroy(c->map);
     gh_serde_destroy(c->serde);
@@ -1001,7 +1033,7 @@ gh_err_t gh_connector_run(const gh_conf_t *conf, char *errstr,
     int wmax = (int)gh_conf_get_int(conf, "retry.backoff.max.ms");
     for (;;) {
         e = session(&c, errstr, errstr_size);
-        if (e == GH_ERR_STOPPED || gh_stop_requested()) {
+        if (e == GH_ERR_STOPPED || gh_shutdown_requested()) {
             e = GH_ERR_STOPPED;
             break;
         }
@@ -1012,10 +1044,11 @@ gh_err_t gh_connector_run(const gh_conf_t *conf, char *errstr,
             gh_ack_close(&c.ack, c.txn, 0, 0);
             c.txn = NULL;
         }
-        gh_sleep_ms_interruptible(wait);
+        gh_shutdown_sleep_ms(wait);
         wait = wait * 2 > wmax ? wmax : wait * 2;
     }
     log_stats(&c, "stopping, totals", &c.ack.latency_total, c.events, 0);
+    if (gh_shutdown_requested()) e = stopped_line(&c, e, errstr, errstr_size);
     cn_free(&c);
     return e;
 }

@@ -14,9 +14,17 @@ typedef struct gh_cli_cmd {
     const char *summary;
     const char *usage; /* extra text for --help, may be NULL */
     const gh_conf_prop_t *props;
-    /* Runs with a loaded, checked configuration; returns the exit code. */
+    /* Runs with a loaded, checked configuration; returns the exit code
+     * (GH_EXIT_* of gridhub/shutdown.h). */
     int (*run)(gh_conf_t *conf);
+    /* Runs until stopped: has shutdown.timeout.ms and the stop/exit-status
+     * section in --help (gh_shutdown_exit_help). Others list 0/1/2. */
+    int long_running;
 } gh_cli_cmd_t;
+
+/* For long-running commands: installs the shutdown handlers with the
+ * command's shutdown.timeout.ms (see gridhub/shutdown.h). */
+void gh_cli_install_shutdown(const gh_conf_t *conf, const char *name);
 
 extern const gh_cli_cmd_t gh_cli_broker;
 extern const gh_cli_cmd_t gh_cli_connector;

@@ -10,7 +10,7 @@
 #include "gridhub/avro.h"
 #include "gridhub/kafka.h"
 #include "gridhub/log.h"
-#include "gridhub/signals.h"
+#include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 
 static const gh_conf_prop_t props[] = {
@@ -23,6 +23,7 @@ static const gh_conf_prop_t props[] = {
      "Stop after this many messages (0: no limit)."},
     {"idle.timeout.ms", GH_CONF_INT, "0", 0, 0, 86400000, NULL, NULL,
      "Stop after this long without a message (0: never)."},
+    GH_SHUTDOWN_TIMEOUT_PROP,
     {"log.level", GH_CONF_ENUM, "warn", 0, 0, 0, "error|warn|info|debug", NULL,
      "Log level."},
     GH_CONF_END};
@@ -41,7 +42,7 @@ static json_t *headers_json(const rd_kafka_message_t *m) {
 
 static int run(gh_conf_t *conf) {
     char err[1024];
-    gh_signals_install();
+    gh_cli_install_shutdown(conf, "tail");
     gh_schemas_t *set = NULL;
     if (gh_schemas_load_dir(&set, gh_schemas_dir(conf), err, sizeof(err))) {
         gh_log_error("tail", "%s", err);
@@ -71,7 +72,7 @@ static int run(gh_conf_t *conf) {
     long long max = gh_conf_get_int(conf, "max.messages"), count = 0;
     long long idle = gh_conf_get_int(conf, "idle.timeout.ms");
     int64_t last = gh_now_ms();
-    while (!gh_stop_requested() && (!max || count < max)) {
+    while (!gh_shutdown_requested() && (!max || count < max)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
         if (!m) {
             if (idle && gh_now_ms() - last >= idle) break;
@@ -117,15 +118,17 @@ static int run(gh_conf_t *conf) {
         rd_kafka_message_destroy(m);
         count++;
     }
-    rd_kafka_consumer_close(c);
-    rd_kafka_destroy(c);
+    gh_kafka_consumer_close(c, 10000);
     gh_serde_destroy(sd);
     gh_schemas_destroy(set);
     return 0;
 }
 
 const gh_cli_cmd_t gh_cli_tail = {
-    "tail", "print what a topic carries, decoded from Avro to JSON lines",
+    "tail",
+    "print what a topic carries, decoded from Avro to JSON lines",
     "Example: gridhub tail --bootstrap-servers 127.0.0.1:9092 --topic "
     "hub.view.demo.person --idle-timeout-ms 5000",
-    props, run};
+    props,
+    run,
+    1};

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "gridhub/log.h"
+#include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 
 static const gh_cli_cmd_t *const commands[] = {
@@ -29,6 +30,13 @@ static void cmd_help(const gh_cli_cmd_t *c) {
            "%s\n\n",
            c->name, c->summary);
     if (c->usage) printf("%s\n\n", c->usage);
+    if (c->long_running)
+        printf("%s\n\n", gh_shutdown_exit_help());
+    else
+        printf("Exit status:\n"
+               "  0    success\n"
+               "  1    the command failed (the message says why)\n"
+               "  2    bad configuration or arguments\n\n");
     gh_conf_write_doc(stdout, "Properties", c->props);
 }
 
@@ -52,6 +60,10 @@ static int takes_args(const gh_cli_cmd_t *c) {
     for (const gh_conf_prop_t *p = c->props; p->name; p++)
         if (!strcmp(p->name, "args")) return 1;
     return 0;
+}
+
+void gh_cli_install_shutdown(const gh_conf_t *conf, const char *name) {
+    gh_shutdown_install(name, gh_conf_get_int(conf, "shutdown.timeout.ms"));
 }
 
 void gh_cli_apply_log_level(const gh_conf_t *conf) {

@@ -10,7 +10,7 @@
 #include "gridhub/kafka.h"
 #include "gridhub/log.h"
 #include "gridhub/pg.h"
-#include "gridhub/signals.h"
+#include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 #include "migrate.h"
 
@@ -45,6 +45,7 @@ const gh_conf_prop_t gh_hub_props[] = {
      "actions)."},
     GH_RESOLVER_PROPS,
     GH_CONF_RETRY_PROPS,
+    GH_SHUTDOWN_TIMEOUT_PROP,
     GH_CONF_LOG_LEVEL_PROP,
     GH_CONF_END};
 
@@ -63,14 +64,18 @@ typedef struct hub {
     char **subs;
     long pending; /* producer messages not yet acknowledged */
     int delivery_failed;
+    int closing; /* purging at exit: failed reports are expected */
     long long applied, skipped, dead;
+    /* What a stop left for the next start (the closing log line). */
+    long left_outbox;  /* outbox rows published but not acknowledged */
+    long left_offsets; /* applied messages whose offsets are uncommitted */
 } hub_t;
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     hub_t *h = opaque;
     h->pending--;
-    if (m->err) {
+    if (m->err && !h->closing) {
         h->delivery_failed = 1;
         gh_log_error(LOG, "delivery to %s failed: %s",
                      rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
@@ -103,13 +108,20 @@ static void free_list(char **v) {
     free(v);
 }
 
-/* Waits until every produced message is acknowledged. */
+/* Waits until every produced message is acknowledged. Waits as long as it
+ * takes (an unreachable cluster is retried) unless a stop is requested:
+ * then for what is left of the shutdown budget (GH_ERR_TIMED_OUT). */
 static gh_err_t drain(hub_t *h, char *errstr, size_t errstr_size) {
-    while (h->pending > 0 && !h->delivery_failed)
-        rd_kafka_poll(h->producer, 100);
+    while (h->pending > 0 && !h->delivery_failed && !gh_shutdown_expired())
+        rd_kafka_poll(h->producer, gh_shutdown_clamp_ms(100));
     if (h->delivery_failed)
         return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
                          "a message could not be delivered; not committing");
+    if (h->pending > 0)
+        return gh_seterr(errstr, errstr_size, GH_ERR_TIMED_OUT,
+                         "%ld messages not acknowledged by Kafka within "
+                         "shutdown.timeout.ms",
+                         h->pending);
     return GH_OK;
 }
 
@@ -142,9 +154,12 @@ static gh_err_t relay(hub_t *h, char *errstr, size_t errstr_size) {
             "SELECT id, topic, msg_key, payload, version FROM outbox "
             "ORDER BY id LIMIT $1",
             1, NULL, p, NULL, NULL, 1);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK)
-            return gh_pg_result_error(r, h->db, "read outbox", errstr,
-                                      errstr_size);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            gh_err_t e = gh_pg_result_error(r, h->db, "read outbox", errstr,
+                                            errstr_size);
+            PQclear(r);
+            return e;
+        }
         int n = PQntuples(r);
         if (n == 0) {
             PQclear(r);
@@ -182,7 +197,15 @@ static gh_err_t relay(hub_t *h, char *errstr, size_t errstr_size) {
                                      isnull ? 0 : (size_t)PQgetlength(r, i, 3)),
                     RD_KAFKA_V_HEADERS(hd), RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
-                rd_kafka_poll(h->producer, 50);
+                if (gh_shutdown_expired()) {
+                    rd_kafka_headers_destroy(hd);
+                    PQclear(r);
+                    h->left_outbox = n;
+                    return gh_seterr(errstr, errstr_size, GH_ERR_TIMED_OUT,
+                                     "producer queue full when "
+                                     "shutdown.timeout.ms ran out");
+                }
+                rd_kafka_poll(h->producer, gh_shutdown_clamp_ms(50));
             }
             if (err) {
                 rd_kafka_headers_destroy(hd);
@@ -194,17 +217,27 @@ static gh_err_t relay(hub_t *h, char *errstr, size_t errstr_size) {
         }
         PQclear(r);
         gh_err_t e = drain(h, errstr, errstr_size);
+        if (e == GH_ERR_TIMED_OUT) h->left_outbox = n;
         if (e) return e;
         char maxtxt[32];
         snprintf(maxtxt, sizeof(maxtxt), "%" PRId64, max_id);
         const char *pd[1] = {maxtxt};
         r = PQexecParams(h->db, "DELETE FROM outbox WHERE id <= $1", 1, NULL,
                          pd, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            return gh_pg_result_error(r, h->db, "trim outbox", errstr,
-                                      errstr_size);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            e = gh_pg_result_error(r, h->db, "trim outbox", errstr,
+                                   errstr_size);
+            PQclear(r);
+            return e;
+        }
         PQclear(r);
         if (n < atoi(lim)) return GH_OK;
+        if (gh_shutdown_expired()) {
+            h->left_outbox = -1; /* more pages, not counted */
+            return gh_seterr(errstr, errstr_size, GH_ERR_TIMED_OUT,
+                             "outbox not empty when shutdown.timeout.ms ran "
+                             "out");
+        }
     }
 }
 
@@ -303,6 +336,9 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     h->db = gh_pg_connect_retry(gh_conf_get(conf, "database.conninfo"), 0,
                                 "hub database", b0, bmax);
     if (!h->db) return GH_ERR_STOPPED;
+    /* A new session re-reads from the committed offsets and relays the
+     * outbox first: what an earlier one left is taken care of. */
+    h->left_outbox = h->left_offsets = 0;
     gh_err_t e = gh_migrate_apply(h->db, errstr, errstr_size);
     if (e) goto out;
     /* A fresh resolver per session: its term frequencies and model are
@@ -355,7 +391,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     if (kerr) {
         e = gh_seterr(errstr, errstr_size, GH_ERR_KAFKA, "subscribe: %s",
                       rd_kafka_err2str(kerr));
-        rd_kafka_destroy(c);
+        gh_kafka_consumer_close(c, 0);
         goto out;
     }
     int max_msgs = (int)gh_conf_get_int(conf, "batch.max.messages");
@@ -363,13 +399,16 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     rd_kafka_message_t **batch = gh_xcalloc((size_t)max_msgs, sizeof(*batch));
     int64_t last_stats = gh_now_ms(), last_relay = gh_now_ms();
     int64_t poll_ms = gh_conf_get_int(conf, "outbox.poll.ms");
-    while (!e && !gh_stop_requested()) {
+    while (!e && !gh_shutdown_requested()) {
         int n = 0;
         int64_t deadline = gh_now_ms() + max_ms;
-        while (n < max_msgs) {
+        /* A stop request ends the batch: what was polled is applied, nothing
+         * more is taken. */
+        while (n < max_msgs && !gh_shutdown_requested()) {
             int64_t left = deadline - gh_now_ms();
             if (left <= 0) break;
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(c, (int)left);
+            rd_kafka_message_t *m =
+                rd_kafka_consumer_poll(c, left > 100 ? 100 : (int)left);
             if (!m) continue;
             if (m->err) {
                 if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -408,6 +447,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
          * acknowledged: a crash before this point replays the batch, and
          * replays are no-ops thanks to the per-row positions. */
         if (!e) e = drain(h, errstr, errstr_size);
+        if (e) h->left_offsets = n;
         if (!e) {
             rd_kafka_topic_partition_list_t *offs =
                 rd_kafka_topic_partition_list_new(n);
@@ -422,7 +462,10 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
                         batch[i]->partition);
                 tp->offset = batch[i]->offset + 1;
             }
-            kerr = rd_kafka_commit(c, offs, 0);
+            /* Asynchronous: a cluster that is down must not hold the loop
+             * (or a shutdown); a commit that fails is logged by
+             * commit_cb, and a later one supersedes it. */
+            kerr = rd_kafka_commit(c, offs, 1);
             rd_kafka_topic_partition_list_destroy(offs);
             if (kerr)
                 gh_log_warn(
@@ -450,13 +493,46 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         }
     }
     free(batch);
-    rd_kafka_consumer_close(c);
-    rd_kafka_destroy(c);
+    gh_kafka_consumer_close(c, 10000);
 out:
     PQfinish(h->db);
     h->db = NULL;
-    if (!e && gh_stop_requested()) e = GH_ERR_STOPPED;
+    if (!e && gh_shutdown_requested()) e = GH_ERR_STOPPED;
     return e;
+}
+
+/* The one line a stop ends with: what was left for the next start, if
+ * anything. Returns GH_ERR_TIMED_OUT if work was left; otherwise
+ * GH_ERR_STOPPED, unless the run ended in an error a restart cannot cure
+ * (a database or the cluster being down while stopping is no such error). */
+static gh_err_t stopped_line(const hub_t *h, long unacked, gh_err_t e) {
+    if (!h->left_outbox && !h->left_offsets && !unacked) {
+        gh_log_info(LOG, "stopped cleanly: nothing left in flight");
+        return e == GH_OK || e == GH_ERR_TIMED_OUT || e == GH_ERR_PG ||
+                       e == GH_ERR_PG_CONNECT || e == GH_ERR_KAFKA
+                   ? GH_ERR_STOPPED
+                   : e;
+    }
+    char outbox[160] = "", offsets[160] = "";
+    if (h->left_outbox > 0)
+        snprintf(outbox, sizeof(outbox),
+                 "; %ld outbox rows sent but not acknowledged stay in the "
+                 "outbox and are sent again",
+                 h->left_outbox);
+    else if (h->left_outbox < 0)
+        snprintf(outbox, sizeof(outbox),
+                 "; outbox rows not yet sent stay in the outbox");
+    if (h->left_offsets)
+        snprintf(offsets, sizeof(offsets),
+                 "; the offsets of the last %ld messages were not committed: "
+                 "they are read again and skipped as replays",
+                 h->left_offsets);
+    gh_log_warn(LOG,
+                "stopped after shutdown.timeout.ms=%lld with work left for the "
+                "next start: %ld Kafka messages unacknowledged%s%s",
+                gh_conf_get_int(h->conf, "shutdown.timeout.ms"), unacked,
+                outbox, offsets);
+    return GH_ERR_TIMED_OUT;
 }
 
 gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
@@ -487,17 +563,19 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
     int wmax = (int)gh_conf_get_int(conf, "retry.backoff.max.ms");
     for (;;) {
         e = session(&h, errstr, errstr_size);
-        if (e == GH_ERR_STOPPED || gh_stop_requested()) {
-            e = GH_ERR_STOPPED;
+        if (e == GH_ERR_STOPPED || e == GH_ERR_TIMED_OUT ||
+            gh_shutdown_requested())
             break;
-        }
         if (e != GH_ERR_PG_CONNECT && e != GH_ERR_PG && e != GH_ERR_KAFKA)
             break;
         gh_log_warn(LOG, "%s; restarting in %d ms", errstr, wait);
         h.delivery_failed = 0;
-        gh_sleep_ms_interruptible(wait);
+        gh_shutdown_sleep_ms(wait);
         wait = wait * 2 > wmax ? wmax : wait * 2;
     }
+    if (gh_shutdown_requested() && e && e != GH_ERR_STOPPED &&
+        e != GH_ERR_TIMED_OUT)
+        gh_log_warn(LOG, "while stopping: %s", errstr);
     gh_log_info(
         LOG,
         "stopping: %lld applied, %lld skipped as replays, %lld dead letters",
@@ -516,9 +594,13 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
 out:
     gh_apply_destroy(h.apply);
     gh_resolver_destroy(h.resolver);
-    if (h.producer) {
-        rd_kafka_flush(h.producer, 5000);
-        rd_kafka_destroy(h.producer);
+    h.closing = 1;
+    long unacked = gh_kafka_producer_close(h.producer, 5000);
+    if (gh_shutdown_requested()) {
+        e = stopped_line(&h, unacked, e);
+        if (e == GH_ERR_TIMED_OUT)
+            gh_seterr(errstr, errstr_size, e,
+                      "work left for the next start (see the line above)");
     }
     free_list(h.subs);
     gh_serde_destroy(h.serde);

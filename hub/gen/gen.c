@@ -13,7 +13,7 @@
 
 #include "gen_int.h"
 #include "gridhub/log.h"
-#include "gridhub/signals.h"
+#include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 
 #define LOG "gen"
@@ -154,6 +154,7 @@ const gh_conf_prop_t gh_gen_props[] = {
     {"copy.buffer.kb", GH_CONF_INT, "1024", 0, 16, 262144, NULL, NULL,
      "Bytes (KiB) of rows gathered per table before they are sent with "
      "PQputCopyData."},
+    GH_SHUTDOWN_TIMEOUT_PROP,
     GH_CONF_LOG_LEVEL_PROP,
     GH_CONF_END};
 
@@ -357,7 +358,7 @@ gh_err_t gh_gen_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
             if (g.on[d]) GRID_FN[d](&g, gi);
         if ((gi & 63) == 63) {
             int which;
-            if (gh_stop_requested()) {
+            if (gh_shutdown_requested()) {
                 e = gh_seterr(errstr, errstr_size, GH_ERR_STOPPED,
                               "stopped after %u of %u grids; nothing of this "
                               "load was committed",

@@ -26,7 +26,7 @@
 #include "gen_int.h"
 #include "gridhub/log.h"
 #include "gridhub/pg.h"
-#include "gridhub/signals.h"
+#include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 #include "places.h"
 
@@ -907,7 +907,7 @@ static gh_err_t task(live_t *l, char *errstr, size_t errstr_size) {
 static void pace(int64_t due_us) {
     for (;;) {
         int64_t now = gh_now_us();
-        if (now >= due_us || gh_stop_requested()) return;
+        if (now >= due_us || gh_shutdown_requested()) return;
         int64_t wait = due_us - now;
         if (wait > 100000) wait = 100000;
         struct timespec ts = {0, (long)(wait * 1000)};
@@ -941,7 +941,7 @@ gh_err_t gh_gen_live_run(gh_gen_t *g, char *errstr, size_t errstr_size) {
             gh_now_us() - t0 >= o->live_duration_s * 1000000LL)
             break;
         pace(t0 + (int64_t)(interval_us * (double)n));
-        if (gh_stop_requested()) break;
+        if (gh_shutdown_requested()) break;
         int kind = (int)gh_gen_rng_pick(&l->r, KIND_W, K__COUNT);
         switch (kind) {
         case K_BIRTH:

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gridhub/log.h"
+#include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 
 const gh_conf_prop_t gh_broker_props[] = {
@@ -20,6 +21,7 @@ const gh_conf_prop_t gh_broker_props[] = {
      "topics are auto-created on first produce with topic.partitions."},
     {"topic.partitions", GH_CONF_INT, "4", 0, 1, 1000, NULL, NULL,
      "Partition count for topics listed without one and auto-created ones."},
+    GH_SHUTDOWN_TIMEOUT_PROP,
     GH_CONF_LOG_LEVEL_PROP,
     GH_CONF_END};
 
@@ -103,6 +105,17 @@ gh_err_t gh_broker_create_topic(gh_broker_t *b, const char *topic,
                          "cannot create topic %s: %s", topic,
                          rd_kafka_err2str(err));
     gh_log_info("broker", "topic %s (%d partitions)", topic, partitions);
+    return GH_OK;
+}
+
+gh_err_t gh_broker_set_up(gh_broker_t *b, int up, char *errstr,
+                          size_t errstr_size) {
+    rd_kafka_resp_err_t err = up ? rd_kafka_mock_broker_set_up(b->mc, -1)
+                                 : rd_kafka_mock_broker_set_down(b->mc, -1);
+    if (err)
+        return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                         "cannot take the mock brokers %s: %s",
+                         up ? "up" : "down", rd_kafka_err2str(err));
     return GH_OK;
 }
 

@@ -21,6 +21,7 @@ static const char *const descs[GH_ERR__COUNT] = {
     [GH_ERR_NOT_FOUND] = "not found",
     [GH_ERR_HTTP] = "HTTP error",
     [GH_ERR_STOPPED] = "stopped",
+    [GH_ERR_TIMED_OUT] = "timed out",
 };
 
 const char *gh_strerror(gh_err_t err) {

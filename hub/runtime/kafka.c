@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "gridhub/log.h"
+#include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 
 int gh_kafka_validate_prop(const char *key, const char *value, char *errstr,
@@ -131,6 +132,20 @@ rd_kafka_t *gh_kafka_producer_new(
     return rk;
 }
 
+/* Offsets are committed asynchronously (a cluster that is down must not
+ * hold a batch loop or a shutdown); failures show up here. */
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque) {
+    (void)offsets;
+    (void)opaque;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        gh_log_warn("kafka",
+                    "%s: offset commit failed (%s): the messages are read "
+                    "again and skipped as replays unless a later commit "
+                    "succeeds",
+                    rd_kafka_name(rk), rd_kafka_err2str(err));
+}
+
 rd_kafka_t *gh_kafka_consumer_new(const gh_conf_t *conf, const char *group_id,
                                   const char *client_id, char *errstr,
                                   size_t errstr_size) {
@@ -155,6 +170,7 @@ rd_kafka_t *gh_kafka_consumer_new(const gh_conf_t *conf, const char *group_id,
         rd_kafka_conf_destroy(kc);
         return NULL;
     }
+    rd_kafka_conf_set_offset_commit_cb(kc, commit_cb);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, why, sizeof(why));
     if (!rk) {
         snprintf(errstr, errstr_size, "cannot create Kafka consumer: %s", why);
@@ -197,7 +213,68 @@ gh_err_t gh_kafka_produce_dead_letter(rd_kafka_t *rk, const char *dlq_topic,
     return GH_OK;
 }
 
-int gh_kafka_drain(rd_kafka_t *rk, int timeout_ms) {
-    return rd_kafka_flush(rk, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0
-                                                                        : -1;
+/* The next wait of a bounded close: up to 100 ms, never past `deadline`
+ * nor past the shutdown budget; 0 when time is up. */
+static int close_step(int64_t deadline) {
+    int64_t left = deadline - gh_now_ms();
+    if (left <= 0) return 0;
+    return gh_shutdown_clamp_ms(left > 100 ? 100 : (int)left);
+}
+
+long gh_kafka_producer_close(rd_kafka_t *rk, int timeout_ms) {
+    if (!rk) return 0;
+    int64_t deadline = gh_now_ms() + timeout_ms;
+    int step;
+    while (rd_kafka_outq_len(rk) > 0 && (step = close_step(deadline)) > 0)
+        rd_kafka_flush(rk, step);
+    long left = rd_kafka_outq_len(rk);
+    if (left > 0) {
+        rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(rk, 0); /* serve the purged messages' reports */
+    }
+    rd_kafka_destroy(rk);
+    return left;
+}
+
+int gh_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms) {
+    if (!rk) return 0;
+    int64_t deadline = gh_now_ms() + timeout_ms;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_error_t *err = rd_kafka_consumer_close_queue(rk, q);
+    int closed = 0;
+    if (err) {
+        gh_log_warn("kafka", "%s: consumer close: %s", rd_kafka_name(rk),
+                    rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
+    } else {
+        int step;
+        while (!(closed = rd_kafka_consumer_closed(rk)) &&
+               (step = close_step(deadline)) > 0) {
+            rd_kafka_event_t *ev = rd_kafka_queue_poll(q, step);
+            if (!ev) continue;
+            /* Leaving the group revokes the assignment; with the queue
+             * form of close the application must apply that itself. */
+            if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE &&
+                rd_kafka_event_error(ev) ==
+                    RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+                if (!strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE")) {
+                    rd_kafka_error_t *e2 = rd_kafka_incremental_unassign(
+                        rk, rd_kafka_event_topic_partition_list(ev));
+                    if (e2) rd_kafka_error_destroy(e2);
+                } else {
+                    rd_kafka_assign(rk, NULL);
+                }
+            }
+            rd_kafka_event_destroy(ev);
+        }
+    }
+    rd_kafka_queue_destroy(q);
+    if (!closed)
+        gh_log_warn("kafka",
+                    "%s: left the consumer group without waiting for the "
+                    "cluster (unreachable?); it notices when the session "
+                    "times out",
+                    rd_kafka_name(rk));
+    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    return closed ? 0 : -1;
 }

@@ -1,11 +1,15 @@
 #include "gridhub/pg.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "gridhub/log.h"
-#include "gridhub/signals.h"
+#include "gridhub/shutdown.h"
+#include "gridhub/util.h"
 
 /* "host=h port=p dbname=d user=u" of a conninfo: what a log line needs to
  * say where, never the password or other secrets. */
@@ -28,6 +32,49 @@ static void describe(const char *conninfo, char *out, size_t outsz) {
     PQconninfoFree(opts);
 }
 
+/* libpq's own connect_timeout applies only to its blocking connect; ours
+ * polls so that a stop request is noticed while a server does not answer,
+ * and honours connect_timeout from the conninfo (default below). */
+#define CONNECT_TIMEOUT_DEFAULT_S 30
+
+static int connect_timeout_s(const char *conninfo) {
+    int t = CONNECT_TIMEOUT_DEFAULT_S;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (!strcmp(o->keyword, "connect_timeout") && o->val && *o->val)
+            t = atoi(o->val) > 0 ? atoi(o->val) : CONNECT_TIMEOUT_DEFAULT_S;
+    PQconninfoFree(opts);
+    return t;
+}
+
+/* Drives PQconnectPoll until the connection is made or fails, a stop is
+ * requested (GH_ERR_STOPPED) or timeout_s passes. */
+static gh_err_t poll_connect(PGconn *c, int timeout_s, char *why,
+                             size_t why_size) {
+    int64_t deadline = gh_now_ms() + (int64_t)timeout_s * 1000;
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    for (;;) {
+        if (st == PGRES_POLLING_OK) return GH_OK;
+        if (st == PGRES_POLLING_FAILED)
+            return gh_seterr(why, why_size, GH_ERR_PG_CONNECT, "%s",
+                             PQerrorMessage(c));
+        if (gh_shutdown_requested())
+            return gh_seterr(why, why_size, GH_ERR_STOPPED,
+                             "stopped while connecting");
+        if (gh_now_ms() >= deadline)
+            return gh_seterr(why, why_size, GH_ERR_PG_CONNECT,
+                             "no answer within %d s (connect_timeout)",
+                             timeout_s);
+        struct pollfd pfd = {PQsocket(c),
+                             st == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0};
+        int r = poll(&pfd, 1, 100);
+        if (r < 0 && errno != EINTR)
+            return gh_seterr(why, why_size, GH_ERR_IO, "poll: %s",
+                             strerror(errno));
+        if (r > 0) st = PQconnectPoll(c);
+    }
+}
+
 PGconn *gh_pg_connect(const char *conninfo, int replication, char *errstr,
                       size_t errstr_size) {
     /* expand_dbname: the first dbname is the whole conninfo; later keys
@@ -39,11 +86,16 @@ PGconn *gh_pg_connect(const char *conninfo, int replication, char *errstr,
         "-c datestyle=ISO -c timezone=UTC -c intervalstyle=iso_8601 "
         "-c client_min_messages=warning",
         "gridhub", "database", NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(c) != CONNECTION_OK) {
-        char msg[512];
-        snprintf(msg, sizeof(msg), "%s",
-                 c ? PQerrorMessage(c) : "out of memory");
+    PGconn *c = PQconnectStartParams(keys, vals, 1);
+    char msg[512];
+    gh_err_t e = GH_ERR_PG_CONNECT;
+    if (!c)
+        snprintf(msg, sizeof(msg), "out of memory");
+    else if (PQstatus(c) == CONNECTION_BAD)
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c));
+    else
+        e = poll_connect(c, connect_timeout_s(conninfo), msg, sizeof(msg));
+    if (e) {
         char where[512];
         describe(conninfo, where, sizeof(where));
         /* libpq's messages span lines; a log entry is one line. */
@@ -52,7 +104,8 @@ PGconn *gh_pg_connect(const char *conninfo, int replication, char *errstr,
         size_t n = strlen(msg);
         while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
             msg[--n] = '\0';
-        gh_seterr(errstr, errstr_size, GH_ERR_PG_CONNECT,
+        gh_seterr(errstr, errstr_size,
+                  e == GH_ERR_STOPPED ? e : GH_ERR_PG_CONNECT,
                   "cannot connect to PostgreSQL (%s): %s", where, msg);
         PQfinish(c);
         return NULL;
@@ -64,7 +117,7 @@ PGconn *gh_pg_connect_retry(const char *conninfo, int replication,
                             const char *what, int backoff_ms,
                             int max_backoff_ms) {
     int wait = backoff_ms;
-    for (int attempt = 1; !gh_stop_requested(); attempt++) {
+    for (int attempt = 1; !gh_shutdown_requested(); attempt++) {
         char err[1024];
         PGconn *c = gh_pg_connect(conninfo, replication, err, sizeof(err));
         if (c) {
@@ -74,7 +127,7 @@ PGconn *gh_pg_connect_retry(const char *conninfo, int replication,
             return c;
         }
         gh_log_warn("pg", "%s: %s; retrying in %d ms", what, err, wait);
-        gh_sleep_ms_interruptible(wait);
+        gh_shutdown_sleep_ms(wait);
         wait = wait * 2 > max_backoff_ms ? max_backoff_ms : wait * 2;
     }
     return NULL;
@@ -132,12 +185,4 @@ gh_err_t gh_pg_exec_what(PGconn *c, const char *sql, int nparams,
 gh_err_t gh_pg_exec(PGconn *c, const char *sql, char *errstr,
                     size_t errstr_size) {
     return gh_pg_exec_what(c, sql, 0, NULL, NULL, errstr, errstr_size);
-}
-
-void gh_sleep_ms_interruptible(int ms) {
-    while (ms > 0 && !gh_stop_requested()) {
-        int step = ms > 100 ? 100 : ms;
-        usleep((useconds_t)step * 1000);
-        ms -= step;
-    }
 }

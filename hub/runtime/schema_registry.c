@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 
 #define REG_CONNECT_TIMEOUT_MS 5000L
@@ -92,6 +93,18 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
 /* Performs one request; *status gets the HTTP status and body the response.
  * Transport failures (no connection, timeout) are GH_ERR_HTTP here; HTTP
  * statuses are for the caller to judge. */
+/* A request still running when the shutdown budget is used up is given
+ * up (curl reports CURLE_ABORTED_BY_CALLBACK). */
+static int on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+                       curl_off_t un) {
+    (void)p;
+    (void)dt;
+    (void)dn;
+    (void)ut;
+    (void)un;
+    return gh_shutdown_expired();
+}
+
 static gh_err_t http(const char *method, const char *url, const char *body,
                      long *status, gh_buf_t *resp, char *errstr,
                      size_t errstr_size) {
@@ -115,6 +128,8 @@ static gh_err_t http(const char *method, const char *url, const char *body,
     /* Timeouts must not use signals: the hub is multi-threaded. */
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
     if (body) {

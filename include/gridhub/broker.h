@@ -29,6 +29,11 @@ const char *gh_broker_bootstraps(const gh_broker_t *b);
 gh_err_t gh_broker_create_topic(gh_broker_t *b, const char *topic,
                                 int partitions, char *errstr,
                                 size_t errstr_size);
+/* Outage drill: up == 0 closes every mock broker's connections and
+ * refuses new ones (topics and their messages are kept, as a Kafka
+ * cluster that is unreachable for a while); up != 0 accepts them again. */
+gh_err_t gh_broker_set_up(gh_broker_t *b, int up, char *errstr,
+                          size_t errstr_size);
 void gh_broker_destroy(gh_broker_t *b);
 
 #endif

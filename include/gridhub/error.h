@@ -31,6 +31,8 @@ typedef enum gh_err {
     GH_ERR_NOT_FOUND = 14, /* a looked-up item does not exist */
     GH_ERR_HTTP = 15,      /* an HTTP peer (Schema Registry) failed */
     GH_ERR_STOPPED = 16,   /* the component was asked to stop */
+    GH_ERR_TIMED_OUT = 17, /* a bounded wait ran out (shutdown.timeout.ms):
+                              work was left for the next start */
     GH_ERR__COUNT
 } gh_err_t;
 

@@ -77,8 +77,22 @@ gh_err_t gh_kafka_produce_dead_letter(rd_kafka_t *rk, const char *dlq_topic,
                                       int64_t offset, void *msg_opaque,
                                       char *errstr, size_t errstr_size);
 
-/* Waits until every message produced so far is acknowledged or failed,
- * polling delivery reports. Returns 0 when the queue drained in time. */
-int gh_kafka_drain(rd_kafka_t *rk, int timeout_ms);
+/* Closes a producer within a bound: waits up to timeout_ms (and, once a
+ * stop is requested, no longer than what is left of the shutdown budget,
+ * see gridhub/shutdown.h) for queued and in-flight messages to be
+ * acknowledged, then purges the rest and destroys the handle. Delivery
+ * reports of purged messages run during this call with
+ * RD_KAFKA_RESP_ERR__PURGE_QUEUE or __PURGE_INFLIGHT. Returns how many
+ * messages were still unacknowledged (0: everything delivered). Takes
+ * ownership of rk; NULL returns 0. */
+long gh_kafka_producer_close(rd_kafka_t *rk, int timeout_ms);
+
+/* Leaves the consumer group and destroys the consumer, waiting at most
+ * timeout_ms (clamped to the shutdown budget) for the group to
+ * acknowledge: with the cluster unreachable the close is abandoned and the
+ * group notices when the session times out. Never commits offsets. Takes
+ * ownership of rk; NULL is a no-op. Returns 0 if the close completed, -1
+ * if it was abandoned. */
+int gh_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms);
 
 #endif

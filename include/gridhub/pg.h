@@ -11,8 +11,10 @@
 #include "gridhub/error.h"
 
 /* Connects once; replication != 0 opens a logical replication connection
- * (replication=database). Returns NULL with errstr filled; the caller
- * decides whether to retry. The caller owns the connection (PQfinish). */
+ * (replication=database). Gives up after the conninfo's connect_timeout
+ * (default 30 s) or as soon as a stop is requested (gh_shutdown_). Returns
+ * NULL with errstr filled; the caller decides whether to retry. The caller
+ * owns the connection (PQfinish). */
 PGconn *gh_pg_connect(const char *conninfo, int replication, char *errstr,
                       size_t errstr_size);
 
@@ -50,8 +52,5 @@ gh_err_t gh_pg_exec_what(PGconn *c, const char *sql, int nparams,
  * ...)". */
 gh_err_t gh_pg_result_error(const PGresult *r, PGconn *c, const char *what,
                             char *errstr, size_t errstr_size);
-
-/* Sleeps up to ms, returning early if a stop is requested. */
-void gh_sleep_ms_interruptible(int ms);
 
 #endif

@@ -533,7 +533,7 @@ Test(gen, records_are_the_mapped_person_rows) {
                          "--live-rate",
                          "5",
                          NULL};
-    cr_assert_eq(gh_test_run(bad, log, 30000), 1);
+    cr_assert_eq(gh_test_run(bad, log, 30000), 2, "bad arguments exit 2");
     tail = gh_test_file_tail(log, 2000);
     cr_assert(strstr(tail, "records.only") && strstr(tail, "live"), "log:\n%s",
               tail);
@@ -612,7 +612,7 @@ Test(gen, rejects_bad_properties) {
     const char *a3[] = {GH_BINARY, "gen", "--scale", "0", NULL};
     cr_assert_eq(gh_test_run(a3, log, 30000), 2);
     const char *a4[] = {GH_BINARY, "gen", NULL};
-    cr_assert_eq(gh_test_run(a4, log, 30000), 1);
+    cr_assert_eq(gh_test_run(a4, log, 30000), 2, "bad arguments exit 2");
     t = gh_test_file_tail(log, 2000);
     cr_assert(strstr(t, "nothing to do"), "log:\n%s", t);
     free(t);
