@@ -33,8 +33,8 @@ done
 . ops/lib/bench-setup.sh
 bench_setup gridhub-bench
 PGBENCH=$(ls /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -1)
-"$GH" broker --bootstrap-file "$WORK/bootstrap" >"$WORK/broker.log" 2>&1 &
-PIDS+=($!)
+proc_start broker "$WORK/broker.log" "$WORK/broker.log" \
+    "$GH" broker --bootstrap-file "$WORK/bootstrap"
 for _ in $(seq 100); do [[ -s "$WORK/bootstrap" ]] && break; sleep 0.1; done
 BS=$(cat "$WORK/bootstrap")
 
@@ -50,18 +50,16 @@ echo "generating the $PRESET preset (scale $SCALE)..." >&2
 confirmed_lsn() { psql -tAd "$1" -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'bench_$1'"; }
 lsn_ge() { [[ $(psql -tAc "SELECT '$1'::pg_lsn >= '$2'::pg_lsn") == t ]]; }
 
-start_connector() { # dept logfile; sets PID
-    "$GH" connector -c "connectors/$1/connector.properties" --bootstrap-servers "$BS" \
+start_connector() { # dept logfile
+    proc_start "connector.$1" "$2" "$2" \
+        "$GH" connector -c "connectors/$1/connector.properties" --bootstrap-servers "$BS" \
         --database-conninfo "host=$PGHOST port=$PGPORT user=$PGUSER dbname=$1" \
         --state-dir "$WORK/state" --slot-name "bench_$1" --publication-name "bench_$1" \
-        --topic-prefix bench --stats-interval-ms 3600000 --heartbeat-interval-ms 200 >"$2" 2>&1 &
-    PID=$!
-    PIDS+=("$PID")
+        --topic-prefix bench --stats-interval-ms 3600000 --heartbeat-interval-ms 200
 }
 
-stop_connector() { # pid
-    kill -TERM "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
+stop_connector() { # dept
+    proc_stop "connector.$1"
 }
 
 wait_confirmed() { # dept lsn
@@ -90,7 +88,6 @@ for d in $DEPTS; do
 
     # 1. Snapshot.
     start_connector "$d" "$WORK/$d.snapshot.log"
-    pid=$PID
     for _ in $(seq 6000); do grep -q "snapshot done" "$WORK/$d.snapshot.log" && break; sleep 0.05; done
     snap_line=$(grep "snapshot done" "$WORK/$d.snapshot.log")
     snap_rows=$(sed -E 's/.*done: ([0-9]+) rows.*/\1/' <<<"$snap_line")
@@ -110,13 +107,12 @@ for d in $DEPTS; do
     t1=$(date +%s.%N)
     changes=$((nkeys * rounds))
     stream_rate=$(awk -v n="$changes" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
-    stop_connector "$pid"
+    stop_connector "$d"
 
     # 3. Latency at the target rate: transactions of 10 row changes each,
     #    RATE/10 per second, on a fresh connector run (so its totals line
     #    covers exactly this phase).
     start_connector "$d" "$WORK/$d.latency.log"
-    pid=$PID
     for _ in $(seq 600); do grep -q "streaming" "$WORK/$d.latency.log" && break; sleep 0.05; done
     # One committed change first, so the measured run starts warm.
     psql -qd "$d" -c "UPDATE $table SET $pk = $pk WHERE $pk = (SELECT k FROM bench_keys WHERE i = 1)"
@@ -129,7 +125,7 @@ EOF
         >"$WORK/$d.pgbench.log" 2>&1 || true
     lsn=$(psql -tAd "$d" -c "SELECT pg_current_wal_lsn()")
     wait_confirmed "$d" "$lsn"
-    stop_connector "$pid"
+    stop_connector "$d"
     tot=$(grep "stopping, totals" "$WORK/$d.latency.log")
     p50=$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$tot")
     p99=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$tot")

@@ -7,12 +7,47 @@
 #
 #   ./ops/demo.sh            install what is missing, build, run, clean up
 #   GH_DEMO_KEEP=1 ./ops/demo.sh   keep the work directory (logs) afterwards
+#   GH_DEMO_TIMEOUT=900      the watchdog: after this many seconds the demo
+#                            says where it was stuck, shows the logs' ends
+#                            and exits 1 instead of hanging
+#
+# Exits 0 when every step worked and every process stopped cleanly (in
+# dependency order: generator, connectors, hub, subscriber, broker, then
+# PostgreSQL), 1 otherwise, naming what failed.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$ROOT"
+# shellcheck source=ops/lib/procs.sh
+source ops/lib/procs.sh
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+CURRENT_STEP="starting"
+step() {
+    CURRENT_STEP=$*
+    printf '\n\033[1m== %s\033[0m\n' "$*"
+}
+
+# fail MESSAGE [LOG]: says what did not happen and shows the end of LOG.
+fail() {
+    echo "demo: $1" >&2
+    if [[ -n "${2:-}" ]]; then
+        echo "demo: the end of $2:" >&2
+        tail -n 15 "$2" 2>/dev/null | sed 's/^/    /' >&2
+    fi
+    exit 1
+}
+
+# wait_until SECONDS WHAT LOG CMD...: polls CMD every 0.2 s; fails naming
+# WHAT and showing LOG if it is not true within SECONDS.
+wait_until() {
+    local secs=$1 what=$2 log=$3 i
+    shift 3
+    for ((i = 0; i < secs * 5; i++)); do
+        if "$@"; then return 0; fi
+        sleep 0.2
+    done
+    fail "$what did not happen within $secs s" "$log"
+}
 
 step "Installing missing packages"
 ./ops/install-deps.sh
@@ -25,19 +60,52 @@ GH="$ROOT/build/gridhub"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gridhub-demo.XXXXXX")
 chmod 755 "$WORK" # the PostgreSQL server user must reach its data directory
-PIDS=()
+PROC_PIDFILE=$WORK/pids
+: >"$PROC_PIDFILE"
+PG_STARTED=0
+WATCHDOG=""
+
 cleanup() {
     local rc=$?
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    ./ops/pg-cluster.sh stop "$WORK/pg" >/dev/null 2>&1 || true
+    trap - USR1
+    if [[ -n "$WATCHDOG" ]]; then kill "$WATCHDOG" 2>/dev/null || true; fi
+    proc_stop_all || rc=1
+    if ((PG_STARTED)); then
+        ./ops/pg-cluster.sh stop "$WORK/pg" >/dev/null 2>&1 || true
+    fi
     if [[ -n "${GH_DEMO_KEEP:-}" || $rc -ne 0 ]]; then
         echo "demo: logs kept in $WORK"
     else
         rm -rf "$WORK"
     fi
+    exit "$rc"
 }
 trap cleanup EXIT
+
+# The watchdog: a demo must return by itself. When the time is up it ends
+# whatever the script waits on in the foreground (never the components:
+# cleanup stops those, in order) and the USR1 trap reports and exits 1.
+DEMO_TIMEOUT=${GH_DEMO_TIMEOUT:-900}
+on_watchdog() {
+    trap - USR1
+    echo >&2
+    echo "demo: watchdog: no end after $DEMO_TIMEOUT s, stuck in step \"$CURRENT_STEP\"" >&2
+    proc_report
+    exit 1
+}
+trap on_watchdog USR1
+(
+    for ((i = 0; i < DEMO_TIMEOUT; i++)); do
+        sleep 1
+        kill -0 $$ 2>/dev/null || exit 0
+    done
+    kill -USR1 $$ 2>/dev/null || exit 0
+    for c in $(pgrep -P $$ || true); do
+        [[ "$c" == "$BASHPID" ]] && continue
+        grep -qx "$c" "$PROC_PIDFILE" || kill -TERM "$c" 2>/dev/null || true
+    done
+) >/dev/null 2>&1 &
+WATCHDOG=$!
 
 DEPTS=(zongzhi gongan jisheng zuzhi chuangwen)
 declare -A DEPT_NAME=([zongzhi]="综治 comprehensive governance" [gongan]="公安 public security"
@@ -45,6 +113,7 @@ declare -A DEPT_NAME=([zongzhi]="综治 comprehensive governance" [gongan]="公�
 
 step "Starting a throwaway PostgreSQL cluster (wal_level=logical)"
 eval "$(./ops/pg-cluster.sh start "$WORK/pg")"
+PG_STARTED=1
 CI_BASE="host=$PGHOST port=$PGPORT user=$PGUSER"
 psql -qc "CREATE DATABASE hub"
 gen_args=()
@@ -56,59 +125,52 @@ done
 step "Generating 乐坪街道 (seed 1): one true city, five departments' partial, error-laden copies"
 # The generator loads the five databases, then keeps the city alive (births,
 # move-ins, moves between grids, deaths, grid events) while the rest runs.
-"$GH" gen --preset demo --seed 1 "${gen_args[@]}" --truth-file "$WORK/truth.jsonl" \
-    --live-rate 20 --live-duration-s 60 >"$WORK/gen.log" 2>&1 &
-GEN_PID=$!
-PIDS+=($GEN_PID)
-for _ in $(seq 600); do grep -q '^total:' "$WORK/gen.log" && break; sleep 0.1; done
+proc_start gen "$WORK/gen.log" "$WORK/gen.log" \
+    "$GH" gen --preset demo --seed 1 "${gen_args[@]}" --truth-file "$WORK/truth.jsonl" \
+    --live-rate 20 --live-duration-s 60
+wait_until 120 "the generator's load" "$WORK/gen.log" grep -q '^total:' "$WORK/gen.log"
 grep -E '^(total|truth):' "$WORK/gen.log" | sed 's/^/  /'
 
 step "Starting the embedded broker"
 topics=gridhub.dlq,gridhub.heartbeat,hub.view.demo.person
 for d in "${DEPTS[@]}"; do topics+=",gridhub.$d.person"; done
-"$GH" broker --bootstrap-file "$WORK/bootstrap" --topics "$topics" \
-    >"$WORK/broker.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do [[ -s "$WORK/bootstrap" ]] && break; sleep 0.1; done
+proc_start broker "$WORK/broker.log" "$WORK/broker.log" \
+    "$GH" broker --bootstrap-file "$WORK/bootstrap" --topics "$topics"
+wait_until 20 "the broker's start" "$WORK/broker.log" test -s "$WORK/bootstrap"
 BS=$(cat "$WORK/bootstrap")
 echo "bootstrap.servers=$BS"
 
 step "Starting five connectors, the hub and a subscriber"
 person_topics=""
 for d in "${DEPTS[@]}"; do
-    "$GH" connector -c "connectors/$d/connector.properties" --bootstrap-servers "$BS" \
-        --database-conninfo "$CI_BASE dbname=$d" --state-dir "$WORK/state" \
-        >"$WORK/connector.$d.log" 2>&1 &
-    PIDS+=($!)
+    proc_start "connector.$d" "$WORK/connector.$d.log" "$WORK/connector.$d.log" \
+        "$GH" connector -c "connectors/$d/connector.properties" --bootstrap-servers "$BS" \
+        --database-conninfo "$CI_BASE dbname=$d" --state-dir "$WORK/state"
     person_topics+="${person_topics:+,}gridhub.$d.person"
 done
-"$GH" hub --bootstrap-servers "$BS" --database-conninfo "$CI_BASE dbname=hub" \
-    --source-topics "$person_topics" --subscribers demo \
-    >"$WORK/hub.log" 2>&1 &
-PIDS+=($!)
-"$GH" tail --bootstrap-servers "$BS" --topic hub.view.demo.person \
-    >"$WORK/subscriber.jsonl" 2>"$WORK/tail.log" &
-PIDS+=($!)
+proc_start hub "$WORK/hub.log" "$WORK/hub.log" \
+    "$GH" hub --bootstrap-servers "$BS" --database-conninfo "$CI_BASE dbname=hub" \
+    --source-topics "$person_topics" --subscribers demo
+proc_start subscriber "$WORK/subscriber.jsonl" "$WORK/tail.log" \
+    "$GH" tail --bootstrap-servers "$BS" --topic hub.view.demo.person
 
 for d in "${DEPTS[@]}"; do
-    for _ in $(seq 600); do grep -q "snapshot done" "$WORK/connector.$d.log" && break; sleep 0.1; done
-    printf '  %-30s %s\n' "${DEPT_NAME[$d]}" \
-        "$(grep -o 'snapshot done: .*' "$WORK/connector.$d.log" || echo 'snapshot not finished')"
+    wait_until 120 "the $d connector's snapshot" "$WORK/connector.$d.log" \
+        grep -q "snapshot done" "$WORK/connector.$d.log"
+    printf '  %-30s %s\n' "${DEPT_NAME[$d]}" "$(grep -o 'snapshot done: .*' "$WORK/connector.$d.log")"
 done
 
 # The hub has caught up when every person-mapped source row is applied.
 expected=$(wc -l <"$WORK/truth.jsonl")
 printf '  hub: applying %s department person records' "$expected"
-for _ in $(seq 1800); do
+applied() {
     n=$(psql -tAd hub -c "SELECT count(*) FROM source_person" 2>/dev/null || echo 0)
-    ((n >= expected)) && break
-    sleep 0.2
-done
+    ((n >= expected))
+}
+wait_until 600 "the hub's catching up with $expected records" "$WORK/hub.log" applied
 echo " ... $n applied"
-for _ in $(seq 600); do
-    (($(psql -tAd hub -c "SELECT count(*) FROM outbox") == 0)) && break
-    sleep 0.2
-done
+outbox_empty() { (($(psql -tAd hub -c "SELECT count(*) FROM outbox") == 0)); }
+wait_until 120 "the hub's publishing its outbox" "$WORK/hub.log" outbox_empty
 psql -d hub -c "SELECT count(*) FILTER (WHERE active) AS residents,
     count(*) FILTER (WHERE active AND jsonb_array_length(sources) > 1) AS \"in several departments\",
     (SELECT count(*) FROM outbox) AS \"outbox backlog\" FROM person"
@@ -132,14 +194,9 @@ PY
 }
 
 # Waits until the subscriber has at least $1 lines (up to 60 s).
+has_lines() { (($(wc -l <"$WORK/subscriber.jsonl") >= $1)); }
 wait_lines() {
-    for _ in $(seq 600); do
-        (($(wc -l <"$WORK/subscriber.jsonl") >= $1)) && return 0
-        sleep 0.1
-    done
-    echo "demo: the subscriber did not receive $1 records in time; logs in $WORK" >&2
-    tail -n 5 "$WORK"/*.log >&2
-    return 1
+    wait_until 60 "the subscriber's receiving $1 records" "$WORK/tail.log" has_lines "$1"
 }
 
 wait_lines 1000
@@ -215,8 +272,19 @@ done
 echo "  hub: $(psql -tAd hub -c "SELECT count(*) FILTER (WHERE active) || ' active persons, outbox backlog ' || (SELECT count(*) FROM outbox) FROM person")"
 echo "  dead letters: $(cat "$WORK"/connector.*.log "$WORK/hub.log" | grep -c 'WARN .*dead letter' || true)"
 
-step "Stopping cleanly"
-for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-PIDS=()
+step "Stopping cleanly: generator, connectors, hub, subscriber, broker, PostgreSQL"
+t0=$SECONDS
+stopped=()
+proc_stop_all || fail "a process had to be killed (see above)"
+bad=0
+for name in gen connector.zongzhi connector.gongan connector.jisheng connector.zuzhi connector.chuangwen hub subscriber broker; do
+    rc=${PROC_STATUS[$name]:-?}
+    stopped+=("$name $rc")
+    [[ "$rc" == 0 ]] || bad=1
+done
+(IFS=','; echo "  exit status: ${stopped[*]}" | sed 's/,/, /g')
+./ops/pg-cluster.sh stop "$WORK/pg" >/dev/null 2>&1
+PG_STARTED=0
+echo "  PostgreSQL stopped; everything stopped in $((SECONDS - t0)) s"
+((bad == 0)) || fail "a process did not exit 0 (exit codes: gridhub <command> --help)"
 echo "done."

@@ -2,10 +2,14 @@
 # sourced from the repository root: installs what is missing, builds a
 # Release gridhub in build-bench/, makes a work directory (kept with
 # GH_BENCH_KEEP=1) and starts a throwaway PostgreSQL cluster in it, all
-# stopped and removed on exit. Sets GH, WORK, PIDS (append background
-# processes to it) and the PG* variables of the cluster.
+# stopped and removed on exit. Sets GH, WORK and the PG* variables of the
+# cluster; start background processes with proc_start (ops/lib/procs.sh),
+# which the clean-up stops in dependency order.
 #
 #   bench_setup NAME    # NAME: the work directory's prefix
+
+# shellcheck source=ops/lib/procs.sh
+. ops/lib/procs.sh
 
 bench_setup() {
     ./ops/install-deps.sh >/dev/null
@@ -14,14 +18,18 @@ bench_setup() {
     GH=$ROOT/build-bench/gridhub
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
     chmod 755 "$WORK" # the PostgreSQL server user must reach its data directory
-    PIDS=()
     trap bench_cleanup EXIT
     eval "$(./ops/pg-cluster.sh start "$WORK/pg" 2>/dev/null)"
 }
 
 bench_cleanup() {
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    local rc=$?
+    proc_stop_all || rc=1
     ./ops/pg-cluster.sh stop "$WORK/pg" >/dev/null 2>&1 || true
-    [[ -n "${GH_BENCH_KEEP:-}" ]] && echo "bench: logs kept in $WORK" || rm -rf "$WORK"
+    if [[ -n "${GH_BENCH_KEEP:-}" ]]; then
+        echo "bench: logs kept in $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
 }
