@@ -11,6 +11,7 @@
 
 #include "ack.h"
 #include "copy_text.h"
+#include "encoding.h"
 #include "gridhub/avro.h"
 #include "gridhub/kafka.h"
 #include "gridhub/log.h"
@@ -41,6 +42,12 @@ const gh_conf_prop_t gh_connector_props[] = {
     {"schema.registry.url", GH_CONF_STR, "", 0, 0, 0, NULL, NULL,
      "If set, values use Confluent framing with ids from this Schema "
      "Registry; otherwise Avro single-object encoding."},
+    {"source.encoding", GH_CONF_STR, "", 0, 0, 0, NULL, NULL,
+     "What the bytes of a SQL_ASCII department database are (GBK, GB18030, "
+     "BIG5, ...; any iconv name): converted to UTF-8 at the edge. Empty: "
+     "the database's own encoding, which PostgreSQL converts (every "
+     "connection asks for UTF8). Either way a value that is not well-formed "
+     "is a dead letter naming its column."},
     {"topic.prefix", GH_CONF_STR, "gridhub", 0, 0, 0, NULL, NULL,
      "Events go to `<topic.prefix>.<department>.<entity>`."},
     {"slot.name", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
@@ -49,9 +56,15 @@ const gh_conf_prop_t gh_connector_props[] = {
      "Publication; default `gridhub_<department>`."},
     {"publication.autocreate", GH_CONF_BOOL, "true", 0, 0, 0, NULL, NULL,
      "Create the publication (or add missing mapped tables to it) at start."},
-    {"snapshot.mode", GH_CONF_ENUM, "initial", 0, 0, 0, "initial|never", NULL,
+    {"snapshot.mode", GH_CONF_ENUM, "initial", 0, 0, 0, "initial|always|never",
+     NULL,
      "`initial`: read every mapped table once, consistently with the stream, "
-     "when the slot is new; `never`: stream only."},
+     "when the slot is new; `always`: take a new snapshot at this start "
+     "(drop the slot, snapshot, stream), the recovery when the broker lost "
+     "events (docs/operations.md); `never`: stream only. After each table "
+     "a marker on every partition of its topic tells the hub which rows the "
+     "snapshot had, so rows deleted while events were lost are deleted in "
+     "the hub too."},
     {"state.dir", GH_CONF_STR, "state", 0, 0, 0, NULL, NULL,
      "Directory for the connector's small state file (whether the snapshot "
      "of the current slot finished)."},
@@ -87,6 +100,10 @@ typedef struct relinfo {
     char *nsp, *rel;
     char **colnames; /* current column layout, for dead letters */
     int ncols;
+    /* Per mapping: why it cannot read the current layout (a mapped column
+     * dropped or renamed), NULL if it can. Its rows become dead letters
+     * until the table or the mapping is fixed; the rest streams on. */
+    char **bind_err;
 } relinfo_t;
 
 typedef struct cn {
@@ -110,7 +127,14 @@ typedef struct cn {
     int64_t seq, commit_us;
     uint32_t xid;
     long long events, dead_letters;
-    int closing; /* purging at exit: failed reports are expected */
+    int closing;        /* purging at exit: failed reports are expected */
+    size_t max_msg;     /* largest message Kafka takes (gh_kafka_max_message) */
+    int snapshot_taken; /* snapshot.mode=always: once per process */
+    gh_enc_t *enc;
+    /* The current change's tuples could not be read as text: each mapping
+     * of the table dead-letters it for this reason. */
+    int enc_bad;
+    char enc_why[512];
 } cn_t;
 
 enum { OP_C, OP_U, OP_D, OP_R, OP_T };
@@ -149,6 +173,36 @@ static gh_err_t produce(cn_t *c, const char *topic, const void *key,
     }
 }
 
+/* s[0..n) as a JSON string: UTF-8 kept, any other byte as \xHH. */
+static json_t *json_escaped(const char *s, size_t n) {
+    gh_buf_t b = {0};
+    gh_buf_append(&b, "", 0);
+    gh_utf8_escape(&b, s, n);
+    json_t *j = json_stringn(b.data, b.len);
+    gh_buf_free(&b);
+    return j;
+}
+
+/* Longest column value a dead letter carries whole: the dead letter must
+ * fit in a Kafka message even when the row is there for being too big. */
+#define DL_VALUE_MAX 65536
+
+/* A column value for a dead letter: a string if it is UTF-8, else
+ * {"bytes_hex": "D5C5..."}, which keeps the exact bytes for a replay; a
+ * value over DL_VALUE_MAX is {"truncated_from_bytes": n} instead. */
+static json_t *json_value(const char *s, size_t n) {
+    if (n > DL_VALUE_MAX)
+        return json_pack("{s:I}", "truncated_from_bytes", (json_int_t)n);
+    if (gh_utf8_valid(s, n, NULL) && !memchr(s, 0, n))
+        return json_stringn(s, n);
+    gh_buf_t b = {0};
+    for (size_t i = 0; i < n; i++)
+        gh_buf_printf(&b, "%02X", (unsigned char)s[i]);
+    json_t *j = json_pack("{s:s}", "bytes_hex", b.data ? b.data : "");
+    gh_buf_free(&b);
+    return j;
+}
+
 /* Dead letter for a row that does not fit its mapping: the value is a JSON
  * document of the raw row so that a steward can read and replay it. */
 static gh_err_t dead_letter(cn_t *c, tstate_t *ts, char op,
@@ -166,27 +220,39 @@ static gh_err_t dead_letter(cn_t *c, tstate_t *ts, char op,
     char l[18];
     gh_lsn_format(lsn, l);
     json_object_set_new(doc, "lsn", json_string(l));
-    json_object_set_new(doc, "reason", json_string(reason));
+    json_object_set_new(doc, "reason", json_escaped(reason, strlen(reason)));
+    /* Only the columns the mapping reads: the rest of a department's row
+     * is not ours to copy. */
+    int nmapped = 0;
+    const char *const *mapped = gh_map_table_columns(ts->t, &nmapped);
     json_t *row = json_object();
     for (int i = 0; tup && i < tup->ncols; i++) {
         const gh_pgo_value_t *v = &tup->cols[i];
         const char *name = colnames ? colnames[i] : NULL;
+        int wanted = !name;
+        for (int k = 0; name && k < nmapped && !wanted; k++)
+            wanted = !strcmp(mapped[k], name);
+        if (!wanted) continue;
         char idx[16];
         if (!name) {
             snprintf(idx, sizeof(idx), "%d", i);
             name = idx;
         }
-        if (v->kind == GH_PGO_TEXT)
-            json_object_set_new(row, name,
-                                json_stringn_nocheck(v->data, v->len));
-        else if (v->kind == GH_PGO_UNCHANGED)
-            json_object_set_new(row, name, json_string("__unchanged__"));
-        else
-            json_object_set_new(row, name, json_null());
+        json_t *key = json_escaped(name, strlen(name));
+        json_object_set_new(row, json_string_value(key),
+                            v->kind == GH_PGO_TEXT ? json_value(v->data, v->len)
+                            : v->kind == GH_PGO_UNCHANGED
+                                ? json_string("__unchanged__")
+                                : json_null());
+        json_decref(key);
     }
     json_object_set_new(doc, "row", row);
     char *text = json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref(doc);
+    if (!text)
+        return gh_seterr(errstr, errstr_size, GH_ERR_NOMEM,
+                         "cannot build the dead letter for %s.%s",
+                         gh_map_table_schema(ts->t), gh_map_table_name(ts->t));
     char *reason_full = gh_xasprintf("%s (department %s)", reason, c->dept);
     char *comp = gh_xasprintf("connector:%s", c->name);
     /* Tracked like an event: the LSN is not confirmed before Kafka has the
@@ -290,6 +356,19 @@ static gh_err_t emit(cn_t *c, tstate_t *ts, int op,
     e = gh_serde_encode(c->serde, ts->topic, gh_map_table_envelope(ts->t),
                         &ts->env, &c->val, errstr, errstr_size);
     if (e) return e;
+    if (c->val.len + c->key.len > c->max_msg) {
+        /* Producing it would fail for good and stop the connector at the
+         * same row after every restart: set it aside, loudly. */
+        snprintf(why, sizeof(why),
+                 "oversized: the event is %zu bytes, more than Kafka accepts "
+                 "(%zu, from kafka.message.max.bytes)",
+                 c->val.len + c->key.len, c->max_msg);
+        gh_log_error(LOG, "%s.%s: %s; sent to %s instead",
+                     gh_map_table_schema(ts->t), gh_map_table_name(ts->t), why,
+                     c->dlq);
+        return dead_letter(c, ts, op_syms[op][0], after ? after : before,
+                           colnames, why, lsn, txn, errstr, errstr_size);
+    }
     e = produce(c, ts->topic, c->key.data, c->key.len, c->val.data, c->val.len,
                 txn, errstr, errstr_size);
     if (e) return e;
@@ -394,6 +473,65 @@ static tstate_t *ts_for(cn_t *c, gh_map_table_t *t) {
 /* ---- snapshot
  * ---------------------------------------------------------------- */
 
+/* After a table's snapshot rows, a marker on every partition of its topic
+ * (a null value under key "__snapshot__:<schema>.<table>", with headers
+ * gh.snapshot.table, gh.snapshot.lsn and gh.snapshot.partitions): per
+ * partition it follows every row of the snapshot, so a consumer that has
+ * seen it on all partitions knows which rows the table holds — those at
+ * the snapshot's position — and that any other it keeps was deleted. */
+static gh_err_t snapshot_marker(cn_t *c, tstate_t *ts, uint64_t lsn,
+                                gh_ack_txn_t *txn, char *errstr,
+                                size_t errstr_size) {
+    int parts = 0;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, ts->topic, NULL);
+    for (int attempt = 0; !parts && attempt < 30 && !gh_shutdown_requested();
+         attempt++) {
+        const struct rd_kafka_metadata *md = NULL;
+        if (!rd_kafka_metadata(c->rk, 0, rkt, &md, 2000) &&
+            md->topic_cnt == 1 && !md->topics[0].err)
+            parts = md->topics[0].partition_cnt;
+        if (md) rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_topic_destroy(rkt);
+    if (!parts)
+        return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                         "snapshot of %s.%s: cannot learn the partitions of "
+                         "%s for its end marker",
+                         gh_map_table_schema(ts->t), gh_map_table_name(ts->t),
+                         ts->topic);
+    char *key = gh_xasprintf("__snapshot__:%s.%s", gh_map_table_schema(ts->t),
+                             gh_map_table_name(ts->t));
+    char lsnt[32], pt[16];
+    snprintf(lsnt, sizeof(lsnt), "%" PRIu64, lsn);
+    snprintf(pt, sizeof(pt), "%d", parts);
+    gh_err_t e = GH_OK;
+    for (int p = 0; p < parts && !e; p++) {
+        rd_kafka_headers_t *h = rd_kafka_headers_new(3);
+        rd_kafka_header_add(h, "gh.snapshot.table", -1, key + 13, -1);
+        rd_kafka_header_add(h, "gh.snapshot.lsn", -1, lsnt, -1);
+        rd_kafka_header_add(h, "gh.snapshot.partitions", -1, pt, -1);
+        rd_kafka_resp_err_t err;
+        while ((err = rd_kafka_producev(
+                    c->rk, RD_KAFKA_V_TOPIC(ts->topic), RD_KAFKA_V_PARTITION(p),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_HEADERS(h),
+                    RD_KAFKA_V_OPAQUE(txn), RD_KAFKA_V_END)) ==
+                   RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+               !gh_shutdown_expired())
+            rd_kafka_poll(c->rk, 50);
+        if (err) {
+            rd_kafka_headers_destroy(h);
+            e = gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                          "snapshot marker to %s [%d]: %s", ts->topic, p,
+                          rd_kafka_err2str(err));
+        } else {
+            gh_ack_add(txn);
+        }
+    }
+    free(key);
+    return e;
+}
+
 static gh_err_t snapshot(cn_t *c, PGconn *db, const char *snapname,
                          uint64_t lsn, char *errstr, size_t errstr_size) {
     gh_err_t e =
@@ -458,6 +596,19 @@ static gh_err_t snapshot(cn_t *c, PGconn *db, const char *snapname,
                               gh_map_table_name(ts->t));
                 break;
             }
+            int bad = 0;
+            char why[600];
+            gh_enc_reset(c->enc);
+            if (gh_enc_values(c->enc, vals, ncols, &bad, why, sizeof(why))) {
+                char *reason = gh_xasprintf("column %s: %s", cols[bad], why);
+                gh_buf_reset(&c->key); /* the key may be what is unreadable */
+                e = dead_letter(c, ts, 'r', &tup, cols, reason, lsn, txn,
+                                errstr, errstr_size);
+                free(reason);
+                PQfreemem(line);
+                if (e) break;
+                continue;
+            }
             if (!gh_map_row_matches(ts->t, vals, ncols)) {
                 PQfreemem(line);
                 continue;
@@ -476,6 +627,7 @@ static gh_err_t snapshot(cn_t *c, PGconn *db, const char *snapname,
         while ((r = PQgetResult(db)))
             PQclear(r);
         total += rows;
+        if (!e) e = snapshot_marker(c, ts, lsn, txn, errstr, errstr_size);
         if (!e)
             gh_log_info(LOG, "snapshot of %s.%s: %lld rows",
                         gh_map_table_schema(ts->t), gh_map_table_name(ts->t),
@@ -539,17 +691,28 @@ static gh_err_t on_relation(cn_t *c, const gh_pgo_msg_t *m, char *errstr,
         return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
                          "%s.%s is mapped %d times; at most 16 supported",
                          m->nspname, m->relname, n);
+    for (int i = 0; i < ri->nts; i++)
+        free(ri->bind_err[i]);
     free(ri->ts);
+    free(ri->bind_err);
     ri->ts = gh_xcalloc((size_t)(n ? n : 1), sizeof(tstate_t *));
+    ri->bind_err = gh_xcalloc((size_t)(n ? n : 1), sizeof(char *));
     ri->nts = n;
-    gh_err_t e = GH_OK;
-    for (int i = 0; i < n && !e; i++) {
+    for (int i = 0; i < n; i++) {
         ri->ts[i] = ts_for(c, maps[i]);
-        e = gh_map_table_bind(maps[i], ri->ncols,
-                              (const char *const *)ri->colnames, errstr,
-                              errstr_size);
+        char why[512];
+        if (gh_map_table_bind(maps[i], ri->ncols,
+                              (const char *const *)ri->colnames, why,
+                              sizeof(why))) {
+            /* Exiting would stop every table while the slot holds WAL. */
+            ri->bind_err[i] = gh_xasprintf(
+                "%s (dropped or renamed?): the rows of %s.%s go to the "
+                "dead-letter topic until the table or the mapping is fixed",
+                why, m->nspname, m->relname);
+            gh_log_error(LOG, "%s", ri->bind_err[i]);
+        }
     }
-    return e;
+    return GH_OK;
 }
 
 static int keys_differ(tstate_t *ts, const gh_pgo_tuple_t *old,
@@ -574,10 +737,20 @@ static int keys_differ(tstate_t *ts, const gh_pgo_tuple_t *old,
 
 /* One row change for one of the table's mappings. */
 static gh_err_t on_row_change(cn_t *c, relinfo_t *ri, tstate_t *ts,
-                              const gh_pgo_msg_t *m, char *errstr,
-                              size_t errstr_size) {
+                              const char *bind_err, const gh_pgo_msg_t *m,
+                              char *errstr, size_t errstr_size) {
     const char *const *cols = (const char *const *)ri->colnames;
     const gh_pgo_tuple_t *nt = &m->new_tuple, *ot = &m->old_tuple;
+    const char *unreadable = c->enc_bad ? c->enc_why : bind_err;
+    if (unreadable) {
+        gh_buf_reset(&c->key); /* the key may be what is unreadable */
+        return dead_letter(c, ts,
+                           m->kind == 'I'   ? 'c'
+                           : m->kind == 'U' ? 'u'
+                                            : 'd',
+                           m->kind == 'D' ? ot : nt, cols, unreadable,
+                           c->final_lsn, c->txn, errstr, errstr_size);
+    }
     switch (m->kind) {
     case 'I':
         if (!gh_map_row_matches(ts->t, nt->cols, nt->ncols)) return GH_OK;
@@ -645,8 +818,28 @@ static gh_err_t on_change(cn_t *c, const gh_pgo_msg_t *m, uint64_t lsn,
     (void)lsn;
     gh_err_t e = GH_OK;
     for (int k = 0; k < ri->nts && !e; k++)
-        e = on_row_change(c, ri, ri->ts[k], m, errstr, errstr_size);
+        e = on_row_change(c, ri, ri->ts[k], ri->bind_err[k], m, errstr,
+                          errstr_size);
     return e;
+}
+
+/* Checks (and converts, see encoding.h) the text of a change's tuples in
+ * place; a failure is remembered in c->enc_bad for on_row_change. */
+static void text_check(cn_t *c, gh_pgo_msg_t *m) {
+    c->enc_bad = 0;
+    gh_enc_reset(c->enc);
+    gh_pgo_tuple_t *tups[2] = {&m->new_tuple, &m->old_tuple};
+    for (int i = 0; i < 2 && !c->enc_bad; i++) {
+        int bad = 0;
+        char why[480];
+        if (!gh_enc_values(c->enc, tups[i]->cols, tups[i]->ncols, &bad, why,
+                           sizeof(why)))
+            continue;
+        relinfo_t *ri = rel_get(c, m->relid);
+        const char *col = ri && bad < ri->ncols ? ri->colnames[bad] : "?";
+        snprintf(c->enc_why, sizeof(c->enc_why), "column %s: %s", col, why);
+        c->enc_bad = 1;
+    }
 }
 
 static gh_err_t heartbeat(cn_t *c, char *errstr, size_t errstr_size) {
@@ -725,6 +918,9 @@ static gh_err_t stream(cn_t *c, PGconn *repl, char *errstr,
             case 'I':
             case 'U':
             case 'D':
+                text_check(c, &m);
+                e = on_change(c, &m, rm.data_start, errstr, errstr_size);
+                break;
             case 'T':
                 e = on_change(c, &m, rm.data_start, errstr, errstr_size);
                 break;
@@ -791,6 +987,31 @@ static gh_err_t stream(cn_t *c, PGconn *repl, char *errstr,
     return e;
 }
 
+/* A SQL_ASCII database stores bytes as typed and PostgreSQL refuses to
+ * send anything but valid UTF-8 to a UTF8 client, so one unconvertible row
+ * would stop the snapshot or the stream for good. Such a database is read
+ * as raw bytes and checked or converted here instead (encoding.h);
+ * source.encoding only makes sense for it. */
+static gh_err_t raw_bytes_if_sql_ascii(cn_t *c, PGconn *db, char *errstr,
+                                       size_t errstr_size) {
+    const char *enc = PQparameterStatus(db, "server_encoding");
+    const char *declared = gh_conf_get(c->conf, "source.encoding");
+    if (!enc || strcmp(enc, "SQL_ASCII")) {
+        if (declared && *declared)
+            return gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                             "source.encoding=%s, but database %s is %s, "
+                             "which PostgreSQL converts itself: "
+                             "source.encoding is for SQL_ASCII databases only",
+                             declared, c->dbname, enc ? enc : "(unknown)");
+        return GH_OK;
+    }
+    if (PQsetClientEncoding(db, "SQL_ASCII"))
+        return gh_seterr(errstr, errstr_size, GH_ERR_PG_CONNECT,
+                         "cannot read database %s as raw bytes: %s", c->dbname,
+                         PQerrorMessage(db));
+    return GH_OK;
+}
+
 /* One session: connect, (re)snapshot if needed, stream. Returns the error
  * that ended it. */
 static gh_err_t session(cn_t *c, char *errstr, size_t errstr_size) {
@@ -803,7 +1024,8 @@ static gh_err_t session(cn_t *c, char *errstr, size_t errstr_size) {
     c->dbname = gh_xstrdup(PQdb(db));
     PGconn *repl = NULL;
     char *snapname = NULL;
-    gh_err_t e = ensure_publication(c, db, errstr, errstr_size);
+    gh_err_t e = raw_bytes_if_sql_ascii(c, db, errstr, errstr_size);
+    if (!e) e = ensure_publication(c, db, errstr, errstr_size);
     if (e) goto out;
     uint64_t confirmed = 0;
     int active = 0;
@@ -829,14 +1051,25 @@ static gh_err_t session(cn_t *c, char *errstr, size_t errstr_size) {
         e = gh_seterr(errstr, errstr_size, GH_ERR_STOPPED, "stopped");
         goto out;
     }
+    e = raw_bytes_if_sql_ascii(c, repl, errstr, errstr_size);
+    if (e) goto out;
     uint64_t start = 0;
+    const char *mode = gh_conf_get(c->conf, "snapshot.mode");
+    if (snapshot_done && !strcmp(mode, "always") && !c->snapshot_taken) {
+        gh_log_warn(LOG,
+                    "snapshot.mode=always: dropping slot %s and taking a new "
+                    "snapshot",
+                    c->slot);
+        snapshot_done = 0;
+    }
     if (!snapshot_done) {
         if (exists) {
-            gh_log_warn(
-                LOG,
-                "slot %s exists but its snapshot never finished: dropping and "
-                "starting over (subscribers may see some rows twice)",
-                c->slot);
+            if (strcmp(mode, "always") || c->snapshot_taken)
+                gh_log_warn(LOG,
+                            "slot %s exists but its snapshot never finished: "
+                            "dropping and starting over (subscribers may see "
+                            "some rows twice)",
+                            c->slot);
             char *lit = PQescapeLiteral(db, c->slot, strlen(c->slot));
             char *sql =
                 gh_xasprintf("SELECT pg_drop_replication_slot(%s)", lit);
@@ -852,10 +1085,11 @@ static gh_err_t session(cn_t *c, char *errstr, size_t errstr_size) {
         char l[18];
         gh_lsn_format(cp, l);
         gh_log_info(LOG, "created slot %s at %s", c->slot, l);
-        if (!strcmp(gh_conf_get(c->conf, "snapshot.mode"), "initial")) {
+        if (strcmp(mode, "never")) {
             e = snapshot(c, db, snapname, cp, errstr, errstr_size);
             if (e) goto out;
         }
+        c->snapshot_taken = 1;
         e = gh_state_write(c->state_path, c->slot, cp, errstr, errstr_size);
         if (e) goto out;
         start = cp;
@@ -941,6 +1175,9 @@ static void cn_free(cn_t *c) {
         free(c->rels[i].nsp);
         free(c->rels[i].rel);
         free(c->rels[i].ts);
+        for (int k = 0; k < c->rels[i].nts; k++)
+            free(c->rels[i].bind_err[k]);
+        free(c->rels[i].bind_err);
         for (int k = 0; k < c->rels[i].ncols; k++)
             free(c->rels[i].colnames[k]);
         free(c->rels[i].colnames);
@@ -950,6 +1187,7 @@ static void cn_free(cn_t *c) {
     gh_kafka_producer_close(c->rk, 5000);
     c->rk = NULL;
     gh_ack_clear(&c->ack);
+    gh_enc_destroy(c->enc);
     gh_mapping_destroy(c->map);
     gh_serde_destroy(c->serde);
     gh_schemas_destroy(c->schemas);
@@ -985,13 +1223,19 @@ gh_err_t gh_connector_run(const gh_conf_t *conf, char *errstr,
     c.slot = slot ? gh_xstrdup(slot) : gh_xasprintf("gridhub_%s", c.dept);
     c.pub = pub ? gh_xstrdup(pub) : gh_xasprintf("gridhub_%s", c.dept);
     const char *dir = gh_conf_get(conf, "state.dir");
-    if (mkdir(dir, 0755) && errno != EEXIST) {
+    if (mkdir(dir, 0700) && errno != EEXIST) {
         e = gh_seterr(errstr, errstr_size, GH_ERR_IO, "state.dir %s: %s", dir,
                       strerror(errno));
         cn_free(&c);
         return e;
     }
     c.state_path = gh_xasprintf("%s/%s.state", dir, c.name);
+    c.enc =
+        gh_enc_new(gh_conf_get(conf, "source.encoding"), errstr, errstr_size);
+    if (!c.enc) {
+        cn_free(&c);
+        return GH_ERR_CONFIG;
+    }
     c.serde = gh_serde_new(c.schemas, gh_conf_get(conf, "schema.registry.url"));
     c.nts = gh_mapping_table_count(c.map);
     c.ts = gh_xcalloc((size_t)c.nts, sizeof(*c.ts));
@@ -1024,6 +1268,7 @@ gh_err_t gh_connector_run(const gh_conf_t *conf, char *errstr,
         cn_free(&c);
         return GH_ERR_KAFKA;
     }
+    c.max_msg = gh_kafka_max_message(c.rk);
     gh_log_info(LOG,
                 "connector %s: department %s, %d mapped tables, slot %s, "
                 "publication %s",

@@ -279,7 +279,8 @@ static gh_err_t codes_load_file(gh_mapping_t *m, codes_t *c, const char *origin,
         snprintf(where, sizeof(where), "%s:%d", path, lineno);
         if (!comma) {
             e = gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
-                          "%s: expected from,to", where);
+                          "%s: code table %s: %s: expected from,to", origin,
+                          c->name, where);
             break;
         }
         *comma = '\0';

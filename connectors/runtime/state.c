@@ -34,7 +34,12 @@ gh_err_t gh_state_write(const char *path, const char *slot,
     char *tmp = gh_xasprintf("%s.tmp", path);
     char l[18];
     gh_lsn_format(snapshot_lsn, l);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    /* A leftover of a crash is removed (unlink never follows a link); the
+     * new file is created, never reused (a planted link or file makes the
+     * write fail instead of going through it), and private. */
+    unlink(tmp);
+    int fd =
+        open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     gh_err_t e = GH_OK;
     if (fd < 0) {
         e = gh_seterr(errstr, errstr_size, GH_ERR_IO, "state file %s: %s", tmp,

@@ -33,6 +33,7 @@ extern const gh_cli_cmd_t gh_cli_tail;
 extern const gh_cli_cmd_t gh_cli_gen;
 extern const gh_cli_cmd_t gh_cli_resolve;
 extern const gh_cli_cmd_t gh_cli_steward;
+extern const gh_cli_cmd_t gh_cli_resync;
 
 /* Applies log.level from conf if the table has it. */
 void gh_cli_apply_log_level(const gh_conf_t *conf);

@@ -8,11 +8,13 @@
 #include "gridhub/broker.h"
 #include "gridhub/log.h"
 #include "gridhub/shutdown.h"
+#include "gridhub/util.h"
 
 static int write_atomically(const char *path, const char *text) {
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
+    unlink(tmp);
+    FILE *f = gh_fopen_private(tmp, 0);
     if (!f) return -1;
     fprintf(f, "%s\n", text);
     if (fclose(f)) return -1;

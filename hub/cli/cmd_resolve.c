@@ -451,7 +451,8 @@ static void put_json_str(FILE *f, const char *s) {
 static gh_err_t write_output(const gh_match_set_t *set, const uint32_t *person,
                              const char *path, char *errstr,
                              size_t errstr_size) {
-    FILE *f = fopen(path, "w");
+    /* Person links are personal data: private to the user running this. */
+    FILE *f = gh_fopen_private(path, 1);
     if (!f)
         return gh_seterr(errstr, errstr_size, GH_ERR_IO, "cannot create %s: %s",
                          path, strerror(errno));
@@ -560,7 +561,7 @@ static int run(gh_conf_t *conf) {
     }
     double t_train = secs(t);
     if (model_path) {
-        FILE *mf = fopen(model_path, "w");
+        FILE *mf = gh_fopen_private(model_path, 1);
         if (!mf) {
             fprintf(stderr, "gridhub resolve: cannot create %s: %s\n",
                     model_path, strerror(errno));

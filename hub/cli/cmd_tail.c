@@ -19,6 +19,11 @@ static const gh_conf_prop_t props[] = {
     GH_SCHEMAS_DIR_PROP,
     {"schema.registry.url", GH_CONF_STR, "", 0, 0, 0, NULL, NULL,
      "Schema Registry for Confluent-framed values."},
+    {"history", GH_CONF_ENUM, "complete", 0, 0, 0, "complete|available", NULL,
+     "`complete`: a subscriber building its view needs every message, so "
+     "stop with an error (exit 1) naming the topic, partition and how many "
+     "messages are gone if the broker no longer holds some; `available`: "
+     "start at the earliest message still held."},
     {"max.messages", GH_CONF_INT, "0", 0, 0, 1000000000, NULL, NULL,
      "Stop after this many messages (0: no limit)."},
     {"idle.timeout.ms", GH_CONF_INT, "0", 0, 0, 86400000, NULL, NULL,
@@ -54,7 +59,9 @@ static int run(gh_conf_t *conf) {
     snprintf(group, sizeof(group), "gridhub-tail-%d-%" PRId64, (int)getpid(),
              gh_now_us());
     rd_kafka_t *c =
-        gh_kafka_consumer_new(conf, group, "gridhub-tail", err, sizeof(err));
+        gh_kafka_consumer_new(conf, group, "gridhub-tail",
+                              !strcmp(gh_conf_get(conf, "history"), "complete"),
+                              NULL, NULL, err, sizeof(err));
     if (!c) {
         gh_log_error("tail", "%s", err);
         gh_serde_destroy(sd);
@@ -71,11 +78,22 @@ static int run(gh_conf_t *conf) {
     rd_kafka_topic_partition_list_destroy(sub);
     long long max = gh_conf_get_int(conf, "max.messages"), count = 0;
     long long idle = gh_conf_get_int(conf, "idle.timeout.ms");
+    int rc = GH_EXIT_OK;
     int64_t last = gh_now_ms();
     while (!gh_shutdown_requested() && (!max || count < max)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
         if (!m) {
             if (idle && gh_now_ms() - last >= idle) break;
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+            gh_err_t ge = gh_kafka_check_gap(c, m, err, sizeof(err));
+            rd_kafka_message_destroy(m);
+            if (ge) {
+                gh_log_error("tail", "%s", err);
+                rc = GH_EXIT_FATAL;
+                break;
+            }
             continue;
         }
         if (m->err) {
@@ -121,7 +139,7 @@ static int run(gh_conf_t *conf) {
     gh_kafka_consumer_close(c, 10000);
     gh_serde_destroy(sd);
     gh_schemas_destroy(set);
-    return 0;
+    return rc;
 }
 
 const gh_cli_cmd_t gh_cli_tail = {

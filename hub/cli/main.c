@@ -8,8 +8,9 @@
 #include "gridhub/util.h"
 
 static const gh_cli_cmd_t *const commands[] = {
-    &gh_cli_broker, &gh_cli_connector, &gh_cli_hub,     &gh_cli_tail,
-    &gh_cli_gen,    &gh_cli_resolve,   &gh_cli_steward, NULL};
+    &gh_cli_broker,  &gh_cli_connector, &gh_cli_hub,
+    &gh_cli_tail,    &gh_cli_gen,       &gh_cli_resolve,
+    &gh_cli_steward, &gh_cli_resync,    NULL};
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -178,8 +179,8 @@ int main(int argc, char **argv) {
             gh_conf_destroy(conf);
             return 2;
         }
-        gh_err_t e =
-            gh_conf_set(conf, "command line", key, val, err, sizeof(err));
+        gh_err_t e = gh_conf_set_expanded(conf, "command line", key, val, err,
+                                          sizeof(err));
         free(key);
         if (e) {
             fprintf(stderr, "gridhub %s: %s\n", cmd->name, err);

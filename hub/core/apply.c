@@ -100,6 +100,52 @@ gh_err_t gh_apply_truncate(gh_apply_t *a, const gh_apply_ev_t *ev, char *errstr,
     return GH_OK;
 }
 
+gh_err_t gh_apply_snapshot_marker(gh_apply_t *a, const char *dept,
+                                  const char *table, int64_t lsn, int part,
+                                  int parts, long *swept, char *errstr,
+                                  size_t errstr_size) {
+    if (swept) *swept = 0;
+    char l[32], pt[16], ps[16];
+    snprintf(l, sizeof(l), "%" PRId64, lsn);
+    snprintf(pt, sizeof(pt), "%d", part);
+    snprintf(ps, sizeof(ps), "%d", parts);
+    const char *p[5] = {dept, table, l, pt, ps};
+    PGresult *r = PQexecParams(
+        a->db,
+        "WITH i AS (INSERT INTO snapshot_marker (department, source_table, "
+        "snapshot_lsn, part, parts) VALUES ($1, $2, $3, $4, $5) ON CONFLICT "
+        "DO NOTHING RETURNING part) SELECT count(*) + (SELECT count(*) FROM i) "
+        "FROM snapshot_marker WHERE department = $1 AND source_table = $2 AND "
+        "snapshot_lsn = $3",
+        5, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return sqlerr(r, a->db, "record snapshot marker", errstr, errstr_size);
+    long seen = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    if (seen < parts) return GH_OK;
+    const char *q[3] = {dept, table, l};
+    r = PQexecParams(
+        a->db,
+        "WITH t AS (UPDATE source_person SET deleted = true, pos_lsn = $3, "
+        "pos_seq = -1, applied_at = now() WHERE department = $1 AND "
+        "source_table = $2 AND NOT deleted AND pos_lsn < $3 RETURNING rec_id, "
+        "n_name, n_pinyin) SELECT * FROM t",
+        3, NULL, q, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return sqlerr(r, a->db, "sweep after snapshot", errstr, errstr_size);
+    changed_rows(a, r);
+    if (swept) *swept = PQntuples(r);
+    PQclear(r);
+    r = PQexecParams(a->db,
+                     "DELETE FROM snapshot_marker WHERE department = $1 AND "
+                     "source_table = $2 AND snapshot_lsn <= $3",
+                     3, NULL, q, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        return sqlerr(r, a->db, "forget snapshot markers", errstr, errstr_size);
+    PQclear(r);
+    return GH_OK;
+}
+
 gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
                                char *errstr, size_t errstr_size) {
     if (applied) *applied = 0;

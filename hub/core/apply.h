@@ -48,6 +48,17 @@ gh_err_t gh_apply_person_batch(gh_apply_t *a, avro_value_t *envs, int n,
                                int *status, char **why, char *errstr,
                                size_t errstr_size);
 
+/* Records that the snapshot of `table` (of department `dept`) taken at
+ * source position `lsn` has ended on partition `part` of `parts`; when all
+ * have, marks deleted every live record of the table still older than the
+ * snapshot (the source deleted it while its events were lost) and queues
+ * it for resolution. *swept (may be NULL) receives how many. Inside the
+ * caller's transaction, after the batch's events. */
+gh_err_t gh_apply_snapshot_marker(gh_apply_t *a, const char *dept,
+                                  const char *table, int64_t lsn, int part,
+                                  int parts, long *swept, char *errstr,
+                                  size_t errstr_size);
+
 /* Resolves every record changed since the last flush, in the caller's
  * transaction (taking the resolution lock). `st` may be NULL. */
 gh_err_t gh_apply_flush(gh_apply_t *a, gh_resolve_stats_t *st, char *errstr,

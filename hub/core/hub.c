@@ -13,6 +13,7 @@
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 #include "migrate.h"
+#include "origin.h"
 
 #define LOG "hub"
 
@@ -22,7 +23,19 @@ const gh_conf_prop_t gh_hub_props[] = {
      "applied at start)."},
     GH_KAFKA_CONF_PROPS,
     {"source.topics", GH_CONF_LIST, NULL, 1, 0, 0, NULL, NULL,
-     "Department person topics to consume, e.g. `gridhub.zongzhi.person`."},
+     "Department person topics to consume, each "
+     "`<source.topic.prefix>.<department>.<entity>`, e.g. "
+     "`gridhub.zongzhi.person`: a topic speaks for the department its name "
+     "says, and an event naming another department is a dead letter."},
+    {"source.topic.prefix", GH_CONF_STR, "gridhub", 0, 0, 0, NULL, NULL,
+     "The connectors' `topic.prefix`."},
+    {"source.lsn.max.jump", GH_CONF_INT, "274877906944", 0, 1,
+     INT64_C(9223372036854775807), NULL, NULL,
+     "Bytes of WAL an event's source position (LSN) may lie past the highest "
+     "one accepted from its department (256 GiB); an event further ahead is "
+     "taken as forged (it would make genuine later changes look like "
+     "replays) and dead-lettered. Raise it for a department that writes "
+     "more WAL than this between two person changes."},
     {"group.id", GH_CONF_STR, "gridhub-hub", 0, 0, 0, NULL, NULL,
      "Consumer group; hub instances sharing the work use the same one."},
     {"subscribers", GH_CONF_LIST, NULL, 1, 0, 0, NULL, NULL,
@@ -59,6 +72,7 @@ typedef struct hub {
     PGconn *db;
     gh_apply_t *apply;
     gh_resolver_t *resolver;
+    gh_origin_t *origin;
     gh_resolve_stats_t rs;
     long long us_apply, us_resolve, us_commit, us_relay; /* per phase */
     char **subs;
@@ -69,12 +83,43 @@ typedef struct hub {
     /* What a stop left for the next start (the closing log line). */
     long left_outbox;  /* outbox rows published but not acknowledged */
     long left_offsets; /* applied messages whose offsets are uncommitted */
+    /* Outbox ids the cluster refused as too large, to be set aside. */
+    int64_t *too_large;
+    int ntoo_large, captoo_large;
+    /* Gaps accepted with `gridhub resync department` (accepted_gap). */
+    struct gap {
+        char *topic;
+        int32_t part;
+        int64_t floor;
+    } * gaps;
+    int ngaps;
 } hub_t;
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     hub_t *h = opaque;
     h->pending--;
+    rd_kafka_headers_t *hd = NULL;
+    const void *idv = NULL;
+    size_t idl = 0;
+    if ((m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+         m->err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE) &&
+        !rd_kafka_message_headers(m, &hd) &&
+        !rd_kafka_header_get_last(hd, "gh.outbox.id", &idv, &idl) && idv &&
+        idl < 32) {
+        /* The broker's limit is below ours: set the row aside (relay) rather
+         * than fail every relay round on it. */
+        char num[32];
+        memcpy(num, idv, idl);
+        num[idl] = '\0';
+        if (h->ntoo_large == h->captoo_large) {
+            h->captoo_large = h->captoo_large ? h->captoo_large * 2 : 16;
+            h->too_large = gh_xrealloc(h->too_large, (size_t)h->captoo_large *
+                                                         sizeof(int64_t));
+        }
+        h->too_large[h->ntoo_large++] = strtoll(num, NULL, 10);
+        return;
+    }
     if (m->err && !h->closing) {
         h->delivery_failed = 1;
         gh_log_error(LOG, "delivery to %s failed: %s",
@@ -137,6 +182,33 @@ static gh_err_t dead_letter(hub_t *h, const rd_kafka_message_t *m,
     gh_log_warn(LOG, "dead letter %s[%d]@%" PRId64 ": %s",
                 rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset,
                 reason);
+    return e;
+}
+
+/* Moves an outbox row Kafka will not take into outbox_rejected, with an
+ * error in the log: one view larger than the limit must not hold back
+ * every row after it (docs/operations.md, "Oversized records"). */
+static gh_err_t set_aside(hub_t *h, int64_t id, size_t size, char *errstr,
+                          size_t errstr_size) {
+    char idt[32], why[200];
+    snprintf(idt, sizeof(idt), "%" PRId64, id);
+    snprintf(why, sizeof(why),
+             "%zu bytes: larger than Kafka accepts (kafka.message.max.bytes "
+             "here, max.message.bytes on the broker)",
+             size);
+    const char *p[2] = {idt, why};
+    gh_err_t e = gh_pg_exec_what(
+        h->db,
+        "INSERT INTO outbox_rejected (id, topic, msg_key, payload, person_id, "
+        "version, created_at, reason) SELECT id, topic, msg_key, payload, "
+        "person_id, version, created_at, $2 FROM outbox WHERE id = $1 ON "
+        "CONFLICT (id) DO NOTHING",
+        2, p, "set an oversized outbox row aside", errstr, errstr_size);
+    if (!e)
+        gh_log_error(LOG,
+                     "outbox row %s (%zu bytes) is larger than Kafka accepts: "
+                     "set aside in outbox_rejected, the relay goes on",
+                     idt, size);
     return e;
 }
 
@@ -207,6 +279,16 @@ static gh_err_t relay(hub_t *h, char *errstr, size_t errstr_size) {
                 }
                 rd_kafka_poll(h->producer, gh_shutdown_clamp_ms(50));
             }
+            if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+                rd_kafka_headers_destroy(hd);
+                gh_err_t se = set_aside(h, id, (size_t)PQgetlength(r, i, 3),
+                                        errstr, errstr_size);
+                if (se) {
+                    PQclear(r);
+                    return se;
+                }
+                continue;
+            }
             if (err) {
                 rd_kafka_headers_destroy(hd);
                 PQclear(r);
@@ -218,6 +300,9 @@ static gh_err_t relay(hub_t *h, char *errstr, size_t errstr_size) {
         PQclear(r);
         gh_err_t e = drain(h, errstr, errstr_size);
         if (e == GH_ERR_TIMED_OUT) h->left_outbox = n;
+        for (int i = 0; !e && i < h->ntoo_large; i++)
+            e = set_aside(h, h->too_large[i], 0, errstr, errstr_size);
+        h->ntoo_large = 0;
         if (e) return e;
         char maxtxt[32];
         snprintf(maxtxt, sizeof(maxtxt), "%" PRId64, max_id);
@@ -241,19 +326,159 @@ static gh_err_t relay(hub_t *h, char *errstr, size_t errstr_size) {
     }
 }
 
+/* Whether a failed database step is worth retrying as it is (see
+ * gh_pg_sqlstate_transient) rather than blaming the data. */
+static int transient(PGconn *db, gh_err_t e) {
+    /* GH_ERR_HTTP: the Schema Registry, asked while encoding a view. */
+    return e == GH_ERR_PG_CONNECT || e == GH_ERR_RETRY || e == GH_ERR_HTTP ||
+           PQstatus(db) != CONNECTION_OK ||
+           (e == GH_ERR_PG && gh_pg_sqlstate_transient(gh_pg_last_sqlstate()));
+}
+
+/* A batch read from Kafka: the messages and, for those that decoded and
+ * passed the origin checks, their envelopes. */
+typedef struct batch {
+    rd_kafka_message_t **msgs;
+    int n;
+    int decoded; /* env/of hold the decoded batch; its dead letters are out */
+    avro_value_t *env;
+    rd_kafka_message_t **of; /* message of env[i] */
+    int k;
+    /* Dead letters of the current attempt, produced once it committed (a
+     * retried attempt must not produce them twice). */
+    rd_kafka_message_t **dl_of;
+    char **dl_why;
+    int ndl, ndecode_dl; /* the first ndecode_dl are the decoder's */
+    /* End-of-snapshot markers, applied after the batch's events. */
+    struct marker {
+        const char *dept;
+        char *table;
+        int64_t lsn;
+        int part, parts;
+    } * mk;
+    int nmk;
+} batch_t;
+
+/* Forgets the dead letters found after the first `keep`. */
+static void batch_forget_dead(batch_t *b, int keep) {
+    for (int i = keep; i < b->ndl; i++)
+        free(b->dl_why[i]);
+    b->ndl = keep;
+}
+
+static void batch_clear(batch_t *b) {
+    for (int i = 0; i < b->k; i++)
+        avro_value_decref(&b->env[i]);
+    b->k = 0;
+    for (int i = 0; i < b->nmk; i++)
+        free(b->mk[i].table);
+    b->nmk = 0;
+    b->decoded = 0;
+    batch_forget_dead(b, 0);
+    b->ndecode_dl = 0;
+}
+
+static void defer_dead_letter(batch_t *b, rd_kafka_message_t *m,
+                              const char *why) {
+    b->dl_of[b->ndl] = m;
+    b->dl_why[b->ndl++] = gh_xstrdup(why ? why : "rejected");
+}
+
+/* Header `name` of m as a NUL-terminated copy in out; 0 if present. */
+static int header(const rd_kafka_message_t *m, const char *name, char *out,
+                  size_t size) {
+    rd_kafka_headers_t *h = NULL;
+    const void *v = NULL;
+    size_t n = 0;
+    if (rd_kafka_message_headers(m, &h) || !h ||
+        rd_kafka_header_get_last(h, name, &v, &n) || !v || n >= size)
+        return -1;
+    memcpy(out, v, n);
+    out[n] = '\0';
+    return 0;
+}
+
+/* An end-of-snapshot marker (see gh_apply_snapshot_marker): kept for the
+ * apply phase if well-formed and plausible, else a dead letter. */
+static void read_marker(hub_t *h, batch_t *b, rd_kafka_message_t *m) {
+    char table[256], lsn[32], parts[16], why[512];
+    const char *dept = NULL;
+    if (header(m, "gh.snapshot.table", table, sizeof(table)) ||
+        header(m, "gh.snapshot.lsn", lsn, sizeof(lsn)) ||
+        header(m, "gh.snapshot.partitions", parts, sizeof(parts)) ||
+        atoi(parts) < 1 || m->partition >= atoi(parts)) {
+        defer_dead_letter(b, m, "malformed end-of-snapshot marker");
+        return;
+    }
+    int64_t l = strtoll(lsn, NULL, 10);
+    if (gh_origin_check_position(h->origin, rd_kafka_topic_name(m->rkt), l,
+                                 &dept, why, sizeof(why))) {
+        defer_dead_letter(b, m, why);
+        return;
+    }
+    /* Records keep the table name without its schema. */
+    const char *dot = strrchr(table, '.');
+    b->mk[b->nmk++] = (struct marker){dept, gh_xstrdup(dot ? dot + 1 : table),
+                                      l, (int)m->partition, atoi(parts)};
+}
+
+/* Decodes the batch once, before any database work: an undecodable or
+ * untrusted message is a dead letter; a Schema Registry that cannot be
+ * reached is not the message's fault (GH_ERR_RETRY: the whole batch waits
+ * and is decoded again). */
+static gh_err_t decode_batch(hub_t *h, batch_t *b, char *errstr,
+                             size_t errstr_size) {
+    batch_clear(b);
+    gh_err_t e = GH_OK;
+    b->decoded = 1;
+    for (int i = 0; i < b->n && !e; i++) {
+        rd_kafka_message_t *m = b->msgs[i];
+        if (!m->payload) { /* tombstone after a delete, or a marker */
+            if (m->key_len > 13 && !memcmp(m->key, "__snapshot__:", 13))
+                read_marker(h, b, m);
+            continue;
+        }
+        char reason[1024];
+        avro_value_t *v = &b->env[b->k];
+        gh_err_t de = gh_serde_decode(h->serde, m->payload, m->len, h->reader,
+                                      v, NULL, reason, sizeof(reason));
+        if (de == GH_ERR_HTTP) {
+            batch_clear(b); /* nothing dead-lettered yet may be sent twice */
+            return gh_seterr(errstr, errstr_size, GH_ERR_RETRY, "%s", reason);
+        }
+        if (de) {
+            defer_dead_letter(b, m, reason);
+            continue;
+        }
+        if (gh_origin_check(h->origin, rd_kafka_topic_name(m->rkt), v, reason,
+                            sizeof(reason))) {
+            avro_value_decref(v);
+            defer_dead_letter(b, m, reason);
+            continue;
+        }
+        b->of[b->k++] = m;
+    }
+    b->ndecode_dl = b->ndl;
+    return e;
+}
+
 /* Applies one envelope on its own (the fallback path), dead-lettering it
- * if it cannot be applied. */
-static gh_err_t apply_one(hub_t *h, rd_kafka_message_t *m, avro_value_t *v,
-                          char *errstr, size_t errstr_size) {
+ * if its data cannot be applied; a transient failure ends the attempt. */
+static gh_err_t apply_one(hub_t *h, batch_t *b, rd_kafka_message_t *m,
+                          avro_value_t *v, char *errstr, size_t errstr_size) {
     char why[1024], ignore[256];
-    gh_pg_exec(h->db, "SAVEPOINT ev", why, sizeof(why));
+    gh_err_t e = gh_pg_exec(h->db, "SAVEPOINT ev", errstr, errstr_size);
+    if (e) return e;
     int applied = 0;
-    gh_err_t e = gh_apply_person_event(h->apply, v, &applied, why, sizeof(why));
-    if (e == GH_ERR_PG_CONNECT || PQstatus(h->db) != CONNECTION_OK)
-        return gh_seterr(errstr, errstr_size, GH_ERR_PG_CONNECT, "%s", why);
+    gh_pg_clear_sqlstate();
+    e = gh_apply_person_event(h->apply, v, &applied, why, sizeof(why));
+    if (e && transient(h->db, e))
+        return gh_seterr(errstr, errstr_size,
+                         e == GH_ERR_PG_CONNECT ? e : GH_ERR_RETRY, "%s", why);
     if (e) {
         gh_pg_exec(h->db, "ROLLBACK TO SAVEPOINT ev", ignore, sizeof(ignore));
-        return dead_letter(h, m, why, errstr, errstr_size);
+        defer_dead_letter(b, m, why);
+        return GH_OK;
     }
     gh_pg_exec(h->db, "RELEASE SAVEPOINT ev", ignore, sizeof(ignore));
     if (applied)
@@ -263,68 +488,143 @@ static gh_err_t apply_one(hub_t *h, rd_kafka_message_t *m, avro_value_t *v,
     return GH_OK;
 }
 
-/* Applies a batch of messages inside the open transaction: decodes them
- * (undecodable ones are dead letters), applies the envelopes set-based and,
- * if that fails, one by one so that a failing one is isolated. */
-static gh_err_t apply_batch(hub_t *h, rd_kafka_message_t **batch, int n,
-                            char *errstr, size_t errstr_size) {
-    avro_value_t *v = gh_xcalloc((size_t)n + 1, sizeof(*v));
-    rd_kafka_message_t **msg = gh_xcalloc((size_t)n + 1, sizeof(*msg));
-    int *status = gh_xcalloc((size_t)n + 1, sizeof(int));
-    char **why = gh_xcalloc((size_t)n + 1, sizeof(char *));
-    int k = 0;
-    gh_err_t e = GH_OK;
-    for (int i = 0; i < n && !e; i++) {
-        if (!batch[i]->payload) continue; /* tombstone after a delete */
-        char reason[1024];
-        if (gh_serde_decode(h->serde, batch[i]->payload, batch[i]->len,
-                            h->reader, &v[k], NULL, reason, sizeof(reason)))
-            e = dead_letter(h, batch[i], reason, errstr, errstr_size);
-        else
-            msg[k++] = batch[i];
-    }
-    if (!e && k) {
-        char ignore[256], err[1024];
-        e = gh_pg_exec(h->db, "SAVEPOINT batch", errstr, errstr_size);
-        gh_err_t be = e ? e
-                        : gh_apply_person_batch(h->apply, v, k, status, why,
-                                                err, sizeof(err));
-        if (!e && !be) {
-            gh_pg_exec(h->db, "RELEASE SAVEPOINT batch", ignore,
-                       sizeof(ignore));
-            for (int i = 0; i < k && !e; i++) {
-                if (status[i] < 0)
-                    e = dead_letter(h, msg[i], why[i], errstr, errstr_size);
-                else if (status[i])
-                    h->applied++;
-                else
-                    h->skipped++;
-            }
-        } else if (!e) {
-            if (be == GH_ERR_PG_CONNECT || PQstatus(h->db) != CONNECTION_OK)
-                e = gh_seterr(errstr, errstr_size, GH_ERR_PG_CONNECT, "%s",
-                              err);
-            else {
-                if (be != GH_ERR_INVALID_ARG)
-                    gh_log_warn(LOG, "batch of %d applied one by one after: %s",
-                                k, err);
-                gh_pg_exec(h->db, "ROLLBACK TO SAVEPOINT batch", ignore,
-                           sizeof(ignore));
-                gh_apply_discard(h->apply);
-                for (int i = 0; i < k && !e; i++)
-                    e = apply_one(h, msg[i], &v[i], errstr, errstr_size);
-            }
+/* Applies the decoded envelopes inside the open transaction, set-based
+ * and, if that fails on data, one by one so that a failing one is
+ * isolated. GH_ERR_RETRY or GH_ERR_PG_CONNECT when the database failed
+ * for reasons of its own: the caller rolls back and tries again. */
+static gh_err_t apply_batch(hub_t *h, batch_t *b, char *errstr,
+                            size_t errstr_size) {
+    int k = b->k;
+    if (!k) return GH_OK;
+    int *status = gh_xcalloc((size_t)k, sizeof(int));
+    char **why = gh_xcalloc((size_t)k, sizeof(char *));
+    char ignore[256], err[1024];
+    gh_err_t e = gh_pg_exec(h->db, "SAVEPOINT batch", errstr, errstr_size);
+    gh_pg_clear_sqlstate();
+    gh_err_t be = e ? e
+                    : gh_apply_person_batch(h->apply, b->env, k, status, why,
+                                            err, sizeof(err));
+    long long applied = 0, skipped = 0;
+    if (!e && !be) {
+        gh_pg_exec(h->db, "RELEASE SAVEPOINT batch", ignore, sizeof(ignore));
+        for (int i = 0; i < k && !e; i++) {
+            if (status[i] < 0)
+                defer_dead_letter(b, b->of[i], why[i]);
+            else if (status[i])
+                applied++;
+            else
+                skipped++;
         }
+    } else if (!e && transient(h->db, be)) {
+        e = gh_seterr(errstr, errstr_size,
+                      be == GH_ERR_PG_CONNECT ? be : GH_ERR_RETRY, "%s", err);
+    } else if (!e) {
+        if (be != GH_ERR_INVALID_ARG)
+            gh_log_warn(LOG, "batch of %d applied one by one after: %s", k,
+                        err);
+        gh_pg_exec(h->db, "ROLLBACK TO SAVEPOINT batch", ignore,
+                   sizeof(ignore));
+        gh_apply_discard(h->apply);
+        for (int i = 0; i < k && !e; i++)
+            e = apply_one(h, b, b->of[i], &b->env[i], errstr, errstr_size);
     }
-    for (int i = 0; i < k; i++) {
-        avro_value_decref(&v[i]);
+    /* Counted once the attempt's outcome is known: apply_one counts its
+     * own. */
+    if (!e) {
+        h->applied += applied;
+        h->skipped += skipped;
+    }
+    for (int i = 0; i < k; i++)
         free(why[i]);
-    }
-    free(v);
-    free(msg);
     free(status);
     free(why);
     return e;
+}
+
+/* One transaction over the batch: apply, resolve, commit. Transient
+ * database failures are retried here with back-off (the hub stays up and
+ * no message is blamed); dead letters of an attempt that fails are not
+ * produced again, because their messages are left out of the retry. */
+static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
+                             size_t errstr_size) {
+    int wait = (int)gh_conf_get_int(h->conf, "retry.backoff.ms");
+    int wmax = (int)gh_conf_get_int(h->conf, "retry.backoff.max.ms");
+    for (int attempt = 1;; attempt++) {
+        gh_err_t e =
+            b->decoded ? GH_OK : decode_batch(h, b, errstr, errstr_size);
+        int64_t t0 = gh_now_us();
+        if (!e) e = gh_pg_exec(h->db, "BEGIN", errstr, errstr_size);
+        if (!e) e = apply_batch(h, b, errstr, errstr_size);
+        for (int i = 0; !e && i < b->nmk; i++) {
+            long swept = 0;
+            e = gh_apply_snapshot_marker(
+                h->apply, b->mk[i].dept, b->mk[i].table, b->mk[i].lsn,
+                b->mk[i].part, b->mk[i].parts, &swept, errstr, errstr_size);
+            if (!e && swept)
+                gh_log_info(LOG,
+                            "snapshot of %s.%s complete: %ld records the "
+                            "department no longer has are deleted",
+                            b->mk[i].dept, b->mk[i].table, swept);
+        }
+        int64_t t1 = gh_now_us();
+        gh_pg_clear_sqlstate();
+        if (!e) e = gh_apply_flush(h->apply, &h->rs, errstr, errstr_size);
+        int64_t t2 = gh_now_us();
+        if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
+        h->us_apply += t1 - t0;
+        h->us_resolve += t2 - t1;
+        h->us_commit += gh_now_us() - t2;
+        for (int i = 0; !e && i < b->ndl; i++)
+            e = dead_letter(h, b->dl_of[i], b->dl_why[i], errstr, errstr_size);
+        if (!e) return GH_OK;
+        char ignore[256];
+        gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
+        gh_apply_discard(h->apply);
+        batch_forget_dead(b, b->ndecode_dl);
+        if (e == GH_ERR_PG_CONNECT || PQstatus(h->db) != CONNECTION_OK)
+            return GH_ERR_PG_CONNECT; /* the session reconnects */
+        if (e != GH_ERR_RETRY && !transient(h->db, e)) return e;
+        if (gh_shutdown_requested()) return GH_ERR_STOPPED;
+        gh_log_warn(LOG,
+                    "transient failure (attempt %d), the batch of %d messages "
+                    "is tried again in %d ms: %s",
+                    attempt, b->n, wait, errstr);
+        gh_shutdown_sleep_ms(wait);
+        wait = wait * 2 > wmax ? wmax : wait * 2;
+    }
+}
+
+static void forget_gaps(hub_t *h) {
+    for (int i = 0; i < h->ngaps; i++)
+        free(h->gaps[i].topic);
+    free(h->gaps);
+    h->gaps = NULL;
+    h->ngaps = 0;
+}
+
+static gh_err_t load_gaps(hub_t *h, char *errstr, size_t errstr_size) {
+    forget_gaps(h);
+    PGresult *r =
+        gh_pg_query_what(h->db, "SELECT topic, part, floor FROM accepted_gap",
+                         0, NULL, "read accepted gaps", errstr, errstr_size);
+    if (!r) return GH_ERR_PG;
+    h->ngaps = PQntuples(r);
+    h->gaps = gh_xcalloc((size_t)h->ngaps + 1, sizeof(*h->gaps));
+    for (int i = 0; i < h->ngaps; i++)
+        h->gaps[i] = (struct gap){gh_xstrdup(PQgetvalue(r, i, 0)),
+                                  (int32_t)atoi(PQgetvalue(r, i, 1)),
+                                  strtoll(PQgetvalue(r, i, 2), NULL, 10)};
+    PQclear(r);
+    return GH_OK;
+}
+
+/* gh_kafka_floor_cb over the accepted gaps. */
+static int64_t gap_floor(void *ctx, const char *topic, int32_t part) {
+    hub_t *h = ctx;
+    for (int i = 0; i < h->ngaps; i++)
+        if (h->gaps[i].part == part && !strcmp(h->gaps[i].topic, topic))
+            return h->gaps[i].floor;
+    return -1;
 }
 
 /* One session: a consumer that resumes at the committed offsets, a
@@ -365,13 +665,16 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         goto out;
     }
     e = gh_resolver_prepare(h->resolver, h->db, errstr, errstr_size);
+    if (!e) e = gh_origin_load(h->origin, h->db, errstr, errstr_size);
+    if (!e) e = load_gaps(h, errstr, errstr_size);
     if (e) goto out;
     h->apply = gh_apply_new(h->db, h->resolver);
     e = relay(h, errstr, errstr_size); /* whatever a crash left behind */
     if (e) goto out;
 
     rd_kafka_t *c = gh_kafka_consumer_new(conf, gh_conf_get(conf, "group.id"),
-                                          "gridhub-hub", errstr, errstr_size);
+                                          "gridhub-hub", 1, gap_floor, h,
+                                          errstr, errstr_size);
     if (!c) {
         e = GH_ERR_KAFKA;
         goto out;
@@ -397,6 +700,13 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     int max_msgs = (int)gh_conf_get_int(conf, "batch.max.messages");
     int max_ms = (int)gh_conf_get_int(conf, "batch.max.ms");
     rd_kafka_message_t **batch = gh_xcalloc((size_t)max_msgs, sizeof(*batch));
+    batch_t b = {0};
+    b.msgs = batch;
+    b.env = gh_xcalloc((size_t)max_msgs, sizeof(avro_value_t));
+    b.of = gh_xcalloc((size_t)max_msgs, sizeof(rd_kafka_message_t *));
+    b.dl_of = gh_xcalloc((size_t)max_msgs, sizeof(rd_kafka_message_t *));
+    b.dl_why = gh_xcalloc((size_t)max_msgs, sizeof(char *));
+    b.mk = gh_xcalloc((size_t)max_msgs, sizeof(*b.mk));
     int64_t last_stats = gh_now_ms(), last_relay = gh_now_ms();
     int64_t poll_ms = gh_conf_get_int(conf, "outbox.poll.ms");
     while (!e && !gh_shutdown_requested()) {
@@ -410,6 +720,13 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
             rd_kafka_message_t *m =
                 rd_kafka_consumer_poll(c, left > 100 ? 100 : (int)left);
             if (!m) continue;
+            if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+                /* The hub needs every event: a gap stops it, loudly. */
+                e = gh_kafka_check_gap(c, m, errstr, errstr_size);
+                rd_kafka_message_destroy(m);
+                if (e) break;
+                continue;
+            }
             if (m->err) {
                 if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                     gh_log_warn(LOG, "consumer: %s",
@@ -418,6 +735,11 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
                 continue;
             }
             batch[n++] = m;
+        }
+        if (e) { /* nothing of this batch is applied or committed */
+            for (int i = 0; i < n; i++)
+                rd_kafka_message_destroy(batch[i]);
+            break;
         }
         rd_kafka_poll(h->producer, 0);
         if (n == 0) {
@@ -428,21 +750,9 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
             }
             continue;
         }
-        e = gh_pg_exec(h->db, "BEGIN", errstr, errstr_size);
-        int64_t t0 = gh_now_us();
-        if (!e) e = apply_batch(h, batch, n, errstr, errstr_size);
-        int64_t t1 = gh_now_us();
-        if (!e) e = gh_apply_flush(h->apply, &h->rs, errstr, errstr_size);
-        int64_t t2 = gh_now_us();
-        if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
-        h->us_apply += t1 - t0;
-        h->us_resolve += t2 - t1;
-        h->us_commit += gh_now_us() - t2;
-        if (e) {
-            char ignore[256];
-            gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
-            gh_apply_discard(h->apply);
-        }
+        b.n = n;
+        e = commit_batch(h, &b, errstr, errstr_size);
+        batch_clear(&b);
         /* Offsets only after the database committed and dead letters are
          * acknowledged: a crash before this point replays the batch, and
          * replays are no-ops thanks to the per-row positions. */
@@ -493,6 +803,11 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         }
     }
     free(batch);
+    free(b.env);
+    free(b.of);
+    free(b.dl_of);
+    free(b.dl_why);
+    free(b.mk);
     gh_kafka_consumer_close(c, 10000);
 out:
     PQfinish(h->db);
@@ -553,6 +868,11 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
     }
     h.serde = gh_serde_new(h.schemas, gh_conf_get(conf, "schema.registry.url"));
     h.subs = split_list(gh_conf_get(conf, "subscribers"));
+    h.origin = gh_origin_new(conf, errstr, errstr_size);
+    if (!h.origin) {
+        e = GH_ERR_CONFIG;
+        goto out;
+    }
     h.producer = gh_kafka_producer_new(conf, "gridhub-hub", dr_cb, &h, errstr,
                                        errstr_size);
     if (!h.producer) {
@@ -566,7 +886,9 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         if (e == GH_ERR_STOPPED || e == GH_ERR_TIMED_OUT ||
             gh_shutdown_requested())
             break;
-        if (e != GH_ERR_PG_CONNECT && e != GH_ERR_PG && e != GH_ERR_KAFKA)
+        /* A registry that cannot be reached (GH_ERR_HTTP) passes too. */
+        if (e != GH_ERR_PG_CONNECT && e != GH_ERR_PG && e != GH_ERR_KAFKA &&
+            e != GH_ERR_RETRY && e != GH_ERR_HTTP)
             break;
         gh_log_warn(LOG, "%s; restarting in %d ms", errstr, wait);
         h.delivery_failed = 0;
@@ -594,6 +916,7 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
 out:
     gh_apply_destroy(h.apply);
     gh_resolver_destroy(h.resolver);
+    gh_origin_destroy(h.origin);
     h.closing = 1;
     long unacked = gh_kafka_producer_close(h.producer, 5000);
     if (gh_shutdown_requested()) {
@@ -602,6 +925,8 @@ out:
             gh_seterr(errstr, errstr_size, e,
                       "work left for the next start (see the line above)");
     }
+    free(h.too_large);
+    forget_gaps(&h);
     free_list(h.subs);
     gh_serde_destroy(h.serde);
     gh_schemas_destroy(h.schemas);

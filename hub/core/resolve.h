@@ -90,6 +90,15 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
 void gh_resolver_count_name(gh_resolver_t *r, const char *n_name,
                             const char *n_pinyin, int delta);
 
+/* Queues every person once more for the resolver's view topics: the
+ * current version of each active person and a tombstone for each retired
+ * id, in person id order, in pages of its own transactions (the running
+ * hub relays them). For a subscriber whose topic lost messages: applying
+ * what is re-sent over whatever it holds leaves it exact. *sent receives
+ * the number of outbox rows written. */
+gh_err_t gh_resolver_resend(gh_resolver_t *r, PGconn *db, long *sent,
+                            char *errstr, size_t errstr_size);
+
 /* The model, for scoring outside a run (steward evidence); borrowed. */
 const struct gh_match_model *gh_resolver_model(const gh_resolver_t *r);
 

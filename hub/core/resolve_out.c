@@ -286,3 +286,52 @@ gh_err_t gh__res_golden_write(PGconn *db, gh__res_golden_t *g, PGresult **out,
         return PQstatus(db) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
     return GH_OK;
 }
+
+gh_err_t gh_resolver_resend(gh_resolver_t *r, PGconn *db, long *sent,
+                            char *errstr, size_t errstr_size) {
+    *sent = 0;
+    char *last = gh_xstrdup("");
+    gh_err_t e = GH_OK;
+    for (;;) {
+        const char *p[1] = {last};
+        PGresult *res = gh_pg_query_what(
+            db,
+            "SELECT person_id, version, floor(extract(epoch from updated_at) * "
+            "1000000)::bigint, id_number, name, sex, birth_date::text, phone, "
+            "address, grid_code, sources::text, provenance::text, "
+            "absorbed_ids::text, active FROM person WHERE person_id > $1 ORDER "
+            "BY person_id LIMIT 5000",
+            1, p, "read persons to re-send", errstr, errstr_size);
+        if (!res) {
+            e = GH_ERR_PG;
+            break;
+        }
+        int n = PQntuples(res);
+        gh_sqlarr_t box[4];
+        memset(box, 0, sizeof(box));
+        for (int k = 0; k < 4; k++)
+            gh_sqlarr_reset(&box[k]);
+        for (int i = 0; i < n && !e; i++) {
+            int active = PQgetvalue(res, i, 13)[0] == 't';
+            gh_buf_reset(&r->buf);
+            if (active)
+                e = gh__res_view_row(r, res, i, &r->buf, errstr, errstr_size);
+            if (!e)
+                gh__res_outbox_rows(r, PQgetvalue(res, i, 0),
+                                    gh__res_ival(res, i, 1, 0),
+                                    active ? &r->buf : NULL, box);
+        }
+        if (!e) e = gh__res_write_outbox(db, box, errstr, errstr_size);
+        if (!e) *sent += (long)box[0].n;
+        if (n) {
+            free(last);
+            last = gh_xstrdup(PQgetvalue(res, n - 1, 0));
+        }
+        for (int k = 0; k < 4; k++)
+            gh_sqlarr_free(&box[k]);
+        PQclear(res);
+        if (e || n < 5000) break;
+    }
+    free(last);
+    return e;
+}

@@ -173,10 +173,11 @@ gh_err_t gh_conf_set(gh_conf_t *c, const char *origin, const char *key,
     const gh_conf_prop_t *p = find_prop(c, key);
     if (!p) {
         const char *s = suggest(c, key);
+        /* A key is echoed at most this long: it may be anything. */
         return gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
-                         "%s: %s: unknown property for %s%s%s%s", o, key,
-                         c->component, s ? " (did you mean " : "", s ? s : "",
-                         s ? "?)" : "");
+                         "%s: %.64s%s: unknown property for %s%s%s%s", o, key,
+                         strlen(key) > 64 ? "..." : "", c->component,
+                         s ? " (did you mean " : "", s ? s : "", s ? "?)" : "");
     }
     char why[512] = "";
     if (check_value(p, key, value, why, sizeof(why)))
@@ -207,14 +208,14 @@ static char *expand_env(const char *v, char *err, size_t errsz) {
         if (strncmp(s, "${env:", 6) == 0) {
             const char *close = strchr(s + 6, '}');
             if (!close) {
-                snprintf(err, errsz, "unterminated ${env:...} in \"%s\"", v);
+                snprintf(err, errsz, "unterminated ${env:...}");
                 gh_buf_free(&out);
                 return NULL;
             }
             char name[256];
             size_t l = (size_t)(close - (s + 6));
             if (l == 0 || l >= sizeof(name)) {
-                snprintf(err, errsz, "bad variable name in \"%s\"", v);
+                snprintf(err, errsz, "bad variable name in ${env:...}");
                 gh_buf_free(&out);
                 return NULL;
             }
@@ -235,6 +236,19 @@ static char *expand_env(const char *v, char *err, size_t errsz) {
         }
     }
     return gh_buf_detach(&out);
+}
+
+gh_err_t gh_conf_set_expanded(gh_conf_t *c, const char *origin, const char *key,
+                              const char *value, char *errstr,
+                              size_t errstr_size) {
+    char why[512];
+    char *v = expand_env(value, why, sizeof(why));
+    if (!v)
+        return gh_seterr(errstr, errstr_size, GH_ERR_CONFIG, "%s: %s: %s",
+                         origin ? origin : c->component, key, why);
+    gh_err_t e = gh_conf_set(c, origin, key, v, errstr, errstr_size);
+    free(v);
+    return e;
 }
 
 gh_err_t gh_props_parse_file(const char *path, gh_props_cb *cb, void *opaque,

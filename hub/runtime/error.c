@@ -22,6 +22,8 @@ static const char *const descs[GH_ERR__COUNT] = {
     [GH_ERR_HTTP] = "HTTP error",
     [GH_ERR_STOPPED] = "stopped",
     [GH_ERR_TIMED_OUT] = "timed out",
+    [GH_ERR_RETRY] = "transient failure",
+    [GH_ERR_DATA_LOSS] = "messages gone from the broker",
 };
 
 const char *gh_strerror(gh_err_t err) {

@@ -1,6 +1,8 @@
 #include "gridhub/kafka.h"
 
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gridhub/log.h"
@@ -146,20 +148,84 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                     rd_kafka_name(rk), rd_kafka_err2str(err));
 }
 
+/* Assignment of a complete-history consumer: a partition the group never
+ * committed starts at offset 0 when the broker still holds it from 0;
+ * otherwise it is left to the offset reset, which (auto.offset.reset=error)
+ * surfaces as RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET for gh_kafka_check_gap.
+ * librdkafka's own "earliest" would silently start wherever the log now
+ * begins. */
+typedef struct floor_ctx {
+    gh_kafka_floor_cb *cb;
+    void *ctx;
+} floor_ctx_t;
+
+static void complete_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                  rd_kafka_topic_partition_list_t *parts,
+                                  void *opaque) {
+    floor_ctx_t *fl = opaque;
+    int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (coop) {
+            rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+            if (e) rd_kafka_error_destroy(e);
+        } else {
+            rd_kafka_assign(rk, NULL);
+        }
+        return;
+    }
+    rd_kafka_resp_err_t ce = rd_kafka_committed(rk, parts, 10000);
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        if (ce) { /* unknown: let the group's committed offset decide */
+            p->offset = RD_KAFKA_OFFSET_STORED;
+            continue;
+        }
+        int64_t floor =
+            fl && fl->cb ? fl->cb(fl->ctx, p->topic, p->partition) : -1;
+        if (floor >= 0 && p->offset < floor) {
+            gh_log_warn("kafka",
+                        "%s [%d]: starting at offset %" PRId64
+                        ", past a gap accepted with gridhub resync",
+                        p->topic, (int)p->partition, floor);
+            p->offset = floor;
+            continue;
+        }
+        if (p->offset >= 0) continue;
+        int64_t lo = 0, hi = 0;
+        if (!rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &lo,
+                                              &hi, 10000) &&
+            lo == 0)
+            p->offset = 0;
+        else
+            p->offset = RD_KAFKA_OFFSET_STORED;
+    }
+    if (coop) {
+        rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+        if (e) {
+            gh_log_error("kafka", "%s: assign: %s", rd_kafka_name(rk),
+                         rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    } else {
+        rd_kafka_assign(rk, parts);
+    }
+}
+
 rd_kafka_t *gh_kafka_consumer_new(const gh_conf_t *conf, const char *group_id,
-                                  const char *client_id, char *errstr,
-                                  size_t errstr_size) {
-    static const char *const defaults[] = {"enable.auto.commit",
-                                           "false",
-                                           "enable.auto.offset.store",
-                                           "false",
-                                           "auto.offset.reset",
-                                           "earliest",
-                                           "enable.partition.eof",
-                                           "false",
-                                           "isolation.level",
-                                           "read_committed",
-                                           NULL};
+                                  const char *client_id, int complete_history,
+                                  gh_kafka_floor_cb *floor, void *floor_ctx,
+                                  char *errstr, size_t errstr_size) {
+    const char *const defaults[] = {"enable.auto.commit",
+                                    "false",
+                                    "enable.auto.offset.store",
+                                    "false",
+                                    "auto.offset.reset",
+                                    complete_history ? "error" : "earliest",
+                                    "enable.partition.eof",
+                                    "false",
+                                    "isolation.level",
+                                    "read_committed",
+                                    NULL};
     rd_kafka_conf_t *kc =
         gh_kafka_conf_new(conf, defaults, errstr, errstr_size);
     if (!kc) return NULL;
@@ -171,14 +237,33 @@ rd_kafka_t *gh_kafka_consumer_new(const gh_conf_t *conf, const char *group_id,
         return NULL;
     }
     rd_kafka_conf_set_offset_commit_cb(kc, commit_cb);
+    floor_ctx_t *fl = NULL;
+    if (complete_history) {
+        rd_kafka_conf_set_rebalance_cb(kc, complete_rebalance_cb);
+        fl = gh_xcalloc(1, sizeof(*fl));
+        *fl = (floor_ctx_t){floor, floor_ctx};
+        rd_kafka_conf_set_opaque(kc, fl); /* freed by gh_kafka_consumer_close */
+    }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, why, sizeof(why));
     if (!rk) {
         snprintf(errstr, errstr_size, "cannot create Kafka consumer: %s", why);
         rd_kafka_conf_destroy(kc);
+        free(fl);
         return NULL;
     }
     rd_kafka_poll_set_consumer(rk);
     return rk;
+}
+
+size_t gh_kafka_max_message(rd_kafka_t *rk) {
+    char v[32];
+    size_t n = sizeof(v);
+    long long max = 1000000;
+    if (rd_kafka_conf_get(rd_kafka_conf(rk), "message.max.bytes", v, &n) ==
+        RD_KAFKA_CONF_OK)
+        max = atoll(v);
+    /* Record batch and record framing, generously. */
+    return max > 1024 ? (size_t)max - 512 : (size_t)max / 2;
 }
 
 gh_err_t gh_kafka_produce_dead_letter(rd_kafka_t *rk, const char *dlq_topic,
@@ -199,6 +284,27 @@ gh_err_t gh_kafka_produce_dead_letter(rd_kafka_t *rk, const char *dlq_topic,
         snprintf(num, sizeof(num), "%lld", (long long)offset);
         rd_kafka_header_add(h, "gh.source.offset", -1, num, -1);
     }
+    size_t room = gh_kafka_max_message(rk), used = key_len + 256;
+    for (size_t i = 0; i < rd_kafka_header_cnt(h); i++) {
+        const char *name;
+        const void *hv;
+        size_t hl;
+        if (!rd_kafka_header_get_all(h, i, &name, &hv, &hl))
+            used += strlen(name) + hl + 8;
+    }
+    if (key_len > room / 4) { /* a forged key can be a poison pill too */
+        char num[32];
+        snprintf(num, sizeof(num), "%zu", key_len);
+        rd_kafka_header_add(h, "gh.error.key.truncated", -1, num, -1);
+        used -= key_len - room / 4;
+        key_len = room / 4;
+    }
+    if (used + value_len > room) {
+        char num[32];
+        snprintf(num, sizeof(num), "%zu", value_len);
+        rd_kafka_header_add(h, "gh.error.truncated", -1, num, -1);
+        value_len = used + 64 < room ? room - used - 64 : 0;
+    }
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk, RD_KAFKA_V_TOPIC(dlq_topic),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, key_len),
@@ -211,6 +317,48 @@ gh_err_t gh_kafka_produce_dead_letter(rd_kafka_t *rk, const char *dlq_topic,
                          rd_kafka_err2str(err));
     }
     return GH_OK;
+}
+
+gh_err_t gh_kafka_check_gap(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                            char *errstr, size_t errstr_size) {
+    const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
+    int32_t part = m->partition;
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rk, topic, part, &lo, &hi, 10000);
+    if (err)
+        return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                         "%s [%d]: the consumer cannot resume (%s) and the "
+                         "broker's watermarks are unknown: %s",
+                         topic, (int)part, rd_kafka_message_errstr(m),
+                         rd_kafka_err2str(err));
+    int64_t want = m->offset < 0 ? 0 : m->offset; /* < 0: never read */
+    if (want > hi)
+        return gh_seterr(
+            errstr, errstr_size, GH_ERR_DATA_LOSS,
+            "%s [%d]: this consumer has read up to offset %lld but the "
+            "broker's log ends at %lld: the topic was deleted and created "
+            "again, or the broker lost its data; what it held is not known "
+            "to be complete (recovery: docs/operations.md, \"When the broker "
+            "lost messages\")",
+            topic, (int)part, (long long)want, (long long)hi);
+    if (lo > want)
+        return gh_seterr(
+            errstr, errstr_size, GH_ERR_DATA_LOSS,
+            "%s [%d]: %lld messages are gone: this consumer needs offset %lld "
+            "next, but the broker holds only %lld..%lld (retention or a "
+            "bounded log removed them before they were read). Stopping "
+            "rather than skipping them; recovery: docs/operations.md, \"When "
+            "the broker lost messages\"",
+            topic, (int)part, (long long)(lo - want), (long long)want,
+            (long long)lo, (long long)hi);
+    /* Nothing is gone (the log moved while the position was being set):
+     * a new consumer will start at the committed offset. */
+    return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                     "%s [%d]: the consumer could not resume at offset %lld "
+                     "(%s), although the broker holds it: starting again",
+                     topic, (int)part, (long long)want,
+                     rd_kafka_message_errstr(m));
 }
 
 /* The next wait of a bounded close: up to 100 ms, never past `deadline`
@@ -275,6 +423,8 @@ int gh_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms) {
                     "cluster (unreachable?); it notices when the session "
                     "times out",
                     rd_kafka_name(rk));
+    void *fl = rd_kafka_opaque(rk); /* see gh_kafka_consumer_new */
     rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    free(fl);
     return closed ? 0 : -1;
 }

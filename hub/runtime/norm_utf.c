@@ -9,36 +9,20 @@
 #include <unicode/unorm2.h>
 #include <unicode/utf16.h>
 
+#include <string.h>
+
+#include "gridhub/util.h"
 #include "norm_int.h"
 
 int gh__norm_utf8_next(const unsigned char *s, uint32_t *cp) {
-    unsigned char b0 = s[0];
-    if (b0 < 0x80) {
-        *cp = b0;
+    /* NUL-terminated input: a NUL is never a continuation byte, so looking
+     * at most four bytes ahead stays inside the string. */
+    size_t n = strnlen((const char *)s, 4);
+    if (n == 0) {
+        *cp = 0;
         return 1;
     }
-    /* Each continuation byte is tested before the next is read, so a NUL
-     * (never a continuation byte) stops the scan. */
-    if (b0 < 0xC2 || (s[1] & 0xC0) != 0x80) return -1;
-    if (b0 < 0xE0) {
-        *cp = ((uint32_t)(b0 & 0x1F) << 6) | (s[1] & 0x3F);
-        return 2;
-    }
-    if ((s[2] & 0xC0) != 0x80) return -1;
-    if (b0 < 0xF0) {
-        uint32_t c = ((uint32_t)(b0 & 0x0F) << 12) |
-                     ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-        if (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF)) return -1;
-        *cp = c;
-        return 3;
-    }
-    if (b0 > 0xF4 || (s[3] & 0xC0) != 0x80) return -1;
-    uint32_t c = ((uint32_t)(b0 & 0x07) << 18) |
-                 ((uint32_t)(s[1] & 0x3F) << 12) |
-                 ((uint32_t)(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
-    if (c < 0x10000 || c > 0x10FFFF) return -1;
-    *cp = c;
-    return 4;
+    return gh_utf8_next(s, n, cp);
 }
 
 size_t gh__norm_decode(const char *raw, uint32_t *cp, size_t cap) {

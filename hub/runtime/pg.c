@@ -79,13 +79,25 @@ PGconn *gh_pg_connect(const char *conninfo, int replication, char *errstr,
                       size_t errstr_size) {
     /* expand_dbname: the first dbname is the whole conninfo; later keys
      * override it. */
-    const char *keys[] = {"dbname", "options", "application_name",
-                          replication ? "replication" : NULL, NULL};
+    /* client_encoding=UTF8: the server converts from the database's own
+     * encoding (EUC_CN, GBK...) for queries, COPY and the replication
+     * stream alike, so text is UTF-8 from the first byte we read (a
+     * SQL_ASCII database is the exception, see connectors/runtime/
+     * encoding.h). */
+    const char *keys[] = {"dbname",
+                          "options",
+                          "client_encoding",
+                          "application_name",
+                          replication ? "replication" : NULL,
+                          NULL};
     const char *vals[] = {
         conninfo,
         "-c datestyle=ISO -c timezone=UTC -c intervalstyle=iso_8601 "
         "-c client_min_messages=warning",
-        "gridhub", "database", NULL};
+        "UTF8",
+        "gridhub",
+        "database",
+        NULL};
     PGconn *c = PQconnectStartParams(keys, vals, 1);
     char msg[512];
     gh_err_t e = GH_ERR_PG_CONNECT;
@@ -133,6 +145,25 @@ PGconn *gh_pg_connect_retry(const char *conninfo, int replication,
     return NULL;
 }
 
+static __thread char last_state[6];
+
+const char *gh_pg_last_sqlstate(void) {
+    return last_state;
+}
+
+void gh_pg_clear_sqlstate(void) {
+    last_state[0] = '\0';
+}
+
+int gh_pg_sqlstate_transient(const char *s) {
+    if (!s || strlen(s) != 5) return 0;
+    static const char *const classes[] = {"08", "40", "53", "57", "58", NULL};
+    for (int i = 0; classes[i]; i++)
+        if (!strncmp(s, classes[i], 2)) return 1;
+    /* lock_not_available, object_in_use, idle-in-transaction timeout */
+    return !strcmp(s, "55P03") || !strcmp(s, "55006") || !strcmp(s, "25P03");
+}
+
 gh_err_t gh_pg_result_error(const PGresult *r, PGconn *c, const char *what,
                             char *errstr, size_t errstr_size) {
     const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
@@ -141,6 +172,11 @@ gh_err_t gh_pg_result_error(const PGresult *r, PGconn *c, const char *what,
     const char *hint = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_HINT) : NULL;
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     if (!msg) msg = PQerrorMessage(c);
+    /* A lost connection has no SQLSTATE of its own: 08006 says so. */
+    snprintf(last_state, sizeof(last_state), "%s",
+             state                          ? state
+             : PQstatus(c) != CONNECTION_OK ? "08006"
+                                            : "");
     return gh_seterr(
         errstr, errstr_size,
         PQstatus(c) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT,

@@ -36,8 +36,20 @@ typedef struct id_schema {
     char *json;
 } id_schema_t;
 
+/* How long an id the registry said it does not know is answered from
+ * memory: each unknown id would otherwise cost a request per message. */
+#define REG_UNKNOWN_TTL_MS 60000
+
+typedef struct unknown_id {
+    int32_t id;
+    int64_t until_ms;
+} unknown_id_t;
+
 struct gh_registry {
-    char *url;
+    char *url;     /* without user:password, safe to print */
+    char *userpwd; /* "user:password" from the configured URL, or NULL */
+    unknown_id_t *unknown;
+    size_t nunknown;
     pthread_mutex_t lock;
     subject_id_t *ids;
     size_t nids;
@@ -55,7 +67,17 @@ gh_registry_t *gh_registry_new(const char *url) {
     /* curl_global_init is not thread-safe; do it once, before any handle. */
     pthread_once(&curl_once, curl_init);
     gh_registry_t *reg = gh_xcalloc(1, sizeof(*reg));
-    reg->url = gh_xstrdup(url);
+    /* Credentials in the URL (https://user:pass@host) go to curl apart, so
+     * that no error message, log line or dead-letter header carries them. */
+    const char *scheme = strstr(url, "://");
+    const char *host = scheme ? scheme + 3 : url;
+    const char *at = strchr(host, '@'), *slash = strchr(host, '/');
+    if (at && (!slash || at < slash)) {
+        reg->userpwd = gh_xstrndup(host, (size_t)(at - host));
+        reg->url = gh_xasprintf("%.*s%s", (int)(host - url), url, at + 1);
+    } else {
+        reg->url = gh_xstrdup(url);
+    }
     size_t n = strlen(reg->url);
     while (n > 0 && reg->url[n - 1] == '/')
         reg->url[--n] = '\0';
@@ -73,6 +95,8 @@ void gh_registry_destroy(gh_registry_t *reg) {
     free(reg->schemas);
     pthread_mutex_destroy(&reg->lock);
     free(reg->url);
+    free(reg->userpwd);
+    free(reg->unknown);
     free(reg);
 }
 
@@ -105,9 +129,9 @@ static int on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut,
     return gh_shutdown_expired();
 }
 
-static gh_err_t http(const char *method, const char *url, const char *body,
-                     long *status, gh_buf_t *resp, char *errstr,
-                     size_t errstr_size) {
+static gh_err_t http(const gh_registry_t *reg, const char *method,
+                     const char *url, const char *body, long *status,
+                     gh_buf_t *resp, char *errstr, size_t errstr_size) {
     CURL *h = curl_easy_init();
     if (!h)
         return gh_seterr(errstr, errstr_size, GH_ERR_HTTP,
@@ -121,6 +145,10 @@ static gh_err_t http(const char *method, const char *url, const char *body,
     /* Schemas are a few kB; waiting for "100 Continue" only adds latency. */
     if (body) hdrs = curl_slist_append(hdrs, "Expect:");
     curl_easy_setopt(h, CURLOPT_URL, url);
+    if (reg->userpwd) {
+        curl_easy_setopt(h, CURLOPT_USERPWD, reg->userpwd);
+        curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    }
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, REG_CONNECT_TIMEOUT_MS);
@@ -201,7 +229,8 @@ gh_err_t gh_registry_register(gh_registry_t *reg, const char *subject,
     }
     gh_buf_t resp = {0};
     long status = 0;
-    gh_err_t err = http("POST", url, body, &status, &resp, errstr, errstr_size);
+    gh_err_t err =
+        http(reg, "POST", url, body, &status, &resp, errstr, errstr_size);
     free(body);
     json_int_t id = -1;
     if (!err && (status < 200 || status > 299))
@@ -254,14 +283,38 @@ gh_err_t gh_registry_schema_by_id(gh_registry_t *reg, int32_t id,
     }
 
     char *url = gh_xasprintf("%s/schemas/ids/%" PRId32, reg->url, id);
+    pthread_mutex_lock(&reg->lock);
+    int64_t now = gh_now_ms();
+    for (size_t i = 0; i < reg->nunknown; i++)
+        if (reg->unknown[i].id == id && reg->unknown[i].until_ms > now) {
+            pthread_mutex_unlock(&reg->lock);
+            gh_seterr(errstr, errstr_size, GH_ERR_UNKNOWN_SCHEMA,
+                      "schema registry GET %s: HTTP 404 (asked less than %d "
+                      "s ago)",
+                      url, REG_UNKNOWN_TTL_MS / 1000);
+            free(url);
+            return GH_ERR_UNKNOWN_SCHEMA;
+        }
+    pthread_mutex_unlock(&reg->lock);
     gh_buf_t resp = {0};
     long status = 0;
-    gh_err_t err = http("GET", url, NULL, &status, &resp, errstr, errstr_size);
+    gh_err_t err =
+        http(reg, "GET", url, NULL, &status, &resp, errstr, errstr_size);
     char *schema = NULL;
-    if (!err && status == 404)
+    if (!err && status == 404) {
         err = http_status_err(GH_ERR_UNKNOWN_SCHEMA, "GET", url, status, &resp,
                               errstr, errstr_size);
-    else if (!err && (status < 200 || status > 299))
+        pthread_mutex_lock(&reg->lock);
+        size_t k = 0;
+        while (k < reg->nunknown && reg->unknown[k].id != id &&
+               reg->unknown[k].until_ms > now)
+            k++;
+        if (k == reg->nunknown)
+            reg->unknown = gh_xrealloc(reg->unknown,
+                                       ++reg->nunknown * sizeof(*reg->unknown));
+        reg->unknown[k] = (unknown_id_t){id, now + REG_UNKNOWN_TTL_MS};
+        pthread_mutex_unlock(&reg->lock);
+    } else if (!err && (status < 200 || status > 299))
         err = http_status_err(GH_ERR_HTTP, "GET", url, status, &resp, errstr,
                               errstr_size);
     if (!err) {

@@ -1,12 +1,17 @@
 #include "gridhub/util.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 static void oom(size_t n) {
     fprintf(stderr, "gridhub: out of memory allocating %zu bytes; aborting\n",
@@ -196,4 +201,84 @@ char *gh_str_trim(char *s) {
         e--;
     *e = '\0';
     return s;
+}
+
+int gh_utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
+    if (n == 0) return -1;
+    unsigned char b0 = s[0];
+    if (b0 < 0x80) {
+        *cp = b0;
+        return 1;
+    }
+    int len = b0 < 0xC2 ? 0 : b0 < 0xE0 ? 2 : b0 < 0xF0 ? 3 : b0 < 0xF5 ? 4 : 0;
+    if (len == 0 || (size_t)len > n) return -1;
+    uint32_t c = b0 & (0x7F >> len);
+    for (int i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return -1;
+        c = c << 6 | (s[i] & 0x3F);
+    }
+    if ((len == 3 && (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF))) ||
+        (len == 4 && (c < 0x10000 || c > 0x10FFFF)))
+        return -1;
+    *cp = c;
+    return len;
+}
+
+int gh_utf8_valid(const char *s, size_t n, size_t *bad_at) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        if (p[i] < 0x80) { /* ASCII runs are the common case */
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        int k = gh_utf8_next(p + i, n - i, &cp);
+        if (k < 0) {
+            if (bad_at) *bad_at = i;
+            return 0;
+        }
+        i += (size_t)k;
+    }
+    return 1;
+}
+
+size_t gh_utf8_escape(gh_buf_t *b, const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, escaped = 0;
+    while (i < n) {
+        uint32_t cp;
+        int k = gh_utf8_next(p + i, n - i, &cp);
+        if (k > 0 && cp != 0) {
+            gh_buf_append(b, p + i, (size_t)k);
+            i += (size_t)k;
+            continue;
+        }
+        gh_buf_printf(b, "\\x%02X", p[i]);
+        i++;
+        escaped++;
+    }
+    return escaped;
+}
+
+FILE *gh_fopen_private(const char *path, int replace) {
+    int fd = open(path,
+                  O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+                      (replace ? O_TRUNC : O_EXCL),
+                  0600);
+    if (fd < 0) return NULL;
+    if (replace && fchmod(fd, 0600)) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        int saved = errno;
+        close(fd);
+        if (!replace) unlink(path);
+        errno = saved;
+    }
+    return f;
 }

@@ -67,6 +67,14 @@ void gh_conf_destroy(gh_conf_t *conf);
 gh_err_t gh_conf_set(gh_conf_t *conf, const char *origin, const char *key,
                      const char *value, char *errstr, size_t errstr_size);
 
+/* As gh_conf_set, after replacing every ${env:NAME} in value by the
+ * environment variable NAME (an unset one is an error), as files do: a
+ * secret given on the command line as -X key=${env:NAME} never shows in
+ * the process list. */
+gh_err_t gh_conf_set_expanded(gh_conf_t *conf, const char *origin,
+                              const char *key, const char *value, char *errstr,
+                              size_t errstr_size);
+
 /* Parses `path` and sets every property in it. Stops at the first error. */
 gh_err_t gh_conf_load_file(gh_conf_t *conf, const char *path, char *errstr,
                            size_t errstr_size);

@@ -33,6 +33,10 @@ typedef enum gh_err {
     GH_ERR_STOPPED = 16,   /* the component was asked to stop */
     GH_ERR_TIMED_OUT = 17, /* a bounded wait ran out (shutdown.timeout.ms):
                               work was left for the next start */
+    GH_ERR_RETRY = 18,     /* a transient failure (deadlock, timeout, disk
+                              full, registry down): try the same work later */
+    GH_ERR_DATA_LOSS = 19, /* the broker no longer holds messages that were
+                              never read: stop, never skip */
     GH_ERR__COUNT
 } gh_err_t;
 

@@ -58,17 +58,51 @@ rd_kafka_t *gh_kafka_producer_new(
     void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
     void *opaque, char *errstr, size_t errstr_size);
 
+/* The lowest offset a complete-history consumer may start a partition at
+ * (a gap an operator accepted), or -1 for none. */
+typedef int64_t(gh_kafka_floor_cb)(void *ctx, const char *topic,
+                                   int32_t partition);
+
 /* A consumer in group `group_id` with manual offset commits
- * (enable.auto.commit=false, auto.offset.reset=earliest). Owned by caller. */
+ * (enable.auto.commit=false). With complete_history a consumer that needs
+ * every message (the hub; a subscriber building its view) never jumps
+ * silently: a partition the group never committed starts at offset 0 if
+ * the broker still holds it from there; anything else the broker no longer
+ * holds surfaces as RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET
+ * (auto.offset.reset=error), which the caller hands to
+ * gh_kafka_check_gap(); `floor` (may be NULL; `floor_ctx` is borrowed and
+ * must outlive the consumer) lets accepted gaps through. Otherwise the
+ * consumer starts at the earliest message the broker holds. Owned by
+ * caller (gh_kafka_consumer_close). */
 rd_kafka_t *gh_kafka_consumer_new(const gh_conf_t *conf, const char *group_id,
-                                  const char *client_id, char *errstr,
-                                  size_t errstr_size);
+                                  const char *client_id, int complete_history,
+                                  gh_kafka_floor_cb *floor, void *floor_ctx,
+                                  char *errstr, size_t errstr_size);
+
+/* For a complete-history consumer that polled `m`, an
+ * RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET event: decides whether messages the
+ * consumer has not read are gone from the broker (retention, a bounded
+ * log, a consumer stalled too long): GH_ERR_DATA_LOSS, errstr naming the
+ * topic, the partition, the first offset not read, what the broker still
+ * holds, how many messages are gone, and the recovery (docs/operations.md,
+ * "When the broker lost messages"). If nothing is gone, GH_ERR_KAFKA: the
+ * caller creates a new consumer, which resumes at the committed offset.
+ * (Partitions never read that the broker holds from offset 0 start there
+ * by themselves.) */
+gh_err_t gh_kafka_check_gap(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                            char *errstr, size_t errstr_size);
+
+/* The largest message (key, value and headers) the producer accepts:
+ * its message.max.bytes, less room for the record's own framing. */
+size_t gh_kafka_max_message(rd_kafka_t *rk);
 
 /* Produces a dead-letter record: the original key and value bytes
  * unchanged, plus headers gh.error.reason, gh.error.component and, when
  * src_topic is not NULL, gh.source.topic / gh.source.partition /
- * gh.source.offset. Bytes are copied. `msg_opaque` is passed to the
- * delivery report. */
+ * gh.source.offset. A value that would not fit gh_kafka_max_message() is
+ * cut to fit and gh.error.truncated says its original length, so that a
+ * poison pill near the limit cannot block the dead-letter path too. Bytes
+ * are copied. `msg_opaque` is passed to the delivery report. */
 gh_err_t gh_kafka_produce_dead_letter(rd_kafka_t *rk, const char *dlq_topic,
                                       const void *key, size_t key_len,
                                       const void *value, size_t value_len,

@@ -48,9 +48,22 @@ gh_err_t gh_pg_exec_what(PGconn *c, const char *sql, int nparams,
                          const char *const *params, const char *what,
                          char *errstr, size_t errstr_size);
 
-/* Fills errstr from a failed result: "<what>: message (DETAIL: ..., HINT:
- * ...)". */
+/* Fills errstr from a failed result: "<what>: message [SQLSTATE] DETAIL:
+ * ... HINT: ...", and remembers the SQLSTATE (gh_pg_last_sqlstate). */
 gh_err_t gh_pg_result_error(const PGresult *r, PGconn *c, const char *what,
                             char *errstr, size_t errstr_size);
+
+/* The SQLSTATE of the last error gh_pg_result_error reported on this
+ * thread, "" if none since gh_pg_clear_sqlstate(). Like errno: read it
+ * right after the failure; clear it before the work it is to judge. */
+const char *gh_pg_last_sqlstate(void);
+void gh_pg_clear_sqlstate(void);
+
+/* Whether a SQLSTATE names a condition that passes by itself — a lost or
+ * refused connection, a deadlock or serialization failure, a lock or
+ * statement timeout, disk full, out of memory, too many connections, a
+ * server shutting down, an I/O error — so the work is to be retried later
+ * rather than its data blamed (dead-lettered). */
+int gh_pg_sqlstate_transient(const char *state);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 void *gh_xmalloc(size_t n);
 void *gh_xcalloc(size_t nmemb, size_t size);
@@ -50,6 +51,26 @@ int64_t gh_wallclock_us(void);
 /* Reads a whole file into a new NUL-terminated string (caller frees);
  * NULL with errno set on failure. *len_out may be NULL. */
 char *gh_read_file(const char *path, size_t *len_out);
+
+/* UTF-8, the one decoder of the project: decodes the character at s (at
+ * most n bytes available) into *cp and returns its length, or -1 if the
+ * bytes are not well-formed UTF-8 (overlong forms, surrogates, code points
+ * past U+10FFFF and truncated sequences included). */
+int gh_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
+/* Whether s[0..n) is well-formed UTF-8; *bad_at (may be NULL) receives the
+ * offset of the first bad byte. */
+int gh_utf8_valid(const char *s, size_t n, size_t *bad_at);
+/* Appends s[0..n) to b as JSON-safe text: well-formed UTF-8 as is, every
+ * other byte as the escape \xHH, so bytes of an unknown encoding reach a
+ * dead letter readable and unchanged. Returns the number of bytes escaped. */
+size_t gh_utf8_escape(gh_buf_t *b, const char *s, size_t n);
+
+/* Opens path for writing with mode 0600, never following a symbolic link
+ * (O_NOFOLLOW): an output that holds personal data or the temporary file
+ * of an atomic replace. replace == 0 never reuses an existing file
+ * (O_EXCL); replace != 0 truncates an existing regular file and narrows
+ * its mode to 0600. NULL with errno set on failure. */
+FILE *gh_fopen_private(const char *path, int replace);
 
 /* Dates as days since 1970-01-01 (Avro's `date`), proleptic Gregorian.
  * gh_date_parse_iso accepts "YYYY-MM-DD" (validated; rest may be NULL to

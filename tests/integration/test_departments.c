@@ -1961,11 +1961,13 @@ Test(departments, sixth_department_from_files_only) {
         json_string_value(json_object_get(hdrs, "gh.error.reason"));
     cr_assert_str_eq(gh_test_ev_key(dead), "dbcy/DB202200051-01", "%s",
                      gh_test_json_dump(dead));
+    /* The value stays in the dead letter's body: a reason is logged and
+     * travels in headers, and a value may be an ID number. */
     cr_assert(reason && strstr(reason, "mz_dbcy") &&
-                  strstr(reason, "birth_date") && strstr(reason, "1950") &&
+                  strstr(reason, "birth_date") && !strstr(reason, "1950") &&
                   strstr(reason, "minzheng"),
-              "dead letter reason should name table, field, value and "
-              "department: %s",
+              "dead letter reason should name table, field and department, "
+              "not the value: %s",
               gh_test_json_dump(dead));
     cr_assert_str_eq(
         json_string_value(json_object_get(hdrs, "gh.error.component")),

@@ -237,6 +237,10 @@ long gh_test_count(PGconn *c, const char *sql_fmt, ...) {
 }
 
 char *gh_test_create_db(const char *prefix) {
+    return gh_test_create_db_encoded(prefix, NULL);
+}
+
+char *gh_test_create_db_encoded(const char *prefix, const char *encoding) {
     static unsigned counter;
     char clean[41];
     size_t n = 0;
@@ -249,7 +253,13 @@ char *gh_test_create_db(const char *prefix) {
     for (int attempt = 0; attempt < 1000; attempt++) {
         char *name = xasprintf("%s_%ld_%u", clean, (long)getpid(), ++counter);
         char *ident = PQescapeIdentifier(c, name, strlen(name));
-        char *sql = xasprintf("CREATE DATABASE %s", ident);
+        /* Another encoding needs template0 and the C locale (the test
+         * cluster's), as a legacy department database would have. */
+        char *sql = encoding ? xasprintf("CREATE DATABASE %s ENCODING '%s' "
+                                         "TEMPLATE template0 LC_COLLATE 'C' "
+                                         "LC_CTYPE 'C'",
+                                         ident, encoding)
+                             : xasprintf("CREATE DATABASE %s", ident);
         PQfreemem(ident);
         PGresult *r = PQexec(c, sql);
         if (PQresultStatus(r) == PGRES_COMMAND_OK) {
@@ -569,10 +579,21 @@ int gh_test_wait_until(int (*pred)(void *), void *arg, int timeout_ms) {
 /* ---- Broker -------------------------------------------------------------- */
 
 gh_test_proc_t *gh_test_start_broker(const char *dir, char **bootstrap_out) {
+    return gh_test_start_broker_with(dir, NULL, bootstrap_out);
+}
+
+gh_test_proc_t *gh_test_start_broker_with(const char *dir, const char *topics,
+                                          char **bootstrap_out) {
     char *file = xasprintf("%s/bootstrap", dir);
     char *log = xasprintf("%s/broker.log", dir);
     unlink(file); /* a stale one would be read as ready */
-    const char *argv[] = {GH_BINARY, "broker", "--bootstrap-file", file, NULL};
+    const char *argv[] = {GH_BINARY,
+                          "broker",
+                          "--bootstrap-file",
+                          file,
+                          topics ? "--topics" : NULL,
+                          topics,
+                          NULL};
     gh_test_proc_t *p = gh_test_spawn(argv, log);
 
     long long deadline = now_ms() + GH_TEST_BROKER_TIMEOUT_MS;

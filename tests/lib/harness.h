@@ -44,6 +44,9 @@ PGconn *gh_test_pg_connect(const char *dbname);
  * lower-cased, non-alphanumerics replaced by '_') and returns its name.
  * Caller frees the name and drops the database with gh_test_drop_db(). */
 char *gh_test_create_db(const char *prefix);
+/* As gh_test_create_db, in `encoding` (e.g. "EUC_CN", "SQL_ASCII"; NULL:
+ * the cluster's UTF8). */
+char *gh_test_create_db_encoded(const char *prefix, const char *encoding);
 
 /* Drops database `name` if it exists: first terminates the walsenders of and
  * drops every replication slot in it, then DROP DATABASE ... WITH (FORCE),
@@ -146,5 +149,9 @@ int gh_test_wait_until(int (*pred)(void *), void *arg, int timeout_ms);
  * (caller frees). Asserts the broker came up. Caller owns the process: stop
  * it with gh_test_stop() and free it with gh_test_proc_free(). */
 gh_test_proc_t *gh_test_start_broker(const char *dir, char **bootstrap_out);
+/* As gh_test_start_broker, creating `topics` (the broker's --topics value,
+ * e.g. "gridhub.test.person:1"; NULL: none) at start. */
+gh_test_proc_t *gh_test_start_broker_with(const char *dir, const char *topics,
+                                          char **bootstrap_out);
 
 #endif

@@ -19,7 +19,7 @@ static json_t *expected_persons(PGconn *dept, json_t **row_mk) {
         "SELECT rkbh, nullif(btrim(xm), ''), btrim(gmsfhm), CASE btrim(xb) "
         "WHEN '1' THEN 'MALE' WHEN '2' THEN 'FEMALE' WHEN '0' THEN 'UNKNOWN' "
         "WHEN '9' THEN 'UNKNOWN' END, csrq::text, nullif(btrim(lxdh), ''), "
-        "jzdz, wgbm FROM zz_syrk ORDER BY gxsj, rkbh");
+        "nullif(jzdz, ''), nullif(wgbm, '') FROM zz_syrk ORDER BY gxsj, rkbh");
     cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s",
                  PQerrorMessage(dept));
     static const char *const fields[] = {"name",  "sex",     "birth_date",

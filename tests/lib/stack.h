@@ -29,6 +29,11 @@ typedef struct gh_test_stack {
  * caller (gh_test_stack_free). */
 gh_test_stack_t *gh_test_stack_new(const char *ddl_path,
                                    const char *mapping_path);
+/* As gh_test_stack_new, with the department database in `encoding`
+ * (EUC_CN, SQL_ASCII, ...; NULL: UTF8). */
+gh_test_stack_t *gh_test_stack_new_encoded(const char *ddl_path,
+                                           const char *mapping_path,
+                                           const char *encoding);
 
 /* Starts (or restarts) the connector / hub. Extra `-X key=value` pairs as a
  * NULL-terminated list of "key=value" strings (may be NULL). */
@@ -54,7 +59,9 @@ json_t *gh_test_tail(gh_test_stack_t *s, const char *topic, int idle_ms);
 /* All the topics (comma-separated) hold, read with gh_test_tail. Tail stops
  * after idle_ms without a message, which can also happen while it is still
  * joining its group, so this compares with the watermarks and reads again
- * (three attempts) if short; asserts it read at least what they hold. */
+ * (three attempts) if short; asserts it read at least what they hold. The
+ * connectors' end-of-snapshot markers (key "__snapshot__:...") are left
+ * out. */
 json_t *gh_test_tail_all(gh_test_stack_t *s, const char *topics, int idle_ms);
 
 /* Folds tail lines into the latest value per key (null value = deleted):

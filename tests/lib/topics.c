@@ -70,3 +70,71 @@ long gh_test_topics_size(const char *bootstrap, const char *topics) {
     rd_kafka_destroy(rk);
     return total;
 }
+
+json_t *gh_test_read_raw(const char *bootstrap, const char *topic) {
+    rd_kafka_t *rk = gh_test_raw_consumer(bootstrap);
+    json_t *out = json_array();
+    int n = gh_test_partitions(rk, topic);
+    int64_t *next = gh_xcalloc((size_t)n + 1, sizeof *next);
+    int64_t *hi = gh_xcalloc((size_t)n + 1, sizeof *hi);
+    rd_kafka_topic_partition_list_t *parts =
+        rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
+    int pending = 0;
+    for (int p = 0; p < n; p++) {
+        gh_test_watermarks(rk, topic, p, &next[p], &hi[p]);
+        if (next[p] < hi[p]) pending++;
+        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = next[p];
+    }
+    if (pending) {
+        rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
+        cr_assert_eq(e, RD_KAFKA_RESP_ERR_NO_ERROR, "assign: %s",
+                     rd_kafka_err2str(e));
+    }
+    int64_t deadline = gh_now_ms() + 30000;
+    while (pending > 0) {
+        cr_assert(gh_now_ms() < deadline,
+                  "raw_read(%s): %d partition(s) not read to their high "
+                  "watermark within 30 s",
+                  topic, pending);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m) continue;
+        if (m->err) {
+            cr_assert(m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF,
+                      "raw_read(%s): %s", topic, rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        json_t *o = json_object();
+        json_object_set_new(o, "partition", json_integer(m->partition));
+        json_object_set_new(o, "offset", json_integer(m->offset));
+        json_object_set_new(
+            o, "key", m->key ? json_stringn(m->key, m->key_len) : json_null());
+        json_object_set_new(o, "value",
+                            m->payload ? json_stringn(m->payload, m->len)
+                                       : json_null());
+        json_t *h = json_object();
+        rd_kafka_headers_t *hdrs = NULL;
+        if (!rd_kafka_message_headers(m, &hdrs) && hdrs) {
+            const char *name;
+            const void *v;
+            size_t sz;
+            for (size_t i = 0;
+                 !rd_kafka_header_get_all(hdrs, i, &name, &v, &sz); i++)
+                json_object_set_new(h, name,
+                                    v ? json_stringn(v, sz) : json_null());
+        }
+        json_object_set_new(o, "headers", h);
+        json_array_append_new(out, o);
+        int p = m->partition;
+        if (p >= 0 && p < n && next[p] < hi[p] && m->offset + 1 >= hi[p])
+            pending--;
+        if (p >= 0 && p < n && m->offset + 1 > next[p]) next[p] = m->offset + 1;
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    free(next);
+    free(hi);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return out;
+}

@@ -6,6 +6,7 @@
 #ifndef GH_TEST_TOPICS_H
 #define GH_TEST_TOPICS_H
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
 
@@ -19,5 +20,11 @@ void gh_test_watermarks(rd_kafka_t *rk, const char *topic, int partition,
 /* Messages held by a comma-separated list of topics (sum of high - low
  * watermarks; 0 for a topic that does not exist). */
 long gh_test_topics_size(const char *bootstrap, const char *topics);
+
+/* Every message of `topic` as {partition, offset, key, value, headers}
+ * with key and value as strings (null when absent or not UTF-8), read
+ * without a consumer group up to the high watermarks at the time of the
+ * call. New reference. */
+json_t *gh_test_read_raw(const char *bootstrap, const char *topic);
 
 #endif

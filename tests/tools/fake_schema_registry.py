@@ -9,10 +9,14 @@ Ids are global, as in the real registry: the same schema text gets the same
 id under every subject. A subject starting with "fail-" answers 500, so
 tests can check how errors are reported.
 
+GET /_stats answers {"get_ids": N}: how many schemas were asked for by id,
+so tests can tell whether a client cached an answer.
+
 Listens on 127.0.0.1 (port 0 picks a free one) and prints "PORT <n>" on
 stdout once it accepts connections. It never outlives its test: it exits
-when its stdin reaches end of file (the parent closed the pipe or died) or
-after --lifetime seconds (default and maximum 60), whichever comes first.
+when its stdin reaches end of file (the parent closed the pipe or died;
+--no-stdin for a parent that kills it instead) or after --lifetime seconds
+(default 60, at most 600), whichever comes first.
 """
 import argparse
 import http.server
@@ -23,7 +27,8 @@ import sys
 import threading
 import urllib.parse
 
-MAX_LIFETIME = 60.0
+MAX_LIFETIME = 600.0
+DEFAULT_LIFETIME = 60.0
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 
 
@@ -33,6 +38,7 @@ class Registry:
         self.by_id = {}
         self.by_text = {}
         self.subjects = {}
+        self.get_ids = 0
 
     def register(self, subject, text):
         with self.lock:
@@ -48,6 +54,7 @@ class Registry:
 
     def get(self, sid):
         with self.lock:
+            self.get_ids += 1
             return self.by_id.get(sid)
 
 
@@ -88,6 +95,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(200, {"id": REGISTRY.register(subject, text)})
 
     def do_GET(self):
+        if self.path == "/_stats":
+            with REGISTRY.lock:
+                return self.reply(200, {"get_ids": REGISTRY.get_ids})
         m = re.fullmatch(r"/schemas/ids/(\d+)", self.path)
         if not m:
             return self.error(404, 404, "no such endpoint: " + self.path)
@@ -112,14 +122,16 @@ def exit_on_stdin_eof():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--lifetime", type=float, default=MAX_LIFETIME)
+    ap.add_argument("--lifetime", type=float, default=DEFAULT_LIFETIME)
+    ap.add_argument("--no-stdin", action="store_true")
     args = ap.parse_args()
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     lifetime = min(max(args.lifetime, 0.1), MAX_LIFETIME)
     threading.Timer(lifetime, lambda: os._exit(0)).start()
-    threading.Thread(target=exit_on_stdin_eof, daemon=True).start()
+    if not args.no_stdin:
+        threading.Thread(target=exit_on_stdin_eof, daemon=True).start()
     print("PORT %d" % server.server_address[1], flush=True)
     server.serve_forever()
 

@@ -5,6 +5,7 @@
  * against tests/tools/fake_schema_registry.py.
  */
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -826,6 +827,30 @@ static int registry_start(fake_registry_t *r) {
     return 0;
 }
 
+/* How many schemas the fake registry was asked for by id (GET /_stats). */
+static size_t on_stats(char *d, size_t sz, size_t n, void *arg) {
+    gh_buf_append(arg, d, sz * n);
+    return sz * n;
+}
+
+static long registry_gets(const fake_registry_t *r) {
+    char url[96];
+    snprintf(url, sizeof(url), "%s_stats", r->url);
+    CURL *h = curl_easy_init();
+    gh_buf_t b = {0};
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_stats);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    cr_assert_eq(curl_easy_perform(h), CURLE_OK);
+    curl_easy_cleanup(h);
+    gh_buf_append(&b, "", 1);
+    json_t *j = json_loads(b.data, 0, NULL);
+    long n = (long)json_integer_value(json_object_get(j, "get_ids"));
+    json_decref(j);
+    gh_buf_free(&b);
+    return n;
+}
+
 static void registry_stop(fake_registry_t *r) {
     /* Closing its stdin is the script's signal to exit. */
     close(r->stdin_fd);
@@ -888,13 +913,22 @@ Test(avro_serde, confluent_framing_through_registry, .timeout = 60) {
     avro_value_decref(&back);
     gh_buf_free(&so);
 
-    /* An id the registry does not know. */
+    /* An id the registry does not know; asked again, it is answered from
+     * memory (a flood of forged ids must not cost a request each). */
     unsigned char unknown[6] = {0, 0, 0, 0x03, 0xe7, 0};
+    long asked = registry_gets(&reg);
     cr_expect_eq(
         try_decode(sd2, unknown, sizeof(unknown), NULL, err, sizeof(err)),
         GH_ERR_UNKNOWN_SCHEMA);
     cr_expect(strstr(err, "404") != NULL && strstr(err, "/schemas/ids/999"),
               "%s", err);
+    for (int i = 0; i < 5; i++)
+        cr_expect_eq(
+            try_decode(sd2, unknown, sizeof(unknown), NULL, err, sizeof(err)),
+            GH_ERR_UNKNOWN_SCHEMA);
+    cr_expect_eq(registry_gets(&reg), asked + 1,
+                 "six lookups of one unknown id asked the registry %ld times",
+                 registry_gets(&reg) - asked);
 
     /* A registry error names the URL, the status and the body. */
     gh_buf_t m3 = {0};
@@ -914,6 +948,31 @@ Test(avro_serde, confluent_framing_through_registry, .timeout = 60) {
     gh_serde_destroy(sd);
     gh_schemas_destroy(set);
     registry_stop(&reg);
+}
+
+/* Credentials in the registry URL are used, never shown. */
+Test(avro_serde, registry_credentials_are_not_printed, .timeout = 30) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    char url[96];
+    snprintf(url, sizeof(url), "http://hub:s3cr3t-pw@127.0.0.1:%d/",
+             ntohs(a.sin_port));
+    gh_schemas_t *empty = gh_schemas_new();
+    gh_serde_t *sd = gh_serde_new(empty, url);
+    unsigned char framed[6] = {0, 0, 0, 0, 5, 0};
+    char err[1024] = "";
+    cr_expect_eq(try_decode(sd, framed, sizeof(framed), NULL, err, sizeof(err)),
+                 GH_ERR_HTTP, "%s", err);
+    cr_expect(strstr(err, "127.0.0.1") && !strstr(err, "s3cr3t") &&
+                  !strstr(err, "hub:"),
+              "%s", err);
+    gh_serde_destroy(sd);
+    gh_schemas_destroy(empty);
 }
 
 Test(avro_serde, unreachable_registry_is_a_clear_error, .timeout = 30) {
