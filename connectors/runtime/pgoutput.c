@@ -57,7 +57,9 @@ static const char *cstr(rd_t *r) {
 }
 
 static gh_pgo_value_t *vals_alloc(gh_pgo_msg_t *m, size_t used, size_t n) {
-    if (used + n > m->vals_cap) {
+    /* Also for n == 0 (a table without columns): offsets are added to the
+     * store, which must not be NULL then. */
+    if (!m->vals_store || used + n > m->vals_cap) {
         size_t cap = m->vals_cap ? m->vals_cap : 64;
         while (cap < used + n)
             cap *= 2;
