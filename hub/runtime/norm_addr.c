@@ -312,15 +312,21 @@ static int words(const seq_t *in, seq_t *o) {
             push(o, cp[i++]);
             continue;
         }
-        /* A number, or a chain of them joined by dashes: 3-2-501. */
+        /* A number, or a chain of them joined by dashes: 3-2-501. A chain
+         * is read whole, however long (cut, its rest would lose a dash and
+         * two numbers would run together); the first CHAIN_MAX numbers are
+         * recorded. */
         size_t s[CHAIN_MAX], e[CHAIN_MAX], k = 0, j = i;
         for (;;) {
-            s[k] = j;
+            size_t start = j;
             while (j < n && is_digit(cp[j]))
                 j++;
-            e[k++] = j;
-            if (k < CHAIN_MAX && j + 1 < n && cp[j] == '-' &&
-                is_digit(cp[j + 1]))
+            if (k < CHAIN_MAX) {
+                s[k] = start;
+                e[k] = j;
+            }
+            k++;
+            if (j + 1 < n && cp[j] == '-' && is_digit(cp[j + 1]))
                 j++;
             else
                 break;
@@ -370,7 +376,7 @@ static int words(const seq_t *in, seq_t *o) {
             }
         } else {
             /* Four or more numbers: no reading known, keep them apart. */
-            for (size_t p = s[0]; p < e[k - 1]; p++)
+            for (size_t p = s[0]; p < j; p++)
                 push(o, cp[p]);
         }
         i = j;

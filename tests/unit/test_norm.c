@@ -395,6 +395,22 @@ Test(norm, address_dashes) {
     expect_addr("3—2—501", "3栋2单元501"); /* em dashes */
 }
 
+/* A chain of more than eight numbers was cut after the eighth and the
+ * dash there dropped, running two numbers together ("8-9" -> "89"), and
+ * the rest read as building/unit/room on a second pass, so normalizing
+ * twice differed (fuzz_norm, tests/fuzz/crashes/norm/long-dash-chain). */
+Test(norm, address_long_dash_chain) {
+    expect_addr("1-2-3-4-5-6-7-8-9", "1-2-3-4-5-6-7-8-9");
+    expect_addr("小区1-2-3-4-5-6-7-8-9-10-11号",
+                "小区1-2-3-4-5-6-7-8-9-10-11号");
+    const char *chain = "1-2-5-2-5-2-5-2-5-2-5-5-2-5-2";
+    char once[GH_NORM_ADDR_MAX], twice[GH_NORM_ADDR_MAX];
+    gh_norm_address(chain, once, sizeof(once));
+    gh_norm_address(once, twice, sizeof(twice));
+    cr_assert_str_eq(once, chain);
+    cr_assert_str_eq(twice, once);
+}
+
 Test(norm, address_fullwidth_spaces_punctuation_latin) {
     expect_addr("３栋２单元５０１", "3栋2单元501");
     expect_addr("大塘小区 3栋 2单元 501", "大塘小区3栋2单元501");
