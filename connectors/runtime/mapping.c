@@ -643,8 +643,9 @@ gh_mapping_t *gh_mapping_load(const char *path, const gh_schemas_t *schemas,
         return NULL;
     }
     for (int i = 0; i < m->ncodes; i++)
-        qsort(m->codes[i].e, (size_t)m->codes[i].n, sizeof(code_entry_t),
-              cmp_entry);
+        if (m->codes[i].n) /* a table of only a fallback has no entries */
+            qsort(m->codes[i].e, (size_t)m->codes[i].n, sizeof(code_entry_t),
+                  cmp_entry);
     for (int i = 0; i < m->ntables; i++)
         if (finish_table(m, &m->tables[i], errstr, errstr_size)) {
             gh_mapping_destroy(m);
@@ -656,7 +657,8 @@ gh_mapping_t *gh_mapping_load(const char *path, const gh_schemas_t *schemas,
 const char *gh__codes_lookup(const codes_t *c, const char *from) {
     code_entry_t key = {(char *)from, NULL};
     const code_entry_t *e =
-        bsearch(&key, c->e, (size_t)c->n, sizeof(*c->e), cmp_entry);
+        c->n ? bsearch(&key, c->e, (size_t)c->n, sizeof(*c->e), cmp_entry)
+             : NULL;
     return e ? e->to : c->fallback;
 }
 
