@@ -298,6 +298,11 @@ static gh_err_t on_line(const char *origin, const char *key, const char *value,
     if (!strcmp(key, "department")) {
         free(m->department);
         m->department = gh_xstrdup(value);
+        if (!*value)
+            return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                             "%s: department is empty (it names topics and "
+                             "slots)",
+                             origin);
         for (const char *p = value; *p; p++)
             if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
                   *p == '_'))

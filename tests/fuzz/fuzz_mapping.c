@@ -119,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     const char *dept = gh_mapping_department(m);
-    GH_FUZZ_CHECK(dept &&
+    GH_FUZZ_CHECK(dept && *dept &&
                       strspn(dept, "abcdefghijklmnopqrstuvwxyz0123456789_") ==
                           strlen(dept),
                   "department \"%s\"", dept ? dept : "(null)");

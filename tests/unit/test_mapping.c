@@ -82,3 +82,19 @@ Test(mapping, code_table_of_only_a_fallback) {
     avro_value_decref(&env);
     done(&fx, m);
 }
+
+/* An empty department loaded: topics and slots would be named after "". */
+Test(mapping, empty_department) {
+    fixture_t fx;
+    char err[512] = "";
+    gh_mapping_t *m = load(&fx,
+                           "department=\n"
+                           "tables=p\n"
+                           "table.p.source=public.p\n"
+                           "table.p.entity=person\n"
+                           "table.p.field.source_key=id\n",
+                           err, sizeof(err));
+    cr_expect_null(m);
+    cr_expect(strstr(err, ":1: department is empty"), "%s", err);
+    done(&fx, m);
+}
