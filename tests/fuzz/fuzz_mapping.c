@@ -118,6 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         GH_FUZZ_CHECK(err[0], "failed without a message");
         return 0;
     }
+    GH_FUZZ_CHECK(!memchr(data, '\0', size), "loaded past a NUL byte");
     const char *dept = gh_mapping_department(m);
     GH_FUZZ_CHECK(dept && *dept &&
                       strspn(dept, "abcdefghijklmnopqrstuvwxyz0123456789_") ==

@@ -139,6 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     reader_t r = {.path = path};
     gh_err_t rc = gh_props_parse_file(path, on_line, &r, err, sizeof(err));
     GH_FUZZ_CHECK(!rc || rc == GH_ERR_CONFIG, "reader error %d: %s", rc, err);
+    /* A text file: a NUL byte would silently cut its line short. */
+    GH_FUZZ_CHECK(rc || !memchr(data, '\0', size), "read past a NUL byte");
     for (int i = 0; i < r.nkeys; i++)
         free(r.keys[i]);
     free(r.keys);
