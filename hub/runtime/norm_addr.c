@@ -392,6 +392,9 @@ size_t gh_norm_address(const char *raw, char *out, size_t size) {
     a.n = gh__norm_nfkc(a.cp, a.n, ADDR_CAP);
     clean(a.cp, a.n, &b);
     tidy_marks(&b);
+    /* Compose what removed spaces and punctuation brought together (as in
+     * gh_norm_name), or the address would not normalize to itself. */
+    b.n = gh__norm_nfkc(b.cp, b.n, ADDR_CAP);
     /* A rewrite can give a numeral the context it lacked (3#五零一 ->
      * 3栋五零一): repeat until nothing changes, so that normalizing a
      * normalized address changes nothing. Rewrites only ever go one way

@@ -153,6 +153,10 @@ size_t gh_norm_name(const char *raw, char *out, size_t size) {
     size_t n = gh__norm_decode(raw, cp, NAME_CAP);
     n = gh__norm_nfkc(cp, n, NAME_CAP);
     n = clean(cp, n);
+    /* A space clean() removed can leave a combining mark on a new base
+     * ("l´" is NFKC "l \u0301", cleaned "L\u0301"): compose again, or the
+     * name would not normalize to itself. */
+    n = gh__norm_nfkc(cp, n, NAME_CAP);
 
     const gh__norm_ctx_t *ctx = gh__norm_ctx();
     if (!ctx->t2s || !needs_t2s(ctx->t2s, cp, n))

@@ -149,6 +149,15 @@ Test(norm, name_latin_upper_single_space) {
     expect_name("josé", "JOSÉ");
 }
 
+/* A removed space let a combining mark join the letter before it, and the
+ * result was not composed: "l´" gave L + U+0301, which normalized again to
+ * U+0139 (fuzz_norm, tests/fuzz/crashes/norm/mark-after-removed-space). */
+Test(norm, name_normalizes_to_itself_after_a_removed_space) {
+    expect_name("l\u00b4", "\u0139");
+    expect_name("\u0139", "\u0139");
+    expect_name("e\u00a0\u0301", "\u00c9");
+}
+
 /* ---- pinyin --------------------------------------------------------- */
 
 Test(norm, pinyin_syllables) {
@@ -409,6 +418,13 @@ Test(norm, address_long_dash_chain) {
     gh_norm_address(once, twice, sizeof(twice));
     cr_assert_str_eq(once, chain);
     cr_assert_str_eq(twice, once);
+}
+
+/* As for names: "l´" was left as L + U+0301 (fuzz_norm). */
+Test(norm, address_normalizes_to_itself_after_a_removed_space) {
+    expect_addr("l\u00b4", "\u0139");
+    expect_addr("\u0139", "\u0139");
+    expect_addr("3\u680b e, \u0301", "3\u680b\u00c9");
 }
 
 Test(norm, address_fullwidth_spaces_punctuation_latin) {
