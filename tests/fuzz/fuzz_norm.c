@@ -54,6 +54,9 @@ static void check_name(const char *raw, size_t small) {
         GH_FUZZ_CHECK(c != ' ' || (i && i + 1 < n && name[i + 1] != ' '),
                       "name \"%s\": stray space", name);
     }
+    GH_FUZZ_CHECK(strncmp(name, "\xc2\xb7", 2) &&
+                      (n < 2 || memcmp(name + n - 2, "\xc2\xb7", 2)),
+                  "name \"%s\": dot at an end", name);
     /* Not cut: a name normalizes to itself. */
     if (n + 4 < GH_NORM_NAME_MAX) {
         char again[GH_NORM_NAME_MAX];

@@ -149,6 +149,22 @@ Test(norm, name_latin_upper_single_space) {
     expect_name("josé", "JOSÉ");
 }
 
+/* A name cut to fit its buffer could end on the space between two words
+ * (fuzz_norm, tests/fuzz/crashes/norm/cut-after-space). */
+Test(norm, name_cut_does_not_end_on_a_separator) {
+    char raw[256] = "A", want[256] = "A", out[GH_NORM_NAME_MAX];
+    for (int i = 0; i < 62; i++)
+        strcat(raw, " A");
+    strcpy(want, raw);
+    strcat(raw, " \u00c9"); /* 128 bytes: the space fits, not the letter */
+    cr_assert_eq(gh_norm_name(raw, out, sizeof(out)), strlen(want));
+    cr_assert_str_eq(out, want);
+    strcpy(raw, want);
+    strcat(raw, ".\u00c9");
+    cr_assert_eq(gh_norm_name(raw, out, sizeof(out)), strlen(want));
+    cr_assert_str_eq(out, want);
+}
+
 /* A removed space let a combining mark join the letter before it, and the
  * result was not composed: "l´" gave L + U+0301, which normalized again to
  * U+0139 (fuzz_norm, tests/fuzz/crashes/norm/mark-after-removed-space). */
