@@ -10,13 +10,6 @@
 #include "copy_text.h"
 #include "util.h"
 
-/* End of the field that starts at i. */
-static size_t field_end(const uint8_t *s, size_t i, size_t len) {
-    while (i < len && s[i] != '\t')
-        i += s[i] == '\\' && i + 1 < len ? 2 : 1;
-    return i;
-}
-
 /* Splits a fresh copy of the line into ncols values. */
 static int split(const uint8_t *data, size_t size, int ncols, char **line,
                  gh_pgo_value_t *vals) {
@@ -29,8 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > 4096) return -1; /* rows are short; keep the target fast */
     size_t len = size && data[size - 1] == '\n' ? size - 1 : size;
     int n = 1;
-    for (size_t i = field_end(data, 0, len); i < len;
-         i = field_end(data, i + 1, len))
+    for (size_t i = gh_fuzz_copy_field_end(data, 0, len); i < len;
+         i = gh_fuzz_copy_field_end(data, i + 1, len))
         n++;
 
     gh_pgo_value_t *vals = calloc((size_t)n + 1, sizeof(*vals));
@@ -49,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* Field i of the raw line starts at start[i]: values stay inside. */
     size_t start = 0;
     for (int i = 0; i < n; i++) {
-        size_t end = field_end(data, start, len);
+        size_t end = gh_fuzz_copy_field_end(data, start, len);
         int is_null = end - start == 2 && !memcmp(data + start, "\\N", 2);
         const gh_pgo_value_t *v = &vals[i];
         GH_FUZZ_CHECK((v->kind == GH_PGO_NULL) == is_null,

@@ -116,6 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         gh_mapping_load(path, gh_fuzz_schemas(), err, sizeof(err));
     if (!m) {
         GH_FUZZ_CHECK(err[0], "failed without a message");
+        gh_fuzz_verbose("%s", err);
         return 0;
     }
     GH_FUZZ_CHECK(!memchr(data, '\0', size), "loaded past a NUL byte");

@@ -18,6 +18,17 @@ void gh_fuzz_fail(const char *file, int line, const char *cond, const char *fmt,
     abort();
 }
 
+void gh_fuzz_verbose(const char *fmt, ...) {
+    static int on = -1;
+    if (on < 0) on = getenv("GH_FUZZ_VERBOSE") != NULL;
+    if (!on) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
 gh_schemas_t *gh_fuzz_schemas(void) {
     static gh_schemas_t *set;
     if (!set) {
@@ -66,6 +77,12 @@ const char *gh_fuzz_write_file(const char *name, const void *data,
         exit(2);
     }
     return path;
+}
+
+size_t gh_fuzz_copy_field_end(const uint8_t *s, size_t i, size_t len) {
+    while (i < len && s[i] != '\t')
+        i += s[i] == '\\' && i + 1 < len ? 2 : 1;
+    return i;
 }
 
 int gh_fuzz_utf8_ok(const char *str, size_t len) {
