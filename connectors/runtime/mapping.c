@@ -286,6 +286,11 @@ static gh_err_t codes_load_file(gh_mapping_t *m, codes_t *c, const char *origin,
         e = codes_add(c, where, gh_str_trim(s), gh_str_trim(comma + 1), errstr,
                       errstr_size);
     }
+    /* A directory opens but does not read: not an empty table. */
+    if (!e && ferror(f))
+        e = gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                      "%s: code table %s: cannot read %s: %s", origin, c->name,
+                      path, strerror(errno));
     free(line);
     fclose(f);
     free(path);

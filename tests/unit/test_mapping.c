@@ -98,3 +98,20 @@ Test(mapping, empty_department) {
     cr_expect(strstr(err, ":1: department is empty"), "%s", err);
     done(&fx, m);
 }
+
+/* codes.x.file naming a directory loaded as an empty code table. */
+Test(mapping, code_table_file_that_cannot_be_read) {
+    fixture_t fx;
+    char err[512] = "";
+    gh_mapping_t *m = load(&fx,
+                           "department=t\n"
+                           "tables=p\n"
+                           "table.p.source=public.p\n"
+                           "table.p.entity=person\n"
+                           "table.p.field.source_key=id\n"
+                           "codes.grid.file=/\n",
+                           err, sizeof(err));
+    cr_expect_null(m);
+    cr_expect(strstr(err, ":6: code table grid: cannot read /"), "%s", err);
+    done(&fx, m);
+}
