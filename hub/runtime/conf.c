@@ -294,6 +294,10 @@ gh_err_t gh_props_parse_file(const char *path, gh_props_cb *cb, void *opaque,
         err = cb(origin, key, expanded, opaque, errstr, errstr_size);
         free(expanded);
     }
+    /* A directory opens but does not read: not an empty file. */
+    if (!err && ferror(f))
+        err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                        "%s: cannot read: %s", path, strerror(errno));
     for (size_t i = 0; i < nseen; i++)
         free(seen[i]);
     free(seen);

@@ -373,6 +373,15 @@ Test(conf, missing_file_is_named) {
     gh_conf_destroy(c);
 }
 
+/* A directory opened and read as an empty file. */
+Test(conf, directory_is_not_an_empty_file) {
+    gh_conf_t *c = gh_conf_new("test", props);
+    char err[1024] = "";
+    cr_assert_eq(gh_conf_load_file(c, "/", err, sizeof(err)), GH_ERR_CONFIG);
+    cr_assert(strstr(err, "/: cannot read"), "%s", err);
+    gh_conf_destroy(c);
+}
+
 Test(conf, first_error_stops_loading) {
     gh_conf_t *c = gh_conf_new("test", props);
     char err[1024] = "";
