@@ -28,6 +28,8 @@ PACKAGES=(
     postgresql-contrib
     python3               # helper scripts
     clang-format          # style check in ops/test.sh
+    clang                 # fuzz targets (ops/fuzz.sh), Debian 12: clang 14
+    libclang-rt-dev       # its libFuzzer, ASan, UBSan runtimes (only recommended)
     procps                # ps/pkill used by tests
     iproute2              # ss, used by ops/pg-cluster.sh to find a free port
 )

@@ -5,6 +5,8 @@
 #   2. clang-format check                    (if clang-format is installed)
 #   3. build build/      RelWithDebInfo, -Werror
 #   4. build build-asan/ Debug, ASan + UBSan (skipped if GH_TEST_SKIP_ASAN=1)
+#      fuzz (bounded): ops/fuzz.sh, every libFuzzer target for a few seconds
+#      after replaying its regression inputs (build-fuzz/, clang)
 #   5. start a throwaway PostgreSQL cluster  (ops/pg-cluster.sh, stopped on exit)
 #   6. docs/configuration.md up to date      (if gridhub has `config-doc`)
 #   7. unit and integration tests of each build
@@ -19,6 +21,8 @@
 #   GH_TEST_FILTER=GLOB   pass --filter GLOB to the Criterion binaries
 #   GH_TEST_PGDIR=DIR     put the PostgreSQL cluster in DIR (default: mktemp;
 #                         a given DIR is kept afterwards)
+#   GH_TEST_FUZZ_SECONDS  seconds per fuzz target (default 10; 0 replays the
+#                         regression inputs and the corpus only)
 #   GH_TEST_UNIT_TIMEOUT, GH_TEST_INTEGRATION_TIMEOUT
 #                         wall-clock limit per test binary, seconds
 #                         (default 900 and 1800)
@@ -174,6 +178,12 @@ else
         build_ok[build-asan]=1
     fi
 fi
+
+# ---- 4b. fuzzing ----------------------------------------------------------
+
+# A short run of every target (the long one is ops/fuzz.sh alone). Without
+# clang it fails, naming the packages: install-deps installs them.
+step "fuzz (bounded)" ops/fuzz.sh --seconds "${GH_TEST_FUZZ_SECONDS:-10}"
 
 # ---- 5. PostgreSQL ---------------------------------------------------------
 

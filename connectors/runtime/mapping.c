@@ -287,6 +287,11 @@ static gh_err_t codes_load_file(gh_mapping_t *m, codes_t *c, const char *origin,
         e = codes_add(c, where, gh_str_trim(s), gh_str_trim(comma + 1), errstr,
                       errstr_size);
     }
+    /* A directory opens but does not read: not an empty table. */
+    if (!e && ferror(f))
+        e = gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                      "%s: code table %s: cannot read %s: %s", origin, c->name,
+                      path, strerror(errno));
     free(line);
     fclose(f);
     free(path);
@@ -299,6 +304,11 @@ static gh_err_t on_line(const char *origin, const char *key, const char *value,
     if (!strcmp(key, "department")) {
         free(m->department);
         m->department = gh_xstrdup(value);
+        if (!*value)
+            return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
+                             "%s: department is empty (it names topics and "
+                             "slots)",
+                             origin);
         for (const char *p = value; *p; p++)
             if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
                   *p == '_'))
@@ -644,8 +654,9 @@ gh_mapping_t *gh_mapping_load(const char *path, const gh_schemas_t *schemas,
         return NULL;
     }
     for (int i = 0; i < m->ncodes; i++)
-        qsort(m->codes[i].e, (size_t)m->codes[i].n, sizeof(code_entry_t),
-              cmp_entry);
+        if (m->codes[i].n) /* a table of only a fallback has no entries */
+            qsort(m->codes[i].e, (size_t)m->codes[i].n, sizeof(code_entry_t),
+                  cmp_entry);
     for (int i = 0; i < m->ntables; i++)
         if (finish_table(m, &m->tables[i], errstr, errstr_size)) {
             gh_mapping_destroy(m);
@@ -657,7 +668,8 @@ gh_mapping_t *gh_mapping_load(const char *path, const gh_schemas_t *schemas,
 const char *gh__codes_lookup(const codes_t *c, const char *from) {
     code_entry_t key = {(char *)from, NULL};
     const code_entry_t *e =
-        bsearch(&key, c->e, (size_t)c->n, sizeof(*c->e), cmp_entry);
+        c->n ? bsearch(&key, c->e, (size_t)c->n, sizeof(*c->e), cmp_entry)
+             : NULL;
     return e ? e->to : c->fallback;
 }
 

@@ -57,7 +57,9 @@ static const char *cstr(rd_t *r) {
 }
 
 static gh_pgo_value_t *vals_alloc(gh_pgo_msg_t *m, size_t used, size_t n) {
-    if (used + n > m->vals_cap) {
+    /* Also for n == 0 (a table without columns): offsets are added to the
+     * store, which must not be NULL then. */
+    if (!m->vals_store || used + n > m->vals_cap) {
         size_t cap = m->vals_cap ? m->vals_cap : 64;
         while (cap < used + n)
             cap *= 2;
@@ -99,6 +101,15 @@ static int tuple(rd_t *r, gh_pgo_msg_t *m, size_t *used, size_t *off,
     return r->bad ? -1 : 0;
 }
 
+/* PostgreSQL's microseconds since 2000 as Unix microseconds. A time near
+ * INT64_MAX (PostgreSQL's `infinity`, never a commit time) would overflow
+ * the shift: it saturates. */
+static int64_t pg_time(uint64_t v) {
+    int64_t t = (int64_t)v;
+    return t > INT64_MAX - GH_PG_EPOCH_OFFSET_US ? INT64_MAX
+                                                 : t + GH_PG_EPOCH_OFFSET_US;
+}
+
 gh_err_t gh_pgo_decode(const char *buf, size_t len, gh_pgo_msg_t *m,
                        char *errstr, size_t errstr_size) {
     rd_t r = {(const unsigned char *)buf, (const unsigned char *)buf + len, 0};
@@ -111,14 +122,14 @@ gh_err_t gh_pgo_decode(const char *buf, size_t len, gh_pgo_msg_t *m,
     switch (m->kind) {
     case 'B':
         m->final_lsn = u64(&r);
-        m->commit_time_us = (int64_t)u64(&r) + GH_PG_EPOCH_OFFSET_US;
+        m->commit_time_us = pg_time(u64(&r));
         m->xid = u32(&r);
         break;
     case 'C':
         u8(&r); /* flags, unused */
         m->commit_lsn = u64(&r);
         m->end_lsn = u64(&r);
-        m->commit_time_us = (int64_t)u64(&r) + GH_PG_EPOCH_OFFSET_US;
+        m->commit_time_us = pg_time(u64(&r));
         break;
     case 'O':
         u64(&r);

@@ -96,12 +96,6 @@ static json_t *latin1_string(const void *buf, size_t n) {
     return j;
 }
 
-/* Floor division, so that instants before 1970 render correctly. */
-static int64_t floordiv(int64_t a, int64_t b) {
-    int64_t q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
 static json_t *render_date(int32_t days) {
     time_t t = (time_t)days * 86400;
     struct tm tm;
@@ -114,8 +108,13 @@ static json_t *render_date(int32_t days) {
 
 /* per_second is 1000000 for timestamp-micros, 1000 for timestamp-millis. */
 static json_t *render_timestamp(int64_t v, int64_t per_second) {
-    int64_t secs = floordiv(v, per_second);
-    int64_t frac = v - secs * per_second;
+    /* Floor division, so that instants before 1970 render correctly;
+     * secs * per_second would overflow for the earliest ones. */
+    int64_t secs = v / per_second, frac = v % per_second;
+    if (frac < 0) {
+        secs--;
+        frac += per_second;
+    }
     time_t t = (time_t)secs;
     struct tm tm;
     char buf[96];

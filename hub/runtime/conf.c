@@ -263,10 +263,18 @@ gh_err_t gh_props_parse_file(const char *path, gh_props_cb *cb, void *opaque,
     gh_err_t err = GH_OK;
     char **seen = NULL;
     size_t nseen = 0;
-    while (!err && getline(&line, &cap, f) >= 0) {
+    ssize_t len;
+    while (!err && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         char origin[1024];
         snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
+        /* The rest of the line would be ignored without a word. */
+        if (memchr(line, '\0', (size_t)len)) {
+            err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                            "%s: NUL byte in the line (not a text file?)",
+                            origin);
+            break;
+        }
         char *s = gh_str_trim(line);
         if (!*s || *s == '#' || *s == '!') continue;
         char *eq = strchr(s, '=');
@@ -300,6 +308,10 @@ gh_err_t gh_props_parse_file(const char *path, gh_props_cb *cb, void *opaque,
         err = cb(origin, key, expanded, opaque, errstr, errstr_size);
         free(expanded);
     }
+    /* A directory opens but does not read: not an empty file. */
+    if (!err && ferror(f))
+        err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                        "%s: cannot read: %s", path, strerror(errno));
     for (size_t i = 0; i < nseen; i++)
         free(seen[i]);
     free(seen);

@@ -312,15 +312,21 @@ static int words(const seq_t *in, seq_t *o) {
             push(o, cp[i++]);
             continue;
         }
-        /* A number, or a chain of them joined by dashes: 3-2-501. */
+        /* A number, or a chain of them joined by dashes: 3-2-501. A chain
+         * is read whole, however long (cut, its rest would lose a dash and
+         * two numbers would run together); the first CHAIN_MAX numbers are
+         * recorded. */
         size_t s[CHAIN_MAX], e[CHAIN_MAX], k = 0, j = i;
         for (;;) {
-            s[k] = j;
+            size_t start = j;
             while (j < n && is_digit(cp[j]))
                 j++;
-            e[k++] = j;
-            if (k < CHAIN_MAX && j + 1 < n && cp[j] == '-' &&
-                is_digit(cp[j + 1]))
+            if (k < CHAIN_MAX) {
+                s[k] = start;
+                e[k] = j;
+            }
+            k++;
+            if (j + 1 < n && cp[j] == '-' && is_digit(cp[j + 1]))
                 j++;
             else
                 break;
@@ -370,7 +376,7 @@ static int words(const seq_t *in, seq_t *o) {
             }
         } else {
             /* Four or more numbers: no reading known, keep them apart. */
-            for (size_t p = s[0]; p < e[k - 1]; p++)
+            for (size_t p = s[0]; p < j; p++)
                 push(o, cp[p]);
         }
         i = j;
@@ -386,6 +392,9 @@ size_t gh_norm_address(const char *raw, char *out, size_t size) {
     a.n = gh__norm_nfkc(a.cp, a.n, ADDR_CAP);
     clean(a.cp, a.n, &b);
     tidy_marks(&b);
+    /* Compose what removed spaces and punctuation brought together (as in
+     * gh_norm_name), or the address would not normalize to itself. */
+    b.n = gh__norm_nfkc(b.cp, b.n, ADDR_CAP);
     /* A rewrite can give a numeral the context it lacked (3#五零一 ->
      * 3栋五零一): repeat until nothing changes, so that normalizing a
      * normalized address changes nothing. Rewrites only ever go one way

@@ -147,23 +147,39 @@ static int needs_t2s(opencc_t cc, const uint32_t *cp, size_t n) {
     return 0;
 }
 
+/* Encodes the name into out. A name cut to fit can end on the space or
+ * dot between two words, which a name never ends with: dropped. */
+static size_t encode(const uint32_t *cp, size_t n, char *out, size_t size) {
+    size_t len = gh__norm_encode(cp, n, out, size);
+    if (len && out[len - 1] == ' ')
+        len--;
+    else if (len >= 2 && !memcmp(out + len - 2, "\xc2\xb7", 2))
+        len -= 2;
+    out[len] = '\0';
+    return len;
+}
+
 size_t gh_norm_name(const char *raw, char *out, size_t size) {
     if (!out || !size) return 0;
     uint32_t cp[NAME_CAP];
     size_t n = gh__norm_decode(raw, cp, NAME_CAP);
     n = gh__norm_nfkc(cp, n, NAME_CAP);
     n = clean(cp, n);
+    /* A space clean() removed can leave a combining mark on a new base
+     * ("l´" is NFKC "l \u0301", cleaned "L\u0301"): compose again, or the
+     * name would not normalize to itself. */
+    n = gh__norm_nfkc(cp, n, NAME_CAP);
 
     const gh__norm_ctx_t *ctx = gh__norm_ctx();
     if (!ctx->t2s || !needs_t2s(ctx->t2s, cp, n))
-        return gh__norm_encode(cp, n, out, size);
+        return encode(cp, n, out, size);
 
     char tmp[NAME_CAP * 4 + 1];
     size_t len = gh__norm_encode(cp, n, tmp, sizeof(tmp));
     char *res = opencc_convert_utf8(ctx->t2s, tmp, len);
-    if (!res) return gh__norm_encode(cp, n, out, size);
+    if (!res) return encode(cp, n, out, size);
     /* Through code points again to cut at a character boundary. */
     n = gh__norm_decode(res, cp, NAME_CAP);
     opencc_convert_utf8_free(res);
-    return gh__norm_encode(cp, n, out, size);
+    return encode(cp, n, out, size);
 }

@@ -781,6 +781,33 @@ Test(avro_json, renders_logical_types_and_unchanged) {
     gh_schemas_destroy(set);
 }
 
+/* The earliest timestamp-micros overflowed while its seconds were
+ * computed (UBSan, tests/fuzz/crashes/avro/ts-long-min). */
+Test(avro_json, renders_extreme_timestamps) {
+    gh_schemas_t *set = load(SCHEMAS_DIR);
+    const gh_schema_t *env = get(set, "gridhub.change.PersonEnvelope");
+    avro_value_t v, ts;
+    char err[256];
+    cr_assert_eq(gh_schema_new_value(env, &v, err, sizeof(err)), GH_OK);
+    unsigned k = 0;
+    fill(&v, &k, 0);
+    cr_assert_eq(avro_value_get_by_name(&v, "ts", &ts, NULL), 0);
+    avro_value_set_long(&ts, INT64_MIN);
+    json_t *j = gh_avro_to_json(env, &v);
+    const char *text = json_string_value(json_object_get(j, "ts"));
+    cr_assert_not_null(text);
+    cr_expect(strlen(text) > 8 && !strcmp(text + strlen(text) - 8, ".224192Z"),
+              "%s", text);
+    json_decref(j);
+    avro_value_set_long(&ts, -1000001);
+    j = gh_avro_to_json(env, &v);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "ts")),
+                     "1969-12-31T23:59:58.999999Z");
+    json_decref(j);
+    avro_value_decref(&v);
+    gh_schemas_destroy(set);
+}
+
 /* ---- Confluent framing through a registry -------------------------------- */
 
 typedef struct fake_registry {

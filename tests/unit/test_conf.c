@@ -343,6 +343,26 @@ Test(conf, line_without_equals_names_file_line) {
     gh_conf_destroy(c);
 }
 
+/* A NUL byte cut the line short without a word: "name=a\0b" read as
+ * name=a (fuzz_props, tests/fuzz/crashes/props/nul-in-value). */
+Test(conf, nul_byte_in_a_line_names_file_line) {
+    static const char text[] = "log.level=warn\nname=a\0b\n";
+    tmpfile_t t = write_props("%s", "");
+    FILE *f = fopen(t.path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(text, 1, sizeof(text) - 1, f), sizeof(text) - 1);
+    cr_assert_eq(fclose(f), 0);
+    gh_conf_t *c = gh_conf_new("test", props);
+    char err[1024] = "";
+    cr_assert_eq(gh_conf_load_file(c, t.path, err, sizeof(err)), GH_ERR_CONFIG);
+    unlink(t.path);
+    char want[128];
+    snprintf(want, sizeof(want), "%s:2: NUL byte", t.path);
+    cr_assert(strncmp(err, want, strlen(want)) == 0, "%s", err);
+    cr_assert_null(gh_conf_get(c, "name"));
+    gh_conf_destroy(c);
+}
+
 Test(conf, missing_file_is_named) {
     gh_conf_t *c = gh_conf_new("test", props);
     char err[1024] = "";
@@ -350,6 +370,15 @@ Test(conf, missing_file_is_named) {
         gh_conf_load_file(c, "/nonexistent/gh/x.properties", err, sizeof(err)),
         GH_ERR_CONFIG);
     cr_assert(strstr(err, "/nonexistent/gh/x.properties"), "%s", err);
+    gh_conf_destroy(c);
+}
+
+/* A directory opened and read as an empty file. */
+Test(conf, directory_is_not_an_empty_file) {
+    gh_conf_t *c = gh_conf_new("test", props);
+    char err[1024] = "";
+    cr_assert_eq(gh_conf_load_file(c, "/", err, sizeof(err)), GH_ERR_CONFIG);
+    cr_assert(strstr(err, "/: cannot read"), "%s", err);
     gh_conf_destroy(c);
 }
 

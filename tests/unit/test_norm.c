@@ -149,6 +149,31 @@ Test(norm, name_latin_upper_single_space) {
     expect_name("josé", "JOSÉ");
 }
 
+/* A name cut to fit its buffer could end on the space between two words
+ * (fuzz_norm, tests/fuzz/crashes/norm/cut-after-space). */
+Test(norm, name_cut_does_not_end_on_a_separator) {
+    char raw[256] = "A", want[256] = "A", out[GH_NORM_NAME_MAX];
+    for (int i = 0; i < 62; i++)
+        strcat(raw, " A");
+    strcpy(want, raw);
+    strcat(raw, " \u00c9"); /* 128 bytes: the space fits, not the letter */
+    cr_assert_eq(gh_norm_name(raw, out, sizeof(out)), strlen(want));
+    cr_assert_str_eq(out, want);
+    strcpy(raw, want);
+    strcat(raw, ".\u00c9");
+    cr_assert_eq(gh_norm_name(raw, out, sizeof(out)), strlen(want));
+    cr_assert_str_eq(out, want);
+}
+
+/* A removed space let a combining mark join the letter before it, and the
+ * result was not composed: "l´" gave L + U+0301, which normalized again to
+ * U+0139 (fuzz_norm, tests/fuzz/crashes/norm/mark-after-removed-space). */
+Test(norm, name_normalizes_to_itself_after_a_removed_space) {
+    expect_name("l\u00b4", "\u0139");
+    expect_name("\u0139", "\u0139");
+    expect_name("e\u00a0\u0301", "\u00c9");
+}
+
 /* ---- pinyin --------------------------------------------------------- */
 
 Test(norm, pinyin_syllables) {
@@ -393,6 +418,29 @@ Test(norm, address_dashes) {
     expect_addr("人民路12-14号", "人民路12-14号"); /* a range */
     expect_addr("小区-3栋", "小区3栋");
     expect_addr("3—2—501", "3栋2单元501"); /* em dashes */
+}
+
+/* A chain of more than eight numbers was cut after the eighth and the
+ * dash there dropped, running two numbers together ("8-9" -> "89"), and
+ * the rest read as building/unit/room on a second pass, so normalizing
+ * twice differed (fuzz_norm, tests/fuzz/crashes/norm/long-dash-chain). */
+Test(norm, address_long_dash_chain) {
+    expect_addr("1-2-3-4-5-6-7-8-9", "1-2-3-4-5-6-7-8-9");
+    expect_addr("小区1-2-3-4-5-6-7-8-9-10-11号",
+                "小区1-2-3-4-5-6-7-8-9-10-11号");
+    const char *chain = "1-2-5-2-5-2-5-2-5-2-5-5-2-5-2";
+    char once[GH_NORM_ADDR_MAX], twice[GH_NORM_ADDR_MAX];
+    gh_norm_address(chain, once, sizeof(once));
+    gh_norm_address(once, twice, sizeof(twice));
+    cr_assert_str_eq(once, chain);
+    cr_assert_str_eq(twice, once);
+}
+
+/* As for names: "l´" was left as L + U+0301 (fuzz_norm). */
+Test(norm, address_normalizes_to_itself_after_a_removed_space) {
+    expect_addr("l\u00b4", "\u0139");
+    expect_addr("\u0139", "\u0139");
+    expect_addr("3\u680b e, \u0301", "3\u680b\u00c9");
 }
 
 Test(norm, address_fullwidth_spaces_punctuation_latin) {
