@@ -35,20 +35,21 @@ static int field_text(avro_value_t *rec, const char *name, gh_buf_t *out) {
         return V_VALUE;
     }
     case AVRO_STRING: {
-        const char *p;
-        size_t n;
+        /* Initialized: avro's accessors leave them unset on error. */
+        const char *p = "";
+        size_t n = 0;
         avro_value_get_string(&v, &p, &n);
         gh_buf_append(out, p, n ? n - 1 : 0);
         return V_VALUE;
     }
     case AVRO_INT32: {
-        int32_t i;
+        int32_t i = 0;
         avro_value_get_int(&v, &i);
         gh_buf_printf(out, "%" PRId32, i);
         return V_VALUE;
     }
     case AVRO_INT64: {
-        int64_t l;
+        int64_t l = 0;
         avro_value_get_long(&v, &l);
         gh_buf_printf(out, "%" PRId64, l);
         return V_VALUE;
