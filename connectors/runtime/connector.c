@@ -69,7 +69,7 @@ const gh_conf_prop_t gh_connector_props[] = {
     GH_CONF_DLQ_PROP("rows that do not fit the mapping"),
     GH_CONF_RETRY_PROPS,
     GH_SHUTDOWN_TIMEOUT_PROP,
-    GH_CONF_LOG_LEVEL_PROP,
+    GH_CONF_LOG_PROPS,
     GH_CONF_END};
 
 typedef struct tstate {

@@ -34,7 +34,8 @@ extern const gh_cli_cmd_t gh_cli_gen;
 extern const gh_cli_cmd_t gh_cli_resolve;
 extern const gh_cli_cmd_t gh_cli_steward;
 
-/* Applies log.level from conf if the table has it. */
-void gh_cli_apply_log_level(const gh_conf_t *conf);
+/* Applies log.level and log.format: the property if set, else
+ * GRIDHUB_LOG_LEVEL / GRIDHUB_LOG_FORMAT, else the property's default. */
+void gh_cli_apply_log(const gh_conf_t *conf);
 
 #endif

@@ -25,7 +25,8 @@ static const gh_conf_prop_t props[] = {
      "Stop after this long without a message (0: never)."},
     GH_SHUTDOWN_TIMEOUT_PROP,
     {"log.level", GH_CONF_ENUM, "warn", 0, 0, 0, "error|warn|info|debug", NULL,
-     "Log level."},
+     "Log level. When not set: GRIDHUB_LOG_LEVEL from the environment."},
+    GH_CONF_LOG_FORMAT_PROP,
     GH_CONF_END};
 
 static json_t *headers_json(const rd_kafka_message_t *m) {

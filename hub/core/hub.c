@@ -46,7 +46,7 @@ const gh_conf_prop_t gh_hub_props[] = {
     GH_RESOLVER_PROPS,
     GH_CONF_RETRY_PROPS,
     GH_SHUTDOWN_TIMEOUT_PROP,
-    GH_CONF_LOG_LEVEL_PROP,
+    GH_CONF_LOG_PROPS,
     GH_CONF_END};
 
 typedef struct hub {
