@@ -12,6 +12,7 @@
 #include "gridhub/pg.h"
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
+#include "hub_metrics.h"
 #include "migrate.h"
 
 #define LOG "hub"
@@ -46,6 +47,7 @@ const gh_conf_prop_t gh_hub_props[] = {
     GH_RESOLVER_PROPS,
     GH_CONF_RETRY_PROPS,
     GH_SHUTDOWN_TIMEOUT_PROP,
+    GH_METRICS_PROPS,
     GH_CONF_LOG_PROPS,
     GH_CONF_END};
 
@@ -69,6 +71,7 @@ typedef struct hub {
     /* What a stop left for the next start (the closing log line). */
     long left_outbox;  /* outbox rows published but not acknowledged */
     long left_offsets; /* applied messages whose offsets are uncommitted */
+    gh_hub_metrics_t *metrics;
 } hub_t;
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -125,8 +128,10 @@ static gh_err_t drain(hub_t *h, char *errstr, size_t errstr_size) {
     return GH_OK;
 }
 
+/* `class` is the reason's class for the metrics (GH_DL_* of
+ * hub_metrics.h), `reason` the sentence in the gh.error.reason header. */
 static gh_err_t dead_letter(hub_t *h, const rd_kafka_message_t *m,
-                            const char *reason, char *errstr,
+                            const char *class, const char *reason, char *errstr,
                             size_t errstr_size) {
     gh_err_t e = gh_kafka_produce_dead_letter(
         h->producer, gh_conf_get(h->conf, "dlq.topic"), m->key, m->key_len,
@@ -134,6 +139,7 @@ static gh_err_t dead_letter(hub_t *h, const rd_kafka_message_t *m,
         m->partition, m->offset, NULL, errstr, errstr_size);
     if (!e) h->pending++;
     h->dead++;
+    gh_hub_metrics_dead_letter(h->metrics, class);
     gh_log_warn(LOG, "dead letter %s[%d]@%" PRId64 ": %s",
                 rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset,
                 reason);
@@ -231,6 +237,7 @@ static gh_err_t relay(hub_t *h, char *errstr, size_t errstr_size) {
             return e;
         }
         PQclear(r);
+        gh_hub_metrics_relayed(h->metrics, n);
         if (n < atoi(lim)) return GH_OK;
         if (gh_shutdown_expired()) {
             h->left_outbox = -1; /* more pages, not counted */
@@ -253,7 +260,7 @@ static gh_err_t apply_one(hub_t *h, rd_kafka_message_t *m, avro_value_t *v,
         return gh_seterr(errstr, errstr_size, GH_ERR_PG_CONNECT, "%s", why);
     if (e) {
         gh_pg_exec(h->db, "ROLLBACK TO SAVEPOINT ev", ignore, sizeof(ignore));
-        return dead_letter(h, m, why, errstr, errstr_size);
+        return dead_letter(h, m, GH_DL_APPLY, why, errstr, errstr_size);
     }
     gh_pg_exec(h->db, "RELEASE SAVEPOINT ev", ignore, sizeof(ignore));
     if (applied)
@@ -279,7 +286,8 @@ static gh_err_t apply_batch(hub_t *h, rd_kafka_message_t **batch, int n,
         char reason[1024];
         if (gh_serde_decode(h->serde, batch[i]->payload, batch[i]->len,
                             h->reader, &v[k], NULL, reason, sizeof(reason)))
-            e = dead_letter(h, batch[i], reason, errstr, errstr_size);
+            e = dead_letter(h, batch[i], GH_DL_DECODE, reason, errstr,
+                            errstr_size);
         else
             msg[k++] = batch[i];
     }
@@ -294,7 +302,8 @@ static gh_err_t apply_batch(hub_t *h, rd_kafka_message_t **batch, int n,
                        sizeof(ignore));
             for (int i = 0; i < k && !e; i++) {
                 if (status[i] < 0)
-                    e = dead_letter(h, msg[i], why[i], errstr, errstr_size);
+                    e = dead_letter(h, msg[i], GH_DL_APPLY, why[i], errstr,
+                                    errstr_size);
                 else if (status[i])
                     h->applied++;
                 else
@@ -400,6 +409,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     int64_t last_stats = gh_now_ms(), last_relay = gh_now_ms();
     int64_t poll_ms = gh_conf_get_int(conf, "outbox.poll.ms");
     while (!e && !gh_shutdown_requested()) {
+        gh_hub_metrics_tick(h->metrics, h->db, c);
         int n = 0;
         int64_t deadline = gh_now_ms() + max_ms;
         /* A stop request ends the batch: what was polled is applied, nothing
@@ -438,6 +448,8 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         h->us_apply += t1 - t0;
         h->us_resolve += t2 - t1;
         h->us_commit += gh_now_us() - t2;
+        gh_hub_metrics_batch(h->metrics, n, gh_now_us() - t0, h->applied,
+                             h->skipped, &h->rs);
         if (e) {
             char ignore[256];
             gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
@@ -553,6 +565,11 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
     }
     h.serde = gh_serde_new(h.schemas, gh_conf_get(conf, "schema.registry.url"));
     h.subs = split_list(gh_conf_get(conf, "subscribers"));
+    h.metrics = gh_hub_metrics_new(conf, errstr, errstr_size);
+    if (!h.metrics) {
+        e = GH_ERR_IO;
+        goto out;
+    }
     h.producer = gh_kafka_producer_new(conf, "gridhub-hub", dr_cb, &h, errstr,
                                        errstr_size);
     if (!h.producer) {
@@ -569,6 +586,7 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         if (e != GH_ERR_PG_CONNECT && e != GH_ERR_PG && e != GH_ERR_KAFKA)
             break;
         gh_log_warn(LOG, "%s; restarting in %d ms", errstr, wait);
+        gh_hub_metrics_degraded(h.metrics, errstr);
         h.delivery_failed = 0;
         gh_shutdown_sleep_ms(wait);
         wait = wait * 2 > wmax ? wmax : wait * 2;
@@ -602,6 +620,7 @@ out:
             gh_seterr(errstr, errstr_size, e,
                       "work left for the next start (see the line above)");
     }
+    gh_hub_metrics_destroy(h.metrics);
     free_list(h.subs);
     gh_serde_destroy(h.serde);
     gh_schemas_destroy(h.schemas);

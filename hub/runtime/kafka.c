@@ -6,6 +6,7 @@
 #include "gridhub/log.h"
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
+#include "kafka_int.h"
 
 int gh_kafka_validate_prop(const char *key, const char *value, char *errstr,
                            size_t errstr_size) {
@@ -171,8 +172,10 @@ rd_kafka_t *gh_kafka_consumer_new(const gh_conf_t *conf, const char *group_id,
         return NULL;
     }
     rd_kafka_conf_set_offset_commit_cb(kc, commit_cb);
+    void *lag = gh__kafka_lag_attach(kc, conf);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, why, sizeof(why));
     if (!rk) {
+        gh__kafka_lag_free(lag);
         snprintf(errstr, errstr_size, "cannot create Kafka consumer: %s", why);
         rd_kafka_conf_destroy(kc);
         return NULL;
@@ -275,6 +278,8 @@ int gh_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms) {
                     "cluster (unreachable?); it notices when the session "
                     "times out",
                     rd_kafka_name(rk));
+    void *lag = rd_kafka_opaque(rk);
     rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    gh__kafka_lag_free(lag);
     return closed ? 0 : -1;
 }

@@ -14,6 +14,7 @@
 
 #include "gridhub/conf.h"
 #include "gridhub/error.h"
+#include "gridhub/metrics.h"
 
 /* Validator for the `kafka.` prefix property (gh_conf_validate_cb): checks
  * the name and value against librdkafka's own configuration table. */
@@ -59,10 +60,23 @@ rd_kafka_t *gh_kafka_producer_new(
     void *opaque, char *errstr, size_t errstr_size);
 
 /* A consumer in group `group_id` with manual offset commits
- * (enable.auto.commit=false, auto.offset.reset=earliest). Owned by caller. */
+ * (enable.auto.commit=false, auto.offset.reset=earliest). Owned by caller;
+ * close it with gh_kafka_consumer_close(). If `conf` has
+ * metrics.refresh.ms, librdkafka's statistics are on at that interval and
+ * feed gh_kafka_consumer_lag(). */
 rd_kafka_t *gh_kafka_consumer_new(const gh_conf_t *conf, const char *group_id,
                                   const char *client_id, char *errstr,
                                   size_t errstr_size);
+
+/* Sets one series of `f` (labels topic,partition) per partition the
+ * consumer reads to how many messages it has not read yet (last stable
+ * offset minus its position, or minus the committed offset before it read
+ * anything), as of librdkafka's last statistics: never a broker request,
+ * so it cannot stall a loop while the cluster is down (the figures then
+ * age). Series of partitions no longer assigned are removed. Returns the
+ * sum, or -1 (f untouched) before the first statistics or when the
+ * consumer was made without metrics.refresh.ms. */
+long long gh_kafka_consumer_lag(rd_kafka_t *consumer, gh_metrics_family_t *f);
 
 /* Produces a dead-letter record: the original key and value bytes
  * unchanged, plus headers gh.error.reason, gh.error.component and, when
