@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ack.h"
+#include "cn_metrics.h"
 #include "copy_text.h"
 #include "gridhub/avro.h"
 #include "gridhub/kafka.h"
@@ -69,6 +70,7 @@ const gh_conf_prop_t gh_connector_props[] = {
     GH_CONF_DLQ_PROP("rows that do not fit the mapping"),
     GH_CONF_RETRY_PROPS,
     GH_SHUTDOWN_TIMEOUT_PROP,
+    GH_METRICS_PROPS,
     GH_CONF_LOG_PROPS,
     GH_CONF_END};
 
@@ -111,6 +113,8 @@ typedef struct cn {
     uint32_t xid;
     long long events, dead_letters;
     int closing; /* purging at exit: failed reports are expected */
+    gh_cn_metrics_t *metrics;
+    PGconn *db; /* the session's normal connection, idle while streaming */
 } cn_t;
 
 enum { OP_C, OP_U, OP_D, OP_R, OP_T };
@@ -199,6 +203,7 @@ static gh_err_t dead_letter(cn_t *c, tstate_t *ts, char op,
     free(reason_full);
     free(text);
     c->dead_letters++;
+    gh_cn_metrics_dead_letter(c->metrics, "mapping");
     gh_log_warn(LOG, "dead letter (%s.%s): %s", gh_map_table_schema(ts->t),
                 gh_map_table_name(ts->t), reason);
     return e;
@@ -467,6 +472,7 @@ static gh_err_t snapshot(cn_t *c, PGconn *db, const char *snapname,
             PQfreemem(line);
             if (e) break;
             rows++;
+            gh_cn_metrics_progress(c->metrics, c->events);
             if ((rows & 1023) == 0) rd_kafka_poll(c->rk, 0);
         }
         r = PQgetResult(db);
@@ -741,6 +747,7 @@ static gh_err_t stream(cn_t *c, PGconn *repl, char *errstr,
             rd_kafka_poll(c->rk, 0);
         }
         if (e) break;
+        gh_cn_metrics_tick(c->metrics, c->db, &c->ack, c->events, c->received);
         char fatal[512];
         if (rd_kafka_fatal_error(c->rk, fatal, sizeof(fatal)))
             return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
@@ -872,6 +879,7 @@ static gh_err_t session(cn_t *c, char *errstr, size_t errstr_size) {
         gh_log_info(LOG, "streaming %s from slot %s at %s", c->dbname, c->slot,
                     l);
     }
+    c->db = db;
     e = stream(c, repl, errstr, errstr_size);
 out:
     free(snapname);
@@ -950,6 +958,7 @@ static void cn_free(cn_t *c) {
     gh_kafka_producer_close(c->rk, 5000);
     c->rk = NULL;
     gh_ack_clear(&c->ack);
+    gh_cn_metrics_destroy(c->metrics);
     gh_mapping_destroy(c->map);
     gh_serde_destroy(c->serde);
     gh_schemas_destroy(c->schemas);
@@ -992,6 +1001,12 @@ gh_err_t gh_connector_run(const gh_conf_t *conf, char *errstr,
         return e;
     }
     c.state_path = gh_xasprintf("%s/%s.state", dir, c.name);
+    c.metrics = gh_cn_metrics_new(conf, c.name, c.dept, c.slot, &c.ack, errstr,
+                                  errstr_size);
+    if (!c.metrics) {
+        cn_free(&c);
+        return GH_ERR_IO;
+    }
     c.serde = gh_serde_new(c.schemas, gh_conf_get(conf, "schema.registry.url"));
     c.nts = gh_mapping_table_count(c.map);
     c.ts = gh_xcalloc((size_t)c.nts, sizeof(*c.ts));
@@ -1039,6 +1054,7 @@ gh_err_t gh_connector_run(const gh_conf_t *conf, char *errstr,
         }
         if (!retryable(e)) break;
         gh_log_warn(LOG, "%s; retrying in %d ms", errstr, wait);
+        gh_cn_metrics_degraded(c.metrics, errstr);
         /* A half-read transaction is resent from the confirmed position. */
         if (c.txn) {
             gh_ack_close(&c.ack, c.txn, 0, 0);
