@@ -8,8 +8,9 @@
 #include "gridhub/util.h"
 
 static const gh_cli_cmd_t *const commands[] = {
-    &gh_cli_broker, &gh_cli_connector, &gh_cli_hub,     &gh_cli_tail,
-    &gh_cli_gen,    &gh_cli_resolve,   &gh_cli_steward, NULL};
+    &gh_cli_broker,  &gh_cli_connector, &gh_cli_hub,
+    &gh_cli_tail,    &gh_cli_gen,       &gh_cli_resolve,
+    &gh_cli_steward, &gh_cli_status,    NULL};
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -30,7 +31,9 @@ static void cmd_help(const gh_cli_cmd_t *c) {
            "%s\n\n",
            c->name, c->summary);
     if (c->usage) printf("%s\n\n", c->usage);
-    if (c->long_running)
+    if (c->exit_help)
+        printf("%s\n\n", c->exit_help);
+    else if (c->long_running)
         printf("%s\n\n", gh_shutdown_exit_help());
     else
         printf("Exit status:\n"
