@@ -134,8 +134,12 @@ grep -E '^(total|truth):' "$WORK/gen.log" | sed 's/^/  /'
 step "Starting the embedded broker"
 topics=gridhub.dlq,gridhub.heartbeat,hub.view.demo.person
 for d in "${DEPTS[@]}"; do topics+=",gridhub.$d.person"; done
+# Every long-running component serves /metrics and /health on a free port
+# (port 0) and writes its URL to $WORK/metrics.<name>: `gridhub status`
+# reads them in the "Delivery state" step.
 proc_start broker "$WORK/broker.log" "$WORK/broker.log" \
-    "$GH" broker --bootstrap-file "$WORK/bootstrap" --topics "$topics"
+    "$GH" broker --bootstrap-file "$WORK/bootstrap" --topics "$topics" \
+    --metrics-listen 127.0.0.1:0 --metrics-listen-file "$WORK/metrics.broker"
 wait_until 20 "the broker's start" "$WORK/broker.log" test -s "$WORK/bootstrap"
 BS=$(cat "$WORK/bootstrap")
 echo "bootstrap.servers=$BS"
@@ -145,14 +149,22 @@ person_topics=""
 for d in "${DEPTS[@]}"; do
     proc_start "connector.$d" "$WORK/connector.$d.log" "$WORK/connector.$d.log" \
         "$GH" connector -c "connectors/$d/connector.properties" --bootstrap-servers "$BS" \
-        --database-conninfo "$CI_BASE dbname=$d" --state-dir "$WORK/state"
+        --database-conninfo "$CI_BASE dbname=$d" --state-dir "$WORK/state" \
+        --metrics-listen 127.0.0.1:0 --metrics-listen-file "$WORK/metrics.$d"
     person_topics+="${person_topics:+,}gridhub.$d.person"
 done
 proc_start hub "$WORK/hub.log" "$WORK/hub.log" \
     "$GH" hub --bootstrap-servers "$BS" --database-conninfo "$CI_BASE dbname=hub" \
-    --source-topics "$person_topics" --subscribers demo
+    --source-topics "$person_topics" --subscribers demo \
+    --metrics-listen 127.0.0.1:0 --metrics-listen-file "$WORK/metrics.hub"
 proc_start subscriber "$WORK/subscriber.jsonl" "$WORK/tail.log" \
-    "$GH" tail --bootstrap-servers "$BS" --topic hub.view.demo.person
+    "$GH" tail --bootstrap-servers "$BS" --topic hub.view.demo.person \
+    --metrics-listen 127.0.0.1:0 --metrics-listen-file "$WORK/metrics.subscriber"
+endpoints="broker=@$WORK/metrics.broker"
+for d in "${DEPTS[@]}"; do endpoints+=",$d=@$WORK/metrics.$d"; done
+endpoints+=",hub=@$WORK/metrics.hub,subscriber=@$WORK/metrics.subscriber"
+wait_until 20 "the hub's metrics endpoint" "$WORK/hub.log" test -s "$WORK/metrics.hub"
+echo "  metrics: $(cat "$WORK/metrics.hub")/metrics (hub), and one endpoint per component ($WORK/metrics.*)"
 
 for d in "${DEPTS[@]}"; do
     wait_until 120 "the $d connector's snapshot" "$WORK/connector.$d.log" \
@@ -266,6 +278,11 @@ PY
 fi
 
 step "Delivery state"
+echo "  gridhub status (each component's /health, and the hub database):"
+"$GH" status --endpoints "$endpoints" --database-conninfo "$CI_BASE dbname=hub" \
+    >"$WORK/status.txt" || status_rc=$?
+sed 's/^/    /' "$WORK/status.txt"
+((${status_rc:-0} == 0)) || fail "gridhub status: a component is not up and running" "$WORK/status.txt"
 for d in "${DEPTS[@]}"; do
     echo "  $d: slot $(psql -tAd "$d" -c "SELECT slot_name || ' confirmed_flush_lsn=' || confirmed_flush_lsn FROM pg_replication_slots WHERE database = '$d'")"
 done

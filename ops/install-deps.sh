@@ -23,6 +23,7 @@ PACKAGES=(
     libjansson-dev        # JSON
     libopencc-dev         # traditional -> simplified Chinese names
     libicu-dev            # NFKC and Han -> Latin (pinyin) for names
+    libmicrohttpd-dev     # the /metrics and /health endpoint of each component
     libcriterion-dev      # test framework
     postgresql            # server for the integration tests
     postgresql-contrib

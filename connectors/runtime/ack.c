@@ -21,6 +21,7 @@ static void advance(gh_ack_t *a) {
             int64_t lat = gh_wallclock_us() - t->commit_us;
             gh_hist_record(&a->latency_total, lat);
             gh_hist_record(&a->latency_window, lat);
+            gh_metrics_observe(a->latency_metric, (double)lat / 1e6);
         }
         a->head = t->next;
         if (!a->head) a->tail = NULL;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "gridhub/hist.h"
+#include "gridhub/metrics.h"
 
 typedef struct gh_ack_txn gh_ack_txn_t;
 typedef struct gh_ack {
@@ -25,6 +26,9 @@ typedef struct gh_ack {
     /* Commit (in PostgreSQL) to acknowledgement (by Kafka) of whole
      * transactions, µs: since start, and since the last stats report. */
     gh_hist_t latency_total, latency_window;
+    /* The same latencies for the metrics endpoint, in seconds (NULL:
+     * none); set by the connector (cn_metrics.h). */
+    gh_metrics_series_t *latency_metric;
 } gh_ack_t;
 
 /* Opens a transaction at the tail. Borrowed until it completes. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ack.h"
+#include "cn_metrics.h"
 #include "copy_text.h"
 #include "encoding.h"
 #include "gridhub/avro.h"
@@ -82,7 +83,8 @@ const gh_conf_prop_t gh_connector_props[] = {
     GH_CONF_DLQ_PROP("rows that do not fit the mapping"),
     GH_CONF_RETRY_PROPS,
     GH_SHUTDOWN_TIMEOUT_PROP,
-    GH_CONF_LOG_LEVEL_PROP,
+    GH_METRICS_PROPS,
+    GH_CONF_LOG_PROPS,
     GH_CONF_END};
 
 typedef struct tstate {
@@ -135,6 +137,8 @@ typedef struct cn {
      * of the table dead-letters it for this reason. */
     int enc_bad;
     char enc_why[512];
+    gh_cn_metrics_t *metrics;
+    PGconn *db; /* the session's normal connection, idle while streaming */
 } cn_t;
 
 enum { OP_C, OP_U, OP_D, OP_R, OP_T };
@@ -205,7 +209,7 @@ static json_t *json_value(const char *s, size_t n) {
 
 /* Dead letter for a row that does not fit its mapping: the value is a JSON
  * document of the raw row so that a steward can read and replay it. */
-static gh_err_t dead_letter(cn_t *c, tstate_t *ts, char op,
+static gh_err_t dead_letter(cn_t *c, tstate_t *ts, const char *class, char op,
                             const gh_pgo_tuple_t *tup,
                             const char *const *colnames, const char *reason,
                             uint64_t lsn, gh_ack_txn_t *txn, char *errstr,
@@ -265,6 +269,7 @@ static gh_err_t dead_letter(cn_t *c, tstate_t *ts, char op,
     free(reason_full);
     free(text);
     c->dead_letters++;
+    gh_cn_metrics_dead_letter(c->metrics, class);
     gh_log_warn(LOG, "dead letter (%s.%s): %s", gh_map_table_schema(ts->t),
                 gh_map_table_name(ts->t), reason);
     return e;
@@ -347,8 +352,9 @@ static gh_err_t emit(cn_t *c, tstate_t *ts, int op,
     gh_err_t e = build_event(c, ts, op, before, after, lsn, seq, snapshot, why,
                              sizeof(why));
     if (e == GH_ERR_MAPPING) {
-        e = dead_letter(c, ts, op_syms[op][0], after ? after : before, colnames,
-                        why, lsn, txn, errstr, errstr_size);
+        e = dead_letter(c, ts, "mapping", op_syms[op][0],
+                        after ? after : before, colnames, why, lsn, txn, errstr,
+                        errstr_size);
         return e;
     }
     if (e) return gh_seterr(errstr, errstr_size, e, "%s", why);
@@ -366,8 +372,9 @@ static gh_err_t emit(cn_t *c, tstate_t *ts, int op,
         gh_log_error(LOG, "%s.%s: %s; sent to %s instead",
                      gh_map_table_schema(ts->t), gh_map_table_name(ts->t), why,
                      c->dlq);
-        return dead_letter(c, ts, op_syms[op][0], after ? after : before,
-                           colnames, why, lsn, txn, errstr, errstr_size);
+        return dead_letter(c, ts, "oversized", op_syms[op][0],
+                           after ? after : before, colnames, why, lsn, txn,
+                           errstr, errstr_size);
     }
     e = produce(c, ts->topic, c->key.data, c->key.len, c->val.data, c->val.len,
                 txn, errstr, errstr_size);
@@ -602,8 +609,8 @@ static gh_err_t snapshot(cn_t *c, PGconn *db, const char *snapname,
             if (gh_enc_values(c->enc, vals, ncols, &bad, why, sizeof(why))) {
                 char *reason = gh_xasprintf("column %s: %s", cols[bad], why);
                 gh_buf_reset(&c->key); /* the key may be what is unreadable */
-                e = dead_letter(c, ts, 'r', &tup, cols, reason, lsn, txn,
-                                errstr, errstr_size);
+                e = dead_letter(c, ts, "encoding", 'r', &tup, cols, reason, lsn,
+                                txn, errstr, errstr_size);
                 free(reason);
                 PQfreemem(line);
                 if (e) break;
@@ -618,6 +625,7 @@ static gh_err_t snapshot(cn_t *c, PGconn *db, const char *snapname,
             PQfreemem(line);
             if (e) break;
             rows++;
+            gh_cn_metrics_progress(c->metrics, c->events);
             if ((rows & 1023) == 0) rd_kafka_poll(c->rk, 0);
         }
         r = PQgetResult(db);
@@ -744,7 +752,7 @@ static gh_err_t on_row_change(cn_t *c, relinfo_t *ri, tstate_t *ts,
     const char *unreadable = c->enc_bad ? c->enc_why : bind_err;
     if (unreadable) {
         gh_buf_reset(&c->key); /* the key may be what is unreadable */
-        return dead_letter(c, ts,
+        return dead_letter(c, ts, c->enc_bad ? "encoding" : "layout",
                            m->kind == 'I'   ? 'c'
                            : m->kind == 'U' ? 'u'
                                             : 'd',
@@ -937,6 +945,7 @@ static gh_err_t stream(cn_t *c, PGconn *repl, char *errstr,
             rd_kafka_poll(c->rk, 0);
         }
         if (e) break;
+        gh_cn_metrics_tick(c->metrics, c->db, &c->ack, c->events, c->received);
         char fatal[512];
         if (rd_kafka_fatal_error(c->rk, fatal, sizeof(fatal)))
             return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
@@ -1106,6 +1115,7 @@ static gh_err_t session(cn_t *c, char *errstr, size_t errstr_size) {
         gh_log_info(LOG, "streaming %s from slot %s at %s", c->dbname, c->slot,
                     l);
     }
+    c->db = db;
     e = stream(c, repl, errstr, errstr_size);
 out:
     free(snapname);
@@ -1188,6 +1198,7 @@ static void cn_free(cn_t *c) {
     c->rk = NULL;
     gh_ack_clear(&c->ack);
     gh_enc_destroy(c->enc);
+    gh_cn_metrics_destroy(c->metrics);
     gh_mapping_destroy(c->map);
     gh_serde_destroy(c->serde);
     gh_schemas_destroy(c->schemas);
@@ -1235,6 +1246,12 @@ gh_err_t gh_connector_run(const gh_conf_t *conf, char *errstr,
     if (!c.enc) {
         cn_free(&c);
         return GH_ERR_CONFIG;
+    }
+    c.metrics = gh_cn_metrics_new(conf, c.name, c.dept, c.slot, &c.ack, errstr,
+                                  errstr_size);
+    if (!c.metrics) {
+        cn_free(&c);
+        return GH_ERR_IO;
     }
     c.serde = gh_serde_new(c.schemas, gh_conf_get(conf, "schema.registry.url"));
     c.nts = gh_mapping_table_count(c.map);
@@ -1284,6 +1301,7 @@ gh_err_t gh_connector_run(const gh_conf_t *conf, char *errstr,
         }
         if (!retryable(e)) break;
         gh_log_warn(LOG, "%s; retrying in %d ms", errstr, wait);
+        gh_cn_metrics_degraded(c.metrics, errstr);
         /* A half-read transaction is resent from the confirmed position. */
         if (c.txn) {
             gh_ack_close(&c.ack, c.txn, 0, 0);

@@ -20,6 +20,9 @@ typedef struct gh_cli_cmd {
     /* Runs until stopped: has shutdown.timeout.ms and the stop/exit-status
      * section in --help (gh_shutdown_exit_help). Others list 0/1/2. */
     int long_running;
+    /* The exit status section of --help, if not the usual 0/1/2 (may be
+     * NULL). */
+    const char *exit_help;
 } gh_cli_cmd_t;
 
 /* For long-running commands: installs the shutdown handlers with the
@@ -34,8 +37,10 @@ extern const gh_cli_cmd_t gh_cli_gen;
 extern const gh_cli_cmd_t gh_cli_resolve;
 extern const gh_cli_cmd_t gh_cli_steward;
 extern const gh_cli_cmd_t gh_cli_resync;
+extern const gh_cli_cmd_t gh_cli_status;
 
-/* Applies log.level from conf if the table has it. */
-void gh_cli_apply_log_level(const gh_conf_t *conf);
+/* Applies log.level and log.format: the property if set, else
+ * GRIDHUB_LOG_LEVEL / GRIDHUB_LOG_FORMAT, else the property's default. */
+void gh_cli_apply_log(const gh_conf_t *conf);
 
 #endif

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "gridhub/broker.h"
 #include "gridhub/log.h"
+#include "gridhub/metrics.h"
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 
@@ -61,9 +62,18 @@ static int run(gh_conf_t *conf) {
     char err[512];
     gh_cli_install_shutdown(conf, "broker");
     install_drill();
+    /* The embedded broker has no figures worth a metric of its own; its
+     * endpoint says whether it is up, for `gridhub status`. */
+    gh_metrics_t *m =
+        gh_metrics_start(conf, "broker", "broker", err, sizeof(err));
+    if (!m) {
+        gh_log_error("broker", "%s", err);
+        return 1;
+    }
     gh_broker_t *b = gh_broker_new(conf, err, sizeof(err));
     if (!b) {
         gh_log_error("broker", "%s", err);
+        gh_metrics_destroy(m);
         return 1;
     }
     const char *bs = gh_broker_bootstraps(b);
@@ -74,18 +84,22 @@ static int run(gh_conf_t *conf) {
         gh_log_error("broker", "cannot write bootstrap.file %s: %s", file,
                      strerror(errno));
         gh_broker_destroy(b);
+        gh_metrics_destroy(m);
         return 1;
     }
     gh_log_info("broker",
                 "embedded mock cluster listening on %s (in-memory, for demo "
                 "and tests only)",
                 bs);
+    gh_metrics_set_state(m, GH_METRICS_RUNNING, NULL);
     while (!gh_shutdown_requested()) {
+        gh_metrics_progress(m);
         usleep(100 * 1000);
         drill(b);
     }
     gh_log_info("broker", "stopping");
     gh_broker_destroy(b);
+    gh_metrics_destroy(m);
     if (file) unlink(file);
     return 0;
 }

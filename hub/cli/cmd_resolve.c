@@ -43,7 +43,7 @@ static const gh_conf_prop_t props[] = {
      "Train m, u and lambda on the input by EM before resolving; false "
      "resolves with the built-in priors and the pins."},
     GH_MATCH_CONF_PROPS,
-    GH_CONF_LOG_LEVEL_PROP,
+    GH_CONF_LOG_PROPS,
     GH_CONF_END};
 
 /* ---- (department, source_key) -> record --------------------------------- */

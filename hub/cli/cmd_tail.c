@@ -10,6 +10,7 @@
 #include "gridhub/avro.h"
 #include "gridhub/kafka.h"
 #include "gridhub/log.h"
+#include "gridhub/metrics.h"
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 
@@ -29,8 +30,10 @@ static const gh_conf_prop_t props[] = {
     {"idle.timeout.ms", GH_CONF_INT, "0", 0, 0, 86400000, NULL, NULL,
      "Stop after this long without a message (0: never)."},
     GH_SHUTDOWN_TIMEOUT_PROP,
+    GH_METRICS_PROPS,
     {"log.level", GH_CONF_ENUM, "warn", 0, 0, 0, "error|warn|info|debug", NULL,
-     "Log level."},
+     "Log level. When not set: GRIDHUB_LOG_LEVEL from the environment."},
+    GH_CONF_LOG_FORMAT_PROP,
     GH_CONF_END};
 
 static json_t *headers_json(const rd_kafka_message_t *m) {
@@ -45,12 +48,54 @@ static json_t *headers_json(const rd_kafka_message_t *m) {
     return o;
 }
 
+/* What a subscriber's reader shows the operator: how much it read and how
+ * far behind it is. */
+typedef struct tail_metrics {
+    gh_metrics_t *m;
+    gh_metrics_series_t *read;
+    gh_metrics_family_t *lag;
+    int64_t refresh_ms, last;
+} tail_metrics_t;
+
+static int tail_metrics_init(tail_metrics_t *tm, const gh_conf_t *conf,
+                             char *err, size_t errsz) {
+    tm->m = gh_metrics_start(conf, "tail", "tail", err, errsz);
+    if (!tm->m) return -1;
+    gh_metrics_family_t *read =
+        gh_metrics_counter(tm->m, "gridhub_tail_messages_total",
+                           "Messages read and printed.", NULL);
+    tm->read = gh_metrics_series(read, NULL);
+    tm->lag = gh_metrics_gauge(tm->m, "gridhub_tail_consumer_lag_messages",
+                               "Messages of each partition not yet read.",
+                               "topic,partition");
+    tm->refresh_ms = gh_conf_get_int(conf, "metrics.refresh.ms");
+    gh_metrics_figure(tm->m, "messages", read);
+    gh_metrics_figure(tm->m, "consumer_lag_messages", tm->lag);
+    return 0;
+}
+
+/* Each turn of the loop. */
+static void tail_metrics_tick(tail_metrics_t *tm, rd_kafka_t *c) {
+    gh_metrics_progress(tm->m);
+    int64_t now = gh_now_ms();
+    if (now - tm->last < tm->refresh_ms) return;
+    tm->last = now;
+    gh_metrics_set_state(tm->m, GH_METRICS_RUNNING, NULL);
+    gh_kafka_consumer_lag(c, tm->lag);
+}
+
 static int run(gh_conf_t *conf) {
     char err[1024];
     gh_cli_install_shutdown(conf, "tail");
+    tail_metrics_t tm = {0};
+    if (tail_metrics_init(&tm, conf, err, sizeof(err))) {
+        gh_log_error("tail", "%s", err);
+        return 1;
+    }
     gh_schemas_t *set = NULL;
     if (gh_schemas_load_dir(&set, gh_schemas_dir(conf), err, sizeof(err))) {
         gh_log_error("tail", "%s", err);
+        gh_metrics_destroy(tm.m);
         return 1;
     }
     gh_serde_t *sd =
@@ -66,6 +111,7 @@ static int run(gh_conf_t *conf) {
         gh_log_error("tail", "%s", err);
         gh_serde_destroy(sd);
         gh_schemas_destroy(set);
+        gh_metrics_destroy(tm.m);
         return 1;
     }
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
@@ -81,6 +127,7 @@ static int run(gh_conf_t *conf) {
     int rc = GH_EXIT_OK;
     int64_t last = gh_now_ms();
     while (!gh_shutdown_requested() && (!max || count < max)) {
+        tail_metrics_tick(&tm, c);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
         if (!m) {
             if (idle && gh_now_ms() - last >= idle) break;
@@ -135,10 +182,12 @@ static int run(gh_conf_t *conf) {
         json_decref(o);
         rd_kafka_message_destroy(m);
         count++;
+        gh_metrics_inc(tm.read);
     }
     gh_kafka_consumer_close(c, 10000);
     gh_serde_destroy(sd);
     gh_schemas_destroy(set);
+    gh_metrics_destroy(tm.m);
     return rc;
 }
 

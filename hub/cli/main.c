@@ -8,9 +8,11 @@
 #include "gridhub/util.h"
 
 static const gh_cli_cmd_t *const commands[] = {
-    &gh_cli_broker,  &gh_cli_connector, &gh_cli_hub,
-    &gh_cli_tail,    &gh_cli_gen,       &gh_cli_resolve,
-    &gh_cli_steward, &gh_cli_resync,    NULL};
+    &gh_cli_broker,  &gh_cli_connector,
+    &gh_cli_hub,     &gh_cli_tail,
+    &gh_cli_gen,     &gh_cli_resolve,
+    &gh_cli_steward, &gh_cli_resync,
+    &gh_cli_status,  NULL};
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -31,7 +33,9 @@ static void cmd_help(const gh_cli_cmd_t *c) {
            "%s\n\n",
            c->name, c->summary);
     if (c->usage) printf("%s\n\n", c->usage);
-    if (c->long_running)
+    if (c->exit_help)
+        printf("%s\n\n", c->exit_help);
+    else if (c->long_running)
         printf("%s\n\n", gh_shutdown_exit_help());
     else
         printf("Exit status:\n"
@@ -67,10 +71,34 @@ void gh_cli_install_shutdown(const gh_conf_t *conf, const char *name) {
     gh_shutdown_install(name, gh_conf_get_int(conf, "shutdown.timeout.ms"));
 }
 
-void gh_cli_apply_log_level(const gh_conf_t *conf) {
-    const char *l = gh_conf_get(conf, "log.level");
+/* The property if given, else the environment variable if valid, else
+ * the property's default; NULL if the table has no such property. */
+static const char *log_setting(const gh_conf_t *conf, const char *key,
+                               const char *env, int (*valid)(const char *)) {
+    const char *e = getenv(env);
+    if (!gh_conf_is_set(conf, key) && e && valid(e)) return e;
+    return gh_conf_get(conf, key);
+}
+
+static int valid_level(const char *s) {
+    gh_log_level_t l;
+    return gh_log_level_parse(s, &l) == 0;
+}
+
+static int valid_format(const char *s) {
+    gh_log_format_t f;
+    return gh_log_format_parse(s, &f) == 0;
+}
+
+void gh_cli_apply_log(const gh_conf_t *conf) {
     gh_log_level_t lvl;
+    gh_log_format_t fmt;
+    const char *l =
+        log_setting(conf, "log.level", "GRIDHUB_LOG_LEVEL", valid_level);
+    const char *f =
+        log_setting(conf, "log.format", "GRIDHUB_LOG_FORMAT", valid_format);
     if (l && gh_log_level_parse(l, &lvl) == 0) gh_log_set_level(lvl);
+    if (f && gh_log_format_parse(f, &fmt) == 0) gh_log_set_format(fmt);
 }
 
 int main(int argc, char **argv) {
@@ -201,7 +229,7 @@ int main(int argc, char **argv) {
         gh_conf_destroy(conf);
         return 2;
     }
-    gh_cli_apply_log_level(conf);
+    gh_cli_apply_log(conf);
     int rc = cmd->run(conf);
     gh_conf_destroy(conf);
     return rc;

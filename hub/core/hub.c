@@ -12,6 +12,7 @@
 #include "gridhub/pg.h"
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
+#include "hub_metrics.h"
 #include "migrate.h"
 #include "origin.h"
 
@@ -59,7 +60,8 @@ const gh_conf_prop_t gh_hub_props[] = {
     GH_RESOLVER_PROPS,
     GH_CONF_RETRY_PROPS,
     GH_SHUTDOWN_TIMEOUT_PROP,
-    GH_CONF_LOG_LEVEL_PROP,
+    GH_METRICS_PROPS,
+    GH_CONF_LOG_PROPS,
     GH_CONF_END};
 
 typedef struct hub {
@@ -93,6 +95,7 @@ typedef struct hub {
         int64_t floor;
     } * gaps;
     int ngaps;
+    gh_hub_metrics_t *metrics;
 } hub_t;
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -170,8 +173,10 @@ static gh_err_t drain(hub_t *h, char *errstr, size_t errstr_size) {
     return GH_OK;
 }
 
+/* `class` is the reason's class for the metrics (GH_DL_* of
+ * hub_metrics.h), `reason` the sentence in the gh.error.reason header. */
 static gh_err_t dead_letter(hub_t *h, const rd_kafka_message_t *m,
-                            const char *reason, char *errstr,
+                            const char *class, const char *reason, char *errstr,
                             size_t errstr_size) {
     gh_err_t e = gh_kafka_produce_dead_letter(
         h->producer, gh_conf_get(h->conf, "dlq.topic"), m->key, m->key_len,
@@ -179,6 +184,7 @@ static gh_err_t dead_letter(hub_t *h, const rd_kafka_message_t *m,
         m->partition, m->offset, NULL, errstr, errstr_size);
     if (!e) h->pending++;
     h->dead++;
+    gh_hub_metrics_dead_letter(h->metrics, class);
     gh_log_warn(LOG, "dead letter %s[%d]@%" PRId64 ": %s",
                 rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset,
                 reason);
@@ -316,6 +322,7 @@ static gh_err_t relay(hub_t *h, char *errstr, size_t errstr_size) {
             return e;
         }
         PQclear(r);
+        gh_hub_metrics_relayed(h->metrics, n);
         if (n < atoi(lim)) return GH_OK;
         if (gh_shutdown_expired()) {
             h->left_outbox = -1; /* more pages, not counted */
@@ -348,7 +355,8 @@ typedef struct batch {
      * retried attempt must not produce them twice). */
     rd_kafka_message_t **dl_of;
     char **dl_why;
-    int ndl, ndecode_dl; /* the first ndecode_dl are the decoder's */
+    const char **dl_class; /* GH_DL_* of hub_metrics.h */
+    int ndl, ndecode_dl;   /* the first ndecode_dl are the decoder's */
     /* End-of-snapshot markers, applied after the batch's events. */
     struct marker {
         const char *dept;
@@ -379,8 +387,9 @@ static void batch_clear(batch_t *b) {
 }
 
 static void defer_dead_letter(batch_t *b, rd_kafka_message_t *m,
-                              const char *why) {
+                              const char *class, const char *why) {
     b->dl_of[b->ndl] = m;
+    b->dl_class[b->ndl] = class;
     b->dl_why[b->ndl++] = gh_xstrdup(why ? why : "rejected");
 }
 
@@ -407,13 +416,14 @@ static void read_marker(hub_t *h, batch_t *b, rd_kafka_message_t *m) {
         header(m, "gh.snapshot.lsn", lsn, sizeof(lsn)) ||
         header(m, "gh.snapshot.partitions", parts, sizeof(parts)) ||
         atoi(parts) < 1 || m->partition >= atoi(parts)) {
-        defer_dead_letter(b, m, "malformed end-of-snapshot marker");
+        defer_dead_letter(b, m, GH_DL_UNTRUSTED,
+                          "malformed end-of-snapshot marker");
         return;
     }
     int64_t l = strtoll(lsn, NULL, 10);
     if (gh_origin_check_position(h->origin, rd_kafka_topic_name(m->rkt), l,
                                  &dept, why, sizeof(why))) {
-        defer_dead_letter(b, m, why);
+        defer_dead_letter(b, m, GH_DL_UNTRUSTED, why);
         return;
     }
     /* Records keep the table name without its schema. */
@@ -447,13 +457,13 @@ static gh_err_t decode_batch(hub_t *h, batch_t *b, char *errstr,
             return gh_seterr(errstr, errstr_size, GH_ERR_RETRY, "%s", reason);
         }
         if (de) {
-            defer_dead_letter(b, m, reason);
+            defer_dead_letter(b, m, GH_DL_DECODE, reason);
             continue;
         }
         if (gh_origin_check(h->origin, rd_kafka_topic_name(m->rkt), v, reason,
                             sizeof(reason))) {
             avro_value_decref(v);
-            defer_dead_letter(b, m, reason);
+            defer_dead_letter(b, m, GH_DL_UNTRUSTED, reason);
             continue;
         }
         b->of[b->k++] = m;
@@ -477,7 +487,7 @@ static gh_err_t apply_one(hub_t *h, batch_t *b, rd_kafka_message_t *m,
                          e == GH_ERR_PG_CONNECT ? e : GH_ERR_RETRY, "%s", why);
     if (e) {
         gh_pg_exec(h->db, "ROLLBACK TO SAVEPOINT ev", ignore, sizeof(ignore));
-        defer_dead_letter(b, m, why);
+        defer_dead_letter(b, m, GH_DL_APPLY, why);
         return GH_OK;
     }
     gh_pg_exec(h->db, "RELEASE SAVEPOINT ev", ignore, sizeof(ignore));
@@ -509,7 +519,7 @@ static gh_err_t apply_batch(hub_t *h, batch_t *b, char *errstr,
         gh_pg_exec(h->db, "RELEASE SAVEPOINT batch", ignore, sizeof(ignore));
         for (int i = 0; i < k && !e; i++) {
             if (status[i] < 0)
-                defer_dead_letter(b, b->of[i], why[i]);
+                defer_dead_letter(b, b->of[i], GH_DL_APPLY, why[i]);
             else if (status[i])
                 applied++;
             else
@@ -575,7 +585,8 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
         h->us_resolve += t2 - t1;
         h->us_commit += gh_now_us() - t2;
         for (int i = 0; !e && i < b->ndl; i++)
-            e = dead_letter(h, b->dl_of[i], b->dl_why[i], errstr, errstr_size);
+            e = dead_letter(h, b->dl_of[i], b->dl_class[i], b->dl_why[i],
+                            errstr, errstr_size);
         if (!e) return GH_OK;
         char ignore[256];
         gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
@@ -706,10 +717,12 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     b.of = gh_xcalloc((size_t)max_msgs, sizeof(rd_kafka_message_t *));
     b.dl_of = gh_xcalloc((size_t)max_msgs, sizeof(rd_kafka_message_t *));
     b.dl_why = gh_xcalloc((size_t)max_msgs, sizeof(char *));
+    b.dl_class = gh_xcalloc((size_t)max_msgs, sizeof(char *));
     b.mk = gh_xcalloc((size_t)max_msgs, sizeof(*b.mk));
     int64_t last_stats = gh_now_ms(), last_relay = gh_now_ms();
     int64_t poll_ms = gh_conf_get_int(conf, "outbox.poll.ms");
     while (!e && !gh_shutdown_requested()) {
+        gh_hub_metrics_tick(h->metrics, h->db, c);
         int n = 0;
         int64_t deadline = gh_now_ms() + max_ms;
         /* A stop request ends the batch: what was polled is applied, nothing
@@ -751,7 +764,10 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
             continue;
         }
         b.n = n;
+        int64_t t0 = gh_now_us();
         e = commit_batch(h, &b, errstr, errstr_size);
+        gh_hub_metrics_batch(h->metrics, n, gh_now_us() - t0, h->applied,
+                             h->skipped, &h->rs);
         batch_clear(&b);
         /* Offsets only after the database committed and dead letters are
          * acknowledged: a crash before this point replays the batch, and
@@ -807,6 +823,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     free(b.of);
     free(b.dl_of);
     free(b.dl_why);
+    free(b.dl_class);
     free(b.mk);
     gh_kafka_consumer_close(c, 10000);
 out:
@@ -873,6 +890,11 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         e = GH_ERR_CONFIG;
         goto out;
     }
+    h.metrics = gh_hub_metrics_new(conf, errstr, errstr_size);
+    if (!h.metrics) {
+        e = GH_ERR_IO;
+        goto out;
+    }
     h.producer = gh_kafka_producer_new(conf, "gridhub-hub", dr_cb, &h, errstr,
                                        errstr_size);
     if (!h.producer) {
@@ -891,6 +913,7 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
             e != GH_ERR_RETRY && e != GH_ERR_HTTP)
             break;
         gh_log_warn(LOG, "%s; restarting in %d ms", errstr, wait);
+        gh_hub_metrics_degraded(h.metrics, errstr);
         h.delivery_failed = 0;
         gh_shutdown_sleep_ms(wait);
         wait = wait * 2 > wmax ? wmax : wait * 2;
@@ -927,6 +950,7 @@ out:
     }
     free(h.too_large);
     forget_gaps(&h);
+    gh_hub_metrics_destroy(h.metrics);
     free_list(h.subs);
     gh_serde_destroy(h.serde);
     gh_schemas_destroy(h.schemas);

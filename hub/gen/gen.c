@@ -155,7 +155,7 @@ const gh_conf_prop_t gh_gen_props[] = {
      "Bytes (KiB) of rows gathered per table before they are sent with "
      "PQputCopyData."},
     GH_SHUTDOWN_TIMEOUT_PROP,
-    GH_CONF_LOG_LEVEL_PROP,
+    GH_CONF_LOG_PROPS,
     GH_CONF_END};
 
 static double conf_double(const gh_conf_t *conf, const char *key) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gridhub/log.h"
+#include "gridhub/metrics.h"
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 
@@ -22,7 +23,8 @@ const gh_conf_prop_t gh_broker_props[] = {
     {"topic.partitions", GH_CONF_INT, "4", 0, 1, 1000, NULL, NULL,
      "Partition count for topics listed without one and auto-created ones."},
     GH_SHUTDOWN_TIMEOUT_PROP,
-    GH_CONF_LOG_LEVEL_PROP,
+    GH_METRICS_PROPS,
+    GH_CONF_LOG_PROPS,
     GH_CONF_END};
 
 struct gh_broker {

@@ -340,6 +340,10 @@ gh_err_t gh_conf_check(const gh_conf_t *c, char *errstr, size_t errstr_size) {
     return GH_OK;
 }
 
+int gh_conf_is_set(const gh_conf_t *c, const char *key) {
+    return find_entry(c, key) != NULL;
+}
+
 const char *gh_conf_get(const gh_conf_t *c, const char *key) {
     entry_t *e = find_entry(c, key);
     if (e) return e->value;

@@ -8,6 +8,7 @@
 #include "gridhub/log.h"
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
+#include "kafka_int.h"
 
 int gh_kafka_validate_prop(const char *key, const char *value, char *errstr,
                            size_t errstr_size) {
@@ -154,15 +155,10 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
  * surfaces as RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET for gh_kafka_check_gap.
  * librdkafka's own "earliest" would silently start wherever the log now
  * begins. */
-typedef struct floor_ctx {
-    gh_kafka_floor_cb *cb;
-    void *ctx;
-} floor_ctx_t;
-
 static void complete_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                   rd_kafka_topic_partition_list_t *parts,
                                   void *opaque) {
-    floor_ctx_t *fl = opaque;
+    gh__consumer_ctx_t *fl = opaque;
     int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         if (coop) {
@@ -180,8 +176,9 @@ static void complete_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             p->offset = RD_KAFKA_OFFSET_STORED;
             continue;
         }
-        int64_t floor =
-            fl && fl->cb ? fl->cb(fl->ctx, p->topic, p->partition) : -1;
+        int64_t floor = fl && fl->floor
+                            ? fl->floor(fl->floor_ctx, p->topic, p->partition)
+                            : -1;
         if (floor >= 0 && p->offset < floor) {
             gh_log_warn("kafka",
                         "%s [%d]: starting at offset %" PRId64
@@ -237,18 +234,20 @@ rd_kafka_t *gh_kafka_consumer_new(const gh_conf_t *conf, const char *group_id,
         return NULL;
     }
     rd_kafka_conf_set_offset_commit_cb(kc, commit_cb);
-    floor_ctx_t *fl = NULL;
+    gh__consumer_ctx_t *ctx = gh_xcalloc(1, sizeof(*ctx));
     if (complete_history) {
         rd_kafka_conf_set_rebalance_cb(kc, complete_rebalance_cb);
-        fl = gh_xcalloc(1, sizeof(*fl));
-        *fl = (floor_ctx_t){floor, floor_ctx};
-        rd_kafka_conf_set_opaque(kc, fl); /* freed by gh_kafka_consumer_close */
+        ctx->floor = floor;
+        ctx->floor_ctx = floor_ctx;
     }
+    ctx->lag = gh__kafka_lag_attach(kc, conf);
+    rd_kafka_conf_set_opaque(kc, ctx); /* freed by gh_kafka_consumer_close */
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, why, sizeof(why));
     if (!rk) {
         snprintf(errstr, errstr_size, "cannot create Kafka consumer: %s", why);
         rd_kafka_conf_destroy(kc);
-        free(fl);
+        gh__kafka_lag_free(ctx->lag);
+        free(ctx);
         return NULL;
     }
     rd_kafka_poll_set_consumer(rk);
@@ -423,8 +422,9 @@ int gh_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms) {
                     "cluster (unreachable?); it notices when the session "
                     "times out",
                     rd_kafka_name(rk));
-    void *fl = rd_kafka_opaque(rk); /* see gh_kafka_consumer_new */
+    gh__consumer_ctx_t *ctx = rd_kafka_opaque(rk); /* gh_kafka_consumer_new */
     rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-    free(fl);
+    if (ctx) gh__kafka_lag_free(ctx->lag);
+    free(ctx);
     return closed ? 0 : -1;
 }

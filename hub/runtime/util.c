@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "norm_int.h"
+
 static void oom(size_t n) {
     fprintf(stderr, "gridhub: out of memory allocating %zu bytes; aborting\n",
             n);
@@ -90,6 +92,38 @@ void gh_buf_printf(gh_buf_t *b, const char *fmt, ...) {
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
+}
+
+void gh_buf_json_string(gh_buf_t *b, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    gh_buf_puts(b, "\"");
+    while (*p) {
+        uint32_t cp;
+        int k = gh__norm_utf8_next(p, &cp);
+        if (k < 0) {
+            gh_buf_puts(b, "\xEF\xBF\xBD"); /* U+FFFD */
+            p++;
+            continue;
+        }
+        if (cp == '"' || cp == '\\') {
+            char esc[2] = {'\\', (char)cp};
+            gh_buf_append(b, esc, 2);
+        } else if (cp == '\n') {
+            gh_buf_puts(b, "\\n");
+        } else if (cp == '\t') {
+            gh_buf_puts(b, "\\t");
+        } else if (cp == '\r') {
+            gh_buf_puts(b, "\\r");
+        } else if (cp < 0x20 || cp == 0x7F) {
+            char u[6] = {'\\', 'u', '0', '0', hex[cp >> 4], hex[cp & 15]};
+            gh_buf_append(b, u, 6);
+        } else {
+            gh_buf_append(b, p, (size_t)k);
+        }
+        p += k;
+    }
+    gh_buf_puts(b, "\"");
 }
 
 void gh_buf_reset(gh_buf_t *b) {

@@ -93,6 +93,9 @@ gh_err_t gh_props_parse_file(const char *path, gh_props_cb *cb, void *opaque,
 /* Checks that every required property is set. Call after loading. */
 gh_err_t gh_conf_check(const gh_conf_t *conf, char *errstr, size_t errstr_size);
 
+/* Whether `key` was set (from a file or an override), not defaulted. */
+int gh_conf_is_set(const gh_conf_t *conf, const char *key);
+
 /* The set value, else the default, else NULL. Borrowed from the handle. */
 const char *gh_conf_get(const gh_conf_t *conf, const char *key);
 long long gh_conf_get_int(const gh_conf_t *conf, const char *key);
@@ -106,11 +109,25 @@ void gh_conf_foreach_prefix(const gh_conf_t *conf, const char *prefix,
                             void *opaque);
 
 /* Table entries shared by the long-running components. */
-#define GH_CONF_LOG_LEVEL_PROP                                                 \
+#define GH_CONF_LOG_FORMAT_PROP                                                \
     {                                                                          \
-        "log.level", GH_CONF_ENUM, "info", 0, 0, 0, "error|warn|info|debug",   \
-            NULL, "Log level."                                                 \
+        "log.format", GH_CONF_ENUM, "text", 0, 0, 0, "text|json", NULL,        \
+            "Log lines on stderr: `text` (timestamp, level, component, "       \
+            "message) or `json` (one object per line with ts, level, "         \
+            "component, msg), for log collectors. When not set: "              \
+            "GRIDHUB_LOG_FORMAT from the environment."                         \
     }
+#define GH_CONF_LOG_PROPS                                                      \
+    {"log.level",                                                              \
+     GH_CONF_ENUM,                                                             \
+     "info",                                                                   \
+     0,                                                                        \
+     0,                                                                        \
+     0,                                                                        \
+     "error|warn|info|debug",                                                  \
+     NULL,                                                                     \
+     "Log level. When not set: GRIDHUB_LOG_LEVEL from the environment."},      \
+        GH_CONF_LOG_FORMAT_PROP
 #define GH_CONF_RETRY_PROPS                                                    \
     {"retry.backoff.ms",                                                       \
      GH_CONF_INT,                                                              \

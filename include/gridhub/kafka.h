@@ -14,6 +14,7 @@
 
 #include "gridhub/conf.h"
 #include "gridhub/error.h"
+#include "gridhub/metrics.h"
 
 /* Validator for the `kafka.` prefix property (gh_conf_validate_cb): checks
  * the name and value against librdkafka's own configuration table. */
@@ -72,8 +73,10 @@ typedef int64_t(gh_kafka_floor_cb)(void *ctx, const char *topic,
  * (auto.offset.reset=error), which the caller hands to
  * gh_kafka_check_gap(); `floor` (may be NULL; `floor_ctx` is borrowed and
  * must outlive the consumer) lets accepted gaps through. Otherwise the
- * consumer starts at the earliest message the broker holds. Owned by
- * caller (gh_kafka_consumer_close). */
+ * consumer starts at the earliest message the broker holds. If `conf` has
+ * metrics.refresh.ms, librdkafka's statistics are on at that interval and
+ * feed gh_kafka_consumer_lag(). Owned by caller (gh_kafka_consumer_close).
+ */
 rd_kafka_t *gh_kafka_consumer_new(const gh_conf_t *conf, const char *group_id,
                                   const char *client_id, int complete_history,
                                   gh_kafka_floor_cb *floor, void *floor_ctx,
@@ -95,6 +98,16 @@ gh_err_t gh_kafka_check_gap(rd_kafka_t *rk, const rd_kafka_message_t *m,
 /* The largest message (key, value and headers) the producer accepts:
  * its message.max.bytes, less room for the record's own framing. */
 size_t gh_kafka_max_message(rd_kafka_t *rk);
+
+/* Sets one series of `f` (labels topic,partition) per partition the
+ * consumer reads to how many messages it has not read yet (last stable
+ * offset minus its position, or minus the committed offset before it read
+ * anything), as of librdkafka's last statistics: never a broker request,
+ * so it cannot stall a loop while the cluster is down (the figures then
+ * age). Series of partitions no longer assigned are removed. Returns the
+ * sum, or -1 (f untouched) before the first statistics or when the
+ * consumer was made without metrics.refresh.ms. */
+long long gh_kafka_consumer_lag(rd_kafka_t *consumer, gh_metrics_family_t *f);
 
 /* Produces a dead-letter record: the original key and value bytes
  * unchanged, plus headers gh.error.reason, gh.error.component and, when

@@ -34,6 +34,11 @@ void gh_buf_puts(gh_buf_t *b, const char *s);
 void gh_buf_printf(gh_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void gh_buf_reset(gh_buf_t *b);
+/* Appends s as a JSON string literal: quoted, with `"`, `\` and control
+ * characters escaped and each byte that does not start a valid UTF-8
+ * sequence replaced by U+FFFD, so the result is valid JSON and valid UTF-8
+ * whatever s holds (log lines, error messages from peers). */
+void gh_buf_json_string(gh_buf_t *b, const char *s);
 /* Returns the data (caller frees; never NULL) and empties the buffer. */
 char *gh_buf_detach(gh_buf_t *b);
 void gh_buf_free(gh_buf_t *b);
