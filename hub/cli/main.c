@@ -127,6 +127,9 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    /* A signal while the configuration is read is a stop request too (the
+     * run sees it at once and exits 0), not death by SIGTERM. */
+    if (cmd->long_running) gh_shutdown_install(cmd->name, 10000);
 
     gh_conf_t *conf = gh_conf_new(cmd->name, cmd->props);
     gh_buf_t args = {0};

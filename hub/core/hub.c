@@ -589,7 +589,8 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
                             errstr, errstr_size);
         if (!e) return GH_OK;
         char ignore[256];
-        gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
+        if (PQtransactionStatus(h->db) != PQTRANS_IDLE)
+            gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
         gh_apply_discard(h->apply);
         batch_forget_dead(b, b->ndecode_dl);
         if (e == GH_ERR_PG_CONNECT || PQstatus(h->db) != CONNECTION_OK)
@@ -901,6 +902,10 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         e = GH_ERR_KAFKA;
         goto out;
     }
+    gh_log_info(LOG, "hub started: group %s, sources %s, subscribers %s",
+                gh_conf_get(conf, "group.id"),
+                gh_conf_get(conf, "source.topics"),
+                gh_conf_get(conf, "subscribers"));
     int wait = (int)gh_conf_get_int(conf, "retry.backoff.ms");
     int wmax = (int)gh_conf_get_int(conf, "retry.backoff.max.ms");
     for (;;) {

@@ -72,6 +72,7 @@ static void *watchdog(void *arg) {
 }
 
 void gh_shutdown_install(const char *name, int64_t timeout_ms) {
+    static int installed;
     component = name;
     budget_ms = timeout_ms;
     int n = snprintf(second_msg, sizeof(second_msg),
@@ -79,6 +80,9 @@ void gh_shutdown_install(const char *name, int64_t timeout_ms) {
                      "in flight is redone at the next start)\n",
                      name);
     second_len = n > 0 && (size_t)n < sizeof(second_msg) ? (size_t)n : 0;
+    /* Installed once (as early as main can, so that a signal during start-up
+     * is a stop request too); later calls only set the name and budget. */
+    if (installed++) return;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

@@ -49,9 +49,10 @@ enum {
     }
 
 /* Installs the SIGINT/SIGTERM handlers (SIGPIPE is ignored), sets the
- * budget and starts the watchdog thread. Call once, early, from the main
- * thread. `component` (static string) names the process in the watchdog's
- * log line. */
+ * budget and starts the watchdog thread, from the main thread. A later
+ * call only changes the name and the budget: install early with a default,
+ * again once the configuration is read. `component` (static string) names
+ * the process in the watchdog's log line. */
 void gh_shutdown_install(const char *component, int64_t timeout_ms);
 
 /* Non-zero once a stop was requested (signal or gh_shutdown_request()). */

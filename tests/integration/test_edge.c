@@ -8,11 +8,13 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "events.h"
 #include "gridhub/util.h"
 #include "harness.h"
+#include "pipeline.h"
 #include "stack.h"
 #include "topics.h"
 
@@ -128,6 +130,17 @@ Test(edge, euc_cn_database_arrives_as_utf8) {
     cr_assert_str_eq(json_string_value(json_object_get(n, "A2")), "刘慧佳");
     json_decref(n);
     cr_assert_eq(gh_test_topics_size(s->bootstrap, DLQ_TOPIC), 0);
+    /* The connector's state is its own: a private directory and file. */
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/state", s->dir);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0700, "state.dir mode %o",
+                 st.st_mode & 0777);
+    snprintf(path, sizeof(path), "%s/state/test.state", s->dir);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600, "state file mode %o",
+                 st.st_mode & 0777);
 }
 
 /* A SQL_ASCII database holding GBK bytes, no source.encoding: those rows
@@ -239,4 +252,40 @@ Test(edge, dropped_mapped_column) {
     cr_assert_str_eq(json_string_value(json_object_get(n, "D2")), "after");
     cr_assert_null(json_object_get(n, "D1"), "%s", gh_test_json_dump(n));
     json_decref(n);
+}
+
+/* A row whose event is larger than Kafka accepts would fail for good and
+ * stop the connector at every restart: it is set aside as a dead letter
+ * (its big value cut from the body) and the rows after it flow. */
+Test(edge, oversized_row_is_set_aside) {
+    gh_test_stack_t *s = g_stack = gh_test_stack_new(DDL, MAPPING);
+    static int n;
+    char slot[64];
+    snprintf(slot, sizeof(slot), "slot.name=gh_test_edge_big_%d_%d",
+             (int)getpid(), ++n);
+    const char *const extra[] = {slot, "kafka.message.max.bytes=100000", NULL};
+    gh_test_stack_start_connector(s, extra);
+    gh_test_wait_streaming(s);
+    gh_test_exec(s->dept, "INSERT INTO zz_syrk (rkbh, xm, xb, bz) VALUES "
+                          "('BIG', '大', '1', repeat('大', 60000))");
+    gh_test_exec(s->dept, "INSERT INTO zz_syrk (rkbh, xm, xb) VALUES "
+                          "('SMALL', '小', '2')");
+    wait_topic(s, DLQ_TOPIC, 1);
+    wait_topic(s, PERSON_TOPIC, 1);
+    cr_assert(gh_test_proc_alive(s->connector), "the connector exited");
+    json_t *n2 = names(s);
+    cr_assert_str_eq(json_string_value(json_object_get(n2, "SMALL")), "小");
+    cr_assert_null(json_object_get(n2, "BIG"));
+    json_decref(n2);
+    json_t *dl = gh_test_read_raw(s->bootstrap, DLQ_TOPIC);
+    const char *reason = NULL;
+    json_t *doc = dead_letter_of(dl, "BIG", &reason);
+    cr_assert(reason && strstr(reason, "oversized"), "reason: %s",
+              reason ? reason : "(none)");
+    cr_assert_eq(json_integer_value(json_object_get(
+                     json_object_get(json_object_get(doc, "row"), "bz"),
+                     "truncated_from_bytes")),
+                 180000, "%s", gh_test_json_dump(doc));
+    json_decref(doc);
+    json_decref(dl);
 }

@@ -418,7 +418,9 @@ Test(metrics, consumer_lag_rises_and_returns_to_zero) {
     char *text = get(hub, "/metrics");
     double lag =
         text ? sample(text, "gridhub_hub_consumer_lag_messages", NULL) : NAN;
-    cr_assert(lag > 0 && lag <= 300, "lag %g:\n%s", lag, text ? text : "");
+    /* 300 new events, plus what the last run read but may not have had
+     * committed (offsets are committed asynchronously): a handful. */
+    cr_assert(lag > 0 && lag <= 320, "lag %g:\n%s", lag, text ? text : "");
     free(text);
     gh_test_wait_settled(s, g_hub, SETTLE_MS);
     wait_sample(hub, "gridhub_hub_consumer_lag_messages", NULL, 0);

@@ -128,17 +128,18 @@ Test(soak, random_faults) {
     gh_test_wait_streaming(s);
 
     static const char *const names[] = {
-        "kill -9 hub",        "kill -9 connector", "restart hub",
-        "restart connector",  "broker outage",     "hub sessions cut",
-        "hub sessions frozen"};
-    int count[7] = {0};
+        "kill -9 hub",         "kill -9 connector",      "restart hub",
+        "restart connector",   "broker outage",          "hub sessions cut",
+        "hub sessions frozen", "department sessions cut"};
+    enum { NFAULTS = sizeof(names) / sizeof(names[0]) };
+    int count[NFAULTS] = {0};
     int64_t end = gh_now_ms() + (int64_t)seconds * 1000;
     int64_t next_fault = gh_now_ms() + 2000 + rand_r(&seed) % 3000;
     while (gh_now_ms() < end) {
         change(s, &seed);
         usleep((useconds_t)(rand_r(&seed) % 40) * 1000);
         if (gh_now_ms() < next_fault) continue;
-        int f = (int)(rand_r(&seed) % 8);
+        int f = (int)(rand_r(&seed) % NFAULTS);
         count[f]++;
         switch (f) {
         case 0:
@@ -186,7 +187,7 @@ Test(soak, random_faults) {
         }
         next_fault = gh_now_ms() + 2000 + rand_r(&seed) % 4000;
     }
-    for (int f = 0; f < 8; f++)
+    for (int f = 0; f < NFAULTS; f++)
         cr_log_info("soak: %s x%d", names[f], count[f]);
 
     /* Whatever state the last fault left: both running, then exact. */

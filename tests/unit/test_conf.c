@@ -434,6 +434,28 @@ Test(conf, env_expanded_value_is_validated) {
                       "batch.max.messages", n);
 }
 
+/* A secret on the command line: -X secret=${env:NAME} is expanded like a
+ * file's value, so the secret itself never appears in the process list. */
+Test(conf, env_expansion_on_the_command_line) {
+    setenv("GH_CONF_TEST_CLI_SECRET", "pw-from-env", 1);
+    unsetenv("GH_CONF_TEST_CLI_UNSET");
+    gh_conf_t *c = gh_conf_new("test", props);
+    char err[1024] = "";
+    cr_assert_eq(gh_conf_set_expanded(c, "command line", "secret",
+                                      "p=${env:GH_CONF_TEST_CLI_SECRET}", err,
+                                      sizeof(err)),
+                 GH_OK, "%s", err);
+    cr_assert_str_eq(gh_conf_get(c, "secret"), "p=pw-from-env");
+    cr_assert_eq(gh_conf_set_expanded(c, "command line", "secret",
+                                      "${env:GH_CONF_TEST_CLI_UNSET}", err,
+                                      sizeof(err)),
+                 GH_ERR_CONFIG);
+    cr_assert(strstr(err, "command line") && strstr(err, "secret") &&
+                  strstr(err, "GH_CONF_TEST_CLI_UNSET"),
+              "%s", err);
+    gh_conf_destroy(c);
+}
+
 /* ---- defaults and -X ------------------------------------------------------
  */
 
