@@ -28,9 +28,9 @@ static const gh_conf_prop_t props[] = {
     GH_CONF_INCLUDE_TABLE(gh_hub_props),
     GH_CONF_END};
 
-/* Records in the hub database that the hub may start each partition of
- * `topic` at what the broker still holds, where its group's committed
- * offset lies below that; prints what is skipped. */
+/* Records in the hub database that the hub starts each partition of
+ * `topic` whose history has a gap at the end of its log (the new
+ * snapshot's start); prints what is skipped. */
 static gh_err_t accept_gap(rd_kafka_t *rk, PGconn *db, const char *topic,
                            long *skipped, char *err, size_t errsz) {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
@@ -64,9 +64,14 @@ static gh_err_t accept_gap(rd_kafka_t *rk, PGconn *db, const char *topic,
             break;
         }
         if (lo <= at && at <= hi) continue; /* nothing lost here */
+        /* The hub goes on at the end of the log as it is now: the new
+         * snapshot the connector takes next starts there and supersedes
+         * everything before it (what is gone and what is left alike), so
+         * the broker evicting more of the old backlog in the meantime
+         * cannot open a second gap. */
         char pt[16], fl[32], sk[32];
         snprintf(pt, sizeof(pt), "%d", p);
-        snprintf(fl, sizeof(fl), "%" PRId64, lo);
+        snprintf(fl, sizeof(fl), "%" PRId64, hi);
         snprintf(sk, sizeof(sk), "%" PRId64, lo > at ? lo - at : 0);
         const char *pv[4] = {topic, pt, fl, sk};
         e = gh_pg_exec_what(
@@ -80,13 +85,14 @@ static gh_err_t accept_gap(rd_kafka_t *rk, PGconn *db, const char *topic,
         if (lo > at) {
             *skipped += (long)(lo - at);
             printf("  %s [%d]: skipping offsets %" PRId64 "..%" PRId64
-                   " (%" PRId64 " messages the broker no longer holds)\n",
-                   topic, p, at, lo - 1, lo - at);
+                   " (%" PRId64 " messages the broker no longer holds, %" PRId64
+                   " the new snapshot supersedes)\n",
+                   topic, p, at, hi - 1, lo - at, hi - lo);
         } else {
             printf("  %s [%d]: the log ends at %" PRId64
                    " below the group's offset %" PRId64
-                   ": reading it again from %" PRId64 "\n",
-                   topic, p, hi, at, lo);
+                   ": going on from there after the new snapshot\n",
+                   topic, p, hi, at);
         }
     }
     rd_kafka_topic_partition_list_destroy(l);

@@ -69,6 +69,29 @@ void gh_apply_discard(gh_apply_t *a) {
     a->nchanged = 0;
 }
 
+/* Marks deleted every live record of (department p[0], table p[1]) older
+ * than position (p[2], p[3]), moving it there, and queues it for
+ * resolution: a TRUNCATE, or the end of a snapshot. *n (may be NULL)
+ * receives how many. */
+static gh_err_t delete_older(gh_apply_t *a, const char *const p[4],
+                             const char *what, long *n, char *errstr,
+                             size_t errstr_size) {
+    PGresult *r = PQexecParams(
+        a->db,
+        "WITH t AS (UPDATE source_person SET deleted = true, pos_lsn = $3, "
+        "pos_seq = $4, applied_at = now() WHERE department = $1 AND "
+        "source_table = $2 AND NOT deleted AND (pos_lsn, pos_seq) < "
+        "($3::bigint, $4::bigint) RETURNING rec_id, n_name, n_pinyin) SELECT "
+        "* FROM t",
+        4, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return sqlerr(r, a->db, what, errstr, errstr_size);
+    changed_rows(a, r);
+    if (n) *n = PQntuples(r);
+    PQclear(r);
+    return GH_OK;
+}
+
 gh_err_t gh_apply_truncate(gh_apply_t *a, const gh_apply_ev_t *ev, char *errstr,
                            size_t errstr_size) {
     char lsn[32], seq[32];
@@ -85,19 +108,7 @@ gh_err_t gh_apply_truncate(gh_apply_t *a, const gh_apply_ev_t *ev, char *errstr,
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         return sqlerr(r, a->db, "truncate watermark", errstr, errstr_size);
     PQclear(r);
-    r = PQexecParams(
-        a->db,
-        "WITH t AS (UPDATE source_person SET deleted = true, pos_lsn = $3, "
-        "pos_seq = $4, applied_at = now() WHERE department = $1 AND "
-        "source_table = $2 AND NOT deleted AND (pos_lsn, pos_seq) < "
-        "($3::bigint, $4::bigint) RETURNING rec_id, n_name, n_pinyin) SELECT "
-        "* FROM t",
-        4, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return sqlerr(r, a->db, "truncate", errstr, errstr_size);
-    changed_rows(a, r);
-    PQclear(r);
-    return GH_OK;
+    return delete_older(a, p, "truncate", NULL, errstr, errstr_size);
 }
 
 gh_err_t gh_apply_snapshot_marker(gh_apply_t *a, const char *dept,
@@ -123,19 +134,12 @@ gh_err_t gh_apply_snapshot_marker(gh_apply_t *a, const char *dept,
     long seen = strtol(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     if (seen < parts) return GH_OK;
-    const char *q[3] = {dept, table, l};
-    r = PQexecParams(
-        a->db,
-        "WITH t AS (UPDATE source_person SET deleted = true, pos_lsn = $3, "
-        "pos_seq = -1, applied_at = now() WHERE department = $1 AND "
-        "source_table = $2 AND NOT deleted AND pos_lsn < $3 RETURNING rec_id, "
-        "n_name, n_pinyin) SELECT * FROM t",
-        3, NULL, q, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return sqlerr(r, a->db, "sweep after snapshot", errstr, errstr_size);
-    changed_rows(a, r);
-    if (swept) *swept = PQntuples(r);
-    PQclear(r);
+    /* Every row of the snapshot is at (lsn, 0) or later: (lsn, -1) is
+     * older than all of them and younger than anything before. */
+    const char *q[4] = {dept, table, l, "-1"};
+    gh_err_t e =
+        delete_older(a, q, "sweep after snapshot", swept, errstr, errstr_size);
+    if (e) return e;
     r = PQexecParams(a->db,
                      "DELETE FROM snapshot_marker WHERE department = $1 AND "
                      "source_table = $2 AND snapshot_lsn <= $3",

@@ -49,19 +49,8 @@ static void start(gh_test_stack_t *s, const char *encoding) {
     free(l);
 }
 
-typedef struct want {
-    const char *bootstrap, *topic;
-    long n;
-} want_t;
-
-static int topic_holds(void *arg) {
-    want_t *w = arg;
-    return gh_test_topics_size(w->bootstrap, w->topic) >= w->n;
-}
-
 static void wait_topic(gh_test_stack_t *s, const char *topic, long n) {
-    want_t w = {s->bootstrap, topic, n};
-    if (!gh_test_wait_until(topic_holds, &w, 30000)) {
+    if (!gh_test_wait_topics_size(s->bootstrap, topic, n, 30000)) {
         char *tail = gh_test_file_tail(gh_test_stack_connector_log(s), 3000);
         cr_assert_fail("%s holds %ld messages, not %ld, after 30 s; the "
                        "connector's log ends:\n%s",

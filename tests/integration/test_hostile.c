@@ -36,16 +36,6 @@ static void hostile_fini(void) {
 
 TestSuite(hostile, .timeout = 240, .fini = hostile_fini);
 
-typedef struct dlq {
-    const char *bootstrap;
-    long n;
-} dlq_t;
-
-static int dlq_holds(void *arg) {
-    dlq_t *d = arg;
-    return gh_test_topics_size(d->bootstrap, DLQ_TOPIC) >= d->n;
-}
-
 Test(hostile, rows_end_to_end) {
     gh_test_stack_t *s = g_stack = gh_test_stack_new(DDL, MAPPING);
     char *sql = gh_read_file(GH_TEST_DATA_DIR "/hostile/rows.sql", NULL);
@@ -65,8 +55,7 @@ Test(hostile, rows_end_to_end) {
     free(sql);
 
     /* BAD_CODE and BAD_TIME: snapshot and streamed, four dead letters. */
-    dlq_t d = {s->bootstrap, 4};
-    cr_assert(gh_test_wait_until(dlq_holds, &d, 60000),
+    cr_assert(gh_test_wait_topics_size(s->bootstrap, DLQ_TOPIC, 4, 60000),
               "four dead letters expected; connector log:\n%s",
               gh_test_file_tail(gh_test_stack_connector_log(s), 3000));
     json_t *dl = gh_test_read_raw(s->bootstrap, DLQ_TOPIC);

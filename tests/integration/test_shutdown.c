@@ -125,6 +125,16 @@ static void sigterm_all(gh_test_proc_t **p, const char *const *names, int n,
     }
 }
 
+/* sigterm_all for the hub alone; its exit status. */
+static int sigterm_hub(gh_test_stack_t *s) {
+    gh_test_proc_t *p[1] = {s->hub};
+    const char *names[1] = {"hub"};
+    const char *logs[1] = {gh_test_stack_hub_log(s)};
+    int rc[1];
+    sigterm_all(p, names, 1, logs, BUDGET_MS, rc);
+    return rc[0];
+}
+
 static void assert_log_has(const char *log, const char *needle) {
     char *line = gh_test_wait_for_text(log, needle, 2000);
     if (!line) {
@@ -232,14 +242,8 @@ Test(shutdown, broker_gone_second_signal) {
                  crc, (long long)(gh_now_ms() - t0));
     assert_log_has(gh_test_stack_connector_log(s), "second signal");
 
-    gh_test_proc_t *p[1] = {s->hub};
-    const char *names[1] = {"hub"};
-    char hlog[4096];
-    snprintf(hlog, sizeof(hlog), "%s", gh_test_stack_hub_log(s));
-    const char *logs[1] = {hlog};
-    int rc[1];
-    sigterm_all(p, names, 1, logs, BUDGET_MS, rc);
-    cr_assert(rc[0] == 0 || rc[0] == 3, "hub exit %d", rc[0]);
+    int rc = sigterm_hub(s);
+    cr_assert(rc == 0 || rc == 3, "hub exit %d", rc);
 
     free(s->bootstrap);
     s->broker = gh_test_start_broker(s->dir, &s->bootstrap);
@@ -305,14 +309,8 @@ Test(shutdown, hub_database_stopped) {
     insert_rows(s, 30, 30);
     usleep(1500 * 1000); /* the hub meets the closed database */
 
-    gh_test_proc_t *p[1] = {s->hub};
-    const char *names[1] = {"hub"};
-    char hlog[4096];
-    snprintf(hlog, sizeof(hlog), "%s", gh_test_stack_hub_log(s));
-    const char *logs[1] = {hlog};
-    int rc[1];
-    sigterm_all(p, names, 1, logs, BUDGET_MS, rc);
-    cr_assert(rc[0] == 0 || rc[0] == 3, "hub exit %d", rc[0]);
+    int rc = sigterm_hub(s);
+    cr_assert(rc == 0 || rc == 3, "hub exit %d", rc);
 
     pg_cluster("start", g_pgdir, port);
     g_hub = PQconnectdb(hub_ci + strlen("database.conninfo="));
@@ -355,13 +353,9 @@ Test(shutdown, hub_database_frozen) {
     insert_rows(s, 30, 10);
     usleep(1500 * 1000); /* the hub's next statement never returns */
 
-    gh_test_proc_t *p[1] = {s->hub};
-    const char *names[1] = {"hub"};
     char hlog[4096];
     snprintf(hlog, sizeof(hlog), "%s", gh_test_stack_hub_log(s));
-    const char *logs[1] = {hlog};
-    int rc[1];
-    sigterm_all(p, names, 1, logs, BUDGET_MS, rc);
+    int rc[1] = {sigterm_hub(s)};
     cr_assert_eq(rc[0], 3, "hub exit %d (the watchdog's is 3)", rc[0]);
     assert_log_has(hlog, "a call is blocked");
 

@@ -178,16 +178,6 @@ static void forge_free(forge_t *f) {
     gh_schemas_destroy(f->set);
 }
 
-typedef struct dlq_wait {
-    const char *bootstrap;
-    long n;
-} dlq_wait_t;
-
-static int dlq_holds(void *arg) {
-    dlq_wait_t *w = arg;
-    return gh_test_topics_size(w->bootstrap, DLQ_TOPIC) >= w->n;
-}
-
 /* Reasons (gh.error.reason) of every dead letter, joined by '\n'. */
 static char *dlq_reasons(gh_test_stack_t *s) {
     json_t *dl = gh_test_read_raw(s->bootstrap, DLQ_TOPIC);
@@ -232,8 +222,7 @@ Test(trust, forged_origin_and_position) {
     produce_forged(s, &f, "T1");
     forge_free(&f);
 
-    dlq_wait_t w = {s->bootstrap, 2};
-    cr_assert(gh_test_wait_until(dlq_holds, &w, 30000),
+    cr_assert(gh_test_wait_topics_size(s->bootstrap, DLQ_TOPIC, 2, 30000),
               "two dead letters expected; hub log:\n%s",
               gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
     char *reasons = dlq_reasons(s);
@@ -293,8 +282,7 @@ Test(trust, transient_failures_retry_data_errors_dead_letter) {
     gh_test_make_id18(id, 1981, 3, 4, 40);
     gh_test_insert_row(s->dept, "BAD", "丙", id, 2, "1981-03-04", "13800000004",
                        "乐坪街道", "LP-DT-01");
-    dlq_wait_t w = {s->bootstrap, 1};
-    cr_assert(gh_test_wait_until(dlq_holds, &w, 60000),
+    cr_assert(gh_test_wait_topics_size(s->bootstrap, DLQ_TOPIC, 1, 60000),
               "the data error should be dead-lettered; hub log:\n%s",
               gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
     /* Settled except for BAD, which only the department has. */
@@ -384,8 +372,8 @@ Test(trust, oversized_view_is_set_aside) {
                  0);
     cr_assert_eq(rd_kafka_flush(rk, 10000), 0);
     rd_kafka_destroy(rk);
-    dlq_wait_t w = {s->bootstrap, 1};
-    cr_assert(gh_test_wait_until(dlq_holds, &w, 30000), "no dead letter");
+    cr_assert(gh_test_wait_topics_size(s->bootstrap, DLQ_TOPIC, 1, 30000),
+              "no dead letter");
     json_t *dl = gh_test_read_raw(s->bootstrap, DLQ_TOPIC);
     const char *cut = json_string_value(
         json_object_get(json_object_get(json_array_get(dl, 0), "headers"),

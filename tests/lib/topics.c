@@ -71,6 +71,16 @@ long gh_test_topics_size(const char *bootstrap, const char *topics) {
     return total;
 }
 
+int gh_test_wait_topics_size(const char *bootstrap, const char *topics, long n,
+                             int timeout_ms) {
+    int64_t deadline = gh_now_ms() + timeout_ms;
+    for (;;) {
+        if (gh_test_topics_size(bootstrap, topics) >= n) return 1;
+        if (gh_now_ms() >= deadline) return 0;
+        usleep(100 * 1000);
+    }
+}
+
 json_t *gh_test_read_raw(const char *bootstrap, const char *topic) {
     rd_kafka_t *rk = gh_test_raw_consumer(bootstrap);
     json_t *out = json_array();

@@ -21,6 +21,11 @@ void gh_test_watermarks(rd_kafka_t *rk, const char *topic, int partition,
  * watermarks; 0 for a topic that does not exist). */
 long gh_test_topics_size(const char *bootstrap, const char *topics);
 
+/* Waits up to timeout_ms for the topics (comma-separated) to hold at
+ * least n messages; 1 if they do, 0 on timeout. */
+int gh_test_wait_topics_size(const char *bootstrap, const char *topics, long n,
+                             int timeout_ms);
+
 /* Every message of `topic` as {partition, offset, key, value, headers}
  * with key and value as strings (null when absent or not UTF-8), read
  * without a consumer group up to the high watermarks at the time of the
