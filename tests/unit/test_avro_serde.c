@@ -977,8 +977,8 @@ Test(avro_serde, confluent_framing_through_registry, .timeout = 60) {
     registry_stop(&reg);
 }
 
-/* Credentials in the registry URL are used, never shown. */
-Test(avro_serde, registry_credentials_are_not_printed, .timeout = 30) {
+/* A loopback port that was free a moment ago: nothing listens there. */
+static int free_port(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -986,9 +986,14 @@ Test(avro_serde, registry_credentials_are_not_printed, .timeout = 30) {
     cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
     close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Credentials in the registry URL are used, never shown. */
+Test(avro_serde, registry_credentials_are_not_printed, .timeout = 30) {
     char url[96];
     snprintf(url, sizeof(url), "http://hub:s3cr3t-pw@127.0.0.1:%d/",
-             ntohs(a.sin_port));
+             free_port());
     gh_schemas_t *empty = gh_schemas_new();
     gh_serde_t *sd = gh_serde_new(empty, url);
     unsigned char framed[6] = {0, 0, 0, 0, 5, 0};
@@ -1003,16 +1008,8 @@ Test(avro_serde, registry_credentials_are_not_printed, .timeout = 30) {
 }
 
 Test(avro_serde, unreachable_registry_is_a_clear_error, .timeout = 30) {
-    /* A port that was free a moment ago: nothing listens there. */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
     char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", free_port());
 
     gh_schemas_t *set = load(SCHEMAS_DIR);
     gh_serde_t *sd = gh_serde_new(set, url);
