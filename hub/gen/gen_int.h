@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libpq-fe.h>
+
 #include "city.h"
 #include "copy.h"
 #include "depts.h"
@@ -216,6 +218,10 @@ gh_err_t gh_gen_setup_dept(int dept, const char *conninfo,
 /* After the load: identity sequences past the generated ids, ANALYZE. */
 gh_err_t gh_gen_setup_after(int dept, const char *conninfo, char *errstr,
                             size_t errstr_size);
+/* The same on an open connection (borrowed): the live loop uses its own, so
+ * that a stop request, which refuses new connections, cannot skip it. */
+gh_err_t gh_gen_setup_after_conn(int dept, PGconn *c, char *errstr,
+                                 size_t errstr_size);
 /* Compares connectors/<dept>/grid_crosswalk.csv with the generated
  * divisions: logs lines that disagree and how many generated codes the file
  * lacks (their rows get no grid code from the connector). */

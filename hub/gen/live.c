@@ -975,11 +975,11 @@ gh_err_t gh_gen_live_run(gh_gen_t *g, char *errstr, size_t errstr_size) {
         }
     }
     double secs = (double)(gh_now_us() - t0) / 1e6;
+    if (!e && l->db[GH_GEN_CHUANGWEN])
+        e = gh_gen_setup_after_conn(GH_GEN_CHUANGWEN, l->db[GH_GEN_CHUANGWEN],
+                                    errstr, errstr_size);
     for (int d = 0; d < GH_GEN_NDEPT; d++)
         if (l->db[d]) PQfinish(l->db[d]);
-    if (!e && g->on[GH_GEN_CHUANGWEN])
-        e = gh_gen_setup_after(GH_GEN_CHUANGWEN, o->conninfo[GH_GEN_CHUANGWEN],
-                               errstr, errstr_size);
     long long lines = 0;
     if (o->truth_file) {
         char err2[1024];

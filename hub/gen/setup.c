@@ -63,6 +63,13 @@ gh_err_t gh_gen_setup_after(int dept, const char *conninfo, char *errstr,
                             size_t errstr_size) {
     PGconn *c = gh_pg_connect(conninfo, 0, errstr, errstr_size);
     if (!c) return GH_ERR_PG_CONNECT;
+    gh_err_t e = gh_gen_setup_after_conn(dept, c, errstr, errstr_size);
+    PQfinish(c);
+    return e;
+}
+
+gh_err_t gh_gen_setup_after_conn(int dept, PGconn *c, char *errstr,
+                                 size_t errstr_size) {
     gh_err_t e = GH_OK;
     for (int t = 0; t < GH_GEN_NTABLES && !e; t++) {
         const gh_gen_table_t *tb = &gh_gen_tables[t];
@@ -80,7 +87,6 @@ gh_err_t gh_gen_setup_after(int dept, const char *conninfo, char *errstr,
             e = gh_pg_exec(c, sql, errstr, errstr_size);
         }
     }
-    PQfinish(c);
     return e;
 }
 

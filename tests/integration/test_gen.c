@@ -68,8 +68,10 @@ static const char *const PERSON_KEYS[NDEPT] = {
 
 typedef struct gen_run {
     char *db[NDEPT];
+    char *ci[NDEPT], *key[NDEPT]; /* command-line arguments */
     char *dir;
     char *truth;
+    char *log;
 } gen_run_t;
 
 #define MAX_RUNS 8
@@ -81,7 +83,10 @@ static void free_run(gen_run_t *r) {
     for (int d = 0; d < NDEPT; d++) {
         gh_test_drop_db(r->db[d]);
         free(r->db[d]);
+        free(r->ci[d]);
+        free(r->key[d]);
     }
+    free(r->log);
     gh_test_rmtree(r->dir);
     free(r->dir);
     free(r->truth);
@@ -100,9 +105,12 @@ static void teardown(void) {
 
 TestSuite(gen, .fini = teardown, .timeout = 600);
 
-/* Runs `gridhub gen --preset demo --scale 0.05 --seed <seed>` into five
- * new databases; extra: more "--key", "value" arguments, NULL-terminated. */
-static gen_run_t *gen(const char *seed, const char *const *extra) {
+/* Prepares a run of `gridhub gen --preset demo --scale 0.05 --seed <seed>`
+ * into five new databases; extra: more "--key", "value" arguments,
+ * NULL-terminated. argv (64 entries) receives the command, whose strings
+ * live until gen_args_free(r). */
+static gen_run_t *gen_args(const char *seed, const char *const *extra,
+                           const char **argv) {
     gen_run_t *r = gh_xcalloc(1, sizeof(*r));
     int slot = 0;
     while (slot < MAX_RUNS && runs[slot])
@@ -111,8 +119,7 @@ static gen_run_t *gen(const char *seed, const char *const *extra) {
     runs[slot] = r;
     r->dir = gh_test_tmpdir();
     r->truth = gh_xasprintf("%s/truth.jsonl", r->dir);
-    char *ci[NDEPT], *key[NDEPT];
-    const char *argv[64];
+    r->log = gh_xasprintf("%s/gen.log", r->dir);
     int n = 0;
     argv[n++] = GH_BINARY;
     argv[n++] = "gen";
@@ -128,25 +135,27 @@ static gen_run_t *gen(const char *seed, const char *const *extra) {
         char prefix[32];
         snprintf(prefix, sizeof(prefix), "gen_%s", DEPTS[d]);
         r->db[d] = gh_test_create_db(prefix);
-        ci[d] = gh_test_conninfo(r->db[d]);
-        key[d] = gh_xasprintf("--%s-conninfo", DEPTS[d]);
-        argv[n++] = key[d];
-        argv[n++] = ci[d];
+        r->ci[d] = gh_test_conninfo(r->db[d]);
+        r->key[d] = gh_xasprintf("--%s-conninfo", DEPTS[d]);
+        argv[n++] = r->key[d];
+        argv[n++] = r->ci[d];
     }
     for (int i = 0; extra && extra[i] && n < 62; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
-    char *log = gh_xasprintf("%s/gen.log", r->dir);
-    int rc = gh_test_run(argv, log, GEN_TIMEOUT_MS);
-    char *tail = gh_test_file_tail(log, 3000);
-    cr_assert_eq(rc, 0, "gridhub gen exited %d; %s ends:\n%s", rc, log, tail);
+    return r;
+}
+
+/* Runs the generator to completion (see gen_args). */
+static gen_run_t *gen(const char *seed, const char *const *extra) {
+    const char *argv[64];
+    gen_run_t *r = gen_args(seed, extra, argv);
+    int rc = gh_test_run(argv, r->log, GEN_TIMEOUT_MS);
+    char *tail = gh_test_file_tail(r->log, 3000);
+    cr_assert_eq(rc, 0, "gridhub gen exited %d; %s ends:\n%s", rc, r->log,
+                 tail);
     cr_log_info("gridhub gen (seed %s):\n%s", seed, tail);
     free(tail);
-    free(log);
-    for (int d = 0; d < NDEPT; d++) {
-        free(ci[d]);
-        free(key[d]);
-    }
     return r;
 }
 
@@ -596,6 +605,30 @@ Test(gen, bounded_live_mode_is_reproducible_and_keeps_truth) {
     PQfinish(ga);
     PQfinish(cw);
     check_truth(a);
+}
+
+/* A stop during live mode is a clean stop (exit 0), and the sequences
+ * still follow the ids live mode gave: the fix-up runs on the connection
+ * the loop holds, since a stopping process opens no new ones. */
+Test(gen, stopped_live_mode_exits_cleanly) {
+    const char *const live[] = {"--live-rate", "200", "--live-duration-s",
+                                "600", NULL};
+    const char *argv[64];
+    gen_run_t *r = gen_args("3", live, argv);
+    gh_test_proc_t *p = gh_test_spawn(argv, r->log);
+    char *l = gh_test_wait_for_text(r->log, "live: ", 120000);
+    cr_assert_not_null(l, "live mode did not log progress; log ends:\n%s",
+                       gh_test_file_tail(r->log, 2000));
+    free(l);
+    int rc = gh_test_stop(p, 10000);
+    gh_test_proc_free(p);
+    cr_assert_eq(rc, 0, "gen exited %d on SIGTERM; log ends:\n%s", rc,
+                 gh_test_file_tail(r->log, 2000));
+    PGconn *cw = gh_test_pg_connect(r->db[4]);
+    long next = gh_test_count(
+        cw, "SELECT nextval(pg_get_serial_sequence('cw_task', 'id'))");
+    cr_assert_gt(next, gh_test_count(cw, "SELECT max(id) FROM cw_task"));
+    PQfinish(cw);
 }
 
 Test(gen, rejects_bad_properties) {
