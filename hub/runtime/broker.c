@@ -8,6 +8,7 @@
 
 #include "gridhub/log.h"
 #include "gridhub/metrics.h"
+#include "gridhub/schema_topic.h"
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 
@@ -22,6 +23,11 @@ const gh_conf_prop_t gh_broker_props[] = {
      "topics are auto-created on first produce with topic.partitions."},
     {"topic.partitions", GH_CONF_INT, "4", 0, 1, 1000, NULL, NULL,
      "Partition count for topics listed without one and auto-created ones."},
+    {"schemas.topic", GH_CONF_STR, GH_SCHEMAS_TOPIC_DEFAULT, 0, 0, 0, NULL,
+     NULL,
+     "The schemas topic (gridhub/schema_topic.h), created at start with one "
+     "partition as a production cluster has it; the mock cluster answers no "
+     "CreateTopics and does not compact (it keeps everything in memory)."},
     GH_SHUTDOWN_TIMEOUT_PROP,
     GH_METRICS_PROPS,
     GH_CONF_LOG_PROPS,
@@ -88,6 +94,11 @@ gh_broker_t *gh_broker_new(const gh_conf_t *conf, char *errstr,
             }
         }
         free(copy);
+    }
+    if (gh_broker_create_topic(b, gh_conf_get(conf, "schemas.topic"), 1, errstr,
+                               errstr_size)) {
+        gh_broker_destroy(b);
+        return NULL;
     }
     return b;
 }
