@@ -1,8 +1,9 @@
 /*
  * The connector's internals, shared by its files: connector.c (setup, the
  * session and its lifecycle), cn_event.c (events, produce, dead letters),
- * cn_snapshot.c (the consistent snapshot and its end markers) and
- * cn_stream.c (the replication stream). The public contract is
+ * cn_snapshot.c (the consistent snapshot and its end markers),
+ * cn_stream.c (the replication stream) and cn_schemas.c (the schemas
+ * topic, before any event). The public contract is
  * connector.h. Everything here runs on the connector's one thread.
  */
 #ifndef GH_CN_INT_H
@@ -75,6 +76,11 @@ typedef struct cn {
     char enc_why[512];
     gh_cn_metrics_t *metrics;
     PGconn *db; /* the session's normal connection, idle while streaming */
+    /* Schema records (cn_schemas.c): delivery reports of the current
+     * attempt, and why the last one failed. */
+    const char *schema_topic;
+    int schema_acked, schema_failed;
+    char schema_why[256];
 } cn_t;
 
 enum { OP_C, OP_U, OP_D, OP_R, OP_T };
@@ -126,6 +132,18 @@ gh_err_t gh__cn_snapshot(cn_t *c, PGconn *db, const char *snapname,
 /* Streams from the replication connection until an error or a stop
  * (GH_ERR_STOPPED after confirming what Kafka acknowledged). */
 gh_err_t gh__cn_stream(cn_t *c, PGconn *repl, char *errstr, size_t errstr_size);
+
+/* ---- cn_schemas.c -------------------------------------------------------- */
+
+/* Before any event: makes sure the schemas topic exists and publishes on
+ * it every schema the connector writes with, then waits until Kafka
+ * acknowledged them. Failures are retried with backoff, as a broker outage
+ * (an event must never precede its schema); returns GH_OK, or
+ * GH_ERR_STOPPED once a stop is requested. */
+gh_err_t gh__cn_publish_schemas(cn_t *c, char *errstr, size_t errstr_size);
+
+/* The delivery report of a schema record (a message without opaque). */
+void gh__cn_schema_report(cn_t *c, const rd_kafka_message_t *m);
 
 /* ---- connector.c --------------------------------------------------------- */
 

@@ -18,6 +18,7 @@
 #include "gridhub/kafka.h"
 #include "gridhub/log.h"
 #include "gridhub/pg.h"
+#include "gridhub/schema_topic.h"
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 #include "mapping.h"
@@ -41,6 +42,7 @@ const gh_conf_prop_t gh_connector_props[] = {
      "publication is to be created)."},
     GH_KAFKA_CONF_PROPS,
     GH_SCHEMAS_DIR_PROP,
+    GH_SCHEMAS_TOPIC_PROP,
     {"schema.registry.url", GH_CONF_STR, "", 0, 0, 0, NULL, NULL,
      "If set, values use Confluent framing with ids from this Schema "
      "Registry; otherwise Avro single-object encoding."},
@@ -91,7 +93,10 @@ const gh_conf_prop_t gh_connector_props[] = {
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     cn_t *c = opaque;
-    if (!m->_private) return;
+    if (!m->_private) { /* only schema records go without a transaction */
+        gh__cn_schema_report(c, m);
+        return;
+    }
     if (m->err && !c->closing)
         gh_log_error(LOG, "delivery to %s failed: %s",
                      rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
@@ -434,6 +439,7 @@ gh_err_t gh_connector_run(const gh_conf_t *conf, char *errstr,
     c.name = gh_conf_get(conf, "name");
     c.dlq = gh_conf_get(conf, "dlq.topic");
     c.hb_topic = gh_conf_get(conf, "heartbeat.topic");
+    c.schema_topic = gh_conf_get(conf, "schemas.topic");
     gh_err_t e = gh_schemas_load_dir(&c.schemas, gh_schemas_dir(conf), errstr,
                                      errstr_size);
     if (e) return e;
@@ -506,10 +512,11 @@ gh_err_t gh_connector_run(const gh_conf_t *conf, char *errstr,
                 "connector %s: department %s, %d mapped tables, slot %s, "
                 "publication %s",
                 c.name, c.dept, c.nts, c.slot, c.pub);
-    warm_up(&c);
+    e = gh__cn_publish_schemas(&c, errstr, errstr_size);
+    if (!e) warm_up(&c);
     int wait = (int)gh_conf_get_int(conf, "retry.backoff.ms");
     int wmax = (int)gh_conf_get_int(conf, "retry.backoff.max.ms");
-    for (;;) {
+    while (e != GH_ERR_STOPPED) { /* publishing ends only so, or well */
         e = session(&c, errstr, errstr_size);
         if (e == GH_ERR_STOPPED || gh_shutdown_requested()) {
             e = GH_ERR_STOPPED;
