@@ -11,6 +11,7 @@
 #include "gridhub/kafka.h"
 #include "gridhub/log.h"
 #include "gridhub/metrics.h"
+#include "gridhub/schema_topic.h"
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 
@@ -18,6 +19,7 @@ static const gh_conf_prop_t props[] = {
     GH_KAFKA_CONF_PROPS,
     {"topic", GH_CONF_LIST, NULL, 1, 0, 0, NULL, NULL, "Topic(s) to read."},
     GH_SCHEMAS_DIR_PROP,
+    GH_SCHEMAS_TOPIC_PROP,
     {"schema.registry.url", GH_CONF_STR, "", 0, 0, 0, NULL, NULL,
      "Schema Registry for Confluent-framed values."},
     {"history", GH_CONF_ENUM, "complete", 0, 0, 0, "complete|available", NULL,
@@ -36,6 +38,11 @@ static const gh_conf_prop_t props[] = {
     GH_CONF_LOG_FORMAT_PROP,
     GH_CONF_END};
 
+/* Bound of one read of the schemas topic. */
+#define SCHEMAS_READ_TIMEOUT_MS 10000
+/* Shortest time between two reads of the schemas topic. */
+#define SCHEMAS_READ_GAP_MS 500
+
 static json_t *headers_json(const rd_kafka_message_t *m) {
     rd_kafka_headers_t *h = NULL;
     json_t *o = json_object();
@@ -46,6 +53,51 @@ static json_t *headers_json(const rd_kafka_message_t *m) {
     for (size_t i = 0; !rd_kafka_header_get_all(h, i, &name, &val, &sz); i++)
         json_object_set_new(o, name, val ? json_stringn(val, sz) : json_null());
     return o;
+}
+
+/* Schemas from the schemas topic, besides schemas.dir: read at start
+ * and again when a message names an unknown fingerprint. */
+typedef struct tail_schemas {
+    const gh_conf_t *conf;
+    gh_schemas_t *set;
+    const char *topic;
+    int64_t last_wall_ms; /* when the last read started (wall clock) */
+    int64_t last_ms;      /* the same, monotonic */
+} tail_schemas_t;
+
+/* One read of the whole topic; a missing topic is fine (schemas.dir may
+ * have everything), anything else is worth a warning, not a stop. */
+static void schemas_read(tail_schemas_t *ts) {
+    char err[1024];
+    size_t added = 0;
+    ts->last_wall_ms = gh_wallclock_us() / 1000;
+    ts->last_ms = gh_now_ms();
+    gh_err_t e =
+        gh_schema_topic_load(ts->set, ts->conf, ts->topic,
+                             SCHEMAS_READ_TIMEOUT_MS, &added, err, sizeof(err));
+    if (e == GH_ERR_NOT_FOUND)
+        gh_log_info("tail", "%s; decoding with schemas.dir only", err);
+    else if (e && e != GH_ERR_STOPPED)
+        gh_log_warn("tail", "%s (%zu schemas read)", err, added);
+    else if (added)
+        gh_log_info("tail", "%zu schemas from %s", added, ts->topic);
+}
+
+/* A message named a fingerprint the set does not know: reads the topic
+ * again if that can help, i.e. if the last read started before the
+ * message was written (writers publish a schema before using it; a
+ * second's margin for clocks), and no sooner than SCHEMAS_READ_GAP_MS
+ * after the last read. Returns 1 if it read. */
+static int schemas_reread(tail_schemas_t *ts, const rd_kafka_message_t *m) {
+    int64_t written = rd_kafka_message_timestamp(m, NULL);
+    if (written < 0) written = gh_wallclock_us() / 1000;
+    if (ts->last_wall_ms >= written + 1000) return 0;
+    int64_t since = gh_now_ms() - ts->last_ms;
+    if (since < SCHEMAS_READ_GAP_MS)
+        gh_shutdown_sleep_ms((int)(SCHEMAS_READ_GAP_MS - since));
+    if (gh_shutdown_requested()) return 0;
+    schemas_read(ts);
+    return 1;
 }
 
 /* What a subscriber's reader shows the operator: how much it read and how
@@ -98,6 +150,8 @@ static int run(gh_conf_t *conf) {
         gh_metrics_destroy(tm.m);
         return 1;
     }
+    tail_schemas_t tsch = {conf, set, gh_conf_get(conf, "schemas.topic"), 0, 0};
+    schemas_read(&tsch);
     gh_serde_t *sd =
         gh_serde_new(set, gh_conf_get(conf, "schema.registry.url"));
     char group[64];
@@ -163,8 +217,12 @@ static int run(gh_conf_t *conf) {
         } else {
             avro_value_t v;
             const gh_schema_t *ws = NULL;
-            if (gh_serde_decode(sd, m->payload, m->len, NULL, &v, &ws, err,
-                                sizeof(err))) {
+            gh_err_t de = gh_serde_decode(sd, m->payload, m->len, NULL, &v, &ws,
+                                          err, sizeof(err));
+            if (de == GH_ERR_UNKNOWN_SCHEMA && schemas_reread(&tsch, m))
+                de = gh_serde_decode(sd, m->payload, m->len, NULL, &v, &ws, err,
+                                     sizeof(err));
+            if (de) {
                 json_object_set_new(o, "error", json_string(err));
                 json_object_set_new(o, "value_bytes",
                                     json_integer((json_int_t)m->len));
