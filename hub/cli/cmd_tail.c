@@ -79,7 +79,7 @@ static void schemas_read(tail_schemas_t *ts) {
         gh_log_info("tail", "%s; decoding with schemas.dir only", err);
     else if (e && e != GH_ERR_STOPPED)
         gh_log_warn("tail", "%s (%zu schemas read)", err, added);
-    else if (added)
+    else if (!e)
         gh_log_info("tail", "%zu schemas from %s", added, ts->topic);
 }
 
