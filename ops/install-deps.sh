@@ -28,6 +28,8 @@ PACKAGES=(
     postgresql            # server for the integration tests
     postgresql-contrib
     python3               # helper scripts
+    python3-avro          # tests/tools/std_consume.py: decoding with standard
+    python3-confluent-kafka #   tools only (/usr/bin/python3, not a pyenv one)
     clang-format          # style check in ops/test.sh
     clang                 # fuzz targets (ops/fuzz.sh), Debian 12: clang 14
     libclang-rt-dev       # its libFuzzer, ASan, UBSan runtimes (only recommended)
