@@ -843,7 +843,8 @@ class Policy:
     def grants_for(self, sub, ent, field, now):
         """Grants of sub on field; all of them when now is None."""
         return [g for g in self.grants.values()
-                if g.subscriber == sub and g.entity == ent
+                if g.subscriber == sub and g.entity == ent and g.action
+                and g.until is not None
                 and field in g.fields and (now is None or g.active(now))]
 
     def denies_for(self, sub, ent, field=None):
