@@ -1263,8 +1263,17 @@ def normalize_record(entity, raw):
 # Evaluation
 
 
+_HMACS = {}
+
+
 def hmac16(key, text):
-    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()[:16].hex()
+    """Lowercase hex of the first 16 bytes of HMAC-SHA256(key, text)."""
+    h = _HMACS.get(key)
+    if h is None:
+        h = _HMACS[key] = hmac.new(key, digestmod=hashlib.sha256)
+    h = h.copy()
+    h.update(text.encode("utf-8"))
+    return h.digest()[:16].hex()
 
 
 def pseudonym(key, entity, ident):
@@ -1582,16 +1591,19 @@ def schema_fields(schema):
 
 
 class Checker:
-    def __init__(self, ev, persons, messages, prefix, subs=None, out=None):
+    def __init__(self, ev, persons, messages, prefix, subs=None,
+                 old_keys=(), strict_resend=False):
         self.ev = ev
         self.pol = ev.pol
         self.persons = persons
         self.messages = messages
         self.prefix = prefix
         self.subs = subs or list(self.pol.subscribers)
-        self.out = out or sys.stdout
+        self.old_keys = list(old_keys)   # key files in use before a re-key
+        self.strict_resend = strict_resend
         self.violations = []
         self.notes = []
+        self.resends = 0
 
     def v(self, kind, sub, key=None, person=None, field=None, expected=None,
           got=None, detail=None):
@@ -1653,6 +1665,18 @@ class Checker:
     def check_subscriber(self, sub, en, ent, msgs, topics, ps):
         ev = self.ev
         rev = {v: k for k, v in ps.items()}
+        # Pseudonyms under the subscriber's former keys (re-keying): known
+        # persons, whose records must all end tombstoned.
+        old = {}
+        kname = self.pol.subscribers[sub].key
+        for ok in self.old_keys:
+            if kname in ok and ok[kname] != ev.key_of(sub):
+                for pid in self.persons:
+                    old[pseudonym(ok[kname], en, pid)] = pid
+        msgs = sorted(msgs, key=lambda m: (
+            str(m.get("topic")),
+            m["partition"] if isinstance(m.get("partition"), int) else -1,
+            m["offset"] if isinstance(m.get("offset"), int) else m["_line"]))
         allowed = ev.plan(sub, en, all_grants=True)
         nviol0 = len(self.violations)
         # A key field that can only be hashed must equal the message key in
@@ -1663,17 +1687,44 @@ class Checker:
         kf_pseudonym = kinds == {"hash"}
         final = {}
         parts = {}
+        last = {}
         for m in msgs:
             key, val = m.get("key"), m.get("value")
             where = "%s[%s]@%s" % (m.get("topic"), m.get("partition"),
                                    m.get("offset"))
-            pid = rev.get(key)
+            pid = rev.get(key) or old.get(key)
             if key is None:
                 self.v("key", sub, detail="%s: message without a key" % where)
+                continue
+            if m.get("error"):
+                self.v("value", sub, key=key, person=pid, detail="%s: could "
+                       "not be decoded: %s" % (where, m["error"]))
                 continue
             if pid is None:
                 self.v("key", sub, key=key, detail="%s: key is not the "
                        "pseudonym of any person (raw id? wrong key?)" % where)
+            # "A change to a field the subscriber does not see sends it
+            # nothing": the same record twice in a row tells it something
+            # changed (or is a redelivery after a crash).
+            this = json.dumps([val, m.get("schema")], sort_keys=True)
+            if key in last and last[key][0] == this:
+                self.resends += 1
+                if self.strict_resend:
+                    self.v("resend", sub, key=key, person=pid, detail="%s: "
+                           "same %s as the previous message of the key (%s)"
+                           % (where, "tombstone" if val is None else "record",
+                              last[key][1]))
+            if isinstance(val, dict) and key in last:
+                pv, nv = last[key][2], unwrap(val.get("version"))
+                if isinstance(pv, int) and isinstance(nv, int) and nv < pv:
+                    self.v("version", sub, key=key, person=pid,
+                           field="version", expected=">= %d" % pv, got=nv,
+                           detail="%s: version went down" % where)
+            prev_version = last[key][2] if key in last else None
+            if isinstance(val, dict) and isinstance(unwrap(val.get("version")),
+                                                    int):
+                prev_version = unwrap(val.get("version"))
+            last[key] = (this, where, prev_version)
             p = m.get("partition")
             if parts.setdefault(key, p) != p:
                 self.v("key", sub, key=key, person=pid, detail="%s: key seen "
@@ -1697,7 +1748,10 @@ class Checker:
         for key in sorted(set(final) - set(expected)):
             pid = rev.get(key)
             rec = self.persons.get(pid)
-            if rec is None:
+            if key in old:
+                pid = old[key]
+                why = "pseudonym under the former key: tombstone missing"
+            elif rec is None:
                 why = "unknown key"
             elif not rec["active"]:
                 why = "person is retired (active false): tombstone missing"
@@ -2031,7 +2085,7 @@ def cmd_dump(args):
             try:
                 if val[:2] == b"\xc3\x01":
                     fp = val[2:10][::-1].hex()
-                    schema = schemas.get(fp)
+                    schema = schemas.get(fp, schemas.get(val[2:10].hex()))
                     if schema is None:
                         raise ValueError("fingerprint %s not in %s"
                                          % (fp, args.schemas_topic))
@@ -2114,7 +2168,10 @@ def cmd_check(args):
     for s in args.subscriber or []:
         if s not in pol.subscribers:
             raise PolicyError(["--subscriber %s: not in the policy" % s])
-    ck = Checker(ev, persons, msgs, args.prefix, args.subscriber)
+    old = [load_keys(p, check_mode=not args.no_key_mode_check)
+           for p in args.old_keys or []]
+    ck = Checker(ev, persons, msgs, args.prefix, args.subscriber, old,
+                 args.strict_resend)
     viol = ck.run()
     for v in viol[:args.max_violations] if args.max_violations else viol:
         print_violation(v, sys.stdout)
@@ -2122,6 +2179,11 @@ def cmd_check(args):
         print("... %d more violations" % (len(viol) - args.max_violations))
     for n in ck.notes:
         print("note: %s" % n)
+    if ck.resends and not args.strict_resend:
+        print("note: %d messages repeat the previous message of their key "
+              "(a redelivery, or a change the subscriber cannot see that "
+              "was sent anyway; --strict-resend makes them violations)"
+              % ck.resends)
     print("policy %s version %s at %s (local date %s)" % (
         pol.path, pol.version, ev.now.isoformat(), ev.today.isoformat()))
     for line in ck.summary:
@@ -2242,6 +2304,12 @@ def main(argv=None):
                    help="view topic prefix (default %(default)s)")
     p.add_argument("--subscriber", action="append",
                    help="check only this subscriber (repeatable)")
+    p.add_argument("--old-keys", action="append", metavar="KEYFILE",
+                   help="a key file in use before a re-key (repeatable): "
+                   "pseudonyms under it are known, and must end tombstoned")
+    p.add_argument("--strict-resend", action="store_true",
+                   help="a message equal to the previous one of its key is "
+                   "a violation (default: counted in a note)")
     p.add_argument("--max-violations", type=int, default=0,
                    help="print at most this many violations (0: all)")
     p.set_defaults(func=cmd_check)

@@ -956,6 +956,51 @@ class Check(unittest.TestCase):
         self.assertTrue(any('field=birth_date expected="1990-06-01" '
                             'got="1990-06-02"' in x for x in v), v)
 
+    def test_rekey(self):
+        old = os.path.join(self.dir.name, "old")
+        with open(old, "w") as f:
+            f.write("a=%s\nb=%s\n" % (HEX_C, HEX_B))
+        os.chmod(old, 0o600)
+        pc = lambda i: po.pseudonym(KEYS["c"], "person", i)
+        m = [{"topic": "hub.view.s.person", "partition": 0, "offset": 0,
+              "key": pc("P000000123"), "value": {"name": "张小红"}},
+             {"topic": "hub.view.s.person", "partition": 0, "offset": 1,
+              "key": pc("P000000124"), "value": {"name": "李四"}},
+             {"topic": "hub.view.s.person", "partition": 0, "offset": 2,
+              "key": pc("P000000123"), "value": None}] + self.msgs
+        rc, out = self.run_check(m, extra=["--old-keys", old])
+        self.assertEqual(rc, 1, out)
+        v = [l for l in out.splitlines() if l.startswith("VIOLATION")]
+        self.assertEqual(len(v), 1, v)
+        self.assertIn("person=P000000124 (pseudonym under the former key: "
+                      "tombstone missing)", v[0])
+        rc, out = self.run_check(m[:1] + m[2:], extra=["--old-keys", old])
+        self.assertEqual(rc, 0, out)
+        rc, out = self.run_check(m[:1] + m[2:])   # without: unknown keys
+        self.assertEqual(rc, 1, out)
+
+    def test_resend_and_version(self):
+        m = json.loads(json.dumps(self.msgs))
+        m.insert(3, dict(m[2], offset=1))
+        m[3]["value"] = dict(m[3]["value"])
+        rc, out = self.run_check(m)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("note: 1 messages repeat the previous message", out)
+        rc, out = self.run_check(m, extra=["--strict-resend"])
+        self.assertEqual(rc, 1, out)
+        self.assertIn("VIOLATION resend subscriber=s", out)
+        # versions must not go down
+        m = json.loads(json.dumps(self.msgs))
+        pb = po.pseudonym(KEYS["b"], "person", "P000000124")
+        m.insert(3, {"topic": "hub.view.t.person", "partition": 0,
+                     "offset": 5, "key": pb, "value": {"version": 7}})
+        m.append({"topic": "hub.view.t.person", "partition": 0,
+                  "offset": 6, "key": pb, "value": {"name": "李四",
+                                                    "version": 6}})
+        v = self.violations(m)
+        self.assertTrue(any(x.startswith("VIOLATION version subscriber=t")
+                            for x in v), v)
+
     def test_unknown_topic_subscriber(self):
         m = json.loads(json.dumps(self.msgs))
         m.append({"topic": "hub.view.x.person", "partition": 0, "offset": 0,
