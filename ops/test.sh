@@ -3,6 +3,7 @@
 #
 #   1. install missing Debian packages       (ops/install-deps.sh)
 #   2. clang-format check                    (if clang-format is installed)
+#      policy oracle self-test               (tests/tools, Python stdlib)
 #   3. build build/      RelWithDebInfo, -Werror
 #   4. build build-asan/ Debug, ASan + UBSan (skipped if GH_TEST_SKIP_ASAN=1)
 #      fuzz (bounded): ops/fuzz.sh, every libFuzzer target for a few seconds
@@ -149,6 +150,17 @@ if command -v clang-format >/dev/null 2>&1; then
     step "clang-format" format_check
 else
     skip "clang-format" "clang-format not installed"
+fi
+
+# ---- 2b. tools ------------------------------------------------------------
+
+# The independent policy evaluator the leakage test relies on (well under a
+# second; Debian's python3, standard library only).
+if [[ -x /usr/bin/python3 ]]; then
+    quiet_step "policy oracle self-test" \
+        /usr/bin/python3 tests/tools/test_policy_oracle.py
+else
+    skip "policy oracle self-test" "/usr/bin/python3 not installed"
 fi
 
 # ---- 3/4. builds -----------------------------------------------------------
