@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "feed.h"
 #include "connector.h"
 #include "gridhub/avro.h"
 #include "gridhub/kafka.h"
@@ -209,40 +210,31 @@ static gh_err_t department(const gh_conf_t *conf, const char *dept, char *err,
 
 static gh_err_t view(const gh_conf_t *conf, const char *sub, char *err,
                      size_t errsz) {
-    int listed = 0;
-    char *list = gh_xstrdup(gh_conf_get(conf, "subscribers")), *save = NULL;
-    for (char *t = strtok_r(list, ",", &save); t;
-         t = strtok_r(NULL, ",", &save))
-        listed |= !strcmp(gh_str_trim(t), sub);
-    free(list);
-    if (!listed)
-        return gh_seterr(err, errsz, GH_ERR_INVALID_ARG,
-                         "%s is not one of the hub's subscribers", sub);
     gh_schemas_t *set = NULL;
     gh_err_t e = gh_schemas_load_dir(&set, gh_schemas_dir(conf), err, errsz);
     if (e) return e;
     gh_serde_t *sd =
         gh_serde_new(set, gh_conf_get(conf, "schema.registry.url"));
-    char *topic = gh_xasprintf("%s.%s.person",
-                               gh_conf_get(conf, "view.topic.prefix"), sub);
-    const char *topics[2] = {topic, NULL};
-    gh_resolver_t *r =
-        gh_resolver_new(conf, sd, gh_schemas_get(set, "gridhub.view.Person"),
-                        topics, err, errsz);
-    PGconn *db =
-        r ? gh_pg_connect(gh_conf_get(conf, "database.conninfo"), 0, err, errsz)
-          : NULL;
-    e = !r ? GH_ERR_CONFIG : !db ? GH_ERR_PG_CONNECT : GH_OK;
-    long sent = 0;
-    if (!e) e = gh_resolver_resend(r, db, &sent, err, errsz);
+    gh_feed_t *f = gh_feed_new(conf, set, sd, err, errsz);
+    int s = f ? gh_policy_subscriber_find(gh_feed_policy(f), sub) : -1;
+    PGconn *db = NULL;
+    if (!f)
+        e = GH_ERR_CONFIG;
+    else if (s < 0)
+        e = gh_seterr(err, errsz, GH_ERR_INVALID_ARG,
+                      "%s is not a subscriber of policy %s", sub,
+                      gh_conf_get(conf, "policy.file"));
+    else if (!(db = gh_pg_connect(gh_conf_get(conf, "database.conninfo"), 0,
+                                  err, errsz)))
+        e = GH_ERR_PG_CONNECT;
+    if (!e) e = gh_feed_resend(f, db, s, err, errsz);
     if (!e)
-        printf("  queued %ld view records for %s (every person's current "
-               "version, a tombstone for every retired id); the running hub "
-               "publishes them\n",
-               sent, topic);
+        printf("  queued a full re-send of %s's view (every record it may see, "
+               "a tombstone for every one it held and lost); the running hub "
+               "sends it within policy.check.interval.ms\n",
+               sub);
     PQfinish(db);
-    gh_resolver_destroy(r);
-    free(topic);
+    gh_feed_destroy(f);
     gh_serde_destroy(sd);
     gh_schemas_destroy(set);
     return e;

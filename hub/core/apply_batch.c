@@ -12,7 +12,7 @@
 #include "apply_int.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
-#include "sqlarr.h"
+#include "gridhub/sqlarr.h"
 
 typedef struct kstate {
     const char *dept, *key, *table;

@@ -10,11 +10,13 @@
 #include "gridhub/kafka.h"
 #include "gridhub/log.h"
 #include "gridhub/pg.h"
+#include "gridhub/schema_topic.h"
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 #include "hub_metrics.h"
 #include "migrate.h"
 #include "origin.h"
+#include "hub_int.h"
 
 #define LOG "hub"
 
@@ -39,11 +41,9 @@ const gh_conf_prop_t gh_hub_props[] = {
      "more WAL than this between two person changes."},
     {"group.id", GH_CONF_STR, "gridhub-hub", 0, 0, 0, NULL, NULL,
      "Consumer group; hub instances sharing the work use the same one."},
-    {"subscribers", GH_CONF_LIST, NULL, 1, 0, 0, NULL, NULL,
-     "Subscriber names; each gets `<view.topic.prefix>.<name>.person`."},
-    {"view.topic.prefix", GH_CONF_STR, "hub.view", 0, 0, 0, NULL, NULL,
-     "Prefix of subscriber view topics."},
+    GH_FEED_PROPS,
     GH_SCHEMAS_DIR_PROP,
+    GH_SCHEMAS_TOPIC_PROP,
     {"schema.registry.url", GH_CONF_STR, "", 0, 0, 0, NULL, NULL,
      "If set, view values use Confluent framing with this Schema Registry "
      "(and department events framed that way can be read)."},
@@ -63,72 +63,6 @@ const gh_conf_prop_t gh_hub_props[] = {
     GH_METRICS_PROPS,
     GH_CONF_LOG_PROPS,
     GH_CONF_END};
-
-typedef struct hub {
-    const gh_conf_t *conf;
-    gh_schemas_t *schemas;
-    gh_serde_t *serde;
-    const gh_schema_t *reader; /* current person envelope */
-    const gh_schema_t *view;
-    rd_kafka_t *producer;
-    PGconn *db;
-    gh_apply_t *apply;
-    gh_resolver_t *resolver;
-    gh_origin_t *origin;
-    gh_resolve_stats_t rs;
-    long long us_apply, us_resolve, us_commit, us_relay; /* per phase */
-    char **subs;
-    long pending; /* producer messages not yet acknowledged */
-    int delivery_failed;
-    int closing; /* purging at exit: failed reports are expected */
-    long long applied, skipped, dead;
-    /* What a stop left for the next start (the closing log line). */
-    long left_outbox;  /* outbox rows published but not acknowledged */
-    long left_offsets; /* applied messages whose offsets are uncommitted */
-    /* Outbox ids the cluster refused as too large, to be set aside. */
-    int64_t *too_large;
-    int ntoo_large, captoo_large;
-    /* Gaps accepted with `gridhub resync department` (accepted_gap). */
-    struct gap {
-        char *topic;
-        int32_t part;
-        int64_t floor;
-    } * gaps;
-    int ngaps;
-    gh_hub_metrics_t *metrics;
-} hub_t;
-
-static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
-    (void)rk;
-    hub_t *h = opaque;
-    h->pending--;
-    rd_kafka_headers_t *hd = NULL;
-    const void *idv = NULL;
-    size_t idl = 0;
-    if ((m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
-         m->err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE) &&
-        !rd_kafka_message_headers(m, &hd) &&
-        !rd_kafka_header_get_last(hd, "gh.outbox.id", &idv, &idl) && idv &&
-        idl < 32) {
-        /* The broker's limit is below ours: set the row aside (relay) rather
-         * than fail every relay round on it. */
-        char num[32];
-        memcpy(num, idv, idl);
-        num[idl] = '\0';
-        if (h->ntoo_large == h->captoo_large) {
-            h->captoo_large = h->captoo_large ? h->captoo_large * 2 : 16;
-            h->too_large = gh_xrealloc(h->too_large, (size_t)h->captoo_large *
-                                                         sizeof(int64_t));
-        }
-        h->too_large[h->ntoo_large++] = strtoll(num, NULL, 10);
-        return;
-    }
-    if (m->err && !h->closing) {
-        h->delivery_failed = 1;
-        gh_log_error(LOG, "delivery to %s failed: %s",
-                     rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
-    }
-}
 
 static char **split_list(const char *s) {
     char **v = NULL;
@@ -156,23 +90,6 @@ static void free_list(char **v) {
     free(v);
 }
 
-/* Waits until every produced message is acknowledged. Waits as long as it
- * takes (an unreachable cluster is retried) unless a stop is requested:
- * then for what is left of the shutdown budget (GH_ERR_TIMED_OUT). */
-static gh_err_t drain(hub_t *h, char *errstr, size_t errstr_size) {
-    while (h->pending > 0 && !h->delivery_failed && !gh_shutdown_expired())
-        rd_kafka_poll(h->producer, gh_shutdown_clamp_ms(100));
-    if (h->delivery_failed)
-        return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
-                         "a message could not be delivered; not committing");
-    if (h->pending > 0)
-        return gh_seterr(errstr, errstr_size, GH_ERR_TIMED_OUT,
-                         "%ld messages not acknowledged by Kafka within "
-                         "shutdown.timeout.ms",
-                         h->pending);
-    return GH_OK;
-}
-
 /* `class` is the reason's class for the metrics (GH_DL_* of
  * hub_metrics.h), `reason` the sentence in the gh.error.reason header. */
 static gh_err_t dead_letter(hub_t *h, const rd_kafka_message_t *m,
@@ -189,148 +106,6 @@ static gh_err_t dead_letter(hub_t *h, const rd_kafka_message_t *m,
                 rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset,
                 reason);
     return e;
-}
-
-/* Moves an outbox row Kafka will not take into outbox_rejected, with an
- * error in the log: one view larger than the limit must not hold back
- * every row after it (docs/operations.md, "Oversized records"). */
-static gh_err_t set_aside(hub_t *h, int64_t id, size_t size, char *errstr,
-                          size_t errstr_size) {
-    char idt[32], why[200];
-    snprintf(idt, sizeof(idt), "%" PRId64, id);
-    snprintf(why, sizeof(why),
-             "%zu bytes: larger than Kafka accepts (kafka.message.max.bytes "
-             "here, max.message.bytes on the broker)",
-             size);
-    const char *p[2] = {idt, why};
-    gh_err_t e = gh_pg_exec_what(
-        h->db,
-        "INSERT INTO outbox_rejected (id, topic, msg_key, payload, person_id, "
-        "version, created_at, reason) SELECT id, topic, msg_key, payload, "
-        "person_id, version, created_at, $2 FROM outbox WHERE id = $1 ON "
-        "CONFLICT (id) DO NOTHING",
-        2, p, "set an oversized outbox row aside", errstr, errstr_size);
-    if (!e)
-        gh_log_error(LOG,
-                     "outbox row %s (%zu bytes) is larger than Kafka accepts: "
-                     "set aside in outbox_rejected, the relay goes on",
-                     idt, size);
-    return e;
-}
-
-/* Publishes outbox rows in id order, deleting them once acknowledged. A
- * crash between the two republishes them: subscribers may see a view
- * record twice, always with the same person version (documented). */
-static gh_err_t relay(hub_t *h, char *errstr, size_t errstr_size) {
-    char lim[32];
-    snprintf(lim, sizeof(lim), "%lld",
-             gh_conf_get_int(h->conf, "outbox.batch"));
-    for (;;) {
-        const char *p[1] = {lim};
-        PGresult *r = PQexecParams(
-            h->db,
-            "SELECT id, topic, msg_key, payload, version FROM outbox "
-            "ORDER BY id LIMIT $1",
-            1, NULL, p, NULL, NULL, 1);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            gh_err_t e = gh_pg_result_error(r, h->db, "read outbox", errstr,
-                                            errstr_size);
-            PQclear(r);
-            return e;
-        }
-        int n = PQntuples(r);
-        if (n == 0) {
-            PQclear(r);
-            return GH_OK;
-        }
-        int64_t max_id = 0;
-        for (int i = 0; i < n; i++) {
-            /* Binary results: int8 big-endian. */
-            const unsigned char *idb =
-                (const unsigned char *)PQgetvalue(r, i, 0);
-            int64_t id = 0;
-            for (int k = 0; k < 8; k++)
-                id = id << 8 | idb[k];
-            const unsigned char *vb =
-                (const unsigned char *)PQgetvalue(r, i, 4);
-            int64_t ver = 0;
-            for (int k = 0; k < 8 && !PQgetisnull(r, i, 4); k++)
-                ver = ver << 8 | vb[k];
-            max_id = id;
-            char idtxt[32], vertxt[32];
-            snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
-            snprintf(vertxt, sizeof(vertxt), "%" PRId64, ver);
-            rd_kafka_headers_t *hd = rd_kafka_headers_new(2);
-            rd_kafka_header_add(hd, "gh.outbox.id", -1, idtxt, -1);
-            rd_kafka_header_add(hd, "gh.person.version", -1, vertxt, -1);
-            int isnull = PQgetisnull(r, i, 3);
-            rd_kafka_resp_err_t err;
-            for (;;) {
-                err = rd_kafka_producev(
-                    h->producer, RD_KAFKA_V_TOPIC(PQgetvalue(r, i, 1)),
-                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                    RD_KAFKA_V_KEY(PQgetvalue(r, i, 2),
-                                   (size_t)PQgetlength(r, i, 2)),
-                    RD_KAFKA_V_VALUE(isnull ? NULL : PQgetvalue(r, i, 3),
-                                     isnull ? 0 : (size_t)PQgetlength(r, i, 3)),
-                    RD_KAFKA_V_HEADERS(hd), RD_KAFKA_V_END);
-                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
-                if (gh_shutdown_expired()) {
-                    rd_kafka_headers_destroy(hd);
-                    PQclear(r);
-                    h->left_outbox = n;
-                    return gh_seterr(errstr, errstr_size, GH_ERR_TIMED_OUT,
-                                     "producer queue full when "
-                                     "shutdown.timeout.ms ran out");
-                }
-                rd_kafka_poll(h->producer, gh_shutdown_clamp_ms(50));
-            }
-            if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-                rd_kafka_headers_destroy(hd);
-                gh_err_t se = set_aside(h, id, (size_t)PQgetlength(r, i, 3),
-                                        errstr, errstr_size);
-                if (se) {
-                    PQclear(r);
-                    return se;
-                }
-                continue;
-            }
-            if (err) {
-                rd_kafka_headers_destroy(hd);
-                PQclear(r);
-                return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
-                                 "produce view: %s", rd_kafka_err2str(err));
-            }
-            h->pending++;
-        }
-        PQclear(r);
-        gh_err_t e = drain(h, errstr, errstr_size);
-        if (e == GH_ERR_TIMED_OUT) h->left_outbox = n;
-        for (int i = 0; !e && i < h->ntoo_large; i++)
-            e = set_aside(h, h->too_large[i], 0, errstr, errstr_size);
-        h->ntoo_large = 0;
-        if (e) return e;
-        char maxtxt[32];
-        snprintf(maxtxt, sizeof(maxtxt), "%" PRId64, max_id);
-        const char *pd[1] = {maxtxt};
-        r = PQexecParams(h->db, "DELETE FROM outbox WHERE id <= $1", 1, NULL,
-                         pd, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            e = gh_pg_result_error(r, h->db, "trim outbox", errstr,
-                                   errstr_size);
-            PQclear(r);
-            return e;
-        }
-        PQclear(r);
-        gh_hub_metrics_relayed(h->metrics, n);
-        if (n < atoi(lim)) return GH_OK;
-        if (gh_shutdown_expired()) {
-            h->left_outbox = -1; /* more pages, not counted */
-            return gh_seterr(errstr, errstr_size, GH_ERR_TIMED_OUT,
-                             "outbox not empty when shutdown.timeout.ms ran "
-                             "out");
-        }
-    }
 }
 
 /* Whether a failed database step is worth retrying as it is (see
@@ -639,6 +414,57 @@ static int64_t gap_floor(void *ctx, const char *topic, int32_t part) {
     return -1;
 }
 
+/* One step of following the policy, in its own transaction under the
+ * resolution lock (as every writer of persons and views). */
+typedef enum { FP_SYNC, FP_SWEEP } fp_step_t;
+
+static gh_err_t policy_tx(hub_t *h, fp_step_t step, long *rows, char *errstr,
+                          size_t errstr_size) {
+    int sweeps = 0;
+    gh_err_t e = gh_pg_exec(h->db, "BEGIN", errstr, errstr_size);
+    if (!e) e = gh_resolver_lock(h->db, errstr, errstr_size);
+    if (!e && step == FP_SYNC)
+        e = gh_feed_sync(h->feed, h->db, &sweeps, errstr, errstr_size);
+    if (!e && step == FP_SWEEP)
+        e = gh_feed_sweep_step(h->feed, h->db, gh_resolver_feed_page,
+                               h->resolver, rows, errstr, errstr_size);
+    if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
+    if (!e) return GH_OK;
+    char ignore[256];
+    if (PQtransactionStatus(h->db) != PQTRANS_IDLE)
+        gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
+    gh_feed_sweep_rewind(h->feed);
+    return e;
+}
+
+/* Follows the policy between batches: re-reads and recompiles it when its
+ * files or the clock call for it (gh_feed_tick); brings feed_plan in line
+ * when something changed and every policy.check.interval.ms (a `gridhub
+ * resync view` queues its re-send there); and sweeps changed views for up
+ * to a quarter of a second, so the stream goes on meanwhile. */
+static gh_err_t follow_policy(hub_t *h, int sync_now, char *errstr,
+                              size_t errstr_size) {
+    int changed = 0;
+    gh_err_t e =
+        gh_feed_tick(h->feed, gh_wallclock_us(), &changed, errstr, errstr_size);
+    if (e) return e;
+    if (changed || sync_now || gh_now_ms() >= h->next_sync_ms) {
+        h->next_sync_ms =
+            gh_now_ms() + gh_conf_get_int(h->conf, "policy.check.interval.ms");
+        e = policy_tx(h, FP_SYNC, NULL, errstr, errstr_size);
+    }
+    int64_t until = gh_now_ms() + 250;
+    int swept = 0;
+    while (!e && gh_feed_sweeping(h->feed) && gh_now_ms() < until &&
+           !gh_shutdown_requested()) {
+        long rows = 0;
+        e = policy_tx(h, FP_SWEEP, &rows, errstr, errstr_size);
+        swept = 1;
+    }
+    if (!e && swept) e = gh__hub_relay(h, errstr, errstr_size);
+    return e;
+}
+
 /* One session: a consumer that resumes at the committed offsets, a
  * database connection; ends on any error, the caller reconnects. */
 static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
@@ -658,20 +484,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     gh_apply_destroy(h->apply);
     gh_resolver_destroy(h->resolver);
     h->apply = NULL;
-    {
-        int ns = 0;
-        while (h->subs[ns])
-            ns++;
-        char **topics = gh_xcalloc((size_t)ns + 1, sizeof(char *));
-        for (int i = 0; i < ns; i++)
-            topics[i] = gh_xasprintf("%s.%s.person",
-                                     gh_conf_get(conf, "view.topic.prefix"),
-                                     h->subs[i]);
-        h->resolver =
-            gh_resolver_new(conf, h->serde, h->view,
-                            (const char *const *)topics, errstr, errstr_size);
-        free_list(topics);
-    }
+    h->resolver = gh_resolver_new(conf, h->feed, h->view, errstr, errstr_size);
     if (!h->resolver) {
         e = GH_ERR_CONFIG;
         goto out;
@@ -679,9 +492,13 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     e = gh_resolver_prepare(h->resolver, h->db, errstr, errstr_size);
     if (!e) e = gh_origin_load(h->origin, h->db, errstr, errstr_size);
     if (!e) e = load_gaps(h, errstr, errstr_size);
+    /* The views as the policy now gives them: what changed while the hub
+     * was down is queued for a sweep. */
+    if (!e) e = follow_policy(h, 1, errstr, errstr_size);
     if (e) goto out;
     h->apply = gh_apply_new(h->db, h->resolver);
-    e = relay(h, errstr, errstr_size); /* whatever a crash left behind */
+    e = gh__hub_relay(h, errstr,
+                      errstr_size); /* whatever a crash left behind */
     if (e) goto out;
 
     rd_kafka_t *c = gh_kafka_consumer_new(conf, gh_conf_get(conf, "group.id"),
@@ -724,8 +541,12 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     int64_t poll_ms = gh_conf_get_int(conf, "outbox.poll.ms");
     while (!e && !gh_shutdown_requested()) {
         gh_hub_metrics_tick(h->metrics, h->db, c);
+        e = follow_policy(h, 0, errstr, errstr_size);
+        if (e) break;
         int n = 0;
-        int64_t deadline = gh_now_ms() + max_ms;
+        /* A sweep in progress does not wait for a full batch. */
+        int64_t deadline =
+            gh_now_ms() + (gh_feed_sweeping(h->feed) ? 20 : max_ms);
         /* A stop request ends the batch: what was polled is applied, nothing
          * more is taken. */
         while (n < max_msgs && !gh_shutdown_requested()) {
@@ -759,7 +580,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         if (n == 0) {
             /* Steward actions write the outbox too. */
             if (gh_now_ms() - last_relay >= poll_ms) {
-                e = relay(h, errstr, errstr_size);
+                e = gh__hub_relay(h, errstr, errstr_size);
                 last_relay = gh_now_ms();
             }
             continue;
@@ -773,7 +594,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         /* Offsets only after the database committed and dead letters are
          * acknowledged: a crash before this point replays the batch, and
          * replays are no-ops thanks to the per-row positions. */
-        if (!e) e = drain(h, errstr, errstr_size);
+        if (!e) e = gh__hub_drain(h, errstr, errstr_size);
         if (e) h->left_offsets = n;
         if (!e) {
             rd_kafka_topic_partition_list_t *offs =
@@ -804,7 +625,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         for (int i = 0; i < n; i++)
             rd_kafka_message_destroy(batch[i]);
         int64_t t3 = gh_now_us();
-        if (!e) e = relay(h, errstr, errstr_size);
+        if (!e) e = gh__hub_relay(h, errstr, errstr_size);
         h->us_relay += gh_now_us() - t3;
         last_relay = gh_now_ms();
         if (gh_now_ms() - last_stats >= 30000) {
@@ -885,7 +706,11 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
             gh_schemas_dir(conf));
     }
     h.serde = gh_serde_new(h.schemas, gh_conf_get(conf, "schema.registry.url"));
-    h.subs = split_list(gh_conf_get(conf, "subscribers"));
+    h.feed = gh_feed_new(conf, h.schemas, h.serde, errstr, errstr_size);
+    if (!h.feed) {
+        e = GH_ERR_CONFIG;
+        goto out;
+    }
     h.origin = gh_origin_new(conf, errstr, errstr_size);
     if (!h.origin) {
         e = GH_ERR_CONFIG;
@@ -896,16 +721,20 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         e = GH_ERR_IO;
         goto out;
     }
-    h.producer = gh_kafka_producer_new(conf, "gridhub-hub", dr_cb, &h, errstr,
-                                       errstr_size);
+    h.producer = gh_kafka_producer_new(conf, "gridhub-hub", gh__hub_dr_cb, &h,
+                                       errstr, errstr_size);
     if (!h.producer) {
         e = GH_ERR_KAFKA;
         goto out;
     }
-    gh_log_info(LOG, "hub started: group %s, sources %s, subscribers %s",
+    gh_log_info(LOG,
+                "hub started: group %s, sources %s, policy %s version %s (%d "
+                "subscribers)",
                 gh_conf_get(conf, "group.id"),
                 gh_conf_get(conf, "source.topics"),
-                gh_conf_get(conf, "subscribers"));
+                gh_conf_get(conf, "policy.file"),
+                gh_policy_version(gh_feed_policy(h.feed)),
+                gh_policy_nsubscribers(gh_feed_policy(h.feed)));
     int wait = (int)gh_conf_get_int(conf, "retry.backoff.ms");
     int wmax = (int)gh_conf_get_int(conf, "retry.backoff.max.ms");
     for (;;) {
@@ -956,8 +785,9 @@ out:
     free(h.too_large);
     forget_gaps(&h);
     gh_hub_metrics_destroy(h.metrics);
-    free_list(h.subs);
+    gh_feed_destroy(h.feed);
     gh_serde_destroy(h.serde);
+    gh_sqlarr_free(&h.published);
     gh_schemas_destroy(h.schemas);
     return e;
 }

@@ -26,9 +26,8 @@ const gh_conf_prop_t gh_resolver_own_props[] = {
 
 /* ---- lifecycle -------------------------------------------------------- */
 
-gh_resolver_t *gh_resolver_new(const gh_conf_t *conf, gh_serde_t *serde,
-                               const gh_schema_t *view,
-                               const char *const *topics, char *errstr,
+gh_resolver_t *gh_resolver_new(const gh_conf_t *conf, gh_feed_t *feed,
+                               const gh_schema_t *view, char *errstr,
                                size_t errstr_size) {
     gh_resolver_t *r = gh_xcalloc(1, sizeof(*r));
     r->conf = conf;
@@ -38,14 +37,14 @@ gh_resolver_t *gh_resolver_new(const gh_conf_t *conf, gh_serde_t *serde,
         return NULL;
     }
     r->golden = gh_golden_new(conf);
-    while (topics && topics[r->ntopics])
-        r->ntopics++;
-    r->topics = gh_xcalloc((size_t)r->ntopics + 1, sizeof(char *));
-    r->views = gh_xcalloc((size_t)r->ntopics + 1, sizeof(gh_view_t *));
-    for (int i = 0; i < r->ntopics; i++) {
-        r->topics[i] = gh_xstrdup(topics[i]);
-        r->views[i] = gh_view_new(serde, view, topics[i], errstr, errstr_size);
-        if (!r->views[i]) {
+    r->feed = feed;
+    if (feed) {
+        r->feed_entity = gh_feed_entity(feed, "person");
+        r->view = gh_view_new(NULL, view, "", errstr, errstr_size);
+        if (r->feed_entity < 0 || !r->view) {
+            if (r->feed_entity < 0)
+                gh_seterr(errstr, errstr_size, GH_ERR_SCHEMA,
+                          "no view schema for entity person");
             gh_resolver_destroy(r);
             return NULL;
         }
@@ -82,12 +81,7 @@ void gh_resolver_destroy(gh_resolver_t *r) {
     if (r->set) gh__res_reset_run(r); /* the last run's results */
     gh_match_model_destroy(r->model);
     gh_golden_destroy(r->golden);
-    for (int i = 0; i < r->ntopics; i++) {
-        free(r->topics[i]);
-        gh_view_destroy(r->views[i]);
-    }
-    free(r->topics);
-    free(r->views);
+    gh_view_destroy(r->view);
     gh_match_set_destroy(r->set);
     free(r->w);
     free(r->hkeys);

@@ -17,9 +17,10 @@
  *     persons, where a person split in two stays with the part holding its
  *     oldest record; the other part gets a new id; an id absorbed by a
  *     merge (or left without records) is retired, never reused;
- *  5. recomputes the golden records (golden.h), writing a new version and
- *     one outbox row per subscriber topic for each person that changed,
- *     and a tombstone for each retired id;
+ *  5. recomputes the golden records (golden.h), writing a new version
+ *     for each person that changed and handing it to the feed (feed.h),
+ *     which writes what each subscriber's policy gives it, and retired
+ *     ids as gone;
  *  6. refreshes the steward queue for the persons involved.
  * Everything happens in the caller's transaction, so a crash leaves either
  * all of it or none.
@@ -34,6 +35,7 @@
 #include "gridhub/conf.h"
 #include "gridhub/error.h"
 #include "gridhub/match.h"
+#include "feed.h"
 #include "golden.h"
 
 typedef struct gh_resolver gh_resolver_t;
@@ -56,13 +58,11 @@ typedef struct gh_resolve_stats {
     long long us[10];  /* time spent per step (1..10 above) */
 } gh_resolve_stats_t;
 
-/* `conf` (holding the resolver properties), `serde` and `view` are
- * borrowed and must outlive the resolver; `topics` (NULL-terminated view
- * topic names, one per subscriber) is copied. NULL with errstr on a bad
- * configuration. */
-gh_resolver_t *gh_resolver_new(const gh_conf_t *conf, gh_serde_t *serde,
-                               const gh_schema_t *view,
-                               const char *const *topics, char *errstr,
+/* `conf` (holding the resolver properties), `feed` and `view` (the full
+ * person view schema) are borrowed and must outlive the resolver; feed
+ * NULL writes no views. NULL with errstr on a bad configuration. */
+gh_resolver_t *gh_resolver_new(const gh_conf_t *conf, gh_feed_t *feed,
+                               const gh_schema_t *view, char *errstr,
                                size_t errstr_size);
 void gh_resolver_destroy(gh_resolver_t *r);
 
@@ -90,14 +90,11 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
 void gh_resolver_count_name(gh_resolver_t *r, const char *n_name,
                             const char *n_pinyin, int delta);
 
-/* Queues every person once more for the resolver's view topics: the
- * current version of each active person and a tombstone for each retired
- * id, in person id order, in pages of its own transactions (the running
- * hub relays them). For a subscriber whose topic lost messages: applying
- * what is re-sent over whatever it holds leaves it exact. *sent receives
- * the number of outbox rows written. */
-gh_err_t gh_resolver_resend(gh_resolver_t *r, PGconn *db, long *sent,
-                            char *errstr, size_t errstr_size);
+/* The feed's source of persons (gh_feed_source_cb, ctx = the resolver):
+ * a page of persons in id order, active ones put, retired ones gone. */
+gh_err_t gh_resolver_feed_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
+                               const char *after, int limit, char **last,
+                               int *n, char *errstr, size_t errstr_size);
 
 /* The model, for scoring outside a run (steward evidence); borrowed. */
 const struct gh_match_model *gh_resolver_model(const gh_resolver_t *r);

@@ -9,7 +9,8 @@
 
 #include "gridhub/util.h"
 #include "resolve.h"
-#include "sqlarr.h"
+#include "gridhub/sqlarr.h"
+#include "feed.h"
 #include "view.h"
 
 /* Columns of a source record as the resolver reads them. */
@@ -63,9 +64,9 @@ struct gh_resolver {
     const gh_conf_t *conf;
     gh_match_model_t *model;
     gh_golden_t *golden;
-    gh_view_t **views;
-    char **topics;
-    int ntopics;
+    gh_feed_t *feed; /* borrowed; NULL: no views are written */
+    int feed_entity;
+    gh_view_t *view; /* fills the full person view */
     long long block_max;
     int apart_max;
     int conflict_field[GH_GOLDEN_NFIELDS];
@@ -156,12 +157,6 @@ void gh__res_person_json(gh_resolver_t *r, const comp_t *c,
                          const int64_t *ov_at, const char *absorbed_old,
                          char **ret, const char **into, size_t nret,
                          char **sources, char **prov, char **absorbed);
-/* One outbox row per subscriber topic (payload NULL: a tombstone) into
- * box (topic, key, payload, version arrays). */
-void gh__res_outbox_rows(gh_resolver_t *r, const char *pid, int64_t version,
-                         const gh_buf_t *payload, gh_sqlarr_t box[4]);
-gh_err_t gh__res_write_outbox(PGconn *db, gh_sqlarr_t box[4], char *errstr,
-                              size_t errstr_size);
 
 /* The person upsert of a run, built person by person: its columns. */
 #define GH__RES_GOLDEN_COLS 11
@@ -180,11 +175,10 @@ void gh__res_golden_add(gh_resolver_t *r, gh__res_golden_t *g, const comp_t *cp,
  * that changed, for the outbox. Frees g's columns. */
 gh_err_t gh__res_golden_write(PGconn *db, gh__res_golden_t *g, PGresult **out,
                               char *errstr, size_t errstr_size);
-/* Encodes the view of a person from a row of the person upsert's
- * RETURNING list into out (all subscribers get the same bytes for now;
- * per-subscriber policy will encode per topic here). */
-gh_err_t gh__res_view_row(gh_resolver_t *r, PGresult *res, int i, gh_buf_t *out,
-                          char *errstr, size_t errstr_size);
+/* Hands the feed the person of row i of the person upsert's RETURNING
+ * list (the columns of gh_view_fill_row). No-op without a feed. */
+gh_err_t gh__res_feed_row(gh_resolver_t *r, PGresult *res, int i, char *errstr,
+                          size_t errstr_size);
 
 /* ---- Steward queue (resolve_items.c) */
 int gh__res_cmp_item(const void *x, const void *y);

@@ -59,106 +59,12 @@ void gh__res_person_json(gh_resolver_t *r, const comp_t *c,
     json_decref(ab);
 }
 
-/* Appends one outbox row per subscriber topic to the arrays. */
-void gh__res_outbox_rows(gh_resolver_t *r, const char *pid, int64_t version,
-                         const gh_buf_t *payload, gh_sqlarr_t box[4]) {
-    gh_buf_t hex = {0};
-    if (payload) {
-        static const char dig[] = "0123456789abcdef";
-        gh_buf_puts(&hex, "\\x");
-        for (size_t i = 0; i < payload->len; i++) {
-            unsigned char c = (unsigned char)payload->data[i];
-            char two[2] = {dig[c >> 4], dig[c & 15]};
-            gh_buf_append(&hex, two, 2);
-        }
-    }
-    for (int t = 0; t < r->ntopics; t++) {
-        gh_sqlarr_text(&box[0], r->topics[t]);
-        gh_sqlarr_text(&box[1], pid);
-        gh_sqlarr_text(&box[2], payload ? hex.data : NULL);
-        gh_sqlarr_int(&box[3], version);
-    }
-    gh_buf_free(&hex);
-}
-
-gh_err_t gh__res_write_outbox(PGconn *db, gh_sqlarr_t box[4], char *errstr,
-                              size_t errstr_size) {
-    if (!box[0].n) return GH_OK;
-    const char *p[4] = {gh_sqlarr_get(&box[0]), gh_sqlarr_get(&box[1]),
-                        gh_sqlarr_get(&box[2]), gh_sqlarr_get(&box[3])};
-    PGresult *res = gh_pg_query_what(
-        db,
-        "INSERT INTO outbox (topic, msg_key, payload, person_id, version) "
-        "SELECT t, k, p, k, v FROM unnest($1::text[], $2::text[], "
-        "$3::bytea[], $4::bigint[]) AS u(t, k, p, v)",
-        4, p, "write outbox", errstr, errstr_size);
-    if (!res) return GH_ERR_PG;
-    PQclear(res);
-    return GH_OK;
-}
-
-/* Encodes the view of a person from a row of the person upsert's
- * RETURNING list into out (all subscribers get the same bytes for now;
- * per-subscriber policy will encode per topic here). */
-gh_err_t gh__res_view_row(gh_resolver_t *r, PGresult *res, int i, gh_buf_t *out,
-                          char *errstr, size_t errstr_size) {
-    if (!r->ntopics) return GH_OK;
-    gh_view_person_t v;
-    memset(&v, 0, sizeof(v));
-    v.person_id = PQgetvalue(res, i, 0);
-    v.version = gh__res_ival(res, i, 1, 0);
-    v.updated_us = gh__res_ival(res, i, 2, 0);
-    for (int f = 0; f < GH_GOLDEN_NFIELDS; f++)
-        v.value[f] = gh__res_val(res, i, 3 + f);
-    json_t *s = json_loads(PQgetvalue(res, i, 10), 0, NULL);
-    json_t *pr = json_loads(PQgetvalue(res, i, 11), 0, NULL);
-    json_t *ab = json_loads(PQgetvalue(res, i, 12), 0, NULL);
-    size_t ns = json_array_size(s), np = json_array_size(pr),
-           na = json_array_size(ab);
-    const char **sd = gh_xcalloc(ns + 1, sizeof(char *));
-    const char **sk = gh_xcalloc(ns + 1, sizeof(char *));
-    const char **pf = gh_xcalloc(np + 1, sizeof(char *));
-    const char **pd = gh_xcalloc(np + 1, sizeof(char *));
-    const char **pk = gh_xcalloc(np + 1, sizeof(char *));
-    int64_t *pa = gh_xcalloc(np + 1, sizeof(int64_t));
-    const char **av = gh_xcalloc(na + 1, sizeof(char *));
-    for (size_t k = 0; k < ns; k++) {
-        json_t *o = json_array_get(s, k);
-        sd[k] = json_string_value(json_object_get(o, "department"));
-        sk[k] = json_string_value(json_object_get(o, "source_key"));
-    }
-    for (size_t k = 0; k < np; k++) {
-        json_t *o = json_array_get(pr, k), *at = json_object_get(o, "at");
-        pf[k] = json_string_value(json_object_get(o, "field"));
-        pd[k] = json_string_value(json_object_get(o, "department"));
-        pk[k] = json_string_value(json_object_get(o, "source_key"));
-        pa[k] =
-            json_is_integer(at) ? (int64_t)json_integer_value(at) : INT64_MIN;
-    }
-    for (size_t k = 0; k < na; k++)
-        av[k] = json_string_value(json_array_get(ab, k));
-    v.nsources = (int)ns;
-    v.src_department = sd;
-    v.src_key = sk;
-    v.nprov = (int)np;
-    v.prov_field = pf;
-    v.prov_department = pd;
-    v.prov_key = pk;
-    v.prov_at = pa;
-    v.nabsorbed = (int)na;
-    v.absorbed = av;
-    gh_err_t e = gh_view_encode(r->views[0], &v, out, errstr, errstr_size);
-    free(sd);
-    free(sk);
-    free(pf);
-    free(pd);
-    free(pk);
-    free(pa);
-    free(av);
-    json_decref(s);
-    json_decref(pr);
-    json_decref(ab);
-    return e;
+gh_err_t gh__res_feed_row(gh_resolver_t *r, PGresult *res, int i, char *errstr,
+                          size_t errstr_size) {
+    if (!r->feed) return GH_OK;
+    return gh_feed_put(r->feed, r->feed_entity, PQgetvalue(res, i, 0),
+                       gh__res_ival(res, i, 1, 0),
+                       gh_view_fill_row(r->view, res, i), errstr, errstr_size);
 }
 
 void gh__res_golden_begin(gh__res_golden_t *g) {
@@ -287,51 +193,37 @@ gh_err_t gh__res_golden_write(PGconn *db, gh__res_golden_t *g, PGresult **out,
     return GH_OK;
 }
 
-gh_err_t gh_resolver_resend(gh_resolver_t *r, PGconn *db, long *sent,
-                            char *errstr, size_t errstr_size) {
-    *sent = 0;
-    char *last = gh_xstrdup("");
+gh_err_t gh_resolver_feed_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
+                               const char *after, int limit, char **last,
+                               int *n, char *errstr, size_t errstr_size) {
+    gh_resolver_t *r = ctx;
+    *last = NULL;
+    *n = 0;
+    char lim[32];
+    snprintf(lim, sizeof(lim), "%d", limit);
+    const char *p[2] = {after, lim};
+    PGresult *res = gh_pg_query_what(
+        db,
+        "SELECT person_id, version, floor(extract(epoch from updated_at) * "
+        "1000000)::bigint, id_number, name, sex, birth_date::text, phone, "
+        "address, grid_code, sources::text, provenance::text, "
+        "absorbed_ids::text, active FROM person WHERE person_id > $1 ORDER "
+        "BY person_id LIMIT $2",
+        2, p, "read persons", errstr, errstr_size);
+    if (!res) return GH_ERR_PG;
     gh_err_t e = GH_OK;
-    for (;;) {
-        const char *p[1] = {last};
-        PGresult *res = gh_pg_query_what(
-            db,
-            "SELECT person_id, version, floor(extract(epoch from updated_at) * "
-            "1000000)::bigint, id_number, name, sex, birth_date::text, phone, "
-            "address, grid_code, sources::text, provenance::text, "
-            "absorbed_ids::text, active FROM person WHERE person_id > $1 ORDER "
-            "BY person_id LIMIT 5000",
-            1, p, "read persons to re-send", errstr, errstr_size);
-        if (!res) {
-            e = GH_ERR_PG;
-            break;
-        }
-        int n = PQntuples(res);
-        gh_sqlarr_t box[4];
-        memset(box, 0, sizeof(box));
-        for (int k = 0; k < 4; k++)
-            gh_sqlarr_reset(&box[k]);
-        for (int i = 0; i < n && !e; i++) {
-            int active = PQgetvalue(res, i, 13)[0] == 't';
-            gh_buf_reset(&r->buf);
-            if (active)
-                e = gh__res_view_row(r, res, i, &r->buf, errstr, errstr_size);
-            if (!e)
-                gh__res_outbox_rows(r, PQgetvalue(res, i, 0),
-                                    gh__res_ival(res, i, 1, 0),
-                                    active ? &r->buf : NULL, box);
-        }
-        if (!e) e = gh__res_write_outbox(db, box, errstr, errstr_size);
-        if (!e) *sent += (long)box[0].n;
-        if (n) {
-            free(last);
-            last = gh_xstrdup(PQgetvalue(res, n - 1, 0));
-        }
-        for (int k = 0; k < 4; k++)
-            gh_sqlarr_free(&box[k]);
-        PQclear(res);
-        if (e || n < 5000) break;
+    int rows = PQntuples(res);
+    for (int i = 0; i < rows && !e; i++) {
+        const char *pid = PQgetvalue(res, i, 0);
+        if (PQgetvalue(res, i, 13)[0] == 't')
+            e = gh_feed_put(f, entity, pid, gh__res_ival(res, i, 1, 0),
+                            gh_view_fill_row(r->view, res, i), errstr,
+                            errstr_size);
+        else
+            gh_feed_gone(f, entity, pid, gh__res_ival(res, i, 1, 0));
     }
-    free(last);
+    if (!e && rows) *last = gh_xstrdup(PQgetvalue(res, rows - 1, 0));
+    *n = rows;
+    PQclear(res);
     return e;
 }

@@ -17,8 +17,7 @@ typedef struct run {
     gh_resolve_stats_t *st;
     char *errstr;
     size_t errstr_size;
-    gh_sqlarr_t a[4];   /* scratch parameter arrays */
-    gh_sqlarr_t box[4]; /* outbox rows: topic, key, payload, version */
+    gh_sqlarr_t a[4]; /* scratch parameter arrays */
     pair_t *pairs;
     size_t npairs;
     fresh_t *fr; /* scored pairs worth keeping */
@@ -421,15 +420,15 @@ static gh_err_t step_retire(run_t *x) {
         "p.person_id, p.version",
         2, p, "retire persons", x->errstr, x->errstr_size);
     if (!res) return pgerr(x);
-    for (int i = 0; i < PQntuples(res); i++)
-        gh__res_outbox_rows(x->r, PQgetvalue(res, i, 0),
-                            gh__res_ival(res, i, 1, 0), NULL, x->box);
+    for (int i = 0; x->r->feed && i < PQntuples(res); i++)
+        gh_feed_gone(x->r->feed, x->r->feed_entity, PQgetvalue(res, i, 0),
+                     gh__res_ival(res, i, 1, 0));
     PQclear(res);
     return GH_OK;
 }
 
-/* 9. Golden records; the persons that changed get a version and outbox
- * rows. */
+/* 9. Golden records; the persons that changed get a version and go to the
+ * feed. */
 static gh_err_t step_golden(run_t *x) {
     gh_resolver_t *r = x->r;
     if (!x->ncomp) return GH_OK;
@@ -463,12 +462,8 @@ static gh_err_t step_golden(run_t *x) {
         gh__res_golden_write(x->db, &g, &res, x->errstr, x->errstr_size);
     if (e) return e;
     gh__res_keep(r, res);
-    for (int i = 0; i < PQntuples(res) && !e; i++) {
-        e = gh__res_view_row(r, res, i, &r->buf, x->errstr, x->errstr_size);
-        if (!e)
-            gh__res_outbox_rows(r, PQgetvalue(res, i, 0),
-                                gh__res_ival(res, i, 1, 0), &r->buf, x->box);
-    }
+    for (int i = 0; i < PQntuples(res) && !e; i++)
+        e = gh__res_feed_row(r, res, i, x->errstr, x->errstr_size);
     x->st->persons += PQntuples(res);
     return e;
 }
@@ -494,6 +489,7 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
     x.errstr = errstr;
     x.errstr_size = errstr_size;
     gh__res_reset_run(r);
+    if (r->feed) gh_feed_discard(r->feed);
     int64_t t = gh_now_us();
     gh_err_t e = step_changed(&x, recs, nrecs);
     phase(x.st, &t, 0);
@@ -512,7 +508,9 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
     if (!e) e = step_retire(&x);
     phase(x.st, &t, 7);
     if (!e) e = step_golden(&x);
-    if (!e) e = gh__res_write_outbox(db, x.box, errstr, errstr_size);
+    if (!e && r->feed)
+        e = gh_feed_flush(r->feed, db, NULL, errstr, errstr_size);
+    if (r->feed) gh_feed_discard(r->feed); /* what a failed run left */
     phase(x.st, &t, 8);
     if (!e)
         e = gh__res_refresh_items(r, db, x.members, x.nm, x.touched, x.ntouched,
@@ -540,7 +538,6 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
     free(x.apart);
     for (int k = 0; k < 4; k++) {
         gh_sqlarr_free(&x.a[k]);
-        gh_sqlarr_free(&x.box[k]);
     }
     return e;
 }

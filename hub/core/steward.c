@@ -28,20 +28,11 @@ gh_steward_t *gh_steward_new(const gh_conf_t *conf, char *errstr,
     }
     s->serde =
         gh_serde_new(s->schemas, gh_conf_get(conf, "schema.registry.url"));
-    /* The same view topics as the hub writes. */
-    char *list = gh_xstrdup(gh_conf_get(conf, "subscribers")), *save = NULL;
-    char **topics = gh_xcalloc(64, sizeof(char *));
-    int n = 0;
-    for (char *t = strtok_r(list, ", ", &save); t && n < 63;
-         t = strtok_r(NULL, ", ", &save))
-        topics[n++] = gh_xasprintf("%s.%s.person",
-                                   gh_conf_get(conf, "view.topic.prefix"), t);
-    free(list);
-    s->resolver = gh_resolver_new(
-        conf, s->serde, view, (const char *const *)topics, errstr, errstr_size);
-    for (int i = 0; i < n; i++)
-        free(topics[i]);
-    free(topics);
+    /* The same policy as the hub: the feed refuses to write views if the
+     * hub materializes another version. */
+    s->feed = gh_feed_new(conf, s->schemas, s->serde, errstr, errstr_size);
+    if (!s->feed) goto fail;
+    s->resolver = gh_resolver_new(conf, s->feed, view, errstr, errstr_size);
     if (!s->resolver) goto fail;
     s->db = gh_pg_connect(gh_conf_get(conf, "database.conninfo"), 0, errstr,
                           errstr_size);
@@ -57,6 +48,7 @@ void gh_steward_destroy(gh_steward_t *s) {
     if (!s) return;
     if (s->db) PQfinish(s->db);
     gh_resolver_destroy(s->resolver);
+    gh_feed_destroy(s->feed);
     gh_serde_destroy(s->serde);
     gh_schemas_destroy(s->schemas);
     free(s);

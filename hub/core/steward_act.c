@@ -6,7 +6,7 @@
 
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
-#include "sqlarr.h"
+#include "gridhub/sqlarr.h"
 #include "steward_int.h"
 
 static gh_err_t begin(gh_steward_t *s, const char *by, const char *reason,

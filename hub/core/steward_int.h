@@ -13,6 +13,7 @@ struct gh_steward {
     PGconn *db;
     gh_schemas_t *schemas;
     gh_serde_t *serde;
+    gh_feed_t *feed;
     gh_resolver_t *resolver;
     int apart_max;
 };

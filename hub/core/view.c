@@ -1,5 +1,6 @@
 #include "view.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,8 +96,7 @@ static void set_long(avro_value_t *rec, const char *name, int64_t x) {
     if (branch(&fv, &v, "")) avro_value_set_long(&v, x);
 }
 
-gh_err_t gh_view_encode(gh_view_t *vw, const gh_view_person_t *p, gh_buf_t *out,
-                        char *errstr, size_t errstr_size) {
+avro_value_t *gh_view_fill(gh_view_t *vw, const gh_view_person_t *p) {
     avro_value_t *v = &vw->val, arr, el, x;
     avro_value_reset(v);
     set_text(v, "person_id", p->person_id);
@@ -126,7 +126,82 @@ gh_err_t gh_view_encode(gh_view_t *vw, const gh_view_person_t *p, gh_buf_t *out,
             avro_value_append(&arr, &x, NULL);
             avro_value_set_string(&x, p->absorbed[i]);
         }
+    return v;
+}
+
+gh_err_t gh_view_encode(gh_view_t *vw, const gh_view_person_t *p, gh_buf_t *out,
+                        char *errstr, size_t errstr_size) {
+    avro_value_t *v = gh_view_fill(vw, p);
     gh_buf_reset(out);
     return gh_serde_encode(vw->serde, vw->topic, vw->schema, v, out, errstr,
                            errstr_size);
+}
+
+/* Column c of row i as text, NULL for SQL NULL. */
+static const char *col(PGresult *res, int i, int c) {
+    return PQgetisnull(res, i, c) ? NULL : PQgetvalue(res, i, c);
+}
+
+static int64_t icol(PGresult *res, int i, int c) {
+    return PQgetisnull(res, i, c) ? 0
+                                  : strtoll(PQgetvalue(res, i, c), NULL, 10);
+}
+
+avro_value_t *gh_view_fill_row(gh_view_t *vw, PGresult *res, int i) {
+    gh_view_person_t v;
+    memset(&v, 0, sizeof(v));
+    v.person_id = PQgetvalue(res, i, 0);
+    v.version = icol(res, i, 1);
+    v.updated_us = icol(res, i, 2);
+    for (int f = 0; f < GH_GOLDEN_NFIELDS; f++)
+        v.value[f] = col(res, i, 3 + f);
+    json_t *s = json_loads(PQgetvalue(res, i, 10), 0, NULL);
+    json_t *pr = json_loads(PQgetvalue(res, i, 11), 0, NULL);
+    json_t *ab = json_loads(PQgetvalue(res, i, 12), 0, NULL);
+    size_t ns = json_array_size(s), np = json_array_size(pr),
+           na = json_array_size(ab);
+    const char **sd = gh_xcalloc(ns + 1, sizeof(char *));
+    const char **sk = gh_xcalloc(ns + 1, sizeof(char *));
+    const char **pf = gh_xcalloc(np + 1, sizeof(char *));
+    const char **pd = gh_xcalloc(np + 1, sizeof(char *));
+    const char **pk = gh_xcalloc(np + 1, sizeof(char *));
+    int64_t *pa = gh_xcalloc(np + 1, sizeof(int64_t));
+    const char **av = gh_xcalloc(na + 1, sizeof(char *));
+    for (size_t k = 0; k < ns; k++) {
+        json_t *o = json_array_get(s, k);
+        sd[k] = json_string_value(json_object_get(o, "department"));
+        sk[k] = json_string_value(json_object_get(o, "source_key"));
+    }
+    for (size_t k = 0; k < np; k++) {
+        json_t *o = json_array_get(pr, k), *at = json_object_get(o, "at");
+        pf[k] = json_string_value(json_object_get(o, "field"));
+        pd[k] = json_string_value(json_object_get(o, "department"));
+        pk[k] = json_string_value(json_object_get(o, "source_key"));
+        pa[k] =
+            json_is_integer(at) ? (int64_t)json_integer_value(at) : INT64_MIN;
+    }
+    for (size_t k = 0; k < na; k++)
+        av[k] = json_string_value(json_array_get(ab, k));
+    v.nsources = (int)ns;
+    v.src_department = sd;
+    v.src_key = sk;
+    v.nprov = (int)np;
+    v.prov_field = pf;
+    v.prov_department = pd;
+    v.prov_key = pk;
+    v.prov_at = pa;
+    v.nabsorbed = (int)na;
+    v.absorbed = av;
+    avro_value_t *out = gh_view_fill(vw, &v);
+    free(sd);
+    free(sk);
+    free(pf);
+    free(pd);
+    free(pk);
+    free(pa);
+    free(av);
+    json_decref(s);
+    json_decref(pr);
+    json_decref(ab);
+    return out;
 }

@@ -5,6 +5,7 @@
 #ifndef GH_HUB_VIEW_H
 #define GH_HUB_VIEW_H
 
+#include <libpq-fe.h>
 #include <stdint.h>
 
 #include "golden.h"
@@ -37,6 +38,15 @@ typedef struct gh_view_person {
 gh_view_t *gh_view_new(gh_serde_t *serde, const gh_schema_t *view,
                        const char *topic, char *errstr, size_t errstr_size);
 void gh_view_destroy(gh_view_t *v);
+
+/* Fills the view's value with p and returns it (owned by the view, valid
+ * until its next fill). */
+avro_value_t *gh_view_fill(gh_view_t *v, const gh_view_person_t *p);
+
+/* The same from row i of a result with the columns person_id, version,
+ * updated_at (microseconds), the seven golden fields as text, sources,
+ * provenance and absorbed_ids as JSON text. */
+avro_value_t *gh_view_fill_row(gh_view_t *v, PGresult *res, int i);
 
 /* Encodes p into out (reset first). */
 gh_err_t gh_view_encode(gh_view_t *v, const gh_view_person_t *p, gh_buf_t *out,

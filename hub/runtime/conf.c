@@ -251,72 +251,95 @@ gh_err_t gh_conf_set_expanded(gh_conf_t *c, const char *origin, const char *key,
     return e;
 }
 
+gh_err_t gh_props_parse_text(const char *name, const char *text, size_t len,
+                             gh_props_cb *cb, void *opaque, char *errstr,
+                             size_t errstr_size) {
+    gh_err_t err = GH_OK;
+    char **seen = NULL;
+    size_t nseen = 0;
+    int lineno = 0;
+    const char *p = text, *end = text + len;
+    while (!err && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        lineno++;
+        char origin[1024];
+        snprintf(origin, sizeof(origin), "%s:%d", name, lineno);
+        /* The rest of the line would be ignored without a word. */
+        if (memchr(p, '\0', l)) {
+            err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                            "%s: NUL byte in the line (not a text file?)",
+                            origin);
+            break;
+        }
+        char *line = gh_xstrndup(p, l);
+        p = nl ? nl + 1 : end;
+        char *s = gh_str_trim(line);
+        if (!*s || *s == '#' || *s == '!') {
+            free(line);
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            err =
+                gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                          "%s: expected key=value, got \"%.200s\"", origin, s);
+            free(line);
+            break;
+        }
+        *eq = '\0';
+        char *key = gh_str_trim(s);
+        char *val = gh_str_trim(eq + 1);
+        if (!*key)
+            err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                            "%s: empty key before '='", origin);
+        for (size_t i = 0; i < nseen && !err; i++)
+            if (strcmp(seen[i], key) == 0)
+                err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                                "%s: %.200s: set twice in this file", origin,
+                                key);
+        if (err) {
+            free(line);
+            break;
+        }
+        seen = gh_xrealloc(seen, (nseen + 1) * sizeof(*seen));
+        seen[nseen++] = gh_xstrdup(key);
+        char why[512];
+        char *expanded = expand_env(val, why, sizeof(why));
+        if (!expanded)
+            err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG, "%s: %s: %s",
+                            origin, key, why);
+        else
+            err = cb(origin, key, expanded, opaque, errstr, errstr_size);
+        free(expanded);
+        free(line);
+    }
+    for (size_t i = 0; i < nseen; i++)
+        free(seen[i]);
+    free(seen);
+    return err;
+}
+
 gh_err_t gh_props_parse_file(const char *path, gh_props_cb *cb, void *opaque,
                              char *errstr, size_t errstr_size) {
     FILE *f = fopen(path, "r");
     if (!f)
         return gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
                          "%s: cannot open: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t cap = 0;
-    int lineno = 0;
-    gh_err_t err = GH_OK;
-    char **seen = NULL;
-    size_t nseen = 0;
-    ssize_t len;
-    while (!err && (len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        char origin[1024];
-        snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
-        /* The rest of the line would be ignored without a word. */
-        if (memchr(line, '\0', (size_t)len)) {
-            err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
-                            "%s: NUL byte in the line (not a text file?)",
-                            origin);
-            break;
-        }
-        char *s = gh_str_trim(line);
-        if (!*s || *s == '#' || *s == '!') continue;
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
-                            "%s: expected key=value, got \"%s\"", origin, s);
-            break;
-        }
-        *eq = '\0';
-        char *key = gh_str_trim(s);
-        char *val = gh_str_trim(eq + 1);
-        if (!*key) {
-            err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
-                            "%s: empty key before '='", origin);
-            break;
-        }
-        for (size_t i = 0; i < nseen && !err; i++)
-            if (strcmp(seen[i], key) == 0)
-                err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
-                                "%s: %s: set twice in this file", origin, key);
-        if (err) break;
-        seen = gh_xrealloc(seen, (nseen + 1) * sizeof(*seen));
-        seen[nseen++] = gh_xstrdup(key);
-        char why[512];
-        char *expanded = expand_env(val, why, sizeof(why));
-        if (!expanded) {
-            err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG, "%s: %s: %s",
-                            origin, key, why);
-            break;
-        }
-        err = cb(origin, key, expanded, opaque, errstr, errstr_size);
-        free(expanded);
-    }
+    gh_buf_t b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        gh_buf_append(&b, chunk, n);
     /* A directory opens but does not read: not an empty file. */
-    if (!err && ferror(f))
-        err = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
-                        "%s: cannot read: %s", path, strerror(errno));
-    for (size_t i = 0; i < nseen; i++)
-        free(seen[i]);
-    free(seen);
-    free(line);
+    int bad = ferror(f);
+    int eno = errno;
     fclose(f);
+    gh_err_t err = bad ? gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                                   "%s: cannot read: %s", path, strerror(eno))
+                       : gh_props_parse_text(path, b.data ? b.data : "", b.len,
+                                             cb, opaque, errstr, errstr_size);
+    gh_buf_free(&b);
     return err;
 }
 

@@ -89,6 +89,11 @@ typedef gh_err_t(gh_props_cb)(const char *origin, const char *key,
                               size_t errstr_size);
 gh_err_t gh_props_parse_file(const char *path, gh_props_cb *cb, void *opaque,
                              char *errstr, size_t errstr_size);
+/* The same over `len` bytes of text in memory (borrowed), named `name` in
+ * origins: for a file read once, hashed and parsed from the same bytes. */
+gh_err_t gh_props_parse_text(const char *name, const char *text, size_t len,
+                             gh_props_cb *cb, void *opaque, char *errstr,
+                             size_t errstr_size);
 
 /* Checks that every required property is set. Call after loading. */
 gh_err_t gh_conf_check(const gh_conf_t *conf, char *errstr, size_t errstr_size);

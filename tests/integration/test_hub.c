@@ -13,6 +13,7 @@
  */
 #include "harness.h"
 #include "pipeline.h"
+#include "policy.h"
 #include "stack.h"
 #include "topics.h"
 #include "oracle.h"
@@ -1095,12 +1096,12 @@ Test(hub, config_errors) {
     cr_assert(strstr(out, want), "should name %s:\n%s", want, out);
     free(out);
 
-    gh_test_write_file(file, "subscriber=test\n");
+    gh_test_write_file(file, "policy.fil=test\n");
     out = run_binary(dir, a2, &rc);
     cr_assert_eq(rc, 2, "typo: exit %d, output:\n%s", rc, out);
-    snprintf(want, sizeof(want), "%s:1: subscriber", file);
+    snprintf(want, sizeof(want), "%s:1: policy.fil", file);
     cr_assert(strstr(out, want), "should name %s:\n%s", want, out);
-    cr_assert(strstr(out, "did you mean subscribers"), "%s", out);
+    cr_assert(strstr(out, "did you mean policy.file"), "%s", out);
     free(out);
 
     gh_test_write_file(file, "source.topics=a\nsource.topics=b\n");
@@ -1127,8 +1128,14 @@ Test(hub, config_errors) {
      * on SIGTERM. */
     char *bootstrap = NULL;
     gh_test_proc_t *broker = gh_test_start_broker(dir, &bootstrap);
-    char bs[512];
+    char bs[512], pf[4200], kf[4200];
     snprintf(bs, sizeof(bs), "bootstrap.servers=%s", bootstrap);
+    char *pol, *keys;
+    gh_test_policy_write(dir, GH_TEST_POLICY, &pol, &keys);
+    snprintf(pf, sizeof(pf), "policy.file=%s", pol);
+    snprintf(kf, sizeof(kf), "policy.keys.file=%s", keys);
+    free(pol);
+    free(keys);
     const char *a5[] = {GH_BINARY,
                         "hub",
                         "-X",
@@ -1139,7 +1146,9 @@ Test(hub, config_errors) {
                         "-X",
                         "source.topics=" SRC_TOPIC,
                         "-X",
-                        "subscribers=test",
+                        pf,
+                        "-X",
+                        kf,
                         "-X",
                         "retry.backoff.ms=100",
                         "-X",
@@ -1178,8 +1187,14 @@ Test(hub, unreachable_database_log_has_no_password) {
     char *dir = gh_test_tmpdir();
     char *bootstrap = NULL;
     gh_test_proc_t *broker = gh_test_start_broker(dir, &bootstrap);
-    char bs[512];
+    char bs[512], pf[4200], kf[4200];
     snprintf(bs, sizeof(bs), "bootstrap.servers=%s", bootstrap);
+    char *pol, *keys;
+    gh_test_policy_write(dir, GH_TEST_POLICY, &pol, &keys);
+    snprintf(pf, sizeof(pf), "policy.file=%s", pol);
+    snprintf(kf, sizeof(kf), "policy.keys.file=%s", keys);
+    free(pol);
+    free(keys);
     const char *argv[] = {
         GH_BINARY,
         "hub",
@@ -1191,7 +1206,9 @@ Test(hub, unreachable_database_log_has_no_password) {
         "-X",
         "source.topics=" SRC_TOPIC,
         "-X",
-        "subscribers=test",
+        pf,
+        "-X",
+        kf,
         "-X",
         "retry.backoff.ms=100",
         NULL};

@@ -444,8 +444,10 @@ Test(metrics, listen_errors) {
                          "dbname=none",
                          "--source-topics",
                          "a",
-                         "--subscribers",
+                         "--policy-file",
                          "b",
+                         "--policy-keys-file",
+                         "c",
                          "--metrics-listen",
                          "localhost",
                          NULL};

@@ -63,16 +63,16 @@ static int gridhub(gh_test_stack_t *s, const char *const *args, char **out) {
     char *ci = gh_test_conninfo(s->hub_db);
     char *bs = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
     char *cinfo = gh_xasprintf("database.conninfo=%s", ci);
+    char *pf = gh_xasprintf("policy.file=%s", s->policy);
+    char *kf = gh_xasprintf("policy.keys.file=%s", s->keys);
     char log[4096];
     snprintf(log, sizeof(log), "%s/cmd.%d.log", s->dir, ++n);
     const char *argv[32] = {GH_BINARY};
     int k = 1;
     for (int i = 0; args[i] && k < 24; i++)
         argv[k++] = args[i];
-    const char *tail[] = {"-X", bs,
-                          "-X", cinfo,
-                          "-X", "subscribers=test",
-                          "-X", "source.topics=" SRC_TOPIC,
+    const char *tail[] = {"-X", bs,   "-X", cinfo, "-X",
+                          pf,   "-X", kf,   "-X",  "source.topics=" SRC_TOPIC,
                           NULL};
     for (int i = 0; tail[i]; i++)
         argv[k++] = tail[i];
@@ -82,6 +82,8 @@ static int gridhub(gh_test_stack_t *s, const char *const *args, char **out) {
     free(ci);
     free(bs);
     free(cinfo);
+    free(pf);
+    free(kf);
     return rc;
 }
 
@@ -214,6 +216,13 @@ Test(recovery, lost_messages_stop_the_hub_and_resync_restores_it) {
     rc = gridhub(s, resend, &out);
     cr_assert_eq(rc, 0, "resync view exited %d: %s", rc, out);
     free(out);
+    /* The running hub re-sends the view (a forced sweep) between batches:
+     * wait for that, then for quiet, and count exactly. */
+    gh_test_wait_topics_size(s->bootstrap, VIEW_TOPIC, before + persons,
+                             SETTLE_MS);
+    cr_assert_eq(gh_test_count(g_hub, "SELECT count(*) FROM feed_plan WHERE "
+                                      "force OR NOT swept"),
+                 0, "the re-send is recorded as done");
     gh_test_wait_settled(s, g_hub, SETTLE_MS);
     cr_assert_eq(gh_test_topics_size(s->bootstrap, VIEW_TOPIC) - before,
                  persons, "one record per person, retired ones included");

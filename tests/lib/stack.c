@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gridhub/util.h"
+#include "policy.h"
 #include "topics.h"
 
 static char logbuf[4096];
@@ -22,6 +23,7 @@ gh_test_stack_t *gh_test_stack_new_encoded(const char *ddl_path,
     s->dir = gh_test_tmpdir();
     s->mapping = gh_xstrdup(mapping_path);
     s->subscriber = gh_xstrdup("test");
+    gh_test_policy_write(s->dir, GH_TEST_POLICY, &s->policy, &s->keys);
     s->dept_db = gh_test_create_db_encoded("ghdept", encoding);
     s->hub_db = gh_test_create_db("ghhub");
     s->dept = gh_test_pg_connect(s->dept_db);
@@ -92,11 +94,14 @@ void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra) {
     char *ci = gh_test_conninfo(s->hub_db);
     char *bs = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
     char *cinfo = gh_xasprintf("database.conninfo=%s", ci);
-    char *subs = gh_xasprintf("subscribers=%s", s->subscriber);
+    char *subs = gh_xasprintf("policy.file=%s", s->policy);
+    char *keys = gh_xasprintf("policy.keys.file=%s", s->keys);
     const char *base[] = {GH_BINARY, "hub",
                           "-X",      bs,
                           "-X",      cinfo,
                           "-X",      subs,
+                          "-X",      keys,
+                          "-X",      "policy.check.interval.ms=200",
                           "-X",      "source.topics=gridhub.test.person",
                           "-X",      "batch.max.ms=50"};
     start(s, "hub", &s->hub, &s->hub_runs, base,
@@ -105,6 +110,13 @@ void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra) {
     free(bs);
     free(cinfo);
     free(subs);
+    free(keys);
+}
+
+void gh_test_stack_set_policy(gh_test_stack_t *s, const char *text) {
+    free(s->policy);
+    free(s->keys);
+    gh_test_policy_write(s->dir, text, &s->policy, &s->keys);
 }
 
 int gh_test_stack_steward(gh_test_stack_t *s, const char *const *args,
@@ -113,14 +125,16 @@ int gh_test_stack_steward(gh_test_stack_t *s, const char *const *args,
     char *ci = gh_test_conninfo(s->hub_db);
     char *bs = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
     char *cinfo = gh_xasprintf("database.conninfo=%s", ci);
-    char *subs = gh_xasprintf("subscribers=%s", s->subscriber);
+    char *subs = gh_xasprintf("policy.file=%s", s->policy);
+    char *keys = gh_xasprintf("policy.keys.file=%s", s->keys);
     char out[4096];
     snprintf(out, sizeof(out), "%s/steward.%d.log", s->dir, ++n);
     const char *argv[64] = {
-        GH_BINARY, "steward", "-X", bs,   "-X",
-        cinfo,     "-X",      subs, "-X", "source.topics=gridhub.test.person",
+        GH_BINARY, "steward", "-X", bs,
+        "-X",      cinfo,     "-X", subs,
+        "-X",      keys,      "-X", "source.topics=gridhub.test.person",
         "--by",    "tester"};
-    int k = 12;
+    int k = 14;
     for (int i = 0; args[i] && k < 63; i++)
         argv[k++] = args[i];
     argv[k] = NULL;
@@ -130,6 +144,7 @@ int gh_test_stack_steward(gh_test_stack_t *s, const char *const *args,
     free(bs);
     free(cinfo);
     free(subs);
+    free(keys);
     return rc;
 }
 
@@ -196,12 +211,18 @@ json_t *gh_test_tail_all(gh_test_stack_t *s, const char *topics, int idle_ms) {
 }
 
 json_t *gh_test_fold(const json_t *lines) {
-    json_t *state = json_object();
+    json_t *state = json_object(), *pid_of = json_object();
     size_t i;
     const json_t *l;
     json_array_foreach(lines, i, l) {
         const char *key = json_string_value(json_object_get(l, "key"));
         if (!key) continue;
+        const json_t *val = json_object_get(l, "value");
+        const char *pid = json_string_value(json_object_get(val, "person_id"));
+        if (pid && strcmp(pid, key))
+            json_object_set_new(pid_of, key, json_string(pid));
+        if (json_object_get(pid_of, key))
+            key = json_string_value(json_object_get(pid_of, key));
         const json_t *v = json_object_get(l, "value");
         /* No "value" member: tail could not decode the message ("error"
          * says why). Folding it as a delete would hide that. */
@@ -214,6 +235,7 @@ json_t *gh_test_fold(const json_t *lines) {
         else
             json_object_set(state, key, (json_t *)v);
     }
+    json_decref(pid_of);
     return state;
 }
 
@@ -233,6 +255,8 @@ void gh_test_stack_free(gh_test_stack_t *s) {
     free(s->bootstrap);
     free(s->mapping);
     free(s->subscriber);
+    free(s->policy);
+    free(s->keys);
     free(s->dir);
     free(s);
 }

@@ -19,6 +19,8 @@ typedef struct gh_test_stack {
     char *hub_db;     /* hub database name */
     char *mapping;    /* mapping file path */
     char *subscriber; /* "test" */
+    char *policy;     /* policy file: GH_TEST_POLICY unless rewritten */
+    char *keys;       /* its key file (tests/lib/policy.h) */
     gh_test_proc_t *broker, *connector, *hub;
     int connector_runs, hub_runs; /* log files are connector.<n>.log */
     PGconn *dept;                 /* connection to the department database */
@@ -40,6 +42,10 @@ gh_test_stack_t *gh_test_stack_new_encoded(const char *ddl_path,
 void gh_test_stack_start_connector(gh_test_stack_t *s,
                                    const char *const *extra);
 void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra);
+/* Rewrites the stack's policy file (the running hub picks it up within
+ * policy.check.interval.ms) and its key file. */
+void gh_test_stack_set_policy(gh_test_stack_t *s, const char *text);
+
 /* Runs `gridhub steward` against the stack's hub database with the hub's
  * properties, `--by tester` and `args` (NULL-terminated, e.g. {"merge",
  * "P000000001", "P000000002", "--reason", "why", NULL}). Returns the exit
@@ -65,8 +71,11 @@ json_t *gh_test_tail(gh_test_stack_t *s, const char *topic, int idle_ms);
 json_t *gh_test_tail_all(gh_test_stack_t *s, const char *topics, int idle_ms);
 
 /* Folds tail lines into the latest value per key (null value = deleted):
- * returns an object key -> value. New reference. Asserts that every line
- * was decoded (a line tail could not decode has no "value"). */
+ * returns an object key -> value. View records (values with a person_id)
+ * are folded by person id rather than by their pseudonymous key, and a
+ * tombstone deletes the person its key was seen with. New reference.
+ * Asserts that every line was decoded (a line tail could not decode has no
+ * "value"). */
 json_t *gh_test_fold(const json_t *lines);
 
 /* Stops all processes, drops the databases, removes the directory unless

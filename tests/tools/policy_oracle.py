@@ -1287,20 +1287,14 @@ def mask(value, first, last):
     return value[:first] + "*" * (n - first - last) + value[n - last:]
 
 
-def mask_kept(value, a):
-    return a.first + a.last if len(value) > a.first + a.last else 0
-
-
 def pick(cands, value=None):
-    """The most permissive action; among masks, the one keeping more
-    characters of this value (then the larger first+last, then the larger
-    first)."""
+    """The most permissive action; among masks, the larger first+last, then
+    the larger first, whatever the value's length (docs/policy.md, "Which
+    action wins")."""
     best = max(RANK[a.kind] for a in cands)
     top = [a for a in cands if RANK[a.kind] == best]
     if top[0].kind == "mask" and len(top) > 1:
-        v = value if isinstance(value, str) else ""
-        top.sort(key=lambda a: (mask_kept(v, a), a.first + a.last, a.first),
-                 reverse=True)
+        top.sort(key=lambda a: (a.first + a.last, a.first), reverse=True)
     return top[0]
 
 
@@ -1592,8 +1586,12 @@ def schema_fields(schema):
 
 class Checker:
     def __init__(self, ev, persons, messages, prefix, subs=None,
-                 old_keys=(), strict_resend=False):
+                 old_keys=(), strict_resend=False, old_evs=()):
         self.ev = ev
+        # Evaluators of the policies in force before this one: a message of
+        # the history may hold what any of them allowed; final records
+        # answer to the current policy alone.
+        self.old_evs = list(old_evs)
         self.pol = ev.pol
         self.persons = persons
         self.messages = messages
@@ -1677,7 +1675,16 @@ class Checker:
             str(m.get("topic")),
             m["partition"] if isinstance(m.get("partition"), int) else -1,
             m["offset"] if isinstance(m.get("offset"), int) else m["_line"]))
-        allowed = ev.plan(sub, en, all_grants=True)
+        allowed = collections.OrderedDict(ev.plan(sub, en, all_grants=True))
+        for oe in self.old_evs:
+            if sub not in oe.pol.subscribers:
+                continue
+            for f, subs in oe.plan(sub, en, all_grants=True).items():
+                if f not in allowed:
+                    allowed[f] = subs
+                elif allowed[f] is not None and subs is not None:
+                    allowed[f] = list(allowed[f]) + [
+                        x for x in subs if x not in allowed[f]]
         nviol0 = len(self.violations)
         # A key field that can only be hashed must equal the message key in
         # every message, not only the final ones.
@@ -2170,8 +2177,11 @@ def cmd_check(args):
             raise PolicyError(["--subscriber %s: not in the policy" % s])
     old = [load_keys(p, check_mode=not args.no_key_mode_check)
            for p in args.old_keys or []]
+    old_evs = [Evaluator(load_policy(op, pol.entities, keys), keys, ev.now,
+                         get_tz(args.tz))
+               for op in args.old_policy or []]
     ck = Checker(ev, persons, msgs, args.prefix, args.subscriber, old,
-                 args.strict_resend)
+                 args.strict_resend, old_evs)
     viol = ck.run()
     for v in viol[:args.max_violations] if args.max_violations else viol:
         print_violation(v, sys.stdout)
@@ -2307,6 +2317,10 @@ def main(argv=None):
     p.add_argument("--old-keys", action="append", metavar="KEYFILE",
                    help="a key file in use before a re-key (repeatable): "
                    "pseudonyms under it are known, and must end tombstoned")
+    p.add_argument("--old-policy", action="append", metavar="POLICY",
+                   help="a policy in force before --policy (repeatable): "
+                   "messages of the history may hold the fields it allowed; "
+                   "final records answer to --policy alone")
     p.add_argument("--strict-resend", action="store_true",
                    help="a message equal to the previous one of its key is "
                    "a violation (default: counted in a note)")

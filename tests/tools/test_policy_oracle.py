@@ -678,12 +678,12 @@ grant.g.until=2026-06-02T00:00:00Z
         t = base + g("a", "sources", "own")
         self.assertEqual(evaluate(t)["sources"],
                          [{"department": "gongan", "source_key": "hjrk/R1"}])
-        # the mask keeping more characters of the value wins
+        # the larger first+last wins, whatever the value's length
         t = base + "field.s.person.phone=mask 3 4\n" + g("a", "phone",
                                                          "mask 5 4")
         self.assertEqual(evaluate(t)["phone"], "13812**5678")
         self.assertEqual(evaluate(t, person(phone="123456789"))["phone"],
-                         "123**6789")  # mask 5 4 would keep nothing
+                         "*********")  # mask 5 4 wins and keeps nothing
         t = base + "field.s.person.phone=mask 2 4\n" + g("a", "phone",
                                                          "mask 4 2")
         self.assertEqual(evaluate(t)["phone"], "1381*****78")

@@ -6,7 +6,7 @@
 
 #include "golden.h"
 #include "gridhub/conf.h"
-#include "sqlarr.h"
+#include "gridhub/sqlarr.h"
 
 static gh_golden_src_t src(const char *dept, const char *key, int64_t at,
                            const char *grid, const char *phone) {

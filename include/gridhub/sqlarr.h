@@ -4,8 +4,8 @@
  * statement (`= ANY($1::bigint[])`, `unnest($1::text[])`) instead of one
  * round trip per row.
  */
-#ifndef GH_HUB_SQLARR_H
-#define GH_HUB_SQLARR_H
+#ifndef GRIDHUB_SQLARR_H
+#define GRIDHUB_SQLARR_H
 
 #include <stdint.h>
 

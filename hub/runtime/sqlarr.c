@@ -1,4 +1,4 @@
-#include "sqlarr.h"
+#include "gridhub/sqlarr.h"
 
 #include <inttypes.h>
 #include <string.h>

@@ -1,0 +1,65 @@
+/* Internals of the hub service, shared by hub.c and relay.c. */
+#ifndef GH_HUB_INT_H
+#define GH_HUB_INT_H
+
+#include <librdkafka/rdkafka.h>
+#include <libpq-fe.h>
+
+#include "apply.h"
+#include "feed.h"
+#include "gridhub/avro.h"
+#include "gridhub/conf.h"
+#include "gridhub/sqlarr.h"
+#include "hub_metrics.h"
+#include "origin.h"
+#include "resolve.h"
+
+typedef struct hub {
+    const gh_conf_t *conf;
+    gh_schemas_t *schemas;
+    gh_serde_t *serde;
+    const gh_schema_t *reader; /* current person envelope */
+    const gh_schema_t *view;
+    rd_kafka_t *producer;
+    PGconn *db;
+    gh_apply_t *apply;
+    gh_resolver_t *resolver;
+    gh_origin_t *origin;
+    gh_resolve_stats_t rs;
+    long long us_apply, us_resolve, us_commit, us_relay; /* per phase */
+    gh_feed_t *feed; /* the views under the policy */
+    int64_t next_sync_ms;
+    long pending; /* producer messages not yet acknowledged */
+    int delivery_failed;
+    int closing; /* purging at exit: failed reports are expected */
+    long long applied, skipped, dead;
+    /* What a stop left for the next start (the closing log line). */
+    long left_outbox;  /* outbox rows published but not acknowledged */
+    long left_offsets; /* applied messages whose offsets are uncommitted */
+    /* Outbox ids the cluster refused as too large, to be set aside. */
+    int64_t *too_large;
+    int ntoo_large, captoo_large;
+    /* Gaps accepted with `gridhub resync department` (accepted_gap). */
+    struct gap {
+        char *topic;
+        int32_t part;
+        int64_t floor;
+    } * gaps;
+    int ngaps;
+    gh_hub_metrics_t *metrics;
+    /* Fingerprints of view schemas this process published to the schemas
+     * topic (a literal for `<> ALL($1)`), and whether it was ensured. */
+    gh_sqlarr_t published;
+    int schema_topic_ready;
+} hub_t;
+
+/* The producer's delivery report callback (opaque: the hub). */
+void gh__hub_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+/* Waits until every produced message is acknowledged. Waits as long as it
+ * takes (an unreachable cluster is retried) unless a stop is requested:
+ * then for what is left of the shutdown budget (GH_ERR_TIMED_OUT). */
+gh_err_t gh__hub_drain(hub_t *h, char *errstr, size_t errstr_size);
+/* Publishes outbox rows in id order, deleting them once acknowledged. */
+gh_err_t gh__hub_relay(hub_t *h, char *errstr, size_t errstr_size);
+
+#endif

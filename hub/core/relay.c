@@ -1,0 +1,276 @@
+/* The hub's relay: outbox rows to the subscriber topics, in id order,
+ * deleted once Kafka acknowledged them. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gridhub/log.h"
+#include "gridhub/pg.h"
+#include "gridhub/schema_topic.h"
+#include "gridhub/shutdown.h"
+#include "hub_int.h"
+
+#define LOG "hub"
+
+void gh__hub_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    hub_t *h = opaque;
+    h->pending--;
+    rd_kafka_headers_t *hd = NULL;
+    const void *idv = NULL;
+    size_t idl = 0;
+    if ((m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+         m->err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE) &&
+        !rd_kafka_message_headers(m, &hd) &&
+        !rd_kafka_header_get_last(hd, "gh.outbox.id", &idv, &idl) && idv &&
+        idl < 32) {
+        /* The broker's limit is below ours: set the row aside (relay) rather
+         * than fail every relay round on it. */
+        char num[32];
+        memcpy(num, idv, idl);
+        num[idl] = '\0';
+        if (h->ntoo_large == h->captoo_large) {
+            h->captoo_large = h->captoo_large ? h->captoo_large * 2 : 16;
+            h->too_large = gh_xrealloc(h->too_large, (size_t)h->captoo_large *
+                                                         sizeof(int64_t));
+        }
+        h->too_large[h->ntoo_large++] = strtoll(num, NULL, 10);
+        return;
+    }
+    if (m->err && !h->closing) {
+        h->delivery_failed = 1;
+        gh_log_error(LOG, "delivery to %s failed: %s",
+                     rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    }
+}
+
+/* Waits until every produced message is acknowledged. Waits as long as it
+ * takes (an unreachable cluster is retried) unless a stop is requested:
+ * then for what is left of the shutdown budget (GH_ERR_TIMED_OUT). */
+gh_err_t gh__hub_drain(hub_t *h, char *errstr, size_t errstr_size) {
+    while (h->pending > 0 && !h->delivery_failed && !gh_shutdown_expired())
+        rd_kafka_poll(h->producer, gh_shutdown_clamp_ms(100));
+    if (h->delivery_failed)
+        return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                         "a message could not be delivered; not committing");
+    if (h->pending > 0)
+        return gh_seterr(errstr, errstr_size, GH_ERR_TIMED_OUT,
+                         "%ld messages not acknowledged by Kafka within "
+                         "shutdown.timeout.ms",
+                         h->pending);
+    return GH_OK;
+}
+
+/* Moves an outbox row Kafka will not take into outbox_rejected, with an
+ * error in the log: one view larger than the limit must not hold back
+ * every row after it (docs/operations.md, "Oversized records"). */
+static gh_err_t set_aside(hub_t *h, int64_t id, size_t size, char *errstr,
+                          size_t errstr_size) {
+    char idt[32], why[200];
+    snprintf(idt, sizeof(idt), "%" PRId64, id);
+    snprintf(why, sizeof(why),
+             "%zu bytes: larger than Kafka accepts (kafka.message.max.bytes "
+             "here, max.message.bytes on the broker)",
+             size);
+    const char *p[2] = {idt, why};
+    gh_err_t e = gh_pg_exec_what(
+        h->db,
+        "INSERT INTO outbox_rejected (id, topic, msg_key, payload, person_id, "
+        "version, created_at, reason) SELECT id, topic, msg_key, payload, "
+        "person_id, version, created_at, $2 FROM outbox WHERE id = $1 ON "
+        "CONFLICT (id) DO NOTHING",
+        2, p, "set an oversized outbox row aside", errstr, errstr_size);
+    if (!e)
+        gh_log_error(LOG,
+                     "outbox row %s (%zu bytes) is larger than Kafka accepts: "
+                     "set aside in outbox_rejected, the relay goes on",
+                     idt, size);
+    return e;
+}
+
+/* One attempt at creating the schemas topic, bounded so that the relay's
+ * retry logs and backs off rather than hanging on a silent cluster. */
+#define ENSURE_TIMEOUT_MS 10000
+
+/* Publishes every view schema this process has not published yet to the
+ * schemas topic and waits for Kafka's acknowledgement, so that a consumer
+ * that finds a record finds its schema (gridhub/schema_topic.h). The
+ * schemas come from view_schema, not from memory: a steward command may
+ * have written records with a schema this process never made. Publishing
+ * again after a restart is harmless (the topic is compacted by key). */
+static gh_err_t publish_schemas(hub_t *h, char *errstr, size_t errstr_size) {
+    const char *topic = gh_conf_get(h->conf, "schemas.topic");
+    const char *p[1] = {gh_sqlarr_get(&h->published)};
+    PGresult *r = PQexecParams(
+        h->db,
+        "SELECT fingerprint, name, schema FROM view_schema WHERE fingerprint "
+        "<> ALL($1::text[]) ORDER BY fingerprint",
+        1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        gh_err_t e = gh_pg_result_error(r, h->db, "read view schemas", errstr,
+                                        errstr_size);
+        PQclear(r);
+        return e;
+    }
+    int n = PQntuples(r);
+    gh_err_t e = GH_OK;
+    if (n > 0 && !h->schema_topic_ready) {
+        e = gh_schema_topic_ensure(h->producer, topic, ENSURE_TIMEOUT_MS,
+                                   errstr, errstr_size);
+        if (!e) h->schema_topic_ready = 1;
+    }
+    for (int i = 0; i < n && !e; i++) {
+        rd_kafka_headers_t *hd = rd_kafka_headers_new(1);
+        rd_kafka_header_add(hd, "gh.schema.name", -1, PQgetvalue(r, i, 1), -1);
+        rd_kafka_resp_err_t err;
+        while ((err = rd_kafka_producev(
+                    h->producer, RD_KAFKA_V_TOPIC(topic),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_KEY(PQgetvalue(r, i, 0),
+                                   (size_t)PQgetlength(r, i, 0)),
+                    RD_KAFKA_V_VALUE(PQgetvalue(r, i, 2),
+                                     (size_t)PQgetlength(r, i, 2)),
+                    RD_KAFKA_V_HEADERS(hd), RD_KAFKA_V_END)) ==
+                   RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+               !gh_shutdown_expired())
+            rd_kafka_poll(h->producer, gh_shutdown_clamp_ms(50));
+        if (err) {
+            rd_kafka_headers_destroy(hd);
+            e = gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                          "publish schema %s to %s: %s", PQgetvalue(r, i, 0),
+                          topic, rd_kafka_err2str(err));
+            break;
+        }
+        h->pending++;
+    }
+    if (!e && n > 0) e = gh__hub_drain(h, errstr, errstr_size);
+    for (int i = 0; i < n && !e; i++) {
+        gh_sqlarr_text(&h->published, PQgetvalue(r, i, 0));
+        gh_log_info(LOG, "view schema %s (%s) published to %s",
+                    PQgetvalue(r, i, 1), PQgetvalue(r, i, 0), topic);
+    }
+    PQclear(r);
+    return e;
+}
+
+/* Publishes outbox rows in id order, deleting them once acknowledged. A
+ * crash between the two republishes them: subscribers may see a view
+ * record twice, always with the same person version (documented). */
+gh_err_t gh__hub_relay(hub_t *h, char *errstr, size_t errstr_size) {
+    char lim[32];
+    snprintf(lim, sizeof(lim), "%lld",
+             gh_conf_get_int(h->conf, "outbox.batch"));
+    for (;;) {
+        const char *p[1] = {lim};
+        PGresult *r = PQexecParams(
+            h->db,
+            "SELECT id, topic, msg_key, payload, version FROM outbox "
+            "ORDER BY id LIMIT $1",
+            1, NULL, p, NULL, NULL, 1);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            gh_err_t e = gh_pg_result_error(r, h->db, "read outbox", errstr,
+                                            errstr_size);
+            PQclear(r);
+            return e;
+        }
+        int n = PQntuples(r);
+        if (n == 0) {
+            PQclear(r);
+            return GH_OK;
+        }
+        gh_err_t pe = publish_schemas(h, errstr, errstr_size);
+        if (pe) {
+            PQclear(r);
+            return pe;
+        }
+        int64_t max_id = 0;
+        for (int i = 0; i < n; i++) {
+            /* Binary results: int8 big-endian. */
+            const unsigned char *idb =
+                (const unsigned char *)PQgetvalue(r, i, 0);
+            int64_t id = 0;
+            for (int k = 0; k < 8; k++)
+                id = id << 8 | idb[k];
+            const unsigned char *vb =
+                (const unsigned char *)PQgetvalue(r, i, 4);
+            int64_t ver = 0;
+            for (int k = 0; k < 8 && !PQgetisnull(r, i, 4); k++)
+                ver = ver << 8 | vb[k];
+            max_id = id;
+            char idtxt[32], vertxt[32];
+            snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
+            snprintf(vertxt, sizeof(vertxt), "%" PRId64, ver);
+            rd_kafka_headers_t *hd = rd_kafka_headers_new(2);
+            rd_kafka_header_add(hd, "gh.outbox.id", -1, idtxt, -1);
+            rd_kafka_header_add(hd, "gh.person.version", -1, vertxt, -1);
+            int isnull = PQgetisnull(r, i, 3);
+            void *val = isnull ? NULL : PQgetvalue(r, i, 3);
+            size_t vlen = isnull ? 0 : (size_t)PQgetlength(r, i, 3);
+            rd_kafka_resp_err_t err;
+            for (;;) {
+                err = rd_kafka_producev(
+                    h->producer, RD_KAFKA_V_TOPIC(PQgetvalue(r, i, 1)),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_KEY(PQgetvalue(r, i, 2),
+                                   (size_t)PQgetlength(r, i, 2)),
+                    RD_KAFKA_V_VALUE(val, vlen), RD_KAFKA_V_HEADERS(hd),
+                    RD_KAFKA_V_END);
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+                if (gh_shutdown_expired()) {
+                    rd_kafka_headers_destroy(hd);
+                    PQclear(r);
+                    h->left_outbox = n;
+                    return gh_seterr(errstr, errstr_size, GH_ERR_TIMED_OUT,
+                                     "producer queue full when "
+                                     "shutdown.timeout.ms ran out");
+                }
+                rd_kafka_poll(h->producer, gh_shutdown_clamp_ms(50));
+            }
+            if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+                rd_kafka_headers_destroy(hd);
+                gh_err_t se = set_aside(h, id, (size_t)PQgetlength(r, i, 3),
+                                        errstr, errstr_size);
+                if (se) {
+                    PQclear(r);
+                    return se;
+                }
+                continue;
+            }
+            if (err) {
+                rd_kafka_headers_destroy(hd);
+                PQclear(r);
+                return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                                 "produce view: %s", rd_kafka_err2str(err));
+            }
+            h->pending++;
+        }
+        PQclear(r);
+        gh_err_t e = gh__hub_drain(h, errstr, errstr_size);
+        if (e == GH_ERR_TIMED_OUT) h->left_outbox = n;
+        for (int i = 0; !e && i < h->ntoo_large; i++)
+            e = set_aside(h, h->too_large[i], 0, errstr, errstr_size);
+        h->ntoo_large = 0;
+        if (e) return e;
+        char maxtxt[32];
+        snprintf(maxtxt, sizeof(maxtxt), "%" PRId64, max_id);
+        const char *pd[1] = {maxtxt};
+        r = PQexecParams(h->db, "DELETE FROM outbox WHERE id <= $1", 1, NULL,
+                         pd, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            e = gh_pg_result_error(r, h->db, "trim outbox", errstr,
+                                   errstr_size);
+            PQclear(r);
+            return e;
+        }
+        PQclear(r);
+        gh_hub_metrics_relayed(h->metrics, n);
+        if (n < atoi(lim)) return GH_OK;
+        if (gh_shutdown_expired()) {
+            h->left_outbox = -1; /* more pages, not counted */
+            return gh_seterr(errstr, errstr_size, GH_ERR_TIMED_OUT,
+                             "outbox not empty when shutdown.timeout.ms ran "
+                             "out");
+        }
+    }
+}
