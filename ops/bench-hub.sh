@@ -2,6 +2,7 @@
 # Hub benchmark: incremental identity resolution throughput on this machine.
 #
 #   ./ops/bench-hub.sh [--preset demo|city] [--scale F] [--seed N]
+#                      [--policy city|open|FILE]
 #
 # Generates the preset into five department databases, lets the five
 # connectors publish their snapshots to the embedded broker, then starts
@@ -10,20 +11,26 @@
 # live changes) until its outbox is empty. Prints records/s, the hub's peak
 # RSS, the persons and steward items it ended with, and, from the
 # generator's ground truth, the pairwise precision and recall of the hub's
-# clusters. Everything is real: PostgreSQL started by ops/pg-cluster.sh,
+# clusters. --policy picks the access policy the views are made under:
+# `city` (ops/policy/city.policy, four subscribers; the default), `open`
+# (one subscriber seeing every field in clear: the least enforcement can
+# cost) or a file. Afterwards it changes the policy (chuangwen's phones
+# dropped) and times the re-materialization of that subscriber's whole view.
+# Everything is real: PostgreSQL started by ops/pg-cluster.sh,
 # `gridhub gen`, `gridhub connector`, `gridhub hub`.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$ROOT"
 
-PRESET=demo SCALE=1 SEED=1
+PRESET=demo SCALE=1 SEED=1 POLICY=city
 while (($#)); do
     case $1 in
     --preset) PRESET=$2; shift 2 ;;
     --scale) SCALE=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
-    *) echo "usage: $0 [--preset demo|city] [--scale F] [--seed N]" >&2; exit 2 ;;
+    --policy) POLICY=$2; shift 2 ;;
+    *) echo "usage: $0 [--preset demo|city] [--scale F] [--seed N] [--policy city|open|FILE]" >&2; exit 2 ;;
     esac
 done
 
@@ -64,11 +71,20 @@ for d in "${DEPTS[@]}"; do
 done
 echo "snapshots published; starting the hub on $expected person records" >&2
 
+case $POLICY in
+city) cp ops/policy/city.policy "$WORK/bench.policy" ;;
+open) printf 'subscriber.bench.department=zongzhi\nrows.bench.person=all\nfield.bench.person.*=clear\n' >"$WORK/bench.policy" ;;
+*) cp "$POLICY" "$WORK/bench.policy" ;;
+esac
+"$GH" policy keys --generate "$WORK/bench.keys" --policy "$WORK/bench.policy" >/dev/null
+nsubs=$(grep -c '^subscriber\.[^.]*\.department=' "$WORK/bench.policy")
+
 t0=$(date +%s.%N)
 # shellcheck disable=SC2086 # GH_BENCH_HUB_ARGS: several words on purpose
 proc_start hub "$WORK/hub.log" "$WORK/hub.log" \
     "$GH" hub --bootstrap-servers "$BS" --database-conninfo "$CI dbname=hub" \
-    --source-topics "$topics" --subscribers bench ${GH_BENCH_HUB_ARGS:-}
+    --source-topics "$topics" --policy-file "$WORK/bench.policy" \
+    --policy-keys-file "$WORK/bench.keys" ${GH_BENCH_HUB_ARGS:-}
 HUB=$(proc_pid hub)
 n=0
 for _ in $(seq 7200); do
@@ -82,6 +98,22 @@ done
 t1=$(date +%s.%N)
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$HUB/status")
 secs=$(echo "$t1 - $t0" | bc -l)
+
+# Re-materialization: one subscriber's rules change (chuangwen's phones
+# dropped; with the open policy, the bench subscriber's); timed from the
+# file's change to its view swept and the outbox empty.
+remat_sub=chuangwen
+grep -q '^subscriber\.chuangwen\.' "$WORK/bench.policy" || remat_sub=$(sed -n 's/^subscriber\.\([^.]*\)\.department=.*/\1/p' "$WORK/bench.policy" | head -1)
+sent0=$(psql -tAd hub -c "SELECT count(*) FROM feed_state WHERE subscriber = '$remat_sub'")
+r0=$(date +%s.%N)
+printf 'deny.%s.person.phone=all\n' "$remat_sub" >>"$WORK/bench.policy"
+for _ in $(seq 1200); do
+    swept=$(psql -tAd hub -c "SELECT bool_and(swept AND NOT force) AND (SELECT count(*) FROM outbox) = 0 AND bool_and(updated_at > to_timestamp($r0)) FROM feed_plan WHERE subscriber = '$remat_sub'" 2>/dev/null || echo f)
+    [[ "$swept" == t ]] && break
+    sleep 0.1
+done
+r1=$(date +%s.%N)
+remat=$(echo "$r1 - $r0" | bc -l)
 
 psql -tAd hub -F ' ' -c "COPY (SELECT department, source_key, person_id FROM source_person WHERE NOT deleted) TO STDOUT" >"$WORK/clusters.tsv"
 python3 - "$WORK/truth.jsonl" "$WORK/clusters.tsv" <<'PY' >"$WORK/accuracy.txt"
@@ -110,6 +142,9 @@ echo
 echo "== hub incremental resolution, preset $PRESET scale $SCALE seed $SEED, $(nproc) cores"
 printf '  %d person records applied and resolved in %.1f s: %.0f records/s\n' "$n" "$secs" "$(echo "$n / $secs" | bc -l)"
 echo "  hub peak RSS: $((rss / 1024)) MiB"
+echo "  policy: $POLICY ($nsubs subscribers, version $(grep -o 'version [0-9a-f]*' "$WORK/hub.log" | head -1 | cut -d' ' -f2))"
+psql -tAd hub -c "SELECT '  subscriber records held: ' || string_agg(subscriber || ' ' || n, ', ') FROM (SELECT subscriber, count(*) FILTER (WHERE digest IS NOT NULL) n FROM feed_state GROUP BY subscriber ORDER BY subscriber) x"
+printf '  re-materialization of %s after a policy change (%s records): %.1f s (policy file changed -> view swept, outbox empty; includes policy.check.interval.ms)\n' "$remat_sub" "$sent0" "$remat"
 psql -tAd hub -c "SELECT '  hub database: ' || pg_size_pretty(pg_database_size('hub'))"
 psql -tAd hub -c "SELECT '  persons: ' || count(*) FILTER (WHERE active) || ' active, ' || count(*) FILTER (WHERE NOT active) || ' retired' FROM person"
 psql -tAd hub -c "SELECT '  steward items open: ' || coalesce(string_agg(kind || ' ' || n, ', '), 'none') FROM (SELECT kind, count(*) n FROM steward_item WHERE status = 'open' GROUP BY kind ORDER BY kind) x"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The demo: five departments' databases (generated: 乐坪街道, ~40k
 # residents, each department's partial, error-laden copy) flow through five
-# connectors and the hub to a subscriber's Kafka topic as Avro records, on
-# real parts (PostgreSQL, librdkafka's mock cluster as the embedded broker),
-# while the generator keeps making live changes.
+# connectors and the hub to four subscribers' Kafka topics as Avro records,
+# each cut to what the city's access policy (ops/policy/city.policy) allows
+# that subscriber, on real parts (PostgreSQL, librdkafka's mock cluster as
+# the embedded broker), while the generator keeps making live changes.
 #
 #   ./ops/demo.sh            install what is missing, build, run, clean up
 #   GH_DEMO_KEEP=1 ./ops/demo.sh   keep the work directory (logs) afterwards
@@ -12,7 +13,7 @@
 #                            and exits 1 instead of hanging
 #
 # Exits 0 when every step worked and every process stopped cleanly (in
-# dependency order: generator, connectors, hub, subscriber, broker, then
+# dependency order: generator, connectors, hub, subscribers, broker, then
 # PostgreSQL), 1 otherwise, naming what failed.
 set -euo pipefail
 
@@ -111,6 +112,16 @@ DEPTS=(zongzhi gongan jisheng zuzhi chuangwen)
 declare -A DEPT_NAME=([zongzhi]="综治 comprehensive governance" [gongan]="公安 public security"
     [jisheng]="计生 family planning" [zuzhi]="组织部 party building" [chuangwen]="创文 civilization campaign")
 
+SUBS=(gongan chuangwen jisheng zongzhi)
+step "The city's access policy: who receives which residents and fields (ops/policy/city.policy)"
+POLICY=$WORK/city.policy
+KEYS=$WORK/city.keys
+cp ops/policy/city.policy "$POLICY"
+"$GH" policy keys --generate "$KEYS" --policy "$POLICY" | sed 's/^/  /'
+"$GH" policy check "$POLICY" --keys "$KEYS" | sed 's/^/  /'
+echo "  family planning's rules, as 'gridhub policy explain' tells them:"
+"$GH" policy explain "$POLICY" --subscriber jisheng --entity person | sed 's/^/    /'
+
 step "Starting a throwaway PostgreSQL cluster (wal_level=logical)"
 eval "$(./ops/pg-cluster.sh start "$WORK/pg")"
 PG_STARTED=1
@@ -132,7 +143,8 @@ wait_until 120 "the generator's load" "$WORK/gen.log" grep -q '^total:' "$WORK/g
 grep -E '^(total|truth):' "$WORK/gen.log" | sed 's/^/  /'
 
 step "Starting the embedded broker"
-topics=gridhub.dlq,gridhub.heartbeat,hub.view.demo.person
+topics=gridhub.dlq,gridhub.heartbeat
+for s in "${SUBS[@]}"; do topics+=",hub.view.$s.person"; done
 for d in "${DEPTS[@]}"; do topics+=",gridhub.$d.person"; done
 # Every long-running component serves /metrics and /health on a free port
 # (port 0) and writes its URL to $WORK/metrics.<name>: `gridhub status`
@@ -144,7 +156,7 @@ wait_until 20 "the broker's start" "$WORK/broker.log" test -s "$WORK/bootstrap"
 BS=$(cat "$WORK/bootstrap")
 echo "bootstrap.servers=$BS"
 
-step "Starting five connectors, the hub and a subscriber"
+step "Starting five connectors, the hub and four subscribers"
 person_topics=""
 for d in "${DEPTS[@]}"; do
     proc_start "connector.$d" "$WORK/connector.$d.log" "$WORK/connector.$d.log" \
@@ -155,14 +167,17 @@ for d in "${DEPTS[@]}"; do
 done
 proc_start hub "$WORK/hub.log" "$WORK/hub.log" \
     "$GH" hub --bootstrap-servers "$BS" --database-conninfo "$CI_BASE dbname=hub" \
-    --source-topics "$person_topics" --subscribers demo \
+    --source-topics "$person_topics" --policy-file "$POLICY" --policy-keys-file "$KEYS" \
     --metrics-listen 127.0.0.1:0 --metrics-listen-file "$WORK/metrics.hub"
-proc_start subscriber "$WORK/subscriber.jsonl" "$WORK/tail.log" \
-    "$GH" tail --bootstrap-servers "$BS" --topic hub.view.demo.person \
-    --metrics-listen 127.0.0.1:0 --metrics-listen-file "$WORK/metrics.subscriber"
 endpoints="broker=@$WORK/metrics.broker"
 for d in "${DEPTS[@]}"; do endpoints+=",$d=@$WORK/metrics.$d"; done
-endpoints+=",hub=@$WORK/metrics.hub,subscriber=@$WORK/metrics.subscriber"
+endpoints+=",hub=@$WORK/metrics.hub"
+for s in "${SUBS[@]}"; do
+    proc_start "subscriber.$s" "$WORK/sub.$s.jsonl" "$WORK/tail.$s.log" \
+        "$GH" tail --bootstrap-servers "$BS" --topic "hub.view.$s.person" \
+        --metrics-listen 127.0.0.1:0 --metrics-listen-file "$WORK/metrics.sub.$s"
+    endpoints+=",subscriber.$s=@$WORK/metrics.sub.$s"
+done
 wait_until 20 "the hub's metrics endpoint" "$WORK/hub.log" test -s "$WORK/metrics.hub"
 echo "  metrics: $(cat "$WORK/metrics.hub")/metrics (hub), and one endpoint per component ($WORK/metrics.*)"
 
@@ -187,60 +202,56 @@ psql -d hub -c "SELECT count(*) FILTER (WHERE active) AS residents,
     count(*) FILTER (WHERE active AND jsonb_array_length(sources) > 1) AS \"in several departments\",
     (SELECT count(*) FROM outbox) AS \"outbox backlog\" FROM person"
 
-# Prints the subscriber's records from line $1 on, one per line.
-show() {
-    python3 - "$WORK/subscriber.jsonl" "$1" <<'PY'
-import json, sys
-lines = open(sys.argv[1], encoding="utf-8").read().splitlines()[int(sys.argv[2]):]
-for l in lines:
-    m = json.loads(l)
-    v = m.get("value")
-    if v is None:
-        print(f"  {m['key']}  (tombstone: resident no longer in any department)")
-        continue
-    src = ",".join(f"{s['department']}/{s['source_key']}" for s in v["sources"])
-    print(f"  {v['person_id']} v{v['version']}  {v['name']}  {v['sex'] or '-'}  "
-          f"id={v['id_number'] or '-'}  born={v['birth_date'] or '-'}  "
-          f"phone={v['phone'] or '-'}  grid={v['grid_code'] or '-'}  [{src}]")
-PY
-}
+SUBLIST=$(IFS=,; echo "${SUBS[*]}")
+views() { python3 ops/lib/views.py "$@"; }
+pseudo() { views pseudonym "$KEYS" "$1" "$2"; }
+# has_key SUB KEY [FROM_LINE]: subscriber SUB received a record under KEY.
+# (grep reads to the end: `grep -q` would end the pipe early, and pipefail
+# would take tail's SIGPIPE for a failure.)
+has_key() { tail -n +"${3:-1}" "$WORK/sub.$1.jsonl" | grep -F "\"key\":\"$2\"" >/dev/null; }
+lines_of() { wc -l <"$WORK/sub.$1.jsonl"; }
 
-# Waits until the subscriber has at least $1 lines (up to 60 s).
-has_lines() { (($(wc -l <"$WORK/subscriber.jsonl") >= $1)); }
-wait_lines() {
-    wait_until 60 "the subscriber's receiving $1 records" "$WORK/tail.log" has_lines "$1"
-}
-
-wait_lines 1000
-step "A resident known to several departments, as subscriber 'demo' sees them"
-pid_many=$(psql -tAd hub -c "SELECT person_id FROM person WHERE active ORDER BY jsonb_array_length(sources) DESC, person_id LIMIT 3" | paste -sd'|')
-python3 - "$WORK/subscriber.jsonl" "$pid_many" <<'PY'
-import json, sys
-want = set(sys.argv[2].split("|"))
-last = {}
-for l in open(sys.argv[1], encoding="utf-8"):
-    m = json.loads(l)
-    if m["key"] in want:
-        last[m["key"]] = m["value"]
-for k, v in last.items():
-    src = ", ".join(f"{s['department']}/{s['source_key']}" for s in v["sources"])
-    print(f"  {v['person_id']} v{v['version']}  {v['name']}  {v['sex'] or '-'}  id={v['id_number'] or '-'}"
-          f"  born={v['birth_date'] or '-'}  grid={v['grid_code'] or '-'}\n      sources: {src}")
-PY
-seen=$(wc -l <"$WORK/subscriber.jsonl")
+step "One resident, as each subscriber sees them"
+# A woman of child-bearing age in 大塘社区 (LP-DT, the epidemic grant's
+# community) known to several departments, and an older man elsewhere.
+pid_w=$(psql -tAd hub -c "SELECT person_id FROM person WHERE active AND sex = 'FEMALE'
+    AND birth_date BETWEEN current_date - interval '45 years' AND current_date - interval '20 years'
+    AND grid_code LIKE 'LP-DT%' AND phone IS NOT NULL AND id_number IS NOT NULL
+    AND sources @> '[{\"department\": \"gongan\"}]' AND sources @> '[{\"department\": \"zongzhi\"}]'
+    ORDER BY jsonb_array_length(sources) DESC, person_id LIMIT 1")
+pid_m=$(psql -tAd hub -c "SELECT person_id FROM person WHERE active AND sex = 'MALE'
+    AND birth_date < current_date - interval '60 years' AND grid_code LIKE 'LP-%'
+    AND grid_code NOT LIKE 'LP-DT%' AND sources @> '[{\"department\": \"chuangwen\"}]'
+    ORDER BY jsonb_array_length(sources) DESC, person_id LIMIT 1")
+[[ -n "$pid_w" && -n "$pid_m" ]] || fail "no resident to show (the demo preset should have many)"
+for p in $pid_w $pid_m; do
+    k=$(pseudo gongan "$p")
+    wait_until 60 "subscriber gongan's receiving $p" "$WORK/tail.gongan.log" has_key gongan "$k"
+done
+sleep 1
+echo "  the hub's golden records (its own database; no subscriber receives this):"
+psql -tAd hub -c "SELECT '    ' || person_id || '  ' || name || '  ' || coalesce(sex, '-') || '  id=' ||
+    coalesce(id_number, '-') || '  born=' || coalesce(birth_date::text, '-') || '  phone=' ||
+    coalesce(phone, '-') || '  grid=' || coalesce(grid_code, '-') || '  held by ' ||
+    (SELECT string_agg(s->>'department', ',') FROM jsonb_array_elements(sources) s)
+    FROM person WHERE person_id IN ('$pid_w', '$pid_m') ORDER BY person_id = '$pid_m'"
+echo "  what each subscriber's topic carries (keys are per-subscriber pseudonyms):"
+views show "$KEYS" "$WORK" "$SUBLIST" "$pid_w" "$pid_m"
+echo "  residents in each subscriber's view:"
+views counts "$WORK" "$SUBLIST"
+seen=$(lines_of zongzhi)
 
 step "Live changes keep coming from the generator (20/s); waiting 20 s"
 sleep 20
 psql -tAd hub -c "SELECT '  hub now: ' || count(*) FILTER (WHERE active) || ' residents, ' || (SELECT count(*) FROM source_person WHERE NOT deleted) || ' department records' FROM person"
 
-step "What the subscriber received meanwhile (last 8 of $(($(wc -l <"$WORK/subscriber.jsonl") - seen)) records)"
-lines=$(wc -l <"$WORK/subscriber.jsonl")
-show $((lines > seen + 8 ? lines - 8 : seen))
+step "What subscriber zongzhi received meanwhile (last 6 of $(($(lines_of zongzhi) - seen)) records)"
+views last "$WORK" zongzhi 6 "$seen"
 
 step "Identity resolution: the steward's review queue"
 HUBCONF="$WORK/hub.properties"
-printf 'bootstrap.servers=%s\ndatabase.conninfo=%s\nsource.topics=%s\nsubscribers=demo\n' \
-    "$BS" "$CI_BASE dbname=hub" "$person_topics" >"$HUBCONF"
+printf 'bootstrap.servers=%s\ndatabase.conninfo=%s\nsource.topics=%s\npolicy.file=%s\npolicy.keys.file=%s\n' \
+    "$BS" "$CI_BASE dbname=hub" "$person_topics" "$POLICY" "$KEYS" >"$HUBCONF"
 psql -tAd hub -c "SELECT '  open items: ' || coalesce(string_agg(kind || ' ' || n, ', '), 'none') FROM (SELECT kind, count(*) n FROM steward_item WHERE status = 'open' GROUP BY kind ORDER BY kind) x"
 "$GH" steward list --limit 8 -c "$HUBCONF" | sed 's/^/  /'
 item=$(psql -tAd hub -c "SELECT item_id FROM steward_item WHERE status = 'open' AND kind = 'possible_duplicate' ORDER BY score DESC LIMIT 1")
@@ -257,25 +268,57 @@ if [[ -n "$item" ]]; then
     "$GH" steward show "$item" -c "$HUBCONF" | sed 's/^/  /'
     pid=$(psql -tAd hub -c "SELECT person_a FROM steward_item WHERE item_id = $item")
     grid=$(psql -tAd hub -c "SELECT v->>'value' FROM steward_item, jsonb_array_elements(evidence->'values') v WHERE item_id = $item ORDER BY (v->>'updated_at')::bigint DESC NULLS LAST LIMIT 1")
-    seen=$(wc -l <"$WORK/subscriber.jsonl")
+    from=$(($(lines_of gongan) + 1))
     "$GH" steward choose "$item" "$grid" --by demo-steward \
         --reason "visited: lives in $grid" -c "$HUBCONF" | sed 's/^/  /'
-    for _ in $(seq 50); do grep -q "\"key\":\"$pid\"" <(tail -n +"$((seen + 1))" "$WORK/subscriber.jsonl") && break; sleep 0.2; done
-    echo "  what subscriber 'demo' received for $pid:"
-    tail -n +"$((seen + 1))" "$WORK/subscriber.jsonl" >"$WORK/after-choose.jsonl"
-    python3 - "$WORK/after-choose.jsonl" "$pid" <<'PY'
-import json, sys
-pid = sys.argv[2]
-for l in open(sys.argv[1], encoding="utf-8"):
-    m = json.loads(l)
-    if m["key"] != pid or m["value"] is None:
-        continue
-    v = m["value"]
-    src = [p["department"] for p in v["provenance"] if p["field"] == "grid_code"]
-    print(f"  {pid} v{v['version']}  {v['name']}  grid={v['grid_code']}  "
-          f"(grid_code from: {src[0] if src else '-'})")
-PY
+    k=$(pseudo gongan "$pid")
+    for _ in $(seq 50); do has_key gongan "$k" "$from" && break; sleep 0.2; done
+    sleep 1
+    echo "  the resident as subscribers see them now:"
+    views show "$KEYS" "$WORK" "$SUBLIST" "$pid"
 fi
+
+step "A purpose-bound grant lapses by itself"
+echo "  grant epidemic_dt gives 创文 (chuangwen) the phones of 大塘社区 (LP-DT) in clear:"
+sed -n 's/^grant\.epidemic_dt\./    grant.epidemic_dt./p' "$POLICY"
+cp "$POLICY" "$WORK/city.policy.before"
+until=$(date -u -d '+10 sec' +%Y-%m-%dT%H:%M:%SZ)
+loads=$(grep -c "policy .* loaded" "$WORK/hub.log" || true)
+sed -i "s/^grant\.epidemic_dt\.until=.*/grant.epidemic_dt.until=$until/" "$POLICY"
+echo "  the data-protection officer shortens it: grant.epidemic_dt.until=$until"
+reloaded() { (($(grep -c "policy .* loaded" "$WORK/hub.log") > loads)); }
+wait_until 30 "the hub's reloading the policy" "$WORK/hub.log" reloaded
+grep "policy .* loaded" "$WORK/hub.log" | tail -1 | sed 's/^/  hub: /'
+echo "  chuangwen now (grant active):"
+views show "$KEYS" "$WORK" chuangwen "$pid_w"
+kc=$(pseudo chuangwen "$pid_w")
+from=$(($(lines_of chuangwen) + 1))
+masked() { tail -n +"$from" "$WORK/sub.chuangwen.jsonl" | grep -F "\"key\":\"$kc\"" | grep '"phone":"[0-9]\{3\}\*' >/dev/null; }
+wait_until 90 "the lapsed grant's re-materialization" "$WORK/hub.log" masked
+grep -E "grant started or lapsed|subscriber chuangwen: person view" "$WORK/hub.log" | tail -2 | sed 's/^/  hub: /'
+echo "  chuangwen after $until (grant lapsed, phone masked again, nobody touched the file):"
+views show "$KEYS" "$WORK" chuangwen "$pid_w"
+
+step "An independent check of every subscriber topic against the policy"
+# The generator stops so that the hub's state and the topics can be read
+# at one instant; tests/tools/policy_oracle.py (its own parser of
+# docs/policy.md, its own Avro decoding from the schemas topic, Debian's
+# python3 with python3-confluent-kafka) then checks every message.
+proc_stop gen || fail "the generator did not stop"
+wait_until 120 "the hub's publishing its outbox" "$WORK/hub.log" outbox_empty
+sleep 2
+psql -tAd hub -c "SELECT row_to_json(p) FROM (SELECT person_id, active, id_number, name, sex,
+    birth_date, phone, address, grid_code, sources, provenance, absorbed_ids, version,
+    updated_at FROM person) p" >"$WORK/persons.jsonl"
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+/usr/bin/python3 tests/tools/policy_oracle.py dump --bootstrap "$BS" --out "$WORK/messages.jsonl" \
+    2>&1 | sed 's/^/  /'
+/usr/bin/python3 tests/tools/policy_oracle.py check --policy "$POLICY" --keys "$KEYS" \
+    --old-policy "$WORK/city.policy.before" --persons "$WORK/persons.jsonl" \
+    --messages "$WORK/messages.jsonl" --now "$now" --max-violations 10 >"$WORK/oracle.txt" 2>&1 ||
+    oracle_rc=$?
+sed 's/^/  /' "$WORK/oracle.txt" | grep -v '^  policy ' | tail -6
+((${oracle_rc:-0} == 0)) || fail "the independent check found records outside the policy" "$WORK/oracle.txt"
 
 step "Delivery state"
 echo "  gridhub status (each component's /health, and the hub database):"
@@ -289,12 +332,13 @@ done
 echo "  hub: $(psql -tAd hub -c "SELECT count(*) FILTER (WHERE active) || ' active persons, outbox backlog ' || (SELECT count(*) FROM outbox) FROM person")"
 echo "  dead letters: $(cat "$WORK"/connector.*.log "$WORK/hub.log" | grep -c 'WARN .*dead letter' || true)"
 
-step "Stopping cleanly: generator, connectors, hub, subscriber, broker, PostgreSQL"
+step "Stopping cleanly: generator, connectors, hub, subscribers, broker, PostgreSQL"
 t0=$SECONDS
 stopped=()
 proc_stop_all || fail "a process had to be killed (see above)"
 bad=0
-for name in gen connector.zongzhi connector.gongan connector.jisheng connector.zuzhi connector.chuangwen hub subscriber broker; do
+for name in gen connector.zongzhi connector.gongan connector.jisheng connector.zuzhi connector.chuangwen hub \
+    subscriber.gongan subscriber.chuangwen subscriber.jisheng subscriber.zongzhi broker; do
     rc=${PROC_STATUS[$name]:-?}
     stopped+=("$name $rc")
     [[ "$rc" == 0 ]] || bad=1

@@ -76,13 +76,9 @@ static gh_err_t compile(gh_feed_t *f, gh_policy_t *p, gh_policy_keys_t *k,
     return GH_OK;
 }
 
-/* Puts p, k and their compiled plans in force, freeing what they replace
- * (the old policy and keys unless they are p and k). Queued sweeps are
- * dropped: the next gh_feed_sync queues them again against the new plans. */
-static void swap_in(gh_feed_t *f, gh_policy_t *p, gh_policy_keys_t *k,
-                    gh_policy_plan_t **plans, char **topics, int64_t now_us) {
-    int ns = gh_policy_nsubscribers(p), ne = gh_policy_nentities(p);
-    gh__feed_clear(f);
+/* Frees what was compiled for the policy in force: plans, topics, records,
+ * sweep cursors and flags. */
+static void free_compiled(gh_feed_t *f) {
     free_plans(f->plans, f->topics, f->nsubs * f->nents);
     for (int i = 0; i < f->nents; i++) {
         gh_policy_rec_destroy(f->recs[i]);
@@ -96,6 +92,16 @@ static void swap_in(gh_feed_t *f, gh_policy_t *p, gh_policy_keys_t *k,
     free(f->force);
     free(f->sweep_prev);
     free(f->force_prev);
+}
+
+/* Puts p, k and their compiled plans in force, freeing what they replace
+ * (the old policy and keys unless they are p and k). Queued sweeps are
+ * dropped: the next gh_feed_sync queues them again against the new plans. */
+static void swap_in(gh_feed_t *f, gh_policy_t *p, gh_policy_keys_t *k,
+                    gh_policy_plan_t **plans, char **topics, int64_t now_us) {
+    int ns = gh_policy_nsubscribers(p), ne = gh_policy_nentities(p);
+    gh__feed_clear(f);
+    free_compiled(f);
     if (p != f->policy) gh_policy_destroy(f->policy);
     if (k != f->keys) gh_policy_keys_destroy(f->keys);
     f->policy = p;
@@ -188,19 +194,7 @@ void gh_feed_destroy(gh_feed_t *f) {
     if (!f) return;
     gh__feed_clear(f);
     free(f->c);
-    free_plans(f->plans, f->topics, f->nsubs * f->nents);
-    for (int i = 0; i < f->nents; i++) {
-        gh_policy_rec_destroy(f->recs[i]);
-        free(f->cursor[i]);
-        free(f->cursor_prev[i]);
-    }
-    free(f->recs);
-    free(f->cursor);
-    free(f->cursor_prev);
-    free(f->sweep);
-    free(f->force);
-    free(f->sweep_prev);
-    free(f->force_prev);
+    free_compiled(f);
     gh_policy_destroy(f->policy);
     gh_policy_keys_destroy(f->keys);
     free(f->pfile.path);

@@ -42,7 +42,13 @@ static void explain_field(const gh_policy_t *p, const gh_policy_plan_t *pl,
         gh__policy_act_text(a, act, sizeof(act));
         fprintf(out, "  %-24s %-10s by ", f->name,
                 a.k == PA_DROP ? (fp->in_schema ? "withheld" : "drop") : act);
-        rule_ref(why, out);
+        /* No single rule decided: the field's own line (a drop wins no
+         * contest) or, inside an array, the array's action. */
+        if (!why) why = fp->deny_all ? fp->deny_all : fp->base_rule;
+        if (why || f->parent < 0)
+            rule_ref(why, out);
+        else
+            fprintf(out, "its array's action");
         fputc('\n', out);
     } else {
         gh__policy_act_text(fp->base, act, sizeof(act));
@@ -192,11 +198,13 @@ void gh_policy_acls(const gh_policy_t *p, const gh_policy_topics_t *t,
     }
     fprintf(out, "\n# The hub: reads the department topics, writes the views, "
                  "dead letters and schemas.\n");
-    for (int i = 0; i < p->nconn; i++)
-        fprintf(out,
-                "%s --allow-principal '%s' --operation Read --operation "
-                "Describe --resource-pattern-type prefixed --topic '%s.%s.'\n",
-                add, p->hub_principal, t->source_prefix, p->conn_dept[i]);
+    /* Every department topic, declared connector or not: a department
+     * without a connector line (whose connector then has no ACL here)
+     * must still reach the hub once its connector is authorized. */
+    fprintf(out,
+            "%s --allow-principal '%s' --operation Read --operation "
+            "Describe --resource-pattern-type prefixed --topic '%s.'\n",
+            add, p->hub_principal, t->source_prefix);
     fprintf(out,
             "%s --allow-principal '%s' --operation Write --operation Describe "
             "--resource-pattern-type prefixed --topic '%s.'\n",

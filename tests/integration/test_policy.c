@@ -321,6 +321,29 @@ Test(policy, every_record_within_the_policy_pseudonyms_differ) {
                    "a field denied with `all` is not in the record at all");
     json_decref(ga);
     json_decref(cw);
+
+    /* `gridhub policy explain --person` evaluates the same golden record
+     * from the hub database and prints it as cw receives it. */
+    char *ci = gh_test_conninfo(s->hub_db);
+    char *cix = gh_xasprintf("database.conninfo=%s", ci);
+    char *log = gh_xasprintf("%s/explain.log", s->dir);
+    const char *explain[] = {
+        GH_BINARY, "policy",   "explain", s->policy, "--subscriber",
+        "cw",      "--person", pid,       "--keys",  s->keys,
+        "-X",      cix,        NULL};
+    int rc = gh_test_run(explain, log, 30000);
+    char *out = gh_test_file_tail(log, 1 << 16);
+    cr_assert_eq(rc, 0, "policy explain --person exited %d:\n%s", rc, out);
+    cr_assert(strstr(out, "139****0010") || strstr(out, "13900000010"),
+              "explain shows R010's phone as cw sees it:\n%s", out);
+    cr_assert(strstr(out, "epi"), "explain names the grant:\n%s", out);
+    cr_assert_null(strstr(out, "乐坪街道"),
+                   "explain --person must not print the denied address:\n%s",
+                   out);
+    free(out);
+    free(log);
+    free(cix);
+    free(ci);
     free(pid);
     free(msgs);
     free(text);

@@ -815,6 +815,8 @@ class Policy:
         self.star_lines = {}      # (sub, ent) -> Action
         self.field_denies = {}    # (sub|*, ent, field) -> Rule
         self.grants = collections.OrderedDict()
+        self.connectors = {}      # department -> Kafka principal (ACLs)
+        self.hub_principal = None
 
     # -- queries
 
@@ -945,9 +947,15 @@ def load_policy(path, entities, keys=None, env=None, data=None):
             g.lines[attr] = n
         elif head in ("rows", "deny", "field"):
             later.append((n, key, head, parts, val))
+        elif head == "connector" and len(parts) == 3 and \
+                parts[2] == "principal" and NAME_RE.match(parts[1]) and val:
+            pol.connectors[parts[1]] = val   # Kafka ACLs only
+        elif key == "hub.principal" and val:
+            pol.hub_principal = val          # Kafka ACLs only
         else:
             err(n, key, 'unknown key (expected subscriber., rows., field., '
-                'deny. or grant.)')
+                'deny., grant., connector.<department>.principal or '
+                'hub.principal)')
 
     for s in pol.subscribers.values():
         for a in SUB_REQUIRED:

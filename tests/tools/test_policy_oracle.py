@@ -910,6 +910,24 @@ class Check(unittest.TestCase):
             "extra-field:field=sources[0].source_key",
             "schema-field:field=id_number"])
 
+    def test_old_policy_allows_the_history_only(self):
+        # An address in an earlier message of a record that is tombstoned
+        # afterwards: a violation under this policy alone, fine when an
+        # earlier policy allowed addresses; a final record still answers to
+        # the current policy.
+        m = json.loads(json.dumps(self.msgs))
+        m[0]["value"]["address"] = "x"
+        self.assertEqual(len(self.violations(m)), 1)
+        old = os.path.join(self.dir.name, "old.policy")
+        with open(self.policy) as f, open(old, "w") as g:
+            g.write(f.read() + "field.s.person.address=clear\n")
+        rc, out = self.run_check(m, extra=["--old-policy", old])
+        self.assertEqual(rc, 0, out)
+        m[2]["value"]["address"] = "x"
+        rc, out = self.run_check(m, extra=["--old-policy", old])
+        self.assertEqual(rc, 1, out)
+        self.assertIn("final record has a field", out)
+
     def test_raw_key_and_missing(self):
         m = json.loads(json.dumps(self.msgs))
         m[2]["key"] = "P000000123"

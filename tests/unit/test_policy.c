@@ -409,6 +409,43 @@ Test(policy, a_sub_field_line_overrides_the_star_line) {
                  "a field keeps one type per subscriber");
 }
 
+Test(policy, acls_isolate_every_principal) {
+    gh_policy_t *p = load("rows.a.person=all\nfield.a.person.name=clear\n"
+                          "rows.b.person=all\nfield.b.person.name=clear\n"
+                          "subscriber.b.principal=User:fp-system\n"
+                          "connector.gongan.principal=User:cn-ga\n");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    gh_policy_topics_t t = {"hub.view",          "gridhub",
+                            "gridhub.dlq",       "_gridhub_schemas",
+                            "gridhub.heartbeat", "gridhub-hub"};
+    gh_policy_acls(p, &t, f);
+    fclose(f);
+    cr_assert(strstr(buf, "--allow-principal 'User:a' --operation Read "
+                          "--operation Describe --resource-pattern-type "
+                          "prefixed --topic 'hub.view.a.'"),
+              "%s", buf);
+    cr_assert(strstr(buf, "--allow-principal 'User:fp-system' --operation "
+                          "Read --operation Describe --resource-pattern-type "
+                          "prefixed --topic 'hub.view.b.'"),
+              "%s", buf);
+    cr_assert_null(strstr(buf, "'User:a' --operation Read --operation "
+                               "Describe --resource-pattern-type prefixed "
+                               "--topic 'hub.view.b."),
+                   "a may not read b's topics");
+    cr_assert(strstr(buf, "--allow-principal 'User:cn-ga' --operation Write "
+                          "--operation Describe --resource-pattern-type "
+                          "prefixed --topic 'gridhub.gongan.'"),
+              "%s", buf);
+    cr_assert(strstr(buf, "'User:gridhub-hub' --operation Read --operation "
+                          "Describe --resource-pattern-type prefixed --topic "
+                          "'gridhub.'"),
+              "the hub reads every department topic: %s", buf);
+    free(buf);
+    gh_policy_destroy(p);
+}
+
 Test(policy, version_is_the_content_hash) {
     gh_policy_t *p = load(""), *q = load("# a comment\n");
     cr_assert_eq(strlen(gh_policy_version(p)), 16);

@@ -1,0 +1,100 @@
+"""Prints residents as each subscriber received them (the demo's view).
+
+    views.py show KEYFILE WORKDIR SUBSCRIBERS PERSON_ID...
+    views.py pseudonym KEYFILE SUBSCRIBER PERSON_ID
+    views.py counts WORKDIR SUBSCRIBERS
+    views.py last WORKDIR SUBSCRIBER N FROM_LINE
+
+SUBSCRIBERS is a comma-separated list; each one's messages are the lines of
+WORKDIR/sub.<name>.jsonl (`gridhub tail` output). A subscriber finds a
+resident under its pseudonym, HMAC-SHA256(key, "person:<id>") cut to 16
+bytes (docs/policy.md, "Keys and pseudonyms"): the demo computes it from the
+key file, as the hub does, because nothing in a message names the hub's id.
+"""
+import hashlib
+import hmac
+import json
+import sys
+
+
+def keys_of(path):
+    keys = {}
+    for line in open(path, encoding="utf-8"):
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            k, v = line.split("=", 1)
+            keys[k.strip()] = bytes.fromhex(v.strip())
+    return keys
+
+
+def pseudonym(key, pid):
+    return hmac.new(key, f"person:{pid}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def short(v):
+    if isinstance(v, list):
+        if v and isinstance(v[0], dict):
+            if "field" in v[0]:
+                return f"[{len(v)} entries]"
+            return "[" + ", ".join("/".join(str(x) for x in e.values()) for e in v) + "]"
+        return "[" + ", ".join(str(x)[:10] + ("…" if len(str(x)) > 10 else "") for x in v) + "]"
+    if isinstance(v, str) and len(v) == 32 and all(c in "0123456789abcdef" for c in v):
+        return v[:10] + "…"
+    return "-" if v is None else str(v)
+
+
+def line(v):
+    return "  ".join(f"{k}={short(x)}" for k, x in v.items()
+                     if k not in ("version", "updated_at"))
+
+
+def fold(path):
+    held = {}
+    for ln in open(path, encoding="utf-8"):
+        m = json.loads(ln)
+        held[m["key"]] = m.get("value")
+    return held
+
+
+def main():
+    verb, args = sys.argv[1], sys.argv[2:]
+    if verb == "pseudonym":
+        print(pseudonym(keys_of(args[0])[args[1]], args[2]))
+        return
+    if verb == "counts":
+        for s in args[1].split(","):
+            held = fold(f"{args[0]}/sub.{s}.jsonl")
+            print(f"    {s:<10} {sum(v is not None for v in held.values()):>6} residents")
+        return
+    if verb == "last":
+        work, s, n, start = args[0], args[1], int(args[2]), int(args[3])
+        lines = open(f"{work}/sub.{s}.jsonl", encoding="utf-8").read().splitlines()[start:]
+        for ln in lines[-n:]:
+            m = json.loads(ln)
+            v = m.get("value")
+            print(f"    {m['key'][:10]}…  " + ("(tombstone)" if v is None else line(v)))
+        return
+    keys = keys_of(args[0])
+    work, subs, pids = args[1], args[2].split(","), args[3:]
+    last = {}
+    for s in subs:
+        want = {pseudonym(keys[s], p): p for p in pids}
+        for ln in open(f"{work}/sub.{s}.jsonl", encoding="utf-8"):
+            m = json.loads(ln)
+            if m.get("key") in want:
+                last[(s, want[m["key"]])] = (m["key"], m.get("value"))
+    for p in pids:
+        print(f"  hub person {p}:")
+        for s in subs:
+            if (s, p) not in last:
+                print(f"    {s:<10} (nothing: not in its view)")
+                continue
+            key, v = last[(s, p)]
+            if v is None:
+                print(f"    {s:<10} key {key[:10]}…  (tombstone: left its view)")
+                continue
+            print(f"    {s:<10} key {key[:10]}…  {line(v)}")
+
+
+if __name__ == "__main__":
+    main()
