@@ -73,7 +73,7 @@ echo "snapshots published; starting the hub on $expected person records" >&2
 
 case $POLICY in
 city) cp ops/policy/city.policy "$WORK/bench.policy" ;;
-open) printf 'subscriber.bench.department=zongzhi\nrows.bench.person=all\nfield.bench.person.*=clear\n' >"$WORK/bench.policy" ;;
+open) printf 'subscriber.bench.department=zongzhi\nsubscriber.bench.role=benchmark\nrows.bench.person=all\nfield.bench.person.*=clear\n' >"$WORK/bench.policy" ;;
 *) cp "$POLICY" "$WORK/bench.policy" ;;
 esac
 "$GH" policy keys --generate "$WORK/bench.keys" --policy "$WORK/bench.policy" >/dev/null

@@ -12,7 +12,8 @@ CREATE TABLE feed_state (
     digest     bytea,
     PRIMARY KEY (entity, record_id, subscriber)
 );
-CREATE INDEX feed_state_subscriber ON feed_state (subscriber, entity);
+-- No index by subscriber: every batch writes a row per subscriber and
+-- changed record, and only retiring a subscriber (rare) reads by it.
 
 -- The plan each subscriber's view is materialized with (a digest of its
 -- rules, grants, key and schema). swept = false: a sweep is due or was cut
