@@ -137,9 +137,15 @@ static gh_err_t publish_schemas(hub_t *h, char *errstr, size_t errstr_size) {
             rd_kafka_poll(h->producer, gh_shutdown_clamp_ms(50));
         if (err) {
             rd_kafka_headers_destroy(hd);
-            e = gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
-                          "publish schema %s to %s: %s", PQgetvalue(r, i, 0),
-                          topic, rd_kafka_err2str(err));
+            e = gh_seterr(
+                errstr, errstr_size, GH_ERR_KAFKA,
+                "publish schema %s to %s: %s%s", PQgetvalue(r, i, 0), topic,
+                rd_kafka_err2str(err),
+                err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE
+                    ? " (the schema is larger than kafka.message.max.bytes or "
+                      "the topic's max.message.bytes: no view record written "
+                      "with it is published until the limit is raised)"
+                    : "");
             break;
         }
         h->pending++;

@@ -315,21 +315,34 @@ Test(trust, oversized_view_is_set_aside) {
              (int)getpid(), ++n);
     const char *const cx[] = {slot, NULL};
     gh_test_stack_start_connector(s, cx);
-    const char *const hx[] = {"kafka.message.max.bytes=1000", NULL};
+    /* Few fields: the subscriber's schema must fit the limit, since it is
+     * published to the schemas topic before any record. */
+    gh_test_stack_set_policy(s, "subscriber.test.department=test\n"
+                                "subscriber.test.role=tests\n"
+                                "rows.test.person=all\n"
+                                "field.test.person.person_id=clear\n"
+                                "field.test.person.name=clear\n"
+                                "field.test.person.address=clear\n"
+                                "field.test.person.sources=clear\n");
+    const char *const hx[] = {"kafka.message.max.bytes=1500", NULL};
     gh_test_stack_start_hub(s, hx);
     g_hub = gh_test_pg_connect(s->hub_db);
     char id[19];
     gh_test_make_id18(id, 1985, 5, 5, 55);
     gh_test_insert_row(s->dept, "N1", "甲", NULL, 1, "1985-05-05",
                        "13800000011", "乐坪街道", "LP-DT-01");
-    for (int i = 0; i < 12; i++) {
-        char rk[16], addr[700] = "";
-        snprintf(rk, sizeof(rk), "B%d", i);
-        for (int k = 0; k < 190; k++)
+    /* One person of 30 records (one ID): the longest name and address the
+     * table takes and 30 long source keys make a view past the limit. */
+    char name[160] = "";
+    for (int k = 0; k < 50; k++)
+        strcat(name, "长");
+    for (int i = 0; i < 30; i++) {
+        char rk[32], addr[700] = "";
+        snprintf(rk, sizeof(rk), "B%019d", i);
+        for (int k = 0; k < 200; k++)
             strcat(addr, "长");
-        gh_test_insert_row(s->dept, rk,
-                           "长长长长长长长长长长长长长长长长长长长长", id, 1,
-                           "1985-05-05", "13800000012", addr, "LP-DT-01");
+        gh_test_insert_row(s->dept, rk, name, id, 1, "1985-05-05",
+                           "13800000012", addr, "LP-DT-01");
     }
     gh_test_insert_row(s->dept, "N2", "乙", NULL, 2, "1985-05-06",
                        "13800000013", "乐坪街道", "LP-DT-01");
