@@ -647,7 +647,16 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     free(b.dl_why);
     free(b.dl_class);
     free(b.mk);
-    gh_kafka_consumer_close(c, 10000);
+    /* Stopping, leave half of what is left of the budget to what follows
+     * (the producer's flush, destroying both clients): a cluster that does
+     * not answer must not take it all and leave the watchdog to end the
+     * process without its closing line. */
+    int close_ms = 10000;
+    if (gh_shutdown_requested()) {
+        int64_t left = gh_shutdown_left_ms();
+        close_ms = left > 0 ? (int)(left / 2) : 0;
+    }
+    gh_kafka_consumer_close(c, close_ms);
 out:
     PQfinish(h->db);
     h->db = NULL;
