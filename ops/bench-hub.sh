@@ -2,7 +2,7 @@
 # Hub benchmark: incremental identity resolution throughput on this machine.
 #
 #   ./ops/bench-hub.sh [--preset demo|city] [--scale F] [--seed N]
-#                      [--policy city|open|FILE]
+#                      [--policy city|open|FILE] [--subscribers N]
 #
 # Generates the preset into five department databases, lets the five
 # connectors publish their snapshots to the embedded broker, then starts
@@ -13,8 +13,9 @@
 # generator's ground truth, the pairwise precision and recall of the hub's
 # clusters. --policy picks the access policy the views are made under:
 # `city` (ops/policy/city.policy, four subscribers; the default), `open`
-# (one subscriber seeing every field in clear: the least enforcement can
-# cost) or a file. Afterwards it changes the policy (chuangwen's phones
+# (--subscribers N subscribers, 1 by default, each seeing every row and
+# field in clear: the same fan-out with nothing to enforce, the baseline
+# enforcement is measured against) or a file. Afterwards it changes the policy (chuangwen's phones
 # dropped) and times the re-materialization of that subscriber's whole view.
 # Everything is real: PostgreSQL started by ops/pg-cluster.sh,
 # `gridhub gen`, `gridhub connector`, `gridhub hub`.
@@ -23,14 +24,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$ROOT"
 
-PRESET=demo SCALE=1 SEED=1 POLICY=city
+PRESET=demo SCALE=1 SEED=1 POLICY=city NSUBS=1
 while (($#)); do
     case $1 in
     --preset) PRESET=$2; shift 2 ;;
     --scale) SCALE=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
     --policy) POLICY=$2; shift 2 ;;
-    *) echo "usage: $0 [--preset demo|city] [--scale F] [--seed N] [--policy city|open|FILE]" >&2; exit 2 ;;
+    --subscribers) NSUBS=$2; shift 2 ;;
+    *) echo "usage: $0 [--preset demo|city] [--scale F] [--seed N] [--policy city|open|FILE] [--subscribers N]" >&2; exit 2 ;;
     esac
 done
 
@@ -73,7 +75,17 @@ echo "snapshots published; starting the hub on $expected person records" >&2
 
 case $POLICY in
 city) cp ops/policy/city.policy "$WORK/bench.policy" ;;
-open) printf 'subscriber.bench.department=zongzhi\nsubscriber.bench.role=benchmark\nrows.bench.person=all\nfield.bench.person.*=clear\n' >"$WORK/bench.policy" ;;
+open)
+    [[ "$NSUBS" =~ ^[1-9][0-9]?$ ]] || { echo "--subscribers: 1..99, not '$NSUBS'" >&2; exit 2; }
+    depts=(zongzhi gongan jisheng chuangwen zuzhi)
+    : >"$WORK/bench.policy"
+    for ((i = 0; i < NSUBS; i++)); do
+        sub=bench$((i + 1))
+        ((NSUBS > 1)) || sub=bench
+        printf 'subscriber.%s.department=%s\nsubscriber.%s.role=benchmark\nrows.%s.person=all\nfield.%s.person.*=clear\n' \
+            "$sub" "${depts[i % 5]}" "$sub" "$sub" "$sub" >>"$WORK/bench.policy"
+    done
+    ;;
 *) cp "$POLICY" "$WORK/bench.policy" ;;
 esac
 "$GH" policy keys --generate "$WORK/bench.keys" --policy "$WORK/bench.policy" >/dev/null
