@@ -19,7 +19,8 @@ PACKAGES=(
     libavro-dev           # avro-c
     libpq-dev             # PostgreSQL client library
     libcurl4-openssl-dev  # schema registry client
-    libssl-dev            # libcrypto (hashing)
+    libssl-dev            # libcrypto (hashing, HMAC, Ed25519 signed tree heads)
+    openssl               # tests: an independent Ed25519 check of signed tree heads
     libjansson-dev        # JSON
     libopencc-dev         # traditional -> simplified Chinese names
     libicu-dev            # NFKC and Han -> Latin (pinyin) for names

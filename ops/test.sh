@@ -3,7 +3,7 @@
 #
 #   1. install missing Debian packages       (ops/install-deps.sh)
 #   2. clang-format check                    (if clang-format is installed)
-#      policy oracle self-test               (tests/tools, Python stdlib)
+#      policy oracle, RFC 6962 self-tests    (tests/tools, Python stdlib)
 #   3. build build/      RelWithDebInfo, -Werror
 #   4. build build-asan/ Debug, ASan + UBSan (skipped if GH_TEST_SKIP_ASAN=1)
 #      fuzz (bounded): ops/fuzz.sh, every libFuzzer target for a few seconds
@@ -159,8 +159,12 @@ fi
 if [[ -x /usr/bin/python3 ]]; then
     quiet_step "policy oracle self-test" \
         /usr/bin/python3 tests/tools/test_policy_oracle.py
+    # The independent Merkle implementation the audit tests check proofs with.
+    quiet_step "RFC 6962 verifier self-test" \
+        /usr/bin/python3 tests/tools/test_rfc6962.py
 else
     skip "policy oracle self-test" "/usr/bin/python3 not installed"
+    skip "RFC 6962 verifier self-test" "/usr/bin/python3 not installed"
 fi
 
 # ---- 3/4. builds -----------------------------------------------------------
