@@ -42,6 +42,15 @@ const gh_conf_prop_t gh_hub_props[] = {
     {"group.id", GH_CONF_STR, "gridhub-hub", 0, 0, 0, NULL, NULL,
      "Consumer group; hub instances sharing the work use the same one."},
     GH_FEED_PROPS,
+    {"audit.signing.key.file", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "Ed25519 private key (PEM, mode 0600; `gridhub audit keygen`) that "
+     "signs the audit log's tree heads. Without it the log is still "
+     "written and hashed, but no head pins it outside the database "
+     "(docs/audit.md)."},
+    {"audit.head.interval.ms", GH_CONF_INT, "10000", 0, 100, 86400000, NULL,
+     NULL, "How often a signed tree head is issued when the audit log grew."},
+    {"audit.topic", GH_CONF_STR, "hub.audit.heads", 0, 0, 0, NULL, NULL,
+     "The topic signed tree heads are published to (JSON, keyed by size)."},
     GH_SCHEMAS_DIR_PROP,
     GH_SCHEMAS_TOPIC_PROP,
     {"schema.registry.url", GH_CONF_STR, "", 0, 0, 0, NULL, NULL,
@@ -462,6 +471,20 @@ static gh_err_t follow_policy(hub_t *h, int sync_now, char *errstr,
         swept = 1;
     }
     if (!e && swept) e = gh__hub_relay(h, errstr, errstr_size);
+    if (!e && h->audit_key && gh_now_ms() >= h->next_head_ms) {
+        h->next_head_ms =
+            gh_now_ms() + gh_conf_get_int(h->conf, "audit.head.interval.ms");
+        int issued = 0;
+        gh_audit_sth_t sth;
+        e = gh_audit_issue_head(
+            h->db, h->audit_key, gh_conf_get(h->conf, "audit.topic"),
+            gh_wallclock_us() / 1000, &issued, &sth, errstr, errstr_size);
+        if (!e && issued) {
+            gh_log_info(LOG, "audit: signed tree head of %" PRIu64 " entries",
+                        sth.size);
+            e = gh__hub_relay(h, errstr, errstr_size);
+        }
+    }
     return e;
 }
 
@@ -720,6 +743,14 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         e = GH_ERR_CONFIG;
         goto out;
     }
+    const char *akey = gh_conf_get(conf, "audit.signing.key.file");
+    if (akey) {
+        e = gh_audit_key_load_private(akey, &h.audit_key, errstr, errstr_size);
+        if (e) goto out;
+    } else {
+        gh_log_warn(LOG, "audit.signing.key.file is not set: the audit log is "
+                         "written, but no signed tree head pins it");
+    }
     h.origin = gh_origin_new(conf, errstr, errstr_size);
     if (!h.origin) {
         e = GH_ERR_CONFIG;
@@ -795,6 +826,7 @@ out:
     forget_gaps(&h);
     gh_hub_metrics_destroy(h.metrics);
     gh_feed_destroy(h.feed);
+    gh_audit_key_destroy(h.audit_key);
     gh_serde_destroy(h.serde);
     gh_sqlarr_free(&h.published);
     gh_schemas_destroy(h.schemas);

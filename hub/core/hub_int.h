@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include "apply.h"
+#include "audit.h"
 #include "feed.h"
 #include "gridhub/avro.h"
 #include "gridhub/conf.h"
@@ -29,6 +30,8 @@ typedef struct hub {
     long long us_apply, us_resolve, us_commit, us_relay; /* per phase */
     gh_feed_t *feed; /* the views under the policy */
     int64_t next_sync_ms;
+    gh_audit_key_t *audit_key; /* signs tree heads; NULL: none issued */
+    int64_t next_head_ms;
     long pending; /* producer messages not yet acknowledged */
     int delivery_failed;
     int closing; /* purging at exit: failed reports are expected */

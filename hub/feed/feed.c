@@ -176,6 +176,7 @@ gh_err_t gh__feed_load(gh_feed_t *f, int64_t now_us, char *errstr,
 gh_feed_t *gh_feed_new(const gh_conf_t *conf, gh_schemas_t *set,
                        gh_serde_t *serde, char *errstr, size_t errstr_size) {
     gh_feed_t *f = gh_xcalloc(1, sizeof(*f));
+    f->audit = gh_audit_batch_new();
     f->conf = conf;
     f->set = set;
     f->serde = serde;
@@ -194,6 +195,7 @@ void gh_feed_destroy(gh_feed_t *f) {
     if (!f) return;
     gh__feed_clear(f);
     free(f->c);
+    gh_audit_batch_destroy(f->audit);
     free_compiled(f);
     gh_policy_destroy(f->policy);
     gh_policy_keys_destroy(f->keys);
@@ -303,6 +305,7 @@ gh_err_t gh_feed_put(gh_feed_t *f, int entity, const char *id, int64_t version,
                      avro_value_t *full, char *errstr, size_t errstr_size) {
     gh_policy_rec_t *r = f->recs[entity];
     gh_policy_rec_set(r, full);
+    json_t *by_field = NULL;
     for (int s = 0; s < f->nsubs; s++) {
         int pi = s * f->nents + entity;
         if (!wanted(f, pi)) continue;
@@ -316,7 +319,12 @@ gh_err_t gh_feed_put(gh_feed_t *f, int entity, const char *id, int64_t version,
             e = gh_serde_encode(f->serde, f->topics[pi],
                                 gh_policy_plan_schema(pl), v, &c->payload,
                                 errstr, errstr_size);
-        if (e) return e;
+        if (e) {
+            json_decref(by_field);
+            return e;
+        }
+        if (!by_field) by_field = gh__feed_sources_of(full);
+        c->disclosed = gh__feed_disclosed(v, by_field);
         c->in_scope = 1;
         c->fingerprint = gh_schema_fingerprint(gh_policy_plan_schema(pl));
         unsigned char md[SHA256_DIGEST_LENGTH];
@@ -324,6 +332,7 @@ gh_err_t gh_feed_put(gh_feed_t *f, int entity, const char *id, int64_t version,
         for (int i = 0; i < 16; i++)
             snprintf(c->digest + 2 * i, 3, "%02x", md[i]);
     }
+    json_decref(by_field);
     return GH_OK;
 }
 
@@ -340,6 +349,7 @@ void gh__feed_clear(gh_feed_t *f) {
     for (int i = 0; i < f->nc; i++) {
         free(f->c[i].id);
         gh_buf_free(&f->c[i].payload);
+        json_decref(f->c[i].disclosed);
     }
     f->nc = 0;
 }

@@ -4,6 +4,9 @@
 
 #include <sys/stat.h>
 
+#include <jansson.h>
+
+#include "audit.h"
 #include "feed.h"
 #include "gridhub/util.h"
 
@@ -17,6 +20,7 @@ typedef struct cand {
     char digest[33];  /* of the payload (in scope) */
     gh_buf_t payload; /* framed encoding (in scope) */
     uint64_t fingerprint;
+    json_t *disclosed; /* field -> [departments] (in scope), for the audit */
 } cand_t;
 
 /* A file the feed follows: re-read when its identity or time changes. */
@@ -45,6 +49,7 @@ struct gh_feed {
     int *sweep_prev, *force_prev; /* as before the open transaction */
     char **cursor, **cursor_prev; /* per entity: the last id swept */
     int only_sweep;               /* puts evaluate swept plans only */
+    gh_audit_batch_t *audit;      /* the disclosures of the open flush */
 };
 
 /* Loads policy and keys from the watched files and compiles plans for
@@ -55,5 +60,13 @@ gh_err_t gh__feed_load(gh_feed_t *f, int64_t now_us, char *errstr,
 gh_err_t gh__feed_write(gh_feed_t *f, PGconn *db, long *written, char *errstr,
                         size_t errstr_size);
 void gh__feed_clear(gh_feed_t *f);
+
+/* disclose.c: the departments behind each field of a full record (field ->
+ * [departments], from its provenance; caller decrefs), and what a record
+ * as sent discloses: each field with a value and its departments (the
+ * record's own `sources`/`provenance` items for those fields, else
+ * by_field's). */
+json_t *gh__feed_sources_of(avro_value_t *full);
+json_t *gh__feed_disclosed(avro_value_t *sent, const json_t *by_field);
 
 #endif

@@ -113,8 +113,31 @@ typedef struct rows {
     long n;
 } rows_t;
 
+/* The audit entry of one outbox row: what the subscriber is told, under
+ * which policy, plan and purpose. */
+static void audit_row(gh_feed_t *f, const cand_t *c, const char *key,
+                      int tombstone) {
+    gh_policy_subscriber_t sb;
+    gh_policy_subscriber(f->policy, c->plan / f->nents, &sb);
+    json_t *body = json_object();
+    json_object_set_new(body, "op", json_string(tombstone ? "remove" : "put"));
+    if (!tombstone && c->disclosed)
+        json_object_set(body, "fields", c->disclosed);
+    json_object_set_new(body, "policy",
+                        json_string(gh_policy_version(f->policy)));
+    json_object_set_new(body, "plan",
+                        json_string(gh_policy_plan_digest(f->plans[c->plan])));
+    json_object_set_new(body, "purpose",
+                        json_string(sb.purpose ? sb.purpose : sb.role));
+    json_object_set_new(body, "record_version", json_integer(c->version));
+    gh_audit_batch_add(f->audit, "disclosure", sb.name,
+                       gh_policy_entity_name(f->policy, c->plan % f->nents),
+                       key, body);
+}
+
 static void out_row(gh_feed_t *f, rows_t *w, const cand_t *c, const char *key,
                     int tombstone) {
+    audit_row(f, c, key, tombstone);
     char ver[32];
     snprintf(ver, sizeof(ver), "%" PRId64, c->version);
     gh_sqlarr_text(&w->box[0], f->topics[c->plan]);
@@ -199,6 +222,7 @@ static gh_err_t write_rows(gh_feed_t *f, PGconn *db, rows_t *w, char *errstr,
             "SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], "
             "$4::text[], $5::bigint[])",
             5, p, "write outbox", errstr, errstr_size);
+        if (!e) e = gh_audit_append(db, f->audit, errstr, errstr_size);
         if (e) return e;
     }
     if (w->st[0].n) {
@@ -223,6 +247,7 @@ gh_err_t gh__feed_write(gh_feed_t *f, PGconn *db, long *written, char *errstr,
                         size_t errstr_size) {
     json_t *map = json_object(), *last = json_object();
     held_t *held = NULL;
+    gh_audit_batch_clear(f->audit); /* what a failed attempt queued */
     PGresult *st = read_state(f, db, map, &held, errstr, errstr_size);
     if (!st) {
         json_decref(map);

@@ -1,0 +1,396 @@
+/*
+ * Appending to the audit log, reading its tree, issuing signed heads. See
+ * audit.h; the tables are hub/migrations/007_audit.sql.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit.h"
+#include "gridhub/pg.h"
+#include "gridhub/sqlarr.h"
+#include "gridhub/util.h"
+
+typedef struct pending {
+    char *kind, *subscriber, *entity, *key;
+    json_t *body;
+} pending_t;
+
+struct gh_audit_batch {
+    pending_t *e;
+    int n, cap;
+};
+
+gh_audit_batch_t *gh_audit_batch_new(void) {
+    return gh_xcalloc(1, sizeof(gh_audit_batch_t));
+}
+
+void gh_audit_batch_clear(gh_audit_batch_t *b) {
+    for (int i = 0; i < b->n; i++) {
+        free(b->e[i].kind);
+        free(b->e[i].subscriber);
+        free(b->e[i].entity);
+        free(b->e[i].key);
+        json_decref(b->e[i].body);
+    }
+    b->n = 0;
+}
+
+void gh_audit_batch_destroy(gh_audit_batch_t *b) {
+    if (!b) return;
+    gh_audit_batch_clear(b);
+    free(b->e);
+    free(b);
+}
+
+static char *dup_or_null(const char *s) {
+    return s ? gh_xstrdup(s) : NULL;
+}
+
+void gh_audit_batch_add(gh_audit_batch_t *b, const char *kind,
+                        const char *subscriber, const char *entity,
+                        const char *key, json_t *body) {
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 64;
+        b->e = gh_xrealloc(b->e, (size_t)b->cap * sizeof(pending_t));
+    }
+    b->e[b->n++] = (pending_t){gh_xstrdup(kind), dup_or_null(subscriber),
+                               dup_or_null(entity), dup_or_null(key),
+                               body ? body : json_object()};
+}
+
+int gh_audit_batch_count(const gh_audit_batch_t *b) {
+    return b->n;
+}
+
+static void hex_bytea(const uint8_t *h, size_t n, char *out) {
+    static const char d[] = "0123456789abcdef";
+    out[0] = '\\';
+    out[1] = 'x';
+    for (size_t i = 0; i < n; i++) {
+        out[2 + 2 * i] = d[h[i] >> 4];
+        out[3 + 2 * i] = d[h[i] & 15];
+    }
+    out[2 + 2 * n] = '\0';
+}
+
+static int unhex_bytea(const char *s, uint8_t *out, size_t max, size_t *n) {
+    if (strncmp(s, "\\x", 2)) return -1;
+    s += 2;
+    size_t len = strlen(s);
+    if (len % 2 || len / 2 > max) return -1;
+    for (size_t i = 0; i < len / 2; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1) return -1;
+        out[i] = (uint8_t)v;
+    }
+    *n = len / 2;
+    return 0;
+}
+
+/* The frontier stored in audit_head: the peaks of the set bits of size,
+ * lowest level first. */
+static gh_err_t frontier_from_row(PGresult *r, gh_merkle_frontier_t *f,
+                                  char *errstr, size_t errstr_size) {
+    gh_merkle_frontier_init(f);
+    uint64_t size = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    uint8_t buf[GH_MERKLE_MAX_PROOF * GH_MERKLE_HASH_LEN];
+    size_t n = 0;
+    if (unhex_bytea(PQgetvalue(r, 0, 1), buf, sizeof(buf), &n) ||
+        n != (size_t)__builtin_popcountll(size) * GH_MERKLE_HASH_LEN)
+        return gh_seterr(errstr, errstr_size, GH_ERR_DATA_LOSS,
+                         "audit_head: its frontier does not fit a tree of "
+                         "%" PRIu64 " entries (altered?)",
+                         size);
+    size_t at = 0;
+    for (int level = 0; level < 64; level++)
+        if (size >> level & 1) {
+            memcpy(f->peak[level], buf + at, GH_MERKLE_HASH_LEN);
+            at += GH_MERKLE_HASH_LEN;
+        }
+    f->size = size;
+    return GH_OK;
+}
+
+static void frontier_to_hex(const gh_merkle_frontier_t *f, char *out) {
+    uint8_t buf[GH_MERKLE_MAX_PROOF * GH_MERKLE_HASH_LEN];
+    size_t n = 0;
+    for (int level = 0; level < 64; level++)
+        if (f->size >> level & 1) {
+            memcpy(buf + n, f->peak[level], GH_MERKLE_HASH_LEN);
+            n += GH_MERKLE_HASH_LEN;
+        }
+    hex_bytea(buf, n, out);
+}
+
+static void utc_micros(int64_t us, char out[40]) {
+    time_t s = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 40 - n, ".%06dZ", (int)(us % 1000000));
+}
+
+typedef struct nodes {
+    gh_sqlarr_t level, idx, hash;
+    int n;
+} nodes_t;
+
+static void on_node(void *opaque, int level, uint64_t index,
+                    const uint8_t hash[GH_MERKLE_HASH_LEN]) {
+    nodes_t *nd = opaque;
+    if (level < GH_AUDIT_NODE_LEVEL) return;
+    char hx[2 * GH_MERKLE_HASH_LEN + 3];
+    hex_bytea(hash, GH_MERKLE_HASH_LEN, hx);
+    gh_sqlarr_int(&nd->level, level);
+    gh_sqlarr_int(&nd->idx, (int64_t)index);
+    gh_sqlarr_text(&nd->hash, hx);
+    nd->n++;
+}
+
+gh_err_t gh_audit_append(PGconn *db, gh_audit_batch_t *b, char *errstr,
+                         size_t errstr_size) {
+    if (!b->n) return GH_OK;
+    PGresult *r = gh_pg_query_what(
+        db, "SELECT size, frontier FROM audit_head WHERE id = 1 FOR UPDATE", 0,
+        NULL, "lock the audit log", errstr, errstr_size);
+    if (!r) return GH_ERR_PG;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return gh_seterr(errstr, errstr_size, GH_ERR_DATA_LOSS,
+                         "audit_head has no row: the audit log was tampered "
+                         "with or not migrated");
+    }
+    gh_merkle_frontier_t f;
+    gh_err_t e = frontier_from_row(r, &f, errstr, errstr_size);
+    PQclear(r);
+    if (e) return e;
+
+    char at[40];
+    utc_micros(gh_wallclock_us(), at);
+    gh_sqlarr_t col[8];
+    memset(col, 0, sizeof(col));
+    for (int k = 0; k < 8; k++)
+        gh_sqlarr_reset(&col[k]);
+    nodes_t nd = {0};
+    gh_sqlarr_reset(&nd.level);
+    gh_sqlarr_reset(&nd.idx);
+    gh_sqlarr_reset(&nd.hash);
+    for (int i = 0; i < b->n; i++) {
+        pending_t *p = &b->e[i];
+        uint64_t seq = f.size;
+        json_t *o = json_deep_copy(p->body);
+        json_object_set_new(o, "seq", json_integer((json_int_t)seq));
+        json_object_set_new(o, "at", json_string(at));
+        json_object_set_new(o, "kind", json_string(p->kind));
+        if (p->subscriber)
+            json_object_set_new(o, "subscriber", json_string(p->subscriber));
+        if (p->entity) json_object_set_new(o, "entity", json_string(p->entity));
+        if (p->key) json_object_set_new(o, "key", json_string(p->key));
+        char *entry = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(o);
+        uint8_t leaf[GH_MERKLE_HASH_LEN];
+        gh_merkle_leaf_hash(entry, strlen(entry), leaf);
+        gh_merkle_frontier_append(&f, leaf, on_node, &nd);
+        char hx[2 * GH_MERKLE_HASH_LEN + 3];
+        hex_bytea(leaf, GH_MERKLE_HASH_LEN, hx);
+        gh_sqlarr_int(&col[0], (int64_t)seq);
+        gh_sqlarr_text(&col[1], at);
+        gh_sqlarr_text(&col[2], p->kind);
+        gh_sqlarr_text(&col[3], p->subscriber);
+        gh_sqlarr_text(&col[4], p->entity);
+        gh_sqlarr_text(&col[5], p->key);
+        gh_sqlarr_text(&col[6], entry);
+        gh_sqlarr_text(&col[7], hx);
+        free(entry);
+    }
+    const char *pv[8];
+    for (int k = 0; k < 8; k++)
+        pv[k] = gh_sqlarr_get(&col[k]);
+    e = gh_pg_exec_what(
+        db,
+        "INSERT INTO audit_log (seq, at, kind, subscriber, entity, msg_key, "
+        "entry, leaf) SELECT * FROM unnest($1::bigint[], $2::timestamptz[], "
+        "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+        "$8::bytea[])",
+        8, pv, "append to the audit log", errstr, errstr_size);
+    if (!e && nd.n) {
+        const char *np[3] = {gh_sqlarr_get(&nd.level), gh_sqlarr_get(&nd.idx),
+                             gh_sqlarr_get(&nd.hash)};
+        e = gh_pg_exec_what(db,
+                            "INSERT INTO audit_node (level, idx, hash) SELECT "
+                            "* FROM unnest($1::smallint[], $2::bigint[], "
+                            "$3::bytea[])",
+                            3, np, "store audit subtrees", errstr, errstr_size);
+    }
+    if (!e) {
+        char size[24], fr[2 * GH_MERKLE_MAX_PROOF * GH_MERKLE_HASH_LEN + 3];
+        snprintf(size, sizeof(size), "%" PRIu64, f.size);
+        frontier_to_hex(&f, fr);
+        const char *hp[2] = {size, fr};
+        e = gh_pg_exec_what(
+            db, "UPDATE audit_head SET size = $1, frontier = $2 WHERE id = 1",
+            2, hp, "advance the audit head", errstr, errstr_size);
+    }
+    for (int k = 0; k < 8; k++)
+        gh_sqlarr_free(&col[k]);
+    gh_sqlarr_free(&nd.level);
+    gh_sqlarr_free(&nd.idx);
+    gh_sqlarr_free(&nd.hash);
+    if (!e) gh_audit_batch_clear(b);
+    return e;
+}
+
+/* ---- Reading ------------------------------------------------------------- */
+
+gh_err_t gh_audit_get_node(void *opaque, int level, uint64_t index,
+                           uint8_t out[GH_MERKLE_HASH_LEN], char *errstr,
+                           size_t errstr_size) {
+    PGconn *db = opaque;
+    char a[24], b[24];
+    if (level >= GH_AUDIT_NODE_LEVEL) {
+        snprintf(a, sizeof(a), "%d", level);
+        snprintf(b, sizeof(b), "%" PRIu64, index);
+        const char *p[2] = {a, b};
+        PGresult *r = gh_pg_query_what(
+            db, "SELECT hash FROM audit_node WHERE level = $1 AND idx = $2", 2,
+            p, "read an audit subtree", errstr, errstr_size);
+        if (!r) return GH_ERR_PG;
+        size_t n = 0;
+        int bad =
+            PQntuples(r) != 1 ||
+            unhex_bytea(PQgetvalue(r, 0, 0), out, GH_MERKLE_HASH_LEN, &n) ||
+            n != GH_MERKLE_HASH_LEN;
+        PQclear(r);
+        if (bad)
+            return gh_seterr(errstr, errstr_size, GH_ERR_NOT_FOUND,
+                             "audit_node holds no subtree %d/%" PRIu64, level,
+                             index);
+        return GH_OK;
+    }
+    uint64_t first = index << level, count = (uint64_t)1 << level;
+    snprintf(a, sizeof(a), "%" PRIu64, first);
+    snprintf(b, sizeof(b), "%" PRIu64, first + count);
+    const char *p[2] = {a, b};
+    PGresult *r =
+        gh_pg_query_what(db,
+                         "SELECT seq, leaf FROM audit_log WHERE seq "
+                         ">= $1 AND seq < $2 ORDER BY seq",
+                         2, p, "read audit leaves", errstr, errstr_size);
+    if (!r) return GH_ERR_PG;
+    gh_merkle_frontier_t f;
+    gh_merkle_frontier_init(&f);
+    gh_err_t e = GH_OK;
+    if ((uint64_t)PQntuples(r) != count)
+        e = gh_seterr(errstr, errstr_size, GH_ERR_NOT_FOUND,
+                      "audit_log lacks entries of %" PRIu64 "..%" PRIu64, first,
+                      first + count - 1);
+    for (int i = 0; !e && i < PQntuples(r); i++) {
+        uint8_t leaf[GH_MERKLE_HASH_LEN];
+        size_t n = 0;
+        if (strtoull(PQgetvalue(r, i, 0), NULL, 10) != first + (uint64_t)i ||
+            unhex_bytea(PQgetvalue(r, i, 1), leaf, sizeof(leaf), &n) ||
+            n != sizeof(leaf))
+            e = gh_seterr(errstr, errstr_size, GH_ERR_DATA_LOSS,
+                          "audit_log entry %" PRIu64 " is missing or its "
+                          "leaf is malformed",
+                          first + (uint64_t)i);
+        else
+            gh_merkle_frontier_append(&f, leaf, NULL, NULL);
+    }
+    PQclear(r);
+    if (!e) memcpy(out, f.peak[level], GH_MERKLE_HASH_LEN);
+    return e;
+}
+
+gh_err_t gh_audit_root(PGconn *db, uint64_t *size,
+                       uint8_t root[GH_MERKLE_HASH_LEN], char *errstr,
+                       size_t errstr_size) {
+    PGresult *r = gh_pg_query_what(
+        db, "SELECT size, frontier FROM audit_head WHERE id = 1", 0, NULL,
+        "read the audit head", errstr, errstr_size);
+    if (!r) return GH_ERR_PG;
+    gh_err_t e = PQntuples(r) == 1
+                     ? GH_OK
+                     : gh_seterr(errstr, errstr_size, GH_ERR_DATA_LOSS,
+                                 "audit_head has no row");
+    gh_merkle_frontier_t f;
+    if (!e) e = frontier_from_row(r, &f, errstr, errstr_size);
+    PQclear(r);
+    if (!e) {
+        *size = f.size;
+        gh_merkle_frontier_root(&f, root);
+    }
+    return e;
+}
+
+/* ---- Signed heads ----------------------------------------------------------
+ */
+
+gh_err_t gh_audit_issue_head(PGconn *db, const gh_audit_key_t *key,
+                             const char *topic, int64_t now_ms, int *issued,
+                             gh_audit_sth_t *out, char *errstr,
+                             size_t errstr_size) {
+    if (issued) *issued = 0;
+    gh_err_t e = gh_pg_exec(db, "BEGIN", errstr, errstr_size);
+    if (e) return e;
+    /* Appenders wait for the head row; a share lock keeps the size still
+     * while the head is signed and stored. */
+    PGresult *r = gh_pg_query_what(
+        db,
+        "SELECT h.size, h.frontier, (SELECT head FROM audit_sth ORDER BY "
+        "size DESC LIMIT 1) FROM audit_head h WHERE id = 1 FOR SHARE",
+        0, NULL, "read the audit head", errstr, errstr_size);
+    if (!r) {
+        gh_pg_exec(db, "ROLLBACK", NULL, 0);
+        return GH_ERR_PG;
+    }
+    gh_audit_sth_t h = {0};
+    gh_merkle_frontier_t f;
+    e = PQntuples(r) == 1 ? frontier_from_row(r, &f, errstr, errstr_size)
+                          : gh_seterr(errstr, errstr_size, GH_ERR_DATA_LOSS,
+                                      "audit_head has no row");
+    int have_last = !e && !PQgetisnull(r, 0, 2);
+    if (have_last)
+        e = gh_audit_sth_from_json(PQgetvalue(r, 0, 2), &h, errstr,
+                                   errstr_size);
+    PQclear(r);
+    if (e || (have_last && h.size == f.size) || !f.size) {
+        gh_pg_exec(db, "ROLLBACK", NULL, 0);
+        if (!e && out) *out = h;
+        return e;
+    }
+    memset(&h, 0, sizeof(h));
+    h.size = f.size;
+    h.timestamp_ms = now_ms;
+    gh_merkle_frontier_root(&f, h.root);
+    e = gh_audit_sth_sign(key, &h, errstr, errstr_size);
+    char *json = e ? NULL : gh_audit_sth_to_json(&h);
+    if (!e) {
+        char size[24], ts[24], root[2 * GH_MERKLE_HASH_LEN + 3],
+            sig[2 * GH_AUDIT_SIG_LEN + 3];
+        snprintf(size, sizeof(size), "%" PRIu64, h.size);
+        snprintf(ts, sizeof(ts), "%" PRId64, h.timestamp_ms);
+        hex_bytea(h.root, GH_MERKLE_HASH_LEN, root);
+        hex_bytea(h.sig, GH_AUDIT_SIG_LEN, sig);
+        const char *p[7] = {size, ts, root, h.key_id, sig, json, topic};
+        e = gh_pg_exec_what(
+            db,
+            "WITH s AS (INSERT INTO audit_sth (size, timestamp_ms, root, "
+            "key_id, sig, head) VALUES ($1, $2, $3, $4, $5, $6)) INSERT INTO "
+            "outbox (topic, msg_key, payload) VALUES ($7, $1, "
+            "convert_to($6, 'UTF8'))",
+            7, p, "store the signed tree head", errstr, errstr_size);
+    }
+    free(json);
+    if (!e)
+        e = gh_pg_exec(db, "COMMIT", errstr, errstr_size);
+    else
+        gh_pg_exec(db, "ROLLBACK", NULL, 0);
+    if (!e) {
+        if (issued) *issued = 1;
+        if (out) *out = h;
+    }
+    return e;
+}

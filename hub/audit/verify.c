@@ -1,0 +1,321 @@
+/*
+ * `gridhub audit verify`: the whole log, in one snapshot, against its own
+ * leaves, numbering and stored subtrees and against every signed head
+ * known (audit_sth and, better, copies from outside the database).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "gridhub/pg.h"
+#include "gridhub/util.h"
+
+#define FETCH 10000
+
+typedef struct heads {
+    gh_audit_sth_t *h;
+    int n, cap;
+} heads_t;
+
+static gh_err_t add_head(heads_t *hs, const gh_audit_verify_opts_t *o,
+                         const char *json, const char *where, char *errstr,
+                         size_t errstr_size) {
+    gh_audit_sth_t h;
+    char err[256];
+    if (gh_audit_sth_from_json(json, &h, err, sizeof(err)))
+        return gh_seterr(errstr, errstr_size, GH_ERR_PARSE, "%s: %s", where,
+                         err);
+    int ok = 0;
+    for (int k = 0; k < o->nkeys && !ok; k++)
+        ok = gh_audit_sth_verify(o->keys[k], &h);
+    if (!ok)
+        return gh_seterr(errstr, errstr_size, GH_ERR_DATA_LOSS,
+                         "%s: the signed head of size %" PRIu64
+                         " does not verify with any key given (key id %s): "
+                         "forged or altered",
+                         where, h.size, h.key_id);
+    for (int i = 0; i < hs->n; i++)
+        if (hs->h[i].size == h.size) {
+            if (memcmp(hs->h[i].root, h.root, GH_MERKLE_HASH_LEN))
+                return gh_seterr(errstr, errstr_size, GH_ERR_DATA_LOSS,
+                                 "%s: two validly signed heads of size %" PRIu64
+                                 " with different roots: the log was forked",
+                                 where, h.size);
+            return GH_OK;
+        }
+    if (hs->n == hs->cap) {
+        hs->cap = hs->cap ? 2 * hs->cap : 16;
+        hs->h = gh_xrealloc(hs->h, (size_t)hs->cap * sizeof(*hs->h));
+    }
+    hs->h[hs->n++] = h;
+    return GH_OK;
+}
+
+static int by_size(const void *a, const void *b) {
+    const gh_audit_sth_t *x = a, *y = b;
+    return x->size < y->size ? -1 : x->size > y->size;
+}
+
+static gh_err_t load_heads(PGconn *db, const gh_audit_verify_opts_t *o,
+                           heads_t *hs, int *outside, char *errstr,
+                           size_t errstr_size) {
+    PGresult *r =
+        gh_pg_query_what(db, "SELECT head FROM audit_sth", 0, NULL,
+                         "read the signed heads", errstr, errstr_size);
+    if (!r) return GH_ERR_PG;
+    gh_err_t e = GH_OK;
+    for (int i = 0; !e && i < PQntuples(r); i++)
+        e = add_head(hs, o, PQgetvalue(r, i, 0), "audit_sth", errstr,
+                     errstr_size);
+    PQclear(r);
+    *outside = 0;
+    if (!e && o->heads_file) {
+        size_t len;
+        char *text = gh_read_file(o->heads_file, &len);
+        if (!text)
+            return gh_seterr(errstr, errstr_size, GH_ERR_IO, "%s: cannot read",
+                             o->heads_file);
+        int line = 0;
+        for (char *s = text, *nl; !e && *s; s = nl ? nl + 1 : s + strlen(s)) {
+            nl = strchr(s, '\n');
+            if (nl) *nl = '\0';
+            line++;
+            char *t = gh_str_trim(s);
+            if (!*t || *t == '#') continue;
+            char where[512];
+            snprintf(where, sizeof(where), "%s:%d", o->heads_file, line);
+            e = add_head(hs, o, t, where, errstr, errstr_size);
+            (*outside)++;
+        }
+        free(text);
+    }
+    if (!e) qsort(hs->h, (size_t)hs->n, sizeof(*hs->h), by_size);
+    return e;
+}
+
+typedef struct stored {
+    PGresult *r;          /* level, idx, hash ordered */
+    int start[64], n[64]; /* rows of each level */
+    uint64_t first_bad;
+    int bad;
+} stored_t;
+
+static void index_levels(stored_t *s) {
+    for (int i = PQntuples(s->r) - 1; i >= 0; i--) {
+        int level = atoi(PQgetvalue(s->r, i, 0));
+        if (level < 0 || level > 63) continue;
+        s->start[level] = i;
+        s->n[level]++;
+    }
+}
+
+/* Compares each subtree the stream completes with audit_node. */
+static void on_node(void *opaque, int level, uint64_t index,
+                    const uint8_t hash[GH_MERKLE_HASH_LEN]) {
+    stored_t *s = opaque;
+    if (level < GH_AUDIT_NODE_LEVEL || s->bad) return;
+    char want[2 * GH_MERKLE_HASH_LEN + 3] = "\\x";
+    for (int i = 0; i < GH_MERKLE_HASH_LEN; i++)
+        snprintf(want + 2 + 2 * i, 3, "%02x", hash[i]);
+    /* Each level's subtrees are numbered 0, 1, ...: a missing or
+     * misplaced row is as bad as a wrong hash. */
+    int i = s->start[level] + (int)index;
+    if (index >= (uint64_t)s->n[level] ||
+        strtoull(PQgetvalue(s->r, i, 1), NULL, 10) != index ||
+        strcmp(PQgetvalue(s->r, i, 2), want)) {
+        s->bad = 1;
+        s->first_bad = index << level;
+    }
+}
+
+/* Checks one row; returns a non-NULL reason if the entry is bad. */
+static const char *check_row(PGresult *r, int i, uint64_t expect,
+                             uint8_t leaf[GH_MERKLE_HASH_LEN], char *why,
+                             size_t whysz) {
+    uint64_t seq = strtoull(PQgetvalue(r, i, 0), NULL, 10);
+    if (seq != expect) {
+        snprintf(why, whysz,
+                 "entry %" PRIu64
+                 " is missing (the next one present is %" PRIu64 "): deleted",
+                 expect, seq);
+        return why;
+    }
+    const char *entry = PQgetvalue(r, i, 6);
+    gh_merkle_leaf_hash(entry, strlen(entry), leaf);
+    char hx[2 * GH_MERKLE_HASH_LEN + 3] = "\\x";
+    for (int k = 0; k < GH_MERKLE_HASH_LEN; k++)
+        snprintf(hx + 2 + 2 * k, 3, "%02x", leaf[k]);
+    if (strcmp(hx, PQgetvalue(r, i, 7))) {
+        snprintf(why, whysz,
+                 "entry %" PRIu64 " was modified: its text no longer hashes "
+                 "to the leaf recorded with it",
+                 seq);
+        return why;
+    }
+    json_error_t je;
+    json_t *o = json_loads(entry, 0, &je);
+    const char *cols[4] = {"kind", "subscriber", "entity", "key"};
+    const char *bad = NULL;
+    if (!json_is_object(o) ||
+        (uint64_t)json_integer_value(json_object_get(o, "seq")) != seq ||
+        !json_is_integer(json_object_get(o, "seq")))
+        bad = "seq";
+    else if (strcmp(json_string_value(json_object_get(o, "at")) ?: "",
+                    PQgetvalue(r, i, 1)))
+        bad = "at";
+    for (int c = 0; !bad && c < 4; c++) {
+        const char *j = json_string_value(json_object_get(o, cols[c]));
+        int null = PQgetisnull(r, i, 2 + c);
+        if ((!j) != null || (j && strcmp(j, PQgetvalue(r, i, 2 + c))))
+            bad = cols[c];
+    }
+    if (bad && !strcmp(bad, "seq") &&
+        json_is_integer(json_object_get(o, "seq"))) {
+        uint64_t says = (uint64_t)json_integer_value(json_object_get(o, "seq"));
+        json_decref(o);
+        if (says < seq)
+            snprintf(why, whysz,
+                     "an entry was inserted at %" PRIu64 ": entry %" PRIu64
+                     " says it is entry %" PRIu64 " (the ones after were "
+                     "renumbered)",
+                     says, seq, says);
+        else
+            snprintf(why, whysz,
+                     "entry %" PRIu64 " was reordered or entries before it "
+                     "removed: it says it is entry %" PRIu64,
+                     seq, says);
+        return why;
+    }
+    json_decref(o);
+    if (bad) {
+        snprintf(why, whysz,
+                 "entry %" PRIu64 " was altered: its %s column does not "
+                 "match its text%s",
+                 seq, bad,
+                 !strcmp(bad, "seq") ? " (inserted, moved or reordered)" : "");
+        return why;
+    }
+    return NULL;
+}
+
+gh_err_t gh_audit_verify(PGconn *db, const gh_audit_verify_opts_t *o, FILE *out,
+                         char *errstr, size_t errstr_size) {
+    if (!o->nkeys)
+        return gh_seterr(errstr, errstr_size, GH_ERR_INVALID_ARG,
+                         "audit verify: no public key given");
+    gh_err_t e =
+        gh_pg_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                   errstr, errstr_size);
+    if (e) return e;
+    heads_t hs = {0};
+    int outside = 0;
+    stored_t st = {0};
+    PGresult *r = NULL;
+    e = load_heads(db, o, &hs, &outside, errstr, errstr_size);
+    if (!e) {
+        st.r = gh_pg_query_what(
+            db, "SELECT level, idx, hash FROM audit_node ORDER BY level, idx",
+            0, NULL, "read audit subtrees", errstr, errstr_size);
+        if (!st.r)
+            e = GH_ERR_PG;
+        else
+            index_levels(&st);
+    }
+    if (!e)
+        e = gh_pg_exec(
+            db,
+            "DECLARE audit_scan NO SCROLL CURSOR FOR SELECT seq, "
+            "to_char(at AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), kind, subscriber, entity, "
+            "msg_key, entry, leaf FROM audit_log ORDER BY seq",
+            errstr, errstr_size);
+    gh_merkle_frontier_t f;
+    gh_merkle_frontier_init(&f);
+    int next_head = 0;
+    char why[512] = "";
+    while (!e && !why[0]) {
+        r = gh_pg_query_what(db, "FETCH 10000 FROM audit_scan", 0, NULL,
+                             "read the audit log", errstr, errstr_size);
+        if (!r) {
+            e = GH_ERR_PG;
+            break;
+        }
+        int n = PQntuples(r);
+        for (int i = 0; i < n && !why[0]; i++) {
+            uint8_t leaf[GH_MERKLE_HASH_LEN];
+            if (check_row(r, i, f.size, leaf, why, sizeof(why))) break;
+            gh_merkle_frontier_append(&f, leaf, on_node, &st);
+            while (next_head < hs.n && hs.h[next_head].size == f.size) {
+                uint8_t root[GH_MERKLE_HASH_LEN];
+                gh_merkle_frontier_root(&f, root);
+                if (memcmp(root, hs.h[next_head].root, GH_MERKLE_HASH_LEN)) {
+                    int k = snprintf(
+                        why, sizeof(why),
+                        "the first %" PRIu64 " entries no longer match the "
+                        "head signed over them (at %" PRId64
+                        " ms): an entry among them was altered, removed, "
+                        "inserted or reordered",
+                        f.size, hs.h[next_head].timestamp_ms);
+                    if (st.bad && k > 0 && (size_t)k < sizeof(why))
+                        snprintf(why + k, sizeof(why) - (size_t)k,
+                                 "; the first altered subtree starts at "
+                                 "entry %" PRIu64,
+                                 st.first_bad);
+                    break;
+                }
+                next_head++;
+            }
+        }
+        PQclear(r);
+        if (!n) break;
+    }
+    if (!e && !why[0] && next_head < hs.n)
+        snprintf(why, sizeof(why),
+                 "the log holds %" PRIu64
+                 " entries, and a head of size %" PRIu64
+                 " was signed: entries %" PRIu64 "..%" PRIu64
+                 " were cut off (tail truncated)",
+                 f.size, hs.h[hs.n - 1].size, f.size, hs.h[hs.n - 1].size - 1);
+    if (!e && !why[0]) {
+        uint64_t size;
+        uint8_t root[GH_MERKLE_HASH_LEN], mine[GH_MERKLE_HASH_LEN];
+        char err[256];
+        if (gh_audit_root(db, &size, root, err, sizeof(err)))
+            snprintf(why, sizeof(why), "%s", err);
+        else {
+            gh_merkle_frontier_root(&f, mine);
+            if (size != f.size || memcmp(root, mine, sizeof(root)))
+                snprintf(why, sizeof(why),
+                         "audit_head says %" PRIu64 " entries with another "
+                         "root than the %" PRIu64 " entries read: altered",
+                         size, f.size);
+        }
+    }
+    if (!e && !why[0] && st.bad)
+        snprintf(why, sizeof(why),
+                 "the stored subtree starting at entry %" PRIu64
+                 " does not match the entries (altered after the fact)",
+                 st.first_bad);
+    if (!e && why[0])
+        e = gh_seterr(errstr, errstr_size, GH_ERR_DATA_LOSS, "%s", why);
+    if (!e && out) {
+        const gh_audit_sth_t *last = hs.n ? &hs.h[hs.n - 1] : NULL;
+        fprintf(out,
+                "audit log intact: %" PRIu64 " entries; %d signed heads "
+                "checked (%d from outside the database)",
+                f.size, hs.n, outside);
+        if (last)
+            fprintf(out,
+                    "; the latest covers %" PRIu64
+                    " entries (signed at %" PRId64 " ms, key %s); %" PRIu64
+                    " entries since, not yet signed",
+                    last->size, last->timestamp_ms, last->key_id,
+                    f.size - last->size);
+        fputc('\n', out);
+    }
+    gh_pg_exec(db, "ROLLBACK", NULL, 0);
+    PQclear(st.r);
+    free(hs.h);
+    return e;
+}

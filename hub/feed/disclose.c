@@ -1,0 +1,93 @@
+/* What a subscriber record discloses, for the audit log: each field the
+ * subscriber receives with a value, and the departments it came from (the
+ * full record's provenance; for `sources`, the departments listed). */
+#include <string.h>
+
+#include "feed_int.h"
+
+/* 1 if the field holds something: not a null branch, not an empty array. */
+static int has_value(avro_value_t *v) {
+    avro_value_t cur = *v;
+    if (avro_value_get_type(&cur) == AVRO_UNION) {
+        avro_value_t br;
+        if (avro_value_get_current_branch(&cur, &br)) return 0;
+        cur = br;
+    }
+    avro_type_t t = avro_value_get_type(&cur);
+    if (t == AVRO_NULL) return 0;
+    if (t == AVRO_ARRAY) {
+        size_t n = 0;
+        avro_value_get_size(&cur, &n);
+        return n > 0;
+    }
+    return 1;
+}
+
+static const char *str_field(avro_value_t *rec, const char *name) {
+    avro_value_t f, br;
+    if (avro_value_get_by_name(rec, name, &f, NULL)) return NULL;
+    if (avro_value_get_type(&f) == AVRO_UNION) {
+        if (avro_value_get_current_branch(&f, &br)) return NULL;
+        f = br;
+    }
+    const char *s = NULL;
+    size_t n;
+    if (avro_value_get_type(&f) != AVRO_STRING ||
+        avro_value_get_string(&f, &s, &n))
+        return NULL;
+    return s;
+}
+
+/* Adds the department of each item of the array field `name` of rec (items
+ * are records with a `department`, and with `field` when keyed_by_field,
+ * for provenance) to the JSON arrays of `out`. */
+static void departments_of(avro_value_t *rec, const char *name,
+                           const char *keyed, json_t *out) {
+    avro_value_t arr;
+    if (avro_value_get_by_name(rec, name, &arr, NULL) ||
+        avro_value_get_type(&arr) != AVRO_ARRAY)
+        return;
+    size_t n = 0;
+    avro_value_get_size(&arr, &n);
+    for (size_t i = 0; i < n; i++) {
+        avro_value_t it;
+        if (avro_value_get_by_index(&arr, i, &it, NULL)) continue;
+        const char *dep = str_field(&it, "department");
+        const char *field = keyed ? str_field(&it, keyed) : name;
+        if (!dep || !field) continue;
+        json_t *a = json_object_get(out, field);
+        if (!a) json_object_set_new(out, field, a = json_array());
+        size_t k;
+        json_t *x;
+        int seen = 0;
+        json_array_foreach(a, k, x) seen |= !strcmp(json_string_value(x), dep);
+        if (!seen) json_array_append_new(a, json_string(dep));
+    }
+}
+
+json_t *gh__feed_sources_of(avro_value_t *full) {
+    json_t *by_field = json_object();
+    departments_of(full, "provenance", "field", by_field);
+    return by_field;
+}
+
+json_t *gh__feed_disclosed(avro_value_t *sent, const json_t *by_field) {
+    json_t *out = json_object();
+    size_t n = 0;
+    avro_value_get_size(sent, &n);
+    json_t *own = json_object();
+    departments_of(sent, "sources", NULL, own);
+    departments_of(sent, "provenance", NULL, own);
+    for (size_t i = 0; i < n; i++) {
+        avro_value_t f;
+        const char *name = NULL;
+        if (avro_value_get_by_index(sent, i, &f, &name) || !has_value(&f))
+            continue;
+        json_t *deps = json_object_get(own, name);
+        if (!deps) deps = json_object_get(by_field, name);
+        json_object_set_new(out, name,
+                            deps ? json_deep_copy(deps) : json_array());
+    }
+    json_decref(own);
+    return out;
+}
