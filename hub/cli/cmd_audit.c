@@ -324,7 +324,7 @@ static gh_err_t query(const gh_conf_t *conf, PGconn *db, char *err,
         "$2::timestamptz AND ($3::text IS NULL OR subscriber = $3) AND "
         "($4::text IS NULL OR msg_key = $4) AND ($5::text IS NULL OR EXISTS "
         "(SELECT 1 FROM jsonb_each(a.entry::jsonb -> 'fields') f WHERE "
-        "f.value ? $5)) ORDER BY seq LIMIT $6",
+        "f.value -> 'from' ? $5)) ORDER BY seq LIMIT $6",
         6, p, "query the audit log", err, errsz);
     if (!r) return GH_ERR_PG;
     for (int i = 0; i < PQntuples(r); i++)
@@ -340,22 +340,24 @@ static gh_err_t report(const gh_conf_t *conf, PGconn *db, char *err,
                         gh_conf_get(conf, "subscriber")};
     PGresult *r = gh_pg_query_what(
         db,
-        "SELECT a.subscriber, coalesce(d.dept, '(hub)'), f.key, count(*) "
-        "FROM audit_log a CROSS JOIN LATERAL jsonb_each(a.entry::jsonb -> "
-        "'fields') f LEFT JOIN LATERAL jsonb_array_elements_text(f.value) "
-        "d(dept) ON true WHERE a.kind = 'disclosure' AND a.at >= "
-        "$1::timestamptz AND a.at < $2::timestamptz AND ($3::text IS NULL OR "
-        "a.subscriber = $3) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        "SELECT a.subscriber, coalesce(d.dept, '(hub)'), f.key, f.value ->> "
+        "'as', count(*) FROM audit_log a CROSS JOIN LATERAL "
+        "jsonb_each(a.entry::jsonb -> 'fields') f LEFT JOIN LATERAL "
+        "jsonb_array_elements_text(f.value -> 'from') d(dept) ON true WHERE "
+        "a.kind = 'disclosure' AND a.at >= $1::timestamptz AND a.at < "
+        "$2::timestamptz AND ($3::text IS NULL OR a.subscriber = $3) GROUP BY "
+        "1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
         3, p, "build the access matrix", err, errsz);
     if (!r) return GH_ERR_PG;
     printf("access matrix %s .. %s: records disclosed per subscriber, source "
-           "department and field\n",
+           "department, field and form\n",
            p[0], p[1]);
-    printf("%-12s %-12s %-14s %10s\n", "subscriber", "department", "field",
-           "records");
+    printf("%-12s %-12s %-14s %-10s %10s\n", "subscriber", "department",
+           "field", "as", "records");
     for (int i = 0; i < PQntuples(r); i++)
-        printf("%-12s %-12s %-14s %10s\n", PQgetvalue(r, i, 0),
-               PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
+        printf("%-12s %-12s %-14s %-10s %10s\n", PQgetvalue(r, i, 0),
+               PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+               PQgetvalue(r, i, 4));
     PQclear(r);
     return GH_OK;
 }

@@ -71,7 +71,8 @@ json_t *gh__feed_sources_of(avro_value_t *full) {
     return by_field;
 }
 
-json_t *gh__feed_disclosed(avro_value_t *sent, const json_t *by_field) {
+json_t *gh__feed_disclosed(const gh_policy_plan_t *pl, avro_value_t *sent,
+                           const json_t *by_field) {
     json_t *out = json_object();
     size_t n = 0;
     avro_value_get_size(sent, &n);
@@ -85,8 +86,12 @@ json_t *gh__feed_disclosed(avro_value_t *sent, const json_t *by_field) {
             continue;
         json_t *deps = json_object_get(own, name);
         if (!deps) deps = json_object_get(by_field, name);
-        json_object_set_new(out, name,
-                            deps ? json_deep_copy(deps) : json_array());
+        char as[32];
+        const char *a = gh_policy_plan_action(pl, name, as, sizeof(as));
+        json_object_set_new(
+            out, name,
+            json_pack("{s:s, s:o}", "as", a ? a : "clear", "from",
+                      deps ? json_deep_copy(deps) : json_array()));
     }
     json_decref(own);
     return out;

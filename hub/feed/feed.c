@@ -324,7 +324,7 @@ gh_err_t gh_feed_put(gh_feed_t *f, int entity, const char *id, int64_t version,
             return e;
         }
         if (!by_field) by_field = gh__feed_sources_of(full);
-        c->disclosed = gh__feed_disclosed(v, by_field);
+        c->disclosed = gh__feed_disclosed(pl, v, by_field);
         c->in_scope = 1;
         c->fingerprint = gh_schema_fingerprint(gh_policy_plan_schema(pl));
         unsigned char md[SHA256_DIGEST_LENGTH];

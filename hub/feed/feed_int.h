@@ -63,10 +63,11 @@ void gh__feed_clear(gh_feed_t *f);
 
 /* disclose.c: the departments behind each field of a full record (field ->
  * [departments], from its provenance; caller decrefs), and what a record
- * as sent discloses: each field with a value and its departments (the
- * record's own `sources`/`provenance` items for those fields, else
- * by_field's). */
+ * as sent under plan pl (just applied) discloses: each field with a value,
+ * {"as": its action, "from": its departments (the record's own
+ * `sources`/`provenance` items for those fields, else by_field's)}. */
 json_t *gh__feed_sources_of(avro_value_t *full);
-json_t *gh__feed_disclosed(avro_value_t *sent, const json_t *by_field);
+json_t *gh__feed_disclosed(const gh_policy_plan_t *pl, avro_value_t *sent,
+                           const json_t *by_field);
 
 #endif

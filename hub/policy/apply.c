@@ -348,3 +348,30 @@ gh_err_t gh_policy_plan_apply(gh_policy_plan_t *pl, const gh_policy_rec_t *r,
     *out = &pl->out;
     return GH_OK;
 }
+
+const char *gh_policy_plan_action(const gh_policy_plan_t *pl, const char *field,
+                                  char *out, size_t outsz) {
+    int i = gh__policy_field_find(pl->e, field);
+    if (i < 0 || i >= pl->e->ntop || !pl->f[i].in_schema) return NULL;
+    pact_t a = pl->cur[i];
+    switch (a.k) {
+    case PA_CLEAR:
+        snprintf(out, outsz, "clear");
+        break;
+    case PA_HASH:
+        snprintf(out, outsz, "hash");
+        break;
+    case PA_YEAR:
+        snprintf(out, outsz, "year");
+        break;
+    case PA_OWN:
+        snprintf(out, outsz, "own");
+        break;
+    case PA_MASK:
+        snprintf(out, outsz, "mask %d %d", a.first, a.last);
+        break;
+    default:
+        return NULL;
+    }
+    return out;
+}

@@ -134,6 +134,12 @@ int gh_policy_plan_in_scope(const gh_policy_plan_t *pl,
 gh_err_t gh_policy_plan_apply(gh_policy_plan_t *pl, const gh_policy_rec_t *r,
                               avro_value_t **out, char *errstr,
                               size_t errstr_size);
+/* After gh_policy_plan_apply, how top-level field `field` was given for
+ * that record: "clear", "hash", "year", "own", "mask F L" (written to out,
+ * which needs 32 bytes, and returned), or NULL when it was withheld or is
+ * not in the subscriber's schema. */
+const char *gh_policy_plan_action(const gh_policy_plan_t *pl, const char *field,
+                                  char *out, size_t outsz);
 /* The message key of record `id` for the plan's subscriber. */
 void gh_policy_plan_pseudonym(const gh_policy_plan_t *pl, const char *id,
                               char out[33]);

@@ -130,6 +130,7 @@ typedef struct out {
     char *schema;  /* the derived schema's JSON */
     char key[33];
     char digest[33];
+    char actions[256]; /* "field=action;" as gh_policy_plan_action says */
 } out_t;
 
 static out_t run(const gh_policy_t *p, const char *sub,
@@ -151,6 +152,17 @@ static out_t run(const gh_policy_t *p, const char *sub,
         cr_assert_eq(gh_policy_plan_apply(pl, r, &v, err, sizeof(err)), GH_OK,
                      "%s", err);
         o.value = gh_avro_to_json(gh_policy_plan_schema(pl), v);
+        static const char *const fields[] = {"id_number", "phone", "name",
+                                             "address",   "sex",   "sources",
+                                             "provenance"};
+        for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+            char as[32];
+            const char *a =
+                gh_policy_plan_action(pl, fields[i], as, sizeof(as));
+            size_t n = strlen(o.actions);
+            snprintf(o.actions + n, sizeof(o.actions) - n, "%s=%s;", fields[i],
+                     a ? a : "-");
+        }
         /* The bytes must encode with the derived schema. */
         gh_buf_t b = {0};
         cr_assert_eq(gh_serde_encode(g_serde, "t", gh_policy_plan_schema(pl), v,
@@ -243,6 +255,10 @@ Test(policy, actions_are_exact) {
     hmac_hex(KEY_HEX, "person.sources.source_key:hjrk/R1", want);
     cr_assert_str_eq(str(json_array_get(src, 0), "source_key"), want);
     cr_assert_null(json_object_get(a.value, "provenance"));
+    cr_assert_str_eq(a.actions,
+                     "id_number=mask 6 4;phone=mask 3 4;name=mask 1 0;"
+                     "address=hash;sex=clear;sources=own;provenance=-;",
+                     "the actions the audit log records");
     out_free(&a);
     /* Too short for its mask: nothing shows. */
     pp.value[4] = "1234567";
