@@ -119,6 +119,7 @@ KEYS=$WORK/city.keys
 cp ops/policy/city.policy "$POLICY"
 "$GH" policy keys --generate "$KEYS" --policy "$POLICY" | sed 's/^/  /'
 "$GH" policy check "$POLICY" --keys "$KEYS" | sed 's/^/  /'
+"$GH" audit keygen --key "$WORK/audit.key" --public-key "$WORK/audit.pub" | sed 's/^/  audit log signing key: /'
 echo "  family planning's rules, as 'gridhub policy explain' tells them:"
 "$GH" policy explain "$POLICY" --subscriber jisheng --entity person | sed 's/^/    /'
 
@@ -168,6 +169,7 @@ done
 proc_start hub "$WORK/hub.log" "$WORK/hub.log" \
     "$GH" hub --bootstrap-servers "$BS" --database-conninfo "$CI_BASE dbname=hub" \
     --source-topics "$person_topics" --policy-file "$POLICY" --policy-keys-file "$KEYS" \
+    --audit-signing-key-file "$WORK/audit.key" \
     --metrics-listen 127.0.0.1:0 --metrics-listen-file "$WORK/metrics.hub"
 endpoints="broker=@$WORK/metrics.broker"
 for d in "${DEPTS[@]}"; do endpoints+=",$d=@$WORK/metrics.$d"; done
@@ -319,6 +321,35 @@ now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
     oracle_rc=$?
 sed 's/^/  /' "$WORK/oracle.txt" | grep -v '^  policy ' | tail -6
 ((${oracle_rc:-0} == 0)) || fail "the independent check found records outside the policy" "$WORK/oracle.txt"
+
+step "The security officer: who received what, and proof that the record was not altered (docs/audit.md)"
+HUB_CI="$CI_BASE dbname=hub"
+"$GH" audit head --key "$WORK/audit.key" --database-conninfo "$HUB_CI" >/dev/null 2>&1 ||
+    fail "gridhub audit head"
+/usr/bin/python3 tests/tools/dump_topic.py "$BS" hub.audit.heads >"$WORK/heads.jsonl" ||
+    fail "reading the signed heads from the audit topic"
+echo "  $(wc -l <"$WORK/heads.jsonl") signed tree heads on topic hub.audit.heads, the latest:"
+tail -1 "$WORK/heads.jsonl" | cut -c1-150 | sed 's/^/    /'
+"$GH" audit verify --public-key "$WORK/audit.pub" --heads "$WORK/heads.jsonl" \
+    --database-conninfo "$HUB_CI" >"$WORK/verify.txt" 2>&1 || fail "audit verify on the intact log" "$WORK/verify.txt"
+sed 's/^/  /' "$WORK/verify.txt"
+echo "  access matrix (records disclosed per subscriber, source department and field; ID numbers and phones):"
+"$GH" audit report --database-conninfo "$HUB_CI" >"$WORK/report.txt" || fail "audit report" "$WORK/report.txt"
+grep -E '^subscriber|^[a-z]+ +[a-z()]+ +(id_number|phone) ' "$WORK/report.txt" | sed 's/^/    /'
+"$GH" audit prove --seq 1000 --database-conninfo "$HUB_CI" >"$WORK/proof.json" || fail "audit prove"
+echo "  entry 1000: $(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["entry"][:150])' "$WORK/proof.json")..."
+"$GH" audit check-proof "$WORK/proof.json" --public-key "$WORK/audit.pub" | sed 's/^/  /'
+echo "  an insider alters entry 1000 with psql:"
+# psql fails here, as it must: the refusal is what is shown.
+{ psql -d hub -c "UPDATE audit_log SET entry = replace(entry, '\"op\":\"put\"', '\"op\":\"remove\"') WHERE seq = 1000" 2>&1 || true; } |
+    grep -o 'ERROR: .*' | sed 's/^/    as the hub: /'
+psql -qd hub -c "SET session_replication_role = replica; UPDATE audit_log SET entry = replace(entry, '\"op\":\"put\"', '\"op\":\"remove\"') WHERE seq = 1000"
+echo "    as a superuser, triggers off: done"
+if "$GH" audit verify --public-key "$WORK/audit.pub" --heads "$WORK/heads.jsonl" \
+    --database-conninfo "$HUB_CI" >"$WORK/verify2.txt" 2>&1; then
+    fail "audit verify did not notice the altered entry" "$WORK/verify2.txt"
+fi
+sed 's/^/  gridhub audit verify: /' "$WORK/verify2.txt"
 
 step "Delivery state"
 echo "  gridhub status (each component's /health, and the hub database):"
