@@ -4,9 +4,11 @@
  * kept in audit_head; signed tree heads issued over it; verification of
  * the whole log against the heads; proofs.
  *
- * An entry is one line of canonical JSON (keys sorted, no spaces): "seq",
- * "at" (UTC, microseconds), "kind", then what the kind records. Its bytes
- * are the leaf; the row's other columns repeat parts of it for queries.
+ * An entry is one line of JSON without spaces, its members in a fixed
+ * order: "seq", "at" (UTC, microseconds), "kind", "subscriber", "entity",
+ * "key" (those three when given), then the kind's own members as the
+ * writer gave them. Its bytes are the leaf; the row's other columns repeat
+ * parts of it for queries.
  */
 #ifndef GH_AUDIT_H
 #define GH_AUDIT_H
@@ -31,11 +33,13 @@ typedef struct gh_audit_batch gh_audit_batch_t;
 gh_audit_batch_t *gh_audit_batch_new(void);
 void gh_audit_batch_destroy(gh_audit_batch_t *b);
 /* Queues one entry. `kind` is required; `subscriber`, `entity` and `key`
- * (the subscriber's pseudonym of the record) may be NULL; `body` (stolen,
- * may be NULL) holds the kind's other members. */
+ * (the subscriber's pseudonym of the record) may be NULL; `body` (copied,
+ * may be NULL) is a compact JSON object holding the kind's other members,
+ * none of them named like the members above. Bodies are kept as text: a
+ * batch of a hundred thousand disclosures stays small. */
 void gh_audit_batch_add(gh_audit_batch_t *b, const char *kind,
                         const char *subscriber, const char *entity,
-                        const char *key, json_t *body);
+                        const char *key, const char *body);
 int gh_audit_batch_count(const gh_audit_batch_t *b);
 /* Drops what is queued (a transaction that rolled back). */
 void gh_audit_batch_clear(gh_audit_batch_t *b);

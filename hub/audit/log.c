@@ -14,7 +14,7 @@
 
 typedef struct pending {
     char *kind, *subscriber, *entity, *key;
-    json_t *body;
+    char *body; /* JSON object text */
 } pending_t;
 
 struct gh_audit_batch {
@@ -32,7 +32,7 @@ void gh_audit_batch_clear(gh_audit_batch_t *b) {
         free(b->e[i].subscriber);
         free(b->e[i].entity);
         free(b->e[i].key);
-        json_decref(b->e[i].body);
+        free(b->e[i].body);
     }
     b->n = 0;
 }
@@ -50,14 +50,14 @@ static char *dup_or_null(const char *s) {
 
 void gh_audit_batch_add(gh_audit_batch_t *b, const char *kind,
                         const char *subscriber, const char *entity,
-                        const char *key, json_t *body) {
+                        const char *key, const char *body) {
     if (b->n == b->cap) {
         b->cap = b->cap ? 2 * b->cap : 64;
         b->e = gh_xrealloc(b->e, (size_t)b->cap * sizeof(pending_t));
     }
     b->e[b->n++] = (pending_t){gh_xstrdup(kind), dup_or_null(subscriber),
                                dup_or_null(entity), dup_or_null(key),
-                               body ? body : json_object()};
+                               gh_xstrdup(body ? body : "{}")};
 }
 
 int gh_audit_batch_count(const gh_audit_batch_t *b) {
@@ -173,6 +173,7 @@ gh_err_t gh_audit_append(PGconn *db, gh_audit_batch_t *b, char *errstr,
     memset(col, 0, sizeof(col));
     for (int k = 0; k < 8; k++)
         gh_sqlarr_reset(&col[k]);
+    gh_buf_t entry = {0};
     nodes_t nd = {0};
     gh_sqlarr_reset(&nd.level);
     gh_sqlarr_reset(&nd.idx);
@@ -180,18 +181,28 @@ gh_err_t gh_audit_append(PGconn *db, gh_audit_batch_t *b, char *errstr,
     for (int i = 0; i < b->n; i++) {
         pending_t *p = &b->e[i];
         uint64_t seq = f.size;
-        json_t *o = json_deep_copy(p->body);
-        json_object_set_new(o, "seq", json_integer((json_int_t)seq));
-        json_object_set_new(o, "at", json_string(at));
-        json_object_set_new(o, "kind", json_string(p->kind));
-        if (p->subscriber)
-            json_object_set_new(o, "subscriber", json_string(p->subscriber));
-        if (p->entity) json_object_set_new(o, "entity", json_string(p->entity));
-        if (p->key) json_object_set_new(o, "key", json_string(p->key));
-        char *entry = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(o);
+        gh_buf_reset(&entry);
+        gh_buf_printf(&entry,
+                      "{\"seq\":%" PRIu64 ",\"at\":\"%s\",\"kind\":", seq, at);
+        gh_buf_json_string(&entry, p->kind);
+        const char *names[3] = {"subscriber", "entity", "key"};
+        const char *vals[3] = {p->subscriber, p->entity, p->key};
+        for (int k = 0; k < 3; k++)
+            if (vals[k]) {
+                gh_buf_printf(&entry, ",\"%s\":", names[k]);
+                gh_buf_json_string(&entry, vals[k]);
+            }
+        /* The body's members follow: its text without the braces. */
+        const char *bt = p->body + 1;
+        size_t bl = strlen(bt);
+        if (bl && bt[bl - 1] == '}') bl--;
+        if (bl) {
+            gh_buf_puts(&entry, ",");
+            gh_buf_append(&entry, bt, bl);
+        }
+        gh_buf_puts(&entry, "}");
         uint8_t leaf[GH_MERKLE_HASH_LEN];
-        gh_merkle_leaf_hash(entry, strlen(entry), leaf);
+        gh_merkle_leaf_hash(entry.data, entry.len, leaf);
         gh_merkle_frontier_append(&f, leaf, on_node, &nd);
         char hx[2 * GH_MERKLE_HASH_LEN + 3];
         hex_bytea(leaf, GH_MERKLE_HASH_LEN, hx);
@@ -201,9 +212,8 @@ gh_err_t gh_audit_append(PGconn *db, gh_audit_batch_t *b, char *errstr,
         gh_sqlarr_text(&col[3], p->subscriber);
         gh_sqlarr_text(&col[4], p->entity);
         gh_sqlarr_text(&col[5], p->key);
-        gh_sqlarr_text(&col[6], entry);
+        gh_sqlarr_text(&col[6], entry.data);
         gh_sqlarr_text(&col[7], hx);
-        free(entry);
     }
     const char *pv[8];
     for (int k = 0; k < 8; k++)
@@ -235,6 +245,7 @@ gh_err_t gh_audit_append(PGconn *db, gh_audit_batch_t *b, char *errstr,
     }
     for (int k = 0; k < 8; k++)
         gh_sqlarr_free(&col[k]);
+    gh_buf_free(&entry);
     gh_sqlarr_free(&nd.level);
     gh_sqlarr_free(&nd.idx);
     gh_sqlarr_free(&nd.hash);

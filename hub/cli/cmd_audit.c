@@ -9,6 +9,7 @@
 
 #include "audit.h"
 #include "cli.h"
+#include "cli_audit.h"
 #include "gridhub/pg.h"
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
@@ -16,7 +17,7 @@
 static const gh_conf_prop_t props[] = {
     {"args", GH_CONF_LIST, NULL, 1, 0, 0, NULL, NULL,
      "The verb, as a bare word: keygen | head | verify | prove | check-proof "
-     "FILE | query | report."},
+     "FILE | query | report | bench."},
     {"database.conninfo", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
      "head, verify, prove, query, report: the hub's database."},
     {"key", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
@@ -51,6 +52,10 @@ static const gh_conf_prop_t props[] = {
      "query, report: to this time (exclusive)."},
     {"limit", GH_CONF_INT, "100", 0, 1, 10000000, NULL, NULL,
      "query: at most this many entries."},
+    {"entries", GH_CONF_INT, "1000000", 0, 1, 1000000000, NULL, NULL,
+     "bench: synthetic entries to append (to a scratch database)."},
+    {"batch", GH_CONF_INT, "20000", 0, 1, 1000000, NULL, NULL,
+     "bench: entries per transaction."},
     GH_CONF_END};
 
 static void hexs(const uint8_t *b, size_t n, char *out) {
@@ -370,13 +375,13 @@ static int run(gh_conf_t *conf) {
     PGconn *db = NULL;
     int needs_db = verb && (!strcmp(verb, "head") || !strcmp(verb, "verify") ||
                             !strcmp(verb, "prove") || !strcmp(verb, "query") ||
-                            !strcmp(verb, "report"));
+                            !strcmp(verb, "report") || !strcmp(verb, "bench"));
     if (!verb || (file && strcmp(verb, "check-proof")) ||
         (!file && !strcmp(verb, "check-proof")) ||
         (!needs_db && strcmp(verb, "keygen") && strcmp(verb, "check-proof")))
         e = gh_seterr(err, sizeof(err), GH_ERR_INVALID_ARG,
                       "expected keygen, head, verify, prove, check-proof FILE, "
-                      "query or report (see --help)");
+                      "query, report or bench (see --help)");
     if (!e && needs_db) {
         const char *ci = gh_conf_get(conf, "database.conninfo");
         if (!ci)
@@ -430,6 +435,8 @@ static int run(gh_conf_t *conf) {
         e = query(conf, db, err, sizeof(err));
     } else if (!e && !strcmp(verb, "report")) {
         e = report(conf, db, err, sizeof(err));
+    } else if (!e && !strcmp(verb, "bench")) {
+        e = gh_cli_audit_bench(conf, db, err, sizeof(err));
     }
     PQfinish(db);
     free(a);
@@ -457,6 +464,8 @@ const gh_cli_cmd_t gh_cli_audit = {
     "K] [--from T] [--to T] --database-conninfo ...\n"
     "  gridhub audit report --from 2026-12-01 --to 2026-12-02 "
     "--database-conninfo ...\n"
+    "  gridhub audit bench --entries 1000000 --key k --public-key p "
+    "--database-conninfo <scratch database>\n"
     "verify exits 1 and names the first bad entry when the log was "
     "altered. Format and guarantees: docs/audit.md.",
     props,

@@ -71,8 +71,8 @@ json_t *gh__feed_sources_of(avro_value_t *full) {
     return by_field;
 }
 
-json_t *gh__feed_disclosed(const gh_policy_plan_t *pl, avro_value_t *sent,
-                           const json_t *by_field) {
+char *gh__feed_disclosed(const gh_policy_plan_t *pl, avro_value_t *sent,
+                         const json_t *by_field) {
     json_t *out = json_object();
     size_t n = 0;
     avro_value_get_size(sent, &n);
@@ -94,5 +94,7 @@ json_t *gh__feed_disclosed(const gh_policy_plan_t *pl, avro_value_t *sent,
                       deps ? json_deep_copy(deps) : json_array()));
     }
     json_decref(own);
-    return out;
+    char *text = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(out);
+    return text;
 }

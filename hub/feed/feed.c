@@ -196,6 +196,7 @@ void gh_feed_destroy(gh_feed_t *f) {
     gh__feed_clear(f);
     free(f->c);
     gh_audit_batch_destroy(f->audit);
+    gh_buf_free(&f->audit_body);
     free_compiled(f);
     gh_policy_destroy(f->policy);
     gh_policy_keys_destroy(f->keys);
@@ -349,7 +350,7 @@ void gh__feed_clear(gh_feed_t *f) {
     for (int i = 0; i < f->nc; i++) {
         free(f->c[i].id);
         gh_buf_free(&f->c[i].payload);
-        json_decref(f->c[i].disclosed);
+        free(f->c[i].disclosed);
     }
     f->nc = 0;
 }

@@ -20,7 +20,7 @@ typedef struct cand {
     char digest[33];  /* of the payload (in scope) */
     gh_buf_t payload; /* framed encoding (in scope) */
     uint64_t fingerprint;
-    json_t *disclosed; /* field -> [departments] (in scope), for the audit */
+    char *disclosed; /* JSON: field -> {as, from} (in scope), for the audit */
 } cand_t;
 
 /* A file the feed follows: re-read when its identity or time changes. */
@@ -50,6 +50,7 @@ struct gh_feed {
     char **cursor, **cursor_prev; /* per entity: the last id swept */
     int only_sweep;               /* puts evaluate swept plans only */
     gh_audit_batch_t *audit;      /* the disclosures of the open flush */
+    gh_buf_t audit_body;          /* scratch for one entry's body */
 };
 
 /* Loads policy and keys from the watched files and compiles plans for
@@ -65,9 +66,10 @@ void gh__feed_clear(gh_feed_t *f);
  * [departments], from its provenance; caller decrefs), and what a record
  * as sent under plan pl (just applied) discloses: each field with a value,
  * {"as": its action, "from": its departments (the record's own
- * `sources`/`provenance` items for those fields, else by_field's)}. */
+ * `sources`/`provenance` items for those fields, else by_field's)}, as
+ * compact JSON text (caller frees). */
 json_t *gh__feed_sources_of(avro_value_t *full);
-json_t *gh__feed_disclosed(const gh_policy_plan_t *pl, avro_value_t *sent,
-                           const json_t *by_field);
+char *gh__feed_disclosed(const gh_policy_plan_t *pl, avro_value_t *sent,
+                         const json_t *by_field);
 
 #endif

@@ -119,20 +119,19 @@ static void audit_row(gh_feed_t *f, const cand_t *c, const char *key,
                       int tombstone) {
     gh_policy_subscriber_t sb;
     gh_policy_subscriber(f->policy, c->plan / f->nents, &sb);
-    json_t *body = json_object();
-    json_object_set_new(body, "op", json_string(tombstone ? "remove" : "put"));
+    gh_buf_t *b = &f->audit_body;
+    gh_buf_reset(b);
+    gh_buf_printf(b, "{\"op\":\"%s\"", tombstone ? "remove" : "put");
     if (!tombstone && c->disclosed)
-        json_object_set(body, "fields", c->disclosed);
-    json_object_set_new(body, "policy",
-                        json_string(gh_policy_version(f->policy)));
-    json_object_set_new(body, "plan",
-                        json_string(gh_policy_plan_digest(f->plans[c->plan])));
-    json_object_set_new(body, "purpose",
-                        json_string(sb.purpose ? sb.purpose : sb.role));
-    json_object_set_new(body, "record_version", json_integer(c->version));
+        gh_buf_printf(b, ",\"fields\":%s", c->disclosed);
+    gh_buf_printf(b, ",\"policy\":\"%s\",\"plan\":\"%s\",\"purpose\":",
+                  gh_policy_version(f->policy),
+                  gh_policy_plan_digest(f->plans[c->plan]));
+    gh_buf_json_string(b, sb.purpose ? sb.purpose : sb.role);
+    gh_buf_printf(b, ",\"record_version\":%" PRId64 "}", c->version);
     gh_audit_batch_add(f->audit, "disclosure", sb.name,
                        gh_policy_entity_name(f->policy, c->plan % f->nents),
-                       key, body);
+                       key, b->data);
 }
 
 static void out_row(gh_feed_t *f, rows_t *w, const cand_t *c, const char *key,
