@@ -64,27 +64,19 @@ int gh_audit_batch_count(const gh_audit_batch_t *b) {
     return b->n;
 }
 
+/* PostgreSQL's bytea hex form, "\\x" and lowercase digits: out holds
+ * 2n + 3 bytes. */
 static void hex_bytea(const uint8_t *h, size_t n, char *out) {
-    static const char d[] = "0123456789abcdef";
     out[0] = '\\';
     out[1] = 'x';
-    for (size_t i = 0; i < n; i++) {
-        out[2 + 2 * i] = d[h[i] >> 4];
-        out[3 + 2 * i] = d[h[i] & 15];
-    }
-    out[2 + 2 * n] = '\0';
+    gh_hex_encode(h, n, out + 2);
 }
 
 static int unhex_bytea(const char *s, uint8_t *out, size_t max, size_t *n) {
     if (strncmp(s, "\\x", 2)) return -1;
     s += 2;
     size_t len = strlen(s);
-    if (len % 2 || len / 2 > max) return -1;
-    for (size_t i = 0; i < len / 2; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1) return -1;
-        out[i] = (uint8_t)v;
-    }
+    if (len % 2 || len / 2 > max || gh_hex_decode(s, out, len / 2)) return -1;
     *n = len / 2;
     return 0;
 }

@@ -24,33 +24,6 @@ struct gh_audit_key {
     char id[GH_AUDIT_KEYID_LEN + 1];
 };
 
-static void to_hex(const uint8_t *b, size_t n, char *out) {
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[b[i] >> 4];
-        out[2 * i + 1] = d[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int from_hex(const char *s, uint8_t *out, size_t n) {
-    if (strlen(s) != 2 * n) return -1;
-    for (size_t i = 0; i < 2 * n; i++) {
-        int c = s[i], v;
-        if (c >= '0' && c <= '9')
-            v = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v = c - 'a' + 10;
-        else
-            return -1;
-        if (i % 2)
-            out[i / 2] |= (uint8_t)v;
-        else
-            out[i / 2] = (uint8_t)(v << 4);
-    }
-    return 0;
-}
-
 static gh_err_t finish_key(EVP_PKEY *pk, int is_private, const char *path,
                            gh_audit_key_t **out, char *errstr,
                            size_t errstr_size) {
@@ -75,7 +48,7 @@ static gh_err_t finish_key(EVP_PKEY *pk, int is_private, const char *path,
     gh_audit_key_t *k = gh_xcalloc(1, sizeof(*k));
     k->pkey = pk;
     k->is_private = is_private;
-    to_hex(h, GH_AUDIT_KEYID_LEN / 2, k->id);
+    gh_hex_encode(h, GH_AUDIT_KEYID_LEN / 2, k->id);
     *out = k;
     return GH_OK;
 }
@@ -233,8 +206,8 @@ int gh_audit_sth_verify(const gh_audit_key_t *k, const gh_audit_sth_t *h) {
 
 char *gh_audit_sth_to_json(const gh_audit_sth_t *h) {
     char root[2 * GH_MERKLE_HASH_LEN + 1], sig[2 * GH_AUDIT_SIG_LEN + 1];
-    to_hex(h->root, GH_MERKLE_HASH_LEN, root);
-    to_hex(h->sig, GH_AUDIT_SIG_LEN, sig);
+    gh_hex_encode(h->root, GH_MERKLE_HASH_LEN, root);
+    gh_hex_encode(h->sig, GH_AUDIT_SIG_LEN, sig);
     return gh_xasprintf("{\"size\":%llu,\"timestamp_ms\":%lld,\"root\":\"%s\","
                         "\"key_id\":\"%s\",\"sig\":\"%s\"}",
                         (unsigned long long)h->size, (long long)h->timestamp_ms,
@@ -261,12 +234,12 @@ gh_err_t gh_audit_sth_from_json(const char *json, gh_audit_sth_t *h,
         bad = "size";
     else if (!json_is_integer(ts))
         bad = "timestamp_ms";
-    else if (!root || from_hex(root, h->root, GH_MERKLE_HASH_LEN))
+    else if (!root || gh_hex_decode(root, h->root, GH_MERKLE_HASH_LEN))
         bad = "root (64 lowercase hex digits)";
     else if (!kid || strlen(kid) != GH_AUDIT_KEYID_LEN ||
              strspn(kid, "0123456789abcdef") != GH_AUDIT_KEYID_LEN)
         bad = "key_id (16 lowercase hex digits)";
-    else if (!sig || from_hex(sig, h->sig, GH_AUDIT_SIG_LEN))
+    else if (!sig || gh_hex_decode(sig, h->sig, GH_AUDIT_SIG_LEN))
         bad = "sig (128 lowercase hex digits)";
     if (!bad) {
         h->size = (uint64_t)json_integer_value(size);

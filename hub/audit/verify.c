@@ -116,8 +116,7 @@ static void on_node(void *opaque, int level, uint64_t index,
     stored_t *s = opaque;
     if (level < GH_AUDIT_NODE_LEVEL || s->bad) return;
     char want[2 * GH_MERKLE_HASH_LEN + 3] = "\\x";
-    for (int i = 0; i < GH_MERKLE_HASH_LEN; i++)
-        snprintf(want + 2 + 2 * i, 3, "%02x", hash[i]);
+    gh_hex_encode(hash, GH_MERKLE_HASH_LEN, want + 2);
     /* Each level's subtrees are numbered 0, 1, ...: a missing or
      * misplaced row is as bad as a wrong hash. */
     int i = s->start[level] + (int)index;
@@ -144,8 +143,7 @@ static const char *check_row(PGresult *r, int i, uint64_t expect,
     const char *entry = PQgetvalue(r, i, 6);
     gh_merkle_leaf_hash(entry, strlen(entry), leaf);
     char hx[2 * GH_MERKLE_HASH_LEN + 3] = "\\x";
-    for (int k = 0; k < GH_MERKLE_HASH_LEN; k++)
-        snprintf(hx + 2 + 2 * k, 3, "%02x", leaf[k]);
+    gh_hex_encode(leaf, GH_MERKLE_HASH_LEN, hx + 2);
     if (strcmp(hx, PQgetvalue(r, i, 7))) {
         snprintf(why, whysz,
                  "entry %" PRIu64 " was modified: its text no longer hashes "

@@ -58,21 +58,6 @@ static const gh_conf_prop_t props[] = {
      "bench: entries per transaction."},
     GH_CONF_END};
 
-static void hexs(const uint8_t *b, size_t n, char *out) {
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
-static int unhexs(const char *s, uint8_t *out, size_t n) {
-    if (!s || strlen(s) != 2 * n) return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1) return -1;
-        out[i] = (uint8_t)v;
-    }
-    return 0;
-}
-
 static gh_err_t load_publics(const gh_conf_t *conf, gh_audit_key_t ***keys,
                              int *n, char *err, size_t errsz) {
     const char *list = gh_conf_get(conf, "public.key");
@@ -111,16 +96,16 @@ static gh_err_t stored_head(PGconn *db, uint64_t size, gh_audit_sth_t *h,
         "BY size DESC LIMIT 1",
         1, p, "read a signed head", err, errsz);
     if (!r) return GH_ERR_PG;
-    gh_err_t e =
-        PQntuples(r) == 1
-            ? gh_audit_sth_from_json(PQgetvalue(r, 0, 0), h, err, errsz)
-            : gh_seterr(err, errsz, GH_ERR_NOT_FOUND,
-                        size ? "no signed head of size %" PRIu64
-                             : "no signed head yet%.0" PRIu64
-                               " (the hub issues one every "
-                               "audit.head.interval.ms; or run "
-                               "`gridhub audit head`)",
-                        size);
+    gh_err_t e;
+    if (PQntuples(r) == 1)
+        e = gh_audit_sth_from_json(PQgetvalue(r, 0, 0), h, err, errsz);
+    else if (size)
+        e = gh_seterr(err, errsz, GH_ERR_NOT_FOUND,
+                      "no signed head of size %" PRIu64, size);
+    else
+        e = gh_seterr(err, errsz, GH_ERR_NOT_FOUND,
+                      "no signed head yet (the hub issues one every "
+                      "audit.head.interval.ms; or run `gridhub audit head`)");
     PQclear(r);
     return e;
 }
@@ -136,7 +121,7 @@ static json_t *hash_array(uint8_t p[][GH_MERKLE_HASH_LEN], int n) {
     json_t *a = json_array();
     for (int i = 0; i < n; i++) {
         char hx[2 * GH_MERKLE_HASH_LEN + 1];
-        hexs(p[i], GH_MERKLE_HASH_LEN, hx);
+        gh_hex_encode(p[i], GH_MERKLE_HASH_LEN, hx);
         json_array_append_new(a, json_string(hx));
     }
     return a;
@@ -182,7 +167,7 @@ static gh_err_t prove(const gh_conf_t *conf, PGconn *db, char *err,
             uint8_t leaf[GH_MERKLE_HASH_LEN];
             char lh[2 * GH_MERKLE_HASH_LEN + 1];
             gh_merkle_leaf_hash(entry, strlen(entry), leaf);
-            hexs(leaf, sizeof(leaf), lh);
+            gh_hex_encode(leaf, sizeof(leaf), lh);
             e = gh_merkle_inclusion_proof((uint64_t)seq, h.size,
                                           gh_audit_get_node, db, p, &len, err,
                                           errsz);
@@ -224,8 +209,10 @@ static int read_hashes(json_t *a, uint8_t p[][GH_MERKLE_HASH_LEN]) {
         return -1;
     size_t i;
     json_t *v;
-    json_array_foreach(a, i, v) if (unhexs(json_string_value(v), p[i],
-                                           GH_MERKLE_HASH_LEN)) return -1;
+    json_array_foreach(a, i, v) {
+        const char *s = json_string_value(v);
+        if (!s || gh_hex_decode(s, p[i], GH_MERKLE_HASH_LEN)) return -1;
+    }
     return (int)json_array_size(a);
 }
 

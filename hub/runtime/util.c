@@ -94,6 +94,33 @@ void gh_buf_printf(gh_buf_t *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
+void gh_hex_encode(const void *p, size_t n, char *out) {
+    static const char dig[] = "0123456789abcdef";
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = dig[b[i] >> 4];
+        out[2 * i + 1] = dig[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hex_digit(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+int gh_hex_decode(const char *s, void *out, size_t n) {
+    unsigned char *b = out;
+    if (strlen(s) != 2 * n) return -1;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) return -1;
+        b[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}
+
 void gh_buf_json_string(gh_buf_t *b, const char *s) {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;

@@ -43,6 +43,13 @@ void gh_buf_json_string(gh_buf_t *b, const char *s);
 char *gh_buf_detach(gh_buf_t *b);
 void gh_buf_free(gh_buf_t *b);
 
+/* Lowercase hex of the n bytes at p into out, NUL-terminated: out holds
+ * 2n + 1 bytes. */
+void gh_hex_encode(const void *p, size_t n, char *out);
+/* Decodes s, exactly 2n lowercase hex digits, into the n bytes at out: 0,
+ * or -1 for anything else (out may then be partly written). */
+int gh_hex_decode(const char *s, void *out, size_t n);
+
 /* Trims ASCII whitespace in place: returns a pointer into s and writes a
  * NUL after the last non-space character. */
 char *gh_str_trim(char *s);

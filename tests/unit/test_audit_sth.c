@@ -11,10 +11,12 @@
 
 #include "sth.h"
 
-static char g_dir[64], g_key[128], g_pub[128];
+static char g_dir[512], g_key[600], g_pub[600];
 
 static void setup(void) {
-    snprintf(g_dir, sizeof(g_dir), "/tmp/gh_sth.XXXXXX");
+    const char *tmp = getenv("TMPDIR"); /* ops/test.sh's scratch directory */
+    snprintf(g_dir, sizeof(g_dir), "%s/gh_sth.XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
     cr_assert_not_null(mkdtemp(g_dir));
     snprintf(g_key, sizeof(g_key), "%s/audit.key", g_dir);
     snprintf(g_pub, sizeof(g_pub), "%s/audit.pub", g_dir);
@@ -24,7 +26,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-    char cmd[160];
+    char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
     cr_assert_eq(system(cmd), 0);
 }
@@ -67,7 +69,7 @@ Test(audit_sth, keys_are_written_private_and_loaded) {
     cr_assert_eq(gh_audit_key_load_private(g_pub, &priv, err, sizeof(err)),
                  GH_ERR_CONFIG, "a public key is not a private key");
     cr_assert(strstr(err, "not a PEM private key"), "%s", err);
-    char missing[160];
+    char missing[600];
     snprintf(missing, sizeof(missing), "%s/none.pem", g_dir);
     cr_assert_eq(gh_audit_key_load_public(missing, &pub, err, sizeof(err)),
                  GH_ERR_CONFIG);
@@ -103,7 +105,7 @@ Test(audit_sth, signed_heads_verify_altered_ones_do_not) {
     cr_assert_not(gh_audit_sth_verify(pub, &x), "altered signature");
 
     /* Another key's head, even with this key's id copied in. */
-    char key2[160], pub2[160];
+    char key2[600], pub2[600];
     snprintf(key2, sizeof(key2), "%s/other.key", g_dir);
     snprintf(pub2, sizeof(pub2), "%s/other.pub", g_dir);
     cr_assert_eq(gh_audit_key_generate(key2, pub2, err, sizeof(err)), GH_OK);
@@ -137,7 +139,7 @@ Test(audit_sth, openssl_command_line_verifies_the_signature) {
     cr_assert_eq(msg[23 + 7], (uint8_t)(1764633600123LL & 0xff));
     cr_assert_eq(memcmp(msg + 31, h.root, 32), 0);
 
-    char mpath[160], spath[160], cmd[600];
+    char mpath[600], spath[600], cmd[2048];
     snprintf(mpath, sizeof(mpath), "%s/msg", g_dir);
     snprintf(spath, sizeof(spath), "%s/sig", g_dir);
     FILE *f = fopen(mpath, "wb");
@@ -184,6 +186,10 @@ Test(audit_sth, json_round_trip_and_errors) {
         {"{\"size\":-1}", "size"},
         {"{\"size\":1,\"timestamp_ms\":\"x\"}", "timestamp_ms"},
         {"{\"size\":1,\"timestamp_ms\":1,\"root\":\"00\"}", "root"},
+        {"{\"size\":1,\"timestamp_ms\":1,\"root\":"
+         "\"00000000000000000000000000000000000000000000000000000000000000AB\""
+         "}",
+         "root"},
         {"{\"size\":1,\"timestamp_ms\":1,\"root\":"
          "\"0000000000000000000000000000000000000000000000000000000000000000\","
          "\"key_id\":\"abc\"}",

@@ -299,11 +299,12 @@ Test(merkle, every_consistency_proof_verifies_tampered_ones_do_not) {
 
 /* ---- Cross-checks with the independent Python implementation ----------- */
 
-static char g_entries[64];
+static char g_entries[512];
 
 static void write_entries(int n) {
-    snprintf(g_entries, sizeof(g_entries), "/tmp/gh_merkle_entries.%d",
-             getpid());
+    const char *tmp = getenv("TMPDIR"); /* ops/test.sh's scratch directory */
+    snprintf(g_entries, sizeof(g_entries), "%s/gh_merkle_entries.%d",
+             tmp && *tmp ? tmp : "/tmp", getpid());
     FILE *f = fopen(g_entries, "w");
     cr_assert_not_null(f);
     for (int i = 0; i < n; i++) {
