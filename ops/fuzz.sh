@@ -6,6 +6,7 @@
 #   ops/fuzz.sh                          every target, 60 s each
 #   ops/fuzz.sh --seconds 600 mapping    one target, ten minutes
 #   ops/fuzz.sh --seconds 0              replay crashes/ and the corpus only
+#   ops/fuzz.sh --seconds 10 --seed 1    the same mutations each run (CI)
 #
 # Per target:
 #   1. each file of tests/fuzz/crashes/<target>/ is run once (a bug fixed
@@ -32,6 +33,7 @@ cd "$ROOT" || exit 1
 BUILD=${GH_FUZZ_BUILD_DIR:-build-fuzz}
 JOBS=${GH_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 seconds=60
+seed=
 targets=()
 
 usage() {
@@ -46,6 +48,14 @@ while (($#)); do
             ;;
         --seconds=*)
             seconds=${1#--seconds=}
+            shift
+            ;;
+        --seed)
+            seed=${2:-}
+            shift 2 || true
+            ;;
+        --seed=*)
+            seed=${1#--seed=}
             shift
             ;;
         -h | --help)
@@ -64,6 +74,10 @@ while (($#)); do
 done
 if ! [[ "$seconds" =~ ^[0-9]+$ ]]; then
     echo "fuzz: --seconds needs a whole number of seconds" >&2
+    exit 2
+fi
+if [[ -n "$seed" ]] && ! [[ "$seed" =~ ^[1-9][0-9]*$ ]]; then
+    echo "fuzz: --seed needs a positive whole number" >&2
     exit 2
 fi
 
@@ -154,6 +168,9 @@ fuzz() {
         args+=(-runs=0)
     else
         args+=(-max_total_time="$seconds")
+    fi
+    if [[ -n "$seed" ]]; then
+        args+=(-seed="$seed")
     fi
     "$bin" "${args[@]}" "$work" "tests/fuzz/corpus/$t" >"$log" 2>&1
     rc=$?

@@ -84,7 +84,10 @@ size_t gh_norm_phone(const char *raw, char *out, size_t size) {
     }
     n = strip_country(d, n, plus);
     int mobile = n == 11 && d[0] == '1';
-    int landline = n >= 10 && n <= 12 && d[0] == '0';
+    /* "00" is the international prefix, never a trunk 0 and an area code:
+     * taking it for a landline would leave a 0086 inside a number that
+     * normalizes again to something else. */
+    int landline = n >= 10 && n <= 12 && d[0] == '0' && d[1] != '0';
     if ((!mobile && !landline) || n >= size) return 0;
     memcpy(out, d, n);
     out[n] = '\0';

@@ -369,6 +369,8 @@ Test(norm, phone_rejected) {
     expect_phone("123456789012345678901234567890", "");
     expect_phone("", "");
     expect_phone("+86", "");
+    expect_phone("00860086 0738 888", ""); /* two country prefixes */
+    expect_phone("0044 20 7946 0000", ""); /* 00: another country */
     expect_phone(NULL, "");
 }
 
