@@ -120,6 +120,7 @@ cp ops/policy/city.policy "$POLICY"
 "$GH" policy keys --generate "$KEYS" --policy "$POLICY" | sed 's/^/  /'
 "$GH" policy check "$POLICY" --keys "$KEYS" | sed 's/^/  /'
 "$GH" audit keygen --key "$WORK/audit.key" --public-key "$WORK/audit.pub" | sed 's/^/  audit log signing key: /'
+"$GH" keys generate --crypt-key-file "$WORK/hub.keys" | sed 's/^/  encryption at rest: /'
 echo "  family planning's rules, as 'gridhub policy explain' tells them:"
 "$GH" policy explain "$POLICY" --subscriber jisheng --entity person | sed 's/^/    /'
 
@@ -169,7 +170,7 @@ done
 proc_start hub "$WORK/hub.log" "$WORK/hub.log" \
     "$GH" hub --bootstrap-servers "$BS" --database-conninfo "$CI_BASE dbname=hub" \
     --source-topics "$person_topics" --policy-file "$POLICY" --policy-keys-file "$KEYS" \
-    --audit-signing-key-file "$WORK/audit.key" \
+    --audit-signing-key-file "$WORK/audit.key" --crypt-key-file "$WORK/hub.keys" \
     --metrics-listen 127.0.0.1:0 --metrics-listen-file "$WORK/metrics.hub"
 endpoints="broker=@$WORK/metrics.broker"
 for d in "${DEPTS[@]}"; do endpoints+=",$d=@$WORK/metrics.$d"; done
@@ -231,12 +232,18 @@ for p in $pid_w $pid_m; do
     wait_until 60 "subscriber gongan's receiving $p" "$WORK/tail.gongan.log" has_key gongan "$k"
 done
 sleep 1
-echo "  the hub's golden records (its own database; no subscriber receives this):"
-psql -tAd hub -c "SELECT '    ' || person_id || '  ' || name || '  ' || coalesce(sex, '-') || '  id=' ||
-    coalesce(id_number, '-') || '  born=' || coalesce(birth_date::text, '-') || '  phone=' ||
-    coalesce(phone, '-') || '  grid=' || coalesce(grid_code, '-') || '  held by ' ||
-    (SELECT string_agg(s->>'department', ',') FROM jsonb_array_elements(sources) s)
-    FROM person WHERE person_id IN ('$pid_w', '$pid_m') ORDER BY person_id = '$pid_m'"
+echo "  the hub's golden records (its own database; no subscriber receives this;"
+echo "  ID numbers, phones and addresses are stored sealed, opened here with the key file):"
+psql -tAd hub -c "SELECT row_to_json(p) FROM (SELECT person_id, name, sex, id_number, birth_date,
+    phone, grid_code, (SELECT string_agg(s->>'department', ',') FROM jsonb_array_elements(sources) s)
+    AS held_by FROM person WHERE person_id IN ('$pid_w', '$pid_m') ORDER BY person_id = '$pid_m') p" |
+    /usr/bin/python3 tests/tools/unseal.py --keys "$WORK/hub.keys" 2>/dev/null |
+    /usr/bin/python3 -c 'import json,sys
+for l in sys.stdin:
+    r = json.loads(l)
+    print("    %s  %s  %s  id=%s  born=%s  phone=%s  grid=%s  held by %s" % tuple(
+        r[k] or "-" for k in ("person_id", "name", "sex", "id_number", "birth_date", "phone", "grid_code", "held_by")))'
+echo "  as stored: id_number=$(psql -tAd hub -c "SELECT id_number FROM person WHERE person_id = '$pid_w'")"
 echo "  what each subscriber's topic carries (keys are per-subscriber pseudonyms):"
 views show "$KEYS" "$WORK" "$SUBLIST" "$pid_w" "$pid_m"
 echo "  residents in each subscriber's view:"
@@ -252,8 +259,8 @@ views last "$WORK" zongzhi 6 "$seen"
 
 step "Identity resolution: the steward's review queue"
 HUBCONF="$WORK/hub.properties"
-printf 'bootstrap.servers=%s\ndatabase.conninfo=%s\nsource.topics=%s\npolicy.file=%s\npolicy.keys.file=%s\n' \
-    "$BS" "$CI_BASE dbname=hub" "$person_topics" "$POLICY" "$KEYS" >"$HUBCONF"
+printf 'bootstrap.servers=%s\ndatabase.conninfo=%s\nsource.topics=%s\npolicy.file=%s\npolicy.keys.file=%s\ncrypt.key.file=%s\n' \
+    "$BS" "$CI_BASE dbname=hub" "$person_topics" "$POLICY" "$KEYS" "$WORK/hub.keys" >"$HUBCONF"
 psql -tAd hub -c "SELECT '  open items: ' || coalesce(string_agg(kind || ' ' || n, ', '), 'none') FROM (SELECT kind, count(*) n FROM steward_item WHERE status = 'open' GROUP BY kind ORDER BY kind) x"
 "$GH" steward list --limit 8 -c "$HUBCONF" | sed 's/^/  /'
 item=$(psql -tAd hub -c "SELECT item_id FROM steward_item WHERE status = 'open' AND kind = 'possible_duplicate' ORDER BY score DESC LIMIT 1")
@@ -311,7 +318,8 @@ wait_until 120 "the hub's publishing its outbox" "$WORK/hub.log" outbox_empty
 sleep 2
 psql -tAd hub -c "SELECT row_to_json(p) FROM (SELECT person_id, active, id_number, name, sex,
     birth_date, phone, address, grid_code, sources, provenance, absorbed_ids, version,
-    updated_at FROM person) p" >"$WORK/persons.jsonl"
+    updated_at FROM person) p" | /usr/bin/python3 tests/tools/unseal.py --keys "$WORK/hub.keys" \
+    >"$WORK/persons.jsonl" 2>"$WORK/unseal.log" || fail "opening the golden records" "$WORK/unseal.log"
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 /usr/bin/python3 tests/tools/policy_oracle.py dump --bootstrap "$BS" --out "$WORK/messages.jsonl" \
     2>&1 | sed 's/^/  /'
@@ -350,6 +358,18 @@ if "$GH" audit verify --public-key "$WORK/audit.pub" --heads "$WORK/heads.jsonl"
     fail "audit verify did not notice the altered entry" "$WORK/verify2.txt"
 fi
 sed 's/^/  gridhub audit verify: /' "$WORK/verify2.txt"
+
+step "The security officer: a copy of the hub database is not a copy of the register (docs/encryption.md)"
+pg_dump -d hub -f "$WORK/hub.dump.sql" || fail "pg_dump of the hub database"
+psql -tAd zongzhi -c "SELECT gmsfhm FROM zz_syrk WHERE gmsfhm ~ '^[0-9]{17}[0-9X]$' LIMIT 2000" >"$WORK/ids.txt"
+psql -tAd zongzhi -c "SELECT lxdh FROM zz_syrk WHERE lxdh ~ '^1[0-9]{10}$' LIMIT 2000" >"$WORK/phones.txt"
+found=$(grep -cFf "$WORK/ids.txt" "$WORK/hub.dump.sql" || true)
+foundp=$(grep -cFf "$WORK/phones.txt" "$WORK/hub.dump.sql" || true)
+echo "  pg_dump of the hub: $(du -h "$WORK/hub.dump.sql" | cut -f1); lines holding one of $(wc -l <"$WORK/ids.txt") residents' ID numbers: $found; of $(wc -l <"$WORK/phones.txt") mobile numbers: $foundp"
+((found == 0 && foundp == 0)) || fail "the hub database holds ID or phone numbers in clear"
+"$GH" keys rotate --crypt-key-file "$WORK/hub.keys" --database-conninfo "$HUB_CI" \
+    >"$WORK/rotate.txt" 2>"$WORK/rotate.log" || fail "gridhub keys rotate" "$WORK/rotate.log"
+sed 's/^/  gridhub keys rotate (the hub running): /' "$WORK/rotate.txt"
 
 step "Delivery state"
 echo "  gridhub status (each component's /health, and the hub database):"

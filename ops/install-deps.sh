@@ -31,6 +31,7 @@ PACKAGES=(
     python3               # helper scripts
     python3-avro          # tests/tools/std_consume.py: decoding with standard
     python3-confluent-kafka #   tools only (/usr/bin/python3, not a pyenv one)
+    python3-cryptography  # tests/tools/unseal.py: sealed values opened apart
     clang-format          # style check in ops/test.sh
     clang                 # fuzz targets (ops/fuzz.sh), Debian 12: clang 14
     libclang-rt-dev       # its libFuzzer, ASan, UBSan runtimes (only recommended)

@@ -40,6 +40,7 @@ extern const gh_cli_cmd_t gh_cli_resync;
 extern const gh_cli_cmd_t gh_cli_status;
 extern const gh_cli_cmd_t gh_cli_policy;
 extern const gh_cli_cmd_t gh_cli_audit;
+extern const gh_cli_cmd_t gh_cli_keys;
 
 /* Applies log.level and log.format: the property if set, else
  * GRIDHUB_LOG_LEVEL / GRIDHUB_LOG_FORMAT, else the property's default. */

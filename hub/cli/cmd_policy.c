@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crypt.h"
 #include "cli.h"
 #include "feed.h"
 #include "gridhub/pg.h"
@@ -40,6 +41,9 @@ static const gh_conf_prop_t props[] = {
      "keys: the policy whose key names to generate."},
     {"database.conninfo", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
      "explain --person: the hub's database."},
+    {"crypt.key.file", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "explain --person: the hub's encryption keys (its crypt.key.file), to "
+     "open the ID number, phone and address it stores sealed."},
     GH_SCHEMAS_DIR_PROP,
     {"view.topic.prefix", GH_CONF_STR, "hub.view", 0, 0, 0, NULL, NULL,
      "acls: the hub's view.topic.prefix."},
@@ -132,6 +136,18 @@ static gh_err_t person(const gh_conf_t *conf, gh_view_t *v, const char *pid,
         PQclear(r);
         return gh_seterr(err, errsz, GH_ERR_INVALID_ARG,
                          "no active person %s in the hub", pid);
+    }
+    const char *ck = gh_conf_get(conf, "crypt.key.file");
+    gh_crypt_t *c = ck ? gh_crypt_new(ck, err, errsz) : NULL;
+    static const int cols[] = {3, 7, 8};
+    static const char *const fields[] = {"id_number", "phone", "address"};
+    gh_err_t e = ck && !c
+                     ? GH_ERR_CONFIG
+                     : gh_crypt_open_result(c, r, cols, fields, 3, err, errsz);
+    gh_crypt_destroy(c);
+    if (e) {
+        PQclear(r);
+        return e;
     }
     *out = gh_view_fill_row(v, r, 0);
     PQclear(r);

@@ -15,7 +15,47 @@ gh_apply_t *gh_apply_new(PGconn *db, gh_resolver_t *resolver) {
     gh_apply_t *a = gh_xcalloc(1, sizeof(*a));
     a->db = db;
     a->resolver = resolver;
+    a->crypt = resolver ? gh_resolver_crypt(resolver) : NULL;
     return a;
+}
+
+/* The parameters sealed, by index, and the field each is sealed for. */
+static const struct {
+    int param;
+    const char *field;
+} SEALED[GH_APPLY_NSEALED] = {
+    {5, "id_number"},  /* id_number_raw */
+    {6, "id_number"},  /* id_number */
+    {11, "phone"},     /* phone */
+    {12, "address"},   /* address */
+    {17, "id_number"}, /* id_clean */
+    {21, "phone"},     /* n_phone */
+    {22, "address"},   /* n_address */
+};
+
+void gh_apply_seal(const gh_apply_t *a, const char **v,
+                   char *sealed[GH_APPLY_NSEALED]) {
+    for (int i = 0; i < GH_APPLY_NSEALED; i++) {
+        sealed[i] = NULL;
+        const char *x = v[SEALED[i].param];
+        if (!a->crypt || !x) continue;
+        sealed[i] = gh_crypt_seal(a->crypt, SEALED[i].field, x, strlen(x));
+        v[SEALED[i].param] = sealed[i];
+    }
+}
+
+void gh_apply_sealed_free(char *sealed[GH_APPLY_NSEALED]) {
+    for (int i = 0; i < GH_APPLY_NSEALED; i++)
+        free(sealed[i]);
+}
+
+gh_err_t gh_apply_open_stored(const gh_apply_t *a, PGresult *r, int first,
+                              char *errstr, size_t errstr_size) {
+    const int cols[3] = {first + GH_AF_ID_RAW, first + GH_AF_PHONE,
+                         first + GH_AF_ADDRESS};
+    static const char *const fields[3] = {"id_number", "phone", "address"};
+    return gh_crypt_open_result(a->crypt, r, cols, fields, 3, errstr,
+                                errstr_size);
 }
 
 void gh_apply_destroy(gh_apply_t *a) {
@@ -181,6 +221,8 @@ gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
         goto out;
     }
     if (PQgetvalue(cur, 0, 3)[0] == 't') goto out; /* before a TRUNCATE */
+    e = gh_apply_open_stored(a, cur, 6, errstr, errstr_size);
+    if (e) goto out;
     int exists = !PQgetisnull(cur, 0, 0);
     if (exists) {
         long long cl = strtoll(PQgetvalue(cur, 0, 0), NULL, 10);
@@ -244,6 +286,8 @@ gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
                          gh_apply_nz(n.phone),
                          gh_apply_nz(n.address),
                          n.sex};
+    char *sealed[GH_APPLY_NSEALED];
+    gh_apply_seal(a, p, sealed);
     PGresult *r = PQexecParams(
         a->db,
         "INSERT INTO source_person (department, source_key, source_table, "
@@ -261,6 +305,7 @@ gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
         "id_code = $19, n_name = $20, n_pinyin = $21, n_phone = $22, "
         "n_address = $23, sex_code = $24, applied_at = now() RETURNING rec_id",
         24, NULL, p, NULL, NULL, 0);
+    gh_apply_sealed_free(sealed);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         e = sqlerr(r, a->db, "upsert source record", errstr, errstr_size);
         goto out;

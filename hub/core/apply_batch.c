@@ -94,6 +94,8 @@ static gh_err_t write_upserts(gh_apply_t *a, kstate_t *ks, int nk, char *errstr,
                              gh_apply_nz(nm.phone),
                              gh_apply_nz(nm.address),
                              nm.sex};
+        char *sealed[GH_APPLY_NSEALED];
+        gh_apply_seal(a, v, sealed);
         for (int j = 0; j < NA; j++) {
             if (j == 3)
                 gh_sqlarr_int(&arr[j], k->lsn);
@@ -102,6 +104,7 @@ static gh_err_t write_upserts(gh_apply_t *a, kstate_t *ks, int nk, char *errstr,
             else
                 gh_sqlarr_text(&arr[j], v[j]);
         }
+        gh_apply_sealed_free(sealed);
         if (k->was_live && k->old_name)
             gh_resolver_count_name(a->resolver, k->old_name, k->old_pinyin, -1);
         gh_resolver_count_name(a->resolver, gh_apply_nz(nm.name),
@@ -274,6 +277,8 @@ gh_err_t gh_apply_person_batch(gh_apply_t *a, avro_value_t *envs, int n,
         goto out;
     }
     enum { OLD = 7 };
+    if (cur && (e = gh_apply_open_stored(a, cur, OLD, errstr, errstr_size)))
+        goto out;
     for (int i = 0; cur && i < PQntuples(cur); i++) {
         kstate_t key = {PQgetvalue(cur, i, 0), PQgetvalue(cur, i, 1)};
         kstate_t *k = bsearch(&key, ks, (size_t)nk, sizeof(*ks), cmp_state);

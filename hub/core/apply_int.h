@@ -12,7 +12,8 @@
 struct gh_apply {
     PGconn *db;
     gh_resolver_t *resolver;
-    int64_t *changed; /* rec_ids changed in the open batch */
+    gh_crypt_t *crypt; /* the resolver's; NULL: stored in clear */
+    int64_t *changed;  /* rec_ids changed in the open batch */
     size_t nchanged, capchanged;
 };
 
@@ -65,6 +66,18 @@ typedef struct gh_apply_norm {
 } gh_apply_norm_t;
 
 void gh_apply_normalize(char *const *val, gh_apply_norm_t *out);
+
+/* The 24 parameters of a source_person upsert (apply.c's order): replaces
+ * the ID numbers, phones and addresses in v by their sealed forms, which
+ * go to sealed[] for gh_apply_sealed_free. Nothing with a->crypt NULL. */
+#define GH_APPLY_NSEALED 7
+void gh_apply_seal(const gh_apply_t *a, const char **v,
+                   char *sealed[GH_APPLY_NSEALED]);
+void gh_apply_sealed_free(char *sealed[GH_APPLY_NSEALED]);
+/* Opens, in place, the sealed ones of the GH_APPLY_STORED_COLS read from
+ * column `first` of r on. */
+gh_err_t gh_apply_open_stored(const gh_apply_t *a, PGresult *r, int first,
+                              char *errstr, size_t errstr_size);
 /* The string, or NULL when empty. */
 const char *gh_apply_nz(const char *s);
 

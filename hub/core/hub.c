@@ -501,6 +501,9 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
      * outbox first: what an earlier one left is taken care of. */
     h->left_outbox = h->left_offsets = 0;
     gh_err_t e = gh_migrate_apply(h->db, errstr, errstr_size);
+    if (!e)
+        e = gh_crypt_check_db(gh_feed_crypt(h->feed), h->db, errstr,
+                              errstr_size);
     if (e) goto out;
     /* A fresh resolver per session: its term frequencies and model are
      * learnt from the database as it is now. */
@@ -743,6 +746,13 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         e = GH_ERR_CONFIG;
         goto out;
     }
+    if (!gh_feed_crypt(h.feed))
+        gh_log_warn(LOG, "crypt.key.file is not set: ID numbers, phone "
+                         "numbers and addresses are stored in clear in the "
+                         "hub database (docs/encryption.md)");
+    else
+        gh_log_info(LOG, "personal data stored sealed under key %s",
+                    gh_crypt_active(gh_feed_crypt(h.feed)));
     const char *akey = gh_conf_get(conf, "audit.signing.key.file");
     if (akey) {
         e = gh_audit_key_load_private(akey, &h.audit_key, errstr, errstr_size);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypt.h"
 #include "gridhub/log.h"
 #include "gridhub/pg.h"
 #include "gridhub/schema_topic.h"
@@ -62,17 +63,14 @@ gh_err_t gh__hub_drain(hub_t *h, char *errstr, size_t errstr_size) {
     return GH_OK;
 }
 
-/* Moves an outbox row Kafka will not take into outbox_rejected, with an
- * error in the log: one view larger than the limit must not hold back
- * every row after it (docs/operations.md, "Oversized records"). */
-static gh_err_t set_aside(hub_t *h, int64_t id, size_t size, char *errstr,
+/* Moves an outbox row that cannot be sent (larger than Kafka accepts, or
+ * a sealed payload that does not open) into outbox_rejected with `why`,
+ * with an error in the log: one bad row must not hold back every row
+ * after it (docs/operations.md, "Oversized records"). */
+static gh_err_t set_aside(hub_t *h, int64_t id, const char *why, char *errstr,
                           size_t errstr_size) {
-    char idt[32], why[200];
+    char idt[32];
     snprintf(idt, sizeof(idt), "%" PRId64, id);
-    snprintf(why, sizeof(why),
-             "%zu bytes: larger than Kafka accepts (kafka.message.max.bytes "
-             "here, max.message.bytes on the broker)",
-             size);
     const char *p[2] = {idt, why};
     gh_err_t e = gh_pg_exec_what(
         h->db,
@@ -80,13 +78,23 @@ static gh_err_t set_aside(hub_t *h, int64_t id, size_t size, char *errstr,
         "version, created_at, reason) SELECT id, topic, msg_key, payload, "
         "person_id, version, created_at, $2 FROM outbox WHERE id = $1 ON "
         "CONFLICT (id) DO NOTHING",
-        2, p, "set an oversized outbox row aside", errstr, errstr_size);
+        2, p, "set an outbox row aside", errstr, errstr_size);
     if (!e)
         gh_log_error(LOG,
-                     "outbox row %s (%zu bytes) is larger than Kafka accepts: "
-                     "set aside in outbox_rejected, the relay goes on",
-                     idt, size);
+                     "outbox row %s: %s: set aside in outbox_rejected, the "
+                     "relay goes on",
+                     idt, why);
     return e;
+}
+
+static gh_err_t set_aside_size(hub_t *h, int64_t id, size_t size, char *errstr,
+                               size_t errstr_size) {
+    char why[200];
+    snprintf(why, sizeof(why),
+             "%zu bytes: larger than Kafka accepts (kafka.message.max.bytes "
+             "here, max.message.bytes on the broker)",
+             size);
+    return set_aside(h, id, why, errstr, errstr_size);
 }
 
 /* One attempt at creating the schemas topic, bounded so that the relay's
@@ -213,6 +221,21 @@ gh_err_t gh__hub_relay(hub_t *h, char *errstr, size_t errstr_size) {
             int isnull = PQgetisnull(r, i, 3);
             void *val = isnull ? NULL : PQgetvalue(r, i, 3);
             size_t vlen = isnull ? 0 : (size_t)PQgetlength(r, i, 3);
+            char *plain = NULL; /* a sealed payload opened */
+            if (gh_crypt_is_sealed(val, vlen)) {
+                char why[512];
+                if (gh_crypt_open(gh_feed_crypt(h->feed), "payload", val, vlen,
+                                  &plain, &vlen, why, sizeof(why))) {
+                    rd_kafka_headers_destroy(hd);
+                    gh_err_t se = set_aside(h, id, why, errstr, errstr_size);
+                    if (se) {
+                        PQclear(r);
+                        return se;
+                    }
+                    continue;
+                }
+                val = plain;
+            }
             rd_kafka_resp_err_t err;
             for (;;) {
                 err = rd_kafka_producev(
@@ -224,6 +247,7 @@ gh_err_t gh__hub_relay(hub_t *h, char *errstr, size_t errstr_size) {
                     RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
                 if (gh_shutdown_expired()) {
+                    gh_free_secret(plain, vlen);
                     rd_kafka_headers_destroy(hd);
                     PQclear(r);
                     h->left_outbox = n;
@@ -233,10 +257,10 @@ gh_err_t gh__hub_relay(hub_t *h, char *errstr, size_t errstr_size) {
                 }
                 rd_kafka_poll(h->producer, gh_shutdown_clamp_ms(50));
             }
+            gh_free_secret(plain, vlen);
             if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
                 rd_kafka_headers_destroy(hd);
-                gh_err_t se = set_aside(h, id, (size_t)PQgetlength(r, i, 3),
-                                        errstr, errstr_size);
+                gh_err_t se = set_aside_size(h, id, vlen, errstr, errstr_size);
                 if (se) {
                     PQclear(r);
                     return se;
@@ -255,7 +279,7 @@ gh_err_t gh__hub_relay(hub_t *h, char *errstr, size_t errstr_size) {
         gh_err_t e = gh__hub_drain(h, errstr, errstr_size);
         if (e == GH_ERR_TIMED_OUT) h->left_outbox = n;
         for (int i = 0; !e && i < h->ntoo_large; i++)
-            e = set_aside(h, h->too_large[i], 0, errstr, errstr_size);
+            e = set_aside_size(h, h->too_large[i], 0, errstr, errstr_size);
         h->ntoo_large = 0;
         if (e) return e;
         char maxtxt[32];

@@ -26,6 +26,10 @@ const gh_conf_prop_t gh_resolver_own_props[] = {
 
 /* ---- lifecycle -------------------------------------------------------- */
 
+gh_crypt_t *gh_resolver_crypt(const gh_resolver_t *r) {
+    return r->crypt;
+}
+
 gh_resolver_t *gh_resolver_new(const gh_conf_t *conf, gh_feed_t *feed,
                                const gh_schema_t *view, char *errstr,
                                size_t errstr_size) {
@@ -38,6 +42,7 @@ gh_resolver_t *gh_resolver_new(const gh_conf_t *conf, gh_feed_t *feed,
     }
     r->golden = gh_golden_new(conf);
     r->feed = feed;
+    r->crypt = feed ? gh_feed_crypt(feed) : NULL;
     if (feed) {
         r->feed_entity = gh_feed_entity(feed, "person");
         r->view = gh_view_new(NULL, view, "", errstr, errstr_size);
@@ -152,6 +157,11 @@ gh_err_t gh_resolver_prepare(gh_resolver_t *r, PGconn *db, char *errstr,
                            "LIMIT $2",
                            2, p, "sample source records", errstr, errstr_size);
     if (!res) return GH_ERR_PG;
+    gh_err_t oe = gh__res_open_recs(r, res, errstr, errstr_size);
+    if (oe) {
+        PQclear(res);
+        return oe;
+    }
     gh_match_set_clear(r->set);
     r->nw = 0;
     if (r->hmask) memset(r->hvals, 0, (r->hmask + 1) * sizeof(uint32_t));

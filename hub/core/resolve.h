@@ -65,6 +65,8 @@ gh_resolver_t *gh_resolver_new(const gh_conf_t *conf, gh_feed_t *feed,
                                const gh_schema_t *view, char *errstr,
                                size_t errstr_size);
 void gh_resolver_destroy(gh_resolver_t *r);
+/* The encryption keys of the resolver's feed (borrowed), or NULL. */
+gh_crypt_t *gh_resolver_crypt(const gh_resolver_t *r);
 
 /* Loads term frequencies from the database (and, with match.em.on.start,
  * trains the model on a sample of its records). Call once per connection

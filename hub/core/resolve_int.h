@@ -64,7 +64,8 @@ struct gh_resolver {
     const gh_conf_t *conf;
     gh_match_model_t *model;
     gh_golden_t *golden;
-    gh_feed_t *feed; /* borrowed; NULL: no views are written */
+    gh_feed_t *feed;   /* borrowed; NULL: no views are written */
+    gh_crypt_t *crypt; /* the feed's; NULL: personal data in clear */
     int feed_entity;
     gh_view_t *view; /* fills the full person view */
     long long block_max;
@@ -109,6 +110,13 @@ typedef struct item {
 
 /* ---- Working set (resolve_set.c) */
 const char *gh__res_val(PGresult *r, int i, int c);
+/* Opens, in place, the sealed columns (3, 7, 8) of person rows read as
+ * the view reads them. */
+gh_err_t gh__res_open_person(gh_resolver_t *r, PGresult *res, char *errstr,
+                             size_t errstr_size);
+/* Opens, in place, the sealed columns of rows read with REC_COLS. */
+gh_err_t gh__res_open_recs(gh_resolver_t *r, PGresult *res, char *errstr,
+                           size_t errstr_size);
 int64_t gh__res_ival(PGresult *r, int i, int c, int64_t dflt);
 void gh__res_keep(gh_resolver_t *r, PGresult *res);
 uint64_t gh__res_mix(uint64_t x);
@@ -131,9 +139,10 @@ size_t gh__res_uniq_strs(char **v, size_t n);
 void gh__res_date_text(int32_t d, char out[11]);
 const char *gh__res_field_value(const gh_match_rec_t *m, int f, char *tmp);
 /* The evidence of a scored pair as JSON: the waterfall of the score and
- * the compared values side by side (caller frees). */
-char *gh__res_evidence_json(const gh_match_rec_t *a, const gh_match_rec_t *b,
-                            gh_match_decision_t d,
+ * the compared values side by side, ID numbers, phones and addresses
+ * sealed under c (caller frees). */
+char *gh__res_evidence_json(gh_crypt_t *c, const gh_match_rec_t *a,
+                            const gh_match_rec_t *b, gh_match_decision_t d,
                             const gh_match_explain_t *ex);
 int gh__res_cmp_pair(const void *x, const void *y);
 gh_err_t gh__res_block_and_pair(gh_resolver_t *r, PGconn *db, gh_sqlarr_t *a1,

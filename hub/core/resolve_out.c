@@ -75,7 +75,8 @@ void gh__res_golden_begin(gh__res_golden_t *g) {
 
 /* An attribute_conflict item for field f of a person (its evidence: every
  * department's value, with record and time). */
-static void conflict_item(const comp_t *cp, const gh_golden_src_t *srcs,
+static void conflict_item(gh_crypt_t *c, const comp_t *cp,
+                          const gh_golden_src_t *srcs,
                           const gh_golden_pick_t *pk, int f, item_t **items,
                           size_t *nitems) {
     json_t *o = json_object(), *vs = json_array();
@@ -100,8 +101,16 @@ static void conflict_item(const comp_t *cp, const gh_golden_src_t *srcs,
     it->kind = "attribute_conflict";
     it->pa = cp->pid;
     it->field = gh_golden_field_name(f);
-    it->evidence = json_dumps(o, JSON_COMPACT);
+    char *plain = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
+    if (c &&
+        (f == GH_GOLDEN_ID || f == GH_GOLDEN_PHONE || f == GH_GOLDEN_ADDRESS)) {
+        static const char *const sealed[] = {"chosen", "value", NULL};
+        it->evidence = gh_crypt_seal_json(c, plain, sealed);
+        gh_free_secret(plain, strlen(plain));
+    } else {
+        it->evidence = plain;
+    }
 }
 
 void gh__res_golden_add(gh_resolver_t *r, gh__res_golden_t *g, const comp_t *cp,
@@ -138,7 +147,16 @@ void gh__res_golden_add(gh_resolver_t *r, gh__res_golden_t *g, const comp_t *cp,
          * other one knows better. */
         for (size_t i = 0; !v && f == GH_GOLDEN_SEX && i < cp->n; i++)
             if (r->w[cp->mem[i]].sex_unknown) v = "UNKNOWN";
-        gh_sqlarr_text(&g->col[1 + f], v);
+        if (v && r->crypt &&
+            (f == GH_GOLDEN_ID || f == GH_GOLDEN_PHONE ||
+             f == GH_GOLDEN_ADDRESS)) {
+            char *s =
+                gh_crypt_seal(r->crypt, gh_golden_field_name(f), v, strlen(v));
+            gh_sqlarr_text(&g->col[1 + f], s);
+            free(s);
+        } else {
+            gh_sqlarr_text(&g->col[1 + f], v);
+        }
     }
     gh_sqlarr_text(&g->col[8], sj);
     gh_sqlarr_text(&g->col[9], pj);
@@ -149,7 +167,7 @@ void gh__res_golden_add(gh_resolver_t *r, gh__res_golden_t *g, const comp_t *cp,
     for (int f = 0; f < GH_GOLDEN_NFIELDS; f++)
         if (r->conflict_field[f] &&
             gh_golden_conflict(r->golden, srcs, (int)cp->n, &pk, f))
-            conflict_item(cp, srcs, &pk, f, items, nitems);
+            conflict_item(r->crypt, cp, srcs, &pk, f, items, nitems);
     free(srcs);
 }
 
@@ -193,6 +211,14 @@ gh_err_t gh__res_golden_write(PGconn *db, gh__res_golden_t *g, PGresult **out,
     return GH_OK;
 }
 
+gh_err_t gh__res_open_person(gh_resolver_t *r, PGresult *res, char *errstr,
+                             size_t errstr_size) {
+    static const int cols[] = {3, 7, 8};
+    static const char *const fields[] = {"id_number", "phone", "address"};
+    return gh_crypt_open_result(r->crypt, res, cols, fields, 3, errstr,
+                                errstr_size);
+}
+
 gh_err_t gh_resolver_feed_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
                                const char *after, int limit, char **last,
                                int *n, char *errstr, size_t errstr_size) {
@@ -211,7 +237,7 @@ gh_err_t gh_resolver_feed_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
         "BY person_id LIMIT $2",
         2, p, "read persons", errstr, errstr_size);
     if (!res) return GH_ERR_PG;
-    gh_err_t e = GH_OK;
+    gh_err_t e = gh__res_open_person(r, res, errstr, errstr_size);
     int rows = PQntuples(res);
     for (int i = 0; i < rows && !e; i++) {
         const char *pid = PQgetvalue(res, i, 0);

@@ -37,8 +37,20 @@ const char *gh__res_field_value(const gh_match_rec_t *m, int f, char *tmp) {
 
 /* The evidence of a scored pair as JSON: the waterfall of the score and
  * the compared values side by side (caller frees). */
-char *gh__res_evidence_json(const gh_match_rec_t *a, const gh_match_rec_t *b,
-                            gh_match_decision_t d,
+/* A compared value in evidence: sealed if it is personal data. */
+static json_t *evidence_value(gh_crypt_t *c, int f, const char *v) {
+    if (!v) return json_null();
+    if (!c || (f != GH_MATCH_F_ID && f != GH_MATCH_F_PHONE &&
+               f != GH_MATCH_F_ADDRESS))
+        return json_string(v);
+    char *s = gh_crypt_seal(c, GH_CRYPT_JSON, v, strlen(v));
+    json_t *j = json_string(s);
+    free(s);
+    return j;
+}
+
+char *gh__res_evidence_json(gh_crypt_t *c, const gh_match_rec_t *a,
+                            const gh_match_rec_t *b, gh_match_decision_t d,
                             const gh_match_explain_t *ex) {
     json_t *o = json_object(), *fs = json_array();
     json_object_set_new(o, "decision", json_string(gh_match_decision_name(d)));
@@ -54,8 +66,8 @@ char *gh__res_evidence_json(const gh_match_rec_t *a, const gh_match_rec_t *b,
         json_object_set_new(e, "level",
                             json_string(gh_match_level_name(f, ex->level[f])));
         json_object_set_new(e, "weight", json_real(ex->weight[f]));
-        json_object_set_new(e, "a", va ? json_string(va) : json_null());
-        json_object_set_new(e, "b", vb ? json_string(vb) : json_null());
+        json_object_set_new(e, "a", evidence_value(c, f, va));
+        json_object_set_new(e, "b", evidence_value(c, f, vb));
         json_array_append_new(fs, e);
     }
     json_object_set_new(o, "fields", fs);
@@ -93,6 +105,10 @@ gh_err_t gh__res_block_and_pair(gh_resolver_t *r, PGconn *db, gh_sqlarr_t *a1,
          * again (a table reloaded) finds their old person id through it. */
         uint64_t k[16];
         size_t nk = gh_match_block_keys(gh__res_mrec(r, i), k, 16);
+        /* Stored keyed: an unkeyed hash of an ID number or a phone can be
+         * reversed by trying every number (docs/encryption.md). */
+        for (size_t j = 0; j < nk; j++)
+            k[j] = gh_crypt_blind64(r->crypt, "block", k[j]);
         for (size_t j = 0; j < nk; j++) {
             gh_sqlarr_int(a1, (int64_t)k[j]);
             gh_sqlarr_int(a2, r->w[i].rec_id);

@@ -161,7 +161,7 @@ static void step_score(run_t *x) {
         } else {
             x->st->reviews++;
             f->evidence =
-                gh__res_evidence_json(gh__res_mrec(r, (size_t)wa),
+                gh__res_evidence_json(r->crypt, gh__res_mrec(r, (size_t)wa),
                                       gh__res_mrec(r, (size_t)wb), d, &ex);
         }
     }
@@ -444,6 +444,11 @@ static gh_err_t step_golden(run_t *x) {
         1, p, "read steward choices", x->errstr, x->errstr_size);
     if (!ovr) return pgerr(x);
     gh__res_keep(r, ovr);
+    static const int ovcol[1] = {2};
+    static const char *const ovfield[1] = {"override"};
+    gh_err_t oe = gh_crypt_open_result(r->crypt, ovr, ovcol, ovfield, 1,
+                                       x->errstr, x->errstr_size);
+    if (oe) return oe;
     PGresult *cur =
         gh_pg_query_what(x->db,
                          "SELECT person_id, absorbed_ids::text FROM "
@@ -462,6 +467,7 @@ static gh_err_t step_golden(run_t *x) {
         gh__res_golden_write(x->db, &g, &res, x->errstr, x->errstr_size);
     if (e) return e;
     gh__res_keep(r, res);
+    e = gh__res_open_person(r, res, x->errstr, x->errstr_size);
     for (int i = 0; i < PQntuples(res) && !e; i++)
         e = gh__res_feed_row(r, res, i, x->errstr, x->errstr_size);
     x->st->persons += PQntuples(res);

@@ -142,6 +142,16 @@ void gh__res_reset_run(gh_resolver_t *r) {
     r->nkeep = 0;
 }
 
+gh_err_t gh__res_open_recs(gh_resolver_t *r, PGresult *res, char *errstr,
+                           size_t errstr_size) {
+    static const int cols[] = {C_NPHONE, C_NADDR, C_IDCLEAN,
+                               C_ID,     C_PHONE, C_ADDR};
+    static const char *const fields[] = {"phone",     "address", "id_number",
+                                         "id_number", "phone",   "address"};
+    return gh_crypt_open_result(r->crypt, res, cols, fields, 6, errstr,
+                                errstr_size);
+}
+
 gh_err_t gh__res_load_rows(gh_resolver_t *r, PGconn *db, const char *sql,
                            const char *param, int changed, const char *what,
                            char *errstr, size_t errstr_size) {
@@ -149,6 +159,8 @@ gh_err_t gh__res_load_rows(gh_resolver_t *r, PGconn *db, const char *sql,
     PGresult *res = gh_pg_query_what(db, sql, 1, p, what, errstr, errstr_size);
     if (!res) return GH_ERR_PG;
     gh__res_keep(r, res);
+    gh_err_t e = gh__res_open_recs(r, res, errstr, errstr_size);
+    if (e) return e;
     for (int i = 0; i < PQntuples(res); i++)
         gh__res_add_row(r, res, i, changed);
     return GH_OK;

@@ -163,6 +163,15 @@ static gh_err_t show_person(gh_steward_t *s, FILE *out, const char *pid,
         return gh_seterr(errstr, errstr_size, GH_ERR_NOT_FOUND, "no person %s",
                          pid);
     }
+    static const int pcols[] = {3, 7, 8};
+    static const char *const pfields[] = {"id_number", "phone", "address"};
+    gh_crypt_t *c = gh_feed_crypt(s->feed);
+    gh_err_t e =
+        gh_crypt_open_result(c, r, pcols, pfields, 3, errstr, errstr_size);
+    if (e) {
+        PQclear(r);
+        return e;
+    }
     fprintf(out, "person %s  version %s  %s%s\n", pid, PQgetvalue(r, 0, 2),
             PQgetvalue(r, 0, 0)[0] == 't' ? "active" : "retired",
             PQgetvalue(r, 0, 1)[0] ? " (merged into " : "");
@@ -200,6 +209,13 @@ static gh_err_t show_person(gh_steward_t *s, FILE *out, const char *pid,
         "AND NOT deleted ORDER BY department, source_key",
         1, p, "read records", errstr, errstr_size);
     if (!r) return GH_ERR_PG;
+    static const int rcols[] = {3};
+    static const char *const rfields[] = {"id_number"};
+    if ((e = gh_crypt_open_result(c, r, rcols, rfields, 1, errstr,
+                                  errstr_size))) {
+        PQclear(r);
+        return e;
+    }
     fprintf(out, "  records (%d):\n", PQntuples(r));
     for (int i = 0; i < PQntuples(r); i++)
         fprintf(out, "    %-10s %-26s %-10s %-20s %-10s %s\n",
@@ -251,7 +267,14 @@ gh_err_t gh_steward_show(gh_steward_t *s, FILE *out, const char *what,
     fprintf(out, "  persons %s %s\n", PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
     if (PQgetvalue(r, 0, 8)[0])
         fprintf(out, "  decision: %s\n", PQgetvalue(r, 0, 8));
-    json_t *ev = json_loads(PQgetvalue(r, 0, 6), 0, NULL);
+    char *opened = gh_crypt_open_json(gh_feed_crypt(s->feed),
+                                      PQgetvalue(r, 0, 6), errstr, errstr_size);
+    if (!opened) {
+        PQclear(r);
+        return GH_ERR_PARSE;
+    }
+    json_t *ev = json_loads(opened, 0, NULL);
+    gh_free_secret(opened, strlen(opened));
     if (!strcmp(PQgetvalue(r, 0, 0), "attribute_conflict"))
         show_conflict(out, ev);
     else

@@ -283,13 +283,29 @@ gh_err_t gh_steward_choose(gh_steward_t *s, FILE *out, const char *item,
     if (e) return e;
     gh_sqlarr_t ra = {0};
     char dec[32];
-    json_t *d = json_pack("{s:s,s:s,s:s}", "person", pid, "field", field,
-                          "value", value ? value : "");
+    /* Every chosen value is sealed: which fields hold personal data is the
+     * policy's to say, not this command's. */
+    gh_crypt_t *c = gh_feed_crypt(s->feed);
+    char *sv = value && *value && c
+                   ? gh_crypt_seal(c, "override", value, strlen(value))
+                   : NULL;
+    char *sj = value && *value && c
+                   ? gh_crypt_seal(c, GH_CRYPT_JSON, value, strlen(value))
+                   : NULL;
+    json_t *d =
+        json_pack("{s:s,s:s,s:s}", "person", pid, "field", field, "value",
+                  sj      ? sj
+                  : value ? value
+                          : "");
     e = person_recs(s, pid, &ra, errstr, errstr_size);
     if (!e)
         e = decide(s, "choose", by, reason, item, d, dec, errstr, errstr_size);
     if (!e) {
-        const char *p[4] = {pid, field, value && *value ? value : NULL, dec};
+        const char *p[4] = {pid, field,
+                            sv                ? sv
+                            : value && *value ? value
+                                              : NULL,
+                            dec};
         e = gh_pg_exec_what(
             s->db,
             "INSERT INTO person_override (person_id, field, value, "
@@ -299,6 +315,8 @@ gh_err_t gh_steward_choose(gh_steward_t *s, FILE *out, const char *item,
             4, p, "record choice", errstr, errstr_size);
     }
     json_decref(d);
+    free(sv);
+    free(sj);
     gh_sqlarr_free(&ra);
     if (e) {
         rollback(s);

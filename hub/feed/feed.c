@@ -24,6 +24,13 @@ const gh_conf_prop_t gh_feed_own_props[] = {
      "re-materialized (between the stream's batches)."},
     {"view.topic.prefix", GH_CONF_STR, "hub.view", 0, 0, 0, NULL, NULL,
      "Prefix of subscriber view topics: `<prefix>.<subscriber>.<entity>`."},
+    {"crypt.key.file", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "Encryption keys for personal data at rest (`key.<id>=`, `active=`, "
+     "`index=`; mode 0600; `gridhub keys generate` writes one; "
+     "docs/encryption.md). ID numbers, phone numbers, addresses and outbox "
+     "payloads are then stored sealed (AES-256-GCM) and blocking keys "
+     "keyed. Re-read when it changes (`gridhub keys rotate`). Without it "
+     "they are stored in clear, with a warning at start."},
     GH_CONF_END};
 
 static void free_plans(gh_policy_plan_t **plans, char **topics, int n) {
@@ -182,6 +189,14 @@ gh_feed_t *gh_feed_new(const gh_conf_t *conf, gh_schemas_t *set,
     f->serde = serde;
     f->pfile.path = gh_xstrdup(gh_conf_get(conf, "policy.file"));
     f->kfile.path = gh_xstrdup(gh_conf_get(conf, "policy.keys.file"));
+    const char *ck = gh_conf_get(conf, "crypt.key.file");
+    if (ck && !(f->crypt = gh_crypt_new(ck, errstr, errstr_size))) {
+        gh_feed_destroy(f);
+        return NULL;
+    }
+    if (f->crypt)
+        snprintf(f->sealing, sizeof(f->sealing), "%s",
+                 gh_crypt_active(f->crypt));
     if (gh__feed_load(f, gh_wallclock_us(), errstr, errstr_size)) {
         gh_feed_destroy(f);
         return NULL;
@@ -200,9 +215,14 @@ void gh_feed_destroy(gh_feed_t *f) {
     free_compiled(f);
     gh_policy_destroy(f->policy);
     gh_policy_keys_destroy(f->keys);
+    gh_crypt_destroy(f->crypt);
     free(f->pfile.path);
     free(f->kfile.path);
     free(f);
+}
+
+gh_crypt_t *gh_feed_crypt(const gh_feed_t *f) {
+    return f->crypt;
 }
 
 const gh_policy_t *gh_feed_policy(const gh_feed_t *f) {
@@ -230,6 +250,20 @@ gh_err_t gh_feed_tick(gh_feed_t *f, int64_t now_us, int *changed, char *errstr,
     if (gh_now_ms() >= f->next_check_ms) {
         f->next_check_ms =
             gh_now_ms() + gh_conf_get_int(f->conf, "policy.check.interval.ms");
+        if (f->crypt) {
+            char why[1024];
+            if (gh_crypt_refresh(f->crypt, why, sizeof(why)) < 0)
+                gh_log_error(LOG, "%s", why);
+            /* Also when an open met the new key first and re-read. */
+            if (strcmp(f->sealing, gh_crypt_active(f->crypt))) {
+                snprintf(f->sealing, sizeof(f->sealing), "%s",
+                         gh_crypt_active(f->crypt));
+                gh_log_info(LOG,
+                            "encryption keys re-read: new values sealed "
+                            "under key %s",
+                            f->sealing);
+            }
+        }
         int files = changed_file(&f->pfile);
         files |= changed_file(&f->kfile);
         if (files) {

@@ -29,6 +29,7 @@
 #include "gridhub/avro.h"
 #include "gridhub/conf.h"
 #include "gridhub/error.h"
+#include "crypt.h"
 #include "policy.h"
 
 typedef struct gh_feed gh_feed_t;
@@ -45,6 +46,11 @@ extern const gh_conf_prop_t gh_feed_own_props[];
 gh_feed_t *gh_feed_new(const gh_conf_t *conf, gh_schemas_t *set,
                        gh_serde_t *serde, char *errstr, size_t errstr_size);
 void gh_feed_destroy(gh_feed_t *f);
+
+/* The encryption keys (crypt.key.file; docs/encryption.md), re-read with
+ * the policy files; NULL when not configured (values stored in clear).
+ * Borrowed: lives as long as the feed. */
+gh_crypt_t *gh_feed_crypt(const gh_feed_t *f);
 
 /* The policy in force (borrowed: valid until the next gh_feed_tick). */
 const gh_policy_t *gh_feed_policy(const gh_feed_t *f);

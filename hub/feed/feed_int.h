@@ -36,6 +36,8 @@ struct gh_feed {
     watched_t pfile, kfile;
     gh_policy_t *policy;
     gh_policy_keys_t *keys;
+    gh_crypt_t *crypt; /* NULL: personal data stored in clear */
+    char sealing[GH_CRYPT_KID_MAX + 1]; /* active key id, as last logged */
     int nsubs, nents;
     gh_policy_plan_t **plans; /* [sub * nents + entity] */
     char **topics;            /* same index */

@@ -141,7 +141,15 @@ static void out_row(gh_feed_t *f, rows_t *w, const cand_t *c, const char *key,
     snprintf(ver, sizeof(ver), "%" PRId64, c->version);
     gh_sqlarr_text(&w->box[0], f->topics[c->plan]);
     gh_sqlarr_text(&w->box[1], key);
-    if (!tombstone) hex_bytea(&w->hex, &c->payload);
+    if (!tombstone && f->crypt) {
+        char *sealed =
+            gh_crypt_seal(f->crypt, "payload", c->payload.data, c->payload.len);
+        gh_buf_t b = {sealed, strlen(sealed), strlen(sealed) + 1};
+        hex_bytea(&w->hex, &b);
+        free(sealed);
+    } else if (!tombstone) {
+        hex_bytea(&w->hex, &c->payload);
+    }
     gh_sqlarr_text(&w->box[2], tombstone ? NULL : w->hex.data);
     gh_sqlarr_text(&w->box[3], c->id);
     gh_sqlarr_text(&w->box[4], ver);

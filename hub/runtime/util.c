@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "norm_int.h"
 
 static void oom(size_t n) {
@@ -25,6 +27,12 @@ void *gh_xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
     if (!p) oom(n);
     return p;
+}
+
+void gh_free_secret(void *p, size_t n) {
+    if (!p) return;
+    OPENSSL_cleanse(p, n);
+    free(p);
 }
 
 void *gh_xcalloc(size_t nmemb, size_t size) {

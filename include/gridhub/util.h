@@ -50,6 +50,10 @@ void gh_hex_encode(const void *p, size_t n, char *out);
  * or -1 for anything else (out may then be partly written). */
 int gh_hex_decode(const char *s, void *out, size_t n);
 
+/* Wipes n bytes at p (a value opened from its sealed form, a key) and
+ * frees p; NULL is fine. */
+void gh_free_secret(void *p, size_t n);
+
 /* Trims ASCII whitespace in place: returns a pointer into s and writes a
  * NUL after the last non-space character. */
 char *gh_str_trim(char *s);

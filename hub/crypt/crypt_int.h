@@ -1,0 +1,34 @@
+/* Internals of hub/crypt: the key ring. */
+#ifndef GH_CRYPT_INT_H
+#define GH_CRYPT_INT_H
+
+#include <openssl/evp.h>
+#include <sys/stat.h>
+
+#include "crypt.h"
+
+typedef struct gh__crypt_key {
+    char id[GH_CRYPT_KID_MAX + 1];
+    unsigned char enc[32]; /* AES-256 key, derived from the key's secret */
+    unsigned char iv[32];  /* HMAC key of the synthetic nonce, likewise */
+} gh__crypt_key_t;
+
+typedef struct gh__crypt_ring {
+    gh__crypt_key_t *k;
+    int n;
+    char active[GH_CRYPT_KID_MAX + 1];
+    unsigned char index[32];
+    int has_index;
+} gh__crypt_ring_t;
+
+struct gh_crypt {
+    char *path;
+    struct stat st; /* of the file as last loaded */
+    gh__crypt_ring_t ring;
+    EVP_CIPHER *cipher;
+};
+
+const gh__crypt_key_t *gh__crypt_find(const gh__crypt_ring_t *r,
+                                      const char *kid);
+
+#endif
