@@ -50,6 +50,13 @@ void gh_audit_batch_clear(gh_audit_batch_t *b);
 gh_err_t gh_audit_append(PGconn *db, gh_audit_batch_t *b, char *errstr,
                          size_t errstr_size);
 
+/* Appends, in db's open transaction, one entry of `kind` whose body is
+ * `body` (a JSON object, borrowed; may be NULL) with "db_role", the
+ * session's database role, added: for records of what a person did (a
+ * read through the command line, a policy load). */
+gh_err_t gh_audit_append_one(PGconn *db, const char *kind, const char *entity,
+                             json_t *body, char *errstr, size_t errstr_size);
+
 /* ---- Reading the tree ------------------------------------------------------
  */
 

@@ -397,3 +397,22 @@ gh_err_t gh_audit_issue_head(PGconn *db, const gh_audit_key_t *key,
     }
     return e;
 }
+
+gh_err_t gh_audit_append_one(PGconn *db, const char *kind, const char *entity,
+                             json_t *body, char *errstr, size_t errstr_size) {
+    PGresult *r =
+        gh_pg_query_what(db, "SELECT current_user", 0, NULL,
+                         "read the database role", errstr, errstr_size);
+    if (!r) return GH_ERR_PG;
+    json_t *o = body ? json_deep_copy(body) : json_object();
+    json_object_set_new(o, "db_role", json_string(PQgetvalue(r, 0, 0)));
+    PQclear(r);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    gh_audit_batch_t *b = gh_audit_batch_new();
+    gh_audit_batch_add(b, kind, NULL, entity, NULL, text);
+    free(text);
+    gh_err_t e = gh_audit_append(db, b, errstr, errstr_size);
+    gh_audit_batch_destroy(b);
+    return e;
+}

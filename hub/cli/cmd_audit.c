@@ -10,7 +10,9 @@
 #include "audit.h"
 #include "cli.h"
 #include "cli_audit.h"
+#include "gridhub/avro.h"
 #include "gridhub/pg.h"
+#include "policy.h"
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 
@@ -46,6 +48,16 @@ static const gh_conf_prop_t props[] = {
      "query: only disclosures of data from this department."},
     {"record.key", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
      "query: only this record, by the subscriber's pseudonym."},
+    {"person", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "query: only what concerns this hub person id: disclosures under each "
+     "subscriber's pseudonym of it (needs policy.file and "
+     "policy.keys.file, as in force then), steward decisions and reads "
+     "naming it."},
+    {"policy.file", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "query --person: the access policy (its subscribers)."},
+    {"policy.keys.file", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "query --person: the subscribers' pseudonym keys."},
+    GH_SCHEMAS_DIR_PROP,
     {"from", GH_CONF_STR, "-infinity", 0, 0, 0, NULL, NULL,
      "query, report: from this time (ISO 8601, inclusive)."},
     {"to", GH_CONF_STR, "infinity", 0, 0, 0, NULL, NULL,
@@ -301,23 +313,82 @@ static gh_err_t check_proof(const gh_conf_t *conf, const char *file, char *err,
     return e;
 }
 
+/* [[subscriber, pseudonym of pid], ...] under the policy and keys given,
+ * as JSON text (caller frees), or NULL with err set. */
+static char *pseudonyms(const gh_conf_t *conf, const char *pid, char *err,
+                        size_t errsz) {
+    const char *pf = gh_conf_get(conf, "policy.file"),
+               *kf = gh_conf_get(conf, "policy.keys.file");
+    if (!pf || !kf) {
+        gh_seterr(err, errsz, GH_ERR_INVALID_ARG,
+                  "--person needs --policy-file and --policy-keys-file (the "
+                  "subscribers' pseudonyms of the person)");
+        return NULL;
+    }
+    gh_schemas_t *set = NULL;
+    gh_policy_t *p = NULL;
+    gh_policy_keys_t *k = NULL;
+    char *out = NULL;
+    gh_err_t e = gh_schemas_load_dir(&set, gh_schemas_dir(conf), err, errsz);
+    if (!e) e = gh_policy_load_file(pf, set, &p, err, errsz);
+    if (!e) e = gh_policy_keys_load(kf, &k, err, errsz);
+    int en = e ? -1 : gh_policy_entity_find(p, "person");
+    if (!e && en < 0)
+        e = gh_seterr(err, errsz, GH_ERR_CONFIG, "%s: no entity person", pf);
+    json_t *a = json_array();
+    for (int s = 0; !e && s < gh_policy_nsubscribers(p); s++) {
+        gh_policy_plan_t *pl = NULL;
+        e = gh_policy_plan_new(p, s, en, gh_wallclock_us(), k, set, &pl, err,
+                               errsz);
+        if (e) break;
+        char key[33];
+        gh_policy_plan_pseudonym(pl, pid, key);
+        gh_policy_subscriber_t sb;
+        gh_policy_subscriber(p, s, &sb);
+        json_array_append_new(a, json_pack("[s,s]", sb.name, key));
+        gh_policy_plan_destroy(pl);
+    }
+    if (!e) out = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    gh_policy_keys_destroy(k);
+    gh_policy_destroy(p);
+    gh_schemas_destroy(set);
+    return out;
+}
+
 static gh_err_t query(const gh_conf_t *conf, PGconn *db, char *err,
                       size_t errsz) {
     char lim[24];
     snprintf(lim, sizeof(lim), "%lld",
              (long long)gh_conf_get_int(conf, "limit"));
-    const char *p[6] = {
-        gh_conf_get(conf, "from"),       gh_conf_get(conf, "to"),
-        gh_conf_get(conf, "subscriber"), gh_conf_get(conf, "record.key"),
-        gh_conf_get(conf, "department"), lim};
+    const char *pid = gh_conf_get(conf, "person");
+    char *keys = NULL, *quoted = NULL;
+    if (pid) {
+        if (!(keys = pseudonyms(conf, pid, err, errsz)))
+            return GH_ERR_INVALID_ARG;
+        quoted = gh_xasprintf("\"%s\"", pid);
+    }
+    const char *p[8] = {gh_conf_get(conf, "from"),
+                        gh_conf_get(conf, "to"),
+                        gh_conf_get(conf, "subscriber"),
+                        gh_conf_get(conf, "record.key"),
+                        gh_conf_get(conf, "department"),
+                        lim,
+                        keys,
+                        quoted};
     PGresult *r = gh_pg_query_what(
         db,
         "SELECT entry FROM audit_log a WHERE at >= $1::timestamptz AND at < "
         "$2::timestamptz AND ($3::text IS NULL OR subscriber = $3) AND "
         "($4::text IS NULL OR msg_key = $4) AND ($5::text IS NULL OR EXISTS "
         "(SELECT 1 FROM jsonb_each(a.entry::jsonb -> 'fields') f WHERE "
-        "f.value -> 'from' ? $5)) ORDER BY seq LIMIT $6",
-        6, p, "query the audit log", err, errsz);
+        "f.value -> 'from' ? $5)) AND ($7::jsonb IS NULL OR (a.kind = "
+        "'disclosure' AND $7::jsonb @> jsonb_build_array(jsonb_build_array("
+        "a.subscriber, a.msg_key))) OR (a.kind <> 'disclosure' AND "
+        "position($8::text in a.entry) > 0)) ORDER BY seq LIMIT $6",
+        8, p, "query the audit log", err, errsz);
+    free(keys);
+    free(quoted);
     if (!r) return GH_ERR_PG;
     for (int i = 0; i < PQntuples(r); i++)
         puts(PQgetvalue(r, i, 0));
@@ -449,6 +520,8 @@ const gh_cli_cmd_t gh_cli_audit = {
     "  gridhub audit check-proof proof.json --public-key audit.pub\n"
     "  gridhub audit query [--subscriber S] [--department D] [--record-key "
     "K] [--from T] [--to T] --database-conninfo ...\n"
+    "  gridhub audit query --person P000000042 --policy-file city.policy "
+    "--policy-keys-file city.keys --database-conninfo ...\n"
     "  gridhub audit report --from 2026-12-01 --to 2026-12-02 "
     "--database-conninfo ...\n"
     "  gridhub audit bench --entries 1000000 --key k --public-key p "

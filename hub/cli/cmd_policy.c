@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "crypt.h"
 #include "cli.h"
 #include "feed.h"
@@ -123,6 +124,8 @@ static gh_err_t person(const gh_conf_t *conf, gh_view_t *v, const char *pid,
                          "database)");
     *db = gh_pg_connect(ci, 0, err, errsz);
     if (!*db) return GH_ERR_PG_CONNECT;
+    /* The read and its audit entry commit together. */
+    if (gh_pg_exec(*db, "BEGIN", err, errsz)) return GH_ERR_PG;
     const char *p[1] = {pid};
     PGresult *r = gh_pg_query_what(
         *db,
@@ -145,6 +148,16 @@ static gh_err_t person(const gh_conf_t *conf, gh_view_t *v, const char *pid,
                      ? GH_ERR_CONFIG
                      : gh_crypt_open_result(c, r, cols, fields, 3, err, errsz);
     gh_crypt_destroy(c);
+    if (!e) {
+        json_t *b = json_pack("{s:s,s:s,s:s}", "command", "policy explain",
+                              "what", pid, "subscriber",
+                              gh_conf_get(conf, "subscriber")
+                                  ? gh_conf_get(conf, "subscriber")
+                                  : "");
+        e = gh_audit_append_one(*db, "read", "person", b, err, errsz);
+        json_decref(b);
+    }
+    if (!e) e = gh_pg_exec(*db, "COMMIT", err, errsz);
     if (e) {
         PQclear(r);
         return e;

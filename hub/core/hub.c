@@ -434,10 +434,27 @@ static gh_err_t policy_tx(hub_t *h, fp_step_t step, long *rows, char *errstr,
     if (!e) e = gh_resolver_lock(h->db, errstr, errstr_size);
     if (!e && step == FP_SYNC)
         e = gh_feed_sync(h->feed, h->db, &sweeps, errstr, errstr_size);
+    /* Each policy this process puts in force has its audit entry (kind
+     * "policy"), with the plans it syncs. */
+    const gh_policy_t *pol = gh_feed_policy(h->feed);
+    int record =
+        step == FP_SYNC && strcmp(h->audited_policy, gh_policy_version(pol));
+    if (!e && record) {
+        json_t *b = json_pack("{s:s,s:s?,s:s,s:i}", "version",
+                              gh_policy_version(pol), "previous",
+                              h->audited_policy[0] ? h->audited_policy : NULL,
+                              "file", gh_conf_get(h->conf, "policy.file"),
+                              "subscribers", gh_policy_nsubscribers(pol));
+        e = gh_audit_append_one(h->db, "policy", NULL, b, errstr, errstr_size);
+        json_decref(b);
+    }
     if (!e && step == FP_SWEEP)
         e = gh_feed_sweep_step(h->feed, h->db, gh_resolver_feed_page,
                                h->resolver, rows, errstr, errstr_size);
     if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
+    if (!e && record)
+        snprintf(h->audited_policy, sizeof(h->audited_policy), "%s",
+                 gh_policy_version(pol));
     if (!e) return GH_OK;
     char ignore[256];
     if (PQtransactionStatus(h->db) != PQTRANS_IDLE)

@@ -31,6 +31,7 @@ typedef struct hub {
     gh_feed_t *feed; /* the views under the policy */
     int64_t next_sync_ms;
     gh_audit_key_t *audit_key; /* signs tree heads; NULL: none issued */
+    char audited_policy[32];   /* version of the last "policy" entry */
     int64_t next_head_ms;
     long pending; /* producer messages not yet acknowledged */
     int delivery_failed;

@@ -1,3 +1,4 @@
+#include "audit.h"
 #include "steward.h"
 
 #include <jansson.h>
@@ -236,10 +237,60 @@ static gh_err_t show_person(gh_steward_t *s, FILE *out, const char *pid,
     return GH_OK;
 }
 
+static gh_err_t show_item(gh_steward_t *s, FILE *out, const char *what,
+                          char *errstr, size_t errstr_size);
+
+/* What is shown holds personal data: it is read in one transaction with
+ * its audit entry (kind "read": command, what, database role) and printed
+ * only once both committed. */
 gh_err_t gh_steward_show(gh_steward_t *s, FILE *out, const char *what,
                          char *errstr, size_t errstr_size) {
-    if (what && (what[0] == 'P' || what[0] == 'p'))
-        return show_person(s, out, what, errstr, errstr_size);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (!m)
+        return gh_seterr(errstr, errstr_size, GH_ERR_NOMEM,
+                         "no memory for the output");
+    gh_err_t e = gh_pg_exec(s->db, "BEGIN", errstr, errstr_size);
+    if (!e) {
+        json_t *b = json_pack("{s:s,s:s}", "command", "steward show", "what",
+                              what ? what : "");
+        e = gh_audit_append_one(s->db, "read",
+                                what && (what[0] == 'P' || what[0] == 'p')
+                                    ? "person"
+                                    : "steward_item",
+                                b, errstr, errstr_size);
+        json_decref(b);
+    }
+    if (!e)
+        e = what && (what[0] == 'P' || what[0] == 'p')
+                ? show_person(s, m, what, errstr, errstr_size)
+                : show_item(s, m, what, errstr, errstr_size);
+    if (!e) e = gh_pg_exec(s->db, "COMMIT", errstr, errstr_size);
+    fclose(m);
+    if (e) {
+        char ignore[256];
+        gh_pg_exec(s->db, "ROLLBACK", ignore, sizeof(ignore));
+        /* A refused request is recorded too (the database permitting). */
+        if (e != GH_ERR_PG && e != GH_ERR_PG_CONNECT &&
+            !gh_pg_exec(s->db, "BEGIN", ignore, sizeof(ignore))) {
+            json_t *b = json_pack("{s:s,s:s,s:s}", "command", "steward show",
+                                  "what", what ? what : "", "why", errstr);
+            if (gh_audit_append_one(s->db, "refused", NULL, b, ignore,
+                                    sizeof(ignore)) ||
+                gh_pg_exec(s->db, "COMMIT", ignore, sizeof(ignore)))
+                gh_pg_exec(s->db, "ROLLBACK", ignore, sizeof(ignore));
+            json_decref(b);
+        }
+    } else {
+        fwrite(text, 1, len, out);
+    }
+    gh_free_secret(text, len);
+    return e;
+}
+
+static gh_err_t show_item(gh_steward_t *s, FILE *out, const char *what,
+                          char *errstr, size_t errstr_size) {
     const char *p[1] = {what};
     if (!what || !*what || strspn(what, "0123456789") != strlen(what))
         return gh_seterr(errstr, errstr_size, GH_ERR_INVALID_ARG,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
 #include "gridhub/sqlarr.h"
@@ -27,7 +28,10 @@ static void rollback(gh_steward_t *s) {
     gh_pg_exec(s->db, "ROLLBACK", ignore, sizeof(ignore));
 }
 
-/* Records the decision; its id goes to id_out (32 bytes). */
+/* Records the decision, and its audit entry (kind "steward": the
+ * database role that made it, the name given with --by, the reason, the
+ * item and the details) in the same transaction; its id goes to id_out
+ * (32 bytes). */
 static gh_err_t decide(gh_steward_t *s, const char *action, const char *by,
                        const char *reason, const char *item, json_t *details,
                        char id_out[32], char *errstr, size_t errstr_size) {
@@ -37,13 +41,26 @@ static gh_err_t decide(gh_steward_t *s, const char *action, const char *by,
         s->db,
         "INSERT INTO steward_decision (action, decided_by, reason, item_id, "
         "details) VALUES ($1, $2, $3, $4::bigint, $5::jsonb) RETURNING "
-        "decision_id",
+        "decision_id, db_role",
         5, p, "record decision", errstr, errstr_size);
     free(dj);
     if (!r) return GH_ERR_PG;
     snprintf(id_out, 32, "%s", PQgetvalue(r, 0, 0));
+    json_t *body = json_pack(
+        "{s:I,s:s,s:s,s:s,s:s,s:o?,s:O}", "decision",
+        (json_int_t)strtoll(id_out, NULL, 10), "action", action, "db_role",
+        PQgetvalue(r, 0, 1), "by", by, "reason", reason, "item",
+        item && *item ? json_integer(strtoll(item, NULL, 10)) : NULL, "details",
+        details);
     PQclear(r);
-    return GH_OK;
+    char *bj = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(body);
+    gh_audit_batch_t *b = gh_audit_batch_new();
+    gh_audit_batch_add(b, "steward", NULL, "person", NULL, bj);
+    free(bj);
+    gh_err_t e = gh_audit_append(s->db, b, errstr, errstr_size);
+    gh_audit_batch_destroy(b);
+    return e;
 }
 
 /* Live records of a person, oldest first, as a bigint[] literal. */
@@ -284,19 +301,14 @@ gh_err_t gh_steward_choose(gh_steward_t *s, FILE *out, const char *item,
     gh_sqlarr_t ra = {0};
     char dec[32];
     /* Every chosen value is sealed: which fields hold personal data is the
-     * policy's to say, not this command's. */
+     * policy's to say, not this command's. The decision (append-only, in
+     * the audit log too) names the field; the value is the override's. */
     gh_crypt_t *c = gh_feed_crypt(s->feed);
     char *sv = value && *value && c
                    ? gh_crypt_seal(c, "override", value, strlen(value))
                    : NULL;
-    char *sj = value && *value && c
-                   ? gh_crypt_seal(c, GH_CRYPT_JSON, value, strlen(value))
-                   : NULL;
-    json_t *d =
-        json_pack("{s:s,s:s,s:s}", "person", pid, "field", field, "value",
-                  sj      ? sj
-                  : value ? value
-                          : "");
+    json_t *d = json_pack("{s:s,s:s,s:b}", "person", pid, "field", field,
+                          "cleared", !(value && *value));
     e = person_recs(s, pid, &ra, errstr, errstr_size);
     if (!e)
         e = decide(s, "choose", by, reason, item, d, dec, errstr, errstr_size);
@@ -316,7 +328,6 @@ gh_err_t gh_steward_choose(gh_steward_t *s, FILE *out, const char *item,
     }
     json_decref(d);
     free(sv);
-    free(sj);
     gh_sqlarr_free(&ra);
     if (e) {
         rollback(s);

@@ -44,7 +44,6 @@ static const table_t TABLES[] = {
     {"person_override", TEXT, {"value", NULL}, {"override", NULL}},
     {"match_edge", JSON, {"evidence", NULL}, {GH_CRYPT_JSON, NULL}},
     {"steward_item", JSON, {"evidence", NULL}, {GH_CRYPT_JSON, NULL}},
-    {"steward_decision", JSON, {"details", NULL}, {GH_CRYPT_JSON, NULL}},
     {"outbox", BYTES, {"payload", NULL}, {"payload", NULL}},
     {"outbox_rejected", BYTES, {"payload", NULL}, {"payload", NULL}},
 };

@@ -258,6 +258,47 @@ Test(crypt, dump_reveals_nothing_rotation_online_restart_resolves_same) {
     cr_assert(strstr(out, id3) && strstr(out, "13712345678"),
               "steward show did not open the golden record:\n%s", out);
     free(out);
+    /* The read is in the audit log, with the role; a refused one too. */
+    cr_assert_eq(gh_test_count(g_hub,
+                               "SELECT count(*) FROM audit_log WHERE kind = "
+                               "'read' AND entry LIKE '%%\"what\":\"%s\"%%' "
+                               "AND entry LIKE '%%\"db_role\":%%'",
+                               pid),
+                 1);
+    /* Everything about that person, from the audit log: what the
+     * subscriber was sent under its pseudonym, and the read. */
+    char *ci2 = gh_test_conninfo(g_stack->hub_db);
+    char *cix2 = gh_xasprintf("database.conninfo=%s", ci2);
+    const char *qv[] = {GH_BINARY,
+                        "audit",
+                        "query",
+                        "--person",
+                        pid,
+                        "--policy-file",
+                        g_stack->policy,
+                        "--policy-keys-file",
+                        g_stack->keys,
+                        "-X",
+                        cix2,
+                        NULL};
+    char *qlog = gh_xasprintf("%s/query.log", g_stack->dir);
+    cr_assert_eq(gh_test_run(qv, qlog, 60000), 0, "audit query: %s",
+                 gh_test_file_tail(qlog, 4096));
+    char *qout = gh_test_file_tail(qlog, 1 << 20);
+    cr_assert(strstr(qout, "\"kind\":\"disclosure\"") &&
+                  strstr(qout, "\"kind\":\"read\""),
+              "audit query --person:\n%s", qout);
+    free(qout);
+    free(qlog);
+    free(cix2);
+    free(ci2);
+    const char *nope[] = {"show", "P999999999", "--crypt-key-file", kf, NULL};
+    cr_assert_neq(gh_test_stack_steward(g_stack, nope, &out), 0);
+    free(out);
+    cr_assert_eq(gh_test_count(g_hub, "SELECT count(*) FROM audit_log WHERE "
+                                      "kind = 'refused' AND entry LIKE "
+                                      "'%%P999999999%%'"),
+                 1);
     free(pid);
     assert_dump_clean("dump2");
 

@@ -201,8 +201,24 @@ Test(identity, steward_merge_split_respected, .timeout = 300) {
     json_decref(fold);
     cr_assert_eq(gh_test_count(g_hub, "SELECT count(*) FROM steward_decision "
                                       "WHERE action = 'merge' AND decided_by "
-                                      "= 'tester'"),
+                                      "= 'tester' AND db_role = "
+                                      "current_user"),
                  1);
+    /* The decision is in the audit log, with the database role that made
+     * it, and cannot be rewritten. */
+    cr_assert_eq(gh_test_count(g_hub,
+                               "SELECT count(*) FROM audit_log WHERE kind = "
+                               "'steward' AND entry LIKE '%%\"action\":"
+                               "\"merge\"%%' AND entry LIKE "
+                               "'%%\"db_role\":\"%%' AND entry LIKE "
+                               "'%%\"by\":\"tester\"%%'"),
+                 1);
+    PGresult *ur = PQexec(g_hub, "UPDATE steward_decision SET reason = 'x'");
+    cr_assert_eq(PQresultStatus(ur), PGRES_FATAL_ERROR,
+                 "steward_decision took an UPDATE");
+    cr_assert(strstr(PQresultErrorMessage(ur), "append-only"), "%s",
+              PQresultErrorMessage(ur));
+    PQclear(ur);
 
     /* M2 changes (new phone, new address): the manual merge holds. */
     gh_test_exec(s->dept, "UPDATE zz_syrk SET lxdh = '13511111111', jzdz = "
