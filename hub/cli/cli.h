@@ -42,6 +42,11 @@ extern const gh_cli_cmd_t gh_cli_policy;
 extern const gh_cli_cmd_t gh_cli_audit;
 extern const gh_cli_cmd_t gh_cli_keys;
 
+/* The exit code of a finished command: GH_EXIT_OK for GH_OK,
+ * GH_EXIT_USAGE for a bad argument or configuration, GH_EXIT_FATAL for the
+ * rest. */
+int gh_cli_exit_code(gh_err_t e);
+
 /* Applies log.level and log.format: the property if set, else
  * GRIDHUB_LOG_LEVEL / GRIDHUB_LOG_FORMAT, else the property's default. */
 void gh_cli_apply_log(const gh_conf_t *conf);

@@ -88,8 +88,7 @@ static int run(gh_conf_t *conf) {
     if (!e) return GH_EXIT_OK;
     fprintf(stderr, "gridhub keys: %s\n", err);
     if (e == GH_ERR_STOPPED) return GH_EXIT_OK;
-    return e == GH_ERR_INVALID_ARG || e == GH_ERR_CONFIG ? GH_EXIT_USAGE
-                                                         : GH_EXIT_FATAL;
+    return gh_cli_exit_code(e);
 }
 
 const gh_cli_cmd_t gh_cli_keys = {

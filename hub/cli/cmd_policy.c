@@ -284,8 +284,7 @@ static int run(gh_conf_t *conf) {
     free(a);
     if (!e) return GH_EXIT_OK;
     fprintf(stderr, "gridhub policy: %s\n", err);
-    return e == GH_ERR_INVALID_ARG || e == GH_ERR_CONFIG ? GH_EXIT_USAGE
-                                                         : GH_EXIT_FATAL;
+    return gh_cli_exit_code(e);
 }
 
 const gh_cli_cmd_t gh_cli_policy = {

@@ -74,6 +74,12 @@ static int takes_args(const gh_cli_cmd_t *c) {
     return 0;
 }
 
+int gh_cli_exit_code(gh_err_t e) {
+    if (!e) return GH_EXIT_OK;
+    return e == GH_ERR_INVALID_ARG || e == GH_ERR_CONFIG ? GH_EXIT_USAGE
+                                                         : GH_EXIT_FATAL;
+}
+
 void gh_cli_install_shutdown(const gh_conf_t *conf, const char *name) {
     gh_shutdown_install(name, gh_conf_get_int(conf, "shutdown.timeout.ms"));
 }

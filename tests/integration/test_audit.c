@@ -43,29 +43,11 @@ static void audit_fini(void) {
 
 TestSuite(audit, .timeout = 600, .fini = audit_fini);
 
-/* Runs gridhub audit with argv (NULL-terminated, after "audit"); returns
- * the exit code, *out (may be NULL) its output. */
+/* Runs gridhub audit with args (NULL-terminated, after "audit") against
+ * database db (NULL: none); returns the exit code, *out (may be NULL) its
+ * output. */
 static int audit(const char *db, const char *const *args, char **out) {
-    static int n;
-    const char *argv[32] = {GH_BINARY, "audit"};
-    int k = 2;
-    char *ci = NULL, *cix = NULL;
-    if (db) {
-        ci = gh_test_conninfo(db);
-        cix = gh_xasprintf("database.conninfo=%s", ci);
-        argv[k++] = "-X";
-        argv[k++] = cix;
-    }
-    for (int i = 0; args[i] && k < 31; i++)
-        argv[k++] = args[i];
-    argv[k] = NULL;
-    char *log = gh_xasprintf("%s/audit.%d.log", g_stack->dir, ++n);
-    int rc = gh_test_run(argv, log, 120000);
-    if (out) *out = gh_test_file_tail(log, 1 << 20);
-    free(log);
-    free(ci);
-    free(cix);
-    return rc;
+    return gh_test_stack_cli(g_stack, "audit", db, args, out);
 }
 
 static int heads_cover_log(void *arg) {

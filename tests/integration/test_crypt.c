@@ -73,23 +73,7 @@ static void wait_settled(void) {
 }
 
 static int keys(const char *const *args, char **out) {
-    static int n;
-    const char *argv[32] = {GH_BINARY, "keys"};
-    int k = 2;
-    char *ci = gh_test_conninfo(g_stack->hub_db);
-    char *cix = gh_xasprintf("database.conninfo=%s", ci);
-    argv[k++] = "-X";
-    argv[k++] = cix;
-    for (int i = 0; args[i] && k < 31; i++)
-        argv[k++] = args[i];
-    argv[k] = NULL;
-    char *log = gh_xasprintf("%s/keys.%d.log", g_stack->dir, ++n);
-    int rc = gh_test_run(argv, log, 120000);
-    if (out) *out = gh_test_file_tail(log, 1 << 20);
-    free(log);
-    free(ci);
-    free(cix);
-    return rc;
+    return gh_test_stack_cli(g_stack, "keys", g_stack->hub_db, args, out);
 }
 
 /* source_key=person_id of the first rows, in order: what resolution
@@ -267,31 +251,17 @@ Test(crypt, dump_reveals_nothing_rotation_online_restart_resolves_same) {
                  1);
     /* Everything about that person, from the audit log: what the
      * subscriber was sent under its pseudonym, and the read. */
-    char *ci2 = gh_test_conninfo(g_stack->hub_db);
-    char *cix2 = gh_xasprintf("database.conninfo=%s", ci2);
-    const char *qv[] = {GH_BINARY,
-                        "audit",
-                        "query",
-                        "--person",
-                        pid,
-                        "--policy-file",
-                        g_stack->policy,
-                        "--policy-keys-file",
-                        g_stack->keys,
-                        "-X",
-                        cix2,
-                        NULL};
-    char *qlog = gh_xasprintf("%s/query.log", g_stack->dir);
-    cr_assert_eq(gh_test_run(qv, qlog, 60000), 0, "audit query: %s",
-                 gh_test_file_tail(qlog, 4096));
-    char *qout = gh_test_file_tail(qlog, 1 << 20);
+    const char *qv[] = {
+        "query",         "--person",           pid,           "--policy-file",
+        g_stack->policy, "--policy-keys-file", g_stack->keys, NULL};
+    char *qout = NULL;
+    cr_assert_eq(
+        gh_test_stack_cli(g_stack, "audit", g_stack->hub_db, qv, &qout), 0,
+        "audit query: %s", qout);
     cr_assert(strstr(qout, "\"kind\":\"disclosure\"") &&
                   strstr(qout, "\"kind\":\"read\""),
               "audit query --person:\n%s", qout);
     free(qout);
-    free(qlog);
-    free(cix2);
-    free(ci2);
     const char *nope[] = {"show", "P999999999", "--crypt-key-file", kf, NULL};
     cr_assert_neq(gh_test_stack_steward(g_stack, nope, &out), 0);
     free(out);

@@ -119,6 +119,30 @@ void gh_test_stack_set_policy(gh_test_stack_t *s, const char *text) {
     gh_test_policy_write(s->dir, text, &s->policy, &s->keys);
 }
 
+int gh_test_stack_cli(gh_test_stack_t *s, const char *cmd, const char *db,
+                      const char *const *args, char **output) {
+    static int n;
+    const char *argv[40] = {GH_BINARY, cmd};
+    int k = 2;
+    char *ci = NULL, *cix = NULL;
+    if (db) {
+        ci = gh_test_conninfo(db);
+        cix = gh_xasprintf("database.conninfo=%s", ci);
+        argv[k++] = "-X";
+        argv[k++] = cix;
+    }
+    for (int i = 0; args[i] && k < 39; i++)
+        argv[k++] = args[i];
+    argv[k] = NULL;
+    char *log = gh_xasprintf("%s/%s.%d.log", s->dir, cmd, ++n);
+    int rc = gh_test_run(argv, log, 120000);
+    if (output) *output = gh_test_file_tail(log, 1 << 20);
+    free(log);
+    free(ci);
+    free(cix);
+    return rc;
+}
+
 int gh_test_stack_steward(gh_test_stack_t *s, const char *const *args,
                           char **output) {
     static int n;

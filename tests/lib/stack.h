@@ -52,6 +52,12 @@ void gh_test_stack_set_policy(gh_test_stack_t *s, const char *text);
  * code; *output (may be NULL; caller frees) gets stdout and stderr. */
 int gh_test_stack_steward(gh_test_stack_t *s, const char *const *args,
                           char **output);
+/* Runs `gridhub <cmd>` to completion with `-X database.conninfo=` of
+ * database `db` (NULL: none) and `args` (NULL-terminated), its output in
+ * the stack's directory. Returns the exit code; *output (may be NULL;
+ * caller frees) gets stdout and stderr. */
+int gh_test_stack_cli(gh_test_stack_t *s, const char *cmd, const char *db,
+                      const char *const *args, char **output);
 /* Log path of the current (last started) connector / hub run; static buffer
  * valid until the next call. */
 const char *gh_test_stack_connector_log(gh_test_stack_t *s);
