@@ -30,7 +30,9 @@ static const gh_conf_prop_t props[] = {
     {"max.messages", GH_CONF_INT, "0", 0, 0, 1000000000, NULL, NULL,
      "Stop after this many messages (0: no limit)."},
     {"idle.timeout.ms", GH_CONF_INT, "0", 0, 0, 86400000, NULL, NULL,
-     "Stop after this long without a message (0: never)."},
+     "Stop after this long without a message (0: never), counted from when "
+     "the consumer group assigned the partitions (at most a minute more "
+     "while it has none)."},
     GH_SHUTDOWN_TIMEOUT_PROP,
     GH_METRICS_PROPS,
     {"log.level", GH_CONF_ENUM, "warn", 0, 0, 0, "error|warn|info|debug", NULL,
@@ -180,11 +182,25 @@ static int run(gh_conf_t *conf) {
     long long idle = gh_conf_get_int(conf, "idle.timeout.ms");
     int rc = GH_EXIT_OK;
     int64_t last = gh_now_ms();
+    int assigned = 0;
     while (!gh_shutdown_requested() && (!max || count < max)) {
         tail_metrics_tick(&tm, c);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+        if (!assigned) {
+            /* Idle time counts from when the group gave this consumer its
+             * partitions: joining can take seconds on a busy cluster, and
+             * a tail that gave up before reading anything would print an
+             * empty topic. */
+            rd_kafka_topic_partition_list_t *a = NULL;
+            if (!rd_kafka_assignment(c, &a) && a && a->cnt) {
+                assigned = 1;
+                last = gh_now_ms();
+            }
+            if (a) rd_kafka_topic_partition_list_destroy(a);
+        }
         if (!m) {
-            if (idle && gh_now_ms() - last >= idle) break;
+            if (idle && assigned && gh_now_ms() - last >= idle) break;
+            if (idle && gh_now_ms() - last >= idle + 60000) break;
             continue;
         }
         if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
