@@ -32,9 +32,35 @@ static void derive(const unsigned char master[32], const char *label,
          out, &len);
 }
 
+/* An HMAC-SHA256 context holding `key`, reused for every message. */
+static EVP_MAC_CTX *mac_new(const unsigned char key[32]) {
+    EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *x = m ? EVP_MAC_CTX_new(m) : NULL;
+    EVP_MAC_free(m); /* the context holds its own reference */
+    OSSL_PARAM p[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                        (char *)"SHA256", 0),
+                       OSSL_PARAM_construct_end()};
+    if (!x || !EVP_MAC_init(x, key, 32, p)) die("HMAC-SHA256 setup");
+    return x;
+}
+
+/* HMAC of a || b under the context's key (re-initialized with it). */
+static void mac(EVP_MAC_CTX *x, const void *a, size_t an, const void *b,
+                size_t bn, unsigned char out[32]) {
+    size_t len = 0;
+    if (!EVP_MAC_init(x, NULL, 0, NULL) || !EVP_MAC_update(x, a, an) ||
+        (bn && !EVP_MAC_update(x, b, bn)) || !EVP_MAC_final(x, out, &len, 32))
+        die("HMAC-SHA256");
+}
+
 static void ring_free(gh__crypt_ring_t *r) {
-    for (int i = 0; i < r->n; i++)
+    for (int i = 0; i < r->n; i++) {
+        EVP_MAC_CTX_free(r->k[i].ivmac);
+        EVP_CIPHER_CTX_free(r->k[i].ectx);
+        EVP_CIPHER_CTX_free(r->k[i].dctx);
         OPENSSL_cleanse(&r->k[i], sizeof(r->k[i]));
+    }
+    EVP_MAC_CTX_free(r->idxmac);
     free(r->k);
     OPENSSL_cleanse(r, sizeof(*r));
 }
@@ -87,6 +113,7 @@ static gh_err_t key_line(const char *origin, const char *key, const char *value,
     if (e) return e;
     r->k = gh_xrealloc(r->k, (size_t)(r->n + 1) * sizeof(*r->k));
     gh__crypt_key_t *k = &r->k[r->n++];
+    memset(k, 0, sizeof(*k));
     snprintf(k->id, sizeof(k->id), "%s", key + 4);
     derive(master, "gridhub aes-256-gcm key", k->enc);
     derive(master, "gridhub synthetic nonce key", k->iv);
@@ -94,8 +121,7 @@ static gh_err_t key_line(const char *origin, const char *key, const char *value,
     return GH_OK;
 }
 
-const gh__crypt_key_t *gh__crypt_find(const gh__crypt_ring_t *r,
-                                      const char *kid) {
+gh__crypt_key_t *gh__crypt_find(const gh__crypt_ring_t *r, const char *kid) {
     for (int i = 0; i < r->n; i++)
         if (!strcmp(r->k[i].id, kid)) return &r->k[i];
     return NULL;
@@ -220,27 +246,36 @@ int gh_crypt_kid_of(const char *s, size_t n, char *kid) {
     return 0;
 }
 
-static void nonce_of(const gh__crypt_key_t *k, const char *field,
-                     const void *plain, size_t n, unsigned char out[NONCE]) {
+static void nonce_of(gh__crypt_key_t *k, const char *field, const void *plain,
+                     size_t n, unsigned char out[NONCE]) {
     unsigned char md[32];
-    size_t fl = strlen(field) + 1; /* the NUL separates field and value */
-    unsigned char *msg = gh_xmalloc(fl + n + 1);
-    memcpy(msg, field, fl);
-    if (n) memcpy(msg + fl, plain, n);
-    unsigned int len = 32;
-    HMAC(EVP_sha256(), k->iv, 32, msg, fl + n, md, &len);
-    OPENSSL_cleanse(msg, fl + n);
-    free(msg);
+    if (!k->ivmac) k->ivmac = mac_new(k->iv);
+    /* The field's NUL separates field and value. */
+    mac(k->ivmac, field, strlen(field) + 1, plain, n, md);
     memcpy(out, md, NONCE);
 }
 
-static char *seal_key(gh_crypt_t *c, const gh__crypt_key_t *k,
-                      const char *field, const void *plain, size_t n) {
+/* k's cipher context for one direction, keyed once; per value only the
+ * nonce is set. */
+static EVP_CIPHER_CTX *cipher_ctx(gh_crypt_t *c, gh__crypt_key_t *k, int enc) {
+    EVP_CIPHER_CTX **x = enc ? &k->ectx : &k->dctx;
+    if (!*x) {
+        *x = EVP_CIPHER_CTX_new();
+        if (!*x ||
+            !(enc ? EVP_EncryptInit_ex2(*x, c->cipher, k->enc, NULL, NULL)
+                  : EVP_DecryptInit_ex2(*x, c->cipher, k->enc, NULL, NULL)))
+            die("AES-256-GCM setup");
+    }
+    return *x;
+}
+
+static char *seal_key(gh_crypt_t *c, gh__crypt_key_t *k, const char *field,
+                      const void *plain, size_t n) {
     size_t raw_len = NONCE + n + TAG;
     unsigned char *raw = gh_xmalloc(raw_len);
     nonce_of(k, field, plain, n, raw);
-    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
-    int ok = x && EVP_EncryptInit_ex2(x, c->cipher, k->enc, raw, NULL);
+    EVP_CIPHER_CTX *x = cipher_ctx(c, k, 1);
+    int ok = EVP_EncryptInit_ex2(x, NULL, NULL, raw, NULL);
     int len = 0;
     ok = ok && EVP_EncryptUpdate(x, NULL, &len, (const unsigned char *)field,
                                  (int)strlen(field));
@@ -248,7 +283,6 @@ static char *seal_key(gh_crypt_t *c, const gh__crypt_key_t *k,
     ok = ok && EVP_EncryptFinal_ex(x, raw + NONCE + len, &len);
     ok = ok &&
          EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, TAG, raw + NONCE + n);
-    EVP_CIPHER_CTX_free(x);
     if (!ok) die("AES-256-GCM encryption");
     size_t kl = strlen(k->id), pl = sizeof(GH_CRYPT_PREFIX) - 1;
     char *out = gh_xmalloc(pl + kl + 1 + 4 * ((raw_len + 2) / 3) + 1);
@@ -274,7 +308,7 @@ char *gh_crypt_seal(gh_crypt_t *c, const char *field, const void *plain,
 
 char *gh_crypt_seal_with(gh_crypt_t *c, const char *kid, const char *field,
                          const void *plain, size_t n) {
-    const gh__crypt_key_t *k = gh__crypt_find(&c->ring, kid);
+    gh__crypt_key_t *k = gh__crypt_find(&c->ring, kid);
     return k ? seal_key(c, k, field, plain, n) : NULL;
 }
 
@@ -315,7 +349,7 @@ gh_err_t gh_crypt_open(gh_crypt_t *c, const char *field, const char *s,
                          "%s: the value is sealed under key %s and no "
                          "encryption key file is configured",
                          field, kid);
-    const gh__crypt_key_t *k = gh__crypt_find(&c->ring, kid);
+    gh__crypt_key_t *k = gh__crypt_find(&c->ring, kid);
     if (!k) {
         /* Another process may have added it (gridhub keys rotate). */
         char ignore[256];
@@ -338,16 +372,15 @@ gh_err_t gh_crypt_open(gh_crypt_t *c, const char *field, const char *s,
     }
     size_t pn = (size_t)rl - NONCE - TAG;
     unsigned char *plain = gh_xmalloc(pn + 1);
-    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+    EVP_CIPHER_CTX *x = cipher_ctx(c, k, 0);
     int len = 0;
-    int ok = x && EVP_DecryptInit_ex2(x, c->cipher, k->enc, raw, NULL);
+    int ok = EVP_DecryptInit_ex2(x, NULL, NULL, raw, NULL);
     ok = ok && EVP_DecryptUpdate(x, NULL, &len, (const unsigned char *)field,
                                  (int)strlen(field));
     ok = ok && EVP_DecryptUpdate(x, plain, &len, raw + NONCE, (int)pn);
     ok = ok &&
          EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, TAG, raw + NONCE + pn);
     ok = ok && EVP_DecryptFinal_ex(x, plain + len, &len) > 0;
-    EVP_CIPHER_CTX_free(x);
     free(raw);
     if (!ok) {
         OPENSSL_cleanse(plain, pn);
@@ -374,8 +407,9 @@ uint64_t gh_crypt_blind64(const gh_crypt_t *c, const char *purpose,
     msg[pl] = 0;
     for (int i = 0; i < 8; i++)
         msg[pl + 1 + i] = (unsigned char)(v >> (8 * i));
-    unsigned int len = 32;
-    HMAC(EVP_sha256(), c->ring.index, 32, msg, pl + 9, md, &len);
+    gh__crypt_ring_t *r = (gh__crypt_ring_t *)&c->ring; /* its cache only */
+    if (!r->idxmac) r->idxmac = mac_new(r->index);
+    mac(r->idxmac, msg, pl + 9, NULL, 0, md);
     uint64_t h = 0;
     for (int i = 0; i < 8; i++)
         h |= (uint64_t)md[i] << (8 * i);

@@ -11,6 +11,10 @@ typedef struct gh__crypt_key {
     char id[GH_CRYPT_KID_MAX + 1];
     unsigned char enc[32]; /* AES-256 key, derived from the key's secret */
     unsigned char iv[32];  /* HMAC key of the synthetic nonce, likewise */
+    /* Made on first use and kept: a fetch and a key schedule per value
+     * cost more than the encryption itself. */
+    EVP_MAC_CTX *ivmac;
+    EVP_CIPHER_CTX *ectx, *dctx;
 } gh__crypt_key_t;
 
 typedef struct gh__crypt_ring {
@@ -19,6 +23,7 @@ typedef struct gh__crypt_ring {
     char active[GH_CRYPT_KID_MAX + 1];
     unsigned char index[32];
     int has_index;
+    EVP_MAC_CTX *idxmac; /* HMAC under index, made on first use */
 } gh__crypt_ring_t;
 
 struct gh_crypt {
@@ -28,7 +33,6 @@ struct gh_crypt {
     EVP_CIPHER *cipher;
 };
 
-const gh__crypt_key_t *gh__crypt_find(const gh__crypt_ring_t *r,
-                                      const char *kid);
+gh__crypt_key_t *gh__crypt_find(const gh__crypt_ring_t *r, const char *kid);
 
 #endif

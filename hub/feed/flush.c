@@ -142,10 +142,11 @@ static void out_row(gh_feed_t *f, rows_t *w, const cand_t *c, const char *key,
     gh_sqlarr_text(&w->box[0], f->topics[c->plan]);
     gh_sqlarr_text(&w->box[1], key);
     if (!tombstone && f->crypt) {
+        /* Sealed text has no backslash: bytea takes it as it is. */
         char *sealed =
             gh_crypt_seal(f->crypt, "payload", c->payload.data, c->payload.len);
-        gh_buf_t b = {sealed, strlen(sealed), strlen(sealed) + 1};
-        hex_bytea(&w->hex, &b);
+        gh_buf_reset(&w->hex);
+        gh_buf_puts(&w->hex, sealed);
         free(sealed);
     } else if (!tombstone) {
         hex_bytea(&w->hex, &c->payload);
