@@ -37,7 +37,8 @@
 #define PERSON_TOPIC "gridhub.test.person"
 #define DLQ_TOPIC "gridhub.dlq"
 #define HEARTBEAT_TOPIC "gridhub.heartbeat"
-#define SLOT "gridhub_test"
+/* The connector's default slot name, gridhub_<department>. */
+#define DEFAULT_SLOT "gridhub_test"
 #define TAIL_IDLE_MS 6000
 #define STREAMING_TIMEOUT_MS 30000
 #define CONFIRM_TIMEOUT_MS 60000
@@ -65,29 +66,63 @@ static uint64_t lsn_parse(const char *text) {
     return (uint64_t)hi << 32 | lo;
 }
 
-/* Slots are cluster-wide and every stack uses slot gridhub_test: a test
- * killed by its timeout (fini does not run then) leaves its department
- * database and slot behind, which would make every later connector refuse
- * to start. Drop such leftovers. */
-static void drop_stale_slot(void) {
+/* Slots are cluster-wide, and ops/test.sh runs two integration tests at a
+ * time: each stack gets a slot of its own, gh_test_conn_<pid>_<n> (passed as
+ * slot.name), except snapshot_then_stream's, which keeps the default name
+ * (DEFAULT_SLOT) so that the default stays covered; no other test uses that
+ * name. */
+static char slot[64];
+static char slot_opt[96]; /* "slot.name=..." or "" for the default */
+
+/* A test killed by its timeout (fini does not run then) leaves its
+ * department database and slot behind, which would make the next connector
+ * on DEFAULT_SLOT refuse to start. Drop such leftovers. */
+static void drop_stale_default_slot(void) {
     PGconn *admin = gh_test_pg_connect("postgres");
-    char *db =
-        gh_test_scalar(admin, "SELECT database FROM "
-                              "pg_replication_slots WHERE slot_name = '" SLOT
-                              "' AND database LIKE 'ghdept\\_%%'");
+    char *db = gh_test_scalar(
+        admin, "SELECT database FROM "
+               "pg_replication_slots WHERE slot_name = '" DEFAULT_SLOT
+               "' AND database LIKE 'ghdept\\_%%'");
     PQfinish(admin);
     if (db) cr_log_warn("dropping %s left behind by an earlier test", db);
     gh_test_drop_db(db);
     free(db);
 }
 
-static gh_test_stack_t *new_stack(void) {
+/* A stack whose connectors use slot `slot` (default_slot: DEFAULT_SLOT). */
+static gh_test_stack_t *new_stack_slot(int default_slot) {
+    static int n;
     cr_assert_null(cur, "previous stack not freed");
-    drop_stale_slot();
+    if (default_slot) {
+        drop_stale_default_slot();
+        snprintf(slot, sizeof slot, "%s", DEFAULT_SLOT);
+        slot_opt[0] = '\0';
+    } else {
+        snprintf(slot, sizeof slot, "gh_test_conn_%d_%d", (int)getpid(), ++n);
+        snprintf(slot_opt, sizeof slot_opt, "slot.name=%s", slot);
+    }
     cur = gh_test_stack_new(DEPT_DDL, DEPT_MAPPING);
-    cr_log_info("stack directory %s, department database %s", cur->dir,
-                cur->dept_db);
+    cr_log_info("stack directory %s, department database %s, slot %s", cur->dir,
+                cur->dept_db, slot);
     return cur;
+}
+
+static gh_test_stack_t *new_stack(void) {
+    return new_stack_slot(0);
+}
+
+/* Starts the connector on the stack's slot with the extra properties (NULL
+ * or NULL-terminated). */
+static void start_connector(gh_test_stack_t *s, const char *const *extra) {
+    const char *props[8];
+    int n = 0;
+    if (slot_opt[0]) props[n++] = slot_opt;
+    for (int i = 0; extra && extra[i]; i++) {
+        cr_assert_lt(n, 7, "too many connector properties");
+        props[n++] = extra[i];
+    }
+    props[n] = NULL;
+    gh_test_stack_start_connector(s, props);
 }
 
 static char *connector_log_tail(gh_test_stack_t *s) {
@@ -95,7 +130,7 @@ static char *connector_log_tail(gh_test_stack_t *s) {
 }
 
 /* Waits for the current connector run to start streaming; returns the
- * consistent point from its "created slot gridhub_test at <lsn>" line, or
+ * consistent point from its "created slot <slot> at <lsn>" line, or
  * 0 when this run reused an existing slot. */
 static uint64_t wait_streaming(gh_test_stack_t *s) {
     const char *log = gh_test_stack_connector_log(s);
@@ -108,7 +143,9 @@ static uint64_t wait_streaming(gh_test_stack_t *s) {
                        STREAMING_TIMEOUT_MS, log, tail);
     }
     free(line);
-    char *created = gh_test_wait_for_text(log, "created slot " SLOT " at ", 0);
+    char needle[128];
+    snprintf(needle, sizeof needle, "created slot %s at ", slot);
+    char *created = gh_test_wait_for_text(log, needle, 0);
     uint64_t cp = 0;
     if (created) {
         cp = lsn_parse(strstr(created, " at ") + 4);
@@ -134,9 +171,10 @@ static uint64_t exec_marked(PGconn *c, long long *xid_out, const char *sql) {
 }
 
 static uint64_t slot_confirmed(PGconn *c) {
-    char *v =
-        gh_test_scalar(c, "SELECT confirmed_flush_lsn FROM "
-                          "pg_replication_slots WHERE slot_name = '" SLOT "'");
+    char *v = gh_test_scalar(c,
+                             "SELECT confirmed_flush_lsn FROM "
+                             "pg_replication_slots WHERE slot_name = '%s'",
+                             slot);
     uint64_t l = v ? lsn_parse(v) : 0;
     free(v);
     return l;
@@ -158,10 +196,10 @@ static void wait_confirmed_past(gh_test_stack_t *s, uint64_t lsn) {
     if (!gh_test_wait_until(confirmed_past, &a, CONFIRM_TIMEOUT_MS)) {
         uint64_t now = slot_confirmed(s->dept);
         char *tail = connector_log_tail(s);
-        cr_assert_fail("slot " SLOT " confirmed_flush_lsn %X/%X did not pass "
+        cr_assert_fail("slot %s confirmed_flush_lsn %X/%X did not pass "
                        "%X/%X within %d ms (connector not delivering?); "
                        "connector log ends:\n%s",
-                       (unsigned)(now >> 32), (unsigned)now,
+                       slot, (unsigned)(now >> 32), (unsigned)now,
                        (unsigned)(lsn >> 32), (unsigned)lsn, CONFIRM_TIMEOUT_MS,
                        tail);
     }
@@ -403,10 +441,10 @@ static void assert_fold_equals_table(gh_test_stack_t *s, const json_t *lines) {
 /* ---- 1. snapshot, then stream -------------------------------------------- */
 
 Test(connector, snapshot_then_stream) {
-    gh_test_stack_t *s = new_stack();
+    gh_test_stack_t *s = new_stack_slot(1);
     insert_rows(s->dept, "K", 1, 50);
     json_t *at_snapshot = expected_rows(s->dept);
-    gh_test_stack_start_connector(s, NULL);
+    start_connector(s, NULL);
     uint64_t cp = wait_streaming(s);
     cr_assert_neq(cp, 0, "first run did not create the slot");
 
@@ -567,7 +605,7 @@ Test(connector, snapshot_then_stream) {
 Test(connector, truncate) {
     gh_test_stack_t *s = new_stack();
     insert_rows(s->dept, "S", 1, 5);
-    gh_test_stack_start_connector(s, NULL);
+    start_connector(s, NULL);
     wait_streaming(s);
     insert_rows(s->dept, "S", 6, 8);
     long long xid;
@@ -639,7 +677,7 @@ Test(connector, truncate) {
 
 Test(connector, toast) {
     gh_test_stack_t *s = new_stack();
-    gh_test_stack_start_connector(s, NULL);
+    start_connector(s, NULL);
     wait_streaming(s);
     /* 20480 characters of md5 hex: too random for pglz, so stored out of
      * line. */
@@ -779,7 +817,7 @@ Test(connector, mapping_error_dead_letter) {
     gh_test_exec(s->dept, "INSERT INTO zz_syrk (rkbh, xm, xb, lxdh) "
                           "VALUES ('BAD0', 'Bad Snap', '5', '010'), "
                           "('GOOD0', 'Good Snap', '1', '020')");
-    gh_test_stack_start_connector(s, NULL);
+    start_connector(s, NULL);
     wait_streaming(s);
     /* ...and one bad and one good row streamed. */
     gh_test_exec(s->dept, "INSERT INTO zz_syrk (rkbh, xm, xb, lxdh) "
@@ -881,7 +919,7 @@ Test(connector, kill9_connector_midstream, .timeout = 200) {
         remember(written, k, p);
         present[i] = 1;
     }
-    gh_test_stack_start_connector(s, slow);
+    start_connector(s, slow);
     wait_streaming(s);
 
     /* Kill points spread over the run, at least 400 transactions apart.
@@ -916,7 +954,7 @@ Test(connector, kill9_connector_midstream, .timeout = 200) {
             next_kill++;
         }
         if (t == restart_at) {
-            gh_test_stack_start_connector(s, slow);
+            start_connector(s, slow);
             wait_streaming(s);
             restart_at = -1;
         }
@@ -950,7 +988,7 @@ Test(connector, kill9_connector_midstream, .timeout = 200) {
         }
     }
     if (restart_at >= 0 || !gh_test_proc_alive(s->connector)) {
-        gh_test_stack_start_connector(s, slow);
+        start_connector(s, slow);
         wait_streaming(s);
     }
     PQfinish(w);
@@ -1108,7 +1146,7 @@ static int heartbeat_after(void *arg) {
 
 Test(connector, heartbeat_advances_slot) {
     gh_test_stack_t *s = new_stack();
-    gh_test_stack_start_connector(s, NULL);
+    start_connector(s, NULL);
     wait_streaming(s);
 
     PGconn *admin = gh_test_pg_connect("postgres");
@@ -1130,11 +1168,11 @@ Test(connector, heartbeat_advances_slot) {
     slot_arg_t sa = {s->dept, after};
     if (!gh_test_wait_until(slot_reached, &sa, 20000)) {
         uint64_t now = slot_confirmed(s->dept);
-        cr_assert_fail("idle department database: slot " SLOT
+        cr_assert_fail("idle department database: slot %s"
                        " confirmed_flush_lsn stayed at %X/%X, WAL of another "
                        "database went from %s to %s (heartbeats should "
                        "confirm it); connector log:\n%s",
-                       (unsigned)(now >> 32), (unsigned)now, before_txt,
+                       slot, (unsigned)(now >> 32), (unsigned)now, before_txt,
                        after_txt, connector_log_tail(s));
     }
     hb_arg_t ha = {s->bootstrap, before, NULL};
@@ -1175,7 +1213,7 @@ Test(connector, unreachable_postgres) {
     gh_test_stack_t *s = new_stack();
     const char *extra[] = {"database.conninfo=host=127.0.0.1 port=1 dbname=x",
                            NULL};
-    gh_test_stack_start_connector(s, extra);
+    start_connector(s, extra);
     const char *log = gh_test_stack_connector_log(s);
     char *line = gh_test_wait_for_text(log, "retrying", 10000);
     cr_assert_not_null(line, "no retry line within 10 s; log:\n%s",
@@ -1225,7 +1263,7 @@ static int person_size_at_least(void *arg) {
 Test(connector, restart_resumes_without_resnapshot) {
     gh_test_stack_t *s = new_stack();
     insert_rows(s->dept, "R", 1, 20);
-    gh_test_stack_start_connector(s, NULL);
+    start_connector(s, NULL);
     uint64_t cp = wait_streaming(s);
     cr_assert_neq(cp, 0);
     /* Streamed rows that are in Kafka but maybe not yet confirmed when the
@@ -1244,7 +1282,7 @@ Test(connector, restart_resumes_without_resnapshot) {
         insert_rows(s->dept, "N", i, i);
     uint64_t mark =
         exec_marked(s->dept, NULL, rows_sql(sql, sizeof sql, "N", 5, 5));
-    gh_test_stack_start_connector(s, NULL);
+    start_connector(s, NULL);
     uint64_t cp2 = wait_streaming(s);
     cr_assert_eq(cp2, 0, "the restart created the slot again");
     char *snap =
