@@ -79,15 +79,20 @@ static void conflict_item(gh_crypt_t *c, const comp_t *cp,
                           const gh_golden_src_t *srcs,
                           const gh_golden_pick_t *pk, int f, item_t **items,
                           size_t *nitems) {
+    /* The values of personal-data fields are sealed. */
+    int seal =
+        f == GH_GOLDEN_ID || f == GH_GOLDEN_PHONE || f == GH_GOLDEN_ADDRESS;
     json_t *o = json_object(), *vs = json_array();
     json_object_set_new(o, "field", json_string(gh_golden_field_name(f)));
-    json_object_set_new(o, "chosen", json_string(srcs[pk->src[f]].value[f]));
+    json_object_set_new(
+        o, "chosen", gh_crypt_json_string(c, seal, srcs[pk->src[f]].value[f]));
     for (size_t i = 0; i < cp->n; i++) {
         if (!srcs[i].value[f]) continue;
         json_t *x = json_object();
         json_object_set_new(x, "department", json_string(srcs[i].department));
         json_object_set_new(x, "source_key", json_string(srcs[i].source_key));
-        json_object_set_new(x, "value", json_string(srcs[i].value[f]));
+        json_object_set_new(x, "value",
+                            gh_crypt_json_string(c, seal, srcs[i].value[f]));
         json_object_set_new(x, "updated_at",
                             srcs[i].updated_us == INT64_MIN
                                 ? json_null()
@@ -101,16 +106,8 @@ static void conflict_item(gh_crypt_t *c, const comp_t *cp,
     it->kind = "attribute_conflict";
     it->pa = cp->pid;
     it->field = gh_golden_field_name(f);
-    char *plain = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    it->evidence = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    if (c &&
-        (f == GH_GOLDEN_ID || f == GH_GOLDEN_PHONE || f == GH_GOLDEN_ADDRESS)) {
-        static const char *const sealed[] = {"chosen", "value", NULL};
-        it->evidence = gh_crypt_seal_json(c, plain, sealed);
-        gh_free_secret(plain, strlen(plain));
-    } else {
-        it->evidence = plain;
-    }
 }
 
 void gh__res_golden_add(gh_resolver_t *r, gh__res_golden_t *g, const comp_t *cp,

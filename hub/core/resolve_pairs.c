@@ -37,18 +37,6 @@ const char *gh__res_field_value(const gh_match_rec_t *m, int f, char *tmp) {
 
 /* The evidence of a scored pair as JSON: the waterfall of the score and
  * the compared values side by side (caller frees). */
-/* A compared value in evidence: sealed if it is personal data. */
-static json_t *evidence_value(gh_crypt_t *c, int f, const char *v) {
-    if (!v) return json_null();
-    if (!c || (f != GH_MATCH_F_ID && f != GH_MATCH_F_PHONE &&
-               f != GH_MATCH_F_ADDRESS))
-        return json_string(v);
-    char *s = gh_crypt_seal(c, GH_CRYPT_JSON, v, strlen(v));
-    json_t *j = json_string(s);
-    free(s);
-    return j;
-}
-
 char *gh__res_evidence_json(gh_crypt_t *c, const gh_match_rec_t *a,
                             const gh_match_rec_t *b, gh_match_decision_t d,
                             const gh_match_explain_t *ex) {
@@ -66,8 +54,11 @@ char *gh__res_evidence_json(gh_crypt_t *c, const gh_match_rec_t *a,
         json_object_set_new(e, "level",
                             json_string(gh_match_level_name(f, ex->level[f])));
         json_object_set_new(e, "weight", json_real(ex->weight[f]));
-        json_object_set_new(e, "a", evidence_value(c, f, va));
-        json_object_set_new(e, "b", evidence_value(c, f, vb));
+        /* Compared values that are personal data are sealed. */
+        int seal = f == GH_MATCH_F_ID || f == GH_MATCH_F_PHONE ||
+                   f == GH_MATCH_F_ADDRESS;
+        json_object_set_new(e, "a", gh_crypt_json_string(c, seal, va));
+        json_object_set_new(e, "b", gh_crypt_json_string(c, seal, vb));
         json_array_append_new(fs, e);
     }
     json_object_set_new(o, "fields", fs);

@@ -30,6 +30,7 @@
 #ifndef GH_CRYPT_H
 #define GH_CRYPT_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -97,12 +98,10 @@ gh_err_t gh_crypt_open_result(gh_crypt_t *c, PGresult *r, const int *cols,
                               const char *const *fields, int n, char *errstr,
                               size_t errstr_size);
 
-/* Seals, in a JSON document (compact text, e.g. steward evidence), for
- * field GH_CRYPT_JSON, the string members named in `names` (NULL-terminated)
- * of every object, at any depth; returns a new compact text (caller frees), or
- * NULL if `json` does not parse. With c == NULL, a copy. */
-char *gh_crypt_seal_json(gh_crypt_t *c, const char *json,
-                         const char *const *names);
+/* A JSON string of v (NULL: null) for a document such as steward
+ * evidence, sealed for field GH_CRYPT_JSON when `seal` and c is not
+ * NULL. Caller decrefs. */
+json_t *gh_crypt_json_string(gh_crypt_t *c, int seal, const char *v);
 /* Opens every sealed string of a JSON document, whatever its member; a
  * new compact text (caller frees), or NULL with errstr set. */
 char *gh_crypt_open_json(gh_crypt_t *c, const char *json, char *errstr,

@@ -41,51 +41,43 @@ gh_err_t gh_crypt_open_result(gh_crypt_t *c, PGresult *r, const int *cols,
     return GH_OK;
 }
 
-/* What walk() does to each string member. */
-typedef enum { SEAL, OPEN, RESEAL } walk_op_t;
+json_t *gh_crypt_json_string(gh_crypt_t *c, int seal, const char *v) {
+    if (!v) return json_null();
+    if (!c || !seal) return json_string(v);
+    char *s = gh_crypt_seal(c, GH_CRYPT_JSON, v, strlen(v));
+    json_t *j = json_string(s);
+    free(s);
+    return j;
+}
 
+/* What walk() does to each sealed string: opens it, or (kid set) re-seals
+ * it under kid. */
 typedef struct walk {
     gh_crypt_t *c;
-    walk_op_t op;
-    const char *const *names; /* SEAL: the members sealed */
-    const char *kid;          /* RESEAL: the target key */
+    const char *kid;
     char *errstr;
     size_t errstr_size;
 } walk_t;
 
-static int named(const char *const *names, const char *k) {
-    for (int i = 0; k && names && names[i]; i++)
-        if (!strcmp(names[i], k)) return 1;
-    return 0;
-}
-
-static gh_err_t one(walk_t *w, const char *member, json_t *v) {
+static gh_err_t one(walk_t *w, json_t *v) {
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
-    char *done = NULL;
-    if (w->op == SEAL) {
-        if (!named(w->names, member) || gh_crypt_is_sealed(s, n)) return GH_OK;
-        done = gh_crypt_seal(w->c, GH_CRYPT_JSON, s, n);
-    } else {
-        if (!gh_crypt_is_sealed(s, n)) return GH_OK;
-        char *plain;
-        size_t pl;
-        gh_err_t e = gh_crypt_open(w->c, GH_CRYPT_JSON, s, n, &plain, &pl,
-                                   w->errstr, w->errstr_size);
-        if (e) return e;
-        if (w->op == OPEN) {
-            json_string_setn(v, plain, pl);
-            OPENSSL_cleanse(plain, pl);
-            free(plain);
-            return GH_OK;
-        }
-        done = gh_crypt_seal_with(w->c, w->kid, GH_CRYPT_JSON, plain, pl);
-        OPENSSL_cleanse(plain, pl);
-        free(plain);
-        if (!done)
-            return gh_seterr(w->errstr, w->errstr_size, GH_ERR_NOT_FOUND,
-                             "no key %s to re-seal with", w->kid);
+    if (!gh_crypt_is_sealed(s, n)) return GH_OK;
+    char *plain;
+    size_t pl;
+    gh_err_t e = gh_crypt_open(w->c, GH_CRYPT_JSON, s, n, &plain, &pl,
+                               w->errstr, w->errstr_size);
+    if (e) return e;
+    if (!w->kid) {
+        json_string_setn(v, plain, pl);
+        gh_free_secret(plain, pl);
+        return GH_OK;
     }
+    char *done = gh_crypt_seal_with(w->c, w->kid, GH_CRYPT_JSON, plain, pl);
+    gh_free_secret(plain, pl);
+    if (!done)
+        return gh_seterr(w->errstr, w->errstr_size, GH_ERR_NOT_FOUND,
+                         "no key %s to re-seal with", w->kid);
     json_string_set(v, done);
     free(done);
     return GH_OK;
@@ -96,14 +88,14 @@ static gh_err_t walk(walk_t *w, json_t *j) {
         const char *k;
         json_t *v;
         json_object_foreach(j, k, v) {
-            gh_err_t e = json_is_string(v) ? one(w, k, v) : walk(w, v);
+            gh_err_t e = json_is_string(v) ? one(w, v) : walk(w, v);
             if (e) return e;
         }
     } else if (json_is_array(j)) {
         size_t i;
         json_t *v;
         json_array_foreach(j, i, v) {
-            gh_err_t e = json_is_string(v) ? one(w, NULL, v) : walk(w, v);
+            gh_err_t e = json_is_string(v) ? one(w, v) : walk(w, v);
             if (e) return e;
         }
     }
@@ -124,23 +116,15 @@ static char *run(walk_t *w, const char *json) {
     return out;
 }
 
-char *gh_crypt_seal_json(gh_crypt_t *c, const char *json,
-                         const char *const *names) {
-    if (!c) return json ? gh_xstrdup(json) : NULL;
-    char ignore[256];
-    walk_t w = {c, SEAL, names, NULL, ignore, sizeof(ignore)};
-    return run(&w, json);
-}
-
 char *gh_crypt_open_json(gh_crypt_t *c, const char *json, char *errstr,
                          size_t errstr_size) {
-    walk_t w = {c, OPEN, NULL, NULL, errstr, errstr_size};
+    walk_t w = {c, NULL, errstr, errstr_size};
     return run(&w, json);
 }
 
 char *gh_crypt_reseal_json(gh_crypt_t *c, const char *kid, const char *json,
                            char *errstr, size_t errstr_size) {
-    walk_t w = {c, RESEAL, NULL, kid, errstr, errstr_size};
+    walk_t w = {c, kid, errstr, errstr_size};
     return run(&w, json);
 }
 

@@ -277,18 +277,25 @@ Test(crypt, results_and_json_open_in_place) {
     PQclear(r);
     free(s0);
 
-    const char *names[] = {"value", NULL};
-    char *j = gh_crypt_seal_json(c,
-                                 "{\"field\":\"phone\",\"values\":[{\"value\":"
-                                 "\"13800138000\",\"n\":1}],\"value\":\"x\"}",
-                                 names);
+    /* Sealed strings at any depth, in objects and arrays. */
+    json_t *doc =
+        json_pack("{s:s,s:[{s:o,s:i},o],s:o,s:o}", "field", "phone", "values",
+                  "value", gh_crypt_json_string(c, 1, "13800138000"), "n", 1,
+                  gh_crypt_json_string(c, 1, "13900139000"), "value",
+                  gh_crypt_json_string(c, 1, "x"), "clear",
+                  gh_crypt_json_string(c, 0, "13700137000"));
+    char *j = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
     cr_assert_not_null(j);
+    cr_assert_null(strstr(j, "13900139000"), "%s", j);
+    cr_assert(strstr(j, "13700137000"), "%s", j);
     cr_assert_null(strstr(j, "13800138000"), "%s", j);
     cr_assert(strstr(j, "\"field\":\"phone\""), "%s", j);
     char *o = gh_crypt_open_json(c, j, err, sizeof(err));
     cr_assert_not_null(o, "%s", err);
     cr_assert_str_eq(o, "{\"field\":\"phone\",\"values\":[{\"value\":"
-                        "\"13800138000\",\"n\":1}],\"value\":\"x\"}");
+                        "\"13800138000\",\"n\":1},\"13900139000\"],"
+                        "\"value\":\"x\",\"clear\":\"13700137000\"}");
     char kid[GH_CRYPT_KID_MAX + 1];
     cr_assert_eq(gh_crypt_add_key(g_key, kid, err, sizeof(err)), GH_OK);
     cr_assert_eq(gh_crypt_refresh(c, err, sizeof(err)), 1);
