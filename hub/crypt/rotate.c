@@ -170,7 +170,8 @@ static gh_err_t range(gh_crypt_t *c, PGconn *db, const char *kid,
         }
         gh_buf_puts(&q, " FROM unnest($1::tid[]");
         for (int j = 0; j < nc; j++)
-            gh_buf_puts(&q, ", $0::text[], $0::text[]");
+            gh_buf_printf(&q, ", $%d::text[], $%d::text[]", 2 + 2 * j,
+                          3 + 2 * j);
         gh_buf_puts(&q, ") AS u(tid");
         for (int j = 0; j < nc; j++)
             gh_buf_printf(&q, ", o%d, n%d", j, j);
@@ -185,24 +186,12 @@ static gh_err_t range(gh_crypt_t *c, PGconn *db, const char *kid,
                 gh_buf_printf(&q, " AND t.%s%s IS NOT DISTINCT FROM u.o%d",
                               t->cols[j], t->kind == JSON ? "::text" : "", j);
         }
-        /* Number the $0 placeholders. */
-        gh_buf_t num = {0};
-        int k = 2;
-        for (const char *s = q.data; *s; s++) {
-            if (s[0] == '$' && s[1] == '0') {
-                gh_buf_printf(&num, "$%d", k++);
-                s++;
-            } else {
-                gh_buf_append(&num, s, 1);
-            }
-        }
         const char *up[1 + 2 * 8];
         for (int j = 0; j < 1 + 2 * nc; j++)
             up[j] = gh_sqlarr_get(&arr[j]);
         PGresult *u =
-            gh_pg_query_what(db, num.data, 1 + 2 * nc, up,
+            gh_pg_query_what(db, q.data, 1 + 2 * nc, up,
                              "write re-sealed values", errstr, errstr_size);
-        gh_buf_free(&num);
         if (!u)
             e = GH_ERR_PG;
         else {
