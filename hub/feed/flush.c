@@ -44,14 +44,12 @@ static gh_err_t check_plans(gh_feed_t *f, PGconn *db, char *errstr,
 }
 
 static void hex_bytea(gh_buf_t *out, const gh_buf_t *in) {
-    static const char dig[] = "0123456789abcdef";
+    char *hex = gh_xmalloc(2 * in->len + 1);
+    gh_hex_encode(in->data, in->len, hex);
     gh_buf_reset(out);
     gh_buf_puts(out, "\\x");
-    for (size_t i = 0; i < in->len; i++) {
-        unsigned char c = (unsigned char)in->data[i];
-        char two[2] = {dig[c >> 4], dig[c & 15]};
-        gh_buf_append(out, two, 2);
-    }
+    gh_buf_append(out, hex, 2 * in->len);
+    free(hex);
 }
 
 typedef struct held {
