@@ -8,8 +8,9 @@
 #include <time.h>
 
 #include "audit.h"
+#include "audit_int.h"
 #include "gridhub/pg.h"
-#include "gridhub/sqlarr.h"
+#include "gridhub/pgcopy.h"
 #include "gridhub/util.h"
 
 typedef struct pending {
@@ -116,7 +117,7 @@ static void frontier_to_hex(const gh_merkle_frontier_t *f, char *out) {
     hex_bytea(buf, n, out);
 }
 
-static void utc_micros(int64_t us, char out[40]) {
+void gh__audit_utc_micros(int64_t us, char out[40]) {
     time_t s = (time_t)(us / 1000000);
     struct tm tm;
     gmtime_r(&s, &tm);
@@ -124,21 +125,68 @@ static void utc_micros(int64_t us, char out[40]) {
     snprintf(out + n, 40 - n, ".%06dZ", (int)(us % 1000000));
 }
 
-typedef struct nodes {
-    gh_sqlarr_t level, idx, hash;
-    int n;
-} nodes_t;
+void gh__audit_entry_head(gh_buf_t *b, uint64_t seq, const char *at,
+                          const char *kind, const char *subscriber,
+                          const char *entity, const char *key) {
+    gh_buf_printf(b, "{\"seq\":%" PRIu64 ",\"at\":\"%s\",\"kind\":", seq, at);
+    gh_buf_json_string(b, kind);
+    const char *names[3] = {",\"subscriber\":", ",\"entity\":", ",\"key\":"};
+    const char *vals[3] = {subscriber, entity, key};
+    for (int k = 0; k < 3; k++) {
+        gh_buf_puts(b, names[k]);
+        if (vals[k])
+            gh_buf_json_string(b, vals[k]);
+        else
+            gh_buf_puts(b, "null");
+    }
+}
 
 static void on_node(void *opaque, int level, uint64_t index,
                     const uint8_t hash[GH_MERKLE_HASH_LEN]) {
-    nodes_t *nd = opaque;
+    gh_pgcopy_t *nodes = opaque;
     if (level < GH_AUDIT_NODE_LEVEL) return;
-    char hx[2 * GH_MERKLE_HASH_LEN + 3];
-    hex_bytea(hash, GH_MERKLE_HASH_LEN, hx);
-    gh_sqlarr_int(&nd->level, level);
-    gh_sqlarr_int(&nd->idx, (int64_t)index);
-    gh_sqlarr_text(&nd->hash, hx);
-    nd->n++;
+    gh_pgcopy_row(nodes, 3);
+    gh_pgcopy_int2(nodes, (int16_t)level);
+    gh_pgcopy_int8(nodes, (int64_t)index);
+    gh_pgcopy_bytes(nodes, hash, GH_MERKLE_HASH_LEN);
+}
+
+/* The batch's rows: each entry's text and leaf, the tree advanced over
+ * them; subtrees the batch completes go to `nodes`. */
+static void build_rows(gh_audit_batch_t *b, gh_merkle_frontier_t *f,
+                       int64_t now_us, gh_pgcopy_t *rows, gh_pgcopy_t *nodes) {
+    char at[40];
+    gh__audit_utc_micros(now_us, at);
+    gh_buf_t entry = {0};
+    for (int i = 0; i < b->n; i++) {
+        pending_t *p = &b->e[i];
+        uint64_t seq = f->size;
+        gh_buf_reset(&entry);
+        gh__audit_entry_head(&entry, seq, at, p->kind, p->subscriber, p->entity,
+                             p->key);
+        /* The body's members follow: its text without the braces. */
+        const char *bt = p->body + 1;
+        size_t bl = strlen(bt);
+        if (bl && bt[bl - 1] == '}') bl--;
+        if (bl) {
+            gh_buf_puts(&entry, ",");
+            gh_buf_append(&entry, bt, bl);
+        }
+        gh_buf_puts(&entry, "}");
+        uint8_t leaf[GH_MERKLE_HASH_LEN];
+        gh_merkle_leaf_hash(entry.data, entry.len, leaf);
+        gh_merkle_frontier_append(f, leaf, on_node, nodes);
+        gh_pgcopy_row(rows, 8);
+        gh_pgcopy_int8(rows, (int64_t)seq);
+        gh_pgcopy_timestamptz(rows, now_us);
+        gh_pgcopy_text(rows, p->kind);
+        gh_pgcopy_text(rows, p->subscriber);
+        gh_pgcopy_text(rows, p->entity);
+        gh_pgcopy_text(rows, p->key);
+        gh_pgcopy_bytes(rows, entry.data, entry.len);
+        gh_pgcopy_bytes(rows, leaf, GH_MERKLE_HASH_LEN);
+    }
+    gh_buf_free(&entry);
 }
 
 gh_err_t gh_audit_append(PGconn *db, gh_audit_batch_t *b, char *errstr,
@@ -159,73 +207,25 @@ gh_err_t gh_audit_append(PGconn *db, gh_audit_batch_t *b, char *errstr,
     PQclear(r);
     if (e) return e;
 
-    char at[40];
-    utc_micros(gh_wallclock_us(), at);
-    gh_sqlarr_t col[8];
-    memset(col, 0, sizeof(col));
-    for (int k = 0; k < 8; k++)
-        gh_sqlarr_reset(&col[k]);
-    gh_buf_t entry = {0};
-    nodes_t nd = {0};
-    gh_sqlarr_reset(&nd.level);
-    gh_sqlarr_reset(&nd.idx);
-    gh_sqlarr_reset(&nd.hash);
-    for (int i = 0; i < b->n; i++) {
-        pending_t *p = &b->e[i];
-        uint64_t seq = f.size;
-        gh_buf_reset(&entry);
-        gh_buf_printf(&entry,
-                      "{\"seq\":%" PRIu64 ",\"at\":\"%s\",\"kind\":", seq, at);
-        gh_buf_json_string(&entry, p->kind);
-        const char *names[3] = {"subscriber", "entity", "key"};
-        const char *vals[3] = {p->subscriber, p->entity, p->key};
-        for (int k = 0; k < 3; k++)
-            if (vals[k]) {
-                gh_buf_printf(&entry, ",\"%s\":", names[k]);
-                gh_buf_json_string(&entry, vals[k]);
-            }
-        /* The body's members follow: its text without the braces. */
-        const char *bt = p->body + 1;
-        size_t bl = strlen(bt);
-        if (bl && bt[bl - 1] == '}') bl--;
-        if (bl) {
-            gh_buf_puts(&entry, ",");
-            gh_buf_append(&entry, bt, bl);
-        }
-        gh_buf_puts(&entry, "}");
-        uint8_t leaf[GH_MERKLE_HASH_LEN];
-        gh_merkle_leaf_hash(entry.data, entry.len, leaf);
-        gh_merkle_frontier_append(&f, leaf, on_node, &nd);
-        char hx[2 * GH_MERKLE_HASH_LEN + 3];
-        hex_bytea(leaf, GH_MERKLE_HASH_LEN, hx);
-        gh_sqlarr_int(&col[0], (int64_t)seq);
-        gh_sqlarr_text(&col[1], at);
-        gh_sqlarr_text(&col[2], p->kind);
-        gh_sqlarr_text(&col[3], p->subscriber);
-        gh_sqlarr_text(&col[4], p->entity);
-        gh_sqlarr_text(&col[5], p->key);
-        gh_sqlarr_text(&col[6], entry.data);
-        gh_sqlarr_text(&col[7], hx);
+    /* Binary COPY: the entries' text goes as it is, with no quoting for
+     * an array literal and no parse of one on the server's side; streamed,
+     * so the server stores entries while the next ones are hashed. */
+    gh_pgcopy_t *rows = gh_pgcopy_new(), *nodes = gh_pgcopy_new();
+    e = gh_pgcopy_start(rows, db,
+                        "COPY audit_log (seq, at, kind, subscriber, entity, "
+                        "msg_key, entry, leaf) FROM STDIN (FORMAT binary)",
+                        "append to the audit log", errstr, errstr_size);
+    if (!e) {
+        build_rows(b, &f, gh_wallclock_us(), rows, nodes);
+        e = gh_pgcopy_end(rows, errstr, errstr_size);
     }
-    const char *pv[8];
-    for (int k = 0; k < 8; k++)
-        pv[k] = gh_sqlarr_get(&col[k]);
-    e = gh_pg_exec_what(
-        db,
-        "INSERT INTO audit_log (seq, at, kind, subscriber, entity, msg_key, "
-        "entry, leaf) SELECT * FROM unnest($1::bigint[], $2::timestamptz[], "
-        "$3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
-        "$8::bytea[])",
-        8, pv, "append to the audit log", errstr, errstr_size);
-    if (!e && nd.n) {
-        const char *np[3] = {gh_sqlarr_get(&nd.level), gh_sqlarr_get(&nd.idx),
-                             gh_sqlarr_get(&nd.hash)};
-        e = gh_pg_exec_what(db,
-                            "INSERT INTO audit_node (level, idx, hash) SELECT "
-                            "* FROM unnest($1::smallint[], $2::bigint[], "
-                            "$3::bytea[])",
-                            3, np, "store audit subtrees", errstr, errstr_size);
-    }
+    if (!e && gh_pgcopy_rows(nodes))
+        e = gh_pgcopy_send(nodes, db,
+                           "COPY audit_node (level, idx, hash) FROM STDIN "
+                           "(FORMAT binary)",
+                           "store audit subtrees", errstr, errstr_size);
+    gh_pgcopy_destroy(rows);
+    gh_pgcopy_destroy(nodes);
     if (!e) {
         char size[24], fr[2 * GH_MERKLE_MAX_PROOF * GH_MERKLE_HASH_LEN + 3];
         snprintf(size, sizeof(size), "%" PRIu64, f.size);
@@ -235,12 +235,6 @@ gh_err_t gh_audit_append(PGconn *db, gh_audit_batch_t *b, char *errstr,
             db, "UPDATE audit_head SET size = $1, frontier = $2 WHERE id = 1",
             2, hp, "advance the audit head", errstr, errstr_size);
     }
-    for (int k = 0; k < 8; k++)
-        gh_sqlarr_free(&col[k]);
-    gh_buf_free(&entry);
-    gh_sqlarr_free(&nd.level);
-    gh_sqlarr_free(&nd.idx);
-    gh_sqlarr_free(&nd.hash);
     if (!e) gh_audit_batch_clear(b);
     return e;
 }

@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "audit.h"
+#include "audit_int.h"
+#include "gridhub/pgcopy.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
-
-#define FETCH 10000
 
 typedef struct heads {
     gh_audit_sth_t *h;
@@ -128,45 +128,47 @@ static void on_node(void *opaque, int level, uint64_t index,
     }
 }
 
-/* Checks one row; returns a non-NULL reason if the entry is bad. */
-static const char *check_row(PGresult *r, int i, uint64_t expect,
-                             uint8_t leaf[GH_MERKLE_HASH_LEN], char *why,
-                             size_t whysz) {
-    uint64_t seq = strtoull(PQgetvalue(r, i, 0), NULL, 10);
-    if (seq != expect) {
-        snprintf(why, whysz,
-                 "entry %" PRIu64
-                 " is missing (the next one present is %" PRIu64 "): deleted",
-                 expect, seq);
-        return why;
-    }
-    const char *entry = PQgetvalue(r, i, 6);
-    gh_merkle_leaf_hash(entry, strlen(entry), leaf);
-    char hx[2 * GH_MERKLE_HASH_LEN + 3] = "\\x";
-    gh_hex_encode(leaf, GH_MERKLE_HASH_LEN, hx + 2);
-    if (strcmp(hx, PQgetvalue(r, i, 7))) {
-        snprintf(why, whysz,
-                 "entry %" PRIu64 " was modified: its text no longer hashes "
-                 "to the leaf recorded with it",
-                 seq);
-        return why;
-    }
+/* The current row's columns, as the binary COPY gives them. */
+enum { C_SEQ, C_AT, C_KIND, C_SUB, C_ENT, C_KEY, C_ENTRY, C_LEAF, C_N };
+
+typedef struct row {
+    gh_pgcopy_reader_t *rd;
+    gh_buf_t head; /* the head rebuilt from the columns */
+    int64_t at_us; /* the last `at` formatted, and its text */
+    char at[40];
+    char *col[C_N]; /* NUL-terminated copies of text columns, for the
+                       slow path */
+} row_t;
+
+/* Field c as a NUL-terminated string (NULL for NULL); valid until the
+ * next call with the same c. */
+static const char *col_str(row_t *w, int c) {
+    size_t n;
+    const char *p = gh_pgcopy_field(w->rd, c, &n);
+    free(w->col[c]);
+    w->col[c] = p ? gh_xstrndup(p, n) : NULL;
+    return w->col[c];
+}
+
+/* The slow path, for an entry whose text does not start with the head its
+ * columns give (an altered column, or an entry written before every
+ * column was placed at a fixed place): parses the entry and names what
+ * disagrees. */
+static const char *check_members(row_t *w, uint64_t seq, const char *entry,
+                                 size_t len, char *why, size_t whysz) {
     json_error_t je;
-    json_t *o = json_loads(entry, 0, &je);
+    json_t *o = json_loadb(entry, len, 0, &je);
     const char *cols[4] = {"kind", "subscriber", "entity", "key"};
     const char *bad = NULL;
-    if (!json_is_object(o) ||
-        (uint64_t)json_integer_value(json_object_get(o, "seq")) != seq ||
-        !json_is_integer(json_object_get(o, "seq")))
+    if (!json_is_object(o) || !json_is_integer(json_object_get(o, "seq")) ||
+        (uint64_t)json_integer_value(json_object_get(o, "seq")) != seq)
         bad = "seq";
-    else if (strcmp(json_string_value(json_object_get(o, "at")) ?: "",
-                    PQgetvalue(r, i, 1)))
+    else if (strcmp(json_string_value(json_object_get(o, "at")) ?: "", w->at))
         bad = "at";
     for (int c = 0; !bad && c < 4; c++) {
         const char *j = json_string_value(json_object_get(o, cols[c]));
-        int null = PQgetisnull(r, i, 2 + c);
-        if ((!j) != null || (j && strcmp(j, PQgetvalue(r, i, 2 + c))))
-            bad = cols[c];
+        const char *v = col_str(w, C_KIND + c);
+        if ((!j) != (!v) || (j && strcmp(j, v))) bad = cols[c];
     }
     if (bad && !strcmp(bad, "seq") &&
         json_is_integer(json_object_get(o, "seq"))) {
@@ -197,6 +199,48 @@ static const char *check_row(PGresult *r, int i, uint64_t expect,
     return NULL;
 }
 
+/* Checks the current row; returns a non-NULL reason if the entry is bad. */
+static const char *check_row(row_t *w, uint64_t expect,
+                             uint8_t leaf[GH_MERKLE_HASH_LEN], char *why,
+                             size_t whysz) {
+    uint64_t seq = (uint64_t)gh_pgcopy_field_int(w->rd, C_SEQ);
+    if (seq != expect) {
+        snprintf(why, whysz,
+                 "entry %" PRIu64
+                 " is missing (the next one present is %" PRIu64 "): deleted",
+                 expect, seq);
+        return why;
+    }
+    size_t len, ll;
+    const char *entry = gh_pgcopy_field(w->rd, C_ENTRY, &len);
+    const char *stored = gh_pgcopy_field(w->rd, C_LEAF, &ll);
+    if (!entry) entry = "", len = 0;
+    gh_merkle_leaf_hash(entry, len, leaf);
+    if (!stored || ll != GH_MERKLE_HASH_LEN ||
+        memcmp(leaf, stored, GH_MERKLE_HASH_LEN)) {
+        snprintf(why, whysz,
+                 "entry %" PRIu64 " was modified: its text no longer hashes "
+                 "to the leaf recorded with it",
+                 seq);
+        return why;
+    }
+    int64_t at = gh_pgcopy_field_timestamptz(w->rd, C_AT);
+    if (at != w->at_us || !w->at[0]) {
+        gh__audit_utc_micros(at, w->at);
+        w->at_us = at;
+    }
+    /* The fast path: the text starts with exactly the head the columns
+     * give, so it agrees with every one of them. */
+    gh_buf_reset(&w->head);
+    gh__audit_entry_head(&w->head, seq, w->at, col_str(w, C_KIND),
+                         col_str(w, C_SUB), col_str(w, C_ENT),
+                         col_str(w, C_KEY));
+    if (len > w->head.len && !memcmp(entry, w->head.data, w->head.len) &&
+        (entry[w->head.len] == ',' || entry[w->head.len] == '}'))
+        return NULL;
+    return check_members(w, seq, entry, len, why, whysz);
+}
+
 gh_err_t gh_audit_verify(PGconn *db, const gh_audit_verify_opts_t *o, FILE *out,
                          char *errstr, size_t errstr_size) {
     if (!o->nkeys)
@@ -209,7 +253,6 @@ gh_err_t gh_audit_verify(PGconn *db, const gh_audit_verify_opts_t *o, FILE *out,
     heads_t hs = {0};
     int outside = 0;
     stored_t st = {0};
-    PGresult *r = NULL;
     e = load_heads(db, o, &hs, &outside, errstr, errstr_size);
     if (!e) {
         st.r = gh_pg_query_what(
@@ -220,54 +263,59 @@ gh_err_t gh_audit_verify(PGconn *db, const gh_audit_verify_opts_t *o, FILE *out,
         else
             index_levels(&st);
     }
-    if (!e)
-        e = gh_pg_exec(
+    row_t w = {0};
+    if (!e) {
+        /* Binary COPY: the rows stream in one request, timestamps and
+         * leaves as raw bytes, nothing for the server to format. */
+        w.rd = gh_pgcopy_reader_new(
             db,
-            "DECLARE audit_scan NO SCROLL CURSOR FOR SELECT seq, "
-            "to_char(at AT TIME ZONE 'UTC', "
-            "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), kind, subscriber, entity, "
-            "msg_key, entry, leaf FROM audit_log ORDER BY seq",
-            errstr, errstr_size);
+            "COPY (SELECT seq, at, kind, subscriber, entity, msg_key, entry, "
+            "leaf FROM audit_log ORDER BY seq) TO STDOUT (FORMAT binary)",
+            "read the audit log", errstr, errstr_size);
+        if (!w.rd) e = GH_ERR_PG;
+    }
     gh_merkle_frontier_t f;
     gh_merkle_frontier_init(&f);
     int next_head = 0;
     char why[512] = "";
     while (!e && !why[0]) {
-        r = gh_pg_query_what(db, "FETCH 10000 FROM audit_scan", 0, NULL,
-                             "read the audit log", errstr, errstr_size);
-        if (!r) {
-            e = GH_ERR_PG;
+        int got = gh_pgcopy_next(w.rd, errstr, errstr_size);
+        if (got < 0) e = GH_ERR_PG;
+        if (got <= 0) break;
+        if (gh_pgcopy_nfields(w.rd) != C_N) {
+            e = gh_seterr(errstr, errstr_size, GH_ERR_PARSE,
+                          "read the audit log: %d columns, not %d",
+                          gh_pgcopy_nfields(w.rd), C_N);
             break;
         }
-        int n = PQntuples(r);
-        for (int i = 0; i < n && !why[0]; i++) {
-            uint8_t leaf[GH_MERKLE_HASH_LEN];
-            if (check_row(r, i, f.size, leaf, why, sizeof(why))) break;
-            gh_merkle_frontier_append(&f, leaf, on_node, &st);
-            while (next_head < hs.n && hs.h[next_head].size == f.size) {
-                uint8_t root[GH_MERKLE_HASH_LEN];
-                gh_merkle_frontier_root(&f, root);
-                if (memcmp(root, hs.h[next_head].root, GH_MERKLE_HASH_LEN)) {
-                    int k = snprintf(
-                        why, sizeof(why),
-                        "the first %" PRIu64 " entries no longer match the "
-                        "head signed over them (at %" PRId64
-                        " ms): an entry among them was altered, removed, "
-                        "inserted or reordered",
-                        f.size, hs.h[next_head].timestamp_ms);
-                    if (st.bad && k > 0 && (size_t)k < sizeof(why))
-                        snprintf(why + k, sizeof(why) - (size_t)k,
-                                 "; the first altered subtree starts at "
-                                 "entry %" PRIu64,
-                                 st.first_bad);
-                    break;
-                }
-                next_head++;
+        uint8_t leaf[GH_MERKLE_HASH_LEN];
+        if (check_row(&w, f.size, leaf, why, sizeof(why))) break;
+        gh_merkle_frontier_append(&f, leaf, on_node, &st);
+        while (next_head < hs.n && hs.h[next_head].size == f.size) {
+            uint8_t root[GH_MERKLE_HASH_LEN];
+            gh_merkle_frontier_root(&f, root);
+            if (memcmp(root, hs.h[next_head].root, GH_MERKLE_HASH_LEN)) {
+                int k = snprintf(
+                    why, sizeof(why),
+                    "the first %" PRIu64 " entries no longer match the "
+                    "head signed over them (at %" PRId64
+                    " ms): an entry among them was altered, removed, "
+                    "inserted or reordered",
+                    f.size, hs.h[next_head].timestamp_ms);
+                if (st.bad && k > 0 && (size_t)k < sizeof(why))
+                    snprintf(why + k, sizeof(why) - (size_t)k,
+                             "; the first altered subtree starts at "
+                             "entry %" PRIu64,
+                             st.first_bad);
+                break;
             }
+            next_head++;
         }
-        PQclear(r);
-        if (!n) break;
     }
+    gh_pgcopy_reader_destroy(w.rd);
+    gh_buf_free(&w.head);
+    for (int c = 0; c < C_N; c++)
+        free(w.col[c]);
     if (!e && !why[0] && next_head < hs.n)
         snprintf(why, sizeof(why),
                  "the log holds %" PRIu64

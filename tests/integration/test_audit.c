@@ -339,6 +339,11 @@ Test(audit, verify_names_every_tamper) {
              "key_id, sig, replace(head, '\"size\":' || size, '\"size\":' || "
              "(size + 1)) FROM audit_sth ORDER BY size DESC LIMIT 1",
              heads, "does not verify");
+    /* 8. A column changed, the text and its leaf left alone: queries
+     * would lie, so verify holds every column against the text. */
+    tampered(admin, "gh_tamper_column",
+             "UPDATE audit_log SET entity = 'forged' WHERE seq = 6", heads,
+             "entry 6 was altered: its entity column");
     PQfinish(admin);
     free(heads);
     gh_test_assert_no_sanitizer_reports(g_stack->dir);
