@@ -90,15 +90,24 @@ void gh_buf_puts(gh_buf_t *b, const char *s) {
 }
 
 void gh_buf_printf(gh_buf_t *b, const char *fmt, ...) {
+    /* One pass in the common case: format into the room there is, and only
+     * when that is too small grow and format again. */
+    if (b->cap < b->len + 64) grow(b, 64);
+    size_t room = b->cap - b->len;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(b->data + b->len, room, fmt, ap);
     va_end(ap);
-    if (n < 0) return;
-    grow(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    if (n < 0) {
+        b->data[b->len] = '\0';
+        return;
+    }
+    if ((size_t)n >= room) {
+        grow(b, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     b->len += (size_t)n;
 }
 
@@ -134,6 +143,13 @@ void gh_buf_json_string(gh_buf_t *b, const char *s) {
     const unsigned char *p = (const unsigned char *)s;
     gh_buf_puts(b, "\"");
     while (*p) {
+        /* Runs of printable ASCII other than the quote and the backslash,
+         * most of any text here, go in one copy. */
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p < 0x7F && *p != '"' && *p != '\\')
+            p++;
+        if (p > run) gh_buf_append(b, run, (size_t)(p - run));
+        if (!*p) break;
         uint32_t cp;
         int k = gh__norm_utf8_next(p, &cp);
         if (k < 0) {
