@@ -13,14 +13,19 @@
 #include "gridhub/pgcopy.h"
 #include "gridhub/util.h"
 
+/* A queued entry: offsets of its NUL-terminated strings in the batch's
+ * arena (NO_STR for a NULL), so queuing one costs no allocation. */
+#define NO_STR ((size_t)-1)
+enum { P_KIND, P_SUB, P_ENT, P_KEY, P_BODY, P_N };
+
 typedef struct pending {
-    char *kind, *subscriber, *entity, *key;
-    char *body; /* JSON object text */
+    size_t at[P_N];
 } pending_t;
 
 struct gh_audit_batch {
     pending_t *e;
     int n, cap;
+    gh_buf_t arena;
 };
 
 gh_audit_batch_t *gh_audit_batch_new(void) {
@@ -28,25 +33,27 @@ gh_audit_batch_t *gh_audit_batch_new(void) {
 }
 
 void gh_audit_batch_clear(gh_audit_batch_t *b) {
-    for (int i = 0; i < b->n; i++) {
-        free(b->e[i].kind);
-        free(b->e[i].subscriber);
-        free(b->e[i].entity);
-        free(b->e[i].key);
-        free(b->e[i].body);
-    }
     b->n = 0;
+    gh_buf_reset(&b->arena);
 }
 
 void gh_audit_batch_destroy(gh_audit_batch_t *b) {
     if (!b) return;
-    gh_audit_batch_clear(b);
     free(b->e);
+    gh_buf_free(&b->arena);
     free(b);
 }
 
-static char *dup_or_null(const char *s) {
-    return s ? gh_xstrdup(s) : NULL;
+static size_t keep(gh_audit_batch_t *b, const char *s) {
+    if (!s) return NO_STR;
+    size_t at = b->arena.len;
+    gh_buf_append(&b->arena, s, strlen(s) + 1);
+    return at;
+}
+
+static const char *str_at(const gh_audit_batch_t *b, const pending_t *p,
+                          int k) {
+    return p->at[k] == NO_STR ? NULL : b->arena.data + p->at[k];
 }
 
 void gh_audit_batch_add(gh_audit_batch_t *b, const char *kind,
@@ -56,9 +63,12 @@ void gh_audit_batch_add(gh_audit_batch_t *b, const char *kind,
         b->cap = b->cap ? 2 * b->cap : 64;
         b->e = gh_xrealloc(b->e, (size_t)b->cap * sizeof(pending_t));
     }
-    b->e[b->n++] = (pending_t){gh_xstrdup(kind), dup_or_null(subscriber),
-                               dup_or_null(entity), dup_or_null(key),
-                               gh_xstrdup(body ? body : "{}")};
+    pending_t *p = &b->e[b->n++];
+    p->at[P_KIND] = keep(b, kind);
+    p->at[P_SUB] = keep(b, subscriber);
+    p->at[P_ENT] = keep(b, entity);
+    p->at[P_KEY] = keep(b, key);
+    p->at[P_BODY] = keep(b, body ? body : "{}");
 }
 
 int gh_audit_batch_count(const gh_audit_batch_t *b) {
@@ -159,13 +169,15 @@ static void build_rows(gh_audit_batch_t *b, gh_merkle_frontier_t *f,
     gh__audit_utc_micros(now_us, at);
     gh_buf_t entry = {0};
     for (int i = 0; i < b->n; i++) {
-        pending_t *p = &b->e[i];
+        const pending_t *p = &b->e[i];
+        const char *kind = str_at(b, p, P_KIND), *sub = str_at(b, p, P_SUB),
+                   *ent = str_at(b, p, P_ENT), *key = str_at(b, p, P_KEY),
+                   *body = str_at(b, p, P_BODY);
         uint64_t seq = f->size;
         gh_buf_reset(&entry);
-        gh__audit_entry_head(&entry, seq, at, p->kind, p->subscriber, p->entity,
-                             p->key);
+        gh__audit_entry_head(&entry, seq, at, kind, sub, ent, key);
         /* The body's members follow: its text without the braces. */
-        const char *bt = p->body + 1;
+        const char *bt = body + 1;
         size_t bl = strlen(bt);
         if (bl && bt[bl - 1] == '}') bl--;
         if (bl) {
@@ -179,10 +191,10 @@ static void build_rows(gh_audit_batch_t *b, gh_merkle_frontier_t *f,
         gh_pgcopy_row(rows, 8);
         gh_pgcopy_int8(rows, (int64_t)seq);
         gh_pgcopy_timestamptz(rows, now_us);
-        gh_pgcopy_text(rows, p->kind);
-        gh_pgcopy_text(rows, p->subscriber);
-        gh_pgcopy_text(rows, p->entity);
-        gh_pgcopy_text(rows, p->key);
+        gh_pgcopy_text(rows, kind);
+        gh_pgcopy_text(rows, sub);
+        gh_pgcopy_text(rows, ent);
+        gh_pgcopy_text(rows, key);
         gh_pgcopy_bytes(rows, entry.data, entry.len);
         gh_pgcopy_bytes(rows, leaf, GH_MERKLE_HASH_LEN);
     }
