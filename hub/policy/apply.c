@@ -198,7 +198,7 @@ static void hash_one(const gh_policy_plan_t *pl, const pfield_t *f,
     }
     gh_buf_t b = {0};
     gh_buf_printf(&b, "%s.%s:%s", pl->e->name, f->name, v);
-    gh_policy_hmac_hex(pl->key, pl->keylen, b.data, b.len, out);
+    gh__plan_hmac_hex(pl, b.data, b.len, out);
     gh_buf_free(&b);
 }
 

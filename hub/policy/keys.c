@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "gridhub/conf.h"
+#include "plan_int.h"
 #include "policy_int.h"
 
 typedef struct pkey {
@@ -167,16 +169,49 @@ gh_err_t gh_policy_keys_generate(const char *path, const gh_policy_t *p,
     return e;
 }
 
-void gh_policy_hmac_hex(const unsigned char *key, size_t keylen,
-                        const char *msg, size_t msglen, char out[33]) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, msglen, md,
-         &mdlen);
+static void hex16(const unsigned char *md, char out[33]) {
     static const char dig[] = "0123456789abcdef";
     for (int i = 0; i < 16; i++) {
         out[2 * i] = dig[md[i] >> 4];
         out[2 * i + 1] = dig[md[i] & 15];
     }
     out[32] = '\0';
+}
+
+void gh_policy_hmac_hex(const unsigned char *key, size_t keylen,
+                        const char *msg, size_t msglen, char out[33]) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, msglen, md,
+         &mdlen);
+    hex16(md, out);
+}
+
+/* One-shot HMAC() looks up HMAC and SHA-256 and sets the key up for every
+ * message; a plan makes a pseudonym per record, so it keeps a context. */
+EVP_MAC_CTX *gh__policy_mac_new(const unsigned char *key, size_t keylen) {
+    EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *x = m ? EVP_MAC_CTX_new(m) : NULL;
+    EVP_MAC_free(m); /* the context holds its own reference */
+    OSSL_PARAM p[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                        (char *)"SHA256", 0),
+                       OSSL_PARAM_construct_end()};
+    if (x && !EVP_MAC_init(x, key, keylen, p)) {
+        EVP_MAC_CTX_free(x);
+        x = NULL;
+    }
+    return x; /* NULL: callers fall back to the one-shot form */
+}
+
+void gh__plan_hmac_hex(const gh_policy_plan_t *pl, const char *msg,
+                       size_t msglen, char out[33]) {
+    unsigned char md[32];
+    size_t len = 0;
+    if (pl->mac && EVP_MAC_init(pl->mac, NULL, 0, NULL) &&
+        EVP_MAC_update(pl->mac, (const unsigned char *)msg, msglen) &&
+        EVP_MAC_final(pl->mac, md, &len, sizeof(md)) && len == sizeof(md)) {
+        hex16(md, out);
+        return;
+    }
+    gh_policy_hmac_hex(pl->key, pl->keylen, msg, msglen, out);
 }

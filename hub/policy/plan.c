@@ -260,6 +260,7 @@ gh_err_t gh_policy_plan_new(const gh_policy_t *p, int sub, int entity,
                          "subscriber %s: key %s is not in the key file",
                          p->subs[sub].name, p->subs[sub].key);
     }
+    pl->mac = gh__policy_mac_new(pl->key, pl->keylen);
     gh__plan_compile(pl);
     gh_err_t e = gh__plan_schema(pl, set, errstr, errstr_size);
     if (!e) e = gh_schema_new_value(pl->schema, &pl->out, errstr, errstr_size);
@@ -282,6 +283,7 @@ gh_err_t gh_policy_plan_new(const gh_policy_t *p, int sub, int entity,
 void gh_policy_plan_destroy(gh_policy_plan_t *pl) {
     if (!pl) return;
     gh__plan_release(pl);
+    EVP_MAC_CTX_free(pl->mac);
     free(pl);
 }
 
@@ -344,6 +346,6 @@ void gh__plan_ref_hash(const gh_policy_plan_t *pl, const char *entity,
                        const char *id, char out[33]) {
     gh_buf_t b = {0};
     gh_buf_printf(&b, "%s:%s", entity, id);
-    gh_policy_hmac_hex(pl->key, pl->keylen, b.data, b.len, out);
+    gh__plan_hmac_hex(pl, b.data, b.len, out);
     gh_buf_free(&b);
 }

@@ -2,6 +2,7 @@
 #ifndef GH_POLICY_PLAN_INT_H
 #define GH_POLICY_PLAN_INT_H
 
+#include <openssl/evp.h>
 #include "policy_int.h"
 
 /* One field's compiled rules. */
@@ -31,6 +32,7 @@ struct gh_policy_plan {
     pact_t *cur; /* per field: the action decided for the record in hand */
     const unsigned char *key;
     size_t keylen;
+    EVP_MAC_CTX *mac; /* HMAC-SHA256 holding key, reused for each value */
     const gh_schema_t *schema;
     avro_value_t out;
     int has_out;
@@ -49,6 +51,13 @@ gh_err_t gh__plan_schema(gh_policy_plan_t *pl, gh_schemas_t *set, char *errstr,
  * (may be NULL) receives the rule that decided, NULL for the default. */
 pact_t gh__plan_decide(const gh_policy_plan_t *pl, int i, const pctx_t *x,
                        const prule_t **why);
+/* An HMAC-SHA256 context holding key (NULL if OpenSSL cannot make one);
+ * the caller frees it with EVP_MAC_CTX_free. */
+EVP_MAC_CTX *gh__policy_mac_new(const unsigned char *key, size_t keylen);
+/* gh_policy_hmac_hex of msg under the plan's key, through its context
+ * when it has one (a plan from gh_policy_plan_new). */
+void gh__plan_hmac_hex(const gh_policy_plan_t *pl, const char *msg,
+                       size_t msglen, char out[33]);
 /* The pseudonym of id as an id of `entity` under the plan's key. */
 void gh__plan_ref_hash(const gh_policy_plan_t *pl, const char *entity,
                        const char *id, char out[33]);
