@@ -33,34 +33,26 @@ static void derive(const unsigned char master[32], const char *label,
 }
 
 /* An HMAC-SHA256 context holding `key`, reused for every message. */
-static EVP_MAC_CTX *mac_new(const unsigned char key[32]) {
-    EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *x = m ? EVP_MAC_CTX_new(m) : NULL;
-    EVP_MAC_free(m); /* the context holds its own reference */
-    OSSL_PARAM p[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                        (char *)"SHA256", 0),
-                       OSSL_PARAM_construct_end()};
-    if (!x || !EVP_MAC_init(x, key, 32, p)) die("HMAC-SHA256 setup");
+static gh_hmac_t *mac_new(const unsigned char key[32]) {
+    gh_hmac_t *x = gh_hmac_new(key, 32);
+    if (!x) die("HMAC-SHA256 setup");
     return x;
 }
 
-/* HMAC of a || b under the context's key (re-initialized with it). */
-static void mac(EVP_MAC_CTX *x, const void *a, size_t an, const void *b,
+/* HMAC of a || b under the context's key. */
+static void mac(gh_hmac_t *x, const void *a, size_t an, const void *b,
                 size_t bn, unsigned char out[32]) {
-    size_t len = 0;
-    if (!EVP_MAC_init(x, NULL, 0, NULL) || !EVP_MAC_update(x, a, an) ||
-        (bn && !EVP_MAC_update(x, b, bn)) || !EVP_MAC_final(x, out, &len, 32))
-        die("HMAC-SHA256");
+    if (gh_hmac_sha256(x, a, an, b, bn, out)) die("HMAC-SHA256");
 }
 
 static void ring_free(gh__crypt_ring_t *r) {
     for (int i = 0; i < r->n; i++) {
-        EVP_MAC_CTX_free(r->k[i].ivmac);
+        gh_hmac_destroy(r->k[i].ivmac);
         EVP_CIPHER_CTX_free(r->k[i].ectx);
         EVP_CIPHER_CTX_free(r->k[i].dctx);
         OPENSSL_cleanse(&r->k[i], sizeof(r->k[i]));
     }
-    EVP_MAC_CTX_free(r->idxmac);
+    gh_hmac_destroy(r->idxmac);
     free(r->k);
     OPENSSL_cleanse(r, sizeof(*r));
 }

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "crypt.h"
+#include "gridhub/hmac.h"
 
 typedef struct gh__crypt_key {
     char id[GH_CRYPT_KID_MAX + 1];
@@ -13,7 +14,7 @@ typedef struct gh__crypt_key {
     unsigned char iv[32];  /* HMAC key of the synthetic nonce, likewise */
     /* Made on first use and kept: a fetch and a key schedule per value
      * cost more than the encryption itself. */
-    EVP_MAC_CTX *ivmac;
+    gh_hmac_t *ivmac;
     EVP_CIPHER_CTX *ectx, *dctx;
 } gh__crypt_key_t;
 
@@ -23,7 +24,7 @@ typedef struct gh__crypt_ring {
     char active[GH_CRYPT_KID_MAX + 1];
     unsigned char index[32];
     int has_index;
-    EVP_MAC_CTX *idxmac; /* HMAC under index, made on first use */
+    gh_hmac_t *idxmac; /* HMAC under index, made on first use */
 } gh__crypt_ring_t;
 
 struct gh_crypt {

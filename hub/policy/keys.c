@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <openssl/core_names.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -187,29 +186,11 @@ void gh_policy_hmac_hex(const unsigned char *key, size_t keylen,
     hex16(md, out);
 }
 
-/* One-shot HMAC() looks up HMAC and SHA-256 and sets the key up for every
- * message; a plan makes a pseudonym per record, so it keeps a context. */
-EVP_MAC_CTX *gh__policy_mac_new(const unsigned char *key, size_t keylen) {
-    EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *x = m ? EVP_MAC_CTX_new(m) : NULL;
-    EVP_MAC_free(m); /* the context holds its own reference */
-    OSSL_PARAM p[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                        (char *)"SHA256", 0),
-                       OSSL_PARAM_construct_end()};
-    if (x && !EVP_MAC_init(x, key, keylen, p)) {
-        EVP_MAC_CTX_free(x);
-        x = NULL;
-    }
-    return x; /* NULL: callers fall back to the one-shot form */
-}
-
 void gh__plan_hmac_hex(const gh_policy_plan_t *pl, const char *msg,
                        size_t msglen, char out[33]) {
-    unsigned char md[32];
-    size_t len = 0;
-    if (pl->mac && EVP_MAC_init(pl->mac, NULL, 0, NULL) &&
-        EVP_MAC_update(pl->mac, (const unsigned char *)msg, msglen) &&
-        EVP_MAC_final(pl->mac, md, &len, sizeof(md)) && len == sizeof(md)) {
+    unsigned char md[GH_HMAC_LEN];
+    /* A plan makes a pseudonym per record: through its context. */
+    if (pl->mac && !gh_hmac_sha256(pl->mac, msg, msglen, NULL, 0, md)) {
         hex16(md, out);
         return;
     }

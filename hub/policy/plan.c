@@ -260,7 +260,7 @@ gh_err_t gh_policy_plan_new(const gh_policy_t *p, int sub, int entity,
                          "subscriber %s: key %s is not in the key file",
                          p->subs[sub].name, p->subs[sub].key);
     }
-    pl->mac = gh__policy_mac_new(pl->key, pl->keylen);
+    pl->mac = gh_hmac_new(pl->key, pl->keylen); /* NULL: one-shot HMAC */
     gh__plan_compile(pl);
     gh_err_t e = gh__plan_schema(pl, set, errstr, errstr_size);
     if (!e) e = gh_schema_new_value(pl->schema, &pl->out, errstr, errstr_size);
@@ -283,7 +283,7 @@ gh_err_t gh_policy_plan_new(const gh_policy_t *p, int sub, int entity,
 void gh_policy_plan_destroy(gh_policy_plan_t *pl) {
     if (!pl) return;
     gh__plan_release(pl);
-    EVP_MAC_CTX_free(pl->mac);
+    gh_hmac_destroy(pl->mac);
     free(pl);
 }
 

@@ -2,7 +2,7 @@
 #ifndef GH_POLICY_PLAN_INT_H
 #define GH_POLICY_PLAN_INT_H
 
-#include <openssl/evp.h>
+#include "gridhub/hmac.h"
 #include "policy_int.h"
 
 /* One field's compiled rules. */
@@ -32,7 +32,7 @@ struct gh_policy_plan {
     pact_t *cur; /* per field: the action decided for the record in hand */
     const unsigned char *key;
     size_t keylen;
-    EVP_MAC_CTX *mac; /* HMAC-SHA256 holding key, reused for each value */
+    gh_hmac_t *mac; /* HMAC-SHA256 holding key, reused for each value */
     const gh_schema_t *schema;
     avro_value_t out;
     int has_out;
@@ -51,9 +51,6 @@ gh_err_t gh__plan_schema(gh_policy_plan_t *pl, gh_schemas_t *set, char *errstr,
  * (may be NULL) receives the rule that decided, NULL for the default. */
 pact_t gh__plan_decide(const gh_policy_plan_t *pl, int i, const pctx_t *x,
                        const prule_t **why);
-/* An HMAC-SHA256 context holding key (NULL if OpenSSL cannot make one);
- * the caller frees it with EVP_MAC_CTX_free. */
-EVP_MAC_CTX *gh__policy_mac_new(const unsigned char *key, size_t keylen);
 /* gh_policy_hmac_hex of msg under the plan's key, through its context
  * when it has one (a plan from gh_policy_plan_new). */
 void gh__plan_hmac_hex(const gh_policy_plan_t *pl, const char *msg,
