@@ -1,5 +1,5 @@
 /*
- * End-to-end tests of the hub (hub/core/hub.c, hub/core/apply.c): a real
+ * End-to-end tests of the hub (hub/core/hub.c, hub/apply/apply.c): a real
  * department database, the real connector and hub processes, the embedded
  * broker, and what a subscriber reads from hub.view.test.person.
  *

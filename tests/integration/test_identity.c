@@ -1,6 +1,6 @@
 /*
- * Identity resolution and stewardship end to end (hub/core/resolve.c,
- * hub/core/steward*.c, `gridhub steward`): a real department database,
+ * Identity resolution and stewardship end to end (hub/identity/resolve.c,
+ * hub/steward/steward*.c, `gridhub steward`): a real department database,
  * connector and hub processes, the embedded broker, and what a subscriber
  * reads from hub.view.test.person.
  */

@@ -1,5 +1,5 @@
-/* Survivorship (hub/core/golden.c) and the array literals the hub sends
- * batches in (hub/core/sqlarr.c). */
+/* Survivorship (hub/identity/golden.c) and the array literals the hub sends
+ * batches in (hub/runtime/sqlarr.c). */
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <string.h>
