@@ -371,6 +371,15 @@ static int close_step(int64_t deadline) {
 long gh_kafka_producer_close(rd_kafka_t *rk, int timeout_ms) {
     if (!rk) return 0;
     int64_t deadline = gh_now_ms() + timeout_ms;
+    if (gh_shutdown_requested()) {
+        /* Stopping: flush for at most three quarters of what is left of
+         * the budget. With the brokers down, rd_kafka_destroy takes a
+         * while to end its broker threads, and a flush that used the whole
+         * budget left the watchdog to end the process before its closing
+         * line. */
+        int64_t stop_by = gh_now_ms() + gh_shutdown_left_ms() * 3 / 4;
+        if (stop_by < deadline) deadline = stop_by;
+    }
     int step;
     while (rd_kafka_outq_len(rk) > 0 && (step = close_step(deadline)) > 0)
         rd_kafka_flush(rk, step);
