@@ -72,40 +72,8 @@ json_t *gh__feed_sources_of(avro_value_t *full) {
     return by_field;
 }
 
-/* Appends to b, as a JSON array, the distinct departments of the items of
- * the array field `name` of rec; returns how many. */
-static int own_departments(avro_value_t *rec, const char *name, gh_buf_t *b) {
-    avro_value_t arr;
-    size_t n = 0;
-    if (avro_value_get_by_name(rec, name, &arr, NULL) ||
-        avro_value_get_type(&arr) != AVRO_ARRAY ||
-        avro_value_get_size(&arr, &n) || !n)
-        return 0;
-    const char **seen = gh_xcalloc(n, sizeof(*seen));
-    int k = 0;
-    for (size_t i = 0; i < n; i++) {
-        avro_value_t it;
-        if (avro_value_get_by_index(&arr, i, &it, NULL)) continue;
-        const char *dep = str_field(&it, "department");
-        int dup = !dep;
-        for (int j = 0; j < k && !dup; j++)
-            dup = !strcmp(seen[j], dep);
-        if (dup) continue;
-        gh_buf_puts(b, k ? "," : "[");
-        gh_buf_json_string(b, dep);
-        seen[k++] = dep;
-    }
-    free(seen);
-    if (k) gh_buf_puts(b, "]");
-    return k;
-}
-
-typedef struct named {
-    const char *name;
-} named_t;
-
 static int by_name(const void *a, const void *b) {
-    return strcmp(((const named_t *)a)->name, ((const named_t *)b)->name);
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* Built as text rather than through jansson: it runs for every record of
@@ -115,48 +83,46 @@ char *gh__feed_disclosed(const gh_policy_plan_t *pl, avro_value_t *sent,
                          const json_t *by_field) {
     size_t n = 0;
     avro_value_get_size(sent, &n);
-    named_t *f = gh_xcalloc(n + 1, sizeof(*f));
+    const char **f = gh_xcalloc(n + 1, sizeof(*f));
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         avro_value_t v;
         const char *name = NULL;
         if (!avro_value_get_by_index(sent, i, &v, &name) && name &&
             has_value(&v))
-            f[m++].name = name;
+            f[m++] = name;
     }
     qsort(f, m, sizeof(*f), by_name);
-    gh_buf_t b = {0}, own = {0};
+    gh_buf_t b = {0};
     gh_buf_puts(&b, "{");
     for (size_t i = 0; i < m; i++) {
-        const char *name = f[i].name;
+        const char *name = f[i];
         char as[32];
         const char *a = gh_policy_plan_action(pl, name, as, sizeof(as));
         if (i) gh_buf_puts(&b, ",");
         gh_buf_json_string(&b, name);
         gh_buf_puts(&b, ":{\"as\":");
         gh_buf_json_string(&b, a ? a : "clear");
-        gh_buf_puts(&b, ",\"from\":");
+        gh_buf_puts(&b, ",\"from\":[");
         /* sources and provenance come from the departments they list;
          * any other field from the full record's provenance for it. */
-        gh_buf_reset(&own);
-        if ((!strcmp(name, "sources") || !strcmp(name, "provenance")) &&
-            own_departments(sent, name, &own)) {
-            gh_buf_append(&b, own.data, own.len);
-        } else {
-            json_t *deps = json_object_get(by_field, name);
-            size_t k;
-            json_t *d;
-            gh_buf_puts(&b, "[");
-            json_array_foreach(deps, k, d) {
-                if (k) gh_buf_puts(&b, ",");
-                gh_buf_json_string(&b, json_string_value(d));
-            }
-            gh_buf_puts(&b, "]");
+        json_t *own = NULL, *deps = NULL;
+        if (!strcmp(name, "sources") || !strcmp(name, "provenance")) {
+            own = json_object();
+            departments_of(sent, name, NULL, own);
+            deps = json_object_get(own, name);
         }
-        gh_buf_puts(&b, "}");
+        if (!deps) deps = json_object_get(by_field, name);
+        size_t k;
+        json_t *d;
+        json_array_foreach(deps, k, d) {
+            if (k) gh_buf_puts(&b, ",");
+            gh_buf_json_string(&b, json_string_value(d));
+        }
+        json_decref(own);
+        gh_buf_puts(&b, "]}");
     }
     gh_buf_puts(&b, "}");
-    gh_buf_free(&own);
     free(f);
     return gh_buf_detach(&b);
 }
