@@ -131,23 +131,27 @@ static void on_node(void *opaque, int level, uint64_t index,
 /* The current row's columns, as the binary COPY gives them. */
 enum { C_SEQ, C_AT, C_KIND, C_SUB, C_ENT, C_KEY, C_ENTRY, C_LEAF, C_N };
 
+/* The text columns an entry's head repeats: kind, subscriber, entity,
+ * msg_key. */
+#define C_TEXT 4
+
 typedef struct row {
     gh_pgcopy_reader_t *rd;
     gh_buf_t head; /* the head rebuilt from the columns */
     int64_t at_us; /* the last `at` formatted, and its text */
     char at[40];
-    char *col[C_N]; /* NUL-terminated copies of text columns, for the
-                       slow path */
+    char *col[C_TEXT]; /* the current row's text columns, NUL-terminated
+                          (NULL for NULL) */
 } row_t;
 
-/* Field c as a NUL-terminated string (NULL for NULL); valid until the
- * next call with the same c. */
-static const char *col_str(row_t *w, int c) {
-    size_t n;
-    const char *p = gh_pgcopy_field(w->rd, c, &n);
-    free(w->col[c]);
-    w->col[c] = p ? gh_xstrndup(p, n) : NULL;
-    return w->col[c];
+/* Copies the current row's text columns into w->col. */
+static void text_columns(row_t *w) {
+    for (int c = 0; c < C_TEXT; c++) {
+        size_t n;
+        const char *p = gh_pgcopy_field(w->rd, C_KIND + c, &n);
+        free(w->col[c]);
+        w->col[c] = p ? gh_xstrndup(p, n) : NULL;
+    }
 }
 
 /* The slow path, for an entry whose text does not start with the head its
@@ -158,16 +162,16 @@ static const char *check_members(row_t *w, uint64_t seq, const char *entry,
                                  size_t len, char *why, size_t whysz) {
     json_error_t je;
     json_t *o = json_loadb(entry, len, 0, &je);
-    const char *cols[4] = {"kind", "subscriber", "entity", "key"};
+    const char *cols[C_TEXT] = {"kind", "subscriber", "entity", "key"};
     const char *bad = NULL;
     if (!json_is_object(o) || !json_is_integer(json_object_get(o, "seq")) ||
         (uint64_t)json_integer_value(json_object_get(o, "seq")) != seq)
         bad = "seq";
     else if (strcmp(json_string_value(json_object_get(o, "at")) ?: "", w->at))
         bad = "at";
-    for (int c = 0; !bad && c < 4; c++) {
+    for (int c = 0; !bad && c < C_TEXT; c++) {
         const char *j = json_string_value(json_object_get(o, cols[c]));
-        const char *v = col_str(w, C_KIND + c);
+        const char *v = w->col[c];
         if ((!j) != (!v) || (j && strcmp(j, v))) bad = cols[c];
     }
     if (bad && !strcmp(bad, "seq") &&
@@ -231,10 +235,10 @@ static const char *check_row(row_t *w, uint64_t expect,
     }
     /* The fast path: the text starts with exactly the head the columns
      * give, so it agrees with every one of them. */
+    text_columns(w);
     gh_buf_reset(&w->head);
-    gh__audit_entry_head(&w->head, seq, w->at, col_str(w, C_KIND),
-                         col_str(w, C_SUB), col_str(w, C_ENT),
-                         col_str(w, C_KEY));
+    gh__audit_entry_head(&w->head, seq, w->at, w->col[0], w->col[1], w->col[2],
+                         w->col[3]);
     if (len > w->head.len && !memcmp(entry, w->head.data, w->head.len) &&
         (entry[w->head.len] == ',' || entry[w->head.len] == '}'))
         return NULL;
@@ -314,7 +318,7 @@ gh_err_t gh_audit_verify(PGconn *db, const gh_audit_verify_opts_t *o, FILE *out,
     }
     gh_pgcopy_reader_destroy(w.rd);
     gh_buf_free(&w.head);
-    for (int c = 0; c < C_N; c++)
+    for (int c = 0; c < C_TEXT; c++)
         free(w.col[c]);
     if (!e && !why[0] && next_head < hs.n)
         snprintf(why, sizeof(why),
