@@ -73,15 +73,19 @@ void gh__res_golden_begin(gh__res_golden_t *g) {
         gh_sqlarr_reset(&g->col[k]);
 }
 
+/* Whether golden field f is personal data, stored sealed wherever it is
+ * kept (docs/encryption.md). */
+static int sealed_field(int f) {
+    return f == GH_GOLDEN_ID || f == GH_GOLDEN_PHONE || f == GH_GOLDEN_ADDRESS;
+}
+
 /* An attribute_conflict item for field f of a person (its evidence: every
  * department's value, with record and time). */
 static void conflict_item(gh_crypt_t *c, const comp_t *cp,
                           const gh_golden_src_t *srcs,
                           const gh_golden_pick_t *pk, int f, item_t **items,
                           size_t *nitems) {
-    /* The values of personal-data fields are sealed. */
-    int seal =
-        f == GH_GOLDEN_ID || f == GH_GOLDEN_PHONE || f == GH_GOLDEN_ADDRESS;
+    int seal = sealed_field(f);
     json_t *o = json_object(), *vs = json_array();
     json_object_set_new(o, "field", json_string(gh_golden_field_name(f)));
     json_object_set_new(
@@ -144,9 +148,7 @@ void gh__res_golden_add(gh_resolver_t *r, gh__res_golden_t *g, const comp_t *cp,
          * other one knows better. */
         for (size_t i = 0; !v && f == GH_GOLDEN_SEX && i < cp->n; i++)
             if (r->w[cp->mem[i]].sex_unknown) v = "UNKNOWN";
-        if (v && r->crypt &&
-            (f == GH_GOLDEN_ID || f == GH_GOLDEN_PHONE ||
-             f == GH_GOLDEN_ADDRESS)) {
+        if (v && r->crypt && sealed_field(f)) {
             char *s =
                 gh_crypt_seal(r->crypt, gh_golden_field_name(f), v, strlen(v));
             gh_sqlarr_text(&g->col[1 + f], s);
