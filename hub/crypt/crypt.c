@@ -389,8 +389,7 @@ gh_err_t gh_crypt_open(gh_crypt_t *c, const char *field, const char *s,
     return GH_OK;
 }
 
-uint64_t gh_crypt_blind64(const gh_crypt_t *c, const char *purpose,
-                          uint64_t v) {
+uint64_t gh_crypt_blind64(gh_crypt_t *c, const char *purpose, uint64_t v) {
     if (!c) return v;
     unsigned char msg[64 + 9], md[32];
     size_t pl = strlen(purpose);
@@ -399,7 +398,7 @@ uint64_t gh_crypt_blind64(const gh_crypt_t *c, const char *purpose,
     msg[pl] = 0;
     for (int i = 0; i < 8; i++)
         msg[pl + 1 + i] = (unsigned char)(v >> (8 * i));
-    gh__crypt_ring_t *r = (gh__crypt_ring_t *)&c->ring; /* its cache only */
+    gh__crypt_ring_t *r = &c->ring;
     if (!r->idxmac) r->idxmac = mac_new(r->index);
     mac(r->idxmac, msg, pl + 9, NULL, 0, md);
     uint64_t h = 0;

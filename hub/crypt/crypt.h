@@ -114,7 +114,7 @@ char *gh_crypt_reseal_json(gh_crypt_t *c, const char *kid, const char *json,
 /* A keyed blind index of a 64-bit value for `purpose`: the first 8 bytes
  * of HMAC-SHA256(index key, purpose || 0x00 || v, little-endian). With
  * c == NULL returns v. Never 0 (0 means "no key" to callers). */
-uint64_t gh_crypt_blind64(const gh_crypt_t *c, const char *purpose, uint64_t v);
+uint64_t gh_crypt_blind64(gh_crypt_t *c, const char *purpose, uint64_t v);
 
 /* Checks, in the hub database (migration 008 applied), that its stored
  * blind indexes were made with c's index key (or without one if c is
