@@ -168,22 +168,13 @@ gh_err_t gh_policy_keys_generate(const char *path, const gh_policy_t *p,
     return e;
 }
 
-static void hex16(const unsigned char *md, char out[33]) {
-    static const char dig[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = dig[md[i] >> 4];
-        out[2 * i + 1] = dig[md[i] & 15];
-    }
-    out[32] = '\0';
-}
-
 void gh_policy_hmac_hex(const unsigned char *key, size_t keylen,
                         const char *msg, size_t msglen, char out[33]) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, msglen, md,
          &mdlen);
-    hex16(md, out);
+    gh_hex_encode(md, 16, out); /* the first 16 bytes */
 }
 
 void gh__plan_hmac_hex(const gh_policy_plan_t *pl, const char *msg,
@@ -191,7 +182,7 @@ void gh__plan_hmac_hex(const gh_policy_plan_t *pl, const char *msg,
     unsigned char md[GH_HMAC_LEN];
     /* A plan makes a pseudonym per record: through its context. */
     if (pl->mac && !gh_hmac_sha256(pl->mac, msg, msglen, NULL, 0, md)) {
-        hex16(md, out);
+        gh_hex_encode(md, 16, out); /* the first 16 bytes */
         return;
     }
     gh_policy_hmac_hex(pl->key, pl->keylen, msg, msglen, out);
