@@ -130,7 +130,6 @@ static gh_err_t finish(PGconn *db, const char *what, gh_err_t e, char *errstr,
 
 gh_err_t gh_pgcopy_start(gh_pgcopy_t *c, PGconn *db, const char *sql,
                          const char *what, char *errstr, size_t errstr_size) {
-    c->rows = 0;
     c->failed = 0;
     c->err[0] = '\0';
     PGresult *r = PQexec(db, sql);
@@ -138,6 +137,7 @@ gh_err_t gh_pgcopy_start(gh_pgcopy_t *c, PGconn *db, const char *sql,
         gh_err_t e = gh_pg_result_error(r, db, what, errstr, errstr_size);
         PQclear(r);
         c->len = 0;
+        c->rows = 0;
         return finish(db, what, e, NULL, 0);
     }
     PQclear(r);
@@ -175,13 +175,10 @@ gh_err_t gh_pgcopy_end(gh_pgcopy_t *c, char *errstr, size_t errstr_size) {
 
 gh_err_t gh_pgcopy_send(gh_pgcopy_t *c, PGconn *db, const char *sql,
                         const char *what, char *errstr, size_t errstr_size) {
-    /* The rows built so far stay in the buffer while the COPY starts. */
-    size_t len = c->len;
-    c->len = 0;
+    /* The rows built so far stay in the buffer while the COPY starts
+     * (which sends only the header). */
     gh_err_t e = gh_pgcopy_start(c, db, sql, what, errstr, errstr_size);
-    if (e) return e;
-    c->len = len;
-    return gh_pgcopy_end(c, errstr, errstr_size);
+    return e ? e : gh_pgcopy_end(c, errstr, errstr_size);
 }
 
 /* ---- Reading --------------------------------------------------------- */
