@@ -420,21 +420,6 @@ static gh_err_t on_line(const char *origin, const char *key, const char *value,
 /* ---- checking against the schemas ------------------------------------------
  */
 
-static char *camel(const char *snake) {
-    gh_buf_t b = {0};
-    int up = 1;
-    for (const char *p = snake; *p; p++) {
-        if (*p == '_') {
-            up = 1;
-            continue;
-        }
-        char c = up ? (char)toupper((unsigned char)*p) : *p;
-        gh_buf_append(&b, &c, 1);
-        up = 0;
-    }
-    return gh_buf_detach(&b);
-}
-
 /* Finds the JSON type of field `name` in an entity schema's JSON. */
 static const json_t *entity_field_type(const json_t *entity, const char *name) {
     const json_t *fields = json_object_get(entity, "fields");
@@ -561,14 +546,8 @@ static gh_err_t finish_table(gh_mapping_t *m, gh_map_table_t *t, char *errstr,
                          "%s: table %s: table.%s.source and table.%s.entity "
                          "are required",
                          t->origin, t->id, t->id, t->id);
-    char *cam = camel(t->entity);
-    char *envname = gh_xasprintf("gridhub.change.%sEnvelope", cam);
-    char *entname = gh_xasprintf("gridhub.canonical.%s", cam);
-    free(cam);
-    t->envelope = gh_schemas_get(m->schemas, envname);
-    const gh_schema_t *ent = gh_schemas_get(m->schemas, entname);
-    free(envname);
-    free(entname);
+    const gh_schema_t *ent =
+        gh_schemas_entity(m->schemas, t->entity, &t->envelope);
     if (!t->envelope || !ent)
         return gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
                          "%s: table %s: unknown entity \"%s\" (no "

@@ -11,10 +11,12 @@
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
 
-gh_apply_t *gh_apply_new(PGconn *db, gh_resolver_t *resolver) {
+gh_apply_t *gh_apply_new(PGconn *db, gh_resolver_t *resolver,
+                         const gh_schemas_t *schemas) {
     gh_apply_t *a = gh_xcalloc(1, sizeof(*a));
     a->db = db;
     a->resolver = resolver;
+    a->schemas = schemas;
     a->crypt = resolver ? gh_resolver_crypt(resolver) : NULL;
     return a;
 }
@@ -110,25 +112,43 @@ void gh_apply_discard(gh_apply_t *a) {
 }
 
 /* Marks deleted every live record of (department p[0], table p[1]) older
- * than position (p[2], p[3]), moving it there, and queues it for
- * resolution: a TRUNCATE, or the end of a snapshot. *n (may be NULL)
- * receives how many. */
-static gh_err_t delete_older(gh_apply_t *a, const char *const p[4],
-                             const char *what, long *n, char *errstr,
-                             size_t errstr_size) {
-    PGresult *r = PQexecParams(
-        a->db,
-        "WITH t AS (UPDATE source_person SET deleted = true, pos_lsn = $3, "
-        "pos_seq = $4, applied_at = now() WHERE department = $1 AND "
-        "source_table = $2 AND NOT deleted AND (pos_lsn, pos_seq) < "
-        "($3::bigint, $4::bigint) RETURNING rec_id, n_name, n_pinyin) SELECT "
-        "* FROM t",
-        4, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return sqlerr(r, a->db, what, errstr, errstr_size);
-    changed_rows(a, r);
-    if (n) *n = PQntuples(r);
-    PQclear(r);
+ * than position (p[2], p[3]), moving it there, and queues persons for
+ * resolution: a TRUNCATE (entity NULL: every entity the table feeds), or
+ * the end of one entity's snapshot. *n (may be NULL) receives how many. */
+static gh_err_t delete_older(gh_apply_t *a, const char *entity,
+                             const char *const p[4], const char *what, long *n,
+                             char *errstr, size_t errstr_size) {
+    long total = 0;
+    if (!entity || !strcmp(entity, "person")) {
+        PGresult *r = PQexecParams(
+            a->db,
+            "WITH t AS (UPDATE source_person SET deleted = true, pos_lsn = "
+            "$3, pos_seq = $4, applied_at = now() WHERE department = $1 AND "
+            "source_table = $2 AND NOT deleted AND (pos_lsn, pos_seq) < "
+            "($3::bigint, $4::bigint) RETURNING rec_id, n_name, n_pinyin) "
+            "SELECT * FROM t",
+            4, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            return sqlerr(r, a->db, what, errstr, errstr_size);
+        changed_rows(a, r);
+        total += PQntuples(r);
+        PQclear(r);
+    }
+    if (!entity || strcmp(entity, "person")) {
+        const char *q[5] = {p[0], p[1], p[2], p[3], entity};
+        PGresult *r = PQexecParams(
+            a->db,
+            "UPDATE source_row SET deleted = true, pos_lsn = $3, pos_seq = "
+            "$4, applied_at = now() WHERE department = $1 AND source_table = "
+            "$2 AND NOT deleted AND (pos_lsn, pos_seq) < ($3::bigint, "
+            "$4::bigint) AND ($5::text IS NULL OR entity = $5)",
+            5, NULL, q, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            return sqlerr(r, a->db, what, errstr, errstr_size);
+        total += strtol(PQcmdTuples(r), NULL, 10);
+        PQclear(r);
+    }
+    if (n) *n = total;
     return GH_OK;
 }
 
@@ -148,27 +168,27 @@ gh_err_t gh_apply_truncate(gh_apply_t *a, const gh_apply_ev_t *ev, char *errstr,
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         return sqlerr(r, a->db, "truncate watermark", errstr, errstr_size);
     PQclear(r);
-    return delete_older(a, p, "truncate", NULL, errstr, errstr_size);
+    return delete_older(a, NULL, p, "truncate", NULL, errstr, errstr_size);
 }
 
 gh_err_t gh_apply_snapshot_marker(gh_apply_t *a, const char *dept,
-                                  const char *table, int64_t lsn, int part,
-                                  int parts, long *swept, char *errstr,
-                                  size_t errstr_size) {
+                                  const char *entity, const char *table,
+                                  int64_t lsn, int part, int parts, long *swept,
+                                  char *errstr, size_t errstr_size) {
     if (swept) *swept = 0;
     char l[32], pt[16], ps[16];
     snprintf(l, sizeof(l), "%" PRId64, lsn);
     snprintf(pt, sizeof(pt), "%d", part);
     snprintf(ps, sizeof(ps), "%d", parts);
-    const char *p[5] = {dept, table, l, pt, ps};
+    const char *p[6] = {dept, table, l, pt, ps, entity};
     PGresult *r = PQexecParams(
         a->db,
         "WITH i AS (INSERT INTO snapshot_marker (department, source_table, "
-        "snapshot_lsn, part, parts) VALUES ($1, $2, $3, $4, $5) ON CONFLICT "
-        "DO NOTHING RETURNING part) SELECT count(*) + (SELECT count(*) FROM i) "
-        "FROM snapshot_marker WHERE department = $1 AND source_table = $2 AND "
-        "snapshot_lsn = $3",
-        5, NULL, p, NULL, NULL, 0);
+        "snapshot_lsn, part, parts, entity) VALUES ($1, $2, $3, $4, $5, $6) "
+        "ON CONFLICT DO NOTHING RETURNING part) SELECT count(*) + (SELECT "
+        "count(*) FROM i) FROM snapshot_marker WHERE department = $1 AND "
+        "source_table = $2 AND snapshot_lsn = $3 AND entity = $6",
+        6, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return sqlerr(r, a->db, "record snapshot marker", errstr, errstr_size);
     long seen = strtol(PQgetvalue(r, 0, 0), NULL, 10);
@@ -177,13 +197,14 @@ gh_err_t gh_apply_snapshot_marker(gh_apply_t *a, const char *dept,
     /* Every row of the snapshot is at (lsn, 0) or later: (lsn, -1) is
      * older than all of them and younger than anything before. */
     const char *q[4] = {dept, table, l, "-1"};
-    gh_err_t e =
-        delete_older(a, q, "sweep after snapshot", swept, errstr, errstr_size);
+    gh_err_t e = delete_older(a, entity, q, "sweep after snapshot", swept,
+                              errstr, errstr_size);
     if (e) return e;
+    const char *f[4] = {dept, table, l, entity};
     r = PQexecParams(a->db,
                      "DELETE FROM snapshot_marker WHERE department = $1 AND "
-                     "source_table = $2 AND snapshot_lsn <= $3",
-                     3, NULL, q, NULL, NULL, 0);
+                     "source_table = $2 AND snapshot_lsn <= $3 AND entity = $4",
+                     4, NULL, f, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         return sqlerr(r, a->db, "forget snapshot markers", errstr, errstr_size);
     PQclear(r);
@@ -319,5 +340,32 @@ gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
 out:
     PQclear(cur);
     gh_apply_ev_free(&ev);
+    return e;
+}
+
+gh_err_t gh_apply_event(gh_apply_t *a, avro_value_t *env, const char *entity,
+                        int *applied, char *errstr, size_t errstr_size) {
+    if (!strcmp(entity, "person"))
+        return gh_apply_person_event(a, env, applied, errstr, errstr_size);
+    if (applied) *applied = 0;
+    gh_apply_ev_t ev;
+    avro_value_t row;
+    gh_err_t e = gh_apply_ev_head(env, &ev, &row, errstr, errstr_size);
+    if (e) return e;
+    int is_truncate = ev.op == 't';
+    if (is_truncate) e = gh_apply_truncate(a, &ev, errstr, errstr_size);
+    gh_apply_ev_free(&ev);
+    if (is_truncate) {
+        if (!e && applied) *applied = 1;
+        return e;
+    }
+    /* A batch of one has the contract of a single event. */
+    int st = 0;
+    char *why = NULL;
+    e = gh_apply_row_batch(a, env, &entity, 1, &st, &why, errstr, errstr_size);
+    if (!e && st < 0)
+        e = gh_seterr(errstr, errstr_size, GH_ERR_SCHEMA, "%s", why);
+    free(why);
+    if (!e && applied) *applied = st;
     return e;
 }

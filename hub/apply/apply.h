@@ -22,42 +22,48 @@
 
 typedef struct gh_apply gh_apply_t;
 
-/* `db` and `resolver` are borrowed. */
-gh_apply_t *gh_apply_new(PGconn *db, gh_resolver_t *resolver);
+/* `db`, `resolver` and `schemas` (whose entity envelopes the events were
+ * decoded to) are borrowed. */
+gh_apply_t *gh_apply_new(PGconn *db, gh_resolver_t *resolver,
+                         const gh_schemas_t *schemas);
 void gh_apply_destroy(gh_apply_t *a);
 /* Re-targets to a new connection after a reconnect (forgetting the open
  * batch). */
 void gh_apply_set_conn(gh_apply_t *a, PGconn *db);
 
-/* Applies one decoded person change envelope inside the caller's
- * transaction. GH_ERR_PG / GH_ERR_PG_CONNECT on database errors (the caller
- * rolls back to its savepoint); GH_ERR_SCHEMA if the envelope is not a
- * person envelope. *applied (may be NULL) is 0 for a skipped stale event. */
-gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
-                               char *errstr, size_t errstr_size);
+/* Applies one decoded change envelope of `entity` ("person", "grid",
+ * "household_member", ...: the entity of the topic it came from, never
+ * what the message says) inside the caller's transaction. GH_ERR_PG /
+ * GH_ERR_PG_CONNECT on database errors (the caller rolls back to its
+ * savepoint); GH_ERR_SCHEMA if the envelope is not one of the entity's.
+ * *applied (may be NULL) is 0 for a skipped stale event. */
+gh_err_t gh_apply_event(gh_apply_t *a, avro_value_t *env, const char *entity,
+                        int *applied, char *errstr, size_t errstr_size);
 
-/* Applies n decoded envelopes (in their order) set-based, inside the
- * caller's transaction. status[i]: 1 applied, 0 skipped (replay, older
- * than a truncate), -1 rejected — why[i] (caller frees) says why, for a
- * dead letter. Returns GH_OK, or an error after which nothing of the batch
- * must be kept (the caller rolls back to a savepoint taken before and
- * applies the envelopes one by one with gh_apply_person_event, which
- * isolates a failing one): GH_ERR_PG / GH_ERR_PG_CONNECT, or
- * GH_ERR_INVALID_ARG when the batch holds a TRUNCATE. */
-gh_err_t gh_apply_person_batch(gh_apply_t *a, avro_value_t *envs, int n,
-                               int *status, char **why, char *errstr,
-                               size_t errstr_size);
+/* Applies n decoded envelopes (in their order; envs[i] of entity[i])
+ * set-based, inside the caller's transaction. status[i]: 1 applied, 0
+ * skipped (replay, older than a truncate), -1 rejected — why[i] (caller
+ * frees) says why, for a dead letter. Returns GH_OK, or an error after
+ * which nothing of the batch must be kept (the caller rolls back to a
+ * savepoint taken before and applies the envelopes one by one with
+ * gh_apply_event, which isolates a failing one): GH_ERR_PG /
+ * GH_ERR_PG_CONNECT, or GH_ERR_INVALID_ARG when the batch holds a
+ * TRUNCATE. */
+gh_err_t gh_apply_batch(gh_apply_t *a, avro_value_t *envs,
+                        const char *const *entity, int n, int *status,
+                        char **why, char *errstr, size_t errstr_size);
 
-/* Records that the snapshot of `table` (of department `dept`) taken at
- * source position `lsn` has ended on partition `part` of `parts`; when all
- * have, marks deleted every live record of the table still older than the
- * snapshot (the source deleted it while its events were lost) and queues
- * it for resolution. *swept (may be NULL) receives how many. Inside the
- * caller's transaction, after the batch's events. */
+/* Records that the snapshot of `table` (of department `dept`) into the
+ * topic of `entity`, taken at source position `lsn`, has ended on
+ * partition `part` of `parts`; when all have, marks deleted every live
+ * record of that entity and table still older than the snapshot (the
+ * source deleted it while its events were lost) and queues persons for
+ * resolution. *swept (may be NULL) receives how many. Inside the caller's
+ * transaction, after the batch's events. */
 gh_err_t gh_apply_snapshot_marker(gh_apply_t *a, const char *dept,
-                                  const char *table, int64_t lsn, int part,
-                                  int parts, long *swept, char *errstr,
-                                  size_t errstr_size);
+                                  const char *entity, const char *table,
+                                  int64_t lsn, int part, int parts, long *swept,
+                                  char *errstr, size_t errstr_size);
 
 /* Resolves every record changed since the last flush, in the caller's
  * transaction (taking the resolution lock). `st` may be NULL. */

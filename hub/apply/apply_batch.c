@@ -44,8 +44,16 @@ static int cmp_state(const void *x, const void *y) {
     return cmp_key(a->dept, a->key, b->dept, b->key);
 }
 
-/* Non-zero if a TRUNCATE of the event's table at or after its position. */
-static int truncated(PGresult *wm, const gh_apply_ev_t *ev) {
+PGresult *gh_apply_read_watermarks(gh_apply_t *a, char *errstr,
+                                   size_t errstr_size) {
+    return gh_pg_query_what(a->db,
+                            "SELECT department, source_table, pos_lsn, "
+                            "pos_seq FROM table_watermark",
+                            0, NULL, "read truncate watermarks", errstr,
+                            errstr_size);
+}
+
+int gh_apply_truncated(PGresult *wm, const gh_apply_ev_t *ev) {
     for (int i = 0; wm && i < PQntuples(wm); i++) {
         if (strcmp(PQgetvalue(wm, i, 0), ev->dept) ||
             strcmp(PQgetvalue(wm, i, 1), ev->table))
@@ -263,12 +271,7 @@ gh_err_t gh_apply_person_batch(gh_apply_t *a, avro_value_t *envs, int n,
             " FROM source_person WHERE (department, source_key) IN "
             "(SELECT d, k FROM unnest($1::text[], $2::text[]) AS u(d, k))",
             2, p, "read source records", errstr, errstr_size);
-        if (cur)
-            wm = gh_pg_query_what(
-                a->db,
-                "SELECT department, source_table, pos_lsn, pos_seq FROM "
-                "table_watermark",
-                0, NULL, "read truncate watermarks", errstr, errstr_size);
+        if (cur) wm = gh_apply_read_watermarks(a, errstr, errstr_size);
     }
     gh_sqlarr_free(&kd);
     gh_sqlarr_free(&kk);
@@ -300,7 +303,7 @@ gh_err_t gh_apply_person_batch(gh_apply_t *a, avro_value_t *envs, int n,
         if (!ok[i]) continue;
         gh_apply_ev_t *x = &ev[i];
         kstate_t *k = &ks[st_of[i]];
-        if (truncated(wm, x)) continue;
+        if (gh_apply_truncated(wm, x)) continue;
         if ((k->exists || k->dirty) &&
             (x->lsn < k->lsn || (x->lsn == k->lsn && x->seq <= k->seq)))
             continue; /* replay or older */

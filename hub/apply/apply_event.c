@@ -90,16 +90,17 @@ void gh_apply_ev_free(gh_apply_ev_t *ev) {
     free(ev->dept);
     free(ev->table);
     free(ev->key);
+    free(ev->doc);
     for (int f = 0; f < GH_AF_N; f++)
         free(ev->val[f]);
     memset(ev, 0, sizeof(*ev));
 }
 
-gh_err_t gh_apply_ev_parse(avro_value_t *env, gh_apply_ev_t *ev, char *errstr,
-                           size_t errstr_size) {
+gh_err_t gh_apply_ev_head(avro_value_t *env, gh_apply_ev_t *ev,
+                          avro_value_t *row, char *errstr, size_t errstr_size) {
     memset(ev, 0, sizeof(*ev));
     gh_buf_t b = {0};
-    avro_value_t src, opv, rowu, row;
+    avro_value_t src, opv, rowu;
     if (avro_value_get_by_name(env, "source", &src, NULL) ||
         avro_value_get_by_name(env, "op", &opv, NULL))
         return gh_seterr(errstr, errstr_size, GH_ERR_SCHEMA,
@@ -122,19 +123,40 @@ gh_err_t gh_apply_ev_parse(avro_value_t *env, gh_apply_ev_t *ev, char *errstr,
     /* The row this event is about: `after`, or `before` for a delete. */
     avro_value_get_by_name(env, ev->op == 'd' ? "before" : "after", &rowu,
                            NULL);
-    if (avro_value_get_current_branch(&rowu, &row) ||
-        avro_value_get_type(&row) != AVRO_RECORD) {
+    if (avro_value_get_current_branch(&rowu, row) ||
+        avro_value_get_type(row) != AVRO_RECORD) {
         e = gh_seterr(errstr, errstr_size, GH_ERR_SCHEMA,
                       "'%c' event without a row", ev->op);
         goto out;
     }
-    if (field_text(&row, "source_key", &b) != V_VALUE) {
+    if (field_text(row, "source_key", &b) != V_VALUE) {
         e = gh_seterr(errstr, errstr_size, GH_ERR_SCHEMA,
                       "event without source_key");
         goto out;
     }
     ev->key = gh_buf_detach(&b);
-    if (ev->op == 'd') goto out;
+out:
+    gh_buf_free(&b);
+    if (e) gh_apply_ev_free(ev);
+    return e;
+}
+
+int gh_apply_is_unchanged(avro_value_t *fv) {
+    avro_value_t v;
+    if (avro_value_get_type(fv) != AVRO_UNION ||
+        avro_value_get_current_branch(fv, &v) ||
+        avro_value_get_type(&v) != AVRO_ENUM)
+        return 0;
+    return !strcmp(avro_schema_type_name(avro_value_get_schema(&v)),
+                   "Unchanged");
+}
+
+gh_err_t gh_apply_ev_parse(avro_value_t *env, gh_apply_ev_t *ev, char *errstr,
+                           size_t errstr_size) {
+    avro_value_t row;
+    gh_err_t e = gh_apply_ev_head(env, ev, &row, errstr, errstr_size);
+    if (e || ev->op == 't' || ev->op == 'd') return e;
+    gh_buf_t b = {0};
     /* Avro dates and timestamps arrive as numbers (negative before 1970)
      * and are formatted here, not guessed from their text later. */
     for (int f = 0; f < GH_AF_N; f++) {
@@ -150,10 +172,8 @@ gh_err_t gh_apply_ev_parse(avro_value_t *env, gh_apply_ev_t *ev, char *errstr,
         else if (k == V_VALUE)
             ev->val[f] = gh_buf_detach(&b);
     }
-out:
     gh_buf_free(&b);
-    if (e) gh_apply_ev_free(ev);
-    return e;
+    return GH_OK;
 }
 
 const char *gh_apply_nz(const char *s) {

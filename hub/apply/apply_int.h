@@ -12,8 +12,9 @@
 struct gh_apply {
     PGconn *db;
     gh_resolver_t *resolver;
-    gh_crypt_t *crypt; /* the resolver's; NULL: stored in clear */
-    int64_t *changed;  /* rec_ids changed in the open batch */
+    const gh_schemas_t *schemas; /* entity envelopes, to render rows */
+    gh_crypt_t *crypt;           /* the resolver's; NULL: stored in clear */
+    int64_t *changed;            /* rec_ids changed in the open batch */
     size_t nchanged, capchanged;
 };
 
@@ -46,13 +47,41 @@ typedef struct gh_apply_ev {
     int64_t lsn, seq;
     char *val[GH_AF_N];
     unsigned char unchanged[GH_AF_N]; /* TOAST: keep the stored value */
+    /* Entity rows (apply_row.c): the row as compact JSON (NULL for d and
+     * t), and whether it lacks fields the change left Unchanged. */
+    char *doc;
+    int partial;
 } gh_apply_ev_t;
 
-/* Parses an envelope; GH_ERR_SCHEMA with errstr if it is not a person
- * change envelope. On error ev holds nothing to free. */
+/* Parses what every change envelope has: op, source, position and, but
+ * for a TRUNCATE, the row's source_key; *row receives the row record
+ * (`after`, or `before` for a delete). GH_ERR_SCHEMA with errstr if env is
+ * not a change envelope. On error ev holds nothing to free. */
+gh_err_t gh_apply_ev_head(avro_value_t *env, gh_apply_ev_t *ev,
+                          avro_value_t *row, char *errstr, size_t errstr_size);
+/* Parses a person envelope (the head and the person fields). */
 gh_err_t gh_apply_ev_parse(avro_value_t *env, gh_apply_ev_t *ev, char *errstr,
                            size_t errstr_size);
 void gh_apply_ev_free(gh_apply_ev_t *ev);
+/* Non-zero if a row field's value is the Unchanged branch (TOAST). */
+int gh_apply_is_unchanged(avro_value_t *field);
+
+/* The truncate watermarks (department, table, lsn, seq), or NULL with
+ * errstr set; and whether one makes event ev stale. */
+PGresult *gh_apply_read_watermarks(gh_apply_t *a, char *errstr,
+                                   size_t errstr_size);
+int gh_apply_truncated(PGresult *wm, const gh_apply_ev_t *ev);
+
+/* The person and entity-row halves of gh_apply_batch / gh_apply_event,
+ * with the same contracts. */
+gh_err_t gh_apply_person_batch(gh_apply_t *a, avro_value_t *envs, int n,
+                               int *status, char **why, char *errstr,
+                               size_t errstr_size);
+gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
+                               char *errstr, size_t errstr_size);
+gh_err_t gh_apply_row_batch(gh_apply_t *a, avro_value_t *envs,
+                            const char *const *entity, int n, int *status,
+                            char **why, char *errstr, size_t errstr_size);
 
 /* Normalized copies of a record's values, for matching. */
 typedef struct gh_apply_norm {

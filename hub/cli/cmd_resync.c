@@ -160,8 +160,14 @@ static gh_err_t drop_slot(const char *path, const char *dept, char *err,
 
 static gh_err_t department(const gh_conf_t *conf, const char *dept, char *err,
                            size_t errsz) {
-    gh_origin_t *o = gh_origin_new(conf, err, errsz);
-    if (!o) return GH_ERR_CONFIG;
+    gh_schemas_t *set = NULL;
+    gh_err_t le = gh_schemas_load_dir(&set, gh_schemas_dir(conf), err, errsz);
+    if (le) return le;
+    gh_origin_t *o = gh_origin_new(conf, set, err, errsz);
+    if (!o) {
+        gh_schemas_destroy(set);
+        return GH_ERR_CONFIG;
+    }
     char **topics = NULL;
     int nt = 0;
     char *list = gh_xstrdup(gh_conf_get(conf, "source.topics")), *save = NULL;
@@ -175,6 +181,7 @@ static gh_err_t department(const gh_conf_t *conf, const char *dept, char *err,
     }
     free(list);
     gh_origin_destroy(o);
+    gh_schemas_destroy(set);
     if (!nt)
         return gh_seterr(err, errsz, GH_ERR_INVALID_ARG,
                          "no topic of department %s in source.topics", dept);

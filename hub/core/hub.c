@@ -26,10 +26,14 @@ const gh_conf_prop_t gh_hub_props[] = {
      "applied at start)."},
     GH_KAFKA_CONF_PROPS,
     {"source.topics", GH_CONF_LIST, NULL, 1, 0, 0, NULL, NULL,
-     "Department person topics to consume, each "
+     "Department topics to consume, each "
      "`<source.topic.prefix>.<department>.<entity>`, e.g. "
-     "`gridhub.zongzhi.person`: a topic speaks for the department its name "
-     "says, and an event naming another department is a dead letter."},
+     "`gridhub.zongzhi.person` or `gridhub.gongan.household`: a topic speaks "
+     "for the department its name says (an event naming another department "
+     "is a dead letter) and carries the entity its name ends with (events "
+     "are read as that entity's envelope, whatever schema they were "
+     "written with). Persons are resolved into golden residents; every "
+     "other entity is kept per department row in `source_row`."},
     {"source.topic.prefix", GH_CONF_STR, "gridhub", 0, 0, 0, NULL, NULL,
      "The connectors' `topic.prefix`."},
     {"source.lsn.max.jump", GH_CONF_INT, "274877906944", 0, 1,
@@ -133,6 +137,7 @@ typedef struct batch {
     int n;
     int decoded; /* env/of hold the decoded batch; its dead letters are out */
     avro_value_t *env;
+    const char **ent;        /* entity of env[i] (borrowed from origin) */
     rd_kafka_message_t **of; /* message of env[i] */
     int k;
     /* Dead letters of the current attempt, produced once it committed (a
@@ -143,7 +148,7 @@ typedef struct batch {
     int ndl, ndecode_dl;   /* the first ndecode_dl are the decoder's */
     /* End-of-snapshot markers, applied after the batch's events. */
     struct marker {
-        const char *dept;
+        const char *dept, *entity;
         char *table;
         int64_t lsn;
         int part, parts;
@@ -212,8 +217,13 @@ static void read_marker(hub_t *h, batch_t *b, rd_kafka_message_t *m) {
     }
     /* Records keep the table name without its schema. */
     const char *dot = strrchr(table, '.');
-    b->mk[b->nmk++] = (struct marker){dept, gh_xstrdup(dot ? dot + 1 : table),
-                                      l, (int)m->partition, atoi(parts)};
+    b->mk[b->nmk++] = (struct marker){
+        dept,
+        gh_origin_entity(h->origin, rd_kafka_topic_name(m->rkt), NULL),
+        gh_xstrdup(dot ? dot + 1 : table),
+        l,
+        (int)m->partition,
+        atoi(parts)};
 }
 
 /* Decodes the batch once, before any database work: an undecodable or
@@ -234,8 +244,18 @@ static gh_err_t decode_batch(hub_t *h, batch_t *b, char *errstr,
         }
         char reason[1024];
         avro_value_t *v = &b->env[b->k];
-        gh_err_t de = gh_serde_decode(h->serde, m->payload, m->len, h->reader,
-                                      v, NULL, reason, sizeof(reason));
+        const gh_schema_t *reader = NULL;
+        const char *ent =
+            gh_origin_entity(h->origin, rd_kafka_topic_name(m->rkt), &reader);
+        if (!ent) {
+            snprintf(reason, sizeof(reason),
+                     "topic %s is not a configured source",
+                     rd_kafka_topic_name(m->rkt));
+            defer_dead_letter(b, m, GH_DL_UNTRUSTED, reason);
+            continue;
+        }
+        gh_err_t de = gh_serde_decode(h->serde, m->payload, m->len, reader, v,
+                                      NULL, reason, sizeof(reason));
         if (de == GH_ERR_HTTP) {
             batch_clear(b); /* nothing dead-lettered yet may be sent twice */
             return gh_seterr(errstr, errstr_size, GH_ERR_RETRY, "%s", reason);
@@ -250,6 +270,7 @@ static gh_err_t decode_batch(hub_t *h, batch_t *b, char *errstr,
             defer_dead_letter(b, m, GH_DL_UNTRUSTED, reason);
             continue;
         }
+        b->ent[b->k] = ent;
         b->of[b->k++] = m;
     }
     b->ndecode_dl = b->ndl;
@@ -258,20 +279,21 @@ static gh_err_t decode_batch(hub_t *h, batch_t *b, char *errstr,
 
 /* Applies one envelope on its own (the fallback path), dead-lettering it
  * if its data cannot be applied; a transient failure ends the attempt. */
-static gh_err_t apply_one(hub_t *h, batch_t *b, rd_kafka_message_t *m,
-                          avro_value_t *v, char *errstr, size_t errstr_size) {
+static gh_err_t apply_one(hub_t *h, batch_t *b, int i, char *errstr,
+                          size_t errstr_size) {
     char why[1024], ignore[256];
     gh_err_t e = gh_pg_exec(h->db, "SAVEPOINT ev", errstr, errstr_size);
     if (e) return e;
     int applied = 0;
     gh_pg_clear_sqlstate();
-    e = gh_apply_person_event(h->apply, v, &applied, why, sizeof(why));
+    e = gh_apply_event(h->apply, &b->env[i], b->ent[i], &applied, why,
+                       sizeof(why));
     if (e && transient(h->db, e))
         return gh_seterr(errstr, errstr_size,
                          e == GH_ERR_PG_CONNECT ? e : GH_ERR_RETRY, "%s", why);
     if (e) {
         gh_pg_exec(h->db, "ROLLBACK TO SAVEPOINT ev", ignore, sizeof(ignore));
-        defer_dead_letter(b, m, GH_DL_APPLY, why);
+        defer_dead_letter(b, b->of[i], GH_DL_APPLY, why);
         return GH_OK;
     }
     gh_pg_exec(h->db, "RELEASE SAVEPOINT ev", ignore, sizeof(ignore));
@@ -296,8 +318,8 @@ static gh_err_t apply_batch(hub_t *h, batch_t *b, char *errstr,
     gh_err_t e = gh_pg_exec(h->db, "SAVEPOINT batch", errstr, errstr_size);
     gh_pg_clear_sqlstate();
     gh_err_t be = e ? e
-                    : gh_apply_person_batch(h->apply, b->env, k, status, why,
-                                            err, sizeof(err));
+                    : gh_apply_batch(h->apply, b->env, b->ent, k, status, why,
+                                     err, sizeof(err));
     long long applied = 0, skipped = 0;
     if (!e && !be) {
         gh_pg_exec(h->db, "RELEASE SAVEPOINT batch", ignore, sizeof(ignore));
@@ -320,7 +342,7 @@ static gh_err_t apply_batch(hub_t *h, batch_t *b, char *errstr,
                    sizeof(ignore));
         gh_apply_discard(h->apply);
         for (int i = 0; i < k && !e; i++)
-            e = apply_one(h, b, b->of[i], &b->env[i], errstr, errstr_size);
+            e = apply_one(h, b, i, errstr, errstr_size);
     }
     /* Counted once the attempt's outcome is known: apply_one counts its
      * own. */
@@ -352,8 +374,9 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
         for (int i = 0; !e && i < b->nmk; i++) {
             long swept = 0;
             e = gh_apply_snapshot_marker(
-                h->apply, b->mk[i].dept, b->mk[i].table, b->mk[i].lsn,
-                b->mk[i].part, b->mk[i].parts, &swept, errstr, errstr_size);
+                h->apply, b->mk[i].dept, b->mk[i].entity, b->mk[i].table,
+                b->mk[i].lsn, b->mk[i].part, b->mk[i].parts, &swept, errstr,
+                errstr_size);
             if (!e && swept)
                 gh_log_info(LOG,
                             "snapshot of %s.%s complete: %ld records the "
@@ -539,7 +562,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
      * was down is queued for a sweep. */
     if (!e) e = follow_policy(h, 1, errstr, errstr_size);
     if (e) goto out;
-    h->apply = gh_apply_new(h->db, h->resolver);
+    h->apply = gh_apply_new(h->db, h->resolver, h->schemas);
     e = gh__hub_relay(h, errstr,
                       errstr_size); /* whatever a crash left behind */
     if (e) goto out;
@@ -575,6 +598,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     batch_t b = {0};
     b.msgs = batch;
     b.env = gh_xcalloc((size_t)max_msgs, sizeof(avro_value_t));
+    b.ent = gh_xcalloc((size_t)max_msgs, sizeof(char *));
     b.of = gh_xcalloc((size_t)max_msgs, sizeof(rd_kafka_message_t *));
     b.dl_of = gh_xcalloc((size_t)max_msgs, sizeof(rd_kafka_message_t *));
     b.dl_why = gh_xcalloc((size_t)max_msgs, sizeof(char *));
@@ -685,6 +709,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     }
     free(batch);
     free(b.env);
+    free(b.ent);
     free(b.of);
     free(b.dl_of);
     free(b.dl_why);
@@ -748,14 +773,12 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
     gh_err_t e = gh_schemas_load_dir(&h.schemas, gh_schemas_dir(conf), errstr,
                                      errstr_size);
     if (e) return e;
-    h.reader = gh_schemas_get(h.schemas, "gridhub.change.PersonEnvelope");
     h.view = gh_schemas_get(h.schemas, "gridhub.view.Person");
-    if (!h.reader || !h.view) {
+    if (!h.view) {
         gh_schemas_destroy(h.schemas);
-        return gh_seterr(
-            errstr, errstr_size, GH_ERR_SCHEMA,
-            "schemas.dir %s lacks the person envelope or the view schema",
-            gh_schemas_dir(conf));
+        return gh_seterr(errstr, errstr_size, GH_ERR_SCHEMA,
+                         "schemas.dir %s lacks the person view schema",
+                         gh_schemas_dir(conf));
     }
     h.serde = gh_serde_new(h.schemas, gh_conf_get(conf, "schema.registry.url"));
     h.feed = gh_feed_new(conf, h.schemas, h.serde, errstr, errstr_size);
@@ -778,7 +801,7 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         gh_log_warn(LOG, "audit.signing.key.file is not set: the audit log is "
                          "written, but no signed tree head pins it");
     }
-    h.origin = gh_origin_new(conf, errstr, errstr_size);
+    h.origin = gh_origin_new(conf, h.schemas, errstr, errstr_size);
     if (!h.origin) {
         e = GH_ERR_CONFIG;
         goto out;

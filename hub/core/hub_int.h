@@ -19,7 +19,6 @@ typedef struct hub {
     const gh_conf_t *conf;
     gh_schemas_t *schemas;
     gh_serde_t *serde;
-    const gh_schema_t *reader; /* current person envelope */
     const gh_schema_t *view;
     rd_kafka_t *producer;
     PGconn *db;

@@ -9,7 +9,8 @@
 #include "gridhub/util.h"
 
 typedef struct src {
-    char *topic, *dept;
+    char *topic, *dept, *entity;
+    const gh_schema_t *envelope;
 } src_t;
 
 typedef struct pos {
@@ -33,8 +34,8 @@ static pos_t *pos_of(gh_origin_t *o, const char *dept) {
     return &o->pos[o->npos++];
 }
 
-gh_origin_t *gh_origin_new(const gh_conf_t *conf, char *errstr,
-                           size_t errstr_size) {
+gh_origin_t *gh_origin_new(const gh_conf_t *conf, const gh_schemas_t *schemas,
+                           char *errstr, size_t errstr_size) {
     gh_origin_t *o = gh_xcalloc(1, sizeof(*o));
     o->max_jump = gh_conf_get_int(conf, "source.lsn.max.jump");
     const char *prefix = gh_conf_get(conf, "source.topic.prefix");
@@ -56,9 +57,20 @@ gh_origin_t *gh_origin_new(const gh_conf_t *conf, char *errstr,
             gh_origin_destroy(o);
             return NULL;
         }
+        const gh_schema_t *env = NULL;
+        if (!gh_schemas_entity(schemas, dot + 1, &env)) {
+            gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                      "source.topics: \"%s\": no entity \"%s\" in "
+                      "schemas.dir (no %s.avsc marked gridhub.entity)",
+                      t, dot + 1, dot + 1);
+            free(list);
+            gh_origin_destroy(o);
+            return NULL;
+        }
         o->srcs = gh_xrealloc(o->srcs, (size_t)(o->nsrcs + 1) * sizeof(src_t));
         o->srcs[o->nsrcs++] =
-            (src_t){gh_xstrdup(t), gh_xstrndup(d, (size_t)(dot - d))};
+            (src_t){gh_xstrdup(t), gh_xstrndup(d, (size_t)(dot - d)),
+                    gh_xstrdup(dot + 1), env};
     }
     free(list);
     return o;
@@ -69,6 +81,7 @@ void gh_origin_destroy(gh_origin_t *o) {
     for (int i = 0; i < o->nsrcs; i++) {
         free(o->srcs[i].topic);
         free(o->srcs[i].dept);
+        free(o->srcs[i].entity);
     }
     for (int i = 0; i < o->npos; i++)
         free(o->pos[i].dept);
@@ -83,12 +96,25 @@ const char *gh_origin_department(const gh_origin_t *o, const char *topic) {
     return NULL;
 }
 
+const char *gh_origin_entity(const gh_origin_t *o, const char *topic,
+                             const gh_schema_t **envelope) {
+    for (int i = 0; i < o->nsrcs; i++)
+        if (!strcmp(o->srcs[i].topic, topic)) {
+            if (envelope) *envelope = o->srcs[i].envelope;
+            return o->srcs[i].entity;
+        }
+    if (envelope) *envelope = NULL;
+    return NULL;
+}
+
 gh_err_t gh_origin_load(gh_origin_t *o, PGconn *db, char *errstr,
                         size_t errstr_size) {
     PGresult *r = gh_pg_query_what(
         db,
         "SELECT department, max(lsn) FROM (SELECT department, max(pos_lsn) "
         "lsn FROM source_person GROUP BY department UNION ALL SELECT "
+        "department, max(pos_lsn) FROM source_row GROUP BY department UNION "
+        "ALL SELECT "
         "department, max(pos_lsn) FROM table_watermark GROUP BY department) "
         "x GROUP BY department",
         0, NULL, "read source positions", errstr, errstr_size);

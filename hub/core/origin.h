@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 #include <stdint.h>
 
+#include "gridhub/avro.h"
 #include "gridhub/conf.h"
 #include "gridhub/error.h"
 
@@ -22,15 +23,21 @@ typedef struct gh_origin gh_origin_t;
 
 /* Reads source.topics, source.topic.prefix and source.lsn.max.jump from
  * conf (borrowed for the call). NULL with errstr naming the topic that
- * does not follow the naming rule. Owned by the caller. */
-gh_origin_t *gh_origin_new(const gh_conf_t *conf, char *errstr,
-                           size_t errstr_size);
+ * does not follow the naming rule or names an entity `schemas` (borrowed,
+ * must outlive the handle) has no envelope for. Owned by the caller. */
+gh_origin_t *gh_origin_new(const gh_conf_t *conf, const gh_schemas_t *schemas,
+                           char *errstr, size_t errstr_size);
 /* NULL is a no-op. */
 void gh_origin_destroy(gh_origin_t *o);
 
 /* The department a source topic belongs to; NULL for a topic not
  * configured. Borrowed. */
 const char *gh_origin_department(const gh_origin_t *o, const char *topic);
+/* The entity a source topic carries ("person", "grid", ...: the last part
+ * of its name) and, in *envelope (may be NULL), the envelope its events
+ * are read as; NULL for a topic not configured. Borrowed. */
+const char *gh_origin_entity(const gh_origin_t *o, const char *topic,
+                             const gh_schema_t **envelope);
 
 /* Learns each department's highest accepted position from the hub
  * database (at the start of a session). */

@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +337,37 @@ const gh_schema_t *gh_schemas_get(const gh_schemas_t *set,
     if (idx) s = set->v[json_integer_value(idx)];
     pthread_mutex_unlock(&m->lock);
     return s;
+}
+
+/* "household_member" -> "HouseholdMember" (new string). */
+static char *camel(const char *snake) {
+    gh_buf_t b = {0};
+    int up = 1;
+    for (const char *p = snake; *p; p++) {
+        if (*p == '_') {
+            up = 1;
+            continue;
+        }
+        char c = up ? (char)toupper((unsigned char)*p) : *p;
+        gh_buf_append(&b, &c, 1);
+        up = 0;
+    }
+    return gh_buf_detach(&b);
+}
+
+const gh_schema_t *gh_schemas_entity(const gh_schemas_t *set,
+                                     const char *entity,
+                                     const gh_schema_t **envelope) {
+    char *cam = camel(entity);
+    char *envname = gh_xasprintf("gridhub.change.%sEnvelope", cam);
+    char *entname = gh_xasprintf("gridhub.canonical.%s", cam);
+    free(cam);
+    const gh_schema_t *ent = gh_schemas_get(set, entname);
+    const gh_schema_t *env = gh_schemas_get(set, envname);
+    free(envname);
+    free(entname);
+    if (envelope) *envelope = ent ? env : NULL;
+    return env ? ent : NULL;
 }
 
 const gh_schema_t *gh_schemas_by_fingerprint(const gh_schemas_t *set,

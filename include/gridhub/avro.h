@@ -103,6 +103,14 @@ gh_err_t gh_schemas_add_json(gh_schemas_t *set, const char *schema_json,
  * none. Borrowed. */
 const gh_schema_t *gh_schemas_get(const gh_schemas_t *set,
                                   const char *fullname);
+/* The entity schema of an entity named as mappings and topics name it
+ * ("household_member" -> gridhub.canonical.HouseholdMember) and, in
+ * *envelope (may be NULL), its composed change envelope
+ * (gridhub.change.HouseholdMemberEnvelope). NULL (and *envelope NULL) if
+ * the set lacks either. Borrowed. */
+const gh_schema_t *gh_schemas_entity(const gh_schemas_t *set,
+                                     const char *entity,
+                                     const gh_schema_t **envelope);
 /* Any version by fingerprint; NULL if unknown. Borrowed. */
 const gh_schema_t *gh_schemas_by_fingerprint(const gh_schemas_t *set,
                                              uint64_t fp);

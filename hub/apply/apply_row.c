@@ -1,0 +1,378 @@
+/* Applying change events of every entity but persons (grids, buildings,
+ * households, members, staff, events, registrations, ...) into
+ * source_row: the row as the entity's canonical record in JSON, under the
+ * same rules as persons — position order per key, replays and events
+ * older than a TRUNCATE skipped, deletes kept as deleted rows, TOASTed
+ * (Unchanged) values kept from the stored row, set-based per batch.
+ * Nothing here knows an entity: the schema the topic's events were
+ * decoded to says what the fields are. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply_int.h"
+#include "gridhub/pg.h"
+#include "gridhub/sqlarr.h"
+#include "gridhub/util.h"
+
+/* The crypt field an entity field is sealed as, by the end of its name
+ * (head_id_number, registered_address, contact_phone, ...); NULL: kept
+ * in clear. docs/encryption.md lists what this seals. */
+static const char *sealed_as(const char *field) {
+    static const char *const classes[] = {"id_number", "phone", "address"};
+    size_t fl = strlen(field);
+    for (size_t i = 0; i < sizeof(classes) / sizeof(*classes); i++) {
+        size_t cl = strlen(classes[i]);
+        if (fl >= cl && !strcmp(field + fl - cl, classes[i]) &&
+            (fl == cl || field[fl - cl - 1] == '_'))
+            return classes[i];
+    }
+    return NULL;
+}
+
+/* Renders the row of a c/u/r event into ev->doc (compact JSON, sensitive
+ * values sealed; fields the change left Unchanged absent and ev->partial
+ * set). A value the database cannot hold is the event's fault: -1 with
+ * why. */
+static int render_row(gh_apply_t *a, const gh_schema_t *envs, avro_value_t *env,
+                      avro_value_t *row, gh_apply_ev_t *ev, char *why,
+                      size_t why_size) {
+    json_t *j = gh_avro_to_json(envs, env);
+    json_t *r = json_object_get(j, "after");
+    size_t nf = 0;
+    avro_value_get_size(row, &nf);
+    int rc = 0;
+    for (size_t i = 0; i < nf && !rc; i++) {
+        avro_value_t fv;
+        const char *name = NULL;
+        if (avro_value_get_by_index(row, i, &fv, &name) || !name) continue;
+        if (gh_apply_is_unchanged(&fv)) {
+            json_object_del(r, name);
+            ev->partial = 1;
+            continue;
+        }
+        json_t *x = json_object_get(r, name);
+        if (!json_is_string(x)) continue;
+        const char *sv = json_string_value(x);
+        size_t n = json_string_length(x);
+        if (strlen(sv) != n) {
+            snprintf(why, why_size,
+                     "field %s holds a NUL character, which no text column "
+                     "can store",
+                     name);
+            rc = -1;
+            break;
+        }
+        const char *cls = sealed_as(name);
+        if (a->crypt && cls && n) {
+            char *sealed = gh_crypt_seal(a->crypt, cls, sv, n);
+            json_object_set_new(r, name, json_string(sealed));
+            free(sealed);
+        }
+    }
+    if (!rc) ev->doc = json_dumps(r, JSON_COMPACT);
+    json_decref(j);
+    return rc;
+}
+
+typedef struct rstate {
+    const char *dept, *entity, *key, *table;
+    int64_t lsn, seq;
+    int exists, deleted, dirty;
+    json_t *doc;  /* the row as it stands; NULL: the stored one */
+    int partial;  /* doc lacks Unchanged fields the stored row has */
+    int stored_i; /* its row in the read result, -1 if none */
+} rstate_t;
+
+typedef struct kref {
+    int ev;
+    const char *dept, *entity, *key;
+} kref_t;
+
+static int cmp3(const char *d1, const char *e1, const char *k1, const char *d2,
+                const char *e2, const char *k2) {
+    int c = strcmp(d1, d2);
+    if (!c) c = strcmp(e1, e2);
+    return c ? c : strcmp(k1, k2);
+}
+
+static int cmp_kref(const void *x, const void *y) {
+    const kref_t *a = x, *b = y;
+    int c = cmp3(a->dept, a->entity, a->key, b->dept, b->entity, b->key);
+    return c ? c : a->ev - b->ev;
+}
+
+static int cmp_rstate(const void *x, const void *y) {
+    const rstate_t *a = x, *b = y;
+    return cmp3(a->dept, a->entity, a->key, b->dept, b->entity, b->key);
+}
+
+/* Reads the stored position of every key (and, when `rows`, the row). */
+static PGresult *read_stored(gh_apply_t *a, rstate_t *ks, int nk, int rows,
+                             char *errstr, size_t errstr_size) {
+    gh_sqlarr_t d = {0}, e = {0}, k = {0};
+    gh_sqlarr_reset(&d);
+    gh_sqlarr_reset(&e);
+    gh_sqlarr_reset(&k);
+    for (int i = 0; i < nk; i++) {
+        gh_sqlarr_text(&d, ks[i].dept);
+        gh_sqlarr_text(&e, ks[i].entity);
+        gh_sqlarr_text(&k, ks[i].key);
+    }
+    const char *p[4] = {gh_sqlarr_get(&d), gh_sqlarr_get(&e), gh_sqlarr_get(&k),
+                        rows ? "t" : "f"};
+    PGresult *r = gh_pg_query_what(
+        a->db,
+        "SELECT department, entity, source_key, pos_lsn, pos_seq, "
+        "deleted::int, CASE WHEN $4::boolean THEN row::text END FROM "
+        "source_row WHERE (department, entity, source_key) IN (SELECT d, e, "
+        "k FROM unnest($1::text[], $2::text[], $3::text[]) AS u(d, e, k))",
+        4, p, "read entity rows", errstr, errstr_size);
+    gh_sqlarr_free(&d);
+    gh_sqlarr_free(&e);
+    gh_sqlarr_free(&k);
+    return r;
+}
+
+/* Writes the live (deleted = 0) or the deleted (1) keys the batch
+ * changed: one statement each. */
+static gh_err_t write_keys(gh_apply_t *a, rstate_t *ks, int nk, int deleted,
+                           char *errstr, size_t errstr_size) {
+    enum { NA = 7 };
+    gh_sqlarr_t arr[NA];
+    memset(arr, 0, sizeof(arr));
+    for (int j = 0; j < NA; j++)
+        gh_sqlarr_reset(&arr[j]);
+    int n = 0;
+    for (int i = 0; i < nk; i++) {
+        rstate_t *k = &ks[i];
+        if (!k->dirty || k->deleted != deleted) continue;
+        gh_sqlarr_text(&arr[0], k->dept);
+        gh_sqlarr_text(&arr[1], k->entity);
+        gh_sqlarr_text(&arr[2], k->key);
+        gh_sqlarr_text(&arr[3], k->table);
+        gh_sqlarr_int(&arr[4], k->lsn);
+        gh_sqlarr_int(&arr[5], k->seq);
+        char *doc = k->doc ? json_dumps(k->doc, JSON_COMPACT) : NULL;
+        gh_sqlarr_text(&arr[6], doc);
+        free(doc);
+        n++;
+    }
+    gh_err_t e = GH_OK;
+    if (n) {
+        const char *p[NA];
+        for (int j = 0; j < NA; j++)
+            p[j] = gh_sqlarr_get(&arr[j]);
+        /* A delete keeps the last row it had (as source_person does). */
+        PGresult *r = gh_pg_query_what(
+            a->db,
+            deleted
+                ? "INSERT INTO source_row AS s (department, entity, "
+                  "source_key, source_table, pos_lsn, pos_seq, deleted, "
+                  "row) SELECT d, e, k, t, l, q, true, coalesce(r::jsonb, "
+                  "'{}') FROM unnest($1::text[], $2::text[], $3::text[], "
+                  "$4::text[], $5::bigint[], $6::bigint[], $7::text[]) AS "
+                  "u(d, e, k, t, l, q, r) ON CONFLICT (department, entity, "
+                  "source_key) DO UPDATE SET source_table = "
+                  "EXCLUDED.source_table, pos_lsn = EXCLUDED.pos_lsn, "
+                  "pos_seq = EXCLUDED.pos_seq, deleted = true, applied_at = "
+                  "now()"
+                : "INSERT INTO source_row AS s (department, entity, "
+                  "source_key, source_table, pos_lsn, pos_seq, deleted, "
+                  "row) SELECT d, e, k, t, l, q, false, r::jsonb FROM "
+                  "unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+                  "$5::bigint[], $6::bigint[], $7::text[]) AS u(d, e, k, t, "
+                  "l, q, r) ON CONFLICT (department, entity, source_key) DO "
+                  "UPDATE SET source_table = EXCLUDED.source_table, pos_lsn "
+                  "= EXCLUDED.pos_lsn, pos_seq = EXCLUDED.pos_seq, deleted = "
+                  "false, row = EXCLUDED.row, applied_at = now()",
+            NA, p, deleted ? "delete entity rows" : "upsert entity rows",
+            errstr, errstr_size);
+        if (!r)
+            e = GH_ERR_PG;
+        else
+            PQclear(r);
+    }
+    for (int j = 0; j < NA; j++)
+        gh_sqlarr_free(&arr[j]);
+    return e;
+}
+
+gh_err_t gh_apply_row_batch(gh_apply_t *a, avro_value_t *envs,
+                            const char *const *entity, int n, int *status,
+                            char **why, char *errstr, size_t errstr_size) {
+    gh_apply_ev_t *ev = gh_xcalloc((size_t)n + 1, sizeof(*ev));
+    kref_t *refs = gh_xcalloc((size_t)n + 1, sizeof(*refs));
+    int *st_of = gh_xcalloc((size_t)n + 1, sizeof(int));
+    rstate_t *ks = gh_xcalloc((size_t)n + 1, sizeof(*ks));
+    PGresult *cur = NULL, *wm = NULL;
+    gh_err_t e = GH_OK;
+    int m = 0, nk = 0, any_partial = 0;
+    for (int i = 0; i < n; i++) {
+        status[i] = 0;
+        why[i] = NULL;
+        st_of[i] = -1;
+        char reason[512];
+        avro_value_t row;
+        const gh_schema_t *envs_schema = NULL;
+        if (!gh_schemas_entity(a->schemas, entity[i], &envs_schema)) {
+            e = gh_seterr(errstr, errstr_size, GH_ERR_SCHEMA,
+                          "no schema for entity %s", entity[i]);
+            goto out;
+        }
+        if (gh_apply_ev_head(&envs[i], &ev[i], &row, reason, sizeof(reason)) ||
+            (strchr("cur", ev[i].op) &&
+             render_row(a, envs_schema, &envs[i], &row, &ev[i], reason,
+                        sizeof(reason)))) {
+            status[i] = -1;
+            why[i] = gh_xstrdup(reason);
+            continue;
+        }
+        if (ev[i].op == 't') {
+            e = gh_seterr(errstr, errstr_size, GH_ERR_INVALID_ARG,
+                          "batch holds a TRUNCATE");
+            goto out;
+        }
+        any_partial |= ev[i].partial;
+        refs[m++] = (kref_t){i, ev[i].dept, entity[i], ev[i].key};
+    }
+    /* One state per key, in (department, entity, key) order. */
+    qsort(refs, (size_t)m, sizeof(*refs), cmp_kref);
+    for (int j = 0; j < m; j++) {
+        const kref_t *x = &refs[j];
+        if (!nk || cmp3(ks[nk - 1].dept, ks[nk - 1].entity, ks[nk - 1].key,
+                        x->dept, x->entity, x->key))
+            ks[nk++] = (rstate_t){.dept = x->dept,
+                                  .entity = x->entity,
+                                  .key = x->key,
+                                  .stored_i = -1};
+        st_of[x->ev] = nk - 1;
+    }
+    if (nk) {
+        cur = read_stored(a, ks, nk, any_partial, errstr, errstr_size);
+        if (cur) wm = gh_apply_read_watermarks(a, errstr, errstr_size);
+        if (!cur || !wm) {
+            e = GH_ERR_PG;
+            goto out;
+        }
+    }
+    for (int i = 0; cur && i < PQntuples(cur); i++) {
+        rstate_t key = {.dept = PQgetvalue(cur, i, 0),
+                        .entity = PQgetvalue(cur, i, 1),
+                        .key = PQgetvalue(cur, i, 2)};
+        rstate_t *k = bsearch(&key, ks, (size_t)nk, sizeof(*ks), cmp_rstate);
+        if (!k) continue;
+        k->exists = 1;
+        k->stored_i = i;
+        k->lsn = strtoll(PQgetvalue(cur, i, 3), NULL, 10);
+        k->seq = strtoll(PQgetvalue(cur, i, 4), NULL, 10);
+        k->deleted = PQgetvalue(cur, i, 5)[0] == '1';
+    }
+    /* Fold the events in their order. */
+    for (int i = 0; i < n; i++) {
+        if (st_of[i] < 0) continue;
+        gh_apply_ev_t *x = &ev[i];
+        rstate_t *k = &ks[st_of[i]];
+        if (gh_apply_truncated(wm, x)) continue;
+        if ((k->exists || k->dirty) &&
+            (x->lsn < k->lsn || (x->lsn == k->lsn && x->seq <= k->seq)))
+            continue; /* replay or older */
+        k->lsn = x->lsn;
+        k->seq = x->seq;
+        k->table = x->table;
+        k->dirty = 1;
+        status[i] = 1;
+        if (x->op == 'd') {
+            k->deleted = 1;
+            continue;
+        }
+        k->deleted = 0;
+        json_t *doc = json_loads(x->doc, 0, NULL);
+        if (x->partial && !k->doc && k->stored_i >= 0 &&
+            !PQgetisnull(cur, k->stored_i, 6))
+            k->doc = json_loads(PQgetvalue(cur, k->stored_i, 6), 0, NULL);
+        if (x->partial && k->doc) {
+            json_object_update(k->doc, doc);
+            json_decref(doc);
+        } else {
+            json_decref(k->doc);
+            k->doc = doc;
+        }
+    }
+    e = write_keys(a, ks, nk, 0, errstr, errstr_size);
+    if (!e) e = write_keys(a, ks, nk, 1, errstr, errstr_size);
+out:
+    if (e)
+        for (int i = 0; i < n; i++) {
+            free(why[i]);
+            why[i] = NULL;
+            status[i] = 0;
+        }
+    PQclear(cur);
+    PQclear(wm);
+    for (int i = 0; i < nk; i++)
+        json_decref(ks[i].doc);
+    for (int i = 0; i < n; i++)
+        gh_apply_ev_free(&ev[i]);
+    free(ev);
+    free(refs);
+    free(st_of);
+    free(ks);
+    return e;
+}
+
+gh_err_t gh_apply_batch(gh_apply_t *a, avro_value_t *envs,
+                        const char *const *entity, int n, int *status,
+                        char **why, char *errstr, size_t errstr_size) {
+    avro_value_t *pe = gh_xcalloc((size_t)n + 1, sizeof(*pe));
+    avro_value_t *re = gh_xcalloc((size_t)n + 1, sizeof(*re));
+    const char **rent = gh_xcalloc((size_t)n + 1, sizeof(*rent));
+    int *pi = gh_xcalloc((size_t)n + 1, sizeof(int));
+    int *ri = gh_xcalloc((size_t)n + 1, sizeof(int));
+    int *st = gh_xcalloc((size_t)n + 1, sizeof(int));
+    char **wh = gh_xcalloc((size_t)n + 1, sizeof(char *));
+    int np = 0, nr = 0;
+    for (int i = 0; i < n; i++) {
+        status[i] = 0;
+        why[i] = NULL;
+        if (!strcmp(entity[i], "person")) {
+            pi[np] = i;
+            pe[np++] = envs[i];
+        } else {
+            ri[nr] = i;
+            rent[nr] = entity[i];
+            re[nr++] = envs[i];
+        }
+    }
+    /* Persons and other entities live in separate tables: their order
+     * relative to each other does not matter, only within a key. */
+    gh_err_t e = GH_OK;
+    if (np) {
+        e = gh_apply_person_batch(a, pe, np, st, wh, errstr, errstr_size);
+        for (int j = 0; !e && j < np; j++) {
+            status[pi[j]] = st[j];
+            why[pi[j]] = wh[j];
+        }
+    }
+    if (!e && nr) {
+        e = gh_apply_row_batch(a, re, rent, nr, st, wh, errstr, errstr_size);
+        for (int j = 0; !e && j < nr; j++) {
+            status[ri[j]] = st[j];
+            why[ri[j]] = wh[j];
+        }
+    }
+    if (e)
+        for (int i = 0; i < n; i++) {
+            free(why[i]);
+            why[i] = NULL;
+            status[i] = 0;
+        }
+    free(pe);
+    free(re);
+    free(rent);
+    free(pi);
+    free(ri);
+    free(st);
+    free(wh);
+    return e;
+}
