@@ -3,6 +3,7 @@
 #
 #   ./ops/bench-hub.sh [--preset demo|city] [--scale F] [--seed N]
 #                      [--policy city|open|FILE] [--subscribers N]
+#                      [--entities person|all]
 #
 # Generates the preset into five department databases, lets the five
 # connectors publish their snapshots to the embedded broker, then starts
@@ -17,6 +18,11 @@
 # field in clear: the same fan-out with nothing to enforce, the baseline
 # enforcement is measured against) or a file. Afterwards it changes the policy (chuangwen's phones
 # dropped) and times the re-materialization of that subscriber's whole view.
+# --entities all makes the hub consume every topic the connectors publish
+# (grids, buildings, households, staff, events, ...) while it resolves the
+# persons, as in production; `person` (the default) only the person topics.
+# The records/s figure is persons either way: the difference is what the
+# other entities cost person resolution.
 # Everything is real: PostgreSQL started by ops/pg-cluster.sh,
 # `gridhub gen`, `gridhub connector`, `gridhub hub`.
 set -euo pipefail
@@ -24,7 +30,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$ROOT"
 
-PRESET=demo SCALE=1 SEED=1 POLICY=city NSUBS=1
+PRESET=demo SCALE=1 SEED=1 POLICY=city NSUBS=1 ENTITIES=person
 while (($#)); do
     case $1 in
     --preset) PRESET=$2; shift 2 ;;
@@ -32,7 +38,8 @@ while (($#)); do
     --seed) SEED=$2; shift 2 ;;
     --policy) POLICY=$2; shift 2 ;;
     --subscribers) NSUBS=$2; shift 2 ;;
-    *) echo "usage: $0 [--preset demo|city] [--scale F] [--seed N] [--policy city|open|FILE] [--subscribers N]" >&2; exit 2 ;;
+    --entities) ENTITIES=$2; shift 2 ;;
+    *) echo "usage: $0 [--preset demo|city] [--scale F] [--seed N] [--policy city|open|FILE] [--subscribers N] [--entities person|all]" >&2; exit 2 ;;
     esac
 done
 
@@ -61,12 +68,22 @@ proc_start broker "$WORK/broker.log" "$WORK/broker.log" \
 for _ in $(seq 100); do [[ -s "$WORK/bootstrap" ]] && break; sleep 0.1; done
 BS=$(cat "$WORK/bootstrap")
 
+[[ $ENTITIES == person || $ENTITIES == all ]] || { echo "--entities: person or all, not '$ENTITIES'" >&2; exit 2; }
+# shellcheck source=ops/lib/topics.sh
+. ops/lib/topics.sh
 topics=""
+crosswalks=""
 for d in "${DEPTS[@]}"; do
     proc_start "connector.$d" "$WORK/connector.$d.log" "$WORK/connector.$d.log" \
         "$GH" connector -c "connectors/$d/connector.properties" --bootstrap-servers "$BS" \
         --database-conninfo "$CI dbname=$d" --state-dir "$WORK/state"
-    topics+="${topics:+,}gridhub.$d.person"
+    if [[ $ENTITIES == all ]]; then
+        topics+="${topics:+,}$(dept_topics "$d")"
+        cw=$(dept_crosswalk "$d")
+        [[ -z "$cw" ]] || crosswalks+="${crosswalks:+,}$cw"
+    else
+        topics+="${topics:+,}gridhub.$d.person"
+    fi
 done
 for d in "${DEPTS[@]}"; do
     for _ in $(seq 3000); do grep -q "snapshot done" "$WORK/connector.$d.log" && break; sleep 0.1; done
@@ -95,7 +112,8 @@ t0=$(date +%s.%N)
 # shellcheck disable=SC2086 # GH_BENCH_HUB_ARGS: several words on purpose
 proc_start hub "$WORK/hub.log" "$WORK/hub.log" \
     "$GH" hub --bootstrap-servers "$BS" --database-conninfo "$CI dbname=hub" \
-    --source-topics "$topics" --policy-file "$WORK/bench.policy" \
+    --source-topics "$topics" ${crosswalks:+--grid-crosswalks "$crosswalks"} \
+    --policy-file "$WORK/bench.policy" \
     --policy-keys-file "$WORK/bench.keys" ${GH_BENCH_HUB_ARGS:-}
 HUB=$(proc_pid hub)
 n=0
@@ -108,6 +126,20 @@ for _ in $(seq 7200); do
     sleep 0.5
 done
 t1=$(date +%s.%N)
+# With every entity: also until the hub holds every row the connectors
+# published (their topics' messages less the snapshot markers), so the
+# figure below says how long the whole preset took.
+entity_rows=0
+if [[ $ENTITIES == all ]]; then
+    for _ in $(seq 3600); do
+        a=$(psql -tAd hub -c "SELECT count(*) FROM source_row")
+        sleep 3
+        b=$(psql -tAd hub -c "SELECT count(*) FROM source_row")
+        ((a == b && b > 0)) && break
+    done
+    entity_rows=$b
+fi
+t2=$(date +%s.%N)
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$HUB/status")
 secs=$(echo "$t1 - $t0" | bc -l)
 
@@ -153,6 +185,13 @@ PY
 echo
 echo "== hub incremental resolution, preset $PRESET scale $SCALE seed $SEED, $(nproc) cores"
 printf '  %d person records applied and resolved in %.1f s: %.0f records/s\n' "$n" "$secs" "$(echo "$n / $secs" | bc -l)"
+if [[ $ENTITIES == all ]]; then
+    printf '  entities: every topic; %d rows of other entities applied, all done %.1f s after the start\n' "$entity_rows" "$(echo "$t2 - $t0" | bc -l)"
+    psql -tAd hub -c "SELECT '  by entity: ' || string_agg(entity || ' ' || n, ', ') FROM (SELECT entity, count(*) n FROM source_row GROUP BY 1 ORDER BY 1) x"
+    psql -tAd hub -c "SELECT '  grids: ' || count(*) || ', staff ' || (SELECT count(*) FROM grid_staff_member) || ', grid issues ' || (SELECT count(*) FROM grid_issue) FROM grid"
+else
+    echo "  entities: person topics only"
+fi
 echo "  hub peak RSS: $((rss / 1024)) MiB"
 echo "  policy: $POLICY ($nsubs subscribers, version $(grep -o 'version [0-9a-f]*' "$WORK/hub.log" | head -1 | cut -d' ' -f2))"
 psql -tAd hub -c "SELECT '  subscriber records held: ' || string_agg(subscriber || ' ' || n, ', ') FROM (SELECT subscriber, count(*) FILTER (WHERE digest IS NOT NULL) n FROM feed_state GROUP BY subscriber ORDER BY subscriber) x"

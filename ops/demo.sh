@@ -147,7 +147,9 @@ grep -E '^(total|truth):' "$WORK/gen.log" | sed 's/^/  /'
 step "Starting the embedded broker"
 topics=gridhub.dlq,gridhub.heartbeat
 for s in "${SUBS[@]}"; do topics+=",hub.view.$s.person"; done
-for d in "${DEPTS[@]}"; do topics+=",gridhub.$d.person"; done
+# shellcheck source=ops/lib/topics.sh
+. ops/lib/topics.sh
+for d in "${DEPTS[@]}"; do topics+=",$(dept_topics "$d")"; done
 # Every long-running component serves /metrics and /health on a free port
 # (port 0) and writes its URL to $WORK/metrics.<name>: `gridhub status`
 # reads them in the "Delivery state" step.
@@ -159,18 +161,21 @@ BS=$(cat "$WORK/bootstrap")
 echo "bootstrap.servers=$BS"
 
 step "Starting five connectors, the hub and four subscribers"
-person_topics=""
+source_topics=""
+crosswalks=""
 for d in "${DEPTS[@]}"; do
     proc_start "connector.$d" "$WORK/connector.$d.log" "$WORK/connector.$d.log" \
         "$GH" connector -c "connectors/$d/connector.properties" --bootstrap-servers "$BS" \
         --database-conninfo "$CI_BASE dbname=$d" --state-dir "$WORK/state" \
         --metrics-listen 127.0.0.1:0 --metrics-listen-file "$WORK/metrics.$d"
-    person_topics+="${person_topics:+,}gridhub.$d.person"
+    source_topics+="${source_topics:+,}$(dept_topics "$d")"
+    cw=$(dept_crosswalk "$d")
+    [[ -z "$cw" ]] || crosswalks+="${crosswalks:+,}$cw"
 done
 proc_start hub "$WORK/hub.log" "$WORK/hub.log" \
     "$GH" hub --bootstrap-servers "$BS" --database-conninfo "$CI_BASE dbname=hub" \
-    --source-topics "$person_topics" --policy-file "$POLICY" --policy-keys-file "$KEYS" \
-    --audit-signing-key-file "$WORK/audit.key" --crypt-key-file "$WORK/hub.keys" \
+    --source-topics "$source_topics" --grid-crosswalks "$crosswalks" \
+    --policy-file "$POLICY" --policy-keys-file "$KEYS" --audit-signing-key-file "$WORK/audit.key" --crypt-key-file "$WORK/hub.keys" \
     --metrics-listen 127.0.0.1:0 --metrics-listen-file "$WORK/metrics.hub"
 endpoints="broker=@$WORK/metrics.broker"
 for d in "${DEPTS[@]}"; do endpoints+=",$d=@$WORK/metrics.$d"; done
@@ -259,8 +264,8 @@ views last "$WORK" zongzhi 6 "$seen"
 
 step "Identity resolution: the steward's review queue"
 HUBCONF="$WORK/hub.properties"
-printf 'bootstrap.servers=%s\ndatabase.conninfo=%s\nsource.topics=%s\npolicy.file=%s\npolicy.keys.file=%s\ncrypt.key.file=%s\n' \
-    "$BS" "$CI_BASE dbname=hub" "$person_topics" "$POLICY" "$KEYS" "$WORK/hub.keys" >"$HUBCONF"
+printf 'bootstrap.servers=%s\ndatabase.conninfo=%s\nsource.topics=%s\ngrid.crosswalks=%s\npolicy.file=%s\npolicy.keys.file=%s\ncrypt.key.file=%s\n' \
+    "$BS" "$CI_BASE dbname=hub" "$source_topics" "$crosswalks" "$POLICY" "$KEYS" "$WORK/hub.keys" >"$HUBCONF"
 psql -tAd hub -c "SELECT '  open items: ' || coalesce(string_agg(kind || ' ' || n, ', '), 'none') FROM (SELECT kind, count(*) n FROM steward_item WHERE status = 'open' GROUP BY kind ORDER BY kind) x"
 "$GH" steward list --limit 8 -c "$HUBCONF" | sed 's/^/  /'
 item=$(psql -tAd hub -c "SELECT item_id FROM steward_item WHERE status = 'open' AND kind = 'possible_duplicate' ORDER BY score DESC LIMIT 1")
@@ -286,6 +291,21 @@ if [[ -n "$item" ]]; then
     echo "  the resident as subscribers see them now:"
     views show "$KEYS" "$WORK" "$SUBLIST" "$pid"
 fi
+
+step "The shared grid: 综治's hierarchy, every department's staff, what does not fit (docs/grid.md)"
+grids_ready() { (($(psql -tAd hub -c "SELECT count(*) FROM grid_staff_member") > 0)); }
+wait_until 120 "the hub's grid hierarchy" "$WORK/hub.log" grids_ready
+psql -tAd hub -c "SELECT '  ' || count(*) FILTER (WHERE level = 'GRID') || ' grids in ' ||
+    count(*) FILTER (WHERE level = 'COMMUNITY') || ' communities; other departments'' units placed: ' ||
+    (SELECT count(*) FILTER (WHERE ref_code IS NOT NULL) || ' of ' || count(*) FROM grid_unit u
+     WHERE u.department <> 'zongzhi') FROM grid"
+show_grid=$(psql -tAd hub -c "SELECT m.grid_code FROM grid_staff_member m JOIN grid g ON g.code = m.grid_code
+    WHERE g.level = 'GRID' GROUP BY 1 ORDER BY count(DISTINCT m.department) DESC, count(*) DESC, 1 LIMIT 1")
+"$GH" grid show "$show_grid" -c "$HUBCONF" 2>&1 | sed 's/^/  /'
+echo "  the 1+1+N check (a grid leader and a full-time member in every grid):"
+"$GH" grid check -c "$HUBCONF" 2>&1 | tail -n 4 | sed 's/^/    /' || true
+echo "  what stewards must settle instead of the hub guessing (gridhub grid issues):"
+"$GH" grid issues -c "$HUBCONF" 2>&1 | tail -n 6 | sed 's/^/    /'
 
 step "A purpose-bound grant lapses by itself"
 echo "  grant epidemic_dt gives 创文 (chuangwen) the phones of 大塘社区 (LP-DT) in clear:"

@@ -250,6 +250,17 @@ static gh_err_t codes_add(codes_t *c, const char *origin, const char *from,
     return GH_OK;
 }
 
+typedef struct codes_ctx {
+    codes_t *c;
+    const char *origin;
+} codes_ctx_t;
+
+static gh_err_t codes_pair(void *ctx, const char *where, const char *from,
+                           const char *to, char *errstr, size_t errstr_size) {
+    codes_ctx_t *x = ctx;
+    return codes_add(x->c, where, from, to, errstr, errstr_size);
+}
+
 /* Loads `from,to` lines of a CSV file (no quoting; # comments). */
 static gh_err_t codes_load_file(gh_mapping_t *m, codes_t *c, const char *origin,
                                 char *errstr, size_t errstr_size) {
@@ -258,42 +269,14 @@ static gh_err_t codes_load_file(gh_mapping_t *m, codes_t *c, const char *origin,
                      ? gh_xstrdup(c->file)
                      : gh_xasprintf("%s/%s", dirname(dir), c->file);
     free(dir);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        gh_err_t e = gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
-                               "%s: code table %s: cannot open %s: %s", origin,
-                               c->name, path, strerror(errno));
-        free(path);
-        return e;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    int lineno = 0;
-    gh_err_t e = GH_OK;
-    while (!e && getline(&line, &cap, f) >= 0) {
-        lineno++;
-        char *s = gh_str_trim(line);
-        if (!*s || *s == '#') continue;
-        char *comma = strchr(s, ',');
-        char where[1024];
-        snprintf(where, sizeof(where), "%s:%d", path, lineno);
-        if (!comma) {
-            e = gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
-                          "%s: code table %s: %s: expected from,to", origin,
-                          c->name, where);
-            break;
-        }
-        *comma = '\0';
-        e = codes_add(c, where, gh_str_trim(s), gh_str_trim(comma + 1), errstr,
-                      errstr_size);
-    }
-    /* A directory opens but does not read: not an empty table. */
-    if (!e && ferror(f))
+    codes_ctx_t x = {c, origin};
+    char why[1024];
+    gh_err_t e = gh_read_pairs_file(path, codes_pair, &x, why, sizeof(why));
+    if (e == GH_ERR_MAPPING)
+        gh_seterr(errstr, errstr_size, e, "%s: %s", origin, why);
+    else if (e)
         e = gh_seterr(errstr, errstr_size, GH_ERR_MAPPING,
-                      "%s: code table %s: cannot read %s: %s", origin, c->name,
-                      path, strerror(errno));
-    free(line);
-    fclose(f);
+                      "%s: code table %s: %s", origin, c->name, why);
     free(path);
     return e;
 }

@@ -60,8 +60,32 @@ gh_err_t gh_apply_open_stored(const gh_apply_t *a, PGresult *r, int first,
                                 errstr_size);
 }
 
+static void untouch(gh_apply_t *a) {
+    for (int i = 0; i < a->ntouched; i++)
+        free(a->touched[i]);
+    a->ntouched = 0;
+}
+
+void gh_apply_touch(gh_apply_t *a, const char *entity) {
+    if (gh_apply_touched(a, entity) && strcmp(entity, "*")) return;
+    for (int i = 0; i < a->ntouched; i++)
+        if (!strcmp(a->touched[i], entity)) return;
+    /* More entities than slots: as if a TRUNCATE touched them all. */
+    if (a->ntouched == (int)(sizeof(a->touched) / sizeof(*a->touched)) - 1)
+        entity = "*";
+    a->touched[a->ntouched++] = gh_xstrdup(entity);
+}
+
+int gh_apply_touched(const gh_apply_t *a, const char *entity) {
+    for (int i = 0; i < a->ntouched; i++)
+        if (!strcmp(a->touched[i], entity) || !strcmp(a->touched[i], "*"))
+            return 1;
+    return 0;
+}
+
 void gh_apply_destroy(gh_apply_t *a) {
     if (!a) return;
+    untouch(a);
     free(a->changed);
     free(a);
 }
@@ -69,6 +93,7 @@ void gh_apply_destroy(gh_apply_t *a) {
 void gh_apply_set_conn(gh_apply_t *a, PGconn *db) {
     a->db = db;
     a->nchanged = 0;
+    untouch(a);
 }
 
 static gh_err_t sqlerr(PGresult *r, PGconn *c, const char *what, char *errstr,
@@ -98,6 +123,7 @@ static void changed_rows(gh_apply_t *a, PGresult *r) {
 
 gh_err_t gh_apply_flush(gh_apply_t *a, gh_resolve_stats_t *st, char *errstr,
                         size_t errstr_size) {
+    untouch(a);
     if (!a->nchanged) return GH_OK;
     gh_err_t e = gh_resolver_lock(a->db, errstr, errstr_size);
     if (!e)
@@ -109,6 +135,7 @@ gh_err_t gh_apply_flush(gh_apply_t *a, gh_resolve_stats_t *st, char *errstr,
 
 void gh_apply_discard(gh_apply_t *a) {
     a->nchanged = 0;
+    untouch(a);
 }
 
 /* Marks deleted every live record of (department p[0], table p[1]) older
@@ -145,7 +172,9 @@ static gh_err_t delete_older(gh_apply_t *a, const char *entity,
             5, NULL, q, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
             return sqlerr(r, a->db, what, errstr, errstr_size);
-        total += strtol(PQcmdTuples(r), NULL, 10);
+        long n_rows = strtol(PQcmdTuples(r), NULL, 10);
+        if (n_rows) gh_apply_touch(a, entity ? entity : "*");
+        total += n_rows;
         PQclear(r);
     }
     if (n) *n = total;

@@ -69,6 +69,10 @@ gh_err_t gh_apply_snapshot_marker(gh_apply_t *a, const char *dept,
  * transaction (taking the resolution lock). `st` may be NULL. */
 gh_err_t gh_apply_flush(gh_apply_t *a, gh_resolve_stats_t *st, char *errstr,
                         size_t errstr_size);
+/* Non-zero if the open batch (since the last flush or discard) changed
+ * rows of `entity` (not persons: those go to resolution). */
+int gh_apply_touched(const gh_apply_t *a, const char *entity);
+
 /* Forgets the batch's changed records (after a rollback). */
 void gh_apply_discard(gh_apply_t *a);
 

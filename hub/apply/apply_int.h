@@ -16,7 +16,14 @@ struct gh_apply {
     gh_crypt_t *crypt;           /* the resolver's; NULL: stored in clear */
     int64_t *changed;            /* rec_ids changed in the open batch */
     size_t nchanged, capchanged;
+    /* Entities (other than persons) whose rows the open batch changed;
+     * "*" after a TRUNCATE, which can touch any. */
+    char *touched[16];
+    int ntouched;
 };
+
+/* Notes that the open batch changed rows of `entity`. */
+void gh_apply_touch(gh_apply_t *a, const char *entity);
 
 /* The person fields stored per source record, in table-column order. */
 enum {
@@ -51,6 +58,8 @@ typedef struct gh_apply_ev {
      * t), and whether it lacks fields the change left Unchanged. */
     char *doc;
     int partial;
+    int64_t id_key; /* gh_resolver_id_key of the id_number field, 0: none,
+                       -1: the field is Unchanged */
 } gh_apply_ev_t;
 
 /* Parses what every change envelope has: op, source, position and, but

@@ -49,6 +49,7 @@ static int render_row(gh_apply_t *a, const gh_schema_t *envs, avro_value_t *env,
         if (gh_apply_is_unchanged(&fv)) {
             json_object_del(r, name);
             ev->partial = 1;
+            if (!strcmp(name, "id_number")) ev->id_key = -1;
             continue;
         }
         json_t *x = json_object_get(r, name);
@@ -63,6 +64,8 @@ static int render_row(gh_apply_t *a, const gh_schema_t *envs, avro_value_t *env,
             rc = -1;
             break;
         }
+        if (!strcmp(name, "id_number") && a->resolver)
+            ev->id_key = (int64_t)gh_resolver_id_key(a->resolver, sv);
         const char *cls = sealed_as(name);
         if (a->crypt && cls && n) {
             char *sealed = gh_crypt_seal(a->crypt, cls, sv, n);
@@ -79,9 +82,10 @@ typedef struct rstate {
     const char *dept, *entity, *key, *table;
     int64_t lsn, seq;
     int exists, deleted, dirty;
-    json_t *doc;  /* the row as it stands; NULL: the stored one */
-    int partial;  /* doc lacks Unchanged fields the stored row has */
-    int stored_i; /* its row in the read result, -1 if none */
+    json_t *doc;    /* the row as it stands; NULL: the stored one */
+    int64_t id_key; /* as gh_apply_ev_t's; -1: keep the stored one */
+    int partial;    /* doc lacks Unchanged fields the stored row has */
+    int stored_i;   /* its row in the read result, -1 if none */
 } rstate_t;
 
 typedef struct kref {
@@ -138,7 +142,7 @@ static PGresult *read_stored(gh_apply_t *a, rstate_t *ks, int nk, int rows,
  * changed: one statement each. */
 static gh_err_t write_keys(gh_apply_t *a, rstate_t *ks, int nk, int deleted,
                            char *errstr, size_t errstr_size) {
-    enum { NA = 7 };
+    enum { NA = 8 };
     gh_sqlarr_t arr[NA];
     memset(arr, 0, sizeof(arr));
     for (int j = 0; j < NA; j++)
@@ -147,6 +151,7 @@ static gh_err_t write_keys(gh_apply_t *a, rstate_t *ks, int nk, int deleted,
     for (int i = 0; i < nk; i++) {
         rstate_t *k = &ks[i];
         if (!k->dirty || k->deleted != deleted) continue;
+        gh_apply_touch(a, k->entity);
         gh_sqlarr_text(&arr[0], k->dept);
         gh_sqlarr_text(&arr[1], k->entity);
         gh_sqlarr_text(&arr[2], k->key);
@@ -156,6 +161,10 @@ static gh_err_t write_keys(gh_apply_t *a, rstate_t *ks, int nk, int deleted,
         char *doc = k->doc ? json_dumps(k->doc, JSON_COMPACT) : NULL;
         gh_sqlarr_text(&arr[6], doc);
         free(doc);
+        if (k->id_key == -1)
+            gh_sqlarr_text(&arr[7], NULL);
+        else
+            gh_sqlarr_int(&arr[7], k->id_key);
         n++;
     }
     gh_err_t e = GH_OK;
@@ -169,23 +178,27 @@ static gh_err_t write_keys(gh_apply_t *a, rstate_t *ks, int nk, int deleted,
             deleted
                 ? "INSERT INTO source_row AS s (department, entity, "
                   "source_key, source_table, pos_lsn, pos_seq, deleted, "
-                  "row) SELECT d, e, k, t, l, q, true, coalesce(r::jsonb, "
-                  "'{}') FROM unnest($1::text[], $2::text[], $3::text[], "
-                  "$4::text[], $5::bigint[], $6::bigint[], $7::text[]) AS "
-                  "u(d, e, k, t, l, q, r) ON CONFLICT (department, entity, "
+                  "row, id_key) SELECT d, e, k, t, l, q, true, "
+                  "coalesce(r::jsonb, '{}'), coalesce(i, 0) FROM "
+                  "unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+                  "$5::bigint[], $6::bigint[], $7::text[], $8::bigint[]) AS "
+                  "u(d, e, k, t, l, q, r, i) ON CONFLICT (department, entity, "
                   "source_key) DO UPDATE SET source_table = "
                   "EXCLUDED.source_table, pos_lsn = EXCLUDED.pos_lsn, "
                   "pos_seq = EXCLUDED.pos_seq, deleted = true, applied_at = "
                   "now()"
                 : "INSERT INTO source_row AS s (department, entity, "
                   "source_key, source_table, pos_lsn, pos_seq, deleted, "
-                  "row) SELECT d, e, k, t, l, q, false, r::jsonb FROM "
-                  "unnest($1::text[], $2::text[], $3::text[], $4::text[], "
-                  "$5::bigint[], $6::bigint[], $7::text[]) AS u(d, e, k, t, "
-                  "l, q, r) ON CONFLICT (department, entity, source_key) DO "
-                  "UPDATE SET source_table = EXCLUDED.source_table, pos_lsn "
-                  "= EXCLUDED.pos_lsn, pos_seq = EXCLUDED.pos_seq, deleted = "
-                  "false, row = EXCLUDED.row, applied_at = now()",
+                  "row, id_key) SELECT d, e, k, t, l, q, false, r::jsonb, "
+                  "coalesce(i, -1) FROM unnest($1::text[], $2::text[], "
+                  "$3::text[], $4::text[], $5::bigint[], $6::bigint[], "
+                  "$7::text[], $8::bigint[]) AS u(d, e, k, t, l, q, r, i) ON "
+                  "CONFLICT (department, entity, source_key) DO UPDATE SET "
+                  "source_table = EXCLUDED.source_table, pos_lsn = "
+                  "EXCLUDED.pos_lsn, pos_seq = EXCLUDED.pos_seq, deleted = "
+                  "false, row = EXCLUDED.row, id_key = CASE WHEN "
+                  "EXCLUDED.id_key = -1 THEN s.id_key ELSE EXCLUDED.id_key "
+                  "END, applied_at = now()",
             NA, p, deleted ? "delete entity rows" : "upsert entity rows",
             errstr, errstr_size);
         if (!r)
@@ -245,6 +258,7 @@ gh_err_t gh_apply_row_batch(gh_apply_t *a, avro_value_t *envs,
             ks[nk++] = (rstate_t){.dept = x->dept,
                                   .entity = x->entity,
                                   .key = x->key,
+                                  .id_key = -1,
                                   .stored_i = -1};
         st_of[x->ev] = nk - 1;
     }
@@ -287,6 +301,7 @@ gh_err_t gh_apply_row_batch(gh_apply_t *a, avro_value_t *envs,
             continue;
         }
         k->deleted = 0;
+        if (!(x->partial && x->id_key == -1)) k->id_key = x->id_key;
         json_t *doc = json_loads(x->doc, 0, NULL);
         if (x->partial && !k->doc && k->stored_i >= 0 &&
             !PQgetisnull(cur, k->stored_i, 6))

@@ -71,6 +71,7 @@ const gh_conf_prop_t gh_hub_props[] = {
      "How often an idle hub looks for outbox rows written by others (steward "
      "actions)."},
     GH_RESOLVER_PROPS,
+    GH_CONF_INCLUDE_TABLE(gh_grid_props),
     GH_CONF_RETRY_PROPS,
     GH_SHUTDOWN_TIMEOUT_PROP,
     GH_METRICS_PROPS,
@@ -383,6 +384,13 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
                             "department no longer has are deleted",
                             b->mk[i].dept, b->mk[i].table, swept);
         }
+        /* The grid hierarchy follows the rows it is made of, in the same
+         * transaction (the resolution lock: one writer at a time). */
+        if (!e && (gh_apply_touched(h->apply, "grid") ||
+                   gh_apply_touched(h->apply, "grid_staff"))) {
+            e = gh_resolver_lock(h->db, errstr, errstr_size);
+            if (!e) e = gh_grid_refresh(h->grid, h->db, errstr, errstr_size);
+        }
         int64_t t1 = gh_now_us();
         gh_pg_clear_sqlstate();
         if (!e) e = gh_apply_flush(h->apply, &h->rs, errstr, errstr_size);
@@ -558,6 +566,11 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     e = gh_resolver_prepare(h->resolver, h->db, errstr, errstr_size);
     if (!e) e = gh_origin_load(h->origin, h->db, errstr, errstr_size);
     if (!e) e = load_gaps(h, errstr, errstr_size);
+    /* The crosswalk files may have changed since the last session. */
+    if (!e) e = gh_pg_exec(h->db, "BEGIN", errstr, errstr_size);
+    if (!e) e = gh_resolver_lock(h->db, errstr, errstr_size);
+    if (!e) e = gh_grid_sync(h->grid, h->db, errstr, errstr_size);
+    if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
     /* The views as the policy now gives them: what changed while the hub
      * was down is queued for a sweep. */
     if (!e) e = follow_policy(h, 1, errstr, errstr_size);
@@ -806,6 +819,11 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         e = GH_ERR_CONFIG;
         goto out;
     }
+    h.grid = gh_grid_new(conf, errstr, errstr_size);
+    if (!h.grid) {
+        e = GH_ERR_CONFIG;
+        goto out;
+    }
     h.metrics = gh_hub_metrics_new(conf, errstr, errstr_size);
     if (!h.metrics) {
         e = GH_ERR_IO;
@@ -864,6 +882,7 @@ out:
     gh_apply_destroy(h.apply);
     gh_resolver_destroy(h.resolver);
     gh_origin_destroy(h.origin);
+    gh_grid_destroy(h.grid);
     h.closing = 1;
     long unacked = gh_kafka_producer_close(h.producer, 5000);
     if (gh_shutdown_requested()) {

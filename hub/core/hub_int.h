@@ -11,6 +11,7 @@
 #include "gridhub/avro.h"
 #include "gridhub/conf.h"
 #include "gridhub/sqlarr.h"
+#include "grid.h"
 #include "hub_metrics.h"
 #include "origin.h"
 #include "resolve.h"
@@ -25,6 +26,7 @@ typedef struct hub {
     gh_apply_t *apply;
     gh_resolver_t *resolver;
     gh_origin_t *origin;
+    gh_grid_t *grid; /* the grid hierarchy, refreshed by batches */
     gh_resolve_stats_t rs;
     long long us_apply, us_resolve, us_commit, us_relay; /* per phase */
     gh_feed_t *feed; /* the views under the policy */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gridhub/idnum.h"
 #include "gridhub/log.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
@@ -28,6 +29,21 @@ const gh_conf_prop_t gh_resolver_own_props[] = {
 
 gh_crypt_t *gh_resolver_crypt(const gh_resolver_t *r) {
     return r->crypt;
+}
+
+uint64_t gh_resolver_id_key(const gh_resolver_t *r, const char *raw_id) {
+    gh_match_rec_t m;
+    memset(&m, 0, sizeof(m));
+    m.birth = GH_MATCH_NO_DATE;
+    gh_idnum_status_t st = gh_idnum_normalize(raw_id, m.id_number, NULL);
+    if (st != GH_IDNUM_OK && st != GH_IDNUM_UPGRADED &&
+        st != GH_IDNUM_BAD_CHECK)
+        return 0;
+    m.id_status = (uint8_t)st;
+    uint64_t k[16];
+    size_t nk = gh_match_block_keys(&m, k, 16);
+    /* Only the ID is set, so the ID's key is the only one. */
+    return nk == 1 ? gh_crypt_blind64(r->crypt, "block", k[0]) : 0;
 }
 
 gh_resolver_t *gh_resolver_new(const gh_conf_t *conf, gh_feed_t *feed,

@@ -98,6 +98,14 @@ gh_err_t gh_resolver_feed_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
                                const char *after, int limit, char **last,
                                int *n, char *errstr, size_t errstr_size);
 
+/* The key that finds the records of a resident by ID number: the keyed
+ * "id17" blocking key (person_block.block_key) of `raw_id` as a department
+ * typed it, normalized as records' IDs are (a legacy 15-digit ID
+ * upgraded, a wrong check character tolerated). 0 when raw_id gives no
+ * ID. Lets rows of other entities (grid staff, household members) be
+ * linked to golden persons without storing the ID in clear. */
+uint64_t gh_resolver_id_key(const gh_resolver_t *r, const char *raw_id);
+
 /* The model, for scoring outside a run (steward evidence); borrowed. */
 const struct gh_match_model *gh_resolver_model(const gh_resolver_t *r);
 

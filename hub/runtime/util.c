@@ -367,3 +367,38 @@ FILE *gh_fopen_private(const char *path, int replace) {
     }
     return f;
 }
+
+gh_err_t gh_read_pairs_file(const char *path, gh_pairs_cb *cb, void *ctx,
+                            char *errstr, size_t errstr_size) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return gh_seterr(errstr, errstr_size, GH_ERR_IO, "cannot open %s: %s",
+                         path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0;
+    gh_err_t e = GH_OK;
+    while (!e && getline(&line, &cap, f) >= 0) {
+        lineno++;
+        char *s = gh_str_trim(line);
+        if (!*s || *s == '#') continue;
+        char *comma = strchr(s, ',');
+        char where[1024];
+        snprintf(where, sizeof(where), "%s:%d", path, lineno);
+        if (!comma) {
+            e = gh_seterr(errstr, errstr_size, GH_ERR_PARSE,
+                          "%s: expected from,to", where);
+            break;
+        }
+        *comma = '\0';
+        e = cb(ctx, where, gh_str_trim(s), gh_str_trim(comma + 1), errstr,
+               errstr_size);
+    }
+    /* A directory opens but does not read: not an empty file. */
+    if (!e && ferror(f))
+        e = gh_seterr(errstr, errstr_size, GH_ERR_IO, "cannot read %s: %s",
+                      path, strerror(errno));
+    free(line);
+    fclose(f);
+    return e;
+}

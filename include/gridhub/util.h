@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "gridhub/error.h"
+
 void *gh_xmalloc(size_t n);
 void *gh_xcalloc(size_t nmemb, size_t size);
 void *gh_xrealloc(void *p, size_t n);
@@ -67,6 +69,18 @@ int64_t gh_wallclock_us(void);
 /* Reads a whole file into a new NUL-terminated string (caller frees);
  * NULL with errno set on failure. *len_out may be NULL. */
 char *gh_read_file(const char *path, size_t *len_out);
+
+/* Called per `from,to` line by gh_read_pairs_file: `where` is "path:line";
+ * a non-GH_OK return (errstr set) stops the reading. */
+typedef gh_err_t gh_pairs_cb(void *ctx, const char *where, const char *from,
+                             const char *to, char *errstr, size_t errstr_size);
+/* Reads a two-column file of `from,to` lines (no quoting; blank lines and
+ * `#` comments skipped; both sides trimmed), as code tables and grid
+ * crosswalks are written. GH_ERR_IO if it cannot be opened or read,
+ * GH_ERR_PARSE ("path:line: expected from,to") on a line without a comma,
+ * or what cb returned. */
+gh_err_t gh_read_pairs_file(const char *path, gh_pairs_cb *cb, void *ctx,
+                            char *errstr, size_t errstr_size);
 
 /* UTF-8, the one decoder of the project: decodes the character at s (at
  * most n bytes available) into *cp and returns its length, or -1 if the

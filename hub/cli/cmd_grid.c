@@ -1,0 +1,76 @@
+/* `gridhub grid`: the shared grid hierarchy as the hub keeps it — one
+ * grid with its roster and counts, the 1+1+N check, the issues listed for
+ * stewards (hub/grid/grid.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "grid.h"
+#include "gridhub/log.h"
+#include "gridhub/pg.h"
+#include "gridhub/util.h"
+#include "hub.h"
+
+static const gh_conf_prop_t props[] = {
+    {"args", GH_CONF_LIST, NULL, 1, 0, 0, NULL, NULL,
+     "The verb and its operand, given as bare words: show CODE | check | "
+     "issues."},
+    GH_CONF_INCLUDE_TABLE(gh_hub_props),
+    GH_CONF_END};
+
+static int run(gh_conf_t *conf) {
+    char err[2048];
+    const char *args = gh_conf_get(conf, "args");
+    char *copy = gh_xstrdup(args), *save = NULL;
+    const char *verb = strtok_r(copy, ",", &save);
+    const char *operand = strtok_r(NULL, ",", &save);
+    const char *extra = strtok_r(NULL, ",", &save);
+    int show = verb && !strcmp(verb, "show");
+    if (!verb || extra || (show != !!operand) ||
+        (!show && strcmp(verb, "check") && strcmp(verb, "issues"))) {
+        fprintf(stderr,
+                "gridhub grid: expected show CODE, check or issues, "
+                "got \"%s\" (see --help)\n",
+                args);
+        free(copy);
+        return 2;
+    }
+    PGconn *db = gh_pg_connect(gh_conf_get(conf, "database.conninfo"), 0, err,
+                               sizeof(err));
+    if (!db) {
+        gh_log_error("grid", "%s", err);
+        free(copy);
+        return 1;
+    }
+    long n = 0;
+    gh_err_t e = show ? gh_grid_show(db, stdout, operand, err, sizeof(err))
+                 : !strcmp(verb, "check")
+                     ? gh_grid_check(db, stdout, &n, err, sizeof(err))
+                     : gh_grid_issues(db, stdout, &n, err, sizeof(err));
+    PQfinish(db);
+    int rc = 0;
+    if (e) {
+        fprintf(stderr, "gridhub grid %s: %s\n", verb, err);
+        rc = e == GH_ERR_NOT_FOUND ? 2 : 1;
+    } else if (!strcmp(verb, "check") && n) {
+        rc = 3; /* grids fail 1+1+N: scripts can tell */
+    }
+    free(copy);
+    return rc;
+}
+
+const gh_cli_cmd_t gh_cli_grid = {
+    "grid",
+    "the shared grid hierarchy: one grid with its staff roster and counts, "
+    "the 1+1+N check, the division disagreements listed for stewards",
+    "Examples (with the hub's properties file):\n"
+    "  gridhub grid show LP-DT-01 -c hub.properties\n"
+    "  gridhub grid check -c hub.properties\n"
+    "  gridhub grid issues -c hub.properties\n"
+    "See docs/grid.md.",
+    props,
+    run,
+    0,
+    "Exit status: 0 done; 1 failed (database); 2 bad arguments or no such "
+    "grid; 3 (check) some grids fail 1+1+N."};

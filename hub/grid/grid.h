@@ -1,0 +1,69 @@
+/*
+ * The shared grid hierarchy (docs/grid.md).
+ *
+ * Each department divides the city its own way. One division is the
+ * reference (grid.reference.department, 综治 by default): its grid rows
+ * make the hierarchy city -> district -> sub-district -> community ->
+ * grid. Every other department's division is kept unit by unit and placed
+ * in the reference through its crosswalk (grid.crosswalks); what cannot
+ * be placed (a unit no crosswalk knows, a unit that maps to two grids, a
+ * crosswalk naming a grid the reference lacks) is listed in grid_issue
+ * for stewards rather than dropped. Grid staff of every department make
+ * each grid's roster, checked against "1+1+N" (a grid leader and a
+ * full-time member in every level-2 grid).
+ *
+ * Everything is derived from source_row in the caller's transaction: a
+ * batch that changed grid or grid_staff rows refreshes it before it
+ * commits, so the hierarchy never disagrees with the rows it came from.
+ */
+#ifndef GH_HUB_GRID_H
+#define GH_HUB_GRID_H
+
+#include <libpq-fe.h>
+#include <stdio.h>
+
+#include "gridhub/conf.h"
+#include "gridhub/error.h"
+
+typedef struct gh_grid gh_grid_t;
+
+/* grid.reference.department and grid.crosswalks, for the hub's table. */
+extern const gh_conf_prop_t gh_grid_props[];
+
+/* Reads the configured crosswalk files now. NULL with errstr naming the
+ * file and line of a bad one (or the list element that is not
+ * department:file). `conf` is borrowed for the call. Owned by the
+ * caller. */
+gh_grid_t *gh_grid_new(const gh_conf_t *conf, char *errstr, size_t errstr_size);
+void gh_grid_destroy(gh_grid_t *g);
+
+/* Replaces the crosswalks stored in the hub database with the configured
+ * ones and refreshes everything, in the caller's transaction (at the start
+ * of a session: the files may have changed). */
+gh_err_t gh_grid_sync(gh_grid_t *g, PGconn *db, char *errstr,
+                      size_t errstr_size);
+
+/* Recomputes the hierarchy, the divisions, the rosters and the issues
+ * from source_row, in the caller's transaction. */
+gh_err_t gh_grid_refresh(gh_grid_t *g, PGconn *db, char *errstr,
+                         size_t errstr_size);
+
+/* ---- reports (`gridhub grid`) ------------------------------------------ */
+
+/* One grid as a subscriber or steward would look it up: path, level,
+ * roster with roles and linked persons, the 1+1+N verdict, the other
+ * departments' units placed in it, and its counts. GH_ERR_NOT_FOUND if
+ * the reference has no such grid. */
+gh_err_t gh_grid_show(PGconn *db, FILE *out, const char *code, char *errstr,
+                      size_t errstr_size);
+
+/* The 1+1+N check over every level-2 grid: prints each failing grid and
+ * what it lacks; *failing (may be NULL) receives how many fail. */
+gh_err_t gh_grid_check(PGconn *db, FILE *out, long *failing, char *errstr,
+                       size_t errstr_size);
+
+/* Lists grid_issue; *n (may be NULL) receives how many. */
+gh_err_t gh_grid_issues(PGconn *db, FILE *out, long *n, char *errstr,
+                        size_t errstr_size);
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * The shared grid hierarchy, from two departments' real files.
+ *
+ * One department database holds 综治's tables and 组织部's
+ * (connectors/zongzhi and connectors/zuzhi schema.sql and sample.sql); two
+ * connectors publish them (departments zongzhi and zuzhi), and the hub
+ * consumes their grid, grid_staff and person topics with a crosswalk for
+ * 组织部's party-building grids, with two lines real ones have: a party
+ * grid that spans two reference grids (listed twice) and a line naming a
+ * grid 综治 does not have.
+ *
+ * Checked: the hierarchy and path of a grid; the roster of 大塘社区第一网格
+ * with 李娜 from both departments linked to one golden person; the 1+1+N
+ * verdicts, and how they follow live changes (a grid gets a leader,
+ * another loses its full-time member); a renamed grid; the issues listed
+ * for stewards (a unit no crosswalk knows, a unit that maps to two grids,
+ * a crosswalk naming an unknown grid, staff of a grid that was deleted).
+ */
+#include "pipeline.h"
+#include "stack.h"
+
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gridhub/util.h"
+
+#define CONNECTORS GH_SOURCE_DIR "/connectors/"
+#define SETTLE_MS 60000
+
+static gh_test_stack_t *g_stack;
+static gh_test_proc_t *g_zuzhi; /* the second connector */
+static PGconn *g_hub;
+static char *g_crosswalk;
+
+static void grid_fini(void) {
+    if (g_zuzhi) {
+        gh_test_stop(g_zuzhi, 10000);
+        gh_test_proc_free(g_zuzhi);
+        g_zuzhi = NULL;
+    }
+    PQfinish(g_hub);
+    g_hub = NULL;
+    gh_test_stack_free(g_stack);
+    g_stack = NULL;
+    free(g_crosswalk);
+    g_crosswalk = NULL;
+}
+
+TestSuite(grid, .timeout = 240, .fini = grid_fini);
+
+static void run_file(PGconn *c, const char *path) {
+    char *sql = gh_read_file(path, NULL);
+    cr_assert_not_null(sql, "cannot read %s", path);
+    gh_test_exec(c, "%s", sql);
+    free(sql);
+}
+
+static void start_zuzhi(gh_test_stack_t *s) {
+    char *ci = gh_test_conninfo(s->dept_db);
+    char *bs = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
+    char *cinfo = gh_xasprintf("database.conninfo=%s", ci);
+    char *state = gh_xasprintf("state.dir=%s/state.zuzhi", s->dir);
+    char *slot = gh_xasprintf("slot.name=gh_test_grid_zuzhi_%d", (int)getpid());
+    char *log = gh_xasprintf("%s/connector.zuzhi.log", s->dir);
+    const char *argv[] = {
+        GH_BINARY, "connector",
+        "-X",      "name=zuzhi",
+        "-X",      bs,
+        "-X",      cinfo,
+        "-X",      "mapping.file=" CONNECTORS "zuzhi/mapping.properties",
+        "-X",      state,
+        "-X",      slot,
+        NULL};
+    g_zuzhi = gh_test_spawn(argv, log);
+    cr_assert_not_null(g_zuzhi);
+    free(ci);
+    free(bs);
+    free(cinfo);
+    free(state);
+    free(slot);
+    free(log);
+}
+
+/* `gridhub grid ARGS...` against the hub database; returns the exit code
+ * and its output in *out (caller frees). */
+static int grid_cli(gh_test_stack_t *s, const char *verb, const char *operand,
+                    char **out) {
+    char *bs = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
+    char *pol = gh_xasprintf("policy.file=%s", s->policy);
+    char *keys = gh_xasprintf("policy.keys.file=%s", s->keys);
+    const char *args[] = {
+        "-X", bs,      "-X", pol,
+        "-X", keys,    "-X", "source.topics=gridhub.zongzhi.grid",
+        verb, operand, NULL};
+    int rc = gh_test_stack_cli(s, "grid", s->hub_db, args, out);
+    free(bs);
+    free(pol);
+    free(keys);
+    return rc;
+}
+
+typedef struct wait_arg {
+    const char *sql;
+    const char *want;
+    char *got;
+} wait_arg_t;
+
+static int hub_says(void *arg) {
+    wait_arg_t *w = arg;
+    free(w->got);
+    w->got = gh_test_try_scalar(g_hub, w->sql);
+    return w->got && !strcmp(w->got, w->want);
+}
+
+/* Waits until `sql` on the hub returns `want`. */
+static void wait_hub(const char *what, const char *sql, const char *want) {
+    wait_arg_t w = {sql, want, NULL};
+    int ok = gh_test_wait_until(hub_says, &w, SETTLE_MS);
+    char *tail =
+        ok ? NULL : gh_test_file_tail(gh_test_stack_hub_log(g_stack), 3000);
+    cr_assert(ok, "%s: hub says \"%s\", want \"%s\" after %d ms; hub log:\n%s",
+              what, w.got ? w.got : "(error)", want, SETTLE_MS, tail);
+    free(w.got);
+}
+
+static const char ROSTER_01[] =
+    "SELECT string_agg(department || ':' || source_key || ':' || role, ' ' "
+    "ORDER BY department, source_key) FROM grid_staff_member WHERE grid_code "
+    "= 'LP-DT-01'";
+
+Test(grid, hierarchy_roster_and_issues) {
+    g_stack = gh_test_stack_new(CONNECTORS "zongzhi/schema.sql",
+                                CONNECTORS "zongzhi/mapping.properties");
+    gh_test_stack_t *s = g_stack;
+    run_file(s->dept, CONNECTORS "zongzhi/sample.sql");
+    run_file(s->dept, CONNECTORS "zuzhi/schema.sql");
+    run_file(s->dept, CONNECTORS "zuzhi/sample.sql");
+
+    /* The hub's crosswalk for the sample's units, as 组织部's file has
+     * them but for its second party grid, which spans two grids, and one
+     * line naming a grid 综治 does not have. */
+    g_crosswalk = gh_xasprintf("%s/zuzhi_crosswalk.csv", s->dir);
+    gh_test_write_file(g_crosswalk,
+                       "# 组织部 party-building grids -> 综治 grids\n"
+                       "DJ-LPJD,LP\nDJ-LPJD-DTSQ,LP-DT\n"
+                       "DJ-LPJD-DTSQ-01,LP-DT-01\n"
+                       "DJ-LPJD-DTSQ-02,LP-DT-02\n"
+                       "DJ-LPJD-DTSQ-02,LP-DT-03\n"
+                       "DJ-LPJD-TJSQ,LP-TJ\nDJ-LPJD-TJSQ-01,LP-TJ-01\n"
+                       "DJ-LPJD-TJSQ-02,LP-TJ-02\n\nDJ-GONE,LP-XX-99\n");
+
+    char slot[64];
+    snprintf(slot, sizeof(slot), "slot.name=gh_test_grid_zz_%d", (int)getpid());
+    const char *const cextra[] = {slot, NULL};
+    gh_test_stack_start_connector(s, cextra);
+    start_zuzhi(s);
+    char *xw = gh_xasprintf("grid.crosswalks=zuzhi:%s", g_crosswalk);
+    const char *const hextra[] = {
+        "source.topics=gridhub.zongzhi.person,gridhub.zongzhi.grid,"
+        "gridhub.zongzhi.grid_staff,gridhub.zuzhi.grid,"
+        "gridhub.zuzhi.grid_staff,gridhub.zuzhi.person",
+        xw, NULL};
+    gh_test_stack_start_hub(s, hextra);
+    free(xw);
+    g_hub = gh_test_pg_connect(s->hub_db);
+
+    /* 1. The reference hierarchy is 综治's, every unit of it. */
+    char *nwg = gh_test_scalar(s->dept, "SELECT count(*) FROM zz_wg");
+    wait_hub("reference grids", "SELECT count(*) FROM grid", nwg);
+    free(nwg);
+    wait_hub("the roster of LP-DT-01", ROSTER_01,
+             "zongzhi:WGY0001:GRID_LEADER zongzhi:WGY0002:FULL_TIME_MEMBER "
+             "zongzhi:WGY0003:PART_TIME_MEMBER zuzhi:XC2023000101:GRID_LEADER");
+    char *path = gh_test_scalar(
+        g_hub, "SELECT array_to_string(path, '/') FROM grid WHERE code = "
+               "'LP-DT-01'");
+    cr_assert_str_eq(path, "LX/LP/LP-DT/LP-DT-01");
+    free(path);
+    /* 组织部's units placed through the crosswalk. */
+    cr_assert_eq(gh_test_count(g_hub, "SELECT count(*) FROM grid_unit WHERE "
+                                      "department = 'zuzhi' AND code = "
+                                      "'DJ-LPJD-DTSQ-01' AND ref_code = "
+                                      "'LP-DT-01'"),
+                 1);
+    cr_assert_eq(gh_test_count(g_hub, "SELECT count(*) FROM grid_unit WHERE "
+                                      "code = 'DJ-LPJD-DTSQ-02' AND ref_code "
+                                      "IS NULL"),
+                 1, "a unit spanning two grids is placed in neither");
+
+    char *dbg = gh_test_try_scalar(
+        g_hub, "SELECT string_agg(source_key || '=' || id_key || ':' || "
+               "(SELECT count(*) FROM person_block b WHERE b.block_key = "
+               "m.id_key), ' ') FROM grid_staff_member m");
+    cr_log_info("staff keys: %s", dbg);
+    free(dbg);
+    /* 2. 李娜 is on the roster twice (综治's grid leader, 组织部's cadre)
+     * and both are one golden person: the one of her resident record. */
+    wait_hub("李娜 linked from both departments",
+             "SELECT count(DISTINCT person_id) || '/' || count(*) FROM "
+             "grid_roster WHERE name = '李娜' AND person_id IS NOT NULL",
+             "1/2");
+    cr_assert_eq(gh_test_count(g_hub,
+                               "SELECT count(*) FROM grid_roster r JOIN "
+                               "source_person sp ON sp.person_id = "
+                               "r.person_id WHERE r.source_key = 'WGY0001' "
+                               "AND sp.source_key = 'ZZ0002'"),
+                 1, "WGY0001 is the person of resident record ZZ0002");
+
+    /* 3. 1+1+N: LP-DT-02 has a full-time member and a liaison, no leader;
+     * LP-DT-01 and LP-TJ-01 meet it. */
+    char *out = NULL;
+    int rc = grid_cli(s, "check", NULL, &out);
+    cr_assert_eq(rc, 3, "check: exit %d, want 3 (grids fail): %s", rc, out);
+    cr_assert_not_null(strstr(out, "LP-DT-02 大塘社区第二网格: fails 1+1+N: "
+                                   "no grid leader\n"),
+                       "%s", out);
+    cr_assert_null(strstr(out, "LP-DT-01 "), "%s", out);
+    cr_assert_null(strstr(out, "LP-TJ-01 "), "%s", out);
+    free(out);
+
+    /* 4. Live: LP-DT-02's liaison becomes its grid leader; LP-DT-01 loses
+     * its full-time member; LP-DT-01 is renamed. */
+    gh_test_exec(s->dept, "UPDATE zz_wgy SET wgyjs = '1' WHERE wgybh = "
+                          "'WGY0005'");
+    gh_test_exec(s->dept, "DELETE FROM zz_wgy WHERE wgybh = 'WGY0002'");
+    gh_test_exec(s->dept, "UPDATE zz_wg SET wgmc = '大塘一网格' WHERE wgbm = "
+                          "'LP-DT-01'");
+    wait_hub("the roster after the changes", ROSTER_01,
+             "zongzhi:WGY0001:GRID_LEADER zongzhi:WGY0003:PART_TIME_MEMBER "
+             "zuzhi:XC2023000101:GRID_LEADER");
+    wait_hub("the renamed grid",
+             "SELECT array_to_string(path_names, ' / ') FROM grid WHERE code "
+             "= 'LP-DT-01'",
+             "娄星区 / 乐坪街道 / 大塘社区 / 大塘一网格");
+    rc = grid_cli(s, "check", NULL, &out);
+    cr_assert_eq(rc, 3);
+    cr_assert_not_null(strstr(out, "LP-DT-01 大塘一网格: fails 1+1+N: no "
+                                   "full-time member\n"),
+                       "%s", out);
+    cr_assert_null(strstr(out, "LP-DT-02 "), "LP-DT-02 has a leader now: %s",
+                   out);
+    free(out);
+
+    rc = grid_cli(s, "show", "LP-DT-01", &out);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert_not_null(strstr(out, "path: 娄星区 / 乐坪街道 / 大塘社区 / "
+                                   "大塘一网格 (LX / LP / LP-DT / LP-DT-01)"),
+                       "%s", out);
+    cr_assert_not_null(strstr(out, "fails 1+1+N: no full-time member"), "%s",
+                       out);
+    cr_assert_not_null(strstr(out, "zuzhi     DJ-LPJD-DTSQ-01"), "%s", out);
+    free(out);
+    rc = grid_cli(s, "show", "LP-NOPE", &out);
+    cr_assert_eq(rc, 2, "an unknown grid: exit %d: %s", rc, out);
+    cr_assert_not_null(strstr(out, "no grid LP-NOPE"), "%s", out);
+    free(out);
+
+    /* 5. Issues: a party grid no crosswalk knows appears; a grid is
+     * deleted while staff still name it. */
+    gh_test_exec(s->dept,
+                 "INSERT INTO dj_wg (wgdm, wgmc, wgcj, sjwgdm, xgsj) VALUES "
+                 "('DJ-NEW', '新建党建网格', '网格', 'DJ-LPJD-DTSQ', now())");
+    gh_test_exec(s->dept, "DELETE FROM zz_wg WHERE wgbm = 'LP-TJ-01'");
+    wait_hub("issues",
+             "SELECT string_agg(kind || ':' || code, ' ' ORDER BY kind, code) "
+             "FROM grid_issue",
+             "crosswalk_target_unknown:DJ-GONE "
+             "crosswalk_target_unknown:DJ-LPJD-TJSQ-01 "
+             "staff_grid_unknown:WGY0006 staff_grid_unknown:WGY0007 "
+             "staff_grid_unknown:WGY0008 unit_ambiguous:DJ-LPJD-DTSQ-02 "
+             "unit_unmapped:DJ-NEW");
+    rc = grid_cli(s, "issues", NULL, &out);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert_not_null(strstr(out, "zuzhi's unit DJ-LPJD-DTSQ-02 maps to 2 "
+                                   "grids (LP-DT-02 at "),
+                       "%s", out);
+    cr_assert_not_null(strstr(out, "zuzhi's unit DJ-NEW (新建党建网格) is in "
+                                   "no crosswalk"),
+                       "%s", out);
+    free(out);
+    gh_test_stop_clean(s);
+}
