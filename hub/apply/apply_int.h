@@ -58,7 +58,8 @@ typedef struct gh_apply_ev {
      * t), and whether it lacks fields the change left Unchanged. */
     char *doc;
     int partial;
-    int64_t id_key; /* gh_resolver_id_key of the id_number field, 0: none,
+    int64_t id_key; /* gh_resolver_id_key of the id_number (or head_id_number)
+                       field, 0: none,
                        -1: the field is Unchanged */
 } gh_apply_ev_t;
 

@@ -30,6 +30,12 @@ static const char *sealed_as(const char *field) {
     return NULL;
 }
 
+/* The field whose ID number links a row to a golden person (id_key): the
+ * resident's own, or for a household its head's. */
+static int names_resident(const char *field) {
+    return !strcmp(field, "id_number") || !strcmp(field, "head_id_number");
+}
+
 /* Renders the row of a c/u/r event into ev->doc (compact JSON, sensitive
  * values sealed; fields the change left Unchanged absent and ev->partial
  * set). A value the database cannot hold is the event's fault: -1 with
@@ -49,7 +55,7 @@ static int render_row(gh_apply_t *a, const gh_schema_t *envs, avro_value_t *env,
         if (gh_apply_is_unchanged(&fv)) {
             json_object_del(r, name);
             ev->partial = 1;
-            if (!strcmp(name, "id_number")) ev->id_key = -1;
+            if (names_resident(name)) ev->id_key = -1;
             continue;
         }
         json_t *x = json_object_get(r, name);
@@ -64,7 +70,7 @@ static int render_row(gh_apply_t *a, const gh_schema_t *envs, avro_value_t *env,
             rc = -1;
             break;
         }
-        if (!strcmp(name, "id_number") && a->resolver)
+        if (names_resident(name) && a->resolver)
             ev->id_key = (int64_t)gh_resolver_id_key(a->resolver, sv);
         const char *cls = sealed_as(name);
         if (a->crypt && cls && n) {

@@ -62,6 +62,13 @@ gh_err_t gh_grid_show(PGconn *db, FILE *out, const char *code, char *errstr,
 gh_err_t gh_grid_check(PGconn *db, FILE *out, long *failing, char *errstr,
                        size_t errstr_size);
 
+/* The golden household `id` (H...), or those person `id` (P...) heads or
+ * is a member of: each department's record of it and its members as
+ * golden persons with their relation per department. GH_ERR_NOT_FOUND if
+ * none. */
+gh_err_t gh_grid_household(PGconn *db, FILE *out, const char *id, char *errstr,
+                           size_t errstr_size);
+
 /* Lists grid_issue; *n (may be NULL) receives how many. */
 gh_err_t gh_grid_issues(PGconn *db, FILE *out, long *n, char *errstr,
                         size_t errstr_size);

@@ -32,15 +32,15 @@
 #define SETTLE_MS 60000
 
 static gh_test_stack_t *g_stack;
-static gh_test_proc_t *g_zuzhi; /* the second connector */
+static gh_test_proc_t *g_other; /* the second department's connector */
 static PGconn *g_hub;
 static char *g_crosswalk;
 
 static void grid_fini(void) {
-    if (g_zuzhi) {
-        gh_test_stop(g_zuzhi, 10000);
-        gh_test_proc_free(g_zuzhi);
-        g_zuzhi = NULL;
+    if (g_other) {
+        gh_test_stop(g_other, 10000);
+        gh_test_proc_free(g_other);
+        g_other = NULL;
     }
     PQfinish(g_hub);
     g_hub = NULL;
@@ -57,32 +57,6 @@ static void run_file(PGconn *c, const char *path) {
     cr_assert_not_null(sql, "cannot read %s", path);
     gh_test_exec(c, "%s", sql);
     free(sql);
-}
-
-static void start_zuzhi(gh_test_stack_t *s) {
-    char *ci = gh_test_conninfo(s->dept_db);
-    char *bs = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
-    char *cinfo = gh_xasprintf("database.conninfo=%s", ci);
-    char *state = gh_xasprintf("state.dir=%s/state.zuzhi", s->dir);
-    char *slot = gh_xasprintf("slot.name=gh_test_grid_zuzhi_%d", (int)getpid());
-    char *log = gh_xasprintf("%s/connector.zuzhi.log", s->dir);
-    const char *argv[] = {
-        GH_BINARY, "connector",
-        "-X",      "name=zuzhi",
-        "-X",      bs,
-        "-X",      cinfo,
-        "-X",      "mapping.file=" CONNECTORS "zuzhi/mapping.properties",
-        "-X",      state,
-        "-X",      slot,
-        NULL};
-    g_zuzhi = gh_test_spawn(argv, log);
-    cr_assert_not_null(g_zuzhi);
-    free(ci);
-    free(bs);
-    free(cinfo);
-    free(state);
-    free(slot);
-    free(log);
 }
 
 /* `gridhub grid ARGS...` against the hub database; returns the exit code
@@ -157,7 +131,8 @@ Test(grid, hierarchy_roster_and_issues) {
     snprintf(slot, sizeof(slot), "slot.name=gh_test_grid_zz_%d", (int)getpid());
     const char *const cextra[] = {slot, NULL};
     gh_test_stack_start_connector(s, cextra);
-    start_zuzhi(s);
+    g_other = gh_test_stack_start_other_connector(
+        s, CONNECTORS "zuzhi/mapping.properties", "zuzhi");
     char *xw = gh_xasprintf("grid.crosswalks=zuzhi:%s", g_crosswalk);
     const char *const hextra[] = {
         "source.topics=gridhub.zongzhi.person,gridhub.zongzhi.grid,"
@@ -282,5 +257,127 @@ Test(grid, hierarchy_roster_and_issues) {
                                    "no crosswalk"),
                        "%s", out);
     free(out);
+    gh_test_stop_clean(s);
+}
+
+/* ---- households across departments -------------------------------------
+ *
+ * 公安's 户 and 计生's 家庭档案 from their real sample files: the same
+ * families under different numbers (张伟's is 102300011 and
+ * 4313020020010001), one with the head's ID mistyped in 计生 (王芳, a wrong
+ * check character) and one with a legacy 15-digit ID (刘洋). Each family is
+ * one golden household whose members are golden persons with their
+ * relation in each department; a birth 计生 records alone adds a member.
+ */
+
+static char *household_of(const char *dept, const char *key) {
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT household_id FROM household_record WHERE department = "
+             "'%s' AND source_key = '%s'",
+             dept, key);
+    char *h = gh_test_try_scalar(g_hub, sql);
+    cr_assert_not_null(h, "no household record %s:%s", dept, key);
+    return h;
+}
+
+static void same_household(const char *key_gongan, const char *key_jisheng,
+                           const char *who) {
+    char *a = household_of("gongan", key_gongan);
+    char *b = household_of("jisheng", key_jisheng);
+    cr_assert_str_eq(a, b,
+                     "%s's family: 公安 %s is household %s, 计生 %s is %s", who,
+                     key_gongan, a, key_jisheng, b);
+    cr_assert_eq(a[0], 'H');
+    cr_assert_neq(a[1], ':', "%s's household has no head person: %s", who, a);
+    free(a);
+    free(b);
+}
+
+Test(grid, households_across_departments) {
+    g_stack = gh_test_stack_new(CONNECTORS "gongan/schema.sql",
+                                CONNECTORS "gongan/mapping.properties");
+    gh_test_stack_t *s = g_stack;
+    run_file(s->dept, CONNECTORS "gongan/sample.sql");
+    run_file(s->dept, CONNECTORS "jisheng/schema.sql");
+    run_file(s->dept, CONNECTORS "jisheng/sample.sql");
+    char slot[64];
+    snprintf(slot, sizeof(slot), "slot.name=gh_test_hh_ga_%d", (int)getpid());
+    const char *const cextra[] = {slot, NULL};
+    gh_test_stack_start_connector(s, cextra);
+    g_other = gh_test_stack_start_other_connector(
+        s, CONNECTORS "jisheng/mapping.properties", "jisheng");
+    const char *const hextra[] = {
+        "source.topics=gridhub.gongan.person,gridhub.gongan.household,"
+        "gridhub.gongan.household_member,gridhub.jisheng.person,"
+        "gridhub.jisheng.household,gridhub.jisheng.household_member",
+        NULL};
+    gh_test_stack_start_hub(s, hextra);
+    g_hub = gh_test_pg_connect(s->hub_db);
+
+    char *want = gh_test_scalar(
+        s->dept, "SELECT (SELECT count(*) FROM ga_hu WHERE zxbz = '0') + "
+                 "(SELECT count(*) FROM js_jtda WHERE zxbz = '0') || '/' || "
+                 "((SELECT count(*) FROM ga_hjrk WHERE zxbz = '0') + (SELECT "
+                 "count(*) FROM js_jtcy WHERE zxbz = '0'))");
+    wait_hub("household and member records",
+             "SELECT (SELECT count(*) FROM household_record) || '/' || "
+             "(SELECT count(*) FROM household_membership WHERE person_id IS "
+             "NOT NULL)",
+             want);
+    free(want);
+
+    same_household("102300011", "4313020020010001", "张伟");
+    same_household("102300012", "4313020020010002", "李娜");
+    same_household("102300021", "4313020020010003", "王芳 (mistyped ID)");
+    same_household("102310031", "4313020020020001", "刘洋 (15-digit ID)");
+    char *zhang = household_of("gongan", "102300011");
+    char *lina = household_of("gongan", "102300012");
+    cr_assert_str_neq(zhang, lina, "two families are two households");
+    free(lina);
+
+    /* 张伟's household: two records, four members known to both
+     * departments (his father, dead, is deregistered in 公安). */
+    char *members =
+        gh_xasprintf("SELECT count(DISTINCT person_id) || '/' || count(*) FROM "
+                     "household_membership WHERE household_id = '%s'",
+                     zhang);
+    char *got = gh_test_scalar(g_hub, "%s", members);
+    cr_assert_str_eq(got, "4/8", "persons/member rows of %s", zhang);
+    free(got);
+
+    char *out = NULL;
+    int rc = grid_cli(s, "household", zhang, &out);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert_not_null(strstr(out, "2 department records"), "%s", out);
+    cr_assert_not_null(strstr(out, "members (4 persons)"), "%s", out);
+    cr_assert_not_null(strstr(out, "王丽"), "%s", out);
+    cr_assert_not_null(strstr(out, "gongan SPOUSE, jisheng SPOUSE"), "%s", out);
+    free(out);
+    /* Looked up by a member. */
+    char *wangli = gh_test_scalar(
+        g_hub, "SELECT person_id FROM source_person WHERE department = "
+               "'gongan' AND source_key = 'hjrk/R43130200010002'");
+    rc = grid_cli(s, "household", wangli, &out);
+    cr_assert_eq(rc, 0, "%s", out);
+    char *head = gh_xasprintf("household %s:", zhang);
+    cr_assert_not_null(strstr(out, head), "%s", out);
+    free(head);
+    free(out);
+    free(wangli);
+
+    /* A birth only 计生 has recorded yet. */
+    gh_test_exec(s->dept,
+                 "INSERT INTO js_jtcy (cybh, jtbh, xm, xb, csrq, sfzh, mz, "
+                 "yhzgx, hyzk, sqdm, zxbz, czy, czsj) VALUES "
+                 "('431302002001000105', '4313020020010001', '张小满', '女', "
+                 "'20240601', '431302202406010028', '汉', '女', '10', "
+                 "'431302002001', '0', 'jsy_dt01', now())");
+    wait_hub("the newborn in the household", members, "5/9");
+    free(members);
+    rc = grid_cli(s, "household", "H999999999", &out);
+    cr_assert_eq(rc, 2, "an unknown household: exit %d: %s", rc, out);
+    free(out);
+    free(zhang);
     gh_test_stop_clean(s);
 }

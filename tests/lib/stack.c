@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gridhub/util.h"
 #include "policy.h"
@@ -88,6 +89,34 @@ void gh_test_stack_start_connector(gh_test_stack_t *s,
     free(cinfo);
     free(map);
     free(state);
+}
+
+gh_test_proc_t *gh_test_stack_start_other_connector(gh_test_stack_t *s,
+                                                    const char *mapping,
+                                                    const char *name) {
+    char *ci = gh_test_conninfo(s->dept_db);
+    char *bs = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
+    char *cinfo = gh_xasprintf("database.conninfo=%s", ci);
+    char *map = gh_xasprintf("mapping.file=%s", mapping);
+    char *nm = gh_xasprintf("name=%s", name);
+    char *state = gh_xasprintf("state.dir=%s/state.%s", s->dir, name);
+    /* Slots are cluster-wide: a name of this process's own. */
+    char *slot = gh_xasprintf("slot.name=gh_test_%s_%d", name, (int)getpid());
+    char *log = gh_xasprintf("%s/connector.%s.log", s->dir, name);
+    const char *argv[] = {GH_BINARY, "connector", "-X",  nm,   "-X",
+                          bs,        "-X",        cinfo, "-X", map,
+                          "-X",      state,       "-X",  slot, NULL};
+    gh_test_proc_t *p = gh_test_spawn(argv, log);
+    cr_assert_not_null(p, "cannot start connector %s", name);
+    free(ci);
+    free(bs);
+    free(cinfo);
+    free(map);
+    free(nm);
+    free(state);
+    free(slot);
+    free(log);
+    return p;
 }
 
 void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra) {

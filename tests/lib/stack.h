@@ -42,6 +42,13 @@ gh_test_stack_t *gh_test_stack_new_encoded(const char *ddl_path,
 void gh_test_stack_start_connector(gh_test_stack_t *s,
                                    const char *const *extra);
 void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra);
+/* Starts another department's connector on the stack's department
+ * database (whose tables it must hold too), with mapping file `mapping`
+ * and connector name `name` (its state directory, slot and log are its
+ * own). The caller owns the process (gh_test_stop, gh_test_proc_free). */
+gh_test_proc_t *gh_test_stack_start_other_connector(gh_test_stack_t *s,
+                                                    const char *mapping,
+                                                    const char *name);
 /* Rewrites the stack's policy file (the running hub picks it up within
  * policy.check.interval.ms) and its key file. */
 void gh_test_stack_set_policy(gh_test_stack_t *s, const char *text);
