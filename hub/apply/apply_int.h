@@ -4,6 +4,7 @@
 #define GH_HUB_APPLY_INT_H
 
 #include <avro.h>
+#include <jansson.h>
 #include <stdint.h>
 
 #include "apply.h"
@@ -54,9 +55,9 @@ typedef struct gh_apply_ev {
     int64_t lsn, seq;
     char *val[GH_AF_N];
     unsigned char unchanged[GH_AF_N]; /* TOAST: keep the stored value */
-    /* Entity rows (apply_row.c): the row as compact JSON (NULL for d and
-     * t), and whether it lacks fields the change left Unchanged. */
-    char *doc;
+    /* Entity rows (apply_row.c): the row (NULL for d and t), and whether
+     * it lacks fields the change left Unchanged. */
+    json_t *doc;
     int partial;
     int64_t id_key; /* gh_resolver_id_key of the id_number (or head_id_number)
                        field, 0: none,

@@ -36,7 +36,7 @@ static int names_resident(const char *field) {
     return !strcmp(field, "id_number") || !strcmp(field, "head_id_number");
 }
 
-/* Renders the row of a c/u/r event into ev->doc (compact JSON, sensitive
+/* Renders the row of a c/u/r event into ev->doc (sensitive
  * values sealed; fields the change left Unchanged absent and ev->partial
  * set). A value the database cannot hold is the event's fault: -1 with
  * why. */
@@ -79,7 +79,7 @@ static int render_row(gh_apply_t *a, const gh_schema_t *envs, avro_value_t *env,
             free(sealed);
         }
     }
-    if (!rc) ev->doc = json_dumps(r, JSON_COMPACT);
+    if (!rc) ev->doc = json_incref(r);
     json_decref(j);
     return rc;
 }
@@ -308,16 +308,16 @@ gh_err_t gh_apply_row_batch(gh_apply_t *a, avro_value_t *envs,
         }
         k->deleted = 0;
         if (!(x->partial && x->id_key == -1)) k->id_key = x->id_key;
-        json_t *doc = json_loads(x->doc, 0, NULL);
         if (x->partial && !k->doc && k->stored_i >= 0 &&
             !PQgetisnull(cur, k->stored_i, 6))
             k->doc = json_loads(PQgetvalue(cur, k->stored_i, 6), 0, NULL);
+        /* The event's row is merged into (and so may be changed by) a
+         * later partial one of the key: events are folded once. */
         if (x->partial && k->doc) {
-            json_object_update(k->doc, doc);
-            json_decref(doc);
+            json_object_update(k->doc, x->doc);
         } else {
             json_decref(k->doc);
-            k->doc = doc;
+            k->doc = json_incref(x->doc);
         }
     }
     e = write_keys(a, ks, nk, 0, errstr, errstr_size);

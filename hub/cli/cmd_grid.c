@@ -15,7 +15,7 @@
 static const gh_conf_prop_t props[] = {
     {"args", GH_CONF_LIST, NULL, 1, 0, 0, NULL, NULL,
      "The verb and its operand, given as bare words: show CODE | check | "
-     "issues | household H...|P...."},
+     "issues | household H...|P... | building CODE|DEPT:KEY."},
     GH_CONF_INCLUDE_TABLE(gh_hub_props),
     GH_CONF_END};
 
@@ -28,11 +28,13 @@ static int run(gh_conf_t *conf) {
     const char *extra = strtok_r(NULL, ",", &save);
     int show = verb && !strcmp(verb, "show");
     int hh = verb && !strcmp(verb, "household");
-    if (!verb || extra || (show || hh) != !!operand ||
-        (!show && !hh && strcmp(verb, "check") && strcmp(verb, "issues"))) {
+    int bld = verb && !strcmp(verb, "building");
+    if (!verb || extra || (show || hh || bld) != !!operand ||
+        (!show && !hh && !bld && strcmp(verb, "check") &&
+         strcmp(verb, "issues"))) {
         fprintf(stderr,
-                "gridhub grid: expected show CODE, check, issues or "
-                "household ID, got \"%s\" (see --help)\n",
+                "gridhub grid: expected show CODE, check, issues, "
+                "household ID or building ID, got \"%s\" (see --help)\n",
                 args);
         free(copy);
         return 2;
@@ -47,6 +49,7 @@ static int run(gh_conf_t *conf) {
     long n = 0;
     gh_err_t e = show ? gh_grid_show(db, stdout, operand, err, sizeof(err))
                  : hh ? gh_grid_household(db, stdout, operand, err, sizeof(err))
+                 : bld ? gh_grid_building(db, stdout, operand, err, sizeof(err))
                  : !strcmp(verb, "check")
                      ? gh_grid_check(db, stdout, &n, err, sizeof(err))
                      : gh_grid_issues(db, stdout, &n, err, sizeof(err));
@@ -66,12 +69,13 @@ const gh_cli_cmd_t gh_cli_grid = {
     "grid",
     "the shared grid hierarchy: one grid with its staff roster and counts, "
     "the 1+1+N check, the division disagreements listed for stewards, a "
-    "household across departments",
+    "household or building across departments",
     "Examples (with the hub's properties file):\n"
     "  gridhub grid show LP-DT-01 -c hub.properties\n"
     "  gridhub grid check -c hub.properties\n"
     "  gridhub grid issues -c hub.properties\n"
     "  gridhub grid household P000000042 -c hub.properties\n"
+    "  gridhub grid building zongzhi:FW0010301 -c hub.properties\n"
     "See docs/grid.md.",
     props,
     run,

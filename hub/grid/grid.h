@@ -69,6 +69,13 @@ gh_err_t gh_grid_check(PGconn *db, FILE *out, long *failing, char *errstr,
 gh_err_t gh_grid_household(PGconn *db, FILE *out, const char *id, char *errstr,
                            size_t errstr_size);
 
+/* The golden building (standard address) `id` — a standard address code,
+ * a golden id, or one department's record as department:key — with each
+ * department's record of it and the grid it is in (the finest any record
+ * gives). GH_ERR_NOT_FOUND if none. */
+gh_err_t gh_grid_building(PGconn *db, FILE *out, const char *id, char *errstr,
+                          size_t errstr_size);
+
 /* Lists grid_issue; *n (may be NULL) receives how many. */
 gh_err_t gh_grid_issues(PGconn *db, FILE *out, long *n, char *errstr,
                         size_t errstr_size);

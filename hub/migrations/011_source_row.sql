@@ -12,7 +12,6 @@
 -- (the grid hierarchy, buildings, households, staff, events) reads them
 -- here.
 CREATE TABLE source_row (
-    row_id       bigserial   UNIQUE,
     department   text        NOT NULL,
     entity       text        NOT NULL,
     source_key   text        NOT NULL,

@@ -381,3 +381,87 @@ Test(grid, households_across_departments) {
     free(zhang);
     gh_test_stop_clean(s);
 }
+
+/* ---- buildings typed two ways -------------------------------------------
+ *
+ * 公安's standard addresses and 综治's houses from their sample files: most
+ * houses carry 公安's address code; one (童家社区3栋301) does not and is
+ * typed differently ("3栋", "301" against "3栋", "1单元", "301室"); it is
+ * the same building by community, building and room. A code 综治 drops
+ * later changes nothing.
+ */
+
+static char *building_of(const char *dept, const char *key) {
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT building_id FROM building_record WHERE department = "
+             "'%s' AND source_key = '%s'",
+             dept, key);
+    char *b = gh_test_try_scalar(g_hub, sql);
+    cr_assert_not_null(b, "no building record %s:%s", dept, key);
+    return b;
+}
+
+Test(grid, buildings_typed_two_ways) {
+    g_stack = gh_test_stack_new(CONNECTORS "zongzhi/schema.sql",
+                                CONNECTORS "zongzhi/mapping.properties");
+    gh_test_stack_t *s = g_stack;
+    run_file(s->dept, CONNECTORS "zongzhi/sample.sql");
+    run_file(s->dept, CONNECTORS "gongan/schema.sql");
+    run_file(s->dept, CONNECTORS "gongan/sample.sql");
+    char slot[64];
+    snprintf(slot, sizeof(slot), "slot.name=gh_test_bld_zz_%d", (int)getpid());
+    const char *const cextra[] = {slot, NULL};
+    gh_test_stack_start_connector(s, cextra);
+    g_other = gh_test_stack_start_other_connector(
+        s, CONNECTORS "gongan/mapping.properties", "gongan");
+    const char *const hextra[] = {
+        "source.topics=gridhub.zongzhi.grid,gridhub.zongzhi.building,"
+        "gridhub.gongan.building",
+        NULL};
+    gh_test_stack_start_hub(s, hextra);
+    g_hub = gh_test_pg_connect(s->hub_db);
+
+    char *want = gh_test_scalar(
+        s->dept, "SELECT (SELECT count(*) FROM zz_fw) + (SELECT count(*) "
+                 "FROM ga_bzdz WHERE zxbz = '0') || '/' || (SELECT count(*) "
+                 "FROM zz_wg)");
+    wait_hub("building records and grids",
+             "SELECT (SELECT count(*) FROM building_record) || '/' || (SELECT "
+             "count(*) FROM grid)",
+             want);
+    free(want);
+
+    char *a = building_of("zongzhi", "FW0000101");
+    cr_assert_str_eq(a, "4313020020010001010101", "by 公安's address code");
+    free(a);
+    a = building_of("zongzhi", "FW0010301");
+    char *b = building_of("gongan", "4313020020020003010301");
+    cr_assert_str_eq(a, b, "童家社区3栋301 typed two ways is one building");
+    cr_assert_str_eq(a, "4313020020020003010301");
+    free(a);
+    free(b);
+
+    char *out = NULL;
+    int rc = grid_cli(s, "building", "zongzhi:FW0010301", &out);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_assert_not_null(
+        strstr(out, "building 4313020020020003010301, grid LP-TJ-01\n"),
+        "the building's grid is the finest its records give: %s", out);
+    cr_assert_not_null(strstr(out, "gongan    4313020020020003010301"), "%s",
+                       out);
+    cr_assert_not_null(strstr(out, "zongzhi   FW0010301"), "%s", out);
+    free(out);
+
+    /* 综治 drops a house's code: still the same building, by its place. */
+    gh_test_exec(s->dept,
+                 "UPDATE zz_fw SET bzdzbm = NULL WHERE fwbh = 'FW0000201'");
+    wait_hub("a house without its code",
+             "SELECT building_id FROM building_record WHERE source_key = "
+             "'FW0000201' AND address_code IS NULL",
+             "4313020020010002010201");
+    rc = grid_cli(s, "building", "nowhere:x", &out);
+    cr_assert_eq(rc, 2, "an unknown building: exit %d: %s", rc, out);
+    free(out);
+    gh_test_stop_clean(s);
+}
