@@ -88,6 +88,7 @@ typedef struct rstate {
     const char *dept, *entity, *key, *table;
     int64_t lsn, seq;
     int exists, deleted, dirty;
+    int written;    /* the upsert changed it (it was newer than the stored) */
     json_t *doc;    /* the row as it stands; NULL: the stored one */
     int64_t id_key; /* as gh_apply_ev_t's; -1: keep the stored one */
     int partial;    /* doc lacks Unchanged fields the stored row has */
@@ -117,9 +118,9 @@ static int cmp_rstate(const void *x, const void *y) {
     return cmp3(a->dept, a->entity, a->key, b->dept, b->entity, b->key);
 }
 
-/* Reads the stored position of every key (and, when `rows`, the row). */
-static PGresult *read_stored(gh_apply_t *a, rstate_t *ks, int nk, int rows,
-                             char *errstr, size_t errstr_size) {
+/* Reads the stored position and row of every key. */
+static PGresult *read_stored(gh_apply_t *a, rstate_t *ks, int nk, char *errstr,
+                             size_t errstr_size) {
     gh_sqlarr_t d = {0}, e = {0}, k = {0};
     gh_sqlarr_reset(&d);
     gh_sqlarr_reset(&e);
@@ -129,15 +130,15 @@ static PGresult *read_stored(gh_apply_t *a, rstate_t *ks, int nk, int rows,
         gh_sqlarr_text(&e, ks[i].entity);
         gh_sqlarr_text(&k, ks[i].key);
     }
-    const char *p[4] = {gh_sqlarr_get(&d), gh_sqlarr_get(&e), gh_sqlarr_get(&k),
-                        rows ? "t" : "f"};
+    const char *p[3] = {gh_sqlarr_get(&d), gh_sqlarr_get(&e),
+                        gh_sqlarr_get(&k)};
     PGresult *r = gh_pg_query_what(
         a->db,
         "SELECT department, entity, source_key, pos_lsn, pos_seq, "
-        "deleted::int, CASE WHEN $4::boolean THEN row::text END FROM "
+        "deleted::int, row::text FROM "
         "source_row WHERE (department, entity, source_key) IN (SELECT d, e, "
         "k FROM unnest($1::text[], $2::text[], $3::text[]) AS u(d, e, k))",
-        4, p, "read entity rows", errstr, errstr_size);
+        3, p, "read entity rows", errstr, errstr_size);
     gh_sqlarr_free(&d);
     gh_sqlarr_free(&e);
     gh_sqlarr_free(&k);
@@ -157,7 +158,6 @@ static gh_err_t write_keys(gh_apply_t *a, rstate_t *ks, int nk, int deleted,
     for (int i = 0; i < nk; i++) {
         rstate_t *k = &ks[i];
         if (!k->dirty || k->deleted != deleted) continue;
-        gh_apply_touch(a, k->entity);
         gh_sqlarr_text(&arr[0], k->dept);
         gh_sqlarr_text(&arr[1], k->entity);
         gh_sqlarr_text(&arr[2], k->key);
@@ -192,7 +192,9 @@ static gh_err_t write_keys(gh_apply_t *a, rstate_t *ks, int nk, int deleted,
                   "source_key) DO UPDATE SET source_table = "
                   "EXCLUDED.source_table, pos_lsn = EXCLUDED.pos_lsn, "
                   "pos_seq = EXCLUDED.pos_seq, deleted = true, applied_at = "
-                  "now()"
+                  "now() WHERE (s.pos_lsn, s.pos_seq) < (EXCLUDED.pos_lsn, "
+                  "EXCLUDED.pos_seq) RETURNING department, entity, "
+                  "source_key"
                 : "INSERT INTO source_row AS s (department, entity, "
                   "source_key, source_table, pos_lsn, pos_seq, deleted, "
                   "row, id_key) SELECT d, e, k, t, l, q, false, r::jsonb, "
@@ -204,13 +206,23 @@ static gh_err_t write_keys(gh_apply_t *a, rstate_t *ks, int nk, int deleted,
                   "EXCLUDED.pos_lsn, pos_seq = EXCLUDED.pos_seq, deleted = "
                   "false, row = EXCLUDED.row, id_key = CASE WHEN "
                   "EXCLUDED.id_key = -1 THEN s.id_key ELSE EXCLUDED.id_key "
-                  "END, applied_at = now()",
+                  "END, applied_at = now() WHERE (s.pos_lsn, s.pos_seq) < "
+                  "(EXCLUDED.pos_lsn, EXCLUDED.pos_seq) RETURNING "
+                  "department, entity, source_key",
             NA, p, deleted ? "delete entity rows" : "upsert entity rows",
             errstr, errstr_size);
-        if (!r)
-            e = GH_ERR_PG;
-        else
-            PQclear(r);
+        if (!r) e = GH_ERR_PG;
+        for (int i = 0; r && i < PQntuples(r); i++) {
+            rstate_t key = {.dept = PQgetvalue(r, i, 0),
+                            .entity = PQgetvalue(r, i, 1),
+                            .key = PQgetvalue(r, i, 2)};
+            rstate_t *k =
+                bsearch(&key, ks, (size_t)nk, sizeof(*ks), cmp_rstate);
+            if (!k) continue;
+            k->written = 1;
+            gh_apply_touch(a, k->entity);
+        }
+        PQclear(r);
     }
     for (int j = 0; j < NA; j++)
         gh_sqlarr_free(&arr[j]);
@@ -268,13 +280,19 @@ gh_err_t gh_apply_row_batch(gh_apply_t *a, avro_value_t *envs,
                                   .stored_i = -1};
         st_of[x->ev] = nk - 1;
     }
-    if (nk) {
-        cur = read_stored(a, ks, nk, any_partial, errstr, errstr_size);
-        if (cur) wm = gh_apply_read_watermarks(a, errstr, errstr_size);
-        if (!cur || !wm) {
+    /* The stored rows are read only when a change left fields out
+     * (TOAST): otherwise the upserts themselves skip what is not newer
+     * than the stored row, and say which keys they wrote. */
+    if (nk && any_partial) {
+        cur = read_stored(a, ks, nk, errstr, errstr_size);
+        if (!cur) {
             e = GH_ERR_PG;
             goto out;
         }
+    }
+    if (nk && !(wm = gh_apply_read_watermarks(a, errstr, errstr_size))) {
+        e = GH_ERR_PG;
+        goto out;
     }
     for (int i = 0; cur && i < PQntuples(cur); i++) {
         rstate_t key = {.dept = PQgetvalue(cur, i, 0),
@@ -322,6 +340,10 @@ gh_err_t gh_apply_row_batch(gh_apply_t *a, avro_value_t *envs,
     }
     e = write_keys(a, ks, nk, 0, errstr, errstr_size);
     if (!e) e = write_keys(a, ks, nk, 1, errstr, errstr_size);
+    /* An event of a key the upsert left alone (the stored row is as new)
+     * was a replay. */
+    for (int i = 0; !e && i < n; i++)
+        if (status[i] == 1 && !ks[st_of[i]].written) status[i] = 0;
 out:
     if (e)
         for (int i = 0; i < n; i++) {

@@ -23,9 +23,10 @@ CREATE TABLE source_row (
     applied_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (department, entity, source_key)
 );
--- TRUNCATE and the end of a snapshot act on one table's live rows.
-CREATE INDEX source_row_table ON source_row (department, source_table)
-    WHERE NOT deleted;
+-- No index but the key: every other one costs each of the hundreds of
+-- thousands of rows a snapshot brings (docs/benchmarks.md, "Every entity");
+-- TRUNCATE and the end of a snapshot, which act on one table's live rows,
+-- are rare enough to scan.
 
 -- One source table can feed several entities, each on its own topic (公安's
 -- ga_hjrk feeds person, residence_registration and household_member), and

@@ -5,5 +5,3 @@
 -- in clear. 0: the row has no usable ID; -1: not known yet (an update that
 -- left the ID TOASTed on a row the hub had not seen).
 ALTER TABLE source_row ADD COLUMN id_key bigint NOT NULL DEFAULT 0;
-CREATE INDEX source_row_id_key ON source_row (id_key)
-    WHERE id_key NOT IN (0, -1) AND NOT deleted;

@@ -136,7 +136,8 @@ Test(grid, hierarchy_roster_and_issues) {
     char *xw = gh_xasprintf("grid.crosswalks=zuzhi:%s", g_crosswalk);
     const char *const hextra[] = {
         "source.topics=gridhub.zongzhi.person,gridhub.zongzhi.grid,"
-        "gridhub.zongzhi.grid_staff,gridhub.zuzhi.grid,"
+        "gridhub.zongzhi.grid_staff,gridhub.zongzhi.grid_event,"
+        "gridhub.zuzhi.grid,"
         "gridhub.zuzhi.grid_staff,gridhub.zuzhi.person",
         xw, NULL};
     gh_test_stack_start_hub(s, hextra);
@@ -233,6 +234,30 @@ Test(grid, hierarchy_roster_and_issues) {
     cr_assert_eq(rc, 2, "an unknown grid: exit %d: %s", rc, out);
     cr_assert_not_null(strstr(out, "no grid LP-NOPE"), "%s", out);
     free(out);
+
+    /* A long event description is stored out of line (TOAST) at the
+     * source, so closing the event sends it as Unchanged: the hub keeps
+     * the one it has. */
+    gh_test_exec(s->dept,
+                 "INSERT INTO zz_wgsj (sjbh, wgbm, sjlx, sjbt, sjms, sjzt, "
+                 "sbsj) SELECT 'SJ-TOAST', 'LP-DT-01', '04', '长描述', "
+                 "string_agg(md5(i::text), '') , '01', now() FROM "
+                 "generate_series(1, 2000) i");
+    char *md5 = gh_test_scalar(s->dept, "SELECT md5(sjms) FROM zz_wgsj WHERE "
+                                        "sjbh = 'SJ-TOAST'");
+    char *ev_sql = gh_xasprintf(
+        "SELECT (row ->> 'status') || ' ' || md5(row ->> 'description') FROM "
+        "source_row WHERE entity = 'grid_event' AND source_key = 'SJ-TOAST'");
+    char *want_open = gh_xasprintf("REPORTED %s", md5);
+    wait_hub("the long event", ev_sql, want_open);
+    gh_test_exec(s->dept, "UPDATE zz_wgsj SET sjzt = '05', bjsj = now() WHERE "
+                          "sjbh = 'SJ-TOAST'");
+    char *want_closed = gh_xasprintf("CLOSED %s", md5);
+    wait_hub("the long event, closed", ev_sql, want_closed);
+    free(md5);
+    free(ev_sql);
+    free(want_open);
+    free(want_closed);
 
     /* 5. Issues: a party grid no crosswalk knows appears; a grid is
      * deleted while staff still name it. */
