@@ -302,6 +302,14 @@ psql -tAd hub -c "SELECT '  ' || count(*) FILTER (WHERE level = 'GRID') || ' gri
 show_grid=$(psql -tAd hub -c "SELECT m.grid_code FROM grid_staff_member m JOIN grid g ON g.code = m.grid_code
     WHERE g.level = 'GRID' GROUP BY 1 ORDER BY count(DISTINCT m.department) DESC, count(*) DESC, 1 LIMIT 1")
 "$GH" grid show "$show_grid" -c "$HUBCONF" 2>&1 | sed 's/^/  /'
+echo "  one family, recorded by 公安 (户) and 计生 (家庭档案) under different numbers:"
+show_hh=$(psql -tAd hub -c "SELECT household_id FROM household_record WHERE household_id NOT LIKE 'H:%'
+    GROUP BY 1 HAVING count(DISTINCT department) = 2 ORDER BY count(*) DESC, 1 LIMIT 1")
+[[ -z "$show_hh" ]] || "$GH" grid household "$show_hh" -c "$HUBCONF" 2>&1 | sed 's/^/    /'
+echo "  one room, typed by 综治 without 公安's address code, found by community, building and room:"
+show_b=$(psql -tAd hub -c "SELECT department || ':' || source_key FROM building_record
+    WHERE address_code IS NULL AND building_id NOT LIKE 'B:%' ORDER BY 1 LIMIT 1")
+[[ -z "$show_b" ]] || "$GH" grid building "$show_b" -c "$HUBCONF" 2>&1 | sed 's/^/    /'
 echo "  the 1+1+N check (a grid leader and a full-time member in every grid):"
 "$GH" grid check -c "$HUBCONF" 2>&1 | tail -n 4 | sed 's/^/    /' || true
 echo "  what stewards must settle instead of the hub guessing (gridhub grid issues):"

@@ -86,6 +86,7 @@ int gh_apply_touched(const gh_apply_t *a, const char *entity) {
 void gh_apply_destroy(gh_apply_t *a) {
     if (!a) return;
     untouch(a);
+    gh_apply_rowfmts_free(a);
     free(a->changed);
     free(a);
 }

@@ -90,7 +90,7 @@ void gh_apply_ev_free(gh_apply_ev_t *ev) {
     free(ev->dept);
     free(ev->table);
     free(ev->key);
-    json_decref(ev->doc);
+    free(ev->text);
     for (int f = 0; f < GH_AF_N; f++)
         free(ev->val[f]);
     memset(ev, 0, sizeof(*ev));

@@ -21,7 +21,12 @@ struct gh_apply {
      * "*" after a TRUNCATE, which can touch any. */
     char *touched[16];
     int ntouched;
+    /* How each entity's rows are written (apply_row_json.c). */
+    struct gh_apply_rowfmt *fmts;
+    int nfmts;
 };
+
+void gh_apply_rowfmts_free(gh_apply_t *a);
 
 /* Notes that the open batch changed rows of `entity`. */
 void gh_apply_touch(gh_apply_t *a, const char *entity);
@@ -55,9 +60,9 @@ typedef struct gh_apply_ev {
     int64_t lsn, seq;
     char *val[GH_AF_N];
     unsigned char unchanged[GH_AF_N]; /* TOAST: keep the stored value */
-    /* Entity rows (apply_row.c): the row (NULL for d and t), and whether
-     * it lacks fields the change left Unchanged. */
-    json_t *doc;
+    /* Entity rows (apply_row.c): the row as JSON text (NULL for d and t),
+     * and whether it lacks fields the change left Unchanged. */
+    char *text;
     int partial;
     int64_t id_key; /* gh_resolver_id_key of the id_number (or head_id_number)
                        field, 0: none,
@@ -74,6 +79,12 @@ gh_err_t gh_apply_ev_head(avro_value_t *env, gh_apply_ev_t *ev,
 gh_err_t gh_apply_ev_parse(avro_value_t *env, gh_apply_ev_t *ev, char *errstr,
                            size_t errstr_size);
 void gh_apply_ev_free(gh_apply_ev_t *ev);
+/* Renders the row record of a c/u/r event of `entity` into ev->text
+ * (sealed where the field's name says; ev->partial and ev->id_key set).
+ * -1 with why if the row holds what no database column can (a NUL, bytes
+ * that are not UTF-8): the event's fault, a dead letter. */
+int gh_apply_row_render(gh_apply_t *a, const char *entity, avro_value_t *row,
+                        gh_apply_ev_t *ev, char *why, size_t why_size);
 /* Non-zero if a row field's value is the Unchanged branch (TOAST). */
 int gh_apply_is_unchanged(avro_value_t *field);
 

@@ -15,84 +15,15 @@
 #include "gridhub/sqlarr.h"
 #include "gridhub/util.h"
 
-/* The crypt field an entity field is sealed as, by the end of its name
- * (head_id_number, registered_address, contact_phone, ...); NULL: kept
- * in clear. docs/encryption.md lists what this seals. */
-static const char *sealed_as(const char *field) {
-    static const char *const classes[] = {"id_number", "phone", "address"};
-    size_t fl = strlen(field);
-    for (size_t i = 0; i < sizeof(classes) / sizeof(*classes); i++) {
-        size_t cl = strlen(classes[i]);
-        if (fl >= cl && !strcmp(field + fl - cl, classes[i]) &&
-            (fl == cl || field[fl - cl - 1] == '_'))
-            return classes[i];
-    }
-    return NULL;
-}
-
-/* The field whose ID number links a row to a golden person (id_key): the
- * resident's own, or for a household its head's. */
-static int names_resident(const char *field) {
-    return !strcmp(field, "id_number") || !strcmp(field, "head_id_number");
-}
-
-/* Renders the row of a c/u/r event into ev->doc (sensitive
- * values sealed; fields the change left Unchanged absent and ev->partial
- * set). A value the database cannot hold is the event's fault: -1 with
- * why. */
-static int render_row(gh_apply_t *a, const gh_schema_t *envs, avro_value_t *env,
-                      avro_value_t *row, gh_apply_ev_t *ev, char *why,
-                      size_t why_size) {
-    json_t *j = gh_avro_to_json(envs, env);
-    json_t *r = json_object_get(j, "after");
-    size_t nf = 0;
-    avro_value_get_size(row, &nf);
-    int rc = 0;
-    for (size_t i = 0; i < nf && !rc; i++) {
-        avro_value_t fv;
-        const char *name = NULL;
-        if (avro_value_get_by_index(row, i, &fv, &name) || !name) continue;
-        if (gh_apply_is_unchanged(&fv)) {
-            json_object_del(r, name);
-            ev->partial = 1;
-            if (names_resident(name)) ev->id_key = -1;
-            continue;
-        }
-        json_t *x = json_object_get(r, name);
-        if (!json_is_string(x)) continue;
-        const char *sv = json_string_value(x);
-        size_t n = json_string_length(x);
-        if (strlen(sv) != n) {
-            snprintf(why, why_size,
-                     "field %s holds a NUL character, which no text column "
-                     "can store",
-                     name);
-            rc = -1;
-            break;
-        }
-        if (names_resident(name) && a->resolver)
-            ev->id_key = (int64_t)gh_resolver_id_key(a->resolver, sv);
-        const char *cls = sealed_as(name);
-        if (a->crypt && cls && n) {
-            char *sealed = gh_crypt_seal(a->crypt, cls, sv, n);
-            json_object_set_new(r, name, json_string(sealed));
-            free(sealed);
-        }
-    }
-    if (!rc) ev->doc = json_incref(r);
-    json_decref(j);
-    return rc;
-}
-
 typedef struct rstate {
     const char *dept, *entity, *key, *table;
     int64_t lsn, seq;
     int exists, deleted, dirty;
-    int written;    /* the upsert changed it (it was newer than the stored) */
-    json_t *doc;    /* the row as it stands; NULL: the stored one */
-    int64_t id_key; /* as gh_apply_ev_t's; -1: keep the stored one */
-    int partial;    /* doc lacks Unchanged fields the stored row has */
-    int stored_i;   /* its row in the read result, -1 if none */
+    int written;      /* the upsert changed it (it was newer than the stored) */
+    const char *text; /* the row as it stands (an event's); NULL: stored */
+    json_t *doc;      /* or merged from partial rows (TOAST), owned */
+    int64_t id_key;   /* as gh_apply_ev_t's; -1: keep the stored one */
+    int stored_i;     /* its row in the read result, -1 if none */
 } rstate_t;
 
 typedef struct kref {
@@ -165,7 +96,7 @@ static gh_err_t write_keys(gh_apply_t *a, rstate_t *ks, int nk, int deleted,
         gh_sqlarr_int(&arr[4], k->lsn);
         gh_sqlarr_int(&arr[5], k->seq);
         char *doc = k->doc ? json_dumps(k->doc, JSON_COMPACT) : NULL;
-        gh_sqlarr_text(&arr[6], doc);
+        gh_sqlarr_text(&arr[6], doc ? doc : k->text);
         free(doc);
         if (k->id_key == -1)
             gh_sqlarr_text(&arr[7], NULL);
@@ -245,16 +176,10 @@ gh_err_t gh_apply_row_batch(gh_apply_t *a, avro_value_t *envs,
         st_of[i] = -1;
         char reason[512];
         avro_value_t row;
-        const gh_schema_t *envs_schema = NULL;
-        if (!gh_schemas_entity(a->schemas, entity[i], &envs_schema)) {
-            e = gh_seterr(errstr, errstr_size, GH_ERR_SCHEMA,
-                          "no schema for entity %s", entity[i]);
-            goto out;
-        }
         if (gh_apply_ev_head(&envs[i], &ev[i], &row, reason, sizeof(reason)) ||
             (strchr("cur", ev[i].op) &&
-             render_row(a, envs_schema, &envs[i], &row, &ev[i], reason,
-                        sizeof(reason)))) {
+             gh_apply_row_render(a, entity[i], &row, &ev[i], reason,
+                                 sizeof(reason)))) {
             status[i] = -1;
             why[i] = gh_xstrdup(reason);
             continue;
@@ -326,16 +251,25 @@ gh_err_t gh_apply_row_batch(gh_apply_t *a, avro_value_t *envs,
         }
         k->deleted = 0;
         if (!(x->partial && x->id_key == -1)) k->id_key = x->id_key;
-        if (x->partial && !k->doc && k->stored_i >= 0 &&
-            !PQgetisnull(cur, k->stored_i, 6))
-            k->doc = json_loads(PQgetvalue(cur, k->stored_i, 6), 0, NULL);
-        /* The event's row is merged into (and so may be changed by) a
-         * later partial one of the key: events are folded once. */
-        if (x->partial && k->doc) {
-            json_object_update(k->doc, x->doc);
-        } else {
+        if (!x->partial) {
             json_decref(k->doc);
-            k->doc = json_incref(x->doc);
+            k->doc = NULL;
+            k->text = x->text;
+            continue;
+        }
+        /* A row without the fields a change left out (TOAST) is merged
+         * into the row as it stands: this batch's, or the stored one. */
+        if (!k->doc && k->text)
+            k->doc = json_loads(k->text, 0, NULL);
+        else if (!k->doc && k->stored_i >= 0 &&
+                 !PQgetisnull(cur, k->stored_i, 6))
+            k->doc = json_loads(PQgetvalue(cur, k->stored_i, 6), 0, NULL);
+        json_t *part = json_loads(x->text, 0, NULL);
+        if (k->doc) {
+            json_object_update(k->doc, part);
+            json_decref(part);
+        } else {
+            k->doc = part;
         }
     }
     e = write_keys(a, ks, nk, 0, errstr, errstr_size);
