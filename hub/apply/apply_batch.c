@@ -16,11 +16,8 @@
 
 typedef struct kstate {
     const char *dept, *key, *table;
-    int64_t lsn, seq; /* position of the current state */
-    int exists;       /* stored before the batch */
-    int was_live;     /* stored and not deleted before the batch */
-    int deleted;      /* current */
-    int dirty;        /* an event of the batch applied */
+    gh_apply_pos_t pos;
+    int was_live; /* stored and not deleted before the batch */
     const char *old_name, *old_pinyin;
     char *val[GH_AF_N]; /* borrowed (events or stored rows) */
 } kstate_t;
@@ -53,6 +50,19 @@ PGresult *gh_apply_read_watermarks(gh_apply_t *a, char *errstr,
                             errstr_size);
 }
 
+int gh_apply_advance(gh_apply_pos_t *p, PGresult *wm, const gh_apply_ev_t *x) {
+    if (gh_apply_truncated(wm, x)) return 0;
+    if ((p->exists || p->dirty) &&
+        (x->lsn < p->lsn || (x->lsn == p->lsn && x->seq <= p->seq)))
+        return 0;
+    p->lsn = x->lsn;
+    p->seq = x->seq;
+    p->table = x->table;
+    p->dirty = 1;
+    p->deleted = x->op == 'd';
+    return 1;
+}
+
 int gh_apply_truncated(PGresult *wm, const gh_apply_ev_t *ev) {
     for (int i = 0; wm && i < PQntuples(wm); i++) {
         if (strcmp(PQgetvalue(wm, i, 0), ev->dept) ||
@@ -75,12 +85,12 @@ static gh_err_t write_upserts(gh_apply_t *a, kstate_t *ks, int nk, char *errstr,
     int n = 0;
     for (int i = 0; i < nk; i++) {
         kstate_t *k = &ks[i];
-        if (!k->dirty || k->deleted) continue;
+        if (!k->pos.dirty || k->pos.deleted) continue;
         gh_apply_norm_t nm;
         gh_apply_normalize(k->val, &nm);
         const char *v[NA] = {k->dept,
                              k->key,
-                             k->table,
+                             k->pos.table,
                              NULL,
                              NULL,
                              k->val[GH_AF_ID_RAW],
@@ -106,9 +116,9 @@ static gh_err_t write_upserts(gh_apply_t *a, kstate_t *ks, int nk, char *errstr,
         gh_apply_seal(a, v, sealed);
         for (int j = 0; j < NA; j++) {
             if (j == 3)
-                gh_sqlarr_int(&arr[j], k->lsn);
+                gh_sqlarr_int(&arr[j], k->pos.lsn);
             else if (j == 4)
-                gh_sqlarr_int(&arr[j], k->seq);
+                gh_sqlarr_int(&arr[j], k->pos.seq);
             else
                 gh_sqlarr_text(&arr[j], v[j]);
         }
@@ -177,12 +187,12 @@ static gh_err_t write_deletes(gh_apply_t *a, kstate_t *ks, int nk, char *errstr,
         gh_sqlarr_reset(&arr[j]);
     for (int i = 0; i < nk; i++) {
         kstate_t *k = &ks[i];
-        if (!k->dirty || !k->deleted) continue;
+        if (!k->pos.dirty || !k->pos.deleted) continue;
         gh_sqlarr_text(&arr[0], k->dept);
         gh_sqlarr_text(&arr[1], k->key);
-        gh_sqlarr_text(&arr[2], k->table);
-        gh_sqlarr_int(&arr[3], k->lsn);
-        gh_sqlarr_int(&arr[4], k->seq);
+        gh_sqlarr_text(&arr[2], k->pos.table);
+        gh_sqlarr_int(&arr[3], k->pos.lsn);
+        gh_sqlarr_int(&arr[4], k->pos.seq);
         if (k->was_live && k->old_name)
             gh_resolver_count_name(a->resolver, k->old_name, k->old_pinyin, -1);
     }
@@ -286,11 +296,11 @@ gh_err_t gh_apply_person_batch(gh_apply_t *a, avro_value_t *envs, int n,
         kstate_t key = {PQgetvalue(cur, i, 0), PQgetvalue(cur, i, 1)};
         kstate_t *k = bsearch(&key, ks, (size_t)nk, sizeof(*ks), cmp_state);
         if (!k) continue;
-        k->exists = 1;
-        k->lsn = strtoll(PQgetvalue(cur, i, 2), NULL, 10);
-        k->seq = strtoll(PQgetvalue(cur, i, 3), NULL, 10);
-        k->deleted = PQgetvalue(cur, i, 4)[0] == '1';
-        k->was_live = !k->deleted;
+        k->pos.exists = 1;
+        k->pos.lsn = strtoll(PQgetvalue(cur, i, 2), NULL, 10);
+        k->pos.seq = strtoll(PQgetvalue(cur, i, 3), NULL, 10);
+        k->pos.deleted = PQgetvalue(cur, i, 4)[0] == '1';
+        k->was_live = !k->pos.deleted;
         k->old_name = PQgetisnull(cur, i, 5) ? NULL : PQgetvalue(cur, i, 5);
         k->old_pinyin = PQgetisnull(cur, i, 6) ? NULL : PQgetvalue(cur, i, 6);
         for (int f = 0; f < GH_AF_N; f++)
@@ -303,20 +313,9 @@ gh_err_t gh_apply_person_batch(gh_apply_t *a, avro_value_t *envs, int n,
         if (!ok[i]) continue;
         gh_apply_ev_t *x = &ev[i];
         kstate_t *k = &ks[st_of[i]];
-        if (gh_apply_truncated(wm, x)) continue;
-        if ((k->exists || k->dirty) &&
-            (x->lsn < k->lsn || (x->lsn == k->lsn && x->seq <= k->seq)))
-            continue; /* replay or older */
-        k->lsn = x->lsn;
-        k->seq = x->seq;
-        k->table = x->table;
-        k->dirty = 1;
+        if (!gh_apply_advance(&k->pos, wm, x)) continue;
         status[i] = 1;
-        if (x->op == 'd') {
-            k->deleted = 1;
-            continue;
-        }
-        k->deleted = 0;
+        if (k->pos.deleted) continue;
         for (int f = 0; f < GH_AF_N; f++)
             if (!x->unchanged[f]) k->val[f] = x->val[f];
     }

@@ -67,23 +67,11 @@ static int64_t get_long(avro_value_t *rec, const char *name) {
     return l;
 }
 
-/* Avro timestamp-micros -> "YYYY-MM-DD HH:MM:SS.ffffff+00" (new string);
- * floor division keeps times before 1970 right. */
+/* Avro timestamp-micros -> "YYYY-MM-DD HH:MM:SS.ffffff+00" (new string). */
 static char *micros_to_iso(int64_t us) {
-    int64_t secs = us / 1000000, frac = us % 1000000;
-    if (frac < 0) {
-        frac += 1000000;
-        secs--;
-    }
-    int64_t days = secs / 86400, sod = secs % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days--;
-    }
-    char d[11];
-    gh_date_format(days, d);
-    return gh_xasprintf("%s %02d:%02d:%02d.%06d+00", d, (int)(sod / 3600),
-                        (int)(sod / 60 % 60), (int)(sod % 60), (int)frac);
+    char t[48];
+    gh_micros_format(us, ' ', "+00", t);
+    return gh_xstrdup(t);
 }
 
 void gh_apply_ev_free(gh_apply_ev_t *ev) {

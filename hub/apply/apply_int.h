@@ -88,6 +88,20 @@ int gh_apply_row_render(gh_apply_t *a, const char *entity, avro_value_t *row,
 /* Non-zero if a row field's value is the Unchanged branch (TOAST). */
 int gh_apply_is_unchanged(avro_value_t *field);
 
+/* Where a key stands while a batch is folded: the position and table of
+ * its current state, whether it was stored before the batch, changed by
+ * it, deleted now. */
+typedef struct gh_apply_pos {
+    int64_t lsn, seq;
+    const char *table; /* borrowed from the event */
+    int exists, dirty, deleted;
+} gh_apply_pos_t;
+
+/* Folds event x into p: 0 if x is stale (a TRUNCATE of its table in wm is
+ * at or after it, or it is not after p's position: a replay or an older
+ * reordered event), else 1 with p moved to x (deleted for a 'd'). */
+int gh_apply_advance(gh_apply_pos_t *p, PGresult *wm, const gh_apply_ev_t *x);
+
 /* The truncate watermarks (department, table, lsn, seq), or NULL with
  * errstr set; and whether one makes event ev stale. */
 PGresult *gh_apply_read_watermarks(gh_apply_t *a, char *errstr,

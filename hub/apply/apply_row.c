@@ -12,13 +12,13 @@
 
 #include "apply_int.h"
 #include "gridhub/pg.h"
+#include "gridhub/pgcopy.h"
 #include "gridhub/sqlarr.h"
 #include "gridhub/util.h"
 
 typedef struct rstate {
-    const char *dept, *entity, *key, *table;
-    int64_t lsn, seq;
-    int exists, deleted, dirty;
+    const char *dept, *entity, *key;
+    gh_apply_pos_t pos;
     int written;      /* the upsert changed it (it was newer than the stored) */
     const char *text; /* the row as it stands (an event's); NULL: stored */
     json_t *doc;      /* or merged from partial rows (TOAST), owned */
@@ -76,73 +76,81 @@ static PGresult *read_stored(gh_apply_t *a, rstate_t *ks, int nk, char *errstr,
     return r;
 }
 
-/* Writes the live (deleted = 0) or the deleted (1) keys the batch
- * changed: one statement each. */
-static gh_err_t write_keys(gh_apply_t *a, rstate_t *ks, int nk, int deleted,
-                           char *errstr, size_t errstr_size) {
-    enum { NA = 8 };
-    gh_sqlarr_t arr[NA];
-    memset(arr, 0, sizeof(arr));
-    for (int j = 0; j < NA; j++)
-        gh_sqlarr_reset(&arr[j]);
-    int n = 0;
+/* Binary COPY into a staging table, then one upsert from it: no array
+ * literal to escape and parse for every value (docs/benchmarks.md, "Every
+ * entity"). The table lives as long as the session; IF NOT EXISTS because
+ * a rolled-back batch may have been the one to create it. */
+static const char STAGE_SQL[] =
+    "CREATE TEMP TABLE IF NOT EXISTS source_row_in (department text, entity "
+    "text, source_key text, source_table text, pos_lsn bigint, pos_seq "
+    "bigint, deleted boolean, row jsonb, id_key bigint) ON COMMIT DELETE ROWS";
+
+/* A delete keeps the last row it had (as source_person does); an update
+ * that left the ID out (TOAST, id_key NULL) keeps the stored key. Only
+ * what is newer than the stored row is written. */
+static const char UPSERT_SQL[] =
+    "INSERT INTO source_row AS s (department, entity, source_key, "
+    "source_table, pos_lsn, pos_seq, deleted, row, id_key) SELECT "
+    "department, entity, source_key, source_table, pos_lsn, pos_seq, "
+    "deleted, coalesce(row, '{}'), CASE WHEN deleted THEN coalesce(id_key, "
+    "0) ELSE coalesce(id_key, -1) END FROM source_row_in ON CONFLICT "
+    "(department, entity, source_key) DO UPDATE SET source_table = "
+    "EXCLUDED.source_table, pos_lsn = EXCLUDED.pos_lsn, pos_seq = "
+    "EXCLUDED.pos_seq, deleted = EXCLUDED.deleted, row = CASE WHEN "
+    "EXCLUDED.deleted THEN s.row ELSE EXCLUDED.row END, id_key = CASE WHEN "
+    "EXCLUDED.deleted OR EXCLUDED.id_key = -1 THEN s.id_key ELSE "
+    "EXCLUDED.id_key END, applied_at = now() WHERE (s.pos_lsn, s.pos_seq) < "
+    "(EXCLUDED.pos_lsn, EXCLUDED.pos_seq) RETURNING department, entity, "
+    "source_key";
+
+/* Writes every key the batch changed; marks those written. */
+static gh_err_t write_keys(gh_apply_t *a, rstate_t *ks, int nk, char *errstr,
+                           size_t errstr_size) {
+    gh_pgcopy_t *c = gh_pgcopy_new();
+    gh_buf_t jb = {0};
     for (int i = 0; i < nk; i++) {
         rstate_t *k = &ks[i];
-        if (!k->dirty || k->deleted != deleted) continue;
-        gh_sqlarr_text(&arr[0], k->dept);
-        gh_sqlarr_text(&arr[1], k->entity);
-        gh_sqlarr_text(&arr[2], k->key);
-        gh_sqlarr_text(&arr[3], k->table);
-        gh_sqlarr_int(&arr[4], k->lsn);
-        gh_sqlarr_int(&arr[5], k->seq);
+        if (!k->pos.dirty) continue;
+        gh_pgcopy_row(c, 9);
+        gh_pgcopy_text(c, k->dept);
+        gh_pgcopy_text(c, k->entity);
+        gh_pgcopy_text(c, k->key);
+        gh_pgcopy_text(c, k->pos.table);
+        gh_pgcopy_int8(c, k->pos.lsn);
+        gh_pgcopy_int8(c, k->pos.seq);
+        const char t = k->pos.deleted ? 1 : 0;
+        gh_pgcopy_bytes(c, &t, 1); /* boolean */
         char *doc = k->doc ? json_dumps(k->doc, JSON_COMPACT) : NULL;
-        gh_sqlarr_text(&arr[6], doc ? doc : k->text);
+        const char *text = doc ? doc : k->text;
+        if (text) {
+            /* jsonb's binary form: a version byte, then the text. */
+            gh_buf_reset(&jb);
+            gh_buf_append(&jb, "\x01", 1);
+            gh_buf_puts(&jb, text);
+            gh_pgcopy_bytes(c, jb.data, jb.len);
+        } else {
+            gh_pgcopy_null(c);
+        }
         free(doc);
         if (k->id_key == -1)
-            gh_sqlarr_text(&arr[7], NULL);
+            gh_pgcopy_null(c);
         else
-            gh_sqlarr_int(&arr[7], k->id_key);
-        n++;
+            gh_pgcopy_int8(c, k->id_key);
     }
+    gh_buf_free(&jb);
     gh_err_t e = GH_OK;
-    if (n) {
-        const char *p[NA];
-        for (int j = 0; j < NA; j++)
-            p[j] = gh_sqlarr_get(&arr[j]);
-        /* A delete keeps the last row it had (as source_person does). */
-        PGresult *r = gh_pg_query_what(
-            a->db,
-            deleted
-                ? "INSERT INTO source_row AS s (department, entity, "
-                  "source_key, source_table, pos_lsn, pos_seq, deleted, "
-                  "row, id_key) SELECT d, e, k, t, l, q, true, "
-                  "coalesce(r::jsonb, '{}'), coalesce(i, 0) FROM "
-                  "unnest($1::text[], $2::text[], $3::text[], $4::text[], "
-                  "$5::bigint[], $6::bigint[], $7::text[], $8::bigint[]) AS "
-                  "u(d, e, k, t, l, q, r, i) ON CONFLICT (department, entity, "
-                  "source_key) DO UPDATE SET source_table = "
-                  "EXCLUDED.source_table, pos_lsn = EXCLUDED.pos_lsn, "
-                  "pos_seq = EXCLUDED.pos_seq, deleted = true, applied_at = "
-                  "now() WHERE (s.pos_lsn, s.pos_seq) < (EXCLUDED.pos_lsn, "
-                  "EXCLUDED.pos_seq) RETURNING department, entity, "
-                  "source_key"
-                : "INSERT INTO source_row AS s (department, entity, "
-                  "source_key, source_table, pos_lsn, pos_seq, deleted, "
-                  "row, id_key) SELECT d, e, k, t, l, q, false, r::jsonb, "
-                  "coalesce(i, -1) FROM unnest($1::text[], $2::text[], "
-                  "$3::text[], $4::text[], $5::bigint[], $6::bigint[], "
-                  "$7::text[], $8::bigint[]) AS u(d, e, k, t, l, q, r, i) ON "
-                  "CONFLICT (department, entity, source_key) DO UPDATE SET "
-                  "source_table = EXCLUDED.source_table, pos_lsn = "
-                  "EXCLUDED.pos_lsn, pos_seq = EXCLUDED.pos_seq, deleted = "
-                  "false, row = EXCLUDED.row, id_key = CASE WHEN "
-                  "EXCLUDED.id_key = -1 THEN s.id_key ELSE EXCLUDED.id_key "
-                  "END, applied_at = now() WHERE (s.pos_lsn, s.pos_seq) < "
-                  "(EXCLUDED.pos_lsn, EXCLUDED.pos_seq) RETURNING "
-                  "department, entity, source_key",
-            NA, p, deleted ? "delete entity rows" : "upsert entity rows",
-            errstr, errstr_size);
-        if (!r) e = GH_ERR_PG;
+    if (gh_pgcopy_rows(c)) {
+        e = gh_pg_exec_what(a->db, STAGE_SQL, 0, NULL, "stage entity rows",
+                            errstr, errstr_size);
+        if (!e)
+            e = gh_pgcopy_send(c, a->db,
+                               "COPY source_row_in FROM STDIN (FORMAT binary)",
+                               "stage entity rows", errstr, errstr_size);
+        PGresult *r =
+            e ? NULL
+              : gh_pg_query_what(a->db, UPSERT_SQL, 0, NULL,
+                                 "upsert entity rows", errstr, errstr_size);
+        if (!e && !r) e = GH_ERR_PG;
         for (int i = 0; r && i < PQntuples(r); i++) {
             rstate_t key = {.dept = PQgetvalue(r, i, 0),
                             .entity = PQgetvalue(r, i, 1),
@@ -154,9 +162,13 @@ static gh_err_t write_keys(gh_apply_t *a, rstate_t *ks, int nk, int deleted,
             gh_apply_touch(a, k->entity);
         }
         PQclear(r);
+        /* Emptied now, not only at commit: a batch retried one event at a
+         * time inside the same transaction stages again. */
+        if (!e)
+            e = gh_pg_exec_what(a->db, "DELETE FROM source_row_in", 0, NULL,
+                                "stage entity rows", errstr, errstr_size);
     }
-    for (int j = 0; j < NA; j++)
-        gh_sqlarr_free(&arr[j]);
+    gh_pgcopy_destroy(c);
     return e;
 }
 
@@ -225,31 +237,20 @@ gh_err_t gh_apply_row_batch(gh_apply_t *a, avro_value_t *envs,
                         .key = PQgetvalue(cur, i, 2)};
         rstate_t *k = bsearch(&key, ks, (size_t)nk, sizeof(*ks), cmp_rstate);
         if (!k) continue;
-        k->exists = 1;
+        k->pos.exists = 1;
         k->stored_i = i;
-        k->lsn = strtoll(PQgetvalue(cur, i, 3), NULL, 10);
-        k->seq = strtoll(PQgetvalue(cur, i, 4), NULL, 10);
-        k->deleted = PQgetvalue(cur, i, 5)[0] == '1';
+        k->pos.lsn = strtoll(PQgetvalue(cur, i, 3), NULL, 10);
+        k->pos.seq = strtoll(PQgetvalue(cur, i, 4), NULL, 10);
+        k->pos.deleted = PQgetvalue(cur, i, 5)[0] == '1';
     }
     /* Fold the events in their order. */
     for (int i = 0; i < n; i++) {
         if (st_of[i] < 0) continue;
         gh_apply_ev_t *x = &ev[i];
         rstate_t *k = &ks[st_of[i]];
-        if (gh_apply_truncated(wm, x)) continue;
-        if ((k->exists || k->dirty) &&
-            (x->lsn < k->lsn || (x->lsn == k->lsn && x->seq <= k->seq)))
-            continue; /* replay or older */
-        k->lsn = x->lsn;
-        k->seq = x->seq;
-        k->table = x->table;
-        k->dirty = 1;
+        if (!gh_apply_advance(&k->pos, wm, x)) continue;
         status[i] = 1;
-        if (x->op == 'd') {
-            k->deleted = 1;
-            continue;
-        }
-        k->deleted = 0;
+        if (k->pos.deleted) continue;
         if (!(x->partial && x->id_key == -1)) k->id_key = x->id_key;
         if (!x->partial) {
             json_decref(k->doc);
@@ -272,8 +273,7 @@ gh_err_t gh_apply_row_batch(gh_apply_t *a, avro_value_t *envs,
             k->doc = part;
         }
     }
-    e = write_keys(a, ks, nk, 0, errstr, errstr_size);
-    if (!e) e = write_keys(a, ks, nk, 1, errstr, errstr_size);
+    e = write_keys(a, ks, nk, errstr, errstr_size);
     /* An event of a key the upsert left alone (the stored row is as new)
      * was a replay. */
     for (int i = 0; !e && i < n; i++)

@@ -88,25 +88,6 @@ static int names_resident(const char *field) {
     return !strcmp(field, "id_number") || !strcmp(field, "head_id_number");
 }
 
-/* Avro timestamp-micros as "YYYY-MM-DDTHH:MM:SS.ffffffZ" (as
- * gh_avro_to_json writes it); floor division keeps times before 1970. */
-static void put_micros(gh_buf_t *b, int64_t us) {
-    int64_t secs = us / 1000000, frac = us % 1000000;
-    if (frac < 0) {
-        frac += 1000000;
-        secs--;
-    }
-    int64_t days = secs / 86400, sod = secs % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days--;
-    }
-    char d[11];
-    gh_date_format(days, d);
-    gh_buf_printf(b, "\"%sT%02d:%02d:%02d.%06dZ\"", d, (int)(sod / 3600),
-                  (int)(sod / 60 % 60), (int)(sod % 60), (int)frac);
-}
-
 /* Writes one string field's value (sealed if its name says so); -1 with
  * why if the database could not hold it. */
 static int put_string(gh_apply_t *a, gh_buf_t *b, const char *name,
@@ -191,9 +172,12 @@ int gh_apply_row_render(gh_apply_t *a, const char *entity, avro_value_t *row,
         case AVRO_INT64: {
             int64_t x = 0;
             avro_value_get_long(&v, &x);
-            if (lt == LT_TS_MICROS)
-                put_micros(&b, x);
-            else
+            if (lt == LT_TS_MICROS) {
+                /* As gh_avro_to_json writes timestamps. */
+                char t[48];
+                gh_micros_format(x, 'T', "Z", t);
+                gh_buf_printf(&b, "\"%s\"", t);
+            } else
                 gh_buf_printf(&b, "%lld", (long long)x);
             break;
         }

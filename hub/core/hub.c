@@ -62,7 +62,14 @@ const gh_conf_prop_t gh_hub_props[] = {
      "(and department events framed that way can be read)."},
     GH_CONF_DLQ_PROP("messages the hub cannot decode or apply"),
     {"batch.max.messages", GH_CONF_INT, "20000", 0, 1, 1000000, NULL, NULL,
-     "Most messages applied in one database transaction."},
+     "Most person messages applied in one database transaction."},
+    {"batch.max.entity.messages", GH_CONF_INT, "60000", 0, 1, 1000000, NULL,
+     NULL,
+     "Most messages of the other entities (grids, households, ...) applied "
+     "in the same transaction. They cost a fraction of a person's (no "
+     "resolution), so a cap of their own keeps the persons' batches as "
+     "large as they would be without them: each batch's resolution has a "
+     "cost of its own."},
     {"batch.max.ms", GH_CONF_INT, "500", 0, 1, 60000, NULL, NULL,
      "Longest wait to fill a batch."},
     {"outbox.batch", GH_CONF_INT, "10000", 0, 1, 1000000, NULL, NULL,
@@ -605,7 +612,9 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         gh_kafka_consumer_close(c, 0);
         goto out;
     }
-    int max_msgs = (int)gh_conf_get_int(conf, "batch.max.messages");
+    int max_persons = (int)gh_conf_get_int(conf, "batch.max.messages");
+    int max_others = (int)gh_conf_get_int(conf, "batch.max.entity.messages");
+    int max_msgs = max_persons + max_others;
     int max_ms = (int)gh_conf_get_int(conf, "batch.max.ms");
     rd_kafka_message_t **batch = gh_xcalloc((size_t)max_msgs, sizeof(*batch));
     batch_t b = {0};
@@ -623,13 +632,14 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         gh_hub_metrics_tick(h->metrics, h->db, c);
         e = follow_policy(h, 0, errstr, errstr_size);
         if (e) break;
-        int n = 0;
+        int n = 0, npersons = 0;
         /* A sweep in progress does not wait for a full batch. */
         int64_t deadline =
             gh_now_ms() + (gh_feed_sweeping(h->feed) ? 20 : max_ms);
         /* A stop request ends the batch: what was polled is applied, nothing
          * more is taken. */
-        while (n < max_msgs && !gh_shutdown_requested()) {
+        while (npersons < max_persons && n - npersons < max_others &&
+               !gh_shutdown_requested()) {
             int64_t left = deadline - gh_now_ms();
             if (left <= 0) break;
             rd_kafka_message_t *m =
@@ -649,6 +659,9 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
                 rd_kafka_message_destroy(m);
                 continue;
             }
+            const char *ent =
+                gh_origin_entity(h->origin, rd_kafka_topic_name(m->rkt), NULL);
+            npersons += ent && !strcmp(ent, "person");
             batch[n++] = m;
         }
         if (e) { /* nothing of this batch is applied or committed */

@@ -402,3 +402,21 @@ gh_err_t gh_read_pairs_file(const char *path, gh_pairs_cb *cb, void *ctx,
     fclose(f);
     return e;
 }
+
+void gh_micros_format(int64_t us, char sep, const char *zone, char out[48]) {
+    /* Floor division keeps instants before 1970 right. */
+    int64_t secs = us / 1000000, frac = us % 1000000;
+    if (frac < 0) {
+        frac += 1000000;
+        secs--;
+    }
+    int64_t days = secs / 86400, sod = secs % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        days--;
+    }
+    char d[11];
+    gh_date_format(days, d);
+    snprintf(out, 48, "%s%c%02d:%02d:%02d.%06d%.8s", d, sep, (int)(sod / 3600),
+             (int)(sod / 60 % 60), (int)(sod % 60), (int)frac, zone);
+}

@@ -109,5 +109,10 @@ int64_t gh_days_from_civil(int y, int m, int d);
 int gh_date_parse_iso(const char *s, int64_t *days, const char **rest);
 /* Writes "YYYY-MM-DD" (11 bytes with NUL). */
 void gh_date_format(int64_t days, char out[11]);
+/* Writes microseconds since the Unix epoch (before it too) as
+ * "YYYY-MM-DD<sep>HH:MM:SS.ffffff<zone>" in UTC, e.g. sep 'T' and zone "Z"
+ * for ISO 8601, ' ' and "+00" for PostgreSQL. out holds 48 bytes; zone at
+ * most 8 characters. */
+void gh_micros_format(int64_t us, char sep, const char *zone, char out[48]);
 
 #endif

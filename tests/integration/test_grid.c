@@ -295,15 +295,21 @@ Test(grid, hierarchy_roster_and_issues) {
  * relation in each department; a birth 计生 records alone adds a member.
  */
 
-static char *household_of(const char *dept, const char *key) {
+/* Column `col` of view `view` for one department record. */
+static char *record_value(const char *view, const char *col, const char *dept,
+                          const char *key) {
     char sql[256];
     snprintf(sql, sizeof(sql),
-             "SELECT household_id FROM household_record WHERE department = "
-             "'%s' AND source_key = '%s'",
-             dept, key);
-    char *h = gh_test_try_scalar(g_hub, sql);
-    cr_assert_not_null(h, "no household record %s:%s", dept, key);
-    return h;
+             "SELECT %s FROM %s WHERE department = '%s' AND source_key = "
+             "'%s'",
+             col, view, dept, key);
+    char *v = gh_test_try_scalar(g_hub, sql);
+    cr_assert_not_null(v, "no %s record %s:%s", view, dept, key);
+    return v;
+}
+
+static char *household_of(const char *dept, const char *key) {
+    return record_value("household_record", "household_id", dept, key);
 }
 
 static void same_household(const char *key_gongan, const char *key_jisheng,
@@ -417,14 +423,7 @@ Test(grid, households_across_departments) {
  */
 
 static char *building_of(const char *dept, const char *key) {
-    char sql[256];
-    snprintf(sql, sizeof(sql),
-             "SELECT building_id FROM building_record WHERE department = "
-             "'%s' AND source_key = '%s'",
-             dept, key);
-    char *b = gh_test_try_scalar(g_hub, sql);
-    cr_assert_not_null(b, "no building record %s:%s", dept, key);
-    return b;
+    return record_value("building_record", "building_id", dept, key);
 }
 
 Test(grid, buildings_typed_two_ways) {
