@@ -281,6 +281,14 @@ Test(grid, hierarchy_roster_and_issues) {
     cr_assert_not_null(strstr(out, "zuzhi's unit DJ-NEW (新建党建网格) is in "
                                    "no crosswalk"),
                        "%s", out);
+    /* Residents, staff and events still name the deleted grid: counted
+     * live, by department and code. */
+    char *gone = strstr(out, "grid_code_unknown        zongzhi   LP-TJ-01 ");
+    cr_assert_not_null(gone, "%s", out);
+    cr_assert_not_null(strstr(gone, "person"), "%s", out);
+    cr_assert_not_null(strstr(gone, "name grid LP-TJ-01, which the reference "
+                                    "division does not have"),
+                       "%s", out);
     free(out);
     gh_test_stop_clean(s);
 }
