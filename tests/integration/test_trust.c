@@ -465,3 +465,168 @@ Test(trust, registry_outage_is_waited_out) {
     gh_test_stop_clean(s);
     gh_test_proc_free(reg);
 }
+
+/* ---- forged rows of another entity --------------------------------------
+ *
+ * The hub reads every entity topic it is given; an attacker with produce
+ * rights on gridhub.test.household sends household rows the database
+ * could not hold (a NUL, bytes that are not UTF-8) and one naming another
+ * department. Each is a dead letter naming what was wrong; a good row
+ * sent after them is applied.
+ */
+
+/* Sets every field of record `rec` that is a union to its null branch,
+ * or to its first branch (a string field: "") if it has none. */
+static void null_fields(avro_value_t *rec) {
+    size_t n = 0;
+    avro_value_get_size(rec, &n);
+    for (size_t i = 0; i < n; i++) {
+        avro_value_t fv, br;
+        avro_value_get_by_index(rec, i, &fv, NULL);
+        if (avro_value_get_type(&fv) != AVRO_UNION) continue;
+        avro_schema_t u = avro_value_get_schema(&fv);
+        int nb = (int)avro_schema_union_size(u), k = 0;
+        while (k < nb && !is_avro_null(avro_schema_union_branch(u, k)))
+            k++;
+        if (k < nb) {
+            avro_value_set_branch(&fv, k, &br);
+            avro_value_set_null(&br);
+        } else {
+            avro_value_set_branch(&fv, 0, &br);
+            avro_value_set_string(&br, "");
+        }
+    }
+}
+
+static void set_field_str(avro_value_t *rec, const char *name, const char *s,
+                          size_t n) {
+    avro_value_t fv, br;
+    cr_assert_eq(avro_value_get_by_name(rec, name, &fv, NULL), 0, "%s", name);
+    if (avro_value_get_type(&fv) == AVRO_UNION) {
+        avro_schema_t u = avro_value_get_schema(&fv);
+        int k = 0;
+        while (k < (int)avro_schema_union_size(u) &&
+               !is_avro_string(avro_schema_union_branch(u, k)))
+            k++;
+        cr_assert_eq(avro_value_set_branch(&fv, k, &br), 0, "%s", name);
+        fv = br;
+    }
+    cr_assert_eq(avro_value_set_string_len(&fv, s, n + 1), 0);
+}
+
+/* Produces a household row `key` with head name `head` (n bytes) as
+ * department `dept` at position lsn. */
+static void produce_household(gh_test_stack_t *s, const char *dept,
+                              const char *key, const char *head, size_t n,
+                              int64_t lsn) {
+    char err[1024];
+    gh_schemas_t *set = NULL;
+    cr_assert_eq(
+        gh_schemas_load_dir(&set, GH_SOURCE_DIR "/schemas", err, sizeof(err)),
+        GH_OK, "%s", err);
+    const gh_schema_t *es = NULL;
+    cr_assert_not_null(gh_schemas_entity(set, "household", &es));
+    avro_value_t env, v, src, after, row;
+    cr_assert_eq(gh_schema_new_value(es, &env, err, sizeof(err)), GH_OK);
+    avro_value_get_by_name(&env, "op", &v, NULL);
+    avro_value_set_enum(&v, 0); /* c */
+    null_fields(&env);
+    avro_value_get_by_name(&env, "source", &src, NULL);
+    null_fields(&src);
+    set_field_str(&src, "department", dept, strlen(dept));
+    set_field_str(&src, "connector", "forged", 6);
+    set_field_str(&src, "database", "test", 4);
+    set_field_str(&src, "schema", "public", 6);
+    set_field_str(&src, "table", "hh", 2);
+    avro_value_get_by_name(&src, "lsn", &v, NULL);
+    avro_value_set_long(&v, lsn);
+    avro_value_get_by_name(&src, "seq", &v, NULL);
+    avro_value_set_long(&v, 1);
+    avro_value_get_by_name(&src, "snapshot", &v, NULL);
+    avro_value_set_enum(&v, 0); /* false */
+    avro_value_get_by_name(&env, "ts", &v, NULL);
+    avro_value_set_long(&v, gh_now_ms() * 1000);
+    avro_value_get_by_name(&env, "after", &after, NULL);
+    cr_assert_eq(avro_value_set_branch(&after, 1, &row), 0);
+    null_fields(&row);
+    set_field_str(&row, "source_key", key, strlen(key));
+    set_field_str(&row, "head_name", head, n);
+
+    gh_serde_t *sd = gh_serde_new(set, "");
+    gh_buf_t out = {0};
+    cr_assert_eq(gh_serde_encode(sd, "gridhub.test.household", es, &env, &out,
+                                 err, sizeof(err)),
+                 GH_OK, "%s", err);
+    rd_kafka_conf_t *kc = rd_kafka_conf_new();
+    rd_kafka_conf_set(kc, "bootstrap.servers", s->bootstrap, err, sizeof(err));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof(err));
+    cr_assert_not_null(rk, "%s", err);
+    cr_assert_eq(
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("gridhub.test.household"),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_KEY(key, strlen(key)),
+                          RD_KAFKA_V_VALUE(out.data, out.len), RD_KAFKA_V_END),
+        0);
+    cr_assert_eq(rd_kafka_flush(rk, 10000), 0);
+    rd_kafka_destroy(rk);
+    gh_buf_free(&out);
+    gh_serde_destroy(sd);
+    avro_value_decref(&env);
+    gh_schemas_destroy(set);
+}
+
+static int good_household_applied(void *arg) {
+    (void)arg;
+    return gh_test_try_count(g_hub, "SELECT count(*) FROM source_row WHERE "
+                                    "entity = 'household' AND source_key = "
+                                    "'H-GOOD' AND row ->> 'head_name' = "
+                                    "'张伟'") == 1;
+}
+
+Test(trust, forged_entity_rows) {
+    static int n;
+    g_stack = gh_test_stack_new(DDL, MAPPING);
+    gh_test_stack_t *s = g_stack;
+    char slot[64];
+    snprintf(slot, sizeof(slot), "slot.name=gh_test_trust_ent_%d_%d",
+             (int)getpid(), ++n);
+    const char *const cextra[] = {slot, NULL};
+    gh_test_stack_start_connector(s, cextra);
+    const char *const hextra[] = {
+        "source.topics=gridhub.test.person,gridhub.test.household", NULL};
+    gh_test_stack_start_hub(s, hextra);
+    g_hub = gh_test_pg_connect(s->hub_db);
+    char id[19];
+    gh_test_make_id18(id, 1980, 1, 2, 12);
+    gh_test_insert_row(s->dept, "T1", "户主", id, 1, "1980-01-02",
+                       "13800000002", "乐坪街道", "LP-DT-01");
+    gh_test_wait_settled(s, g_hub, SETTLE_MS);
+    char *l = gh_test_scalar(g_hub, "SELECT max(pos_lsn) FROM source_person");
+    int64_t lsn = strtoll(l, NULL, 10);
+    free(l);
+
+    produce_household(s, "test", "H-NUL", "张\0伟", sizeof("张\0伟") - 1, lsn);
+    produce_household(s, "test", "H-GBK", "\xd5\xc5\xce\xb0", 4, lsn);
+    produce_household(s, "gongan", "H-OTHER", "张伟", strlen("张伟"), lsn);
+    produce_household(s, "test", "H-GOOD", "张伟", strlen("张伟"), lsn);
+
+    cr_assert(gh_test_wait_topics_size(s->bootstrap, DLQ_TOPIC, 3, 60000),
+              "three dead letters expected; hub log:\n%s",
+              gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
+    char *reasons = dlq_reasons(s);
+    cr_assert(strstr(reasons, "field head_name holds a NUL character"), "%s",
+              reasons);
+    cr_assert(strstr(reasons, "field head_name is not valid UTF-8"), "%s",
+              reasons);
+    cr_assert(strstr(reasons, "untrusted: the message says department "
+                              "\"gongan\" but topic gridhub.test.household "
+                              "belongs to department test"),
+              "%s", reasons);
+    free(reasons);
+    cr_assert(gh_test_wait_until(good_household_applied, NULL, SETTLE_MS),
+              "the good row after the forged ones is applied");
+    cr_assert_eq(gh_test_count(g_hub, "SELECT count(*) FROM source_row WHERE "
+                                      "source_key <> 'H-GOOD'"),
+                 0, "a forged row reached the hub");
+    gh_test_stop_clean(s);
+}
