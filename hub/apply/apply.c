@@ -60,6 +60,14 @@ gh_err_t gh_apply_open_stored(const gh_apply_t *a, PGresult *r, int first,
                                 errstr_size);
 }
 
+void gh_apply_forget(int n, int *status, char **why) {
+    for (int i = 0; i < n; i++) {
+        free(why[i]);
+        why[i] = NULL;
+        status[i] = 0;
+    }
+}
+
 static void untouch(gh_apply_t *a) {
     for (int i = 0; i < a->ntouched; i++)
         free(a->touched[i]);

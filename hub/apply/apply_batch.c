@@ -322,12 +322,7 @@ gh_err_t gh_apply_person_batch(gh_apply_t *a, avro_value_t *envs, int n,
     e = write_upserts(a, ks, nk, errstr, errstr_size);
     if (!e) e = write_deletes(a, ks, nk, errstr, errstr_size);
 out:
-    if (e)
-        for (int i = 0; i < n; i++) {
-            free(why[i]);
-            why[i] = NULL;
-            status[i] = 0;
-        }
+    if (e) gh_apply_forget(n, status, why);
     PQclear(cur);
     PQclear(wm);
     for (int i = 0; i < n; i++)

@@ -28,6 +28,10 @@ struct gh_apply {
 
 void gh_apply_rowfmts_free(gh_apply_t *a);
 
+/* After a failed batch: frees the dead-letter reasons and clears the
+ * statuses of its n events (nothing of it is kept). */
+void gh_apply_forget(int n, int *status, char **why);
+
 /* Notes that the open batch changed rows of `entity`. */
 void gh_apply_touch(gh_apply_t *a, const char *entity);
 

@@ -279,12 +279,7 @@ gh_err_t gh_apply_row_batch(gh_apply_t *a, avro_value_t *envs,
     for (int i = 0; !e && i < n; i++)
         if (status[i] == 1 && !ks[st_of[i]].written) status[i] = 0;
 out:
-    if (e)
-        for (int i = 0; i < n; i++) {
-            free(why[i]);
-            why[i] = NULL;
-            status[i] = 0;
-        }
+    if (e) gh_apply_forget(n, status, why);
     PQclear(cur);
     PQclear(wm);
     for (int i = 0; i < nk; i++)
@@ -338,12 +333,7 @@ gh_err_t gh_apply_batch(gh_apply_t *a, avro_value_t *envs,
             why[ri[j]] = wh[j];
         }
     }
-    if (e)
-        for (int i = 0; i < n; i++) {
-            free(why[i]);
-            why[i] = NULL;
-            status[i] = 0;
-        }
+    if (e) gh_apply_forget(n, status, why);
     free(pe);
     free(re);
     free(rent);

@@ -34,7 +34,7 @@
 static gh_test_stack_t *g_stack;
 static gh_test_proc_t *g_other; /* the second department's connector */
 static PGconn *g_hub;
-static char *g_crosswalk;
+static char *g_crosswalk, *g_crosswalk_dir;
 
 static void grid_fini(void) {
     if (g_other) {
@@ -48,6 +48,9 @@ static void grid_fini(void) {
     g_stack = NULL;
     free(g_crosswalk);
     g_crosswalk = NULL;
+    if (g_crosswalk_dir) gh_test_rmtree(g_crosswalk_dir);
+    free(g_crosswalk_dir);
+    g_crosswalk_dir = NULL;
 }
 
 TestSuite(grid, .timeout = 240, .fini = grid_fini);
@@ -101,23 +104,51 @@ static void wait_hub(const char *what, const char *sql, const char *want) {
     free(w.got);
 }
 
+/* Departments `a` and `b` from their connectors/ files in one department
+ * database: a's connector is the stack's, b's the second one (g_other);
+ * then the hub on `topics`, with `extra` (may be NULL) more properties. */
+static gh_test_stack_t *two_departments(const char *a, const char *b,
+                                        const char *topics, const char *extra) {
+    char *schema = gh_xasprintf(CONNECTORS "%s/schema.sql", a);
+    char *mapping = gh_xasprintf(CONNECTORS "%s/mapping.properties", a);
+    g_stack = gh_test_stack_new(schema, mapping);
+    gh_test_stack_t *s = g_stack;
+    const char *files[3][2] = {{a, "sample"}, {b, "schema"}, {b, "sample"}};
+    for (int i = 0; i < 3; i++) {
+        char *f =
+            gh_xasprintf(CONNECTORS "%s/%s.sql", files[i][0], files[i][1]);
+        run_file(s->dept, f);
+        free(f);
+    }
+    char slot[64];
+    snprintf(slot, sizeof(slot), "slot.name=gh_test_grid_%s_%d", a,
+             (int)getpid());
+    const char *const cextra[] = {slot, NULL};
+    gh_test_stack_start_connector(s, cextra);
+    char *bmap = gh_xasprintf(CONNECTORS "%s/mapping.properties", b);
+    g_other = gh_test_stack_start_other_connector(s, bmap, b);
+    char *st = gh_xasprintf("source.topics=%s", topics);
+    const char *const hextra[] = {st, extra, NULL};
+    gh_test_stack_start_hub(s, hextra);
+    g_hub = gh_test_pg_connect(s->hub_db);
+    free(schema);
+    free(mapping);
+    free(bmap);
+    free(st);
+    return s;
+}
+
 static const char ROSTER_01[] =
     "SELECT string_agg(department || ':' || source_key || ':' || role, ' ' "
     "ORDER BY department, source_key) FROM grid_staff_member WHERE grid_code "
     "= 'LP-DT-01'";
 
 Test(grid, hierarchy_roster_and_issues) {
-    g_stack = gh_test_stack_new(CONNECTORS "zongzhi/schema.sql",
-                                CONNECTORS "zongzhi/mapping.properties");
-    gh_test_stack_t *s = g_stack;
-    run_file(s->dept, CONNECTORS "zongzhi/sample.sql");
-    run_file(s->dept, CONNECTORS "zuzhi/schema.sql");
-    run_file(s->dept, CONNECTORS "zuzhi/sample.sql");
-
     /* The hub's crosswalk for the sample's units, as 组织部's file has
      * them but for its second party grid, which spans two grids, and one
      * line naming a grid 综治 does not have. */
-    g_crosswalk = gh_xasprintf("%s/zuzhi_crosswalk.csv", s->dir);
+    g_crosswalk_dir = gh_test_tmpdir();
+    g_crosswalk = gh_xasprintf("%s/zuzhi_crosswalk.csv", g_crosswalk_dir);
     gh_test_write_file(g_crosswalk,
                        "# 组织部 party-building grids -> 综治 grids\n"
                        "DJ-LPJD,LP\nDJ-LPJD-DTSQ,LP-DT\n"
@@ -126,23 +157,14 @@ Test(grid, hierarchy_roster_and_issues) {
                        "DJ-LPJD-DTSQ-02,LP-DT-03\n"
                        "DJ-LPJD-TJSQ,LP-TJ\nDJ-LPJD-TJSQ-01,LP-TJ-01\n"
                        "DJ-LPJD-TJSQ-02,LP-TJ-02\n\nDJ-GONE,LP-XX-99\n");
-
-    char slot[64];
-    snprintf(slot, sizeof(slot), "slot.name=gh_test_grid_zz_%d", (int)getpid());
-    const char *const cextra[] = {slot, NULL};
-    gh_test_stack_start_connector(s, cextra);
-    g_other = gh_test_stack_start_other_connector(
-        s, CONNECTORS "zuzhi/mapping.properties", "zuzhi");
     char *xw = gh_xasprintf("grid.crosswalks=zuzhi:%s", g_crosswalk);
-    const char *const hextra[] = {
-        "source.topics=gridhub.zongzhi.person,gridhub.zongzhi.grid,"
-        "gridhub.zongzhi.grid_staff,gridhub.zongzhi.grid_event,"
-        "gridhub.zuzhi.grid,"
-        "gridhub.zuzhi.grid_staff,gridhub.zuzhi.person",
-        xw, NULL};
-    gh_test_stack_start_hub(s, hextra);
+    gh_test_stack_t *s = two_departments(
+        "zongzhi", "zuzhi",
+        "gridhub.zongzhi.person,gridhub.zongzhi.grid,gridhub.zongzhi."
+        "grid_staff,gridhub.zongzhi.grid_event,gridhub.zuzhi.grid,gridhub."
+        "zuzhi.grid_staff,gridhub.zuzhi.person",
+        xw);
     free(xw);
-    g_hub = gh_test_pg_connect(s->hub_db);
 
     /* 1. The reference hierarchy is 综治's, every unit of it. */
     char *nwg = gh_test_scalar(s->dept, "SELECT count(*) FROM zz_wg");
@@ -334,25 +356,12 @@ static void same_household(const char *key_gongan, const char *key_jisheng,
 }
 
 Test(grid, households_across_departments) {
-    g_stack = gh_test_stack_new(CONNECTORS "gongan/schema.sql",
-                                CONNECTORS "gongan/mapping.properties");
-    gh_test_stack_t *s = g_stack;
-    run_file(s->dept, CONNECTORS "gongan/sample.sql");
-    run_file(s->dept, CONNECTORS "jisheng/schema.sql");
-    run_file(s->dept, CONNECTORS "jisheng/sample.sql");
-    char slot[64];
-    snprintf(slot, sizeof(slot), "slot.name=gh_test_hh_ga_%d", (int)getpid());
-    const char *const cextra[] = {slot, NULL};
-    gh_test_stack_start_connector(s, cextra);
-    g_other = gh_test_stack_start_other_connector(
-        s, CONNECTORS "jisheng/mapping.properties", "jisheng");
-    const char *const hextra[] = {
-        "source.topics=gridhub.gongan.person,gridhub.gongan.household,"
-        "gridhub.gongan.household_member,gridhub.jisheng.person,"
-        "gridhub.jisheng.household,gridhub.jisheng.household_member",
-        NULL};
-    gh_test_stack_start_hub(s, hextra);
-    g_hub = gh_test_pg_connect(s->hub_db);
+    gh_test_stack_t *s = two_departments(
+        "gongan", "jisheng",
+        "gridhub.gongan.person,gridhub.gongan.household,gridhub.gongan."
+        "household_member,gridhub.jisheng.person,gridhub.jisheng.household,"
+        "gridhub.jisheng.household_member",
+        NULL);
 
     char *want = gh_test_scalar(
         s->dept, "SELECT (SELECT count(*) FROM ga_hu WHERE zxbz = '0') + "
@@ -435,24 +444,11 @@ static char *building_of(const char *dept, const char *key) {
 }
 
 Test(grid, buildings_typed_two_ways) {
-    g_stack = gh_test_stack_new(CONNECTORS "zongzhi/schema.sql",
-                                CONNECTORS "zongzhi/mapping.properties");
-    gh_test_stack_t *s = g_stack;
-    run_file(s->dept, CONNECTORS "zongzhi/sample.sql");
-    run_file(s->dept, CONNECTORS "gongan/schema.sql");
-    run_file(s->dept, CONNECTORS "gongan/sample.sql");
-    char slot[64];
-    snprintf(slot, sizeof(slot), "slot.name=gh_test_bld_zz_%d", (int)getpid());
-    const char *const cextra[] = {slot, NULL};
-    gh_test_stack_start_connector(s, cextra);
-    g_other = gh_test_stack_start_other_connector(
-        s, CONNECTORS "gongan/mapping.properties", "gongan");
-    const char *const hextra[] = {
-        "source.topics=gridhub.zongzhi.grid,gridhub.zongzhi.building,"
-        "gridhub.gongan.building",
-        NULL};
-    gh_test_stack_start_hub(s, hextra);
-    g_hub = gh_test_pg_connect(s->hub_db);
+    gh_test_stack_t *s = two_departments(
+        "zongzhi", "gongan",
+        "gridhub.zongzhi.grid,gridhub.zongzhi.building,gridhub.gongan."
+        "building",
+        NULL);
 
     char *want = gh_test_scalar(
         s->dept, "SELECT (SELECT count(*) FROM zz_fw) + (SELECT count(*) "

@@ -113,26 +113,33 @@ static void forge_from(forge_t *f, gh_test_stack_t *s, const char *key) {
     gh_buf_free(&raw);
 }
 
+/* Sets string field `name` of record `rec` to s (n bytes), choosing the
+ * string branch of a union (envelope fields are widened unions). */
+static void set_field_str(avro_value_t *rec, const char *name, const char *s,
+                          size_t n) {
+    avro_value_t fv, br;
+    cr_assert_eq(avro_value_get_by_name(rec, name, &fv, NULL), 0, "%s", name);
+    if (avro_value_get_type(&fv) == AVRO_UNION) {
+        avro_schema_t u = avro_value_get_schema(&fv);
+        int k = 0;
+        while (k < (int)avro_schema_union_size(u) &&
+               !is_avro_string(avro_schema_union_branch(u, k)))
+            k++;
+        cr_assert_eq(avro_value_set_branch(&fv, k, &br), 0, "%s", name);
+        fv = br;
+    }
+    cr_assert_eq(avro_value_set_string_len(&fv, s, n + 1), 0);
+}
+
 static void set_str(avro_value_t *rec, const char *path1, const char *field,
                     const char *val) {
-    avro_value_t a, b, br;
+    avro_value_t a, br;
     cr_assert_eq(avro_value_get_by_name(rec, path1, &a, NULL), 0);
     if (avro_value_get_type(&a) == AVRO_UNION) {
         avro_value_get_current_branch(&a, &br);
         a = br;
     }
-    cr_assert_eq(avro_value_get_by_name(&a, field, &b, NULL), 0, "%s", field);
-    if (avro_value_get_type(&b) == AVRO_UNION) {
-        /* Envelope fields are widened unions: pick the string branch. */
-        avro_schema_t u = avro_value_get_schema(&b);
-        int k = 0;
-        while (k < (int)avro_schema_union_size(u) &&
-               !is_avro_string(avro_schema_union_branch(u, k)))
-            k++;
-        cr_assert_eq(avro_value_set_branch(&b, k, &br), 0, "%s", field);
-        b = br;
-    }
-    cr_assert_eq(avro_value_set_string(&b, val), 0);
+    set_field_str(&a, field, val, strlen(val));
 }
 
 static void set_lsn(avro_value_t *env, int64_t lsn) {
@@ -151,17 +158,20 @@ static int64_t get_lsn(avro_value_t *env) {
     return l;
 }
 
-static void produce_forged(gh_test_stack_t *s, forge_t *f, const char *key) {
+/* Encodes value v of schema es for `topic` and produces it under `key`,
+ * as anyone with produce rights on the topic could. */
+static void produce_value(gh_test_stack_t *s, gh_serde_t *sd, const char *topic,
+                          const gh_schema_t *es, avro_value_t *v,
+                          const char *key) {
     char err[1024];
     gh_buf_t out = {0};
-    cr_assert_eq(gh_serde_encode(f->sd, SRC_TOPIC, f->env_schema, &f->env, &out,
-                                 err, sizeof(err)),
+    cr_assert_eq(gh_serde_encode(sd, topic, es, v, &out, err, sizeof(err)),
                  GH_OK, "%s", err);
     rd_kafka_conf_t *kc = rd_kafka_conf_new();
     rd_kafka_conf_set(kc, "bootstrap.servers", s->bootstrap, err, sizeof(err));
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof(err));
     cr_assert_not_null(rk, "%s", err);
-    cr_assert_eq(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(SRC_TOPIC),
+    cr_assert_eq(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                    RD_KAFKA_V_KEY(key, strlen(key)),
                                    RD_KAFKA_V_VALUE(out.data, out.len),
@@ -170,6 +180,10 @@ static void produce_forged(gh_test_stack_t *s, forge_t *f, const char *key) {
     cr_assert_eq(rd_kafka_flush(rk, 10000), 0);
     rd_kafka_destroy(rk);
     gh_buf_free(&out);
+}
+
+static void produce_forged(gh_test_stack_t *s, forge_t *f, const char *key) {
+    produce_value(s, f->sd, SRC_TOPIC, f->env_schema, &f->env, key);
 }
 
 static void forge_free(forge_t *f) {
@@ -498,22 +512,6 @@ static void null_fields(avro_value_t *rec) {
     }
 }
 
-static void set_field_str(avro_value_t *rec, const char *name, const char *s,
-                          size_t n) {
-    avro_value_t fv, br;
-    cr_assert_eq(avro_value_get_by_name(rec, name, &fv, NULL), 0, "%s", name);
-    if (avro_value_get_type(&fv) == AVRO_UNION) {
-        avro_schema_t u = avro_value_get_schema(&fv);
-        int k = 0;
-        while (k < (int)avro_schema_union_size(u) &&
-               !is_avro_string(avro_schema_union_branch(u, k)))
-            k++;
-        cr_assert_eq(avro_value_set_branch(&fv, k, &br), 0, "%s", name);
-        fv = br;
-    }
-    cr_assert_eq(avro_value_set_string_len(&fv, s, n + 1), 0);
-}
-
 /* Produces a household row `key` with head name `head` (n bytes) as
  * department `dept` at position lsn. */
 static void produce_household(gh_test_stack_t *s, const char *dept,
@@ -553,23 +551,7 @@ static void produce_household(gh_test_stack_t *s, const char *dept,
     set_field_str(&row, "head_name", head, n);
 
     gh_serde_t *sd = gh_serde_new(set, "");
-    gh_buf_t out = {0};
-    cr_assert_eq(gh_serde_encode(sd, "gridhub.test.household", es, &env, &out,
-                                 err, sizeof(err)),
-                 GH_OK, "%s", err);
-    rd_kafka_conf_t *kc = rd_kafka_conf_new();
-    rd_kafka_conf_set(kc, "bootstrap.servers", s->bootstrap, err, sizeof(err));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof(err));
-    cr_assert_not_null(rk, "%s", err);
-    cr_assert_eq(
-        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("gridhub.test.household"),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_KEY(key, strlen(key)),
-                          RD_KAFKA_V_VALUE(out.data, out.len), RD_KAFKA_V_END),
-        0);
-    cr_assert_eq(rd_kafka_flush(rk, 10000), 0);
-    rd_kafka_destroy(rk);
-    gh_buf_free(&out);
+    produce_value(s, sd, "gridhub.test.household", es, &env, key);
     gh_serde_destroy(sd);
     avro_value_decref(&env);
     gh_schemas_destroy(set);
