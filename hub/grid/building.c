@@ -5,12 +5,9 @@
 #include <string.h>
 
 #include "grid.h"
+#include "grid_int.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
-
-static const char *val(PGresult *r, int row, int col) {
-    return PQgetisnull(r, row, col) ? "-" : PQgetvalue(r, row, col);
-}
 
 gh_err_t gh_grid_building(PGconn *db, FILE *out, const char *id, char *errstr,
                           size_t errstr_size) {
@@ -43,14 +40,15 @@ gh_err_t gh_grid_building(PGconn *db, FILE *out, const char *id, char *errstr,
             const char *grid = NULL;
             for (int j = i;
                  j < PQntuples(r) && !strcmp(PQgetvalue(r, j, 0), bid); j++)
-                if (!grid || !strcmp(val(r, j, 6), "GRID"))
+                if (!grid || !strcmp(gh__grid_val(r, j, 6), "GRID"))
                     grid = PQgetisnull(r, j, 3) ? grid : PQgetvalue(r, j, 3);
             fprintf(out, "building %s, grid %s\n", bid, grid ? grid : "-");
             cur = bid;
         }
         fprintf(out, "  %-9s %-24s grid %-10s community %-13s place %s\n",
-                val(r, i, 1), val(r, i, 2), val(r, i, 3), val(r, i, 4),
-                val(r, i, 5));
+                gh__grid_val(r, i, 1), gh__grid_val(r, i, 2),
+                gh__grid_val(r, i, 3), gh__grid_val(r, i, 4),
+                gh__grid_val(r, i, 5));
     }
     PQclear(r);
     return GH_OK;

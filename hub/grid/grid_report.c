@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "grid.h"
+#include "grid_int.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
 
@@ -26,7 +27,7 @@ static const char *verdict(long leaders, long full_time, char *buf,
     return buf;
 }
 
-static const char *val(PGresult *r, int row, int col) {
+const char *gh__grid_val(PGresult *r, int row, int col) {
     return PQgetisnull(r, row, col) ? "-" : PQgetvalue(r, row, col);
 }
 
@@ -72,9 +73,10 @@ gh_err_t gh_grid_show(PGconn *db, FILE *out, const char *code, char *errstr,
     }
     char vb[96];
     fprintf(out, "grid %s %s (%s)\n  path: %s (%s)\n  parent: %s\n",
-            val(g, 0, 0), val(g, 0, 1), val(g, 0, 2), val(g, 0, 4),
-            val(g, 0, 5), val(g, 0, 3));
-    int is_grid = !strcmp(val(g, 0, 2), "GRID");
+            gh__grid_val(g, 0, 0), gh__grid_val(g, 0, 1), gh__grid_val(g, 0, 2),
+            gh__grid_val(g, 0, 4), gh__grid_val(g, 0, 5),
+            gh__grid_val(g, 0, 3));
+    int is_grid = !strcmp(gh__grid_val(g, 0, 2), "GRID");
     long leaders = strtol(PQgetvalue(g, 0, 6), NULL, 10);
     long full = strtol(PQgetvalue(g, 0, 7), NULL, 10);
     long part = strtol(PQgetvalue(g, 0, 8), NULL, 10);
@@ -94,8 +96,9 @@ gh_err_t gh_grid_show(PGconn *db, FILE *out, const char *code, char *errstr,
         1, p, "read the roster", errstr, errstr_size);
     if (!r) return GH_ERR_PG;
     for (int i = 0; i < PQntuples(r); i++)
-        fprintf(out, "    %-17s %-8s %-12s %-9s %s\n", val(r, i, 0),
-                val(r, i, 1), val(r, i, 2), val(r, i, 3), val(r, i, 4));
+        fprintf(out, "    %-17s %-8s %-12s %-9s %s\n", gh__grid_val(r, i, 0),
+                gh__grid_val(r, i, 1), gh__grid_val(r, i, 2),
+                gh__grid_val(r, i, 3), gh__grid_val(r, i, 4));
     PQclear(r);
 
     r = gh_pg_query_what(db,
@@ -109,8 +112,8 @@ gh_err_t gh_grid_show(PGconn *db, FILE *out, const char *code, char *errstr,
     fprintf(out, "  other departments' units here:%s\n",
             PQntuples(r) ? "" : " none");
     for (int i = 0; i < PQntuples(r); i++)
-        fprintf(out, "    %-9s %s %s\n", val(r, i, 0), val(r, i, 1),
-                val(r, i, 2));
+        fprintf(out, "    %-9s %s %s\n", gh__grid_val(r, i, 0),
+                gh__grid_val(r, i, 1), gh__grid_val(r, i, 2));
     PQclear(r);
 
     r = gh_pg_query_what(db, COUNTS_SQL, 1, p, "count the grid", errstr,
@@ -120,8 +123,9 @@ gh_err_t gh_grid_show(PGconn *db, FILE *out, const char *code, char *errstr,
             "  counts (this grid and those under it): residents %s "
             "(registered here %s, floating %s), household records %s, "
             "party members %s, volunteers %s, open events %s\n",
-            val(r, 0, 0), val(r, 0, 1), val(r, 0, 2), val(r, 0, 3),
-            val(r, 0, 4), val(r, 0, 5), val(r, 0, 6));
+            gh__grid_val(r, 0, 0), gh__grid_val(r, 0, 1), gh__grid_val(r, 0, 2),
+            gh__grid_val(r, 0, 3), gh__grid_val(r, 0, 4), gh__grid_val(r, 0, 5),
+            gh__grid_val(r, 0, 6));
     PQclear(r);
     return GH_OK;
 }
@@ -140,8 +144,8 @@ gh_err_t gh_grid_check(PGconn *db, FILE *out, long *failing, char *errstr,
         long full = strtol(PQgetvalue(r, i, 3), NULL, 10);
         if (leaders && full) continue;
         char vb[96];
-        fprintf(out, "%s %s: %s\n", val(r, i, 0), val(r, i, 1),
-                verdict(leaders, full, vb, sizeof(vb)));
+        fprintf(out, "%s %s: %s\n", gh__grid_val(r, i, 0),
+                gh__grid_val(r, i, 1), verdict(leaders, full, vb, sizeof(vb)));
         bad++;
     }
     fprintf(out,
@@ -171,8 +175,9 @@ gh_err_t gh_grid_issues(PGconn *db, FILE *out, long *n, char *errstr,
         0, NULL, "read grid issues", errstr, errstr_size);
     if (!r) return GH_ERR_PG;
     for (int i = 0; i < PQntuples(r); i++)
-        fprintf(out, "%-24s %-9s %-20s %s\n", val(r, i, 0), val(r, i, 1),
-                val(r, i, 2), val(r, i, 3));
+        fprintf(out, "%-24s %-9s %-20s %s\n", gh__grid_val(r, i, 0),
+                gh__grid_val(r, i, 1), gh__grid_val(r, i, 2),
+                gh__grid_val(r, i, 3));
     fprintf(out, "%d grid issue%s\n", PQntuples(r),
             PQntuples(r) == 1 ? "" : "s");
     if (n) *n = PQntuples(r);

@@ -5,12 +5,9 @@
 #include <string.h>
 
 #include "grid.h"
+#include "grid_int.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
-
-static const char *val(PGresult *r, int row, int col) {
-    return PQgetisnull(r, row, col) ? "-" : PQgetvalue(r, row, col);
-}
 
 /* Prints household `hid`; 0 if it has no record. */
 static gh_err_t print_household(PGconn *db, FILE *out, const char *hid,
@@ -30,8 +27,9 @@ static gh_err_t print_household(PGconn *db, FILE *out, const char *hid,
         fprintf(out,
                 "  %-9s number %-18s head %s (%s), grid %s, %s members "
                 "recorded\n",
-                val(r, i, 0), val(r, i, 1), val(r, i, 2), val(r, i, 3),
-                val(r, i, 4), val(r, i, 5));
+                gh__grid_val(r, i, 0), gh__grid_val(r, i, 1),
+                gh__grid_val(r, i, 2), gh__grid_val(r, i, 3),
+                gh__grid_val(r, i, 4), gh__grid_val(r, i, 5));
     PQclear(r);
     r = gh_pg_query_what(
         db,
@@ -43,8 +41,8 @@ static gh_err_t print_household(PGconn *db, FILE *out, const char *hid,
     if (!r) return GH_ERR_PG;
     fprintf(out, "  members (%d persons):\n", PQntuples(r));
     for (int i = 0; i < PQntuples(r); i++)
-        fprintf(out, "    %-12s %-10s %s\n", val(r, i, 0), val(r, i, 1),
-                val(r, i, 2));
+        fprintf(out, "    %-12s %-10s %s\n", gh__grid_val(r, i, 0),
+                gh__grid_val(r, i, 1), gh__grid_val(r, i, 2));
     PQclear(r);
     return GH_OK;
 }
