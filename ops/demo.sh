@@ -146,7 +146,7 @@ grep -E '^(total|truth):' "$WORK/gen.log" | sed 's/^/  /'
 
 step "Starting the embedded broker"
 topics=gridhub.dlq,gridhub.heartbeat
-for s in "${SUBS[@]}"; do topics+=",hub.view.$s.person"; done
+for s in "${SUBS[@]}"; do topics+=",hub.view.$s.person,hub.view.$s.grid,hub.view.$s.event"; done
 # shellcheck source=ops/lib/topics.sh
 . ops/lib/topics.sh
 for d in "${DEPTS[@]}"; do topics+=",$(dept_topics "$d")"; done
@@ -186,6 +186,9 @@ for s in "${SUBS[@]}"; do
         --metrics-listen 127.0.0.1:0 --metrics-listen-file "$WORK/metrics.sub.$s"
     endpoints+=",subscriber.$s=@$WORK/metrics.sub.$s"
 done
+# 综治's grid management also reads the grid view (docs/grid.md).
+proc_start subscriber.zongzhi.grid "$WORK/sub.zongzhi.grid.jsonl" "$WORK/tail.zongzhi.grid.log" \
+    "$GH" tail --bootstrap-servers "$BS" --topic hub.view.zongzhi.grid
 wait_until 20 "the hub's metrics endpoint" "$WORK/hub.log" test -s "$WORK/metrics.hub"
 echo "  metrics: $(cat "$WORK/metrics.hub")/metrics (hub), and one endpoint per component ($WORK/metrics.*)"
 
@@ -302,6 +305,10 @@ psql -tAd hub -c "SELECT '  ' || count(*) FILTER (WHERE level = 'GRID') || ' gri
 show_grid=$(psql -tAd hub -c "SELECT m.grid_code FROM grid_staff_member m JOIN grid g ON g.code = m.grid_code
     WHERE g.level = 'GRID' GROUP BY 1 ORDER BY count(DISTINCT m.department) DESC, count(*) DESC, 1 LIMIT 1")
 "$GH" grid show "$show_grid" -c "$HUBCONF" 2>&1 | sed 's/^/  /'
+echo "  the same grid as subscriber zongzhi receives it on hub.view.zongzhi.grid:"
+grid_sent() { grep -q . "$WORK/sub.zongzhi.grid.jsonl"; }
+wait_until 60 "the grid view on zongzhi's topic" "$WORK/tail.zongzhi.grid.log" grid_sent
+views grid "$KEYS" "$WORK/sub.zongzhi.grid.jsonl" zongzhi "$show_grid"
 echo "  one family, recorded by 公安 (户) and 计生 (家庭档案) under different numbers:"
 show_hh=$(psql -tAd hub -c "SELECT household_id FROM household_record WHERE household_id NOT LIKE 'H:%'
     GROUP BY 1 HAVING count(DISTINCT department) = 2 ORDER BY count(*) DESC, 1 LIMIT 1")
@@ -314,6 +321,29 @@ echo "  the 1+1+N check (a grid leader and a full-time member in every grid):"
 "$GH" grid check -c "$HUBCONF" 2>&1 | tail -n 4 | sed 's/^/    /' || true
 echo "  what stewards must settle instead of the hub guessing (gridhub grid issues):"
 "$GH" grid issues -c "$HUBCONF" 2>&1 | tail -n 6 | sed 's/^/    /'
+
+step "A resident moves to the next grid: both grids' counts change on the subscriber's topic"
+to_grid=$(psql -tAd hub -c "SELECT code FROM grid WHERE level = 'GRID' AND code <> '$show_grid'
+    AND parent_code = (SELECT parent_code FROM grid WHERE code = '$show_grid') ORDER BY code LIMIT 1")
+mover=$(psql -tAd hub -c "SELECT sp.source_key FROM person p JOIN source_person sp USING (person_id)
+    WHERE p.active AND p.grid_code = '$show_grid' AND jsonb_array_length(p.sources) = 1
+      AND sp.department = 'zongzhi' AND NOT sp.deleted ORDER BY 1 LIMIT 1")
+if [[ -n "$to_grid" && -n "$mover" ]]; then
+    echo "  综治 records that resident $mover moved from $show_grid to $to_grid:"
+    psql -d zongzhi -c "UPDATE zz_syrk SET wgbm = '$to_grid', gxsj = now() WHERE rkbh = '$mover'" | sed 's/^/    /'
+    moved() {
+        [[ $(psql -tAd hub -c "SELECT p.grid_code FROM person p JOIN source_person sp USING (person_id)
+            WHERE sp.department = 'zongzhi' AND sp.source_key = '$mover'") == "$to_grid" ]] &&
+            outbox_empty
+    }
+    wait_until 60 "the move reaching the hub" "$WORK/hub.log" moved
+    sleep 2 # the subscriber's tail reads what the relay just published
+    views grid "$KEYS" "$WORK/sub.zongzhi.grid.jsonl" zongzhi "$show_grid" "$to_grid"
+    echo "  (the live load also moves residents meanwhile: every change is a new version)"
+fi
+echo "  every grid's published counts against a recount from the hub's tables:"
+"$GH" grid recount -c "$HUBCONF" 2>&1 | tail -n 3 | sed 's/^/    /' ||
+    fail "gridhub grid recount: published counts differ from a recount"
 
 step "A purpose-bound grant lapses by itself"
 echo "  grant epidemic_dt gives 创文 (chuangwen) the phones of 大塘社区 (LP-DT) in clear:"

@@ -15,7 +15,7 @@
 static const gh_conf_prop_t props[] = {
     {"args", GH_CONF_LIST, NULL, 1, 0, 0, NULL, NULL,
      "The verb and its operand, given as bare words: show CODE | check | "
-     "issues | household H...|P... | building CODE|DEPT:KEY."},
+     "recount | issues | household H...|P... | building CODE|DEPT:KEY."},
     GH_CONF_INCLUDE_TABLE(gh_hub_props),
     GH_CONF_END};
 
@@ -31,9 +31,9 @@ static int run(gh_conf_t *conf) {
     int bld = verb && !strcmp(verb, "building");
     if (!verb || extra || (show || hh || bld) != !!operand ||
         (!show && !hh && !bld && strcmp(verb, "check") &&
-         strcmp(verb, "issues"))) {
+         strcmp(verb, "recount") && strcmp(verb, "issues"))) {
         fprintf(stderr,
-                "gridhub grid: expected show CODE, check, issues, "
+                "gridhub grid: expected show CODE, check, recount, issues, "
                 "household ID or building ID, got \"%s\" (see --help)\n",
                 args);
         free(copy);
@@ -52,14 +52,16 @@ static int run(gh_conf_t *conf) {
                  : bld ? gh_grid_building(db, stdout, operand, err, sizeof(err))
                  : !strcmp(verb, "check")
                      ? gh_grid_check(db, stdout, &n, err, sizeof(err))
+                 : !strcmp(verb, "recount")
+                     ? gh_grid_recount(db, stdout, &n, err, sizeof(err))
                      : gh_grid_issues(db, stdout, &n, err, sizeof(err));
     PQfinish(db);
     int rc = 0;
     if (e) {
         fprintf(stderr, "gridhub grid %s: %s\n", verb, err);
         rc = e == GH_ERR_NOT_FOUND ? 2 : 1;
-    } else if (!strcmp(verb, "check") && n) {
-        rc = 3; /* grids fail 1+1+N: scripts can tell */
+    } else if ((!strcmp(verb, "check") || !strcmp(verb, "recount")) && n) {
+        rc = 3; /* grids fail 1+1+N, or counts differ: scripts can tell */
     }
     free(copy);
     return rc;
@@ -73,6 +75,7 @@ const gh_cli_cmd_t gh_cli_grid = {
     "Examples (with the hub's properties file):\n"
     "  gridhub grid show LP-DT-01 -c hub.properties\n"
     "  gridhub grid check -c hub.properties\n"
+    "  gridhub grid recount -c hub.properties\n"
     "  gridhub grid issues -c hub.properties\n"
     "  gridhub grid household P000000042 -c hub.properties\n"
     "  gridhub grid building zongzhi:FW0010301 -c hub.properties\n"

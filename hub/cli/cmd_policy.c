@@ -132,7 +132,8 @@ static gh_err_t person(const gh_conf_t *conf, gh_view_t *v, const char *pid,
         "SELECT person_id, version, floor(extract(epoch from updated_at) * "
         "1000000)::bigint, id_number, name, sex, birth_date::text, phone, "
         "address, grid_code, sources::text, provenance::text, "
-        "absorbed_ids::text FROM person WHERE person_id = $1 AND active",
+        "absorbed_ids::text, person_attr_json(person_id) AS attrs FROM "
+        "person WHERE person_id = $1 AND active",
         1, p, "read the person", err, errsz);
     if (!r) return GH_ERR_PG;
     if (!PQntuples(r)) {

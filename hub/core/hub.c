@@ -365,6 +365,19 @@ static gh_err_t apply_batch(hub_t *h, batch_t *b, char *errstr,
     return e;
 }
 
+/* The grid and event views, and the persons whose attributes changed
+ * through rows naming them, after what the open transaction changed. */
+static gh_err_t views(hub_t *h, char *errstr, size_t errstr_size) {
+    char *persons = NULL;
+    gh_err_t e = gh_grid_views(h->grid, h->db, h->feed, NULL, &persons, errstr,
+                               errstr_size);
+    if (!e)
+        e = gh_resolver_republish(h->resolver, h->db, persons, NULL, errstr,
+                                  errstr_size);
+    free(persons);
+    return e;
+}
+
 /* One transaction over the batch: apply, resolve, commit. Transient
  * database failures are retried here with back-off (the hub stays up and
  * no message is blamed); dead letters of an attempt that fails are not
@@ -401,6 +414,9 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
         int64_t t1 = gh_now_us();
         gh_pg_clear_sqlstate();
         if (!e) e = gh_apply_flush(h->apply, &h->rs, errstr, errstr_size);
+        /* The grid and event views follow what the batch changed. */
+        if (!e) e = gh_resolver_lock(h->db, errstr, errstr_size);
+        if (!e) e = views(h, errstr, errstr_size);
         int64_t t2 = gh_now_us();
         if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
         h->us_apply += t1 - t0;
@@ -461,6 +477,19 @@ static int64_t gap_floor(void *ctx, const char *topic, int32_t part) {
     return -1;
 }
 
+/* gh_feed_source_cb for every entity: persons from the resolver, the
+ * derived views from the grid module. */
+static gh_err_t view_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
+                          const char *after, int limit, char **last, int *n,
+                          char *errstr, size_t errstr_size) {
+    hub_t *h = ctx;
+    if (entity == gh_feed_entity(f, "person"))
+        return gh_resolver_feed_page(h->resolver, f, db, entity, after, limit,
+                                     last, n, errstr, errstr_size);
+    return gh_grid_view_page(h->grid, f, db, entity, after, limit, last, n,
+                             errstr, errstr_size);
+}
+
 /* One step of following the policy, in its own transaction under the
  * resolution lock (as every writer of persons and views). */
 typedef enum { FP_SYNC, FP_SWEEP } fp_step_t;
@@ -486,9 +515,12 @@ static gh_err_t policy_tx(hub_t *h, fp_step_t step, long *rows, char *errstr,
         e = gh_audit_append_one(h->db, "policy", NULL, b, errstr, errstr_size);
         json_decref(b);
     }
+    /* What steward commands changed in persons reaches the grid views
+     * here when no batch comes. */
+    if (!e && step == FP_SYNC) e = views(h, errstr, errstr_size);
     if (!e && step == FP_SWEEP)
-        e = gh_feed_sweep_step(h->feed, h->db, gh_resolver_feed_page,
-                               h->resolver, rows, errstr, errstr_size);
+        e = gh_feed_sweep_step(h->feed, h->db, view_page, h, rows, errstr,
+                               errstr_size);
     if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
     if (!e && record)
         snprintf(h->audited_policy, sizeof(h->audited_policy), "%s",
@@ -833,6 +865,10 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         goto out;
     }
     h.grid = gh_grid_new(conf, errstr, errstr_size);
+    if (h.grid && gh_grid_use_views(h.grid, h.schemas, errstr, errstr_size)) {
+        gh_grid_destroy(h.grid);
+        h.grid = NULL;
+    }
     if (!h.grid) {
         e = GH_ERR_CONFIG;
         goto out;

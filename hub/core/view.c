@@ -90,6 +90,29 @@ static void set_text(avro_value_t *rec, const char *name, const char *text) {
     }
 }
 
+static void set_bool(avro_value_t *rec, const char *name, int x) {
+    avro_value_t fv;
+    if (!avro_value_get_by_name(rec, name, &fv, NULL))
+        avro_value_set_boolean(&fv, x);
+}
+
+/* The attribute fields from person_attr's JSON (NULL: none known). */
+static void set_attrs(avro_value_t *v, const char *attrs) {
+    json_t *a = attrs ? json_loads(attrs, 0, NULL) : NULL;
+    static const char *const text[][2] = {
+        {"registration_type", "registration_type"},
+        {"registration_valid_until", "valid_until"},
+        {"staff_role", "staff_role"},
+        {"household_id", "household_id"}};
+    for (size_t i = 0; i < sizeof(text) / sizeof(*text); i++)
+        set_text(v, text[i][0],
+                 json_string_value(json_object_get(a, text[i][1])));
+    set_bool(v, "party_member",
+             json_is_true(json_object_get(a, "party_member")));
+    set_bool(v, "volunteer", json_is_true(json_object_get(a, "volunteer")));
+    json_decref(a);
+}
+
 static void set_long(avro_value_t *rec, const char *name, int64_t x) {
     avro_value_t fv, v;
     if (avro_value_get_by_name(rec, name, &fv, NULL)) return;
@@ -104,6 +127,7 @@ avro_value_t *gh_view_fill(gh_view_t *vw, const gh_view_person_t *p) {
         set_text(v, gh_golden_field_name(f), p->value[f]);
     set_long(v, "version", p->version);
     set_long(v, "updated_at", p->updated_us);
+    set_attrs(v, p->attrs);
     if (!avro_value_get_by_name(v, "sources", &arr, NULL))
         for (int i = 0; i < p->nsources; i++) {
             avro_value_append(&arr, &el, NULL);
@@ -153,6 +177,8 @@ avro_value_t *gh_view_fill_row(gh_view_t *vw, PGresult *res, int i) {
     v.person_id = PQgetvalue(res, i, 0);
     v.version = icol(res, i, 1);
     v.updated_us = icol(res, i, 2);
+    int ac = PQfnumber(res, "attrs");
+    if (ac >= 0) v.attrs = col(res, i, ac);
     for (int f = 0; f < GH_GOLDEN_NFIELDS; f++)
         v.value[f] = col(res, i, 3 + f);
     json_t *s = json_loads(PQgetvalue(res, i, 10), 0, NULL);

@@ -31,6 +31,9 @@ typedef struct gh_view_person {
     const char *const *absorbed;
     int64_t version;
     int64_t updated_us;
+    const char *attrs; /* person_attr as JSON text (registration_type,
+                          valid_until, party_member, volunteer,
+                          staff_role, household_id); NULL = none */
 } gh_view_person_t;
 
 /* `serde` and `view` are borrowed; `topic` (for Schema Registry subjects)
@@ -45,7 +48,8 @@ avro_value_t *gh_view_fill(gh_view_t *v, const gh_view_person_t *p);
 
 /* The same from row i of a result with the columns person_id, version,
  * updated_at (microseconds), the seven golden fields as text, sources,
- * provenance and absorbed_ids as JSON text. */
+ * provenance and absorbed_ids as JSON text, and, anywhere after them, a
+ * column named attrs (person_attr_json) if the result has one. */
 avro_value_t *gh_view_fill_row(gh_view_t *v, PGresult *res, int i);
 
 /* Encodes p into out (reset first). */

@@ -26,11 +26,21 @@ typedef struct xw {
     char *dept, *own, *ref, *origin;
 } xw_t;
 
+/* A derived view the hub publishes: its entity, schema and a value to
+ * fill. */
+typedef struct view_slot {
+    const char *entity, *fullname;
+    const gh_schema_t *schema;
+    avro_value_t val;
+    int has_val;
+} view_slot_t;
+
 struct gh_grid {
     char *ref_dept;
     xw_t *xw;
     int nxw, capxw;
     const char *cur_dept; /* while reading a file */
+    view_slot_t views[3];
 };
 
 static gh_err_t add_pair(void *ctx, const char *where, const char *from,
@@ -53,6 +63,10 @@ static gh_err_t add_pair(void *ctx, const char *where, const char *from,
 gh_grid_t *gh_grid_new(const gh_conf_t *conf, char *errstr,
                        size_t errstr_size) {
     gh_grid_t *g = gh_xcalloc(1, sizeof(*g));
+    g->views[0] = (view_slot_t){"grid", "gridhub.view.Grid", NULL, {0}, 0};
+    g->views[1] = (view_slot_t){"event", "gridhub.view.Event", NULL, {0}, 0};
+    g->views[2] =
+        (view_slot_t){"household", "gridhub.view.Household", NULL, {0}, 0};
     g->ref_dept = gh_xstrdup(gh_conf_get(conf, "grid.reference.department"));
     const char *list = gh_conf_get(conf, "grid.crosswalks");
     if (!list) return g;
@@ -102,6 +116,8 @@ void gh_grid_destroy(gh_grid_t *g) {
         free(g->xw[i].origin);
     }
     free(g->xw);
+    for (size_t i = 0; i < sizeof(g->views) / sizeof(*g->views); i++)
+        if (g->views[i].has_val) avro_value_decref(&g->views[i].val);
     free(g->ref_dept);
     free(g);
 }
@@ -223,5 +239,41 @@ gh_err_t gh_grid_refresh(gh_grid_t *g, PGconn *db, char *errstr,
                                 errstr, errstr_size);
         if (e) return e;
     }
+    /* Every grid's record and every event's path may have changed. */
+    return gh_pg_exec_what(
+        db,
+        "INSERT INTO view_dirty SELECT 'grid', code FROM grid UNION ALL "
+        "SELECT 'event', department || ':' || entity || ':' || source_key "
+        "FROM source_row WHERE entity IN ('grid_event', 'civility_task') "
+        "ON CONFLICT DO NOTHING",
+        0, NULL, "note the grids and events to refresh", errstr, errstr_size);
+}
+
+gh_err_t gh_grid_use_views(gh_grid_t *g, const gh_schemas_t *set, char *errstr,
+                           size_t errstr_size) {
+    for (size_t i = 0; i < sizeof(g->views) / sizeof(*g->views); i++) {
+        view_slot_t *v = &g->views[i];
+        if (v->has_val) avro_value_decref(&v->val);
+        v->has_val = 0;
+        v->schema = gh_schemas_get(set, v->fullname);
+        if (!v->schema) continue;
+        gh_err_t e =
+            gh_schema_new_value(v->schema, &v->val, errstr, errstr_size);
+        if (e) return e;
+        v->has_val = 1;
+    }
     return GH_OK;
+}
+
+avro_value_t *gh__grid_view_value(gh_grid_t *g, const char *entity) {
+    for (size_t i = 0; i < sizeof(g->views) / sizeof(*g->views); i++)
+        if (g->views[i].has_val && !strcmp(g->views[i].entity, entity))
+            return &g->views[i].val;
+    return NULL;
+}
+
+const gh_schema_t *gh__grid_view_schema(gh_grid_t *g, const char *entity) {
+    for (size_t i = 0; i < sizeof(g->views) / sizeof(*g->views); i++)
+        if (!strcmp(g->views[i].entity, entity)) return g->views[i].schema;
+    return NULL;
 }

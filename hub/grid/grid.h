@@ -22,6 +22,8 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 
+#include "feed.h"
+#include "gridhub/avro.h"
 #include "gridhub/conf.h"
 #include "gridhub/error.h"
 
@@ -46,6 +48,46 @@ gh_err_t gh_grid_sync(gh_grid_t *g, PGconn *db, char *errstr,
 /* Recomputes the hierarchy, the divisions, the rosters and the issues
  * from source_row, in the caller's transaction. */
 gh_err_t gh_grid_refresh(gh_grid_t *g, PGconn *db, char *errstr,
+                         size_t errstr_size);
+
+/* ---- Subscriber views (docs/grid.md, "Subscriber views") --------------
+ *
+ * Grids (with staff and counts over their subtree) and grid events are
+ * kept in entity_view and published through the feed like persons. Each
+ * is refreshed when what it is made of changes: triggers on person and
+ * source_row note the persons, ID keys, grid codes and events a
+ * statement touched (view_dirty), and the refresh takes the notes in the
+ * same transaction. Counts are kept per grid code (grid_tally) and added
+ * up along the hierarchy, so a move recounts two codes and their
+ * ancestors, not the city. */
+
+/* Takes the view schemas (gridhub.view.Grid, gridhub.view.Event) from
+ * `set` (borrowed; must outlive g). A schema the set lacks leaves its
+ * views kept but not published. */
+gh_err_t gh_grid_use_views(gh_grid_t *g, const gh_schemas_t *set, char *errstr,
+                           size_t errstr_size);
+
+/* Refreshes what was noted since the last call, in the caller's
+ * transaction (under the resolution lock), and puts every record whose
+ * body changed into `f` (may be NULL: kept only), flushing it.
+ * *changed (may be NULL) receives how many records changed. *persons
+ * receives the persons whose attributes changed through rows naming them
+ * by ID, as a PostgreSQL text[] literal (caller frees; may be "{}"): their
+ * person view is the resolver's to republish (gh_resolver_republish). */
+gh_err_t gh_grid_views(gh_grid_t *g, PGconn *db, gh_feed_t *f, long *changed,
+                       char **persons, char *errstr, size_t errstr_size);
+
+/* gh_feed_source_cb over entity_view for the grid and event entities
+ * (ctx: the gh_grid_t). */
+gh_err_t gh_grid_view_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
+                           const char *after, int limit, char **last, int *n,
+                           char *errstr, size_t errstr_size);
+
+/* Recounts every grid from the hub's tables, deriving the residents'
+ * attributes afresh, and compares with the grid records published:
+ * prints each difference (and grids missing or left over) and a summary.
+ * *mismatches (may be NULL) receives how many differences. */
+gh_err_t gh_grid_recount(PGconn *db, FILE *out, long *mismatches, char *errstr,
                          size_t errstr_size);
 
 /* ---- reports (`gridhub grid`) ------------------------------------------ */

@@ -5,7 +5,15 @@
 
 #include <libpq-fe.h>
 
+#include "grid.h"
+
 /* A result value for printing: "-" for NULL. Borrowed from r. */
 const char *gh__grid_val(PGresult *r, int row, int col);
+
+/* The value to fill for a view entity ("grid", "event") and its schema;
+ * NULL when the schema set given to gh_grid_use_views lacks it. Borrowed
+ * from g. */
+avro_value_t *gh__grid_view_value(gh_grid_t *g, const char *entity);
+const gh_schema_t *gh__grid_view_schema(gh_grid_t *g, const char *entity);
 
 #endif

@@ -92,6 +92,15 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
 void gh_resolver_count_name(gh_resolver_t *r, const char *n_name,
                             const char *n_pinyin, int delta);
 
+/* Persons whose attributes from the other entities changed without their
+ * records changing (a party member's row, a registration): a new version
+ * of each (`persons`, a PostgreSQL text[] literal; NULL or "{}" none) goes
+ * to the feed, in the caller's transaction under the resolution lock.
+ * *n (may be NULL) receives how many. */
+gh_err_t gh_resolver_republish(gh_resolver_t *r, PGconn *db,
+                               const char *persons, long *n, char *errstr,
+                               size_t errstr_size);
+
 /* The feed's source of persons (gh_feed_source_cb, ctx = the resolver):
  * a page of persons in id order, active ones put, retired ones gone. */
 gh_err_t gh_resolver_feed_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,

@@ -201,7 +201,8 @@ gh_err_t gh__res_golden_write(PGconn *db, gh__res_golden_t *g, PGresult **out,
         "EXCLUDED.absorbed_ids) RETURNING person_id, version, "
         "floor(extract(epoch from updated_at) * 1000000)::bigint, id_number, "
         "name, sex, birth_date::text, phone, address, grid_code, "
-        "sources::text, provenance::text, absorbed_ids::text",
+        "sources::text, provenance::text, absorbed_ids::text, "
+        "person_attr_json(person_id) AS attrs",
         GH__RES_GOLDEN_COLS, p, "write persons", errstr, errstr_size);
     for (int k = 0; k < GH__RES_GOLDEN_COLS; k++)
         gh_sqlarr_free(&g->col[k]);
@@ -232,7 +233,8 @@ gh_err_t gh_resolver_feed_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
         "SELECT person_id, version, floor(extract(epoch from updated_at) * "
         "1000000)::bigint, id_number, name, sex, birth_date::text, phone, "
         "address, grid_code, sources::text, provenance::text, "
-        "absorbed_ids::text, active FROM person WHERE person_id > $1 ORDER "
+        "absorbed_ids::text, active, person_attr_json(person_id) AS attrs "
+        "FROM person WHERE person_id > $1 ORDER "
         "BY person_id LIMIT $2",
         2, p, "read persons", errstr, errstr_size);
     if (!res) return GH_ERR_PG;
@@ -249,6 +251,33 @@ gh_err_t gh_resolver_feed_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
     }
     if (!e && rows) *last = gh_xstrdup(PQgetvalue(res, rows - 1, 0));
     *n = rows;
+    PQclear(res);
+    return e;
+}
+
+gh_err_t gh_resolver_republish(gh_resolver_t *r, PGconn *db,
+                               const char *persons, long *n, char *errstr,
+                               size_t errstr_size) {
+    if (n) *n = 0;
+    if (!persons || !strcmp(persons, "{}")) return GH_OK;
+    const char *p[1] = {persons};
+    PGresult *res = gh_pg_query_what(
+        db,
+        "UPDATE person SET version = version + 1, updated_at = now() WHERE "
+        "person_id = ANY ($1::text[]) AND active RETURNING person_id, "
+        "version, floor(extract(epoch from updated_at) * 1000000)::bigint, "
+        "id_number, name, sex, birth_date::text, phone, address, grid_code, "
+        "sources::text, provenance::text, absorbed_ids::text, "
+        "person_attr_json(person_id) AS attrs",
+        1, p, "republish persons", errstr, errstr_size);
+    if (!res) return GH_ERR_PG;
+    gh_err_t e = gh__res_open_person(r, res, errstr, errstr_size);
+    for (int i = 0; i < PQntuples(res) && !e; i++)
+        e = gh__res_feed_row(r, res, i, errstr, errstr_size);
+    if (!e && r->feed && PQntuples(res))
+        e = gh_feed_flush(r->feed, db, NULL, errstr, errstr_size);
+    if (r->feed) gh_feed_discard(r->feed);
+    if (n) *n = PQntuples(res);
     PQclear(res);
     return e;
 }

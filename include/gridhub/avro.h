@@ -207,6 +207,18 @@ gh_err_t gh_schemas_check_history(const char *dir, char *errstr,
  * "YYYY-MM-DDTHH:MM:SS.ffffffZ". `s` supplies logical types. New reference. */
 json_t *gh_avro_to_json(const gh_schema_t *s, avro_value_t *v);
 
+/* Fills `out` (a fresh generic value of schema `s`) from natural JSON as
+ * gh_avro_to_json writes it, the other way: records from objects (a
+ * missing member is null, allowed only for a nullable field, or an empty
+ * array), nullable
+ * unions from null or the value, enums from their symbol, date from
+ * "YYYY-MM-DD" or days, longs (timestamps too) from integers. For the
+ * views the hub derives in SQL (jsonb) rather than in C. GH_ERR_SCHEMA
+ * naming the field path of the first value that does not fit. `j` is
+ * borrowed. */
+gh_err_t gh_avro_from_json(const gh_schema_t *s, const json_t *j,
+                           avro_value_t *out, char *errstr, size_t errstr_size);
+
 /* ---- Serde with framing ------------------------------------------------- */
 
 typedef struct gh_serde gh_serde_t;

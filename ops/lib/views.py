@@ -4,6 +4,7 @@
     views.py pseudonym KEYFILE SUBSCRIBER PERSON_ID
     views.py counts WORKDIR SUBSCRIBERS
     views.py last WORKDIR SUBSCRIBER N FROM_LINE
+    views.py grid KEYFILE FILE SUBSCRIBER CODE...
 
 SUBSCRIBERS is a comma-separated list; each one's messages are the lines of
 WORKDIR/sub.<name>.jsonl (`gridhub tail` output). A subscriber finds a
@@ -27,8 +28,42 @@ def keys_of(path):
     return keys
 
 
-def pseudonym(key, pid):
-    return hmac.new(key, f"person:{pid}".encode(), hashlib.sha256).hexdigest()[:32]
+def pseudonym(key, pid, entity="person"):
+    return hmac.new(key, f"{entity}:{pid}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+COUNTS = ("residents", "registered", "floating", "households", "party_members",
+          "volunteers", "open_events")
+
+
+def grid(keyfile, path, sub, codes):
+    """Each grid as the subscriber's topic (FILE, `gridhub tail` output of
+    hub.view.<sub>.grid) holds it: the last record, and the residents count
+    of every version received."""
+    key = keys_of(keyfile)[sub]
+    want = {pseudonym(key, c, "grid"): c for c in codes}
+    seen = {c: [] for c in codes}
+    for ln in open(path, encoding="utf-8"):
+        m = json.loads(ln)
+        if m.get("key") in want:
+            seen[want[m["key"]]].append(m.get("value"))
+    for c in codes:
+        if not seen[c] or seen[c][-1] is None:
+            print(f"    {c}: (not in {sub}'s view)")
+            continue
+        v = seen[c][-1]
+        print(f"    {c} {v.get('name')} ({v.get('level')}), version {v.get('version')}:"
+              f" {' / '.join(v.get('path_names') or [])}")
+        staff = v.get("staff")
+        if staff is not None:
+            print("      staff: " + (", ".join(f"{m['role']} {m.get('name') or '?'} ({m['department']}"
+                                           f"{', ' + m['person_id'][:10] + '…' if m.get('person_id') else ''})"
+                                           for m in staff) or "none"))
+            if v.get("meets_1_1_n") is not None:
+                print(f"      1+1+N: {'met' if v['meets_1_1_n'] else 'NOT met'}")
+        print("      counts: " + ", ".join(f"{k} {v[k]}" for k in COUNTS if k in v))
+        hist = [str(x.get("residents")) for x in seen[c] if x]
+        print(f"      residents in each version received: {' -> '.join(hist[-6:])}")
 
 
 def short(v):
@@ -60,6 +95,9 @@ def main():
     verb, args = sys.argv[1], sys.argv[2:]
     if verb == "pseudonym":
         print(pseudonym(keys_of(args[0])[args[1]], args[2]))
+        return
+    if verb == "grid":
+        grid(args[0], args[1], args[2], args[3:])
         return
     if verb == "counts":
         for s in args[1].split(","):

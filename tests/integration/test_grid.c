@@ -17,6 +17,7 @@
  * a crosswalk naming an unknown grid, staff of a grid that was deleted).
  */
 #include "pipeline.h"
+#include "policy.h"
 #include "stack.h"
 
 #include <criterion/criterion.h>
@@ -362,6 +363,12 @@ Test(grid, households_across_departments) {
         "household_member,gridhub.jisheng.person,gridhub.jisheng.household,"
         "gridhub.jisheng.household_member",
         NULL);
+    gh_test_stack_set_policy(s, "subscriber.test.department=test\n"
+                                "subscriber.test.role=tests\n"
+                                "rows.test.person=all\n"
+                                "field.test.person.*=clear\n"
+                                "rows.test.household=all\n"
+                                "field.test.household.*=clear\n");
 
     char *want = gh_test_scalar(
         s->dept, "SELECT (SELECT count(*) FROM ga_hu WHERE zxbz = '0') + "
@@ -423,6 +430,55 @@ Test(grid, households_across_departments) {
                  "'431302002001', '0', 'jsy_dt01', now())");
     wait_hub("the newborn in the household", members, "5/9");
     free(members);
+
+    /* The household view subscribers get, kept incrementally, says what
+     * the read-time views say: the same households, and 张伟's with both
+     * records and the same member rows as the same persons. */
+    char *hv = gh_xasprintf(
+        "SELECT jsonb_array_length(body -> 'records') || '/' || (SELECT "
+        "count(DISTINCT m ->> 'person_id') FROM jsonb_array_elements(body -> "
+        "'members') m) FROM entity_view WHERE entity = 'household' AND id = "
+        "'%s'",
+        zhang);
+    wait_hub("张伟's household view", hv, "2/5");
+    free(hv);
+    char *diff = gh_xasprintf(
+        "WITH v AS (SELECT m ->> 'department' AS d, m ->> 'source_key' AS k, "
+        "m ->> 'person_id' AS p FROM entity_view, jsonb_array_elements(body "
+        "-> 'members') m WHERE entity = 'household' AND id = '%s'), r AS "
+        "(SELECT department, source_key, person_id FROM household_membership "
+        "WHERE household_id = '%s') SELECT (SELECT count(*) FROM (SELECT * "
+        "FROM v EXCEPT SELECT * FROM r) x) + (SELECT count(*) FROM (SELECT * "
+        "FROM r EXCEPT SELECT * FROM v) y)",
+        zhang, zhang);
+    cr_assert_eq(gh_test_count(g_hub, "%s", diff), 0,
+                 "the view's members differ from household_membership");
+    free(diff);
+    wait_hub("one view record per golden household",
+             "SELECT count(*) FROM (SELECT DISTINCT household_id FROM "
+             "household_record) h FULL JOIN (SELECT id FROM entity_view WHERE "
+             "entity = 'household' AND active) v ON v.id = h.household_id "
+             "WHERE v.id IS NULL OR h.household_id IS NULL",
+             "0");
+    wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
+    char hkey[33];
+    gh_test_pseudonym("test", "household", zhang, hkey);
+    json_t *hl = gh_test_tail(s, "hub.view.test.household", 3000);
+    const json_t *hlast = NULL;
+    size_t hi;
+    json_t *hline;
+    json_array_foreach(hl, hi, hline) {
+        const char *k = json_string_value(json_object_get(hline, "key"));
+        if (k && !strcmp(k, hkey)) hlast = json_object_get(hline, "value");
+    }
+    cr_assert(json_is_object(hlast), "%s reached the subscriber", zhang);
+    cr_assert_eq(json_array_size(json_object_get(hlast, "members")), 9,
+                 "the subscriber's last copy has the newborn's row");
+    char want_head[32];
+    snprintf(want_head, sizeof(want_head), "P%s", zhang + 1);
+    cr_assert_str_eq(
+        json_string_value(json_object_get(hlast, "head_person_id")), want_head);
+    json_decref(hl);
     rc = grid_cli(s, "household", "H999999999", &out);
     cr_assert_eq(rc, 2, "an unknown household: exit %d: %s", rc, out);
     free(out);
@@ -491,5 +547,240 @@ Test(grid, buildings_typed_two_ways) {
     rc = grid_cli(s, "building", "nowhere:x", &out);
     cr_assert_eq(rc, 2, "an unknown building: exit %d: %s", rc, out);
     free(out);
+    gh_test_stop_clean(s);
+}
+
+/* ---- grid and event views for subscribers -------------------------------
+ *
+ * 综治's and 组织部's real files again, with a policy giving subscriber
+ * "test" the grid and event views. Each grid's counts follow a move, a
+ * birth, a death, a new party member and an event opened and closed, on
+ * the subscriber's topic; `gridhub grid recount` agrees with what was
+ * published after every step and after the hub is killed -9 while it
+ * applies 3,000 new residents.
+ */
+
+static const char VIEW_TOPICS[] =
+    "gridhub.zongzhi.person,gridhub.zongzhi.grid,gridhub.zongzhi.grid_staff,"
+    "gridhub.zongzhi.grid_event,gridhub.zuzhi.grid,gridhub.zuzhi.grid_staff,"
+    "gridhub.zuzhi.person,gridhub.zuzhi.party_member";
+
+static const char VIEW_POLICY[] = "subscriber.test.department=test\n"
+                                  "subscriber.test.role=tests\n"
+                                  "rows.test.person=all\n"
+                                  "field.test.person.*=clear\n"
+                                  "rows.test.grid=all\n"
+                                  "field.test.grid.*=clear\n"
+                                  "rows.test.event=all\n"
+                                  "field.test.event.*=clear\n";
+
+/* "<residents> <party members> <open events>" of LP-DT-01 and LP-DT-02. */
+static const char COUNTS_SQL[] =
+    "SELECT string_agg(concat_ws(' ', body ->> 'residents', body ->> "
+    "'party_members', body ->> 'open_events'), ' | ' ORDER BY id) FROM "
+    "entity_view WHERE entity = 'grid' AND id IN ('LP-DT-01', 'LP-DT-02')";
+
+static void wait_counts(const char *what, long r1, long p1, long e1, long r2,
+                        long p2, long e2) {
+    char want[128];
+    snprintf(want, sizeof(want), "%ld %ld %ld | %ld %ld %ld", r1, p1, e1, r2,
+             p2, e2);
+    wait_hub(what, COUNTS_SQL, want);
+}
+
+/* `gridhub grid recount` must find every published count right. */
+static void recount_agrees(gh_test_stack_t *s, const char *when) {
+    char *out = NULL;
+    int rc = grid_cli(s, "recount", NULL, &out);
+    cr_assert_eq(rc, 0, "recount %s: exit %d:\n%s", when, rc, out);
+    cr_assert_not_null(strstr(out, "every published count equals the "
+                                   "recount"),
+                       "%s", out);
+    free(out);
+}
+
+static long grid_count(const char *code, const char *field) {
+    return gh_test_count(g_hub,
+                         "SELECT (body ->> '%s')::int FROM entity_view "
+                         "WHERE entity = 'grid' AND id = '%s'",
+                         field, code);
+}
+
+/* The values the subscriber was sent for grid `code`, oldest first, as
+ * "residents" numbers joined by spaces. */
+static char *sent_residents(gh_test_stack_t *s, const char *code) {
+    char key[33];
+    gh_test_pseudonym("test", "grid", code, key);
+    json_t *lines = gh_test_tail(s, "hub.view.test.grid", 3000);
+    gh_buf_t b = {0};
+    size_t i;
+    json_t *l;
+    json_array_foreach(lines, i, l) {
+        const char *k = json_string_value(json_object_get(l, "key"));
+        json_t *v = json_object_get(l, "value");
+        if (!k || strcmp(k, key) || !json_is_object(v)) continue;
+        cr_assert_str_eq(json_string_value(json_object_get(v, "grid_code")),
+                         code);
+        gh_buf_printf(
+            &b, "%s%lld", b.len ? " " : "",
+            (long long)json_integer_value(json_object_get(v, "residents")));
+    }
+    json_decref(lines);
+    return gh_buf_detach(&b);
+}
+
+Test(grid, views_follow_moves) {
+    gh_test_stack_t *s = two_departments("zongzhi", "zuzhi", VIEW_TOPICS, NULL);
+    gh_test_stack_set_policy(s, VIEW_POLICY);
+    char *nwg = gh_test_scalar(s->dept, "SELECT count(*) FROM zz_wg");
+    wait_hub("every grid published",
+             "SELECT count(*) FROM entity_view WHERE entity = 'grid' AND "
+             "active",
+             nwg);
+    free(nwg);
+    wait_hub("every resident resolved",
+             "SELECT count(*) FROM source_person WHERE person_id IS NULL", "0");
+    wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
+    recount_agrees(s, "after the snapshot");
+
+    long r1 = grid_count("LP-DT-01", "residents"),
+         r2 = grid_count("LP-DT-02", "residents");
+    long p1 = grid_count("LP-DT-01", "party_members"),
+         p2 = grid_count("LP-DT-02", "party_members");
+    long e1 = grid_count("LP-DT-01", "open_events"),
+         e2 = grid_count("LP-DT-02", "open_events");
+    cr_assert_gt(r1, 1, "the sample has residents in LP-DT-01");
+    cr_assert_eq(grid_count("LP-DT", "residents"),
+                 gh_test_count(g_hub, "SELECT count(*) FROM person WHERE "
+                                      "active AND grid_code LIKE 'LP-DT%%'"),
+                 "a community counts the grids under it");
+    /* 1. A birth in LP-DT-02 and a resident arriving in LP-DT-01. */
+    gh_test_exec(s->dept, "INSERT INTO zz_syrk (rkbh, xm, gmsfhm, xb, csrq, "
+                          "wgbm) VALUES ('ZZ9001', '新生儿', "
+                          "'431302202601010014', '1', '2026-01-01', "
+                          "'LP-DT-02'), ('ZZ9002', '新住户', "
+                          "'431302199001010019', '2', '1990-01-01', "
+                          "'LP-DT-01')");
+    wait_counts("a birth and an arrival", r1 + 1, p1, e1, r2 + 1, p2, e2);
+    /* 2. She moves to LP-DT-02. */
+    gh_test_exec(s->dept, "UPDATE zz_syrk SET wgbm = 'LP-DT-02', gxsj = now() "
+                          "WHERE rkbh = 'ZZ9002'");
+    wait_hub("the mover's golden grid",
+             "SELECT p.grid_code FROM person p JOIN source_person sp USING "
+             "(person_id) WHERE sp.department = 'zongzhi' AND sp.source_key "
+             "= 'ZZ9002'",
+             "LP-DT-02");
+    wait_counts("a move", r1, p1, e1, r2 + 2, p2, e2);
+    /* 3. The baby dies: the record goes. */
+    gh_test_exec(s->dept, "DELETE FROM zz_syrk WHERE rkbh = 'ZZ9001'");
+    wait_counts("a death", r1, p1, e1, r2 + 1, p2, e2);
+    /* 4. A party member's record in 组织部 naming the new resident by ID
+     * (and no grid): the grid he lives in counts him. */
+    gh_test_exec(s->dept,
+                 "INSERT INTO dj_dyxx (dyid, xm, xb, csrq, gmsfhm, dylb, "
+                 "xgsj) VALUES ('00000000000000000000000000009001', "
+                 "'新住户', '女', '1990-01-01', '431302199001010019', "
+                 "'正式党员', now())");
+    wait_counts("a party member", r1, p1, e1, r2 + 1, p2 + 1, e2);
+    /* She joins LP-DT-02's team as a part-time member (综治's roster, no
+     * person record of its own): her person record says both, on the
+     * subscriber's person topic too (a new version: her own records did
+     * not change this time). */
+    gh_test_exec(s->dept, "INSERT INTO zz_wgy (wgybh, xm, gmsfhm, wgbm, "
+                          "wgyjs) VALUES ('WGY9002', '新住户', "
+                          "'431302199001010019', 'LP-DT-02', '3')");
+    char *pid = gh_test_scalar(g_hub, "SELECT person_id FROM source_person "
+                                      "WHERE department = 'zongzhi' AND "
+                                      "source_key = 'ZZ9002'");
+    wait_hub("her attributes",
+             "SELECT concat_ws(' ', a.party_member, a.volunteer, "
+             "a.staff_role) FROM person_attr a JOIN source_person sp USING "
+             "(person_id) WHERE sp.department = 'zongzhi' AND sp.source_key = "
+             "'ZZ9002'",
+             "t f PART_TIME_MEMBER");
+    wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
+    char pkey[33];
+    gh_test_pseudonym("test", "person", pid, pkey);
+    json_t *pl = gh_test_tail(s, "hub.view.test.person", 3000);
+    const json_t *plast = NULL;
+    size_t pi;
+    json_t *pline;
+    json_array_foreach(pl, pi, pline) {
+        const char *k = json_string_value(json_object_get(pline, "key"));
+        if (k && !strcmp(k, pkey)) plast = json_object_get(pline, "value");
+    }
+    cr_assert(json_is_object(plast), "%s reached the subscriber", pid);
+    cr_assert(json_is_true(json_object_get(plast, "party_member")),
+              "the subscriber's last copy of %s says party member", pid);
+    cr_assert_str_eq(json_string_value(json_object_get(plast, "staff_role")),
+                     "PART_TIME_MEMBER");
+    cr_assert_str_eq(json_string_value(json_object_get(plast, "grid_code")),
+                     "LP-DT-02");
+    json_decref(pl);
+    free(pid);
+    /* 5. An event opened in LP-DT-02, then closed. */
+    gh_test_exec(s->dept, "INSERT INTO zz_wgsj (sjbh, wgbm, sjlx, sjbt, sjzt, "
+                          "sbsj) VALUES ('SJ-V1', 'LP-DT-02', '03', "
+                          "'井盖缺失', '01', now())");
+    wait_counts("an open event", r1, p1, e1, r2 + 1, p2 + 1, e2 + 1);
+    wait_hub("the event's view",
+             "SELECT concat_ws(' ', body ->> 'grid_code', body ->> 'status', "
+             "body ->> 'open', body -> 'grid_path' ->> 0) FROM entity_view "
+             "WHERE entity = 'event' AND id = 'zongzhi:grid_event:SJ-V1'",
+             "LP-DT-02 REPORTED true LX");
+    gh_test_exec(s->dept, "UPDATE zz_wgsj SET sjzt = '05', bjsj = now() WHERE "
+                          "sjbh = 'SJ-V1'");
+    wait_counts("the event closed", r1, p1, e1, r2 + 1, p2 + 1, e2);
+    wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
+    recount_agrees(s, "after the changes");
+
+    /* The subscriber saw both grids' counts change, in order. */
+    char *sent1 = sent_residents(s, "LP-DT-01");
+    char *sent2 = sent_residents(s, "LP-DT-02");
+    char want1[64], want2[64];
+    snprintf(want1, sizeof(want1), "%ld %ld", r1 + 1, r1);
+    snprintf(want2, sizeof(want2), "%ld %ld %ld", r2 + 1, r2 + 2, r2 + 1);
+    cr_assert_not_null(strstr(sent1, want1), "LP-DT-01 sent: %s", sent1);
+    cr_assert_not_null(strstr(sent2, want2), "LP-DT-02 sent: %s", sent2);
+    free(sent1);
+    free(sent2);
+    json_t *ev = gh_test_tail(s, "hub.view.test.event", 3000);
+    char evkey[33];
+    gh_test_pseudonym("test", "event", "zongzhi:grid_event:SJ-V1", evkey);
+    const json_t *last = NULL;
+    size_t i;
+    json_t *l;
+    json_array_foreach(ev, i, l) {
+        const char *k = json_string_value(json_object_get(l, "key"));
+        if (k && !strcmp(k, evkey)) last = json_object_get(l, "value");
+    }
+    cr_assert(json_is_object(last), "the event reached the subscriber");
+    cr_assert(json_is_false(json_object_get(last, "open")),
+              "the subscriber's last copy of the event is closed");
+    json_decref(ev);
+
+    /* 6. kill -9 while 3,000 new residents of LP-DT-03 are applied: the
+     * views come out exactly as a recount. */
+    long r3 = grid_count("LP-DT-03", "residents");
+    gh_test_exec(s->dept, "INSERT INTO zz_syrk (rkbh, xm, wgbm) SELECT 'B' || "
+                          "lpad(i::text, 6, '0'), '批量' || i, 'LP-DT-03' FROM "
+                          "generate_series(1, 3000) i");
+    wait_hub("some of the 3,000 applied",
+             "SELECT count(*) > 0 FROM source_person WHERE source_key LIKE "
+             "'B0%'",
+             "t");
+    gh_test_kill9(s->hub);
+    char *st = gh_xasprintf("source.topics=%s", VIEW_TOPICS);
+    const char *const hextra[] = {st, NULL};
+    gh_test_stack_start_hub(s, hextra);
+    free(st);
+    char want3[32];
+    snprintf(want3, sizeof(want3), "%ld", r3 + 3000);
+    wait_hub("the 3,000 counted after kill -9",
+             "SELECT body ->> 'residents' FROM entity_view WHERE entity = "
+             "'grid' AND id = 'LP-DT-03'",
+             want3);
+    wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
+    recount_agrees(s, "after kill -9");
     gh_test_stop_clean(s);
 }

@@ -155,13 +155,15 @@ typedef struct feeds {
 static int feeds_settled(void *arg) {
     feeds_t *f = arg;
     if (gh_test_try_count(f->hub, "SELECT count(*) FROM feed_plan WHERE "
-                                  "swept AND NOT force") != f->nsubs ||
+                                  "entity = 'person' AND swept AND NOT "
+                                  "force") != f->nsubs ||
         gh_test_try_count(f->hub, "SELECT count(*) FROM outbox") != 0)
         return 0;
     if (!f->version) return 1;
     char q[256];
     snprintf(q, sizeof(q),
-             "SELECT count(*) FROM feed_plan WHERE policy_version = '%s'%s%s%s",
+             "SELECT count(*) FROM feed_plan WHERE entity = 'person' AND "
+             "policy_version = '%s'%s%s%s",
              f->version, f->sub ? " AND subscriber = '" : "",
              f->sub ? f->sub : "", f->sub ? "'" : "");
     return gh_test_try_count(f->hub, q) == (f->sub ? 1 : f->nsubs);
@@ -180,10 +182,14 @@ static void wait_feeds(const char *version, const char *sub) {
 static char *write_persons(const char *dir, int n) {
     char *path = gh_xasprintf("%s/persons.%d.jsonl", dir, n);
     PGresult *r = PQexec(
-        g_hub, "SELECT row_to_json(p) FROM (SELECT person_id, active, "
+        g_hub, "SELECT row_to_json(p) FROM (SELECT p.person_id, active, "
                "id_number, name, sex, birth_date, phone, address, grid_code, "
-               "sources, provenance, absorbed_ids, version, updated_at FROM "
-               "person) p");
+               "a.registration_type, a.valid_until AS "
+               "registration_valid_until, coalesce(a.party_member, false) AS "
+               "party_member, coalesce(a.volunteer, false) AS volunteer, "
+               "a.staff_role, a.household_id, sources, provenance, "
+               "absorbed_ids, version, updated_at FROM person p LEFT JOIN "
+               "person_attr a USING (person_id)) p");
     cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s",
                  PQerrorMessage(g_hub));
     FILE *f = fopen(path, "w");
@@ -402,8 +408,8 @@ Test(policy, rematerializes_on_change_lapse_and_move) {
     /* Lapsed: cw's plans were swept again after `until`. */
     char q[256];
     snprintf(q, sizeof(q),
-             "SELECT count(*) FROM feed_plan WHERE subscriber = 'cw' AND swept "
-             "AND NOT force AND updated_at > '%s'",
+             "SELECT count(*) FROM feed_plan WHERE subscriber = 'cw' AND "
+             "entity = 'person' AND swept AND NOT force AND updated_at > '%s'",
              until);
     feeds_t f = {g_hub, NULL, NULL, 4};
     for (int i = 0; i < 600 && gh_test_try_count(g_hub, q) != 1; i++)

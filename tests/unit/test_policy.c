@@ -587,11 +587,12 @@ Test(policy, explain_names_the_rules) {
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
     char err[256];
-    gh_policy_rec_t *r = gh_policy_rec_new(p, 0);
+    int en = gh_policy_entity_find(p, "person");
+    gh_policy_rec_t *r = gh_policy_rec_new(p, en);
     gh_view_person_t pp = person();
     gh_policy_rec_set(r, gh_view_fill(g_view, &pp));
     cr_assert_eq(
-        gh_policy_explain(p, 0, 0, NULL, r, NOW_US, out, err, sizeof(err)),
+        gh_policy_explain(p, 0, en, NULL, r, NOW_US, out, err, sizeof(err)),
         GH_OK);
     fclose(out);
     cr_assert(strstr(buf, "rows.a.person (t.policy:5)) -> true") ||

@@ -1,0 +1,246 @@
+/* The grid and event views for subscribers (grid.h, "Subscriber views";
+ * migration 016): what the triggers noted in view_dirty is refreshed in
+ * the batch's transaction, set-based, and every record whose body changed
+ * goes to the feed. The derivations themselves are SQL functions of the
+ * migration, so the refresh and the recount check (grid_recount.c) share
+ * them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "grid.h"
+#include "grid_int.h"
+#include "gridhub/log.h"
+#include "gridhub/pg.h"
+#include "gridhub/util.h"
+
+#define LOG "grid"
+
+/* Columns of every statement returning view records: entity, id, active,
+ * version, body (JSON text), updated_at (microseconds). */
+#define VIEW_COLS                                                              \
+    "e.entity, e.id, e.active, e.version, e.body::text, micros(e.updated_at)"
+
+/* The per-kind arrays of what was noted, consumed. */
+static const char TAKE_SQL[] =
+    "WITH d AS (DELETE FROM view_dirty RETURNING kind, key) SELECT kind, "
+    "array_agg(key)::text FROM d GROUP BY kind";
+
+/* The persons rows naming residents by ID point at (the noted ID keys,
+ * consumed) get their attributes again; those whose attributes changed
+ * are returned, and their grids noted. */
+static const char ATTR_SQL[] =
+    "WITH k AS (DELETE FROM view_dirty WHERE kind = 'idkey' RETURNING "
+    "key::bigint AS k), p AS (SELECT DISTINCT sp.person_id FROM person_block "
+    "b JOIN source_person sp ON sp.rec_id = b.rec_id WHERE b.block_key IN "
+    "(SELECT k FROM k) AND NOT sp.deleted AND sp.person_id IS NOT NULL) "
+    "SELECT person_attr_refresh(ARRAY(SELECT person_id FROM p))::text";
+
+/* The households the noted persons ($1) head, as their records and grid
+ * codes: a household's identity is its head's, which resolution may have
+ * changed. */
+static const char HEADS_SQL[] =
+    "SELECT coalesce(array_agg(DISTINCT r.row ->> 'grid_code') FILTER "
+    "(WHERE r.row ->> 'grid_code' IS NOT NULL), '{}')::text, "
+    "coalesce(array_agg(DISTINCT r.department || ':' || r.source_key), "
+    "'{}')::text FROM source_person sp JOIN person_block b ON b.rec_id = "
+    "sp.rec_id JOIN source_row r ON r.id_key = b.block_key AND r.entity = "
+    "'household' WHERE sp.person_id = ANY ($1::text[]) AND NOT sp.deleted "
+    "AND NOT r.deleted";
+
+/* Per-code tallies of the grid codes $1 again. */
+static const char TALLY_SQL[] =
+    "WITH d AS (SELECT DISTINCT unnest($1::text[]) AS code), t AS (SELECT * "
+    "FROM grid_tally_of(ARRAY(SELECT code FROM d), false)), del AS (DELETE "
+    "FROM grid_tally x WHERE x.code IN (SELECT code FROM d) AND NOT EXISTS "
+    "(SELECT 1 FROM t WHERE t.code = x.code)) INSERT INTO grid_tally AS x "
+    "SELECT * FROM t ON CONFLICT (code) DO UPDATE SET residents = "
+    "EXCLUDED.residents, registered = EXCLUDED.registered, floating = "
+    "EXCLUDED.floating, households = EXCLUDED.households, party_members = "
+    "EXCLUDED.party_members, volunteers = EXCLUDED.volunteers, open_events = "
+    "EXCLUDED.open_events";
+
+/* The grid records of the codes $1 and every grid above them; grids the
+ * hierarchy no longer has leave the view. */
+static const char GRIDS_SQL[] =
+    "WITH a AS (SELECT DISTINCT unnest(g.path) AS code FROM grid g WHERE "
+    "g.code = ANY ($1::text[])), v AS (SELECT * FROM grid_view_of(ARRAY("
+    "SELECT code FROM a), (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]') "
+    "FROM grid_tally t))), up AS (INSERT INTO entity_view AS e (entity, id, "
+    "active, version, body) SELECT 'grid', code, true, 1, body FROM v ON "
+    "CONFLICT (entity, id) DO UPDATE SET active = true, version = e.version "
+    "+ 1, body = EXCLUDED.body, updated_at = now() WHERE (e.active, e.body) "
+    "IS DISTINCT FROM (true, EXCLUDED.body) RETURNING " VIEW_COLS
+    "), gone AS (UPDATE entity_view e SET active = false, version = "
+    "e.version + 1, updated_at = now() WHERE e.entity = 'grid' AND e.active "
+    "AND NOT EXISTS (SELECT 1 FROM grid g WHERE g.code = e.id) "
+    "RETURNING " VIEW_COLS ") SELECT * FROM up UNION ALL SELECT * FROM gone";
+
+/* The event records of the rows $1 (department:entity:source_key). */
+static const char EVENTS_SQL[] =
+    "WITH v AS (SELECT * FROM event_view_of($1::text[])), up AS (INSERT INTO "
+    "entity_view AS e (entity, id, active, version, body) SELECT 'event', "
+    "id, true, 1, body FROM v ON CONFLICT (entity, id) DO UPDATE SET active "
+    "= true, version = e.version + 1, body = EXCLUDED.body, updated_at = "
+    "now() WHERE (e.active, e.body) IS DISTINCT FROM (true, EXCLUDED.body) "
+    "RETURNING " VIEW_COLS
+    "), gone AS (UPDATE entity_view e SET active = false, version = "
+    "e.version + 1, updated_at = now() WHERE e.entity = 'event' AND e.id = "
+    "ANY ($1::text[]) AND e.active AND NOT EXISTS (SELECT 1 FROM v WHERE "
+    "v.id = e.id) RETURNING " VIEW_COLS
+    ") SELECT * FROM up UNION ALL SELECT * FROM gone";
+
+/* Row i of a result with VIEW_COLS from column 0, into the feed: a put of
+ * the body completed with version and updated_at, or a tombstone. */
+static gh_err_t feed_row(gh_grid_t *g, gh_feed_t *f, PGresult *r, int i,
+                         char *errstr, size_t errstr_size) {
+    const char *ent = PQgetvalue(r, i, 0), *id = PQgetvalue(r, i, 1);
+    int en = gh_feed_entity(f, ent);
+    if (en < 0) return GH_OK; /* no view schema for it: kept, not sent */
+    int64_t version = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+    if (PQgetvalue(r, i, 2)[0] != 't') {
+        gh_feed_gone(f, en, id, version);
+        return GH_OK;
+    }
+    avro_value_t *val = gh__grid_view_value(g, ent);
+    if (!val)
+        return gh_seterr(errstr, errstr_size, GH_ERR_SCHEMA,
+                         "no view schema for entity %s", ent);
+    json_error_t je;
+    json_t *body = json_loads(PQgetvalue(r, i, 4), 0, &je);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        return gh_seterr(errstr, errstr_size, GH_ERR_SCHEMA,
+                         "%s %s: stored view body is not an object", ent, id);
+    }
+    json_object_set_new(body, "version", json_integer(version));
+    json_object_set_new(body, "updated_at",
+                        json_integer(strtoll(PQgetvalue(r, i, 5), NULL, 10)));
+    char why[512];
+    gh_err_t e = gh_avro_from_json(gh__grid_view_schema(g, ent), body, val, why,
+                                   sizeof(why));
+    json_decref(body);
+    if (e) return gh_seterr(errstr, errstr_size, e, "%s %s: %s", ent, id, why);
+    return gh_feed_put(f, en, id, version, val, errstr, errstr_size);
+}
+
+static gh_err_t feed_rows(gh_grid_t *g, gh_feed_t *f, PGresult *r,
+                          long *changed, char *errstr, size_t errstr_size) {
+    *changed += PQntuples(r);
+    for (int i = 0; f && i < PQntuples(r); i++) {
+        gh_err_t e = feed_row(g, f, r, i, errstr, errstr_size);
+        if (e) return e;
+    }
+    return GH_OK;
+}
+
+/* Runs a statement returning view records with one array parameter and
+ * feeds them. */
+static gh_err_t refresh(gh_grid_t *g, PGconn *db, gh_feed_t *f, const char *sql,
+                        const char *arr, const char *what, long *changed,
+                        char *errstr, size_t errstr_size) {
+    const char *p[1] = {arr};
+    PGresult *r = gh_pg_query_what(db, sql, 1, p, what, errstr, errstr_size);
+    if (!r) return GH_ERR_PG;
+    gh_err_t e = feed_rows(g, f, r, changed, errstr, errstr_size);
+    PQclear(r);
+    return e;
+}
+
+/* "{a,b}" and "{c}" -> "{a,b,c}" (array literals as PostgreSQL prints
+ * them); the caller frees. */
+static char *concat_arrays(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la <= 2) return gh_xstrdup(b);
+    if (lb <= 2) return gh_xstrdup(a);
+    return gh_xasprintf("%.*s,%s", (int)(la - 1), a, b + 1);
+}
+
+gh_err_t gh_grid_views(gh_grid_t *g, PGconn *db, gh_feed_t *f, long *changed,
+                       char **persons, char *errstr, size_t errstr_size) {
+    long n = 0;
+    if (changed) *changed = 0;
+    *persons = NULL;
+    PGresult *a = gh_pg_query_what(
+        db, ATTR_SQL, 0, NULL, "derive person attributes", errstr, errstr_size);
+    if (!a) return GH_ERR_PG;
+    *persons = gh_xstrdup(PQgetvalue(a, 0, 0));
+    PQclear(a);
+    PGresult *r = gh_pg_query_what(
+        db, TAKE_SQL, 0, NULL, "take the noted changes", errstr, errstr_size);
+    if (!r) return GH_ERR_PG;
+    const char *noted = "{}", *grids = "{}", *events = "{}", *hh = "{}";
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *k = PQgetvalue(r, i, 0), *v = PQgetvalue(r, i, 1);
+        if (!strcmp(k, "person")) noted = v;
+        if (!strcmp(k, "grid")) grids = v;
+        if (!strcmp(k, "event")) events = v;
+        if (!strcmp(k, "household")) hh = v;
+    }
+    gh_err_t e = GH_OK;
+    char *all_grids = NULL, *all_hh = NULL;
+    if (strcmp(noted, "{}")) {
+        const char *p[1] = {noted};
+        PGresult *h = gh_pg_query_what(db, HEADS_SQL, 1, p,
+                                       "find the households of persons", errstr,
+                                       errstr_size);
+        if (!h) e = GH_ERR_PG;
+        if (!e) {
+            all_grids = concat_arrays(grids, PQgetvalue(h, 0, 0));
+            all_hh = concat_arrays(hh, PQgetvalue(h, 0, 1));
+        }
+        PQclear(h);
+    } else {
+        all_grids = gh_xstrdup(grids);
+        all_hh = gh_xstrdup(hh);
+    }
+    if (!e && all_grids && strcmp(all_grids, "{}")) {
+        const char *p[1] = {all_grids};
+        e = gh_pg_exec_what(db, TALLY_SQL, 1, p, "count the grids", errstr,
+                            errstr_size);
+        if (!e)
+            e = refresh(g, db, f, GRIDS_SQL, all_grids, "refresh grid views",
+                        &n, errstr, errstr_size);
+    }
+    if (!e && strcmp(events, "{}"))
+        e = refresh(g, db, f, EVENTS_SQL, events, "refresh event views", &n,
+                    errstr, errstr_size);
+    if (!e && all_hh && strcmp(all_hh, "{}"))
+        e = refresh(g, db, f,
+                    "SELECT * FROM household_refresh($1::text[]) AS e", all_hh,
+                    "refresh household views", &n, errstr, errstr_size);
+    free(all_grids);
+    free(all_hh);
+    PQclear(r);
+    if (!e && f && n) e = gh_feed_flush(f, db, NULL, errstr, errstr_size);
+    if (f) gh_feed_discard(f);
+    if (changed) *changed = n;
+    return e;
+}
+
+gh_err_t gh_grid_view_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
+                           const char *after, int limit, char **last, int *n,
+                           char *errstr, size_t errstr_size) {
+    gh_grid_t *g = ctx;
+    *last = NULL;
+    *n = 0;
+    char lim[32];
+    snprintf(lim, sizeof(lim), "%d", limit);
+    const char *p[3] = {gh_policy_entity_name(gh_feed_policy(f), entity), after,
+                        lim};
+    PGresult *r = gh_pg_query_what(
+        db,
+        "SELECT " VIEW_COLS " FROM entity_view e WHERE e.entity = $1 AND e.id "
+        "> $2 ORDER BY e.id LIMIT $3",
+        3, p, "read views", errstr, errstr_size);
+    if (!r) return GH_ERR_PG;
+    long ignore = 0;
+    gh_err_t e = feed_rows(g, f, r, &ignore, errstr, errstr_size);
+    int rows = PQntuples(r);
+    if (!e && rows) *last = gh_xstrdup(PQgetvalue(r, rows - 1, 1));
+    *n = rows;
+    PQclear(r);
+    return e;
+}
