@@ -152,7 +152,7 @@ sent0=$(psql -tAd hub -c "SELECT count(*) FROM feed_state WHERE subscriber = '$r
 r0=$(date +%s.%N)
 printf 'deny.%s.person.phone=all\n' "$remat_sub" >>"$WORK/bench.policy"
 for _ in $(seq 1200); do
-    swept=$(psql -tAd hub -c "SELECT bool_and(swept AND NOT force) AND (SELECT count(*) FROM outbox) = 0 AND bool_and(updated_at > to_timestamp($r0)) FROM feed_plan WHERE subscriber = '$remat_sub'" 2>/dev/null || echo f)
+    swept=$(psql -tAd hub -c "SELECT bool_and(swept AND NOT force) AND (SELECT count(*) FROM outbox) = 0 AND bool_and(updated_at > to_timestamp($r0)) FROM feed_plan WHERE subscriber = '$remat_sub' AND entity = 'person'" 2>/dev/null || echo f)
     [[ "$swept" == t ]] && break
     sleep 0.1
 done

@@ -63,6 +63,13 @@ const gh_conf_prop_t gh_hub_props[] = {
     GH_CONF_DLQ_PROP("messages the hub cannot decode or apply"),
     {"batch.max.messages", GH_CONF_INT, "20000", 0, 1, 1000000, NULL, NULL,
      "Most person messages applied in one database transaction."},
+    {"views.refresh.interval.ms", GH_CONF_INT, "5000", 0, 0, 3600000, NULL,
+     NULL,
+     "Longest the grid, event and household views lag the batches that "
+     "changed them (docs/grid.md): they are refreshed with a batch at most "
+     "this often, and between batches when the stream is quiet. What to "
+     "refresh is noted in the hub database, so a crash loses none of it. "
+     "0: with every batch."},
     {"batch.max.entity.messages", GH_CONF_INT, "60000", 0, 1, 1000000, NULL,
      NULL,
      "Most messages of the other entities (grids, households, ...) applied "
@@ -349,6 +356,7 @@ static gh_err_t apply_batch(hub_t *h, batch_t *b, char *errstr,
         gh_pg_exec(h->db, "ROLLBACK TO SAVEPOINT batch", ignore,
                    sizeof(ignore));
         gh_apply_discard(h->apply);
+        gh_resolver_publish_discard(h->resolver);
         for (int i = 0; i < k && !e; i++)
             e = apply_one(h, b, i, errstr, errstr_size);
     }
@@ -365,15 +373,29 @@ static gh_err_t apply_batch(hub_t *h, batch_t *b, char *errstr,
     return e;
 }
 
-/* The grid and event views, and the persons whose attributes changed
- * through rows naming them, after what the open transaction changed. */
-static gh_err_t views(hub_t *h, char *errstr, size_t errstr_size) {
+/* After what the open transaction changed: the views (hub/grid), which
+ * derive the persons' attributes, then every person written or whose
+ * attributes changed, published once. */
+/* Whether the aggregate views are due (and, if so, when they are next):
+ * at most every views.refresh.interval.ms, whether batches come (a
+ * catching-up hub commits batch after batch, each touching every grid)
+ * or the stream is quiet (the policy's periodic sync). */
+static int views_due(hub_t *h) {
+    int64_t now = gh_now_ms();
+    if (now < h->next_views_ms) return 0;
+    h->next_views_ms =
+        now + gh_conf_get_int(h->conf, "views.refresh.interval.ms");
+    return 1;
+}
+
+static gh_err_t views(hub_t *h, int aggregates, char *errstr,
+                      size_t errstr_size) {
     char *persons = NULL;
-    gh_err_t e = gh_grid_views(h->grid, h->db, h->feed, NULL, &persons, errstr,
-                               errstr_size);
+    gh_err_t e = gh_grid_views(h->grid, h->db, h->feed, aggregates, NULL,
+                               &persons, errstr, errstr_size);
     if (!e)
-        e = gh_resolver_republish(h->resolver, h->db, persons, NULL, errstr,
-                                  errstr_size);
+        e = gh_resolver_publish(h->resolver, h->db, persons, NULL, errstr,
+                                errstr_size);
     free(persons);
     return e;
 }
@@ -416,7 +438,7 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
         if (!e) e = gh_apply_flush(h->apply, &h->rs, errstr, errstr_size);
         /* The grid and event views follow what the batch changed. */
         if (!e) e = gh_resolver_lock(h->db, errstr, errstr_size);
-        if (!e) e = views(h, errstr, errstr_size);
+        if (!e) e = views(h, views_due(h), errstr, errstr_size);
         int64_t t2 = gh_now_us();
         if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
         h->us_apply += t1 - t0;
@@ -430,6 +452,7 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
         if (PQtransactionStatus(h->db) != PQTRANS_IDLE)
             gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
         gh_apply_discard(h->apply);
+        gh_resolver_publish_discard(h->resolver);
         batch_forget_dead(b, b->ndecode_dl);
         if (e == GH_ERR_PG_CONNECT || PQstatus(h->db) != CONNECTION_OK)
             return GH_ERR_PG_CONNECT; /* the session reconnects */
@@ -517,7 +540,7 @@ static gh_err_t policy_tx(hub_t *h, fp_step_t step, long *rows, char *errstr,
     }
     /* What steward commands changed in persons reaches the grid views
      * here when no batch comes. */
-    if (!e && step == FP_SYNC) e = views(h, errstr, errstr_size);
+    if (!e && step == FP_SYNC) e = views(h, views_due(h), errstr, errstr_size);
     if (!e && step == FP_SWEEP)
         e = gh_feed_sweep_step(h->feed, h->db, view_page, h, rows, errstr,
                                errstr_size);
@@ -602,6 +625,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         e = GH_ERR_CONFIG;
         goto out;
     }
+    gh_resolver_defer_feed(h->resolver, 1);
     e = gh_resolver_prepare(h->resolver, h->db, errstr, errstr_size);
     if (!e) e = gh_origin_load(h->origin, h->db, errstr, errstr_size);
     if (!e) e = load_gaps(h, errstr, errstr_size);

@@ -31,6 +31,7 @@ typedef struct hub {
     long long us_apply, us_resolve, us_commit, us_relay; /* per phase */
     gh_feed_t *feed; /* the views under the policy */
     int64_t next_sync_ms;
+    int64_t next_views_ms; /* next batch that refreshes the aggregate views */
     gh_audit_key_t *audit_key; /* signs tree heads; NULL: none issued */
     char audited_policy[32];   /* version of the last "policy" entry */
     int64_t next_head_ms;

@@ -68,14 +68,18 @@ gh_err_t gh_grid_use_views(gh_grid_t *g, const gh_schemas_t *set, char *errstr,
                            size_t errstr_size);
 
 /* Refreshes what was noted since the last call, in the caller's
- * transaction (under the resolution lock), and puts every record whose
- * body changed into `f` (may be NULL: kept only), flushing it.
- * *changed (may be NULL) receives how many records changed. *persons
- * receives the persons whose attributes changed through rows naming them
- * by ID, as a PostgreSQL text[] literal (caller frees; may be "{}"): their
- * person view is the resolver's to republish (gh_resolver_republish). */
-gh_err_t gh_grid_views(gh_grid_t *g, PGconn *db, gh_feed_t *f, long *changed,
-                       char **persons, char *errstr, size_t errstr_size);
+ * transaction (under the resolution lock). The persons' attributes
+ * always: *persons receives those whose attributes changed (their
+ * records changed, or rows naming them by ID did), as a PostgreSQL text[]
+ * literal (caller frees; may be "{}"), for the resolver to publish
+ * (gh_resolver_publish). With `aggregates`, also the grid, event and
+ * household records (the notes wait in the database otherwise, so the
+ * caller can refresh them once for many batches), putting every record
+ * whose body changed into `f` (may be NULL: kept only) and flushing it;
+ * *changed (may be NULL) receives how many changed. */
+gh_err_t gh_grid_views(gh_grid_t *g, PGconn *db, gh_feed_t *f, int aggregates,
+                       long *changed, char **persons, char *errstr,
+                       size_t errstr_size);
 
 /* gh_feed_source_cb over entity_view for the grid and event entities
  * (ctx: the gh_grid_t). */

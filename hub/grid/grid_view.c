@@ -28,27 +28,18 @@ static const char TAKE_SQL[] =
     "WITH d AS (DELETE FROM view_dirty RETURNING kind, key) SELECT kind, "
     "array_agg(key)::text FROM d GROUP BY kind";
 
-/* The persons rows naming residents by ID point at (the noted ID keys,
- * consumed) get their attributes again; those whose attributes changed
- * are returned, and their grids noted. */
+/* The persons whose attributes may have changed get them again: those
+ * whose records changed (noted 'person') and those the noted ID keys
+ * point at (both notes consumed). Returns those whose attributes changed;
+ * their grids, and the households they head, are noted. */
 static const char ATTR_SQL[] =
-    "WITH k AS (DELETE FROM view_dirty WHERE kind = 'idkey' RETURNING "
-    "key::bigint AS k), p AS (SELECT DISTINCT sp.person_id FROM person_block "
-    "b JOIN source_person sp ON sp.rec_id = b.rec_id WHERE b.block_key IN "
-    "(SELECT k FROM k) AND NOT sp.deleted AND sp.person_id IS NOT NULL) "
-    "SELECT person_attr_refresh(ARRAY(SELECT person_id FROM p))::text";
-
-/* The households the noted persons ($1) head, as their records and grid
- * codes: a household's identity is its head's, which resolution may have
- * changed. */
-static const char HEADS_SQL[] =
-    "SELECT coalesce(array_agg(DISTINCT r.row ->> 'grid_code') FILTER "
-    "(WHERE r.row ->> 'grid_code' IS NOT NULL), '{}')::text, "
-    "coalesce(array_agg(DISTINCT r.department || ':' || r.source_key), "
-    "'{}')::text FROM source_person sp JOIN person_block b ON b.rec_id = "
-    "sp.rec_id JOIN source_row r ON r.id_key = b.block_key AND r.entity = "
-    "'household' WHERE sp.person_id = ANY ($1::text[]) AND NOT sp.deleted "
-    "AND NOT r.deleted";
+    "WITH d AS (DELETE FROM view_dirty WHERE kind IN ('idkey', 'person') "
+    "RETURNING kind, key), p AS (SELECT sp.person_id FROM person_block b "
+    "JOIN source_person sp ON sp.rec_id = b.rec_id WHERE b.block_key IN "
+    "(SELECT key::bigint FROM d WHERE kind = 'idkey') AND NOT sp.deleted AND "
+    "sp.person_id IS NOT NULL UNION SELECT key FROM d WHERE kind = "
+    "'person') SELECT person_attr_refresh(ARRAY(SELECT person_id FROM p))"
+    "::text";
 
 /* Per-code tallies of the grid codes $1 again. */
 static const char TALLY_SQL[] =
@@ -149,17 +140,9 @@ static gh_err_t refresh(gh_grid_t *g, PGconn *db, gh_feed_t *f, const char *sql,
     return e;
 }
 
-/* "{a,b}" and "{c}" -> "{a,b,c}" (array literals as PostgreSQL prints
- * them); the caller frees. */
-static char *concat_arrays(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la <= 2) return gh_xstrdup(b);
-    if (lb <= 2) return gh_xstrdup(a);
-    return gh_xasprintf("%.*s,%s", (int)(la - 1), a, b + 1);
-}
-
-gh_err_t gh_grid_views(gh_grid_t *g, PGconn *db, gh_feed_t *f, long *changed,
-                       char **persons, char *errstr, size_t errstr_size) {
+gh_err_t gh_grid_views(gh_grid_t *g, PGconn *db, gh_feed_t *f, int aggregates,
+                       long *changed, char **persons, char *errstr,
+                       size_t errstr_size) {
     long n = 0;
     if (changed) *changed = 0;
     *persons = NULL;
@@ -168,51 +151,33 @@ gh_err_t gh_grid_views(gh_grid_t *g, PGconn *db, gh_feed_t *f, long *changed,
     if (!a) return GH_ERR_PG;
     *persons = gh_xstrdup(PQgetvalue(a, 0, 0));
     PQclear(a);
+    if (!aggregates) return GH_OK;
     PGresult *r = gh_pg_query_what(
         db, TAKE_SQL, 0, NULL, "take the noted changes", errstr, errstr_size);
     if (!r) return GH_ERR_PG;
-    const char *noted = "{}", *grids = "{}", *events = "{}", *hh = "{}";
+    const char *grids = "{}", *events = "{}", *hh = "{}";
     for (int i = 0; i < PQntuples(r); i++) {
         const char *k = PQgetvalue(r, i, 0), *v = PQgetvalue(r, i, 1);
-        if (!strcmp(k, "person")) noted = v;
         if (!strcmp(k, "grid")) grids = v;
         if (!strcmp(k, "event")) events = v;
         if (!strcmp(k, "household")) hh = v;
     }
     gh_err_t e = GH_OK;
-    char *all_grids = NULL, *all_hh = NULL;
-    if (strcmp(noted, "{}")) {
-        const char *p[1] = {noted};
-        PGresult *h = gh_pg_query_what(db, HEADS_SQL, 1, p,
-                                       "find the households of persons", errstr,
-                                       errstr_size);
-        if (!h) e = GH_ERR_PG;
-        if (!e) {
-            all_grids = concat_arrays(grids, PQgetvalue(h, 0, 0));
-            all_hh = concat_arrays(hh, PQgetvalue(h, 0, 1));
-        }
-        PQclear(h);
-    } else {
-        all_grids = gh_xstrdup(grids);
-        all_hh = gh_xstrdup(hh);
-    }
-    if (!e && all_grids && strcmp(all_grids, "{}")) {
-        const char *p[1] = {all_grids};
+    if (strcmp(grids, "{}")) {
+        const char *p[1] = {grids};
         e = gh_pg_exec_what(db, TALLY_SQL, 1, p, "count the grids", errstr,
                             errstr_size);
         if (!e)
-            e = refresh(g, db, f, GRIDS_SQL, all_grids, "refresh grid views",
-                        &n, errstr, errstr_size);
+            e = refresh(g, db, f, GRIDS_SQL, grids, "refresh grid views", &n,
+                        errstr, errstr_size);
     }
     if (!e && strcmp(events, "{}"))
         e = refresh(g, db, f, EVENTS_SQL, events, "refresh event views", &n,
                     errstr, errstr_size);
-    if (!e && all_hh && strcmp(all_hh, "{}"))
+    if (!e && strcmp(hh, "{}"))
         e = refresh(g, db, f,
-                    "SELECT * FROM household_refresh($1::text[]) AS e", all_hh,
+                    "SELECT * FROM household_refresh($1::text[]) AS e", hh,
                     "refresh household views", &n, errstr, errstr_size);
-    free(all_grids);
-    free(all_hh);
     PQclear(r);
     if (!e && f && n) e = gh_feed_flush(f, db, NULL, errstr, errstr_size);
     if (f) gh_feed_discard(f);

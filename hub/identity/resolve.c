@@ -50,6 +50,7 @@ gh_resolver_t *gh_resolver_new(const gh_conf_t *conf, gh_feed_t *feed,
                                const gh_schema_t *view, char *errstr,
                                size_t errstr_size) {
     gh_resolver_t *r = gh_xcalloc(1, sizeof(*r));
+    gh_sqlarr_reset(&r->written);
     r->conf = conf;
     r->model = gh_match_model_new(conf, errstr, errstr_size);
     if (!r->model) {
@@ -109,6 +110,7 @@ void gh_resolver_destroy(gh_resolver_t *r) {
     free(r->hvals);
     free(r->keep);
     gh_buf_free(&r->buf);
+    gh_sqlarr_free(&r->written);
     free(r);
 }
 

@@ -92,14 +92,23 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
 void gh_resolver_count_name(gh_resolver_t *r, const char *n_name,
                             const char *n_pinyin, int delta);
 
-/* Persons whose attributes from the other entities changed without their
- * records changing (a party member's row, a registration): a new version
- * of each (`persons`, a PostgreSQL text[] literal; NULL or "{}" none) goes
- * to the feed, in the caller's transaction under the resolution lock.
- * *n (may be NULL) receives how many. */
-gh_err_t gh_resolver_republish(gh_resolver_t *r, PGconn *db,
-                               const char *persons, long *n, char *errstr,
-                               size_t errstr_size);
+/* The hub's order within a batch: identity resolution writes persons,
+ * then the views derive their attributes from the other entities
+ * (hub/grid), then every person written or whose attributes changed is
+ * published once, with them. With deferral on, gh_resolver_run keeps
+ * the persons it writes instead of putting them into the feed (retired
+ * ones still get their tombstones at once). Resets what is kept. */
+void gh_resolver_defer_feed(gh_resolver_t *r, int on);
+
+/* Puts into the feed and flushes, in the caller's transaction under the
+ * resolution lock, every person written since the last call and those in
+ * `changed` (a PostgreSQL text[] literal, NULL or "{}" none: persons
+ * whose attributes changed; they get a new version if their records did
+ * not). *n (may be NULL) receives how many. Forgets what was kept. */
+gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
+                             long *n, char *errstr, size_t errstr_size);
+/* Forgets the persons kept (the transaction rolled back). */
+void gh_resolver_publish_discard(gh_resolver_t *r);
 
 /* The feed's source of persons (gh_feed_source_cb, ctx = the resolver):
  * a page of persons in id order, active ones put, retired ones gone. */

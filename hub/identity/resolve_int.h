@@ -68,6 +68,10 @@ struct gh_resolver {
     gh_crypt_t *crypt; /* the feed's; NULL: personal data in clear */
     int feed_entity;
     gh_view_t *view; /* fills the full person view */
+    /* gh_resolver_defer_feed: persons written are kept here (a text[]
+     * being built) for gh_resolver_publish instead of put at once. */
+    int defer_feed;
+    gh_sqlarr_t written;
     long long block_max;
     int apart_max;
     int conflict_field[GH_GOLDEN_NFIELDS];

@@ -255,23 +255,45 @@ gh_err_t gh_resolver_feed_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
     return e;
 }
 
-gh_err_t gh_resolver_republish(gh_resolver_t *r, PGconn *db,
-                               const char *persons, long *n, char *errstr,
-                               size_t errstr_size) {
+void gh_resolver_defer_feed(gh_resolver_t *r, int on) {
+    r->defer_feed = on;
+    gh_sqlarr_reset(&r->written);
+}
+
+void gh_resolver_publish_discard(gh_resolver_t *r) {
+    gh_sqlarr_reset(&r->written);
+}
+
+gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
+                             long *n, char *errstr, size_t errstr_size) {
     if (n) *n = 0;
-    if (!persons || !strcmp(persons, "{}")) return GH_OK;
-    const char *p[1] = {persons};
-    PGresult *res = gh_pg_query_what(
+    if (!changed || !*changed) changed = "{}";
+    const char *written = r->written.n ? gh_sqlarr_get(&r->written) : "{}";
+    if (!strcmp(written, "{}") && !strcmp(changed, "{}")) return GH_OK;
+    const char *p[2] = {written, changed};
+    /* A person whose attributes changed while its records did not gets a
+     * version of its own: subscribers keep the highest they have seen. */
+    gh_err_t e = gh_pg_exec_what(
         db,
         "UPDATE person SET version = version + 1, updated_at = now() WHERE "
-        "person_id = ANY ($1::text[]) AND active RETURNING person_id, "
-        "version, floor(extract(epoch from updated_at) * 1000000)::bigint, "
-        "id_number, name, sex, birth_date::text, phone, address, grid_code, "
-        "sources::text, provenance::text, absorbed_ids::text, "
-        "person_attr_json(person_id) AS attrs",
-        1, p, "republish persons", errstr, errstr_size);
-    if (!res) return GH_ERR_PG;
-    gh_err_t e = gh__res_open_person(r, res, errstr, errstr_size);
+        "person_id = ANY ($2::text[]) AND person_id <> ALL ($1::text[]) AND "
+        "active",
+        2, p, "version persons", errstr, errstr_size);
+    PGresult *res =
+        e ? NULL
+          : gh_pg_query_what(db,
+                             "SELECT person_id, version, floor(extract(epoch "
+                             "from updated_at) * 1000000)::bigint, id_number, "
+                             "name, sex, birth_date::text, phone, address, "
+                             "grid_code, sources::text, provenance::text, "
+                             "absorbed_ids::text, person_attr_json(person_id) "
+                             "AS attrs FROM person WHERE person_id = ANY "
+                             "($1::text[] || $2::text[]) AND active",
+                             2, p, "read persons to publish", errstr,
+                             errstr_size);
+    gh_sqlarr_reset(&r->written);
+    if (!res) return e ? e : GH_ERR_PG;
+    e = gh__res_open_person(r, res, errstr, errstr_size);
     for (int i = 0; i < PQntuples(res) && !e; i++)
         e = gh__res_feed_row(r, res, i, errstr, errstr_size);
     if (!e && r->feed && PQntuples(res))

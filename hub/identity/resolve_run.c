@@ -436,12 +436,6 @@ static gh_err_t step_golden(run_t *x) {
     for (size_t c = 0; c < x->ncomp; c++)
         gh_sqlarr_text(&x->a[0], x->comps[c].pid);
     const char *p[1] = {gh_sqlarr_get(&x->a[0])};
-    /* Their attributes from the other entities first, so the records
-     * written below carry them (docs/grid.md, "Person attributes"). */
-    gh_err_t ae =
-        gh_pg_exec_what(x->db, "SELECT person_attr_refresh($1)", 1, p,
-                        "derive person attributes", x->errstr, x->errstr_size);
-    if (ae) return ae;
     PGresult *ovr = gh_pg_query_what(
         x->db,
         "SELECT person_id, field, value, floor(extract(epoch from chosen_at) "
@@ -474,8 +468,12 @@ static gh_err_t step_golden(run_t *x) {
     if (e) return e;
     gh__res_keep(r, res);
     e = gh__res_open_person(r, res, x->errstr, x->errstr_size);
-    for (int i = 0; i < PQntuples(res) && !e; i++)
-        e = gh__res_feed_row(r, res, i, x->errstr, x->errstr_size);
+    for (int i = 0; i < PQntuples(res) && !e; i++) {
+        if (r->defer_feed)
+            gh_sqlarr_text(&r->written, PQgetvalue(res, i, 0));
+        else
+            e = gh__res_feed_row(r, res, i, x->errstr, x->errstr_size);
+    }
     x->st->persons += PQntuples(res);
     return e;
 }

@@ -67,23 +67,20 @@ CREATE INDEX source_row_grid ON source_row ((row ->> 'grid_code'))
 
 -- ---- Noting changes --------------------------------------------------------
 
+-- Every person a statement wrote is noted, and the grids it was and is
+-- in: the golden write only updates persons that changed. (Joining the
+-- two transition tables to note less would cost a nested loop over
+-- tables the planner knows nothing about.)
 CREATE FUNCTION person_noted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
+    INSERT INTO view_dirty
+    SELECT 'grid', grid_code FROM new_rows WHERE grid_code IS NOT NULL
+    UNION SELECT 'person', person_id FROM new_rows
+    ON CONFLICT DO NOTHING;
+    IF TG_OP = 'UPDATE' THEN
         INSERT INTO view_dirty
-        SELECT 'grid', grid_code FROM new_rows WHERE grid_code IS NOT NULL
-        UNION SELECT 'person', person_id FROM new_rows
-        ON CONFLICT DO NOTHING;
-    ELSE
-        INSERT INTO view_dirty
-        SELECT 'grid', c FROM old_rows o JOIN new_rows n USING (person_id),
-               LATERAL (VALUES (o.grid_code), (n.grid_code)) v(c)
-        WHERE c IS NOT NULL AND (o.grid_code, o.active)
-              IS DISTINCT FROM (n.grid_code, n.active)
-        UNION
-        SELECT 'person', person_id FROM old_rows o JOIN new_rows n
-               USING (person_id)
-        WHERE (o.sources, o.active) IS DISTINCT FROM (n.sources, n.active)
+        SELECT DISTINCT 'grid', grid_code FROM old_rows
+        WHERE grid_code IS NOT NULL
         ON CONFLICT DO NOTHING;
     END IF;
     RETURN NULL;
@@ -162,20 +159,21 @@ $$;
 -- registration's type and validity, party membership, volunteering, the
 -- highest grid-staff role, and the golden household (the one they head,
 -- else the one a member row puts them in: H + its head's person number,
--- as view household_record names it). One row per person given, whether
--- or not the person table has it yet (identity resolution derives them
--- just before it writes its golden records).
+-- as view household_record names it); and the household records the
+-- person heads with their grids (a household's identity is its head's).
+-- One row per person given.
 CREATE FUNCTION person_attr_of(pids text[])
 RETURNS TABLE (person_id text, registration_type text, valid_until date,
                party_member boolean, volunteer boolean, staff_role text,
-               household_id text)
+               household_id text, heads text[], head_grids text[])
 LANGUAGE sql STABLE AS $$
     WITH keys AS (
         SELECT DISTINCT sp.person_id AS pid, b.block_key AS k
         FROM source_person sp JOIN person_block b ON b.rec_id = sp.rec_id
         WHERE sp.person_id = ANY (pids) AND NOT sp.deleted),
     cand AS (
-        SELECT keys.pid, r.entity, r.department, r.row, r.id_key FROM keys
+        SELECT keys.pid, r.entity, r.department, r.source_key, r.row, r.id_key
+        FROM keys
         JOIN source_row r ON r.id_key = keys.k
         WHERE r.entity IN ('residence_registration', 'party_member',
                            'volunteer', 'grid_staff', 'household',
@@ -210,11 +208,17 @@ LANGUAGE sql STABLE AS $$
              WHEN 'GRID_LEADER' THEN 0 WHEN 'FULL_TIME_MEMBER' THEN 1
              WHEN 'PART_TIME_MEMBER' THEN 2 WHEN 'LIAISON' THEN 3 ELSE 4 END)
              FILTER (WHERE entity = 'grid_staff'))[1] AS role,
-          bool_or(entity = 'household') AS head
+          bool_or(entity = 'household') AS head,
+          array_agg(department || ':' || source_key)
+            FILTER (WHERE entity = 'household') AS heads,
+          array_agg(row ->> 'grid_code')
+            FILTER (WHERE entity = 'household'
+                    AND row ->> 'grid_code' IS NOT NULL) AS head_grids
         FROM linked GROUP BY pid)
     SELECT u.pid, a.rt, a.vu::date, coalesce(a.pm, false),
            coalesce(a.vol, false), a.role,
-           CASE WHEN a.head THEN 'H' || substr(u.pid, 2) ELSE m.hid END
+           CASE WHEN a.head THEN 'H' || substr(u.pid, 2) ELSE m.hid END,
+           a.heads, a.head_grids
     FROM (SELECT DISTINCT unnest(pids) AS pid) u
     LEFT JOIN agg a ON a.pid = u.pid LEFT JOIN member_of m ON m.pid = u.pid
 $$;
@@ -227,10 +231,21 @@ LANGUAGE plpgsql AS $$
 DECLARE
     changed text[];
 BEGIN
-    WITH a AS (
+    WITH x AS (
         SELECT x.* FROM person_attr_of(pids) x
-        WHERE NOT EXISTS (SELECT 1 FROM person p WHERE p.person_id = x.person_id
-                          AND NOT p.active)),
+        WHERE NOT EXISTS (SELECT 1 FROM person p
+                          WHERE p.person_id = x.person_id AND NOT p.active)),
+    -- The households they head and their grids: to be refreshed, whoever
+    -- the head now is.
+    heads AS (
+        INSERT INTO view_dirty
+        SELECT 'household', unnest(x.heads) FROM x
+        UNION SELECT 'grid', unnest(x.head_grids) FROM x
+        ON CONFLICT DO NOTHING),
+    a AS (
+        SELECT x.person_id, x.registration_type, x.valid_until,
+               x.party_member, x.volunteer, x.staff_role, x.household_id
+        FROM x),
     del AS (
         DELETE FROM person_attr y WHERE y.person_id = ANY (pids)
           AND NOT EXISTS (SELECT 1 FROM a WHERE a.person_id = y.person_id)
@@ -371,7 +386,11 @@ RETURNS TABLE (code text, body jsonb) LANGUAGE sql STABLE AS $$
                  r.source_key) AS members,
                bool_or(r.role = 'GRID_LEADER') AS leader,
                bool_or(r.role = 'FULL_TIME_MEMBER') AS full_time
-        FROM grid_roster r WHERE r.grid_code = ANY (codes)
+        FROM (SELECT m.*, t.person_id FROM grid_staff_member m
+              LEFT JOIN persons_of_id_keys(ARRAY(
+                  SELECT id_key FROM grid_staff_member
+                  WHERE grid_code = ANY (codes))) t ON t.k = m.id_key
+              WHERE m.grid_code = ANY (codes)) r
         GROUP BY r.grid_code)
     SELECT g.code, jsonb_build_object(
         'grid_code', g.code, 'name', g.name, 'level', g.level,

@@ -105,6 +105,25 @@ static void wait_hub(const char *what, const char *sql, const char *want) {
     free(w.got);
 }
 
+/* The last value subscriber "test" received on hub.view.test.<entity> for
+ * record `id` (found by its pseudonym), NULL if none; new reference. */
+static json_t *last_sent(gh_test_stack_t *s, const char *entity,
+                         const char *id) {
+    char key[33], topic[64];
+    gh_test_pseudonym("test", entity, id, key);
+    snprintf(topic, sizeof(topic), "hub.view.test.%s", entity);
+    json_t *lines = gh_test_tail(s, topic, 3000), *last = NULL;
+    size_t i;
+    json_t *l;
+    json_array_foreach(lines, i, l) {
+        const char *k = json_string_value(json_object_get(l, "key"));
+        if (k && !strcmp(k, key)) last = json_object_get(l, "value");
+    }
+    json_incref(last);
+    json_decref(lines);
+    return last;
+}
+
 /* Departments `a` and `b` from their connectors/ files in one department
  * database: a's connector is the stack's, b's the second one (g_other);
  * then the hub on `topics`, with `extra` (may be NULL) more properties. */
@@ -461,16 +480,7 @@ Test(grid, households_across_departments) {
              "WHERE v.id IS NULL OR h.household_id IS NULL",
              "0");
     wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
-    char hkey[33];
-    gh_test_pseudonym("test", "household", zhang, hkey);
-    json_t *hl = gh_test_tail(s, "hub.view.test.household", 3000);
-    const json_t *hlast = NULL;
-    size_t hi;
-    json_t *hline;
-    json_array_foreach(hl, hi, hline) {
-        const char *k = json_string_value(json_object_get(hline, "key"));
-        if (k && !strcmp(k, hkey)) hlast = json_object_get(hline, "value");
-    }
+    json_t *hlast = last_sent(s, "household", zhang);
     cr_assert(json_is_object(hlast), "%s reached the subscriber", zhang);
     cr_assert_eq(json_array_size(json_object_get(hlast, "members")), 9,
                  "the subscriber's last copy has the newborn's row");
@@ -478,7 +488,7 @@ Test(grid, households_across_departments) {
     snprintf(want_head, sizeof(want_head), "P%s", zhang + 1);
     cr_assert_str_eq(
         json_string_value(json_object_get(hlast, "head_person_id")), want_head);
-    json_decref(hl);
+    json_decref(hlast);
     rc = grid_cli(s, "household", "H999999999", &out);
     cr_assert_eq(rc, 2, "an unknown household: exit %d: %s", rc, out);
     free(out);
@@ -630,7 +640,10 @@ static char *sent_residents(gh_test_stack_t *s, const char *code) {
 }
 
 Test(grid, views_follow_moves) {
-    gh_test_stack_t *s = two_departments("zongzhi", "zuzhi", VIEW_TOPICS, NULL);
+    /* A short session: the hub is killed -9 below, and its successor
+     * waits for the group to notice. */
+    gh_test_stack_t *s = two_departments("zongzhi", "zuzhi", VIEW_TOPICS,
+                                         "kafka.session.timeout.ms=6000");
     gh_test_stack_set_policy(s, VIEW_POLICY);
     char *nwg = gh_test_scalar(s->dept, "SELECT count(*) FROM zz_wg");
     wait_hub("every grid published",
@@ -699,16 +712,7 @@ Test(grid, views_follow_moves) {
              "'ZZ9002'",
              "t f PART_TIME_MEMBER");
     wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
-    char pkey[33];
-    gh_test_pseudonym("test", "person", pid, pkey);
-    json_t *pl = gh_test_tail(s, "hub.view.test.person", 3000);
-    const json_t *plast = NULL;
-    size_t pi;
-    json_t *pline;
-    json_array_foreach(pl, pi, pline) {
-        const char *k = json_string_value(json_object_get(pline, "key"));
-        if (k && !strcmp(k, pkey)) plast = json_object_get(pline, "value");
-    }
+    json_t *plast = last_sent(s, "person", pid);
     cr_assert(json_is_object(plast), "%s reached the subscriber", pid);
     cr_assert(json_is_true(json_object_get(plast, "party_member")),
               "the subscriber's last copy of %s says party member", pid);
@@ -716,7 +720,7 @@ Test(grid, views_follow_moves) {
                      "PART_TIME_MEMBER");
     cr_assert_str_eq(json_string_value(json_object_get(plast, "grid_code")),
                      "LP-DT-02");
-    json_decref(pl);
+    json_decref(plast);
     free(pid);
     /* 5. An event opened in LP-DT-02, then closed. */
     gh_test_exec(s->dept, "INSERT INTO zz_wgsj (sjbh, wgbm, sjlx, sjbt, sjzt, "
@@ -744,20 +748,11 @@ Test(grid, views_follow_moves) {
     cr_assert_not_null(strstr(sent2, want2), "LP-DT-02 sent: %s", sent2);
     free(sent1);
     free(sent2);
-    json_t *ev = gh_test_tail(s, "hub.view.test.event", 3000);
-    char evkey[33];
-    gh_test_pseudonym("test", "event", "zongzhi:grid_event:SJ-V1", evkey);
-    const json_t *last = NULL;
-    size_t i;
-    json_t *l;
-    json_array_foreach(ev, i, l) {
-        const char *k = json_string_value(json_object_get(l, "key"));
-        if (k && !strcmp(k, evkey)) last = json_object_get(l, "value");
-    }
+    json_t *last = last_sent(s, "event", "zongzhi:grid_event:SJ-V1");
     cr_assert(json_is_object(last), "the event reached the subscriber");
     cr_assert(json_is_false(json_object_get(last, "open")),
               "the subscriber's last copy of the event is closed");
-    json_decref(ev);
+    json_decref(last);
 
     /* 6. kill -9 while 3,000 new residents of LP-DT-03 are applied: the
      * views come out exactly as a recount. */
@@ -771,7 +766,7 @@ Test(grid, views_follow_moves) {
              "t");
     gh_test_kill9(s->hub);
     char *st = gh_xasprintf("source.topics=%s", VIEW_TOPICS);
-    const char *const hextra[] = {st, NULL};
+    const char *const hextra[] = {st, "kafka.session.timeout.ms=6000", NULL};
     gh_test_stack_start_hub(s, hextra);
     free(st);
     char want3[32];

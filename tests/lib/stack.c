@@ -131,6 +131,7 @@ void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra) {
                           "-X",      subs,
                           "-X",      keys,
                           "-X",      "policy.check.interval.ms=200",
+                          "-X",      "views.refresh.interval.ms=200",
                           "-X",      "source.topics=gridhub.test.person",
                           "-X",      "batch.max.ms=50"};
     start(s, "hub", &s->hub, &s->hub_runs, base,
