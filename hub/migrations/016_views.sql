@@ -103,10 +103,12 @@ CREATE TRIGGER person_noted_upd AFTER UPDATE ON person
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION person_noted();
 
--- What one source row's change touches.
+-- What one source row's change touches. Household records (017) are
+-- noted as 'household' (department:source_key): a household row itself,
+-- or the household a member row names.
 CREATE FUNCTION source_row_marks(entity text, department text,
                                  source_key text, id_key bigint,
-                                 grid_code text)
+                                 grid_code text, household_key text)
 RETURNS TABLE (kind text, key text) LANGUAGE sql IMMUTABLE AS $$
     SELECT 'idkey', id_key::text
     WHERE entity IN ('residence_registration', 'party_member', 'volunteer',
@@ -119,22 +121,54 @@ RETURNS TABLE (kind text, key text) LANGUAGE sql IMMUTABLE AS $$
     UNION ALL
     SELECT 'event', department || ':' || entity || ':' || source_key
     WHERE entity IN ('grid_event', 'civility_task')
+    UNION ALL
+    SELECT 'household', department || ':' || source_key
+    WHERE entity = 'household'
+    UNION ALL
+    SELECT 'household', department || ':' || household_key
+    WHERE entity = 'household_member' AND household_key IS NOT NULL
 $$;
 
-CREATE FUNCTION source_row_noted() RETURNS trigger LANGUAGE plpgsql AS $$
+-- A row without the values sealed at rest: re-sealing them under a new
+-- key (gridhub keys rotate) changes nothing a view shows.
+CREATE FUNCTION source_row_unsealed(r jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(jsonb_object_agg(k, v), '{}') FROM jsonb_each(r) AS e(k, v)
+    WHERE k !~ '(id_number|phone|address)$'
+$$;
+
+-- Inserted and deleted rows are noted; an updated row only if something
+-- besides its sealed values changed, both its old and its new side (set
+-- difference rather than a join of the transition tables, as for person).
+CREATE FUNCTION source_row_noted() RETURNS trigger
+LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    IF TG_OP = 'INSERT' THEN
         INSERT INTO view_dirty
         SELECT DISTINCT m.kind, m.key FROM new_rows r,
                LATERAL source_row_marks(r.entity, r.department, r.source_key,
-                                        r.id_key, r.row ->> 'grid_code') m
+                                        r.id_key, r.row ->> 'grid_code',
+                                        r.row ->> 'household_key') m
         ON CONFLICT DO NOTHING;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO view_dirty
         SELECT DISTINCT m.kind, m.key FROM old_rows r,
                LATERAL source_row_marks(r.entity, r.department, r.source_key,
-                                        r.id_key, r.row ->> 'grid_code') m
+                                        r.id_key, r.row ->> 'grid_code',
+                                        r.row ->> 'household_key') m
+        ON CONFLICT DO NOTHING;
+    ELSE
+        INSERT INTO view_dirty
+        WITH n AS (SELECT department, entity, source_key, deleted, id_key,
+                          source_row_unsealed(row) AS row FROM new_rows),
+        o AS (SELECT department, entity, source_key, deleted, id_key,
+                     source_row_unsealed(row) AS row FROM old_rows),
+        c AS ((SELECT * FROM n EXCEPT SELECT * FROM o)
+              UNION ALL (SELECT * FROM o EXCEPT SELECT * FROM n))
+        SELECT DISTINCT m.kind, m.key FROM c r,
+               LATERAL source_row_marks(r.entity, r.department, r.source_key,
+                                        r.id_key, r.row ->> 'grid_code',
+                                        r.row ->> 'household_key') m
         ON CONFLICT DO NOTHING;
     END IF;
     RETURN NULL;
