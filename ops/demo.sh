@@ -427,8 +427,10 @@ step "The security officer: a copy of the hub database is not a copy of the regi
 pg_dump -d hub -f "$WORK/hub.dump.sql" || fail "pg_dump of the hub database"
 psql -tAd zongzhi -c "SELECT gmsfhm FROM zz_syrk WHERE gmsfhm ~ '^[0-9]{17}[0-9X]$' LIMIT 2000" >"$WORK/ids.txt"
 psql -tAd zongzhi -c "SELECT lxdh FROM zz_syrk WHERE lxdh ~ '^1[0-9]{10}$' LIMIT 2000" >"$WORK/phones.txt"
-found=$(grep -cFf "$WORK/ids.txt" "$WORK/hub.dump.sql" || true)
-foundp=$(grep -cFf "$WORK/phones.txt" "$WORK/hub.dump.sql" || true)
+# Whole words only: an 11-digit mobile is a substring of many 19-digit hash
+# keys, which are not a disclosure.
+found=$(grep -cwFf "$WORK/ids.txt" "$WORK/hub.dump.sql" || true)
+foundp=$(grep -cwFf "$WORK/phones.txt" "$WORK/hub.dump.sql" || true)
 echo "  pg_dump of the hub: $(du -h "$WORK/hub.dump.sql" | cut -f1); lines holding one of $(wc -l <"$WORK/ids.txt") residents' ID numbers: $found; of $(wc -l <"$WORK/phones.txt") mobile numbers: $foundp"
 ((found == 0 && foundp == 0)) || fail "the hub database holds ID or phone numbers in clear"
 "$GH" keys rotate --crypt-key-file "$WORK/hub.keys" --database-conninfo "$HUB_CI" \
