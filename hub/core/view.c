@@ -96,21 +96,37 @@ static void set_bool(avro_value_t *rec, const char *name, int x) {
         avro_value_set_boolean(&fv, x);
 }
 
-/* The attribute fields from person_attr's JSON (NULL: none known). */
-static void set_attrs(avro_value_t *v, const char *attrs) {
-    json_t *a = attrs ? json_loads(attrs, 0, NULL) : NULL;
+/* The attribute fields from person_attr's JSON (NULL: none known). A
+ * current grid derived there (docs/grid.md, "Current grid") replaces the
+ * golden one. */
+static void set_attrs(avro_value_t *v, json_t *a) {
     static const char *const text[][2] = {
         {"registration_type", "registration_type"},
         {"registration_valid_until", "valid_until"},
         {"staff_role", "staff_role"},
-        {"household_id", "household_id"}};
+        {"household_id", "household_id"},
+        {"grid_basis", "grid_basis"},
+        {"building_id", "building_id"},
+        {"building_no", "building_no"},
+        {"unit_no", "unit_no"},
+        {"room_no", "room_no"}};
     for (size_t i = 0; i < sizeof(text) / sizeof(*text); i++)
         set_text(v, text[i][0],
                  json_string_value(json_object_get(a, text[i][1])));
+    if (json_object_get(a, "grid_code"))
+        set_text(v, "grid_code",
+                 json_string_value(json_object_get(a, "grid_code")));
     set_bool(v, "party_member",
              json_is_true(json_object_get(a, "party_member")));
     set_bool(v, "volunteer", json_is_true(json_object_get(a, "volunteer")));
-    json_decref(a);
+}
+
+/* Whether the current grid came from the residence's building: then the
+ * registration that names the building is grid_code's provenance. */
+static int grid_by_building(json_t *a) {
+    const char *b = json_string_value(json_object_get(a, "grid_basis"));
+    return b && !strcmp(b, "BUILDING") &&
+           json_is_string(json_object_get(a, "grid_source"));
 }
 
 static void set_long(avro_value_t *rec, const char *name, int64_t x) {
@@ -127,7 +143,9 @@ avro_value_t *gh_view_fill(gh_view_t *vw, const gh_view_person_t *p) {
         set_text(v, gh_golden_field_name(f), p->value[f]);
     set_long(v, "version", p->version);
     set_long(v, "updated_at", p->updated_us);
-    set_attrs(v, p->attrs);
+    json_t *attrs = p->attrs ? json_loads(p->attrs, 0, NULL) : NULL;
+    set_attrs(v, attrs);
+    int by_building = grid_by_building(attrs);
     if (!avro_value_get_by_name(v, "sources", &arr, NULL))
         for (int i = 0; i < p->nsources; i++) {
             avro_value_append(&arr, &el, NULL);
@@ -136,6 +154,9 @@ avro_value_t *gh_view_fill(gh_view_t *vw, const gh_view_person_t *p) {
         }
     if (!avro_value_get_by_name(v, "provenance", &arr, NULL))
         for (int i = 0; i < p->nprov; i++) {
+            if (by_building && p->prov_field[i] &&
+                !strcmp(p->prov_field[i], "grid_code"))
+                continue;
             avro_value_append(&arr, &el, NULL);
             set_text(&el, "field", p->prov_field[i]);
             set_text(&el, "department", p->prov_department[i]);
@@ -145,6 +166,24 @@ avro_value_t *gh_view_fill(gh_view_t *vw, const gh_view_person_t *p) {
                 branch(&fv, &bv, p->prov_at[i] == INT64_MIN ? NULL : ""))
                 avro_value_set_long(&bv, p->prov_at[i]);
         }
+    if (by_building && !avro_value_get_by_name(v, "provenance", &arr, NULL)) {
+        /* "department:source_key" of the residence registration */
+        const char *src =
+            json_string_value(json_object_get(attrs, "grid_source"));
+        const char *colon = strchr(src, ':');
+        char *dept = gh_xstrndup(src, colon ? (size_t)(colon - src) : 0);
+        json_t *at = json_object_get(attrs, "grid_at");
+        avro_value_t fv, bv;
+        avro_value_append(&arr, &el, NULL);
+        set_text(&el, "field", "grid_code");
+        set_text(&el, "department", dept);
+        set_text(&el, "source_key", colon ? colon + 1 : src);
+        if (!avro_value_get_by_name(&el, "at", &fv, NULL) &&
+            branch(&fv, &bv, json_is_integer(at) ? "" : NULL))
+            avro_value_set_long(&bv, json_integer_value(at));
+        free(dept);
+    }
+    json_decref(attrs);
     if (!avro_value_get_by_name(v, "absorbed_ids", &arr, NULL))
         for (int i = 0; i < p->nabsorbed; i++) {
             avro_value_append(&arr, &x, NULL);

@@ -40,7 +40,7 @@ struct gh_grid {
     xw_t *xw;
     int nxw, capxw;
     const char *cur_dept; /* while reading a file */
-    view_slot_t views[3];
+    view_slot_t views[4];
 };
 
 static gh_err_t add_pair(void *ctx, const char *where, const char *from,
@@ -67,6 +67,8 @@ gh_grid_t *gh_grid_new(const gh_conf_t *conf, char *errstr,
     g->views[1] = (view_slot_t){"event", "gridhub.view.Event", NULL, {0}, 0};
     g->views[2] =
         (view_slot_t){"household", "gridhub.view.Household", NULL, {0}, 0};
+    g->views[3] =
+        (view_slot_t){"building", "gridhub.view.Building", NULL, {0}, 0};
     g->ref_dept = gh_xstrdup(gh_conf_get(conf, "grid.reference.department"));
     const char *list = gh_conf_get(conf, "grid.crosswalks");
     if (!list) return g;
@@ -239,13 +241,15 @@ gh_err_t gh_grid_refresh(gh_grid_t *g, PGconn *db, char *errstr,
                                 errstr, errstr_size);
         if (e) return e;
     }
-    /* Every grid's record and every event's path may have changed. */
+    /* Every grid's record, every event's path and every building's
+     * community and path may have changed. */
     return gh_pg_exec_what(
         db,
         "INSERT INTO view_dirty SELECT 'grid', code FROM grid UNION ALL "
         "SELECT 'event', department || ':' || entity || ':' || source_key "
         "FROM source_row WHERE entity IN ('grid_event', 'civility_task') "
-        "ON CONFLICT DO NOTHING",
+        "UNION ALL SELECT 'building', department || ':' || source_key FROM "
+        "source_row WHERE entity = 'building' ON CONFLICT DO NOTHING",
         0, NULL, "note the grids and events to refresh", errstr, errstr_size);
 }
 

@@ -12,7 +12,8 @@
 
 static const char RECOUNT_SQL[] =
     "WITH c AS (SELECT grid_code AS code FROM person WHERE active AND "
-    "grid_code IS NOT NULL UNION SELECT row ->> 'grid_code' FROM source_row "
+    "grid_code IS NOT NULL UNION SELECT code FROM grid UNION SELECT row ->> "
+    "'grid_code' FROM source_row "
     "WHERE entity IN ('household', 'grid_event', 'civility_task') AND NOT "
     "deleted AND row ->> 'grid_code' IS NOT NULL), t AS (SELECT * FROM "
     "grid_tally_of(ARRAY(SELECT code FROM c), true)), v AS (SELECT * FROM "

@@ -59,29 +59,23 @@ static const char GRIDS_SQL[] =
     "WITH a AS (SELECT DISTINCT unnest(g.path) AS code FROM grid g WHERE "
     "g.code = ANY ($1::text[])), v AS (SELECT * FROM grid_view_of(ARRAY("
     "SELECT code FROM a), (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]') "
-    "FROM grid_tally t))), up AS (INSERT INTO entity_view AS e (entity, id, "
-    "active, version, body) SELECT 'grid', code, true, 1, body FROM v ON "
-    "CONFLICT (entity, id) DO UPDATE SET active = true, version = e.version "
-    "+ 1, body = EXCLUDED.body, updated_at = now() WHERE (e.active, e.body) "
-    "IS DISTINCT FROM (true, EXCLUDED.body) RETURNING " VIEW_COLS
-    "), gone AS (UPDATE entity_view e SET active = false, version = "
-    "e.version + 1, updated_at = now() WHERE e.entity = 'grid' AND e.active "
-    "AND NOT EXISTS (SELECT 1 FROM grid g WHERE g.code = e.id) "
-    "RETURNING " VIEW_COLS ") SELECT * FROM up UNION ALL SELECT * FROM gone";
+    "FROM grid_tally t))) SELECT * FROM entity_view_put('grid', (SELECT "
+    "coalesce(jsonb_agg(jsonb_build_object('id', code, 'body', body)), "
+    "'[]') FROM v), ARRAY(SELECT code FROM a UNION SELECT id FROM "
+    "entity_view e WHERE e.entity = 'grid' AND e.active AND NOT EXISTS "
+    "(SELECT 1 FROM grid g WHERE g.code = e.id))) AS e";
 
 /* The event records of the rows $1 (department:entity:source_key). */
 static const char EVENTS_SQL[] =
-    "WITH v AS (SELECT * FROM event_view_of($1::text[])), up AS (INSERT INTO "
-    "entity_view AS e (entity, id, active, version, body) SELECT 'event', "
-    "id, true, 1, body FROM v ON CONFLICT (entity, id) DO UPDATE SET active "
-    "= true, version = e.version + 1, body = EXCLUDED.body, updated_at = "
-    "now() WHERE (e.active, e.body) IS DISTINCT FROM (true, EXCLUDED.body) "
-    "RETURNING " VIEW_COLS
-    "), gone AS (UPDATE entity_view e SET active = false, version = "
-    "e.version + 1, updated_at = now() WHERE e.entity = 'event' AND e.id = "
-    "ANY ($1::text[]) AND e.active AND NOT EXISTS (SELECT 1 FROM v WHERE "
-    "v.id = e.id) RETURNING " VIEW_COLS
-    ") SELECT * FROM up UNION ALL SELECT * FROM gone";
+    "SELECT * FROM entity_view_put('event', (SELECT coalesce(jsonb_agg("
+    "jsonb_build_object('id', id, 'body', body)), '[]') FROM "
+    "event_view_of($1::text[])), $1::text[]) AS e";
+
+/* The building records $1 (department:source_key) placed and linked
+ * anew; the residents of the buildings concerned are noted. */
+static const char BUILDINGS_SQL[] =
+    "WITH d AS (DELETE FROM view_dirty WHERE kind = 'building' RETURNING "
+    "key) SELECT * FROM building_refresh(ARRAY(SELECT key FROM d)) AS e";
 
 /* Row i of a result with VIEW_COLS from column 0, into the feed: a put of
  * the body completed with version and updated_at, or a tombstone. */
@@ -127,31 +121,23 @@ static gh_err_t feed_rows(gh_grid_t *g, gh_feed_t *f, PGresult *r,
     return GH_OK;
 }
 
-/* Runs a statement returning view records with one array parameter and
- * feeds them. */
+/* Runs a statement returning view records, with one array parameter
+ * unless arr is NULL, and feeds them. */
 static gh_err_t refresh(gh_grid_t *g, PGconn *db, gh_feed_t *f, const char *sql,
                         const char *arr, const char *what, long *changed,
                         char *errstr, size_t errstr_size) {
     const char *p[1] = {arr};
-    PGresult *r = gh_pg_query_what(db, sql, 1, p, what, errstr, errstr_size);
+    PGresult *r = gh_pg_query_what(db, sql, arr ? 1 : 0, arr ? p : NULL, what,
+                                   errstr, errstr_size);
     if (!r) return GH_ERR_PG;
     gh_err_t e = feed_rows(g, f, r, changed, errstr, errstr_size);
     PQclear(r);
     return e;
 }
 
-gh_err_t gh_grid_views(gh_grid_t *g, PGconn *db, gh_feed_t *f, int aggregates,
-                       long *changed, char **persons, char *errstr,
-                       size_t errstr_size) {
-    long n = 0;
-    if (changed) *changed = 0;
-    *persons = NULL;
-    PGresult *a = gh_pg_query_what(
-        db, ATTR_SQL, 0, NULL, "derive person attributes", errstr, errstr_size);
-    if (!a) return GH_ERR_PG;
-    *persons = gh_xstrdup(PQgetvalue(a, 0, 0));
-    PQclear(a);
-    if (!aggregates) return GH_OK;
+/* The grids, events and households noted, consumed and refreshed. */
+static gh_err_t aggregate(gh_grid_t *g, PGconn *db, gh_feed_t *f, long *n,
+                          char *errstr, size_t errstr_size) {
     PGresult *r = gh_pg_query_what(
         db, TAKE_SQL, 0, NULL, "take the noted changes", errstr, errstr_size);
     if (!r) return GH_ERR_PG;
@@ -168,17 +154,40 @@ gh_err_t gh_grid_views(gh_grid_t *g, PGconn *db, gh_feed_t *f, int aggregates,
         e = gh_pg_exec_what(db, TALLY_SQL, 1, p, "count the grids", errstr,
                             errstr_size);
         if (!e)
-            e = refresh(g, db, f, GRIDS_SQL, grids, "refresh grid views", &n,
+            e = refresh(g, db, f, GRIDS_SQL, grids, "refresh grid views", n,
                         errstr, errstr_size);
     }
     if (!e && strcmp(events, "{}"))
-        e = refresh(g, db, f, EVENTS_SQL, events, "refresh event views", &n,
+        e = refresh(g, db, f, EVENTS_SQL, events, "refresh event views", n,
                     errstr, errstr_size);
     if (!e && strcmp(hh, "{}"))
         e = refresh(g, db, f,
                     "SELECT * FROM household_refresh($1::text[]) AS e", hh,
-                    "refresh household views", &n, errstr, errstr_size);
+                    "refresh household views", n, errstr, errstr_size);
     PQclear(r);
+    return e;
+}
+
+gh_err_t gh_grid_views(gh_grid_t *g, PGconn *db, gh_feed_t *f, int aggregates,
+                       long *changed, char **persons, char *errstr,
+                       size_t errstr_size) {
+    long n = 0;
+    if (changed) *changed = 0;
+    *persons = NULL;
+    gh_err_t e = GH_OK;
+    /* Buildings first: a resident's current grid follows their building
+     * (the attributes below). */
+    if (aggregates)
+        e = refresh(g, db, f, BUILDINGS_SQL, NULL, "refresh building views",
+                    &n, errstr, errstr_size);
+    PGresult *a = e ? NULL
+                    : gh_pg_query_what(db, ATTR_SQL, 0, NULL,
+                                       "derive person attributes", errstr,
+                                       errstr_size);
+    if (!e && !a) e = GH_ERR_PG;
+    if (a) *persons = gh_xstrdup(PQgetvalue(a, 0, 0));
+    PQclear(a);
+    if (!e && aggregates) e = aggregate(g, db, f, &n, errstr, errstr_size);
     if (!e && f && n) e = gh_feed_flush(f, db, NULL, errstr, errstr_size);
     if (f) gh_feed_discard(f);
     if (changed) *changed = n;

@@ -87,7 +87,8 @@ gh_err_t gh__res_refresh_items(gh_resolver_t *r, PGconn *db,
     }
     n = k;
 
-    /* open items of these persons that no longer hold */
+    /* open items of these persons that no longer hold (grid_conflict
+     * items are the views' to close: migration 018) */
     gh_sqlarr_reset(&a[1]);
     for (size_t i = 0; i < ntouched; i++)
         gh_sqlarr_text(&a[1], touched[i]);
@@ -100,7 +101,8 @@ gh_err_t gh__res_refresh_items(gh_resolver_t *r, PGconn *db,
         db,
         "SELECT item_id, kind, person_a, coalesce(person_b, ''), "
         "coalesce(field, '') FROM steward_item WHERE status = 'open' AND "
-        "(person_a = ANY($1::text[]) OR person_b = ANY($1::text[]))",
+        "(person_a = ANY($1::text[]) OR person_b = ANY($1::text[])) AND "
+        "kind <> 'grid_conflict'",
         1, p, "read open items", errstr, errstr_size);
     if (!res) {
         e = GH_ERR_PG;

@@ -1016,7 +1016,8 @@ Test(departments, gongan) {
                "101室\",\"registered_on\":\"2009-01-10\","
                "\"valid_until\":null,\"police_station\":"
                "\"431302510000\",\"beat_code\":\"ZRQ-4313020101\","
-               "\"updated_at\":\"2009-01-10T06:00:00.000000Z\"}"));
+               "\"updated_at\":\"2009-01-10T06:00:00.000000Z\",\"current_"
+               "address_code\":\"4313020020010001010101\"}"));
     expect_row(
         &d, "residence_registration", "ldrk/LD4313022023000026", "r",
         jparse("{\"source_key\":\"ldrk/LD4313022023000026\","
@@ -1030,7 +1031,8 @@ Test(departments, gongan) {
                "室\",\"registered_on\":\"2023-03-02\",\"valid_until\":"
                "\"2024-03-01\",\"police_station\":\"431302510000\","
                "\"beat_code\":\"ZRQ-4313020102\",\"updated_at\":"
-               "\"2023-03-02T07:45:00.000000Z\"}"));
+               "\"2023-03-02T07:45:00.000000Z\",\"current_address_code\":"
+               "\"4313020020020006020602\"}"));
     expect_row(&d, "household_member", "R43130200020033", "r",
                jparse("{\"source_key\":\"R43130200020033\","
                       "\"household_key\":\"102310031\",\"person_key\":"
@@ -1081,7 +1083,8 @@ Test(departments, gongan) {
                "101室\",\"registered_on\":\"2023-10-08\","
                "\"valid_until\":null,\"police_station\":"
                "\"431302510000\",\"beat_code\":\"ZRQ-4313020101\","
-               "\"updated_at\":\"2023-10-08T01:00:00.000000Z\"}"));
+               "\"updated_at\":\"2023-10-08T01:00:00.000000Z\",\"current_"
+               "address_code\":\"4313020020010001010101\"}"));
     expect_row(&d, "household_member", "R43130200010006", "c",
                jparse("{\"source_key\":\"R43130200010006\","
                       "\"household_key\":\"102300011\",\"person_key\":"
@@ -1097,18 +1100,20 @@ Test(departments, gongan) {
                       "\"乐坪街道童家路工地宿舍\",\"grid_code\":null,"
                       "\"household_key\":null,\"remark\":null,\"updated_at\":"
                       "\"2023-10-08T02:00:00.000000Z\",\"ethnicity\":\"01\"}"));
-    expect_row(&d, "residence_registration", "ldrk/LD4313022023000188", "c",
-               jparse("{\"source_key\":\"ldrk/LD4313022023000188\","
-                      "\"registration_type\":\"FLOATING\",\"id_number\":"
-                      "\"430103199912010021\",\"name\":\"欧阳娜\",\"sex\":"
-                      "\"UNKNOWN\",\"birth_date\":\"1999-12-01\","
-                      "\"household_number\":null,\"relation_to_head\":null,"
-                      "\"registered_address\":\"湖南省长沙市天心区书院路9号\","
-                      "\"current_address\":\"乐坪街道童家路工地宿舍\","
-                      "\"registered_on\":\"2023-10-08\",\"valid_until\":null,"
-                      "\"police_station\":\"431302510000\",\"beat_code\":"
-                      "\"ZRQ-4313020199\",\"updated_at\":"
-                      "\"2023-10-08T02:00:00.000000Z\"}"));
+    expect_row(
+        &d, "residence_registration", "ldrk/LD4313022023000188", "c",
+        jparse(
+            "{\"source_key\":\"ldrk/LD4313022023000188\","
+            "\"registration_type\":\"FLOATING\",\"id_number\":"
+            "\"430103199912010021\",\"name\":\"欧阳娜\",\"sex\":"
+            "\"UNKNOWN\",\"birth_date\":\"1999-12-01\","
+            "\"household_number\":null,\"relation_to_head\":null,"
+            "\"registered_address\":\"湖南省长沙市天心区书院路9号\","
+            "\"current_address\":\"乐坪街道童家路工地宿舍\","
+            "\"registered_on\":\"2023-10-08\",\"valid_until\":null,"
+            "\"police_station\":\"431302510000\",\"beat_code\":"
+            "\"ZRQ-4313020199\",\"updated_at\":"
+            "\"2023-10-08T02:00:00.000000Z\",\"current_address_code\":null}"));
 
     /* Streamed updates. */
     expect_row(

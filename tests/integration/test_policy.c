@@ -181,15 +181,11 @@ static void wait_feeds(const char *version, const char *sub) {
 /* The golden persons as the oracle reads them. */
 static char *write_persons(const char *dir, int n) {
     char *path = gh_xasprintf("%s/persons.%d.jsonl", dir, n);
-    PGresult *r = PQexec(
-        g_hub, "SELECT row_to_json(p) FROM (SELECT p.person_id, active, "
-               "id_number, name, sex, birth_date, phone, address, grid_code, "
-               "a.registration_type, a.valid_until AS "
-               "registration_valid_until, coalesce(a.party_member, false) AS "
-               "party_member, coalesce(a.volunteer, false) AS volunteer, "
-               "a.staff_role, a.household_id, sources, provenance, "
-               "absorbed_ids, version, updated_at FROM person p LEFT JOIN "
-               "person_attr a USING (person_id)) p");
+    char *sql =
+        gh_read_file(GH_SOURCE_DIR "/tests/tools/persons_as_sent.sql", NULL);
+    cr_assert_not_null(sql);
+    PGresult *r = PQexec(g_hub, sql);
+    free(sql);
     cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s",
                  PQerrorMessage(g_hub));
     FILE *f = fopen(path, "w");
