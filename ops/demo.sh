@@ -317,6 +317,16 @@ echo "  one room, typed by 综治 without 公安's address code, found by commun
 show_b=$(psql -tAd hub -c "SELECT department || ':' || source_key FROM building_record
     WHERE address_code IS NULL AND building_id NOT LIKE 'B:%' ORDER BY 1 LIMIT 1")
 [[ -z "$show_b" ]] || "$GH" grid building "$show_b" -c "$HUBCONF" 2>&1 | sed 's/^/    /'
+echo "  each resident's current grid (docs/grid.md, \"Current grid\"), by the evidence that decided it:"
+psql -tAd hub -c "SELECT '    ' || coalesce(a.grid_basis, '(no grid)') || ': ' || count(*) || ' residents'
+    FROM person_attr a JOIN person p USING (person_id) WHERE p.active GROUP BY a.grid_basis ORDER BY 1"
+psql -tAd hub -c "SELECT '    a steward item where the building and another department disagree (' ||
+    (SELECT count(*) FROM steward_item WHERE kind = 'grid_conflict' AND status = 'open') || ' open), e.g. ' ||
+    person_a || ': lives in building ' || (evidence -> 'values' -> 0 ->> 'building_id') || ' (' ||
+    (evidence -> 'values' -> 0 ->> 'department') || ' ' || (evidence -> 'values' -> 0 ->> 'source_key') ||
+    ') in ' || (evidence ->> 'chosen') || '; ' || (evidence -> 'values' -> 1 ->> 'department') || ' says ' ||
+    (evidence -> 'values' -> 1 ->> 'value')
+    FROM steward_item WHERE kind = 'grid_conflict' AND status = 'open' ORDER BY item_id LIMIT 1"
 echo "  the 1+1+N check (a grid leader and a full-time member in every grid):"
 "$GH" grid check -c "$HUBCONF" 2>&1 | tail -n 4 | sed 's/^/    /' || true
 echo "  what stewards must settle instead of the hub guessing (gridhub grid issues):"

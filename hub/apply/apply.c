@@ -321,7 +321,13 @@ gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
             ev.val[f] = gh_xstrdup(PQgetvalue(cur, 0, OLD + f));
     gh_apply_norm_t n;
     gh_apply_normalize(ev.val, &n);
-    const char *p[24] = {ev.dept,
+    /* The keyed ID blocking key: what the other entities' rows name the
+     * resident by (source_row.id_key), so the views find their rows by
+     * one key per record. */
+    char idk[24];
+    snprintf(idk, sizeof(idk), "%lld",
+             (long long)gh_resolver_id_key(a->resolver, ev.val[GH_AF_ID_RAW]));
+    const char *p[25] = {ev.dept,
                          ev.key,
                          ev.table,
                          lsn,
@@ -344,7 +350,8 @@ gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
                          gh_apply_nz(n.pinyin),
                          gh_apply_nz(n.phone),
                          gh_apply_nz(n.address),
-                         n.sex};
+                         n.sex,
+                         idk};
     char *sealed[GH_APPLY_NSEALED];
     gh_apply_seal(a, p, sealed);
     PGresult *r = PQexecParams(
@@ -353,17 +360,19 @@ gh_err_t gh_apply_person_event(gh_apply_t *a, avro_value_t *env, int *applied,
         "pos_lsn, pos_seq, deleted, id_number_raw, id_number, id_status, "
         "name, sex, birth_date, phone, address, grid_code, household_key, "
         "remark, source_updated_at, id_clean, id_code, n_name, n_pinyin, "
-        "n_phone, n_address, sex_code) VALUES ($1, $2, $3, $4, $5, false, "
-        "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
-        "$17::timestamptz, $18, $19, $20, $21, $22, $23, $24) ON CONFLICT "
+        "n_phone, n_address, sex_code, id_key) VALUES ($1, $2, $3, $4, $5, "
+        "false, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
+        "$17::timestamptz, $18, $19, $20, $21, $22, $23, $24, $25) ON "
+        "CONFLICT "
         "(department, source_key) DO UPDATE SET source_table = $3, pos_lsn "
         "= $4, pos_seq = $5, deleted = false, id_number_raw = $6, id_number "
         "= $7, id_status = $8, name = $9, sex = $10, birth_date = $11, "
         "phone = $12, address = $13, grid_code = $14, household_key = $15, "
         "remark = $16, source_updated_at = $17::timestamptz, id_clean = $18, "
         "id_code = $19, n_name = $20, n_pinyin = $21, n_phone = $22, "
-        "n_address = $23, sex_code = $24, applied_at = now() RETURNING rec_id",
-        24, NULL, p, NULL, NULL, 0);
+        "n_address = $23, sex_code = $24, id_key = $25, applied_at = now() "
+        "RETURNING rec_id",
+        25, NULL, p, NULL, NULL, 0);
     gh_apply_sealed_free(sealed);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         e = sqlerr(r, a->db, "upsert source record", errstr, errstr_size);

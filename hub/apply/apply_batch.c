@@ -77,7 +77,7 @@ int gh_apply_truncated(PGresult *wm, const gh_apply_ev_t *ev) {
 
 static gh_err_t write_upserts(gh_apply_t *a, kstate_t *ks, int nk, char *errstr,
                               size_t errstr_size) {
-    enum { NA = 24 };
+    enum { NA = 25 };
     gh_sqlarr_t arr[NA];
     memset(arr, 0, sizeof(arr));
     for (int j = 0; j < NA; j++)
@@ -111,7 +111,8 @@ static gh_err_t write_upserts(gh_apply_t *a, kstate_t *ks, int nk, char *errstr,
                              gh_apply_nz(nm.pinyin),
                              gh_apply_nz(nm.phone),
                              gh_apply_nz(nm.address),
-                             nm.sex};
+                             nm.sex,
+                             NULL};
         char *sealed[GH_APPLY_NSEALED];
         gh_apply_seal(a, v, sealed);
         for (int j = 0; j < NA; j++) {
@@ -119,6 +120,10 @@ static gh_err_t write_upserts(gh_apply_t *a, kstate_t *ks, int nk, char *errstr,
                 gh_sqlarr_int(&arr[j], k->pos.lsn);
             else if (j == 4)
                 gh_sqlarr_int(&arr[j], k->pos.seq);
+            else if (j == NA - 1) /* the keyed ID blocking key (apply.c) */
+                gh_sqlarr_int(&arr[j],
+                              (int64_t)gh_resolver_id_key(
+                                  a->resolver, k->val[GH_AF_ID_RAW]));
             else
                 gh_sqlarr_text(&arr[j], v[j]);
         }
@@ -140,17 +145,19 @@ static gh_err_t write_upserts(gh_apply_t *a, kstate_t *ks, int nk, char *errstr,
             "source_table, pos_lsn, pos_seq, deleted, id_number_raw, "
             "id_number, id_status, name, sex, birth_date, phone, address, "
             "grid_code, household_key, remark, source_updated_at, id_clean, "
-            "id_code, n_name, n_pinyin, n_phone, n_address, sex_code) SELECT "
-            "d, k, t, l, q, false, f0, f1, f2, f3, f4, f5::date, f6, f7, f8, "
-            "f9, f10, f11::timestamptz, f12, f13::smallint, f14, f15, f16, "
-            "f17, f18::smallint FROM unnest($1::text[], $2::text[], "
+            "id_code, n_name, n_pinyin, n_phone, n_address, sex_code, "
+            "id_key) SELECT d, k, t, l, q, false, f0, f1, f2, f3, f4, "
+            "f5::date, f6, f7, f8, f9, f10, f11::timestamptz, f12, "
+            "f13::smallint, f14, f15, f16, f17, f18::smallint, f19 FROM "
+            "unnest($1::text[], $2::text[], "
             "$3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], "
             "$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], "
             "$13::text[], $14::text[], $15::text[], $16::text[], $17::text[], "
             "$18::text[], $19::text[], $20::text[], $21::text[], $22::text[], "
-            "$23::text[], $24::text[]) AS u(d, k, t, l, q, f0, f1, f2, f3, "
-            "f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, "
-            "f18) ON CONFLICT (department, source_key) DO UPDATE SET "
+            "$23::text[], $24::text[], $25::bigint[]) AS u(d, k, t, l, q, "
+            "f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, "
+            "f15, f16, f17, f18, f19) ON CONFLICT (department, source_key) DO "
+            "UPDATE SET "
             "source_table = EXCLUDED.source_table, pos_lsn = EXCLUDED.pos_lsn, "
             "pos_seq = EXCLUDED.pos_seq, deleted = false, id_number_raw = "
             "EXCLUDED.id_number_raw, id_number = EXCLUDED.id_number, "
@@ -162,8 +169,8 @@ static gh_err_t write_upserts(gh_apply_t *a, kstate_t *ks, int nk, char *errstr,
             "EXCLUDED.source_updated_at, id_clean = EXCLUDED.id_clean, "
             "id_code = EXCLUDED.id_code, n_name = EXCLUDED.n_name, n_pinyin = "
             "EXCLUDED.n_pinyin, n_phone = EXCLUDED.n_phone, n_address = "
-            "EXCLUDED.n_address, sex_code = EXCLUDED.sex_code, applied_at = "
-            "now() RETURNING rec_id",
+            "EXCLUDED.n_address, sex_code = EXCLUDED.sex_code, id_key = "
+            "EXCLUDED.id_key, applied_at = now() RETURNING rec_id",
             NA, p, "upsert source records", errstr, errstr_size);
         if (!r)
             e = GH_ERR_PG;

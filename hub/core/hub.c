@@ -393,9 +393,11 @@ static gh_err_t views(hub_t *h, int aggregates, char *errstr,
     char *persons = NULL;
     gh_err_t e = gh_grid_views(h->grid, h->db, h->feed, aggregates, NULL,
                                &persons, errstr, errstr_size);
+    int64_t t0 = gh_now_us();
     if (!e)
         e = gh_resolver_publish(h->resolver, h->db, persons, NULL, errstr,
                                 errstr_size);
+    h->us_publish += gh_now_us() - t0;
     free(persons);
     return e;
 }
@@ -951,6 +953,14 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
                 h.rs.us[2] / 1000, h.rs.us[3] / 1000, h.rs.us[4] / 1000,
                 h.rs.us[5] / 1000, h.rs.us[6] / 1000, h.rs.us[7] / 1000,
                 h.rs.us[8] / 1000, h.rs.us[9] / 1000);
+    long long vus[GH_GRID_NTIMES];
+    gh_grid_times(h.grid, vus);
+    gh_log_info(LOG,
+                "views time (ms, within resolve): buildings %lld, person "
+                "attributes %lld, grids/events/households %lld, their feed "
+                "%lld, persons published %lld",
+                vus[0] / 1000, vus[1] / 1000, vus[2] / 1000, vus[3] / 1000,
+                h.us_publish / 1000);
 out:
     gh_apply_destroy(h.apply);
     gh_resolver_destroy(h.resolver);

@@ -29,7 +29,8 @@ typedef struct hub {
     gh_grid_t *grid; /* the grid hierarchy, refreshed by batches */
     gh_resolve_stats_t rs;
     long long us_apply, us_resolve, us_commit, us_relay; /* per phase */
-    gh_feed_t *feed; /* the views under the policy */
+    long long us_publish; /* of us_resolve: persons published (views()) */
+    gh_feed_t *feed;      /* the views under the policy */
     int64_t next_sync_ms;
     int64_t next_views_ms; /* next batch that refreshes the aggregate views */
     gh_audit_key_t *audit_key; /* signs tree heads; NULL: none issued */

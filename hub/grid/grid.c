@@ -41,6 +41,7 @@ struct gh_grid {
     int nxw, capxw;
     const char *cur_dept; /* while reading a file */
     view_slot_t views[4];
+    long long us[GH_GRID_NTIMES]; /* gh_grid_times */
 };
 
 static gh_err_t add_pair(void *ctx, const char *where, const char *from,
@@ -267,6 +268,15 @@ gh_err_t gh_grid_use_views(gh_grid_t *g, const gh_schemas_t *set, char *errstr,
         v->has_val = 1;
     }
     return GH_OK;
+}
+
+void gh_grid_times(const gh_grid_t *g, long long us[GH_GRID_NTIMES]) {
+    for (int i = 0; i < GH_GRID_NTIMES; i++)
+        us[i] = g ? g->us[i] : 0;
+}
+
+void gh__grid_time(gh_grid_t *g, int step, long long us) {
+    g->us[step] += us;
 }
 
 avro_value_t *gh__grid_view_value(gh_grid_t *g, const char *entity) {

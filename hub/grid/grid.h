@@ -67,6 +67,12 @@ gh_err_t gh_grid_refresh(gh_grid_t *g, PGconn *db, char *errstr,
 gh_err_t gh_grid_use_views(gh_grid_t *g, const gh_schemas_t *set, char *errstr,
                            size_t errstr_size);
 
+/* The time gh_grid_views spent so far, in microseconds, per step:
+ * [0] buildings, [1] person attributes, [2] grids, events and households,
+ * [3] the feed's flush of their records. */
+enum { GH_GRID_NTIMES = 4 };
+void gh_grid_times(const gh_grid_t *g, long long us[GH_GRID_NTIMES]);
+
 /* Refreshes what was noted since the last call, in the caller's
  * transaction (under the resolution lock). The persons' attributes
  * always: *persons receives those whose attributes changed (their

@@ -16,4 +16,7 @@ const char *gh__grid_val(PGresult *r, int row, int col);
 avro_value_t *gh__grid_view_value(gh_grid_t *g, const char *entity);
 const gh_schema_t *gh__grid_view_schema(gh_grid_t *g, const char *entity);
 
+/* Adds `us` microseconds to step `step` of gh_grid_times. */
+void gh__grid_time(gh_grid_t *g, int step, long long us);
+
 #endif

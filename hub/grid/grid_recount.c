@@ -1,7 +1,9 @@
 /* `gridhub grid recount`: every grid's counts recounted from the hub's
  * tables, with the residents' attributes derived afresh rather than read
- * from person_attr, against the grid records subscribers were sent. A
- * difference means the incremental refresh missed a change. */
+ * from person_attr, against the grid records subscribers were sent; and
+ * every resident's stored attributes (current grid, building, household,
+ * ...) against a fresh derivation. A difference means the incremental
+ * refresh missed a change. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,14 +29,54 @@ static const char RECOUNT_SQL[] =
     "NULL FROM entity_view WHERE entity = 'grid' AND active AND id NOT IN "
     "(SELECT code FROM grid) ORDER BY 1, 2";
 
+/* Every active resident's attributes derived afresh against person_attr
+ * (what the person view and the counts use): differences, the first 20,
+ * and how many. */
+static const char ATTRS_SQL[] =
+    "WITH x AS (SELECT * FROM person_attr_of(ARRAY(SELECT person_id FROM "
+    "person WHERE active))), d AS (SELECT coalesce(x.person_id, "
+    "a.person_id) AS pid, (to_jsonb(a) - 'person_id')::text AS stored, "
+    "jsonb_build_object('registration_type', x.registration_type, "
+    "'valid_until', x.valid_until, 'party_member', x.party_member, "
+    "'volunteer', x.volunteer, 'staff_role', x.staff_role, 'household_id', "
+    "x.household_id, 'grid_code', x.grid_code, 'grid_basis', x.grid_basis, "
+    "'grid_source', x.grid_source, 'grid_at', x.grid_at, 'building_id', "
+    "x.building_id, 'building_no', x.building_no, 'unit_no', x.unit_no, "
+    "'room_no', x.room_no)::text AS fresh FROM x FULL JOIN (SELECT a.* FROM "
+    "person_attr a JOIN person p USING (person_id) WHERE p.active) a USING "
+    "(person_id) WHERE (x.registration_type, x.valid_until, "
+    "x.party_member, x.volunteer, x.staff_role, x.household_id, x.grid_code, "
+    "x.grid_basis, x.grid_source, x.grid_at, x.building_id, x.building_no, "
+    "x.unit_no, x.room_no) IS DISTINCT FROM (a.registration_type, "
+    "a.valid_until, a.party_member, a.volunteer, a.staff_role, "
+    "a.household_id, a.grid_code, a.grid_basis, a.grid_source, a.grid_at, "
+    "a.building_id, a.building_no, a.unit_no, a.room_no)) SELECT pid, "
+    "stored, fresh, count(*) OVER () FROM d ORDER BY pid LIMIT 20";
+
+static gh_err_t recount_attrs(PGconn *db, FILE *out, long *n, char *errstr,
+                              size_t errstr_size) {
+    PGresult *r = gh_pg_query_what(db, ATTRS_SQL, 0, NULL,
+                                   "derive every resident's attributes afresh",
+                                   errstr, errstr_size);
+    if (!r) return GH_ERR_PG;
+    for (int i = 0; i < PQntuples(r); i++)
+        fprintf(out, "person %s: stored %s, derived %s\n", PQgetvalue(r, i, 0),
+                gh__grid_val(r, i, 1), PQgetvalue(r, i, 2));
+    *n = PQntuples(r) ? strtol(PQgetvalue(r, 0, 3), NULL, 10) : 0;
+    PQclear(r);
+    return GH_OK;
+}
+
 gh_err_t gh_grid_recount(PGconn *db, FILE *out, long *mismatches, char *errstr,
                          size_t errstr_size) {
     PGresult *r = gh_pg_query_what(db, RECOUNT_SQL, 0, NULL,
                                    "recount the grids", errstr, errstr_size);
     if (!r) return GH_ERR_PG;
     PGresult *n = gh_pg_query_what(
-        db, "SELECT count(*), (SELECT count(*) FROM view_dirty) FROM grid", 0,
-        NULL, "count the grids", errstr, errstr_size);
+        db,
+        "SELECT count(*), (SELECT count(*) FROM view_dirty), (SELECT "
+        "count(*) FROM person WHERE active) FROM grid",
+        0, NULL, "count the grids", errstr, errstr_size);
     if (!n) {
         PQclear(r);
         return GH_ERR_PG;
@@ -52,8 +94,15 @@ gh_err_t gh_grid_recount(PGconn *db, FILE *out, long *mismatches, char *errstr,
                 "lag by up to views.refresh.interval.ms): a difference may "
                 "be that lag; run it again\n",
                 PQgetvalue(n, 0, 1));
-    if (mismatches) *mismatches = PQntuples(r);
+    long bad_attrs = 0;
+    gh_err_t e = recount_attrs(db, out, &bad_attrs, errstr, errstr_size);
+    if (!e)
+        fprintf(out, "%s residents' attributes derived afresh: %s\n",
+                PQgetvalue(n, 0, 2),
+                bad_attrs ? "the stored ones differ (above, the first 20)"
+                          : "every one equals what is stored");
+    if (mismatches) *mismatches = PQntuples(r) + bad_attrs;
     PQclear(n);
     PQclear(r);
-    return GH_OK;
+    return e;
 }

@@ -175,20 +175,28 @@ gh_err_t gh_grid_views(gh_grid_t *g, PGconn *db, gh_feed_t *f, int aggregates,
     if (changed) *changed = 0;
     *persons = NULL;
     gh_err_t e = GH_OK;
+    int64_t t0 = gh_now_us();
     /* Buildings first: a resident's current grid follows their building
      * (the attributes below). */
     if (aggregates)
-        e = refresh(g, db, f, BUILDINGS_SQL, NULL, "refresh building views",
-                    &n, errstr, errstr_size);
-    PGresult *a = e ? NULL
-                    : gh_pg_query_what(db, ATTR_SQL, 0, NULL,
-                                       "derive person attributes", errstr,
-                                       errstr_size);
+        e = refresh(g, db, f, BUILDINGS_SQL, NULL, "refresh building views", &n,
+                    errstr, errstr_size);
+    int64_t t1 = gh_now_us();
+    PGresult *a =
+        e ? NULL
+          : gh_pg_query_what(db, ATTR_SQL, 0, NULL, "derive person attributes",
+                             errstr, errstr_size);
     if (!e && !a) e = GH_ERR_PG;
     if (a) *persons = gh_xstrdup(PQgetvalue(a, 0, 0));
     PQclear(a);
+    int64_t t2 = gh_now_us();
     if (!e && aggregates) e = aggregate(g, db, f, &n, errstr, errstr_size);
+    int64_t t3 = gh_now_us();
     if (!e && f && n) e = gh_feed_flush(f, db, NULL, errstr, errstr_size);
+    gh__grid_time(g, 0, t1 - t0);
+    gh__grid_time(g, 1, t2 - t1);
+    gh__grid_time(g, 2, t3 - t2);
+    gh__grid_time(g, 3, gh_now_us() - t3);
     if (f) gh_feed_discard(f);
     if (changed) *changed = n;
     return e;

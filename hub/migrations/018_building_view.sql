@@ -66,8 +66,8 @@ LANGUAGE sql STABLE AS $$
               FILTER (WHERE p.unit_no IS NOT NULL))[1],
            (array_agg(p.room_no ORDER BY p.department, p.source_key)
               FILTER (WHERE p.room_no IS NOT NULL))[1],
-           (array_agg(g.code ORDER BY g.depth DESC, p.department)
-              FILTER (WHERE g.code IS NOT NULL))[1],
+           (array_agg(g.code ORDER BY g.depth DESC, p.department,
+                      p.source_key) FILTER (WHERE g.code IS NOT NULL))[1],
            jsonb_agg(jsonb_build_object(
                'department', p.department, 'source_key', p.source_key,
                'address_code', p.address_code, 'grid_code', p.grid_code)
@@ -121,6 +121,73 @@ LANGUAGE sql AS $$
                   micros(e.updated_at))
     SELECT * FROM up UNION ALL SELECT * FROM gone
 $$;
+
+-- The household refresh of 017, its view records put by entity_view_put,
+-- and the members of a record whose golden household changed (its head
+-- resolved later, or to another person) noted by their ID keys: their
+-- household_id follows.
+CREATE OR REPLACE FUNCTION household_refresh(recs text[])
+RETURNS TABLE (entity text, id text, active boolean, version bigint,
+               body text, updated_us bigint)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    ids text[];
+    deps text[];
+    keys text[];
+    old_links text[];
+    new_ids text[];
+    moved text[];
+BEGIN
+    SELECT array_agg(split_part(x, ':', 1)),
+           array_agg(substr(x, length(split_part(x, ':', 1)) + 2))
+    INTO deps, keys FROM (SELECT DISTINCT unnest(recs) AS x) u;
+    SELECT array_agg(DISTINCT l.view_id),
+           array_agg(l.department || ':' || l.source_key || ' ' || l.view_id)
+    INTO ids, old_links
+    FROM view_link l JOIN unnest(deps, keys) AS k(department, source_key)
+      ON l.entity = 'household' AND l.department = k.department
+     AND l.source_key = k.source_key;
+    DELETE FROM view_link l USING unnest(deps, keys) AS k(department, source_key)
+    WHERE l.entity = 'household' AND l.department = k.department
+      AND l.source_key = k.source_key;
+    WITH cur AS (
+        SELECT r.department, r.source_key, r.id_key
+        FROM unnest(deps, keys) AS k(department, source_key)
+        JOIN source_row r ON r.department = k.department
+         AND r.entity = 'household' AND r.source_key = k.source_key
+        WHERE NOT r.deleted),
+    nw AS (
+        INSERT INTO view_link
+        SELECT 'household', c.department, c.source_key,
+               coalesce('H' || substr(t.person_id, 2),
+                        'H:' || c.department || ':' || c.source_key)
+        FROM cur c
+        LEFT JOIN persons_of_id_keys(ARRAY(SELECT id_key FROM cur)) t
+          ON t.k = c.id_key
+        RETURNING department, source_key, view_id)
+    SELECT array_agg(DISTINCT view_id),
+           array_agg(department || ':' || source_key) FILTER (WHERE NOT (
+               department || ':' || source_key || ' ' || view_id
+               = ANY (coalesce(old_links, '{}'))))
+    INTO new_ids, moved FROM nw;
+    SELECT array_agg(DISTINCT x) INTO ids
+    FROM (SELECT unnest(ids) AS x UNION SELECT unnest(new_ids)) u;
+    INSERT INTO view_dirty
+    SELECT DISTINCT 'idkey', m.id_key::text
+    FROM unnest(moved) AS mv(r)
+    JOIN source_row m ON m.entity = 'household_member'
+     AND m.department = split_part(mv.r, ':', 1)
+     AND m.row ->> 'household_key'
+         = substr(mv.r, length(split_part(mv.r, ':', 1)) + 2)
+    WHERE NOT m.deleted AND m.id_key NOT IN (0, -1)
+    ON CONFLICT DO NOTHING;
+    RETURN QUERY
+    SELECT * FROM entity_view_put('household', (
+        SELECT coalesce(jsonb_agg(jsonb_build_object('id', v.id,
+                                                     'body', v.body)), '[]')
+        FROM household_view_of(ids) v), ids);
+END $$;
 
 -- Places the given building records (department:source_key) anew, links
 -- every record whose building may have changed with them (those at their
@@ -184,20 +251,35 @@ BEGIN
     DELETE FROM view_link l USING building_relink a
     WHERE l.entity = 'building' AND l.department = a.department
       AND l.source_key = a.source_key;
-    -- A record with a code is that building; one without is the building
-    -- that has a code at its place, else a building of its own.
+    -- A record with a code is that building. One without is the building
+    -- with a code at its place if there is one such code, or one such
+    -- code a record in the same grid gives (a community may number the
+    -- buildings of each estate from 1: the place alone is ambiguous);
+    -- else a building of its own rather than a guess.
     WITH coded AS (
-        SELECT p.place, min(p.address_code) AS code FROM building_place p
+        SELECT p.place, p.address_code AS code,
+               array_agg(DISTINCT p.grid_code) AS grids
+        FROM building_place p
         WHERE p.place = ANY (places) AND p.address_code IS NOT NULL
-        GROUP BY p.place),
+        GROUP BY p.place, p.address_code),
+    one AS (
+        SELECT c.place, min(c.code) AS code FROM coded c
+        GROUP BY c.place HAVING count(*) = 1),
+    bygrid AS (
+        SELECT c.place, g.grid, min(c.code) AS code
+        FROM coded c CROSS JOIN LATERAL unnest(c.grids) AS g(grid)
+        WHERE g.grid IS NOT NULL
+        GROUP BY c.place, g.grid HAVING count(*) = 1),
     nw AS (
         INSERT INTO view_link
         SELECT 'building', p.department, p.source_key,
-               coalesce(p.address_code, c.code,
+               coalesce(p.address_code, o.code, b.code,
                         'B:' || p.department || ':' || p.source_key)
         FROM building_relink a JOIN building_place p
           ON p.department = a.department AND p.source_key = a.source_key
-        LEFT JOIN coded c ON p.address_code IS NULL AND c.place = p.place
+        LEFT JOIN one o ON p.address_code IS NULL AND o.place = p.place
+        LEFT JOIN bygrid b ON p.address_code IS NULL AND b.place = p.place
+         AND b.grid = p.grid_code
         RETURNING view_id)
     SELECT coalesce(array_agg(DISTINCT x), '{}') INTO ids
     FROM (SELECT unnest(old_ids) AS x UNION SELECT view_id FROM nw) u;
@@ -243,6 +325,12 @@ $$;
 
 -- ---- The current grid ------------------------------------------------------
 
+-- Each department record's keyed ID blocking key, as source_row.id_key
+-- (0: no usable ID; NULL: applied before this migration): the rows naming
+-- a resident by ID are found by one key per record rather than by all of
+-- the record's blocking keys.
+ALTER TABLE source_person ADD COLUMN id_key bigint;
+
 -- A person's attributes now include where they live and the grid derived
 -- from it: grid_code is the resident's current grid (grid_basis says
 -- from what, grid_source and grid_at name the record), records_grid what
@@ -260,8 +348,10 @@ CREATE INDEX person_attr_grid ON person_attr (grid_code);
 CREATE INDEX person_attr_building ON person_attr (building_id)
     WHERE building_id IS NOT NULL;
 
--- The attributes of the given persons, as in 016, and the current grid in
--- the documented order:
+-- The attributes of the given persons, as in 016, the building of the
+-- residence (the code the registration names, whether or not a building
+-- record has it yet: building_refresh notes the residents of a building by
+-- it), and the current grid in the documented order:
 --   1. a steward's choice of the grid (person_override), else
 --   2. the grid of the building the newest residence registration with a
 --      standard address code names (the actual residence), unless the
@@ -269,8 +359,11 @@ CREATE INDEX person_attr_building ON person_attr (building_id)
 --      agrees), else
 --   3. the departments' grid codes by trust and recency (person.grid_code,
 --      survivorship).
--- conflict: the building and the departments place the person in grids
--- neither of which contains the other (a steward item).
+-- conflict: the building and another department's grid place the person
+-- in grids neither of which contains the other (a steward item). The
+-- registration's own department is no other claim: 公安's beat is that of
+-- the registered address, and registered and actual residence often
+-- differ (人户分离).
 DROP FUNCTION person_attr_of(text[]);
 CREATE FUNCTION person_attr_of(pids text[])
 RETURNS TABLE (person_id text, registration_type text, valid_until date,
@@ -282,9 +375,16 @@ RETURNS TABLE (person_id text, registration_type text, valid_until date,
                head_grids text[])
 LANGUAGE sql STABLE AS $$
     WITH keys AS (
-        SELECT DISTINCT sp.person_id AS pid, b.block_key AS k
+        SELECT DISTINCT sp.person_id AS pid, sp.id_key AS k
+        FROM source_person sp
+        WHERE sp.person_id = ANY (pids) AND NOT sp.deleted
+          AND sp.id_key NOT IN (0, -1)
+        -- records applied before this migration: every blocking key
+        UNION
+        SELECT sp.person_id, b.block_key
         FROM source_person sp JOIN person_block b ON b.rec_id = sp.rec_id
-        WHERE sp.person_id = ANY (pids) AND NOT sp.deleted),
+        WHERE sp.person_id = ANY (pids) AND NOT sp.deleted
+          AND sp.id_key IS NULL),
     cand AS (
         SELECT keys.pid, r.entity, r.department, r.source_key, r.row, r.id_key
         FROM keys
@@ -311,11 +411,11 @@ LANGUAGE sql STABLE AS $$
     agg AS (
         SELECT pid,
           (array_agg(row ->> 'registration_type' ORDER BY row ->> 'updated_at'
-             DESC NULLS LAST) FILTER (WHERE entity = 'residence_registration'
-           ))[1] AS rt,
+             DESC NULLS LAST, department, source_key)
+             FILTER (WHERE entity = 'residence_registration'))[1] AS rt,
           (array_agg(row ->> 'valid_until' ORDER BY row ->> 'updated_at'
-             DESC NULLS LAST) FILTER (WHERE entity = 'residence_registration'
-           ))[1] AS vu,
+             DESC NULLS LAST, department, source_key)
+             FILTER (WHERE entity = 'residence_registration'))[1] AS vu,
           bool_or(entity = 'party_member') AS pm,
           bool_or(entity = 'volunteer') AS vol,
           (array_agg(row ->> 'role' ORDER BY CASE row ->> 'role'
@@ -331,7 +431,8 @@ LANGUAGE sql STABLE AS $$
           (array_agg(ARRAY[row ->> 'current_address_code',
                            department || ':' || source_key,
                            row ->> 'updated_at']
-             ORDER BY row ->> 'updated_at' DESC NULLS LAST, source_key)
+             ORDER BY row ->> 'updated_at' DESC NULLS LAST, department,
+                      source_key)
              FILTER (WHERE entity = 'residence_registration'
                      AND row ->> 'current_address_code' IS NOT NULL)) AS res
         FROM linked GROUP BY pid),
@@ -341,7 +442,7 @@ LANGUAGE sql STABLE AS $$
     base AS (
         SELECT u.pid, a.rt, a.vu, a.pm, a.vol, a.role, a.head, a.heads,
                a.head_grids, m.hid, a.res[1][2] AS rkey,
-               a.res[1][3] AS rat, b.building_id AS bid,
+               a.res[1][3] AS rat, a.res[1][1] AS bid,
                b.building_no AS bno, b.unit_no AS uno, b.room_no AS rno,
                b.grid_code AS bg, p.grid_code AS rg,
                EXISTS (SELECT 1 FROM person_override o
@@ -352,7 +453,10 @@ LANGUAGE sql STABLE AS $$
                EXISTS (SELECT 1 FROM grid x WHERE x.code = b.grid_code
                        AND p.grid_code = ANY (x.path)) AS bg_in_rg,
                EXISTS (SELECT 1 FROM grid x WHERE x.code = p.grid_code)
-                 AS rg_known
+                 AS rg_known,
+               (SELECT e ->> 'department'
+                FROM jsonb_array_elements(p.provenance) e
+                WHERE e ->> 'field' = 'grid_code' LIMIT 1) AS rg_dept
         FROM (SELECT DISTINCT unnest(pids) AS pid) u
         LEFT JOIN agg a ON a.pid = u.pid
         LEFT JOIN member_of m ON m.pid = u.pid
@@ -370,7 +474,8 @@ LANGUAGE sql STABLE AS $$
            CASE WHEN by_building THEN rkey END,
            CASE WHEN by_building THEN micros(rat::timestamptz) END,
            bid, bno, uno, rno, rg,
-           by_building AND rg_known AND NOT bg_in_rg,
+           by_building AND rg_known AND NOT bg_in_rg
+             AND rg_dept IS DISTINCT FROM split_part(rkey, ':', 1),
            heads, head_grids
     FROM pick
 $$;
