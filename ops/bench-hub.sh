@@ -25,6 +25,11 @@
 # other entities cost person resolution.
 # Everything is real: PostgreSQL started by ops/pg-cluster.sh,
 # `gridhub gen`, `gridhub connector`, `gridhub hub`.
+# Environment, for looking into a run: GH_BENCH_KEEP=1 keeps the logs and
+# the cluster's data; GH_BENCH_PG_LOG_MS=N logs statements slower than N ms;
+# GH_BENCH_PG_EXPLAIN_MS=N also their plans (auto_explain, nested statements
+# of the view functions included); GH_BENCH_HUB_ARGS adds hub arguments
+# (e.g. "-X views.refresh.interval.ms=30000").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -50,6 +55,13 @@ CI="host=$PGHOST port=$PGPORT user=$PGUSER"
 if [[ -n "${GH_BENCH_PG_LOG_MS:-}" ]]; then # slow statements to the PG log
     psql -qc "ALTER SYSTEM SET log_min_duration_statement = ${GH_BENCH_PG_LOG_MS}"
     psql -qc "SELECT pg_reload_conf()" >/dev/null
+fi
+if [[ -n "${GH_BENCH_PG_EXPLAIN_MS:-}" ]]; then # their plans too, nested ones included
+    psql -q -c "LOAD 'auto_explain'" \
+        -c "ALTER SYSTEM SET session_preload_libraries = 'auto_explain'" \
+        -c "ALTER SYSTEM SET auto_explain.log_min_duration = ${GH_BENCH_PG_EXPLAIN_MS}" \
+        -c "ALTER SYSTEM SET auto_explain.log_nested_statements = on" \
+        -c "SELECT pg_reload_conf()" >/dev/null
 fi
 DEPTS=(zongzhi gongan jisheng zuzhi chuangwen)
 gen_args=()

@@ -33,8 +33,9 @@ static const char RECOUNT_SQL[] =
  * (what the person view and the counts use): differences, the first 20,
  * and how many. */
 static const char ATTRS_SQL[] =
-    "WITH x AS (SELECT * FROM person_attr_of(ARRAY(SELECT person_id FROM "
-    "person WHERE active))), d AS (SELECT coalesce(x.person_id, "
+    "WITH x AS (SELECT a.* FROM chunks_of(ARRAY(SELECT person_id FROM "
+    "person WHERE active), 1000) AS c(ids), LATERAL person_attr_of(c.ids) a), "
+    "d AS (SELECT coalesce(x.person_id, "
     "a.person_id) AS pid, (to_jsonb(a) - 'person_id')::text AS stored, "
     "jsonb_build_object('registration_type', x.registration_type, "
     "'valid_until', x.valid_until, 'party_member', x.party_member, "
