@@ -121,9 +121,8 @@ static gh_err_t write_upserts(gh_apply_t *a, kstate_t *ks, int nk, char *errstr,
             else if (j == 4)
                 gh_sqlarr_int(&arr[j], k->pos.seq);
             else if (j == NA - 1) /* the keyed ID blocking key (apply.c) */
-                gh_sqlarr_int(&arr[j],
-                              (int64_t)gh_resolver_id_key(
-                                  a->resolver, k->val[GH_AF_ID_RAW]));
+                gh_sqlarr_int(&arr[j], (int64_t)gh_resolver_id_key(
+                                           a->resolver, k->val[GH_AF_ID_RAW]));
             else
                 gh_sqlarr_text(&arr[j], v[j]);
         }
