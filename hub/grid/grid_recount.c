@@ -33,9 +33,8 @@ static const char RECOUNT_SQL[] =
  * (what the person view and the counts use): differences, the first 20,
  * and how many. */
 static const char ATTRS_SQL[] =
-    "WITH x AS (SELECT a.* FROM chunks_of(ARRAY(SELECT person_id FROM "
-    "person WHERE active), 1000) AS c(ids), LATERAL person_attr_of(c.ids) a), "
-    "d AS (SELECT coalesce(x.person_id, "
+    "WITH x AS (SELECT * FROM person_attr_fresh), d AS (SELECT "
+    "coalesce(x.person_id, "
     "a.person_id) AS pid, (to_jsonb(a) - 'person_id')::text AS stored, "
     "jsonb_build_object('registration_type', x.registration_type, "
     "'valid_until', x.valid_until, 'party_member', x.party_member, "
@@ -57,7 +56,7 @@ static const char ATTRS_SQL[] =
 static gh_err_t recount_attrs(PGconn *db, FILE *out, long *n, char *errstr,
                               size_t errstr_size) {
     PGresult *r = gh_pg_query_what(db, ATTRS_SQL, 0, NULL,
-                                   "derive every resident's attributes afresh",
+                                   "compare every resident's attributes",
                                    errstr, errstr_size);
     if (!r) return GH_ERR_PG;
     for (int i = 0; i < PQntuples(r); i++)
@@ -68,8 +67,19 @@ static gh_err_t recount_attrs(PGconn *db, FILE *out, long *n, char *errstr,
     return GH_OK;
 }
 
-gh_err_t gh_grid_recount(PGconn *db, FILE *out, long *mismatches, char *errstr,
-                         size_t errstr_size) {
+/* Every active resident's attributes derived afresh, once, for both
+ * checks (residents_of reads them when asked for fresh ones). */
+static const char FRESH_SQL[] =
+    "CREATE TEMP TABLE person_attr_fresh ON COMMIT DROP AS SELECT a.* FROM "
+    "chunks_of(ARRAY(SELECT person_id FROM person WHERE active), 1000) AS "
+    "c(ids), LATERAL person_attr_of(c.ids) a";
+
+static gh_err_t recount(PGconn *db, FILE *out, long *mismatches, char *errstr,
+                        size_t errstr_size) {
+    gh_err_t fe = gh_pg_exec_what(db, FRESH_SQL, 0, NULL,
+                                  "derive every resident's attributes afresh",
+                                  errstr, errstr_size);
+    if (fe) return fe;
     PGresult *r = gh_pg_query_what(db, RECOUNT_SQL, 0, NULL,
                                    "recount the grids", errstr, errstr_size);
     if (!r) return GH_ERR_PG;
@@ -106,4 +116,17 @@ gh_err_t gh_grid_recount(PGconn *db, FILE *out, long *mismatches, char *errstr,
     PQclear(n);
     PQclear(r);
     return e;
+}
+
+gh_err_t gh_grid_recount(PGconn *db, FILE *out, long *mismatches, char *errstr,
+                         size_t errstr_size) {
+    /* One snapshot for every check: the counts, the attributes and the
+     * pending notes are of the same instant. */
+    gh_err_t e = gh_pg_exec(db, "BEGIN ISOLATION LEVEL REPEATABLE READ", errstr,
+                            errstr_size);
+    if (e) return e;
+    e = recount(db, out, mismatches, errstr, errstr_size);
+    gh_err_t ce = e ? gh_pg_exec(db, "ROLLBACK", NULL, 0)
+                    : gh_pg_exec(db, "COMMIT", errstr, errstr_size);
+    return e ? e : ce;
 }

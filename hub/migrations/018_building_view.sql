@@ -636,8 +636,9 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The residents of the given grid codes by their current grid. fresh:
--- every active person's attributes derived now (the recount check), else
--- as person_attr holds them (the incremental refresh).
+-- as the recount derived them afresh into its temporary table
+-- person_attr_fresh (gridhub grid recount, one derivation for both of
+-- its checks), else as person_attr holds them (the incremental refresh).
 CREATE OR REPLACE FUNCTION residents_of(codes text[], fresh boolean)
 RETURNS TABLE (code text, registration_type text, party_member boolean,
                volunteer boolean)
@@ -646,9 +647,7 @@ BEGIN
     IF fresh THEN
         RETURN QUERY
         SELECT a.grid_code, a.registration_type, a.party_member, a.volunteer
-        FROM chunks_of(ARRAY(SELECT x.person_id FROM person x
-                             WHERE x.active), 1000) AS c(ids),
-             LATERAL person_attr_of(c.ids) a
+        FROM pg_temp.person_attr_fresh a
         WHERE a.grid_code = ANY (codes);
     ELSE
         RETURN QUERY
