@@ -612,10 +612,16 @@ BEGIN
                EXCLUDED.unit_no, EXCLUDED.room_no)
         RETURNING y.person_id, y.grid_code),
     -- The households they head and their grids are refreshed whoever the
-    -- head now is; the grids a changed person left and joined recounted.
+    -- head now is, and so are those named after them (a head who died or
+    -- was merged away heads them no more); the grids a changed person
+    -- left and joined are recounted.
     notes AS (
         INSERT INTO view_dirty
         SELECT 'household', unnest(a.heads) FROM person_attr_new a
+        UNION SELECT 'household', l.department || ':' || l.source_key
+        FROM view_link l
+        WHERE l.entity = 'household'
+          AND l.view_id IN (SELECT 'H' || substr(x, 2) FROM unnest(pids) x)
         UNION SELECT 'grid', unnest(a.head_grids) FROM person_attr_new a
         UNION SELECT 'grid', g FROM (
             SELECT grid_code FROM up UNION SELECT grid_code FROM del
