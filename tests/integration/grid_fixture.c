@@ -165,3 +165,12 @@ void gf_recount_agrees(gh_test_stack_t *s, const char *when) {
                        "%s", out);
     free(out);
 }
+
+void gf_wait_grids_published(gh_test_stack_t *s) {
+    char *nwg = gh_test_scalar(s->dept, "SELECT count(*) FROM zz_wg");
+    gf_wait_hub("every grid published",
+                "SELECT count(*) FROM entity_view WHERE entity = 'grid' AND "
+                "active",
+                nwg);
+    free(nwg);
+}

@@ -50,6 +50,10 @@ json_t *gf_last_sent(gh_test_stack_t *s, const char *entity, const char *id);
 char *gf_record_value(const char *view, const char *col, const char *dept,
                       const char *key);
 
+/* Waits until the hub publishes a grid view record for every grid of
+ * 综治's zz_wg in the department database. */
+void gf_wait_grids_published(gh_test_stack_t *s);
+
 /* `gridhub grid recount` finds every published count right, once the
  * noted changes are refreshed (retried for up to 30 s). */
 void gf_recount_agrees(gh_test_stack_t *s, const char *when);

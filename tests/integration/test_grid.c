@@ -517,12 +517,7 @@ Test(grid, views_follow_moves) {
     gh_test_stack_t *s = gf_two_departments("zongzhi", "zuzhi", VIEW_TOPICS,
                                             "kafka.session.timeout.ms=6000");
     gh_test_stack_set_policy(s, VIEW_POLICY);
-    char *nwg = gh_test_scalar(s->dept, "SELECT count(*) FROM zz_wg");
-    gf_wait_hub("every grid published",
-                "SELECT count(*) FROM entity_view WHERE entity = 'grid' AND "
-                "active",
-                nwg);
-    free(nwg);
+    gf_wait_grids_published(s);
     gf_wait_hub("every resident resolved",
                 "SELECT count(*) FROM source_person WHERE person_id IS NULL",
                 "0");

@@ -44,12 +44,7 @@ static const char POLICY[] = "subscriber.test.department=test\n"
 static gh_test_stack_t *start(void) {
     gh_test_stack_t *s = gf_two_departments("zongzhi", "gongan", TOPICS, NULL);
     gh_test_stack_set_policy(s, POLICY);
-    char *nwg = gh_test_scalar(s->dept, "SELECT count(*) FROM zz_wg");
-    gf_wait_hub("every grid published",
-                "SELECT count(*) FROM entity_view WHERE entity = 'grid' AND "
-                "active",
-                nwg);
-    free(nwg);
+    gf_wait_grids_published(s);
     return s;
 }
 
