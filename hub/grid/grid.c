@@ -227,9 +227,28 @@ static const struct {
      "NOTHING"},
 };
 
+/* The hierarchy as events and buildings see it (codes, names, levels,
+ * paths): they are refreshed only when it changed, not when a roster
+ * did. */
+static const char HIERARCHY_SQL[] =
+    "SELECT md5(coalesce(string_agg(concat_ws('|', code, name, level, "
+    "parent_code, path::text, path_names::text), ',' ORDER BY code), '')) "
+    "FROM grid";
+
+static char *hierarchy_digest(PGconn *db, char *errstr, size_t errstr_size) {
+    PGresult *r = gh_pg_query_what(db, HIERARCHY_SQL, 0, NULL,
+                                   "read the hierarchy", errstr, errstr_size);
+    if (!r) return NULL;
+    char *d = gh_xstrdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return d;
+}
+
 gh_err_t gh_grid_refresh(gh_grid_t *g, PGconn *db, char *errstr,
                          size_t errstr_size) {
     const char *p[1] = {g->ref_dept};
+    char *before = hierarchy_digest(db, errstr, errstr_size);
+    if (!before) return GH_ERR_PG;
     for (size_t i = 0; i < sizeof(REFRESH) / sizeof(*REFRESH); i++) {
         char del[64];
         snprintf(del, sizeof(del), "DELETE FROM %s", REFRESH[i].table);
@@ -240,18 +259,37 @@ gh_err_t gh_grid_refresh(gh_grid_t *g, PGconn *db, char *errstr,
         if (!e)
             e = gh_pg_exec_what(db, REFRESH[i].sql, np, p, REFRESH[i].what,
                                 errstr, errstr_size);
-        if (e) return e;
+        if (e) {
+            free(before);
+            return e;
+        }
     }
-    /* Every grid's record, every event's path and every building's
-     * community and path may have changed. */
+    char *after = hierarchy_digest(db, errstr, errstr_size);
+    if (!after) {
+        free(before);
+        return GH_ERR_PG;
+    }
+    int moved = strcmp(before, after) != 0;
+    free(before);
+    free(after);
+    /* Every grid's record (its roster, its path) may have changed; every
+     * event's path and every building's community and path only if the
+     * hierarchy did (a full refresh of the buildings takes seconds). */
+    gh_err_t e = gh_pg_exec_what(
+        db,
+        "INSERT INTO view_dirty SELECT 'grid', code FROM grid ON CONFLICT DO "
+        "NOTHING",
+        0, NULL, "note the grids to refresh", errstr, errstr_size);
+    if (e || !moved) return e;
     return gh_pg_exec_what(
         db,
-        "INSERT INTO view_dirty SELECT 'grid', code FROM grid UNION ALL "
-        "SELECT 'event', department || ':' || entity || ':' || source_key "
-        "FROM source_row WHERE entity IN ('grid_event', 'civility_task') "
-        "UNION ALL SELECT 'building', department || ':' || source_key FROM "
-        "source_row WHERE entity = 'building' ON CONFLICT DO NOTHING",
-        0, NULL, "note the grids and events to refresh", errstr, errstr_size);
+        "INSERT INTO view_dirty SELECT 'event', department || ':' || entity "
+        "|| ':' || source_key FROM source_row WHERE entity IN ('grid_event', "
+        "'civility_task') UNION ALL SELECT 'building', department || ':' || "
+        "source_key FROM source_row WHERE entity = 'building' ON CONFLICT DO "
+        "NOTHING",
+        0, NULL, "note the events and buildings to refresh", errstr,
+        errstr_size);
 }
 
 gh_err_t gh_grid_use_views(gh_grid_t *g, const gh_schemas_t *set, char *errstr,

@@ -1,8 +1,9 @@
 /* `gridhub grid recount`: every grid's counts recounted from the hub's
  * tables, with the residents' attributes derived afresh rather than read
- * from person_attr, against the grid records subscribers were sent; and
+ * from person_attr, against the grid records subscribers were sent;
  * every resident's stored attributes (current grid, building, household,
- * ...) against a fresh derivation. A difference means the incremental
+ * ...) against a fresh derivation; and every published building against
+ * the records linked to it. A difference means the incremental
  * refresh missed a change. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,50 @@ static gh_err_t recount_attrs(PGconn *db, FILE *out, long *n, char *errstr,
     return GH_OK;
 }
 
+/* Every published building against the records linked to it, derived
+ * afresh: differences (a building published with no record behind it, a
+ * linked one not published, bodies that differ), the first 20, and how
+ * many. */
+static const char BUILDINGS_SQL[] =
+    "WITH f AS (SELECT * FROM building_view_of(ARRAY(SELECT DISTINCT "
+    "view_id FROM view_link WHERE entity = 'building'))), e AS (SELECT id, "
+    "body FROM entity_view WHERE entity = 'building' AND active), d AS "
+    "(SELECT coalesce(f.id, e.id) AS id, e.body::text AS published, "
+    "f.body::text AS derived FROM f FULL JOIN e USING (id) WHERE f.body IS "
+    "DISTINCT FROM e.body) SELECT id, published, derived, count(*) OVER () "
+    "FROM d ORDER BY id LIMIT 20";
+
+static gh_err_t recount_buildings(PGconn *db, FILE *out, long *n, char *errstr,
+                                  size_t errstr_size) {
+    PGresult *r = gh_pg_query_what(db, BUILDINGS_SQL, 0, NULL,
+                                   "compare the published buildings", errstr,
+                                   errstr_size);
+    if (!r) return GH_ERR_PG;
+    for (int i = 0; i < PQntuples(r); i++)
+        fprintf(out, "building %s: published %s, derived %s\n",
+                PQgetvalue(r, i, 0), gh__grid_val(r, i, 1),
+                gh__grid_val(r, i, 2));
+    *n = PQntuples(r) ? strtol(PQgetvalue(r, 0, 3), NULL, 10) : 0;
+    PQclear(r);
+    PGresult *c = *n ? NULL
+                     : gh_pg_query_what(db,
+                                        "SELECT count(*) FROM entity_view "
+                                        "WHERE entity = 'building' AND active",
+                                        0, NULL, "count the buildings", errstr,
+                                        errstr_size);
+    if (!*n && !c) return GH_ERR_PG;
+    if (*n)
+        fprintf(out,
+                "buildings: %ld published records differ from their "
+                "records (above, the first 20)\n",
+                *n);
+    else
+        fprintf(out, "%s buildings: every published one equals its records\n",
+                PQgetvalue(c, 0, 0));
+    PQclear(c);
+    return GH_OK;
+}
+
 /* Every active resident's attributes derived afresh, once, for both
  * checks (residents_of reads them when asked for fresh ones). */
 static const char FRESH_SQL[] =
@@ -112,7 +157,9 @@ static gh_err_t recount(PGconn *db, FILE *out, long *mismatches, char *errstr,
                 PQgetvalue(n, 0, 2),
                 bad_attrs ? "the stored ones differ (above, the first 20)"
                           : "every one equals what is stored");
-    if (mismatches) *mismatches = PQntuples(r) + bad_attrs;
+    long bad_buildings = 0;
+    if (!e) e = recount_buildings(db, out, &bad_buildings, errstr, errstr_size);
+    if (mismatches) *mismatches = PQntuples(r) + bad_attrs + bad_buildings;
     PQclear(n);
     PQclear(r);
     return e;

@@ -31,12 +31,15 @@ static const char TAKE_SQL[] =
 /* The persons whose attributes may have changed get them again: those
  * whose records changed (noted 'person') and those the noted ID keys
  * point at (both notes consumed). Returns those whose attributes changed;
- * their grids, and the households they head, are noted. */
+ * their grids, and the households they head, are noted. The keys as an
+ * array are the index condition on person_block: as a semi-join they were
+ * planned as a scan of the whole table in every batch. */
 static const char ATTR_SQL[] =
     "WITH d AS (DELETE FROM view_dirty WHERE kind IN ('idkey', 'person') "
     "RETURNING kind, key), p AS (SELECT sp.person_id FROM person_block b "
-    "JOIN source_person sp ON sp.rec_id = b.rec_id WHERE b.block_key IN "
-    "(SELECT key::bigint FROM d WHERE kind = 'idkey') AND NOT sp.deleted AND "
+    "JOIN source_person sp ON sp.rec_id = b.rec_id WHERE b.block_key = ANY "
+    "(ARRAY(SELECT key::bigint FROM d WHERE kind = 'idkey')) AND NOT "
+    "sp.deleted AND "
     "sp.person_id IS NOT NULL UNION SELECT key FROM d WHERE kind = "
     "'person') SELECT person_attr_refresh(ARRAY(SELECT person_id FROM p))"
     "::text";
@@ -71,11 +74,15 @@ static const char EVENTS_SQL[] =
     "jsonb_build_object('id', id, 'body', body)), '[]') FROM "
     "event_view_of($1::text[])), $1::text[]) AS e";
 
-/* The building records $1 (department:source_key) placed and linked
- * anew; the residents of the buildings concerned are noted. */
+/* The building records noted (department:source_key) placed and linked
+ * anew, the residents of the buildings concerned noted; and the golden
+ * buildings noted gone derived again (tombstoned if no record is left:
+ * migration 019's mend). */
 static const char BUILDINGS_SQL[] =
-    "WITH d AS (DELETE FROM view_dirty WHERE kind = 'building' RETURNING "
-    "key) SELECT * FROM building_refresh(ARRAY(SELECT key FROM d)) AS e";
+    "WITH d AS (DELETE FROM view_dirty WHERE kind IN ('building', "
+    "'building_gone') RETURNING kind, key) SELECT * FROM building_refresh("
+    "ARRAY(SELECT key FROM d WHERE kind = 'building'), ARRAY(SELECT key FROM "
+    "d WHERE kind = 'building_gone')) AS e";
 
 /* Row i of a result with VIEW_COLS from column 0, into the feed: a put of
  * the body completed with version and updated_at, or a tombstone. */

@@ -122,6 +122,17 @@ PGconn *gh_pg_connect(const char *conninfo, int replication, char *errstr,
         PQfinish(c);
         return NULL;
     }
+    /* No JIT: our statements are short and set-based, and a misestimate
+     * (tables that grew since their last ANALYZE, during a catch-up) puts
+     * one over jit_optimize_above_cost; compiling and optimizing its ~300
+     * expressions then takes seconds (measured: 3.9 s for an 80 ms
+     * derivation of 1,000 residents' attributes, docs/benchmarks.md).
+     * Set after connecting, and only where the server has JIT (11+): a
+     * department's older server would refuse the setting in options. */
+    if (!replication && PQserverVersion(c) >= 110000) {
+        PGresult *r = PQexec(c, "SET jit = off");
+        PQclear(r);
+    }
     return c;
 }
 

@@ -168,6 +168,25 @@ Test(place, buildings_snapshot_insert_update_delete_truncate) {
     expect_sent(s, "B:zongzhi:FW0010303", "LP-TJ-02 zongzhi:FW0010303",
                 "after the delete");
 
+    /* 公安 registers the code again: the house joins it, and its own
+     * building, left with no record, is tombstoned (it stayed published
+     * before migration 019). */
+    gh_test_exec(s->dept,
+                 "INSERT INTO ga_bzdz (dzbm, xzqhdm, jdxzdm, sqjwhdm, jlxmc, "
+                 "mph, xqmc, ldh, dyh, hsh, dzjb, dzqc, pcsdm, zrqdm, zxbz, "
+                 "djsj, gxsj) VALUES ('4313020020020003010303', '431302', "
+                 "'431302002', '431302002002', '童家路', '26号', '童家新村', "
+                 "'3栋', '1单元', '303室', '5', '童家新村3栋1单元303室', "
+                 "'431302510000', 'ZRQ-4313020102', '0', now(), now())");
+    wait_building(tj303,
+                  "LP-TJ-02 gongan:4313020020020003010303 "
+                  "zongzhi:FW0010303",
+                  "the code back, the house in it");
+    wait_building("B:zongzhi:FW0010303", "gone",
+                  "the house's own building, left empty");
+    expect_sent(s, "B:zongzhi:FW0010303", "gone", "after the code came back");
+    gf_recount_agrees(s, "after the buildings' changes");
+
     /* Truncate 综治's houses: the buildings only 综治 had go, the others
      * keep 公安's record. */
     gh_test_exec(s->dept, "TRUNCATE zz_fw");
