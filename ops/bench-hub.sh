@@ -126,28 +126,47 @@ proc_start hub "$WORK/hub.log" "$WORK/hub.log" \
     "$GH" hub --bootstrap-servers "$BS" --database-conninfo "$CI dbname=hub" \
     --source-topics "$topics" ${crosswalks:+--grid-crosswalks "$crosswalks"} \
     --policy-file "$WORK/bench.policy" \
-    --policy-keys-file "$WORK/bench.keys" ${GH_BENCH_HUB_ARGS:-}
+    --policy-keys-file "$WORK/bench.keys" \
+    --metrics-listen 127.0.0.1:0 --metrics-listen-file "$WORK/metrics.hub" \
+    ${GH_BENCH_HUB_ARGS:-}
 HUB=$(proc_pid hub)
-n=0
+# Persons done: every person record applied and resolved (one transaction
+# does both), then what the outbox held at that moment relayed (the
+# persons' view records; what later batches of other entities write does
+# not count, their own figure follows).
+n=0 upto=
 for _ in $(seq 7200); do
-    n=$(psql -tAd hub -c "SELECT count(*) FROM source_person" 2>/dev/null || echo 0)
-    if ((n >= expected)); then
-        ob=$(psql -tAd hub -c "SELECT count(*) FROM outbox")
+    if [[ -z $upto ]]; then
+        n=$(psql -tAd hub -c "SELECT count(*) FROM source_person" 2>/dev/null || echo 0)
+        ((n >= expected)) && upto=$(psql -tAd hub -c "SELECT coalesce(max(id), 0) FROM outbox")
+    fi
+    if [[ -n $upto ]]; then
+        ob=$(psql -tAd hub -c "SELECT count(*) FROM outbox WHERE id <= $upto")
         ((ob == 0)) && break
     fi
     sleep 0.5
 done
 t1=$(date +%s.%N)
-# With every entity: also until the hub holds every row the connectors
-# published (their topics' messages less the snapshot markers), so the
-# figure below says how long the whole preset took.
+# With every entity: also until the hub has read every topic to its end
+# (its consumer lag, from its metrics), and holds, refreshed and published
+# all of it, so the figure below says how long the whole preset took.
+hub_lag() { # the hub's consumer lag summed over partitions; -1 unknown
+    local url port
+    url=$(cat "$WORK/metrics.hub" 2>/dev/null) || { echo -1; return; }
+    port=${url##*:}
+    port=${port%%/*}
+    { exec 3<>"/dev/tcp/127.0.0.1/$port" &&
+        printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3 && cat <&3 && exec 3<&-; } 2>/dev/null |
+        awk '/^gridhub_hub_consumer_lag_messages\{/ {s += $NF; n++} END {print n ? s : -1}'
+}
 entity_rows=0
 if [[ $ENTITIES == all ]]; then
     for _ in $(seq 3600); do
         a=$(psql -tAd hub -c "SELECT count(*) FROM source_row")
         sleep 3
         b=$(psql -tAd hub -c "SELECT count(*) FROM source_row")
-        ((a == b && b > 0)) && break
+        rest=$(psql -tAd hub -c "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM view_dirty)")
+        ((a == b && b > 0 && rest == 0)) && [[ $(hub_lag) == 0 ]] && break
     done
     entity_rows=$b
 fi

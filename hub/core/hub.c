@@ -17,6 +17,7 @@
 #include "migrate.h"
 #include "origin.h"
 #include "hub_int.h"
+#include "lanes.h"
 
 #define LOG "hub"
 
@@ -79,6 +80,15 @@ const gh_conf_prop_t gh_hub_props[] = {
      "cost of its own."},
     {"batch.max.ms", GH_CONF_INT, "500", 0, 1, 60000, NULL, NULL,
      "Longest wait to fill a batch."},
+    {"priority.person.lag", GH_CONF_INT, "1000", 0, 0, 100000000, NULL, NULL,
+     "Persons first: while at least this many person messages wait, the "
+     "other entities' topics are paused (a bulk load of households or "
+     "registrations never delays identity resolution; docs/grid.md). 0: "
+     "every topic is read alike."},
+    {"priority.person.max.ms", GH_CONF_INT, "60000", 0, 1, 86400000, NULL, NULL,
+     "Longest the other entities' topics stay paused for persons; then they "
+     "run for a batch at least, so a steady flood of persons cannot starve "
+     "them."},
     {"outbox.batch", GH_CONF_INT, "10000", 0, 1, 1000000, NULL, NULL,
      "Outbox rows published per relay round."},
     {"outbox.poll.ms", GH_CONF_INT, "500", 0, 10, 60000, NULL, NULL,
@@ -670,6 +680,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         gh_kafka_consumer_close(c, 0);
         goto out;
     }
+    gh_lanes_t *lanes = gh_lanes_new(conf, h->origin);
     int max_persons = (int)gh_conf_get_int(conf, "batch.max.messages");
     int max_others = (int)gh_conf_get_int(conf, "batch.max.entity.messages");
     int max_msgs = max_persons + max_others;
@@ -690,6 +701,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         gh_hub_metrics_tick(h->metrics, h->db, c);
         e = follow_policy(h, 0, errstr, errstr_size);
         if (e) break;
+        gh_lanes_update(lanes, c);
         int n = 0, npersons = 0;
         /* A sweep in progress does not wait for a full batch. */
         int64_t deadline =
@@ -791,6 +803,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
             last_stats = gh_now_ms();
         }
     }
+    gh_lanes_destroy(lanes);
     free(batch);
     free(b.env);
     free(b.ent);

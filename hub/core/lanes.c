@@ -1,0 +1,134 @@
+/* Persons first (lanes.h). The backlog is the assigned person partitions'
+ * high watermarks, as the consumer's fetches last saw them, less its
+ * positions: no request to the cluster, so it costs nothing per batch and
+ * waits on nothing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gridhub/log.h"
+#include "gridhub/util.h"
+#include "lanes.h"
+
+#define LOG "hub"
+
+struct gh_lanes {
+    const gh_origin_t *origin;
+    int64_t threshold; /* person messages waiting; 0: never pause */
+    int64_t max_ms;
+    int paused;
+    int64_t paused_at; /* ms */
+    int ran;           /* batches since the last resume */
+    long long pauses;
+};
+
+gh_lanes_t *gh_lanes_new(const gh_conf_t *conf, const gh_origin_t *origin) {
+    gh_lanes_t *l = gh_xcalloc(1, sizeof(*l));
+    l->origin = origin;
+    l->threshold = gh_conf_get_int(conf, "priority.person.lag");
+    l->max_ms = gh_conf_get_int(conf, "priority.person.max.ms");
+    l->ran = 1;
+    return l;
+}
+
+void gh_lanes_destroy(gh_lanes_t *l) {
+    free(l);
+}
+
+int gh_lanes_paused(const gh_lanes_t *l) {
+    return l && l->paused;
+}
+
+int gh_lanes_decide(int64_t lag, int64_t threshold, int64_t paused_ms,
+                    int64_t max_ms, int ran_batches) {
+    if (threshold <= 0 || lag < threshold) return 0;
+    if (paused_ms < 0) return ran_batches > 0; /* they had their batch */
+    return paused_ms < max_ms;
+}
+
+static int is_person(const gh_lanes_t *l, const char *topic) {
+    const char *ent = gh_origin_entity(l->origin, topic, NULL);
+    return ent && !strcmp(ent, "person");
+}
+
+/* The person partitions' backlog; -1 when no watermark is known yet. */
+static int64_t person_lag(const gh_lanes_t *l, rd_kafka_t *c,
+                          rd_kafka_topic_partition_list_t *as) {
+    rd_kafka_topic_partition_list_t *pos =
+        rd_kafka_topic_partition_list_new(as->cnt);
+    for (int i = 0; i < as->cnt; i++)
+        if (is_person(l, as->elems[i].topic))
+            rd_kafka_topic_partition_list_add(pos, as->elems[i].topic,
+                                              as->elems[i].partition);
+    int64_t lag = -1;
+    if (pos->cnt && !rd_kafka_position(c, pos)) {
+        for (int i = 0; i < pos->cnt; i++) {
+            int64_t lo = -1, hi = -1;
+            rd_kafka_topic_partition_t *p = &pos->elems[i];
+            if (rd_kafka_get_watermark_offsets(c, p->topic, p->partition, &lo,
+                                               &hi) ||
+                hi < 0)
+                continue;
+            /* Nothing consumed yet: all of it waits. */
+            int64_t at = p->offset >= 0 ? p->offset : lo < 0 ? 0 : lo;
+            lag = (lag < 0 ? 0 : lag) + (hi > at ? hi - at : 0);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(pos);
+    return lag;
+}
+
+/* Pauses (or resumes) every assigned partition of the other topics. */
+static void set_paused(gh_lanes_t *l, rd_kafka_t *c,
+                       rd_kafka_topic_partition_list_t *as, int pause) {
+    rd_kafka_topic_partition_list_t *others =
+        rd_kafka_topic_partition_list_new(as->cnt);
+    for (int i = 0; i < as->cnt; i++)
+        if (!is_person(l, as->elems[i].topic))
+            rd_kafka_topic_partition_list_add(others, as->elems[i].topic,
+                                              as->elems[i].partition);
+    rd_kafka_resp_err_t err = !others->cnt ? RD_KAFKA_RESP_ERR_NO_ERROR
+                              : pause ? rd_kafka_pause_partitions(c, others)
+                                      : rd_kafka_resume_partitions(c, others);
+    if (err)
+        gh_log_warn(LOG, "%s the other entities' topics: %s",
+                    pause ? "pausing" : "resuming", rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(others);
+}
+
+void gh_lanes_update(gh_lanes_t *l, rd_kafka_t *c) {
+    if (!l || l->threshold <= 0) return;
+    rd_kafka_topic_partition_list_t *as = NULL;
+    if (rd_kafka_assignment(c, &as) || !as) return;
+    int64_t now = gh_now_ms();
+    int64_t lag = person_lag(l, c, as);
+    int pause =
+        gh_lanes_decide(lag, l->threshold, l->paused ? now - l->paused_at : -1,
+                        l->max_ms, l->ran);
+    if (pause && !l->paused) {
+        l->paused = 1;
+        l->paused_at = now;
+        l->pauses++;
+        gh_log_info(LOG,
+                    "%lld person messages wait: the other entities' topics "
+                    "are paused until fewer than %lld do (at most %lld ms)",
+                    (long long)lag, (long long)l->threshold,
+                    (long long)l->max_ms);
+    } else if (!pause && l->paused) {
+        l->paused = 0;
+        l->ran = 0;
+        gh_log_info(LOG,
+                    "the other entities' topics resume after %lld ms (%lld "
+                    "person messages wait)",
+                    (long long)(now - l->paused_at), (long long)lag);
+    } else if (!l->paused) {
+        l->ran++;
+    }
+    /* Paused again each time (a rebalance may have assigned partitions
+     * that were not), resumed only once: each call discards what the
+     * consumer prefetched for them. */
+    if (l->paused)
+        set_paused(l, c, as, 1);
+    else if (l->ran == 0)
+        set_paused(l, c, as, 0);
+    rd_kafka_topic_partition_list_destroy(as);
+}

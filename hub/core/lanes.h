@@ -1,0 +1,44 @@
+/*
+ * Persons first: while a backlog of person change events waits, the
+ * hub's consumer pauses the other entities' topics (grids, buildings,
+ * households, registrations...), so a bulk load of those never delays
+ * identity resolution. The paused topics lose nothing: they resume where
+ * they stopped, when the person backlog falls under the threshold, and at
+ * the latest after `priority.person.max.ms` (then for one batch at
+ * least), so a steady flood of persons cannot starve them.
+ * docs/grid.md, "Persons first".
+ */
+#ifndef GH_HUB_LANES_H
+#define GH_HUB_LANES_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+
+#include "gridhub/conf.h"
+#include "origin.h"
+
+typedef struct gh_lanes gh_lanes_t;
+
+/* Reads priority.person.lag and priority.person.max.ms from conf
+ * (borrowed for the call); `origin` is borrowed and must outlive the
+ * handle. Owned by the caller. */
+gh_lanes_t *gh_lanes_new(const gh_conf_t *conf, const gh_origin_t *origin);
+/* NULL is a no-op. */
+void gh_lanes_destroy(gh_lanes_t *l);
+
+/* Before each batch: measures the person topics' backlog on consumer `c`
+ * (positions against the high watermarks of its last fetches) and pauses
+ * or resumes the other topics' partitions it is assigned. */
+void gh_lanes_update(gh_lanes_t *l, rd_kafka_t *c);
+
+/* Whether the other topics are paused now. */
+int gh_lanes_paused(const gh_lanes_t *l);
+
+/* The decision alone, for a backlog of `lag` person messages (-1:
+ * unknown): 1 to pause the other topics, 0 to let them run. `paused_ms`
+ * is how long they have been paused (-1: they run); `ran_batches` how
+ * many batches they ran since they were last paused. */
+int gh_lanes_decide(int64_t lag, int64_t threshold, int64_t paused_ms,
+                    int64_t max_ms, int ran_batches);
+
+#endif
