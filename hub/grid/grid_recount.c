@@ -54,15 +54,17 @@ static const char ATTRS_SQL[] =
     "a.building_id, a.building_no, a.unit_no, a.room_no)) SELECT pid, "
     "stored, fresh, count(*) OVER () FROM d ORDER BY pid LIMIT 20";
 
-static gh_err_t recount_attrs(PGconn *db, FILE *out, long *n, char *errstr,
-                              size_t errstr_size) {
-    PGresult *r = gh_pg_query_what(db, ATTRS_SQL, 0, NULL,
-                                   "compare every resident's attributes",
-                                   errstr, errstr_size);
+/* Runs a comparison returning (id, held, derived, count of all) for its
+ * first differences, and prints them as "<kind> <id>: <held_as> <held>,
+ * derived <derived>". *n: how many differ in all. */
+static gh_err_t differences(PGconn *db, const char *sql, const char *what,
+                            const char *kind, const char *held_as, FILE *out,
+                            long *n, char *errstr, size_t errstr_size) {
+    PGresult *r = gh_pg_query_what(db, sql, 0, NULL, what, errstr, errstr_size);
     if (!r) return GH_ERR_PG;
     for (int i = 0; i < PQntuples(r); i++)
-        fprintf(out, "person %s: stored %s, derived %s\n", PQgetvalue(r, i, 0),
-                gh__grid_val(r, i, 1), PQgetvalue(r, i, 2));
+        fprintf(out, "%s %s: %s %s, derived %s\n", kind, PQgetvalue(r, i, 0),
+                held_as, gh__grid_val(r, i, 1), gh__grid_val(r, i, 2));
     *n = PQntuples(r) ? strtol(PQgetvalue(r, 0, 3), NULL, 10) : 0;
     PQclear(r);
     return GH_OK;
@@ -83,16 +85,10 @@ static const char BUILDINGS_SQL[] =
 
 static gh_err_t recount_buildings(PGconn *db, FILE *out, long *n, char *errstr,
                                   size_t errstr_size) {
-    PGresult *r = gh_pg_query_what(db, BUILDINGS_SQL, 0, NULL,
-                                   "compare the published buildings", errstr,
-                                   errstr_size);
-    if (!r) return GH_ERR_PG;
-    for (int i = 0; i < PQntuples(r); i++)
-        fprintf(out, "building %s: published %s, derived %s\n",
-                PQgetvalue(r, i, 0), gh__grid_val(r, i, 1),
-                gh__grid_val(r, i, 2));
-    *n = PQntuples(r) ? strtol(PQgetvalue(r, 0, 3), NULL, 10) : 0;
-    PQclear(r);
+    gh_err_t e =
+        differences(db, BUILDINGS_SQL, "compare the published buildings",
+                    "building", "published", out, n, errstr, errstr_size);
+    if (e) return e;
     PGresult *c = *n ? NULL
                      : gh_pg_query_what(db,
                                         "SELECT count(*) FROM entity_view "
@@ -151,7 +147,9 @@ static gh_err_t recount(PGconn *db, FILE *out, long *mismatches, char *errstr,
                 "be that lag; run it again\n",
                 PQgetvalue(n, 0, 1));
     long bad_attrs = 0;
-    gh_err_t e = recount_attrs(db, out, &bad_attrs, errstr, errstr_size);
+    gh_err_t e =
+        differences(db, ATTRS_SQL, "compare every resident's attributes",
+                    "person", "stored", out, &bad_attrs, errstr, errstr_size);
     if (!e)
         fprintf(out, "%s residents' attributes derived afresh: %s\n",
                 PQgetvalue(n, 0, 2),

@@ -105,6 +105,17 @@ static void wait_building(const char *id, const char *want, const char *what) {
     gf_wait_hub(what, sql, want);
 }
 
+/* 公安 registers 童家社区3栋303 with its standard address code. */
+static void register_tj303(gh_test_stack_t *s) {
+    gh_test_exec(s->dept,
+                 "INSERT INTO ga_bzdz (dzbm, xzqhdm, jdxzdm, sqjwhdm, jlxmc, "
+                 "mph, xqmc, ldh, dyh, hsh, dzjb, dzqc, pcsdm, zrqdm, zxbz, "
+                 "djsj, gxsj) VALUES ('4313020020020003010303', '431302', "
+                 "'431302002', '431302002002', '童家路', '26号', '童家新村', "
+                 "'3栋', '1单元', '303室', '5', '童家新村3栋1单元303室', "
+                 "'431302510000', 'ZRQ-4313020102', '0', now(), now())");
+}
+
 Test(place, buildings_snapshot_insert_update_delete_truncate) {
     gh_test_stack_t *s = start();
     /* Snapshot: one view record per golden building: 公安's standard
@@ -132,13 +143,7 @@ Test(place, buildings_snapshot_insert_update_delete_truncate) {
                 "after the snapshot");
 
     /* Insert: a new room, 公安's with its code, 综治's typed without. */
-    gh_test_exec(s->dept,
-                 "INSERT INTO ga_bzdz (dzbm, xzqhdm, jdxzdm, sqjwhdm, jlxmc, "
-                 "mph, xqmc, ldh, dyh, hsh, dzjb, dzqc, pcsdm, zrqdm, zxbz, "
-                 "djsj, gxsj) VALUES ('4313020020020003010303', '431302', "
-                 "'431302002', '431302002002', '童家路', '26号', '童家新村', "
-                 "'3栋', '1单元', '303室', '5', '童家新村3栋1单元303室', "
-                 "'431302510000', 'ZRQ-4313020102', '0', now(), now())");
+    register_tj303(s);
     gh_test_exec(s->dept, "INSERT INTO zz_fw (fwbh, bzdzbm, fwdz, sqbm, ldh, "
                           "dyh, fh, wgbm, fwyt) VALUES ('FW0010303', NULL, "
                           "'童家社区3栋303', 'LP-TJ', '3', NULL, '303室', "
@@ -171,13 +176,7 @@ Test(place, buildings_snapshot_insert_update_delete_truncate) {
     /* 公安 registers the code again: the house joins it, and its own
      * building, left with no record, is tombstoned (it stayed published
      * before migration 019). */
-    gh_test_exec(s->dept,
-                 "INSERT INTO ga_bzdz (dzbm, xzqhdm, jdxzdm, sqjwhdm, jlxmc, "
-                 "mph, xqmc, ldh, dyh, hsh, dzjb, dzqc, pcsdm, zrqdm, zxbz, "
-                 "djsj, gxsj) VALUES ('4313020020020003010303', '431302', "
-                 "'431302002', '431302002002', '童家路', '26号', '童家新村', "
-                 "'3栋', '1单元', '303室', '5', '童家新村3栋1单元303室', "
-                 "'431302510000', 'ZRQ-4313020102', '0', now(), now())");
+    register_tj303(s);
     wait_building(tj303,
                   "LP-TJ-02 gongan:4313020020020003010303 "
                   "zongzhi:FW0010303",
