@@ -196,12 +196,73 @@ gh_err_t gh_pg_result_error(const PGresult *r, PGconn *c, const char *what,
         detail ? detail : "", hint ? " HINT: " : "", hint ? hint : "");
 }
 
+/* Waits until the statement sent on c has a result ready (or the
+ * connection fails: PQgetResult then says so). A stop whose budget is all
+ * but used up cancels a statement still running: the server stops it at
+ * once and drops its locks, where a client that exits leaves it running
+ * until it next writes to the socket (a restarted hub would wait for it),
+ * and the stop ends with its own closing line, not the watchdog's. */
+static void await_ready(PGconn *c) {
+    int cancelled = 0, waited = 0;
+    while (PQisBusy(c)) {
+        if (!cancelled && waited && gh_shutdown_requested() &&
+            gh_shutdown_left_ms() <= GH_SHUTDOWN_GRACE_MS) {
+            PGcancel *cn = PQgetCancel(c);
+            char why[256];
+            if (cn && PQcancel(cn, why, sizeof(why)))
+                gh_log_info("pg", "a statement still running is cancelled "
+                                  "to stop within the budget");
+            else
+                gh_log_warn("pg", "cancelling a statement to stop: %s",
+                            cn ? why : "no connection");
+            PQfreeCancel(cn);
+            cancelled = 1;
+        }
+        struct pollfd pfd = {PQsocket(c), POLLIN, 0};
+        if (pfd.fd < 0) return;
+        int n = poll(&pfd, 1, 100);
+        if (n < 0 && errno != EINTR) return;
+        waited = 1;
+        if (n > 0 && !PQconsumeInput(c)) return;
+    }
+}
+
+/* PQexec / PQexecParams, waiting as above. As PQexec: the last result,
+ * or the first error (the server skips what follows it), or a COPY state
+ * at once. NULL if the statement could not be sent. */
+static PGresult *exec_await(PGconn *c, const char *sql, int nparams,
+                            const char *const *params) {
+    int sent = nparams ? PQsendQueryParams(c, sql, nparams, NULL, params, NULL,
+                                           NULL, 0)
+                       : PQsendQuery(c, sql);
+    if (!sent) return NULL;
+    PGresult *last = NULL;
+    for (;;) {
+        await_ready(c);
+        PGresult *r = PQgetResult(c);
+        if (!r) break;
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT ||
+            st == PGRES_COPY_BOTH) {
+            PQclear(last);
+            return r;
+        }
+        ExecStatusType ls = last ? PQresultStatus(last) : PGRES_EMPTY_QUERY;
+        if (last && ls != PGRES_COMMAND_OK && ls != PGRES_TUPLES_OK &&
+            ls != PGRES_EMPTY_QUERY) {
+            PQclear(r); /* keep the first error */
+            continue;
+        }
+        PQclear(last);
+        last = r;
+    }
+    return last;
+}
+
 PGresult *gh_pg_query_what(PGconn *c, const char *sql, int nparams,
                            const char *const *params, const char *what,
                            char *errstr, size_t errstr_size) {
-    PGresult *r =
-        nparams ? PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
-                : PQexec(c, sql);
+    PGresult *r = exec_await(c, sql, nparams, params);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         char head[160];

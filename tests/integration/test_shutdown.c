@@ -10,7 +10,8 @@
  * refused, messages kept), the broker gone (its process stopped: the
  * embedded broker keeps nothing), the hub's PostgreSQL stopped (a cluster
  * of its own), the hub's database session frozen (SIGSTOP: a server that
- * stops answering, which only the watchdog can get out of).
+ * stops answering, which only the watchdog can get out of), a statement
+ * of the hub's waiting on a lock (cancelled, so the hub stops by itself).
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -362,6 +363,72 @@ Test(shutdown, hub_database_frozen) {
     for (int i = 0; i < g_nfrozen; i++)
         kill(g_frozen[i], SIGCONT);
     g_nfrozen = 0;
+    start_hub(s, NULL);
+    gh_test_wait_settled(s, g_hub, SETTLE_MS);
+    assert_view_exact(s);
+    gh_test_stop_clean(s);
+}
+
+typedef struct lock_wait_arg {
+    PGconn *db;
+} lock_wait_arg_t;
+
+static int hub_waits_on_lock(void *arg) {
+    lock_wait_arg_t *a = arg;
+    return gh_test_try_count(a->db,
+                             "SELECT count(*) FROM pg_stat_activity WHERE "
+                             "datname = current_database() AND "
+                             "application_name = 'gridhub' AND "
+                             "wait_event_type = 'Lock'") > 0;
+}
+
+static int hub_sessions_gone(void *arg) {
+    lock_wait_arg_t *a = arg;
+    return gh_test_try_count(a->db, "SELECT count(*) FROM pg_stat_activity "
+                                    "WHERE datname = current_database() AND "
+                                    "application_name = 'gridhub'") == 0;
+}
+
+/* A batch waits on a lock another session holds (a long statement, as
+ * far as the hub can tell): the stop cancels it when the budget is all
+ * but used up, so the hub exits by itself, with its closing line, and
+ * the server is not left running the statement for a restarted hub to
+ * wait on. */
+Test(shutdown, hub_statement_cancelled) {
+    gh_test_stack_t *s = new_stack();
+    start_connector(s, "shutdown.timeout.ms=3000");
+    start_hub(s, NULL);
+    g_hub = gh_test_pg_connect(s->hub_db);
+    insert_rows(s, 0, 30);
+    gh_test_wait_settled(s, g_hub, SETTLE_MS);
+
+    PGconn *locker = gh_test_pg_connect(s->hub_db);
+    gh_test_exec(locker, "BEGIN");
+    gh_test_exec(locker, "LOCK TABLE source_person IN ACCESS EXCLUSIVE MODE");
+    insert_rows(s, 30, 10);
+    lock_wait_arg_t a = {g_hub};
+    cr_assert(gh_test_wait_until(hub_waits_on_lock, &a, 60000),
+              "the hub's batch never waited on the lock");
+
+    char hlog[4096];
+    snprintf(hlog, sizeof(hlog), "%s", gh_test_stack_hub_log(s));
+    int rc = sigterm_hub(s);
+    /* 3 if the statement was a batch's (left for the next start), 0 if
+     * it was a refresh between batches (nothing in flight) */
+    cr_assert(rc == 0 || rc == 3, "hub exit %d", rc);
+    assert_log_has(hlog, "cancelled to stop");
+    assert_log_has(hlog, "hub: stopped ");
+    char *log = gh_read_file(hlog, NULL);
+    cr_assert_not_null(log);
+    cr_assert_null(strstr(log, "a call is blocked"),
+                   "the watchdog ended the hub: the statement was not "
+                   "cancelled");
+    free(log);
+    cr_assert(gh_test_wait_until(hub_sessions_gone, &a, 5000),
+              "a session of the stopped hub is still there");
+
+    gh_test_exec(locker, "ROLLBACK");
+    PQfinish(locker);
     start_hub(s, NULL);
     gh_test_wait_settled(s, g_hub, SETTLE_MS);
     assert_view_exact(s);
