@@ -1,7 +1,9 @@
 /* Persons first (lanes.h). The backlog is the assigned person partitions'
  * high watermarks, as the consumer's fetches last saw them, less its
- * positions: no request to the cluster, so it costs nothing per batch and
- * waits on nothing. */
+ * positions: no request to the cluster per batch. A partition nothing was
+ * consumed from yet has no position; its committed offset (asked once per
+ * assignment) stands in for it, or its low watermark if the group never
+ * committed one (the hub reads a new partition from its start). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +21,10 @@ struct gh_lanes {
     int64_t paused_at; /* ms */
     int ran;           /* batches since the last resume */
     long long pauses;
+    /* The assigned person partitions and where the consumer started
+     * each (committed offset; RD_KAFKA_OFFSET_INVALID: none, -2: not
+     * known, the cluster did not answer). NULL until asked. */
+    rd_kafka_topic_partition_list_t *start;
 };
 
 gh_lanes_t *gh_lanes_new(const gh_conf_t *conf, const gh_origin_t *origin) {
@@ -31,6 +37,8 @@ gh_lanes_t *gh_lanes_new(const gh_conf_t *conf, const gh_origin_t *origin) {
 }
 
 void gh_lanes_destroy(gh_lanes_t *l) {
+    if (!l) return;
+    if (l->start) rd_kafka_topic_partition_list_destroy(l->start);
     free(l);
 }
 
@@ -50,8 +58,31 @@ static int is_person(const gh_lanes_t *l, const char *topic) {
     return ent && !strcmp(ent, "person");
 }
 
-/* The person partitions' backlog; -1 when no watermark is known yet. */
-static int64_t person_lag(const gh_lanes_t *l, rd_kafka_t *c,
+/* Whether `pos` names the partitions `start` does, in order. */
+static int same_partitions(const rd_kafka_topic_partition_list_t *a,
+                           const rd_kafka_topic_partition_list_t *b) {
+    if (!a || !b || a->cnt != b->cnt) return 0;
+    for (int i = 0; i < a->cnt; i++)
+        if (a->elems[i].partition != b->elems[i].partition ||
+            strcmp(a->elems[i].topic, b->elems[i].topic))
+            return 0;
+    return 1;
+}
+
+/* The committed offsets of the person partitions `pos`, asked once per
+ * assignment (a round trip to the group coordinator, at most 1 s). */
+static void learn_start(gh_lanes_t *l, rd_kafka_t *c,
+                        const rd_kafka_topic_partition_list_t *pos) {
+    if (same_partitions(l->start, pos)) return;
+    if (l->start) rd_kafka_topic_partition_list_destroy(l->start);
+    l->start = rd_kafka_topic_partition_list_copy(pos);
+    rd_kafka_resp_err_t err = rd_kafka_committed(c, l->start, 1000);
+    for (int i = 0; i < l->start->cnt; i++)
+        if (err || l->start->elems[i].err) l->start->elems[i].offset = -2;
+}
+
+/* The person partitions' backlog; -1 when none is known yet. */
+static int64_t person_lag(gh_lanes_t *l, rd_kafka_t *c,
                           rd_kafka_topic_partition_list_t *as) {
     rd_kafka_topic_partition_list_t *pos =
         rd_kafka_topic_partition_list_new(as->cnt);
@@ -61,6 +92,7 @@ static int64_t person_lag(const gh_lanes_t *l, rd_kafka_t *c,
                                               as->elems[i].partition);
     int64_t lag = -1;
     if (pos->cnt && !rd_kafka_position(c, pos)) {
+        learn_start(l, c, pos);
         for (int i = 0; i < pos->cnt; i++) {
             int64_t lo = -1, hi = -1;
             rd_kafka_topic_partition_t *p = &pos->elems[i];
@@ -68,8 +100,12 @@ static int64_t person_lag(const gh_lanes_t *l, rd_kafka_t *c,
                                                &hi) ||
                 hi < 0)
                 continue;
-            /* Nothing consumed yet: all of it waits. */
-            int64_t at = p->offset >= 0 ? p->offset : lo < 0 ? 0 : lo;
+            int64_t at = p->offset;
+            if (at < 0) {
+                int64_t st = l->start->elems[i].offset;
+                if (st == -2) continue; /* not known: not counted */
+                at = st >= 0 ? st : lo < 0 ? 0 : lo;
+            }
             lag = (lag < 0 ? 0 : lag) + (hi > at ? hi - at : 0);
         }
     }

@@ -365,6 +365,38 @@ Test(grid, households_across_departments) {
     cr_assert_str_eq(
         json_string_value(json_object_get(hlast, "head_person_id")), want_head);
     json_decref(hlast);
+
+    /* Update, delete, truncate reach the view and the subscriber: 计生
+     * counts a sixth member, 公安's record goes (计生's stays), then
+     * 计生's whole table: the household has no record left. */
+    char *recs = gh_xasprintf(
+        "SELECT CASE WHEN NOT active THEN 'gone' ELSE (SELECT string_agg(r "
+        "->> 'department' || ':' || coalesce(r ->> 'member_count', '-'), ' ' "
+        "ORDER BY r ->> 'department') FROM jsonb_array_elements(body -> "
+        "'records') r) END FROM entity_view WHERE entity = 'household' AND "
+        "id = '%s'",
+        zhang);
+    gh_test_exec(s->dept, "UPDATE js_jtda SET jtrks = 6, czsj = now() WHERE "
+                          "jtbh = '4313020020010001'");
+    char *before = gh_test_scalar(gf_hub, "%s", recs);
+    cr_assert(strstr(before, "jisheng:") != NULL, "%s", before);
+    free(before);
+    /* 公安's 户 has no member count */
+    gf_wait_hub("计生's record updated", recs, "gongan:- jisheng:6");
+    gh_test_exec(s->dept, "DELETE FROM ga_hu WHERE hh = '102300011'");
+    gf_wait_hub("公安's record deleted", recs, "jisheng:6");
+    gf_wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
+    hlast = gf_last_sent(s, "household", zhang);
+    cr_assert_eq(json_array_size(json_object_get(hlast, "records")), 1,
+                 "the subscriber's last copy has 计生's record alone");
+    json_decref(hlast);
+    gh_test_exec(s->dept, "TRUNCATE js_jtda");
+    gf_wait_hub("计生's households truncated", recs, "gone");
+    gf_wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
+    hlast = gf_last_sent(s, "household", zhang);
+    cr_assert(json_is_null(hlast), "the subscriber's last copy is a tombstone");
+    json_decref(hlast);
+    free(recs);
     rc = gf_cli(s, "household", "H999999999", &out);
     cr_assert_eq(rc, 2, "an unknown household: exit %d: %s", rc, out);
     free(out);
@@ -647,5 +679,25 @@ Test(grid, views_follow_moves) {
                 want3);
     gf_wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
     gf_recount_agrees(s, "after kill -9");
+
+    /* 7. Events deleted and truncated: the event is tombstoned, and with
+     * 综治's whole table every event and every open count goes. */
+    gh_test_exec(s->dept, "DELETE FROM zz_wgsj WHERE sjbh = 'SJ-V1'");
+    const char *ev = "SELECT CASE WHEN active THEN 'here' ELSE 'gone' END "
+                     "FROM entity_view WHERE entity = 'event' AND id = "
+                     "'zongzhi:grid_event:SJ-V1'";
+    gf_wait_hub("the event deleted", ev, "gone");
+    gh_test_exec(s->dept, "TRUNCATE zz_wgsj");
+    gf_wait_hub("综治's events truncated",
+                "SELECT count(*) FILTER (WHERE active) || '/' || (SELECT "
+                "sum((body ->> 'open_events')::int) FROM entity_view WHERE "
+                "entity = 'grid' AND active) FROM entity_view WHERE entity = "
+                "'event' AND id LIKE 'zongzhi:%'",
+                "0/0");
+    gf_wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
+    last = gf_last_sent(s, "event", "zongzhi:grid_event:SJ-V1");
+    cr_assert(json_is_null(last), "the subscriber's last copy is a tombstone");
+    json_decref(last);
+    gf_recount_agrees(s, "after the events went");
     gh_test_stop_clean(s);
 }
