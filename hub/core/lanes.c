@@ -20,7 +20,6 @@ struct gh_lanes {
     int paused;
     int64_t paused_at; /* ms */
     int ran;           /* batches since the last resume */
-    long long pauses;
     /* The assigned person partitions and where the consumer started
      * each (committed offset; RD_KAFKA_OFFSET_INVALID: none, -2: not
      * known, the cluster did not answer). NULL until asked. */
@@ -58,7 +57,7 @@ static int is_person(const gh_lanes_t *l, const char *topic) {
     return ent && !strcmp(ent, "person");
 }
 
-/* Whether `pos` names the partitions `start` does, in order. */
+/* Whether a and b name the same partitions, in the same order. */
 static int same_partitions(const rd_kafka_topic_partition_list_t *a,
                            const rd_kafka_topic_partition_list_t *b) {
     if (!a || !b || a->cnt != b->cnt) return 0;
@@ -143,7 +142,6 @@ void gh_lanes_update(gh_lanes_t *l, rd_kafka_t *c) {
     if (pause && !l->paused) {
         l->paused = 1;
         l->paused_at = now;
-        l->pauses++;
         gh_log_info(LOG,
                     "%lld person messages wait: the other entities' topics "
                     "are paused until fewer than %lld do (at most %lld ms)",

@@ -27,8 +27,10 @@ gh_lanes_t *gh_lanes_new(const gh_conf_t *conf, const gh_origin_t *origin);
 void gh_lanes_destroy(gh_lanes_t *l);
 
 /* Before each batch: measures the person topics' backlog on consumer `c`
- * (positions against the high watermarks of its last fetches) and pauses
- * or resumes the other topics' partitions it is assigned. */
+ * (positions, or committed offsets where nothing was read yet, against
+ * the high watermarks of its last fetches) and pauses or resumes the
+ * other topics' partitions it is assigned. May wait up to 1 s for the
+ * group coordinator once per assignment. */
 void gh_lanes_update(gh_lanes_t *l, rd_kafka_t *c);
 
 /* Whether the other topics are paused now. */

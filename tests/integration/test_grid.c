@@ -141,6 +141,10 @@ Test(grid, hierarchy_roster_and_issues) {
         "SELECT array_to_string(path_names, ' / ') FROM grid WHERE code "
         "= 'LP-DT-01'",
         "娄星区 / 乐坪街道 / 大塘社区 / 大塘一网格");
+    gf_wait_hub("the renamed grid's view record",
+                "SELECT body ->> 'name' FROM entity_view WHERE entity = "
+                "'grid' AND id = 'LP-DT-01' AND active",
+                "大塘一网格");
     rc = gf_cli(s, "check", NULL, &out);
     cr_assert_eq(rc, 3);
     cr_assert_not_null(strstr(out, "LP-DT-01 大塘一网格: fails 1+1+N: no "
@@ -203,6 +207,10 @@ Test(grid, hierarchy_roster_and_issues) {
         "staff_grid_unknown:WGY0006 staff_grid_unknown:WGY0007 "
         "staff_grid_unknown:WGY0008 unit_ambiguous:DJ-LPJD-DTSQ-02 "
         "unit_unmapped:DJ-NEW");
+    gf_wait_hub("the deleted grid's view record tombstoned",
+                "SELECT active FROM entity_view WHERE entity = 'grid' AND id "
+                "= 'LP-TJ-01'",
+                "f");
     rc = gf_cli(s, "issues", NULL, &out);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert_not_null(strstr(out, "zuzhi's unit DJ-LPJD-DTSQ-02 maps to 2 "
