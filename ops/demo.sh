@@ -397,10 +397,10 @@ sed 's/^/  /' "$WORK/oracle.txt" | grep -v '^  policy ' | tail -6
 ((${oracle_rc:-0} == 0)) || fail "the independent check found records outside the policy" "$WORK/oracle.txt"
 # With the load stopped the views settle: what was published must then equal
 # a recount from the hub's tables (under load it lags by design).
-echo "  every grid's published counts and every resident's attributes against a recount (gridhub grid recount):"
+echo "  every grid's published counts, every resident's attributes and every building against a recount (gridhub grid recount):"
 recount_ok() { "$GH" grid recount -c "$HUBCONF" >"$WORK/recount.txt" 2>&1; }
-wait_until 90 "published grid counts and attributes equal to a recount" "$WORK/recount.txt" recount_ok
-grep -E 'recounted|derived afresh' "$WORK/recount.txt" | sed 's/^/    /'
+wait_until 90 "published grid counts, attributes and buildings equal to a recount" "$WORK/recount.txt" recount_ok
+grep -E 'recounted|derived afresh|buildings:' "$WORK/recount.txt" | sed 's/^/    /'
 
 step "The security officer: who received what, and proof that the record was not altered (docs/audit.md)"
 HUB_CI="$CI_BASE dbname=hub"
