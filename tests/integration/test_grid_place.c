@@ -39,7 +39,12 @@ static const char POLICY[] = "subscriber.test.department=test\n"
                              "rows.test.grid=all\n"
                              "field.test.grid.*=clear\n"
                              "rows.test.building=all\n"
-                             "field.test.building.*=clear\n";
+                             "field.test.building.*=clear\n"
+                             "field.test.building.room_no=drop\n"
+                             "subscriber.other.department=other\n"
+                             "subscriber.other.role=tests\n"
+                             "rows.other.person=all\n"
+                             "field.other.person.*=clear\n";
 
 static gh_test_stack_t *start(void) {
     gh_test_stack_t *s = gf_two_departments("zongzhi", "gongan", TOPICS, NULL);
@@ -141,6 +146,24 @@ Test(place, buildings_snapshot_insert_update_delete_truncate) {
     expect_sent(s, tj301,
                 "LP-TJ-01 gongan:4313020020020003010301 zongzhi:FW0010301",
                 "after the snapshot");
+    /* The policy holds for buildings as for persons: test's copy has no
+     * room number (dropped), and subscriber other, given persons but no
+     * building rule, is sent no building. */
+    json_t *last = gf_last_sent(s, "building", tj301);
+    cr_assert(json_is_object(last));
+    cr_assert_str_eq(json_string_value(json_object_get(last, "building_no")),
+                     "3");
+    cr_assert_null(json_object_get(last, "room_no"),
+                   "room_no was sent despite field.test.building.room_no=drop");
+    json_decref(last);
+    gf_wait_hub("persons for subscriber other",
+                "SELECT count(*) > 0 FROM feed_state WHERE subscriber = "
+                "'other' AND entity = 'person' AND digest IS NOT NULL",
+                "t");
+    cr_assert_eq(gh_test_count(gf_hub, "SELECT count(*) FROM feed_state "
+                                       "WHERE subscriber = 'other' AND entity "
+                                       "<> 'person' AND digest IS NOT NULL"),
+                 0, "subscriber other was sent records it has no rule for");
 
     /* Insert: a new room, 公安's with its code, 综治's typed without. */
     register_tj303(s);
