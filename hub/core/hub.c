@@ -81,10 +81,10 @@ const gh_conf_prop_t gh_hub_props[] = {
     {"batch.max.ms", GH_CONF_INT, "500", 0, 1, 60000, NULL, NULL,
      "Longest wait to fill a batch."},
     {"priority.person.lag", GH_CONF_INT, "1000", 0, 0, 100000000, NULL, NULL,
-     "Persons first: while at least this many person messages wait, the "
-     "other entities' topics are paused (a bulk load of households or "
-     "registrations never delays identity resolution; docs/grid.md). 0: "
-     "every topic is read alike."},
+     "Persons first: once at least this many person messages wait, the "
+     "other entities' topics are paused until fewer than a tenth as many "
+     "do (a bulk load of households or registrations never delays identity "
+     "resolution; docs/grid.md). 0: every topic is read alike."},
     {"priority.person.max.ms", GH_CONF_INT, "60000", 0, 1, 86400000, NULL, NULL,
      "Longest the other entities' topics stay paused for persons; then they "
      "run for a batch at least, so a steady flood of persons cannot starve "

@@ -47,9 +47,13 @@ int gh_lanes_paused(const gh_lanes_t *l) {
 
 int gh_lanes_decide(int64_t lag, int64_t threshold, int64_t paused_ms,
                     int64_t max_ms, int ran_batches) {
-    if (threshold <= 0 || lag < threshold) return 0;
-    if (paused_ms < 0) return ran_batches > 0; /* they had their batch */
-    return paused_ms < max_ms;
+    if (threshold <= 0 || lag < 0) return 0;
+    if (paused_ms < 0) /* running: a backlog, and they had their batch */
+        return lag >= threshold && ran_batches > 0;
+    /* Paused until the persons are (nearly) drained, not merely under the
+     * threshold: resumed at 999 waiting, the last persons would share a
+     * batch with a full load of the others. */
+    return lag >= (threshold + 9) / 10 && paused_ms < max_ms;
 }
 
 static int is_person(const gh_lanes_t *l, const char *topic) {
@@ -145,7 +149,7 @@ void gh_lanes_update(gh_lanes_t *l, rd_kafka_t *c) {
         gh_log_info(LOG,
                     "%lld person messages wait: the other entities' topics "
                     "are paused until fewer than %lld do (at most %lld ms)",
-                    (long long)lag, (long long)l->threshold,
+                    (long long)lag, (long long)((l->threshold + 9) / 10),
                     (long long)l->max_ms);
     } else if (!pause && l->paused) {
         l->paused = 0;

@@ -3,9 +3,9 @@
  * hub's consumer pauses the other entities' topics (grids, buildings,
  * households, registrations...), so a bulk load of those never delays
  * identity resolution. The paused topics lose nothing: they resume where
- * they stopped, when the person backlog falls under the threshold, and at
- * the latest after `priority.person.max.ms` (then for one batch at
- * least), so a steady flood of persons cannot starve them.
+ * they stopped, when the person backlog falls under a tenth of the
+ * threshold, and at the latest after `priority.person.max.ms` (then for
+ * one batch at least), so a steady flood of persons cannot starve them.
  * docs/grid.md, "Persons first".
  */
 #ifndef GH_HUB_LANES_H
