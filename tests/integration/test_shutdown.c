@@ -105,6 +105,18 @@ static void insert_rows(gh_test_stack_t *s, int from, int n) {
     }
 }
 
+/* A stack whose connector (with shutdown budget `budget`) and hub run,
+ * with `rows` department rows already in the view; g_hub connected. */
+static gh_test_stack_t *settled_stack(const char *budget, int rows) {
+    gh_test_stack_t *s = new_stack();
+    start_connector(s, budget);
+    start_hub(s, NULL);
+    g_hub = gh_test_pg_connect(s->hub_db);
+    insert_rows(s, 0, rows);
+    gh_test_wait_settled(s, g_hub, SETTLE_MS);
+    return s;
+}
+
 /* SIGTERM to each process at once; each must exit within the budget plus
  * the slack. Returns the exit statuses in rc[]. */
 static void sigterm_all(gh_test_proc_t **p, const char *const *names, int n,
@@ -160,12 +172,7 @@ static void assert_view_exact(gh_test_stack_t *s) {
  * both give up after their budget, exit 3 saying what they left, and the
  * next start delivers it. */
 Test(shutdown, broker_unreachable) {
-    gh_test_stack_t *s = new_stack();
-    start_connector(s, "shutdown.timeout.ms=3000");
-    start_hub(s, NULL);
-    g_hub = gh_test_pg_connect(s->hub_db);
-    insert_rows(s, 0, 40);
-    gh_test_wait_settled(s, g_hub, SETTLE_MS);
+    gh_test_stack_t *s = settled_stack("shutdown.timeout.ms=3000", 40);
 
     kill(gh_test_proc_pid(s->broker), SIGUSR1);
     char log[4096];
@@ -217,12 +224,7 @@ Test(shutdown, broker_unreachable) {
  * its budget is a minute. With a new (empty) broker both carry on and the
  * hub's database ends equal to the department table. */
 Test(shutdown, broker_gone_second_signal) {
-    gh_test_stack_t *s = new_stack();
-    start_connector(s, "shutdown.timeout.ms=60000");
-    start_hub(s, NULL);
-    g_hub = gh_test_pg_connect(s->hub_db);
-    insert_rows(s, 0, 30);
-    gh_test_wait_settled(s, g_hub, SETTLE_MS);
+    gh_test_stack_t *s = settled_stack("shutdown.timeout.ms=60000", 30);
 
     cr_assert_eq(gh_test_stop(s->broker, 10000), 0, "broker stops cleanly");
     gh_test_proc_free(s->broker);
@@ -331,12 +333,7 @@ Test(shutdown, hub_database_stopped) {
  * one second. Thawed, the database rolls the hub's half-done work back and
  * the restarted hub redoes it exactly. */
 Test(shutdown, hub_database_frozen) {
-    gh_test_stack_t *s = new_stack();
-    start_connector(s, "shutdown.timeout.ms=3000");
-    start_hub(s, NULL);
-    g_hub = gh_test_pg_connect(s->hub_db);
-    insert_rows(s, 0, 30);
-    gh_test_wait_settled(s, g_hub, SETTLE_MS);
+    gh_test_stack_t *s = settled_stack("shutdown.timeout.ms=3000", 30);
 
     PGresult *r = PQexec(g_hub, "SELECT pid FROM pg_stat_activity WHERE "
                                 "datname = current_database() AND pid <> "
@@ -395,12 +392,7 @@ static int hub_sessions_gone(void *arg) {
  * the server is not left running the statement for a restarted hub to
  * wait on. */
 Test(shutdown, hub_statement_cancelled) {
-    gh_test_stack_t *s = new_stack();
-    start_connector(s, "shutdown.timeout.ms=3000");
-    start_hub(s, NULL);
-    g_hub = gh_test_pg_connect(s->hub_db);
-    insert_rows(s, 0, 30);
-    gh_test_wait_settled(s, g_hub, SETTLE_MS);
+    gh_test_stack_t *s = settled_stack("shutdown.timeout.ms=3000", 30);
 
     PGconn *locker = gh_test_pg_connect(s->hub_db);
     gh_test_exec(locker, "BEGIN");
