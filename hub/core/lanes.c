@@ -41,10 +41,6 @@ void gh_lanes_destroy(gh_lanes_t *l) {
     free(l);
 }
 
-int gh_lanes_paused(const gh_lanes_t *l) {
-    return l && l->paused;
-}
-
 int gh_lanes_decide(int64_t lag, int64_t threshold, int64_t paused_ms,
                     int64_t max_ms, int ran_batches) {
     if (threshold <= 0 || lag < 0) return 0;

@@ -33,9 +33,6 @@ void gh_lanes_destroy(gh_lanes_t *l);
  * group coordinator once per assignment. */
 void gh_lanes_update(gh_lanes_t *l, rd_kafka_t *c);
 
-/* Whether the other topics are paused now. */
-int gh_lanes_paused(const gh_lanes_t *l);
-
 /* The decision alone, for a backlog of `lag` person messages (-1:
  * unknown): 1 to pause the other topics, 0 to let them run. `paused_ms`
  * is how long they have been paused (-1: they run); `ran_batches` how
