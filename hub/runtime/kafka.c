@@ -392,6 +392,36 @@ long gh_kafka_producer_close(rd_kafka_t *rk, int timeout_ms) {
     return left;
 }
 
+/* Applies a rebalance event met while closing: leaving the group revokes
+ * the assignment, and with the queue form of close the application must
+ * apply that itself. */
+static void close_serve(rd_kafka_t *rk, rd_kafka_event_t *ev) {
+    if (rd_kafka_event_type(ev) != RD_KAFKA_EVENT_REBALANCE ||
+        rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+        return;
+    if (!strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE")) {
+        rd_kafka_error_t *e2 = rd_kafka_incremental_unassign(
+            rk, rd_kafka_event_topic_partition_list(ev));
+        if (e2) rd_kafka_error_destroy(e2);
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+static int has_assignment(rd_kafka_t *rk) {
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(rk, &parts)) return 0;
+    int n = parts->cnt;
+    rd_kafka_topic_partition_list_destroy(parts);
+    return n > 0;
+}
+
+/* How long a close whose time is up still waits for the revoke of the
+ * assignment. Until the application answers it, librdkafka does not let
+ * the group terminate, and destroying the client blocks indefinitely (seen
+ * as the watchdog ending a hub whose brokers were down). */
+#define CLOSE_REVOKE_MS 500
+
 int gh_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms) {
     if (!rk) return 0;
     int64_t deadline = gh_now_ms() + timeout_ms;
@@ -404,23 +434,17 @@ int gh_kafka_consumer_close(rd_kafka_t *rk, int timeout_ms) {
         rd_kafka_error_destroy(err);
     } else {
         int step;
+        rd_kafka_event_t *ev;
         while (!(closed = rd_kafka_consumer_closed(rk)) &&
                (step = close_step(deadline)) > 0) {
-            rd_kafka_event_t *ev = rd_kafka_queue_poll(q, step);
-            if (!ev) continue;
-            /* Leaving the group revokes the assignment; with the queue
-             * form of close the application must apply that itself. */
-            if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE &&
-                rd_kafka_event_error(ev) ==
-                    RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
-                if (!strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE")) {
-                    rd_kafka_error_t *e2 = rd_kafka_incremental_unassign(
-                        rk, rd_kafka_event_topic_partition_list(ev));
-                    if (e2) rd_kafka_error_destroy(e2);
-                } else {
-                    rd_kafka_assign(rk, NULL);
-                }
-            }
+            if (!(ev = rd_kafka_queue_poll(q, step))) continue;
+            close_serve(rk, ev);
+            rd_kafka_event_destroy(ev);
+        }
+        int64_t until = gh_now_ms() + CLOSE_REVOKE_MS;
+        while (!closed && has_assignment(rk) && gh_now_ms() < until) {
+            if (!(ev = rd_kafka_queue_poll(q, 50))) continue;
+            close_serve(rk, ev);
             rd_kafka_event_destroy(ev);
         }
     }

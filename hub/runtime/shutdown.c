@@ -114,7 +114,10 @@ int64_t gh_shutdown_left_ms(void) {
 }
 
 int gh_shutdown_expired(void) {
-    return stop_flag && gh_shutdown_left_ms() == 0;
+    if (!stop_flag) return 0;
+    int64_t keep = budget_ms / 4;
+    if (keep > GH_SHUTDOWN_CLOSE_MAX_MS) keep = GH_SHUTDOWN_CLOSE_MAX_MS;
+    return gh_shutdown_left_ms() <= keep;
 }
 
 int gh_shutdown_clamp_ms(int ms) {

@@ -66,8 +66,16 @@ void gh_shutdown_request(void);
  * then counting down to 0. */
 int64_t gh_shutdown_left_ms(void);
 
-/* A stop was requested and its budget is used up: give up what is in
- * flight and leave. */
+/* What the end of the budget keeps for closing clients (a Kafka client
+ * whose cluster is down takes a while to leave its group and end its
+ * threads): a quarter of it, at most this much. */
+#define GH_SHUTDOWN_CLOSE_MAX_MS 2000
+
+/* A stop was requested and the budget, less what it keeps for closing
+ * (GH_SHUTDOWN_CLOSE_MAX_MS), is used up: give up what is in flight and
+ * leave. Waiting for acknowledgements until the very end of the budget
+ * left nothing to close the clients with, and the watchdog, not the
+ * component, had the last word. */
 int gh_shutdown_expired(void);
 
 /* The smaller of `ms` and what is left of the budget (never negative): the

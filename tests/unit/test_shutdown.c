@@ -25,7 +25,11 @@ Test(shutdown, budget_counts_down_from_the_request) {
     cr_assert_leq(gh_shutdown_clamp_ms(1000), 400);
     cr_assert_eq(gh_shutdown_clamp_ms(5), 5);
     cr_assert_not(gh_shutdown_expired());
-    usleep(450 * 1000);
+    usleep(320 * 1000);
+    left = gh_shutdown_left_ms();
+    cr_assert_leq(left, 100, "left %lld", (long long)left);
+    cr_assert(gh_shutdown_expired(), "the last quarter is kept for closing");
+    usleep(130 * 1000);
     cr_assert_eq(gh_shutdown_left_ms(), 0);
     cr_assert(gh_shutdown_expired());
     cr_assert_eq(gh_shutdown_clamp_ms(100), 0);
