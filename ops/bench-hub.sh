@@ -28,7 +28,8 @@
 # Environment, for looking into a run: GH_BENCH_KEEP=1 keeps the logs and
 # the cluster's data; GH_BENCH_PG_LOG_MS=N logs statements slower than N ms;
 # GH_BENCH_PG_EXPLAIN_MS=N also their plans (auto_explain, nested statements
-# of the view functions included); GH_BENCH_HUB_ARGS adds hub arguments
+# of the view functions included), with GH_BENCH_PG_EXPLAIN_ANALYZE=1 the
+# time each plan node took; GH_BENCH_HUB_ARGS adds hub arguments
 # (e.g. "-X views.refresh.interval.ms=30000").
 set -euo pipefail
 
@@ -61,6 +62,7 @@ if [[ -n "${GH_BENCH_PG_EXPLAIN_MS:-}" ]]; then # their plans too, nested ones i
         -c "ALTER SYSTEM SET session_preload_libraries = 'auto_explain'" \
         -c "ALTER SYSTEM SET auto_explain.log_min_duration = ${GH_BENCH_PG_EXPLAIN_MS}" \
         -c "ALTER SYSTEM SET auto_explain.log_nested_statements = on" \
+        -c "ALTER SYSTEM SET auto_explain.log_analyze = ${GH_BENCH_PG_EXPLAIN_ANALYZE:-0}" \
         -c "SELECT pg_reload_conf()" >/dev/null
 fi
 DEPTS=(zongzhi gongan jisheng zuzhi chuangwen)

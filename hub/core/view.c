@@ -96,7 +96,8 @@ static void set_bool(avro_value_t *rec, const char *name, int x) {
         avro_value_set_boolean(&fv, x);
 }
 
-/* The attribute fields from person_attr's JSON (NULL: none known). A
+/* The attribute fields from person_attr's JSON (NULL: none known),
+ * family-planning records included (the policy decides who sees them). A
  * current grid derived there (docs/grid.md, "Current grid") replaces the
  * golden one. */
 static void set_attrs(avro_value_t *v, json_t *a) {
@@ -119,6 +120,21 @@ static void set_attrs(avro_value_t *v, json_t *a) {
     set_bool(v, "party_member",
              json_is_true(json_object_get(a, "party_member")));
     set_bool(v, "volunteer", json_is_true(json_object_get(a, "volunteer")));
+    avro_value_t arr, el;
+    size_t i;
+    json_t *r;
+    if (!avro_value_get_by_name(v, "family_planning", &arr, NULL))
+        json_array_foreach(json_object_get(a, "family_planning"), i, r) {
+            avro_value_append(&arr, &el, NULL);
+            set_text(&el, "record_type",
+                     json_string_value(json_object_get(r, "record_type")));
+            set_text(&el, "event_date",
+                     json_string_value(json_object_get(r, "event_date")));
+            set_text(&el, "department",
+                     json_string_value(json_object_get(r, "department")));
+            set_text(&el, "source_key",
+                     json_string_value(json_object_get(r, "source_key")));
+        }
 }
 
 /* Whether the current grid came from the residence's building: then the

@@ -43,15 +43,18 @@ static const char ATTRS_SQL[] =
     "x.household_id, 'grid_code', x.grid_code, 'grid_basis', x.grid_basis, "
     "'grid_source', x.grid_source, 'grid_at', x.grid_at, 'building_id', "
     "x.building_id, 'building_no', x.building_no, 'unit_no', x.unit_no, "
-    "'room_no', x.room_no)::text AS fresh FROM x FULL JOIN (SELECT a.* FROM "
+    "'room_no', x.room_no, 'family_planning', x.family_planning)::text AS "
+    "fresh FROM x FULL JOIN (SELECT a.* FROM "
     "person_attr a JOIN person p USING (person_id) WHERE p.active) a USING "
     "(person_id) WHERE (x.registration_type, x.valid_until, "
     "x.party_member, x.volunteer, x.staff_role, x.household_id, x.grid_code, "
     "x.grid_basis, x.grid_source, x.grid_at, x.building_id, x.building_no, "
-    "x.unit_no, x.room_no) IS DISTINCT FROM (a.registration_type, "
+    "x.unit_no, x.room_no, x.family_planning) IS DISTINCT FROM "
+    "(a.registration_type, "
     "a.valid_until, a.party_member, a.volunteer, a.staff_role, "
     "a.household_id, a.grid_code, a.grid_basis, a.grid_source, a.grid_at, "
-    "a.building_id, a.building_no, a.unit_no, a.room_no)) SELECT pid, "
+    "a.building_id, a.building_no, a.unit_no, a.room_no, "
+    "a.family_planning)) SELECT pid, "
     "stored, fresh, count(*) OVER () FROM d ORDER BY pid LIMIT 20";
 
 /* Runs a comparison returning (id, held, derived, count of all) for its

@@ -82,9 +82,14 @@ void gf_wait_hub(const char *what, const char *sql, const char *want) {
 /* The last value subscriber "test" received on hub.view.test.<entity> for
  * record `id` (found by its pseudonym), NULL if none; new reference. */
 json_t *gf_last_sent(gh_test_stack_t *s, const char *entity, const char *id) {
-    char key[33], topic[64];
-    gh_test_pseudonym("test", entity, id, key);
-    snprintf(topic, sizeof(topic), "hub.view.test.%s", entity);
+    return gf_last_sent_to(s, "test", entity, id);
+}
+
+json_t *gf_last_sent_to(gh_test_stack_t *s, const char *subscriber,
+                        const char *entity, const char *id) {
+    char key[33], topic[128];
+    gh_test_pseudonym(subscriber, entity, id, key);
+    snprintf(topic, sizeof(topic), "hub.view.%s.%s", subscriber, entity);
     json_t *lines = gh_test_tail(s, topic, 3000), *last = NULL;
     size_t i;
     json_t *l;

@@ -45,6 +45,10 @@ void gf_wait_hub(const char *what, const char *sql, const char *want);
  * record `id` (found by its pseudonym), NULL if none; new reference. */
 json_t *gf_last_sent(gh_test_stack_t *s, const char *entity, const char *id);
 
+/* The same for any subscriber. */
+json_t *gf_last_sent_to(gh_test_stack_t *s, const char *subscriber,
+                        const char *entity, const char *id);
+
 /* Column `col` of view `view` for one department record (caller frees;
  * fails the test if there is none). */
 char *gf_record_value(const char *view, const char *col, const char *dept,

@@ -14,7 +14,8 @@ SELECT row_to_json(p) FROM (
            coalesce(a.party_member, false) AS party_member,
            coalesce(a.volunteer, false) AS volunteer, a.staff_role,
            a.household_id, a.grid_basis, a.building_id, a.building_no,
-           a.unit_no, a.room_no, p.sources,
+           a.unit_no, a.room_no,
+           coalesce(a.family_planning, '[]') AS family_planning, p.sources,
            CASE WHEN a.grid_basis = 'BUILDING' AND a.grid_source IS NOT NULL
            THEN coalesce((SELECT jsonb_agg(e) FROM
                               jsonb_array_elements(p.provenance) e
