@@ -8,7 +8,8 @@
  * with the child — and one naming no person record by its ID number; the
  * subscriber granted the field receives the records, the one denied it
  * does not; inserts, updates that move a record to another resident,
- * deletes and a truncate follow, and `gridhub grid recount` agrees.
+ * deletes, a kill -9 of the hub while 2,000 records are applied and a
+ * truncate follow, and `gridhub grid recount` agrees.
  */
 #include "grid_fixture.h"
 #include "pipeline.h"
@@ -92,7 +93,10 @@ static void expect_sent(gh_test_stack_t *s, const char *sub, const char *pid,
 }
 
 Test(family, records_follow_persons_and_policy) {
-    gh_test_stack_t *s = gf_two_departments("gongan", "jisheng", TOPICS, NULL);
+    /* A short session: the hub is killed -9 below, and its successor
+     * waits for the group to notice. */
+    gh_test_stack_t *s = gf_two_departments("gongan", "jisheng", TOPICS,
+                                            "kafka.session.timeout.ms=6000");
     gh_test_stack_set_policy(s, POLICY);
     char *want = gh_test_scalar(
         s->dept, "SELECT (SELECT count(*) FROM ga_hjrk WHERE zxbz = '0') + "
@@ -180,6 +184,36 @@ Test(family, records_follow_persons_and_policy) {
             "WCBA@2015-05-05/yfn/YF431302002002000203 "
             "WCBA@2024-01-02/yfn/YF-NOMEMBER-01",
             "陈静's second card, by ID");
+
+    /* kill -9 while 2,000 measures of 王丽 and 李娜 are applied: what the
+     * hub holds comes out as a fresh derivation, and the subscriber's last
+     * copy as the hub holds it. */
+    gh_test_exec(s->dept,
+                 "INSERT INTO js_jycs (jlbh, cybh, xm, cslx, csrq, czy, czsj) "
+                 "SELECT 'K' || lpad(i::text, 6, '0'), CASE WHEN i %% 2 = 0 "
+                 "THEN '431302002001000102' ELSE '431302002001000201' END, "
+                 "'批量', '01', to_char(date '2000-01-01' + i, 'YYYYMMDD'), "
+                 "'jsy_dt01', now() FROM generate_series(1, 2000) i");
+    gf_wait_hub("some of the 2,000 applied",
+                "SELECT count(*) > 0 FROM source_row WHERE source_key LIKE "
+                "'jycs/K%'",
+                "t");
+    gh_test_kill9(s->hub);
+    char *st = gh_xasprintf("source.topics=%s", TOPICS);
+    const char *const hextra[] = {st, "kafka.session.timeout.ms=6000", NULL};
+    gh_test_stack_start_hub(s, hextra);
+    free(st);
+    char *n_lina = gh_xasprintf("SELECT jsonb_array_length(family_planning) "
+                                "FROM person_attr WHERE person_id = '%s'",
+                                lina);
+    gf_wait_hub("李娜's 1,000 measures after kill -9", n_lina, "1002");
+    free(n_lina);
+    gf_recount_agrees(s, "after kill -9");
+    gf_wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
+    json_t *last = gf_last_sent_to(s, "test", "person", lina);
+    cr_assert_eq(json_array_size(json_object_get(last, "family_planning")),
+                 1002, "the subscriber's last copy of 李娜 after kill -9");
+    json_decref(last);
 
     /* 计生 empties its contraception table: what is left are the cards. */
     gh_test_exec(s->dept, "TRUNCATE js_jycs");
