@@ -150,6 +150,14 @@ char *gf_record_value(const char *view, const char *col, const char *dept,
 }
 
 /* `gridhub grid recount` must find every published count right. */
+void gf_kill9_restart_hub(gh_test_stack_t *s, const char *topics) {
+    gh_test_kill9(s->hub);
+    char *st = gh_xasprintf("source.topics=%s", topics);
+    const char *const extra[] = {st, "kafka.session.timeout.ms=6000", NULL};
+    gh_test_stack_start_hub(s, extra);
+    free(st);
+}
+
 void gf_recount_agrees(gh_test_stack_t *s, const char *when) {
     /* The aggregate views lag by design until the notes are taken, and
      * rows of other topics may still be arriving: the recount must agree

@@ -31,6 +31,11 @@ void gf_run_file(PGconn *c, const char *path);
 gh_test_stack_t *gf_two_departments(const char *a, const char *b,
                                     const char *topics, const char *extra);
 
+/* kill -9 of the hub, and a new one on `topics` with the short session
+ * (kafka.session.timeout.ms=6000) the group needs to notice soon: start
+ * the stack with it too (gf_two_departments' `extra`). */
+void gf_kill9_restart_hub(gh_test_stack_t *s, const char *topics);
+
 /* `gridhub grid VERB OPERAND` (operand may be NULL) against the hub
  * database; returns the exit code and its output in *out (caller
  * frees). */

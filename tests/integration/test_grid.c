@@ -674,11 +674,7 @@ Test(grid, views_follow_moves) {
                 "SELECT count(*) > 0 FROM source_person WHERE source_key LIKE "
                 "'B0%'",
                 "t");
-    gh_test_kill9(s->hub);
-    char *st = gh_xasprintf("source.topics=%s", VIEW_TOPICS);
-    const char *const hextra[] = {st, "kafka.session.timeout.ms=6000", NULL};
-    gh_test_stack_start_hub(s, hextra);
-    free(st);
+    gf_kill9_restart_hub(s, VIEW_TOPICS);
     char want3[32];
     snprintf(want3, sizeof(want3), "%ld", r3 + 3000);
     gf_wait_hub("the 3,000 counted after kill -9",

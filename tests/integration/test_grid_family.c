@@ -198,11 +198,7 @@ Test(family, records_follow_persons_and_policy) {
                 "SELECT count(*) > 0 FROM source_row WHERE source_key LIKE "
                 "'jycs/K%'",
                 "t");
-    gh_test_kill9(s->hub);
-    char *st = gh_xasprintf("source.topics=%s", TOPICS);
-    const char *const hextra[] = {st, "kafka.session.timeout.ms=6000", NULL};
-    gh_test_stack_start_hub(s, hextra);
-    free(st);
+    gf_kill9_restart_hub(s, TOPICS);
     char *n_lina = gh_xasprintf("SELECT jsonb_array_length(family_planning) "
                                 "FROM person_attr WHERE person_id = '%s'",
                                 lina);

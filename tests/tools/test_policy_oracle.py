@@ -267,19 +267,20 @@ class ParseErrors(unittest.TestCase):
                  "expected field.<subscriber>.<entity>.<field>")
         self.one("field.*.person.phone=clear\n", 4, "field.*.person.phone",
                  'unknown subscriber "*"')
-        # one error per field it would cover: 10 of 18 are not strings
+        # one error per field it would cover: 11 of 19 are not strings
         self.one("field.s.person.*=mask 1 1\n", 4, "field.s.person.*",
-                 "mask 1 1 does not apply to sex (enum)", 10)
+                 "mask 1 1 does not apply to sex (enum)", 11)
 
     def test_star_respects_own_lines(self):
         # *=hash would not apply to sex, birth_date, the attributes that
-        # are not text, sources, provenance, version, updated_at: lines of
-        # their own make it valid.
+        # are not text, family_planning, sources, provenance, version,
+        # updated_at: lines of their own make it valid.
         policy(HEAD + "field.s.person.*=hash\n"
                "field.s.person.sex=clear\nfield.s.person.birth_date=year\n"
                "field.s.person.registration_valid_until=year\n"
                "field.s.person.party_member=clear\n"
                "field.s.person.volunteer=drop\n"
+               "field.s.person.family_planning=own\n"
                "field.s.person.sources=own\nfield.s.person.provenance=drop\n"
                "field.s.person.version=drop\nfield.s.person.updated_at=drop\n")
 
