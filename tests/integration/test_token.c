@@ -1,0 +1,186 @@
+/*
+ * `gridhub token` and gh_token_verify against a real hub database: a
+ * token is shown once and stored hashed, verifies as what it was made
+ * for, and is refused with the reason told apart once its secret is wrong,
+ * it is revoked or it has expired; tokens for a subscriber the policy does
+ * not declare, or for a role with the wrong grid scope, are not made.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gridhub/util.h"
+#include "harness.h"
+#include "token.h"
+
+static char *g_dir, *g_db, *g_conf, *g_log;
+static PGconn *g_pg;
+
+static void setup(void) {
+    g_dir = gh_test_tmpdir();
+    g_db = gh_test_create_db("token");
+    char *policy = gh_xasprintf("%s/t.policy", g_dir);
+    gh_test_write_file(policy, "subscriber.zongzhi.department=zongzhi\n"
+                               "subscriber.zongzhi.role=grid-management\n"
+                               "rows.zongzhi.person=all\n"
+                               "field.zongzhi.person.name=clear\n");
+    char *keys = gh_xasprintf("%s/t.keys", g_dir);
+    gh_test_write_file(keys, "zongzhi=%s\n",
+                       "00112233445566778899aabbccddeeff"
+                       "00112233445566778899aabbccddeeff");
+    chmod(keys, 0600);
+    g_conf = gh_xasprintf("%s/hub.properties", g_dir);
+    char *ci = gh_test_conninfo(g_db);
+    gh_test_write_file(g_conf,
+                       "database.conninfo=%s\n"
+                       "bootstrap.servers=127.0.0.1:9\n"
+                       "source.topics=gridhub.zongzhi.person\n"
+                       "policy.file=%s\n"
+                       "policy.keys.file=%s\n",
+                       ci, policy, keys);
+    free(keys);
+    free(ci);
+    free(policy);
+    g_log = gh_xasprintf("%s/cli.log", g_dir);
+}
+
+static void teardown(void) {
+    if (g_pg) PQfinish(g_pg);
+    gh_test_drop_db(g_db);
+    gh_test_rmtree(g_dir);
+    free(g_dir);
+    free(g_db);
+    free(g_conf);
+    free(g_log);
+}
+
+TestSuite(token, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Runs `gridhub token ARGS... -c conf`; its exit status, its output in
+ * *out (caller frees). */
+static int cli(char **out, const char *a1, const char *a2, const char *a3,
+               const char *a4, const char *a5, const char *a6) {
+    remove(g_log);
+    const char *argv[12] = {GH_BINARY, "token", "-c", g_conf};
+    int n = 4;
+    const char *a[6] = {a1, a2, a3, a4, a5, a6};
+    for (int i = 0; i < 6 && a[i]; i++)
+        argv[n++] = a[i];
+    argv[n] = NULL;
+    int rc = gh_test_run(argv, g_log, 30000);
+    *out = gh_test_file_tail(g_log, 8192);
+    return rc;
+}
+
+/* The token in `gridhub token create`'s output (its last line). */
+static char *token_of(const char *out) {
+    const char *t = strstr(out, "\ngh_");
+    cr_assert_not_null(t, "no token in: %s", out);
+    return gh_xstrndup(t + 1, GH_TOKEN_LEN);
+}
+
+static void refused(const char *tok, const char *why) {
+    gh_token_info_t info;
+    char err[512];
+    cr_assert_eq(gh_token_verify(g_pg, tok, &info, err, sizeof(err)),
+                 GH_ERR_NOT_FOUND, "accepted: %s", tok);
+    cr_assert(strstr(err, why), "\"%s\" lacks \"%s\"", err, why);
+    if (strlen(tok) > 12)
+        cr_assert_null(strstr(err, tok + 12), "the secret in: %s", err);
+}
+
+Test(token, create_verify_revoke_expire) {
+    char *out = NULL;
+    int rc = cli(&out, "create", "--token-subscriber", "zongzhi",
+                 "--token-role", "grid_worker", NULL);
+    cr_assert_eq(rc, 2, "a grid worker without grids: exit %d: %s", rc, out);
+    cr_assert(strstr(out, "needs at least one grid"), "%s", out);
+    free(out);
+    rc = cli(&out, "create", "--token-subscriber", "nobody", NULL, NULL, NULL);
+    cr_assert_eq(rc, 2, "an unknown subscriber: exit %d: %s", rc, out);
+    cr_assert(strstr(out, "declares no subscriber \"nobody\""), "%s", out);
+    free(out);
+
+    rc = cli(&out, "create", "--token-subscriber", "zongzhi", "--token-role",
+             "grid_worker", "--token-grids=LP-DT-01,LP-DT-02");
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
+    char *tok = token_of(out);
+    free(out);
+
+    g_pg = gh_test_pg_connect(g_db);
+    /* Only the hash is kept. */
+    cr_assert_eq(gh_test_count(g_pg,
+                               "SELECT count(*) FROM api_token WHERE "
+                               "secret_sha256 = sha256(convert_to('%s', "
+                               "'UTF8')) AND position('%s' in "
+                               "row(api_token.*)::text) = 0",
+                               tok + 12, tok + 12),
+                 1, "the table holds the secret's SHA-256, not the secret");
+
+    gh_token_info_t info;
+    char err[512];
+    cr_assert_eq(gh_token_verify(g_pg, tok, &info, err, sizeof(err)), GH_OK,
+                 "%s", err);
+    cr_assert_str_eq(info.subscriber, "zongzhi");
+    cr_assert_eq(info.role, GH_TOKEN_GRID_WORKER);
+    cr_assert_str_eq(info.grids, "{LP-DT-01,LP-DT-02}");
+    char id[GH_TOKEN_ID_LEN + 1];
+    snprintf(id, sizeof(id), "%s", info.id);
+    gh_token_info_clear(&info);
+    cr_assert_eq(gh_test_count(g_pg,
+                               "SELECT count(*) FROM api_token WHERE id = "
+                               "'%s' AND last_used_at IS NOT NULL",
+                               id),
+                 1, "its use is recorded");
+
+    char *wrong = gh_xstrdup(tok);
+    wrong[GH_TOKEN_LEN - 1] = wrong[GH_TOKEN_LEN - 1] == 'A' ? 'B' : 'A';
+    refused(wrong, "wrong secret");
+    free(wrong);
+    refused("gh_ffffffff_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde",
+            "no such token");
+    refused("not-a-token", "begin with gh_");
+
+    rc = cli(&out, "revoke", id, NULL, NULL, NULL, NULL);
+    cr_assert_eq(rc, 2, "revoke without a reason: exit %d: %s", rc, out);
+    free(out);
+    rc = cli(&out, "revoke", id, "--token-reason", "moved to another grid",
+             NULL, NULL);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
+    free(out);
+    refused(tok, "revoked");
+    rc = cli(&out, "revoke", id, "--token-reason", "again", NULL, NULL);
+    cr_assert_eq(rc, 2, "revoked twice: exit %d: %s", rc, out);
+    free(out);
+
+    /* A department subscriber's token, then past its expiry. */
+    rc = cli(&out, "create", "--token-subscriber", "zongzhi", "--token-note",
+             "governance centre web system", NULL);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
+    char *tok2 = token_of(out);
+    free(out);
+    cr_assert_eq(gh_token_verify(g_pg, tok2, &info, err, sizeof(err)), GH_OK,
+                 "%s", err);
+    cr_assert_eq(info.role, GH_TOKEN_SUBSCRIBER);
+    cr_assert_str_eq(info.grids, "{}");
+    gh_token_info_clear(&info);
+    gh_test_exec(g_pg,
+                 "UPDATE api_token SET expires_at = now() - interval "
+                 "'1 second' WHERE id = '%.*s'",
+                 GH_TOKEN_ID_LEN, tok2 + 3);
+    refused(tok2, "expired");
+
+    rc = cli(&out, "list", NULL, NULL, NULL, NULL, NULL);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
+    cr_assert(strstr(out, "revoked"), "%s", out);
+    cr_assert(strstr(out, "moved to another grid"), "%s", out);
+    cr_assert(strstr(out, "expired"), "%s", out);
+    cr_assert(strstr(out, "LP-DT-01,LP-DT-02"), "%s", out);
+    cr_assert(strstr(out, "governance centre web system"), "%s", out);
+    cr_assert_null(strstr(out, tok + 12), "list shows no secret: %s", out);
+    free(out);
+    free(tok);
+    free(tok2);
+}
