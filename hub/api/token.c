@@ -1,6 +1,7 @@
 /* API tokens: format, storage of the secret's hash, checks; see token.h. */
 #include "token.h"
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "gridhub/pg.h"
 #include "gridhub/sqlarr.h"
 #include "gridhub/util.h"
@@ -83,6 +85,15 @@ static gh_err_t make_token(char *token, char *id, char *errstr,
     return GH_OK;
 }
 
+/* Commits `e == GH_OK` work, rolls back otherwise; returns the error. */
+static gh_err_t finish(PGconn *db, gh_err_t e, char *errstr,
+                       size_t errstr_size) {
+    if (!e) return gh_pg_exec(db, "COMMIT", errstr, errstr_size);
+    char ignore[256];
+    gh_pg_exec(db, "ROLLBACK", ignore, sizeof(ignore));
+    return e;
+}
+
 static void hex32(const unsigned char *h, char *out) {
     for (int i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", h[i]);
@@ -113,6 +124,8 @@ gh_err_t gh_token_create(PGconn *db, const gh_token_spec_t *spec, char *token,
         char hx[65];
         gh_token_parse(token, id, h, errstr, errstr_size);
         hex32(h, hx);
+        e = gh_pg_exec(db, "BEGIN", errstr, errstr_size);
+        if (e) break;
         const char *p[8] = {id,
                             hx,
                             spec->subscriber,
@@ -132,14 +145,29 @@ gh_err_t gh_token_create(PGconn *db, const gh_token_spec_t *spec, char *token,
             e = gh_pg_result_error(r, db, "store the token", errstr,
                                    errstr_size);
             PQclear(r);
+            finish(db, e, NULL, 0);
             break;
         }
         int stored = atoi(PQcmdTuples(r)) == 1;
         PQclear(r);
         if (stored) {
-            e = GH_OK;
+            json_t *g = json_array();
+            for (int i = 0; i < spec->ngrids; i++)
+                json_array_append_new(g, json_string(spec->grids[i]));
+            json_t *body = json_pack(
+                "{s:s,s:s,s:s,s:s,s:o,s:o,s:s?,s:s?}", "action", "create",
+                "token", id, "subscriber", spec->subscriber, "role",
+                gh_token_role_name(spec->role), "grids", g, "expires_days",
+                spec->expires_s > 0 ? json_integer(spec->expires_s / 86400)
+                                    : json_null(),
+                "note", spec->note, "by", spec->created_by);
+            e = gh_audit_append_one(db, "token", NULL, body, errstr,
+                                    errstr_size);
+            json_decref(body);
+            e = finish(db, e, errstr, errstr_size);
             break;
         }
+        finish(db, GH_ERR_IO, NULL, 0);
         e = gh_seterr(errstr, errstr_size, GH_ERR_IO,
                       "five new token ids were all taken");
     }
@@ -214,7 +242,9 @@ gh_err_t gh_token_verify(PGconn *db, const char *token, gh_token_info_t *info,
 }
 
 gh_err_t gh_token_revoke(PGconn *db, const char *id, const char *reason,
-                         char *errstr, size_t errstr_size) {
+                         const char *by, char *errstr, size_t errstr_size) {
+    gh_err_t e = gh_pg_exec(db, "BEGIN", errstr, errstr_size);
+    if (e) return e;
     const char *p[2] = {id, reason};
     PGresult *r = PQexecParams(
         db,
@@ -222,15 +252,20 @@ gh_err_t gh_token_revoke(PGconn *db, const char *id, const char *reason,
         "id = $1 AND revoked_at IS NULL",
         2, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        gh_err_t e =
-            gh_pg_result_error(r, db, "revoke a token", errstr, errstr_size);
+        e = gh_pg_result_error(r, db, "revoke a token", errstr, errstr_size);
         PQclear(r);
-        return e;
+        return finish(db, e, errstr, errstr_size);
     }
     int n = atoi(PQcmdTuples(r));
     PQclear(r);
     if (n != 1)
-        return gh_seterr(errstr, errstr_size, GH_ERR_NOT_FOUND,
-                         "no token %s that is not revoked already", id);
-    return GH_OK;
+        return finish(db,
+                      gh_seterr(errstr, errstr_size, GH_ERR_NOT_FOUND,
+                                "no token %s that is not revoked already", id),
+                      errstr, errstr_size);
+    json_t *body = json_pack("{s:s,s:s,s:s,s:s?}", "action", "revoke", "token",
+                             id, "reason", reason, "by", by);
+    e = gh_audit_append_one(db, "token", NULL, body, errstr, errstr_size);
+    json_decref(body);
+    return finish(db, e, errstr, errstr_size);
 }

@@ -58,7 +58,9 @@ typedef struct gh_token_spec {
 /* Creates a token in the hub database and writes it to `token`
  * (GH_TOKEN_LEN + 1 bytes), its id to `id` (GH_TOKEN_ID_LEN + 1 bytes).
  * The caller shows the token once and forgets it. A grid worker needs at
- * least one grid, the other roles take none (GH_ERR_INVALID_ARG). */
+ * least one grid, the other roles take none (GH_ERR_INVALID_ARG). Runs in
+ * a transaction of its own (db must not be in one) with a `token` audit
+ * entry naming what the token is bound to, never its secret. */
 gh_err_t gh_token_create(PGconn *db, const gh_token_spec_t *spec, char *token,
                          char *id, char *errstr, size_t errstr_size);
 
@@ -81,9 +83,11 @@ void gh_token_info_clear(gh_token_info_t *info);
 gh_err_t gh_token_verify(PGconn *db, const char *token, gh_token_info_t *info,
                          char *errstr, size_t errstr_size);
 
-/* Revokes token `id` with a reason: GH_ERR_NOT_FOUND if there is no such
- * token or it was revoked already. */
+/* Revokes token `id` with a reason, `by` whom (may be NULL):
+ * GH_ERR_NOT_FOUND if there is no such token or it was revoked already.
+ * Like create, in a transaction of its own with a `token` audit entry
+ * (docs/audit.md); db must not be in a transaction. */
 gh_err_t gh_token_revoke(PGconn *db, const char *id, const char *reason,
-                         char *errstr, size_t errstr_size);
+                         const char *by, char *errstr, size_t errstr_size);
 
 #endif

@@ -61,6 +61,13 @@ static gh_err_t check_subscriber(const gh_conf_t *conf, const char *sub,
     return e;
 }
 
+/* Who runs the command, for the audit log (the database role is recorded
+ * too, and that one no flag can set). */
+static const char *os_user(void) {
+    struct passwd *pw = getpwuid(getuid());
+    return pw ? pw->pw_name : NULL;
+}
+
 static gh_err_t create(const gh_conf_t *conf, PGconn *db, char *err,
                        size_t errsz) {
     const char *sub = gh_conf_get(conf, "token.subscriber");
@@ -84,7 +91,6 @@ static gh_err_t create(const gh_conf_t *conf, PGconn *db, char *err,
     for (char *t = strtok_r(grids, ",", &save); t && ng < 64;
          t = strtok_r(NULL, ",", &save))
         g[ng++] = t;
-    struct passwd *pw = getpwuid(getuid());
     gh_token_spec_t spec = {
         .subscriber = sub,
         .role = (gh_token_role_t)role,
@@ -92,7 +98,7 @@ static gh_err_t create(const gh_conf_t *conf, PGconn *db, char *err,
         .ngrids = ng,
         .expires_s = gh_conf_get_int(conf, "token.expires.days") * 86400,
         .note = gh_conf_get(conf, "token.note"),
-        .created_by = pw ? pw->pw_name : NULL};
+        .created_by = os_user()};
     char token[GH_TOKEN_LEN + 1], id[GH_TOKEN_ID_LEN + 1];
     e = gh_token_create(db, &spec, token, id, err, errsz);
     if (e == GH_ERR_INVALID_ARG) e = GH_ERR_CONFIG;
@@ -160,12 +166,13 @@ static int run(gh_conf_t *conf) {
         return 1;
     }
     gh_err_t e = gh_migrate_apply(db, err, sizeof(err));
-    if (!e)
-        e = !strcmp(verb, "create") ? create(conf, db, err, sizeof(err))
-            : rv                    ? gh_token_revoke(db, operand,
-                                                      gh_conf_get(conf, "token.reason"), err,
-                                                      sizeof(err))
-                                    : list(db, err, sizeof(err));
+    if (!e && !strcmp(verb, "create"))
+        e = create(conf, db, err, sizeof(err));
+    else if (!e && rv)
+        e = gh_token_revoke(db, operand, gh_conf_get(conf, "token.reason"),
+                            os_user(), err, sizeof(err));
+    else if (!e)
+        e = list(db, err, sizeof(err));
     PQfinish(db);
     if (!e && rv) printf("token %s revoked\n", operand);
     if (e) fprintf(stderr, "gridhub token %s: %s\n", verb, err);

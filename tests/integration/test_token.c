@@ -172,6 +172,35 @@ Test(token, create_verify_revoke_expire) {
                  GH_TOKEN_ID_LEN, tok2 + 3);
     refused(tok2, "expired");
 
+    /* Each creation and the revocation are in the audit log, with what
+     * the token is bound to and never its secret. */
+    cr_assert_eq(gh_test_count(g_pg,
+                               "SELECT count(*) FROM audit_log WHERE kind = "
+                               "'token' AND entry::jsonb ->> 'action' = "
+                               "'create'"),
+                 2, "two tokens created");
+    cr_assert_eq(gh_test_count(g_pg,
+                               "SELECT count(*) FROM audit_log WHERE kind = "
+                               "'token' AND entry::jsonb @> '{\"action\": "
+                               "\"revoke\", \"token\": \"%s\", "
+                               "\"reason\": \"moved to another grid\"}'",
+                               id),
+                 1, "the revocation with its reason");
+    cr_assert_eq(gh_test_count(g_pg,
+                               "SELECT count(*) FROM audit_log WHERE kind = "
+                               "'token' AND entry::jsonb @> '{\"action\": "
+                               "\"create\", \"role\": \"grid_worker\", "
+                               "\"grids\": [\"LP-DT-01\", "
+                               "\"LP-DT-02\"]}' AND entry::jsonb ? "
+                               "'db_role'"),
+                 1, "the grid worker's token with its grids");
+    cr_assert_eq(gh_test_count(g_pg,
+                               "SELECT count(*) FROM audit_log WHERE "
+                               "position('%s' in entry) > 0 OR "
+                               "position('%s' in entry) > 0",
+                               tok + 12, tok2 + 12),
+                 0, "no secret in the audit log");
+
     rc = cli(&out, "list", NULL, NULL, NULL, NULL, NULL);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
     cr_assert(strstr(out, "revoked"), "%s", out);
