@@ -11,17 +11,6 @@
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 
-static int write_atomically(const char *path, const char *text) {
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-    unlink(tmp);
-    FILE *f = gh_fopen_private(tmp, 0);
-    if (!f) return -1;
-    fprintf(f, "%s\n", text);
-    if (fclose(f)) return -1;
-    return rename(tmp, path);
-}
-
 static volatile sig_atomic_t want_down, want_up;
 
 static void on_usr(int sig) {
@@ -80,7 +69,7 @@ static int run(gh_conf_t *conf) {
     printf("bootstrap.servers=%s\n", bs);
     fflush(stdout);
     const char *file = gh_conf_get(conf, "bootstrap.file");
-    if (file && write_atomically(file, bs)) {
+    if (file && gh_write_file_atomic(file, bs)) {
         gh_log_error("broker", "cannot write bootstrap.file %s: %s", file,
                      strerror(errno));
         gh_broker_destroy(b);

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "gridhub/listen.h"
 #include "gridhub/log.h"
 #include "metrics_int.h"
 
@@ -21,74 +22,12 @@ struct gh__metrics_http {
     struct MHD_Daemon *d;
 };
 
-typedef struct listen_addr {
-    struct sockaddr_storage ss;
-    int ipv6;
-    char host[80]; /* as it goes in a URL: 127.0.0.1 or [::1] */
-    int port;
-} listen_addr_t;
-
-/* Parses host:port (see gh_metrics_validate_listen). */
-static int parse_listen(const char *v, listen_addr_t *a, char *err,
-                        size_t errsz) {
-    memset(a, 0, sizeof(*a));
-    const char *colon = strrchr(v, ':');
-    if (!colon || colon == v) {
-        snprintf(err, errsz, "\"%s\" is not host:port (e.g. 127.0.0.1:9464)",
-                 v);
-        return -1;
-    }
-    char host[64];
-    size_t hl = (size_t)(colon - v);
-    if (hl >= sizeof(host)) {
-        snprintf(err, errsz, "\"%s\": host too long", v);
-        return -1;
-    }
-    memcpy(host, v, hl);
-    host[hl] = '\0';
-    char *end;
-    errno = 0;
-    long port = strtol(colon + 1, &end, 10);
-    if (!colon[1] || *end || errno || port < 0 || port > 65535) {
-        snprintf(err, errsz, "\"%s\": port must be 0..65535", v);
-        return -1;
-    }
-    a->port = (int)port;
-    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
-        host[hl - 1] = '\0';
-        if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1) {
-            snprintf(err, errsz, "\"%s\": %s is not an IPv6 address", v,
-                     host + 1);
-            return -1;
-        }
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        a->ipv6 = 1;
-        snprintf(a->host, sizeof(a->host), "[%s]", host + 1);
-        return 0;
-    }
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
-    const char *ip = strcmp(host, "localhost") ? host : "127.0.0.1";
-    if (inet_pton(AF_INET, ip, &s4->sin_addr) != 1) {
-        snprintf(err, errsz,
-                 "\"%s\": host must be an IPv4 address, [IPv6 address] or "
-                 "localhost",
-                 v);
-        return -1;
-    }
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons((uint16_t)port);
-    snprintf(a->host, sizeof(a->host), "%s", ip);
-    return 0;
-}
-
 int gh_metrics_validate_listen(const char *key, const char *value, char *errstr,
                                size_t errstr_size) {
     (void)key;
-    listen_addr_t a;
+    gh_listen_addr_t a;
     if (!*value) return 0;
-    return parse_listen(value, &a, errstr, errstr_size);
+    return gh_listen_parse(value, &a, errstr, errstr_size);
 }
 
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
@@ -155,9 +94,9 @@ mhd_log(void *cls, const char *fmt, va_list ap) {
 
 gh_err_t gh_metrics_serve(gh_metrics_t *m, const char *listen, char *errstr,
                           size_t errstr_size) {
-    listen_addr_t a;
+    gh_listen_addr_t a;
     char why[256];
-    if (parse_listen(listen, &a, why, sizeof(why)))
+    if (gh_listen_parse(listen, &a, why, sizeof(why)))
         return gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
                          "metrics.listen: %s", why);
     /* The HTTP thread must not take the signals meant for the main
@@ -203,19 +142,6 @@ const char *gh_metrics_url(const gh_metrics_t *m) {
     return m ? m->url : NULL;
 }
 
-static int write_atomically(const char *path, const char *text) {
-    char *tmp = gh_xasprintf("%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    int rc = -1;
-    if (f) {
-        int bad = fprintf(f, "%s\n", text) < 0;
-        if (fclose(f) == 0 && !bad) rc = rename(tmp, path);
-    }
-    if (rc) unlink(tmp);
-    free(tmp);
-    return rc;
-}
-
 gh_metrics_t *gh_metrics_start(const gh_conf_t *conf, const char *component,
                                const char *instance, char *errstr,
                                size_t errstr_size) {
@@ -228,7 +154,7 @@ gh_metrics_t *gh_metrics_start(const gh_conf_t *conf, const char *component,
     }
     const char *file = gh_conf_get(conf, "metrics.listen.file");
     if (file && *file) {
-        if (write_atomically(file, m->url)) {
+        if (gh_write_file_atomic(file, m->url)) {
             gh_seterr(errstr, errstr_size, GH_ERR_IO,
                       "metrics.listen.file %s: %s", file, strerror(errno));
             gh_metrics_destroy(m);

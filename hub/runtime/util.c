@@ -420,3 +420,18 @@ void gh_micros_format(int64_t us, char sep, const char *zone, char out[48]) {
     snprintf(out, 48, "%s%c%02d:%02d:%02d.%06d%.8s", d, sep, (int)(sod / 3600),
              (int)(sod / 60 % 60), (int)(sod % 60), (int)frac, zone);
 }
+
+int gh_write_file_atomic(const char *path, const char *text) {
+    char *tmp = gh_xasprintf("%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    int rc = -1;
+    if (f) {
+        int bad = fprintf(f, "%s\n", text) < 0;
+        if (fclose(f) == 0 && !bad) rc = rename(tmp, path);
+    }
+    int saved = errno;
+    if (rc) unlink(tmp);
+    free(tmp);
+    errno = saved;
+    return rc;
+}

@@ -102,6 +102,12 @@ size_t gh_utf8_escape(gh_buf_t *b, const char *s, size_t n);
  * its mode to 0600. NULL with errno set on failure. */
 FILE *gh_fopen_private(const char *path, int replace);
 
+/* Writes `text` and a newline to path through a temporary file renamed
+ * over it, so that a reader sees the old content or the new, never a
+ * part (the URL and bootstrap files scripts wait for). 0, or -1 with
+ * errno set. */
+int gh_write_file_atomic(const char *path, const char *text);
+
 /* Dates as days since 1970-01-01 (Avro's `date`), proleptic Gregorian.
  * gh_date_parse_iso accepts "YYYY-MM-DD" (validated; rest may be NULL to
  * require the end of string, else receives what follows) and returns 0. */

@@ -6,6 +6,9 @@
  * not declare, or for a role with the wrong grid scope, are not made.
  */
 #include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,4 +215,166 @@ Test(token, create_verify_revoke_expire) {
     free(out);
     free(tok);
     free(tok2);
+}
+
+/* ---- gridhub api ------------------------------------------------------- */
+
+static size_t collect(char *p, size_t size, size_t n, void *opaque) {
+    gh_buf_append(opaque, p, size * n);
+    return size * n;
+}
+
+/* `method` url with `token` as bearer (NULL: none); the status, the body
+ * parsed in *body (new reference; NULL if not JSON). */
+static long request(const char *method, const char *url, const char *token,
+                    json_t **body) {
+    gh_buf_t b = {0};
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = NULL;
+    char auth[256];
+    if (token) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        h = curl_slist_append(h, auth);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, url,
+                 curl_easy_strerror(rc));
+    char *text = gh_buf_detach(&b);
+    *body = json_loads(text ? text : "", 0, NULL);
+    free(text);
+    return status;
+}
+
+static const char *code_of(json_t *body) {
+    return json_string_value(
+        json_object_get(json_object_get(body, "error"), "code"));
+}
+
+static int file_exists(void *path) {
+    return access(path, R_OK) == 0;
+}
+
+Test(token, api_whoami_and_refusals) {
+    char *out = NULL;
+    int rc = cli(&out, "create", "--token-subscriber", "zongzhi",
+                 "--token-role", "grid_worker", "--token-grids=LP-DT-01");
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
+    char *tok = token_of(out);
+    free(out);
+
+    char *urlfile = gh_xasprintf("%s/api.url", g_dir);
+    char *alog = gh_xasprintf("%s/api.log", g_dir);
+    char *ci = gh_test_conninfo(g_db);
+    const char *argv[] = {GH_BINARY,
+                          "api",
+                          "--database-conninfo",
+                          ci,
+                          "--api-listen",
+                          "127.0.0.1:0",
+                          "--api-listen-file",
+                          urlfile,
+                          NULL};
+    gh_test_proc_t *api = gh_test_spawn(argv, alog);
+    if (!gh_test_wait_until(file_exists, urlfile, 30000)) {
+        char *tail = gh_test_file_tail(alog, 3000);
+        cr_assert_fail("%s not written; log ends:\n%s", urlfile, tail);
+    }
+    char *text = gh_read_file(urlfile, NULL);
+    char *base = gh_xstrdup(gh_str_trim(text));
+    free(text);
+    char url[512];
+    snprintf(url, sizeof(url), "%s/v1/whoami", base);
+
+    json_t *body = NULL;
+    long st = request("GET", url, tok, &body);
+    cr_assert_eq(st, 200, "whoami: %ld", st);
+    cr_assert_str_eq(json_string_value(json_object_get(body, "subscriber")),
+                     "zongzhi");
+    cr_assert_str_eq(json_string_value(json_object_get(body, "role")),
+                     "grid_worker");
+    cr_assert_str_eq(
+        json_string_value(json_array_get(json_object_get(body, "grids"), 0)),
+        "LP-DT-01");
+    cr_assert_eq(json_array_size(json_object_get(body, "grids")), 1);
+    json_decref(body);
+
+    st = request("GET", url, NULL, &body);
+    cr_assert_eq(st, 401);
+    cr_assert_str_eq(code_of(body), "unauthenticated");
+    json_decref(body);
+    st = request("GET", url, "gh_nonsense", &body);
+    cr_assert_eq(st, 401);
+    cr_assert_str_eq(code_of(body), "token_refused");
+    json_decref(body);
+    char *wrong = gh_xstrdup(tok);
+    wrong[GH_TOKEN_LEN - 1] = wrong[GH_TOKEN_LEN - 1] == 'A' ? 'B' : 'A';
+    st = request("GET", url, wrong, &body);
+    cr_assert_eq(st, 401);
+    cr_assert_str_eq(code_of(body), "token_refused");
+    json_decref(body);
+    free(wrong);
+
+    snprintf(url, sizeof(url), "%s/v1/nothing", base);
+    st = request("GET", url, tok, &body);
+    cr_assert_eq(st, 404);
+    cr_assert_str_eq(code_of(body), "not_found");
+    json_decref(body);
+    snprintf(url, sizeof(url), "%s/v1/whoami", base);
+    st = request("DELETE", url, tok, &body);
+    cr_assert_eq(st, 405);
+    cr_assert_str_eq(code_of(body), "method_not_allowed");
+    json_decref(body);
+
+    char id[GH_TOKEN_ID_LEN + 1];
+    snprintf(id, sizeof(id), "%.*s", GH_TOKEN_ID_LEN, tok + 3);
+    rc = cli(&out, "revoke", id, "--token-reason", "test", NULL, NULL);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
+    free(out);
+    st = request("GET", url, tok, &body);
+    cr_assert_eq(st, 401, "a revoked token: %ld", st);
+    cr_assert_str_eq(code_of(body), "token_refused");
+    json_decref(body);
+
+    /* Each refusal is in the audit log, the reason told apart, never the
+     * secret. */
+    g_pg = gh_test_pg_connect(g_db);
+    cr_assert_eq(gh_test_count(g_pg,
+                               "SELECT count(*) FROM audit_log WHERE kind = "
+                               "'refused' AND entry::jsonb ->> 'command' = "
+                               "'api'"),
+                 4, "four refusals audited");
+    cr_assert_eq(gh_test_count(g_pg,
+                               "SELECT count(*) FROM audit_log WHERE kind = "
+                               "'refused' AND entry::jsonb ->> 'token' = '%s' "
+                               "AND entry::jsonb ->> 'why' LIKE '%%revoked%%'",
+                               id),
+                 1, "the revoked token's refusal names it");
+    cr_assert_eq(gh_test_count(g_pg, "SELECT count(*) FROM audit_log WHERE "
+                                     "entry::jsonb ->> 'why' LIKE '%%wrong "
+                                     "secret%%'"),
+                 1, "the wrong secret told apart");
+    cr_assert_eq(gh_test_count(g_pg,
+                               "SELECT count(*) FROM audit_log WHERE "
+                               "position('%s' in entry) > 0",
+                               tok + 12),
+                 0, "no secret in the audit log");
+
+    cr_assert_eq(gh_test_stop(api, 10000), 0, "api stops on SIGTERM");
+    gh_test_proc_free(api);
+    cr_assert_not(file_exists(urlfile), "api.listen.file removed at exit");
+    free(base);
+    free(ci);
+    free(alog);
+    free(urlfile);
+    free(tok);
 }

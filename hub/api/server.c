@@ -1,0 +1,227 @@
+/* The hub's HTTP API over libmicrohttpd; see server.h. */
+#include "server.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "gridhub/listen.h"
+#include "gridhub/log.h"
+#include "gridhub/pg.h"
+#include "gridhub/util.h"
+#include "token.h"
+
+#define LOG "api"
+
+struct gh_api {
+    struct MHD_Daemon *d;
+    char *conninfo;
+    char *url;
+    PGconn *db; /* used by MHD's one polling thread only */
+};
+
+/* The hub database, (re)connected when needed; NULL with errstr. */
+static PGconn *db_of(gh_api_t *a, char *errstr, size_t errstr_size) {
+    if (a->db && PQstatus(a->db) == CONNECTION_OK) return a->db;
+    if (a->db) PQfinish(a->db);
+    a->db = gh_pg_connect(a->conninfo, 0, errstr, errstr_size);
+    return a->db;
+}
+
+/* Queues `body` (a JSON object, stolen) with `status`. */
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
+                               json_t *body) {
+    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(body);
+    size_t len = strlen(text);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "application/json; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"gridhub\"");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET");
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+__attribute__((format(printf, 4, 5))) static enum MHD_Result
+error(struct MHD_Connection *conn, unsigned status, const char *code,
+      const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return respond(
+        conn, status,
+        json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+}
+
+/* A refused request in the audit log (kind refused, docs/audit.md), in a
+ * transaction of its own. */
+static gh_err_t audit_refusal(PGconn *db, const char *method, const char *url,
+                              const char *token_id, const char *why,
+                              char *errstr, size_t errstr_size) {
+    gh_err_t e = gh_pg_exec(db, "BEGIN", errstr, errstr_size);
+    if (e) return e;
+    json_t *body = json_pack("{s:s,s:s,s:s,s:s?}", "command", "api", "what",
+                             url, "method", method, "token", token_id);
+    json_object_set_new(body, "why", json_string(why));
+    e = gh_audit_append_one(db, "refused", NULL, body, errstr, errstr_size);
+    json_decref(body);
+    char ignore[256];
+    if (e) {
+        gh_pg_exec(db, "ROLLBACK", ignore, sizeof(ignore));
+        return e;
+    }
+    return gh_pg_exec(db, "COMMIT", errstr, errstr_size);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
+                              const char *url, const char *method,
+                              const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls) {
+    (void)version;
+    (void)upload;
+    gh_api_t *a = cls;
+    /* A request body is not taken (no endpoint has one yet): answered at
+     * the headers, before any of it is read. */
+    (void)con_cls;
+    (void)upload_size;
+    char err[1024];
+    PGconn *db = db_of(a, err, sizeof(err));
+    if (!db) {
+        gh_log_warn(LOG, "%s", err);
+        return error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                     "the hub database cannot be reached; try again later");
+    }
+    const char *auth = MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!auth || strncmp(auth, "Bearer ", 7)) {
+        if (audit_refusal(db, method, url, NULL, "no bearer token", err,
+                          sizeof(err)))
+            gh_log_warn(LOG, "audit: %s", err);
+        return error(conn, MHD_HTTP_UNAUTHORIZED, "unauthenticated",
+                     "send an API token: Authorization: Bearer gh_...");
+    }
+    gh_token_info_t who;
+    gh_err_t e = gh_token_verify(db, auth + 7, &who, err, sizeof(err));
+    if (e == GH_ERR_NOT_FOUND) {
+        /* The caller is told one thing; the log why (never the secret). */
+        char id[GH_TOKEN_ID_LEN + 1] = "";
+        unsigned char h[32];
+        char ignore[256];
+        int known = !gh_token_parse(auth + 7, id, h, ignore, sizeof(ignore));
+        char aerr[512];
+        if (audit_refusal(db, method, url, known ? id : NULL, err, aerr,
+                          sizeof(aerr)))
+            gh_log_warn(LOG, "audit: %s", aerr);
+        return error(conn, MHD_HTTP_UNAUTHORIZED, "token_refused",
+                     "the token is not valid (unknown, revoked or expired)");
+    }
+    if (e) {
+        gh_log_warn(LOG, "%s", err);
+        return error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                     "the hub database failed; try again later");
+    }
+    enum MHD_Result ret;
+    if (strcmp(method, MHD_HTTP_METHOD_GET)) {
+        ret = error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                    "%s is not served; only GET", method);
+    } else if (!strcmp(url, "/v1/whoami")) {
+        json_t *grids = json_array();
+        /* {A,B} from PostgreSQL: grid codes never hold commas or quotes
+         * (they are checked against the hierarchy's codes). */
+        char *g = gh_xstrdup(who.grids ? who.grids : "{}"), *save = NULL;
+        size_t gl = strlen(g);
+        if (gl >= 2) g[gl - 1] = '\0';
+        for (char *t = strtok_r(g + 1, ",", &save); t;
+             t = strtok_r(NULL, ",", &save))
+            json_array_append_new(grids, json_string(t));
+        free(g);
+        ret = respond(conn, MHD_HTTP_OK,
+                      json_pack("{s:s,s:s,s:s,s:o}", "token", who.id,
+                                "subscriber", who.subscriber, "role",
+                                gh_token_role_name(who.role), "grids", grids));
+    } else {
+        ret = error(conn, MHD_HTTP_NOT_FOUND, "not_found",
+                    "no such endpoint: %s (see docs/api.md)", url);
+    }
+    gh_token_info_clear(&who);
+    return ret;
+}
+
+__attribute__((format(printf, 2, 0))) static void
+mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    size_t n = strlen(line);
+    while (n && line[n - 1] == '\n')
+        line[--n] = '\0';
+    gh_log_warn(LOG, "http: %s", line);
+}
+
+gh_api_t *gh_api_start(const char *listen, const char *conninfo, char *errstr,
+                       size_t errstr_size) {
+    gh_listen_addr_t la;
+    char why[256];
+    if (gh_listen_parse(listen, &la, why, sizeof(why))) {
+        gh_seterr(errstr, errstr_size, GH_ERR_CONFIG, "api.listen: %s", why);
+        return NULL;
+    }
+    gh_api_t *a = gh_xcalloc(1, sizeof(*a));
+    a->conninfo = gh_xstrdup(conninfo);
+    /* The HTTP thread must not take the signals meant for the main
+     * thread's shutdown handling. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    a->d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+            (la.ipv6 ? MHD_USE_IPv6 : 0),
+        (uint16_t)la.port, NULL, NULL, handle, a, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss,
+        MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_END);
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!a->d) {
+        gh_seterr(errstr, errstr_size, GH_ERR_IO,
+                  "api.listen=%s: cannot listen (%s): is the port taken?",
+                  listen, strerror(saved));
+        free(a->conninfo);
+        free(a);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
+    a->url = gh_xasprintf("http://%s:%d", la.host,
+                          info && info->port ? info->port : la.port);
+    return a;
+}
+
+const char *gh_api_url(const gh_api_t *a) {
+    return a ? a->url : NULL;
+}
+
+void gh_api_stop(gh_api_t *a) {
+    if (!a) return;
+    MHD_stop_daemon(a->d);
+    if (a->db) PQfinish(a->db);
+    free(a->conninfo);
+    free(a->url);
+    free(a);
+}

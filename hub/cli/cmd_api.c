@@ -1,0 +1,81 @@
+/* `gridhub api`: the hub's HTTP API on the hub database (hub/api/server.h,
+ * docs/api.md), until stopped. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "gridhub/log.h"
+#include "gridhub/metrics.h"
+#include "gridhub/pg.h"
+#include "gridhub/shutdown.h"
+#include "gridhub/util.h"
+#include "migrate.h"
+#include "server.h"
+
+static const gh_conf_prop_t props[] = {
+    {"database.conninfo", GH_CONF_STR, NULL, 1, 0, 0, NULL, NULL,
+     "libpq connection string of the hub's database (migrations are applied "
+     "at start)."},
+    {"api.listen", GH_CONF_STR, "127.0.0.1:8080", 0, 0, 0, NULL,
+     gh_metrics_validate_listen,
+     "host:port the API listens on (an IPv4 address, [IPv6 address] or "
+     "localhost; port 0: any free one)."},
+    {"api.listen.file", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "If set, the API's base URL (http://host:port) is written to this file "
+     "once listening and removed at exit: how scripts find a port 0 "
+     "listener."},
+    GH_SHUTDOWN_TIMEOUT_PROP,
+    GH_CONF_END};
+
+static int run(gh_conf_t *conf) {
+    char err[1024];
+    gh_cli_install_shutdown(conf, "api");
+    /* The schema first, so that the first request finds api_token. */
+    PGconn *db = gh_pg_connect(gh_conf_get(conf, "database.conninfo"), 0, err,
+                               sizeof(err));
+    gh_err_t e = db ? gh_migrate_apply(db, err, sizeof(err)) : GH_ERR_PG;
+    if (db) PQfinish(db);
+    if (e) {
+        gh_log_error("api", "%s", err);
+        return 1;
+    }
+    gh_api_t *a =
+        gh_api_start(gh_conf_get(conf, "api.listen"),
+                     gh_conf_get(conf, "database.conninfo"), err, sizeof(err));
+    if (!a) {
+        gh_log_error("api", "%s", err);
+        return 1;
+    }
+    const char *file = gh_conf_get(conf, "api.listen.file");
+    if (file && gh_write_file_atomic(file, gh_api_url(a))) {
+        gh_log_error("api", "cannot write api.listen.file %s: %s", file,
+                     strerror(errno));
+        gh_api_stop(a);
+        return 1;
+    }
+    gh_log_info("api", "listening on %s (docs/api.md)", gh_api_url(a));
+    while (!gh_shutdown_requested())
+        gh_shutdown_sleep_ms(1000);
+    gh_log_info("api", "stopping");
+    gh_api_stop(a);
+    if (file) unlink(file);
+    return 0;
+}
+
+const gh_cli_cmd_t gh_cli_api = {
+    "api",
+    "serve the hub's HTTP API on the hub database (API tokens: gridhub "
+    "token)",
+    "Example:\n"
+    "  gridhub api --database-conninfo 'dbname=hub' --api-listen "
+    "127.0.0.1:8080\n"
+    "  curl -H \"Authorization: Bearer $TOKEN\" "
+    "http://127.0.0.1:8080/v1/whoami\n"
+    "See docs/api.md.",
+    props,
+    run,
+    1,
+    NULL};
