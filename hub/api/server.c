@@ -11,21 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_int.h"
 #include "audit.h"
 #include "gridhub/listen.h"
 #include "gridhub/log.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
 #include "token.h"
+#include "view.h"
 
 #define LOG "api"
-
-struct gh_api {
-    struct MHD_Daemon *d;
-    char *conninfo;
-    char *url;
-    PGconn *db; /* used by MHD's one polling thread only */
-};
 
 /* The hub database, (re)connected when needed; NULL with errstr. */
 static PGconn *db_of(gh_api_t *a, char *errstr, size_t errstr_size) {
@@ -56,6 +51,17 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
     return ret;
 }
 
+void gh__api_error(gh__api_reply_t *r, unsigned status, const char *code,
+                   const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    r->status = status;
+    r->body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+}
+
 __attribute__((format(printf, 4, 5))) static enum MHD_Result
 error(struct MHD_Connection *conn, unsigned status, const char *code,
       const char *fmt, ...) {
@@ -69,6 +75,26 @@ error(struct MHD_Connection *conn, unsigned status, const char *code,
         json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
 }
 
+gh_err_t gh__api_audit(PGconn *db, const char *kind, const char *method,
+                       const char *url, const gh_token_info_t *who,
+                       const char *what, const char *why, char *errstr,
+                       size_t errstr_size) {
+    json_t *body = json_pack("{s:s,s:s,s:s}", "command", "api", "path", url,
+                             "method", method);
+    if (what) json_object_set_new(body, "what", json_string(what));
+    if (who) {
+        json_object_set_new(body, "token", json_string(who->id));
+        json_object_set_new(body, "subscriber", json_string(who->subscriber));
+        json_object_set_new(body, "role",
+                            json_string(gh_token_role_name(who->role)));
+    }
+    if (why) json_object_set_new(body, "why", json_string(why));
+    gh_err_t e =
+        gh_audit_append_one(db, kind, "person", body, errstr, errstr_size);
+    json_decref(body);
+    return e;
+}
+
 /* A refused request in the audit log (kind refused, docs/audit.md), in a
  * transaction of its own. */
 static gh_err_t audit_refusal(PGconn *db, const char *method, const char *url,
@@ -76,7 +102,7 @@ static gh_err_t audit_refusal(PGconn *db, const char *method, const char *url,
                               char *errstr, size_t errstr_size) {
     gh_err_t e = gh_pg_exec(db, "BEGIN", errstr, errstr_size);
     if (e) return e;
-    json_t *body = json_pack("{s:s,s:s,s:s,s:s?}", "command", "api", "what",
+    json_t *body = json_pack("{s:s,s:s,s:s,s:s?}", "command", "api", "path",
                              url, "method", method, "token", token_id);
     json_object_set_new(body, "why", json_string(why));
     e = gh_audit_append_one(db, "refused", NULL, body, errstr, errstr_size);
@@ -155,6 +181,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
                       json_pack("{s:s,s:s,s:s,s:o}", "token", who.id,
                                 "subscriber", who.subscriber, "role",
                                 gh_token_role_name(who.role), "grids", grids));
+    } else if (!strcmp(url, "/v1/persons")) {
+        gh__api_reply_t r = {0, NULL};
+        gh__api_persons(a, db, &who, url,
+                        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                                    "id_number"),
+                        &r);
+        ret = respond(conn, r.status, r.body);
     } else {
         ret = error(conn, MHD_HTTP_NOT_FOUND, "not_found",
                     "no such endpoint: %s (see docs/api.md)", url);
@@ -174,8 +207,55 @@ mhd_log(void *cls, const char *fmt, va_list ap) {
     gh_log_warn(LOG, "http: %s", line);
 }
 
-gh_api_t *gh_api_start(const char *listen, const char *conninfo, char *errstr,
+/* What the lookups filter with: the policy, its keys, the view schemas
+ * and the sealing key, loaded once (restart to take a new policy). */
+static gh_err_t load_policy(gh_api_t *a, const gh_conf_t *conf, char *errstr,
+                            size_t errstr_size) {
+    gh_err_t e = gh_schemas_load_dir(&a->schemas, gh_schemas_dir(conf), errstr,
+                                     errstr_size);
+    if (!e)
+        e = gh_policy_load_file(gh_conf_get(conf, "policy.file"), a->schemas,
+                                &a->policy, errstr, errstr_size);
+    if (!e)
+        e = gh_policy_keys_load(gh_conf_get(conf, "policy.keys.file"), &a->keys,
+                                errstr, errstr_size);
+    if (!e) e = gh_policy_keys_check(a->keys, a->policy, errstr, errstr_size);
+    const char *ck = gh_conf_get(conf, "crypt.key.file");
+    if (!e && ck && !(a->crypt = gh_crypt_new(ck, errstr, errstr_size)))
+        e = GH_ERR_CONFIG;
+    if (e) return e;
+    a->person = gh_policy_entity_find(a->policy, "person");
+    if (a->person < 0)
+        return gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                         "the policy has no person entity");
+    a->view = gh_view_new(NULL, gh_policy_entity_schema(a->policy, a->person),
+                          "", errstr, errstr_size);
+    if (!a->view) return GH_ERR_SCHEMA;
+    a->rec = gh_policy_rec_new(a->policy, a->person);
+    a->plans = gh_xcalloc((size_t)gh_policy_nsubscribers(a->policy) + 1,
+                          sizeof(*a->plans));
+    return GH_OK;
+}
+
+static void free_state(gh_api_t *a) {
+    if (a->db) PQfinish(a->db);
+    for (int i = 0; a->plans && i < gh_policy_nsubscribers(a->policy); i++)
+        gh_policy_plan_destroy(a->plans[i]);
+    free(a->plans);
+    gh_policy_rec_destroy(a->rec);
+    gh_view_destroy(a->view);
+    gh_crypt_destroy(a->crypt);
+    gh_policy_keys_destroy(a->keys);
+    gh_policy_destroy(a->policy);
+    gh_schemas_destroy(a->schemas);
+    free(a->conninfo);
+    free(a->url);
+    free(a);
+}
+
+gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
                        size_t errstr_size) {
+    const char *listen = gh_conf_get(conf, "api.listen");
     gh_listen_addr_t la;
     char why[256];
     if (gh_listen_parse(listen, &la, why, sizeof(why))) {
@@ -183,7 +263,11 @@ gh_api_t *gh_api_start(const char *listen, const char *conninfo, char *errstr,
         return NULL;
     }
     gh_api_t *a = gh_xcalloc(1, sizeof(*a));
-    a->conninfo = gh_xstrdup(conninfo);
+    a->conninfo = gh_xstrdup(gh_conf_get(conf, "database.conninfo"));
+    if (load_policy(a, conf, errstr, errstr_size)) {
+        free_state(a);
+        return NULL;
+    }
     /* The HTTP thread must not take the signals meant for the main
      * thread's shutdown handling. */
     sigset_t all, old;
@@ -202,8 +286,7 @@ gh_api_t *gh_api_start(const char *listen, const char *conninfo, char *errstr,
         gh_seterr(errstr, errstr_size, GH_ERR_IO,
                   "api.listen=%s: cannot listen (%s): is the port taken?",
                   listen, strerror(saved));
-        free(a->conninfo);
-        free(a);
+        free_state(a);
         return NULL;
     }
     const union MHD_DaemonInfo *info =
@@ -220,8 +303,5 @@ const char *gh_api_url(const gh_api_t *a) {
 void gh_api_stop(gh_api_t *a) {
     if (!a) return;
     MHD_stop_daemon(a->d);
-    if (a->db) PQfinish(a->db);
-    free(a->conninfo);
-    free(a->url);
-    free(a);
+    free_state(a);
 }

@@ -4,23 +4,27 @@
  * request authenticated by an API token (hub/api/token.h) and every
  * refusal written to the audit log.
  *
- * So far: GET /v1/whoami (what the caller's token is bound to). Errors are
- * JSON, {"error": {"code": "<stable code>", "message": "<for people>"}}.
+ * So far: GET /v1/whoami (what the caller's token is bound to) and GET
+ * /v1/persons?id_number= (a resident as the token's subscriber receives
+ * them, every read in the audit log). Errors are JSON, {"error": {"code":
+ * "<stable code>", "message": "<for people>"}}.
  */
 #ifndef GH_API_SERVER_H
 #define GH_API_SERVER_H
 
 #include <stddef.h>
 
+#include "gridhub/conf.h"
 #include "gridhub/error.h"
 
 typedef struct gh_api gh_api_t;
 
-/* Starts serving on `listen` (host:port, port 0 for any free one) against
- * the hub database `conninfo` (copied), connected on first use. NULL with
- * errstr if the address is bad or taken. */
-gh_api_t *gh_api_start(const char *listen, const char *conninfo, char *errstr,
-                       size_t errstr_size);
+/* Starts serving on api.listen (host:port, port 0 for any free one)
+ * against the hub database database.conninfo (connected on first use),
+ * with policy.file, policy.keys.file, crypt.key.file and schemas.dir
+ * loaded once (a new policy needs a restart). NULL with errstr if any of
+ * them is bad or the address is taken. */
+gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr, size_t errstr_size);
 
 /* Its base URL (http://host:port); borrowed, valid until gh_api_stop. */
 const char *gh_api_url(const gh_api_t *a);

@@ -12,13 +12,11 @@
 #include "gridhub/pg.h"
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
+#include "hub.h"
 #include "migrate.h"
 #include "server.h"
 
 static const gh_conf_prop_t props[] = {
-    {"database.conninfo", GH_CONF_STR, NULL, 1, 0, 0, NULL, NULL,
-     "libpq connection string of the hub's database (migrations are applied "
-     "at start)."},
     {"api.listen", GH_CONF_STR, "127.0.0.1:8080", 0, 0, 0, NULL,
      gh_metrics_validate_listen,
      "host:port the API listens on (an IPv4 address, [IPv6 address] or "
@@ -27,7 +25,7 @@ static const gh_conf_prop_t props[] = {
      "If set, the API's base URL (http://host:port) is written to this file "
      "once listening and removed at exit: how scripts find a port 0 "
      "listener."},
-    GH_SHUTDOWN_TIMEOUT_PROP,
+    GH_CONF_INCLUDE_TABLE(gh_hub_props),
     GH_CONF_END};
 
 static int run(gh_conf_t *conf) {
@@ -42,9 +40,7 @@ static int run(gh_conf_t *conf) {
         gh_log_error("api", "%s", err);
         return 1;
     }
-    gh_api_t *a =
-        gh_api_start(gh_conf_get(conf, "api.listen"),
-                     gh_conf_get(conf, "database.conninfo"), err, sizeof(err));
+    gh_api_t *a = gh_api_start(conf, err, sizeof(err));
     if (!a) {
         gh_log_error("api", "%s", err);
         return 1;
@@ -69,11 +65,10 @@ const gh_cli_cmd_t gh_cli_api = {
     "api",
     "serve the hub's HTTP API on the hub database (API tokens: gridhub "
     "token)",
-    "Example:\n"
-    "  gridhub api --database-conninfo 'dbname=hub' --api-listen "
-    "127.0.0.1:8080\n"
+    "Example (with the hub's properties file):\n"
+    "  gridhub api -c hub.properties --api-listen 127.0.0.1:8080\n"
     "  curl -H \"Authorization: Bearer $TOKEN\" "
-    "http://127.0.0.1:8080/v1/whoami\n"
+    "'http://127.0.0.1:8080/v1/persons?id_number=431302198001010013'\n"
     "See docs/api.md.",
     props,
     run,

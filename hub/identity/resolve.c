@@ -32,6 +32,10 @@ gh_crypt_t *gh_resolver_crypt(const gh_resolver_t *r) {
 }
 
 uint64_t gh_resolver_id_key(const gh_resolver_t *r, const char *raw_id) {
+    return gh_id_key(r->crypt, raw_id);
+}
+
+uint64_t gh_id_key(gh_crypt_t *c, const char *raw_id) {
     gh_match_rec_t m;
     memset(&m, 0, sizeof(m));
     m.birth = GH_MATCH_NO_DATE;
@@ -43,7 +47,7 @@ uint64_t gh_resolver_id_key(const gh_resolver_t *r, const char *raw_id) {
     uint64_t k[16];
     size_t nk = gh_match_block_keys(&m, k, 16);
     /* Only the ID is set, so the ID's key is the only one. */
-    return nk == 1 ? gh_crypt_blind64(r->crypt, "block", k[0]) : 0;
+    return nk == 1 ? gh_crypt_blind64(c, "block", k[0]) : 0;
 }
 
 gh_resolver_t *gh_resolver_new(const gh_conf_t *conf, gh_feed_t *feed,

@@ -123,6 +123,9 @@ gh_err_t gh_resolver_feed_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
  * ID. Lets rows of other entities (grid staff, household members) be
  * linked to golden persons without storing the ID in clear. */
 uint64_t gh_resolver_id_key(const gh_resolver_t *r, const char *raw_id);
+/* The same under crypt `c` (NULL: none), for readers without a resolver
+ * (the API's lookup by ID number). */
+uint64_t gh_id_key(gh_crypt_t *c, const char *raw_id);
 
 /* The model, for scoring outside a run (steward evidence); borrowed. */
 const struct gh_match_model *gh_resolver_model(const gh_resolver_t *r);

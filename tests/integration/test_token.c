@@ -14,8 +14,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "grid_fixture.h"
 #include "gridhub/util.h"
 #include "harness.h"
+#include "pipeline.h"
+#include "stack.h"
 #include "token.h"
 
 static char *g_dir, *g_db, *g_conf, *g_log;
@@ -274,11 +277,10 @@ Test(token, api_whoami_and_refusals) {
 
     char *urlfile = gh_xasprintf("%s/api.url", g_dir);
     char *alog = gh_xasprintf("%s/api.log", g_dir);
-    char *ci = gh_test_conninfo(g_db);
     const char *argv[] = {GH_BINARY,
                           "api",
-                          "--database-conninfo",
-                          ci,
+                          "-c",
+                          g_conf,
                           "--api-listen",
                           "127.0.0.1:0",
                           "--api-listen-file",
@@ -373,8 +375,204 @@ Test(token, api_whoami_and_refusals) {
     gh_test_proc_free(api);
     cr_assert_not(file_exists(urlfile), "api.listen.file removed at exit");
     free(base);
-    free(ci);
     free(alog);
     free(urlfile);
     free(tok);
+}
+
+/* ---- find a resident by ID number ----------------------------------------
+ *
+ * 综治's and 公安's real files through connectors and the hub; then
+ * `gridhub api` on the hub database: 王丽, found by her ID typed with a
+ * lowercase check character, as each token's subscriber receives her (in
+ * clear for one, masked and without her phone for the other), a grid
+ * worker finding her only in her own grid, bad and unknown IDs, and every
+ * read and miss in the audit log.
+ */
+
+TestSuite(api, .fini = gf_fini, .timeout = 240);
+
+static const char API_POLICY[] = "subscriber.test.department=test\n"
+                                 "subscriber.test.role=tests\n"
+                                 "rows.test.person=all\n"
+                                 "field.test.person.*=clear\n"
+                                 "subscriber.masked.department=masked\n"
+                                 "subscriber.masked.role=tests\n"
+                                 "rows.masked.person=all\n"
+                                 "field.masked.person.name=clear\n"
+                                 "field.masked.person.id_number=mask 6 4\n"
+                                 "field.masked.person.grid_code=clear\n";
+
+/* The -X arguments that make the stack's hub properties. */
+static void stack_args(gh_test_stack_t *s, char **x) {
+    x[0] = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
+    x[1] = gh_xstrdup("source.topics=gridhub.zongzhi.person");
+    x[2] = gh_xasprintf("policy.file=%s", s->policy);
+    x[3] = gh_xasprintf("policy.keys.file=%s", s->keys);
+}
+
+static char *stack_token(gh_test_stack_t *s, char **x, const char *sub,
+                         const char *grids) {
+    char *g = grids ? gh_xasprintf("token.grids=%s", grids) : NULL;
+    const char *args[] = {"create",
+                          "-X",
+                          x[0],
+                          "-X",
+                          x[1],
+                          "-X",
+                          x[2],
+                          "-X",
+                          x[3],
+                          "--token-subscriber",
+                          sub,
+                          "--token-role",
+                          grids ? "grid_worker" : "subscriber",
+                          g ? "-X" : NULL,
+                          g,
+                          NULL};
+    char *out = NULL;
+    int rc = gh_test_stack_cli(s, "token", s->hub_db, args, &out);
+    cr_assert_eq(rc, 0, "token create: exit %d: %s", rc, out);
+    char *tok = token_of(out);
+    free(out);
+    free(g);
+    return tok;
+}
+
+Test(api, find_a_resident_by_id_number) {
+    gh_test_stack_t *s = gf_two_departments(
+        "zongzhi", "gongan",
+        "gridhub.zongzhi.grid,gridhub.zongzhi.person,gridhub.gongan.person",
+        NULL);
+    gh_test_stack_set_policy(s, API_POLICY);
+    gf_wait_grids_published(s);
+    gf_wait_hub("王丽 resolved",
+                "SELECT count(*) FROM source_person WHERE department = "
+                "'gongan' AND source_key = 'hjrk/R43130200010002' AND "
+                "person_id IS NOT NULL",
+                "1");
+    char *pid =
+        gh_test_scalar(gf_hub, "SELECT person_id FROM source_person WHERE "
+                               "department = 'gongan' AND source_key = "
+                               "'hjrk/R43130200010002'");
+    char *grid = gh_test_scalar(
+        gf_hub,
+        "SELECT coalesce((SELECT grid_code FROM person_attr WHERE person_id "
+        "= '%s'), (SELECT grid_code FROM person WHERE person_id = '%s'))",
+        pid, pid);
+    char *other = gh_test_scalar(gf_hub,
+                                 "SELECT code FROM grid WHERE level = 'GRID' "
+                                 "AND NOT ('%s' = ANY (path) OR code = '%s') "
+                                 "ORDER BY code LIMIT 1",
+                                 grid, grid);
+    char *x[4];
+    stack_args(s, x);
+    char *t_test = stack_token(s, x, "test", NULL);
+    char *t_masked = stack_token(s, x, "masked", NULL);
+    char *t_here = stack_token(s, x, "test", grid);
+    char *t_there = stack_token(s, x, "test", other);
+
+    char *urlfile = gh_xasprintf("%s/api.url", s->dir);
+    char *alog = gh_xasprintf("%s/api.log", s->dir);
+    char *ci = gh_test_conninfo(s->hub_db);
+    char *cix = gh_xasprintf("database.conninfo=%s", ci);
+    const char *argv[] = {
+        GH_BINARY, "api", "-X",           cix,           "-X",
+        x[0],      "-X",  x[1],           "-X",          x[2],
+        "-X",      x[3],  "--api-listen", "127.0.0.1:0", "--api-listen-file",
+        urlfile,   NULL};
+    gh_test_proc_t *api = gh_test_spawn(argv, alog);
+    if (!gh_test_wait_until(file_exists, urlfile, 30000)) {
+        char *tail = gh_test_file_tail(alog, 3000);
+        cr_assert_fail("%s not written; log ends:\n%s", urlfile, tail);
+    }
+    char *text = gh_read_file(urlfile, NULL);
+    char *base = gh_xstrdup(gh_str_trim(text));
+    free(text);
+    char url[512];
+    /* Her ID with a lowercase check character: the normalizer's form. */
+    snprintf(url, sizeof(url), "%s/v1/persons?id_number=43130219830715022x",
+             base);
+
+    json_t *body = NULL;
+    long st = request("GET", url, t_test, &body);
+    cr_assert_eq(st, 200, "lookup: %ld", st);
+    json_t *p0 = json_array_get(json_object_get(body, "persons"), 0);
+    cr_assert_eq(json_array_size(json_object_get(body, "persons")), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(p0, "name")), "王丽");
+    cr_assert_str_eq(json_string_value(json_object_get(p0, "id_number")),
+                     "43130219830715022X");
+    cr_assert_str_eq(json_string_value(json_object_get(p0, "phone")),
+                     "13807381011");
+    cr_assert_str_eq(json_string_value(json_object_get(p0, "grid_code")), grid);
+    json_decref(body);
+
+    st = request("GET", url, t_masked, &body);
+    cr_assert_eq(st, 200, "masked lookup: %ld", st);
+    p0 = json_array_get(json_object_get(body, "persons"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(p0, "id_number")),
+                     "431302********022X");
+    cr_assert_null(json_object_get(p0, "phone"), "no phone for masked");
+    json_decref(body);
+
+    st = request("GET", url, t_here, &body);
+    cr_assert_eq(st, 200, "the grid worker of %s: %ld", grid, st);
+    json_decref(body);
+    st = request("GET", url, t_there, &body);
+    cr_assert_eq(st, 404, "the grid worker of %s: %ld", other, st);
+    cr_assert_str_eq(code_of(body), "not_found");
+    json_decref(body);
+
+    snprintf(url, sizeof(url), "%s/v1/persons?id_number=12345", base);
+    st = request("GET", url, t_test, &body);
+    cr_assert_eq(st, 400);
+    cr_assert_str_eq(code_of(body), "invalid_id_number");
+    json_decref(body);
+    snprintf(url, sizeof(url), "%s/v1/persons?id_number=110101199001011237",
+             base);
+    st = request("GET", url, t_test, &body);
+    cr_assert_eq(st, 404, "an ID nobody holds: %ld", st);
+    json_decref(body);
+    snprintf(url, sizeof(url), "%s/v1/persons", base);
+    st = request("GET", url, t_test, &body);
+    cr_assert_eq(st, 400);
+    cr_assert_str_eq(code_of(body), "missing_parameter");
+    json_decref(body);
+
+    /* Three reads of her, with the token and its subscriber; two misses
+     * with why. */
+    cr_assert_eq(gh_test_count(gf_hub,
+                               "SELECT count(*) FROM audit_log WHERE kind = "
+                               "'read' AND entry::jsonb ->> 'command' = 'api' "
+                               "AND entry::jsonb ->> 'what' = '%s'",
+                               pid),
+                 3, "three reads of 王丽 audited");
+    cr_assert_eq(gh_test_count(gf_hub,
+                               "SELECT count(*) FROM audit_log WHERE kind = "
+                               "'refused' AND entry::jsonb ->> 'why' LIKE "
+                               "'outside%%' AND entry::jsonb ->> 'role' = "
+                               "'grid_worker'"),
+                 1, "the other grid's worker refused");
+    cr_assert_eq(gh_test_count(gf_hub,
+                               "SELECT count(*) FROM audit_log WHERE kind = "
+                               "'refused' AND entry::jsonb ->> 'why' = 'no "
+                               "resident holds the ID number'"),
+                 1, "the unknown ID audited");
+    cr_assert_eq(gh_test_stop(api, 10000), 0, "api stops on SIGTERM");
+    gh_test_proc_free(api);
+    for (int i = 0; i < 4; i++)
+        free(x[i]);
+    free(t_test);
+    free(t_masked);
+    free(t_here);
+    free(t_there);
+    free(pid);
+    free(grid);
+    free(other);
+    free(base);
+    free(ci);
+    free(cix);
+    free(alog);
+    free(urlfile);
+    gh_test_stop_clean(s);
 }
