@@ -267,6 +267,21 @@ static int file_exists(void *path) {
     return access(path, R_OK) == 0;
 }
 
+/* Spawns `gridhub api` (argv) and waits for the base URL it writes to
+ * urlfile: *base (caller frees). */
+static gh_test_proc_t *start_api(const char *const *argv, const char *urlfile,
+                                 const char *alog, char **base) {
+    gh_test_proc_t *api = gh_test_spawn(argv, alog);
+    if (!gh_test_wait_until(file_exists, (void *)urlfile, 30000)) {
+        char *tail = gh_test_file_tail(alog, 3000);
+        cr_assert_fail("%s not written; log ends:\n%s", urlfile, tail);
+    }
+    char *text = gh_read_file(urlfile, NULL);
+    *base = gh_xstrdup(gh_str_trim(text));
+    free(text);
+    return api;
+}
+
 Test(token, api_whoami_and_refusals) {
     char *out = NULL;
     int rc = cli(&out, "create", "--token-subscriber", "zongzhi",
@@ -286,14 +301,8 @@ Test(token, api_whoami_and_refusals) {
                           "--api-listen-file",
                           urlfile,
                           NULL};
-    gh_test_proc_t *api = gh_test_spawn(argv, alog);
-    if (!gh_test_wait_until(file_exists, urlfile, 30000)) {
-        char *tail = gh_test_file_tail(alog, 3000);
-        cr_assert_fail("%s not written; log ends:\n%s", urlfile, tail);
-    }
-    char *text = gh_read_file(urlfile, NULL);
-    char *base = gh_xstrdup(gh_str_trim(text));
-    free(text);
+    char *base = NULL;
+    gh_test_proc_t *api = start_api(argv, urlfile, alog, &base);
     char url[512];
     snprintf(url, sizeof(url), "%s/v1/whoami", base);
 
@@ -481,14 +490,8 @@ Test(api, find_a_resident_by_id_number) {
         x[0],      "-X",  x[1],           "-X",          x[2],
         "-X",      x[3],  "--api-listen", "127.0.0.1:0", "--api-listen-file",
         urlfile,   NULL};
-    gh_test_proc_t *api = gh_test_spawn(argv, alog);
-    if (!gh_test_wait_until(file_exists, urlfile, 30000)) {
-        char *tail = gh_test_file_tail(alog, 3000);
-        cr_assert_fail("%s not written; log ends:\n%s", urlfile, tail);
-    }
-    char *text = gh_read_file(urlfile, NULL);
-    char *base = gh_xstrdup(gh_str_trim(text));
-    free(text);
+    char *base = NULL;
+    gh_test_proc_t *api = start_api(argv, urlfile, alog, &base);
     char url[512];
     /* Her ID with a lowercase check character: the normalizer's form. */
     snprintf(url, sizeof(url), "%s/v1/persons?id_number=43130219830715022x",
