@@ -35,9 +35,10 @@ typedef struct gh__api_reply {
     json_t *body;
 } gh__api_reply_t;
 
-/* Sets r to the error {"error": {"code", "message"}}. */
-void gh__api_error(gh__api_reply_t *r, unsigned status, const char *code,
-                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Sets r to the error {"error": {"code", "message"}}; returns r. */
+gh__api_reply_t *gh__api_error(gh__api_reply_t *r, unsigned status,
+                               const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* A read or a refusal in the audit log (kind read or refused), in db's
  * open transaction. `why` may be NULL (reads). */

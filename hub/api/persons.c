@@ -56,9 +56,10 @@ void gh__api_persons(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
                       "give the resident's ID number: ?id_number=...");
         return;
     }
-    gh_idnum_status_t st = gh_idnum_normalize(id_number, norm, NULL);
     uint64_t key = gh_id_key(a->crypt, id_number);
     if (!key) {
+        /* Normalized again only to say what is wrong with it. */
+        gh_idnum_status_t st = gh_idnum_normalize(id_number, norm, NULL);
         gh__api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_id_number",
                       "not a resident ID number: %s", gh_idnum_status_str(st));
         return;
@@ -106,13 +107,11 @@ void gh__api_persons(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
         gh_buf_printf(&seen, "%s%s", seen.len ? "," : "",
                       PQgetvalue(res, i, 0));
     }
-    int found = res ? PQntuples(res) : 0;
     PQclear(res);
     if (!e) {
         /* What was disclosed names the persons (hub ids: the audit log is
          * the security officer's, not a subscriber's); a miss says why. */
         const char *why = json_array_size(out) ? NULL
-                          : !found  ? "no resident holds the ID number"
                           : outside ? "outside the token's rows or grids"
                                     : "no resident holds the ID number";
         e = gh__api_audit(db, json_array_size(out) ? "read" : "refused", "GET",

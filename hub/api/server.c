@@ -51,8 +51,8 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
     return ret;
 }
 
-void gh__api_error(gh__api_reply_t *r, unsigned status, const char *code,
-                   const char *fmt, ...) {
+gh__api_reply_t *gh__api_error(gh__api_reply_t *r, unsigned status,
+                               const char *code, const char *fmt, ...) {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -60,30 +60,29 @@ void gh__api_error(gh__api_reply_t *r, unsigned status, const char *code,
     va_end(ap);
     r->status = status;
     r->body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    return r;
 }
 
-__attribute__((format(printf, 4, 5))) static enum MHD_Result
-error(struct MHD_Connection *conn, unsigned status, const char *code,
-      const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return respond(
-        conn, status,
-        json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+static enum MHD_Result send_reply(struct MHD_Connection *conn,
+                                  gh__api_reply_t *r) {
+    return respond(conn, r->status, r->body);
+}
+
+/* The audit entry's members every API request has; `token_id` may be
+ * NULL. */
+static json_t *audit_body(const char *method, const char *url,
+                          const char *token_id) {
+    return json_pack("{s:s,s:s,s:s,s:s?}", "command", "api", "path", url,
+                     "method", method, "token", token_id);
 }
 
 gh_err_t gh__api_audit(PGconn *db, const char *kind, const char *method,
                        const char *url, const gh_token_info_t *who,
                        const char *what, const char *why, char *errstr,
                        size_t errstr_size) {
-    json_t *body = json_pack("{s:s,s:s,s:s}", "command", "api", "path", url,
-                             "method", method);
+    json_t *body = audit_body(method, url, who ? who->id : NULL);
     if (what) json_object_set_new(body, "what", json_string(what));
     if (who) {
-        json_object_set_new(body, "token", json_string(who->id));
         json_object_set_new(body, "subscriber", json_string(who->subscriber));
         json_object_set_new(body, "role",
                             json_string(gh_token_role_name(who->role)));
@@ -102,8 +101,7 @@ static gh_err_t audit_refusal(PGconn *db, const char *method, const char *url,
                               char *errstr, size_t errstr_size) {
     gh_err_t e = gh_pg_exec(db, "BEGIN", errstr, errstr_size);
     if (e) return e;
-    json_t *body = json_pack("{s:s,s:s,s:s,s:s?}", "command", "api", "path",
-                             url, "method", method, "token", token_id);
+    json_t *body = audit_body(method, url, token_id);
     json_object_set_new(body, "why", json_string(why));
     e = gh_audit_append_one(db, "refused", NULL, body, errstr, errstr_size);
     json_decref(body);
@@ -122,6 +120,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
     (void)version;
     (void)upload;
     gh_api_t *a = cls;
+    gh__api_reply_t r = {0, NULL};
     /* A request body is not taken (no endpoint has one yet): answered at
      * the headers, before any of it is read. */
     (void)con_cls;
@@ -130,8 +129,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
     PGconn *db = db_of(a, err, sizeof(err));
     if (!db) {
         gh_log_warn(LOG, "%s", err);
-        return error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                     "the hub database cannot be reached; try again later");
+        return send_reply(
+            conn, gh__api_error(
+                      &r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                      "the hub database cannot be reached; try again later"));
     }
     const char *auth = MHD_lookup_connection_value(
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -139,8 +140,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
         if (audit_refusal(db, method, url, NULL, "no bearer token", err,
                           sizeof(err)))
             gh_log_warn(LOG, "audit: %s", err);
-        return error(conn, MHD_HTTP_UNAUTHORIZED, "unauthenticated",
-                     "send an API token: Authorization: Bearer gh_...");
+        return send_reply(
+            conn,
+            gh__api_error(&r, MHD_HTTP_UNAUTHORIZED, "unauthenticated",
+                          "send an API token: Authorization: Bearer gh_..."));
     }
     gh_token_info_t who;
     gh_err_t e = gh_token_verify(db, auth + 7, &who, err, sizeof(err));
@@ -154,18 +157,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
         if (audit_refusal(db, method, url, known ? id : NULL, err, aerr,
                           sizeof(aerr)))
             gh_log_warn(LOG, "audit: %s", aerr);
-        return error(conn, MHD_HTTP_UNAUTHORIZED, "token_refused",
-                     "the token is not valid (unknown, revoked or expired)");
+        return send_reply(
+            conn, gh__api_error(
+                      &r, MHD_HTTP_UNAUTHORIZED, "token_refused",
+                      "the token is not valid (unknown, revoked or expired)"));
     }
     if (e) {
         gh_log_warn(LOG, "%s", err);
-        return error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                     "the hub database failed; try again later");
+        return send_reply(
+            conn, gh__api_error(&r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                                "the hub database failed; try again later"));
     }
     enum MHD_Result ret;
     if (strcmp(method, MHD_HTTP_METHOD_GET)) {
-        ret = error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                    "%s is not served; only GET", method);
+        ret = send_reply(conn,
+                         gh__api_error(&r, MHD_HTTP_METHOD_NOT_ALLOWED,
+                                       "method_not_allowed",
+                                       "%s is not served; only GET", method));
     } else if (!strcmp(url, "/v1/whoami")) {
         json_t *grids = json_array();
         /* {A,B} from PostgreSQL: grid codes never hold commas or quotes
@@ -182,29 +190,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
                                 "subscriber", who.subscriber, "role",
                                 gh_token_role_name(who.role), "grids", grids));
     } else if (!strcmp(url, "/v1/persons")) {
-        gh__api_reply_t r = {0, NULL};
         gh__api_persons(a, db, &who, url,
                         MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
                                                     "id_number"),
                         &r);
-        ret = respond(conn, r.status, r.body);
+        ret = send_reply(conn, &r);
     } else {
-        ret = error(conn, MHD_HTTP_NOT_FOUND, "not_found",
-                    "no such endpoint: %s (see docs/api.md)", url);
+        ret = send_reply(
+            conn, gh__api_error(&r, MHD_HTTP_NOT_FOUND, "not_found",
+                                "no such endpoint: %s (see docs/api.md)", url));
     }
     gh_token_info_clear(&who);
     return ret;
-}
-
-__attribute__((format(printf, 2, 0))) static void
-mhd_log(void *cls, const char *fmt, va_list ap) {
-    (void)cls;
-    char line[512];
-    vsnprintf(line, sizeof(line), fmt, ap);
-    size_t n = strlen(line);
-    while (n && line[n - 1] == '\n')
-        line[--n] = '\0';
-    gh_log_warn(LOG, "http: %s", line);
 }
 
 /* What the lookups filter with: the policy, its keys, the view schemas
@@ -277,9 +274,10 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
             (la.ipv6 ? MHD_USE_IPv6 : 0),
         (uint16_t)la.port, NULL, NULL, handle, a, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss,
-        MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_END);
+        gh_listen_mhd_log, (void *)LOG, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&la.ss, MHD_OPTION_CONNECTION_LIMIT, 256u,
+        MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)64 * 1024, MHD_OPTION_END);
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!a->d) {

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gridhub/log.h"
+
 int gh_listen_parse(const char *v, gh_listen_addr_t *a, char *err,
                     size_t errsz) {
     memset(a, 0, sizeof(*a));
@@ -60,4 +62,13 @@ int gh_listen_parse(const char *v, gh_listen_addr_t *a, char *err,
     s4->sin_port = htons((uint16_t)port);
     snprintf(a->host, sizeof(a->host), "%s", ip);
     return 0;
+}
+
+void gh_listen_mhd_log(void *cls, const char *fmt, va_list ap) {
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    size_t n = strlen(line);
+    while (n && line[n - 1] == '\n')
+        line[--n] = '\0';
+    gh_log_warn(cls, "http: %s", line);
 }

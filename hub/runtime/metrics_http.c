@@ -81,17 +81,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
                    "text/plain; charset=utf-8", &b);
 }
 
-__attribute__((format(printf, 2, 0))) static void
-mhd_log(void *cls, const char *fmt, va_list ap) {
-    (void)cls;
-    char line[512];
-    vsnprintf(line, sizeof(line), fmt, ap);
-    size_t n = strlen(line);
-    while (n && line[n - 1] == '\n')
-        line[--n] = '\0';
-    gh_log_warn("metrics", "http: %s", line);
-}
-
 gh_err_t gh_metrics_serve(gh_metrics_t *m, const char *listen, char *errstr,
                           size_t errstr_size) {
     gh_listen_addr_t a;
@@ -108,9 +97,9 @@ gh_err_t gh_metrics_serve(gh_metrics_t *m, const char *listen, char *errstr,
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
             (a.ipv6 ? MHD_USE_IPv6 : 0),
         (uint16_t)a.port, NULL, NULL, handle, m, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a.ss,
-        MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_CONNECTION_TIMEOUT, 5u,
-        MHD_OPTION_END);
+        gh_listen_mhd_log, (void *)"metrics", MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&a.ss, MHD_OPTION_CONNECTION_LIMIT, 32u,
+        MHD_OPTION_CONNECTION_TIMEOUT, 5u, MHD_OPTION_END);
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!d)

@@ -6,6 +6,7 @@
 #ifndef GRIDHUB_LISTEN_H
 #define GRIDHUB_LISTEN_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -19,5 +20,11 @@ typedef struct gh_listen_addr {
 /* Parses `v` into *a: 0, or -1 with err saying what is wrong (naming v). */
 int gh_listen_parse(const char *v, gh_listen_addr_t *a, char *err,
                     size_t errsz);
+
+/* libmicrohttpd's MHD_OPTION_EXTERNAL_LOGGER for an endpoint: its lines
+ * as warnings of component `cls` (a static string), without the trailing
+ * newline. */
+void gh_listen_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 #endif
