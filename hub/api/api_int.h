@@ -13,6 +13,19 @@
 #include "token.h"
 #include "view.h"
 
+struct MHD_Connection;
+
+/* What the API knows of one entity of the policy (person, grid,
+ * household, ...): a value of its full view schema to fill, the record
+ * the plans evaluate, and each subscriber's plan, made on first use. */
+typedef struct gh__api_entity {
+    const gh_schema_t *schema; /* borrowed from the policy's set */
+    avro_value_t val;
+    int has_val;
+    gh_policy_rec_t *rec;
+    gh_policy_plan_t **plans; /* per subscriber */
+} gh__api_entity_t;
+
 struct gh_api {
     struct MHD_Daemon *d;
     char *conninfo;
@@ -22,13 +35,13 @@ struct gh_api {
     gh_schemas_t *schemas;
     gh_policy_t *policy;
     gh_policy_keys_t *keys;
-    gh_crypt_t *crypt; /* NULL: values are stored in clear */
-    gh_view_t *view;   /* the full person view */
-    gh_policy_rec_t *rec;
-    gh_policy_plan_t **plans; /* per subscriber, made on first use */
-    int person;               /* the person entity's index in the policy */
+    gh_crypt_t *crypt;      /* NULL: values are stored in clear */
+    gh_view_t *view;        /* fills the full person view from a row */
+    gh__api_entity_t *ents; /* per policy entity */
+    int nents;
+    int person;         /* the person entity's index in the policy */
+    int64_t plans_made; /* wall clock (us) the plans were made at */
 };
-
 /* An answer: status and JSON body (owned). */
 typedef struct gh__api_reply {
     unsigned status;
@@ -41,16 +54,48 @@ gh__api_reply_t *gh__api_error(gh__api_reply_t *r, unsigned status,
     __attribute__((format(printf, 4, 5)));
 
 /* A read or a refusal in the audit log (kind read or refused), in db's
- * open transaction. `why` may be NULL (reads). */
-gh_err_t gh__api_audit(PGconn *db, const char *kind, const char *method,
+ * open transaction, for a GET of `url` about `entity` (person, grid,
+ * ...). `why` may be NULL (reads); `extra` (may be NULL, borrowed) holds
+ * further members for the entry. */
+gh_err_t gh__api_audit(PGconn *db, const char *kind, const char *entity,
                        const char *url, const gh_token_info_t *who,
-                       const char *what, const char *why, char *errstr,
-                       size_t errstr_size);
+                       const char *what, const char *why, json_t *extra,
+                       char *errstr, size_t errstr_size);
 
-/* GET /v1/persons?id_number=ID: the residents holding the ID, each as the
- * token's subscriber receives it on its topic. */
-void gh__api_persons(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
-                     const char *url, const char *id_number,
+/* The plan of the token's subscriber for policy entity `entity`; NULL
+ * with err when the subscriber left the policy. Plans are remade a minute
+ * after they were made, so a grant or an age() condition takes effect
+ * within a minute, as in the hub. Borrowed from a. */
+gh_policy_plan_t *gh__api_plan(gh_api_t *a, int entity, const char *subscriber,
+                               char *err, size_t errsz);
+
+/* Applies `pl` to the record set in a->ents[entity].rec: *out is the JSON
+ * of the record as the subscriber receives it (new reference), or NULL
+ * when the record is outside the subscriber's rows. */
+gh_err_t gh__api_apply(gh_api_t *a, int entity, gh_policy_plan_t *pl,
+                       json_t **out, char *err, size_t errsz);
+
+/* A derived record of the views (entity_view: "grid", "household",
+ * "building", "event") by id, as the token's subscriber receives it:
+ * *out (new reference) or NULL when there is no such active record, the
+ * policy has no such entity or the record is outside the subscriber's
+ * rows. `raw` (may be NULL) receives the full record before the policy
+ * (new reference, NULL with *out). */
+gh_err_t gh__api_view(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
+                      const char *entity, const char *id, json_t **out,
+                      json_t **raw, char *err, size_t errsz);
+
+/* GET /v1/persons?id_number= | ?phone= | ?name=&birth_date=: the
+ * residents found, each as the token's subscriber receives them, with
+ * their grid (path, staff and their phones) and household as it may see
+ * them. */
+/* Serves the record endpoints (/v1/grids/{code}, /v1/households/{id},
+ * /v1/buildings/{id}, /v1/events/{id}) into r; 0 if url is none of them. */
+int gh__api_records(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
+                    const char *url, gh__api_reply_t *r);
+
+void gh__api_persons(gh_api_t *a, PGconn *db, struct MHD_Connection *conn,
+                     const gh_token_info_t *who, const char *url,
                      gh__api_reply_t *r);
 
 #endif

@@ -1,5 +1,7 @@
-/* GET /v1/persons?id_number=ID: find a resident by ID number (any form the
- * normalizer accepts), as the caller's subscriber receives them. */
+/* GET /v1/persons: find a resident by ID number (any form the normalizer
+ * accepts), by phone, or by name and birth date (homophones and
+ * traditional characters found too), as the caller's subscriber receives
+ * them, with their grid, its staff and their household. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,132 +12,300 @@
 #include "api_int.h"
 #include "audit.h"
 #include "gridhub/idnum.h"
+#include "gridhub/norm.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
 #include "resolve.h"
 
-/* The active persons holding the ID key $1, with the golden columns
- * gh_view_fill_row reads, and whether their current grid lies in the
- * grids $2 (a grid worker's; '{}': no restriction). */
-static const char PERSONS_SQL[] =
+/* The golden columns gh_view_fill_row reads, then whether the person's
+ * current grid lies in the grids $2 (a grid worker's; '{}': no
+ * restriction). */
+#define PERSON_COLS                                                            \
+    "p.person_id, p.version, floor(extract(epoch from p.updated_at) * "        \
+    "1000000)::bigint, p.id_number, p.name, p.sex, p.birth_date::text, "       \
+    "p.phone, p.address, p.grid_code, p.sources::text, p.provenance::text, "   \
+    "p.absorbed_ids::text, person_attr_json(p.person_id) AS attrs, "           \
+    "$2::text[] = '{}' OR EXISTS (SELECT 1 FROM grid g WHERE g.code = "        \
+    "coalesce((SELECT a.grid_code FROM person_attr a WHERE a.person_id = "     \
+    "p.person_id), p.grid_code) AND (g.path && $2::text[] OR g.code = ANY "    \
+    "($2::text[]))) AS in_grids"
+#define COL_IN_GRIDS 14
+
+/* The active persons with a record under the blocking key $1. */
+static const char FOUND_SQL[] =
     "WITH ids AS (SELECT DISTINCT sp.person_id FROM person_block b JOIN "
     "source_person sp ON sp.rec_id = b.rec_id WHERE b.block_key = "
-    "$1::bigint AND NOT sp.deleted AND sp.person_id IS NOT NULL) SELECT "
-    "p.person_id, p.version, floor(extract(epoch from p.updated_at) * "
-    "1000000)::bigint, p.id_number, p.name, p.sex, p.birth_date::text, "
-    "p.phone, p.address, p.grid_code, p.sources::text, p.provenance::text, "
-    "p.absorbed_ids::text, person_attr_json(p.person_id) AS attrs, "
-    "$2::text[] = '{}' OR EXISTS (SELECT 1 FROM grid g WHERE g.code = "
-    "coalesce((SELECT a.grid_code FROM person_attr a WHERE a.person_id = "
-    "p.person_id), p.grid_code) AND (g.path && $2::text[] OR g.code = ANY "
-    "($2::text[]))) AS in_grids FROM person p JOIN ids USING (person_id) "
-    "WHERE p.active ORDER BY p.person_id LIMIT 20";
+    "$1::bigint AND NOT sp.deleted AND sp.person_id IS NOT NULL) "
+    "SELECT " PERSON_COLS
+    " FROM person p JOIN ids USING (person_id) WHERE p.active ORDER BY "
+    "p.person_id LIMIT 20";
 
-static gh_policy_plan_t *plan_of(gh_api_t *a, const char *subscriber, char *err,
-                                 size_t errsz) {
-    int s = gh_policy_subscriber_find(a->policy, subscriber);
-    if (s < 0) {
-        snprintf(err, errsz,
-                 "the token's subscriber %s is no longer in the policy",
-                 subscriber);
-        return NULL;
+/* The active persons of the ids $1 (grid staff). */
+static const char BY_ID_SQL[] =
+    "SELECT " PERSON_COLS " FROM person p WHERE p.person_id = ANY "
+    "($1::text[]) AND p.active ORDER BY p.person_id";
+
+/* What was asked: one blocking key and how it was made. */
+typedef struct query {
+    uint64_t key;
+    const char *by;   /* id_number, phone, name+birth_date */
+    const char *what; /* for messages: "this ID number" */
+} query_t;
+
+/* Reads the query string into q, or fills r with the error. */
+static int parse_query(gh_api_t *a, struct MHD_Connection *conn, query_t *q,
+                       gh__api_reply_t *r) {
+    const char *id =
+        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id_number");
+    const char *phone =
+        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "phone");
+    const char *name =
+        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "name");
+    const char *birth =
+        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "birth_date");
+    int given = (id && *id) + (phone && *phone) +
+                ((name && *name) || (birth && *birth));
+    if (given != 1) {
+        gh__api_error(r, MHD_HTTP_BAD_REQUEST,
+                      given ? "ambiguous_query" : "missing_parameter",
+                      "give one of ?id_number=..., ?phone=... or "
+                      "?name=...&birth_date=YYYY-MM-DD");
+        return 0;
     }
-    if (!a->plans[s] &&
-        gh_policy_plan_new(a->policy, s, a->person, gh_wallclock_us(), a->keys,
-                           a->schemas, &a->plans[s], err, errsz))
-        return NULL;
-    return a->plans[s];
+    memset(q, 0, sizeof(*q));
+    if (id && *id) {
+        q->by = "id_number";
+        q->what = "this ID number";
+        q->key = gh_id_key(a->crypt, id);
+        if (!q->key) {
+            /* Normalized again only to say what is wrong with it. */
+            char norm[19];
+            gh_idnum_status_t st = gh_idnum_normalize(id, norm, NULL);
+            gh__api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_id_number",
+                          "not a resident ID number: %s",
+                          gh_idnum_status_str(st));
+            return 0;
+        }
+        return 1;
+    }
+    gh_match_raw_t raw;
+    memset(&raw, 0, sizeof(raw));
+    if (phone && *phone) {
+        char norm[GH_NORM_PHONE_MAX];
+        if (gh_norm_phone(phone, norm, sizeof(norm)) <= 0) {
+            gh__api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_phone",
+                          "not a phone number (a mobile or a landline with "
+                          "its area code)");
+            return 0;
+        }
+        q->by = "phone";
+        q->what = "this phone number";
+        raw.phone = phone;
+        q->key = gh_search_key(a->crypt, "phone", &raw);
+        return 1;
+    }
+    int y, m, d;
+    char tail;
+    if (!name || !*name || !birth ||
+        sscanf(birth, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 ||
+        m > 12 || d < 1 || d > 31 || y < 1880 || strlen(birth) != 10) {
+        gh__api_error(r, MHD_HTTP_BAD_REQUEST,
+                      name && *name ? "invalid_birth_date"
+                                    : "missing_parameter",
+                      "a name is searched with a birth date: "
+                      "?name=...&birth_date=YYYY-MM-DD");
+        return 0;
+    }
+    q->by = "name+birth_date";
+    q->what = "this name and birth date";
+    raw.name = name;
+    raw.birth_date = birth;
+    q->key = gh_search_key(a->crypt, "pinyin+birth", &raw);
+    if (!q->key) {
+        gh__api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_name",
+                      "the name has no letters or characters to search by");
+        return 0;
+    }
+    return 1;
 }
 
-void gh__api_persons(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
-                     const char *url, const char *id_number,
+/* Opens the sealed columns of a PERSON_COLS result. */
+static gh_err_t open_persons(gh_api_t *a, PGresult *res, char *err,
+                             size_t errsz) {
+    static const int cols[] = {3, 7, 8};
+    static const char *const fields[] = {"id_number", "phone", "address"};
+    return gh_crypt_open_result(a->crypt, res, cols, fields, 3, err, errsz);
+}
+
+/* Row i of a PERSON_COLS result as the plan gives it (*out NULL: outside
+ * its rows); *raw (may be NULL) the full record. */
+static gh_err_t person_of(gh_api_t *a, gh_policy_plan_t *pl, PGresult *res,
+                          int i, json_t **out, json_t **raw, char *err,
+                          size_t errsz) {
+    avro_value_t *full = gh_view_fill_row(a->view, res, i);
+    gh_policy_rec_set(a->ents[a->person].rec, full);
+    if (raw)
+        *raw = gh_avro_to_json(gh_policy_entity_schema(a->policy, a->person),
+                               full);
+    return gh__api_apply(a, a->person, pl, out, err, errsz);
+}
+
+static const char *str_of(json_t *o, const char *k) {
+    return json_string_value(json_object_get(o, k));
+}
+
+/* Adds to each staff member of `grid` (as sent) the phone their person
+ * record gives the subscriber, matching members through the ids of the
+ * full record `raw`: a member is found under the pseudonym the grid plan
+ * gave, which is the one the person plan gives too. Their ids go to
+ * `seen` (the audit entry's "staff"). */
+static gh_err_t staff_phones(gh_api_t *a, PGconn *db, gh_policy_plan_t *ppl,
+                             json_t *grid, json_t *raw, gh_buf_t *seen,
+                             char *err, size_t errsz) {
+    json_t *staff = json_object_get(grid, "staff");
+    json_t *rstaff = json_object_get(raw, "staff");
+    if (!json_array_size(staff) || !json_array_size(rstaff)) return GH_OK;
+    gh_buf_t ids = {0};
+    size_t i;
+    json_t *m;
+    json_array_foreach(rstaff, i, m) {
+        const char *pid = str_of(m, "person_id");
+        if (pid) gh_buf_printf(&ids, "%s\"%s\"", ids.len ? "," : "{", pid);
+    }
+    if (!ids.len) return GH_OK;
+    gh_buf_printf(&ids, "}");
+    const char *p[2] = {ids.data, "{}"};
+    PGresult *res =
+        gh_pg_query_what(db, BY_ID_SQL, 2, p, "read grid staff", err, errsz);
+    gh_buf_free(&ids);
+    if (!res) return GH_ERR_PG;
+    gh_err_t e = open_persons(a, res, err, errsz);
+    for (int r = 0; !e && r < PQntuples(res); r++) {
+        json_t *person = NULL;
+        e = person_of(a, ppl, res, r, &person, NULL, err, errsz);
+        if (e || !person) continue;
+        const char *phone = str_of(person, "phone");
+        const char *id = PQgetvalue(res, r, 0);
+        char alias[33];
+        gh_policy_plan_pseudonym(ppl, id, alias);
+        json_t *sm;
+        size_t k;
+        json_array_foreach(staff, k, sm) {
+            const char *sid = str_of(sm, "person_id");
+            if (!sid || (strcmp(sid, alias) && strcmp(sid, id))) continue;
+            json_object_set(sm, "phone",
+                            phone ? json_object_get(person, "phone")
+                                  : json_null());
+            gh_buf_printf(seen, "%s%s", seen->len ? "," : "", id);
+        }
+        json_decref(person);
+    }
+    PQclear(res);
+    return e;
+}
+
+/* The resident as sent, with their grid (staff phones added) and
+ * household as the subscriber may see them. */
+static gh_err_t answer_of(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
+                          gh_policy_plan_t *ppl, json_t *person, json_t *raw,
+                          gh_buf_t *seen, json_t **out, char *err,
+                          size_t errsz) {
+    json_t *grid = NULL, *rgrid = NULL, *hh = NULL;
+    gh_err_t e = gh__api_view(a, db, who, "grid", str_of(raw, "grid_code"),
+                              &grid, &rgrid, err, errsz);
+    if (!e && grid) e = staff_phones(a, db, ppl, grid, rgrid, seen, err, errsz);
+    if (!e)
+        e = gh__api_view(a, db, who, "household", str_of(raw, "household_id"),
+                         &hh, NULL, err, errsz);
+    json_decref(rgrid);
+    if (e) {
+        json_decref(grid);
+        json_decref(hh);
+        return e;
+    }
+    *out = json_pack("{s:O,s:o?,s:o?}", "person", person, "grid", grid,
+                     "household", hh);
+    return GH_OK;
+}
+
+void gh__api_persons(gh_api_t *a, PGconn *db, struct MHD_Connection *conn,
+                     const gh_token_info_t *who, const char *url,
                      gh__api_reply_t *r) {
-    char err[1024], norm[19];
-    if (!id_number || !*id_number) {
-        gh__api_error(r, MHD_HTTP_BAD_REQUEST, "missing_parameter",
-                      "give the resident's ID number: ?id_number=...");
-        return;
-    }
-    uint64_t key = gh_id_key(a->crypt, id_number);
-    if (!key) {
-        /* Normalized again only to say what is wrong with it. */
-        gh_idnum_status_t st = gh_idnum_normalize(id_number, norm, NULL);
-        gh__api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_id_number",
-                      "not a resident ID number: %s", gh_idnum_status_str(st));
-        return;
-    }
-    gh_policy_plan_t *pl = plan_of(a, who->subscriber, err, sizeof(err));
+    char err[1024];
+    query_t q;
+    if (!parse_query(a, conn, &q, r)) return;
+    gh_policy_plan_t *pl =
+        gh__api_plan(a, a->person, who->subscriber, err, sizeof(err));
     if (!pl) {
         gh__api_error(r, MHD_HTTP_FORBIDDEN, "no_plan", "%s", err);
         return;
     }
     char keytxt[32];
-    snprintf(keytxt, sizeof(keytxt), "%" PRId64, (int64_t)key);
+    snprintf(keytxt, sizeof(keytxt), "%" PRId64, (int64_t)q.key);
     const char *grids = who->role == GH_TOKEN_GRID_WORKER ? who->grids : "{}";
     const char *p[2] = {keytxt, grids};
     /* The read and its audit entry commit together. */
     gh_err_t e = gh_pg_exec(db, "BEGIN", err, sizeof(err));
     PGresult *res = e ? NULL
-                      : gh_pg_query_what(db, PERSONS_SQL, 2, p, "find persons",
+                      : gh_pg_query_what(db, FOUND_SQL, 2, p, "find persons",
                                          err, sizeof(err));
-    static const int cols[] = {3, 7, 8};
-    static const char *const fields[] = {"id_number", "phone", "address"};
-    if (res)
-        e = gh_crypt_open_result(a->crypt, res, cols, fields, 3, err,
-                                 sizeof(err));
-    else
-        e = GH_ERR_PG;
-    json_t *out = json_array();
-    gh_buf_t seen = {0};
+    e = res ? open_persons(a, res, err, sizeof(err)) : GH_ERR_PG;
+    json_t *found = json_array();
+    gh_buf_t seen = {0}, staff = {0};
     int outside = 0;
     for (int i = 0; !e && i < PQntuples(res); i++) {
-        if (*PQgetvalue(res, i, 14) != 't') {
+        if (*PQgetvalue(res, i, COL_IN_GRIDS) != 't') {
             outside++;
             continue;
         }
-        avro_value_t *full = gh_view_fill_row(a->view, res, i);
-        gh_policy_rec_set(a->rec, full);
-        if (!gh_policy_plan_in_scope(pl, a->rec)) {
-            outside++;
-            continue;
+        json_t *person = NULL, *raw = NULL, *item = NULL;
+        e = person_of(a, pl, res, i, &person, &raw, err, sizeof(err));
+        if (!e && !person) outside++;
+        char *pid = gh_xstrdup(PQgetvalue(res, i, 0));
+        if (!e && person) {
+            gh_buf_printf(&seen, "%s%s", seen.len ? "," : "", pid);
+            e = answer_of(a, db, who, pl, person, raw, &staff, &item, err,
+                          sizeof(err));
         }
-        avro_value_t *o = NULL;
-        e = gh_policy_plan_apply(pl, a->rec, &o, err, sizeof(err));
-        if (e) break;
-        json_array_append_new(out,
-                              gh_avro_to_json(gh_policy_plan_schema(pl), o));
-        gh_buf_printf(&seen, "%s%s", seen.len ? "," : "",
-                      PQgetvalue(res, i, 0));
+        if (item) json_array_append_new(found, item);
+        free(pid);
+        json_decref(person);
+        json_decref(raw);
     }
     PQclear(res);
     if (!e) {
         /* What was disclosed names the persons (hub ids: the audit log is
          * the security officer's, not a subscriber's); a miss says why. */
-        const char *why = json_array_size(out) ? NULL
-                          : outside ? "outside the token's rows or grids"
-                                    : "no resident holds the ID number";
-        e = gh__api_audit(db, json_array_size(out) ? "read" : "refused", "GET",
-                          url, who, json_array_size(out) ? seen.data : NULL,
-                          why, err, sizeof(err));
+        char why[128];
+        snprintf(why, sizeof(why), "%s",
+                 outside ? "outside the token's rows or grids" : "");
+        if (!outside) snprintf(why, sizeof(why), "no resident with %s", q.what);
+        int hit = json_array_size(found) > 0;
+        json_t *extra = json_pack("{s:s,s:s?}", "by", q.by, "staff",
+                                  staff.len ? staff.data : NULL);
+        e = gh__api_audit(db, hit ? "read" : "refused", "person", url, who,
+                          hit ? seen.data : NULL, hit ? NULL : why, extra, err,
+                          sizeof(err));
+        json_decref(extra);
     }
     if (!e) e = gh_pg_exec(db, "COMMIT", err, sizeof(err));
     gh_buf_free(&seen);
+    gh_buf_free(&staff);
     if (e) {
         char ignore[256];
         gh_pg_exec(db, "ROLLBACK", ignore, sizeof(ignore));
-        json_decref(out);
+        json_decref(found);
         gh__api_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
                       "the lookup failed; try again later");
         return;
     }
-    if (!json_array_size(out)) {
+    if (!json_array_size(found)) {
         /* Existence is not revealed to who may not see the person. */
-        json_decref(out);
+        json_decref(found);
         gh__api_error(r, MHD_HTTP_NOT_FOUND, "not_found",
-                      "no resident with this ID number that this token may "
-                      "see");
+                      "no resident with %s that this token may see", q.what);
         return;
     }
     r->status = MHD_HTTP_OK;
-    r->body = json_pack("{s:o}", "persons", out);
+    r->body = json_pack("{s:s,s:o}", "matched_by", q.by, "persons", found);
 }

@@ -15,6 +15,7 @@
 #include "audit.h"
 #include "gridhub/listen.h"
 #include "gridhub/log.h"
+#include "gridhub/norm.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
 #include "token.h"
@@ -76,11 +77,12 @@ static json_t *audit_body(const char *method, const char *url,
                      "method", method, "token", token_id);
 }
 
-gh_err_t gh__api_audit(PGconn *db, const char *kind, const char *method,
+gh_err_t gh__api_audit(PGconn *db, const char *kind, const char *entity,
                        const char *url, const gh_token_info_t *who,
-                       const char *what, const char *why, char *errstr,
-                       size_t errstr_size) {
-    json_t *body = audit_body(method, url, who ? who->id : NULL);
+                       const char *what, const char *why, json_t *extra,
+                       char *errstr, size_t errstr_size) {
+    json_t *body = audit_body("GET", url, who ? who->id : NULL);
+    if (extra) json_object_update(body, extra);
     if (what) json_object_set_new(body, "what", json_string(what));
     if (who) {
         json_object_set_new(body, "subscriber", json_string(who->subscriber));
@@ -89,7 +91,7 @@ gh_err_t gh__api_audit(PGconn *db, const char *kind, const char *method,
     }
     if (why) json_object_set_new(body, "why", json_string(why));
     gh_err_t e =
-        gh_audit_append_one(db, kind, "person", body, errstr, errstr_size);
+        gh_audit_append_one(db, kind, entity, body, errstr, errstr_size);
     json_decref(body);
     return e;
 }
@@ -190,10 +192,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
                                 "subscriber", who.subscriber, "role",
                                 gh_token_role_name(who.role), "grids", grids));
     } else if (!strcmp(url, "/v1/persons")) {
-        gh__api_persons(a, db, &who, url,
-                        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-                                                    "id_number"),
-                        &r);
+        gh__api_persons(a, db, conn, &who, url, &r);
+        ret = send_reply(conn, &r);
+    } else if (gh__api_records(a, db, &who, url, &r)) {
         ret = send_reply(conn, &r);
     } else {
         ret = send_reply(
@@ -228,18 +229,34 @@ static gh_err_t load_policy(gh_api_t *a, const gh_conf_t *conf, char *errstr,
     a->view = gh_view_new(NULL, gh_policy_entity_schema(a->policy, a->person),
                           "", errstr, errstr_size);
     if (!a->view) return GH_ERR_SCHEMA;
-    a->rec = gh_policy_rec_new(a->policy, a->person);
-    a->plans = gh_xcalloc((size_t)gh_policy_nsubscribers(a->policy) + 1,
-                          sizeof(*a->plans));
-    return GH_OK;
+    a->nents = gh_policy_nentities(a->policy);
+    a->ents = gh_xcalloc((size_t)a->nents, sizeof(*a->ents));
+    for (int i = 0; i < a->nents; i++) {
+        gh__api_entity_t *en = &a->ents[i];
+        en->schema = gh_policy_entity_schema(a->policy, i);
+        en->rec = gh_policy_rec_new(a->policy, i);
+        en->plans = gh_xcalloc((size_t)gh_policy_nsubscribers(a->policy) + 1,
+                               sizeof(*en->plans));
+        /* The person view is filled by a->view; the others from JSON. */
+        if (i != a->person &&
+            gh_schema_new_value(en->schema, &en->val, errstr, errstr_size))
+            return GH_ERR_SCHEMA;
+        en->has_val = i != a->person;
+    }
+    return gh_norm_init(errstr, errstr_size);
 }
 
 static void free_state(gh_api_t *a) {
     if (a->db) PQfinish(a->db);
-    for (int i = 0; a->plans && i < gh_policy_nsubscribers(a->policy); i++)
-        gh_policy_plan_destroy(a->plans[i]);
-    free(a->plans);
-    gh_policy_rec_destroy(a->rec);
+    for (int i = 0; i < a->nents; i++) {
+        gh__api_entity_t *en = &a->ents[i];
+        for (int s = 0; en->plans && s < gh_policy_nsubscribers(a->policy); s++)
+            gh_policy_plan_destroy(en->plans[s]);
+        free(en->plans);
+        gh_policy_rec_destroy(en->rec);
+        if (en->has_val) avro_value_decref(&en->val);
+    }
+    free(a->ents);
     gh_view_destroy(a->view);
     gh_crypt_destroy(a->crypt);
     gh_policy_keys_destroy(a->keys);

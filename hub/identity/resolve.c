@@ -50,6 +50,15 @@ uint64_t gh_id_key(gh_crypt_t *c, const char *raw_id) {
     return nk == 1 ? gh_crypt_blind64(c, "block", k[0]) : 0;
 }
 
+uint64_t gh_search_key(gh_crypt_t *c, const char *kind,
+                       const gh_match_raw_t *raw) {
+    gh_match_rec_t m;
+    char buf[GH_MATCH_NORM_BUF];
+    gh_match_normalize(raw, &m, buf);
+    uint64_t k = gh_match_block_key(&m, kind);
+    return k ? gh_crypt_blind64(c, "block", k) : 0;
+}
+
 gh_resolver_t *gh_resolver_new(const gh_conf_t *conf, gh_feed_t *feed,
                                const gh_schema_t *view, char *errstr,
                                size_t errstr_size) {

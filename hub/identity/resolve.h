@@ -126,6 +126,13 @@ uint64_t gh_resolver_id_key(const gh_resolver_t *r, const char *raw_id);
 /* The same under crypt `c` (NULL: none), for readers without a resolver
  * (the API's lookup by ID number). */
 uint64_t gh_id_key(gh_crypt_t *c, const char *raw_id);
+/* The keyed blocking key of `kind` ("pinyin+birth", "phone", ...; see
+ * gh_match_block_key) of a record holding only what a searcher typed
+ * (`raw`, normalized as records are), under crypt `c`: the key that finds
+ * the records the matcher would pair with it. 0 when raw lacks the kind's
+ * fields. */
+uint64_t gh_search_key(gh_crypt_t *c, const char *kind,
+                       const gh_match_raw_t *raw);
 
 /* The model, for scoring outside a run (steward evidence); borrowed. */
 const struct gh_match_model *gh_resolver_model(const gh_resolver_t *r);

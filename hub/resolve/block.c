@@ -90,3 +90,13 @@ size_t gh_match_block_keys(const gh_match_rec_t *r, uint64_t *keys,
         if (k[t]) keys[n++] = k[t];
     return n;
 }
+
+uint64_t gh_match_block_key(const gh_match_rec_t *r, const char *kind) {
+    uint64_t k[GH__KEY__COUNT];
+    for (int t = 0; t < GH__KEY__COUNT; t++) {
+        if (strcmp(KEY_NAMES[t], kind)) continue;
+        gh__match_keys(r, k);
+        return k[t];
+    }
+    return 0;
+}

@@ -223,6 +223,12 @@ gh_match_decision_t gh_match_score(const gh_match_model_t *m,
  * are pairs that share one. Writes at most `max` keys (16 always
  * suffice); returns the number written. */
 size_t gh_match_block_keys(const gh_match_rec_t *r, uint64_t *keys, size_t max);
+/* The one blocking key of `kind` ("id17", "pinyin+birth", "phone", ...:
+ * the names `gridhub resolve` reports) for r, 0 when r lacks its fields or
+ * the kind is unknown. Lets a search find the records a key catches (a
+ * name with its homophones and traditional forms and a birth date, a
+ * phone) the way the matcher pairs them. */
+uint64_t gh_match_block_key(const gh_match_rec_t *r, const char *kind);
 
 /* ---- clustering ---------------------------------------------------- */
 

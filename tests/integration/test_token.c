@@ -410,7 +410,12 @@ static const char API_POLICY[] = "subscriber.test.department=test\n"
                                  "rows.masked.person=all\n"
                                  "field.masked.person.name=clear\n"
                                  "field.masked.person.id_number=mask 6 4\n"
-                                 "field.masked.person.grid_code=clear\n";
+                                 "field.masked.person.grid_code=clear\n"
+                                 "rows.test.grid=all\n"
+                                 "field.test.grid.*=clear\n"
+                                 "field.test.grid.staff.person_id=hash\n"
+                                 "rows.test.household=all\n"
+                                 "field.test.household.*=clear\n";
 
 /* The -X arguments that make the stack's hub properties. */
 static void stack_args(gh_test_stack_t *s, char **x) {
@@ -448,10 +453,42 @@ static char *stack_token(gh_test_stack_t *s, char **x, const char *sub,
     return tok;
 }
 
+/* The grid in an answer: its path from the city down, and its staff
+ * with their roles; 李娜 and 张伟, residents the hub knows, with the phones
+ * their records hold. */
+static void check_grid_and_staff(json_t *g, const char *grid) {
+    cr_assert(json_is_object(g), "her grid is in the answer");
+    cr_assert_str_eq(json_string_value(json_object_get(g, "grid_code")), grid);
+    json_t *path = json_object_get(g, "path");
+    cr_assert_gt(json_array_size(path), 1, "a path from the top");
+    cr_assert_str_eq(
+        json_string_value(json_array_get(path, json_array_size(path) - 1)),
+        grid);
+    json_t *staff = json_object_get(g, "staff");
+    cr_assert_gt(json_array_size(staff), 0, "the grid's staff");
+    int phones = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(staff, i, m) {
+        cr_assert_not_null(json_string_value(json_object_get(m, "role")));
+        const char *ph = json_string_value(json_object_get(m, "phone"));
+        const char *nm = json_string_value(json_object_get(m, "name"));
+        if (ph && nm && !strcmp(nm, "张伟"))
+            phones += !strcmp(ph, "13807381001");
+        if (ph && nm && !strcmp(nm, "李娜"))
+            phones += !strcmp(ph, "13807381002");
+    }
+    cr_assert_eq(phones, 2, "张伟's and 李娜's phones: %s",
+                 json_dumps(staff, JSON_COMPACT));
+}
+
 Test(api, find_a_resident_by_id_number) {
     gh_test_stack_t *s = gf_two_departments(
         "zongzhi", "gongan",
-        "gridhub.zongzhi.grid,gridhub.zongzhi.person,gridhub.gongan.person",
+        "gridhub.zongzhi.grid,gridhub.zongzhi.person,gridhub.zongzhi."
+        "grid_staff,gridhub.zongzhi.building,gridhub.gongan.building,"
+        "gridhub.gongan.person,gridhub.gongan.residence_registration,"
+        "gridhub.gongan.household,gridhub.gongan.household_member",
         NULL);
     gh_test_stack_set_policy(s, API_POLICY);
     gf_wait_grids_published(s);
@@ -464,11 +501,32 @@ Test(api, find_a_resident_by_id_number) {
         gh_test_scalar(gf_hub, "SELECT person_id FROM source_person WHERE "
                                "department = 'gongan' AND source_key = "
                                "'hjrk/R43130200010002'");
+    gf_wait_hub("王丽 placed by her building",
+                "SELECT a.grid_code FROM person_attr a JOIN source_person sp "
+                "USING (person_id) WHERE sp.department = 'gongan' AND "
+                "sp.source_key = 'hjrk/R43130200010002'",
+                "LP-DT-01");
     char *grid = gh_test_scalar(
         gf_hub,
         "SELECT coalesce((SELECT grid_code FROM person_attr WHERE person_id "
         "= '%s'), (SELECT grid_code FROM person WHERE person_id = '%s'))",
         pid, pid);
+    /* Her grid's staff who are residents the hub knows (李娜, 张伟) and
+     * her household, derived; her grid is her building's (LP-DT-01). */
+    char *wq = gh_xasprintf("SELECT count(*) FROM entity_view v, jsonb_array_"
+                            "elements(v.body -> 'staff') m WHERE v.entity = "
+                            "'grid' AND v.id = '%s' AND m ->> 'person_id' IS "
+                            "NOT NULL",
+                            grid);
+    gf_wait_hub("her grid's staff known as persons", wq, "2");
+    free(wq);
+    gf_wait_hub("her household",
+                "SELECT count(*) FROM person_attr a JOIN entity_view v ON "
+                "v.entity = 'household' AND v.id = a.household_id WHERE "
+                "a.person_id = (SELECT person_id FROM source_person WHERE "
+                "department = 'gongan' AND source_key = "
+                "'hjrk/R43130200010002')",
+                "1");
     char *other = gh_test_scalar(gf_hub,
                                  "SELECT code FROM grid WHERE level = 'GRID' "
                                  "AND NOT ('%s' = ANY (path) OR code = '%s') "
@@ -500,23 +558,95 @@ Test(api, find_a_resident_by_id_number) {
     json_t *body = NULL;
     long st = request("GET", url, t_test, &body);
     cr_assert_eq(st, 200, "lookup: %ld", st);
-    json_t *p0 = json_array_get(json_object_get(body, "persons"), 0);
     cr_assert_eq(json_array_size(json_object_get(body, "persons")), 1);
+    json_t *a0 = json_array_get(json_object_get(body, "persons"), 0);
+    json_t *p0 = json_object_get(a0, "person");
     cr_assert_str_eq(json_string_value(json_object_get(p0, "name")), "王丽");
     cr_assert_str_eq(json_string_value(json_object_get(p0, "id_number")),
                      "43130219830715022X");
     cr_assert_str_eq(json_string_value(json_object_get(p0, "phone")),
                      "13807381011");
     cr_assert_str_eq(json_string_value(json_object_get(p0, "grid_code")), grid);
+    /* Her grid with its path and its staff, their phones from their own
+     * records as this subscriber may see them. */
+    check_grid_and_staff(json_object_get(a0, "grid"), grid);
+    json_t *hh = json_object_get(a0, "household");
+    cr_assert(json_is_object(hh), "her household: %s",
+              json_dumps(a0, JSON_COMPACT));
+    cr_assert_gt(json_array_size(json_object_get(hh, "members")), 0);
     json_decref(body);
 
     st = request("GET", url, t_masked, &body);
     cr_assert_eq(st, 200, "masked lookup: %ld", st);
-    p0 = json_array_get(json_object_get(body, "persons"), 0);
+    a0 = json_array_get(json_object_get(body, "persons"), 0);
+    p0 = json_object_get(a0, "person");
     cr_assert_str_eq(json_string_value(json_object_get(p0, "id_number")),
                      "431302********022X");
     cr_assert_null(json_object_get(p0, "phone"), "no phone for masked");
+    cr_assert(json_is_null(json_object_get(a0, "grid")),
+              "no grid rule: no grid");
+    cr_assert(json_is_null(json_object_get(a0, "household")), "nor household");
     json_decref(body);
+
+    /* By phone, and by name and birth date: 王麗 (traditional) and 汪丽
+     * (a homophone) find her, a day/month swap too. */
+    static const char *const other_forms[] = {
+        "phone=138-0738-1011", "phone=%2B86%2013807381011",
+        "name=%E7%8E%8B%E9%BA%97&birth_date=1983-07-15",
+        "name=%E6%B1%AA%E4%B8%BD&birth_date=1983-07-15",
+        "name=%E7%8E%8B%E4%B8%BD&birth_date=1983-15-07"};
+    for (size_t i = 0; i < sizeof(other_forms) / sizeof(*other_forms); i++) {
+        char u[512];
+        snprintf(u, sizeof(u), "%s/v1/persons?%s", base, other_forms[i]);
+        st = request("GET", u, t_test, &body);
+        if (i == 4) {
+            /* Not a date: refused, not guessed. */
+            cr_assert_eq(st, 400, "%s: %ld", other_forms[i], st);
+            cr_assert_str_eq(code_of(body), "invalid_birth_date");
+            json_decref(body);
+            continue;
+        }
+        cr_assert_eq(st, 200, "%s: %ld", other_forms[i], st);
+        a0 = json_array_get(json_object_get(body, "persons"), 0);
+        cr_assert_str_eq(json_string_value(json_object_get(
+                             json_object_get(a0, "person"), "name")),
+                         "王丽", "%s", other_forms[i]);
+        json_decref(body);
+    }
+    static const char *const refused[][2] = {
+        {"phone=12", "invalid_phone"},
+        {"name=%E7%8E%8B%E4%B8%BD", "invalid_birth_date"},
+        {"birth_date=1983-07-15", "missing_parameter"},
+        {"phone=13807381011&id_number=43130219830715022X", "ambiguous_query"},
+        {"name=%21%21&birth_date=1983-07-15", "invalid_name"}};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+        char u[512];
+        snprintf(u, sizeof(u), "%s/v1/persons?%s", base, refused[i][0]);
+        st = request("GET", u, t_test, &body);
+        cr_assert_eq(st, 400, "%s: %ld", refused[i][0], st);
+        cr_assert_str_eq(code_of(body), refused[i][1], "%s", refused[i][0]);
+        json_decref(body);
+    }
+
+    /* Her grid alone, for this subscriber and no other. */
+    snprintf(url, sizeof(url), "%s/v1/grids/%s", base, grid);
+    st = request("GET", url, t_test, &body);
+    cr_assert_eq(st, 200, "the grid: %ld", st);
+    cr_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(body, "grid"), "grid_code")),
+                     grid);
+    json_decref(body);
+    st = request("GET", url, t_masked, &body);
+    cr_assert_eq(st, 404, "no grid rule: %ld", st);
+    json_decref(body);
+    st = request("GET", url, t_there, &body);
+    cr_assert_eq(st, 404, "another grid's worker: %ld", st);
+    json_decref(body);
+    st = request("GET", url, t_here, &body);
+    cr_assert_eq(st, 200, "the grid's own worker: %ld", st);
+    json_decref(body);
+    snprintf(url, sizeof(url), "%s/v1/persons?id_number=43130219830715022x",
+             base);
 
     st = request("GET", url, t_here, &body);
     cr_assert_eq(st, 200, "the grid worker of %s: %ld", grid, st);
@@ -547,19 +677,36 @@ Test(api, find_a_resident_by_id_number) {
     cr_assert_eq(gh_test_count(gf_hub,
                                "SELECT count(*) FROM audit_log WHERE kind = "
                                "'read' AND entry::jsonb ->> 'command' = 'api' "
-                               "AND entry::jsonb ->> 'what' = '%s'",
+                               "AND entry::jsonb ->> 'what' = '%s' AND "
+                               "entry::jsonb ->> 'by' = 'id_number'",
                                pid),
-                 3, "three reads of 王丽 audited");
+                 3, "three reads of 王丽 by ID audited");
+    cr_assert_eq(gh_test_count(gf_hub,
+                               "SELECT count(*) FROM audit_log WHERE kind = "
+                               "'read' AND entry::jsonb ->> 'what' = '%s' AND "
+                               "entry::jsonb ->> 'by' <> 'id_number'",
+                               pid),
+                 4, "four reads by phone or name audited");
+    cr_assert_eq(gh_test_count(gf_hub,
+                               "SELECT count(*) FROM audit_log WHERE kind = "
+                               "'read' AND entry::jsonb ->> 'what' = '%s' AND "
+                               "entry::jsonb ->> 'staff' IS NOT NULL",
+                               pid),
+                 6, "the staff disclosed with her grid audited");
+    cr_assert_eq(gh_test_count(gf_hub,
+                               "SELECT count(*) FROM audit_log WHERE kind = "
+                               "'read' AND entity = 'grid'"),
+                 2, "the grid reads audited");
     cr_assert_eq(gh_test_count(gf_hub,
                                "SELECT count(*) FROM audit_log WHERE kind = "
                                "'refused' AND entry::jsonb ->> 'why' LIKE "
                                "'outside%%' AND entry::jsonb ->> 'role' = "
                                "'grid_worker'"),
-                 1, "the other grid's worker refused");
+                 2, "the other grid's worker refused her and her grid");
     cr_assert_eq(gh_test_count(gf_hub,
                                "SELECT count(*) FROM audit_log WHERE kind = "
                                "'refused' AND entry::jsonb ->> 'why' = 'no "
-                               "resident holds the ID number'"),
+                               "resident with this ID number'"),
                  1, "the unknown ID audited");
     cr_assert_eq(gh_test_stop(api, 10000), 0, "api stops on SIGTERM");
     gh_test_proc_free(api);

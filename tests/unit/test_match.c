@@ -317,6 +317,26 @@ Test(match_block, keys_per_field) {
     cr_assert_eq(gh_match_block_keys(&b, k, 16), 0);
 }
 
+Test(match_block, one_key_by_kind) {
+    gh_match_rec_t a = mk("王建国", "wang jian guo", ID_A, 1, "1949-12-31",
+                          "13807381001", "大塘小区3栋2单元501");
+    uint64_t k[16];
+    cr_assert_eq(gh_match_block_keys(&a, k, 16), 6);
+    /* In the order the matcher lists them. */
+    static const char *const kinds[] = {
+        "id17",      "pinyin+birth", "surname+birth+sex",
+        "name+year", "phone",        "name+address"};
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(gh_match_block_key(&a, kinds[i]), k[i], "%s", kinds[i]);
+    cr_assert_eq(gh_match_block_key(&a, "birth"), 0, "no such kind");
+    /* A search by name and birth date alone keys as the record does: a
+     * homophone with day and month swapped too. */
+    gh_match_rec_t q =
+        mk("汪建国", "wang jian guo", NULL, 0, "1949-12-31", NULL, NULL);
+    cr_assert_eq(gh_match_block_key(&q, "pinyin+birth"), k[1]);
+    cr_assert_eq(gh_match_block_key(&q, "phone"), 0);
+}
+
 /* ---- clustering ------------------------------------------------------------
  */
 

@@ -1,0 +1,90 @@
+/* GET /v1/grids/{code}, /v1/households/{id}, /v1/buildings/{id},
+ * /v1/events/{id}: one derived record as the token's subscriber receives
+ * it on its topic; grid workers see only what lies in their grids. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "api_int.h"
+#include "gridhub/pg.h"
+#include "gridhub/util.h"
+
+/* The URL's collection and the view entity it serves. */
+static const struct {
+    const char *prefix, *entity, *noun;
+} KINDS[] = {
+    {"/v1/grids/", "grid", "grid"},
+    {"/v1/households/", "household", "household"},
+    {"/v1/buildings/", "building", "building"},
+    {"/v1/events/", "event", "event"},
+};
+
+/* 1 if grid `code` lies in the grids `grids` ({A,B}) or under them. */
+static gh_err_t in_grids(PGconn *db, const char *code, const char *grids,
+                         int *in, char *err, size_t errsz) {
+    const char *p[2] = {code ? code : "", grids};
+    PGresult *r = gh_pg_query_what(
+        db,
+        "SELECT EXISTS (SELECT 1 FROM grid g WHERE g.code = $1 AND (g.path && "
+        "$2::text[] OR g.code = ANY ($2::text[])))",
+        2, p, "check the token's grids", err, errsz);
+    if (!r) return GH_ERR_PG;
+    *in = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return GH_OK;
+}
+
+int gh__api_records(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
+                    const char *url, gh__api_reply_t *r) {
+    size_t k = 0;
+    for (; k < sizeof(KINDS) / sizeof(*KINDS); k++)
+        if (!strncmp(url, KINDS[k].prefix, strlen(KINDS[k].prefix))) break;
+    if (k == sizeof(KINDS) / sizeof(*KINDS)) return 0;
+    const char *id = url + strlen(KINDS[k].prefix);
+    if (!*id || strchr(id, '/') || strlen(id) > 256) {
+        gh__api_error(r, MHD_HTTP_NOT_FOUND, "not_found",
+                      "no such endpoint: %s (see docs/api.md)", url);
+        return 1;
+    }
+    char err[1024];
+    json_t *out = NULL, *raw = NULL;
+    gh_err_t e = gh_pg_exec(db, "BEGIN", err, sizeof(err));
+    if (!e)
+        e = gh__api_view(a, db, who, KINDS[k].entity, id, &out, &raw, err,
+                         sizeof(err));
+    int in = 1;
+    if (!e && out && who->role == GH_TOKEN_GRID_WORKER) {
+        const char *code = json_string_value(json_object_get(raw, "grid_code"));
+        e = in_grids(db, code, who->grids, &in, err, sizeof(err));
+    }
+    const char *why = !out  ? "no such record for the token's subscriber"
+                      : !in ? "outside the token's grids"
+                            : NULL;
+    char what[300];
+    snprintf(what, sizeof(what), "%s:%s", KINDS[k].entity, id);
+    if (!e)
+        e = gh__api_audit(db, why ? "refused" : "read", KINDS[k].entity, url,
+                          who, why ? NULL : what, why, NULL, err, sizeof(err));
+    if (!e) e = gh_pg_exec(db, "COMMIT", err, sizeof(err));
+    json_decref(raw);
+    if (e) {
+        char ignore[256];
+        gh_pg_exec(db, "ROLLBACK", ignore, sizeof(ignore));
+        json_decref(out);
+        gh__api_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                      "the lookup failed; try again later");
+        return 1;
+    }
+    if (why) {
+        /* Existence is not revealed to who may not see the record. */
+        json_decref(out);
+        gh__api_error(r, MHD_HTTP_NOT_FOUND, "not_found",
+                      "no %s %s that this token may see", KINDS[k].noun, id);
+        return 1;
+    }
+    r->status = MHD_HTTP_OK;
+    r->body = json_pack("{s:o}", KINDS[k].entity, out);
+    return 1;
+}
