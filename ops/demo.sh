@@ -355,6 +355,51 @@ if [[ -n "$to_grid" && -n "$mover" ]]; then
     echo "  (the live load also moves residents meanwhile: every change is a new version)"
 fi
 
+step "One HTTP request finds a resident, their grid and its staff (gridhub api, docs/api.md)"
+proc_start api "$WORK/api.log" "$WORK/api.log" \
+    "$GH" api -c "$HUBCONF" --api-listen 127.0.0.1:0 --api-listen-file "$WORK/api.url"
+wait_until 20 "the API's start" "$WORK/api.log" test -s "$WORK/api.url"
+API=$(cat "$WORK/api.url")
+# new_token SUBSCRIBER ROLE [GRIDS]: creates a token, prints it.
+new_token() {
+    "$GH" token create -c "$HUBCONF" --token-subscriber "$1" --token-role "$2" \
+        ${3:+--token-grids "$3"} --token-note demo | grep '^gh_'
+}
+tok_ga=$(new_token gongan subscriber) || fail "gridhub token create"
+tok_cw=$(new_token chuangwen subscriber) || fail "gridhub token create"
+far=$(psql -tAd hub -c "SELECT code FROM grid WHERE level = 'GRID' AND code NOT LIKE 'LP-DT%' ORDER BY code LIMIT 1")
+tok_gw=$(new_token zongzhi grid_worker "$far") || fail "gridhub token create"
+id_w=$(psql -tAd hub -c "SELECT row_to_json(p) FROM (SELECT id_number FROM person WHERE person_id = '$pid_w') p" |
+    /usr/bin/python3 tests/tools/unseal.py --keys "$WORK/hub.keys" 2>/dev/null |
+    /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["id_number"])')
+echo "  the API: $API; tokens are made with gridhub token create (shown once, kept hashed):"
+echo "    公安 (gongan, department subscriber): ${tok_ga:0:14}…"
+# api_get TOKEN QUERY: one request, its answer folded for reading.
+api_get() {
+    local out st
+    out=$(curl -sS -H "Authorization: Bearer $1" -w '\n%{http_code}' "$API/v1/persons?$2") ||
+        fail "curl $API/v1/persons" "$WORK/api.log"
+    st=${out##*$'\n'}
+    printf '%s' "${out%$'\n'*}" | views api "$st"
+}
+echo "  curl -H 'Authorization: Bearer \$TOKEN' '$API/v1/persons?id_number=${id_w:0:6}…'"
+api_get "$tok_ga" "id_number=$id_w"
+echo "  the same request with 创文's token (the policy masks the ID number, gives the birth year only, no household):"
+api_get "$tok_cw" "id_number=$id_w"
+echo "  by name and birth date (names are found with their homophones and traditional forms; 创文's token):"
+nb=$(psql -tAd hub -c "SELECT name || '|' || birth_date FROM person WHERE person_id = '$pid_w'")
+api_get "$tok_cw" "name=$(/usr/bin/python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "${nb%%|*}")&birth_date=${nb##*|}" |
+    head -2
+echo "  a grid worker of $far asks for her (refused as unknown: she lives elsewhere), and a request without a token:"
+api_get "$tok_gw" "id_number=$id_w"
+api_get "" "id_number=$id_w"
+echo "  the security officer's audit log has each read and refusal with the token:"
+psql -tAd hub -c "SELECT '    ' || kind || ' ' || coalesce(entity, '-') || ' by ' ||
+    coalesce((entry::jsonb ->> 'subscriber') || '/' || (entry::jsonb ->> 'role'), '(no token)') ||
+    ' token ' || coalesce(entry::jsonb ->> 'token', '-') || ' ' ||
+    coalesce('what=' || (entry::jsonb ->> 'what'), 'why=' || (entry::jsonb ->> 'why'))
+    FROM audit_log WHERE entry::jsonb ->> 'command' = 'api' ORDER BY seq"
+
 step "A purpose-bound grant lapses by itself"
 echo "  grant epidemic_dt gives 创文 (chuangwen) the phones of 大塘社区 (LP-DT) in clear:"
 sed -n 's/^grant\.epidemic_dt\./    grant.epidemic_dt./p' "$POLICY"
@@ -463,7 +508,7 @@ stopped=()
 proc_stop_all || fail "a process had to be killed (see above)"
 bad=0
 for name in gen connector.zongzhi connector.gongan connector.jisheng connector.zuzhi connector.chuangwen hub \
-    subscriber.gongan subscriber.chuangwen subscriber.jisheng subscriber.zongzhi broker; do
+    subscriber.gongan subscriber.chuangwen subscriber.jisheng subscriber.zongzhi api broker; do
     rc=${PROC_STATUS[$name]:-?}
     stopped+=("$name $rc")
     [[ "$rc" == 0 ]] || bad=1

@@ -37,6 +37,7 @@ PACKAGES=(
     libclang-rt-dev       # its libFuzzer, ASan, UBSan runtimes (only recommended)
     procps                # ps/pkill used by tests
     iproute2              # ss, used by ops/pg-cluster.sh to find a free port
+    curl                  # the demo's requests to gridhub api
 )
 
 check_only=0

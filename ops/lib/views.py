@@ -91,8 +91,41 @@ def fold(path):
     return held
 
 
+def api(status, text):
+    """An answer of GET /v1/persons (docs/api.md), folded for reading."""
+    body = json.loads(text)
+    if "error" in body:
+        print(f"    HTTP {status} {body['error']['code']}: {body['error']['message']}")
+        return
+    print(f"    HTTP {status}, matched by {body['matched_by']}:")
+    for a in body["persons"]:
+        p = a["person"]
+        print("      person: " + line({k: v for k, v in p.items()
+                                        if k not in ("sources", "provenance", "absorbed_ids")}))
+        g = a.get("grid")
+        if g:
+            print(f"      grid: {g['grid_code']} {' > '.join(g.get('path_names') or [])}")
+            for m in g.get("staff") or []:
+                print(f"        {m.get('role', '?'):<17} {m.get('name') or '-'} ({m.get('organization') or '-'})"
+                      f"  phone {m.get('phone') or '-'}")
+        else:
+            print("      grid: (none it may see)")
+        h = a.get("household")
+        if h:
+            # One line per member, with the departments recording them.
+            seen = {}
+            for m in h.get("members") or []:
+                k = (m.get("person_id") or m.get("name"), m.get("relation"))
+                seen.setdefault(k, [m.get("name") or "-", m.get("relation") or "", []])[2].append(
+                    m.get("department") or "?")
+            print("      household: " + ", ".join(f"{n} {r} ({'/'.join(d)})" for n, r, d in seen.values()))
+
+
 def main():
     verb, args = sys.argv[1], sys.argv[2:]
+    if verb == "api":
+        api(args[0], sys.stdin.read())
+        return
     if verb == "pseudonym":
         print(pseudonym(keys_of(args[0])[args[1]], args[2]))
         return
