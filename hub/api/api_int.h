@@ -9,14 +9,36 @@
 #include "gridhub/avro.h"
 #include "gridhub/conf.h"
 #include "policy.h"
+#include "ratelimit.h"
 #include "server.h"
 #include "token.h"
 #include "view.h"
+
+/* The TLS material libmicrohttpd is given (PEM text, owned); all NULL
+ * when the API serves plain HTTP. */
+typedef struct gh__api_tls {
+    char *cert;
+    char *key;
+    size_t key_len;
+    char *password; /* NULL: the key is not encrypted */
+    size_t password_len;
+} gh__api_tls_t;
+
+/* Reads and checks api.tls.cert.file, api.tls.key.file (closed to group
+ * and others) and api.tls.key.password.file into *t: both or neither,
+ * parseable, the key the certificate's. Nothing set: GH_OK with t all
+ * NULL. On error errstr names the property and *t holds nothing. */
+gh_err_t gh__api_tls_load(const gh_conf_t *conf, gh__api_tls_t *t, char *errstr,
+                          size_t errstr_size);
+
+/* Wipes the key and passphrase and frees all of *t. */
+void gh__api_tls_clear(gh__api_tls_t *t);
 
 struct gh_api {
     struct MHD_Daemon *d;
     char *conninfo;
     char *url;
+    gh__api_tls_t tls; /* kept until stop: libmicrohttpd borrows it */
     /* Everything below is used by MHD's one polling thread only. */
     PGconn *db;
     gh_schemas_t *schemas;

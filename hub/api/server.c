@@ -1,9 +1,11 @@
 /* The hub's HTTP API over libmicrohttpd; see server.h. */
 #include "server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -245,9 +247,19 @@ static void free_state(gh_api_t *a) {
     gh_policy_keys_destroy(a->keys);
     gh_policy_destroy(a->policy);
     gh_schemas_destroy(a->schemas);
+    gh__api_tls_clear(&a->tls);
     free(a->conninfo);
     free(a->url);
     free(a);
+}
+
+/* Whether only this machine can reach the address (127.0.0.0/8, ::1). */
+static int is_loopback(const gh_listen_addr_t *la) {
+    if (la->ipv6)
+        return IN6_IS_ADDR_LOOPBACK(
+            &((const struct sockaddr_in6 *)&la->ss)->sin6_addr);
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)&la->ss;
+    return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
 }
 
 gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
@@ -261,10 +273,33 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
     }
     gh_api_t *a = gh_xcalloc(1, sizeof(*a));
     a->conninfo = gh_xstrdup(gh_conf_get(conf, "database.conninfo"));
-    if (load_policy(a, conf, errstr, errstr_size)) {
+    if (load_policy(a, conf, errstr, errstr_size) ||
+        gh__api_tls_load(conf, &a->tls, errstr, errstr_size)) {
         free_state(a);
         return NULL;
     }
+    if (!a->tls.cert && !is_loopback(&la))
+        gh_log_warn(LOG,
+                    "api.listen=%s is not a loopback address and TLS is not "
+                    "configured: API tokens and personal data travel in "
+                    "clear (set api.tls.cert.file and api.tls.key.file, or "
+                    "put a TLS proxy in front)",
+                    listen);
+    struct MHD_OptionItem tls[5];
+    int nt = 0;
+    if (a->tls.cert) {
+        tls[nt++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, a->tls.cert};
+        tls[nt++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls.key};
+        tls[nt++] = (struct MHD_OptionItem){
+            MHD_OPTION_HTTPS_PRIORITIES, 0,
+            (void *)gh_conf_get(conf, "api.tls.priorities")};
+        if (a->tls.password)
+            tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_KEY_PASSWORD,
+                                                0, a->tls.password};
+    }
+    tls[nt] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     /* The HTTP thread must not take the signals meant for the main
      * thread's shutdown handling. */
     sigset_t all, old;
@@ -272,24 +307,27 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
     pthread_sigmask(SIG_SETMASK, &all, &old);
     a->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
-            (la.ipv6 ? MHD_USE_IPv6 : 0),
+            (la.ipv6 ? MHD_USE_IPv6 : 0) | (a->tls.cert ? MHD_USE_TLS : 0),
         (uint16_t)la.port, NULL, NULL, handle, a, MHD_OPTION_EXTERNAL_LOGGER,
         gh_listen_mhd_log, (void *)LOG, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&la.ss, MHD_OPTION_CONNECTION_LIMIT, 256u,
         MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)64 * 1024, MHD_OPTION_END);
+        (size_t)64 * 1024, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!a->d) {
         gh_seterr(errstr, errstr_size, GH_ERR_IO,
-                  "api.listen=%s: cannot listen (%s): is the port taken?",
-                  listen, strerror(saved));
+                  "api.listen=%s: cannot listen (%s): is the port taken?%s",
+                  listen, strerror(saved),
+                  a->tls.cert ? " Or see libmicrohttpd's TLS warnings above "
+                                "(api.tls.priorities?)"
+                              : "");
         free_state(a);
         return NULL;
     }
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
-    a->url = gh_xasprintf("http://%s:%d", la.host,
+    a->url = gh_xasprintf("%s://%s:%d", a->tls.cert ? "https" : "http", la.host,
                           info && info->port ? info->port : la.port);
     return a;
 }
