@@ -14,6 +14,8 @@
 #include "token.h"
 #include "view.h"
 
+struct MHD_Connection;
+
 /* The TLS material libmicrohttpd is given (PEM text, owned); all NULL
  * when the API serves plain HTTP. */
 typedef struct gh__api_tls {
@@ -39,6 +41,7 @@ struct gh_api {
     char *conninfo;
     char *url;
     gh__api_tls_t tls; /* kept until stop: libmicrohttpd borrows it */
+    int64_t rate, burst, fail_rate, fail_burst; /* as configured */
     /* Everything below is used by MHD's one polling thread only. */
     PGconn *db;
     gh_schemas_t *schemas;
@@ -47,20 +50,35 @@ struct gh_api {
     gh_crypt_t *crypt; /* NULL: values are stored in clear */
     gh_view_t *view;   /* the full person view */
     gh_policy_rec_t *rec;
-    gh_policy_plan_t **plans; /* per subscriber, made on first use */
-    int person;               /* the person entity's index in the policy */
+    gh_policy_plan_t **plans;   /* per subscriber, made on first use */
+    int person;                 /* the person entity's index in the policy */
+    gh_ratelimit_t *per_token;  /* requests per token; NULL: no limit */
+    gh_ratelimit_t *per_client; /* failed authentications per client
+                                   address; NULL: no limit */
 };
 
-/* An answer: status and JSON body (owned). */
+/* An answer: status and JSON body (owned); Retry-After in seconds when
+ * not 0. */
 typedef struct gh__api_reply {
     unsigned status;
     json_t *body;
+    unsigned retry_after;
 } gh__api_reply_t;
 
 /* Sets r to the error {"error": {"code", "message"}}; returns r. */
 gh__api_reply_t *gh__api_error(gh__api_reply_t *r, unsigned status,
                                const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* The members every API request's audit entry has: command, path,
+ * method and token (`token_id`, may be NULL). New reference. */
+json_t *gh__api_audit_body(const char *method, const char *url,
+                           const char *token_id);
+
+/* A refusal in the audit log (kind refused) in a transaction of its own;
+ * takes `body` (from gh__api_audit_body, with why). */
+gh_err_t gh__api_audit_refused(PGconn *db, json_t *body, char *errstr,
+                               size_t errstr_size);
 
 /* A read or a refusal in the audit log (kind read or refused), in db's
  * open transaction. `why` may be NULL (reads). */
@@ -74,5 +92,29 @@ gh_err_t gh__api_audit(PGconn *db, const char *kind, const char *method,
 void gh__api_persons(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
                      const char *url, const char *id_number,
                      gh__api_reply_t *r);
+
+/* The limits api.rate.limit.* asks for, made in a (its state unlimited
+ * before). */
+void gh__api_limits_init(gh_api_t *a, const gh_conf_t *conf);
+
+/* Frees the limiters of a (none made: nothing). */
+void gh__api_limits_free(gh_api_t *a);
+
+/* Before authentication: 1 and *r the 429 if the client's address has
+ * spent its failed authentications, the first refusal of each second in
+ * the audit log; else 0. */
+int gh__api_client_limited(gh_api_t *a, struct MHD_Connection *conn, PGconn *db,
+                           const char *method, const char *url,
+                           gh__api_reply_t *r);
+
+/* After an authentication failed: counts it against the client's
+ * address. */
+void gh__api_auth_failed(gh_api_t *a, struct MHD_Connection *conn);
+
+/* After the token is verified: 1 and *r the 429 if `who` is over its
+ * rate, as gh__api_client_limited; else 0. */
+int gh__api_token_limited(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
+                          const char *method, const char *url,
+                          gh__api_reply_t *r);
 
 #endif

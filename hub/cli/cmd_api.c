@@ -39,6 +39,26 @@ static const gh_conf_prop_t props[] = {
      "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", 0, 0, 0, NULL, NULL,
      "GnuTLS priority string of the API's TLS (libmicrohttpd uses GnuTLS): "
      "by default GnuTLS's own choice of ciphers, TLS 1.2 and 1.3 only."},
+    {"api.rate.limit.per.second", GH_CONF_INT, "50", 0, 0, 1000000, NULL, NULL,
+     "Requests a second each API token may make once its burst is spent; "
+     "beyond it 429 rate_limited with Retry-After. 0: no limit."},
+    {"api.rate.limit.burst", GH_CONF_INT, "100", 0, 1, 1000000, NULL, NULL,
+     "Requests an API token may make at once before "
+     "api.rate.limit.per.second applies."},
+    {"api.rate.limit.auth.failures.per.minute", GH_CONF_INT, "30", 0, 0,
+     1000000, NULL, NULL,
+     "Failed authentications (no, malformed or refused token) a minute from "
+     "one client address (an IPv6 one by its /64) once its burst is spent; "
+     "beyond it every request from there is answered 429 rate_limited "
+     "without looking at its token. 0: no limit."},
+    {"api.rate.limit.auth.failures.burst", GH_CONF_INT, "20", 0, 1, 1000000,
+     NULL, NULL,
+     "Failed authentications one client address may have at once before "
+     "api.rate.limit.auth.failures.per.minute applies."},
+    {"api.rate.limit.keys", GH_CONF_INT, "10000", 0, 16, 10000000, NULL, NULL,
+     "Most tokens, and most client addresses, whose buckets are kept; past "
+     "it idle ones are dropped first, else the least recently seen, so a "
+     "flood of addresses cannot grow memory without bound."},
     GH_CONF_INCLUDE_TABLE(gh_hub_props),
     GH_CONF_END};
 
