@@ -9,6 +9,7 @@
 #include "gridhub/avro.h"
 #include "gridhub/conf.h"
 #include "policy.h"
+#include "ratelimit.h"
 #include "server.h"
 #include "token.h"
 #include "view.h"
@@ -26,10 +27,32 @@ typedef struct gh__api_entity {
     gh_policy_plan_t **plans; /* per subscriber */
 } gh__api_entity_t;
 
+/* The TLS material libmicrohttpd is given (PEM text, owned); all NULL
+ * when the API serves plain HTTP. */
+typedef struct gh__api_tls {
+    char *cert;
+    char *key;
+    size_t key_len;
+    char *password; /* NULL: the key is not encrypted */
+    size_t password_len;
+} gh__api_tls_t;
+
+/* Reads and checks api.tls.cert.file, api.tls.key.file (closed to group
+ * and others) and api.tls.key.password.file into *t: both or neither,
+ * parseable, the key the certificate's. Nothing set: GH_OK with t all
+ * NULL. On error errstr names the property and *t holds nothing. */
+gh_err_t gh__api_tls_load(const gh_conf_t *conf, gh__api_tls_t *t, char *errstr,
+                          size_t errstr_size);
+
+/* Wipes the key and passphrase and frees all of *t. */
+void gh__api_tls_clear(gh__api_tls_t *t);
+
 struct gh_api {
     struct MHD_Daemon *d;
     char *conninfo;
     char *url;
+    gh__api_tls_t tls; /* kept until stop: libmicrohttpd borrows it */
+    int64_t rate, burst, fail_rate, fail_burst; /* as configured */
     /* Everything below is used by MHD's one polling thread only. */
     PGconn *db;
     gh_schemas_t *schemas;
@@ -39,19 +62,35 @@ struct gh_api {
     gh_view_t *view;        /* fills the full person view from a row */
     gh__api_entity_t *ents; /* per policy entity */
     int nents;
-    int person;         /* the person entity's index in the policy */
-    int64_t plans_made; /* wall clock (us) the plans were made at */
+    int person;                 /* the person entity's index in the policy */
+    int64_t plans_made;         /* wall clock (us) the plans were made at */
+    gh_ratelimit_t *per_token;  /* requests per token; NULL: no limit */
+    gh_ratelimit_t *per_client; /* failed authentications per client
+                                   address; NULL: no limit */
 };
-/* An answer: status and JSON body (owned). */
+
+/* An answer: status and JSON body (owned); Retry-After in seconds when
+ * not 0. */
 typedef struct gh__api_reply {
     unsigned status;
     json_t *body;
+    unsigned retry_after;
 } gh__api_reply_t;
 
 /* Sets r to the error {"error": {"code", "message"}}; returns r. */
 gh__api_reply_t *gh__api_error(gh__api_reply_t *r, unsigned status,
                                const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* The members every API request's audit entry has: command, path,
+ * method and token (`token_id`, may be NULL). New reference. */
+json_t *gh__api_audit_body(const char *method, const char *url,
+                           const char *token_id);
+
+/* A refusal in the audit log (kind refused) in a transaction of its own;
+ * takes `body` (from gh__api_audit_body, with why). */
+gh_err_t gh__api_audit_refused(PGconn *db, json_t *body, char *errstr,
+                               size_t errstr_size);
 
 /* A read or a refusal in the audit log (kind read or refused), in db's
  * open transaction, for a GET of `url` about `entity` (person, grid,
@@ -97,5 +136,29 @@ int gh__api_records(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
 void gh__api_persons(gh_api_t *a, PGconn *db, struct MHD_Connection *conn,
                      const gh_token_info_t *who, const char *url,
                      gh__api_reply_t *r);
+
+/* The limits api.rate.limit.* asks for, made in a (its state unlimited
+ * before). */
+void gh__api_limits_init(gh_api_t *a, const gh_conf_t *conf);
+
+/* Frees the limiters of a (none made: nothing). */
+void gh__api_limits_free(gh_api_t *a);
+
+/* Before authentication: 1 and *r the 429 if the client's address has
+ * spent its failed authentications, the first refusal of each second in
+ * the audit log; else 0. */
+int gh__api_client_limited(gh_api_t *a, struct MHD_Connection *conn, PGconn *db,
+                           const char *method, const char *url,
+                           gh__api_reply_t *r);
+
+/* After an authentication failed: counts it against the client's
+ * address. */
+void gh__api_auth_failed(gh_api_t *a, struct MHD_Connection *conn);
+
+/* After the token is verified: 1 and *r the 429 if `who` is over its
+ * rate, as gh__api_client_limited; else 0. */
+int gh__api_token_limited(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
+                          const char *method, const char *url,
+                          gh__api_reply_t *r);
 
 #endif

@@ -1,9 +1,11 @@
 /* The hub's HTTP API over libmicrohttpd; see server.h. */
 #include "server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -31,9 +33,11 @@ static PGconn *db_of(gh_api_t *a, char *errstr, size_t errstr_size) {
     return a->db;
 }
 
-/* Queues `body` (a JSON object, stolen) with `status`. */
-static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
-                               json_t *body) {
+/* Queues `body` (a JSON object, stolen) with `status`, and Retry-After
+ * when `retry_after` (seconds) is not 0. */
+static enum MHD_Result respond_after(struct MHD_Connection *conn,
+                                     unsigned status, json_t *body,
+                                     unsigned retry_after) {
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(body);
     size_t len = strlen(text);
@@ -47,9 +51,19 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
                                 "Bearer realm=\"gridhub\"");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET");
+    if (retry_after) {
+        char secs[16];
+        snprintf(secs, sizeof(secs), "%u", retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    }
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
+                               json_t *body) {
+    return respond_after(conn, status, body, 0);
 }
 
 gh__api_reply_t *gh__api_error(gh__api_reply_t *r, unsigned status,
@@ -66,13 +80,11 @@ gh__api_reply_t *gh__api_error(gh__api_reply_t *r, unsigned status,
 
 static enum MHD_Result send_reply(struct MHD_Connection *conn,
                                   gh__api_reply_t *r) {
-    return respond(conn, r->status, r->body);
+    return respond_after(conn, r->status, r->body, r->retry_after);
 }
 
-/* The audit entry's members every API request has; `token_id` may be
- * NULL. */
-static json_t *audit_body(const char *method, const char *url,
-                          const char *token_id) {
+json_t *gh__api_audit_body(const char *method, const char *url,
+                           const char *token_id) {
     return json_pack("{s:s,s:s,s:s,s:s?}", "command", "api", "path", url,
                      "method", method, "token", token_id);
 }
@@ -81,7 +93,7 @@ gh_err_t gh__api_audit(PGconn *db, const char *kind, const char *entity,
                        const char *url, const gh_token_info_t *who,
                        const char *what, const char *why, json_t *extra,
                        char *errstr, size_t errstr_size) {
-    json_t *body = audit_body("GET", url, who ? who->id : NULL);
+    json_t *body = gh__api_audit_body("GET", url, who ? who->id : NULL);
     if (extra) json_object_update(body, extra);
     if (what) json_object_set_new(body, "what", json_string(what));
     if (who) {
@@ -96,16 +108,11 @@ gh_err_t gh__api_audit(PGconn *db, const char *kind, const char *entity,
     return e;
 }
 
-/* A refused request in the audit log (kind refused, docs/audit.md), in a
- * transaction of its own. */
-static gh_err_t audit_refusal(PGconn *db, const char *method, const char *url,
-                              const char *token_id, const char *why,
-                              char *errstr, size_t errstr_size) {
+gh_err_t gh__api_audit_refused(PGconn *db, json_t *body, char *errstr,
+                               size_t errstr_size) {
     gh_err_t e = gh_pg_exec(db, "BEGIN", errstr, errstr_size);
-    if (e) return e;
-    json_t *body = audit_body(method, url, token_id);
-    json_object_set_new(body, "why", json_string(why));
-    e = gh_audit_append_one(db, "refused", NULL, body, errstr, errstr_size);
+    if (!e)
+        e = gh_audit_append_one(db, "refused", NULL, body, errstr, errstr_size);
     json_decref(body);
     char ignore[256];
     if (e) {
@@ -113,6 +120,16 @@ static gh_err_t audit_refusal(PGconn *db, const char *method, const char *url,
         return e;
     }
     return gh_pg_exec(db, "COMMIT", errstr, errstr_size);
+}
+
+/* A refused request in the audit log (kind refused, docs/audit.md), in a
+ * transaction of its own. */
+static gh_err_t audit_refusal(PGconn *db, const char *method, const char *url,
+                              const char *token_id, const char *why,
+                              char *errstr, size_t errstr_size) {
+    json_t *body = gh__api_audit_body(method, url, token_id);
+    json_object_set_new(body, "why", json_string(why));
+    return gh__api_audit_refused(db, body, errstr, errstr_size);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
@@ -136,9 +153,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
                       &r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
                       "the hub database cannot be reached; try again later"));
     }
+    if (gh__api_client_limited(a, conn, db, method, url, &r))
+        return send_reply(conn, &r);
     const char *auth = MHD_lookup_connection_value(
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!auth || strncmp(auth, "Bearer ", 7)) {
+        gh__api_auth_failed(a, conn);
         if (audit_refusal(db, method, url, NULL, "no bearer token", err,
                           sizeof(err)))
             gh_log_warn(LOG, "audit: %s", err);
@@ -150,6 +170,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
     gh_token_info_t who;
     gh_err_t e = gh_token_verify(db, auth + 7, &who, err, sizeof(err));
     if (e == GH_ERR_NOT_FOUND) {
+        gh__api_auth_failed(a, conn);
         /* The caller is told one thing; the log why (never the secret). */
         char id[GH_TOKEN_ID_LEN + 1] = "";
         unsigned char h[32];
@@ -169,6 +190,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
         return send_reply(
             conn, gh__api_error(&r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
                                 "the hub database failed; try again later"));
+    }
+    if (gh__api_token_limited(a, db, &who, method, url, &r)) {
+        gh_token_info_clear(&who);
+        return send_reply(conn, &r);
     }
     enum MHD_Result ret;
     if (strcmp(method, MHD_HTTP_METHOD_GET)) {
@@ -262,9 +287,20 @@ static void free_state(gh_api_t *a) {
     gh_policy_keys_destroy(a->keys);
     gh_policy_destroy(a->policy);
     gh_schemas_destroy(a->schemas);
+    gh__api_tls_clear(&a->tls);
+    gh__api_limits_free(a);
     free(a->conninfo);
     free(a->url);
     free(a);
+}
+
+/* Whether only this machine can reach the address (127.0.0.0/8, ::1). */
+static int is_loopback(const gh_listen_addr_t *la) {
+    if (la->ipv6)
+        return IN6_IS_ADDR_LOOPBACK(
+            &((const struct sockaddr_in6 *)&la->ss)->sin6_addr);
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)&la->ss;
+    return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
 }
 
 gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
@@ -278,10 +314,34 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
     }
     gh_api_t *a = gh_xcalloc(1, sizeof(*a));
     a->conninfo = gh_xstrdup(gh_conf_get(conf, "database.conninfo"));
-    if (load_policy(a, conf, errstr, errstr_size)) {
+    if (load_policy(a, conf, errstr, errstr_size) ||
+        gh__api_tls_load(conf, &a->tls, errstr, errstr_size)) {
         free_state(a);
         return NULL;
     }
+    gh__api_limits_init(a, conf);
+    if (!a->tls.cert && !is_loopback(&la))
+        gh_log_warn(LOG,
+                    "api.listen=%s is not a loopback address and TLS is not "
+                    "configured: API tokens and personal data travel in "
+                    "clear (set api.tls.cert.file and api.tls.key.file, or "
+                    "put a TLS proxy in front)",
+                    listen);
+    struct MHD_OptionItem tls[5];
+    int nt = 0;
+    if (a->tls.cert) {
+        tls[nt++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, a->tls.cert};
+        tls[nt++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls.key};
+        tls[nt++] = (struct MHD_OptionItem){
+            MHD_OPTION_HTTPS_PRIORITIES, 0,
+            (void *)gh_conf_get(conf, "api.tls.priorities")};
+        if (a->tls.password)
+            tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_KEY_PASSWORD,
+                                                0, a->tls.password};
+    }
+    tls[nt] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     /* The HTTP thread must not take the signals meant for the main
      * thread's shutdown handling. */
     sigset_t all, old;
@@ -289,24 +349,27 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
     pthread_sigmask(SIG_SETMASK, &all, &old);
     a->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
-            (la.ipv6 ? MHD_USE_IPv6 : 0),
+            (la.ipv6 ? MHD_USE_IPv6 : 0) | (a->tls.cert ? MHD_USE_TLS : 0),
         (uint16_t)la.port, NULL, NULL, handle, a, MHD_OPTION_EXTERNAL_LOGGER,
         gh_listen_mhd_log, (void *)LOG, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&la.ss, MHD_OPTION_CONNECTION_LIMIT, 256u,
         MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)64 * 1024, MHD_OPTION_END);
+        (size_t)64 * 1024, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!a->d) {
         gh_seterr(errstr, errstr_size, GH_ERR_IO,
-                  "api.listen=%s: cannot listen (%s): is the port taken?",
-                  listen, strerror(saved));
+                  "api.listen=%s: cannot listen (%s): is the port taken?%s",
+                  listen, strerror(saved),
+                  a->tls.cert ? " Or see libmicrohttpd's TLS warnings above "
+                                "(api.tls.priorities?)"
+                              : "");
         free_state(a);
         return NULL;
     }
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
-    a->url = gh_xasprintf("http://%s:%d", la.host,
+    a->url = gh_xasprintf("%s://%s:%d", a->tls.cert ? "https" : "http", la.host,
                           info && info->port ? info->port : la.port);
     return a;
 }

@@ -19,14 +19,16 @@
 
 typedef struct gh_api gh_api_t;
 
-/* Starts serving on api.listen (host:port, port 0 for any free one)
- * against the hub database database.conninfo (connected on first use),
- * with policy.file, policy.keys.file, crypt.key.file and schemas.dir
- * loaded once (a new policy needs a restart). NULL with errstr if any of
- * them is bad or the address is taken. */
+/* Starts serving on api.listen (host:port, port 0 for any free one),
+ * over TLS if api.tls.cert.file and api.tls.key.file are set, against the hub
+ * database database.conninfo (connected on first use), with policy.file,
+ * policy.keys.file, crypt.key.file and schemas.dir loaded once (a new policy
+ * needs a restart). NULL with errstr if any of them is bad or the address is
+ * taken. */
 gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr, size_t errstr_size);
 
-/* Its base URL (http://host:port); borrowed, valid until gh_api_stop. */
+/* Its base URL (http://host:port or https://); borrowed, valid until
+ * gh_api_stop. */
 const char *gh_api_url(const gh_api_t *a);
 
 /* Stops serving (requests in progress finish) and frees it. NULL: no-op. */

@@ -22,9 +22,43 @@ static const gh_conf_prop_t props[] = {
      "host:port the API listens on (an IPv4 address, [IPv6 address] or "
      "localhost; port 0: any free one)."},
     {"api.listen.file", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
-     "If set, the API's base URL (http://host:port) is written to this file "
-     "once listening and removed at exit: how scripts find a port 0 "
-     "listener."},
+     "If set, the API's base URL (http://host:port, https:// with TLS) is "
+     "written to this file once listening and removed at exit: how scripts "
+     "find a port 0 listener."},
+    {"api.tls.cert.file", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "PEM certificate (its chain after it) the API serves HTTPS with; set "
+     "with api.tls.key.file, or neither: plain HTTP, with a warning at start "
+     "unless api.listen is a loopback address (tokens are bearer secrets)."},
+    {"api.tls.key.file", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "PEM private key of api.tls.cert.file; refused if group or others may "
+     "read it (chmod 600)."},
+    {"api.tls.key.password.file", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "If api.tls.key.file is encrypted: a file whose first line is its "
+     "passphrase (chmod 600)."},
+    {"api.tls.priorities", GH_CONF_STR,
+     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", 0, 0, 0, NULL, NULL,
+     "GnuTLS priority string of the API's TLS (libmicrohttpd uses GnuTLS): "
+     "by default GnuTLS's own choice of ciphers, TLS 1.2 and 1.3 only."},
+    {"api.rate.limit.per.second", GH_CONF_INT, "50", 0, 0, 1000000, NULL, NULL,
+     "Requests a second each API token may make once its burst is spent; "
+     "beyond it 429 rate_limited with Retry-After. 0: no limit."},
+    {"api.rate.limit.burst", GH_CONF_INT, "100", 0, 1, 1000000, NULL, NULL,
+     "Requests an API token may make at once before "
+     "api.rate.limit.per.second applies."},
+    {"api.rate.limit.auth.failures.per.minute", GH_CONF_INT, "30", 0, 0,
+     1000000, NULL, NULL,
+     "Failed authentications (no, malformed or refused token) a minute from "
+     "one client address (an IPv6 one by its /64) once its burst is spent; "
+     "beyond it every request from there is answered 429 rate_limited "
+     "without looking at its token. 0: no limit."},
+    {"api.rate.limit.auth.failures.burst", GH_CONF_INT, "20", 0, 1, 1000000,
+     NULL, NULL,
+     "Failed authentications one client address may have at once before "
+     "api.rate.limit.auth.failures.per.minute applies."},
+    {"api.rate.limit.keys", GH_CONF_INT, "10000", 0, 16, 10000000, NULL, NULL,
+     "Most tokens, and most client addresses, whose buckets are kept; past "
+     "it idle ones are dropped first, else the least recently seen, so a "
+     "flood of addresses cannot grow memory without bound."},
     GH_CONF_INCLUDE_TABLE(gh_hub_props),
     GH_CONF_END};
 
