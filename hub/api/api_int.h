@@ -47,8 +47,33 @@ gh_err_t gh__api_tls_load(const gh_conf_t *conf, gh__api_tls_t *t, char *errstr,
 /* Wipes the key and passphrase and frees all of *t. */
 void gh__api_tls_clear(gh__api_tls_t *t);
 
+/* The most a request body may hold: a decision's reason and value fit
+ * many times over; more is refused (413) before it is buffered. */
+#define GH_API_BODY_MAX (16 * 1024)
+
+/* The body of a steward action (POST), as gh__api_parse_action reads it.
+ * Strings are owned (gh__api_action_clear). */
+typedef struct gh__api_action {
+    char *reason;   /* required: why, kept with the decision */
+    char *value;    /* choose: the value; "" for null (clears); NULL: absent */
+    char **records; /* split: "department:source_key", nrecords of them */
+    int nrecords;
+} gh__api_action_t;
+
+/* Reads `len` bytes of `body` (need not be NUL-terminated) into *out
+ * (zeroed first; the caller clears it whatever the result). GH_ERR_PARSE
+ * when it is not one JSON object (err names the line, column and byte);
+ * GH_ERR_INVALID_ARG when a member is unknown, of the wrong type or out of
+ * bounds (err starts with the member's name and *bad_field, if not NULL,
+ * points at a static copy of it). No I/O: what the fuzz target runs. */
+gh_err_t gh__api_parse_action(const char *body, size_t len,
+                              gh__api_action_t *out, const char **bad_field,
+                              char *err, size_t errsz);
+void gh__api_action_clear(gh__api_action_t *a);
+
 struct gh_api {
     struct MHD_Daemon *d;
+    const gh_conf_t *conf; /* borrowed: the caller keeps it until stop */
     char *conninfo;
     char *url;
     gh__api_tls_t tls; /* kept until stop: libmicrohttpd borrows it */
@@ -67,6 +92,9 @@ struct gh_api {
     gh_ratelimit_t *per_token;  /* requests per token; NULL: no limit */
     gh_ratelimit_t *per_client; /* failed authentications per client
                                    address; NULL: no limit */
+    struct gh_steward *steward; /* made on the first steward action */
+    struct gh_audit_key **audit_keys; /* api.audit.public.key */
+    int naudit_keys;
 };
 
 /* An answer: status and JSON body (owned); Retry-After in seconds when
@@ -136,6 +164,24 @@ int gh__api_records(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
 void gh__api_persons(gh_api_t *a, PGconn *db, struct MHD_Connection *conn,
                      const gh_token_info_t *who, const char *url,
                      gh__api_reply_t *r);
+
+/* The steward endpoints (/v1/steward/items..., POST
+ * /v1/persons/{id}/split) into r; `body` is the request's body (POST; may
+ * be NULL for GET), `len` its length. */
+void gh__api_steward(gh_api_t *a, PGconn *db, struct MHD_Connection *conn,
+                     const gh_token_info_t *who, const char *method,
+                     const char *url, const char *body, size_t len,
+                     gh__api_reply_t *r);
+
+/* GET /v1/audit/entries and /v1/audit/verify into r. */
+void gh__api_audit_log(gh_api_t *a, PGconn *db, struct MHD_Connection *conn,
+                       const gh_token_info_t *who, const char *url,
+                       gh__api_reply_t *r);
+
+/* Loads api.audit.public.key into a (none set: none loaded). */
+gh_err_t gh__api_audit_keys_load(gh_api_t *a, const gh_conf_t *conf,
+                                 char *errstr, size_t errstr_size);
+void gh__api_audit_keys_free(gh_api_t *a);
 
 /* The limits api.rate.limit.* asks for, made in a (its state unlimited
  * before). */
