@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "body.h"
 #include "crypt.h"
 #include "gridhub/avro.h"
 #include "gridhub/conf.h"
@@ -46,30 +47,6 @@ gh_err_t gh__api_tls_load(const gh_conf_t *conf, gh__api_tls_t *t, char *errstr,
 
 /* Wipes the key and passphrase and frees all of *t. */
 void gh__api_tls_clear(gh__api_tls_t *t);
-
-/* The most a request body may hold: a decision's reason and value fit
- * many times over; more is refused (413) before it is buffered. */
-#define GH_API_BODY_MAX (16 * 1024)
-
-/* The body of a steward action (POST), as gh__api_parse_action reads it.
- * Strings are owned (gh__api_action_clear). */
-typedef struct gh__api_action {
-    char *reason;   /* required: why, kept with the decision */
-    char *value;    /* choose: the value; "" for null (clears); NULL: absent */
-    char **records; /* split: "department:source_key", nrecords of them */
-    int nrecords;
-} gh__api_action_t;
-
-/* Reads `len` bytes of `body` (need not be NUL-terminated) into *out
- * (zeroed first; the caller clears it whatever the result). GH_ERR_PARSE
- * when it is not one JSON object (err names the line, column and byte);
- * GH_ERR_INVALID_ARG when a member is unknown, of the wrong type or out of
- * bounds (err starts with the member's name and *bad_field, if not NULL,
- * points at a static copy of it). No I/O: what the fuzz target runs. */
-gh_err_t gh__api_parse_action(const char *body, size_t len,
-                              gh__api_action_t *out, const char **bad_field,
-                              char *err, size_t errsz);
-void gh__api_action_clear(gh__api_action_t *a);
 
 struct gh_api {
     struct MHD_Daemon *d;

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_int.h"
+#include <jansson.h>
+
+#include "body.h"
 #include "gridhub/util.h"
 
 /* Bounds a person of the office can reach; a longer text is a mistake or

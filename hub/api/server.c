@@ -556,9 +556,9 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
     a->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
             (la.ipv6 ? MHD_USE_IPv6 : 0) | (a->tls.cert ? MHD_USE_TLS : 0),
-        (uint16_t)la.port, NULL, NULL, handle, a, MHD_OPTION_NOTIFY_COMPLETED,
-        request_done, NULL, MHD_OPTION_EXTERNAL_LOGGER, gh_listen_mhd_log,
-        (void *)LOG, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss,
+        (uint16_t)la.port, NULL, NULL, handle, a, MHD_OPTION_EXTERNAL_LOGGER,
+        gh_listen_mhd_log, (void *)LOG, MHD_OPTION_NOTIFY_COMPLETED,
+        request_done, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss,
         MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_ARRAY,
         tls, MHD_OPTION_END);

@@ -90,7 +90,7 @@ static gh_err_t load_heads(PGconn *db, const gh_audit_verify_opts_t *o,
         }
         free(text);
     }
-    if (!e) qsort(hs->h, (size_t)hs->n, sizeof(*hs->h), by_size);
+    if (!e && hs->n) qsort(hs->h, (size_t)hs->n, sizeof(*hs->h), by_size);
     return e;
 }
 
