@@ -139,6 +139,9 @@ typedef struct reply {
 
 /* `method` url with `token`, and `body` (NULL: none) sent as
  * `content_type`. */
+/* Set: the next bodies are sent chunked, without Content-Length. */
+static int g_chunked;
+
 static reply_t call(const char *method, const char *url, const char *token,
                     const char *content_type, const char *body) {
     reply_t r = {0};
@@ -152,6 +155,7 @@ static reply_t call(const char *method, const char *url, const char *token,
         snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
         hl = curl_slist_append(hl, ct);
     }
+    if (g_chunked) hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     if (body) {
@@ -387,6 +391,12 @@ Test(api_steward, queue_roles_bodies_and_audit) {
     memcpy(huge + bn - 3, "\"}\n", 3);
     expect_error(base, "POST", url, t_steward, "application/json", huge, 413,
                  "body_too_large");
+    /* Without a length to refuse at the headers: read up to the limit,
+     * the rest dropped, still 413. */
+    g_chunked = 1;
+    expect_error(base, "POST", url, t_steward, "application/json", huge, 413,
+                 "body_too_large");
+    g_chunked = 0;
     free(huge);
     char *bogus = gh_xasprintf("/v1/steward/items/%s/approve", item);
     expect_error(base, "POST", bogus, t_steward, "application/json",
@@ -441,6 +451,18 @@ Test(api_steward, queue_roles_bodies_and_audit) {
     cr_assert_str_eq(code_of(&r), "not_applicable");
     reply_clear(&r);
     free(full);
+    /* A split maps onto gh_steward_split: S1's person has one record, so
+     * nothing would be left of it. */
+    char *p1 = gh_test_scalar(g_hub, "SELECT person_id FROM source_person "
+                                     "WHERE source_key = 'S1'");
+    char *sp = gh_xasprintf("/v1/persons/%s/split", p1);
+    expect_error(base, "POST", sp, t_steward, "application/json",
+                 "{\"reason\":\"x\",\"records\":[\"test:S1\"]}", 409,
+                 "not_applicable");
+    expect_error(base, "POST", sp, t_steward, "application/json",
+                 "{\"reason\":\"x\"}", 400, "invalid_field");
+    free(sp);
+    free(p1);
 
     /* The security officer reads the log, paged, filtered. */
     snprintf(url, sizeof(url), "%s/v1/audit/entries?kind=steward&token=%s",
