@@ -280,6 +280,12 @@ static void act(gh_api_t *a, const gh_token_info_t *who, const char *action,
                              in.nrecords, by, in.reason, err, sizeof(err));
     gh_steward_set_token(s, NULL, NULL);
     fclose(sink);
+    if (e == GH_ERR_PG_CONNECT) {
+        /* The steward's connection is its own and does not reconnect:
+         * made again at the next action. */
+        gh_steward_destroy(a->steward);
+        a->steward = NULL;
+    }
     if (e) {
         action_failed(r, e, err);
         goto out;
