@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "body.h"
 #include "crypt.h"
 #include "gridhub/avro.h"
 #include "gridhub/conf.h"
@@ -49,6 +50,7 @@ void gh__api_tls_clear(gh__api_tls_t *t);
 
 struct gh_api {
     struct MHD_Daemon *d;
+    const gh_conf_t *conf; /* borrowed: the caller keeps it until stop */
     char *conninfo;
     char *url;
     gh__api_tls_t tls; /* kept until stop: libmicrohttpd borrows it */
@@ -67,6 +69,9 @@ struct gh_api {
     gh_ratelimit_t *per_token;  /* requests per token; NULL: no limit */
     gh_ratelimit_t *per_client; /* failed authentications per client
                                    address; NULL: no limit */
+    struct gh_steward *steward; /* made on the first steward action */
+    struct gh_audit_key **audit_keys; /* api.audit.public.key */
+    int naudit_keys;
 };
 
 /* An answer: status and JSON body (owned); Retry-After in seconds when
@@ -136,6 +141,24 @@ int gh__api_records(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
 void gh__api_persons(gh_api_t *a, PGconn *db, struct MHD_Connection *conn,
                      const gh_token_info_t *who, const char *url,
                      gh__api_reply_t *r);
+
+/* The steward endpoints (/v1/steward/items..., POST
+ * /v1/persons/{id}/split) into r; `body` is the request's body (POST; may
+ * be NULL for GET), `len` its length. */
+void gh__api_steward(gh_api_t *a, PGconn *db, struct MHD_Connection *conn,
+                     const gh_token_info_t *who, const char *method,
+                     const char *url, const char *body, size_t len,
+                     gh__api_reply_t *r);
+
+/* GET /v1/audit/entries and /v1/audit/verify into r. */
+void gh__api_audit_log(gh_api_t *a, PGconn *db, struct MHD_Connection *conn,
+                       const gh_token_info_t *who, const char *url,
+                       gh__api_reply_t *r);
+
+/* Loads api.audit.public.key into a (none set: none loaded). */
+gh_err_t gh__api_audit_keys_load(gh_api_t *a, const gh_conf_t *conf,
+                                 char *errstr, size_t errstr_size);
+void gh__api_audit_keys_free(gh_api_t *a);
 
 /* The limits api.rate.limit.* asks for, made in a (its state unlimited
  * before). */

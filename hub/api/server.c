@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api_int.h"
 #include "audit.h"
@@ -20,6 +21,7 @@
 #include "gridhub/norm.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
+#include "steward.h"
 #include "token.h"
 #include "view.h"
 
@@ -33,11 +35,12 @@ static PGconn *db_of(gh_api_t *a, char *errstr, size_t errstr_size) {
     return a->db;
 }
 
-/* Queues `body` (a JSON object, stolen) with `status`, and Retry-After
- * when `retry_after` (seconds) is not 0. */
-static enum MHD_Result respond_after(struct MHD_Connection *conn,
+/* Queues `body` (a JSON object, stolen) with `status`, Retry-After when
+ * `retry_after` (seconds) is not 0, and Allow: `allow` (NULL: GET) on a
+ * 405. */
+static enum MHD_Result respond_allow(struct MHD_Connection *conn,
                                      unsigned status, json_t *body,
-                                     unsigned retry_after) {
+                                     unsigned retry_after, const char *allow) {
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(body);
     size_t len = strlen(text);
@@ -50,7 +53,8 @@ static enum MHD_Result respond_after(struct MHD_Connection *conn,
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"gridhub\"");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
+                                allow ? allow : "GET");
     if (retry_after) {
         char secs[16];
         snprintf(secs, sizeof(secs), "%u", retry_after);
@@ -63,7 +67,7 @@ static enum MHD_Result respond_after(struct MHD_Connection *conn,
 
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
                                json_t *body) {
-    return respond_after(conn, status, body, 0);
+    return respond_allow(conn, status, body, 0, NULL);
 }
 
 gh__api_reply_t *gh__api_error(gh__api_reply_t *r, unsigned status,
@@ -80,7 +84,13 @@ gh__api_reply_t *gh__api_error(gh__api_reply_t *r, unsigned status,
 
 static enum MHD_Result send_reply(struct MHD_Connection *conn,
                                   gh__api_reply_t *r) {
-    return respond_after(conn, r->status, r->body, r->retry_after);
+    return respond_allow(conn, r->status, r->body, r->retry_after, NULL);
+}
+
+/* A 405 saying which method the endpoint takes. */
+static enum MHD_Result send_reply_allow(struct MHD_Connection *conn,
+                                        gh__api_reply_t *r, const char *allow) {
+    return respond_allow(conn, r->status, r->body, r->retry_after, allow);
 }
 
 json_t *gh__api_audit_body(const char *method, const char *url,
@@ -132,18 +142,188 @@ static gh_err_t audit_refusal(PGconn *db, const char *method, const char *url,
     return gh__api_audit_refused(db, body, errstr, errstr_size);
 }
 
+/* ---- Endpoints and the roles that may call them --------------------------
+ *
+ * One row per endpoint: how its path is recognised, the methods it
+ * serves and the roles that may call it (docs/api.md, "Roles"). Residents'
+ * records are for those who work with residents (a department's systems, a
+ * grid worker, a steward comparing records); the audit log is the
+ * security officer's alone, and neither reads the other's. */
+
+#define ROLE(r) (1u << (r))
+#define ALL_ROLES ((1u << GH_TOKEN__NROLES) - 1)
+#define RESIDENT_ROLES                                                         \
+    (ROLE(GH_TOKEN_SUBSCRIBER) | ROLE(GH_TOKEN_GRID_WORKER) |                  \
+     ROLE(GH_TOKEN_STEWARD))
+
+typedef enum { EP_WHOAMI, EP_PERSONS, EP_RECORDS, EP_STEWARD, EP_AUDIT } ep_t;
+
+typedef struct route {
+    const char *pattern; /* '*' matches one path segment, non-empty */
+    int prefix;          /* 1: the pattern need only start the path */
+    ep_t ep;
+    const char *allow; /* the Allow header: GET or POST */
+    unsigned roles;
+} route_t;
+
+static const route_t ROUTES[] = {
+    {"/v1/whoami", 0, EP_WHOAMI, "GET", ALL_ROLES},
+    {"/v1/persons", 0, EP_PERSONS, "GET", RESIDENT_ROLES},
+    {"/v1/persons/*/split", 0, EP_STEWARD, "POST", ROLE(GH_TOKEN_STEWARD)},
+    {"/v1/grids/", 1, EP_RECORDS, "GET", RESIDENT_ROLES},
+    {"/v1/households/", 1, EP_RECORDS, "GET", RESIDENT_ROLES},
+    {"/v1/buildings/", 1, EP_RECORDS, "GET", RESIDENT_ROLES},
+    {"/v1/events/", 1, EP_RECORDS, "GET", RESIDENT_ROLES},
+    {"/v1/steward/items", 0, EP_STEWARD, "GET", ROLE(GH_TOKEN_STEWARD)},
+    {"/v1/steward/items/*", 0, EP_STEWARD, "GET", ROLE(GH_TOKEN_STEWARD)},
+    {"/v1/steward/items/*/*", 0, EP_STEWARD, "POST", ROLE(GH_TOKEN_STEWARD)},
+    {"/v1/audit/entries", 0, EP_AUDIT, "GET", ROLE(GH_TOKEN_SECURITY_OFFICER)},
+    {"/v1/audit/verify", 0, EP_AUDIT, "GET", ROLE(GH_TOKEN_SECURITY_OFFICER)},
+};
+
+static int matches(const route_t *rt, const char *url) {
+    const char *p = rt->pattern, *u = url;
+    while (*p) {
+        if (*p == '*') {
+            size_t n = strcspn(u, "/");
+            if (!n) return 0;
+            u += n;
+            p++;
+        } else if (*p++ != *u++) {
+            return 0;
+        }
+    }
+    return rt->prefix || !*u;
+}
+
+static const route_t *route_of(const char *url) {
+    for (size_t i = 0; i < sizeof(ROUTES) / sizeof(ROUTES[0]); i++)
+        if (matches(&ROUTES[i], url)) return &ROUTES[i];
+    return NULL;
+}
+
+/* A POST whose headers passed every check, while its body arrives: kept
+ * in *con_cls, freed by request_done. */
+typedef struct pending {
+    gh_token_info_t who;
+    const route_t *rt;
+    gh_buf_t body;
+    int too_big;
+} pending_t;
+
+static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    pending_t *p = *con_cls;
+    if (!p) return;
+    gh_token_info_clear(&p->who);
+    gh_buf_free(&p->body);
+    free(p);
+    *con_cls = NULL;
+}
+
+/* Whether the Content-Type is JSON (parameters such as charset=utf-8
+ * allowed: JSON is UTF-8 whatever it says). */
+static int is_json(const char *ct) {
+    if (!ct) return 0;
+    while (*ct == ' ')
+        ct++;
+    static const char mt[] = "application/json";
+    if (strncasecmp(ct, mt, sizeof(mt) - 1)) return 0;
+    ct += sizeof(mt) - 1;
+    while (*ct == ' ')
+        ct++;
+    return !*ct || *ct == ';';
+}
+
+static enum MHD_Result serve(gh_api_t *a, PGconn *db,
+                             struct MHD_Connection *conn,
+                             const gh_token_info_t *who, const route_t *rt,
+                             const char *method, const char *url,
+                             const char *body, size_t len) {
+    gh__api_reply_t r = {0, NULL, 0};
+    switch (rt->ep) {
+    case EP_WHOAMI: {
+        json_t *grids = json_array();
+        /* {A,B} from PostgreSQL: grid codes never hold commas or quotes
+         * (they are checked against the hierarchy's codes). */
+        char *g = gh_xstrdup(who->grids ? who->grids : "{}"), *save = NULL;
+        size_t gl = strlen(g);
+        if (gl >= 2) g[gl - 1] = '\0';
+        for (char *t = strtok_r(g + 1, ",", &save); t;
+             t = strtok_r(NULL, ",", &save))
+            json_array_append_new(grids, json_string(t));
+        free(g);
+        return respond(conn, MHD_HTTP_OK,
+                       json_pack("{s:s,s:s,s:s,s:o}", "token", who->id,
+                                 "subscriber", who->subscriber, "role",
+                                 gh_token_role_name(who->role), "grids",
+                                 grids));
+    }
+    case EP_PERSONS:
+        gh__api_persons(a, db, conn, who, url, &r);
+        break;
+    case EP_RECORDS:
+        if (!gh__api_records(a, db, who, url, &r))
+            gh__api_error(&r, MHD_HTTP_NOT_FOUND, "not_found",
+                          "no such endpoint: %s (see docs/api.md)", url);
+        break;
+    case EP_STEWARD:
+        gh__api_steward(a, db, conn, who, method, url, body, len, &r);
+        break;
+    case EP_AUDIT:
+        gh__api_audit_log(a, db, conn, who, url, &r);
+        break;
+    }
+    return send_reply(conn, &r);
+}
+
+/* The body of a POST has come in (or was cut off at the limit). */
+static enum MHD_Result finish_post(gh_api_t *a, struct MHD_Connection *conn,
+                                   pending_t *p, const char *url) {
+    gh__api_reply_t r = {0, NULL, 0};
+    char err[1024];
+    PGconn *db = db_of(a, err, sizeof(err));
+    if (!db) {
+        gh_log_warn(LOG, "%s", err);
+        return send_reply(
+            conn, gh__api_error(
+                      &r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                      "the hub database cannot be reached; try again later"));
+    }
+    if (p->too_big)
+        return send_reply(conn,
+                          gh__api_error(&r, MHD_HTTP_CONTENT_TOO_LARGE,
+                                        "body_too_large",
+                                        "a request body holds at most %d bytes",
+                                        GH_API_BODY_MAX));
+    return serve(a, db, conn, &p->who, p->rt, "POST", url, p->body.data,
+                 p->body.len);
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
                               const char *url, const char *method,
                               const char *version, const char *upload,
                               size_t *upload_size, void **con_cls) {
     (void)version;
-    (void)upload;
     gh_api_t *a = cls;
-    gh__api_reply_t r = {0, NULL};
-    /* A request body is not taken (no endpoint has one yet): answered at
-     * the headers, before any of it is read. */
-    (void)con_cls;
-    (void)upload_size;
+    gh__api_reply_t r = {0, NULL, 0};
+    pending_t *pend = *con_cls;
+    if (pend) {
+        /* A body in the making: what is past the limit is dropped as it
+         * arrives (the answer is 413 whatever follows). */
+        if (*upload_size) {
+            if (pend->body.len + *upload_size > GH_API_BODY_MAX)
+                pend->too_big = 1;
+            else
+                gh_buf_append(&pend->body, upload, *upload_size);
+            *upload_size = 0;
+            return MHD_YES;
+        }
+        return finish_post(a, conn, pend, url);
+    }
     char err[1024];
     PGconn *db = db_of(a, err, sizeof(err));
     if (!db) {
@@ -196,35 +376,57 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
         return send_reply(conn, &r);
     }
     enum MHD_Result ret;
-    if (strcmp(method, MHD_HTTP_METHOD_GET)) {
-        ret = send_reply(conn,
-                         gh__api_error(&r, MHD_HTTP_METHOD_NOT_ALLOWED,
-                                       "method_not_allowed",
-                                       "%s is not served; only GET", method));
-    } else if (!strcmp(url, "/v1/whoami")) {
-        json_t *grids = json_array();
-        /* {A,B} from PostgreSQL: grid codes never hold commas or quotes
-         * (they are checked against the hierarchy's codes). */
-        char *g = gh_xstrdup(who.grids ? who.grids : "{}"), *save = NULL;
-        size_t gl = strlen(g);
-        if (gl >= 2) g[gl - 1] = '\0';
-        for (char *t = strtok_r(g + 1, ",", &save); t;
-             t = strtok_r(NULL, ",", &save))
-            json_array_append_new(grids, json_string(t));
-        free(g);
-        ret = respond(conn, MHD_HTTP_OK,
-                      json_pack("{s:s,s:s,s:s,s:o}", "token", who.id,
-                                "subscriber", who.subscriber, "role",
-                                gh_token_role_name(who.role), "grids", grids));
-    } else if (!strcmp(url, "/v1/persons")) {
-        gh__api_persons(a, db, conn, &who, url, &r);
-        ret = send_reply(conn, &r);
-    } else if (gh__api_records(a, db, &who, url, &r)) {
-        ret = send_reply(conn, &r);
-    } else {
+    const route_t *rt = route_of(url);
+    if (!rt) {
         ret = send_reply(
             conn, gh__api_error(&r, MHD_HTTP_NOT_FOUND, "not_found",
                                 "no such endpoint: %s (see docs/api.md)", url));
+    } else if (strcmp(method, rt->allow)) {
+        ret = send_reply_allow(conn,
+                               gh__api_error(&r, MHD_HTTP_METHOD_NOT_ALLOWED,
+                                             "method_not_allowed",
+                                             "%s is not served at %s; only %s",
+                                             method, url, rt->allow),
+                               rt->allow);
+    } else if (!(rt->roles & ROLE(who.role))) {
+        char why[128];
+        snprintf(why, sizeof(why), "role %s may not call this endpoint",
+                 gh_token_role_name(who.role));
+        if (audit_refusal(db, method, url, who.id, why, err, sizeof(err)))
+            gh_log_warn(LOG, "audit: %s", err);
+        ret = send_reply(
+            conn, gh__api_error(&r, MHD_HTTP_FORBIDDEN, "forbidden_role",
+                                "a %s token may not call %s %s "
+                                "(see docs/api.md, \"Roles\")",
+                                gh_token_role_name(who.role), method, url));
+    } else if (strcmp(method, MHD_HTTP_METHOD_POST)) {
+        ret = serve(a, db, conn, &who, rt, method, url, NULL, 0);
+    } else {
+        /* Checked at the headers, so that nobody can make the API buffer
+         * a body it would refuse anyway. */
+        const char *ct = MHD_lookup_connection_value(
+            conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        const char *cl = MHD_lookup_connection_value(
+            conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (!is_json(ct)) {
+            ret = send_reply(conn,
+                             gh__api_error(&r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                           "unsupported_media_type",
+                                           "send the body as Content-Type: "
+                                           "application/json"));
+        } else if (cl && strtoull(cl, NULL, 10) > GH_API_BODY_MAX) {
+            ret = send_reply(
+                conn,
+                gh__api_error(&r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
+                              "a request body holds at most %d bytes",
+                              GH_API_BODY_MAX));
+        } else {
+            pending_t *p = gh_xcalloc(1, sizeof(*p));
+            p->who = who;
+            p->rt = rt;
+            *con_cls = p;
+            return MHD_YES; /* who is the pending request's now */
+        }
     }
     gh_token_info_clear(&who);
     return ret;
@@ -289,6 +491,8 @@ static void free_state(gh_api_t *a) {
     gh_schemas_destroy(a->schemas);
     gh__api_tls_clear(&a->tls);
     gh__api_limits_free(a);
+    gh__api_audit_keys_free(a);
+    gh_steward_destroy(a->steward);
     free(a->conninfo);
     free(a->url);
     free(a);
@@ -313,8 +517,10 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
         return NULL;
     }
     gh_api_t *a = gh_xcalloc(1, sizeof(*a));
+    a->conf = conf;
     a->conninfo = gh_xstrdup(gh_conf_get(conf, "database.conninfo"));
     if (load_policy(a, conf, errstr, errstr_size) ||
+        gh__api_audit_keys_load(a, conf, errstr, errstr_size) ||
         gh__api_tls_load(conf, &a->tls, errstr, errstr_size)) {
         free_state(a);
         return NULL;
@@ -351,10 +557,11 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
             (la.ipv6 ? MHD_USE_IPv6 : 0) | (a->tls.cert ? MHD_USE_TLS : 0),
         (uint16_t)la.port, NULL, NULL, handle, a, MHD_OPTION_EXTERNAL_LOGGER,
-        gh_listen_mhd_log, (void *)LOG, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&la.ss, MHD_OPTION_CONNECTION_LIMIT, 256u,
-        MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)64 * 1024, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+        gh_listen_mhd_log, (void *)LOG, MHD_OPTION_NOTIFY_COMPLETED,
+        request_done, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss,
+        MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_ARRAY,
+        tls, MHD_OPTION_END);
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!a->d) {

@@ -91,6 +91,10 @@ typedef struct gh_audit_verify_opts {
     /* Heads from outside the database (the audit topic, a security
      * officer's copy), one JSON line each; NULL: only audit_sth. */
     const char *heads_file;
+    /* If not NULL: the entries read (up to the first bad one) and the
+     * root over them, for callers that report them (the API). */
+    uint64_t *entries_out;
+    uint8_t *root_out; /* GH_MERKLE_HASH_LEN bytes */
 } gh_audit_verify_opts_t;
 
 /* Reads the whole log in one snapshot and checks every entry against its

@@ -90,7 +90,7 @@ static gh_err_t load_heads(PGconn *db, const gh_audit_verify_opts_t *o,
         }
         free(text);
     }
-    if (!e) qsort(hs->h, (size_t)hs->n, sizeof(*hs->h), by_size);
+    if (!e && hs->n) qsort(hs->h, (size_t)hs->n, sizeof(*hs->h), by_size);
     return e;
 }
 
@@ -347,6 +347,8 @@ gh_err_t gh_audit_verify(PGconn *db, const gh_audit_verify_opts_t *o, FILE *out,
                  "the stored subtree starting at entry %" PRIu64
                  " does not match the entries (altered after the fact)",
                  st.first_bad);
+    if (o->entries_out) *o->entries_out = f.size;
+    if (o->root_out) gh_merkle_frontier_root(&f, o->root_out);
     if (!e && why[0])
         e = gh_seterr(errstr, errstr_size, GH_ERR_DATA_LOSS, "%s", why);
     if (!e && out) {

@@ -59,6 +59,10 @@ static const gh_conf_prop_t props[] = {
      "Most tokens, and most client addresses, whose buckets are kept; past "
      "it idle ones are dropped first, else the least recently seen, so a "
      "flood of addresses cannot grow memory without bound."},
+    {"api.audit.public.key", GH_CONF_LIST, NULL, 0, 0, 0, NULL, NULL,
+     "Public key files (gridhub audit keygen) whose signed heads GET "
+     "/v1/audit/verify accepts, as gridhub audit verify --public-key; unset: "
+     "that endpoint answers 503 not_configured."},
     GH_CONF_INCLUDE_TABLE(gh_hub_props),
     GH_CONF_END};
 

@@ -52,7 +52,21 @@ void gh_steward_destroy(gh_steward_t *s) {
     gh_feed_destroy(s->feed);
     gh_serde_destroy(s->serde);
     gh_schemas_destroy(s->schemas);
+    free(s->token);
+    free(s->subscriber);
     free(s);
+}
+
+const gh_steward_result_t *gh_steward_last(const gh_steward_t *s) {
+    return &s->last;
+}
+
+void gh_steward_set_token(gh_steward_t *s, const char *token_id,
+                          const char *subscriber) {
+    free(s->token);
+    free(s->subscriber);
+    s->token = token_id ? gh_xstrdup(token_id) : NULL;
+    s->subscriber = subscriber ? gh_xstrdup(subscriber) : NULL;
 }
 
 /* ---- reading ----------------------------------------------------------- */

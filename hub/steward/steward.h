@@ -59,6 +59,23 @@ gh_err_t gh_steward_choose(gh_steward_t *s, FILE *out, const char *item,
                            const char *reason, char *errstr,
                            size_t errstr_size);
 
+/* What the last successful action did: its decision's id, the persons
+ * it rewrote and the person ids it retired. */
+typedef struct gh_steward_result {
+    char decision[32];
+    long long persons, retired;
+} gh_steward_result_t;
+
+/* The result of the last action that returned GH_OK (all zero before). */
+const gh_steward_result_t *gh_steward_last(const gh_steward_t *s);
+
+/* Decisions from now on are made through API token `token_id` of
+ * `subscriber` (both copied; NULL: none, as the command line): the
+ * decision's audit entry names them beside `by`, so who acted is the
+ * token's holder, not only the database role the API connects as. */
+void gh_steward_set_token(gh_steward_t *s, const char *token_id,
+                          const char *subscriber);
+
 /* The persons and field of an open or resolved item (strings copied into
  * the caller's buffers of 32 bytes; field may come back ""). */
 gh_err_t gh_steward_item_persons(gh_steward_t *s, const char *item, char pa[32],

@@ -30,7 +30,8 @@ static void rollback(gh_steward_t *s) {
 
 /* Records the decision, and its audit entry (kind "steward": the
  * database role that made it, the name given with --by, the reason, the
- * item and the details) in the same transaction; its id goes to id_out
+ * item, the details, and the API token when one acts) in the same
+ * transaction; its id goes to id_out
  * (32 bytes). */
 static gh_err_t decide(gh_steward_t *s, const char *action, const char *by,
                        const char *reason, const char *item, json_t *details,
@@ -53,6 +54,12 @@ static gh_err_t decide(gh_steward_t *s, const char *action, const char *by,
         item && *item ? json_integer(strtoll(item, NULL, 10)) : NULL, "details",
         details);
     PQclear(r);
+    if (s->token) {
+        json_object_set_new(body, "token", json_string(s->token));
+        if (s->subscriber)
+            json_object_set_new(body, "api_subscriber",
+                                json_string(s->subscriber));
+    }
     char *bj = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(body);
     gh_audit_batch_t *b = gh_audit_batch_new();
@@ -108,6 +115,9 @@ static gh_err_t finish(gh_steward_t *s, FILE *out, const char *item,
         rollback(s);
         return e;
     }
+    snprintf(s->last.decision, sizeof(s->last.decision), "%s", decision);
+    s->last.persons = st.persons;
+    s->last.retired = st.retired;
     fprintf(out,
             "%s: decision %s recorded; %lld person%s rewritten, %lld id%s "
             "retired\n",

@@ -16,6 +16,9 @@ struct gh_steward {
     gh_feed_t *feed;
     gh_resolver_t *resolver;
     int apart_max;
+    char *token;      /* API token acting, or NULL (gh_steward_set_token) */
+    char *subscriber; /* its subscriber */
+    gh_steward_result_t last;
 };
 
 #endif
