@@ -83,7 +83,9 @@ gh_err_t gh__webhook_store_failed(gh_webhook_t *w, const wh_part_t *p,
                                   size_t errstr_size) {
     char part[16], off[32], st[16];
     snprintf(part, sizeof(part), "%d", (int)p->partition);
-    snprintf(off, sizeof(off), "%" PRId64, p->next);
+    /* A partition never delivered has no offset yet: the batch's first. */
+    snprintf(off, sizeof(off), "%" PRId64,
+             p->next >= 0 ? p->next : p->q[0].offset);
     snprintf(st, sizeof(st), "%d", status);
     const char *v[6] = {
         w->targets[p->target].subscriber, p->topic, part, off, st, why};

@@ -318,7 +318,7 @@ static void failed(gh_webhook_t *w, wh_part_t *p, long status,
                      "%s [%d] offset %" PRId64 ": %s; the batch is NOT "
                      "skipped: retried in %" PRId64 " ms (attempt %d) until "
                      "%s's receiver takes it (docs/api.md, \"Webhooks\")",
-                     p->topic, (int)p->partition, p->next, why, d,
+                     p->topic, (int)p->partition, p->q[0].offset, why, d,
                      p->attempts + 1, t->subscriber);
     else
         gh_log_warn(
@@ -378,7 +378,7 @@ static gh_err_t deliver(gh_webhook_t *w, wh_part_t *p, char *errstr,
         gh_log_info(LOG,
                     "%s [%d] offset %" PRId64 ": delivered after %d "
                     "failed attempts",
-                    p->topic, (int)p->partition, p->next, p->attempts);
+                    p->topic, (int)p->partition, p->q[0].offset, p->attempts);
     gh_log_debug(LOG, "%s [%d]: %d messages to %s, next %" PRId64, p->topic,
                  (int)p->partition, n, t->subscriber, next);
     for (int i = 0; i < n; i++)
