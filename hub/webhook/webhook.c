@@ -152,6 +152,18 @@ static int partitions_of(gh_webhook_t *w, const char *topic) {
     return n;
 }
 
+static void pause_part(gh_webhook_t *w, wh_part_t *p, int pause) {
+    if (p->paused == pause) return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    if (pause)
+        rd_kafka_pause_partitions(w->rk, l);
+    else
+        rd_kafka_resume_partitions(w->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    p->paused = pause;
+}
+
 /* Looks for partitions not assigned yet and assigns everything again at
  * the positions delivery has reached (positions of the partitions already
  * read are unchanged). */
@@ -202,24 +214,16 @@ static gh_err_t refresh(gh_webhook_t *w, char *errstr, size_t errstr_size) {
     }
     rd_kafka_resp_err_t ke = rd_kafka_assign(w->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
-    for (int i = 0; i < w->nparts; i++)
-        w->parts[i].paused = 0;
+    /* Whether a re-assigned partition keeps its pause is librdkafka's
+     * business: set each one's state again rather than trust the flag. */
+    for (int i = 0; !ke && i < w->nparts; i++) {
+        w->parts[i].paused = -1;
+        pause_part(w, &w->parts[i], w->parts[i].nq >= w->batch_max);
+    }
     if (ke)
         return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA, "assign: %s",
                          rd_kafka_err2str(ke));
     return GH_OK;
-}
-
-static void pause_part(gh_webhook_t *w, wh_part_t *p, int pause) {
-    if (p->paused == pause) return;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-    if (pause)
-        rd_kafka_pause_partitions(w->rk, l);
-    else
-        rd_kafka_resume_partitions(w->rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    p->paused = pause;
 }
 
 /* The consumer was asked for an offset the broker no longer holds. */
@@ -373,6 +377,11 @@ static gh_err_t deliver(gh_webhook_t *w, wh_part_t *p, char *errstr,
     }
     int64_t next = p->q[n - 1].offset + 1;
     e = record(w, p, next, n, status, errstr, errstr_size);
+    if (e == GH_ERR_STOPPED) {
+        /* Delivered, not recorded: sent again at the next start. */
+        w->cut_short = 1;
+        return GH_OK;
+    }
     if (e) return e;
     if (p->attempts)
         gh_log_info(LOG,

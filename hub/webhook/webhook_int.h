@@ -37,7 +37,7 @@ typedef struct wh_part {
     int64_t next; /* next offset to deliver (as stored) */
     wh_msg_t *q;  /* read, not yet delivered, in offset order */
     int nq, capq;
-    int paused;     /* fetching paused: the queue is full */
+    int paused;     /* fetching paused (the queue is full); -1: unknown */
     int attempts;   /* failed POSTs in a row */
     int64_t due_ms; /* monotonic time of the next attempt */
 } wh_part_t;
