@@ -44,6 +44,7 @@ extern const gh_cli_cmd_t gh_cli_keys;
 extern const gh_cli_cmd_t gh_cli_grid;
 extern const gh_cli_cmd_t gh_cli_token;
 extern const gh_cli_cmd_t gh_cli_api;
+extern const gh_cli_cmd_t gh_cli_webhook;
 
 /* The exit code of a finished command: GH_EXIT_OK for GH_OK,
  * GH_EXIT_USAGE for a bad argument or configuration, GH_EXIT_FATAL for the

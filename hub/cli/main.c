@@ -7,11 +7,23 @@
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 
-static const gh_cli_cmd_t *const commands[] = {
-    &gh_cli_broker, &gh_cli_connector, &gh_cli_hub,     &gh_cli_tail,
-    &gh_cli_gen,    &gh_cli_resolve,   &gh_cli_steward, &gh_cli_resync,
-    &gh_cli_status, &gh_cli_policy,    &gh_cli_audit,   &gh_cli_keys,
-    &gh_cli_grid,   &gh_cli_token,     &gh_cli_api,     NULL};
+static const gh_cli_cmd_t *const commands[] = {&gh_cli_broker,
+                                               &gh_cli_connector,
+                                               &gh_cli_hub,
+                                               &gh_cli_tail,
+                                               &gh_cli_gen,
+                                               &gh_cli_resolve,
+                                               &gh_cli_steward,
+                                               &gh_cli_resync,
+                                               &gh_cli_status,
+                                               &gh_cli_policy,
+                                               &gh_cli_audit,
+                                               &gh_cli_keys,
+                                               &gh_cli_grid,
+                                               &gh_cli_token,
+                                               &gh_cli_api,
+                                               &gh_cli_webhook,
+                                               NULL};
 
 static void usage(FILE *out) {
     fprintf(out,
