@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 
 #include "body.h"
 #include "crypt.h"
@@ -55,7 +56,18 @@ struct gh_api {
     char *url;
     gh__api_tls_t tls; /* kept until stop: libmicrohttpd borrows it */
     int64_t rate, burst, fail_rate, fail_burst; /* as configured */
-    /* Everything below is used by MHD's one polling thread only. */
+    /* libmicrohttpd's threads each serve requests with a worker: a copy
+     * of the main struct sharing what is read-only (the policy, its keys,
+     * the schemas, the rate limits under `lock`) and owning its database
+     * connection, sealing key, views, plans and steward (made on its
+     * first request). In the main struct: the workers. */
+    struct gh_api *main;   /* NULL in the main struct */
+    pthread_mutex_t *lock; /* the main struct's lock_store */
+    pthread_mutex_t lock_store;
+    struct gh_api **workers;
+    int nworkers;
+    char *crypt_file; /* crypt.key.file, for each worker's own gh_crypt_t */
+    /* Each worker's own. */
     PGconn *db;
     gh_schemas_t *schemas;
     gh_policy_t *policy;

@@ -102,7 +102,9 @@ int gh__api_client_limited(gh_api_t *a, struct MHD_Connection *conn, PGconn *db,
     char key[GH_RATELIMIT_KEY_MAX + 1];
     client_key(conn, key, sizeof(key));
     gh_ratelimit_verdict_t v;
+    pthread_mutex_lock(a->lock); /* the buckets are shared */
     gh_ratelimit_peek(a->per_client, key, gh_now_ms(), &v);
+    pthread_mutex_unlock(a->lock);
     char why[160];
     snprintf(why, sizeof(why),
              "rate limit: more than %" PRId64 " failed authentications a "
@@ -123,7 +125,9 @@ void gh__api_auth_failed(gh_api_t *a, struct MHD_Connection *conn) {
     if (!a->per_client) return;
     char key[GH_RATELIMIT_KEY_MAX + 1];
     client_key(conn, key, sizeof(key));
+    pthread_mutex_lock(a->lock); /* the buckets are shared */
     gh_ratelimit_charge(a->per_client, key, gh_now_ms());
+    pthread_mutex_unlock(a->lock);
 }
 
 int gh__api_token_limited(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
@@ -131,7 +135,9 @@ int gh__api_token_limited(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
                           gh__api_reply_t *r) {
     if (!a->per_token) return 0;
     gh_ratelimit_verdict_t v;
+    pthread_mutex_lock(a->lock); /* the buckets are shared */
     gh_ratelimit_take(a->per_token, who->id, gh_now_ms(), &v);
+    pthread_mutex_unlock(a->lock);
     char why[160];
     snprintf(why, sizeof(why),
              "rate limit: more than %" PRId64 " requests a second (%" PRId64

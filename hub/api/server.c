@@ -303,13 +303,55 @@ static enum MHD_Result finish_post(gh_api_t *a, struct MHD_Connection *conn,
                  p->body.len);
 }
 
+static gh_err_t own_state(gh_api_t *a, char *errstr, size_t errstr_size);
+static void free_own(gh_api_t *a);
+
+/* The calling thread's worker for the main struct `m` (made on the
+ * thread's first request); NULL with errstr when its state cannot be
+ * made. */
+static __thread gh_api_t *tl_worker;
+static gh_api_t *worker_of(gh_api_t *m, char *errstr, size_t errstr_size) {
+    if (tl_worker && tl_worker->main == m) return tl_worker;
+    gh_api_t *w = gh_xmalloc(sizeof(*w));
+    *w = *m; /* the shared pointers; lock_store is not used in a copy */
+    w->main = m;
+    w->workers = NULL;
+    w->nworkers = 0;
+    w->db = NULL;
+    w->crypt = NULL;
+    w->view = NULL;
+    w->ents = NULL;
+    w->nents = 0;
+    w->plans_made = 0;
+    w->steward = NULL;
+    if (own_state(w, errstr, errstr_size)) {
+        free_own(w);
+        free(w);
+        return NULL;
+    }
+    pthread_mutex_lock(m->lock);
+    m->workers = gh_xrealloc(m->workers,
+                             (size_t)(m->nworkers + 1) * sizeof(*m->workers));
+    m->workers[m->nworkers++] = w;
+    pthread_mutex_unlock(m->lock);
+    tl_worker = w;
+    return w;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
                               const char *url, const char *method,
                               const char *version, const char *upload,
                               size_t *upload_size, void **con_cls) {
     (void)version;
-    gh_api_t *a = cls;
     gh__api_reply_t r = {0, NULL, 0};
+    char werr[512];
+    gh_api_t *a = worker_of(cls, werr, sizeof(werr));
+    if (!a) {
+        gh_log_warn(LOG, "%s", werr);
+        return send_reply(
+            conn, gh__api_error(&r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                                "the API cannot serve now; try again later"));
+    }
     pending_t *pend = *con_cls;
     if (pend) {
         /* A body in the making: what is past the limit is dropped as it
@@ -446,13 +488,24 @@ static gh_err_t load_policy(gh_api_t *a, const gh_conf_t *conf, char *errstr,
                                 errstr, errstr_size);
     if (!e) e = gh_policy_keys_check(a->keys, a->policy, errstr, errstr_size);
     const char *ck = gh_conf_get(conf, "crypt.key.file");
-    if (!e && ck && !(a->crypt = gh_crypt_new(ck, errstr, errstr_size)))
-        e = GH_ERR_CONFIG;
+    if (ck) a->crypt_file = gh_xstrdup(ck);
     if (e) return e;
     a->person = gh_policy_entity_find(a->policy, "person");
     if (a->person < 0)
         return gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
                          "the policy has no person entity");
+    /* The main struct's own, made only to fail at start rather than at
+     * the first request. */
+    e = own_state(a, errstr, errstr_size);
+    return e ? e : gh_norm_init(errstr, errstr_size);
+}
+
+/* What a worker owns (see struct gh_api): its sealing key, the person
+ * view, and per entity a value to fill, a record and the plans. */
+static gh_err_t own_state(gh_api_t *a, char *errstr, size_t errstr_size) {
+    if (a->crypt_file &&
+        !(a->crypt = gh_crypt_new(a->crypt_file, errstr, errstr_size)))
+        return GH_ERR_CONFIG;
     a->view = gh_view_new(NULL, gh_policy_entity_schema(a->policy, a->person),
                           "", errstr, errstr_size);
     if (!a->view) return GH_ERR_SCHEMA;
@@ -470,10 +523,11 @@ static gh_err_t load_policy(gh_api_t *a, const gh_conf_t *conf, char *errstr,
             return GH_ERR_SCHEMA;
         en->has_val = i != a->person;
     }
-    return gh_norm_init(errstr, errstr_size);
+    return GH_OK;
 }
 
-static void free_state(gh_api_t *a) {
+/* Frees what own_state made, the connection and the steward. */
+static void free_own(gh_api_t *a) {
     if (a->db) PQfinish(a->db);
     for (int i = 0; i < a->nents; i++) {
         gh__api_entity_t *en = &a->ents[i];
@@ -486,13 +540,24 @@ static void free_state(gh_api_t *a) {
     free(a->ents);
     gh_view_destroy(a->view);
     gh_crypt_destroy(a->crypt);
+    gh_steward_destroy(a->steward);
+}
+
+static void free_state(gh_api_t *a) {
+    for (int i = 0; i < a->nworkers; i++) {
+        free_own(a->workers[i]);
+        free(a->workers[i]);
+    }
+    free(a->workers);
+    free_own(a);
+    pthread_mutex_destroy(&a->lock_store);
+    free(a->crypt_file);
     gh_policy_keys_destroy(a->keys);
     gh_policy_destroy(a->policy);
     gh_schemas_destroy(a->schemas);
     gh__api_tls_clear(&a->tls);
     gh__api_limits_free(a);
     gh__api_audit_keys_free(a);
-    gh_steward_destroy(a->steward);
     free(a->conninfo);
     free(a->url);
     free(a);
@@ -517,6 +582,8 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
         return NULL;
     }
     gh_api_t *a = gh_xcalloc(1, sizeof(*a));
+    pthread_mutex_init(&a->lock_store, NULL);
+    a->lock = &a->lock_store;
     a->conf = conf;
     a->conninfo = gh_xstrdup(gh_conf_get(conf, "database.conninfo"));
     if (load_policy(a, conf, errstr, errstr_size) ||
@@ -559,6 +626,8 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
         (uint16_t)la.port, NULL, NULL, handle, a, MHD_OPTION_EXTERNAL_LOGGER,
         gh_listen_mhd_log, (void *)LOG, MHD_OPTION_NOTIFY_COMPLETED,
         request_done, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss,
+        MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)gh_conf_get_int(conf, "api.threads"),
         MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_ARRAY,
         tls, MHD_OPTION_END);

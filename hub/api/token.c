@@ -230,9 +230,14 @@ gh_err_t gh_token_verify(PGconn *db, const char *token, gh_token_info_t *info,
     }
     PQclear(r);
     if (e) return e;
+    /* To the minute: a write (and a commit to wait for) on every request
+     * would cost the API more than the lookup it serves. */
     PGresult *u = PQexecParams(
-        db, "UPDATE api_token SET last_used_at = now() WHERE id = $1", 1, NULL,
-        p, NULL, NULL, 0);
+        db,
+        "UPDATE api_token SET last_used_at = now() WHERE id = $1 AND "
+        "(last_used_at IS NULL OR last_used_at < now() - interval '1 "
+        "minute')",
+        1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(u) != PGRES_COMMAND_OK)
         e = gh_pg_result_error(u, db, "note a token's use", errstr,
                                errstr_size);

@@ -79,7 +79,7 @@ void gh_token_info_clear(gh_token_info_t *info);
  * with errstr saying why it is refused (malformed, unknown id, wrong
  * secret, revoked, expired — the same to the caller, told apart in
  * errstr for the audit log), or GH_ERR_PG. Compares in constant time;
- * records when the token was last used. */
+ * records when the token was last used (to the minute). */
 gh_err_t gh_token_verify(PGconn *db, const char *token, gh_token_info_t *info,
                          char *errstr, size_t errstr_size);
 

@@ -36,10 +36,14 @@ gh_policy_plan_t *gh__api_plan(gh_api_t *a, int entity, const char *subscriber,
         a->plans_made = now;
     }
     gh__api_entity_t *en = &a->ents[entity];
-    if (!en->plans[s] &&
-        gh_policy_plan_new(a->policy, s, entity, now, a->keys, a->schemas,
-                           &en->plans[s], err, errsz))
-        return NULL;
+    if (!en->plans[s]) {
+        /* Deriving the plan's schema adds it to the shared schema set. */
+        pthread_mutex_lock(a->lock);
+        gh_err_t e = gh_policy_plan_new(a->policy, s, entity, now, a->keys,
+                                        a->schemas, &en->plans[s], err, errsz);
+        pthread_mutex_unlock(a->lock);
+        if (e) return NULL;
+    }
     return en->plans[s];
 }
 

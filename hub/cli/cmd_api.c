@@ -21,6 +21,10 @@ static const gh_conf_prop_t props[] = {
      gh_metrics_validate_listen,
      "host:port the API listens on (an IPv4 address, [IPv6 address] or "
      "localhost; port 0: any free one)."},
+    {"api.threads", GH_CONF_INT, "4", 0, 1, 64, NULL, NULL,
+     "Threads serving requests, each with its own hub-database connection: "
+     "a request waits on the database most of its time, so a few more "
+     "threads than cores keep both busy."},
     {"api.listen.file", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
      "If set, the API's base URL (http://host:port, https:// with TLS) is "
      "written to this file once listening and removed at exit: how scripts "
