@@ -118,6 +118,11 @@ gh_err_t gh__api_audit(PGconn *db, const char *kind, const char *entity,
                        const char *what, const char *why, json_t *extra,
                        char *errstr, size_t errstr_size);
 
+/* Prepare the statements persons.c and views.c run on every lookup, on
+ * a new connection. */
+gh_err_t gh__api_persons_prepare(PGconn *db, char *err, size_t errsz);
+gh_err_t gh__api_views_prepare(PGconn *db, char *err, size_t errsz);
+
 /* The plan of the token's subscriber for policy entity `entity`; NULL
  * with err when the subscriber left the policy. Plans are remade a minute
  * after they were made, so a grant or an age() condition takes effect

@@ -45,6 +45,11 @@ static const char BY_ID_SQL[] =
     "SELECT " PERSON_COLS " FROM person p WHERE p.person_id = ANY "
     "($1::text[]) AND p.active ORDER BY p.person_id";
 
+gh_err_t gh__api_persons_prepare(PGconn *db, char *err, size_t errsz) {
+    gh_err_t e = gh_pg_prepare(db, "gh_api_found", FOUND_SQL, err, errsz);
+    return e ? e : gh_pg_prepare(db, "gh_api_by_id", BY_ID_SQL, err, errsz);
+}
+
 /* What was asked: one blocking key and how it was made. */
 typedef struct query {
     uint64_t key;
@@ -175,8 +180,8 @@ static gh_err_t staff_phones(gh_api_t *a, PGconn *db, gh_policy_plan_t *ppl,
     if (!ids.len) return GH_OK;
     gh_buf_printf(&ids, "}");
     const char *p[2] = {ids.data, "{}"};
-    PGresult *res =
-        gh_pg_query_what(db, BY_ID_SQL, 2, p, "read grid staff", err, errsz);
+    PGresult *res = gh_pg_query_prepared(db, "gh_api_by_id", 2, p,
+                                         "read grid staff", err, errsz);
     gh_buf_free(&ids);
     if (!res) return GH_ERR_PG;
     gh_err_t e = open_persons(a, res, err, errsz);
@@ -247,8 +252,8 @@ void gh__api_persons(gh_api_t *a, PGconn *db, struct MHD_Connection *conn,
     /* The read and its audit entry commit together. */
     gh_err_t e = gh_pg_exec(db, "BEGIN", err, sizeof(err));
     PGresult *res = e ? NULL
-                      : gh_pg_query_what(db, FOUND_SQL, 2, p, "find persons",
-                                         err, sizeof(err));
+                      : gh_pg_query_prepared(db, "gh_api_found", 2, p,
+                                             "find persons", err, sizeof(err));
     e = res ? open_persons(a, res, err, sizeof(err)) : GH_ERR_PG;
     json_t *found = json_array();
     gh_buf_t seen = {0}, staff = {0};

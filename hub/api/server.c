@@ -32,6 +32,11 @@ static PGconn *db_of(gh_api_t *a, char *errstr, size_t errstr_size) {
     if (a->db && PQstatus(a->db) == CONNECTION_OK) return a->db;
     if (a->db) PQfinish(a->db);
     a->db = gh_pg_connect(a->conninfo, 0, errstr, errstr_size);
+    if (a->db && (gh__api_persons_prepare(a->db, errstr, errstr_size) ||
+                  gh__api_views_prepare(a->db, errstr, errstr_size))) {
+        PQfinish(a->db);
+        a->db = NULL;
+    }
     return a->db;
 }
 

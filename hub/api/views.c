@@ -21,6 +21,15 @@ static void drop_plans(gh_api_t *a) {
         }
 }
 
+gh_err_t gh__api_views_prepare(PGconn *db, char *err, size_t errsz) {
+    return gh_pg_prepare(
+        db, "gh_api_view",
+        "SELECT body::text, version, floor(extract(epoch from updated_at) * "
+        "1000000)::bigint FROM entity_view WHERE entity = $1 AND id = $2 AND "
+        "active",
+        err, errsz);
+}
+
 gh_policy_plan_t *gh__api_plan(gh_api_t *a, int entity, const char *subscriber,
                                char *err, size_t errsz) {
     int s = gh_policy_subscriber_find(a->policy, subscriber);
@@ -67,12 +76,8 @@ gh_err_t gh__api_view(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
     gh_policy_plan_t *pl = gh__api_plan(a, en, who->subscriber, err, errsz);
     if (!pl) return GH_ERR_CONFIG;
     const char *p[2] = {entity, id};
-    PGresult *r = gh_pg_query_what(
-        db,
-        "SELECT body::text, version, floor(extract(epoch from updated_at) * "
-        "1000000)::bigint FROM entity_view WHERE entity = $1 AND id = $2 AND "
-        "active",
-        2, p, "read a view record", err, errsz);
+    PGresult *r = gh_pg_query_prepared(db, "gh_api_view", 2, p,
+                                       "read a view record", err, errsz);
     if (!r) return GH_ERR_PG;
     if (!PQntuples(r)) {
         PQclear(r);

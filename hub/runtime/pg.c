@@ -230,12 +230,18 @@ static void await_ready(PGconn *c) {
 /* PQexec / PQexecParams, waiting as above. As PQexec: the last result,
  * or the first error (the server skips what follows it), or a COPY state
  * at once. NULL if the statement could not be sent. */
+static PGresult *await_results(PGconn *c);
+
 static PGresult *exec_await(PGconn *c, const char *sql, int nparams,
                             const char *const *params) {
     int sent = nparams ? PQsendQueryParams(c, sql, nparams, NULL, params, NULL,
                                            NULL, 0)
                        : PQsendQuery(c, sql);
-    if (!sent) return NULL;
+    return sent ? await_results(c) : NULL;
+}
+
+/* The results of what was sent, as exec_await describes. */
+static PGresult *await_results(PGconn *c) {
     PGresult *last = NULL;
     for (;;) {
         await_ready(c);
@@ -272,6 +278,37 @@ PGresult *gh_pg_query_what(PGconn *c, const char *sql, int nparams,
         return NULL;
     }
     return r;
+}
+
+/* The statement's result, or NULL with errstr. */
+static PGresult *checked(PGconn *c, PGresult *r, const char *what, char *errstr,
+                         size_t errstr_size) {
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        gh_pg_result_error(r, c, what, errstr, errstr_size);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+gh_err_t gh_pg_prepare(PGconn *c, const char *name, const char *sql,
+                       char *errstr, size_t errstr_size) {
+    PGresult *r =
+        PQsendPrepare(c, name, sql, 0, NULL) ? await_results(c) : NULL;
+    r = checked(c, r, name, errstr, errstr_size);
+    if (!r) return PQstatus(c) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
+    PQclear(r);
+    return GH_OK;
+}
+
+PGresult *gh_pg_query_prepared(PGconn *c, const char *name, int nparams,
+                               const char *const *params, const char *what,
+                               char *errstr, size_t errstr_size) {
+    PGresult *r = PQsendQueryPrepared(c, name, nparams, params, NULL, NULL, 0)
+                      ? await_results(c)
+                      : NULL;
+    return checked(c, r, what ? what : name, errstr, errstr_size);
 }
 
 PGresult *gh_pg_query(PGconn *c, const char *sql, int nparams,

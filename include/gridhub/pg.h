@@ -42,6 +42,17 @@ PGresult *gh_pg_query_what(PGconn *c, const char *sql, int nparams,
                            const char *const *params, const char *what,
                            char *errstr, size_t errstr_size);
 
+/* Prepares `sql` as statement `name` on c (for the life of the
+ * connection: prepare again after a reconnect), and runs a prepared
+ * statement: for statements run many times a second, whose planning
+ * would otherwise cost as much as their execution. Errors as
+ * gh_pg_query_what. */
+gh_err_t gh_pg_prepare(PGconn *c, const char *name, const char *sql,
+                       char *errstr, size_t errstr_size);
+PGresult *gh_pg_query_prepared(PGconn *c, const char *name, int nparams,
+                               const char *const *params, const char *what,
+                               char *errstr, size_t errstr_size);
+
 /* As gh_pg_exec, with parameters and a name for errors (see
  * gh_pg_query_what). GH_ERR_PG_CONNECT when the connection is gone. */
 gh_err_t gh_pg_exec_what(PGconn *c, const char *sql, int nparams,
