@@ -3,7 +3,7 @@
 #
 #   ./ops/bench-hub.sh [--preset demo|city] [--scale F] [--seed N]
 #                      [--policy city|open|FILE] [--subscribers N]
-#                      [--entities person|all] [--api RATE[:SECONDS]]
+#                      [--entities person|all] [--api RATES[:SECONDS]]
 #
 # Generates the preset into five department databases, lets the five
 # connectors publish their snapshots to the embedded broker, then starts
@@ -23,12 +23,13 @@
 # persons, as in production; `person` (the default) only the person topics.
 # The records/s figure is persons either way: the difference is what the
 # other entities cost person resolution.
-# --api RATE[:SECONDS] then serves the hub database with `gridhub api`
+# --api RATES[:SECONDS] then serves the hub database with `gridhub api`
 # and finds residents by ID number (公安's token: every field and its grid,
 # staff and household; numbers from 公安's register, typed as it has them)
-# at RATE requests/s for SECONDS (20) with ops/load/api_load.c, an
-# open-loop generator (latency from when each request was due), after a
-# 3 s warm-up; prints the percentiles.
+# at each of RATES (e.g. 500,1000) requests/s for SECONDS (20) with
+# ops/load/api_load.c, an open-loop generator (latency from when each
+# request was due) on the same machine, after a 3 s warm-up; prints the
+# percentiles.
 # Everything is real: PostgreSQL started by ops/pg-cluster.sh,
 # `gridhub gen`, `gridhub connector`, `gridhub hub`.
 # Environment, for looking into a run: GH_BENCH_KEEP=1 keeps the logs and
@@ -52,7 +53,7 @@ while (($#)); do
     --subscribers) NSUBS=$2; shift 2 ;;
     --entities) ENTITIES=$2; shift 2 ;;
     --api) API=$2; shift 2 ;;
-    *) echo "usage: $0 [--preset demo|city] [--scale F] [--seed N] [--policy city|open|FILE] [--subscribers N] [--entities person|all] [--api RATE[:SECONDS]]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--preset demo|city] [--scale F] [--seed N] [--policy city|open|FILE] [--subscribers N] [--entities person|all] [--api RATES[:SECONDS]]" >&2; exit 2 ;;
     esac
 done
 
@@ -245,7 +246,7 @@ sed 's/^/  /' "$WORK/accuracy.txt"
 
 [[ -n $API ]] || exit 0
 # ---- the API: lookups by ID number at a fixed rate -------------------------
-rate=${API%%:*} dur=20
+rates=${API%%:*} dur=20
 [[ $API == *:* ]] && dur=${API#*:}
 cmake --build build-bench -j"$(nproc)" --target gh_api_load >/dev/null
 grep -q '^subscriber\.gongan\.' "$WORK/bench.policy" && tsub=gongan ||
@@ -259,8 +260,11 @@ for _ in $(seq 100); do [[ -s "$WORK/api.url" ]] && break; sleep 0.1; done
 psql -tAd gongan -c "SELECT '/v1/persons?id_number=' || gmsfhm FROM ga_hjrk WHERE gmsfhm IS NOT NULL
     AND zxbz = '0' ORDER BY md5(gmsfhm) LIMIT 20000" >"$WORK/paths.txt"
 LOAD=$ROOT/build-bench/gh_api_load
-"$LOAD" --url "$(cat "$WORK/api.url")" --token "$tok" --paths "$WORK/paths.txt" --rate "$rate" --seconds 3 >/dev/null
-echo "== gridhub api: GET /v1/persons?id_number= at $rate/s for $dur s ($(wc -l <"$WORK/paths.txt") IDs from 公安's register, token of $tsub)"
-"$LOAD" --url "$(cat "$WORK/api.url")" --token "$tok" --paths "$WORK/paths.txt" --rate "$rate" --seconds "$dur" | sed 's/^/  /'
+echo "== gridhub api: GET /v1/persons?id_number= ($(wc -l <"$WORK/paths.txt") IDs from 公安's register, token of $tsub, $(nproc) cores shared with the load generator)"
+for rate in ${rates//,/ }; do
+    "$LOAD" --url "$(cat "$WORK/api.url")" --token "$tok" --paths "$WORK/paths.txt" --rate "$rate" --seconds 3 >/dev/null
+    echo "  at $rate/s for $dur s:"
+    "$LOAD" --url "$(cat "$WORK/api.url")" --token "$tok" --paths "$WORK/paths.txt" --rate "$rate" --seconds "$dur" | sed 's/^/    /'
+done
 echo "  api peak RSS: $(($(awk '/VmHWM/ {print $2}' "/proc/$(proc_pid api)/status") / 1024)) MiB"
 psql -tAd hub -c "SELECT '  audit entries written by the API: ' || count(*) FROM audit_log WHERE entry::jsonb ->> 'command' = 'api'"
