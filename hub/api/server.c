@@ -318,7 +318,11 @@ static __thread gh_api_t *tl_worker;
 static gh_api_t *worker_of(gh_api_t *m, char *errstr, size_t errstr_size) {
     if (tl_worker && tl_worker->main == m) return tl_worker;
     gh_api_t *w = gh_xmalloc(sizeof(*w));
-    *w = *m; /* the shared pointers; lock_store is not used in a copy */
+    /* The shared pointers (lock_store is not used in a copy), under the
+     * lock gh_api_start sets d and url under once the threads run. */
+    pthread_mutex_lock(m->lock);
+    *w = *m;
+    pthread_mutex_unlock(m->lock);
     w->main = m;
     w->workers = NULL;
     w->nworkers = 0;
@@ -625,7 +629,7 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    a->d = MHD_start_daemon(
+    struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
             (la.ipv6 ? MHD_USE_IPv6 : 0) | (a->tls.cert ? MHD_USE_TLS : 0),
         (uint16_t)la.port, NULL, NULL, handle, a, MHD_OPTION_EXTERNAL_LOGGER,
@@ -638,6 +642,9 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
         tls, MHD_OPTION_END);
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_mutex_lock(a->lock);
+    a->d = d;
+    pthread_mutex_unlock(a->lock);
     if (!a->d) {
         gh_seterr(errstr, errstr_size, GH_ERR_IO,
                   "api.listen=%s: cannot listen (%s): is the port taken?%s",
@@ -650,8 +657,12 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
     }
     const union MHD_DaemonInfo *info =
         MHD_get_daemon_info(a->d, MHD_DAEMON_INFO_BIND_PORT);
-    a->url = gh_xasprintf("%s://%s:%d", a->tls.cert ? "https" : "http", la.host,
-                          info && info->port ? info->port : la.port);
+    char *url =
+        gh_xasprintf("%s://%s:%d", a->tls.cert ? "https" : "http", la.host,
+                     info && info->port ? info->port : la.port);
+    pthread_mutex_lock(a->lock);
+    a->url = url;
+    pthread_mutex_unlock(a->lock);
     return a;
 }
 

@@ -11,7 +11,9 @@
 
 #include "gridhub/log.h"
 
-static volatile sig_atomic_t stop_flag;
+/* Read by other threads (the watchdog, libmicrohttpd's), set from a
+ * signal handler: a lock-free atomic is both thread- and signal-safe. */
+static atomic_int stop_flag;
 static volatile sig_atomic_t signals_seen;
 /* Monotonic ms of the first stop request. Written before stop_flag, from a
  * signal handler too: lock-free 64-bit atomics are async-signal-safe. */
