@@ -400,6 +400,37 @@ psql -tAd hub -c "SELECT '    ' || kind || ' ' || coalesce(entity, '-') || ' by 
     coalesce('what=' || (entry::jsonb ->> 'what'), 'why=' || (entry::jsonb ->> 'why'))
     FROM audit_log WHERE entry::jsonb ->> 'command' = 'api' ORDER BY seq"
 
+step "综治 without Kafka: its feed pushed to a web endpoint, signed (gridhub webhook, docs/api.md)"
+openssl rand -hex 32 >"$WORK/zongzhi.webhook.secret"
+chmod 600 "$WORK/zongzhi.webhook.secret"
+proc_start receiver "$WORK/receiver.log" "$WORK/receiver.log" \
+    /usr/bin/python3 ops/lib/webhook_receiver.py "$WORK/zongzhi.webhook.secret" \
+    "$WORK/receiver.port" "$WORK/deliveries.jsonl"
+wait_until 20 "the receiver's start" "$WORK/receiver.log" test -s "$WORK/receiver.port"
+cp "$HUBCONF" "$WORK/webhook.properties"
+printf 'webhook.zongzhi.url=http://127.0.0.1:%s/gridhub/feed\nwebhook.zongzhi.secret.file=%s\n' \
+    "$(cat "$WORK/receiver.port")" "$WORK/zongzhi.webhook.secret" >>"$WORK/webhook.properties"
+echo "  webhook.zongzhi.url=http://127.0.0.1:$(cat "$WORK/receiver.port")/gridhub/feed (a receiver verifying each signature)"
+proc_start subscriber.webhook "$WORK/webhook.log" "$WORK/webhook.log" \
+    "$GH" webhook -c "$WORK/webhook.properties"
+delivered() {
+    local n
+    n=$(grep -c '"signature_valid": true' "$WORK/deliveries.jsonl" 2>/dev/null) || n=0
+    ((n >= 20))
+}
+wait_until 120 "the first webhook deliveries" "$WORK/webhook.log" delivered
+sleep 3
+/usr/bin/python3 - "$WORK/deliveries.jsonl" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+good = [l for l in lines if l["signature_valid"]]
+print(f"  {len(lines)} POSTs received, {len(good)} with a valid signature; "
+      f"{sum(l['records'] for l in good)} records, {sum(l['tombstones'] for l in good)} tombstones")
+for l in good[:3]:
+    print(f"    partition {l['partition']} offsets {l['first']}-{l['last']}: "
+          f"{l['records']} records (first: {l['sample']}), signature valid")
+PY
+
 step "A purpose-bound grant lapses by itself"
 echo "  grant epidemic_dt gives 创文 (chuangwen) the phones of 大塘社区 (LP-DT) in clear:"
 sed -n 's/^grant\.epidemic_dt\./    grant.epidemic_dt./p' "$POLICY"
@@ -508,7 +539,8 @@ stopped=()
 proc_stop_all || fail "a process had to be killed (see above)"
 bad=0
 for name in gen connector.zongzhi connector.gongan connector.jisheng connector.zuzhi connector.chuangwen hub \
-    subscriber.gongan subscriber.chuangwen subscriber.jisheng subscriber.zongzhi api broker; do
+    subscriber.gongan subscriber.chuangwen subscriber.jisheng subscriber.zongzhi subscriber.webhook \
+    api broker receiver; do
     rc=${PROC_STATUS[$name]:-?}
     stopped+=("$name $rc")
     [[ "$rc" == 0 ]] || bad=1
