@@ -285,7 +285,9 @@ static const char API_POLICY[] = "subscriber.test.department=test\n"
                                  "rows.test.household=all\n"
                                  "field.test.household.*=clear\n"
                                  "rows.test.building=all\n"
-                                 "field.test.building.*=clear\n";
+                                 "field.test.building.*=clear\n"
+                                 "rows.test.event=all\n"
+                                 "field.test.event.*=clear\n";
 
 static void stack_args(gh_test_stack_t *s, char **x) {
     x[0] = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
@@ -513,9 +515,10 @@ Test(api_openapi, the_document_and_the_server_agree) {
     gh_test_stack_t *s = gf_two_departments(
         "zongzhi", "gongan",
         "gridhub.zongzhi.grid,gridhub.zongzhi.person,gridhub.zongzhi."
-        "grid_staff,gridhub.zongzhi.building,gridhub.gongan.building,"
-        "gridhub.gongan.person,gridhub.gongan.residence_registration,"
-        "gridhub.gongan.household,gridhub.gongan.household_member",
+        "grid_staff,gridhub.zongzhi.building,gridhub.zongzhi.grid_event,"
+        "gridhub.gongan.building,gridhub.gongan.person,gridhub.gongan."
+        "residence_registration,gridhub.gongan.household,gridhub.gongan."
+        "household_member",
         NULL);
     gh_test_stack_set_policy(s, API_POLICY);
     gf_wait_grids_published(s);
@@ -531,6 +534,9 @@ Test(api_openapi, the_document_and_the_server_agree) {
                 "department = 'gongan' AND source_key = "
                 "'hjrk/R43130200010002')",
                 "1");
+    gf_wait_hub("an event derived",
+                "SELECT count(*) > 0 FROM entity_view WHERE entity = 'event'",
+                "t");
     char *pid =
         gh_test_scalar(gf_hub, "SELECT person_id FROM source_person WHERE "
                                "department = 'gongan' AND source_key = "
