@@ -84,6 +84,9 @@ struct gh_api {
     struct gh_steward *steward; /* made on the first steward action */
     struct gh_audit_key **audit_keys; /* api.audit.public.key */
     int naudit_keys;
+    char *openapi; /* api.openapi.file's text, served read-only; NULL: not
+                      readable at start (503 not_configured) */
+    size_t openapi_len;
 };
 
 /* An answer: status and JSON body (owned); Retry-After in seconds when

@@ -70,6 +70,18 @@ static enum MHD_Result respond_allow(struct MHD_Connection *conn,
     return ret;
 }
 
+/* 200 with `text` (JSON, kept by the caller for the daemon's life). */
+static enum MHD_Result respond_text(struct MHD_Connection *conn,
+                                    const char *text, size_t len) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, (void *)text, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "application/json; charset=utf-8");
+    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
                                json_t *body) {
     return respond_allow(conn, status, body, 0, NULL);
@@ -161,7 +173,14 @@ static gh_err_t audit_refusal(PGconn *db, const char *method, const char *url,
     (ROLE(GH_TOKEN_SUBSCRIBER) | ROLE(GH_TOKEN_GRID_WORKER) |                  \
      ROLE(GH_TOKEN_STEWARD))
 
-typedef enum { EP_WHOAMI, EP_PERSONS, EP_RECORDS, EP_STEWARD, EP_AUDIT } ep_t;
+typedef enum {
+    EP_WHOAMI,
+    EP_OPENAPI,
+    EP_PERSONS,
+    EP_RECORDS,
+    EP_STEWARD,
+    EP_AUDIT
+} ep_t;
 
 typedef struct route {
     const char *pattern; /* '*' matches one path segment, non-empty */
@@ -173,6 +192,7 @@ typedef struct route {
 
 static const route_t ROUTES[] = {
     {"/v1/whoami", 0, EP_WHOAMI, "GET", ALL_ROLES},
+    {"/v1/openapi.json", 0, EP_OPENAPI, "GET", ALL_ROLES},
     {"/v1/persons", 0, EP_PERSONS, "GET", RESIDENT_ROLES},
     {"/v1/persons/*/split", 0, EP_STEWARD, "POST", ROLE(GH_TOKEN_STEWARD)},
     {"/v1/grids/", 1, EP_RECORDS, "GET", RESIDENT_ROLES},
@@ -267,6 +287,14 @@ static enum MHD_Result serve(gh_api_t *a, PGconn *db,
                                  gh_token_role_name(who->role), "grids",
                                  grids));
     }
+    case EP_OPENAPI:
+        if (!a->openapi) {
+            gh__api_error(&r, MHD_HTTP_SERVICE_UNAVAILABLE, "not_configured",
+                          "no OpenAPI document: api.openapi.file could not "
+                          "be read at start (see the API's log)");
+            break;
+        }
+        return respond_text(conn, a->openapi, a->openapi_len);
     case EP_PERSONS:
         gh__api_persons(a, db, conn, who, url, &r);
         break;
@@ -567,9 +595,43 @@ static void free_state(gh_api_t *a) {
     gh__api_tls_clear(&a->tls);
     gh__api_limits_free(a);
     gh__api_audit_keys_free(a);
+    free(a->openapi);
     free(a->conninfo);
     free(a->url);
     free(a);
+}
+
+/* Reads api.openapi.file (default: docs/openapi.json beside the schemas
+ * of the source tree) into a->openapi. A file named in the properties must
+ * be readable JSON; the default may be missing (an installed binary
+ * without the source tree): a warning, and the endpoint answers 503. */
+static gh_err_t load_openapi(gh_api_t *a, const gh_conf_t *conf, char *errstr,
+                             size_t errstr_size) {
+    const char *set = gh_conf_get(conf, "api.openapi.file");
+    const char *path = set ? set : GH_SCHEMAS_DIR "/../docs/openapi.json";
+    size_t len = 0;
+    char *text = gh_read_file(path, &len);
+    json_error_t je;
+    json_t *doc = text ? json_loadb(text, len, 0, &je) : NULL;
+    const char *why = !text ? strerror(errno)
+                      : !doc || !json_is_string(json_object_get(doc, "openapi"))
+                          ? "not an OpenAPI document in JSON"
+                          : NULL;
+    json_decref(doc);
+    if (why) {
+        free(text);
+        if (set)
+            return gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                             "api.openapi.file=%s: %s", path, why);
+        gh_log_warn(LOG,
+                    "%s: %s: GET /v1/openapi.json answers 503 (set "
+                    "api.openapi.file)",
+                    path, why);
+        return GH_OK;
+    }
+    a->openapi = text;
+    a->openapi_len = len;
+    return GH_OK;
 }
 
 /* Whether only this machine can reach the address (127.0.0.0/8, ::1). */
@@ -597,6 +659,7 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
     a->conninfo = gh_xstrdup(gh_conf_get(conf, "database.conninfo"));
     if (load_policy(a, conf, errstr, errstr_size) ||
         gh__api_audit_keys_load(a, conf, errstr, errstr_size) ||
+        load_openapi(a, conf, errstr, errstr_size) ||
         gh__api_tls_load(conf, &a->tls, errstr, errstr_size)) {
         free_state(a);
         return NULL;

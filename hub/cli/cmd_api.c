@@ -67,6 +67,11 @@ static const gh_conf_prop_t props[] = {
      "Public key files (gridhub audit keygen) whose signed heads GET "
      "/v1/audit/verify accepts, as gridhub audit verify --public-key; unset: "
      "that endpoint answers 503 not_configured."},
+    {"api.openapi.file", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "The OpenAPI 3 description GET /v1/openapi.json serves (read once at "
+     "start); default: docs/openapi.json of the source tree the binary was "
+     "built from (if missing there, a warning and that endpoint answers 503 "
+     "not_configured)."},
     GH_CONF_INCLUDE_TABLE(gh_hub_props),
     GH_CONF_END};
 
