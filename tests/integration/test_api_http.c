@@ -21,6 +21,7 @@
 
 #include "gridhub/util.h"
 #include "harness.h"
+#include "http.h"
 #include "token.h"
 
 static char *g_dir, *g_db, *g_conf, *g_log, *g_urlfile, *g_alog;
@@ -179,74 +180,24 @@ static void refuses_to_start(const char *const *extra, const char *needle) {
     free(out);
 }
 
-static size_t collect(char *p, size_t size, size_t n, void *opaque) {
-    gh_buf_append(opaque, p, size * n);
-    return size * n;
-}
-
-typedef struct reply {
-    CURLcode rc;
-    long status;
-    json_t *body;  /* NULL if not JSON */
-    char *headers; /* the response's header lines */
-} reply_t;
-
-static void reply_clear(reply_t *r) {
-    json_decref(r->body);
-    free(r->headers);
-    memset(r, 0, sizeof(*r));
-}
+typedef gh_test_http_t reply_t;
 
 /* GET url with `token` as bearer (NULL: none), trusting `cainfo` (NULL:
  * the system's) and sending `extra` as one more header line (NULL:
  * none). */
 static reply_t get(const char *url, const char *token, const char *cainfo,
                    const char *extra) {
-    reply_t r = {0};
-    gh_buf_t b = {0}, h = {0};
-    CURL *c = curl_easy_init();
-    struct curl_slist *hl = NULL;
-    char *auth = NULL;
-    if (token) {
-        auth = gh_xasprintf("Authorization: Bearer %s", token);
-        hl = curl_slist_append(hl, auth);
-    }
-    if (extra) hl = curl_slist_append(hl, extra);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    if (cainfo) curl_easy_setopt(c, CURLOPT_CAINFO, cainfo);
-    r.rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_easy_cleanup(c);
-    curl_slist_free_all(hl);
-    free(auth);
-    char *text = gh_buf_detach(&b);
-    r.body = json_loads(text ? text : "", 0, NULL);
-    free(text);
-    r.headers = gh_buf_detach(&h);
-    if (!r.headers) r.headers = gh_xstrdup("");
-    return r;
-}
-
-static const char *code_of(const reply_t *r) {
-    return json_string_value(
-        json_object_get(json_object_get(r->body, "error"), "code"));
+    gh_test_http_req_t q = {.token = token,
+                            .cainfo = cainfo,
+                            .extra_header = extra,
+                            .timeout_ms = 10000};
+    return gh_test_http(url, &q);
 }
 
 /* The value of header `name` in r (0 if absent), as an integer. */
 static long header_int(const reply_t *r, const char *name) {
-    size_t n = strlen(name);
-    for (const char *p = r->headers; p && *p;) {
-        if (!strncasecmp(p, name, n) && p[n] == ':') return atol(p + n + 1);
-        p = strchr(p, '\n');
-        if (p) p++;
-    }
-    return 0;
+    char v[64];
+    return gh_test_http_header(r, name, v, sizeof(v)) ? atol(v) : 0;
 }
 
 /* ---- TLS ----------------------------------------------------------------- */
@@ -268,7 +219,7 @@ Test(api_http, whoami_over_https) {
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(json_string_value(json_object_get(r.body, "subscriber")),
                      "zongzhi");
-    reply_clear(&r);
+    gh_test_http_clear(&r);
 
     /* Without trusting the certificate: refused by the client, so it was
      * a real TLS handshake with that certificate. */
@@ -276,14 +227,14 @@ Test(api_http, whoami_over_https) {
     cr_assert_eq(r.rc, CURLE_PEER_FAILED_VERIFICATION,
                  "without the certificate trusted: %s",
                  curl_easy_strerror(r.rc));
-    reply_clear(&r);
+    gh_test_http_clear(&r);
 
     /* Plain HTTP to the TLS port gets no HTTP answer. */
     char *plain = gh_xasprintf("http://%s/v1/whoami", base + 8);
     r = get(plain, tok, NULL, NULL);
     cr_assert_neq(r.rc, CURLE_OK, "plain HTTP answered: %ld", r.status);
     cr_assert_eq(r.status, 0);
-    reply_clear(&r);
+    gh_test_http_clear(&r);
 
     /* A client that connects and never says hello holds nobody up. */
     int port = atoi(strrchr(base, ':') + 1);
@@ -297,7 +248,7 @@ Test(api_http, whoami_over_https) {
     cr_assert_eq(r.status, 200, "beside a silent connection: %ld (%s)",
                  r.status, curl_easy_strerror(r.rc));
     cr_assert_lt(gh_now_ms() - t0, 3000, "held up by a silent connection");
-    reply_clear(&r);
+    gh_test_http_clear(&r);
     close(s);
 
     cr_assert_eq(gh_test_stop(g_api, 10000), 0, "stops on SIGTERM");
@@ -395,7 +346,7 @@ Test(api_http, encrypted_key_with_a_password_file) {
     char *url = gh_xasprintf("%s/v1/whoami", base);
     reply_t r = get(url, tok, crt, NULL);
     cr_assert_eq(r.status, 200, "%ld (%s)", r.status, curl_easy_strerror(r.rc));
-    reply_clear(&r);
+    gh_test_http_clear(&r);
     cr_assert_eq(gh_test_stop(g_api, 10000), 0);
     free(url);
     free(base);
@@ -451,24 +402,24 @@ Test(api_http, rate_limit_per_token) {
         reply_t r = get(url, a, NULL, NULL);
         cr_assert_eq(r.status, 200, "request %d of the burst: %ld", i,
                      r.status);
-        reply_clear(&r);
+        gh_test_http_clear(&r);
     }
     for (int i = 0; i < 5; i++) {
         reply_t r = get(url, a, NULL, NULL);
         cr_assert_eq(r.status, 429, "request %d past the burst: %ld", i,
                      r.status);
-        cr_assert_str_eq(code_of(&r), "rate_limited");
+        cr_assert_str_eq(gh_test_http_code(&r), "rate_limited");
         long after = header_int(&r, "Retry-After");
         cr_assert_eq(after, 1, "Retry-After: %ld in\n%s", after, r.headers);
-        reply_clear(&r);
+        gh_test_http_clear(&r);
     }
     reply_t r = get(url, b, NULL, NULL);
     cr_assert_eq(r.status, 200, "another token is not limited: %ld", r.status);
-    reply_clear(&r);
+    gh_test_http_clear(&r);
     usleep(1100 * 1000);
     r = get(url, a, NULL, NULL);
     cr_assert_eq(r.status, 200, "a second later: %ld", r.status);
-    reply_clear(&r);
+    gh_test_http_clear(&r);
 
     /* Five refusals: the first of each second written with why, the rest
      * counted (in the next entry, or in the one the next pass writes). */
@@ -518,29 +469,29 @@ Test(api_http, failed_authentications_per_client_address) {
     char *url = gh_xasprintf("%s/v1/whoami", base);
     reply_t r = get(url, tok, NULL, NULL);
     cr_assert_eq(r.status, 200, "a good token passes: %ld", r.status);
-    reply_clear(&r);
+    gh_test_http_clear(&r);
     const char *bad[] = {NULL, "gh_nonsense",
                          "gh_ffffffff_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_"
                          "abcde"};
     for (int i = 0; i < 3; i++) {
         r = get(url, bad[i], NULL, NULL);
         cr_assert_eq(r.status, 401, "failure %d: %ld", i, r.status);
-        reply_clear(&r);
+        gh_test_http_clear(&r);
     }
     /* Past the burst, the address is refused before its token is read:
      * even a good one (docs/api.md says why). */
     r = get(url, "gh_nonsense", NULL, NULL);
     cr_assert_eq(r.status, 429, "a fourth failure: %ld", r.status);
-    cr_assert_str_eq(code_of(&r), "rate_limited");
+    cr_assert_str_eq(gh_test_http_code(&r), "rate_limited");
     cr_assert_eq(header_int(&r, "Retry-After"), 1, "%s", r.headers);
-    reply_clear(&r);
+    gh_test_http_clear(&r);
     r = get(url, tok, NULL, NULL);
     cr_assert_eq(r.status, 429, "the address is limited: %ld", r.status);
-    reply_clear(&r);
+    gh_test_http_clear(&r);
     usleep(1100 * 1000);
     r = get(url, tok, NULL, NULL);
     cr_assert_eq(r.status, 200, "one failure a second refills: %ld", r.status);
-    reply_clear(&r);
+    gh_test_http_clear(&r);
 
     g_pg = gh_test_pg_connect(g_db);
     cr_assert_eq(gh_test_count(g_pg,
@@ -577,7 +528,7 @@ Test(api_http, oversized_headers_and_a_client_stopping_halfway) {
     reply_t r = get(url, tok, NULL, h);
     cr_assert_eq(r.status, 431, "a 100 KiB header: %ld (%s)", r.status,
                  curl_easy_strerror(r.rc));
-    reply_clear(&r);
+    gh_test_http_clear(&r);
     free(h);
     char *long_url = malloc(big + 64);
     snprintf(long_url, 64, "%s/v1/whoami?x=", base);
@@ -587,11 +538,11 @@ Test(api_http, oversized_headers_and_a_client_stopping_halfway) {
     r = get(long_url, tok, NULL, NULL);
     cr_assert_eq(r.status, 414, "a 100 KiB URL: %ld (%s)", r.status,
                  curl_easy_strerror(r.rc));
-    reply_clear(&r);
+    gh_test_http_clear(&r);
     free(long_url);
     r = get(url, tok, NULL, NULL);
     cr_assert_eq(r.status, 200, "still serving: %ld", r.status);
-    reply_clear(&r);
+    gh_test_http_clear(&r);
 
     /* Half a request, then silence: the others are answered at once, and
      * the silent one is closed after the 10 s timeout. */
@@ -607,7 +558,7 @@ Test(api_http, oversized_headers_and_a_client_stopping_halfway) {
     for (int i = 0; i < 5; i++) {
         r = get(url, tok, NULL, NULL);
         cr_assert_eq(r.status, 200, "beside a stalled request: %ld", r.status);
-        reply_clear(&r);
+        gh_test_http_clear(&r);
     }
     cr_assert_lt(gh_now_ms() - t0, 3000, "held up by a stalled request");
     struct pollfd p = {.fd = s, .events = POLLIN};

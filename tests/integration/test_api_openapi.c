@@ -22,6 +22,7 @@
 #include "grid_fixture.h"
 #include "gridhub/util.h"
 #include "harness.h"
+#include "http.h"
 #include "pipeline.h"
 #include "stack.h"
 #include "token.h"
@@ -204,60 +205,20 @@ static json_t *response_schema(json_t *response) {
 
 /* ---- HTTP ---------------------------------------------------------------- */
 
-typedef struct reply {
-    long status;
-    json_t *body; /* NULL: not JSON */
-    char allow[64];
-} reply_t;
+typedef gh_test_http_t reply_t;
 
-static size_t collect(char *p, size_t size, size_t n, void *opaque) {
-    gh_buf_append(opaque, p, size * n);
-    return size * n;
-}
-
-static size_t header(char *p, size_t size, size_t n, void *opaque) {
-    size_t len = size * n;
-    if (len > 6 && !strncasecmp(p, "Allow:", 6)) {
-        char *allow = opaque;
-        snprintf(allow, 64, "%.*s", (int)(len - 6), p + 6);
-        char *t = gh_str_trim(allow);
-        memmove(allow, t, strlen(t) + 1);
-    }
-    return len;
-}
-
-/* `method` url with `token` as bearer and a JSON `body` (may be NULL). */
+/* `method` url with `token` as bearer and a `body` (may be NULL) sent as
+ * `ct` (NULL: application/json). */
 static reply_t call_ct(const char *method, const char *url, const char *token,
                        const char *body, const char *ct) {
-    reply_t r = {0, NULL, ""};
-    gh_buf_t b = {0};
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = NULL;
-    char auth[256];
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-    h = curl_slist_append(h, auth);
-    char cth[128];
-    snprintf(cth, sizeof(cth), "Content-Type: %s",
-             ct ? ct : "application/json");
-    if (body) h = curl_slist_append(h, cth);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, r.allow);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_easy_cleanup(c);
-    curl_slist_free_all(h);
-    cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, url,
-                 curl_easy_strerror(rc));
-    char *text = gh_buf_detach(&b);
-    r.body = json_loads(text ? text : "", 0, NULL);
-    free(text);
+    gh_test_http_req_t q = {.method = method,
+                            .token = token,
+                            .body = body,
+                            .content_type =
+                                body ? (ct ? ct : "application/json") : NULL};
+    reply_t r = gh_test_http(url, &q);
+    cr_assert_eq(r.rc, CURLE_OK, "%s %s: %s", method, url,
+                 curl_easy_strerror(r.rc));
     return r;
 }
 
@@ -266,15 +227,10 @@ static reply_t call(const char *method, const char *url, const char *token,
     return call_ct(method, url, token, body, NULL);
 }
 
-static const char *code_of(const reply_t *r) {
-    return json_string_value(
-        json_object_get(json_object_get(r->body, "error"), "code"));
-}
-
-static const char *message_of(const reply_t *r) {
-    const char *m = json_string_value(
-        json_object_get(json_object_get(r->body, "error"), "message"));
-    return m ? m : "";
+/* The Allow header of r ("" if none) into out (64 bytes). */
+static const char *allow_of(const reply_t *r, char out[64]) {
+    if (!gh_test_http_header(r, "Allow", out, 64)) out[0] = '\0';
+    return out;
 }
 
 static int file_exists(void *path) {
@@ -696,23 +652,29 @@ Test(api_openapi, the_document_and_the_server_agree) {
                 reply_t rep = call(method, url, tok[r], body);
                 answers++;
                 cr_log_info("%s %s (%s): %ld %s", method, concrete, ROLES[r],
-                            rep.status, code_of(&rep) ? code_of(&rep) : "");
+                            rep.status,
+                            gh_test_http_code(&rep) ? gh_test_http_code(&rep)
+                                                    : "");
                 conforms(op, method, path, &rep);
                 if (allowed) {
                     cr_assert(!(rep.status == 404 &&
-                                strstr(message_of(&rep), "no such endpoint")),
+                                strstr(gh_test_http_message(&rep),
+                                       "no such endpoint")),
                               "%s %s (%s): the server does not serve it: %s",
-                              method, concrete, ROLES[r], message_of(&rep));
+                              method, concrete, ROLES[r],
+                              gh_test_http_message(&rep));
                     cr_assert_neq(rep.status, 403, "%s %s (%s): %s", method,
-                                  concrete, ROLES[r], message_of(&rep));
+                                  concrete, ROLES[r],
+                                  gh_test_http_message(&rep));
                     cr_assert_neq(rep.status, 405, "%s %s (%s): %s", method,
-                                  concrete, ROLES[r], message_of(&rep));
+                                  concrete, ROLES[r],
+                                  gh_test_http_message(&rep));
                 } else {
                     cr_assert_eq(rep.status, 403, "%s %s (%s): %ld", method,
                                  concrete, ROLES[r], rep.status);
-                    cr_assert_str_eq(code_of(&rep), "forbidden_role");
+                    cr_assert_str_eq(gh_test_http_code(&rep), "forbidden_role");
                 }
-                json_decref(rep.body);
+                gh_test_http_clear(&rep);
             }
         }
         cr_assert_not_null(documented, "%s: no operation", path);
@@ -721,9 +683,10 @@ Test(api_openapi, the_document_and_the_server_agree) {
         reply_t rep = call(other, url, tok[2], NULL);
         cr_assert_eq(rep.status, 405, "%s %s: %ld", other, concrete,
                      rep.status);
-        cr_assert_eq(strcasecmp(rep.allow, documented), 0,
-                     "%s %s: Allow: %s, documented %s", other, concrete,
-                     rep.allow, documented);
+        char allow[64];
+        cr_assert_eq(strcasecmp(allow_of(&rep, allow), documented), 0,
+                     "%s %s: Allow: %s, documented %s", other, concrete, allow,
+                     documented);
         char err[1024];
         cr_assert_eq(
             validate(response_schema(json_object_get(
@@ -732,7 +695,7 @@ Test(api_openapi, the_document_and_the_server_agree) {
                          "Error405")),
                      rep.body, "405", err, sizeof(err)),
             0, "%s", err);
-        json_decref(rep.body);
+        gh_test_http_clear(&rep);
     }
     cr_assert_geq(operations, 10, "the endpoints documented");
 
@@ -774,13 +737,13 @@ Test(api_openapi, the_document_and_the_server_agree) {
         reply_t rep =
             call_ct(method, u, errs[i].token, errs[i].body, errs[i].ct);
         cr_assert_eq(rep.status, errs[i].status, "%s %s: %ld %s", method,
-                     errs[i].path, rep.status, message_of(&rep));
-        cr_assert_str_eq(code_of(&rep) ? code_of(&rep) : "", errs[i].code,
-                         "%s %s", method, errs[i].path);
+                     errs[i].path, rep.status, gh_test_http_message(&rep));
+        cr_assert_str_eq(gh_test_http_code(&rep) ? gh_test_http_code(&rep) : "",
+                         errs[i].code, "%s %s", method, errs[i].path);
         conforms(json_object_get(json_object_get(paths, errs[i].doc),
                                  errs[i].method),
                  method, errs[i].doc, &rep);
-        json_decref(rep.body);
+        gh_test_http_clear(&rep);
     }
     free(big);
     free(item_path);
@@ -795,9 +758,9 @@ Test(api_openapi, the_document_and_the_server_agree) {
         snprintf(url, sizeof(url), "%s%s", base, undocumented[i]);
         reply_t rep = call("GET", url, tok[2], NULL);
         cr_assert_eq(rep.status, 404, "%s: %ld", undocumented[i], rep.status);
-        cr_assert_str_eq(code_of(&rep), "not_found");
-        cr_assert(strstr(message_of(&rep), "no such endpoint"), "%s: %s",
-                  undocumented[i], message_of(&rep));
+        cr_assert_str_eq(gh_test_http_code(&rep), "not_found");
+        cr_assert(strstr(gh_test_http_message(&rep), "no such endpoint"),
+                  "%s: %s", undocumented[i], gh_test_http_message(&rep));
         char err[1024];
         cr_assert_eq(
             validate(response_schema(json_object_get(
@@ -806,7 +769,7 @@ Test(api_openapi, the_document_and_the_server_agree) {
                          "Error404")),
                      rep.body, undocumented[i], err, sizeof(err)),
             0, "%s", err);
-        json_decref(rep.body);
+        gh_test_http_clear(&rep);
     }
 
     /* The server serves the document itself, unchanged. */
@@ -815,7 +778,7 @@ Test(api_openapi, the_document_and_the_server_agree) {
     reply_t rep = call("GET", url, tok[4], NULL);
     cr_assert_eq(rep.status, 200);
     cr_assert(json_equal(rep.body, g_doc), "/v1/openapi.json is the file");
-    json_decref(rep.body);
+    gh_test_http_clear(&rep);
     cr_log_info("%d operations, %d answers checked", operations, answers);
 
     cr_assert_eq(gh_test_stop(api, 10000), 0, "api stops on SIGTERM");

@@ -18,6 +18,7 @@
 #include "body.h"
 #include "gridhub/util.h"
 #include "harness.h"
+#include "http.h"
 #include "pipeline.h"
 #include "stack.h"
 #include "token.h"
@@ -126,76 +127,25 @@ Test(api_steward, parse_action) {
 
 /* ---- over HTTP ----------------------------------------------------------- */
 
-static size_t collect(char *p, size_t size, size_t n, void *opaque) {
-    gh_buf_append(opaque, p, size * n);
-    return size * n;
-}
+typedef gh_test_http_t reply_t;
 
-typedef struct reply {
-    long status;
-    json_t *body;
-    char *headers;
-} reply_t;
-
-/* `method` url with `token`, and `body` (NULL: none) sent as
- * `content_type`. */
 /* Set: the next bodies are sent chunked, without Content-Length. */
 static int g_chunked;
 
+/* `method` url with `token`, and `body` (NULL: none) sent as
+ * `content_type`. */
 static reply_t call(const char *method, const char *url, const char *token,
                     const char *content_type, const char *body) {
-    reply_t r = {0};
-    gh_buf_t b = {0}, h = {0};
-    CURL *c = curl_easy_init();
-    struct curl_slist *hl = NULL;
-    char auth[256], ct[256];
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-    hl = curl_slist_append(hl, auth);
-    if (content_type) {
-        snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
-        hl = curl_slist_append(hl, ct);
-    }
-    if (g_chunked) hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_easy_cleanup(c);
-    curl_slist_free_all(hl);
-    cr_assert_eq(rc, CURLE_OK, "%s %s: %s", method, url,
-                 curl_easy_strerror(rc));
-    char *text = gh_buf_detach(&b);
-    r.body = json_loads(text ? text : "", 0, NULL);
-    free(text);
-    r.headers = gh_buf_detach(&h);
+    gh_test_http_req_t q = {.method = method,
+                            .token = token,
+                            .content_type = content_type,
+                            .body = body,
+                            .chunked = g_chunked,
+                            .timeout_ms = 60000};
+    reply_t r = gh_test_http(url, &q);
+    cr_assert_eq(r.rc, CURLE_OK, "%s %s: %s", method, url,
+                 curl_easy_strerror(r.rc));
     return r;
-}
-
-static void reply_clear(reply_t *r) {
-    json_decref(r->body);
-    free(r->headers);
-    memset(r, 0, sizeof(*r));
-}
-
-static const char *code_of(const reply_t *r) {
-    return json_string_value(
-        json_object_get(json_object_get(r->body, "error"), "code"));
-}
-
-static const char *message_of(const reply_t *r) {
-    const char *m = json_string_value(
-        json_object_get(json_object_get(r->body, "error"), "message"));
-    return m ? m : "";
 }
 
 /* Asserts `method path` with `token` (and a JSON `body`) is answered
@@ -208,9 +158,9 @@ static void expect_error(const char *base, const char *method, const char *path,
     cr_assert_eq(r.status, status, "%s %s: %ld, expected %ld: %s", method, path,
                  r.status, status,
                  r.body ? json_dumps(r.body, JSON_COMPACT) : "(not JSON)");
-    cr_assert_str_eq(code_of(&r) ? code_of(&r) : "", code, "%s %s: %s", method,
-                     path, message_of(&r));
-    reply_clear(&r);
+    cr_assert_str_eq(gh_test_http_code(&r) ? gh_test_http_code(&r) : "", code,
+                     "%s %s: %s", method, path, gh_test_http_message(&r));
+    gh_test_http_clear(&r);
     free(url);
 }
 
@@ -319,21 +269,23 @@ Test(api_steward, queue_roles_bodies_and_audit) {
     /* The queue, as the steward sees it. */
     snprintf(url, sizeof(url), "%s/v1/steward/items?status=open", base);
     reply_t r = call("GET", url, t_steward, NULL, NULL);
-    cr_assert_eq(r.status, 200, "list: %ld %s", r.status, message_of(&r));
+    cr_assert_eq(r.status, 200, "list: %ld %s", r.status,
+                 gh_test_http_message(&r));
     cr_assert_eq(json_integer_value(json_object_get(r.body, "total")), 1);
     json_t *it = json_array_get(json_object_get(r.body, "items"), 0);
     cr_assert_eq(json_integer_value(json_object_get(it, "item_id")),
                  strtoll(item, NULL, 10));
     cr_assert_str_eq(json_string_value(json_object_get(it, "kind")),
                      "shared_id");
-    reply_clear(&r);
+    gh_test_http_clear(&r);
     expect_error(base, "GET", "/v1/steward/items?status=nonsense", t_steward,
                  NULL, NULL, 400, "invalid_parameter");
 
     /* One item with its evidence (personal data: the read is audited). */
     snprintf(url, sizeof(url), "%s/v1/steward/items/%s", base, item);
     r = call("GET", url, t_steward, NULL, NULL);
-    cr_assert_eq(r.status, 200, "show: %ld %s", r.status, message_of(&r));
+    cr_assert_eq(r.status, 200, "show: %ld %s", r.status,
+                 gh_test_http_message(&r));
     json_t *ev = json_object_get(json_object_get(r.body, "item"), "evidence");
     cr_assert(json_is_object(ev), "evidence: %s",
               json_dumps(r.body, JSON_COMPACT));
@@ -341,7 +293,7 @@ Test(api_steward, queue_roles_bodies_and_audit) {
     cr_assert(strstr(evs, "李秀兰") && strstr(evs, "赵志强"),
               "both records in the evidence, opened: %s", evs);
     free(evs);
-    reply_clear(&r);
+    gh_test_http_clear(&r);
     cr_assert_eq(gh_test_count(g_hub,
                                "SELECT count(*) FROM audit_log WHERE kind = "
                                "'read' AND entity = 'steward_item' AND "
@@ -406,19 +358,20 @@ Test(api_steward, queue_roles_bodies_and_audit) {
     r = call("GET", full, t_steward, NULL, NULL);
     cr_assert_eq(r.status, 405);
     cr_assert(strcasestr(r.headers, "\nAllow: POST"), "%s", r.headers);
-    reply_clear(&r);
+    gh_test_http_clear(&r);
     cr_assert_eq(gh_test_count(g_hub, "SELECT count(*) FROM steward_decision"),
                  0, "no refused body made a decision");
 
     /* The decision, through the same code as the command line. */
     r = call("POST", full, t_steward, "application/json; charset=utf-8",
              "{\"reason\":\"两个人, 身份证号录错\"}");
-    cr_assert_eq(r.status, 200, "keep-apart: %ld %s", r.status, message_of(&r));
+    cr_assert_eq(r.status, 200, "keep-apart: %ld %s", r.status,
+                 gh_test_http_message(&r));
     cr_assert_str_eq(json_string_value(json_object_get(r.body, "action")),
                      "keep-apart");
     json_int_t dec = json_integer_value(json_object_get(r.body, "decision"));
     cr_assert_gt(dec, 0);
-    reply_clear(&r);
+    gh_test_http_clear(&r);
     cr_assert_eq(gh_test_count(g_hub,
                                "SELECT count(*) FROM steward_item WHERE "
                                "item_id = %s AND status = 'resolved' AND "
@@ -448,8 +401,8 @@ Test(api_steward, queue_roles_bodies_and_audit) {
     r = call("POST", full, t_steward, "application/json",
              "{\"reason\":\"again\"}");
     cr_assert_eq(r.status, 409, "again: %ld", r.status);
-    cr_assert_str_eq(code_of(&r), "not_applicable");
-    reply_clear(&r);
+    cr_assert_str_eq(gh_test_http_code(&r), "not_applicable");
+    gh_test_http_clear(&r);
     free(full);
     /* A split maps onto gh_steward_split: S1's person has one record, so
      * nothing would be left of it. */
@@ -468,14 +421,15 @@ Test(api_steward, queue_roles_bodies_and_audit) {
     snprintf(url, sizeof(url), "%s/v1/audit/entries?kind=steward&token=%s",
              base, sid);
     r = call("GET", url, t_sec, NULL, NULL);
-    cr_assert_eq(r.status, 200, "entries: %ld %s", r.status, message_of(&r));
+    cr_assert_eq(r.status, 200, "entries: %ld %s", r.status,
+                 gh_test_http_message(&r));
     json_t *es = json_object_get(r.body, "entries");
     cr_assert_eq(json_array_size(es), 1, "%s",
                  json_dumps(r.body, JSON_COMPACT));
     cr_assert_str_eq(
         json_string_value(json_object_get(json_array_get(es, 0), "action")),
         "keep-apart");
-    reply_clear(&r);
+    gh_test_http_clear(&r);
     snprintf(url, sizeof(url), "%s/v1/audit/entries?limit=2", base);
     r = call("GET", url, t_sec, NULL, NULL);
     cr_assert_eq(r.status, 200);
@@ -485,7 +439,7 @@ Test(api_steward, queue_roles_bodies_and_audit) {
     json_int_t seq1 = json_integer_value(json_object_get(
         json_array_get(json_object_get(r.body, "entries"), 1), "seq"));
     cr_assert_eq(next, seq1, "the next page starts after the last entry");
-    reply_clear(&r);
+    gh_test_http_clear(&r);
     snprintf(url, sizeof(url), "%s/v1/audit/entries?limit=2&since_seq=%lld",
              base, (long long)next);
     r = call("GET", url, t_sec, NULL, NULL);
@@ -493,7 +447,7 @@ Test(api_steward, queue_roles_bodies_and_audit) {
         json_integer_value(json_object_get(
             json_array_get(json_object_get(r.body, "entries"), 0), "seq")),
         next);
-    reply_clear(&r);
+    gh_test_http_clear(&r);
     expect_error(base, "GET", "/v1/audit/entries?since_seq=-4", t_sec, NULL,
                  NULL, 400, "invalid_parameter");
     cr_assert_eq(gh_test_count(g_hub,
@@ -506,27 +460,29 @@ Test(api_steward, queue_roles_bodies_and_audit) {
     /* Verification: intact, then tampered with. */
     snprintf(url, sizeof(url), "%s/v1/audit/verify", base);
     r = call("GET", url, t_sec, NULL, NULL);
-    cr_assert_eq(r.status, 200, "verify: %ld %s", r.status, message_of(&r));
+    cr_assert_eq(r.status, 200, "verify: %ld %s", r.status,
+                 gh_test_http_message(&r));
     cr_assert(json_is_true(json_object_get(r.body, "ok")), "%s",
               json_dumps(r.body, JSON_COMPACT));
     cr_assert_gt(json_integer_value(json_object_get(r.body, "entries")), 5);
     cr_assert_eq(strlen(json_string_value(json_object_get(r.body, "root"))),
                  64);
     cr_assert_eq(json_array_size(json_object_get(r.body, "problems")), 0);
-    reply_clear(&r);
+    gh_test_http_clear(&r);
     gh_test_exec(g_hub,
                  "SET session_replication_role = replica; UPDATE audit_log "
                  "SET entry = replace(entry, 'keep-apart', 'merge') WHERE "
                  "kind = 'steward'; SET session_replication_role = origin");
     r = call("GET", url, t_sec, NULL, NULL);
-    cr_assert_eq(r.status, 200, "verify: %ld %s", r.status, message_of(&r));
+    cr_assert_eq(r.status, 200, "verify: %ld %s", r.status,
+                 gh_test_http_message(&r));
     cr_assert(json_is_false(json_object_get(r.body, "ok")),
               "a rewritten decision goes unnoticed: %s",
               json_dumps(r.body, JSON_COMPACT));
     const char *p0 = json_string_value(
         json_array_get(json_object_get(r.body, "problems"), 0));
     cr_assert(p0 && strstr(p0, "modified"), "%s", p0 ? p0 : "(none)");
-    reply_clear(&r);
+    gh_test_http_clear(&r);
 
     cr_assert_eq(gh_test_stop(g_api, 10000), 0, "api stops on SIGTERM");
     for (int i = 0; i < 5; i++)

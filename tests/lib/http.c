@@ -1,0 +1,98 @@
+/* See http.h. */
+#include "http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gridhub/util.h"
+
+static size_t collect(char *p, size_t size, size_t n, void *opaque) {
+    gh_buf_append(opaque, p, size * n);
+    return size * n;
+}
+
+gh_test_http_t gh_test_http(const char *url, const gh_test_http_req_t *req) {
+    static const gh_test_http_req_t none = {0};
+    if (!req) req = &none;
+    gh_test_http_t r = {0};
+    gh_buf_t b = {0}, h = {0};
+    CURL *c = curl_easy_init();
+    struct curl_slist *hl = NULL;
+    char *auth = NULL, *ct = NULL;
+    if (req->token) {
+        auth = gh_xasprintf("Authorization: Bearer %s", req->token);
+        hl = curl_slist_append(hl, auth);
+    }
+    if (req->content_type) {
+        ct = gh_xasprintf("Content-Type: %s", req->content_type);
+        hl = curl_slist_append(hl, ct);
+    }
+    if (req->chunked) hl = curl_slist_append(hl, "Transfer-Encoding: chunked");
+    if (req->extra_header) hl = curl_slist_append(hl, req->extra_header);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST,
+                     req->method ? req->method : "GET");
+    if (req->body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(req->body));
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                     req->timeout_ms ? req->timeout_ms : 20000L);
+    if (req->cainfo) curl_easy_setopt(c, CURLOPT_CAINFO, req->cainfo);
+    r.rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(hl);
+    free(auth);
+    free(ct);
+    char *text = gh_buf_detach(&b);
+    r.body = json_loads(text ? text : "", 0, NULL);
+    free(text);
+    r.headers = gh_buf_detach(&h);
+    if (!r.headers) r.headers = gh_xstrdup("");
+    return r;
+}
+
+void gh_test_http_clear(gh_test_http_t *r) {
+    json_decref(r->body);
+    free(r->headers);
+    memset(r, 0, sizeof(*r));
+}
+
+const char *gh_test_http_code(const gh_test_http_t *r) {
+    return json_string_value(
+        json_object_get(json_object_get(r->body, "error"), "code"));
+}
+
+const char *gh_test_http_message(const gh_test_http_t *r) {
+    const char *m = json_string_value(
+        json_object_get(json_object_get(r->body, "error"), "message"));
+    return m ? m : "";
+}
+
+int gh_test_http_header(const gh_test_http_t *r, const char *name, char *out,
+                        size_t size) {
+    size_t n = strlen(name);
+    for (const char *p = r->headers; p && *p;) {
+        if (!strncasecmp(p, name, n) && p[n] == ':') {
+            const char *v = p + n + 1, *end = strpbrk(v, "\r\n");
+            while (*v == ' ' || *v == '\t')
+                v++;
+            size_t len = end ? (size_t)(end - v) : strlen(v);
+            while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+                len--;
+            snprintf(out, size, "%.*s", (int)len, v);
+            return 1;
+        }
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    return 0;
+}

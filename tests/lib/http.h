@@ -1,0 +1,43 @@
+/* An HTTP client for the tests of `gridhub api` (libcurl, one request at
+ * a time): the answer's status, JSON body and header lines. */
+#ifndef GH_TEST_HTTP_H
+#define GH_TEST_HTTP_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stddef.h>
+
+typedef struct gh_test_http {
+    CURLcode rc;   /* CURLE_OK unless the transfer itself failed */
+    long status;   /* 0 when there was no answer */
+    json_t *body;  /* owned; NULL when the body is not JSON */
+    char *headers; /* owned; the answer's header lines, "" if none */
+} gh_test_http_t;
+
+/* What to send; every member may be 0/NULL. */
+typedef struct gh_test_http_req {
+    const char *method;       /* NULL: GET */
+    const char *token;        /* bearer token; NULL: no Authorization */
+    const char *content_type; /* Content-Type header, if set */
+    const char *body;         /* request body, sent as it is */
+    const char *cainfo;       /* CA file to trust (HTTPS) */
+    const char *extra_header; /* one more header line */
+    int chunked;              /* send the body chunked, without a length */
+    long timeout_ms;          /* 0: 20 s */
+} gh_test_http_req_t;
+
+/* Sends one request to url; free the answer with gh_test_http_clear. */
+gh_test_http_t gh_test_http(const char *url, const gh_test_http_req_t *req);
+void gh_test_http_clear(gh_test_http_t *r);
+
+/* The JSON error's code and message ({"error": {...}}); NULL / "" when
+ * the answer is not one. Borrowed from r. */
+const char *gh_test_http_code(const gh_test_http_t *r);
+const char *gh_test_http_message(const gh_test_http_t *r);
+
+/* The value of header `name` (case-insensitive) trimmed into out; 0 when
+ * absent. */
+int gh_test_http_header(const gh_test_http_t *r, const char *name, char *out,
+                        size_t size);
+
+#endif
