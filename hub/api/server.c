@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "api_int.h"
+#include "route.h"
 #include "audit.h"
 #include "gridhub/listen.h"
 #include "gridhub/log.h"
@@ -206,24 +207,10 @@ static const route_t ROUTES[] = {
     {"/v1/audit/verify", 0, EP_AUDIT, "GET", ROLE(GH_TOKEN_SECURITY_OFFICER)},
 };
 
-static int matches(const route_t *rt, const char *url) {
-    const char *p = rt->pattern, *u = url;
-    while (*p) {
-        if (*p == '*') {
-            size_t n = strcspn(u, "/");
-            if (!n) return 0;
-            u += n;
-            p++;
-        } else if (*p++ != *u++) {
-            return 0;
-        }
-    }
-    return rt->prefix || !*u;
-}
-
 static const route_t *route_of(const char *url) {
     for (size_t i = 0; i < sizeof(ROUTES) / sizeof(ROUTES[0]); i++)
-        if (matches(&ROUTES[i], url)) return &ROUTES[i];
+        if (gh__api_path_matches(ROUTES[i].pattern, ROUTES[i].prefix, url))
+            return &ROUTES[i];
     return NULL;
 }
 

@@ -23,6 +23,7 @@
 #include "gridhub/util.h"
 #include "harness.h"
 #include "http.h"
+#include "route.h"
 #include "pipeline.h"
 #include "stack.h"
 #include "token.h"
@@ -356,26 +357,10 @@ static void read_routes(route_t *rt, int max, int *n) {
     cr_assert_gt(*n, 0, "ROUTES is empty");
 }
 
-/* Whether route `r` takes `url` (as server.c's matches()). */
-static int route_matches(const route_t *r, const char *url) {
-    const char *p = r->pattern, *u = url;
-    while (*p) {
-        if (*p == '*') {
-            size_t n = strcspn(u, "/");
-            if (!n) return 0;
-            u += n;
-            p++;
-        } else if (*p++ != *u++) {
-            return 0;
-        }
-    }
-    return r->prefix || !*u;
-}
-
 /* The first route taking url (as server.c's route_of()), or -1. */
 static int route_index(const route_t *rt, int n, const char *url) {
     for (int i = 0; i < n; i++)
-        if (route_matches(&rt[i], url)) return i;
+        if (gh__api_path_matches(rt[i].pattern, rt[i].prefix, url)) return i;
     return -1;
 }
 
