@@ -82,9 +82,7 @@ static char *new_token(void) {
     int rc = gh_test_run(argv, g_log, 30000);
     char *out = gh_test_file_tail(g_log, 8192);
     cr_assert_eq(rc, 0, "token create: exit %d: %s", rc, out);
-    const char *t = strstr(out, "\ngh_");
-    cr_assert_not_null(t, "no token in: %s", out);
-    char *tok = gh_xstrndup(t + 1, GH_TOKEN_LEN);
+    char *tok = gh_test_token_of(out);
     free(out);
     return tok;
 }
@@ -133,10 +131,6 @@ static void make_cert(const char *name) {
     free(key);
 }
 
-static int file_exists(void *path) {
-    return access(path, R_OK) == 0;
-}
-
 /* Starts `gridhub api -c conf --api-listen 127.0.0.1:0` with the extra
  * arguments (NULL-terminated) into g_api; its base URL (caller frees). */
 static char *start_api(const char *const *extra) {
@@ -153,14 +147,7 @@ static char *start_api(const char *const *extra) {
         argv[n++] = extra[i];
     argv[n] = NULL;
     g_api = gh_test_spawn(argv, g_alog);
-    if (!gh_test_wait_until(file_exists, g_urlfile, 30000)) {
-        char *tail = gh_test_file_tail(g_alog, 3000);
-        cr_assert_fail("%s not written; log ends:\n%s", g_urlfile, tail);
-    }
-    char *text = gh_read_file(g_urlfile, NULL);
-    char *base = gh_xstrdup(gh_str_trim(text));
-    free(text);
-    return base;
+    return gh_test_listen_url(g_urlfile, g_alog, 30000);
 }
 
 /* Runs `gridhub api` with `extra` expecting it to refuse to start: its

@@ -234,10 +234,6 @@ static const char *allow_of(const reply_t *r, char out[64]) {
     return out;
 }
 
-static int file_exists(void *path) {
-    return access(path, R_OK) == 0;
-}
-
 /* ---- the fixture (as test_token.c's api suite) ------------------------ */
 
 static const char API_POLICY[] = "subscriber.test.department=test\n"
@@ -277,9 +273,7 @@ static char *make_token(gh_test_stack_t *s, char **x, const char *role,
     char *out = NULL;
     int rc = gh_test_stack_cli(s, "token", s->hub_db, args, &out);
     cr_assert_eq(rc, 0, "token create %s: exit %d: %s", role, rc, out);
-    const char *t = strstr(out, "\ngh_");
-    cr_assert_not_null(t, "no token in: %s", out);
-    char *tok = gh_xstrndup(t + 1, GH_TOKEN_LEN);
+    char *tok = gh_test_token_of(out);
     free(out);
     free(g);
     return tok;
@@ -540,13 +534,7 @@ Test(api_openapi, the_document_and_the_server_agree) {
                           urlfile,
                           NULL};
     gh_test_proc_t *api = gh_test_spawn(argv, alog);
-    if (!gh_test_wait_until(file_exists, urlfile, 30000)) {
-        char *tail = gh_test_file_tail(alog, 3000);
-        cr_assert_fail("%s not written; log ends:\n%s", urlfile, tail);
-    }
-    char *text = gh_read_file(urlfile, NULL);
-    char *base = gh_xstrdup(gh_str_trim(text));
-    free(text);
+    char *base = gh_test_listen_url(urlfile, alog, 30000);
 
     /* What each path parameter is given: real records where there are. */
     const char *const values[][2] = {

@@ -164,10 +164,6 @@ static void expect_error(const char *base, const char *method, const char *path,
     free(url);
 }
 
-static int file_exists(void *path) {
-    return access(path, R_OK) == 0;
-}
-
 /* The -X arguments of the stack's hub (the API and tokens take them). */
 static void stack_args(gh_test_stack_t *s, char **x) {
     char *ci = gh_test_conninfo(s->hub_db);
@@ -189,9 +185,7 @@ static char *make_token(gh_test_stack_t *s, char **x, const char *role,
     char *out = NULL;
     int rc = gh_test_stack_cli(s, "token", s->hub_db, args, &out);
     cr_assert_eq(rc, 0, "token create %s: exit %d: %s", role, rc, out);
-    const char *t = strstr(out, "\ngh_");
-    cr_assert_not_null(t, "no token in: %s", out);
-    char *tok = gh_xstrndup(t + 1, GH_TOKEN_LEN);
+    char *tok = gh_test_token_of(out);
     free(out);
     snprintf(id, GH_TOKEN_ID_LEN + 1, "%.*s", GH_TOKEN_ID_LEN, tok + 3);
     return tok;
@@ -257,13 +251,7 @@ Test(api_steward, queue_roles_bodies_and_audit) {
                           urlfile,
                           NULL};
     g_api = gh_test_spawn(argv, alog);
-    if (!gh_test_wait_until(file_exists, urlfile, 30000)) {
-        char *tail = gh_test_file_tail(alog, 3000);
-        cr_assert_fail("%s not written; log ends:\n%s", urlfile, tail);
-    }
-    char *text = gh_read_file(urlfile, NULL);
-    char *base = gh_xstrdup(gh_str_trim(text));
-    free(text);
+    char *base = gh_test_listen_url(urlfile, alog, 30000);
     char url[512];
 
     /* The queue, as the steward sees it. */

@@ -82,20 +82,9 @@ static void start_hub(gh_test_stack_t *s, const char *batch) {
 /* ---- scraping ------------------------------------------------------------
  */
 
-static int file_exists(void *path) {
-    return access(path, R_OK) == 0;
-}
-
 /* The URL a component wrote to its metrics.listen.file (caller frees). */
 static char *url_of(const char *file, const char *log) {
-    if (!gh_test_wait_until(file_exists, (void *)file, WAIT_MS)) {
-        char *tail = gh_test_file_tail(log, 3000);
-        cr_assert_fail("%s not written; log ends:\n%s", file, tail);
-    }
-    char *text = gh_read_file(file, NULL);
-    cr_assert_not_null(text);
-    char *url = gh_xstrdup(gh_str_trim(text));
-    free(text);
+    char *url = gh_test_listen_url(file, log, WAIT_MS);
     cr_assert(!strncmp(url, "http://127.0.0.1:", 17), "url %s", url);
     return url;
 }

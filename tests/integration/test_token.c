@@ -17,6 +17,7 @@
 #include "grid_fixture.h"
 #include "gridhub/util.h"
 #include "harness.h"
+#include "http.h"
 #include "pipeline.h"
 #include "stack.h"
 #include "token.h"
@@ -81,12 +82,6 @@ static int cli(char **out, const char *a1, const char *a2, const char *a3,
 }
 
 /* The token in `gridhub token create`'s output (its last line). */
-static char *token_of(const char *out) {
-    const char *t = strstr(out, "\ngh_");
-    cr_assert_not_null(t, "no token in: %s", out);
-    return gh_xstrndup(t + 1, GH_TOKEN_LEN);
-}
-
 static void refused(const char *tok, const char *why) {
     gh_token_info_t info;
     char err[512];
@@ -112,7 +107,7 @@ Test(token, create_verify_revoke_expire) {
     rc = cli(&out, "create", "--token-subscriber", "zongzhi", "--token-role",
              "grid_worker", "--token-grids=LP-DT-01,LP-DT-02");
     cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
-    char *tok = token_of(out);
+    char *tok = gh_test_token_of(out);
     free(out);
 
     g_pg = gh_test_pg_connect(g_db);
@@ -165,7 +160,7 @@ Test(token, create_verify_revoke_expire) {
     rc = cli(&out, "create", "--token-subscriber", "zongzhi", "--token-note",
              "governance centre web system", NULL);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
-    char *tok2 = token_of(out);
+    char *tok2 = gh_test_token_of(out);
     free(out);
     cr_assert_eq(gh_token_verify(g_pg, tok2, &info, err, sizeof(err)), GH_OK,
                  "%s", err);
@@ -320,13 +315,7 @@ static int file_exists(void *path) {
 static gh_test_proc_t *start_api(const char *const *argv, const char *urlfile,
                                  const char *alog, char **base) {
     gh_test_proc_t *api = gh_test_spawn(argv, alog);
-    if (!gh_test_wait_until(file_exists, (void *)urlfile, 30000)) {
-        char *tail = gh_test_file_tail(alog, 3000);
-        cr_assert_fail("%s not written; log ends:\n%s", urlfile, tail);
-    }
-    char *text = gh_read_file(urlfile, NULL);
-    *base = gh_xstrdup(gh_str_trim(text));
-    free(text);
+    *base = gh_test_listen_url(urlfile, alog, 30000);
     return api;
 }
 
@@ -335,7 +324,7 @@ Test(token, api_whoami_and_refusals) {
     int rc = cli(&out, "create", "--token-subscriber", "zongzhi",
                  "--token-role", "grid_worker", "--token-grids=LP-DT-01");
     cr_assert_eq(rc, 0, "exit %d: %s", rc, out);
-    char *tok = token_of(out);
+    char *tok = gh_test_token_of(out);
     free(out);
 
     char *urlfile = gh_xasprintf("%s/api.url", g_dir);
@@ -495,7 +484,7 @@ static char *stack_token(gh_test_stack_t *s, char **x, const char *sub,
     char *out = NULL;
     int rc = gh_test_stack_cli(s, "token", s->hub_db, args, &out);
     cr_assert_eq(rc, 0, "token create: exit %d: %s", rc, out);
-    char *tok = token_of(out);
+    char *tok = gh_test_token_of(out);
     free(out);
     free(g);
     return tok;

@@ -576,6 +576,22 @@ int gh_test_wait_until(int (*pred)(void *), void *arg, int timeout_ms) {
     }
 }
 
+static int readable(void *path) {
+    return access(path, R_OK) == 0;
+}
+
+char *gh_test_listen_url(const char *file, const char *log, int timeout_ms) {
+    if (!gh_test_wait_until(readable, (void *)file, timeout_ms)) {
+        char *tail = gh_test_file_tail(log, 3000);
+        cr_assert_fail("%s not written; log ends:\n%s", file, tail);
+    }
+    char *text = read_all(file, NULL);
+    cr_assert_not_null(text, "%s: unreadable", file);
+    char *url = trim(text);
+    free(text);
+    return url;
+}
+
 /* ---- Broker -------------------------------------------------------------- */
 
 gh_test_proc_t *gh_test_start_broker(const char *dir, char **bootstrap_out) {

@@ -141,6 +141,11 @@ void gh_test_write_file(const char *path, const char *fmt, ...)
  * timeout_ms passes. Returns 1 if the predicate came true, 0 on timeout. */
 int gh_test_wait_until(int (*pred)(void *), void *arg, int timeout_ms);
 
+/* The URL a component writes to its *.listen.file once it listens (port
+ * 0: a free one), waited for up to timeout_ms; fails the test with the end
+ * of `log` if it never comes. Caller frees. */
+char *gh_test_listen_url(const char *file, const char *log, int timeout_ms);
+
 /* ---- Broker -------------------------------------------------------------- */
 
 /* Starts `GH_BINARY broker --bootstrap-file <dir>/bootstrap` (log in

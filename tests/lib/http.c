@@ -6,7 +6,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <criterion/criterion.h>
+
 #include "gridhub/util.h"
+#include "token.h"
 
 static size_t collect(char *p, size_t size, size_t n, void *opaque) {
     gh_buf_append(opaque, p, size * n);
@@ -95,4 +98,10 @@ int gh_test_http_header(const gh_test_http_t *r, const char *name, char *out,
         if (p) p++;
     }
     return 0;
+}
+
+char *gh_test_token_of(const char *out) {
+    const char *t = strstr(out, "\ngh_");
+    cr_assert_not_null(t, "no token in: %s", out);
+    return gh_xstrndup(t + 1, GH_TOKEN_LEN);
 }

@@ -40,4 +40,8 @@ const char *gh_test_http_message(const gh_test_http_t *r);
 int gh_test_http_header(const gh_test_http_t *r, const char *name, char *out,
                         size_t size);
 
+/* The token `gridhub token create` printed in `out` (it follows a line of
+ * its own); fails the test if there is none. Caller frees. */
+char *gh_test_token_of(const char *out);
+
 #endif
