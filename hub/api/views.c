@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "grid.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
 
@@ -83,31 +84,20 @@ gh_err_t gh__api_view(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
         PQclear(r);
         return GH_OK;
     }
-    json_error_t je;
-    json_t *body = json_loads(PQgetvalue(r, 0, 0), 0, &je);
-    gh_err_t e = GH_OK;
-    if (!json_is_object(body)) {
-        e = gh_seterr(err, errsz, GH_ERR_SCHEMA,
-                      "%s %s: stored view body is not an object", entity, id);
-    } else {
-        json_object_set_new(
-            body, "version",
-            json_integer(strtoll(PQgetvalue(r, 0, 1), NULL, 10)));
-        json_object_set_new(
-            body, "updated_at",
-            json_integer(strtoll(PQgetvalue(r, 0, 2), NULL, 10)));
-        gh__api_entity_t *ent = &a->ents[en];
-        char why[512];
-        avro_value_reset(&ent->val);
-        e = gh_avro_from_json(ent->schema, body, &ent->val, why, sizeof(why));
-        if (e)
-            gh_seterr(err, errsz, e, "%s %s: %s", entity, id, why);
-        else
-            gh_policy_rec_set(ent->rec, &ent->val);
-    }
+    gh__api_entity_t *ent = &a->ents[en];
+    json_t *record = NULL;
+    gh_err_t e = gh_grid_view_fill(ent->schema, entity, id, PQgetvalue(r, 0, 0),
+                                   strtoll(PQgetvalue(r, 0, 1), NULL, 10),
+                                   strtoll(PQgetvalue(r, 0, 2), NULL, 10),
+                                   &ent->val, &record, err, errsz);
     PQclear(r);
-    if (!e) e = gh__api_apply(a, en, pl, out, err, errsz);
-    if (!e && *out && raw) *raw = json_incref(body);
-    json_decref(body);
+    if (!e) {
+        gh_policy_rec_set(ent->rec, &ent->val);
+        e = gh__api_apply(a, en, pl, out, err, errsz);
+    }
+    if (!e && *out && raw)
+        *raw = record;
+    else
+        json_decref(record);
     return e;
 }

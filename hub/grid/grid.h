@@ -87,6 +87,16 @@ gh_err_t gh_grid_views(gh_grid_t *g, PGconn *db, gh_feed_t *f, int aggregates,
                        long *changed, char **persons, char *errstr,
                        size_t errstr_size);
 
+/* A stored entity_view record (`body`, the JSON text of its body, with
+ * its version and updated_at in microseconds) as the view record of
+ * schema `s`: filled into `val`, and, if `record` is not NULL, as JSON
+ * (new reference). GH_ERR_SCHEMA naming `entity` and `id` when the body
+ * is not an object or does not fit the schema. */
+gh_err_t gh_grid_view_fill(const gh_schema_t *s, const char *entity,
+                           const char *id, const char *body, int64_t version,
+                           int64_t updated_us, avro_value_t *val,
+                           json_t **record, char *errstr, size_t errstr_size);
+
 /* gh_feed_source_cb over entity_view for the grid and event entities
  * (ctx: the gh_grid_t). */
 gh_err_t gh_grid_view_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,

@@ -104,22 +104,38 @@ static gh_err_t feed_row(gh_grid_t *g, gh_feed_t *f, PGresult *r, int i,
     if (!val)
         return gh_seterr(errstr, errstr_size, GH_ERR_SCHEMA,
                          "no view schema for entity %s", ent);
+    gh_err_t e = gh_grid_view_fill(
+        gh__grid_view_schema(g, ent), ent, id, PQgetvalue(r, i, 4), version,
+        strtoll(PQgetvalue(r, i, 5), NULL, 10), val, NULL, errstr, errstr_size);
+    return e ? e : gh_feed_put(f, en, id, version, val, errstr, errstr_size);
+}
+
+gh_err_t gh_grid_view_fill(const gh_schema_t *s, const char *entity,
+                           const char *id, const char *body, int64_t version,
+                           int64_t updated_us, avro_value_t *val,
+                           json_t **record, char *errstr, size_t errstr_size) {
+    if (record) *record = NULL;
     json_error_t je;
-    json_t *body = json_loads(PQgetvalue(r, i, 4), 0, &je);
-    if (!json_is_object(body)) {
-        json_decref(body);
+    json_t *j = json_loads(body, 0, &je);
+    if (!json_is_object(j)) {
+        json_decref(j);
         return gh_seterr(errstr, errstr_size, GH_ERR_SCHEMA,
-                         "%s %s: stored view body is not an object", ent, id);
+                         "%s %s: stored view body is not an object", entity,
+                         id);
     }
-    json_object_set_new(body, "version", json_integer(version));
-    json_object_set_new(body, "updated_at",
-                        json_integer(strtoll(PQgetvalue(r, i, 5), NULL, 10)));
+    json_object_set_new(j, "version", json_integer(version));
+    json_object_set_new(j, "updated_at", json_integer(updated_us));
     char why[512];
-    gh_err_t e = gh_avro_from_json(gh__grid_view_schema(g, ent), body, val, why,
-                                   sizeof(why));
-    json_decref(body);
-    if (e) return gh_seterr(errstr, errstr_size, e, "%s %s: %s", ent, id, why);
-    return gh_feed_put(f, en, id, version, val, errstr, errstr_size);
+    gh_err_t e = gh_avro_from_json(s, j, val, why, sizeof(why));
+    if (e) {
+        json_decref(j);
+        return gh_seterr(errstr, errstr_size, e, "%s %s: %s", entity, id, why);
+    }
+    if (record)
+        *record = j;
+    else
+        json_decref(j);
+    return GH_OK;
 }
 
 static gh_err_t feed_rows(gh_grid_t *g, gh_feed_t *f, PGresult *r,
