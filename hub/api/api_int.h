@@ -149,15 +149,17 @@ gh_err_t gh__api_view(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
                       const char *entity, const char *id, json_t **out,
                       json_t **raw, char *err, size_t errsz);
 
+/* A record endpoint (/v1/grids/{code}, /v1/households/{id},
+ * /v1/buildings/{id}, /v1/events/{id}): record `id` of view `entity`
+ * into r. */
+void gh__api_record(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
+                    const char *url, const char *entity, const char *id,
+                    gh__api_reply_t *r);
+
 /* GET /v1/persons?id_number= | ?phone= | ?name=&birth_date=: the
  * residents found, each as the token's subscriber receives them, with
  * their grid (path, staff and their phones) and household as it may see
  * them. */
-/* Serves the record endpoints (/v1/grids/{code}, /v1/households/{id},
- * /v1/buildings/{id}, /v1/events/{id}) into r; 0 if url is none of them. */
-int gh__api_records(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
-                    const char *url, gh__api_reply_t *r);
-
 void gh__api_persons(gh_api_t *a, PGconn *db, struct MHD_Connection *conn,
                      const gh_token_info_t *who, const char *url,
                      gh__api_reply_t *r);

@@ -1,6 +1,7 @@
 /* GET /v1/grids/{code}, /v1/households/{id}, /v1/buildings/{id},
  * /v1/events/{id}: one derived record as the token's subscriber receives
- * it on its topic; grid workers see only what lies in their grids. */
+ * it on its topic; grid workers see only what lies in their grids. The
+ * endpoint table (server.c) says which entity a path serves. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,16 +11,6 @@
 #include "api_int.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
-
-/* The URL's collection and the view entity it serves. */
-static const struct {
-    const char *prefix, *entity, *noun;
-} KINDS[] = {
-    {"/v1/grids/", "grid", "grid"},
-    {"/v1/households/", "household", "household"},
-    {"/v1/buildings/", "building", "building"},
-    {"/v1/events/", "event", "event"},
-};
 
 /* 1 if grid `code` lies in the grids `grids` ({A,B}) or under them. */
 static gh_err_t in_grids(PGconn *db, const char *code, const char *grids,
@@ -36,24 +27,19 @@ static gh_err_t in_grids(PGconn *db, const char *code, const char *grids,
     return GH_OK;
 }
 
-int gh__api_records(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
-                    const char *url, gh__api_reply_t *r) {
-    size_t k = 0;
-    for (; k < sizeof(KINDS) / sizeof(*KINDS); k++)
-        if (!strncmp(url, KINDS[k].prefix, strlen(KINDS[k].prefix))) break;
-    if (k == sizeof(KINDS) / sizeof(*KINDS)) return 0;
-    const char *id = url + strlen(KINDS[k].prefix);
+void gh__api_record(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
+                    const char *url, const char *entity, const char *id,
+                    gh__api_reply_t *r) {
     if (!*id || strchr(id, '/') || strlen(id) > 256) {
         gh__api_error(r, MHD_HTTP_NOT_FOUND, "not_found",
                       "no such endpoint: %s (see docs/api.md)", url);
-        return 1;
+        return;
     }
     char err[1024];
     json_t *out = NULL, *raw = NULL;
     gh_err_t e = gh_pg_exec(db, "BEGIN", err, sizeof(err));
     if (!e)
-        e = gh__api_view(a, db, who, KINDS[k].entity, id, &out, &raw, err,
-                         sizeof(err));
+        e = gh__api_view(a, db, who, entity, id, &out, &raw, err, sizeof(err));
     int in = 1;
     if (!e && out && who->role == GH_TOKEN_GRID_WORKER) {
         const char *code = json_string_value(json_object_get(raw, "grid_code"));
@@ -63,10 +49,10 @@ int gh__api_records(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
                       : !in ? "outside the token's grids"
                             : NULL;
     char what[300];
-    snprintf(what, sizeof(what), "%s:%s", KINDS[k].entity, id);
+    snprintf(what, sizeof(what), "%s:%s", entity, id);
     if (!e)
-        e = gh__api_audit(db, why ? "refused" : "read", KINDS[k].entity, url,
-                          who, why ? NULL : what, why, NULL, err, sizeof(err));
+        e = gh__api_audit(db, why ? "refused" : "read", entity, url, who,
+                          why ? NULL : what, why, NULL, err, sizeof(err));
     if (!e) e = gh_pg_exec(db, "COMMIT", err, sizeof(err));
     json_decref(raw);
     if (e) {
@@ -75,16 +61,15 @@ int gh__api_records(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
         json_decref(out);
         gh__api_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
                       "the lookup failed; try again later");
-        return 1;
+        return;
     }
     if (why) {
         /* Existence is not revealed to who may not see the record. */
         json_decref(out);
         gh__api_error(r, MHD_HTTP_NOT_FOUND, "not_found",
-                      "no %s %s that this token may see", KINDS[k].noun, id);
-        return 1;
+                      "no %s %s that this token may see", entity, id);
+        return;
     }
     r->status = MHD_HTTP_OK;
-    r->body = json_pack("{s:o}", KINDS[k].entity, out);
-    return 1;
+    r->body = json_pack("{s:o}", entity, out);
 }

@@ -178,10 +178,17 @@ typedef enum {
     EP_WHOAMI,
     EP_OPENAPI,
     EP_PERSONS,
-    EP_RECORDS,
+    EP_GRID, /* the record endpoints, in RECORD_ENTITY's order */
+    EP_HOUSEHOLD,
+    EP_BUILDING,
+    EP_EVENT,
     EP_STEWARD,
     EP_AUDIT
 } ep_t;
+
+/* The view entity each record endpoint serves. */
+static const char *const RECORD_ENTITY[] = {"grid", "household", "building",
+                                            "event"};
 
 typedef struct route {
     const char *pattern; /* '*' matches one path segment, non-empty */
@@ -196,10 +203,10 @@ static const route_t ROUTES[] = {
     {"/v1/openapi.json", 0, EP_OPENAPI, "GET", ALL_ROLES},
     {"/v1/persons", 0, EP_PERSONS, "GET", RESIDENT_ROLES},
     {"/v1/persons/*/split", 0, EP_STEWARD, "POST", ROLE(GH_TOKEN_STEWARD)},
-    {"/v1/grids/", 1, EP_RECORDS, "GET", RESIDENT_ROLES},
-    {"/v1/households/", 1, EP_RECORDS, "GET", RESIDENT_ROLES},
-    {"/v1/buildings/", 1, EP_RECORDS, "GET", RESIDENT_ROLES},
-    {"/v1/events/", 1, EP_RECORDS, "GET", RESIDENT_ROLES},
+    {"/v1/grids/", 1, EP_GRID, "GET", RESIDENT_ROLES},
+    {"/v1/households/", 1, EP_HOUSEHOLD, "GET", RESIDENT_ROLES},
+    {"/v1/buildings/", 1, EP_BUILDING, "GET", RESIDENT_ROLES},
+    {"/v1/events/", 1, EP_EVENT, "GET", RESIDENT_ROLES},
     {"/v1/steward/items", 0, EP_STEWARD, "GET", ROLE(GH_TOKEN_STEWARD)},
     {"/v1/steward/items/*", 0, EP_STEWARD, "GET", ROLE(GH_TOKEN_STEWARD)},
     {"/v1/steward/items/*/*", 0, EP_STEWARD, "POST", ROLE(GH_TOKEN_STEWARD)},
@@ -285,10 +292,12 @@ static enum MHD_Result serve(gh_api_t *a, PGconn *db,
     case EP_PERSONS:
         gh__api_persons(a, db, conn, who, url, &r);
         break;
-    case EP_RECORDS:
-        if (!gh__api_records(a, db, who, url, &r))
-            gh__api_error(&r, MHD_HTTP_NOT_FOUND, "not_found",
-                          "no such endpoint: %s (see docs/api.md)", url);
+    case EP_GRID:
+    case EP_HOUSEHOLD:
+    case EP_BUILDING:
+    case EP_EVENT:
+        gh__api_record(a, db, who, url, RECORD_ENTITY[rt->ep - EP_GRID],
+                       url + strlen(rt->pattern), &r);
         break;
     case EP_STEWARD:
         gh__api_steward(a, db, conn, who, method, url, body, len, &r);
