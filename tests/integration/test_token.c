@@ -28,28 +28,7 @@ static PGconn *g_pg;
 static void setup(void) {
     g_dir = gh_test_tmpdir();
     g_db = gh_test_create_db("token");
-    char *policy = gh_xasprintf("%s/t.policy", g_dir);
-    gh_test_write_file(policy, "subscriber.zongzhi.department=zongzhi\n"
-                               "subscriber.zongzhi.role=grid-management\n"
-                               "rows.zongzhi.person=all\n"
-                               "field.zongzhi.person.name=clear\n");
-    char *keys = gh_xasprintf("%s/t.keys", g_dir);
-    gh_test_write_file(keys, "zongzhi=%s\n",
-                       "00112233445566778899aabbccddeeff"
-                       "00112233445566778899aabbccddeeff");
-    chmod(keys, 0600);
-    g_conf = gh_xasprintf("%s/hub.properties", g_dir);
-    char *ci = gh_test_conninfo(g_db);
-    gh_test_write_file(g_conf,
-                       "database.conninfo=%s\n"
-                       "bootstrap.servers=127.0.0.1:9\n"
-                       "source.topics=gridhub.zongzhi.person\n"
-                       "policy.file=%s\n"
-                       "policy.keys.file=%s\n",
-                       ci, policy, keys);
-    free(keys);
-    free(ci);
-    free(policy);
+    g_conf = gh_test_api_conf(g_dir, g_db);
     g_log = gh_xasprintf("%s/cli.log", g_dir);
 }
 

@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <criterion/criterion.h>
 
 #include "gridhub/util.h"
+#include "harness.h"
 #include "token.h"
 
 static size_t collect(char *p, size_t size, size_t n, void *opaque) {
@@ -104,4 +106,30 @@ char *gh_test_token_of(const char *out) {
     const char *t = strstr(out, "\ngh_");
     cr_assert_not_null(t, "no token in: %s", out);
     return gh_xstrndup(t + 1, GH_TOKEN_LEN);
+}
+
+char *gh_test_api_conf(const char *dir, const char *db) {
+    char *policy = gh_xasprintf("%s/t.policy", dir);
+    gh_test_write_file(policy, "subscriber.zongzhi.department=zongzhi\n"
+                               "subscriber.zongzhi.role=grid-management\n"
+                               "rows.zongzhi.person=all\n"
+                               "field.zongzhi.person.name=clear\n");
+    char *keys = gh_xasprintf("%s/t.keys", dir);
+    gh_test_write_file(keys, "zongzhi=%s\n",
+                       "00112233445566778899aabbccddeeff"
+                       "00112233445566778899aabbccddeeff");
+    chmod(keys, 0600);
+    char *conf = gh_xasprintf("%s/hub.properties", dir);
+    char *ci = gh_test_conninfo(db);
+    gh_test_write_file(conf,
+                       "database.conninfo=%s\n"
+                       "bootstrap.servers=127.0.0.1:9\n"
+                       "source.topics=gridhub.zongzhi.person\n"
+                       "policy.file=%s\n"
+                       "policy.keys.file=%s\n",
+                       ci, policy, keys);
+    free(keys);
+    free(ci);
+    free(policy);
+    return conf;
 }

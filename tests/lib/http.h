@@ -40,6 +40,12 @@ const char *gh_test_http_message(const gh_test_http_t *r);
 int gh_test_http_header(const gh_test_http_t *r, const char *name, char *out,
                         size_t size);
 
+/* Writes <dir>/hub.properties for `gridhub api` and `gridhub token` on
+ * test database `db`: one subscriber (zongzhi, every person, names in
+ * clear) with its policy and key files beside it. Returns its path
+ * (caller frees). */
+char *gh_test_api_conf(const char *dir, const char *db);
+
 /* The token `gridhub token create` printed in `out` (it follows a line of
  * its own); fails the test if there is none. Caller frees. */
 char *gh_test_token_of(const char *out);
