@@ -257,28 +257,6 @@ static void stack_args(gh_test_stack_t *s, char **x) {
     x[3] = gh_xasprintf("policy.keys.file=%s", s->keys);
 }
 
-/* A token of subscriber test with `role` (a grid worker's bound to
- * `grids`). */
-static char *make_token(gh_test_stack_t *s, char **x, const char *role,
-                        const char *grids) {
-    char *g = grids ? gh_xasprintf("token.grids=%s", grids) : NULL;
-    const char *args[] = {"create", "-X",
-                          x[0],     "-X",
-                          x[1],     "-X",
-                          x[2],     "-X",
-                          x[3],     "--token-subscriber",
-                          "test",   "--token-role",
-                          role,     g ? "-X" : NULL,
-                          g,        NULL};
-    char *out = NULL;
-    int rc = gh_test_stack_cli(s, "token", s->hub_db, args, &out);
-    cr_assert_eq(rc, 0, "token create %s: exit %d: %s", role, rc, out);
-    char *tok = gh_test_token_of(out);
-    free(out);
-    free(g);
-    return tok;
-}
-
 static const char *const ROLES[] = {"subscriber", "grid_worker", "steward",
                                     "security_officer", "leadership"};
 #define NROLES 5
@@ -507,7 +485,8 @@ Test(api_openapi, the_document_and_the_server_agree) {
     stack_args(s, x);
     char *tok[NROLES];
     for (int i = 0; i < NROLES; i++)
-        tok[i] = make_token(s, x, ROLES[i], i == 1 ? "LP-DT-01" : NULL);
+        tok[i] = gh_test_stack_token(s, "test", ROLES[i],
+                                     i == 1 ? "LP-DT-01" : NULL);
 
     char *urlfile = gh_xasprintf("%s/api.url", s->dir);
     char *alog = gh_xasprintf("%s/api.log", s->dir);

@@ -175,22 +175,6 @@ static void stack_args(gh_test_stack_t *s, char **x) {
     free(ci);
 }
 
-/* A token of subscriber test with `role`; its id in id (9 bytes). */
-static char *make_token(gh_test_stack_t *s, char **x, const char *role,
-                        char id[GH_TOKEN_ID_LEN + 1]) {
-    const char *args[] = {
-        "create", "-X",           x[0], "-X", x[1],
-        "-X",     x[2],           "-X", x[3], "--token-subscriber",
-        "test",   "--token-role", role, NULL};
-    char *out = NULL;
-    int rc = gh_test_stack_cli(s, "token", s->hub_db, args, &out);
-    cr_assert_eq(rc, 0, "token create %s: exit %d: %s", role, rc, out);
-    char *tok = gh_test_token_of(out);
-    free(out);
-    snprintf(id, GH_TOKEN_ID_LEN + 1, "%.*s", GH_TOKEN_ID_LEN, tok + 3);
-    return tok;
-}
-
 Test(api_steward, queue_roles_bodies_and_audit) {
     g_stack = gh_test_stack_new(DDL, MAPPING);
     gh_test_stack_t *s = g_stack;
@@ -217,9 +201,13 @@ Test(api_steward, queue_roles_bodies_and_audit) {
     char *x[5];
     stack_args(s, x);
     char sid[9], uid[9], oid[9];
-    char *t_steward = make_token(s, x, "steward", sid);
-    char *t_sub = make_token(s, x, "subscriber", uid);
-    char *t_sec = make_token(s, x, "security_officer", oid);
+    char *t_steward = gh_test_stack_token(s, "test", "steward", NULL);
+    char *t_sub = gh_test_stack_token(s, "test", "subscriber", NULL);
+    char *t_sec = gh_test_stack_token(s, "test", "security_officer", NULL);
+    /* The tokens' ids, as the audit log names them (gh_<id>_<secret>). */
+    snprintf(sid, sizeof(sid), "%.*s", GH_TOKEN_ID_LEN, t_steward + 3);
+    snprintf(uid, sizeof(uid), "%.*s", GH_TOKEN_ID_LEN, t_sub + 3);
+    snprintf(oid, sizeof(oid), "%.*s", GH_TOKEN_ID_LEN, t_sec + 3);
 
     char *key = gh_xasprintf("%s/audit.key", s->dir);
     char *pub = gh_xasprintf("%s/audit.pub", s->dir);

@@ -441,34 +441,6 @@ static void stack_args(gh_test_stack_t *s, char **x) {
     x[3] = gh_xasprintf("policy.keys.file=%s", s->keys);
 }
 
-static char *stack_token(gh_test_stack_t *s, char **x, const char *sub,
-                         const char *grids) {
-    char *g = grids ? gh_xasprintf("token.grids=%s", grids) : NULL;
-    const char *args[] = {"create",
-                          "-X",
-                          x[0],
-                          "-X",
-                          x[1],
-                          "-X",
-                          x[2],
-                          "-X",
-                          x[3],
-                          "--token-subscriber",
-                          sub,
-                          "--token-role",
-                          grids ? "grid_worker" : "subscriber",
-                          g ? "-X" : NULL,
-                          g,
-                          NULL};
-    char *out = NULL;
-    int rc = gh_test_stack_cli(s, "token", s->hub_db, args, &out);
-    cr_assert_eq(rc, 0, "token create: exit %d: %s", rc, out);
-    char *tok = gh_test_token_of(out);
-    free(out);
-    free(g);
-    return tok;
-}
-
 /* The grid in an answer: its path from the city down, and its staff
  * with their roles; 李娜 and 张伟, residents the hub knows, with the phones
  * their records hold. */
@@ -550,10 +522,10 @@ Test(api, find_a_resident_by_id_number) {
                                  grid, grid);
     char *x[4];
     stack_args(s, x);
-    char *t_test = stack_token(s, x, "test", NULL);
-    char *t_masked = stack_token(s, x, "masked", NULL);
-    char *t_here = stack_token(s, x, "test", grid);
-    char *t_there = stack_token(s, x, "test", other);
+    char *t_test = gh_test_stack_token(s, "test", "subscriber", NULL);
+    char *t_masked = gh_test_stack_token(s, "masked", "subscriber", NULL);
+    char *t_here = gh_test_stack_token(s, "test", "grid_worker", grid);
+    char *t_there = gh_test_stack_token(s, "test", "grid_worker", other);
 
     char *urlfile = gh_xasprintf("%s/api.url", s->dir);
     char *alog = gh_xasprintf("%s/api.log", s->dir);

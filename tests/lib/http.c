@@ -11,6 +11,7 @@
 
 #include "gridhub/util.h"
 #include "harness.h"
+#include "stack.h"
 #include "token.h"
 
 static size_t collect(char *p, size_t size, size_t n, void *opaque) {
@@ -132,4 +133,30 @@ char *gh_test_api_conf(const char *dir, const char *db) {
     free(ci);
     free(policy);
     return conf;
+}
+
+char *gh_test_stack_token(struct gh_test_stack *s, const char *subscriber,
+                          const char *role, const char *grids) {
+    char *x[5] = {gh_xasprintf("bootstrap.servers=%s", s->bootstrap),
+                  gh_xstrdup("source.topics=gridhub.test.person"),
+                  gh_xasprintf("policy.file=%s", s->policy),
+                  gh_xasprintf("policy.keys.file=%s", s->keys),
+                  grids ? gh_xasprintf("token.grids=%s", grids) : NULL};
+    const char *args[] = {"create",   "-X",
+                          x[0],       "-X",
+                          x[1],       "-X",
+                          x[2],       "-X",
+                          x[3],       "--token-subscriber",
+                          subscriber, "--token-role",
+                          role,       x[4] ? "-X" : NULL,
+                          x[4],       NULL};
+    char *out = NULL;
+    int rc = gh_test_stack_cli(s, "token", s->hub_db, args, &out);
+    cr_assert_eq(rc, 0, "token create %s %s: exit %d: %s", subscriber, role, rc,
+                 out);
+    char *tok = gh_test_token_of(out);
+    free(out);
+    for (int i = 0; i < 5; i++)
+        free(x[i]);
+    return tok;
 }

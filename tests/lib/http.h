@@ -46,6 +46,13 @@ int gh_test_http_header(const gh_test_http_t *r, const char *name, char *out,
  * (caller frees). */
 char *gh_test_api_conf(const char *dir, const char *db);
 
+struct gh_test_stack;
+/* A token made with `gridhub token create` on the stack's hub database
+ * for `subscriber` and `role` (a grid_worker's bound to `grids`, else
+ * NULL); fails the test if it is refused. Caller frees. */
+char *gh_test_stack_token(struct gh_test_stack *s, const char *subscriber,
+                          const char *role, const char *grids);
+
 /* The token `gridhub token create` printed in `out` (it follows a line of
  * its own); fails the test if there is none. Caller frees. */
 char *gh_test_token_of(const char *out);
