@@ -41,6 +41,19 @@ static PGconn *db_of(gh_api_t *a, char *errstr, size_t errstr_size) {
     return a->db;
 }
 
+/* The worker's database, or NULL with r set to 503 unavailable (the
+ * reason logged). */
+static PGconn *db_or_reply(gh_api_t *a, gh__api_reply_t *r) {
+    char err[1024];
+    PGconn *db = db_of(a, err, sizeof(err));
+    if (!db) {
+        gh_log_warn(LOG, "%s", err);
+        gh__api_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                      "the hub database cannot be reached; try again later");
+    }
+    return db;
+}
+
 /* Queues `body` (a JSON object, stolen) with `status`, Retry-After when
  * `retry_after` (seconds) is not 0, and Allow: `allow` (NULL: GET) on a
  * 405. */
@@ -313,15 +326,8 @@ static enum MHD_Result serve(gh_api_t *a, PGconn *db,
 static enum MHD_Result finish_post(gh_api_t *a, struct MHD_Connection *conn,
                                    pending_t *p, const char *url) {
     gh__api_reply_t r = {0, NULL, 0};
-    char err[1024];
-    PGconn *db = db_of(a, err, sizeof(err));
-    if (!db) {
-        gh_log_warn(LOG, "%s", err);
-        return send_reply(
-            conn, gh__api_error(
-                      &r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                      "the hub database cannot be reached; try again later"));
-    }
+    PGconn *db = db_or_reply(a, &r);
+    if (!db) return send_reply(conn, &r);
     if (p->too_big)
         return send_reply(conn,
                           gh__api_error(&r, MHD_HTTP_CONTENT_TOO_LARGE,
@@ -399,15 +405,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
         }
         return finish_post(a, conn, pend, url);
     }
+    PGconn *db = db_or_reply(a, &r);
+    if (!db) return send_reply(conn, &r);
     char err[1024];
-    PGconn *db = db_of(a, err, sizeof(err));
-    if (!db) {
-        gh_log_warn(LOG, "%s", err);
-        return send_reply(
-            conn, gh__api_error(
-                      &r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                      "the hub database cannot be reached; try again later"));
-    }
     if (gh__api_client_limited(a, conn, db, method, url, &r))
         return send_reply(conn, &r);
     const char *auth = MHD_lookup_connection_value(

@@ -250,13 +250,6 @@ static const char API_POLICY[] = "subscriber.test.department=test\n"
                                  "rows.test.event=all\n"
                                  "field.test.event.*=clear\n";
 
-static void stack_args(gh_test_stack_t *s, char **x) {
-    x[0] = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
-    x[1] = gh_xstrdup("source.topics=gridhub.zongzhi.person");
-    x[2] = gh_xasprintf("policy.file=%s", s->policy);
-    x[3] = gh_xasprintf("policy.keys.file=%s", s->keys);
-}
-
 static const char *const ROLES[] = {"subscriber", "grid_worker", "steward",
                                     "security_officer", "leadership"};
 #define NROLES 5
@@ -482,7 +475,7 @@ Test(api_openapi, the_document_and_the_server_agree) {
         pid, pid);
 
     char *x[4];
-    stack_args(s, x);
+    gh_test_stack_hub_props(s, x);
     char *tok[NROLES];
     for (int i = 0; i < NROLES; i++)
         tok[i] = gh_test_stack_token(s, "test", ROLES[i],

@@ -167,10 +167,7 @@ static void expect_error(const char *base, const char *method, const char *path,
 /* The -X arguments of the stack's hub (the API and tokens take them). */
 static void stack_args(gh_test_stack_t *s, char **x) {
     char *ci = gh_test_conninfo(s->hub_db);
-    x[0] = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
-    x[1] = gh_xstrdup("source.topics=gridhub.test.person");
-    x[2] = gh_xasprintf("policy.file=%s", s->policy);
-    x[3] = gh_xasprintf("policy.keys.file=%s", s->keys);
+    gh_test_stack_hub_props(s, x);
     x[4] = gh_xasprintf("database.conninfo=%s", ci);
     free(ci);
 }

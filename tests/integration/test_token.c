@@ -433,14 +433,6 @@ static const char API_POLICY[] = "subscriber.test.department=test\n"
                                  "rows.test.household=all\n"
                                  "field.test.household.*=clear\n";
 
-/* The -X arguments that make the stack's hub properties. */
-static void stack_args(gh_test_stack_t *s, char **x) {
-    x[0] = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
-    x[1] = gh_xstrdup("source.topics=gridhub.zongzhi.person");
-    x[2] = gh_xasprintf("policy.file=%s", s->policy);
-    x[3] = gh_xasprintf("policy.keys.file=%s", s->keys);
-}
-
 /* The grid in an answer: its path from the city down, and its staff
  * with their roles; 李娜 and 张伟, residents the hub knows, with the phones
  * their records hold. */
@@ -521,7 +513,7 @@ Test(api, find_a_resident_by_id_number) {
                                  "ORDER BY code LIMIT 1",
                                  grid, grid);
     char *x[4];
-    stack_args(s, x);
+    gh_test_stack_hub_props(s, x);
     char *t_test = gh_test_stack_token(s, "test", "subscriber", NULL);
     char *t_masked = gh_test_stack_token(s, "masked", "subscriber", NULL);
     char *t_here = gh_test_stack_token(s, "test", "grid_worker", grid);

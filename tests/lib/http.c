@@ -135,13 +135,18 @@ char *gh_test_api_conf(const char *dir, const char *db) {
     return conf;
 }
 
+void gh_test_stack_hub_props(struct gh_test_stack *s, char *x[4]) {
+    x[0] = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
+    x[1] = gh_xstrdup("source.topics=gridhub.test.person");
+    x[2] = gh_xasprintf("policy.file=%s", s->policy);
+    x[3] = gh_xasprintf("policy.keys.file=%s", s->keys);
+}
+
 char *gh_test_stack_token(struct gh_test_stack *s, const char *subscriber,
                           const char *role, const char *grids) {
-    char *x[5] = {gh_xasprintf("bootstrap.servers=%s", s->bootstrap),
-                  gh_xstrdup("source.topics=gridhub.test.person"),
-                  gh_xasprintf("policy.file=%s", s->policy),
-                  gh_xasprintf("policy.keys.file=%s", s->keys),
-                  grids ? gh_xasprintf("token.grids=%s", grids) : NULL};
+    char *x[5];
+    gh_test_stack_hub_props(s, x);
+    x[4] = grids ? gh_xasprintf("token.grids=%s", grids) : NULL;
     const char *args[] = {"create",   "-X",
                           x[0],       "-X",
                           x[1],       "-X",

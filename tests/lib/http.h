@@ -47,6 +47,11 @@ int gh_test_http_header(const gh_test_http_t *r, const char *name, char *out,
 char *gh_test_api_conf(const char *dir, const char *db);
 
 struct gh_test_stack;
+/* The -X properties `gridhub api` and `gridhub token` take from a stack
+ * (broker, source topics, policy and its keys), into x[0..3]; the caller
+ * frees each. */
+void gh_test_stack_hub_props(struct gh_test_stack *s, char *x[4]);
+
 /* A token made with `gridhub token create` on the stack's hub database
  * for `subscriber` and `role` (a grid_worker's bound to `grids`, else
  * NULL); fails the test if it is refused. Caller frees. */
