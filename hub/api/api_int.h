@@ -17,6 +17,7 @@
 #include "view.h"
 
 struct MHD_Connection;
+typedef struct gh__api_feeder gh__api_feeder_t; /* pull.h */
 
 /* What the API knows of one entity of the policy (person, grid,
  * household, ...): a value of its full view schema to fill, the record
@@ -84,6 +85,7 @@ struct gh_api {
     struct gh_steward *steward; /* made on the first steward action */
     struct gh_audit_key **audit_keys; /* api.audit.public.key */
     int naudit_keys;
+    gh__api_feeder_t *feeder; /* the pull feed's thread (pull.h) */
     char *openapi; /* api.openapi.file's text, served read-only; NULL: not
                       readable at start (503 not_configured) */
     size_t openapi_len;
@@ -96,6 +98,12 @@ typedef struct gh__api_reply {
     json_t *body;
     unsigned retry_after;
 } gh__api_reply_t;
+
+/* An integer query parameter `name` in [lo, hi] into *v (untouched when
+ * absent): 1, or 0 with r set to 400 invalid_parameter. */
+int gh__api_int_param(struct MHD_Connection *conn, const char *name,
+                      long long lo, long long hi, long long *v,
+                      gh__api_reply_t *r);
 
 /* Sets r to the error {"error": {"code", "message"}}; returns r. */
 gh__api_reply_t *gh__api_error(gh__api_reply_t *r, unsigned status,

@@ -59,31 +59,13 @@ static void rollback(PGconn *db) {
     gh_pg_exec(db, "ROLLBACK", ignore, sizeof(ignore));
 }
 
-/* An integer query parameter in [lo, hi]; 0 and *r filled if it is not. */
-static int int_param(struct MHD_Connection *conn, const char *name,
-                     long long lo, long long hi, long long *v,
-                     gh__api_reply_t *r) {
-    const char *s =
-        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
-    if (!s) return 1;
-    char *end;
-    long long x = strtoll(s, &end, 10);
-    if (!*s || *end || x < lo || x > hi) {
-        gh__api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_parameter",
-                      "%s: a number from %lld to %lld", name, lo, hi);
-        return 0;
-    }
-    *v = x;
-    return 1;
-}
-
 /* GET /v1/audit/entries?since_seq=&kind=&token=&limit= */
 static void entries(PGconn *db, struct MHD_Connection *conn,
                     const gh_token_info_t *who, const char *url,
                     gh__api_reply_t *r) {
     long long since = -1, limit = 100;
-    if (!int_param(conn, "since_seq", 0, INT64_MAX, &since, r) ||
-        !int_param(conn, "limit", 1, 1000, &limit, r))
+    if (!gh__api_int_param(conn, "since_seq", 0, INT64_MAX, &since, r) ||
+        !gh__api_int_param(conn, "limit", 1, 1000, &limit, r))
         return;
     const char *kind =
         MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "kind");

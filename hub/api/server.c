@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "api_int.h"
+#include "pull.h"
 #include "route.h"
 #include "audit.h"
 #include "gridhub/listen.h"
@@ -113,6 +114,23 @@ gh__api_reply_t *gh__api_error(gh__api_reply_t *r, unsigned status,
     return r;
 }
 
+int gh__api_int_param(struct MHD_Connection *conn, const char *name,
+                      long long lo, long long hi, long long *v,
+                      gh__api_reply_t *r) {
+    const char *s =
+        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+    if (!s) return 1;
+    char *end;
+    long long x = strtoll(s, &end, 10);
+    if (!*s || *end || x < lo || x > hi) {
+        gh__api_error(r, MHD_HTTP_BAD_REQUEST, "invalid_parameter",
+                      "%s: a number from %lld to %lld", name, lo, hi);
+        return 0;
+    }
+    *v = x;
+    return 1;
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *conn,
                                   gh__api_reply_t *r) {
     return respond_allow(conn, r->status, r->body, r->retry_after, NULL);
@@ -196,7 +214,8 @@ typedef enum {
     EP_BUILDING,
     EP_EVENT,
     EP_STEWARD,
-    EP_AUDIT
+    EP_AUDIT,
+    EP_FEED
 } ep_t;
 
 /* The view entity each record endpoint serves. */
@@ -225,6 +244,9 @@ static const route_t ROUTES[] = {
     {"/v1/steward/items/*/*", 0, EP_STEWARD, "POST", ROLE(GH_TOKEN_STEWARD)},
     {"/v1/audit/entries", 0, EP_AUDIT, "GET", ROLE(GH_TOKEN_SECURITY_OFFICER)},
     {"/v1/audit/verify", 0, EP_AUDIT, "GET", ROLE(GH_TOKEN_SECURITY_OFFICER)},
+    /* A subscriber's whole topic: not for grid workers (scoped to grids)
+     * nor stewards (who look at one case at a time). */
+    {"/v1/feed/*", 0, EP_FEED, "GET", ROLE(GH_TOKEN_SUBSCRIBER)},
 };
 
 static const route_t *route_of(const char *url) {
@@ -234,13 +256,15 @@ static const route_t *route_of(const char *url) {
     return NULL;
 }
 
-/* A POST whose headers passed every check, while its body arrives: kept
- * in *con_cls, freed by request_done. */
+/* A POST whose headers passed every check, while its body arrives, or a
+ * pull-feed request while the feeder has it: kept in *con_cls, freed by
+ * request_done. */
 typedef struct pending {
     gh_token_info_t who;
     const route_t *rt;
     gh_buf_t body;
     int too_big;
+    gh__api_feedreq_t *feed; /* NULL: a POST */
 } pending_t;
 
 static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -252,6 +276,7 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!p) return;
     gh_token_info_clear(&p->who);
     gh_buf_free(&p->body);
+    gh__api_feedreq_free(p->feed);
     free(p);
     *con_cls = NULL;
 }
@@ -318,6 +343,10 @@ static enum MHD_Result serve(gh_api_t *a, PGconn *db,
     case EP_AUDIT:
         gh__api_audit_log(a, db, conn, who, url, &r);
         break;
+    case EP_FEED: /* handed to the feeder before serve() */
+        gh__api_error(&r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                      "the feed is not served here");
+        break;
     }
     return send_reply(conn, &r);
 }
@@ -336,6 +365,71 @@ static enum MHD_Result finish_post(gh_api_t *a, struct MHD_Connection *conn,
                                         GH_API_BODY_MAX));
     return serve(a, db, conn, &p->who, p->rt, "POST", url, p->body.data,
                  p->body.len);
+}
+
+/* A pull-feed request: parsed, then handed to the feeder with its
+ * connection suspended (pull.h). Takes `who`. */
+static enum MHD_Result feed_begin(gh_api_t *a, struct MHD_Connection *conn,
+                                  gh_token_info_t *who, const route_t *rt,
+                                  const char *url, void **con_cls) {
+    gh__api_reply_t r = {0, NULL, 0};
+    gh__api_feedreq_t *fr =
+        gh__api_feedreq_new(a, conn, who, url + strlen("/v1/feed/"), &r);
+    if (!fr) {
+        gh_token_info_clear(who);
+        return send_reply(conn, &r);
+    }
+    pending_t *p = gh_xcalloc(1, sizeof(*p));
+    p->who = *who;
+    p->rt = rt;
+    p->feed = fr;
+    /* Set before the feeder can resume the connection. */
+    *con_cls = p;
+    if (!gh__api_feeder_submit(a->feeder, fr, conn)) return MHD_YES;
+    *con_cls = NULL;
+    request_done(NULL, conn, (void **)&p, MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    return send_reply(
+        conn, gh__api_error(&r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting_down",
+                            "the API is stopping; ask again (same "
+                            "cursor)"));
+}
+
+/* The feeder answered: a read of personal data is audited in its own
+ * transaction before it is sent (an empty answer discloses nothing). If
+ * the audit fails the client gets 503 and asks again with the same
+ * cursor: nothing is lost. */
+static enum MHD_Result feed_end(gh_api_t *a, struct MHD_Connection *conn,
+                                pending_t *p, const char *url) {
+    gh__api_reply_t r = {0, NULL, 0};
+    int n = gh__api_feedreq_answer(p->feed, &r);
+    if (r.status != MHD_HTTP_OK || !n) return send_reply(conn, &r);
+    gh__api_reply_t fail = {0, NULL, 0};
+    PGconn *db = db_or_reply(a, &fail);
+    char err[1024];
+    gh_err_t e = db ? gh_pg_exec(db, "BEGIN", err, sizeof(err)) : GH_ERR_PG;
+    if (db && !e) {
+        const char *entity, *topic, *from, *to;
+        gh__api_feedreq_span(p->feed, &entity, &topic, &from, &to);
+        json_t *extra = json_pack("{s:i,s:s?,s:s}", "messages", n, "cursor",
+                                  from, "next_cursor", to);
+        e = gh__api_audit(db, "read", entity, url, &p->who, topic, NULL, extra,
+                          err, sizeof(err));
+        json_decref(extra);
+        if (!e) e = gh_pg_exec(db, "COMMIT", err, sizeof(err));
+        if (e) {
+            char ignore[256];
+            gh_pg_exec(db, "ROLLBACK", ignore, sizeof(ignore));
+        }
+    }
+    if (!e) return send_reply(conn, &r);
+    json_decref(r.body);
+    if (db) {
+        gh_log_warn(LOG, "audit: %s", err);
+        gh__api_error(&fail, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                      "the read could not be audited; ask again (same "
+                      "cursor)");
+    }
+    return send_reply(conn, &fail);
 }
 
 static gh_err_t own_state(gh_api_t *a, char *errstr, size_t errstr_size);
@@ -392,6 +486,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
                                 "the API cannot serve now; try again later"));
     }
     pending_t *pend = *con_cls;
+    if (pend && pend->feed) {
+        /* Called again once the feeder resumed the connection; before,
+         * only if a request's headers were answered at once. */
+        if (!gh__api_feedreq_done(pend->feed)) return MHD_YES;
+        return feed_end(a, conn, pend, url);
+    }
     if (pend) {
         /* A body in the making: what is past the limit is dropped as it
          * arrives (the answer is 413 whatever follows). */
@@ -474,6 +574,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
                                 "a %s token may not call %s %s "
                                 "(see docs/api.md, \"Roles\")",
                                 gh_token_role_name(who.role), method, url));
+    } else if (rt->ep == EP_FEED) {
+        return feed_begin(a, conn, &who, rt, url, con_cls);
     } else if (strcmp(method, MHD_HTTP_METHOD_POST)) {
         ret = serve(a, db, conn, &who, rt, method, url, NULL, 0);
     } else {
@@ -589,6 +691,7 @@ static void free_state(gh_api_t *a) {
     gh_policy_destroy(a->policy);
     gh_schemas_destroy(a->schemas);
     gh__api_tls_clear(&a->tls);
+    gh__api_feeder_destroy(a->feeder);
     gh__api_limits_free(a);
     gh__api_audit_keys_free(a);
     free(a->openapi);
@@ -656,7 +759,9 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
     if (load_policy(a, conf, errstr, errstr_size) ||
         gh__api_audit_keys_load(a, conf, errstr, errstr_size) ||
         load_openapi(a, conf, errstr, errstr_size) ||
-        gh__api_tls_load(conf, &a->tls, errstr, errstr_size)) {
+        gh__api_tls_load(conf, &a->tls, errstr, errstr_size) ||
+        !(a->feeder =
+              gh__api_feeder_new(conf, a->conninfo, errstr, errstr_size))) {
         free_state(a);
         return NULL;
     }
@@ -690,7 +795,8 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
     pthread_sigmask(SIG_SETMASK, &all, &old);
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
-            (la.ipv6 ? MHD_USE_IPv6 : 0) | (a->tls.cert ? MHD_USE_TLS : 0),
+            MHD_ALLOW_SUSPEND_RESUME | (la.ipv6 ? MHD_USE_IPv6 : 0) |
+            (a->tls.cert ? MHD_USE_TLS : 0),
         (uint16_t)la.port, NULL, NULL, handle, a, MHD_OPTION_EXTERNAL_LOGGER,
         gh_listen_mhd_log, (void *)LOG, MHD_OPTION_NOTIFY_COMPLETED,
         request_done, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss,
@@ -731,6 +837,8 @@ const char *gh_api_url(const gh_api_t *a) {
 
 void gh_api_stop(gh_api_t *a) {
     if (!a) return;
+    /* No connection may be suspended when the daemon stops. */
+    gh__api_feeder_stop(a->feeder);
     MHD_stop_daemon(a->d);
     free_state(a);
 }

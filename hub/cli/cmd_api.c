@@ -72,6 +72,18 @@ static const gh_conf_prop_t props[] = {
      "start); default: docs/openapi.json of the source tree the binary was "
      "built from (if missing there, a warning and that endpoint answers 503 "
      "not_configured)."},
+    {"api.feed.wait.max.ms", GH_CONF_INT, "30000", 0, 0, 300000, NULL, NULL,
+     "Longest a pull-feed request (GET /v1/feed/{entity}?wait=) may wait for "
+     "something new; its `wait` is in seconds up to this. A waiting request "
+     "holds a connection, not a thread."},
+    {"api.feed.sessions.max", GH_CONF_INT, "32", 0, 1, 1024, NULL, NULL,
+     "Most pull-feed sessions (a Kafka consumer each, kept between a "
+     "client's requests) at once; past it the one idle longest is closed, "
+     "and when all are busy a request gets 503 too_many_feeds."},
+    {"api.feed.session.idle.ms", GH_CONF_INT, "60000", 0, 1000, 3600000, NULL,
+     NULL,
+     "A pull-feed session no request used for this long is closed (the "
+     "client's cursor still works: it opens a new one)."},
     GH_CONF_INCLUDE_TABLE(gh_hub_props),
     GH_CONF_END};
 

@@ -24,23 +24,6 @@
 /* Messages taken from librdkafka per turn before delivering. */
 #define DRAIN_MAX 5000
 
-void gh__webhook_msg_free(wh_msg_t *m) {
-    free(m->key);
-    free(m->value);
-    free(m->outbox_id);
-    free(m->person_version);
-}
-
-static char *header(const rd_kafka_message_t *m, const char *name) {
-    rd_kafka_headers_t *h = NULL;
-    const void *v = NULL;
-    size_t n = 0;
-    if (rd_kafka_message_headers(m, &h) || !h ||
-        rd_kafka_header_get_last(h, name, &v, &n) || !v)
-        return NULL;
-    return gh_xstrndup(v, n);
-}
-
 static char **split_list(const char *s) {
     char **v = gh_xcalloc(1, sizeof(char *));
     int n = 0;
@@ -79,10 +62,8 @@ gh_webhook_t *gh_webhook_new(const gh_conf_t *conf, gh_err_t *err, char *errstr,
     if (!e) e = gh_migrate_apply(w->db, errstr, errstr_size);
     if (!e) e = gh__webhook_store_lock(w, errstr, errstr_size);
     if (!e) {
-        w->set = gh_schemas_new();
-        w->serde =
-            gh_serde_new(w->set, gh_conf_get(conf, "schema.registry.url"));
-        e = gh__webhook_schemas_read(w, errstr, errstr_size);
+        w->tj = gh_topicjson_new(gh_conf_get(conf, "schema.registry.url"));
+        e = gh_topicjson_schemas_read(w->tj, w->db, errstr, errstr_size);
     }
     if (!e) {
         /* The group is never joined (assign(), not subscribe()) and
@@ -108,13 +89,12 @@ void gh_webhook_destroy(gh_webhook_t *w) {
     if (w->rk) gh_kafka_consumer_close(w->rk, 2000);
     for (int i = 0; i < w->nparts; i++) {
         for (int j = 0; j < w->parts[i].nq; j++)
-            gh__webhook_msg_free(&w->parts[i].q[j]);
+            gh_topicjson_msg_clear(&w->parts[i].q[j]);
         free(w->parts[i].q);
         free(w->parts[i].topic);
     }
     free(w->parts);
-    gh_serde_destroy(w->serde);
-    gh_schemas_destroy(w->set);
+    gh_topicjson_destroy(w->tj);
     PQfinish(w->db);
     gh__webhook_targets_free(w);
     for (int i = 0; w->entities && w->entities[i]; i++)
@@ -272,18 +252,7 @@ static gh_err_t take(gh_webhook_t *w, rd_kafka_message_t *m, char *errstr,
                 p->capq = p->capq ? p->capq * 2 : 64;
                 p->q = gh_xrealloc(p->q, (size_t)p->capq * sizeof(*p->q));
             }
-            wh_msg_t *q = &p->q[p->nq++];
-            memset(q, 0, sizeof(*q));
-            q->offset = m->offset;
-            q->timestamp_ms = rd_kafka_message_timestamp(m, NULL);
-            if (m->key) q->key = gh_xstrndup(m->key, m->key_len);
-            if (m->payload) {
-                q->value = gh_xmalloc(m->len + 1);
-                memcpy(q->value, m->payload, m->len);
-                q->len = m->len;
-            }
-            q->outbox_id = header(m, "gh.outbox.id");
-            q->person_version = header(m, "gh.person.version");
+            gh_topicjson_msg_copy(&p->q[p->nq++], m);
             if (p->nq >= w->batch_max) pause_part(w, p, 1);
         }
     }
@@ -391,7 +360,7 @@ static gh_err_t deliver(gh_webhook_t *w, wh_part_t *p, char *errstr,
     gh_log_debug(LOG, "%s [%d]: %d messages to %s, next %" PRId64, p->topic,
                  (int)p->partition, n, t->subscriber, next);
     for (int i = 0; i < n; i++)
-        gh__webhook_msg_free(&p->q[i]);
+        gh_topicjson_msg_clear(&p->q[i]);
     memmove(p->q, p->q + n, (size_t)(p->nq - n) * sizeof(*p->q));
     p->nq -= n;
     p->next = next;

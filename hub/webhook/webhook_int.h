@@ -8,6 +8,7 @@
 
 #include "gridhub/avro.h"
 #include "gridhub/util.h"
+#include "topicjson.h"
 #include "webhook.h"
 
 /* One configured receiver. */
@@ -19,23 +20,13 @@ typedef struct wh_target {
     CURL *curl; /* kept between POSTs for keep-alive */
 } wh_target_t;
 
-/* A message read ahead of delivery (copied out of librdkafka's). */
-typedef struct wh_msg {
-    int64_t offset;
-    int64_t timestamp_ms; /* Kafka's, -1 if none */
-    char *key;            /* NULL: no key */
-    unsigned char *value; /* NULL: tombstone */
-    size_t len;
-    char *outbox_id, *person_version; /* header values, NULL if absent */
-} wh_msg_t;
-
 /* One partition of one target's topic, delivered strictly in order. */
 typedef struct wh_part {
     int target;
     char *topic;
     int32_t partition;
-    int64_t next; /* next offset to deliver (as stored) */
-    wh_msg_t *q;  /* read, not yet delivered, in offset order */
+    int64_t next;          /* next offset to deliver (as stored) */
+    gh_topicjson_msg_t *q; /* read, not yet delivered, in offset order */
     int nq, capq;
     int paused;     /* fetching paused (the queue is full); -1: unknown */
     int attempts;   /* failed POSTs in a row */
@@ -49,8 +40,7 @@ struct gh_webhook {
     char **entities; /* NULL-terminated */
     PGconn *db;
     rd_kafka_t *rk;
-    gh_schemas_t *set;
-    gh_serde_t *serde;
+    gh_topicjson_t *tj; /* decodes what is POSTed */
     wh_part_t *parts;
     int nparts;
     int64_t backoff_ms, backoff_max_ms, timeout_ms;
@@ -92,9 +82,6 @@ gh_err_t gh__webhook_store_reconnect(gh_webhook_t *w, char *errstr,
  * after re-reading view_schema. */
 gh_err_t gh__webhook_body(gh_webhook_t *w, const wh_part_t *p, int n,
                           gh_buf_t *out, char *errstr, size_t errstr_size);
-/* Adds every row of view_schema to w->set. */
-gh_err_t gh__webhook_schemas_read(gh_webhook_t *w, char *errstr,
-                                  size_t errstr_size);
 
 /* post.c: one signed POST. *status receives the HTTP status (0 if none
  * came), *retry_after_ms the receiver's Retry-After (-1 if none).
@@ -104,7 +91,5 @@ gh_err_t gh__webhook_post(gh_webhook_t *w, wh_target_t *t, const char *body,
                           size_t len, const char *delivery_id, long *status,
                           int64_t *retry_after_ms, char *errstr,
                           size_t errstr_size);
-
-void gh__webhook_msg_free(wh_msg_t *m);
 
 #endif

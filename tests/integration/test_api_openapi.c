@@ -512,7 +512,8 @@ Test(api_openapi, the_document_and_the_server_agree) {
     const char *const values[][2] = {
         {"/v1/grids/{code}", "LP-DT-01"}, {"/v1/households/{id}", hh},
         {"/v1/buildings/{id}", building}, {"/v1/events/{id}", event},
-        {"/v1/persons/{id}/split", pid},  {"/v1/steward/items/{id}", item}};
+        {"/v1/persons/{id}/split", pid},  {"/v1/steward/items/{id}", item},
+        {"/v1/feed/{entity}", "person"}};
     static const char *const STEWARD_ACTIONS = "/v1/steward/items/{id}/";
     static const char *const METHODS[] = {"get",    "put",   "post",
                                           "delete", "patch", NULL};
@@ -666,6 +667,10 @@ Test(api_openapi, the_document_and_the_server_agree) {
          NULL, 400, "invalid_parameter"},
         {"/v1/whoami", "get", "/v1/whoami", "gh_nonsense", NULL, NULL, 401,
          "token_refused"},
+        {"/v1/feed/{entity}", "get", "/v1/feed/person?cursor=v1.grid.0", tok[0],
+         NULL, NULL, 400, "bad_cursor"},
+        {"/v1/feed/{entity}", "get", "/v1/feed/nosuch", tok[0], NULL, NULL, 404,
+         "not_found"},
         {"/v1/steward/items/{id}/merge", "post", item_path, tok[2], "{", NULL,
          400, "invalid_json"},
         {"/v1/steward/items/{id}/merge", "post", item_path, tok[2],
