@@ -18,6 +18,7 @@
 
 struct MHD_Connection;
 typedef struct gh__api_feeder gh__api_feeder_t; /* pull.h */
+typedef struct gh__api_auditq gh__api_auditq_t; /* auditq.c */
 
 /* What the API knows of one entity of the policy (person, grid,
  * household, ...): a value of its full view schema to fill, the record
@@ -86,6 +87,12 @@ struct gh_api {
     struct gh_audit_key **audit_keys; /* api.audit.public.key */
     int naudit_keys;
     gh__api_feeder_t *feeder; /* the pull feed's thread (pull.h) */
+    gh__api_auditq_t *auditq; /* the reads' audit writer (auditq.c) */
+    /* Grid answers kept for api.cache.grid.ms (persons.c), shared by the
+     * workers under cache_lock; in the main struct only. */
+    pthread_mutex_t cache_lock;
+    json_t *grid_cache;
+    int64_t grid_cache_us; /* 0: nothing kept */
     char *openapi; /* api.openapi.file's text, served read-only; NULL: not
                       readable at start (503 not_configured) */
     size_t openapi_len;
@@ -114,6 +121,29 @@ gh__api_reply_t *gh__api_error(gh__api_reply_t *r, unsigned status,
  * method and token (`token_id`, may be NULL). New reference. */
 json_t *gh__api_audit_body(const char *method, const char *url,
                            const char *token_id);
+
+/* The audit writer of the reads (auditq.c): a thread with its own
+ * connection committing the entries queued meanwhile in one transaction.
+ * NULL with errstr if it cannot start. */
+gh__api_auditq_t *gh__api_auditq_new(const char *conninfo, char *errstr,
+                                     size_t errstr_size);
+/* Writes what is queued, stops the thread, frees. NULL is a no-op. */
+void gh__api_auditq_destroy(gh__api_auditq_t *q);
+/* Appends an entry (kind, entity may be NULL, `body` borrowed: it gets
+ * db_role) and returns once it is committed: GH_OK, or the error of its
+ * transaction (nothing of it written). */
+gh_err_t gh__api_auditq_put(gh__api_auditq_t *q, const char *kind,
+                            const char *entity, json_t *body, char *errstr,
+                            size_t errstr_size);
+
+/* As gh__api_audit, for a read: the entry is committed through the audit
+ * writer (with the others queued at the same moment) before this returns,
+ * outside the caller's transaction. The answer may leave once it
+ * returned GH_OK. */
+gh_err_t gh__api_audit_read(gh_api_t *a, const char *kind, const char *entity,
+                            const char *url, const gh_token_info_t *who,
+                            const char *what, const char *why, json_t *extra,
+                            char *errstr, size_t errstr_size);
 
 /* A refusal in the audit log (kind refused) in a transaction of its own;
  * takes `body` (from gh__api_audit_body, with why). */

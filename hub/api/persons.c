@@ -13,6 +13,7 @@
 #include "audit.h"
 #include "gridhub/idnum.h"
 #include "gridhub/norm.h"
+#include "gridhub/log.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
 #include "resolve.h"
@@ -209,20 +210,103 @@ static gh_err_t staff_phones(gh_api_t *a, PGconn *db, gh_policy_plan_t *ppl,
     return e;
 }
 
+/* ---- Grid answers, kept a few seconds ----------------------------------
+ *
+ * Most lookups land in a few hundred grids, and a grid's answer (its path,
+ * staff and their phones) is the same for every resident of it a
+ * subscriber looks up, and costs as much as the resident: it is kept for
+ * api.cache.grid.ms, shared by the threads, keyed by the subscriber, the
+ * grid and the digests of the two plans that made it (a new grant or
+ * policy is a new key). A staff change shows after at most that long; the
+ * resident's own record is never kept. */
+
+#define GRID_CACHE_MAX 10000
+
+static char *cache_key(const gh_token_info_t *who, const char *code,
+                       gh_policy_plan_t *gpl, gh_policy_plan_t *ppl) {
+    return gh_xasprintf("%s\x1f%s\x1f%s\x1f%s", who->subscriber, code,
+                        gh_policy_plan_digest(gpl), gh_policy_plan_digest(ppl));
+}
+
+/* The kept answer of `key`: 1 and *grid (a copy; NULL when the grid is
+ * not the subscriber's) and the staff it discloses appended to seen. */
+static int cache_get(gh_api_t *a, const char *key, json_t **grid,
+                     gh_buf_t *seen) {
+    gh_api_t *m = a->main ? a->main : a;
+    if (m->grid_cache_us <= 0) return 0;
+    int hit = 0;
+    pthread_mutex_lock(&m->cache_lock);
+    json_t *v = json_object_get(m->grid_cache, key);
+    if (v && gh_now_us() - json_integer_value(json_object_get(v, "at")) <
+                 m->grid_cache_us) {
+        json_t *g = json_object_get(v, "grid");
+        *grid = json_is_null(g) ? NULL : json_deep_copy(g);
+        const char *st = str_of(v, "staff");
+        if (st && *st) gh_buf_printf(seen, "%s%s", seen->len ? "," : "", st);
+        hit = 1;
+    }
+    pthread_mutex_unlock(&m->cache_lock);
+    return hit;
+}
+
+static void cache_put(gh_api_t *a, const char *key, const json_t *grid,
+                      const char *staff) {
+    gh_api_t *m = a->main ? a->main : a;
+    if (m->grid_cache_us <= 0) return;
+    json_t *v = json_pack("{s:o,s:s,s:I}", "grid",
+                          grid ? json_deep_copy(grid) : json_null(), "staff",
+                          staff, "at", (json_int_t)gh_now_us());
+    pthread_mutex_lock(&m->cache_lock);
+    if (json_object_size(m->grid_cache) >= GRID_CACHE_MAX)
+        json_object_clear(m->grid_cache);
+    json_object_set_new(m->grid_cache, key, v);
+    pthread_mutex_unlock(&m->cache_lock);
+}
+
+/* The grid of the resident as the subscriber may see it, staff phones
+ * added, from the cache or the views. */
+static gh_err_t grid_of(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
+                        gh_policy_plan_t *ppl, const char *code, json_t **grid,
+                        gh_buf_t *seen, char *err, size_t errsz) {
+    *grid = NULL;
+    int en = gh_policy_entity_find(a->policy, "grid");
+    if (!code || en < 0) return GH_OK;
+    gh_policy_plan_t *gpl = gh__api_plan(a, en, who->subscriber, err, errsz);
+    if (!gpl) return GH_ERR_CONFIG;
+    char *key = cache_key(who, code, gpl, ppl);
+    if (cache_get(a, key, grid, seen)) {
+        free(key);
+        return GH_OK;
+    }
+    json_t *rgrid = NULL;
+    gh_buf_t staff = {0};
+    gh_err_t e =
+        gh__api_view(a, db, who, "grid", code, grid, &rgrid, err, errsz);
+    if (!e && *grid)
+        e = staff_phones(a, db, ppl, *grid, rgrid, &staff, err, errsz);
+    json_decref(rgrid);
+    if (!e) {
+        cache_put(a, key, *grid, staff.len ? staff.data : "");
+        if (staff.len)
+            gh_buf_printf(seen, "%s%s", seen->len ? "," : "", staff.data);
+    }
+    gh_buf_free(&staff);
+    free(key);
+    return e;
+}
+
 /* The resident as sent, with their grid (staff phones added) and
  * household as the subscriber may see them. */
 static gh_err_t answer_of(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
                           gh_policy_plan_t *ppl, json_t *person, json_t *raw,
                           gh_buf_t *seen, json_t **out, char *err,
                           size_t errsz) {
-    json_t *grid = NULL, *rgrid = NULL, *hh = NULL;
-    gh_err_t e = gh__api_view(a, db, who, "grid", str_of(raw, "grid_code"),
-                              &grid, &rgrid, err, errsz);
-    if (!e && grid) e = staff_phones(a, db, ppl, grid, rgrid, seen, err, errsz);
+    json_t *grid = NULL, *hh = NULL;
+    gh_err_t e = grid_of(a, db, who, ppl, str_of(raw, "grid_code"), &grid, seen,
+                         err, errsz);
     if (!e)
         e = gh__api_view(a, db, who, "household", str_of(raw, "household_id"),
                          &hh, NULL, err, errsz);
-    json_decref(rgrid);
     if (e) {
         json_decref(grid);
         json_decref(hh);
@@ -249,11 +333,12 @@ void gh__api_persons(gh_api_t *a, PGconn *db, struct MHD_Connection *conn,
     snprintf(keytxt, sizeof(keytxt), "%" PRId64, (int64_t)q.key);
     const char *grids = who->role == GH_TOKEN_GRID_WORKER ? who->grids : "{}";
     const char *p[2] = {keytxt, grids};
-    /* The read and its audit entry commit together. */
-    gh_err_t e = gh_pg_exec(db, "BEGIN", err, sizeof(err));
-    PGresult *res = e ? NULL
-                      : gh_pg_query_prepared(db, "gh_api_found", 2, p,
-                                             "find persons", err, sizeof(err));
+    /* No transaction: the answer leaves only once its audit entry is
+     * committed (gh__api_audit_read), and each statement reads committed
+     * data; the grid and household views lag the persons anyway. */
+    gh_err_t e = GH_OK;
+    PGresult *res = gh_pg_query_prepared(db, "gh_api_found", 2, p,
+                                         "find persons", err, sizeof(err));
     e = res ? open_persons(a, res, err, sizeof(err)) : GH_ERR_PG;
     json_t *found = json_array();
     gh_buf_t seen = {0}, staff = {0};
@@ -288,17 +373,15 @@ void gh__api_persons(gh_api_t *a, PGconn *db, struct MHD_Connection *conn,
         int hit = json_array_size(found) > 0;
         json_t *extra = json_pack("{s:s,s:s?}", "by", q.by, "staff",
                                   staff.len ? staff.data : NULL);
-        e = gh__api_audit(db, hit ? "read" : "refused", "person", url, who,
-                          hit ? seen.data : NULL, hit ? NULL : why, extra, err,
-                          sizeof(err));
+        e = gh__api_audit_read(a, hit ? "read" : "refused", "person", url, who,
+                               hit ? seen.data : NULL, hit ? NULL : why, extra,
+                               err, sizeof(err));
         json_decref(extra);
     }
-    if (!e) e = gh_pg_exec(db, "COMMIT", err, sizeof(err));
     gh_buf_free(&seen);
     gh_buf_free(&staff);
     if (e) {
-        char ignore[256];
-        gh_pg_exec(db, "ROLLBACK", ignore, sizeof(ignore));
+        gh_log_warn("api", "%s", err);
         json_decref(found);
         gh__api_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
                       "the lookup failed; try again later");

@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 
 #include "api_int.h"
+#include "gridhub/log.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
 
@@ -37,9 +38,8 @@ void gh__api_record(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
     }
     char err[1024];
     json_t *out = NULL, *raw = NULL;
-    gh_err_t e = gh_pg_exec(db, "BEGIN", err, sizeof(err));
-    if (!e)
-        e = gh__api_view(a, db, who, entity, id, &out, &raw, err, sizeof(err));
+    gh_err_t e =
+        gh__api_view(a, db, who, entity, id, &out, &raw, err, sizeof(err));
     int in = 1;
     if (!e && out && who->role == GH_TOKEN_GRID_WORKER) {
         const char *code = json_string_value(json_object_get(raw, "grid_code"));
@@ -51,13 +51,11 @@ void gh__api_record(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
     char what[300];
     snprintf(what, sizeof(what), "%s:%s", entity, id);
     if (!e)
-        e = gh__api_audit(db, why ? "refused" : "read", entity, url, who,
-                          why ? NULL : what, why, NULL, err, sizeof(err));
-    if (!e) e = gh_pg_exec(db, "COMMIT", err, sizeof(err));
+        e = gh__api_audit_read(a, why ? "refused" : "read", entity, url, who,
+                               why ? NULL : what, why, NULL, err, sizeof(err));
     json_decref(raw);
     if (e) {
-        char ignore[256];
-        gh_pg_exec(db, "ROLLBACK", ignore, sizeof(ignore));
+        gh_log_warn("api", "%s", err);
         json_decref(out);
         gh__api_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
                       "the lookup failed; try again later");

@@ -148,10 +148,9 @@ json_t *gh__api_audit_body(const char *method, const char *url,
                      "method", method, "token", token_id);
 }
 
-gh_err_t gh__api_audit(PGconn *db, const char *kind, const char *entity,
-                       const char *url, const gh_token_info_t *who,
-                       const char *what, const char *why, json_t *extra,
-                       char *errstr, size_t errstr_size) {
+/* The body of a GET's audit entry (new reference). */
+static json_t *read_body(const char *url, const gh_token_info_t *who,
+                         const char *what, const char *why, json_t *extra) {
     json_t *body = gh__api_audit_body("GET", url, who ? who->id : NULL);
     if (extra) json_object_update(body, extra);
     if (what) json_object_set_new(body, "what", json_string(what));
@@ -161,8 +160,27 @@ gh_err_t gh__api_audit(PGconn *db, const char *kind, const char *entity,
                             json_string(gh_token_role_name(who->role)));
     }
     if (why) json_object_set_new(body, "why", json_string(why));
+    return body;
+}
+
+gh_err_t gh__api_audit(PGconn *db, const char *kind, const char *entity,
+                       const char *url, const gh_token_info_t *who,
+                       const char *what, const char *why, json_t *extra,
+                       char *errstr, size_t errstr_size) {
+    json_t *body = read_body(url, who, what, why, extra);
     gh_err_t e =
         gh_audit_append_one(db, kind, entity, body, errstr, errstr_size);
+    json_decref(body);
+    return e;
+}
+
+gh_err_t gh__api_audit_read(gh_api_t *a, const char *kind, const char *entity,
+                            const char *url, const gh_token_info_t *who,
+                            const char *what, const char *why, json_t *extra,
+                            char *errstr, size_t errstr_size) {
+    json_t *body = read_body(url, who, what, why, extra);
+    gh_err_t e =
+        gh__api_auditq_put(a->auditq, kind, entity, body, errstr, errstr_size);
     json_decref(body);
     return e;
 }
@@ -394,8 +412,8 @@ static enum MHD_Result feed_begin(gh_api_t *a, struct MHD_Connection *conn,
                             "cursor)"));
 }
 
-/* The feeder answered: a read of personal data is audited in its own
- * transaction before it is sent (an empty answer discloses nothing). If
+/* The feeder answered: a read of personal data is audited (committed)
+ * before it is sent (an empty answer discloses nothing). If
  * the audit fails the client gets 503 and asks again with the same
  * cursor: nothing is lost. */
 static enum MHD_Result feed_end(gh_api_t *a, struct MHD_Connection *conn,
@@ -403,33 +421,21 @@ static enum MHD_Result feed_end(gh_api_t *a, struct MHD_Connection *conn,
     gh__api_reply_t r = {0, NULL, 0};
     int n = gh__api_feedreq_answer(p->feed, &r);
     if (r.status != MHD_HTTP_OK || !n) return send_reply(conn, &r);
-    gh__api_reply_t fail = {0, NULL, 0};
-    PGconn *db = db_or_reply(a, &fail);
     char err[1024];
-    gh_err_t e = db ? gh_pg_exec(db, "BEGIN", err, sizeof(err)) : GH_ERR_PG;
-    if (db && !e) {
-        const char *entity, *topic, *from, *to;
-        gh__api_feedreq_span(p->feed, &entity, &topic, &from, &to);
-        json_t *extra = json_pack("{s:i,s:s?,s:s}", "messages", n, "cursor",
-                                  from, "next_cursor", to);
-        e = gh__api_audit(db, "read", entity, url, &p->who, topic, NULL, extra,
-                          err, sizeof(err));
-        json_decref(extra);
-        if (!e) e = gh_pg_exec(db, "COMMIT", err, sizeof(err));
-        if (e) {
-            char ignore[256];
-            gh_pg_exec(db, "ROLLBACK", ignore, sizeof(ignore));
-        }
-    }
+    const char *entity, *topic, *from, *to;
+    gh__api_feedreq_span(p->feed, &entity, &topic, &from, &to);
+    json_t *extra = json_pack("{s:i,s:s?,s:s}", "messages", n, "cursor", from,
+                              "next_cursor", to);
+    gh_err_t e = gh__api_audit_read(a, "read", entity, url, &p->who, topic,
+                                    NULL, extra, err, sizeof(err));
+    json_decref(extra);
     if (!e) return send_reply(conn, &r);
     json_decref(r.body);
-    if (db) {
-        gh_log_warn(LOG, "audit: %s", err);
-        gh__api_error(&fail, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                      "the read could not be audited; ask again (same "
-                      "cursor)");
-    }
-    return send_reply(conn, &fail);
+    gh_log_warn(LOG, "audit: %s", err);
+    return send_reply(
+        conn, gh__api_error(&r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                            "the read could not be audited; ask again (same "
+                            "cursor)"));
 }
 
 static gh_err_t own_state(gh_api_t *a, char *errstr, size_t errstr_size);
@@ -686,12 +692,15 @@ static void free_state(gh_api_t *a) {
     free(a->workers);
     free_own(a);
     pthread_mutex_destroy(&a->lock_store);
+    pthread_mutex_destroy(&a->cache_lock);
+    json_decref(a->grid_cache);
     free(a->crypt_file);
     gh_policy_keys_destroy(a->keys);
     gh_policy_destroy(a->policy);
     gh_schemas_destroy(a->schemas);
     gh__api_tls_clear(&a->tls);
     gh__api_feeder_destroy(a->feeder);
+    gh__api_auditq_destroy(a->auditq);
     gh__api_limits_free(a);
     gh__api_audit_keys_free(a);
     free(a->openapi);
@@ -754,12 +763,16 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
     gh_api_t *a = gh_xcalloc(1, sizeof(*a));
     pthread_mutex_init(&a->lock_store, NULL);
     a->lock = &a->lock_store;
+    pthread_mutex_init(&a->cache_lock, NULL);
+    a->grid_cache = json_object();
+    a->grid_cache_us = gh_conf_get_int(conf, "api.cache.grid.ms") * 1000;
     a->conf = conf;
     a->conninfo = gh_xstrdup(gh_conf_get(conf, "database.conninfo"));
     if (load_policy(a, conf, errstr, errstr_size) ||
         gh__api_audit_keys_load(a, conf, errstr, errstr_size) ||
         load_openapi(a, conf, errstr, errstr_size) ||
         gh__api_tls_load(conf, &a->tls, errstr, errstr_size) ||
+        !(a->auditq = gh__api_auditq_new(a->conninfo, errstr, errstr_size)) ||
         !(a->feeder =
               gh__api_feeder_new(conf, a->conninfo, errstr, errstr_size))) {
         free_state(a);

@@ -72,6 +72,11 @@ static const gh_conf_prop_t props[] = {
      "start); default: docs/openapi.json of the source tree the binary was "
      "built from (if missing there, a warning and that endpoint answers 503 "
      "not_configured)."},
+    {"api.cache.grid.ms", GH_CONF_INT, "5000", 0, 0, 600000, NULL, NULL,
+     "How long a grid's part of a resident's answer (path, staff and their "
+     "phones, per subscriber and plan) is kept and reused: a staff change "
+     "shows in lookups after at most this long. The resident's own record "
+     "is always read. 0: nothing kept."},
     {"api.feed.wait.max.ms", GH_CONF_INT, "30000", 0, 0, 300000, NULL, NULL,
      "Longest a pull-feed request (GET /v1/feed/{entity}?wait=) may wait for "
      "something new; its `wait` is in seconds up to this. A waiting request "

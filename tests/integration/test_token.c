@@ -232,52 +232,14 @@ static long request(const char *method, const char *url, const char *token,
     return status;
 }
 
-/* n GETs of url at once (libcurl's multi interface); returns how many
- * answered 200 with `name` as the first person's name. The server's
- * threads serve them side by side, each with its own state. */
-static int concurrent_gets(const char *url, const char *token, int n,
-                           const char *name) {
-    CURLM *m = curl_multi_init();
-    CURL *h[64];
-    gh_buf_t b[64];
-    char auth[256];
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-    struct curl_slist *hdr = curl_slist_append(NULL, auth);
-    cr_assert_leq(n, 64);
-    for (int i = 0; i < n; i++) {
-        memset(&b[i], 0, sizeof(b[i]));
-        h[i] = curl_easy_init();
-        curl_easy_setopt(h[i], CURLOPT_URL, url);
-        curl_easy_setopt(h[i], CURLOPT_HTTPHEADER, hdr);
-        curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, collect);
-        curl_easy_setopt(h[i], CURLOPT_WRITEDATA, &b[i]);
-        curl_easy_setopt(h[i], CURLOPT_TIMEOUT_MS, 20000L);
-        curl_multi_add_handle(m, h[i]);
-    }
-    int running = 1;
-    while (running) {
-        curl_multi_perform(m, &running);
-        if (running) curl_multi_poll(m, NULL, 0, 100, NULL);
-    }
-    int ok = 0;
-    for (int i = 0; i < n; i++) {
-        long st = 0;
-        curl_easy_getinfo(h[i], CURLINFO_RESPONSE_CODE, &st);
-        char *text = gh_buf_detach(&b[i]);
-        json_t *body = json_loads(text ? text : "", 0, NULL);
-        const char *got = json_string_value(json_object_get(
-            json_object_get(json_array_get(json_object_get(body, "persons"), 0),
-                            "person"),
-            "name"));
-        ok += st == 200 && got && !strcmp(got, name);
-        json_decref(body);
-        free(text);
-        curl_multi_remove_handle(m, h[i]);
-        curl_easy_cleanup(h[i]);
-    }
-    curl_slist_free_all(hdr);
-    curl_multi_cleanup(m);
-    return ok;
+/* An answer of the concurrent lookups: 200 with `name` (ctx) as the
+ * first person's name. */
+static int named(long status, json_t *body, void *ctx) {
+    const char *got = json_string_value(json_object_get(
+        json_object_get(json_array_get(json_object_get(body, "persons"), 0),
+                        "person"),
+        "name"));
+    return status == 200 && got && !strcmp(got, ctx);
 }
 
 static const char *code_of(json_t *body) {
@@ -655,7 +617,7 @@ Test(api, find_a_resident_by_id_number) {
     /* Forty at once: every thread's worker answers the same. */
     snprintf(url, sizeof(url), "%s/v1/persons?id_number=43130219830715022x",
              base);
-    cr_assert_eq(concurrent_gets(url, t_test, 40, "王丽"), 40,
+    cr_assert_eq(gh_test_http_concurrent(url, t_test, 40, named, "王丽"), 40,
                  "forty concurrent lookups");
 
     /* Three reads of her by ID, with the token and its subscriber (and

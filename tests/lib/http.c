@@ -72,6 +72,48 @@ void gh_test_http_clear(gh_test_http_t *r) {
     memset(r, 0, sizeof(*r));
 }
 
+int gh_test_http_concurrent(const char *url, const char *token, int n,
+                            int (*ok)(long status, json_t *body, void *ctx),
+                            void *ctx) {
+    CURLM *m = curl_multi_init();
+    CURL *h[64];
+    gh_buf_t b[64];
+    char auth[256];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+    struct curl_slist *hdr = curl_slist_append(NULL, auth);
+    cr_assert_leq(n, 64);
+    for (int i = 0; i < n; i++) {
+        memset(&b[i], 0, sizeof(b[i]));
+        h[i] = curl_easy_init();
+        curl_easy_setopt(h[i], CURLOPT_URL, url);
+        curl_easy_setopt(h[i], CURLOPT_HTTPHEADER, hdr);
+        curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, collect);
+        curl_easy_setopt(h[i], CURLOPT_WRITEDATA, &b[i]);
+        curl_easy_setopt(h[i], CURLOPT_TIMEOUT_MS, 20000L);
+        curl_multi_add_handle(m, h[i]);
+    }
+    int running = 1;
+    while (running) {
+        curl_multi_perform(m, &running);
+        if (running) curl_multi_poll(m, NULL, 0, 100, NULL);
+    }
+    int good = 0;
+    for (int i = 0; i < n; i++) {
+        long st = 0;
+        curl_easy_getinfo(h[i], CURLINFO_RESPONSE_CODE, &st);
+        gh_buf_append(&b[i], "", 1);
+        json_t *body = json_loads(b[i].data, 0, NULL);
+        good += ok(st, body, ctx) != 0;
+        json_decref(body);
+        gh_buf_free(&b[i]);
+        curl_multi_remove_handle(m, h[i]);
+        curl_easy_cleanup(h[i]);
+    }
+    curl_slist_free_all(hdr);
+    curl_multi_cleanup(m);
+    return good;
+}
+
 const char *gh_test_http_code(const gh_test_http_t *r) {
     return json_string_value(
         json_object_get(json_object_get(r->body, "error"), "code"));

@@ -30,6 +30,13 @@ typedef struct gh_test_http_req {
 gh_test_http_t gh_test_http(const char *url, const gh_test_http_req_t *req);
 void gh_test_http_clear(gh_test_http_t *r);
 
+/* n GETs of url with `token` at once (libcurl's multi interface, at most
+ * 64): how many answers `ok` (status, body parsed as JSON or NULL, ctx)
+ * accepted. */
+int gh_test_http_concurrent(const char *url, const char *token, int n,
+                            int (*ok)(long status, json_t *body, void *ctx),
+                            void *ctx);
+
 /* The JSON error's code and message ({"error": {...}}); NULL / "" when
  * the answer is not one. Borrowed from r. */
 const char *gh_test_http_code(const gh_test_http_t *r);
