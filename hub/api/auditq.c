@@ -18,6 +18,7 @@
 #include "api_int.h"
 #include "audit.h"
 #include "gridhub/log.h"
+#include "gridhub/shutdown.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
 
@@ -131,11 +132,7 @@ gh__api_auditq_t *gh__api_auditq_new(const char *conninfo, char *errstr,
     pthread_mutex_init(&q->lock, NULL);
     pthread_cond_init(&q->work, NULL);
     pthread_cond_init(&q->done, NULL);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&q->thread, NULL, run, q);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = gh_shutdown_thread_create(&q->thread, run, q);
     if (rc) {
         gh_seterr(errstr, errstr_size, GH_ERR_IO,
                   "cannot start the audit writer: %s", strerror(rc));

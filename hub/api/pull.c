@@ -671,11 +671,7 @@ gh__api_feeder_t *gh__api_feeder_new(const gh_conf_t *conf,
     pthread_cond_init(&f->cond, NULL);
     /* The thread, and the Kafka threads it starts, must not take the
      * signals meant for the main thread's shutdown handling. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&f->thread, NULL, run, f);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = gh_shutdown_thread_create(&f->thread, run, f);
     if (rc) {
         gh_seterr(errstr, errstr_size, GH_ERR_IO,
                   "cannot start the feed thread: %s", strerror(rc));

@@ -20,6 +20,7 @@
 #include "audit.h"
 #include "gridhub/listen.h"
 #include "gridhub/log.h"
+#include "gridhub/shutdown.h"
 #include "gridhub/norm.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
@@ -803,9 +804,8 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
     tls[nt] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     /* The HTTP thread must not take the signals meant for the main
      * thread's shutdown handling. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    sigset_t old;
+    gh_shutdown_mask_signals(&old);
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
             MHD_ALLOW_SUSPEND_RESUME | (la.ipv6 ? MHD_USE_IPv6 : 0) |

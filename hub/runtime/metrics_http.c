@@ -16,6 +16,7 @@
 
 #include "gridhub/listen.h"
 #include "gridhub/log.h"
+#include "gridhub/shutdown.h"
 #include "metrics_int.h"
 
 struct gh__metrics_http {
@@ -90,9 +91,8 @@ gh_err_t gh_metrics_serve(gh_metrics_t *m, const char *listen, char *errstr,
                          "metrics.listen: %s", why);
     /* The HTTP thread must not take the signals meant for the main
      * thread's shutdown handling: it inherits a full mask. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    sigset_t old;
+    gh_shutdown_mask_signals(&old);
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
             (a.ipv6 ? MHD_USE_IPv6 : 0),

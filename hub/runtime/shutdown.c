@@ -93,16 +93,27 @@ void gh_shutdown_install(const char *name, int64_t timeout_ms) {
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* The watchdog must not take the signals meant for the main thread. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t t;
-    if (pthread_create(&t, NULL, watchdog, NULL) == 0)
+    int rc = gh_shutdown_thread_create(&t, watchdog, NULL);
+    if (rc == 0)
         pthread_detach(t);
     else
         gh_log_warn(name, "cannot start the shutdown watchdog: %s",
-                    strerror(errno));
+                    strerror(rc));
+}
+
+void gh_shutdown_mask_signals(sigset_t *old) {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, old);
+}
+
+int gh_shutdown_thread_create(pthread_t *t, void *(*fn)(void *), void *arg) {
+    sigset_t old;
+    gh_shutdown_mask_signals(&old);
+    int rc = pthread_create(t, NULL, fn, arg);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
 }
 
 int gh_shutdown_requested(void) {

@@ -20,6 +20,8 @@
 #ifndef GRIDHUB_SHUTDOWN_H
 #define GRIDHUB_SHUTDOWN_H
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "gridhub/conf.h"
@@ -54,6 +56,16 @@ enum {
  * again once the configuration is read. `component` (static string) names
  * the process in the watchdog's log line. */
 void gh_shutdown_install(const char *component, int64_t timeout_ms);
+
+/* Blocks every signal in the calling thread, so that the threads it
+ * starts meanwhile (libraries' included) leave SIGTERM and SIGINT to the
+ * main thread's handling; *old receives the mask to put back with
+ * pthread_sigmask(SIG_SETMASK, old, NULL). */
+void gh_shutdown_mask_signals(sigset_t *old);
+
+/* pthread_create of a thread that takes no signal (nor do the threads it
+ * starts). Returns pthread_create's result. */
+int gh_shutdown_thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* Non-zero once a stop was requested (signal or gh_shutdown_request()). */
 int gh_shutdown_requested(void);
