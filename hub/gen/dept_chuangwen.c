@@ -48,11 +48,11 @@ static void volunteers(gh_gen_t *g, uint32_t gi) {
         uint32_t k = gh_gen_rng_below(&g->rng, 100);
         int fw = gh_gen_err_draw(&g->errs, &g->rng, D, GH_GEN_ERR_FULLWIDTH);
         if (fw)
-            snprintf(sex, sizeof(sex), "%s", p->sex == 1 ? "Ｍ" : "Ｆ");
+            snprintf(sex, sizeof(sex), "%s", ty.sex == 1 ? "Ｍ" : "Ｆ");
         else
             snprintf(sex, sizeof(sex), "%s",
-                     k < 5 ? (p->sex == 1 ? "m" : "f")
-                           : (p->sex == 1 ? "M" : "F"));
+                     k < 5 ? (ty.sex == 1 ? "m" : "f")
+                           : (ty.sex == 1 ? "M" : "F"));
         double h = (double)gh_gen_rng_below(&g->rng, 4000) / 10.0;
         snprintf(hours, sizeof(hours), "%.1f", h);
         const char *politics = (p->flags & GH_GEN_P_PARTY) ? "党员"

@@ -238,7 +238,7 @@ static void hukou(gh_gen_t *g, uint32_t gi, const place_codes_t *pc) {
             gh_gen_copy_str(t, relation_code(p));
             gh_gen_copy_str(t, ty.name);
             gh_gen_copy_opt(t, cym);
-            gh_gen_copy_str(t, p->sex == 1 ? "1" : "2");
+            gh_gen_copy_str(t, ty.sex == 1 ? "1" : "2");
             gh_gen_copy_str(t, gh_gen_eth(p->eth)->code);
             gh_gen_copy_date(t, ty.birth);
             gh_gen_copy_opt(t, ty.id);
@@ -325,7 +325,7 @@ static void floating(gh_gen_t *g, uint32_t gi, const place_codes_t *pc) {
                                                                      : "01";
             gh_gen_copy_str(t, key);
             gh_gen_copy_str(t, ty.name);
-            gh_gen_copy_str(t, p->sex == 1 ? "1" : "2");
+            gh_gen_copy_str(t, ty.sex == 1 ? "1" : "2");
             gh_gen_copy_str(t, gh_gen_eth(p->eth)->code);
             gh_gen_copy_date(t, ty.birth);
             gh_gen_copy_opt(t, ty.id);

@@ -159,7 +159,7 @@ static void family(gh_gen_t *g, uint32_t gi, uint32_t h) {
         gh_gen_copy_str(t, cybh);
         gh_gen_copy_str(t, jtbh);
         gh_gen_copy_str(t, ty.name);
-        gh_gen_copy_str(t, p->sex == 1 ? "男" : "女");
+        gh_gen_copy_str(t, ty.sex == 1 ? "男" : "女");
         int no_birth = gh_gen_rng_chance(&g->rng, 0.01);
         if (no_birth)
             gh_gen_copy_str(t, "00000000");
@@ -200,8 +200,8 @@ static void family(gh_gen_t *g, uint32_t gi, uint32_t h) {
             }
             if (no_id) {
                 rec.id_number = NULL;
-                rec.errors =
-                    ty.err_name | ty.err_phone | (no_birth ? 0 : ty.err_birth);
+                rec.errors = ty.err_name | ty.err_phone | ty.err_sex |
+                             (no_birth ? 0 : ty.err_birth);
             }
             gh_gen_person_id(p, id18);
             gh_gen_truth_add(g->truth, GH_GEN_TM_JS_JTCY, cybh, id18, &rec);

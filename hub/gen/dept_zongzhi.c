@@ -57,7 +57,7 @@ static void residents(gh_gen_t *g, uint32_t gi) {
         gh_gen_copy_str(t, key);
         gh_gen_copy_str(t, ty.name);
         gh_gen_copy_opt(t, ty.id);
-        gh_gen_copy_str(t, p->sex == 1 ? "1" : "2");
+        gh_gen_copy_str(t, ty.sex == 1 ? "1" : "2");
         gh_gen_copy_date(t, ty.birth);
         gh_gen_copy_opt(t, ty.phone);
         gh_gen_copy_str(t, addr);

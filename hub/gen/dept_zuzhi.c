@@ -69,7 +69,7 @@ static void member_row(gh_gen_t *g, uint32_t gi, uint32_t i, int *emitted) {
     if (!*work && age >= 60) work = "退休";
     gh_gen_copy_str(t, dyid);
     gh_gen_copy_str(t, ty.name);
-    gh_gen_copy_str(t, p->sex == 1 ? "男" : "女");
+    gh_gen_copy_str(t, ty.sex == 1 ? "男" : "女");
     gh_gen_copy_str(t, gh_gen_eth(p->eth)->name);
     gh_gen_copy_date(t, ty.birth);
     gh_gen_copy_opt(t, ty.id);

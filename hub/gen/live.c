@@ -287,7 +287,7 @@ static gh_err_t zz_insert(live_t *l, uint32_t person, const gh_gen_addr_t *a,
     param(l, key);
     param(l, ty.name);
     param(l, ty.id);
-    param(l, p->sex == 1 ? "1" : "2");
+    param(l, ty.sex == 1 ? "1" : "2");
     param_date(l, ty.birth);
     param(l, ty.phone);
     param(l, addr);
@@ -374,7 +374,7 @@ static gh_err_t birth(live_t *l, char *errstr, size_t errstr_size) {
                  : rel == GH_GEN_REL_GRANDSON ? "41"
                                               : "42");
         param(l, ty.name);
-        param(l, sex == 1 ? "1" : "2");
+        param(l, ty.sex == 1 ? "1" : "2");
         param(l, gh_gen_eth(kp->eth)->code);
         param_date(l, born);
         param(l, ty.id);
@@ -543,7 +543,7 @@ static gh_err_t move_in(live_t *l, char *errstr, size_t errstr_size) {
                                 sizeof(station));
             param(l, key);
             param(l, ty.name);
-            param(l, sex == 1 ? "1" : "2");
+            param(l, ty.sex == 1 ? "1" : "2");
             param(l, gh_gen_eth(eth)->code);
             param_date(l, ty.birth);
             param(l, ty.id);

@@ -148,6 +148,33 @@ void gh_gen_name_format(const gh_gen_name_t *n, char *out, size_t size) {
     out[len] = '\0';
 }
 
+int gh_gen_name_drop_char(gh_gen_name_t *n, uint32_t pick) {
+    if (n->pool >= GH_GEN_POOL_MINORITY || n->g2 == GH_GEN_NO_CHAR) return 0;
+    if (pick & 1) n->g1 = n->g2;
+    n->g2 = GH_GEN_NO_CHAR;
+    return 1;
+}
+
+int gh_gen_name_add_char(gh_gen_name_t *n, uint32_t pick) {
+    if (n->pool >= GH_GEN_POOL_MINORITY || n->g2 != GH_GEN_NO_CHAR) return 0;
+    uint32_t size = (uint32_t)gh_gen_pool_size(n->pool);
+    uint8_t c = (uint8_t)((pick & 0xFFFF) % size);
+    /* The pools repeat common characters: skip every copy of the one the
+     * name has (伟伟 is a nickname, not a mistyped 伟). */
+    const char *pool = POOLS[n->pool];
+    for (uint32_t i = 0; i < size && !memcmp(pool + 3 * c, pool + 3 * n->g1, 3);
+         i++)
+        c = (uint8_t)((c + 1) % size);
+    if (!memcmp(pool + 3 * c, pool + 3 * n->g1, 3)) return 0;
+    if (pick & 0x10000) {
+        n->g2 = n->g1;
+        n->g1 = c;
+    } else {
+        n->g2 = c;
+    }
+    return 1;
+}
+
 /* ---- ethnic groups
  * ----------------------------------------------------------- */
 

@@ -79,4 +79,33 @@ int gh_gen_to_traditional(const char *in, char *out, size_t size);
  * (out is a copy). */
 int gh_gen_homophone(gh_gen_rng_t *r, const char *in, char *out, size_t size);
 
+/* ---- issue 14 (fuzzy.c, names.c) */
+
+/* Replaces one character by one whose toneless pinyin differs by one
+ * fuzzy-pinyin merge (n/l, f/h, r/l, an/ang, en/eng, in/ing, ian/iang,
+ * z/zh, c/ch, s/sh; the Xiang ones weigh more), chosen at random among the
+ * characters of the table that have such a neighbour. Returns 1 if it
+ * changed something, 0 if no character has one (out is a copy). */
+int gh_gen_fuzzy_pinyin(gh_gen_rng_t *r, const char *in, char *out,
+                        size_t size);
+/* Toneless pinyin of the character at ch ("lin"; ü as v), NULL if it is
+ * not in the table. */
+const char *gh_gen_pinyin(const char *ch);
+/* The merge ("n/l", "in/ing", ...) that turns syllable a into b, or NULL
+ * if none does. */
+const char *gh_gen_fuzzy_merge(const char *a, const char *b);
+/* The table, for tests: group i's pinyin and (chars) its characters;
+ * NULL past the end. */
+size_t gh_gen_pinyin_count(void);
+const char *gh_gen_pinyin_group(size_t i, const char **chars);
+
+/* Leaves out one of two given-name characters (pick & 1: the first or the
+ * second). Returns 0 (n unchanged) for a one-character given name or a
+ * Uyghur name. */
+int gh_gen_name_drop_char(gh_gen_name_t *n, uint32_t pick);
+/* Adds a character of the name's own pool (pick: which, and bit 16:
+ * before or after) to a one-character given name. Returns 0 (n unchanged)
+ * for a two-character given name or a Uyghur name. */
+int gh_gen_name_add_char(gh_gen_name_t *n, uint32_t pick);
+
 #endif

@@ -23,7 +23,12 @@ enum {
     GH_GEN_STREAM_DEPT = 16, /* + department: its copy of one grid */
     GH_GEN_STREAM_LIVE = 32, /* live mode */
     GH_GEN_STREAM_GUID = 33, /* 组织部 GUIDs (index = person) */
-    GH_GEN_STREAM_TEST = 99  /* unit tests */
+    /* Issue 14's errors: seed = the first 17 digits of the true ID number
+     * (index = department, or GH_GEN_NDEPT for the person's own draws) or
+     * the phone number (index = department). */
+    GH_GEN_STREAM_REAL = 34,
+    GH_GEN_STREAM_REAL_PHONE = 35,
+    GH_GEN_STREAM_TEST = 99 /* unit tests */
 };
 
 /* Seeds `r` for the stream (seed, stream, index). */

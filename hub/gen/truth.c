@@ -502,7 +502,7 @@ void gh_gen_record_of(const gh_gen_typed_t *ty, const gh_gen_person_t *p,
                       gh_gen_record_t *rec) {
     rec->name = ty->name;
     rec->id_number = ty->id;
-    rec->sex = p->sex;
+    rec->sex = ty->sex;
     rec->birth = ty->birth;
     rec->phone = ty->phone;
     rec->address = NULL;
