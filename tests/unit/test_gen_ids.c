@@ -159,6 +159,7 @@ Test(gen_ids, typed_ids_valid_unless_an_error_was_injected) {
 Test(gen_ids, gongan_ids_fit_its_columns) {
     gh_gen_city_t *c = demo_city(0.05);
     gh_gen_errors_t e;
+    memset(&e, 0, sizeof(e));
     for (int k = 0; k < GH_GEN_ERR__COUNT; k++)
         e.rate[k] = 1;
     gh_gen_rng_t r;
