@@ -163,7 +163,12 @@ static void draw(const gh_gen_errors_t *e, gh_gen_rng_t *r, int dept,
                  const int *kinds, size_t n, real_t *x) {
     for (size_t i = 0; i < n; i++) {
         int k = kinds[i];
-        if (gh_gen_err_draw(e, r, dept, k)) x->drawn |= GH_GEN_ERR_BIT(k);
+        /* two_ids: the base rate is drawn once per person
+         * (has_second_id); here only whether this department has the
+         * second number. */
+        double pr = k == GH_GEN_ERR_TWO_IDS ? gh_gen_err_factor(dept, k)
+                                            : gh_gen_err_rate(e, dept, k);
+        if (gh_gen_rng_chance(r, pr)) x->drawn |= GH_GEN_ERR_BIT(k);
         x->arg[k] = gh_gen_rng_next(r);
     }
 }
