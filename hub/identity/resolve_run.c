@@ -251,15 +251,17 @@ static gh_err_t step_cluster(run_t *x) {
                 keep_apart(x, wa, wb);
         }
     }
-    /* Two different valid ID numbers are two people: a cluster never
-     * joins them unless a steward forced it. */
+    /* The batch's clustering (gridhub resolve): two different valid ID
+     * numbers are two people, never joined unless a steward forced it, and
+     * a record fitting two of them equally well is left alone. */
     uint32_t *cl = gh_xcalloc(x->nm + 1, sizeof(uint32_t));
     uint64_t *anchor = gh_xcalloc(x->nm + 1, sizeof(uint64_t));
     for (size_t i = 0; i < x->nm; i++)
         anchor[i] = gh_match_anchor(gh__res_mrec(r, x->members[i]));
-    gh_match_cluster_anchored(x->nm, x->edges, x->ne,
-                              (const uint32_t(*)[2])x->apart, x->na, anchor,
-                              cl);
+    gh_match_cluster_stats_t cs;
+    gh_match_cluster(x->nm, x->edges, &x->ne, (const uint32_t(*)[2])x->apart,
+                     x->na, anchor, cl, &cs);
+    x->st->ambiguous += (long long)cs.ambiguous;
     free(anchor);
     /* clusters, members sorted by (department, source_key) */
     size_t *comp_of_root = gh_xcalloc(x->nm + 1, sizeof(size_t));
