@@ -235,7 +235,9 @@ uint64_t gh_match_block_key(const gh_match_rec_t *r, const char *kind);
 
 typedef struct gh_match_edge {
     uint32_t a, b; /* record indexes */
-    float score;   /* total weight; ordering only */
+    float score;   /* total weight (gh_match_explain_t.total): orders
+                      the unions, and the ambiguity filter compares the
+                      scores of rival links, so it must be that scale */
     uint8_t kind;  /* gh_match_decision_t; GH_MATCH_FORCED for a manual
                       merge, which always holds */
 } gh_match_edge_t;
@@ -282,7 +284,7 @@ typedef struct gh_match_cluster_stats {
  * cluster_of: OUT, caller-owned array of n; receives for each record the
  *   smallest record index of its cluster.
  * st: OUT, may be NULL.
- * The result does not depend on the order of the edges.
+ * cluster_of and st do not depend on the order of the edges.
  */
 void gh_match_cluster(size_t n, gh_match_edge_t *edges, size_t *n_edges,
                       const uint32_t (*apart)[2], size_t n_apart,
