@@ -795,11 +795,11 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
             gh_log_info(LOG,
                         "%lld applied, %lld skipped as replays, %lld dead "
                         "letters; resolution: %lld pairs scored, %lld "
-                        "linked, %lld for review, %lld persons written, "
-                        "%lld ids retired",
+                        "linked, %lld for review, %lld records left "
+                        "ambiguous, %lld persons written, %lld ids retired",
                         h->applied, h->skipped, h->dead, h->rs.pairs,
-                        h->rs.links, h->rs.reviews, h->rs.persons,
-                        h->rs.retired);
+                        h->rs.links, h->rs.reviews, h->rs.ambiguous,
+                        h->rs.persons, h->rs.retired);
             last_stats = gh_now_ms();
         }
     }

@@ -11,8 +11,9 @@
  *  3. loads every record of the persons involved (the changed records'
  *     persons and those they now link to), with the links kept from
  *     earlier batches and the stewards' constraints, and re-clusters them
- *     (gh_match_cluster: forced links first, kept-apart pairs never
- *     joined);
+ *     (gh_match_cluster, as `gridhub resolve` does: forced links first,
+ *     kept-apart pairs and two valid IDs never joined, a record fitting
+ *     two of them left alone);
  *  4. gives each cluster a person id: the oldest id among its records'
  *     persons, where a person split in two stays with the part holding its
  *     oldest record; the other part gets a new id; an id absorbed by a
@@ -48,14 +49,17 @@ extern const gh_conf_prop_t gh_resolver_own_props[];
         GH_CONF_INCLUDE_TABLE(gh_resolver_own_props)
 
 typedef struct gh_resolve_stats {
-    long long records; /* changed records resolved */
-    long long pairs;   /* pairs scored */
-    long long links;   /* of which linked (incl. by ID) */
-    long long reviews; /* of which sent to review (incl. ID conflicts) */
-    long long persons; /* persons written (new version) */
-    long long retired; /* person ids retired (merged or emptied) */
-    long long items;   /* steward items opened or refreshed */
-    long long us[10];  /* time spent per step (1..10 above) */
+    long long records;   /* changed records resolved */
+    long long pairs;     /* pairs scored */
+    long long links;     /* of which linked (incl. by ID) */
+    long long reviews;   /* of which sent to review (incl. ID conflicts) */
+    long long ambiguous; /* records left unlinked (counted per run that
+                            clusters them): they fit two persons with
+                            different valid IDs equally well */
+    long long persons;   /* persons written (new version) */
+    long long retired;   /* person ids retired (merged or emptied) */
+    long long items;     /* steward items opened or refreshed */
+    long long us[10];    /* time spent per step (1..10 above) */
 } gh_resolve_stats_t;
 
 /* `conf` (holding the resolver properties), `feed` and `view` (the full

@@ -54,6 +54,15 @@ static void touch(run_t *x, const char *pid) {
     x->touched[x->ntouched++] = (char *)pid;
 }
 
+/* A link's score as match_edge keeps it (real, written with 4 decimals):
+ * a link found in this run weighs in clustering exactly what it will weigh
+ * when a later run reads it back. */
+static float stored_score(double total) {
+    char t[32];
+    snprintf(t, sizeof(t), "%.4f", total);
+    return strtof(t, NULL);
+}
+
 /* An edge between two members (w indexes). */
 static void edge(run_t *x, long wa, long wb, int kind, float score) {
     if (x->ne == x->cap_e) {
@@ -167,6 +176,63 @@ static void step_score(run_t *x) {
     }
 }
 
+static int would_be_member(const run_t *x, const wrec_t *w) {
+    return !w->deleted &&
+           (w->member || w->changed ||
+            gh__res_in_strs(x->touched, x->ntouched, w->old_pid));
+}
+
+/*
+ * The ambiguity filter of gh_match_cluster leaves a record without a valid
+ * ID alone when it links about as well to two persons with different
+ * valid IDs. The batch sees all of its links; the hub sees the links
+ * between the records it loaded. A record left alone between two
+ * namesakes links to persons the run may not involve: when only one of
+ * them changes, the other one's link would be missing and the record
+ * joined to the one that changed. So the persons that the members
+ * without a valid ID link to (links kept in match_edge, partners with a
+ * valid ID) are involved too. One step is enough: the records pulled in
+ * did not change, and an earlier run that saw their links placed them
+ * where the links among the members put them again.
+ */
+static gh_err_t pull_rivals(run_t *x) {
+    gh_resolver_t *r = x->r;
+    gh_sqlarr_reset(&x->a[0]);
+    for (size_t i = 0; i < r->nw; i++)
+        if (would_be_member(x, &r->w[i]) &&
+            !gh_match_anchor(gh__res_mrec(r, i)))
+            gh_sqlarr_int(&x->a[0], r->w[i].rec_id);
+    if (!x->a[0].n) return GH_OK;
+    gh_sqlarr_reset(&x->a[1]);
+    for (size_t i = 0; i < x->ntouched; i++)
+        gh_sqlarr_text(&x->a[1], x->touched[i]);
+    const char *p[2] = {gh_sqlarr_get(&x->a[0]), gh_sqlarr_get(&x->a[1])};
+    /* id_code 0 and 1: GH_IDNUM_OK and UPGRADED, the valid ones. */
+    PGresult *res = gh_pg_query_what(
+        x->db,
+        "SELECT DISTINCT s.person_id FROM match_edge e JOIN source_person s "
+        "ON s.rec_id = CASE WHEN e.a = ANY($1::bigint[]) THEN e.b ELSE e.a "
+        "END WHERE e.kind IN (2, 3) AND (e.a = ANY($1::bigint[]) OR e.b = "
+        "ANY($1::bigint[])) AND NOT s.deleted AND s.id_code IN (0, 1) AND "
+        "s.person_id IS NOT NULL AND s.person_id <> ALL($2::text[])",
+        2, p, "read rival persons", x->errstr, x->errstr_size);
+    if (!res) return pgerr(x);
+    gh__res_keep(r, res);
+    if (!PQntuples(res)) return GH_OK;
+    gh_sqlarr_reset(&x->a[1]);
+    for (int i = 0; i < PQntuples(res); i++) {
+        touch(x, PQgetvalue(res, i, 0));
+        gh_sqlarr_text(&x->a[1], PQgetvalue(res, i, 0));
+    }
+    x->ntouched = gh__res_uniq_strs(x->touched, x->ntouched);
+    return gh__res_load_rows(r, x->db,
+                             "SELECT " REC_COLS " FROM source_person WHERE "
+                             "person_id = ANY($1::text[]) AND NOT deleted",
+                             gh_sqlarr_get(&x->a[1]), 0,
+                             "read rival persons' records", x->errstr,
+                             x->errstr_size);
+}
+
 /* 4. The persons involved and all their live records: the members. */
 static gh_err_t step_persons(run_t *x, const char *const *persons,
                              size_t npersons) {
@@ -191,13 +257,13 @@ static gh_err_t step_persons(run_t *x, const char *const *persons,
             x->errstr_size);
         if (e) return e;
     }
+    gh_err_t e = pull_rivals(x);
+    if (e) return e;
     x->members = gh_xcalloc(r->nw + 1, sizeof(size_t));
     x->mi_of = gh_xcalloc(r->nw + 1, sizeof(size_t));
     for (size_t i = 0; i < r->nw; i++) {
         wrec_t *w = &r->w[i];
-        w->member = !w->deleted &&
-                    (w->member || w->changed ||
-                     gh__res_in_strs(x->touched, x->ntouched, w->old_pid));
+        w->member = would_be_member(x, w);
         if (w->member) {
             x->mi_of[i] = x->nm;
             x->members[x->nm++] = i;
@@ -213,7 +279,7 @@ static gh_err_t step_cluster(run_t *x) {
     for (size_t i = 0; i < x->nfr; i++)
         if (x->fr[i].kind == GH_MATCH_LINK || x->fr[i].kind == GH_MATCH_LINK_ID)
             edge(x, gh__res_find(r, x->fr[i].a), gh__res_find(r, x->fr[i].b),
-                 x->fr[i].kind, (float)x->fr[i].score);
+                 x->fr[i].kind, stored_score(x->fr[i].score));
     if (x->nm) {
         gh_sqlarr_reset(&x->a[0]);
         for (size_t i = 0; i < x->nm; i++)
@@ -244,22 +310,24 @@ static gh_err_t step_cluster(run_t *x) {
                 continue;
             if (is_link)
                 edge(x, wa, wb, (int)gh__res_ival(res, row, 2, 2),
-                     (float)strtod(PQgetvalue(res, row, 3), NULL));
+                     strtof(PQgetvalue(res, row, 3), NULL));
             else if (!strcmp(PQgetvalue(res, row, 2), "merge"))
                 edge(x, wa, wb, GH_MATCH_FORCED, 0);
             else
                 keep_apart(x, wa, wb);
         }
     }
-    /* Two different valid ID numbers are two people: a cluster never
-     * joins them unless a steward forced it. */
+    /* The batch's clustering (gridhub resolve): two different valid ID
+     * numbers are two people, never joined unless a steward forced it, and
+     * a record fitting two of them equally well is left alone. */
     uint32_t *cl = gh_xcalloc(x->nm + 1, sizeof(uint32_t));
     uint64_t *anchor = gh_xcalloc(x->nm + 1, sizeof(uint64_t));
     for (size_t i = 0; i < x->nm; i++)
         anchor[i] = gh_match_anchor(gh__res_mrec(r, x->members[i]));
-    gh_match_cluster_anchored(x->nm, x->edges, x->ne,
-                              (const uint32_t(*)[2])x->apart, x->na, anchor,
-                              cl);
+    gh_match_cluster_stats_t cs;
+    gh_match_cluster(x->nm, x->edges, &x->ne, (const uint32_t(*)[2])x->apart,
+                     x->na, anchor, cl, &cs);
+    x->st->ambiguous += (long long)cs.ambiguous;
     free(anchor);
     /* clusters, members sorted by (department, source_key) */
     size_t *comp_of_root = gh_xcalloc(x->nm + 1, sizeof(size_t));

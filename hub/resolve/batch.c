@@ -1,7 +1,8 @@
 /*
  * gh_match_resolve: index, score every candidate pair on all threads
- * (keeping only the links), set aside records that fit two persons, and
- * cluster with valid ID numbers as anchors.
+ * (keeping only the links), and cluster them with valid ID numbers as
+ * anchors (gh_match_cluster, which also sets aside records that fit two
+ * persons, exactly as the hub does).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,87 +45,6 @@ static void on_pair(void *wctx, uint32_t a, uint32_t b) {
         w->edges = gh_xrealloc(w->edges, w->cap * sizeof(*w->edges));
     }
     w->edges[w->nedges++] = (gh_match_edge_t){a, b, (float)ex.total, d};
-}
-
-/* Two persons' links within this many bits of each other are a tie. */
-#define AMBIGUITY_BITS 2.0
-
-typedef struct cand {
-    uint32_t rec; /* the record without a valid ID */
-    float score;
-    uint64_t anchor; /* the partner's */
-} cand_t;
-
-static int cand_cmp(const void *pa, const void *pb) {
-    const cand_t *a = pa, *b = pb;
-    if (a->rec != b->rec) return a->rec < b->rec ? -1 : 1;
-    return a->score > b->score ? -1 : a->score < b->score;
-}
-
-/*
- * A record without a valid ID (a child's 计生 row) that links about as
- * well to two persons with different valid IDs (two children of one name
- * born the same day) cannot be placed: linking it to either is a coin
- * toss, and linking it to both would merge them. Its links to records
- * with a valid ID are dropped (the steward's review list has the pairs).
- * Returns the number of such records; edges are filtered in place.
- */
-static size_t drop_ambiguous(const uint64_t *anchor, gh_match_edge_t *edges,
-                             size_t *n_edges) {
-    size_t nc = 0, cap = 1024;
-    cand_t *c = gh_xmalloc(cap * sizeof(*c));
-    for (size_t i = 0; i < *n_edges; i++) {
-        const gh_match_edge_t *e = &edges[i];
-        uint64_t aa = anchor[e->a], ab = anchor[e->b];
-        if (!aa == !ab) continue;
-        if (nc == cap) {
-            cap *= 2;
-            c = gh_xrealloc(c, cap * sizeof(*c));
-        }
-        c[nc++] =
-            aa ? (cand_t){e->b, e->score, aa} : (cand_t){e->a, e->score, ab};
-    }
-    qsort(c, nc, sizeof(*c), cand_cmp);
-    /* Records to cut loose, sorted (c is sorted by record). */
-    size_t nbad = 0;
-    uint32_t *bad = gh_xmalloc((nc ? nc : 1) * sizeof(*bad));
-    for (size_t i = 0; i < nc;) {
-        size_t j = i + 1;
-        while (j < nc && c[j].rec == c[i].rec)
-            j++;
-        /* c[i] is the best; is another anchor close behind? */
-        for (size_t k = i + 1; k < j; k++)
-            if (c[k].anchor != c[i].anchor &&
-                c[k].score >= c[i].score - AMBIGUITY_BITS) {
-                bad[nbad++] = c[i].rec;
-                break;
-            }
-        i = j;
-    }
-    free(c);
-    if (nbad) {
-        size_t k = 0;
-        for (size_t i = 0; i < *n_edges; i++) {
-            const gh_match_edge_t *e = &edges[i];
-            uint32_t x = anchor[e->a] ? e->b : e->a;
-            int drop = !anchor[e->a] != !anchor[e->b];
-            if (drop) {
-                size_t lo = 0, hi = nbad;
-                while (lo < hi) {
-                    size_t mid = (lo + hi) / 2;
-                    if (bad[mid] < x)
-                        lo = mid + 1;
-                    else
-                        hi = mid;
-                }
-                drop = lo < nbad && bad[lo] == x;
-            }
-            if (!drop) edges[k++] = *e;
-        }
-        *n_edges = k;
-    }
-    free(bad);
-    return nbad;
 }
 
 gh_err_t gh_match_resolve(const gh_match_model_t *m, const gh_match_set_t *set,
@@ -181,9 +101,10 @@ gh_err_t gh_match_resolve(const gh_match_model_t *m, const gh_match_set_t *set,
     uint64_t *anchor = gh_xmalloc((n ? n : 1) * sizeof(*anchor));
     for (size_t i = 0; i < n; i++)
         anchor[i] = gh_match_anchor(gh_match_set_get(set, i));
-    st->ambiguous = drop_ambiguous(anchor, edges, &total);
-    st->kept_apart =
-        gh_match_cluster_anchored(n, edges, total, NULL, 0, anchor, cluster_of);
+    gh_match_cluster_stats_t cs;
+    gh_match_cluster(n, edges, &total, NULL, 0, anchor, cluster_of, &cs);
+    st->ambiguous = cs.ambiguous;
+    st->kept_apart = cs.kept_apart;
     free(anchor);
     int64_t t3 = gh_now_us();
     st->block_s = (double)(t1 - t0) / 1e6;

@@ -1,6 +1,8 @@
 /*
- * Clustering: union-find over the link edges, strongest first, refusing a
- * union that would put a kept-apart pair into one cluster.
+ * Clustering (gh_match_cluster, the one clustering of the batch and the
+ * hub): the ambiguity filter, then union-find over the link edges,
+ * strongest first, refusing a union that would put a kept-apart pair into
+ * one cluster.
  *
  * Each cluster root owns the list of records its members must stay apart
  * from (both directions are listed), merged small-to-large, so checking a
@@ -110,23 +112,16 @@ static int edge_cmp(const void *pa, const void *pb) {
     return a->b < b->b ? -1 : a->b > b->b;
 }
 
-size_t gh_match_cluster(size_t n, const gh_match_edge_t *edges, size_t n_edges,
-                        const uint32_t (*apart)[2], size_t n_apart,
-                        uint32_t *cluster_of) {
-    return gh_match_cluster_anchored(n, edges, n_edges, apart, n_apart, NULL,
-                                     cluster_of);
-}
-
 uint64_t gh_match_anchor(const gh_match_rec_t *r) {
     if (!gh_idnum_is_valid(r->id_status) || !r->id_number[0]) return 0;
     uint64_t h = gh__match_hash(r->id_number, 18, 0xa11c);
     return h ? h : 1;
 }
 
-size_t gh_match_cluster_anchored(size_t n, const gh_match_edge_t *edges,
-                                 size_t n_edges, const uint32_t (*apart)[2],
-                                 size_t n_apart, const uint64_t *anchor,
-                                 uint32_t *cluster_of) {
+/* Union-find over the edges; returns the number refused. */
+static size_t cluster(size_t n, const gh_match_edge_t *edges, size_t n_edges,
+                      const uint32_t (*apart)[2], size_t n_apart,
+                      const uint64_t *anchor, uint32_t *cluster_of) {
     uf_t u = {0};
     if (anchor) {
         u.anchor = gh_xmalloc((n ? n : 1) * sizeof(*u.anchor));
@@ -200,4 +195,130 @@ size_t gh_match_cluster_anchored(size_t n, const gh_match_edge_t *edges,
     free(u.size);
     free(u.anchor);
     return skipped;
+}
+
+/* ---- the ambiguity filter ---------------------------------------------- */
+
+/* Two anchors' links within this many bits of each other are a tie. */
+#define AMBIGUITY_BITS 2.0
+
+typedef struct cand {
+    uint32_t rec; /* the record without an anchor */
+    float score;
+    uint64_t anchor; /* the partner's */
+} cand_t;
+
+static int cand_cmp(const void *pa, const void *pb) {
+    const cand_t *a = pa, *b = pb;
+    if (a->rec != b->rec) return a->rec < b->rec ? -1 : 1;
+    return a->score > b->score ? -1 : a->score < b->score;
+}
+
+static uint64_t pair_key(uint32_t a, uint32_t b) {
+    return a < b ? (uint64_t)a << 32 | b : (uint64_t)b << 32 | a;
+}
+
+static int u64_cmp(const void *pa, const void *pb) {
+    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+    return a < b ? -1 : a > b;
+}
+
+static int in_sorted(const uint64_t *v, size_t n, uint64_t x) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && v[lo] == x;
+}
+
+/* A probabilistic or ID link (not forced) between an anchored record and
+ * one without an anchor, both < n. */
+static int cross_link(size_t n, const uint64_t *anchor,
+                      const gh_match_edge_t *e) {
+    if (e->kind != GH_MATCH_LINK && e->kind != GH_MATCH_LINK_ID) return 0;
+    if (e->a >= n || e->b >= n) return 0;
+    return !anchor[e->a] != !anchor[e->b];
+}
+
+/*
+ * Step 1 of gh_match_cluster. A forced edge is a steward's decision, not
+ * evidence: it neither makes a record ambiguous nor is dropped (it holds
+ * whatever the filter says). A link between a kept-apart pair is no
+ * candidate either, or keeping a record apart from one of two namesakes
+ * would leave it stuck between them. Returns the number of records cut
+ * loose; edges are filtered in place, in order.
+ */
+static size_t drop_ambiguous(size_t n, const uint64_t *anchor,
+                             gh_match_edge_t *edges, size_t *n_edges,
+                             const uint32_t (*apart)[2], size_t n_apart) {
+    uint64_t *ap = NULL;
+    if (n_apart) {
+        ap = gh_xmalloc(n_apart * sizeof(*ap));
+        for (size_t i = 0; i < n_apart; i++)
+            ap[i] = pair_key(apart[i][0], apart[i][1]);
+        qsort(ap, n_apart, sizeof(*ap), u64_cmp);
+    }
+    size_t nc = 0, cap = 1024;
+    cand_t *c = gh_xmalloc(cap * sizeof(*c));
+    for (size_t i = 0; i < *n_edges; i++) {
+        const gh_match_edge_t *e = &edges[i];
+        if (!cross_link(n, anchor, e)) continue;
+        if (ap && in_sorted(ap, n_apart, pair_key(e->a, e->b))) continue;
+        if (nc == cap) {
+            cap *= 2;
+            c = gh_xrealloc(c, cap * sizeof(*c));
+        }
+        uint64_t aa = anchor[e->a], ab = anchor[e->b];
+        c[nc++] =
+            aa ? (cand_t){e->b, e->score, aa} : (cand_t){e->a, e->score, ab};
+    }
+    free(ap);
+    qsort(c, nc, sizeof(*c), cand_cmp);
+    /* Records to cut loose, sorted (c is sorted by record). */
+    size_t nbad = 0;
+    uint64_t *bad = gh_xmalloc((nc ? nc : 1) * sizeof(*bad));
+    for (size_t i = 0; i < nc;) {
+        size_t j = i + 1;
+        while (j < nc && c[j].rec == c[i].rec)
+            j++;
+        /* c[i] is the best; is another anchor close behind? */
+        for (size_t k = i + 1; k < j; k++)
+            if (c[k].anchor != c[i].anchor &&
+                c[k].score >= c[i].score - AMBIGUITY_BITS) {
+                bad[nbad++] = c[i].rec;
+                break;
+            }
+        i = j;
+    }
+    free(c);
+    if (nbad) {
+        size_t k = 0;
+        for (size_t i = 0; i < *n_edges; i++) {
+            const gh_match_edge_t *e = &edges[i];
+            if (!cross_link(n, anchor, e) ||
+                !in_sorted(bad, nbad, anchor[e->a] ? e->b : e->a))
+                edges[k++] = *e;
+        }
+        *n_edges = k;
+    }
+    free(bad);
+    return nbad;
+}
+
+void gh_match_cluster(size_t n, gh_match_edge_t *edges, size_t *n_edges,
+                      const uint32_t (*apart)[2], size_t n_apart,
+                      const uint64_t *anchor, uint32_t *cluster_of,
+                      gh_match_cluster_stats_t *st) {
+    gh_match_cluster_stats_t local;
+    if (!st) st = &local;
+    memset(st, 0, sizeof(*st));
+    if (anchor)
+        st->ambiguous =
+            drop_ambiguous(n, anchor, edges, n_edges, apart, n_apart);
+    st->kept_apart =
+        cluster(n, edges, *n_edges, apart, n_apart, anchor, cluster_of);
 }

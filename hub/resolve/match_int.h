@@ -12,7 +12,8 @@
  *   em.c       training: m and lambda by EM, u corrected for matches
  *   block.c    blocking keys
  *   index.c    block index and parallel candidate-pair enumeration
- *   cluster.c  union-find clustering with kept-apart pairs and anchors
+ *   cluster.c  gh_match_cluster: the ambiguity filter, then union-find
+ *              with kept-apart pairs and anchors (batch and hub)
  *   batch.c    gh_match_resolve
  *   eval.c     pairwise precision and recall against a ground truth
  */

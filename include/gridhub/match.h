@@ -16,8 +16,9 @@
  *    weight, a decision (link / review / none, by thresholds) and, on
  *    request, the per-field evidence (the score's waterfall).
  *  - gh_match_cluster() turns links into clusters honouring kept-apart
- *    pairs and forced (manual) links (and, with anchors, never joining
- *    two valid ID numbers).
+ *    pairs and forced (manual) links, never joining two valid ID numbers
+ *    and leaving a record that fits two of them equally well alone; it is
+ *    the only clustering, for the batch and the hub alike.
  *  - gh_match_resolve() does it all for a whole set; gh_match_evaluate()
  *    scores a clustering against a ground truth.
  * The model is described in docs/identity.md.
@@ -234,38 +235,61 @@ uint64_t gh_match_block_key(const gh_match_rec_t *r, const char *kind);
 
 typedef struct gh_match_edge {
     uint32_t a, b; /* record indexes */
-    float score;   /* total weight; ordering only */
+    float score;   /* total weight (gh_match_explain_t.total): orders
+                      the unions, and the ambiguity filter compares the
+                      scores of rival links, so it must be that scale */
     uint8_t kind;  /* gh_match_decision_t; GH_MATCH_FORCED for a manual
                       merge, which always holds */
 } gh_match_edge_t;
 
 #define GH_MATCH_FORCED 100
 
-/*
- * Clusters `n` records: edges of kind LINK, LINK_ID and FORCED join their
- * ends (FORCED first, then by descending score, ties by record indexes),
- * except that an edge joining two clusters that contain a kept-apart pair
- * (`apart`, pairs of record indexes) is skipped. Other kinds are ignored.
- * cluster_of: OUT, caller-owned array of n; receives for each record the
- * smallest record index of its cluster.
- * Returns the number of edges skipped because of kept-apart pairs.
- */
-size_t gh_match_cluster(size_t n, const gh_match_edge_t *edges, size_t n_edges,
-                        const uint32_t (*apart)[2], size_t n_apart,
-                        uint32_t *cluster_of);
+/* What gh_match_cluster set aside. */
+typedef struct gh_match_cluster_stats {
+    size_t ambiguous;  /* records without an anchor that link about as well
+                          to two different anchors: their links to
+                          anchored records were dropped */
+    size_t kept_apart; /* non-forced edges refused: they would have put a
+                          kept-apart pair, or two different anchors, into
+                          one cluster */
+} gh_match_cluster_stats_t;
 
 /*
- * As gh_match_cluster, and a non-forced edge is also skipped (and counted)
- * when the two clusters carry different anchors. anchor: NULL, or n
- * values: an identity the record is known to carry, 0 for none;
- * gh_match_anchor() gives the valid ID number's (two different numbers
- * that both pass the check character are two people, whatever their names
- * say).
+ * The engine's one clustering, used by gh_match_resolve (batch) and by the
+ * hub's incremental resolution alike, so both cluster the same edges the
+ * same way.
+ *
+ * Clusters `n` records in two steps:
+ *  1. Ambiguity filter (needs anchors): a record without an anchor whose
+ *     links (LINK, LINK_ID) to records of two different anchors score
+ *     within 2 bits of each other cannot be placed (a 计生 row of a child
+ *     without ID that fits two children of one name born the same day):
+ *     joining either is a coin toss, joining both would merge two people.
+ *     All its links to anchored records are dropped. FORCED edges are never
+ *     dropped and are not candidates; neither is a link between a
+ *     kept-apart pair (the steward already ruled it out).
+ *  2. Union-find: edges of kind LINK, LINK_ID and FORCED join their ends
+ *     (FORCED first, then by descending score, ties by record indexes);
+ *     a non-forced edge is refused (and counted) when it would put a
+ *     kept-apart pair (`apart`, pairs of record indexes) into one cluster
+ *     or join two clusters carrying different anchors. Other kinds, and
+ *     edges naming a record >= n, are ignored.
+ * edges: caller-owned, FILTERED IN PLACE: on return edges[0..*n_edges)
+ *   are the edges the clustering saw, the dropped ones removed and the
+ *   others in their original order; the rest of the array is unspecified.
+ * anchor: NULL (no anchors: step 1 does nothing), or n values: an identity
+ *   the record is known to carry, 0 for none; gh_match_anchor() gives the
+ *   valid ID number's (two different numbers that both pass the check
+ *   character are two people, whatever their names say). Not modified.
+ * cluster_of: OUT, caller-owned array of n; receives for each record the
+ *   smallest record index of its cluster.
+ * st: OUT, may be NULL.
+ * cluster_of and st do not depend on the order of the edges.
  */
-size_t gh_match_cluster_anchored(size_t n, const gh_match_edge_t *edges,
-                                 size_t n_edges, const uint32_t (*apart)[2],
-                                 size_t n_apart, const uint64_t *anchor,
-                                 uint32_t *cluster_of);
+void gh_match_cluster(size_t n, gh_match_edge_t *edges, size_t *n_edges,
+                      const uint32_t (*apart)[2], size_t n_apart,
+                      const uint64_t *anchor, uint32_t *cluster_of,
+                      gh_match_cluster_stats_t *st);
 
 /* A record's anchor: a non-zero hash of its ID number when the number is
  * valid (GH_IDNUM_OK or UPGRADED), else 0. */
@@ -289,8 +313,9 @@ typedef struct gh_match_batch_stats {
 } gh_match_batch_stats_t;
 
 /* Block, score and cluster the whole set: cluster_of as for
- * gh_match_cluster (caller-owned array of gh_match_set_count(set)), with
- * valid ID numbers as anchors. Uses up to 8 threads (the online CPUs);
+ * gh_match_cluster (caller-owned array of gh_match_set_count(set)), its
+ * links as edges (scored as (float) of the total weight) and valid ID
+ * numbers as anchors. Uses up to 8 threads (the online CPUs);
  * the result does not depend on their number. */
 gh_err_t gh_match_resolve(const gh_match_model_t *m, const gh_match_set_t *set,
                           uint32_t *cluster_of, gh_match_batch_stats_t *st,

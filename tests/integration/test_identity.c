@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gridhub/conf.h"
+#include "gridhub/match.h"
 #include "gridhub/util.h"
 #include "harness.h"
 #include "pipeline.h"
@@ -341,4 +343,210 @@ Test(identity, review_keep_apart_choose) {
     free(item);
     free(p1);
     free(p2);
+}
+
+/* ---- the hub clusters as `gridhub resolve` does --------------------------
+ */
+
+/* A department row as this test writes it; NULL columns are NULL. */
+typedef struct row {
+    const char *key, *name;
+    char id[19]; /* "" for none */
+    const char *sex, *birth, *phone, *addr;
+} row_t;
+
+static void insert(gh_test_stack_t *s, const row_t *r) {
+    char id[24], phone[40], addr[256];
+    snprintf(id, sizeof(id), r->id[0] ? "'%s'" : "NULL", r->id);
+    snprintf(phone, sizeof(phone), r->phone ? "'%s'" : "NULL", r->phone);
+    snprintf(addr, sizeof(addr), r->addr ? "'%s'" : "NULL", r->addr);
+    gh_test_exec(s->dept,
+                 "INSERT INTO zz_syrk (rkbh, xm, gmsfhm, xb, csrq, lxdh, jzdz, "
+                 "wgbm, bz, gxsj) VALUES ('%s', '%s', %s, '%s', '%s', %s, %s, "
+                 "'G1', 'remark', clock_timestamp())",
+                 r->key, r->name, id, r->sex, r->birth, phone, addr);
+}
+
+/* The model both sides use, pinned: every m, u and lambda of the built-in
+ * priors as match.pin.* properties, no EM in the hub and no term
+ * frequencies (the hub counts names as records arrive, so a pair scored
+ * early weighs its names differently from the batch, which counts the
+ * whole input first). A difference in the clusters can then only come
+ * from the clustering. Returns a NULL-terminated list of key=value
+ * strings (free with free_props). */
+static char **pinned_model_props(void) {
+    char err[256];
+    gh_match_model_t *m = gh_match_model_new(NULL, err, sizeof(err));
+    cr_assert_not_null(m, "%s", err);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    gh_match_model_write(m, f);
+    fclose(f);
+    gh_match_model_destroy(m);
+    size_t n = 0;
+    char **props = gh_xcalloc(64, sizeof(char *));
+    props[n++] = gh_xstrdup("match.em.on.start=false");
+    props[n++] = gh_xstrdup("match.tf.enabled=false");
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save))
+        if (l[0] != '#') {
+            cr_assert_lt(n, 63);
+            props[n++] = gh_xstrdup(l);
+        }
+    free(text);
+    return props;
+}
+
+static void free_props(char **props) {
+    for (size_t i = 0; props[i]; i++)
+        free(props[i]);
+    free(props);
+}
+
+/* The batch engine (gh_match_resolve) on `rows` with the model of
+ * `props`: cluster_of per row. Returns the number of ambiguous records. */
+static size_t batch_clusters(char *const *props, const row_t *rows, size_t n,
+                             uint32_t *cluster_of) {
+    static const gh_conf_prop_t table[] = {GH_MATCH_CONF_PROPS, GH_CONF_END};
+    char err[256];
+    gh_conf_t *c = gh_conf_new("test", table);
+    for (size_t i = 0; props[i]; i++) {
+        char *kv = gh_xstrdup(props[i]), *eq = strchr(kv, '=');
+        *eq = '\0';
+        if (strcmp(kv, "match.em.on.start")) /* a hub property */
+            cr_assert_eq(gh_conf_set(c, "test", kv, eq + 1, err, sizeof(err)),
+                         GH_OK, "%s", err);
+        free(kv);
+    }
+    gh_match_model_t *m = gh_match_model_new(c, err, sizeof(err));
+    cr_assert_not_null(m, "%s", err);
+    gh_match_set_t *set = gh_match_set_new();
+    for (size_t i = 0; i < n; i++) {
+        /* As the test mapping gives them to the hub: codes.xb. */
+        gh_match_raw_t raw = {
+            .department = "test",
+            .source_key = rows[i].key,
+            .name = rows[i].name,
+            .id_number = rows[i].id[0] ? rows[i].id : NULL,
+            .sex = !strcmp(rows[i].sex, "1")   ? "MALE"
+                   : !strcmp(rows[i].sex, "2") ? "FEMALE"
+                                               : "UNKNOWN",
+            .birth_date = rows[i].birth,
+            .phone = rows[i].phone,
+            .address = rows[i].addr,
+        };
+        gh_match_set_add_raw(set, &raw);
+    }
+    gh_match_batch_stats_t st;
+    cr_assert_eq(gh_match_resolve(m, set, cluster_of, &st, err, sizeof(err)),
+                 GH_OK, "%s", err);
+    gh_match_set_destroy(set);
+    gh_match_model_destroy(m);
+    gh_conf_destroy(c);
+    return st.ambiguous;
+}
+
+/* Asserts that the hub's persons partition `rows` as the batch's clusters
+ * do: two rows share a person exactly when they share a cluster. */
+static void assert_same_partition(const char *stage, const row_t *rows,
+                                  size_t n, const uint32_t *cluster_of) {
+    char **pid = gh_xcalloc(n, sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+        pid[i] = pid_of(rows[i].key);
+        cr_assert_not_null(pid[i], "%s: %s has no person", stage, rows[i].key);
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            int hub = !strcmp(pid[i], pid[j]);
+            int batch = cluster_of[i] == cluster_of[j];
+            cr_assert_eq(hub, batch,
+                         "%s: the hub puts %s and %s %s, the batch %s", stage,
+                         rows[i].key, rows[j].key, hub ? "together" : "apart",
+                         batch ? "together" : "apart");
+        }
+    for (size_t i = 0; i < n; i++)
+        free(pid[i]);
+    free(pid);
+}
+
+/*
+ * The same records, the same pinned model: the hub's persons are the
+ * batch's clusters. The records hold a 计生 row of a boy without ID (J)
+ * whose name, sex and birth date fit two boys with valid IDs (A, B) equally
+ * well: both paths leave it alone. Then only A changes: the hub, which
+ * re-clusters the persons involved, must still see J's link to B.
+ */
+Test(identity, hub_clusters_as_batch, .timeout = 300) {
+    row_t rows[] = {
+        /* Two boys of one name born the same day, twice each. */
+        {"A1", "张铭宸", "", "1", "2012-07-06", NULL, "大塘小区6栋1单元502"},
+        {"A2", "张铭宸", "", "1", "2012-07-06", "13800000012",
+         "大塘小区6栋1单元502"},
+        {"B1", "张铭宸", "", "1", "2012-07-06", NULL, "牛角村27组20号"},
+        {"B2", "张铭宸", "", "1", "2012-07-06", NULL, "牛角村27组20号"},
+        /* ... and the 计生 row that fits both. */
+        {"J", "张铭宸", "", "1", "2012-07-06", NULL, NULL},
+        /* A girl without ID who fits one of two namesakes far better
+         * (phone and flat): linked to her. */
+        {"D1", "李梓萱", "", "2", "2015-03-02", "13700008888",
+         "童家社区8栋302"},
+        {"E1", "李梓萱", "", "2", "2015-03-02", "13700009999",
+         "冷水江市锡矿山2号"},
+        {"K", "李梓萱", "", "2", "2015-03-02", "13700008888", "童家社区8栋302"},
+        /* Ordinary duplicates: a homophone typo without ID, a
+         * traditional, full-width copy; two different 王伟. */
+        {"H1", "王建国", "", "1", "1970-03-04", "13800000001",
+         "大塘小区3栋2单元501"},
+        {"H2", "王建帼", "", "1", "1970-03-04", "13800000001",
+         "大塘小区3栋2单元501室"},
+        {"T1", "刘德华", "", "1", "1981-07-09", "13900000002",
+         "童家社区5栋101"},
+        {"T2", "劉德華", "", "1", "1981-07-09", "+86 139 0000 0002",
+         "童家社区五栋一零一"},
+        {"C1", "王伟", "", "1", "1985-01-01", "13700000001", "新化县上梅镇1号"},
+        {"C2", "王伟", "", "1", "1990-02-02", "13700000002", "冷水江市2号"},
+    };
+    const size_t n = sizeof(rows) / sizeof(rows[0]);
+    gh_test_make_id18(rows[0].id, 2012, 7, 6, 11); /* A */
+    memcpy(rows[1].id, rows[0].id, 19);
+    gh_test_make_id18(rows[2].id, 2012, 7, 6, 13); /* B */
+    memcpy(rows[3].id, rows[2].id, 19);
+    gh_test_make_id18(rows[5].id, 2015, 3, 2, 22); /* D */
+    gh_test_make_id18(rows[6].id, 2015, 3, 2, 24); /* E */
+    gh_test_make_id18(rows[8].id, 1970, 3, 4, 11);
+    gh_test_make_id18(rows[10].id, 1981, 7, 9, 21);
+
+    char **props = pinned_model_props();
+    uint32_t cl[sizeof(rows) / sizeof(rows[0])];
+    size_t ambiguous = batch_clusters(props, rows, n, cl);
+    /* The batch itself does what the test is about. */
+    cr_assert_eq(ambiguous, 1, "J is the one ambiguous record");
+    cr_assert(cl[4] == 4 && cl[1] == 0 && cl[3] == 2, "J alone, A and B");
+    cr_assert(cl[7] == cl[5] && cl[6] != cl[5], "K with D only");
+    cr_assert(cl[9] == cl[8] && cl[11] == cl[10] && cl[12] != cl[13]);
+
+    gh_test_stack_t *s = start((const char *const *)props);
+    for (size_t i = 0; i < n; i++)
+        insert(s, &rows[i]);
+    gh_test_wait_settled(s, g_hub, SETTLE_MS);
+    assert_same_partition("all rows", rows, n, cl);
+
+    /* A1 moves house (as far as J is concerned nothing changed): the hub
+     * re-clusters A's person and J; B did not change. */
+    rows[0].addr = "大塘小区9栋101";
+    gh_test_exec(s->dept, "UPDATE zz_syrk SET jzdz = '大塘小区9栋101', gxsj = "
+                          "clock_timestamp() WHERE rkbh = 'A1'");
+    gh_test_wait_settled(s, g_hub, SETTLE_MS);
+    cr_assert_eq(batch_clusters(props, rows, n, cl), 1);
+    assert_same_partition("after A1 changed", rows, n, cl);
+    /* ... and J changes too. */
+    rows[4].phone = "13800000099";
+    gh_test_exec(s->dept, "UPDATE zz_syrk SET lxdh = '13800000099', gxsj = "
+                          "clock_timestamp() WHERE rkbh = 'J'");
+    gh_test_wait_settled(s, g_hub, SETTLE_MS);
+    batch_clusters(props, rows, n, cl);
+    assert_same_partition("after J changed", rows, n, cl);
+    gh_test_stop_clean(s);
+    free_props(props);
 }
