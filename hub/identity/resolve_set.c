@@ -101,6 +101,8 @@ size_t gh__res_add_row(gh_resolver_t *r, PGresult *res, int i, int changed) {
     m.id_status = (uint8_t)gh__res_ival(res, i, C_IDCODE, 2);
     m.sex = (uint8_t)gh__res_ival(res, i, C_SEX, 0);
     m.birth = (int32_t)gh__res_ival(res, i, C_BIRTH, GH_MATCH_NO_DATE);
+    /* As the batch's normalization does (one engine, one record). */
+    gh_match_fill_from_id(&m);
     x->midx = (uint32_t)gh_match_set_add(r->set, &m);
     gh_golden_src_t *g = &x->g;
     g->department = x->dept;

@@ -103,9 +103,6 @@ void gh_match_normalize(const gh_match_raw_t *raw, gh_match_rec_t *out,
     out->id_status = (uint8_t)st;
     out->sex = (uint8_t)gh__match_parse_sex(raw->sex);
     out->birth = gh__match_parse_date(raw->birth_date);
-    /* A BAD_CHECK number's date passed the date check: only its check
-     * character is known wrong, so its birth date and sex are still the
-     * best we have when the record gives none. */
     if (st == GH_IDNUM_OK || st == GH_IDNUM_UPGRADED ||
         st == GH_IDNUM_BAD_CHECK) {
         memcpy(out->id_number, id, sizeof(out->id_number));
@@ -114,6 +111,26 @@ void gh_match_normalize(const gh_match_raw_t *raw, gh_match_rec_t *out,
                 info.birth_year, info.birth_month, info.birth_day);
         if (!out->sex) out->sex = (uint8_t)info.sex;
     }
+}
+
+void gh_match_fill_from_id(gh_match_rec_t *r) {
+    /* A BAD_CHECK number's date passed the date check: only its check
+     * character is known wrong, so its birth date and sex are still the
+     * best we have when the record gives none. */
+    if ((r->id_status != GH_IDNUM_OK && r->id_status != GH_IDNUM_UPGRADED &&
+         r->id_status != GH_IDNUM_BAD_CHECK) ||
+        (r->birth != GH_MATCH_NO_DATE && r->sex))
+        return;
+    char id[19];
+    gh_idnum_info_t info;
+    gh_idnum_status_t st = gh_idnum_normalize(r->id_number, id, &info);
+    if (st != GH_IDNUM_OK && st != GH_IDNUM_UPGRADED &&
+        st != GH_IDNUM_BAD_CHECK)
+        return;
+    if (r->birth == GH_MATCH_NO_DATE)
+        r->birth = (int32_t)gh_days_from_civil(
+            info.birth_year, info.birth_month, info.birth_day);
+    if (!r->sex) r->sex = (uint8_t)info.sex;
 }
 
 size_t gh_match_set_add_raw(gh_match_set_t *set, const gh_match_raw_t *raw) {

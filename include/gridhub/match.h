@@ -90,6 +90,13 @@ size_t gh_match_set_add_raw(gh_match_set_t *set, const gh_match_raw_t *raw);
 #define GH_MATCH_NORM_BUF 1024
 void gh_match_normalize(const gh_match_raw_t *raw, gh_match_rec_t *out,
                         char *buf);
+/* Fills r's birth date and sex from its ID number where r has none (a
+ * valid number, an upgraded legacy one, or one with only its check
+ * character wrong: its date passed the date check). gh_match_normalize
+ * does it; a record normalized elsewhere (the hub's, read back from its
+ * database) goes through it too, so that both score the same record the
+ * same way. */
+void gh_match_fill_from_id(gh_match_rec_t *r);
 /* Appends an already normalized record (e.g. read back from the hub
  * database): its strings are copied into the arena. Returns its index. */
 size_t gh_match_set_add(gh_match_set_t *set, const gh_match_rec_t *rec);

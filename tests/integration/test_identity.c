@@ -356,15 +356,16 @@ typedef struct row {
 } row_t;
 
 static void insert(gh_test_stack_t *s, const row_t *r) {
-    char id[24], phone[40], addr[256];
+    char id[24], phone[40], addr[256], birth[24];
     snprintf(id, sizeof(id), r->id[0] ? "'%s'" : "NULL", r->id);
+    snprintf(birth, sizeof(birth), r->birth ? "'%s'" : "NULL", r->birth);
     snprintf(phone, sizeof(phone), r->phone ? "'%s'" : "NULL", r->phone);
     snprintf(addr, sizeof(addr), r->addr ? "'%s'" : "NULL", r->addr);
     gh_test_exec(s->dept,
                  "INSERT INTO zz_syrk (rkbh, xm, gmsfhm, xb, csrq, lxdh, jzdz, "
-                 "wgbm, bz, gxsj) VALUES ('%s', '%s', %s, '%s', '%s', %s, %s, "
+                 "wgbm, bz, gxsj) VALUES ('%s', '%s', %s, '%s', %s, %s, %s, "
                  "'G1', 'remark', clock_timestamp())",
-                 r->key, r->name, id, r->sex, r->birth, phone, addr);
+                 r->key, r->name, id, r->sex, birth, phone, addr);
 }
 
 /* The model both sides use, pinned: every m, u and lambda of the built-in
@@ -506,6 +507,11 @@ Test(identity, hub_clusters_as_batch, .timeout = 300) {
          "童家社区五栋一零一"},
         {"C1", "王伟", "", "1", "1985-01-01", "13700000001", "新化县上梅镇1号"},
         {"C2", "王伟", "", "1", "1990-02-02", "13700000002", "冷水江市2号"},
+        /* A record with a valid ID but no birth date or sex (F1), and one
+         * without ID (F2): the batch takes F1's date and sex from its
+         * number, so must the hub, or the two score them apart. */
+        {"F1", "周秀英", "", "9", NULL, NULL, "石井社区4栋201"},
+        {"F2", "周秀英", "", "2", "1980-03-04", NULL, "石井社区4栋201"},
     };
     const size_t n = sizeof(rows) / sizeof(rows[0]);
     gh_test_make_id18(rows[0].id, 2012, 7, 6, 11); /* A */
@@ -516,6 +522,7 @@ Test(identity, hub_clusters_as_batch, .timeout = 300) {
     gh_test_make_id18(rows[6].id, 2015, 3, 2, 24); /* E */
     gh_test_make_id18(rows[8].id, 1970, 3, 4, 11);
     gh_test_make_id18(rows[10].id, 1981, 7, 9, 21);
+    gh_test_make_id18(rows[14].id, 1980, 3, 4, 42); /* F1: a woman */
 
     char **props = pinned_model_props();
     uint32_t cl[sizeof(rows) / sizeof(rows[0])];
@@ -525,6 +532,7 @@ Test(identity, hub_clusters_as_batch, .timeout = 300) {
     cr_assert(cl[4] == 4 && cl[1] == 0 && cl[3] == 2, "J alone, A and B");
     cr_assert(cl[7] == cl[5] && cl[6] != cl[5], "K with D only");
     cr_assert(cl[9] == cl[8] && cl[11] == cl[10] && cl[12] != cl[13]);
+    cr_assert(cl[15] == cl[14], "F2 with F1 (its date and sex from its ID)");
 
     gh_test_stack_t *s = start((const char *const *)props);
     for (size_t i = 0; i < n; i++)

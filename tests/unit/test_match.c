@@ -885,3 +885,53 @@ Test(match_eval, contingency_counts) {
     cr_assert_float_eq(ev.kind[0].found_pairs, 1, 1e-12); /* 0-1 */
     cr_assert_float_eq(ev.kind[0].false_pairs, 1, 1e-12); /* 1-2 */
 }
+
+/* A record normalized elsewhere (the hub's, read back from its database)
+ * gets its birth date and sex from its ID number as the batch's
+ * normalization gives them, and nothing it has of its own is replaced. */
+Test(match_fill, birth_and_sex_from_the_id) {
+    gh_match_rec_t r;
+    memset(&r, 0, sizeof(r));
+    /* 110105 1980-03-04 042: an even 17th digit, a woman. */
+    static const char *const valid = "11010519800304042X";
+    snprintf(r.id_number, sizeof(r.id_number), "%s", valid);
+    r.id_status = GH_IDNUM_OK;
+    r.birth = GH_MATCH_NO_DATE;
+    gh_match_fill_from_id(&r);
+    cr_assert_eq(r.birth, (int32_t)gh_days_from_civil(1980, 3, 4));
+    cr_assert_eq(r.sex, 2);
+
+    /* The same through the batch's normalization. */
+    gh_match_raw_t raw = {.department = "d",
+                          .source_key = "k",
+                          .name = "周秀英",
+                          .id_number = valid};
+    char buf[GH_MATCH_NORM_BUF];
+    gh_match_rec_t b;
+    gh_match_normalize(&raw, &b, buf);
+    cr_assert_eq(b.birth, r.birth);
+    cr_assert_eq(b.sex, r.sex);
+
+    /* Its own values stay. */
+    r.birth = (int32_t)gh_days_from_civil(1981, 1, 1);
+    r.sex = 1;
+    gh_match_fill_from_id(&r);
+    cr_assert_eq(r.birth, (int32_t)gh_days_from_civil(1981, 1, 1));
+    cr_assert_eq(r.sex, 1);
+
+    /* Only the check character wrong: the date passed its check. */
+    memset(&r, 0, sizeof(r));
+    snprintf(r.id_number, sizeof(r.id_number), "%.17s1", valid);
+    r.id_status = GH_IDNUM_BAD_CHECK;
+    r.birth = GH_MATCH_NO_DATE;
+    gh_match_fill_from_id(&r);
+    cr_assert_eq(r.birth, (int32_t)gh_days_from_civil(1980, 3, 4));
+
+    /* No usable number: nothing. */
+    memset(&r, 0, sizeof(r));
+    r.id_status = GH_IDNUM_EMPTY;
+    r.birth = GH_MATCH_NO_DATE;
+    gh_match_fill_from_id(&r);
+    cr_assert_eq(r.birth, GH_MATCH_NO_DATE);
+    cr_assert_eq(r.sex, 0);
+}
