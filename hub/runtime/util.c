@@ -352,7 +352,11 @@ FILE *gh_fopen_private(const char *path, int replace) {
                       (replace ? O_TRUNC : O_EXCL),
                   0600);
     if (fd < 0) return NULL;
-    if (replace && fchmod(fd, 0600)) {
+    /* Only a regular file is narrowed: `--out /dev/null` or a FIFO is the
+     * operator's, and a chmod there would change it for everyone (it did:
+     * /dev/null became 0600 and broke every shell on the machine). */
+    struct stat st;
+    if (replace && !fstat(fd, &st) && S_ISREG(st.st_mode) && fchmod(fd, 0600)) {
         int saved = errno;
         close(fd);
         errno = saved;

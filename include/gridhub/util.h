@@ -99,7 +99,8 @@ size_t gh_utf8_escape(gh_buf_t *b, const char *s, size_t n);
  * (O_NOFOLLOW): an output that holds personal data or the temporary file
  * of an atomic replace. replace == 0 never reuses an existing file
  * (O_EXCL); replace != 0 truncates an existing regular file and narrows
- * its mode to 0600. NULL with errno set on failure. */
+ * its mode to 0600, and leaves anything else (/dev/null, a FIFO) as it
+ * is. NULL with errno set on failure. */
 FILE *gh_fopen_private(const char *path, int replace);
 
 /* Writes `text` and a newline to path through a temporary file renamed

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -138,5 +139,19 @@ Test(text, private_files_are_0600_and_never_reused) {
     cr_assert_null(gh_fopen_private(link, 1), "nor when replacing");
     unlink(link);
     unlink(path);
+    /* Not a regular file (an operator's --out /dev/null, a FIFO): written
+     * to, its mode left alone. */
+    char fifo[256];
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    cr_assert_eq(mkfifo(fifo, 0644), 0);
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+    cr_assert_geq(rd, 0);
+    f = gh_fopen_private(fifo, 1);
+    cr_assert_not_null(f, "a FIFO is written to");
+    fclose(f);
+    close(rd);
+    cr_assert_eq(stat(fifo, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0644, "and its mode is not changed");
+    unlink(fifo);
     rmdir(dir);
 }
