@@ -16,10 +16,10 @@
 static const char *const FIELD_NAMES[GH_MATCH_F__COUNT] = {
     "id", "name", "birth", "sex", "phone", "address"};
 
-static const int FIELD_LEVELS[GH_MATCH_F__COUNT] = {4, 5, 5, 3, 3, 5};
+static const int FIELD_LEVELS[GH_MATCH_F__COUNT] = {5, 5, 5, 3, 3, 5};
 
 static const char *const LEVEL_NAMES[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS] = {
-    {"missing", "equal", "first 17 equal", "differ"},
+    {"missing", "equal", "first 17 equal", "one digit off", "differ"},
     {"missing", "equal", "same pinyin", "one character differs", "differ"},
     {"missing", "equal", "day/month swapped", "same year", "differ"},
     {"missing", "equal", "differ"},
@@ -143,12 +143,32 @@ static int str_eq(const char *a, const char *b) {
     return a == b || !strcmp(a, b);
 }
 
+/* 1 if two 18-character numbers are one substitution or one swap of two
+ * neighbours apart. */
+static int id_one_edit(const char *a, const char *b) {
+    int d[3], nd = 0;
+    for (int i = 0; i < 18; i++)
+        if (a[i] != b[i]) {
+            if (nd == 2) return 0;
+            d[nd++] = i;
+        }
+    if (nd == 1) return 1;
+    return nd == 2 && d[1] == d[0] + 1 && a[d[0]] == b[d[1]] &&
+           a[d[1]] == b[d[0]];
+}
+
 static int level_id(const gh_match_rec_t *a, const gh_match_rec_t *b) {
     if (!a->id_number[0] || !b->id_number[0]) return 0;
-    if (gh_idnum_is_valid(a->id_status) && gh_idnum_is_valid(b->id_status) &&
-        !memcmp(a->id_number, b->id_number, 18))
-        return 1;
-    return memcmp(a->id_number, b->id_number, 17) ? 3 : 2;
+    int va = gh_idnum_is_valid(a->id_status),
+        vb = gh_idnum_is_valid(b->id_status);
+    if (va && vb && !memcmp(a->id_number, b->id_number, 18)) return 1;
+    if (!memcmp(a->id_number, b->id_number, 17)) return 2;
+    /* A digit mistyped or two neighbours swapped (the check character then
+     * fails). Two numbers that both pass the check are never one such edit
+     * apart (ISO 7064 MOD 11-2 catches every one), so between two valid
+     * numbers one edit is impossible and the pair simply differs. */
+    if (!(va && vb) && id_one_edit(a->id_number, b->id_number)) return 3;
+    return 4;
 }
 
 static int level_name(const gh_match_rec_t *a, const gh_match_rec_t *b) {

@@ -175,8 +175,13 @@ gh_err_t gh_match_model_train(gh_match_model_t *m, const gh_match_set_t *set,
         return gh_seterr(errstr, errstr_size, GH_ERR_INVALID_ARG,
                          "%zu records: at most %u can be trained on", n,
                          UINT32_MAX - 1);
-    double p[F][L], p_household = -1;
-    gh__match_random_levels(set, p, &p_household);
+    double p[F][L], p_household = -1, u_id_near = -1;
+    gh__match_random_levels(set, p, &p_household, &u_id_near);
+    /* "One digit off" is measured on different persons (u.c): random
+     * pairs almost never show it, and those that do are matches. */
+    const int near = 3;
+    if (u_id_near >= 0 && p[GH_MATCH_F_ID][0] >= 0)
+        p[GH_MATCH_F_ID][near] = u_id_near;
     /* u as the fits see it: the random-pair distribution (fields never
      * compared keep the model's). */
     double u[F][L];
@@ -233,7 +238,7 @@ gh_err_t gh_match_model_train(gh_match_model_t *m, const gh_match_set_t *set,
          * them; they give themselves away by disagreeing on ID numbers,
          * the field no typo survives. */
         if ((fields >> GH_MATCH_F_ID & 1) &&
-            mm[GH_MATCH_F_ID][3] > mm[GH_MATCH_F_ID][1]) {
+            mm[GH_MATCH_F_ID][4] > mm[GH_MATCH_F_ID][1]) {
             if (log)
                 fprintf(log,
                         "em: %s: dropped: its matches would mostly disagree "
@@ -305,7 +310,9 @@ gh_err_t gh_match_model_train(gh_match_model_t *m, const gh_match_set_t *set,
         int nl = gh_match_field_levels((gh_match_field_t)f);
         for (int l = 1; l < nl; l++)
             if (!m->pin_u[f][l])
-                m->u[f][l] = (p[f][l] - lambda * mm[f][l]) / (1 - lambda);
+                m->u[f][l] = f == GH_MATCH_F_ID && l == near && u_id_near >= 0
+                                 ? u_id_near
+                                 : (p[f][l] - lambda * mm[f][l]) / (1 - lambda);
         gh__match_normalize(m->u[f], m->pin_u[f], nl, GH__MATCH_U_FLOOR);
     }
     if (!m->pin_household && p_household >= 0) {

@@ -147,10 +147,12 @@ void gh__match_normalize(double *p, const uint8_t *pinned, int levels,
 /* Level distribution of random pairs of the set: p[f][l], levels 1..
  * summing to 1, or p[f][0] = -1 when the field was never comparable; and
  * the chance that two records share phone and flat (-1: not computable).
+ * id_near: u of the ID level "one digit off", measured on different
+ * persons already (no correction for matches; -1: not computable).
  * Relies on the set interning strings (equal values share a pointer). */
 void gh__match_random_levels(const gh_match_set_t *set,
                              double p[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS],
-                             double *household);
+                             double *household, double *id_near);
 
 /* ---- blocking (block.c) ------------------------------------------------- */
 

@@ -133,7 +133,7 @@ const gh_conf_prop_t gh_match_conf_props[GH_MATCH_CONF_NPROPS + 1] = {
  * (a few percent of typos, a tenth of the addresses out of date). EM
  * replaces them; they matter for a hub that has not trained yet. */
 static const double PRIOR_M[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS] = {
-    {0, 0.95, 0.04, 0.01},
+    {0, 0.95, 0.03, 0.01, 0.01},
     {0, 0.92, 0.04, 0.02, 0.02},
     {0, 0.96, 0.005, 0.02, 0.015},
     {0, 0.99, 0.01},
@@ -141,7 +141,7 @@ static const double PRIOR_M[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS] = {
     {0, 0.85, 0.02, 0.05, 0.08},
 };
 static const double PRIOR_U[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS] = {
-    {0, 1e-8, 1e-9, 1},
+    {0, 1e-8, 1e-9, 1e-8, 1},
     {0, 0.002, 0.0005, 0.01, 0.9875},
     {0, 5e-5, 1e-5, 0.015, 0.985},
     {0, 0.5, 0.5},
@@ -432,12 +432,14 @@ gh_match_decision_t gh_match_score(const gh_match_model_t *m,
          * two neighbours, so two different numbers that both pass it are
          * two people (twins differ only in the sequence digits), whatever
          * else agrees. */
-        if (id == 3 && gh_idnum_is_valid(a->id_status) &&
+        if (id == 4 && gh_idnum_is_valid(a->id_status) &&
             gh_idnum_is_valid(b->id_status))
             return GH_MATCH_REVIEW;
         /* Twins share birth date, surname, address and phone; what tells
          * them apart is the given name. Without ID agreement, a pair
-         * whose names do not even sound alike is left to a steward. */
+         * whose names do not even sound alike is left to a steward.
+         * An ID one digit off does not lift this: twins' numbers differ
+         * in the sequence digits, a typo away from each other. */
         if (name == 1 || name == 2 || id == 2) return GH_MATCH_LINK;
         return GH_MATCH_REVIEW;
     }

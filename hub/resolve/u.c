@@ -114,8 +114,100 @@ static void exact_rates(const gh_match_set_t *set, double p1[F],
     free(vals);
 }
 
+/* ---- ID numbers one digit off ------------------------------------------ */
+
+/* Open-addressing count table of 64-bit keys (0 marks an empty slot). */
+typedef struct body_tab {
+    uint64_t *key;
+    uint32_t *cnt;
+    size_t mask;
+} body_tab_t;
+
+static size_t body_slot(const body_tab_t *t, uint64_t k) {
+    size_t i = (size_t)gh__mix64(k) & t->mask;
+    while (t->key[i] && t->key[i] != k)
+        i = (i + 1) & t->mask;
+    return i;
+}
+
+static uint64_t body_key(const char *id) {
+    return gh__match_hash(id, 17, 0x17) | 1;
+}
+
+#define NEAR_SAMPLE 200000
+
+/* u of the ID level "one digit off" (compare.c), which random pairs
+ * cannot measure: among different persons it is rarer than one pair in
+ * 10^7, and the random pairs that hit it are nearly all one person's
+ * records (a typo and the true number), which the correction for matches
+ * then cancels to the floor, so the level would weigh as much as ID
+ * equality. It is measured on pairs known to be different persons
+ * instead: two different numbers that both pass the check are two people
+ * (ISO 7064), so the share of valid records whose first 17 characters are
+ * one substitution or neighbour swap from another valid record's (q) is
+ * how often different persons' numbers are one edit apart by chance. The
+ * level needs one number failing the check, so u = q times the share of
+ * comparable pairs with at least one such number. An overestimate (the
+ * check characters would have to agree too), so the weight errs low.
+ * -1 when not computable. */
+static double id_near_rate(const gh_match_set_t *set) {
+    size_t n = gh_match_set_count(set), nn = 0, nv = 0;
+    for (size_t i = 0; i < n; i++) {
+        const gh_match_rec_t *r = gh_match_set_get(set, i);
+        nn += r->id_number[0] != 0;
+        nv += gh_idnum_is_valid(r->id_status) != 0;
+    }
+    if (nv < 2 || nn < 2) return -1;
+    body_tab_t t;
+    size_t cap = 16;
+    while (cap < 2 * nv)
+        cap <<= 1;
+    t.key = gh_xcalloc(cap, sizeof(*t.key));
+    t.cnt = gh_xcalloc(cap, sizeof(*t.cnt));
+    t.mask = cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        const gh_match_rec_t *r = gh_match_set_get(set, i);
+        if (!gh_idnum_is_valid(r->id_status)) continue;
+        uint64_t k = body_key(r->id_number);
+        size_t s = body_slot(&t, k);
+        t.key[s] = k;
+        t.cnt[s]++;
+    }
+    /* Every valid record when there are few, else an even stride. */
+    size_t stride = nv > NEAR_SAMPLE ? nv / NEAR_SAMPLE : 1, seen = 0;
+    double sampled = 0, hits = 0;
+    for (size_t i = 0; i < n; i++) {
+        const gh_match_rec_t *r = gh_match_set_get(set, i);
+        if (!gh_idnum_is_valid(r->id_status) || seen++ % stride) continue;
+        sampled++;
+        char v[18];
+        for (int pos = 0; pos < 17; pos++) {
+            for (char c = '0'; c <= '9'; c++) {
+                if (c == r->id_number[pos]) continue;
+                memcpy(v, r->id_number, 17);
+                v[pos] = c;
+                size_t s = body_slot(&t, body_key(v));
+                hits += t.key[s] ? t.cnt[s] : 0;
+            }
+            if (pos == 16 || r->id_number[pos] == r->id_number[pos + 1])
+                continue;
+            memcpy(v, r->id_number, 17);
+            v[pos] = r->id_number[pos + 1];
+            v[pos + 1] = r->id_number[pos];
+            size_t s = body_slot(&t, body_key(v));
+            hits += t.key[s] ? t.cnt[s] : 0;
+        }
+    }
+    free(t.key);
+    free(t.cnt);
+    double q = hits / (sampled * (double)(nv - 1));
+    double valid = (double)nv / (double)nn;
+    return q * (1 - valid * valid);
+}
+
 void gh__match_random_levels(const gh_match_set_t *set, double p[F][L],
-                             double *household) {
+                             double *household, double *id_near) {
+    *id_near = id_near_rate(set);
     size_t n = gh_match_set_count(set);
     double cnt[F][L];
     memset(cnt, 0, sizeof(cnt));

@@ -109,7 +109,10 @@ void gh_match_set_clear(gh_match_set_t *set);
 /* Compared fields and their agreement levels. Level 0 of every field means
  * "cannot compare" (a value missing on either side) and weighs 0. */
 typedef enum gh_match_field {
-    GH_MATCH_F_ID = 0, /* 1 equal, 2 first 17 equal (bad check), 3 differ */
+    GH_MATCH_F_ID = 0, /* 1 equal, 2 first 17 equal (bad check), 3 one
+                          digit off (one substitution or adjacent swap
+                          over the 18 characters, at least one number
+                          failing the check), 4 differ */
     GH_MATCH_F_NAME,   /* 1 equal, 2 same pinyin, 3 one character differs,
                           4 differ */
     GH_MATCH_F_BIRTH,  /* 1 equal, 2 day/month swapped, 3 same year, 4 differ */

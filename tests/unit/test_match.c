@@ -113,7 +113,7 @@ Test(match_levels, every_field) {
     cr_assert_eq(b.id_status, GH_IDNUM_BAD_CHECK);
     cr_assert_eq(level_of(&a, &b, GH_MATCH_F_ID), 2);
     b = mk("王建国", "wang jian guo", ID_B, 1, NULL, NULL, NULL);
-    cr_assert_eq(level_of(&a, &b, GH_MATCH_F_ID), 3);
+    cr_assert_eq(level_of(&a, &b, GH_MATCH_F_ID), 4);
     b = mk("王建国", "wang jian guo", NULL, 1, NULL, NULL, NULL);
     cr_assert_eq(level_of(&a, &b, GH_MATCH_F_ID), 0);
 
@@ -162,10 +162,59 @@ Test(match_levels, names) {
     cr_assert_eq(gh_match_field_levels(GH_MATCH_F_NAME), 5);
     cr_assert_eq(gh_match_field_levels(GH_MATCH_F_SEX), 3);
     cr_assert_str_eq(gh_match_level_name(GH_MATCH_F_NAME, 2), "same pinyin");
+    cr_assert_eq(gh_match_field_levels(GH_MATCH_F_ID), 5);
+    cr_assert_str_eq(gh_match_level_name(GH_MATCH_F_ID, 3), "one digit off");
+    cr_assert_str_eq(gh_match_level_name(GH_MATCH_F_ID, 4), "differ");
     cr_assert_str_eq(gh_match_level_name(GH_MATCH_F_SEX, 5), "?");
     cr_assert_str_eq(gh_match_decision_name(GH_MATCH_ID_CONFLICT),
                      "id-conflict");
     cr_assert_str_eq(gh_match_decision_name(GH_MATCH_LINK_ID), "link-id");
+}
+
+/* ID_A with one sequence digit mistyped (the 15th, 0 -> 5), with two
+ * neighbours swapped (the 16th and 17th, 02 -> 20), and with two digits
+ * mistyped: all three fail the check. */
+#define ID_A_DIGIT "11010519491231502X"
+#define ID_A_SWAP "11010519491231020X"
+#define ID_A_TWO "11010519491231532X"
+
+/* ID_A's twin: the same first 14 digits, the next sequence number of the
+ * same sex (002 -> 004), its own check character: valid. */
+static void twin_id(char out[19]) {
+    memcpy(out, ID_A, 17);
+    out[16] = '4';
+    out[17] = gh_idnum_check_char(out);
+    out[18] = '\0';
+}
+
+Test(match_levels, id_one_digit_off) {
+    gh_match_rec_t a = mk("王建国", "wang jian guo", ID_A, 2, NULL, NULL, NULL);
+    gh_match_rec_t b =
+        mk("王建国", "wang jian guo", ID_A_DIGIT, 2, NULL, NULL, NULL);
+    cr_assert_eq(b.id_status, GH_IDNUM_BAD_CHECK);
+    cr_assert_eq(level_of(&a, &b, GH_MATCH_F_ID), 3, "one substitution");
+    cr_assert_eq(level_of(&b, &a, GH_MATCH_F_ID), 3, "symmetric");
+    b = mk("王建国", "wang jian guo", ID_A_SWAP, 2, NULL, NULL, NULL);
+    cr_assert_eq(b.id_status, GH_IDNUM_BAD_CHECK);
+    cr_assert_eq(level_of(&a, &b, GH_MATCH_F_ID), 3, "neighbours swapped");
+    /* Both failing the check, one edit apart. */
+    gh_match_rec_t c =
+        mk("王建国", "wang jian guo", ID_A_DIGIT, 2, NULL, NULL, NULL);
+    b = mk("王建国", "wang jian guo", ID_A_TWO, 2, NULL, NULL, NULL);
+    cr_assert_eq(b.id_status, GH_IDNUM_BAD_CHECK);
+    cr_assert_eq(level_of(&c, &b, GH_MATCH_F_ID), 3);
+    /* Two substitutions are no typo of one number. */
+    cr_assert_eq(level_of(&a, &b, GH_MATCH_F_ID), 4, "two substitutions");
+    /* A wrong check character alone stays "first 17 equal". */
+    b = mk("王建国", "wang jian guo", "110105194912310021", 2, NULL, NULL,
+           NULL);
+    cr_assert_eq(level_of(&a, &b, GH_MATCH_F_ID), 2);
+    /* Two valid numbers one digit apart in the body are two numbers. */
+    char tw[19];
+    twin_id(tw);
+    b = mk("王建国", "wang jian guo", tw, 2, NULL, NULL, NULL);
+    cr_assert_eq(b.id_status, GH_IDNUM_OK);
+    cr_assert_eq(level_of(&a, &b, GH_MATCH_F_ID), 4, "both valid");
 }
 
 /* ---- decisions ------------------------------------------------------------
@@ -228,6 +277,55 @@ Test(match_score, twins_not_linked_without_id) {
     gh_match_rec_t b = mk("刘子涵", "liu zi han", NULL, 1, "2012-07-01",
                           "13807381001", "大塘小区3栋2单元501");
     cr_assert_lt(gh_match_score(m, &a, &b, NULL), GH_MATCH_LINK);
+    gh_match_model_destroy(m);
+}
+
+Test(match_score, id_typo_with_name_and_birth_linked) {
+    gh_match_model_t *m = model_default();
+    gh_match_rec_t a = mk("王建国", "wang jian guo", ID_A, 2, "1949-12-31",
+                          "13807381001", "大塘小区3栋2单元501");
+    gh_match_rec_t b =
+        mk("王建国", "wang jian guo", ID_A_DIGIT, 2, "1949-12-31", NULL, NULL);
+    gh_match_explain_t ex;
+    cr_assert_eq(gh_match_score(m, &a, &b, &ex), GH_MATCH_LINK, "total %.2f",
+                 ex.total);
+    cr_assert_eq(ex.level[GH_MATCH_F_ID], 3);
+    cr_assert_gt(ex.weight[GH_MATCH_F_ID], 0);
+    cr_assert_lt(ex.weight[GH_MATCH_F_ID],
+                 log2(gh_match_model_m(m, GH_MATCH_F_ID, 1) /
+                      gh_match_model_u(m, GH_MATCH_F_ID, 1)),
+                 "below ID equality");
+    cr_assert_str_eq(
+        gh_match_level_name(GH_MATCH_F_ID, ex.level[GH_MATCH_F_ID]),
+        "one digit off");
+    b = mk("王建国", "wang jian guo", ID_A_SWAP, 2, "1949-12-31", NULL, NULL);
+    cr_assert_eq(gh_match_score(m, &a, &b, &ex), GH_MATCH_LINK, "total %.2f",
+                 ex.total);
+    cr_assert_eq(ex.level[GH_MATCH_F_ID], 3);
+    gh_match_model_destroy(m);
+}
+
+Test(match_score, twins_with_valid_ids_one_digit_apart_not_linked) {
+    gh_match_model_t *m = model_default();
+    /* Everything agrees, the name too (the worst case); the numbers are
+     * both valid and one sequence digit apart: two people. */
+    char tw[19];
+    twin_id(tw);
+    gh_match_rec_t a = mk("刘子涵", "liu zi han", ID_A, 2, "1949-12-31",
+                          "13807381001", "大塘小区3栋2单元501");
+    gh_match_rec_t b = mk("刘子涵", "liu zi han", tw, 2, "1949-12-31",
+                          "13807381001", "大塘小区3栋2单元501");
+    gh_match_explain_t ex;
+    cr_assert_eq(gh_match_score(m, &a, &b, &ex), GH_MATCH_REVIEW, "total %.2f",
+                 ex.total);
+    cr_assert_eq(ex.level[GH_MATCH_F_ID], 4);
+    /* Twins' names differ: with one number mistyped (one digit off the
+     * other twin's), the twin rule still holds the pair back. */
+    b = mk("刘子浩", "liu zi hao", ID_A_DIGIT, 2, "1949-12-31", "13807381001",
+           "大塘小区3栋2单元501");
+    cr_assert_lt(gh_match_score(m, &a, &b, &ex), GH_MATCH_LINK, "total %.2f",
+                 ex.total);
+    cr_assert_eq(ex.level[GH_MATCH_F_ID], 3);
     gh_match_model_destroy(m);
 }
 
