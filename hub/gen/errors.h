@@ -50,6 +50,7 @@ enum {
     GH_GEN_ERR_ID_TRANSPOSED,     /* two adjacent ID digits swapped */
     GH_GEN_ERR_FOREIGN_ID,        /* another resident's ID number */
     GH_GEN_ERR_TWO_IDS,           /* the resident's second valid ID number */
+    GH_GEN_ERR_ID_MISSING,        /* ID number not recorded (a stress test) */
     GH_GEN_ERR__COUNT
 };
 

@@ -150,7 +150,7 @@ static const int PERSON_KINDS[] = {
     GH_GEN_ERR_BIRTH_DIGIT,     GH_GEN_ERR_BIRTH_PLACEHOLDER,
     GH_GEN_ERR_SEX_WRONG,       GH_GEN_ERR_ID_DIGIT,
     GH_GEN_ERR_ID_TRANSPOSED,   GH_GEN_ERR_FOREIGN_ID,
-    GH_GEN_ERR_TWO_IDS};
+    GH_GEN_ERR_TWO_IDS,         GH_GEN_ERR_ID_MISSING};
 static const int PHONE_KINDS[] = {GH_GEN_ERR_PHONE_OLD, GH_GEN_ERR_PHONE_DIGIT};
 
 static int any_rate(const gh_gen_errors_t *e, const int *kinds, size_t n) {
@@ -293,6 +293,15 @@ unsigned gh__gen_real_id(const gh_gen_errors_t *e, int dept,
         shown |= GH_GEN_ERR_BIT(GH_GEN_ERR_ID_TRANSPOSED);
     }
     return shown;
+}
+
+int gh__gen_real_id_missing(const gh_gen_errors_t *e, int dept,
+                            const gh_gen_person_t *p) {
+    /* Drawn last in the person's stream: the kinds before it keep their
+     * numbers whatever its rate. */
+    real_t x;
+    return e->rate[GH_GEN_ERR_ID_MISSING] > 0 && person_draws(e, dept, p, &x) &&
+           (x.drawn & GH_GEN_ERR_BIT(GH_GEN_ERR_ID_MISSING));
 }
 
 unsigned gh__gen_real_birth(const gh_gen_errors_t *e, int dept,

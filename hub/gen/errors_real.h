@@ -24,6 +24,10 @@ unsigned gh__gen_real_name(const gh_gen_errors_t *e, int dept,
  * one, and/or with a digit mistyped or two swapped. */
 unsigned gh__gen_real_id(const gh_gen_errors_t *e, int dept,
                          const gh_gen_person_t *p, char id[19]);
+/* 1 if the department did not record the person's ID number at all
+ * (id_missing; the other ID errors then do not show). */
+int gh__gen_real_id_missing(const gh_gen_errors_t *e, int dept,
+                            const gh_gen_person_t *p);
 unsigned gh__gen_real_birth(const gh_gen_errors_t *e, int dept,
                             const gh_gen_person_t *p, int32_t *birth);
 unsigned gh__gen_real_sex(const gh_gen_errors_t *e, int dept,

@@ -171,6 +171,10 @@ const gh_conf_prop_t gh_gen_props[] = {
                "a second valid ID number held by the resident (一人多号, "
                "under the pre-1999 娄底地区 code; born before 1999; the rate "
                "is the share of residents with one)"),
+    ERROR_PROP("id_missing", "0",
+               "an ID number not recorded at all (a stress test, factor 1 "
+               "in every department: ops/gen/half-ids.properties sets 0.5 "
+               "so that the other fields have to decide)"),
     {"live.rate", GH_CONF_STR, "0", 0, 0, 0, NULL, validate_rate,
      "Live mode: changes per second made in the department databases after "
      "the load (births, move-ins, moves, deaths, grid events, civility "

@@ -390,6 +390,10 @@ Test(gen_errors_real, typed_copies_show_and_label_each_kind) {
             case GH_GEN_ERR_FOREIGN_ID:
                 cr_assert(on, "%s always shows", gh_gen_err_name(k));
                 break;
+            case GH_GEN_ERR_ID_MISSING:
+                cr_assert(on && !ty.id[0], "%s always shows, as no ID",
+                          gh_gen_err_name(k));
+                break;
             case GH_GEN_ERR_PHONE_OLD:
             case GH_GEN_ERR_PHONE_DIGIT:
                 cr_assert_eq(on, p->phone != 0);
@@ -616,9 +620,70 @@ Test(gen_errors_real, real_profile_turns_every_kind_on, .timeout = 300) {
         lines++;
     }
     cr_assert_gt(lines, 100000);
+    /* id_missing is a stress test of its own profile (half-ids). */
     for (int k = 0; k < GH_GEN_ERR__COUNT; k++)
-        cr_assert_gt(kinds[k], 0, "no record shows %s", gh_gen_err_name(k));
+        if (k != GH_GEN_ERR_ID_MISSING)
+            cr_assert_gt(kinds[k], 0, "no record shows %s", gh_gen_err_name(k));
+    cr_assert_eq(kinds[GH_GEN_ERR_ID_MISSING], 0);
     free(td);
     free(rd);
     run_free(&a);
+}
+
+/* The half-IDs profile: about half the records lose their ID number and
+ * nothing else changes (the draw is the last of the person's stream). */
+Test(gen_errors_real, half_ids_profile_drops_half_the_numbers, .timeout = 120) {
+    run_t a, b;
+    gen(&a, "0.05", NULL, NULL);
+    gen(&b, "0.05", "ops/gen/half-ids.properties", NULL);
+    char *ra = gh_read_file(a.records, NULL),
+         *rb = gh_read_file(b.records, NULL);
+    cr_assert(ra && rb);
+    char *la = ra, *lb = rb;
+    long lines = 0, dropped = 0, labelled = 0;
+    static const char *const SAME[] = {"department", "source_key",   "name",
+                                       "sex",        "birth_date",   "phone",
+                                       "address",    "household_key"};
+    while (*la && *lb) {
+        char *na = strchr(la, '\n'), *nb = strchr(lb, '\n');
+        cr_assert(na && nb);
+        *na = *nb = '\0';
+        json_error_t je;
+        json_t *x = json_loads(la, 0, &je), *y = json_loads(lb, 0, &je);
+        cr_assert(x && y, "%s", lb);
+        for (size_t i = 0; i < sizeof(SAME) / sizeof(SAME[0]); i++)
+            cr_assert(json_equal(json_object_get(x, SAME[i]),
+                                 json_object_get(y, SAME[i])),
+                      "%s changed: %s / %s", SAME[i], la, lb);
+        int missing = 0;
+        json_t *errs = json_object_get(y, "errors");
+        for (size_t i = 0; i < json_array_size(errs); i++)
+            missing |= !strcmp(json_string_value(json_array_get(errs, i)),
+                               "id_missing");
+        const char *id = json_string_value(json_object_get(y, "id_number"));
+        if (missing) {
+            cr_assert_null(id, "%s", lb);
+            labelled++;
+        } else {
+            cr_assert_str_eq(la, lb, "a copy with its ID number changed");
+        }
+        dropped += !id;
+        json_decref(x);
+        json_decref(y);
+        la = na + 1;
+        lb = nb + 1;
+        lines++;
+    }
+    cr_assert(!*la && !*lb, "as many records");
+    cr_assert_gt(lines, 4000);
+    /* Rate 0.5 with factor 1 everywhere, plus 计生's children's rows that
+     * never had one. */
+    cr_assert(labelled > 0.45 * lines && labelled < 0.55 * lines,
+              "%ld of %ld labelled id_missing", labelled, lines);
+    cr_assert(dropped >= labelled && dropped < 0.56 * lines,
+              "%ld of %ld without an ID number", dropped, lines);
+    free(ra);
+    free(rb);
+    run_free(&a);
+    run_free(&b);
 }

@@ -162,6 +162,8 @@ Test(gen_ids, gongan_ids_fit_its_columns) {
     memset(&e, 0, sizeof(e));
     for (int k = 0; k < GH_GEN_ERR__COUNT; k++)
         e.rate[k] = 1;
+    /* A number not recorded is NULL, not a value of the column. */
+    e.rate[GH_GEN_ERR_ID_MISSING] = 0;
     gh_gen_rng_t r;
     gh_gen_rng_init(&r, 5, GH_GEN_STREAM_TEST, 0);
     for (uint32_t i = 0; i < c->n_persons; i++) {
