@@ -488,14 +488,20 @@ static void report_accuracy(const input_t *in, const gh_match_eval_t *ev,
            "true, %zu predicted\n",
            ev->true_pairs, ev->predicted_pairs, ev->correct_pairs,
            ev->true_clusters, ev->predicted_clusters);
+    /* How much the other fields had to do: a found pair with one valid
+     * number on both sides is linked by the ID rule alone. */
+    printf("  decided by ID alone: %.0f of %.0f correct pairs (%.5f): both "
+           "records carry the same valid ID number\n",
+           ev->id_pairs, ev->correct_pairs,
+           ev->correct_pairs > 0 ? ev->id_pairs / ev->correct_pairs : 0);
     if (!in->nkinds) return;
-    printf("  %-18s %10s %12s %9s %12s\n", "error kind", "records",
-           "true pairs", "recall", "false pairs");
+    printf("  %-18s %10s %12s %9s %12s %9s\n", "error kind", "records",
+           "true pairs", "recall", "false pairs", "by ID");
     for (int k = 0; k < in->nkinds; k++) {
-        double t = ev->kind[k].true_pairs;
-        printf("  %-18s %10zu %12.0f %9.5f %12.0f\n", in->kind_names[k],
-               ev->kind[k].records, t, t > 0 ? ev->kind[k].found_pairs / t : 1,
-               ev->kind[k].false_pairs);
+        double t = ev->kind[k].true_pairs, f = ev->kind[k].found_pairs;
+        printf("  %-18s %10zu %12.0f %9.5f %12.0f %9.5f\n", in->kind_names[k],
+               ev->kind[k].records, t, t > 0 ? f / t : 1,
+               ev->kind[k].false_pairs, f > 0 ? ev->kind[k].id_pairs / f : 0);
     }
 }
 
@@ -612,6 +618,11 @@ static int run(gh_conf_t *conf) {
         }
         gh_match_eval_t ev;
         gh_match_evaluate(n, person, truth, in.kinds, &ev);
+        uint64_t *idk = gh_xmalloc((n ? n : 1) * sizeof(*idk));
+        for (size_t i = 0; i < n; i++)
+            idk[i] = gh_match_id_key(gh_match_set_get(in.set, i));
+        gh_match_evaluate_id(n, person, truth, in.kinds, idk, &ev);
+        free(idk);
         report_accuracy(&in, &ev, unmatched);
     }
     struct rusage ru;

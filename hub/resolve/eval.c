@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gridhub/idnum.h"
 #include "gridhub/util.h"
 #include "match_int.h"
 
@@ -77,4 +78,57 @@ void gh_match_evaluate(size_t n, const uint32_t *cluster, const uint32_t *truth,
         out->true_pairs > 0 ? out->correct_pairs / out->true_pairs : 1;
     double s = out->precision + out->recall;
     out->f1 = s > 0 ? 2 * out->precision * out->recall / s : 0;
+}
+
+uint64_t gh_match_id_key(const gh_match_rec_t *r) {
+    if (!gh_idnum_is_valid(r->id_status)) return 0;
+    uint64_t v = 0;
+    for (int i = 0; i < 17; i++) {
+        if (r->id_number[i] < '0' || r->id_number[i] > '9') return 0;
+        v = v * 10 + (uint64_t)(r->id_number[i] - '0');
+    }
+    return v + 1;
+}
+
+typedef struct idrow {
+    uint64_t cp; /* cluster << 32 | person */
+    uint64_t id;
+    uint32_t kinds;
+} idrow_t;
+
+static int idrow_cmp(const void *a, const void *b) {
+    const idrow_t *x = a, *y = b;
+    if (x->cp != y->cp) return x->cp < y->cp ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+void gh_match_evaluate_id(size_t n, const uint32_t *cluster,
+                          const uint32_t *truth, const uint32_t *kinds,
+                          const uint64_t *id_key, gh_match_eval_t *out) {
+    /* Only records with a valid number can be in such a pair: sort those
+     * by (cluster, person, number) and count C(n, 2) per run. */
+    idrow_t *rows = gh_xmalloc((n ? n : 1) * sizeof(*rows));
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (truth[i] != UINT32_MAX && id_key[i])
+            rows[m++] = (idrow_t){(uint64_t)cluster[i] << 32 | truth[i],
+                                  id_key[i], kinds ? kinds[i] : 0};
+    qsort(rows, m, sizeof(*rows), idrow_cmp);
+    out->id_pairs = 0;
+    for (int b = 0; b < NK; b++)
+        out->kind[b].id_pairs = 0;
+    for (size_t i = 0; i < m;) {
+        size_t j = i + 1;
+        while (j < m && rows[j].cp == rows[i].cp && rows[j].id == rows[i].id)
+            j++;
+        double e[NK] = {0}, k = (double)(j - i);
+        for (size_t x = i; x < j; x++)
+            for (uint32_t b = rows[x].kinds; b; b &= b - 1)
+                e[__builtin_ctz(b)]++;
+        out->id_pairs += c2(k);
+        for (int b = 0; b < NK; b++)
+            if (e[b]) out->kind[b].id_pairs += c2(k) - c2(k - e[b]);
+        i = j;
+    }
+    free(rows);
 }

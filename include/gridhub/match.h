@@ -344,12 +344,18 @@ typedef struct gh_match_eval {
     size_t true_clusters, predicted_clusters;
     double true_pairs, predicted_pairs, correct_pairs;
     double precision, recall, f1; /* 1 when the denominator is 0 */
+    /* Of the correct pairs, those whose two records carry the same valid
+     * ID number (gh_match_evaluate_id; 0 until it is called): the pairs
+     * the ID alone decides, since the deterministic rule links them
+     * whatever the other fields say. */
+    double id_pairs;
     /* Per kind of error (bit k of a record's kinds): records having it,
      * true pairs involving at least one of them, how many of those were
      * found, and the predicted pairs involving one that are wrong. */
     struct {
         size_t records;
         double true_pairs, found_pairs, false_pairs;
+        double id_pairs; /* found pairs with one valid ID on both sides */
     } kind[GH_MATCH_EVAL_KINDS];
 } gh_match_eval_t;
 
@@ -357,5 +363,18 @@ typedef struct gh_match_eval {
  * when unknown; kinds[i]: bitmask of error kinds, or kinds NULL. */
 void gh_match_evaluate(size_t n, const uint32_t *cluster, const uint32_t *truth,
                        const uint32_t *kinds, gh_match_eval_t *out);
+
+/* The record's ID number as a key for gh_match_evaluate_id: 1 + its first
+ * 17 digits when it is valid (OK or UPGRADED: the check character then
+ * follows from them), 0 when it has none or an invalid one. */
+uint64_t gh_match_id_key(const gh_match_rec_t *r);
+
+/* Adds to `out` (filled by gh_match_evaluate with the same arrays) the
+ * correct pairs whose two records have one non-zero id_key: overall
+ * (out->id_pairs) and per kind of error. From (cluster, person, ID)
+ * counts, like the rest. */
+void gh_match_evaluate_id(size_t n, const uint32_t *cluster,
+                          const uint32_t *truth, const uint32_t *kinds,
+                          const uint64_t *id_key, gh_match_eval_t *out);
 
 #endif

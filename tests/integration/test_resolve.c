@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gridhub/util.h"
 #include "harness.h"
 
 #define TIMEOUT_MS 120000
@@ -48,6 +49,21 @@ static double number_after(const char *log, const char *label) {
     return atof(p + strlen(label));
 }
 
+/* The share in "decided by ID alone: X of Y correct pairs (share)",
+ * checked against X / Y. */
+static double id_share(const char *log) {
+    const char *p = strstr(log, "decided by ID alone: ");
+    cr_assert_not_null(p, "%s", log);
+    double x, y, share;
+    cr_assert_eq(sscanf(p,
+                        "decided by ID alone: %lf of %lf correct pairs (%lf)",
+                        &x, &y, &share),
+                 3, "%s", p);
+    cr_assert(x <= y && y > 0 && share > x / y - 1e-5 && share < x / y + 1e-5,
+              "%s", p);
+    return share;
+}
+
 Test(resolve, generated_records_meet_targets_in_order, .timeout = 300) {
     char *dir = gh_test_tmpdir();
     char *r = path_in(dir, "r.jsonl"), *t = path_in(dir, "t.jsonl"),
@@ -81,6 +97,9 @@ Test(resolve, generated_records_meet_targets_in_order, .timeout = 300) {
     cr_assert_geq(number_after(report, "recall "), 0.99, "%s", report);
     cr_assert(strstr(report, "homophone"), "per-error table:\n%s", report);
     cr_assert(strstr(report, "peak RSS"), "%s", report);
+    /* With nearly every ID number valid, most found pairs share one. */
+    double by_id = id_share(report);
+    cr_assert(by_id > 0.9 && by_id <= 1, "%s", report);
 
     /* One output line per input line, same order, person ids R + 9
      * digits numbered by first appearance. */
@@ -181,6 +200,62 @@ Test(resolve, malformed_lines_reported_and_skipped) {
     gh_test_rmtree(dir);
     free(dir);
     free(r);
+    free(c);
+    free(log);
+}
+
+/* Half the ID numbers removed (ops/gen/half-ids.properties): the share
+ * decided by ID falls to about a quarter (both copies must keep theirs),
+ * the other fields carry the rest, and the targets of issue 14 hold. */
+Test(resolve, half_ids_profile, .timeout = 300) {
+    char *dir = gh_test_tmpdir();
+    char *r = path_in(dir, "r.jsonl"), *t = path_in(dir, "t.jsonl"),
+         *c = path_in(dir, "c.jsonl"), *log = path_in(dir, "log");
+    char *profile =
+        gh_xasprintf("%s/ops/gen/half-ids.properties", GH_SOURCE_DIR);
+    const char *gen[] = {GH_BINARY,
+                         "gen",
+                         "-c",
+                         profile,
+                         "--preset",
+                         "demo",
+                         "--scale",
+                         "0.05",
+                         "--seed",
+                         "3",
+                         "--records-only",
+                         "true",
+                         "--records-file",
+                         r,
+                         "--truth-file",
+                         t,
+                         NULL};
+    cr_assert_eq(gh_test_run(gen, log, TIMEOUT_MS), 0, "%s",
+                 gh_test_file_tail(log, 2000));
+    const char *res[] = {GH_BINARY, "resolve", "--in", r,   "--out",
+                         c,         "--truth", t,      NULL};
+    cr_assert_eq(gh_test_run(res, log, TIMEOUT_MS), 0, "%s",
+                 gh_test_file_tail(log, 4000));
+    char *report = slurp(log);
+    double by_id = id_share(report);
+    cr_assert(by_id > 0.15 && by_id < 0.40, "%s", report);
+    cr_assert_geq(number_after(report, "pairwise precision "), 0.999, "%s",
+                  report);
+    cr_assert_geq(number_after(report, "F1 "), 0.98, "%s", report);
+    /* id_missing in the per-kind table, none of its pairs by ID. */
+    const char *k = strstr(report, "  id_missing ");
+    cr_assert_not_null(k, "%s", report);
+    double v[5];
+    cr_assert_eq(sscanf(k, " id_missing %lf %lf %lf %lf %lf", &v[0], &v[1],
+                        &v[2], &v[3], &v[4]),
+                 5, "%s", k);
+    cr_assert_eq(v[4], 0, "%s", k);
+    free(report);
+    gh_test_rmtree(dir);
+    free(dir);
+    free(profile);
+    free(r);
+    free(t);
     free(c);
     free(log);
 }
