@@ -403,9 +403,9 @@ Test(match_block, keys_per_field) {
     gh_match_rec_t a = mk("王建国", "wang jian guo", ID_A, 1, "1949-12-31",
                           "13807381001", "大塘小区3栋2单元501");
     uint64_t k[16];
-    cr_assert_eq(gh_match_block_keys(&a, k, 16), 6);
+    cr_assert_eq(gh_match_block_keys(&a, k, 16), 7);
     cr_assert_eq(gh_match_block_keys(&a, k, 2), 2);
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         cr_assert_neq(k[i], 0);
     /* A wrong check character keeps the ID key; a phone alone pairs. */
     gh_match_rec_t b =
@@ -421,12 +421,12 @@ Test(match_block, one_key_by_kind) {
     gh_match_rec_t a = mk("王建国", "wang jian guo", ID_A, 1, "1949-12-31",
                           "13807381001", "大塘小区3栋2单元501");
     uint64_t k[16];
-    cr_assert_eq(gh_match_block_keys(&a, k, 16), 6);
+    cr_assert_eq(gh_match_block_keys(&a, k, 16), 7);
     /* In the order the matcher lists them. */
     static const char *const kinds[] = {
-        "id17",      "pinyin+birth", "surname+birth+sex",
-        "name+year", "phone",        "name+address"};
-    for (int i = 0; i < 6; i++)
+        "id17",  "pinyin+birth", "surname+birth+sex", "name+year",
+        "phone", "name+address", "pinyin+month+day"};
+    for (int i = 0; i < 7; i++)
         cr_assert_eq(gh_match_block_key(&a, kinds[i]), k[i], "%s", kinds[i]);
     cr_assert_eq(gh_match_block_key(&a, "birth"), 0, "no such kind");
     /* A search by name and birth date alone keys as the record does: a
