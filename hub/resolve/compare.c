@@ -16,12 +16,13 @@
 static const char *const FIELD_NAMES[GH_MATCH_F__COUNT] = {
     "id", "name", "birth", "sex", "phone", "address"};
 
-static const int FIELD_LEVELS[GH_MATCH_F__COUNT] = {5, 5, 5, 3, 3, 5};
+static const int FIELD_LEVELS[GH_MATCH_F__COUNT] = {5, 5, 7, 3, 3, 5};
 
 static const char *const LEVEL_NAMES[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS] = {
     {"missing", "equal", "first 17 equal", "one digit off", "differ"},
     {"missing", "equal", "same pinyin", "one character differs", "differ"},
-    {"missing", "equal", "day/month swapped", "same year", "differ"},
+    {"missing", "equal", "day/month swapped", "one digit off", "placeholder",
+     "same year", "differ"},
     {"missing", "equal", "differ"},
     {"missing", "equal", "differ"},
     {"missing", "equal", "same building/unit/room", "similar", "differ"},
@@ -184,15 +185,44 @@ static int level_name(const gh_match_rec_t *a, const gh_match_rec_t *b) {
     return 4;
 }
 
+/* Number of the 8 digits of YYYYMMDD that differ. */
+static int birth_digits_differ(int ya, int ma, int da, int yb, int mb, int db) {
+    int a = ya * 10000 + ma * 100 + da, b = yb * 10000 + mb * 100 + db, n = 0;
+    for (int i = 0; i < 8; i++, a /= 10, b /= 10)
+        n += a % 10 != b % 10;
+    return n;
+}
+
+/* 1 if one side looks like a clerk's stand-in for a date only partly
+ * known and the other side agrees on the part that was kept: YYYY-01-01
+ * (only the year known) with the same year, or the 1st of the month with
+ * the same year and month. (1900-01-01, nothing known, is no date at
+ * all: gh__match_parse_date drops it.) */
+static int birth_placeholder(int ya, int ma, int da, int yb, int mb) {
+    if (ya != yb || da != 1) return 0;
+    return ma == 1 || ma == mb;
+}
+
 static int level_birth(const gh_match_rec_t *a, const gh_match_rec_t *b) {
     if (a->birth == GH_MATCH_NO_DATE || b->birth == GH_MATCH_NO_DATE) return 0;
     if (a->birth == b->birth) return 1;
     int ya, ma, da, yb, mb, db;
     gh__match_civil(a->birth, &ya, &ma, &da);
     gh__match_civil(b->birth, &yb, &mb, &db);
-    if (ya != yb) return 4;
-    if (ma == db && da == mb) return 2;
-    return 3;
+    if (ya == yb && ma == db && da == mb) return 2;
+    /* A mistyped digit, or a year from the nominal age (虚岁). The two
+     * mostly coincide (a year one off is one digit off except across a
+     * decade: 1989/1990), so they share a level. A digit in the decade or
+     * the century is left out: 1955 and 1985 are a father and a son, who
+     * may share a name and a household. */
+    int dy = ya > yb ? ya - yb : yb - ya;
+    if (dy < 10 && (birth_digits_differ(ya, ma, da, yb, mb, db) == 1 ||
+                    (dy == 1 && ma == mb && da == db)))
+        return 3;
+    if (birth_placeholder(ya, ma, da, yb, mb) ||
+        birth_placeholder(yb, mb, db, ya, ma))
+        return 4;
+    return ya == yb ? 5 : 6;
 }
 
 static int level_sex(const gh_match_rec_t *a, const gh_match_rec_t *b) {

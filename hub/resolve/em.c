@@ -27,7 +27,7 @@
 #include "gridhub/util.h"
 #include "match_int.h"
 
-#define NPATTERNS 15625 /* 5^6 */
+#define NPATTERNS 117649 /* L^F = 7^6 */
 #define MIN_SESSION_PAIRS 1000
 #define F GH_MATCH_F__COUNT
 #define L GH_MATCH_MAX_LEVELS
@@ -46,14 +46,14 @@ static void on_pair(void *wctx, uint32_t a, uint32_t b) {
                      lv);
     int idx = 0;
     for (int f = F - 1; f >= 0; f--)
-        idx = idx * 5 + lv[f];
+        idx = idx * L + lv[f];
     w->count[idx]++;
 }
 
 static void pattern_levels(int idx, int lv[F]) {
     for (int f = 0; f < F; f++) {
-        lv[f] = idx % 5;
-        idx /= 5;
+        lv[f] = idx % L;
+        idx /= L;
     }
 }
 

@@ -164,6 +164,7 @@ enum {
     GH__KEY_NAME_YEAR,
     GH__KEY_PHONE,
     GH__KEY_NAME_ADDRESS,
+    GH__KEY_PINYIN_MONTHDAY,
     GH__KEY__COUNT
 };
 

@@ -135,7 +135,7 @@ const gh_conf_prop_t gh_match_conf_props[GH_MATCH_CONF_NPROPS + 1] = {
 static const double PRIOR_M[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS] = {
     {0, 0.95, 0.03, 0.01, 0.01},
     {0, 0.92, 0.04, 0.02, 0.02},
-    {0, 0.96, 0.005, 0.02, 0.015},
+    {0, 0.93, 0.005, 0.025, 0.012, 0.013, 0.015},
     {0, 0.99, 0.01},
     {0, 0.85, 0.15},
     {0, 0.85, 0.02, 0.05, 0.08},
@@ -143,7 +143,7 @@ static const double PRIOR_M[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS] = {
 static const double PRIOR_U[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS] = {
     {0, 1e-8, 1e-9, 1e-8, 1},
     {0, 0.002, 0.0005, 0.01, 0.9875},
-    {0, 5e-5, 1e-5, 0.015, 0.985},
+    {0, 5e-5, 1e-5, 0.0011, 3e-4, 0.013, 0.98554},
     {0, 0.5, 0.5},
     {0, 1e-5, 1},
     {0, 1e-4, 1e-5, 0.02, 0.98},

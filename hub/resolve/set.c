@@ -191,8 +191,13 @@ int32_t gh__match_parse_date(const char *s) {
     }
     b[10] = '\0';
     int64_t days;
-    /* 00000000 and friends are a clerk's "unknown", not a date. */
-    if (gh_date_parse_iso(b, &days, NULL) || b[0] == '0')
+    /* 00000000 and friends are a clerk's "unknown", not a date; so is
+     * 1900-01-01, the form's default when nothing was known. As unknown
+     * it weighs nothing and the ID number's date takes its place (below),
+     * where as a date it would only ever "differ"; no resident in the
+     * registers was born that day. */
+    if (gh_date_parse_iso(b, &days, NULL) || b[0] == '0' ||
+        !strcmp(b, "1900-01-01"))
         return GH_MATCH_NO_DATE;
     return (int32_t)days;
 }

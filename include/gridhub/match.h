@@ -109,21 +109,26 @@ void gh_match_set_clear(gh_match_set_t *set);
 /* Compared fields and their agreement levels. Level 0 of every field means
  * "cannot compare" (a value missing on either side) and weighs 0. */
 typedef enum gh_match_field {
-    GH_MATCH_F_ID = 0, /* 1 equal, 2 first 17 equal (bad check), 3 one
-                          digit off (one substitution or adjacent swap
-                          over the 18 characters, at least one number
-                          failing the check), 4 differ */
-    GH_MATCH_F_NAME,   /* 1 equal, 2 same pinyin, 3 one character differs,
-                          4 differ */
-    GH_MATCH_F_BIRTH,  /* 1 equal, 2 day/month swapped, 3 same year, 4 differ */
-    GH_MATCH_F_SEX,    /* 1 equal, 2 differ */
-    GH_MATCH_F_PHONE,  /* 1 equal, 2 differ */
+    GH_MATCH_F_ID = 0,  /* 1 equal, 2 first 17 equal (bad check), 3 one
+                           digit off (one substitution or adjacent swap
+                           over the 18 characters, at least one number
+                           failing the check), 4 differ */
+    GH_MATCH_F_NAME,    /* 1 equal, 2 same pinyin, 3 one character differs,
+                           4 differ */
+    GH_MATCH_F_BIRTH,   /* 1 equal, 2 day/month swapped, 3 one digit off
+                           (one substitution in YYYYMMDD, or the year one
+                           off with month and day equal), 4 placeholder on
+                           one side (YYYY-01-01 with the same year, or the
+                           1st of the month with the same year and month),
+                           5 same year, 6 differ */
+    GH_MATCH_F_SEX,     /* 1 equal, 2 differ */
+    GH_MATCH_F_PHONE,   /* 1 equal, 2 differ */
     GH_MATCH_F_ADDRESS, /* 1 equal, 2 same building/unit/room, 3 similar
                            (Jaro-Winkler >= 0.9), 4 differ */
     GH_MATCH_F__COUNT
 } gh_match_field_t;
 
-#define GH_MATCH_MAX_LEVELS 5
+#define GH_MATCH_MAX_LEVELS 7
 
 /* Jaro-Winkler similarity (0..1) of two UTF-8 strings, computed on code
  * points (so one Chinese character is one character); NULL gives 0. */
