@@ -210,11 +210,16 @@ static gh_err_t pull_rivals(run_t *x) {
     /* id_code 0 and 1: GH_IDNUM_OK and UPGRADED, the valid ones. */
     PGresult *res = gh_pg_query_what(
         x->db,
-        "SELECT DISTINCT s.person_id FROM match_edge e JOIN source_person s "
-        "ON s.rec_id = CASE WHEN e.a = ANY($1::bigint[]) THEN e.b ELSE e.a "
-        "END WHERE e.kind IN (2, 3) AND (e.a = ANY($1::bigint[]) OR e.b = "
-        "ANY($1::bigint[])) AND NOT s.deleted AND s.id_code IN (0, 1) AND "
-        "s.person_id IS NOT NULL AND s.person_id <> ALL($2::text[])",
+        /* Two index probes (the primary key on a, match_edge_b on b):
+         * an OR over both columns, or a join on a CASE, scans every edge
+         * and tests it against the whole array, which stalled the hub's
+         * initial load (a batch's thousands of records x every edge). */
+        "SELECT DISTINCT s.person_id FROM (SELECT e.b AS other FROM "
+        "match_edge e WHERE e.a = ANY($1::bigint[]) AND e.kind IN (2, 3) "
+        "UNION SELECT e.a FROM match_edge e WHERE e.b = ANY($1::bigint[]) "
+        "AND e.kind IN (2, 3)) o JOIN source_person s ON s.rec_id = o.other "
+        "WHERE NOT s.deleted AND s.id_code IN (0, 1) AND s.person_id IS NOT "
+        "NULL AND s.person_id <> ALL($2::text[])",
         2, p, "read rival persons", x->errstr, x->errstr_size);
     if (!res) return pgerr(x);
     gh__res_keep(r, res);
