@@ -182,62 +182,6 @@ static int would_be_member(const run_t *x, const wrec_t *w) {
             gh__res_in_strs(x->touched, x->ntouched, w->old_pid));
 }
 
-/*
- * The ambiguity filter of gh_match_cluster leaves a record without a valid
- * ID alone when it links about as well to two persons with different
- * valid IDs. The batch sees all of its links; the hub sees the links
- * between the records it loaded. A record left alone between two
- * namesakes links to persons the run may not involve: when only one of
- * them changes, the other one's link would be missing and the record
- * joined to the one that changed. So the persons that the members
- * without a valid ID link to (links kept in match_edge, partners with a
- * valid ID) are involved too. One step is enough: the records pulled in
- * did not change, and an earlier run that saw their links placed them
- * where the links among the members put them again.
- */
-static gh_err_t pull_rivals(run_t *x) {
-    gh_resolver_t *r = x->r;
-    gh_sqlarr_reset(&x->a[0]);
-    for (size_t i = 0; i < r->nw; i++)
-        if (would_be_member(x, &r->w[i]) &&
-            !gh_match_anchor(gh__res_mrec(r, i)))
-            gh_sqlarr_int(&x->a[0], r->w[i].rec_id);
-    if (!x->a[0].n) return GH_OK;
-    gh_sqlarr_reset(&x->a[1]);
-    for (size_t i = 0; i < x->ntouched; i++)
-        gh_sqlarr_text(&x->a[1], x->touched[i]);
-    const char *p[2] = {gh_sqlarr_get(&x->a[0]), gh_sqlarr_get(&x->a[1])};
-    /* id_code 0 and 1: GH_IDNUM_OK and UPGRADED, the valid ones. */
-    PGresult *res = gh_pg_query_what(
-        x->db,
-        /* Two index probes (the primary key on a, match_edge_b on b):
-         * an OR over both columns, or a join on a CASE, scans every edge
-         * and tests it against the whole array, which stalled the hub's
-         * initial load (a batch's thousands of records x every edge). */
-        "SELECT DISTINCT s.person_id FROM (SELECT e.b AS other FROM "
-        "match_edge e WHERE e.a = ANY($1::bigint[]) AND e.kind IN (2, 3) "
-        "UNION SELECT e.a FROM match_edge e WHERE e.b = ANY($1::bigint[]) "
-        "AND e.kind IN (2, 3)) o JOIN source_person s ON s.rec_id = o.other "
-        "WHERE NOT s.deleted AND s.id_code IN (0, 1) AND s.person_id IS NOT "
-        "NULL AND s.person_id <> ALL($2::text[])",
-        2, p, "read rival persons", x->errstr, x->errstr_size);
-    if (!res) return pgerr(x);
-    gh__res_keep(r, res);
-    if (!PQntuples(res)) return GH_OK;
-    gh_sqlarr_reset(&x->a[1]);
-    for (int i = 0; i < PQntuples(res); i++) {
-        touch(x, PQgetvalue(res, i, 0));
-        gh_sqlarr_text(&x->a[1], PQgetvalue(res, i, 0));
-    }
-    x->ntouched = gh__res_uniq_strs(x->touched, x->ntouched);
-    return gh__res_load_rows(r, x->db,
-                             "SELECT " REC_COLS " FROM source_person WHERE "
-                             "person_id = ANY($1::text[]) AND NOT deleted",
-                             gh_sqlarr_get(&x->a[1]), 0,
-                             "read rival persons' records", x->errstr,
-                             x->errstr_size);
-}
-
 /* 4. The persons involved and all their live records: the members. */
 static gh_err_t step_persons(run_t *x, const char *const *persons,
                              size_t npersons) {
@@ -262,8 +206,6 @@ static gh_err_t step_persons(run_t *x, const char *const *persons,
             x->errstr_size);
         if (e) return e;
     }
-    gh_err_t e = pull_rivals(x);
-    if (e) return e;
     x->members = gh_xcalloc(r->nw + 1, sizeof(size_t));
     x->mi_of = gh_xcalloc(r->nw + 1, sizeof(size_t));
     for (size_t i = 0; i < r->nw; i++) {
