@@ -36,6 +36,10 @@ static const gh_conf_prop_t props[] = {
      "Ground truth ({department, source_key, true_id} lines, `gridhub gen "
      "--truth-file`): prints pairwise precision, recall and F1, overall and "
      "per error kind."},
+    {"misses", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
+     "With truth: writes every pair of one true person's records that ended "
+     "in two persons, one JSON line each ({a, b, errors_a, errors_b, "
+     "decision, total, levels}), to see what the matcher missed and why."},
     {"model.out", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
      "Writes the trained model as match.pin.* properties, to pin it in a "
      "later run or in the hub (-c FILE)."},
@@ -135,6 +139,13 @@ static void bad_line(input_t *in, const char *path, size_t line,
     if (in->bad == MAX_REPORTED)
         fprintf(stderr, "gridhub resolve: further malformed lines are only "
                         "counted\n");
+}
+
+/* The bit of a kind the input named, or -1. */
+static int find_kind(const input_t *in, const char *name) {
+    for (int i = 0; i < in->nkinds; i++)
+        if (!strcmp(in->kind_names[i], name)) return i;
+    return -1;
 }
 
 static int kind_index(input_t *in, const char *name) {
@@ -505,6 +516,106 @@ static void report_accuracy(const input_t *in, const gh_match_eval_t *ev,
     }
 }
 
+/* The error kinds of record i as a JSON array. */
+static json_t *kinds_json(const input_t *in, size_t i) {
+    json_t *a = json_array();
+    for (uint32_t b = in->kinds ? in->kinds[i] : 0; b; b &= b - 1)
+        json_array_append_new(a, json_string(in->kind_names[__builtin_ctz(b)]));
+    return a;
+}
+
+static json_t *rec_json(const gh_match_rec_t *r) {
+    return json_pack("{s:s?, s:s?}", "department", r->department, "source_key",
+                     r->source_key);
+}
+
+static int cmp_u64(const void *x, const void *y) {
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Every pair of one true person's records in two predicted persons,
+ * scored again with its evidence. */
+static gh_err_t write_misses(const input_t *in, const gh_match_model_t *m,
+                             const uint32_t *person, const uint32_t *truth,
+                             const char *path, size_t *count, char *errstr,
+                             size_t errstr_size) {
+    size_t n = gh_match_set_count(in->set);
+    FILE *f = gh_fopen_private(path, 1);
+    if (!f)
+        return gh_seterr(errstr, errstr_size, GH_ERR_IO, "cannot create %s: %s",
+                         path, strerror(errno));
+    uint64_t *kv = gh_xmalloc((n ? n : 1) * sizeof(*kv)); /* truth, idx */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (truth[i] != UINT32_MAX) kv[k++] = (uint64_t)truth[i] << 32 | i;
+    qsort(kv, k, sizeof(*kv), cmp_u64);
+    *count = 0;
+    for (size_t i = 0; i < k;) {
+        size_t j = i + 1;
+        while (j < k && kv[j] >> 32 == kv[i] >> 32)
+            j++;
+        for (size_t x = i; x < j; x++)
+            for (size_t y = x + 1; y < j; y++) {
+                size_t a = (uint32_t)kv[x], b = (uint32_t)kv[y];
+                if (person[a] == person[b]) continue;
+                const gh_match_rec_t *ra = gh_match_set_get(in->set, a),
+                                     *rb = gh_match_set_get(in->set, b);
+                gh_match_explain_t ex;
+                gh_match_decision_t d = gh_match_score(m, ra, rb, &ex);
+                json_t *lv = json_object();
+                for (int fl = 0; fl < GH_MATCH_F__COUNT; fl++)
+                    json_object_set_new(
+                        lv, gh_match_field_name(fl),
+                        json_string(gh_match_level_name(fl, ex.level[fl])));
+                json_t *o = json_pack(
+                    "{s:o, s:o, s:o, s:o, s:s, s:f, s:o}", "a", rec_json(ra),
+                    "b", rec_json(rb), "errors_a", kinds_json(in, a),
+                    "errors_b", kinds_json(in, b), "decision",
+                    gh_match_decision_name(d), "total", ex.total, "levels", lv);
+                char *line =
+                    json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(4));
+                fprintf(f, "%s\n", line);
+                free(line);
+                json_decref(o);
+                (*count)++;
+            }
+        i = j;
+    }
+    free(kv);
+    if (fclose(f))
+        return gh_seterr(errstr, errstr_size, GH_ERR_IO, "writing %s failed",
+                         path);
+    return GH_OK;
+}
+
+/* Residents the ID numbers split, and whether the steward hears of it. */
+static void report_split(const input_t *in, const gh_match_split_eval_t *sp) {
+    printf("  split by valid ID numbers: %zu persons, %zu with a steward "
+           "item (%.5f)\n",
+           sp->split, sp->told,
+           sp->split ? (double)sp->told / (double)sp->split : 1);
+    if (find_kind(in, "two_ids") >= 0)
+        printf("    of them with a second number (two_ids): %zu, %zu with a "
+               "steward item (%.5f)\n",
+               sp->kind_split, sp->kind_told,
+               sp->kind_split ? (double)sp->kind_told / (double)sp->kind_split
+                              : 1);
+    int fk = find_kind(in, "foreign_id");
+    if (fk < 0) return;
+    size_t labelled = 0, flagged = 0, flagged_all = 0;
+    for (size_t i = 0; i < gh_match_set_count(in->set); i++) {
+        int lab = in->kinds && (in->kinds[i] >> fk & 1);
+        int fl = gh_match_set_get(in->set, i)->id_foreign;
+        labelled += (size_t)lab;
+        flagged += (size_t)(lab && fl);
+        flagged_all += (size_t)fl;
+    }
+    printf("  foreign ID numbers: %zu records labelled, %zu of them flagged; "
+           "%zu flagged in all\n",
+           labelled, flagged, flagged_all);
+}
+
 static double secs(int64_t from_us) {
     return (double)(gh_now_us() - from_us) / 1e6;
 }
@@ -533,6 +644,8 @@ static int run(gh_conf_t *conf) {
     input_t in = {0};
     in.set = gh_match_set_new();
     uint32_t *person = NULL, *truth = NULL;
+    gh_match_edge_t *items = NULL;
+    size_t nitems = 0;
     if (read_input(&in, in_path, err, sizeof(err))) {
         fprintf(stderr, "gridhub resolve: %s\n", err);
         goto out;
@@ -582,14 +695,20 @@ static int run(gh_conf_t *conf) {
 
     person = gh_xmalloc((n ? n : 1) * sizeof(*person));
     gh_match_batch_stats_t st;
-    if (gh_match_resolve(model, in.set, person, &st, err, sizeof(err))) {
+    if (gh_match_resolve_items(model, in.set, person, &st, &items, &nitems, err,
+                               sizeof(err))) {
         fprintf(stderr, "gridhub resolve: %s\n", err);
         goto out;
     }
     printf("pairs: %zu scored, %zu linked by ID, %zu linked by score, %zu "
-           "for review, %zu ID conflicts, %zu oversize blocks skipped\n",
+           "for review, %zu ID conflicts, %zu with two valid IDs, %zu "
+           "oversize blocks skipped\n",
            st.candidate_pairs, st.links_id, st.links, st.reviews,
-           st.id_conflicts, st.oversize_blocks);
+           st.id_conflicts, st.two_ids, st.oversize_blocks);
+    printf("steward items: %zu pairs in two persons; %zu records carry a "
+           "valid ID number whose birth date is not theirs (likely "
+           "another resident's: scored without it)\n",
+           nitems, st.foreign_ids);
     printf("clustering: %zu records left unlinked (as close to two persons "
            "with different valid IDs), %zu links refused (would join two "
            "valid IDs)\n",
@@ -622,8 +741,26 @@ static int run(gh_conf_t *conf) {
         for (size_t i = 0; i < n; i++)
             idk[i] = gh_match_id_key(gh_match_set_get(in.set, i));
         gh_match_evaluate_id(n, person, truth, in.kinds, idk, &ev);
+        for (size_t i = 0; i < n; i++)
+            idk[i] = gh_match_anchor(gh_match_set_get(in.set, i));
+        gh_match_split_eval_t sp;
+        gh_match_evaluate_split(n, person, truth, idk, in.kinds,
+                                find_kind(&in, "two_ids"), items, nitems, &sp);
         free(idk);
         report_accuracy(&in, &ev, unmatched);
+        report_split(&in, &sp);
+        const char *misses = gh_conf_get(conf, "misses");
+        size_t nmiss = 0;
+        if (misses && *misses) {
+            if (write_misses(&in, model, person, truth, misses, &nmiss, err,
+                             sizeof(err))) {
+                fprintf(stderr, "gridhub resolve: %s\n", err);
+                goto out;
+            }
+            printf("misses: %zu pairs of one true person in two persons "
+                   "written to %s\n",
+                   nmiss, misses);
+        }
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -633,6 +770,7 @@ static int run(gh_conf_t *conf) {
            secs(t_all), (double)ru.ru_maxrss / 1024);
     rc = 0;
 out:
+    free(items);
     free(person);
     free(truth);
     free(in.kinds);

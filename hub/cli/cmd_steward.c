@@ -22,7 +22,7 @@ static const gh_conf_prop_t props[] = {
     {"status", GH_CONF_ENUM, "open", 0, 0, 0, "open|resolved|obsolete", NULL,
      "list: items of this status."},
     {"kind", GH_CONF_STR, "", 0, 0, 0, NULL, NULL,
-     "list: only items of this kind (possible_duplicate, shared_id, "
+     "list: only items of this kind (possible_duplicate, shared_id, two_ids, "
      "attribute_conflict)."},
     {"limit", GH_CONF_INT, "50", 0, 1, 100000, NULL, NULL,
      "list: most items shown."},

@@ -19,7 +19,8 @@ int gh__res_cmp_item(const void *x, const void *y) {
 
 /* Step 10: the open items about the persons of this run become exactly
  * the ones the current state supports: pairs scored for review (or one ID
- * on two people) that sit in two persons not kept apart, and attribute
+ * on two people, or two IDs on what looks like one) that sit in two
+ * persons not kept apart, and attribute
  * conflicts found by survivorship. */
 gh_err_t gh__res_refresh_items(gh_resolver_t *r, PGconn *db,
                                const size_t *members, size_t nm, char **touched,
@@ -44,7 +45,7 @@ gh_err_t gh__res_refresh_items(gh_resolver_t *r, PGconn *db,
                    "SELECT e.a, e.b, e.kind, e.score, e.evidence::text, "
                    "sa.person_id, sb.person_id FROM match_edge e JOIN "
                    "source_person sa ON sa.rec_id = e.a JOIN source_person sb "
-                   "ON sb.rec_id = e.b WHERE e.kind IN (1, 4) AND (e.a = "
+                   "ON sb.rec_id = e.b WHERE e.kind IN (1, 4, 5) AND (e.a = "
                    "ANY($1::bigint[]) OR e.b = ANY($1::bigint[])) AND NOT "
                    "sa.deleted AND NOT sb.deleted AND sa.person_id IS "
                    "DISTINCT FROM sb.person_id AND NOT EXISTS (SELECT 1 FROM "
@@ -64,9 +65,10 @@ gh_err_t gh__res_refresh_items(gh_resolver_t *r, PGconn *db,
         if (!pa || !pb) continue;
         item_t *it = &items[n++];
         int swap = strcmp(pa, pb) > 0;
-        it->kind = gh__res_ival(res, i, 2, 1) == GH_MATCH_ID_CONFLICT
-                       ? "shared_id"
-                       : "possible_duplicate";
+        long kind = gh__res_ival(res, i, 2, 1);
+        it->kind = kind == GH_MATCH_ID_CONFLICT ? "shared_id"
+                   : kind == GH_MATCH_TWO_IDS   ? "two_ids"
+                                                : "possible_duplicate";
         it->pa = swap ? pb : pa;
         it->pb = swap ? pa : pb;
         it->ra = gh__res_ival(res, i, swap ? 1 : 0, 0);

@@ -107,7 +107,8 @@ size_t gh__res_add_row(gh_resolver_t *r, PGresult *res, int i, int changed) {
     gh_golden_src_t *g = &x->g;
     g->department = x->dept;
     g->source_key = x->key;
-    g->value[GH_GOLDEN_ID] = gh__res_val(res, i, C_ID);
+    /* Another resident's number is never this person's golden one. */
+    g->value[GH_GOLDEN_ID] = m.id_foreign ? NULL : gh__res_val(res, i, C_ID);
     g->value[GH_GOLDEN_NAME] = gh__res_val(res, i, C_NNAME)
                                    ? gh__res_val(res, i, C_NNAME)
                                    : gh__res_val(res, i, C_NAME);

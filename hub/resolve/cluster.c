@@ -113,7 +113,12 @@ static int edge_cmp(const void *pa, const void *pb) {
 }
 
 uint64_t gh_match_anchor(const gh_match_rec_t *r) {
-    if (!gh_idnum_is_valid(r->id_status) || !r->id_number[0]) return 0;
+    /* A number likely someone else's must not hold its record apart from
+     * its holder's other records, nor pull it to the number's owner. An
+     * upgraded 15-digit number had no check character to catch a typo,
+     * so it holds nothing apart either. */
+    if (r->id_status != GH_IDNUM_OK || !r->id_number[0] || r->id_foreign)
+        return 0;
     uint64_t h = gh__match_hash(r->id_number, 18, 0xa11c);
     return h ? h : 1;
 }

@@ -16,15 +16,17 @@
 static const char *const FIELD_NAMES[GH_MATCH_F__COUNT] = {
     "id", "name", "birth", "sex", "phone", "address"};
 
-static const int FIELD_LEVELS[GH_MATCH_F__COUNT] = {5, 5, 7, 3, 3, 5};
+static const int FIELD_LEVELS[GH_MATCH_F__COUNT] = {6, 6, 7, 3, 4, 5};
 
 static const char *const LEVEL_NAMES[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS] = {
-    {"missing", "equal", "first 17 equal", "one digit off", "differ"},
-    {"missing", "equal", "same pinyin", "one character differs", "differ"},
+    {"missing", "equal", "first 17 equal", "one digit off", "another area code",
+     "differ"},
+    {"missing", "equal", "same pinyin", "fuzzy pinyin", "one character differs",
+     "differ"},
     {"missing", "equal", "day/month swapped", "one digit off", "placeholder",
      "same year", "differ"},
     {"missing", "equal", "differ"},
-    {"missing", "equal", "differ"},
+    {"missing", "equal", "one digit off", "differ"},
     {"missing", "equal", "same building/unit/room", "similar", "differ"},
 };
 
@@ -144,11 +146,11 @@ static int str_eq(const char *a, const char *b) {
     return a == b || !strcmp(a, b);
 }
 
-/* 1 if two 18-character numbers are one substitution or one swap of two
- * neighbours apart. */
-static int id_one_edit(const char *a, const char *b) {
+/* 1 if the first n characters of two numbers are one substitution or one
+ * swap of two neighbours apart. */
+static int id_one_edit(const char *a, const char *b, int n) {
     int d[3], nd = 0;
-    for (int i = 0; i < 18; i++)
+    for (int i = 0; i < n; i++)
         if (a[i] != b[i]) {
             if (nd == 2) return 0;
             d[nd++] = i;
@@ -159,7 +161,10 @@ static int id_one_edit(const char *a, const char *b) {
 }
 
 static int level_id(const gh_match_rec_t *a, const gh_match_rec_t *b) {
-    if (!a->id_number[0] || !b->id_number[0]) return 0;
+    /* A number that is likely someone else's says nothing about this
+     * pair either way: the rest of the record decides. */
+    if (!a->id_number[0] || !b->id_number[0] || a->id_foreign || b->id_foreign)
+        return 0;
     int va = gh_idnum_is_valid(a->id_status),
         vb = gh_idnum_is_valid(b->id_status);
     if (va && vb && !memcmp(a->id_number, b->id_number, 18)) return 1;
@@ -168,21 +173,78 @@ static int level_id(const gh_match_rec_t *a, const gh_match_rec_t *b) {
      * fails). Two numbers that both pass the check are never one such edit
      * apart (ISO 7064 MOD 11-2 catches every one), so between two valid
      * numbers one edit is impossible and the pair simply differs. */
-    if (!(va && vb) && id_one_edit(a->id_number, b->id_number)) return 3;
-    return 4;
+    /* An upgraded 15-digit number got its check character computed from
+     * its digits: a typo in it passed unseen, so it counts as unchecked,
+     * and its computed check character says nothing about the other's. */
+    int up =
+        a->id_status == GH_IDNUM_UPGRADED || b->id_status == GH_IDNUM_UPGRADED;
+    int ca = a->id_status == GH_IDNUM_OK, cb = b->id_status == GH_IDNUM_OK;
+    if (!(ca && cb) && id_one_edit(a->id_number, b->id_number, up ? 17 : 18))
+        return 3;
+    /* Two valid numbers with one birth date and sequence number under
+     * two area codes: a number re-issued by another county (一人多号),
+     * never cancelled. Different people almost never share those 11
+     * digits. */
+    if (va && vb && !memcmp(a->id_number + 6, b->id_number + 6, 11)) return 4;
+    return 5;
+}
+
+/* Folds a pinyin key (gh_norm_pinyin: zh/ch/sh and -eng/-ing already
+ * folded) further by the merges of Xiang speakers and fuzzy-pinyin input
+ * methods: n, r -> l; h, hu -> f (黄/方, 辉/飞); -ang -> -an (so -iang ->
+ * -ian). Returns 0 when it does not fit. */
+static int fuzzy_fold(const char *py, char *out, size_t size) {
+    size_t o = 0;
+    while (*py) {
+        const char *e = strchr(py, ' ');
+        size_t n = e ? (size_t)(e - py) : strlen(py);
+        char syl[64];
+        size_t k = 0;
+        if (n >= sizeof(syl) - 2 || o + n + 3 > size) return 0;
+        const char *p = py;
+        if (*p == 'n' || *p == 'r') {
+            syl[k++] = 'l';
+            p++;
+        } else if (*p == 'h' && p[1] == 'u' && n > 2) {
+            syl[k++] = 'f';
+            p += 2;
+            if (*p == 'i' && n == 3) syl[k++] = 'e'; /* hui -> fei */
+        } else if (*p == 'h') {
+            syl[k++] = 'f';
+            p++;
+        }
+        while (p < py + n)
+            syl[k++] = *p++;
+        if (k >= 3 && !memcmp(syl + k - 3, "ang", 3)) k--;
+        memcpy(out + o, syl, k);
+        o += k;
+        py += n;
+        if (*py == ' ') {
+            out[o++] = ' ';
+            py++;
+        }
+    }
+    out[o] = '\0';
+    return 1;
 }
 
 static int level_name(const gh_match_rec_t *a, const gh_match_rec_t *b) {
     if (!a->name || !b->name) return 0;
     if (str_eq(a->name, b->name)) return 1;
-    if (a->pinyin && b->pinyin && str_eq(a->pinyin, b->pinyin)) return 2;
+    if (a->pinyin && b->pinyin) {
+        if (str_eq(a->pinyin, b->pinyin)) return 2;
+        char fa[GH_NORM_PINYIN_MAX], fb[GH_NORM_PINYIN_MAX];
+        if (fuzzy_fold(a->pinyin, fa, sizeof(fa)) &&
+            fuzzy_fold(b->pinyin, fb, sizeof(fb)) && !strcmp(fa, fb))
+            return 3;
+    }
     uint32_t ca[64], cb[64];
     size_t la = decode(a->name, ca, 64), lb = decode(b->name, cb, 64);
     /* In a two-character name one character is half the name: 张伟 and
      * 张军 are different people, not a typo. */
     size_t lo = la < lb ? la : lb, hi = la < lb ? lb : la;
-    if (lo >= 2 && hi >= 3 && one_edit(ca, la, cb, lb)) return 3;
-    return 4;
+    if (lo >= 2 && hi >= 3 && one_edit(ca, la, cb, lb)) return 4;
+    return 5;
 }
 
 /* Number of the 8 digits of YYYYMMDD that differ. */
@@ -203,12 +265,11 @@ static int birth_placeholder(int ya, int ma, int da, int yb, int mb) {
     return ma == 1 || ma == mb;
 }
 
-static int level_birth(const gh_match_rec_t *a, const gh_match_rec_t *b) {
-    if (a->birth == GH_MATCH_NO_DATE || b->birth == GH_MATCH_NO_DATE) return 0;
-    if (a->birth == b->birth) return 1;
+int gh__match_birth_level(int32_t a, int32_t b) {
+    if (a == b) return 1;
     int ya, ma, da, yb, mb, db;
-    gh__match_civil(a->birth, &ya, &ma, &da);
-    gh__match_civil(b->birth, &yb, &mb, &db);
+    gh__match_civil(a, &ya, &ma, &da);
+    gh__match_civil(b, &yb, &mb, &db);
     if (ya == yb && ma == db && da == mb) return 2;
     /* A mistyped digit, or a year from the nominal age (虚岁). The two
      * mostly coincide (a year one off is one digit off except across a
@@ -225,14 +286,41 @@ static int level_birth(const gh_match_rec_t *a, const gh_match_rec_t *b) {
     return ya == yb ? 5 : 6;
 }
 
+int gh__match_birth_foreign(int32_t rec, int32_t embedded) {
+    if (rec == GH_MATCH_NO_DATE || embedded == GH_MATCH_NO_DATE) return 0;
+    if (gh__match_birth_level(rec, embedded) < 5) return 0;
+    /* One digit of the decade or century mistyped in the record is still
+     * a typo of the holder's own date. */
+    int ya, ma, da, yb, mb, db;
+    gh__match_civil(rec, &ya, &ma, &da);
+    gh__match_civil(embedded, &yb, &mb, &db);
+    /* Nor is a day mistyped whichever way (31 -> 13). */
+    if (ya == yb && ma == mb) return 0;
+    return birth_digits_differ(ya, ma, da, yb, mb, db) >= 2;
+}
+
+static int level_birth(const gh_match_rec_t *a, const gh_match_rec_t *b) {
+    if (a->birth == GH_MATCH_NO_DATE || b->birth == GH_MATCH_NO_DATE) return 0;
+    return gh__match_birth_level(a->birth, b->birth);
+}
+
 static int level_sex(const gh_match_rec_t *a, const gh_match_rec_t *b) {
     if (!a->sex || !b->sex) return 0;
     return a->sex == b->sex ? 1 : 2;
 }
 
+/* One digit mistyped: same length, one position differs. Two
+ * neighbours swapped are two positions and count as differing: a phone
+ * has no check digit to tell a swap from another number. */
 static int level_phone(const gh_match_rec_t *a, const gh_match_rec_t *b) {
     if (!a->phone || !b->phone) return 0;
-    return str_eq(a->phone, b->phone) ? 1 : 2;
+    if (str_eq(a->phone, b->phone)) return 1;
+    size_t la = strlen(a->phone);
+    if (la < 7 || la != strlen(b->phone)) return 3;
+    int nd = 0;
+    for (size_t i = 0; i < la && nd < 2; i++)
+        nd += a->phone[i] != b->phone[i];
+    return nd == 1 ? 2 : 3;
 }
 
 static int level_address(const gh_match_rec_t *a, const gh_match_rec_t *b) {

@@ -238,7 +238,7 @@ gh_err_t gh_match_model_train(gh_match_model_t *m, const gh_match_set_t *set,
          * them; they give themselves away by disagreeing on ID numbers,
          * the field no typo survives. */
         if ((fields >> GH_MATCH_F_ID & 1) &&
-            mm[GH_MATCH_F_ID][4] > mm[GH_MATCH_F_ID][1]) {
+            mm[GH_MATCH_F_ID][5] > mm[GH_MATCH_F_ID][1]) {
             if (log)
                 fprintf(log,
                         "em: %s: dropped: its matches would mostly disagree "
@@ -313,6 +313,12 @@ gh_err_t gh_match_model_train(gh_match_model_t *m, const gh_match_set_t *set,
                 m->u[f][l] = f == GH_MATCH_F_ID && l == near && u_id_near >= 0
                                  ? u_id_near
                                  : (p[f][l] - lambda * mm[f][l]) / (1 - lambda);
+        /* Families buy numbers in runs (…1001, …1002): random pairs never
+         * show two different people one phone digit apart, households do,
+         * at least as often as on one number. So a near phone never
+         * weighs more than an equal one. */
+        if (f == GH_MATCH_F_PHONE && !m->pin_u[f][2] && m->u[f][2] < m->u[f][1])
+            m->u[f][2] = m->u[f][1];
         gh__match_normalize(m->u[f], m->pin_u[f], nl, GH__MATCH_U_FLOOR);
     }
     if (!m->pin_household && p_household >= 0) {

@@ -132,3 +132,78 @@ void gh_match_evaluate_id(size_t n, const uint32_t *cluster,
     }
     free(rows);
 }
+
+typedef struct splitrow {
+    uint32_t person, cluster;
+    uint64_t anchor;
+    uint32_t kinds;
+} splitrow_t;
+
+static int splitrow_cmp(const void *a, const void *b) {
+    const splitrow_t *x = a, *y = b;
+    if (x->person != y->person) return x->person < y->person ? -1 : 1;
+    return x->cluster < y->cluster ? -1 : x->cluster > y->cluster;
+}
+
+static int u32_cmp(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void gh_match_evaluate_split(size_t n, const uint32_t *cluster,
+                             const uint32_t *truth, const uint64_t *anchor,
+                             const uint32_t *kinds, int kind_bit,
+                             const gh_match_edge_t *items, size_t n_items,
+                             gh_match_split_eval_t *out) {
+    memset(out, 0, sizeof(*out));
+    /* Persons told: an item between two of their records in two
+     * clusters. */
+    uint32_t *told = gh_xmalloc((n_items ? n_items : 1) * sizeof(*told));
+    size_t nt = 0;
+    for (size_t i = 0; i < n_items; i++) {
+        uint32_t a = items[i].a, b = items[i].b;
+        if (a >= n || b >= n || truth[a] == UINT32_MAX ||
+            truth[a] != truth[b] || cluster[a] == cluster[b])
+            continue;
+        told[nt++] = truth[a];
+    }
+    qsort(told, nt, sizeof(*told), u32_cmp);
+    /* Persons split: records in clusters whose anchors differ. A
+     * cluster's anchor is any member's non-zero one (clustering never
+     * joins two). */
+    splitrow_t *rows = gh_xmalloc((n ? n : 1) * sizeof(*rows));
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (truth[i] != UINT32_MAX)
+            rows[m++] = (splitrow_t){truth[i], cluster[i], anchor[i],
+                                     kinds ? kinds[i] : 0};
+    qsort(rows, m, sizeof(*rows), splitrow_cmp);
+    for (size_t i = 0; i < m;) {
+        size_t j = i;
+        uint64_t first = 0;
+        int split = 0;
+        uint32_t k = 0;
+        while (j < m && rows[j].person == rows[i].person) {
+            k |= rows[j].kinds;
+            if (rows[j].anchor) {
+                if (!first)
+                    first = rows[j].anchor;
+                else if (rows[j].anchor != first)
+                    split = 1;
+            }
+            j++;
+        }
+        if (split) {
+            int has = nt && bsearch(&rows[i].person, told, nt, sizeof(*told),
+                                    u32_cmp) != NULL;
+            int of_kind = kind_bit >= 0 && kind_bit < 32 && (k >> kind_bit & 1);
+            out->split++;
+            out->told += (size_t)has;
+            out->kind_split += (size_t)of_kind;
+            out->kind_told += (size_t)(of_kind && has);
+        }
+        i = j;
+    }
+    free(rows);
+    free(told);
+}

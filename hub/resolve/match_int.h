@@ -79,6 +79,12 @@ void gh__match_civil(int32_t days, int *y, int *m, int *d);
 
 /* ---- comparators (compare.c) -------------------------------------------- */
 
+/* Birth level (1 equal .. 6 differ) of two known dates. */
+int gh__match_birth_level(int32_t a, int32_t b);
+/* 1 if a record's birth date and its valid ID number's embedded one are
+ * too far apart for a typo: the number is likely someone else's. */
+int gh__match_birth_foreign(int32_t rec, int32_t embedded);
+
 /* Fills level[GH_MATCH_F__COUNT]. */
 void gh__match_levels(const gh_match_rec_t *a, const gh_match_rec_t *b,
                       int *level);

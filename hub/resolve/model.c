@@ -36,13 +36,32 @@ static int validate_weight(const char *key, const char *value, char *errstr,
     return 0;
 }
 
-/* Parses "m.<field>.<level>", "u.<field>.<level>", "u.household" or
- * "lambda" (the key without the match.pin. prefix). kind: 'm', 'u', 'l'
- * (lambda) or 'h' (household). */
+/* The agreement levels this binary scores with, as 8 hex digits: a hash
+ * of every field's level names in order. Pins name levels by number, so
+ * a model file written for other levels would pin other meanings. */
+static void levels_signature(char out[9]) {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (int f = 0; f < GH_MATCH_F__COUNT; f++)
+        for (int l = 0; l < gh_match_field_levels((gh_match_field_t)f); l++)
+            for (const char *p = gh_match_level_name((gh_match_field_t)f, l);;
+                 p++) {
+                h = (h ^ (uint8_t)*p) * 16777619u;
+                if (!*p) break;
+            }
+    snprintf(out, 9, "%08x", (unsigned)h);
+}
+
+/* Parses "m.<field>.<level>", "u.<field>.<level>", "u.household",
+ * "lambda" or "levels" (the key without the match.pin. prefix). kind:
+ * 'm', 'u', 'l' (lambda), 'h' (household) or 'v' (levels). */
 static int parse_pin_key(const char *sub, int *kind, int *field, int *level) {
     *field = *level = 0;
     if (!strcmp(sub, "lambda")) {
         *kind = 'l';
+        return 0;
+    }
+    if (!strcmp(sub, "levels")) {
+        *kind = 'v';
         return 0;
     }
     if (!strcmp(sub, "u.household")) {
@@ -74,11 +93,26 @@ static int validate_pin(const char *key, const char *value, char *errstr,
     int kind, f, l;
     double v;
     const char *sub = key + strlen("match.pin.");
+    if (!parse_pin_key(sub, &kind, &f, &l) && kind == 'v') {
+        char sig[9];
+        levels_signature(sig);
+        if (strcmp(value, sig)) {
+            snprintf(errstr, errstr_size,
+                     "%s: the model was written for other agreement levels "
+                     "(%s; this gridhub scores with %s), so its pins would "
+                     "mean other levels: write it again with `gridhub "
+                     "resolve --model-out` (docs/identity.md)",
+                     key, value, sig);
+            return -1;
+        }
+        return 0;
+    }
     if (parse_pin_key(sub, &kind, &f, &l)) {
         snprintf(errstr, errstr_size,
                  "%s: expected match.pin.m.<field>.<level>, "
-                 "match.pin.u.<field>.<level>, match.pin.u.household or "
-                 "match.pin.lambda, with <field> one of id, name, birth, sex, "
+                 "match.pin.u.<field>.<level>, match.pin.u.household, "
+                 "match.pin.lambda or match.pin.levels, with <field> one of "
+                 "id, name, birth, sex, "
                  "phone, address and <level> from 1 (see docs/identity.md)",
                  key);
         return -1;
@@ -123,8 +157,10 @@ const gh_conf_prop_t gh_match_conf_props[GH_MATCH_CONF_NPROPS + 1] = {
          "changes: match.pin.m.<field>.<level> and "
          "match.pin.u.<field>.<level> (field id, name, birth, sex, phone or "
          "address; level from 1, see docs/identity.md), "
-         "match.pin.u.household and match.pin.lambda. `gridhub resolve "
-         "--model-out FILE` writes them all."),
+         "match.pin.u.household and match.pin.lambda; match.pin.levels names "
+         "the agreement levels they were written for, and a file for other "
+         "levels is refused. `gridhub resolve --model-out FILE` writes them "
+         "all."),
     GH_CONF_END};
 
 /* ---- priors ------------------------------------------------------------- */
@@ -133,19 +169,19 @@ const gh_conf_prop_t gh_match_conf_props[GH_MATCH_CONF_NPROPS + 1] = {
  * (a few percent of typos, a tenth of the addresses out of date). EM
  * replaces them; they matter for a hub that has not trained yet. */
 static const double PRIOR_M[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS] = {
-    {0, 0.95, 0.03, 0.01, 0.01},
-    {0, 0.92, 0.04, 0.02, 0.02},
+    {0, 0.95, 0.03, 0.01, 0.002, 0.008},
+    {0, 0.92, 0.04, 0.01, 0.02, 0.01},
     {0, 0.93, 0.005, 0.025, 0.012, 0.013, 0.015},
     {0, 0.99, 0.01},
-    {0, 0.85, 0.15},
+    {0, 0.85, 0.01, 0.14},
     {0, 0.85, 0.02, 0.05, 0.08},
 };
 static const double PRIOR_U[GH_MATCH_F__COUNT][GH_MATCH_MAX_LEVELS] = {
-    {0, 1e-8, 1e-9, 1e-8, 1},
-    {0, 0.002, 0.0005, 0.01, 0.9875},
+    {0, 1e-8, 1e-9, 1e-8, 1e-9, 1},
+    {0, 0.002, 0.0005, 0.002, 0.01, 0.9855},
     {0, 5e-5, 1e-5, 0.0011, 3e-4, 0.013, 0.98554},
     {0, 0.5, 0.5},
-    {0, 1e-5, 1},
+    {0, 1e-5, 1e-6, 1},
     {0, 1e-4, 1e-5, 0.02, 0.98},
 };
 #define PRIOR_LAMBDA 1e-5
@@ -194,6 +230,8 @@ static void apply_pin(const char *sub, const char *value, void *opaque) {
     int kind, f, l;
     double v;
     if (c->failed) return;
+    /* match.pin.levels was checked when the configuration was loaded. */
+    if (!parse_pin_key(sub, &kind, &f, &l) && kind == 'v') return;
     if (parse_pin_key(sub, &kind, &f, &l) || parse_double(value, &v) ||
         v <= 0 || v >= 1) {
         snprintf(c->errstr, c->errstr_size,
@@ -318,6 +356,12 @@ void gh_match_model_write(const gh_match_model_t *m, FILE *out) {
             "-c to pin\n# these values; EM never changes a pinned value.\n"
             "# EM: %d iterations%s.\n",
             m->iterations, m->converged ? ", converged" : "");
+    char sig[9];
+    levels_signature(sig);
+    fprintf(out,
+            "# the agreement levels the pins below number (a gridhub with "
+            "other levels\n# refuses the file)\nmatch.pin.levels=%s\n",
+            sig);
     fprintf(out, "# prior %.2f bits\nmatch.pin.lambda=%.17g\n", m->prior,
             m->lambda);
     fprintf(out,
@@ -351,6 +395,8 @@ const char *gh_match_decision_name(gh_match_decision_t d) {
         return "link-id";
     case GH_MATCH_ID_CONFLICT:
         return "id-conflict";
+    case GH_MATCH_TWO_IDS:
+        return "two-ids";
     }
     return "?";
 }
@@ -423,24 +469,38 @@ gh_match_decision_t gh_match_score(const gh_match_model_t *m,
     if (id == 1) {
         /* One number, two people: a clerk typed a relative's ID, or a
          * number was reused. Everything but the ID says so. */
-        if (name == 4 && (lv[GH_MATCH_F_BIRTH] >= 3 || lv[GH_MATCH_F_SEX] == 2))
+        if (name == 5 && (lv[GH_MATCH_F_BIRTH] >= 3 || lv[GH_MATCH_F_SEX] == 2))
             return GH_MATCH_ID_CONFLICT;
         return GH_MATCH_LINK_ID;
     }
+    /* One valid number on two records, one of whose birth dates it
+     * contradicts: the number was not compared, but that it is on both is
+     * for a steward to see unless the rest links them anyway. */
+    if (!id && (a->id_foreign || b->id_foreign) &&
+        gh_idnum_is_valid(a->id_status) && gh_idnum_is_valid(b->id_status) &&
+        !memcmp(a->id_number, b->id_number, 18) && total < m->link_threshold)
+        return GH_MATCH_ID_CONFLICT;
     if (total >= m->link_threshold) {
         /* MOD 11-2 catches every single wrong digit and every swap of
          * two neighbours, so two different numbers that both pass it are
-         * two people (twins differ only in the sequence digits), whatever
-         * else agrees. */
-        if (id == 4 && gh_idnum_is_valid(a->id_status) &&
+         * two people (twins differ only in the sequence digits) — or one
+         * person holding two numbers (一人多号). Only a steward can tell;
+         * everything else says one person, so the pair goes to them with
+         * its evidence. */
+        if (id >= 4 && gh_idnum_is_valid(a->id_status) &&
             gh_idnum_is_valid(b->id_status))
-            return GH_MATCH_REVIEW;
+            return GH_MATCH_TWO_IDS;
         /* Twins share birth date, surname, address and phone; what tells
          * them apart is the given name. Without ID agreement, a pair
-         * whose names do not even sound alike is left to a steward.
-         * An ID one digit off does not lift this: twins' numbers differ
-         * in the sequence digits, a typo away from each other. */
-        if (name == 1 || name == 2 || id == 2) return GH_MATCH_LINK;
+         * whose names do not even sound alike (to a Xiang speaker) is
+         * left to a steward. An ID one digit off does not lift this:
+         * twins' numbers differ in the sequence digits, a typo away from
+         * each other. */
+        if ((name >= 1 && name <= 3) || id == 2) return GH_MATCH_LINK;
+        /* A character left out or added (刘建国/刘建) is a clerk's slip;
+         * twins' names are two whole names of one length (刘建国/刘建军). */
+        if (name == 4 && strlen(a->name) != strlen(b->name))
+            return GH_MATCH_LINK;
         return GH_MATCH_REVIEW;
     }
     return total >= m->review_threshold ? GH_MATCH_REVIEW : GH_MATCH_NONE;

@@ -89,8 +89,7 @@ void gh_match_normalize(const gh_match_raw_t *raw, gh_match_rec_t *out,
                     ? gh_norm_address(raw->address, addr, GH_NORM_ADDR_MAX)
                     : 0;
     char id[19];
-    gh_idnum_info_t info;
-    gh_idnum_status_t st = gh_idnum_normalize(raw->id_number, id, &info);
+    gh_idnum_status_t st = gh_idnum_normalize(raw->id_number, id, NULL);
 
     memset(out, 0, sizeof(*out));
     out->department = raw->department;
@@ -106,10 +105,7 @@ void gh_match_normalize(const gh_match_raw_t *raw, gh_match_rec_t *out,
     if (st == GH_IDNUM_OK || st == GH_IDNUM_UPGRADED ||
         st == GH_IDNUM_BAD_CHECK) {
         memcpy(out->id_number, id, sizeof(out->id_number));
-        if (out->birth == GH_MATCH_NO_DATE)
-            out->birth = (int32_t)gh_days_from_civil(
-                info.birth_year, info.birth_month, info.birth_day);
-        if (!out->sex) out->sex = (uint8_t)info.sex;
+        gh_match_fill_from_id(out);
     }
 }
 
@@ -117,9 +113,9 @@ void gh_match_fill_from_id(gh_match_rec_t *r) {
     /* A BAD_CHECK number's date passed the date check: only its check
      * character is known wrong, so its birth date and sex are still the
      * best we have when the record gives none. */
-    if ((r->id_status != GH_IDNUM_OK && r->id_status != GH_IDNUM_UPGRADED &&
-         r->id_status != GH_IDNUM_BAD_CHECK) ||
-        (r->birth != GH_MATCH_NO_DATE && r->sex))
+    r->id_foreign = 0;
+    if (r->id_status != GH_IDNUM_OK && r->id_status != GH_IDNUM_UPGRADED &&
+        r->id_status != GH_IDNUM_BAD_CHECK)
         return;
     char id[19];
     gh_idnum_info_t info;
@@ -127,9 +123,13 @@ void gh_match_fill_from_id(gh_match_rec_t *r) {
     if (st != GH_IDNUM_OK && st != GH_IDNUM_UPGRADED &&
         st != GH_IDNUM_BAD_CHECK)
         return;
+    int32_t embedded = (int32_t)gh_days_from_civil(
+        info.birth_year, info.birth_month, info.birth_day);
     if (r->birth == GH_MATCH_NO_DATE)
-        r->birth = (int32_t)gh_days_from_civil(
-            info.birth_year, info.birth_month, info.birth_day);
+        r->birth = embedded;
+    else /* a wrong check character does not make the date less
+          * someone else's */
+        r->id_foreign = (uint8_t)gh__match_birth_foreign(r->birth, embedded);
     if (!r->sex) r->sex = (uint8_t)info.sex;
 }
 

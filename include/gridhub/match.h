@@ -68,6 +68,11 @@ typedef struct gh_match_rec {
                            "" otherwise */
     uint8_t id_status;  /* gh_idnum_status_t */
     uint8_t sex;        /* 0 unknown, 1 male, 2 female */
+    uint8_t id_foreign; /* 1: a number (valid, or with only its check
+                           character wrong) whose embedded birth date is
+                           not the record's (gh_match_fill_from_id): likely
+                           another resident's, so never compared, never an
+                           anchor */
     int32_t birth;      /* days since 1970-01-01, or GH_MATCH_NO_DATE */
 } gh_match_rec_t;
 
@@ -92,10 +97,15 @@ void gh_match_normalize(const gh_match_raw_t *raw, gh_match_rec_t *out,
                         char *buf);
 /* Fills r's birth date and sex from its ID number where r has none (a
  * valid number, an upgraded legacy one, or one with only its check
- * character wrong: its date passed the date check). gh_match_normalize
- * does it; a record normalized elsewhere (the hub's, read back from its
- * database) goes through it too, so that both score the same record the
- * same way. */
+ * character wrong: its date passed the date check), and sets
+ * r->id_foreign when such a number's embedded birth date disagrees with
+ * the record's own beyond the typos the birth levels forgive (not equal,
+ * not day/month swapped, not one digit off, not a placeholder, and at
+ * least two of the 8 digits differ): a clerk typed a relative's or a
+ * neighbour's number (docs/identity.md, "Foreign ID numbers").
+ * gh_match_normalize does it; a record normalized elsewhere (the hub's,
+ * read back from its database) goes through it too, so that both score
+ * the same record the same way. */
 void gh_match_fill_from_id(gh_match_rec_t *r);
 /* Appends an already normalized record (e.g. read back from the hub
  * database): its strings are copied into the arena. Returns its index. */
@@ -112,9 +122,12 @@ typedef enum gh_match_field {
     GH_MATCH_F_ID = 0,  /* 1 equal, 2 first 17 equal (bad check), 3 one
                            digit off (one substitution or adjacent swap
                            over the 18 characters, at least one number
-                           failing the check), 4 differ */
-    GH_MATCH_F_NAME,    /* 1 equal, 2 same pinyin, 3 one character differs,
-                           4 differ */
+                           failing the check), 4 another area code (both
+                           valid, characters 7..17 equal), 5 differ;
+                           0 also when either number is id_foreign */
+    GH_MATCH_F_NAME,    /* 1 equal, 2 same pinyin, 3 fuzzy pinyin (n/l,
+                           r/l, f/h, an/ang merged too), 4 one character
+                           differs, 5 differ */
     GH_MATCH_F_BIRTH,   /* 1 equal, 2 day/month swapped, 3 one digit off
                            (one substitution in YYYYMMDD, or the year one
                            off with month and day equal), 4 placeholder on
@@ -122,7 +135,7 @@ typedef enum gh_match_field {
                            1st of the month with the same year and month),
                            5 same year, 6 differ */
     GH_MATCH_F_SEX,     /* 1 equal, 2 differ */
-    GH_MATCH_F_PHONE,   /* 1 equal, 2 differ */
+    GH_MATCH_F_PHONE,   /* 1 equal, 2 one digit off, 3 differ */
     GH_MATCH_F_ADDRESS, /* 1 equal, 2 same building/unit/room, 3 similar
                            (Jaro-Winkler >= 0.9), 4 differ */
     GH_MATCH_F__COUNT
@@ -149,9 +162,13 @@ typedef enum gh_match_decision {
     GH_MATCH_ID_CONFLICT = 4, /* valid, agreeing ID numbers but the rest
                                  says different persons (one ID used by two
                                  people): not linked, a steward decides */
+    GH_MATCH_TWO_IDS = 5,     /* two different valid ID numbers, but the
+                                 rest scores a link: one person with two
+                                 numbers (一人多号) or two people (twins);
+                                 not linked, a steward decides */
 } gh_match_decision_t;
 
-/* "none", "review", "link", "link-id", "id-conflict". */
+/* "none", "review", "link", "link-id", "id-conflict", "two-ids". */
 const char *gh_match_decision_name(gh_match_decision_t d);
 
 /* The evidence of one scored pair. */
@@ -221,12 +238,14 @@ void gh_match_model_write(const gh_match_model_t *m, FILE *out);
  * Compares two records. `ex` may be NULL. The decision:
  *  - both ID numbers valid and equal: LINK_ID, or ID_CONFLICT when the name
  *    differs completely and so does the birth date (beyond the day) or the
- *    sex;
+ *    sex; when either is id_foreign the number is not compared, and the
+ *    pair is ID_CONFLICT unless the rest scores a link;
  *  - else by total weight: >= match.link.threshold LINK, >= the review
  *    threshold REVIEW, else NONE; but a total above the link threshold
- *    only gives REVIEW when both ID numbers are valid and different (no
- *    typo passes the check character: two people), or when neither the
- *    names sound alike nor the first 17 ID characters agree (twins share
+ *    gives TWO_IDS when both ID numbers are valid and different (no typo
+ *    passes the check character: two people, or one person with two
+ *    numbers), and REVIEW when neither the names sound alike (same or
+ *    fuzzy pinyin) nor the first 17 ID characters agree (twins share
  *    everything but the given name).
  * Thread-safe for concurrent readers of one model.
  */
@@ -294,8 +313,9 @@ typedef struct gh_match_cluster_stats {
  *   others in their original order; the rest of the array is unspecified.
  * anchor: NULL (no anchors: step 1 does nothing), or n values: an identity
  *   the record is known to carry, 0 for none; gh_match_anchor() gives the
- *   valid ID number's (two different numbers that both pass the check
- *   character are two people, whatever their names say). Not modified.
+ *   checked ID number's (two different numbers that both pass the check
+ *   character are two people unless a steward merges them). Not
+ *   modified.
  * cluster_of: OUT, caller-owned array of n; receives for each record the
  *   smallest record index of its cluster.
  * st: OUT, may be NULL.
@@ -306,8 +326,10 @@ void gh_match_cluster(size_t n, gh_match_edge_t *edges, size_t *n_edges,
                       const uint64_t *anchor, uint32_t *cluster_of,
                       gh_match_cluster_stats_t *st);
 
-/* A record's anchor: a non-zero hash of its ID number when the number is
- * valid (GH_IDNUM_OK or UPGRADED), else 0. */
+/* A record's anchor: a non-zero hash of its ID number when the number
+ * passed its own check character (GH_IDNUM_OK: an upgraded 15-digit
+ * number had none, so a typo in it is undetectable) and is not
+ * id_foreign, else 0. */
 uint64_t gh_match_anchor(const gh_match_rec_t *r);
 
 /* ---- batch --------------------------------------------------------- */
@@ -319,11 +341,14 @@ typedef struct gh_match_batch_stats {
     size_t clusters;
     size_t oversize_blocks; /* blocks skipped for exceeding
                                match.block.max.size */
-    size_t ambiguous;  /* records without a valid ID that link about as well
-                          to two persons with different valid IDs: left
-                          unlinked from both */
-    size_t kept_apart; /* links refused by clustering: they would have
-                          joined two different valid IDs */
+    size_t ambiguous;   /* records without a valid ID that link about as well
+                           to two persons with different valid IDs: left
+                           unlinked from both */
+    size_t kept_apart;  /* links refused by clustering: they would have
+                           joined two different valid IDs */
+    size_t two_ids;     /* TWO_IDS pairs (also counted in none of the
+                           above) */
+    size_t foreign_ids; /* records whose valid ID number is id_foreign */
     double block_s, score_s, cluster_s; /* wall-clock seconds per phase */
 } gh_match_batch_stats_t;
 
@@ -335,6 +360,16 @@ typedef struct gh_match_batch_stats {
 gh_err_t gh_match_resolve(const gh_match_model_t *m, const gh_match_set_t *set,
                           uint32_t *cluster_of, gh_match_batch_stats_t *st,
                           char *errstr, size_t errstr_size);
+
+/* As gh_match_resolve, and also hands back the steward's queue: every
+ * scored pair of kind REVIEW, ID_CONFLICT or TWO_IDS whose records ended
+ * in two clusters, as edges in *items (malloc'd, caller frees; NULL when
+ * there are none) and their number in *n_items. */
+gh_err_t gh_match_resolve_items(const gh_match_model_t *m,
+                                const gh_match_set_t *set, uint32_t *cluster_of,
+                                gh_match_batch_stats_t *st,
+                                gh_match_edge_t **items, size_t *n_items,
+                                char *errstr, size_t errstr_size);
 
 /* ---- evaluation against ground truth ------------------------------- */
 
@@ -381,5 +416,21 @@ uint64_t gh_match_id_key(const gh_match_rec_t *r);
 void gh_match_evaluate_id(size_t n, const uint32_t *cluster,
                           const uint32_t *truth, const uint32_t *kinds,
                           const uint64_t *id_key, gh_match_eval_t *out);
+
+/* True persons split by valid ID numbers: their records sit in clusters
+ * carrying two or more different anchors (gh_match_anchor). A steward can
+ * join them only when told: `told` counts those with a steward item
+ * (items, as gh_match_resolve_items gives them) between two of their
+ * records in different clusters. The `kind_` counts are the same for the
+ * persons having a record with error bit `kind_bit` (-1: none). */
+typedef struct gh_match_split_eval {
+    size_t split, told;
+    size_t kind_split, kind_told;
+} gh_match_split_eval_t;
+void gh_match_evaluate_split(size_t n, const uint32_t *cluster,
+                             const uint32_t *truth, const uint64_t *anchor,
+                             const uint32_t *kinds, int kind_bit,
+                             const gh_match_edge_t *items, size_t n_items,
+                             gh_match_split_eval_t *out);
 
 #endif

@@ -63,13 +63,16 @@ static int heads_cover_log(void *arg) {
 static void start(void) {
     g_stack = gh_test_stack_new(DDL, MAPPING);
     for (int i = 1; i <= NRES; i++) {
-        char id[19], rk[16], name[32], phone[16];
+        char id[19], rk[16], name[32], phone[16], birth[16];
         gh_test_make_id18(id, 1950 + i % 60, 3, 15, 100 + i);
         snprintf(rk, sizeof(rk), "R%03d", i);
         snprintf(name, sizeof(name), "居民%03d", i);
         snprintf(phone, sizeof(phone), "139%08d", i);
-        gh_test_insert_row(g_stack->dept, rk, name, id, i % 2 ? 1 : 2,
-                           "1980-03-15", phone, "乐坪街道1栋1号", "LP-DT-01");
+        /* The birth date the number carries (docs/identity.md: a number
+         * whose date is not the record's is someone else's). */
+        snprintf(birth, sizeof(birth), "%04d-03-15", 1950 + i % 60);
+        gh_test_insert_row(g_stack->dept, rk, name, id, i % 2 ? 1 : 2, birth,
+                           phone, "乐坪街道1栋1号", "LP-DT-01");
     }
     g_key = gh_xasprintf("%s/audit.key", g_stack->dir);
     g_pub = gh_xasprintf("%s/audit.pub", g_stack->dir);

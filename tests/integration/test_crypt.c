@@ -44,13 +44,16 @@ static void resident(int i, char id[19], char phone[16]) {
 }
 
 static void insert(const char *prefix, int i) {
-    char id[19], phone[16], rk[16], name[32], addr[64];
+    char id[19], phone[16], rk[16], name[32], addr[64], birth[16];
     resident(i, id, phone);
     snprintf(rk, sizeof(rk), "%s%03d", prefix, i);
     snprintf(name, sizeof(name), "居民%03d", i);
     snprintf(addr, sizeof(addr), "乐坪街道%d栋%d号", i % 7 + 1, i);
-    gh_test_insert_row(g_stack->dept, rk, name, id, i % 2 ? 1 : 2, "1980-03-15",
-                       phone, addr, "LP-DT-01");
+    /* The birth date the number carries (docs/identity.md: a number whose
+     * date is not the record's is someone else's). */
+    snprintf(birth, sizeof(birth), "%04d-03-15", 1950 + i % 60);
+    gh_test_insert_row(g_stack->dept, rk, name, id, i % 2 ? 1 : 2, birth, phone,
+                       addr, "LP-DT-01");
 }
 
 static long g_expect_rows;

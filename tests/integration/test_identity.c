@@ -159,6 +159,74 @@ Test(identity, shared_id_goes_to_review) {
     free(p2);
 }
 
+/* 一人多号: the same resident under two valid numbers (the second issued
+ * under 娄底地区's old area code, same birth date and sequence number).
+ * Clustering never joins two numbers, so the steward is told, with the
+ * evidence, and a merge joins them; a record carrying another resident's
+ * number (its date is not the record's) joins its holder, not the
+ * number's owner, and the number on two people is reported. */
+Test(identity, two_ids_and_foreign_id_reach_the_steward) {
+    gh_test_stack_t *s = start(NULL);
+    char id[19], old_code[19], other[19];
+    gh_test_make_id18(id, 1958, 4, 9, 51);
+    memcpy(old_code, "432501", 6);
+    memcpy(old_code + 6, id + 6, 11);
+    old_code[17] = gh_test_id_check(old_code);
+    old_code[18] = '\0';
+    gh_test_make_id18(other, 1984, 10, 2, 62);
+    gh_test_insert_row(s->dept, "N1", "曾国华", id, 1, "1958-04-09",
+                       "13700000051", "大塘小区5栋501", "G1");
+    gh_test_insert_row(s->dept, "N2", "曾国华", old_code, 1, "1958-04-09",
+                       "13700000051", "大塘小区5栋501", "G1");
+    /* 李小梅's own number is `other`; a clerk typed 曾国华's on her row. */
+    gh_test_insert_row(s->dept, "F1", "李小梅", other, 2, "1984-10-02",
+                       "13700000062", "童家社区2栋202", "G2");
+    gh_test_insert_row(s->dept, "F2", "李小梅", id, 2, "1984-10-02",
+                       "13700000062", "童家社区2栋202", "G2");
+    gh_test_wait_settled(s, g_hub, SETTLE_MS);
+    char *n1 = pid_of("N1"), *n2 = pid_of("N2"), *f1 = pid_of("F1"),
+         *f2 = pid_of("F2");
+    cr_assert_str_neq(n1, n2, "two valid numbers are never joined alone");
+    cr_assert_str_eq(f1, f2,
+                     "a foreign number does not keep its record from "
+                     "its holder");
+    cr_assert_str_neq(f2, n1, "nor joins it to the number's owner");
+    json_t *fold = view(s);
+    cr_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(fold, f2), "id_number")),
+                     other, "the holder's golden number is her own");
+    json_decref(fold);
+    cr_assert_eq(gh_test_count(g_hub, "SELECT count(*) FROM steward_item WHERE "
+                                      "kind = 'two_ids' AND status = 'open'"),
+                 1);
+    cr_assert_eq(gh_test_count(g_hub, "SELECT count(*) FROM steward_item WHERE "
+                                      "kind = 'shared_id' AND status = 'open'"),
+                 1, "the number on two people is reported");
+    char *item = gh_test_scalar(g_hub, "SELECT item_id FROM steward_item "
+                                       "WHERE kind = 'two_ids'");
+    const char *const show[] = {"show", item, NULL};
+    char *out = steward(s, 0, show);
+    cr_assert(strstr(out, "another area code") && strstr(out, "two-ids"),
+              "evidence names the level and the decision:\n%s", out);
+    free(out);
+    const char *const merge[] = {"merge", item, "--reason", "一人多号, 已核实",
+                                 NULL};
+    free(steward(s, 0, merge));
+    char *m1 = pid_of("N1"), *m2 = pid_of("N2");
+    cr_assert_str_eq(m1, m2, "the steward's merge joins the two numbers");
+    cr_assert_eq(gh_test_count(g_hub, "SELECT count(*) FROM steward_item WHERE "
+                                      "kind = 'two_ids' AND status = 'open'"),
+                 0);
+    gh_test_stop_clean(s);
+    free(item);
+    free(m1);
+    free(m2);
+    free(n1);
+    free(n2);
+    free(f1);
+    free(f2);
+}
+
 /* Merge, then the records change: the merge holds; split, then a record
  * changes to agree completely: they stay apart, also after a restart. */
 Test(identity, steward_merge_split_respected, .timeout = 300) {

@@ -259,3 +259,111 @@ Test(resolve, half_ids_profile, .timeout = 300) {
     free(c);
     free(log);
 }
+
+/* Runs gen with the given profiles (NULL-terminated) at demo scale 0.5,
+ * then resolve with the truth; returns the report (caller frees). */
+static char *gen_resolve(const char *dir, const char *const *profiles,
+                         const char *seed) {
+    char *r = path_in(dir, "r.jsonl"), *t = path_in(dir, "t.jsonl"),
+         *c = path_in(dir, "c.jsonl"), *log = path_in(dir, "log");
+    const char *gen[32] = {GH_BINARY, "gen"};
+    int n = 2;
+    char *paths[8] = {0};
+    for (int i = 0; profiles[i] && i < 8; i++) {
+        paths[i] = gh_xasprintf("%s/ops/gen/%s", GH_SOURCE_DIR, profiles[i]);
+        gen[n++] = "-c";
+        gen[n++] = paths[i];
+    }
+    const char *rest[] = {"--preset",
+                          "demo",
+                          "--scale",
+                          "0.5",
+                          "--seed",
+                          seed,
+                          "--records-only",
+                          "true",
+                          "--records-file",
+                          r,
+                          "--truth-file",
+                          t,
+                          NULL};
+    for (int i = 0; rest[i]; i++)
+        gen[n++] = rest[i];
+    gen[n] = NULL;
+    cr_assert_eq(gh_test_run(gen, log, TIMEOUT_MS * 3), 0, "%s",
+                 gh_test_file_tail(log, 2000));
+    const char *res[] = {GH_BINARY, "resolve", "--in", r,   "--out",
+                         c,         "--truth", t,      NULL};
+    cr_assert_eq(gh_test_run(res, log, TIMEOUT_MS * 3), 0, "%s",
+                 gh_test_file_tail(log, 4000));
+    char *report = slurp(log);
+    for (int i = 0; i < 8; i++)
+        free(paths[i]);
+    free(r);
+    free(t);
+    free(c);
+    free(log);
+    return report;
+}
+
+/* Every error kind real registers have (ops/gen/real-errors.properties),
+ * at a seed the docs do not quote: issue 14's targets with a margin for
+ * the smaller set (docs/identity.md has the full-scale figures). */
+Test(resolve, real_errors_profile_meets_targets, .timeout = 900) {
+    char *dir = gh_test_tmpdir();
+    const char *const real[] = {"real-errors.properties", NULL};
+    char *report = gen_resolve(dir, real, "2");
+    cr_assert_geq(number_after(report, "pairwise precision "), 0.999, "%s",
+                  report);
+    cr_assert_geq(number_after(report, "F1 "), 0.995, "%s", report);
+    /* Per kind: recall from the table; the kinds the matcher did not
+     * handle before issue 14 must be there. */
+    static const char *const must[] = {
+        "fuzzy_pinyin",  "name_char_dropped", "birth_year_off",
+        "birth_digit",   "birth_placeholder", "sex_wrong",
+        "phone_old",     "phone_digit",       "id_digit",
+        "id_transposed", "foreign_id",        "two_ids"};
+    for (size_t i = 0; i < sizeof(must) / sizeof(*must); i++) {
+        char *label = gh_xasprintf("\n  %s ", must[i]);
+        const char *row = strstr(report, label);
+        cr_assert_not_null(row, "no %s row:\n%s", must[i], report);
+        double recs, pairs, recall;
+        cr_assert_eq(
+            sscanf(row + strlen(label), "%lf %lf %lf", &recs, &pairs, &recall),
+            3, "%s", row);
+        cr_assert_gt(pairs, 0, "%s", row);
+        /* two_ids is measured by the steward queue below; foreign_id
+         * falls short of 0.97 (docs/identity.md says why). */
+        double want = !strcmp(must[i], "two_ids")      ? 0
+                      : !strcmp(must[i], "foreign_id") ? 0.90
+                                                       : 0.95;
+        cr_assert_geq(recall, want, "%s:\n%s", must[i], report);
+        free(label);
+    }
+    double split = 0, told = 0;
+    const char *p = strstr(report, "with a second number (two_ids): ");
+    cr_assert_not_null(p, "%s", report);
+    cr_assert_eq(
+        sscanf(p, "with a second number (two_ids): %lf, %lf", &split, &told), 2,
+        "%s", p);
+    cr_assert(split > 50 && told >= 0.95 * split,
+              "residents with two numbers told to the steward: %s", p);
+    p = strstr(report, "foreign ID numbers: ");
+    double labelled = 0, flagged = 0;
+    cr_assert_eq(sscanf(p, "foreign ID numbers: %lf records labelled, %lf",
+                        &labelled, &flagged),
+                 2, "%s", p);
+    cr_assert(labelled > 50 && flagged >= 0.9 * labelled, "%s", p);
+    free(report);
+
+    /* Half the numbers removed on top: the other fields carry it. */
+    const char *const half[] = {"real-errors.properties", "half-ids.properties",
+                                NULL};
+    report = gen_resolve(dir, half, "2");
+    cr_assert_geq(number_after(report, "pairwise precision "), 0.999, "%s",
+                  report);
+    cr_assert_geq(number_after(report, "F1 "), 0.98, "%s", report);
+    free(report);
+    gh_test_rmtree(dir);
+    free(dir);
+}

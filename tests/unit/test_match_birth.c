@@ -13,30 +13,9 @@
 #include "gridhub/idnum.h"
 #include "gridhub/match.h"
 #include "gridhub/util.h"
+#include "test_match_synth.h"
 
-/* A normalized record; strings are borrowed. id may be NULL. */
-static gh_match_rec_t mk(const char *name, const char *pinyin, const char *id,
-                         int sex, const char *birth, const char *phone,
-                         const char *address) {
-    gh_match_rec_t r = {0};
-    r.department = "zongzhi";
-    r.source_key = "k";
-    r.name = name;
-    r.pinyin = pinyin;
-    r.phone = phone;
-    r.address = address;
-    char out[19];
-    gh_idnum_status_t st = gh_idnum_normalize(id, out, NULL);
-    r.id_status = (uint8_t)st;
-    if (st == GH_IDNUM_OK || st == GH_IDNUM_UPGRADED ||
-        st == GH_IDNUM_BAD_CHECK)
-        memcpy(r.id_number, out, 19);
-    r.sex = (uint8_t)sex;
-    int64_t d;
-    r.birth = birth && !gh_date_parse_iso(birth, &d, NULL) ? (int32_t)d
-                                                           : GH_MATCH_NO_DATE;
-    return r;
-}
+#define mk synth_rec
 
 static gh_match_model_t *model_default(void) {
     char err[256];
@@ -47,14 +26,7 @@ static gh_match_model_t *model_default(void) {
 
 #define ID_A "11010519491231002X"
 
-static int level_of(const gh_match_rec_t *a, const gh_match_rec_t *b,
-                    gh_match_field_t f) {
-    gh_match_model_t *m = model_default();
-    gh_match_explain_t ex;
-    gh_match_score(m, a, b, &ex);
-    gh_match_model_destroy(m);
-    return ex.level[f];
-}
+#define level_of synth_level
 
 /* The birth level of two dates. */
 static int birth_level(const char *x, const char *y) {

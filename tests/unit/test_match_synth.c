@@ -231,3 +231,37 @@ void synth_free(synth_t *s) {
     free(s->kinds);
     memset(s, 0, sizeof(*s));
 }
+
+gh_match_rec_t synth_rec(const char *name, const char *pinyin, const char *id,
+                         int sex, const char *birth, const char *phone,
+                         const char *address) {
+    gh_match_rec_t r = {0};
+    r.department = "zongzhi";
+    r.source_key = "k";
+    r.name = name;
+    r.pinyin = pinyin;
+    r.phone = phone;
+    r.address = address;
+    char out[19];
+    gh_idnum_status_t st = gh_idnum_normalize(id, out, NULL);
+    r.id_status = (uint8_t)st;
+    if (st == GH_IDNUM_OK || st == GH_IDNUM_UPGRADED ||
+        st == GH_IDNUM_BAD_CHECK)
+        memcpy(r.id_number, out, 19);
+    r.sex = (uint8_t)sex;
+    int64_t d;
+    r.birth = birth && !gh_date_parse_iso(birth, &d, NULL) ? (int32_t)d
+                                                           : GH_MATCH_NO_DATE;
+    return r;
+}
+
+int synth_level(const gh_match_rec_t *a, const gh_match_rec_t *b,
+                gh_match_field_t f) {
+    char err[256];
+    gh_match_model_t *m = gh_match_model_new(NULL, err, sizeof(err));
+    if (!m) abort();
+    gh_match_explain_t ex;
+    gh_match_score(m, a, b, &ex);
+    gh_match_model_destroy(m);
+    return ex.level[f];
+}

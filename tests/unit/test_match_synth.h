@@ -38,4 +38,16 @@ void synth_free(synth_t *s);
 /* An 18-character ID from its first 17 characters. */
 void synth_id(const char *first17, char out[19]);
 
+/* A record as gh_match_normalize leaves it, built by hand (no name
+ * normalizer: the pinyin is given); strings are borrowed; id, birth
+ * (YYYY-MM-DD), phone and address may be NULL; sex 0, 1 or 2. The ID is
+ * not used to fill anything in (gh_match_fill_from_id does that). */
+gh_match_rec_t synth_rec(const char *name, const char *pinyin, const char *id,
+                         int sex, const char *birth, const char *phone,
+                         const char *address);
+
+/* The agreement level of field f for a and b under the built-in model. */
+int synth_level(const gh_match_rec_t *a, const gh_match_rec_t *b,
+                gh_match_field_t f);
+
 #endif
