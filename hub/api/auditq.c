@@ -10,7 +10,6 @@
  * queued, appends it as one batch, commits, and wakes its requests. A
  * request still never answers before its entry is committed. */
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

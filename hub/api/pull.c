@@ -4,7 +4,6 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
