@@ -38,6 +38,9 @@ void gh__api_record(gh_api_t *a, PGconn *db, const gh_token_info_t *who,
     }
     char err[1024];
     json_t *out = NULL, *raw = NULL;
+    /* No transaction, as for persons (persons.c): the answer leaves only
+     * once its audit entry is committed, and each statement reads
+     * committed data. */
     gh_err_t e =
         gh__api_view(a, db, who, entity, id, &out, &raw, err, sizeof(err));
     int in = 1;

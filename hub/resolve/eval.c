@@ -81,7 +81,8 @@ void gh_match_evaluate(size_t n, const uint32_t *cluster, const uint32_t *truth,
 }
 
 uint64_t gh_match_id_key(const gh_match_rec_t *r) {
-    if (!gh_idnum_is_valid(r->id_status)) return 0;
+    /* A foreign number decides nothing: it is not compared. */
+    if (!gh_idnum_is_valid(r->id_status) || r->id_foreign) return 0;
     uint64_t v = 0;
     for (int i = 0; i < 17; i++) {
         if (r->id_number[i] < '0' || r->id_number[i] > '9') return 0;

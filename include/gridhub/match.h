@@ -406,7 +406,8 @@ void gh_match_evaluate(size_t n, const uint32_t *cluster, const uint32_t *truth,
 
 /* The record's ID number as a key for gh_match_evaluate_id: 1 + its first
  * 17 digits when it is valid (OK or UPGRADED: the check character then
- * follows from them), 0 when it has none or an invalid one. */
+ * follows from them) and not id_foreign, 0 when it has none, an invalid
+ * one or a foreign one. */
 uint64_t gh_match_id_key(const gh_match_rec_t *r);
 
 /* Adds to `out` (filled by gh_match_evaluate with the same arrays) the
