@@ -468,8 +468,13 @@ gh_match_decision_t gh_match_score(const gh_match_model_t *m,
     int name = lv[GH_MATCH_F_NAME], id = lv[GH_MATCH_F_ID];
     if (id == 1) {
         /* One number, two people: a clerk typed a relative's ID, or a
-         * number was reused. Everything but the ID says so. */
-        if (name == 5 && (lv[GH_MATCH_F_BIRTH] >= 3 || lv[GH_MATCH_F_SEX] == 2))
+         * number was reused. Everything but the ID says so. A birth date
+         * taken from the number itself cannot say otherwise, so a name
+         * that differs completely is enough then (计生's row of a child
+         * without a date, carrying the father's number). */
+        if (name == 5 &&
+            (lv[GH_MATCH_F_BIRTH] >= 3 || lv[GH_MATCH_F_SEX] == 2 ||
+             a->birth_from_id || b->birth_from_id))
             return GH_MATCH_ID_CONFLICT;
         return GH_MATCH_LINK_ID;
     }

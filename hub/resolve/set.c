@@ -114,6 +114,7 @@ void gh_match_fill_from_id(gh_match_rec_t *r) {
      * character is known wrong, so its birth date and sex are still the
      * best we have when the record gives none. */
     r->id_foreign = 0;
+    r->birth_from_id = 0;
     if (r->id_status != GH_IDNUM_OK && r->id_status != GH_IDNUM_UPGRADED &&
         r->id_status != GH_IDNUM_BAD_CHECK)
         return;
@@ -125,10 +126,11 @@ void gh_match_fill_from_id(gh_match_rec_t *r) {
         return;
     int32_t embedded = (int32_t)gh_days_from_civil(
         info.birth_year, info.birth_month, info.birth_day);
-    if (r->birth == GH_MATCH_NO_DATE)
+    if (r->birth == GH_MATCH_NO_DATE) {
         r->birth = embedded;
-    else /* a wrong check character does not make the date less
-          * someone else's */
+        r->birth_from_id = 1;
+    } else /* a wrong check character does not make the date less
+            * someone else's */
         r->id_foreign = (uint8_t)gh__match_birth_foreign(r->birth, embedded);
     if (!r->sex) r->sex = (uint8_t)info.sex;
 }

@@ -63,17 +63,19 @@ typedef struct gh_match_rec {
     const char *phone;   /* gh_norm_phone */
     const char *address; /* gh_norm_address */
     const char *household_key;
-    char id_number[19]; /* canonical 18 chars when id_status is OK or
-                           UPGRADED; the cleaned 18 chars for BAD_CHECK;
-                           "" otherwise */
-    uint8_t id_status;  /* gh_idnum_status_t */
-    uint8_t sex;        /* 0 unknown, 1 male, 2 female */
-    uint8_t id_foreign; /* 1: a number (valid, or with only its check
-                           character wrong) whose embedded birth date is
-                           not the record's (gh_match_fill_from_id): likely
-                           another resident's, so never compared, never an
-                           anchor */
-    int32_t birth;      /* days since 1970-01-01, or GH_MATCH_NO_DATE */
+    char id_number[19];    /* canonical 18 chars when id_status is OK or
+                              UPGRADED; the cleaned 18 chars for BAD_CHECK;
+                              "" otherwise */
+    uint8_t id_status;     /* gh_idnum_status_t */
+    uint8_t sex;           /* 0 unknown, 1 male, 2 female */
+    uint8_t id_foreign;    /* 1: a number (valid, or with only its check
+                              character wrong) whose embedded birth date is
+                              not the record's (gh_match_fill_from_id): likely
+                              another resident's, so never compared, never an
+                              anchor */
+    uint8_t birth_from_id; /* 1: the record gave no birth date; birth is
+                              its ID number's (gh_match_fill_from_id) */
+    int32_t birth;         /* days since 1970-01-01, or GH_MATCH_NO_DATE */
 } gh_match_rec_t;
 
 typedef struct gh_match_set gh_match_set_t;
@@ -238,8 +240,9 @@ void gh_match_model_write(const gh_match_model_t *m, FILE *out);
  * Compares two records. `ex` may be NULL. The decision:
  *  - both ID numbers valid and equal: LINK_ID, or ID_CONFLICT when the name
  *    differs completely and so does the birth date (beyond the day) or the
- *    sex; when either is id_foreign the number is not compared, and the
- *    pair is ID_CONFLICT unless the rest scores a link;
+ *    sex, or either birth date was taken from the number; when either is
+ *    id_foreign the number is not compared, and the pair is ID_CONFLICT
+ *    unless the rest scores a link;
  *  - else by total weight: >= match.link.threshold LINK, >= the review
  *    threshold REVIEW, else NONE; but a total above the link threshold
  *    gives TWO_IDS when both ID numbers are valid and different (no typo

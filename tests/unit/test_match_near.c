@@ -305,3 +305,27 @@ Test(match_near, legacy_number_typo_is_one_digit_off) {
     cr_assert_neq(gh_match_score(m, &a, &b, &ex), GH_MATCH_LINK);
     gh_match_model_destroy(m);
 }
+
+/* ---- a birth date taken from the number proves nothing ------------------ */
+
+Test(match_near, dateless_row_with_a_relatives_number_is_a_conflict) {
+    gh_match_model_t *m = model_default();
+    char father[19];
+    make_id("431302", "19970911", "543", father);
+    gh_match_rec_t a =
+        filled("郭磊俊", "guo lei jun", father, 1, "1997-09-11", "18865624425");
+    /* 计生's row of his son: no birth date, the father's number. */
+    gh_match_rec_t b = filled("郭浩文", "guo hao wen", father, 1, NULL, NULL);
+    cr_assert_eq(b.birth_from_id, 1);
+    cr_assert_eq(b.id_foreign, 0, "nothing to tell the number by");
+    gh_match_explain_t ex;
+    cr_assert_eq(gh_match_score(m, &a, &b, &ex), GH_MATCH_ID_CONFLICT,
+                 "total %.2f", ex.total);
+    /* The father's own dateless row (his name, a homophone of it) still
+     * links on the number. */
+    b = filled("郭磊君", "guo lei jun", father, 1, NULL, NULL);
+    cr_assert_eq(gh_match_score(m, &a, &b, &ex), GH_MATCH_LINK_ID);
+    b = filled("郭磊俊", "guo lei jun", father, 0, NULL, NULL);
+    cr_assert_eq(gh_match_score(m, &a, &b, &ex), GH_MATCH_LINK_ID);
+    gh_match_model_destroy(m);
+}
