@@ -73,6 +73,22 @@ size_t gh_match_set_add(gh_match_set_t *set, const gh_match_rec_t *rec) {
     return set->n - 1;
 }
 
+/* gh_match_fill_from_id with the number already parsed into `info`
+ * (gh_match_normalize has it: the number is not parsed twice). */
+static void fill_from_info(gh_match_rec_t *r, const gh_idnum_info_t *info) {
+    r->id_foreign = 0;
+    r->birth_from_id = 0;
+    int32_t embedded = (int32_t)gh_days_from_civil(
+        info->birth_year, info->birth_month, info->birth_day);
+    if (r->birth == GH_MATCH_NO_DATE) {
+        r->birth = embedded;
+        r->birth_from_id = 1;
+    } else /* a wrong check character does not make the date less
+            * someone else's */
+        r->id_foreign = (uint8_t)gh__match_birth_foreign(r->birth, embedded);
+    if (!r->sex) r->sex = (uint8_t)info->sex;
+}
+
 void gh_match_normalize(const gh_match_raw_t *raw, gh_match_rec_t *out,
                         char *buf) {
     _Static_assert(GH_NORM_NAME_MAX + GH_NORM_PINYIN_MAX + GH_NORM_PHONE_MAX +
@@ -89,7 +105,8 @@ void gh_match_normalize(const gh_match_raw_t *raw, gh_match_rec_t *out,
                     ? gh_norm_address(raw->address, addr, GH_NORM_ADDR_MAX)
                     : 0;
     char id[19];
-    gh_idnum_status_t st = gh_idnum_normalize(raw->id_number, id, NULL);
+    gh_idnum_info_t info;
+    gh_idnum_status_t st = gh_idnum_normalize(raw->id_number, id, &info);
 
     memset(out, 0, sizeof(*out));
     out->department = raw->department;
@@ -105,7 +122,7 @@ void gh_match_normalize(const gh_match_raw_t *raw, gh_match_rec_t *out,
     if (st == GH_IDNUM_OK || st == GH_IDNUM_UPGRADED ||
         st == GH_IDNUM_BAD_CHECK) {
         memcpy(out->id_number, id, sizeof(out->id_number));
-        gh_match_fill_from_id(out);
+        fill_from_info(out, &info);
     }
 }
 
@@ -124,15 +141,7 @@ void gh_match_fill_from_id(gh_match_rec_t *r) {
     if (st != GH_IDNUM_OK && st != GH_IDNUM_UPGRADED &&
         st != GH_IDNUM_BAD_CHECK)
         return;
-    int32_t embedded = (int32_t)gh_days_from_civil(
-        info.birth_year, info.birth_month, info.birth_day);
-    if (r->birth == GH_MATCH_NO_DATE) {
-        r->birth = embedded;
-        r->birth_from_id = 1;
-    } else /* a wrong check character does not make the date less
-            * someone else's */
-        r->id_foreign = (uint8_t)gh__match_birth_foreign(r->birth, embedded);
-    if (!r->sex) r->sex = (uint8_t)info.sex;
+    fill_from_info(r, &info);
 }
 
 size_t gh_match_set_add_raw(gh_match_set_t *set, const gh_match_raw_t *raw) {
