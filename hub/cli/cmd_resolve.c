@@ -651,6 +651,8 @@ static int run(gh_conf_t *conf) {
         goto out;
     }
     size_t n = gh_match_set_count(in.set);
+    /* Before training, as resolving lends them again. */
+    gh_match_set_lend_addresses(in.set);
     double t_norm = secs(t);
     printf("input: %zu records from %zu lines of %s", n, in.lines, in_path);
     if (in.bad) printf(" (%zu malformed lines skipped)", in.bad);
@@ -707,8 +709,9 @@ static int run(gh_conf_t *conf) {
            st.id_conflicts, st.two_ids, st.oversize_blocks);
     printf("steward items: %zu pairs in two persons; %zu records carry a "
            "valid ID number whose birth date is not theirs (likely "
-           "another resident's: scored without it)\n",
-           nitems, st.foreign_ids);
+           "another resident's: scored without it), %zu of them without "
+           "an address of their own take the holder's flat\n",
+           nitems, st.foreign_ids, st.lent_addresses);
     printf("clustering: %zu records left unlinked (as close to two persons "
            "with different valid IDs), %zu links refused (would join two "
            "valid IDs)\n",

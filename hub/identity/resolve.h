@@ -5,9 +5,12 @@
  *
  * Given the source records that changed in a transaction (and, for steward
  * actions, persons to re-examine), gh_resolver_run():
- *  1. replaces the changed records' blocking keys and scored pairs;
+ *  1. replaces the changed records' blocking keys and scored pairs (a
+ *     changed holder of an ID number makes the records that borrow its
+ *     address, gh_match_set_lend_addresses, changed records too);
  *  2. scores each changed record against the records sharing a blocking
- *     key with it (the same gh_match_score as `gridhub resolve`);
+ *     key with it (the same gh_match_score as `gridhub resolve`, with the
+ *     holders' addresses lent as the batch lends them);
  *  3. loads every record of the persons involved (the changed records'
  *     persons and those they now link to), with the links kept from
  *     earlier batches and the stewards' constraints, and re-clusters them

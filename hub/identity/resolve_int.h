@@ -154,6 +154,19 @@ gh_err_t gh__res_block_and_pair(gh_resolver_t *r, PGconn *db, gh_sqlarr_t *a1,
                                 size_t *npairs_out, long long *oversize,
                                 char *errstr, size_t errstr_size);
 
+/* ---- Holders' addresses (resolve_lend.c) */
+/* The records outside the working set whose address a changed record of
+ * it lends or lent (a foreign number without an address of its own, the
+ * changed record holding that number): they are scored again, as if they
+ * had changed. *out: malloc'd rec ids (caller frees), *nout of them. */
+gh_err_t gh__res_borrowers(gh_resolver_t *r, PGconn *db, gh_sqlarr_t *scratch,
+                           int64_t **out, size_t *nout, char *errstr,
+                           size_t errstr_size);
+/* Every live borrower of the working set borrows its number's holders'
+ * address from the database, or none (gh_match_set_lend_address). */
+gh_err_t gh__res_lend(gh_resolver_t *r, PGconn *db, gh_sqlarr_t *scratch,
+                      char *errstr, size_t errstr_size);
+
 /* ---- Person ids (resolve_ids.c) */
 int gh__res_cmp_member(const void *x, const void *y, void *ctx);
 /* Gives each cluster its person id (see resolve.h, step 4). Fills

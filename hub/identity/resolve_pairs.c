@@ -59,6 +59,11 @@ char *gh__res_evidence_json(gh_crypt_t *c, const gh_match_rec_t *a,
                    f == GH_MATCH_F_ADDRESS;
         json_object_set_new(e, "a", gh_crypt_json_string(c, seal, va));
         json_object_set_new(e, "b", gh_crypt_json_string(c, seal, vb));
+        /* An address lent by the holders of a foreign number. */
+        if (f == GH_MATCH_F_ADDRESS &&
+            (a->address_from_id || b->address_from_id))
+            json_object_set_new(e, "from_id",
+                                json_string(a->address_from_id ? "a" : "b"));
         json_array_append_new(fs, e);
     }
     json_object_set_new(o, "fields", fs);

@@ -108,6 +108,18 @@ static gh_err_t step_changed(run_t *x, const int64_t *recs, size_t n) {
             "DELETE FROM match_edge WHERE a = ANY($1::bigint[]) OR b = "
             "ANY($1::bigint[])",
             1, p, "drop scored pairs", x->errstr, x->errstr_size);
+    return e;
+}
+
+/* 1b. A changed holder of a number changes what its borrowers borrow:
+ * they are changed records too. */
+static gh_err_t step_borrowers(run_t *x) {
+    int64_t *extra = NULL;
+    size_t n = 0;
+    gh_err_t e = gh__res_borrowers(x->r, x->db, &x->a[0], &extra, &n, x->errstr,
+                                   x->errstr_size);
+    if (!e) e = step_changed(x, extra, n);
+    free(extra);
     x->st->records += (long long)x->r->nw;
     return e;
 }
@@ -126,12 +138,14 @@ static gh_err_t step_candidates(run_t *x) {
         if (gh__res_find(r, x->pairs[i].b) < 0)
             gh_sqlarr_int(&x->a[0], x->pairs[i].b);
     }
-    if (!x->a[0].n) return GH_OK;
-    return gh__res_load_rows(r, x->db,
-                             "SELECT " REC_COLS " FROM source_person WHERE "
-                             "rec_id = ANY($1::bigint[])",
-                             gh_sqlarr_get(&x->a[0]), 0, "read candidates",
-                             x->errstr, x->errstr_size);
+    if (x->a[0].n)
+        e = gh__res_load_rows(r, x->db,
+                              "SELECT " REC_COLS " FROM source_person WHERE "
+                              "rec_id = ANY($1::bigint[])",
+                              gh_sqlarr_get(&x->a[0]), 0, "read candidates",
+                              x->errstr, x->errstr_size);
+    if (!e) e = gh__res_lend(r, x->db, &x->a[0], x->errstr, x->errstr_size);
+    return e;
 }
 
 /* 3. Score the candidate pairs. A link to a deleted record only names an
@@ -517,6 +531,7 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
     if (r->feed) gh_feed_discard(r->feed);
     int64_t t = gh_now_us();
     gh_err_t e = step_changed(&x, recs, nrecs);
+    if (!e) e = step_borrowers(&x);
     phase(x.st, &t, 0);
     if (!e) e = step_candidates(&x);
     phase(x.st, &t, 1);

@@ -79,15 +79,15 @@ static gh_match_edge_t *gather(worker_t *w, int nthreads, int items,
     return all;
 }
 
-gh_err_t gh_match_resolve(const gh_match_model_t *m, const gh_match_set_t *set,
+gh_err_t gh_match_resolve(const gh_match_model_t *m, gh_match_set_t *set,
                           uint32_t *cluster_of, gh_match_batch_stats_t *st,
                           char *errstr, size_t errstr_size) {
     return gh_match_resolve_items(m, set, cluster_of, st, NULL, NULL, errstr,
                                   errstr_size);
 }
 
-gh_err_t gh_match_resolve_items(const gh_match_model_t *m,
-                                const gh_match_set_t *set, uint32_t *cluster_of,
+gh_err_t gh_match_resolve_items(const gh_match_model_t *m, gh_match_set_t *set,
+                                uint32_t *cluster_of,
                                 gh_match_batch_stats_t *st,
                                 gh_match_edge_t **items, size_t *n_items,
                                 char *errstr, size_t errstr_size) {
@@ -102,6 +102,7 @@ gh_err_t gh_match_resolve_items(const gh_match_model_t *m,
         return gh_seterr(errstr, errstr_size, GH_ERR_INVALID_ARG,
                          "%zu records: at most %u can be resolved at once", n,
                          UINT32_MAX - 1);
+    st->lent_addresses = gh_match_set_lend_addresses(set);
 
     int nthreads = gh__match_threads();
     int64_t t0 = gh_now_us();

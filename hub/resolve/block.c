@@ -82,7 +82,9 @@ void gh__match_keys(const gh_match_rec_t *r, uint64_t keys[GH__KEY__COUNT]) {
     if (r->phone)
         keys[GH__KEY_PHONE] =
             finish(str_key(GH__KEY_PHONE, r->phone, strlen(r->phone)));
-    if (r->name && r->address)
+    /* Not a borrowed address: the hub keys a record once, when it
+     * changes, and the holders of its number may come later. */
+    if (r->name && r->address && !r->address_from_id)
         keys[GH__KEY_NAME_ADDRESS] = finish(
             with_int(str_key(GH__KEY_NAME_ADDRESS, r->name, strlen(r->name)),
                      gh__match_hash(r->address, strlen(r->address), 0x200)));

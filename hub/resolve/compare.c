@@ -323,7 +323,7 @@ static int level_phone(const gh_match_rec_t *a, const gh_match_rec_t *b) {
     return nd == 1 ? 2 : 3;
 }
 
-static int level_address(const gh_match_rec_t *a, const gh_match_rec_t *b) {
+static int level_own_address(const gh_match_rec_t *a, const gh_match_rec_t *b) {
     if (!a->address || !b->address) return 0;
     if (str_eq(a->address, b->address)) return 1;
     int ba, ua, ra, bb, ub, rb;
@@ -333,6 +333,18 @@ static int level_address(const gh_match_rec_t *a, const gh_match_rec_t *b) {
         return 2;
     if (gh_match_jaro_winkler(a->address, b->address) >= 0.9) return 3;
     return 4;
+}
+
+/* A borrowed address (address_from_id) is the flat of the number's
+ * holder: the same flat is evidence, as a shared building/unit/room is;
+ * another says nothing (the relative may live elsewhere), nor do two
+ * borrowed ones (two rows carrying one relative's number). */
+static int level_address(const gh_match_rec_t *a, const gh_match_rec_t *b) {
+    if (!a->address_from_id && !b->address_from_id)
+        return level_own_address(a, b);
+    if (a->address_from_id && b->address_from_id) return 0;
+    int l = level_own_address(a, b);
+    return l == 1 || l == 2 ? 2 : 0;
 }
 
 int gh__match_level(gh_match_field_t f, const gh_match_rec_t *a,

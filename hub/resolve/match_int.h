@@ -5,6 +5,7 @@
  * Layout of the engine, one responsibility per file:
  *   intern.c   string arena and interning table
  *   set.c      record sets, normalization of raw records
+ *   lend.c     the holder's flat lent to a foreign number's record
  *   compare.c  field comparators (Jaro-Winkler, edit distance) and levels
  *   tf.c       term-frequency table (name / pinyin -> count)
  *   model.c    configuration, priors, pins, weights, scoring, decisions

@@ -228,3 +228,17 @@ void gh__match_civil(int32_t days, int *y, int *m, int *d) {
     *m = (int)mm;
     *d = (int)dd;
 }
+
+void gh_match_set_lend_address(gh_match_set_t *set, size_t i,
+                               const char *address) {
+    if (i >= set->n) return;
+    gh_match_rec_t *r = &set->recs[i];
+    if (!address || !*address) {
+        if (r->address_from_id) r->address = NULL;
+        r->address_from_id = 0;
+        return;
+    }
+    if (r->address && !r->address_from_id) return; /* its own comes first */
+    r->address = intern_opt(set, address);
+    r->address_from_id = 1;
+}

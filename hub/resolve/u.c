@@ -83,7 +83,8 @@ static void exact_rates(const gh_match_set_t *set, double p1[F],
                 if (r->phone) vals[nn++] = ptr_val(r->phone);
                 break;
             case GH_MATCH_F_ADDRESS:
-                if (r->address) vals[nn++] = ptr_val(r->address);
+                if (r->address && !r->address_from_id) /* its own */
+                    vals[nn++] = ptr_val(r->address);
                 break;
             }
         }
@@ -101,7 +102,7 @@ static void exact_rates(const gh_match_set_t *set, double p1[F],
     size_t nh = 0;
     for (size_t i = 0; i < n; i++) {
         const gh_match_rec_t *r = gh_match_set_get(set, i);
-        if (!r->phone || !r->address) continue;
+        if (!r->phone || !r->address || r->address_from_id) continue;
         int b, u, room;
         uint64_t flat = gh_norm_address_parts(r->address, &b, &u, &room)
                             ? gh__mix64(((uint64_t)(uint32_t)b << 40) ^

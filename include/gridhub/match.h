@@ -63,19 +63,24 @@ typedef struct gh_match_rec {
     const char *phone;   /* gh_norm_phone */
     const char *address; /* gh_norm_address */
     const char *household_key;
-    char id_number[19];    /* canonical 18 chars when id_status is OK or
-                              UPGRADED; the cleaned 18 chars for BAD_CHECK;
-                              "" otherwise */
-    uint8_t id_status;     /* gh_idnum_status_t */
-    uint8_t sex;           /* 0 unknown, 1 male, 2 female */
-    uint8_t id_foreign;    /* 1: a number (valid, or with only its check
-                              character wrong) whose embedded birth date is
-                              not the record's (gh_match_fill_from_id): likely
-                              another resident's, so never compared, never an
-                              anchor */
-    uint8_t birth_from_id; /* 1: the record gave no birth date; birth is
-                              its ID number's (gh_match_fill_from_id) */
-    int32_t birth;         /* days since 1970-01-01, or GH_MATCH_NO_DATE */
+    char id_number[19];      /* canonical 18 chars when id_status is OK or
+                                UPGRADED; the cleaned 18 chars for BAD_CHECK;
+                                "" otherwise */
+    uint8_t id_status;       /* gh_idnum_status_t */
+    uint8_t sex;             /* 0 unknown, 1 male, 2 female */
+    uint8_t id_foreign;      /* 1: a number (valid, or with only its check
+                                character wrong) whose embedded birth date is
+                                not the record's (gh_match_fill_from_id): likely
+                                another resident's, so never compared, never an
+                                anchor */
+    uint8_t birth_from_id;   /* 1: the record gave no birth date; birth is
+                                its ID number's (gh_match_fill_from_id) */
+    uint8_t address_from_id; /* 1: the record gave no address and carries
+                                a foreign number; address is the one of
+                                the number's holders (gh_match_set_lend_
+                                addresses): evidence when it agrees, none
+                                when it does not, never a blocking key */
+    int32_t birth;           /* days since 1970-01-01, or GH_MATCH_NO_DATE */
 } gh_match_rec_t;
 
 typedef struct gh_match_set gh_match_set_t;
@@ -109,6 +114,30 @@ void gh_match_normalize(const gh_match_raw_t *raw, gh_match_rec_t *out,
  * read back from its database) goes through it too, so that both score
  * the same record the same way. */
 void gh_match_fill_from_id(gh_match_rec_t *r);
+/* Where a foreign number came from. A clerk who types another resident's
+ * number mostly types a relative's, and the relative mostly lives in the
+ * same flat (计生's rosters list a family together, without addresses). So
+ * a record with a foreign number and no address of its own borrows the
+ * address of the number's holders: the records whose own valid number
+ * (GH_IDNUM_OK, not foreign) has the same first 17 characters and which
+ * give an address; of several, the smallest in byte order, so that the
+ * choice depends on the records and not on their order. The borrowed
+ * address only ever agrees (level 2 at best) or says nothing
+ * (docs/identity.md, "Foreign ID numbers"). */
+/* 1 if r would borrow an address: id_foreign, no address of its own. */
+int gh_match_borrows_address(const gh_match_rec_t *r);
+/* 1 if h holds the number borrower r carries (and has an address). */
+int gh_match_holds_number(const gh_match_rec_t *h, const gh_match_rec_t *r);
+/* Record i borrows `address` (copied into the arena; NULL gives the
+ * record its own again: none). The hub's resolver calls it with what it
+ * found in its database. */
+void gh_match_set_lend_address(gh_match_set_t *set, size_t i,
+                               const char *address);
+/* The batch's lending: every borrower of the set gets the address of its
+ * number's holders in the set, or none. gh_match_resolve does it; call it
+ * also before training on a set. Returns the number of records that
+ * borrowed one. */
+size_t gh_match_set_lend_addresses(gh_match_set_t *set);
 /* Appends an already normalized record (e.g. read back from the hub
  * database): its strings are copied into the arena. Returns its index. */
 size_t gh_match_set_add(gh_match_set_t *set, const gh_match_rec_t *rec);
@@ -344,23 +373,26 @@ typedef struct gh_match_batch_stats {
     size_t clusters;
     size_t oversize_blocks; /* blocks skipped for exceeding
                                match.block.max.size */
-    size_t ambiguous;   /* records without a valid ID that link about as well
-                           to two persons with different valid IDs: left
-                           unlinked from both */
-    size_t kept_apart;  /* links refused by clustering: they would have
-                           joined two different valid IDs */
-    size_t two_ids;     /* TWO_IDS pairs (also counted in none of the
-                           above) */
-    size_t foreign_ids; /* records whose valid ID number is id_foreign */
+    size_t ambiguous;      /* records without a valid ID that link about as well
+                              to two persons with different valid IDs: left
+                              unlinked from both */
+    size_t kept_apart;     /* links refused by clustering: they would have
+                              joined two different valid IDs */
+    size_t two_ids;        /* TWO_IDS pairs (also counted in none of the
+                              above) */
+    size_t foreign_ids;    /* records whose valid ID number is id_foreign */
+    size_t lent_addresses; /* of them, those without an address of their
+                              own that borrowed the holder's */
     double block_s, score_s, cluster_s; /* wall-clock seconds per phase */
 } gh_match_batch_stats_t;
 
-/* Block, score and cluster the whole set: cluster_of as for
+/* Lend the holders' addresses (gh_match_set_lend_addresses), then block,
+ * score and cluster the whole set: cluster_of as for
  * gh_match_cluster (caller-owned array of gh_match_set_count(set)), its
  * links as edges (scored as (float) of the total weight) and valid ID
  * numbers as anchors. Uses up to 8 threads (the online CPUs);
  * the result does not depend on their number. */
-gh_err_t gh_match_resolve(const gh_match_model_t *m, const gh_match_set_t *set,
+gh_err_t gh_match_resolve(const gh_match_model_t *m, gh_match_set_t *set,
                           uint32_t *cluster_of, gh_match_batch_stats_t *st,
                           char *errstr, size_t errstr_size);
 
@@ -368,8 +400,8 @@ gh_err_t gh_match_resolve(const gh_match_model_t *m, const gh_match_set_t *set,
  * scored pair of kind REVIEW, ID_CONFLICT or TWO_IDS whose records ended
  * in two clusters, as edges in *items (malloc'd, caller frees; NULL when
  * there are none) and their number in *n_items. */
-gh_err_t gh_match_resolve_items(const gh_match_model_t *m,
-                                const gh_match_set_t *set, uint32_t *cluster_of,
+gh_err_t gh_match_resolve_items(const gh_match_model_t *m, gh_match_set_t *set,
+                                uint32_t *cluster_of,
                                 gh_match_batch_stats_t *st,
                                 gh_match_edge_t **items, size_t *n_items,
                                 char *errstr, size_t errstr_size);

@@ -623,3 +623,52 @@ Test(identity, hub_clusters_as_batch, .timeout = 300) {
     gh_test_stop_clean(s);
     free_props(props);
 }
+
+/*
+ * A foreign number's holder lends their flat (gridhub/match.h, "Where a
+ * foreign number came from") in the hub as in the batch, also when the
+ * holder comes after the borrower and its candidate, and when the holder
+ * goes. PJ is P's 计生 row with his daughter X's number and no address.
+ */
+Test(identity, holders_flat_as_batch, .timeout = 300) {
+    row_t rows[] = {
+        {"P", "陈伟", "", "1", "1995-12-01", "13983499035",
+         "新星社区7栋2单元101"},
+        {"PJ", "陈伟", "", "1", "1995-12-01", "13701813675", NULL},
+        {"X", "陈欣然", "", "2", "2023-08-18", NULL,
+         "新星路74号新星花园7栋2单元101室"},
+    };
+    gh_test_make_id18(rows[0].id, 1995, 12, 1, 79);
+    gh_test_make_id18(rows[2].id, 2023, 8, 18, 342);
+    memcpy(rows[1].id, rows[2].id, 19);
+
+    char **props = pinned_model_props();
+    uint32_t cl[3];
+    /* The batch itself does what the test is about: without X, PJ is
+     * nobody's; with X, PJ is P's. */
+    batch_clusters(props, rows, 2, cl);
+    cr_assert_neq(cl[0], cl[1], "without the holder: apart");
+    batch_clusters(props, rows, 3, cl);
+    cr_assert(cl[0] == cl[1] && cl[2] != cl[0], "with the holder: PJ is P's");
+
+    gh_test_stack_t *s = start((const char *const *)props);
+    insert(s, &rows[0]);
+    insert(s, &rows[1]);
+    gh_test_wait_settled(s, g_hub, SETTLE_MS);
+    batch_clusters(props, rows, 2, cl);
+    assert_same_partition("before the holder", rows, 2, cl);
+
+    /* X alone changes: PJ's pairs are scored again with her flat. */
+    insert(s, &rows[2]);
+    gh_test_wait_settled(s, g_hub, SETTLE_MS);
+    batch_clusters(props, rows, 3, cl);
+    assert_same_partition("the holder came", rows, 3, cl);
+
+    /* ... and goes: nothing to lend any more. */
+    gh_test_exec(s->dept, "DELETE FROM zz_syrk WHERE rkbh = 'X'");
+    gh_test_wait_settled(s, g_hub, SETTLE_MS);
+    batch_clusters(props, rows, 2, cl);
+    assert_same_partition("the holder went", rows, 2, cl);
+    gh_test_stop_clean(s);
+    free_props(props);
+}

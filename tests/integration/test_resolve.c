@@ -332,11 +332,8 @@ Test(resolve, real_errors_profile_meets_targets, .timeout = 900) {
             sscanf(row + strlen(label), "%lf %lf %lf", &recs, &pairs, &recall),
             3, "%s", row);
         cr_assert_gt(pairs, 0, "%s", row);
-        /* two_ids is measured by the steward queue below; foreign_id
-         * falls short of 0.97 (docs/identity.md says why). */
-        double want = !strcmp(must[i], "two_ids")      ? 0
-                      : !strcmp(must[i], "foreign_id") ? 0.90
-                                                       : 0.95;
+        /* two_ids is measured by the steward queue below. */
+        double want = !strcmp(must[i], "two_ids") ? 0 : 0.95;
         cr_assert_geq(recall, want, "%s:\n%s", must[i], report);
         free(label);
     }

@@ -21,13 +21,6 @@
 
 #define mk synth_rec
 
-static gh_match_model_t *model_default(void) {
-    char err[256];
-    gh_match_model_t *m = gh_match_model_new(NULL, err, sizeof(err));
-    cr_assert_not_null(m, "%s", err);
-    return m;
-}
-
 /* 11010519491231002X and the others are hand-checked in test_idnum.c. */
 #define ID_A "11010519491231002X"
 #define ID_A15 "110105491231002"
@@ -199,7 +192,7 @@ Test(match_levels, id_one_digit_off) {
  */
 
 Test(match_score, deterministic_link_on_valid_agreeing_id) {
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     /* Nothing but the ID in common, and a name a character apart. */
     gh_match_rec_t a = mk("王建国", "wang jian guo", ID_A, 0, NULL, NULL,
                           "大塘小区3栋2单元501");
@@ -216,7 +209,7 @@ Test(match_score, deterministic_link_on_valid_agreeing_id) {
 }
 
 Test(match_score, id_conflict_when_everything_else_differs) {
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     gh_match_rec_t a =
         mk("王建国", "wang jian guo", ID_A, 1, "1949-12-31", NULL, NULL);
     gh_match_rec_t b =
@@ -229,7 +222,7 @@ Test(match_score, id_conflict_when_everything_else_differs) {
 }
 
 Test(match_score, homophone_pair_linked) {
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     gh_match_rec_t a = mk("王建国", "wang jian guo", NULL, 1, "1962-04-18",
                           NULL, "大塘小区3栋2单元501");
     gh_match_rec_t b = mk("王建帼", "wang jian guo", NULL, 1, "1962-04-18",
@@ -248,7 +241,7 @@ Test(match_score, homophone_pair_linked) {
 }
 
 Test(match_score, twins_not_linked_without_id) {
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     /* Same surname, birth, sex, phone and flat; names a character apart. */
     gh_match_rec_t a = mk("刘子浩", "liu zi hao", NULL, 1, "2012-07-01",
                           "13807381001", "大塘小区3栋2单元501");
@@ -259,7 +252,7 @@ Test(match_score, twins_not_linked_without_id) {
 }
 
 Test(match_score, id_typo_with_name_and_birth_linked) {
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     gh_match_rec_t a = mk("王建国", "wang jian guo", ID_A, 2, "1949-12-31",
                           "13807381001", "大塘小区3栋2单元501");
     gh_match_rec_t b =
@@ -284,7 +277,7 @@ Test(match_score, id_typo_with_name_and_birth_linked) {
 }
 
 Test(match_score, twins_with_valid_ids_one_digit_apart_not_linked) {
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     /* Everything agrees, the name too (the worst case); the numbers are
      * both valid and one sequence digit apart: two people. */
     char tw[19];
@@ -308,7 +301,7 @@ Test(match_score, twins_with_valid_ids_one_digit_apart_not_linked) {
 }
 
 Test(match_score, common_name_weighs_less_than_rare_name) {
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     char name[32];
     for (int i = 0; i < 1000; i++) {
         gh_match_rec_t r = mk("王伟", "wang wei", NULL, 0, NULL, NULL, NULL);
@@ -560,7 +553,7 @@ Test(match_conf, pins_validated_and_applied) {
 
 Test(match_conf, written_model_loads_back_as_pins) {
     char err[512];
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     synth_t s;
     synth_build(&s, 400, 4);
     cr_assert_eq(gh_match_model_train(m, s.set, NULL, err, sizeof(err)), GH_OK);
@@ -606,7 +599,7 @@ Test(match_em, converges_and_recovers_id_agreement) {
     synth_t s;
     synth_build(&s, 1500, 1);
     cr_assert_gt(s.n, 3000);
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     cr_assert_eq(gh_match_model_train(m, s.set, NULL, err, sizeof(err)), GH_OK,
                  "%s", err);
     int converged = 0;
@@ -636,7 +629,7 @@ Test(match_batch, resolves_synthetic_population) {
     char err[512];
     synth_t s;
     synth_build(&s, 3000, 2);
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     for (size_t i = 0; i < s.n; i++)
         gh_match_model_tf_add(m, gh_match_set_get(s.set, i), +1);
     cr_assert_eq(gh_match_model_train(m, s.set, NULL, err, sizeof(err)), GH_OK,
@@ -697,7 +690,7 @@ Test(match_batch, oversize_blocks_skipped_and_counted) {
 
 Test(match_batch, empty_and_tiny_sets) {
     char err[256];
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     gh_match_set_t *s = gh_match_set_new();
     uint32_t c[2];
     gh_match_batch_stats_t st;

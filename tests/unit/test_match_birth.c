@@ -17,13 +17,6 @@
 
 #define mk synth_rec
 
-static gh_match_model_t *model_default(void) {
-    char err[256];
-    gh_match_model_t *m = gh_match_model_new(NULL, err, sizeof(err));
-    cr_assert_not_null(m, "%s", err);
-    return m;
-}
-
 #define ID_A "11010519491231002X"
 
 #define level_of synth_level
@@ -74,7 +67,7 @@ Test(match_levels, birth_near) {
 /* Each near birth level weighs between "equal" and "differ" (the default
  * model's priors; EM keeps the order on the demo: docs/identity.md). */
 Test(match_score, birth_near_levels_weigh_between_equal_and_differ) {
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     double w[7];
     for (int l = 1; l < 7; l++)
         w[l] = log2(gh_match_model_m(m, GH_MATCH_F_BIRTH, l) /
@@ -88,7 +81,7 @@ Test(match_score, birth_near_levels_weigh_between_equal_and_differ) {
 }
 
 Test(match_score, birth_digit_with_name_linked) {
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     /* A 计生 row without an ID number: the same name, sex and phone, the
      * birth day mistyped (1949-12-31 -> 1949-12-34 is no date: 21). */
     gh_match_rec_t a = mk("王建国", "wang jian guo", ID_A, 2, "1949-12-31",
@@ -110,7 +103,7 @@ Test(match_score, birth_digit_with_name_linked) {
 }
 
 Test(match_score, near_birth_namesakes_not_linked) {
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     /* Father and son of one name in one household, born the same day 30
      * years apart (one digit of the year): not "one digit off". */
     gh_match_rec_t a = mk("王建国", "wang jian guo", NULL, 1, "1955-03-12",

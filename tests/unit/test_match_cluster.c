@@ -16,13 +16,6 @@
 
 #define mk synth_rec
 
-static gh_match_model_t *model_default(void) {
-    char err[256];
-    gh_match_model_t *m = gh_match_model_new(NULL, err, sizeof(err));
-    cr_assert_not_null(m, "%s", err);
-    return m;
-}
-
 /* Hand-checked in test_idnum.c. */
 #define ID_A "11010519491231002X"
 #define ID_A15 "110105491231002"
@@ -222,7 +215,7 @@ Test(match_cluster, forced_edges_survive_the_filter) {
 
 Test(match_batch, record_fitting_two_persons_left_alone) {
     char err[256];
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     gh_match_set_t *s = gh_match_set_new();
     /* Two boys of one name born the same day, each with his ID in two
      * departments, and a 计生 row without ID that fits both equally. */

@@ -23,13 +23,6 @@
  * test_idnum.c). */
 #define ID_A "11010519491231002X"
 
-static gh_match_model_t *model_default(void) {
-    char err[256];
-    gh_match_model_t *m = gh_match_model_new(NULL, err, sizeof(err));
-    cr_assert_not_null(m, "%s", err);
-    return m;
-}
-
 /* A valid number from an area code, YYYYMMDD and a 3-digit sequence. */
 static void make_id(const char *area, const char *ymd, const char *seq,
                     char out[19]) {
@@ -64,7 +57,7 @@ Test(match_near, id_another_area_code) {
 }
 
 Test(match_near, two_valid_ids_go_to_the_steward) {
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     char old_code[19];
     make_id("432501", "19491231", "002", old_code);
     gh_match_rec_t a = mk("王建国", "wang jian guo", ID_A, 2, "1949-12-31",
@@ -142,7 +135,7 @@ Test(match_near, foreign_id_flag) {
 }
 
 Test(match_near, foreign_id_links_to_its_holder_not_its_owner) {
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     char own[19];
     make_id("431302", "19750618", "013", own);
     gh_match_set_t *set = gh_match_set_new();
@@ -222,7 +215,7 @@ Test(match_near, fuzzy_pinyin_merges) {
 }
 
 Test(match_near, fuzzy_name_links_but_not_a_sibling) {
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     /* Without ID: a Xiang clerk's 刘南 for 刘兰, same birth date and
      * phone. */
     gh_match_rec_t a =
@@ -253,7 +246,7 @@ Test(match_near, fuzzy_name_links_but_not_a_sibling) {
 
 Test(match_near, model_file_for_other_levels_refused) {
     static const gh_conf_prop_t props[] = {GH_MATCH_CONF_PROPS, GH_CONF_END};
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -293,7 +286,7 @@ Test(match_near, legacy_number_typo_is_one_digit_off) {
     cr_assert_eq(b.id_status, GH_IDNUM_UPGRADED);
     cr_assert_eq(level_of(&a, &b, GH_MATCH_F_ID), 3);
     cr_assert_eq(gh_match_anchor(&b), 0);
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     gh_match_explain_t ex;
     cr_assert_eq(gh_match_score(m, &a, &b, &ex), GH_MATCH_LINK, "total %.2f",
                  ex.total);
@@ -309,7 +302,7 @@ Test(match_near, legacy_number_typo_is_one_digit_off) {
 /* ---- a birth date taken from the number proves nothing ------------------ */
 
 Test(match_near, dateless_row_with_a_relatives_number_is_a_conflict) {
-    gh_match_model_t *m = model_default();
+    gh_match_model_t *m = synth_model();
     char father[19];
     make_id("431302", "19970911", "543", father);
     gh_match_rec_t a =

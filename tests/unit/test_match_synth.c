@@ -255,11 +255,19 @@ gh_match_rec_t synth_rec(const char *name, const char *pinyin, const char *id,
     return r;
 }
 
-int synth_level(const gh_match_rec_t *a, const gh_match_rec_t *b,
-                gh_match_field_t f) {
+gh_match_model_t *synth_model(void) {
     char err[256];
     gh_match_model_t *m = gh_match_model_new(NULL, err, sizeof(err));
-    if (!m) abort();
+    if (!m) {
+        fprintf(stderr, "the built-in model: %s\n", err);
+        abort();
+    }
+    return m;
+}
+
+int synth_level(const gh_match_rec_t *a, const gh_match_rec_t *b,
+                gh_match_field_t f) {
+    gh_match_model_t *m = synth_model();
     gh_match_explain_t ex;
     gh_match_score(m, a, b, &ex);
     gh_match_model_destroy(m);

@@ -46,6 +46,9 @@ gh_match_rec_t synth_rec(const char *name, const char *pinyin, const char *id,
                          int sex, const char *birth, const char *phone,
                          const char *address);
 
+/* The built-in model (priors, no EM); caller destroys. */
+gh_match_model_t *synth_model(void);
+
 /* The agreement level of field f for a and b under the built-in model. */
 int synth_level(const gh_match_rec_t *a, const gh_match_rec_t *b,
                 gh_match_field_t f);
