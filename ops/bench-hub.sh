@@ -4,6 +4,7 @@
 #   ./ops/bench-hub.sh [--preset demo|city] [--scale F] [--seed N]
 #                      [--policy city|open|FILE] [--subscribers N]
 #                      [--entities person|all] [--api RATES[:SECONDS]]
+#                      [--latency RATES[:SECONDS]]
 #
 # Generates the preset into five department databases, lets the five
 # connectors publish their snapshots to the embedded broker, then starts
@@ -30,6 +31,14 @@
 # ops/load/api_load.c, an open-loop generator (latency from when each
 # request was due) on the same machine, after a 3 s warm-up; prints the
 # percentiles.
+# --latency RATES[:SECONDS] then commits new residents into 综治's
+# register at each of RATES (e.g. 200,2000,5000) rows/s for SECONDS (20)
+# with ops/load/e2e_load.c, open loop, and reads the subscriber topic of
+# 公安's view (every row, phones in clear; with the open policy the first
+# subscriber's) with a plain Kafka consumer: the latency from each row's
+# COMMIT to its first record on that topic, p50/p90/p99/p99.9/max. At the
+# end the hub is stopped and the time it spent per stage (its closing
+# lines) is printed.
 # Everything is real: PostgreSQL started by ops/pg-cluster.sh,
 # `gridhub gen`, `gridhub connector`, `gridhub hub`.
 # Environment, for looking into a run: GH_BENCH_KEEP=1 keeps the logs and
@@ -43,7 +52,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$ROOT"
 
-PRESET=demo SCALE=1 SEED=1 POLICY=city NSUBS=1 ENTITIES=person API=
+PRESET=demo SCALE=1 SEED=1 POLICY=city NSUBS=1 ENTITIES=person API= LATENCY=
 while (($#)); do
     case $1 in
     --preset) PRESET=$2; shift 2 ;;
@@ -53,7 +62,8 @@ while (($#)); do
     --subscribers) NSUBS=$2; shift 2 ;;
     --entities) ENTITIES=$2; shift 2 ;;
     --api) API=$2; shift 2 ;;
-    *) echo "usage: $0 [--preset demo|city] [--scale F] [--seed N] [--policy city|open|FILE] [--subscribers N] [--entities person|all] [--api RATES[:SECONDS]]" >&2; exit 2 ;;
+    --latency) LATENCY=$2; shift 2 ;;
+    *) echo "usage: $0 [--preset demo|city] [--scale F] [--seed N] [--policy city|open|FILE] [--subscribers N] [--entities person|all] [--api RATES[:SECONDS]] [--latency RATES[:SECONDS]]" >&2; exit 2 ;;
     esac
 done
 
@@ -243,6 +253,28 @@ psql -tAd hub -c "SELECT '  steward items open: ' || coalesce(string_agg(kind ||
 sed 's/^/  /' "$WORK/accuracy.txt"
 # Informational: a short run may not have logged these yet.
 { grep -E "resolution:|trained" "$WORK/hub.log" || true; } | tail -2 | sed 's/^/  log: /'
+
+# ---- commit-to-subscriber latency at steady offered loads -----------------
+if [[ -n $LATENCY ]]; then
+    rates=${LATENCY%%:*} dur=20
+    [[ $LATENCY == *:* ]] && dur=${LATENCY#*:}
+    cmake --build build-bench -j"$(nproc)" --target gh_e2e_load >/dev/null
+    grep -q '^subscriber\.gongan\.' "$WORK/bench.policy" && lsub=gongan ||
+        lsub=$(sed -n 's/^subscriber\.\([^.]*\)\.department=.*/\1/p' "$WORK/bench.policy" | head -1)
+    grid=$(psql -tAd zongzhi -c "SELECT wgbm FROM zz_wg ORDER BY wgbm LIMIT 1")
+    echo "== commit in 综治's register -> $lsub's view topic, new residents, open loop, $(nproc) cores shared by everything"
+    for rate in ${rates//,/ }; do
+        echo "  at $rate/s for $dur s:"
+        "$ROOT/build-bench/gh_e2e_load" --conninfo "$CI dbname=zongzhi" --bootstrap "$BS" \
+            --topic "hub.view.$lsub.person" --grid "$grid" --rate "$rate" --seconds "$dur" |
+            sed 's/^/    /' || echo "    (rows missing: see above)"
+    done
+fi
+if [[ -n $LATENCY ]]; then
+    # The hub's own account of where its time went, printed when it stops.
+    proc_stop hub || true
+    grep -E "time \(ms\)|views time" "$WORK/hub.log" | sed 's/^.*INFO  *[a-z]*: /  hub: /'
+fi
 
 [[ -n $API ]] || exit 0
 # ---- the API: lookups by ID number at a fixed rate -------------------------

@@ -80,6 +80,12 @@ const gh_conf_prop_t gh_hub_props[] = {
      "cost of its own."},
     {"batch.max.ms", GH_CONF_INT, "500", 0, 1, 60000, NULL, NULL,
      "Longest wait to fill a batch."},
+    {"batch.linger.ms", GH_CONF_INT, "10", 0, 0, 60000, NULL, NULL,
+     "A batch that has messages is applied once no more arrive for this "
+     "long (or batch.max.ms after it began, or when full): under a steady "
+     "stream the next batch gathers while one is applied, so the wait for a "
+     "full batch is only paid by a trickle. As large as batch.max.ms: "
+     "always wait for a full batch."},
     {"priority.person.lag", GH_CONF_INT, "1000", 0, 0, 100000000, NULL, NULL,
      "Persons first: once at least this many person messages wait, the "
      "other entities' topics are paused until fewer than a tenth as many "
@@ -685,6 +691,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     int max_others = (int)gh_conf_get_int(conf, "batch.max.entity.messages");
     int max_msgs = max_persons + max_others;
     int max_ms = (int)gh_conf_get_int(conf, "batch.max.ms");
+    int linger_ms = (int)gh_conf_get_int(conf, "batch.linger.ms");
     rd_kafka_message_t **batch = gh_xcalloc((size_t)max_msgs, sizeof(*batch));
     batch_t b = {0};
     b.msgs = batch;
@@ -712,8 +719,10 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
                !gh_shutdown_requested()) {
             int64_t left = deadline - gh_now_ms();
             if (left <= 0) break;
-            rd_kafka_message_t *m =
-                rd_kafka_consumer_poll(c, left > 100 ? 100 : (int)left);
+            int wait = left > 100 ? 100 : (int)left;
+            if (n > 0 && linger_ms < wait) wait = linger_ms;
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(c, wait);
+            if (!m && n > 0 && wait == linger_ms) break; /* a pause */
             if (!m) continue;
             if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
                 /* The hub needs every event: a gap stops it, loudly. */

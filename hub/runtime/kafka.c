@@ -212,17 +212,16 @@ rd_kafka_t *gh_kafka_consumer_new(const gh_conf_t *conf, const char *group_id,
                                   const char *client_id, int complete_history,
                                   gh_kafka_floor_cb *floor, void *floor_ctx,
                                   char *errstr, size_t errstr_size) {
-    const char *const defaults[] = {"enable.auto.commit",
-                                    "false",
-                                    "enable.auto.offset.store",
-                                    "false",
-                                    "auto.offset.reset",
-                                    complete_history ? "error" : "earliest",
-                                    "enable.partition.eof",
-                                    "false",
-                                    "isolation.level",
-                                    "read_committed",
-                                    NULL};
+    const char *const defaults[] = {
+        "enable.auto.commit", "false", "enable.auto.offset.store", "false",
+        "auto.offset.reset", complete_history ? "error" : "earliest",
+        "enable.partition.eof", "false", "isolation.level", "read_committed",
+        /* A broker answers a fetch as soon as
+         * data comes, but the embedded one
+         * (rdkafka_mock) only when this runs
+         * out: 500 ms, librdkafka's default,
+         * was most of the latency of a hop. */
+        "fetch.wait.max.ms", "50", NULL};
     rd_kafka_conf_t *kc =
         gh_kafka_conf_new(conf, defaults, errstr, errstr_size);
     if (!kc) return NULL;
