@@ -4,7 +4,7 @@
 #   ./ops/bench-hub.sh [--preset demo|city] [--scale F] [--seed N]
 #                      [--policy city|open|FILE] [--subscribers N]
 #                      [--entities person|all] [--api RATES[:SECONDS]]
-#                      [--latency RATES[:SECONDS]]
+#                      [--latency RATES[:SECONDS]] [--failover]
 #
 # Generates the preset into five department databases, lets the five
 # connectors publish their snapshots to the embedded broker, then starts
@@ -39,6 +39,13 @@
 # COMMIT to its first record on that topic, p50/p90/p99/p99.9/max. At the
 # end the hub is stopped and the time it spent per stage (its closing
 # lines) is printed.
+# --failover starts a second hub instance in the same consumer group,
+# commits 200 new residents/s for 40 s as --latency does, kills the first
+# instance with SIGKILL 10 s in, and prints the latency percentiles: the
+# rows of the dead instance's partitions wait until the survivor takes
+# them over, so the maximum is the fail-over gap (kill to the survivor's
+# first batch of them, plus the normal latency); the survivor's log line
+# "partitions assigned" gives the moment.
 # Everything is real: PostgreSQL started by ops/pg-cluster.sh,
 # `gridhub gen`, `gridhub connector`, `gridhub hub`.
 # Environment, for looking into a run: GH_BENCH_KEEP=1 keeps the logs and
@@ -52,7 +59,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$ROOT"
 
-PRESET=demo SCALE=1 SEED=1 POLICY=city NSUBS=1 ENTITIES=person API= LATENCY=
+PRESET=demo SCALE=1 SEED=1 POLICY=city NSUBS=1 ENTITIES=person API= LATENCY= FAILOVER=
 while (($#)); do
     case $1 in
     --preset) PRESET=$2; shift 2 ;;
@@ -63,7 +70,8 @@ while (($#)); do
     --entities) ENTITIES=$2; shift 2 ;;
     --api) API=$2; shift 2 ;;
     --latency) LATENCY=$2; shift 2 ;;
-    *) echo "usage: $0 [--preset demo|city] [--scale F] [--seed N] [--policy city|open|FILE] [--subscribers N] [--entities person|all] [--api RATES[:SECONDS]] [--latency RATES[:SECONDS]]" >&2; exit 2 ;;
+    --failover) FAILOVER=1; shift ;;
+    *) echo "usage: $0 [--preset demo|city] [--scale F] [--seed N] [--policy city|open|FILE] [--subscribers N] [--entities person|all] [--api RATES[:SECONDS]] [--latency RATES[:SECONDS]] [--failover]" >&2; exit 2 ;;
     esac
 done
 
@@ -140,15 +148,18 @@ esac
 "$GH" policy keys --generate "$WORK/bench.keys" --policy "$WORK/bench.policy" >/dev/null
 nsubs=$(grep -c '^subscriber\.[^.]*\.department=' "$WORK/bench.policy")
 
+start_hub() { # NAME: an instance of the hub, log NAME.log
+    # shellcheck disable=SC2086 # GH_BENCH_HUB_ARGS: several words on purpose
+    proc_start "$1" "$WORK/$1.log" "$WORK/$1.log" \
+        "$GH" hub --bootstrap-servers "$BS" --database-conninfo "$CI dbname=hub" \
+        --source-topics "$topics" ${crosswalks:+--grid-crosswalks "$crosswalks"} \
+        --policy-file "$WORK/bench.policy" \
+        --policy-keys-file "$WORK/bench.keys" \
+        --metrics-listen 127.0.0.1:0 --metrics-listen-file "$WORK/metrics.$1" \
+        ${GH_BENCH_HUB_ARGS:-}
+}
 t0=$(date +%s.%N)
-# shellcheck disable=SC2086 # GH_BENCH_HUB_ARGS: several words on purpose
-proc_start hub "$WORK/hub.log" "$WORK/hub.log" \
-    "$GH" hub --bootstrap-servers "$BS" --database-conninfo "$CI dbname=hub" \
-    --source-topics "$topics" ${crosswalks:+--grid-crosswalks "$crosswalks"} \
-    --policy-file "$WORK/bench.policy" \
-    --policy-keys-file "$WORK/bench.keys" \
-    --metrics-listen 127.0.0.1:0 --metrics-listen-file "$WORK/metrics.hub" \
-    ${GH_BENCH_HUB_ARGS:-}
+start_hub hub
 HUB=$(proc_pid hub)
 # Persons done: every person record applied and resolved (one transaction
 # does both), then what the outbox held at that moment relayed (the
@@ -270,7 +281,34 @@ if [[ -n $LATENCY ]]; then
             sed 's/^/    /' || echo "    (rows missing: see above)"
     done
 fi
-if [[ -n $LATENCY ]]; then
+# ---- fail-over: a second instance, the first killed -----------------------
+if [[ -n $FAILOVER ]]; then
+    cmake --build build-bench -j"$(nproc)" --target gh_e2e_load >/dev/null
+    grep -q '^subscriber\.gongan\.' "$WORK/bench.policy" && lsub=gongan ||
+        lsub=$(sed -n 's/^subscriber\.\([^.]*\)\.department=.*/\1/p' "$WORK/bench.policy" | head -1)
+    grid=$(psql -tAd zongzhi -c "SELECT wgbm FROM zz_wg ORDER BY wgbm LIMIT 1")
+    start_hub hub2
+    for _ in $(seq 600); do grep -q "partitions assigned" "$WORK/hub2.log" && break; sleep 0.1; done
+    sleep 3 # the first instance's share settles too
+    echo "== fail-over: two hub instances; the first killed (SIGKILL) 10 s into 40 s of 200 new residents/s"
+    for i in hub hub2; do
+        grep "partitions assigned" "$WORK/$i.log" | tail -1 | sed "s/^.*kafka: [^:]*: /  before, $i: /"
+    done
+    "$ROOT/build-bench/gh_e2e_load" --conninfo "$CI dbname=zongzhi" --bootstrap "$BS" \
+        --topic "hub.view.$lsub.person" --grid "$grid" --rate 200 --seconds 40 --wait 120 \
+        >"$WORK/failover.txt" 2>&1 &
+    load=$!
+    sleep 10
+    kill -KILL "$(proc_pid hub)"
+    killed=$(date +%s.%N)
+    unset "PROC_PID[hub]"
+    wait "$load" || true
+    sed 's/^/  /' "$WORK/failover.txt"
+    taken=$(grep "partitions assigned" "$WORK/hub2.log" | tail -1 | cut -c1-24)
+    [[ -n $taken ]] && printf '  the survivor took the partitions over %.1f s after the kill (%s)\n' \
+        "$(echo "$(date -d "${taken%Z}" +%s.%N) - $killed" | bc -l)" "$(grep "partitions assigned" "$WORK/hub2.log" | tail -1 | sed 's/^.*kafka: //')"
+fi
+if [[ -n $LATENCY && -z $FAILOVER ]]; then
     # The hub's own account of where its time went, printed when it stops.
     proc_stop hub || true
     grep -E "time \(ms\)|views time" "$WORK/hub.log" | sed 's/^.*INFO  *[a-z]*: /  hub: /'

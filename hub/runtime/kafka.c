@@ -160,6 +160,10 @@ static void complete_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                   void *opaque) {
     gh__consumer_ctx_t *fl = opaque;
     int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    /* Who holds what, for an operator following a fail-over. */
+    gh_log_info("kafka", "%s: %d partitions %s", rd_kafka_name(rk), parts->cnt,
+                err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assigned"
+                                                            : "revoked");
     if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         if (coop) {
             rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
@@ -212,16 +216,26 @@ rd_kafka_t *gh_kafka_consumer_new(const gh_conf_t *conf, const char *group_id,
                                   const char *client_id, int complete_history,
                                   gh_kafka_floor_cb *floor, void *floor_ctx,
                                   char *errstr, size_t errstr_size) {
-    const char *const defaults[] = {
-        "enable.auto.commit", "false", "enable.auto.offset.store", "false",
-        "auto.offset.reset", complete_history ? "error" : "earliest",
-        "enable.partition.eof", "false", "isolation.level", "read_committed",
-        /* A broker answers a fetch as soon as
-         * data comes, but the embedded one
-         * (rdkafka_mock) only when this runs
-         * out: 500 ms, librdkafka's default,
-         * was most of the latency of a hop. */
-        "fetch.wait.max.ms", "50", NULL};
+    /* fetch.wait.max.ms: a broker answers a fetch as soon as data comes,
+     * but the embedded one (rdkafka_mock) only when this wait runs out:
+     * librdkafka's 500 ms was most of the latency of a hop.
+     * session.timeout.ms: a member killed without leaving holds its
+     * partitions this long: librdkafka's 45 s was most of a fail-over. */
+    const char *const defaults[] = {"enable.auto.commit",
+                                    "false",
+                                    "enable.auto.offset.store",
+                                    "false",
+                                    "auto.offset.reset",
+                                    complete_history ? "error" : "earliest",
+                                    "enable.partition.eof",
+                                    "false",
+                                    "isolation.level",
+                                    "read_committed",
+                                    "fetch.wait.max.ms",
+                                    "50",
+                                    "session.timeout.ms",
+                                    "10000",
+                                    NULL};
     rd_kafka_conf_t *kc =
         gh_kafka_conf_new(conf, defaults, errstr, errstr_size);
     if (!kc) return NULL;
