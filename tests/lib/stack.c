@@ -52,11 +52,13 @@ static void start(gh_test_stack_t *s, const char *what, gh_test_proc_t **slot,
         *slot = NULL;
     }
     (*runs)++;
-    const char *argv[128];
+    const char *argv[256];
     int n = 0;
     for (int i = 0; i < nbase; i++)
         argv[n++] = base[i];
-    for (int i = 0; extra && extra[i] && n < 124; i++) {
+    /* Never dropped silently: a pinned model is ~55 properties. */
+    for (int i = 0; extra && extra[i]; i++) {
+        cr_assert_lt(n + 2, 256, "%s: too many properties", what);
         argv[n++] = "-X";
         argv[n++] = extra[i];
     }
