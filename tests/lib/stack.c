@@ -121,7 +121,10 @@ gh_test_proc_t *gh_test_stack_start_other_connector(gh_test_stack_t *s,
     return p;
 }
 
-void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra) {
+/* Starts a hub process of the stack into *slot (log <what>.<run>.log). */
+static void start_hub(gh_test_stack_t *s, const char *what,
+                      gh_test_proc_t **slot, int *runs,
+                      const char *const *extra) {
     char *ci = gh_test_conninfo(s->hub_db);
     char *bs = gh_xasprintf("bootstrap.servers=%s", s->bootstrap);
     char *cinfo = gh_xasprintf("database.conninfo=%s", ci);
@@ -136,13 +139,25 @@ void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra) {
                           "-X",      "views.refresh.interval.ms=200",
                           "-X",      "source.topics=gridhub.test.person",
                           "-X",      "batch.max.ms=50"};
-    start(s, "hub", &s->hub, &s->hub_runs, base,
-          (int)(sizeof(base) / sizeof(base[0])), extra);
+    start(s, what, slot, runs, base, (int)(sizeof(base) / sizeof(base[0])),
+          extra);
     free(ci);
     free(bs);
     free(cinfo);
     free(subs);
     free(keys);
+}
+
+void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra) {
+    start_hub(s, "hub", &s->hub, &s->hub_runs, extra);
+}
+
+gh_test_proc_t *gh_test_stack_spawn_hub(gh_test_stack_t *s, const char *name,
+                                        const char *const *extra) {
+    gh_test_proc_t *p = NULL;
+    int runs = 0;
+    start_hub(s, name, &p, &runs, extra);
+    return p;
 }
 
 void gh_test_stack_set_policy(gh_test_stack_t *s, const char *text) {

@@ -42,6 +42,11 @@ gh_test_stack_t *gh_test_stack_new_encoded(const char *ddl_path,
 void gh_test_stack_start_connector(gh_test_stack_t *s,
                                    const char *const *extra);
 void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra);
+/* Another instance of the stack's hub (same group, database and topics),
+ * logging to <dir>/<name>.1.log. Caller owns the handle: gh_test_stop and
+ * gh_test_proc_free. */
+gh_test_proc_t *gh_test_stack_spawn_hub(gh_test_stack_t *s, const char *name,
+                                        const char *const *extra);
 /* Starts another department's connector on the stack's department
  * database (whose tables it must hold too), with mapping file `mapping`
  * and connector name `name` (its state directory, slot and log are its
