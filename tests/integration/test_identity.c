@@ -625,23 +625,9 @@ Test(identity, hub_clusters_as_batch, .timeout = 300) {
     free_props(props);
 }
 
-/* Settled with sealed data (the digests of gh_test_wait_settled compare
- * values in clear): `want` live rows applied, each with its person, and
- * the outbox empty. Rows are applied and resolved in one transaction. */
-static long g_want_live;
-
-static int live_settled(void *arg) {
-    (void)arg;
-    return gh_test_try_count(g_hub, "SELECT count(*) FROM source_person "
-                                    "WHERE NOT deleted") == g_want_live &&
-           gh_test_try_count(g_hub, "SELECT count(*) FROM source_person WHERE "
-                                    "NOT deleted AND person_id IS NULL") == 0 &&
-           gh_test_try_count(g_hub, "SELECT count(*) FROM outbox") == 0;
-}
-
+/* Settled with sealed data (gh_test_wait_live). */
 static void wait_live(gh_test_stack_t *s, long want) {
-    g_want_live = want;
-    cr_assert(gh_test_wait_until(live_settled, NULL, SETTLE_MS),
+    cr_assert(gh_test_wait_live(g_hub, want, SETTLE_MS),
               "the hub did not settle on %ld rows; hub log: %s", want,
               gh_test_stack_hub_log(s));
 }

@@ -241,3 +241,23 @@ long long gh_test_version_of(const json_t *fold, const char *pid) {
     return json_integer_value(
         json_object_get(json_object_get(fold, pid), "version"));
 }
+
+typedef struct live {
+    PGconn *hub;
+    long want;
+} live_t;
+
+static int live(void *arg) {
+    const live_t *l = arg;
+    return gh_test_try_count(l->hub, "SELECT count(*) FROM source_person "
+                                     "WHERE NOT deleted") == l->want &&
+           gh_test_try_count(l->hub, "SELECT count(*) FROM source_person "
+                                     "WHERE NOT deleted AND person_id IS "
+                                     "NULL") == 0 &&
+           gh_test_try_count(l->hub, "SELECT count(*) FROM outbox") == 0;
+}
+
+int gh_test_wait_live(PGconn *hub, long want, int timeout_ms) {
+    live_t l = {hub, want};
+    return gh_test_wait_until(live, &l, timeout_ms);
+}

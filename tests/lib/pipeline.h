@@ -47,6 +47,11 @@ int gh_test_settled(void *arg);
 /* Waits until the hub database mirrors the department table and the
  * outbox is empty; fails with the hub's log otherwise. */
 void gh_test_wait_settled(gh_test_stack_t *s, PGconn *hub, int timeout_ms);
+/* The same when personal data is sealed at rest (the digests above compare
+ * values in clear): `want` live rows in source_person, each with its
+ * person (applied and resolved in one transaction), and the outbox empty.
+ * 1 if reached within timeout_ms. */
+int gh_test_wait_live(PGconn *hub, long want, int timeout_ms);
 /* Fails if a .log file in dir holds a sanitizer report. */
 void gh_test_assert_no_sanitizer_reports(const char *dir);
 /* Stops connector and hub with SIGTERM: both must exit 0 and leave no
