@@ -168,6 +168,139 @@ static gh_err_t publish_schemas(hub_t *h, char *errstr, size_t errstr_size) {
     return e;
 }
 
+/* One page of the relay: up to `lim` outbox rows in id order published,
+ * acknowledged and deleted; *np: how many rows the page had. */
+static gh_err_t relay_page(hub_t *h, const char *lim, int *np, char *errstr,
+                           size_t errstr_size) {
+    *np = 0;
+    const char *p[1] = {lim};
+    PGresult *r =
+        PQexecParams(h->db,
+                     "SELECT id, topic, msg_key, payload, version FROM outbox "
+                     "ORDER BY id LIMIT $1",
+                     1, NULL, p, NULL, NULL, 1);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        gh_err_t e =
+            gh_pg_result_error(r, h->db, "read outbox", errstr, errstr_size);
+        PQclear(r);
+        return e;
+    }
+    int n = PQntuples(r);
+    if (n == 0) {
+        PQclear(r);
+        return GH_OK;
+    }
+    gh_err_t pe = publish_schemas(h, errstr, errstr_size);
+    if (pe) {
+        PQclear(r);
+        return pe;
+    }
+    int64_t max_id = 0;
+    for (int i = 0; i < n; i++) {
+        /* Binary results: int8 big-endian. */
+        const unsigned char *idb = (const unsigned char *)PQgetvalue(r, i, 0);
+        int64_t id = 0;
+        for (int k = 0; k < 8; k++)
+            id = id << 8 | idb[k];
+        const unsigned char *vb = (const unsigned char *)PQgetvalue(r, i, 4);
+        int64_t ver = 0;
+        for (int k = 0; k < 8 && !PQgetisnull(r, i, 4); k++)
+            ver = ver << 8 | vb[k];
+        max_id = id;
+        char idtxt[32], vertxt[32];
+        snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
+        snprintf(vertxt, sizeof(vertxt), "%" PRId64, ver);
+        rd_kafka_headers_t *hd = rd_kafka_headers_new(2);
+        rd_kafka_header_add(hd, "gh.outbox.id", -1, idtxt, -1);
+        rd_kafka_header_add(hd, "gh.person.version", -1, vertxt, -1);
+        int isnull = PQgetisnull(r, i, 3);
+        void *val = isnull ? NULL : PQgetvalue(r, i, 3);
+        size_t vlen = isnull ? 0 : (size_t)PQgetlength(r, i, 3);
+        char *plain = NULL; /* a sealed payload opened */
+        if (gh_crypt_is_sealed(val, vlen)) {
+            char why[512];
+            if (gh_crypt_open(gh_feed_crypt(h->feed), "payload", val, vlen,
+                              &plain, &vlen, why, sizeof(why))) {
+                rd_kafka_headers_destroy(hd);
+                gh_err_t se = set_aside(h, id, why, errstr, errstr_size);
+                if (se) {
+                    PQclear(r);
+                    return se;
+                }
+                continue;
+            }
+            val = plain;
+        }
+        rd_kafka_resp_err_t err;
+        for (;;) {
+            err = rd_kafka_producev(
+                h->producer, RD_KAFKA_V_TOPIC(PQgetvalue(r, i, 1)),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_KEY(PQgetvalue(r, i, 2),
+                               (size_t)PQgetlength(r, i, 2)),
+                RD_KAFKA_V_VALUE(val, vlen), RD_KAFKA_V_HEADERS(hd),
+                RD_KAFKA_V_END);
+            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+            if (gh_shutdown_expired()) {
+                gh_free_secret(plain, vlen);
+                rd_kafka_headers_destroy(hd);
+                PQclear(r);
+                h->left_outbox = n;
+                return gh_seterr(errstr, errstr_size, GH_ERR_TIMED_OUT,
+                                 "producer queue full when "
+                                 "shutdown.timeout.ms ran out");
+            }
+            rd_kafka_poll(h->producer, gh_shutdown_clamp_ms(50));
+        }
+        gh_free_secret(plain, vlen);
+        if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+            rd_kafka_headers_destroy(hd);
+            gh_err_t se = set_aside_size(h, id, vlen, errstr, errstr_size);
+            if (se) {
+                PQclear(r);
+                return se;
+            }
+            continue;
+        }
+        if (err) {
+            rd_kafka_headers_destroy(hd);
+            PQclear(r);
+            return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
+                             "produce view: %s", rd_kafka_err2str(err));
+        }
+        h->pending++;
+    }
+    PQclear(r);
+    gh_err_t e = gh__hub_drain(h, errstr, errstr_size);
+    if (e == GH_ERR_TIMED_OUT) h->left_outbox = n;
+    for (int i = 0; !e && i < h->ntoo_large; i++)
+        e = set_aside_size(h, h->too_large[i], 0, errstr, errstr_size);
+    h->ntoo_large = 0;
+    if (e) return e;
+    char maxtxt[32];
+    snprintf(maxtxt, sizeof(maxtxt), "%" PRId64, max_id);
+    const char *pd[1] = {maxtxt};
+    r = PQexecParams(h->db, "DELETE FROM outbox WHERE id <= $1", 1, NULL, pd,
+                     NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        e = gh_pg_result_error(r, h->db, "trim outbox", errstr, errstr_size);
+        PQclear(r);
+        return e;
+    }
+    PQclear(r);
+    gh_hub_metrics_relayed(h->metrics, n);
+    *np = n;
+    return GH_OK;
+}
+
+/* Several hub instances share one outbox: one relays at a time, each page
+ * in a transaction holding this lock, so that no instance sends a row that
+ * another has sent and deleted, after that other sent a newer record of
+ * the same key (the newest record of a key must stay the last one). An
+ * instance that finds the lock taken leaves the rows to the one holding
+ * it, or to its own next turn. */
+#define RELAY_LOCK "7274002"
+
 /* Publishes outbox rows in id order, deleting them once acknowledged. A
  * crash between the two republishes them: subscribers may see a view
  * record twice, always with the same person version (documented). */
@@ -176,126 +309,27 @@ gh_err_t gh__hub_relay(hub_t *h, char *errstr, size_t errstr_size) {
     snprintf(lim, sizeof(lim), "%lld",
              gh_conf_get_int(h->conf, "outbox.batch"));
     for (;;) {
-        const char *p[1] = {lim};
-        PGresult *r = PQexecParams(
-            h->db,
-            "SELECT id, topic, msg_key, payload, version FROM outbox "
-            "ORDER BY id LIMIT $1",
-            1, NULL, p, NULL, NULL, 1);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            gh_err_t e = gh_pg_result_error(r, h->db, "read outbox", errstr,
-                                            errstr_size);
+        int n = 0, mine = 0;
+        gh_err_t e = gh_pg_exec(h->db, "BEGIN", errstr, errstr_size);
+        if (!e) {
+            PGresult *r = gh_pg_query_what(
+                h->db, "SELECT pg_try_advisory_xact_lock(" RELAY_LOCK ")", 0,
+                NULL, "take the relay lock", errstr, errstr_size);
+            if (!r)
+                e = GH_ERR_PG;
+            else
+                mine = PQgetvalue(r, 0, 0)[0] == 't';
             PQclear(r);
+        }
+        if (!e && mine) e = relay_page(h, lim, &n, errstr, errstr_size);
+        if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
+        if (e) {
+            char ignore[256];
+            if (PQtransactionStatus(h->db) != PQTRANS_IDLE)
+                gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
             return e;
         }
-        int n = PQntuples(r);
-        if (n == 0) {
-            PQclear(r);
-            return GH_OK;
-        }
-        gh_err_t pe = publish_schemas(h, errstr, errstr_size);
-        if (pe) {
-            PQclear(r);
-            return pe;
-        }
-        int64_t max_id = 0;
-        for (int i = 0; i < n; i++) {
-            /* Binary results: int8 big-endian. */
-            const unsigned char *idb =
-                (const unsigned char *)PQgetvalue(r, i, 0);
-            int64_t id = 0;
-            for (int k = 0; k < 8; k++)
-                id = id << 8 | idb[k];
-            const unsigned char *vb =
-                (const unsigned char *)PQgetvalue(r, i, 4);
-            int64_t ver = 0;
-            for (int k = 0; k < 8 && !PQgetisnull(r, i, 4); k++)
-                ver = ver << 8 | vb[k];
-            max_id = id;
-            char idtxt[32], vertxt[32];
-            snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
-            snprintf(vertxt, sizeof(vertxt), "%" PRId64, ver);
-            rd_kafka_headers_t *hd = rd_kafka_headers_new(2);
-            rd_kafka_header_add(hd, "gh.outbox.id", -1, idtxt, -1);
-            rd_kafka_header_add(hd, "gh.person.version", -1, vertxt, -1);
-            int isnull = PQgetisnull(r, i, 3);
-            void *val = isnull ? NULL : PQgetvalue(r, i, 3);
-            size_t vlen = isnull ? 0 : (size_t)PQgetlength(r, i, 3);
-            char *plain = NULL; /* a sealed payload opened */
-            if (gh_crypt_is_sealed(val, vlen)) {
-                char why[512];
-                if (gh_crypt_open(gh_feed_crypt(h->feed), "payload", val, vlen,
-                                  &plain, &vlen, why, sizeof(why))) {
-                    rd_kafka_headers_destroy(hd);
-                    gh_err_t se = set_aside(h, id, why, errstr, errstr_size);
-                    if (se) {
-                        PQclear(r);
-                        return se;
-                    }
-                    continue;
-                }
-                val = plain;
-            }
-            rd_kafka_resp_err_t err;
-            for (;;) {
-                err = rd_kafka_producev(
-                    h->producer, RD_KAFKA_V_TOPIC(PQgetvalue(r, i, 1)),
-                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                    RD_KAFKA_V_KEY(PQgetvalue(r, i, 2),
-                                   (size_t)PQgetlength(r, i, 2)),
-                    RD_KAFKA_V_VALUE(val, vlen), RD_KAFKA_V_HEADERS(hd),
-                    RD_KAFKA_V_END);
-                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
-                if (gh_shutdown_expired()) {
-                    gh_free_secret(plain, vlen);
-                    rd_kafka_headers_destroy(hd);
-                    PQclear(r);
-                    h->left_outbox = n;
-                    return gh_seterr(errstr, errstr_size, GH_ERR_TIMED_OUT,
-                                     "producer queue full when "
-                                     "shutdown.timeout.ms ran out");
-                }
-                rd_kafka_poll(h->producer, gh_shutdown_clamp_ms(50));
-            }
-            gh_free_secret(plain, vlen);
-            if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-                rd_kafka_headers_destroy(hd);
-                gh_err_t se = set_aside_size(h, id, vlen, errstr, errstr_size);
-                if (se) {
-                    PQclear(r);
-                    return se;
-                }
-                continue;
-            }
-            if (err) {
-                rd_kafka_headers_destroy(hd);
-                PQclear(r);
-                return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
-                                 "produce view: %s", rd_kafka_err2str(err));
-            }
-            h->pending++;
-        }
-        PQclear(r);
-        gh_err_t e = gh__hub_drain(h, errstr, errstr_size);
-        if (e == GH_ERR_TIMED_OUT) h->left_outbox = n;
-        for (int i = 0; !e && i < h->ntoo_large; i++)
-            e = set_aside_size(h, h->too_large[i], 0, errstr, errstr_size);
-        h->ntoo_large = 0;
-        if (e) return e;
-        char maxtxt[32];
-        snprintf(maxtxt, sizeof(maxtxt), "%" PRId64, max_id);
-        const char *pd[1] = {maxtxt};
-        r = PQexecParams(h->db, "DELETE FROM outbox WHERE id <= $1", 1, NULL,
-                         pd, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            e = gh_pg_result_error(r, h->db, "trim outbox", errstr,
-                                   errstr_size);
-            PQclear(r);
-            return e;
-        }
-        PQclear(r);
-        gh_hub_metrics_relayed(h->metrics, n);
-        if (n < atoi(lim)) return GH_OK;
+        if (!mine || n < atoi(lim)) return GH_OK;
         if (gh_shutdown_expired()) {
             h->left_outbox = -1; /* more pages, not counted */
             return gh_seterr(errstr, errstr_size, GH_ERR_TIMED_OUT,
