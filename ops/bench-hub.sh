@@ -59,7 +59,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$ROOT"
 
-PRESET=demo SCALE=1 SEED=1 POLICY=city NSUBS=1 ENTITIES=person API= LATENCY= FAILOVER=
+PRESET=demo SCALE=1 SEED=1 POLICY=city NSUBS=1 ENTITIES=person API='' LATENCY='' FAILOVER=''
 while (($#)); do
     case $1 in
     --preset) PRESET=$2; shift 2 ;;
@@ -265,28 +265,39 @@ sed 's/^/  /' "$WORK/accuracy.txt"
 # Informational: a short run may not have logged these yet.
 { grep -E "resolution:|trained" "$WORK/hub.log" || true; } | tail -2 | sed 's/^/  log: /'
 
+# The subscriber the load runs read as: 公安 (every row and field in
+# clear), or, under another policy, its first subscriber.
+bench_sub() {
+    if grep -q '^subscriber\.gongan\.' "$WORK/bench.policy"; then
+        echo gongan
+    else
+        sed -n 's/^subscriber\.\([^.]*\)\.department=.*/\1/p' "$WORK/bench.policy" | head -1
+    fi
+}
+# gh_e2e_load from 综治's register to bench_sub's view topic (built and
+# given a grid on first use); further arguments follow.
+e2e_load() {
+    if [[ -z ${E2E_GRID:-} ]]; then
+        cmake --build build-bench -j"$(nproc)" --target gh_e2e_load >/dev/null
+        E2E_GRID=$(psql -tAd zongzhi -c "SELECT wgbm FROM zz_wg ORDER BY wgbm LIMIT 1")
+    fi
+    "$ROOT/build-bench/gh_e2e_load" --conninfo "$CI dbname=zongzhi" --bootstrap "$BS" \
+        --topic "hub.view.$(bench_sub).person" --grid "$E2E_GRID" "$@"
+}
+
 # ---- commit-to-subscriber latency at steady offered loads -----------------
 if [[ -n $LATENCY ]]; then
     rates=${LATENCY%%:*} dur=20
     [[ $LATENCY == *:* ]] && dur=${LATENCY#*:}
-    cmake --build build-bench -j"$(nproc)" --target gh_e2e_load >/dev/null
-    grep -q '^subscriber\.gongan\.' "$WORK/bench.policy" && lsub=gongan ||
-        lsub=$(sed -n 's/^subscriber\.\([^.]*\)\.department=.*/\1/p' "$WORK/bench.policy" | head -1)
-    grid=$(psql -tAd zongzhi -c "SELECT wgbm FROM zz_wg ORDER BY wgbm LIMIT 1")
-    echo "== commit in 综治's register -> $lsub's view topic, new residents, open loop, $(nproc) cores shared by everything"
+    echo "== commit in 综治's register -> $(bench_sub)'s view topic, new residents, open loop, $(nproc) cores shared by everything"
     for rate in ${rates//,/ }; do
         echo "  at $rate/s for $dur s:"
-        "$ROOT/build-bench/gh_e2e_load" --conninfo "$CI dbname=zongzhi" --bootstrap "$BS" \
-            --topic "hub.view.$lsub.person" --grid "$grid" --rate "$rate" --seconds "$dur" |
-            sed 's/^/    /' || echo "    (rows missing: see above)"
+        e2e_load --rate "$rate" --seconds "$dur" | sed 's/^/    /' ||
+            echo "    (rows missing: see above)"
     done
 fi
 # ---- fail-over: a second instance, the first killed -----------------------
 if [[ -n $FAILOVER ]]; then
-    cmake --build build-bench -j"$(nproc)" --target gh_e2e_load >/dev/null
-    grep -q '^subscriber\.gongan\.' "$WORK/bench.policy" && lsub=gongan ||
-        lsub=$(sed -n 's/^subscriber\.\([^.]*\)\.department=.*/\1/p' "$WORK/bench.policy" | head -1)
-    grid=$(psql -tAd zongzhi -c "SELECT wgbm FROM zz_wg ORDER BY wgbm LIMIT 1")
     start_hub hub2
     for _ in $(seq 600); do grep -q "partitions assigned" "$WORK/hub2.log" && break; sleep 0.1; done
     sleep 3 # the first instance's share settles too
@@ -294,9 +305,7 @@ if [[ -n $FAILOVER ]]; then
     for i in hub hub2; do
         grep "partitions assigned" "$WORK/$i.log" | tail -1 | sed "s/^.*kafka: [^:]*: /  before, $i: /"
     done
-    "$ROOT/build-bench/gh_e2e_load" --conninfo "$CI dbname=zongzhi" --bootstrap "$BS" \
-        --topic "hub.view.$lsub.person" --grid "$grid" --rate 200 --seconds 40 --wait 120 \
-        >"$WORK/failover.txt" 2>&1 &
+    e2e_load --rate 200 --seconds 40 --wait 120 >"$WORK/failover.txt" 2>&1 &
     load=$!
     sleep 10
     kill -KILL "$(proc_pid hub)"
@@ -304,9 +313,9 @@ if [[ -n $FAILOVER ]]; then
     unset "PROC_PID[hub]"
     wait "$load" || true
     sed 's/^/  /' "$WORK/failover.txt"
-    taken=$(grep "partitions assigned" "$WORK/hub2.log" | tail -1 | cut -c1-24)
+    taken=$(grep "partitions assigned" "$WORK/hub2.log" | tail -1)
     [[ -n $taken ]] && printf '  the survivor took the partitions over %.1f s after the kill (%s)\n' \
-        "$(echo "$(date -d "${taken%Z}" +%s.%N) - $killed" | bc -l)" "$(grep "partitions assigned" "$WORK/hub2.log" | tail -1 | sed 's/^.*kafka: //')"
+        "$(echo "$(date -d "$(cut -c1-23 <<<"$taken")" +%s.%N) - $killed" | bc -l)" "${taken##*kafka: }"
 fi
 if [[ -n $LATENCY && -z $FAILOVER ]]; then
     # The hub's own account of where its time went, printed when it stops.
@@ -319,8 +328,7 @@ fi
 rates=${API%%:*} dur=20
 [[ $API == *:* ]] && dur=${API#*:}
 cmake --build build-bench -j"$(nproc)" --target gh_api_load >/dev/null
-grep -q '^subscriber\.gongan\.' "$WORK/bench.policy" && tsub=gongan ||
-    tsub=$(sed -n 's/^subscriber\.\([^.]*\)\.department=.*/\1/p' "$WORK/bench.policy" | head -1)
+tsub=$(bench_sub)
 api_props=(-X "database.conninfo=$CI dbname=hub" -X "policy.file=$WORK/bench.policy"
     -X "policy.keys.file=$WORK/bench.keys" -X "bootstrap.servers=$BS" -X "source.topics=$topics")
 tok=$("$GH" token create "${api_props[@]}" --token-subscriber "$tsub" --token-role subscriber | grep '^gh_')
