@@ -12,12 +12,6 @@
 #include "gridhub/match.h"
 #include "test_match_synth.h"
 
-/* A valid number from its first 17 characters. */
-static void make_id(const char *first17, char out[19]) {
-    snprintf(out, 19, "%s0", first17);
-    out[17] = gh_idnum_check_char(out);
-}
-
 static size_t add(gh_match_set_t *s, const char *key, const char *name,
                   const char *id, const char *sex, const char *birth,
                   const char *phone, const char *address) {
@@ -36,8 +30,8 @@ typedef struct family {
 } family_t;
 
 static void family(gh_match_set_t *s, family_t *f) {
-    make_id("43130220230818342", f->x_id);
-    make_id("43130219951201079", f->p_id);
+    synth_id("43130220230818342", f->x_id);
+    synth_id("43130219951201079", f->p_id);
     f->x_gongan = add(s, "x", "陈欣然", f->x_id, "女", "2023-08-18", NULL,
                       "娄星区乐坪街道新星路74号新星花园7栋2单元101室");
     f->p_gongan = add(s, "p", "陈伟", f->p_id, "男", "1995-12-01",
@@ -77,7 +71,7 @@ Test(match_lend, who_borrows_from_whom) {
 Test(match_lend, no_holder_no_loan) {
     gh_match_set_t *s = gh_match_set_new();
     char x_id[19];
-    make_id("43130220230818342", x_id);
+    synth_id("43130220230818342", x_id);
     /* The holder's only record has no address; another record with the
      * number is itself foreign: nothing to lend. */
     add(s, "x", "陈欣然", x_id, "女", "2023-08-18", NULL, NULL);
@@ -140,7 +134,7 @@ Test(match_lend, the_holders_flat_links_the_father) {
     cr_assert_neq(gh_match_score(m, REC(f.p_jisheng), REC(f.x_gongan), &ex),
                   GH_MATCH_LINK, "total %.2f", ex.total);
     char g_id[19];
-    make_id("43130219680304101", g_id);
+    synth_id("43130219680304101", g_id);
     size_t g = add(s, "g", "陈伟", g_id, "男", "1968-03-04", "13900000001",
                    "娄星区乐坪街道新星社区7栋2单元101");
     gh_match_decision_t d = gh_match_score(m, REC(f.p_jisheng), REC(g), &ex);
