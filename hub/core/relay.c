@@ -190,13 +190,10 @@ static gh_err_t relay_page(hub_t *h, const char *lim, int *np, char *errstr,
         PQclear(r);
         return GH_OK;
     }
-    gh_err_t pe = publish_schemas(h, errstr, errstr_size);
-    if (pe) {
-        PQclear(r);
-        return pe;
-    }
+    /* Every way out of the loop below releases r once, at its end. */
+    gh_err_t e = publish_schemas(h, errstr, errstr_size);
     int64_t max_id = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && !e; i++) {
         /* Binary results: int8 big-endian. */
         const unsigned char *idb = (const unsigned char *)PQgetvalue(r, i, 0);
         int64_t id = 0;
@@ -210,9 +207,6 @@ static gh_err_t relay_page(hub_t *h, const char *lim, int *np, char *errstr,
         char idtxt[32], vertxt[32];
         snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
         snprintf(vertxt, sizeof(vertxt), "%" PRId64, ver);
-        rd_kafka_headers_t *hd = rd_kafka_headers_new(2);
-        rd_kafka_header_add(hd, "gh.outbox.id", -1, idtxt, -1);
-        rd_kafka_header_add(hd, "gh.person.version", -1, vertxt, -1);
         int isnull = PQgetisnull(r, i, 3);
         void *val = isnull ? NULL : PQgetvalue(r, i, 3);
         size_t vlen = isnull ? 0 : (size_t)PQgetlength(r, i, 3);
@@ -221,57 +215,44 @@ static gh_err_t relay_page(hub_t *h, const char *lim, int *np, char *errstr,
             char why[512];
             if (gh_crypt_open(gh_feed_crypt(h->feed), "payload", val, vlen,
                               &plain, &vlen, why, sizeof(why))) {
-                rd_kafka_headers_destroy(hd);
-                gh_err_t se = set_aside(h, id, why, errstr, errstr_size);
-                if (se) {
-                    PQclear(r);
-                    return se;
-                }
+                e = set_aside(h, id, why, errstr, errstr_size);
                 continue;
             }
             val = plain;
         }
+        rd_kafka_headers_t *hd = rd_kafka_headers_new(2);
+        rd_kafka_header_add(hd, "gh.outbox.id", -1, idtxt, -1);
+        rd_kafka_header_add(hd, "gh.person.version", -1, vertxt, -1);
         rd_kafka_resp_err_t err;
-        for (;;) {
-            err = rd_kafka_producev(
-                h->producer, RD_KAFKA_V_TOPIC(PQgetvalue(r, i, 1)),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_KEY(PQgetvalue(r, i, 2),
-                               (size_t)PQgetlength(r, i, 2)),
-                RD_KAFKA_V_VALUE(val, vlen), RD_KAFKA_V_HEADERS(hd),
-                RD_KAFKA_V_END);
-            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
-            if (gh_shutdown_expired()) {
-                gh_free_secret(plain, vlen);
-                rd_kafka_headers_destroy(hd);
-                PQclear(r);
-                h->left_outbox = n;
-                return gh_seterr(errstr, errstr_size, GH_ERR_TIMED_OUT,
-                                 "producer queue full when "
-                                 "shutdown.timeout.ms ran out");
-            }
+        while ((err = rd_kafka_producev(
+                    h->producer, RD_KAFKA_V_TOPIC(PQgetvalue(r, i, 1)),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_KEY(PQgetvalue(r, i, 2),
+                                   (size_t)PQgetlength(r, i, 2)),
+                    RD_KAFKA_V_VALUE(val, vlen), RD_KAFKA_V_HEADERS(hd),
+                    RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+               !gh_shutdown_expired())
             rd_kafka_poll(h->producer, gh_shutdown_clamp_ms(50));
-        }
         gh_free_secret(plain, vlen);
-        if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        if (err) /* not queued: the headers are still ours */
             rd_kafka_headers_destroy(hd);
-            gh_err_t se = set_aside_size(h, id, vlen, errstr, errstr_size);
-            if (se) {
-                PQclear(r);
-                return se;
-            }
-            continue;
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            h->left_outbox = n;
+            e = gh_seterr(errstr, errstr_size, GH_ERR_TIMED_OUT,
+                          "producer queue full when shutdown.timeout.ms ran "
+                          "out");
+        } else if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+            e = set_aside_size(h, id, vlen, errstr, errstr_size);
+        } else if (err) {
+            e = gh_seterr(errstr, errstr_size, GH_ERR_KAFKA, "produce view: %s",
+                          rd_kafka_err2str(err));
+        } else {
+            h->pending++;
         }
-        if (err) {
-            rd_kafka_headers_destroy(hd);
-            PQclear(r);
-            return gh_seterr(errstr, errstr_size, GH_ERR_KAFKA,
-                             "produce view: %s", rd_kafka_err2str(err));
-        }
-        h->pending++;
     }
     PQclear(r);
-    gh_err_t e = gh__hub_drain(h, errstr, errstr_size);
+    if (e) return e;
+    e = gh__hub_drain(h, errstr, errstr_size);
     if (e == GH_ERR_TIMED_OUT) h->left_outbox = n;
     for (int i = 0; !e && i < h->ntoo_large; i++)
         e = set_aside_size(h, h->too_large[i], 0, errstr, errstr_size);
