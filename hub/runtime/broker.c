@@ -1,10 +1,15 @@
 #include "gridhub/broker.h"
 
+#include <dirent.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "gridhub/log.h"
 #include "gridhub/metrics.h"
@@ -39,6 +44,54 @@ struct gh_broker {
     char *bootstraps;
 };
 
+/* Whether `port` is one of the ports in `bootstraps` ("host:port,..."). */
+static int listed_port(const char *bootstraps, int port) {
+    for (const char *s = bootstraps; s && *s;) {
+        const char *colon = strchr(s, ':'), *comma = strchr(s, ',');
+        if (colon && (!comma || colon < comma) && atoi(colon + 1) == port)
+            return 1;
+        s = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+/* Sets TCP_NODELAY on the mock brokers' listening sockets, which Linux
+ * passes on to every connection they accept. The mock writes each
+ * response as it is ready, with Nagle's algorithm on: when a client has
+ * several requests in flight (a producer with a batch for each of four
+ * partitions), the third response waits for the client's delayed ACK,
+ * about 40 ms, and so did every relay page and every connector
+ * transaction. librdkafka gives no handle on the mock's sockets, so they
+ * are found among this process's descriptors by their port. Returns how
+ * many were set. */
+static int listeners_nodelay(const char *bootstraps) {
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return 0;
+    int set = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        int fd = atoi(de->d_name);
+        struct stat st;
+        if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd == dirfd(d) ||
+            fstat(fd, &st) || !S_ISSOCK(st.st_mode))
+            continue;
+        struct sockaddr_in sa;
+        socklen_t sl = sizeof(sa);
+        int listening = 0;
+        socklen_t ll = sizeof(listening);
+        if (getsockname(fd, (struct sockaddr *)&sa, &sl) ||
+            sa.sin_family != AF_INET ||
+            !listed_port(bootstraps, ntohs(sa.sin_port)) ||
+            getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ll) ||
+            !listening)
+            continue;
+        int on = 1;
+        if (!setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on))) set++;
+    }
+    closedir(d);
+    return set;
+}
+
 gh_broker_t *gh_broker_new(const gh_conf_t *conf, char *errstr,
                            size_t errstr_size) {
     char why[512];
@@ -64,6 +117,10 @@ gh_broker_t *gh_broker_new(const gh_conf_t *conf, char *errstr,
     b->rk = rk;
     b->mc = mc;
     b->bootstraps = gh_xstrdup(rd_kafka_mock_cluster_bootstraps(mc));
+    if (listeners_nodelay(b->bootstraps) < n)
+        gh_log_warn("broker",
+                    "could not set TCP_NODELAY on every mock broker's "
+                    "listener: responses may wait ~40 ms for delayed ACKs");
 
     const char *topics = gh_conf_get(conf, "topics");
     int defparts = (int)gh_conf_get_int(conf, "topic.partitions");
