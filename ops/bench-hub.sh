@@ -5,6 +5,8 @@
 #                      [--policy city|open|FILE] [--subscribers N]
 #                      [--entities person|all] [--api RATES[:SECONDS]]
 #                      [--latency RATES[:SECONDS]] [--failover]
+#                      [--instances N] [--check] [--partitions N]
+#                      [--report FILE]
 #
 # Generates the preset into five department databases, lets the five
 # connectors publish their snapshots to the embedded broker, then starts
@@ -46,6 +48,24 @@
 # them over, so the maximum is the fail-over gap (kill to the survivor's
 # first batch of them, plus the normal latency); the survivor's log line
 # "partitions assigned" gives the moment.
+# --instances N starts N hub instances in one consumer group at once
+# (one by default) and times them together: the three-instance run is
+# `--instances 3`.
+# --check counts what arrived where (ops/lib/count-check.sh): the rows of
+# every department table that passes its mapping's filter against the rows
+# the hub holds of it, and, per subscriber topic, the keys a plain
+# consumer holds after folding the topic (ops/load/view_count.c, started
+# before the hub, reading as the views are written) against the records
+# the hub holds as sent; any difference, or a message the broker evicted
+# before it was read, fails the run (exit 1).
+# --partitions N: partitions of every topic on the embedded broker. By
+# default 4, or, for a preset whose largest department table would not
+# fit the broker's bounded log at 4 (about 5 MiB a partition,
+# docs/operations.md), one partition per 20,000 rows of it.
+# --report FILE also writes what is printed as a markdown report, headed
+# by the machine, the commit and the command (ops/bench-e2e.sh).
+# The connectors' snapshot (rows/s each and together) and every process's
+# peak RSS are printed too; the hub's own time per stage when it stops.
 # Everything is real: PostgreSQL started by ops/pg-cluster.sh,
 # `gridhub gen`, `gridhub connector`, `gridhub hub`.
 # Environment, for looking into a run: GH_BENCH_KEEP=1 keeps the logs and
@@ -60,6 +80,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$ROOT"
 
 PRESET=demo SCALE=1 SEED=1 POLICY=city NSUBS=1 ENTITIES=person API='' LATENCY='' FAILOVER=''
+INSTANCES=1 CHECK='' PARTS='' REPORT=''
+ARGS=("$@")
 while (($#)); do
     case $1 in
     --preset) PRESET=$2; shift 2 ;;
@@ -71,9 +93,26 @@ while (($#)); do
     --api) API=$2; shift 2 ;;
     --latency) LATENCY=$2; shift 2 ;;
     --failover) FAILOVER=1; shift ;;
-    *) echo "usage: $0 [--preset demo|city] [--scale F] [--seed N] [--policy city|open|FILE] [--subscribers N] [--entities person|all] [--api RATES[:SECONDS]] [--latency RATES[:SECONDS]] [--failover]" >&2; exit 2 ;;
+    --instances) INSTANCES=$2; shift 2 ;;
+    --check) CHECK=1; shift ;;
+    --partitions) PARTS=$2; shift 2 ;;
+    --report) REPORT=$2; shift 2 ;;
+    *) echo "usage: $0 [--preset demo|city] [--scale F] [--seed N] [--policy city|open|FILE] [--subscribers N] [--entities person|all] [--api RATES[:SECONDS]] [--latency RATES[:SECONDS]] [--failover] [--instances N] [--check] [--partitions N] [--report FILE]" >&2; exit 2 ;;
     esac
 done
+[[ $INSTANCES =~ ^[1-9]$ ]] || { echo "--instances: 1..9, not '$INSTANCES'" >&2; exit 2; }
+[[ -z $FAILOVER || $INSTANCES == 1 ]] || { echo "--failover starts its own second instance: not with --instances" >&2; exit 2; }
+[[ -z $PARTS || $PARTS =~ ^[1-9][0-9]{0,2}$ ]] || { echo "--partitions: 1..999, not '$PARTS'" >&2; exit 2; }
+if [[ -n $REPORT && -z ${GH_BENCH_REPORTING:-} ]]; then
+    # Run again with the output kept, then write it as markdown.
+    out=$(mktemp)
+    rc=0
+    GH_BENCH_REPORTING=1 "$0" "${ARGS[@]}" | tee "$out" || rc=$?
+    python3 ops/lib/bench-report.py --command "ops/bench-hub.sh ${ARGS[*]}" --status "$rc" <"$out" >"$REPORT"
+    rm -f "$out"
+    echo "report written to $REPORT" >&2
+    exit "$rc"
+fi
 
 # shellcheck source=ops/lib/bench-setup.sh
 . ops/lib/bench-setup.sh
@@ -102,9 +141,18 @@ echo "generating the $PRESET preset (scale $SCALE, seed $SEED)..." >&2
 "$GH" gen --preset "$PRESET" --scale "$SCALE" --seed "$SEED" "${gen_args[@]}" \
     --truth-file "$WORK/truth.jsonl" >"$WORK/gen.log" 2>&1
 expected=$(wc -l <"$WORK/truth.jsonl")
+if [[ -z $PARTS ]]; then
+    biggest=0
+    for d in "${DEPTS[@]}"; do
+        b=$(psql -tAd "$d" -c "SELECT coalesce(max(n_live_tup), 0) FROM pg_stat_user_tables")
+        ((b > biggest)) && biggest=$b
+    done
+    PARTS=$(((biggest + 19999) / 20000))
+    ((PARTS < 4)) && PARTS=4
+fi
 
 proc_start broker "$WORK/broker.log" "$WORK/broker.log" \
-    "$GH" broker --bootstrap-file "$WORK/bootstrap"
+    "$GH" broker --bootstrap-file "$WORK/bootstrap" --topic-partitions "$PARTS"
 for _ in $(seq 100); do [[ -s "$WORK/bootstrap" ]] && break; sleep 0.1; done
 BS=$(cat "$WORK/bootstrap")
 
@@ -113,6 +161,7 @@ BS=$(cat "$WORK/bootstrap")
 . ops/lib/topics.sh
 topics=""
 crosswalks=""
+tc0=$(date +%s.%N)
 for d in "${DEPTS[@]}"; do
     proc_start "connector.$d" "$WORK/connector.$d.log" "$WORK/connector.$d.log" \
         "$GH" connector -c "connectors/$d/connector.properties" --bootstrap-servers "$BS" \
@@ -126,8 +175,9 @@ for d in "${DEPTS[@]}"; do
     fi
 done
 for d in "${DEPTS[@]}"; do
-    for _ in $(seq 3000); do grep -q "snapshot done" "$WORK/connector.$d.log" && break; sleep 0.1; done
+    for _ in $(seq 6000); do grep -q "snapshot done" "$WORK/connector.$d.log" && break; sleep 0.1; done
 done
+tc1=$(date +%s.%N)
 echo "snapshots published; starting the hub on $expected person records" >&2
 
 case $POLICY in
@@ -158,9 +208,22 @@ start_hub() { # NAME: an instance of the hub, log NAME.log
         --metrics-listen 127.0.0.1:0 --metrics-listen-file "$WORK/metrics.$1" \
         ${GH_BENCH_HUB_ARGS:-}
 }
+# The subscribers' topics, read from the start by a plain consumer.
+if [[ -n $CHECK ]]; then
+    cmake --build build-bench -j"$(nproc)" --target gh_view_count >/dev/null
+    view_topics=""
+    view_entities=person
+    [[ $ENTITIES == all ]] && view_entities="person grid event"
+    while read -r sub; do
+        for ent in $view_entities; do view_topics+="${view_topics:+,}hub.view.$sub.$ent"; done
+    done < <(sed -n 's/^subscriber\.\([^.]*\)\.department=.*/\1/p' "$WORK/bench.policy")
+    proc_start subscriber.count "$WORK/viewcount.txt" "$WORK/viewcount.log" \
+        "$ROOT/build-bench/gh_view_count" --bootstrap "$BS" --topics "$view_topics"
+fi
+HUBS=(hub)
+for ((i = 2; i <= INSTANCES; i++)); do HUBS+=("hub$i"); done
 t0=$(date +%s.%N)
-start_hub hub
-HUB=$(proc_pid hub)
+for i in "${HUBS[@]}"; do start_hub "$i"; done
 # Persons done: every person record applied and resolved (one transaction
 # does both), then what the outbox held at that moment relayed (the
 # persons' view records; what later batches of other entities write does
@@ -181,14 +244,19 @@ t1=$(date +%s.%N)
 # With every entity: also until the hub has read every topic to its end
 # (its consumer lag, from its metrics), and holds, refreshed and published
 # all of it, so the figure below says how long the whole preset took.
-hub_lag() { # the hub's consumer lag summed over partitions; -1 unknown
-    local url port
-    url=$(cat "$WORK/metrics.hub" 2>/dev/null) || { echo -1; return; }
-    port=${url##*:}
-    port=${port%%/*}
-    { exec 3<>"/dev/tcp/127.0.0.1/$port" &&
-        printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3 && cat <&3 && exec 3<&-; } 2>/dev/null |
-        awk '/^gridhub_hub_consumer_lag_messages\{/ {s += $NF; n++} END {print n ? s : -1}'
+hub_lag() { # the instances' consumer lag summed over partitions; -1 unknown
+    local url port i total=0 l
+    for i in "${HUBS[@]}"; do
+        url=$(cat "$WORK/metrics.$i" 2>/dev/null) || { echo -1; return; }
+        port=${url##*:}
+        port=${port%%/*}
+        l=$({ exec 3<>"/dev/tcp/127.0.0.1/$port" &&
+            printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3 && cat <&3 && exec 3<&-; } 2>/dev/null |
+            awk '/^gridhub_hub_consumer_lag_messages\{/ {s += $NF; n++} END {print n ? s : -1}')
+        ((l < 0)) && { echo -1; return; }
+        total=$((total + l))
+    done
+    echo "$total"
 }
 entity_rows=0
 if [[ $ENTITIES == all ]]; then
@@ -202,7 +270,11 @@ if [[ $ENTITIES == all ]]; then
     entity_rows=$b
 fi
 t2=$(date +%s.%N)
-rss=$(awk '/VmHWM/ {print $2}' "/proc/$HUB/status")
+rss=0
+for i in "${HUBS[@]}"; do
+    r=$(awk '/VmHWM/ {print $2}' "/proc/$(proc_pid "$i")/status")
+    ((r > rss)) && rss=$r
+done
 secs=$(echo "$t1 - $t0" | bc -l)
 
 # Re-materialization: one subscriber's rules change (chuangwen's phones
@@ -245,7 +317,17 @@ print(f"pairwise precision {p:.5f}  recall {r:.5f}  F1 {2*p*r/(p+r) if p+r else 
 PY
 
 echo
-echo "== hub incremental resolution, preset $PRESET scale $SCALE seed $SEED, $(nproc) cores"
+echo "== connectors: snapshot of the preset into the embedded broker ($PARTS partitions a topic), all five at once"
+snap_rows=0
+for d in "${DEPTS[@]}"; do
+    line=$(grep -o 'snapshot done: .*' "$WORK/connector.$d.log" | head -1)
+    echo "  $d: ${line#snapshot done: }"
+    r=${line#snapshot done: }
+    snap_rows=$((snap_rows + ${r%% *}))
+done
+printf '  together: %d rows in %.1f s from the start of the first to the end of the last: %.0f rows/s\n' \
+    "$snap_rows" "$(echo "$tc1 - $tc0" | bc -l)" "$(echo "$snap_rows / ($tc1 - $tc0)" | bc -l)"
+echo "== hub incremental resolution, preset $PRESET scale $SCALE seed $SEED, $(nproc) cores, $INSTANCES instance(s)"
 printf '  %d person records applied and resolved in %.1f s: %.0f records/s\n' "$n" "$secs" "$(echo "$n / $secs" | bc -l)"
 if [[ $ENTITIES == all ]]; then
     printf '  entities: every topic; %d rows of other entities applied, all done %.1f s after the start\n' "$entity_rows" "$(echo "$t2 - $t0" | bc -l)"
@@ -254,7 +336,7 @@ if [[ $ENTITIES == all ]]; then
 else
     echo "  entities: person topics only"
 fi
-echo "  hub peak RSS: $((rss / 1024)) MiB"
+echo "  hub peak RSS: $((rss / 1024)) MiB$( ((INSTANCES > 1)) && echo " (the largest of $INSTANCES instances)")"
 echo "  policy: $POLICY ($nsubs subscribers, version $(grep -o 'version [0-9a-f]*' "$WORK/hub.log" | head -1 | cut -d' ' -f2))"
 psql -tAd hub -c "SELECT '  subscriber records held: ' || string_agg(subscriber || ' ' || n, ', ') FROM (SELECT subscriber, count(*) FILTER (WHERE digest IS NOT NULL) n FROM feed_state GROUP BY subscriber ORDER BY subscriber) x"
 printf '  re-materialization of %s after a policy change (%s records): %.1f s (policy file changed -> view swept, outbox empty; includes policy.check.interval.ms)\n' "$remat_sub" "$sent0" "$remat"
@@ -264,6 +346,21 @@ psql -tAd hub -c "SELECT '  steward items open: ' || coalesce(string_agg(kind ||
 sed 's/^/  /' "$WORK/accuracy.txt"
 # Informational: a short run may not have logged these yet.
 { grep -E "resolution:|trained" "$WORK/hub.log" || true; } | tail -2 | sed 's/^/  log: /'
+
+# ---- the count check: nothing lost on the way -------------------------------
+check_rc=0
+if [[ -n $CHECK ]]; then
+    # shellcheck source=ops/lib/count-check.sh
+    . ops/lib/count-check.sh
+    proc_stop subscriber.count 600 || true # reads to the end, then prints
+    echo "== count check: department tables -> hub -> subscriber topics"
+    if grep -q "messages lost" "$WORK/viewcount.log"; then
+        sed 's/^/  /' "$WORK/viewcount.log"
+        check_rc=1
+    fi
+    count_check "$ENTITIES" "$WORK/viewcount.txt" "${DEPTS[@]}" || check_rc=1
+    ((check_rc == 0)) && echo "  every count equal" || echo "  COUNTS DIFFER (see MISMATCH above)"
+fi
 
 # The subscriber the load runs read as: 公安 (every row and field in
 # clear), or, under another policy, its first subscriber.
@@ -299,6 +396,7 @@ fi
 # ---- fail-over: a second instance, the first killed -----------------------
 if [[ -n $FAILOVER ]]; then
     start_hub hub2
+    HUBS+=(hub2)
     for _ in $(seq 600); do grep -q "partitions assigned" "$WORK/hub2.log" && break; sleep 0.1; done
     sleep 3 # the first instance's share settles too
     echo "== fail-over: two hub instances; the first killed (SIGKILL) 10 s into 40 s of 200 new residents/s"
@@ -317,13 +415,23 @@ if [[ -n $FAILOVER ]]; then
     [[ -n $taken ]] && printf '  the survivor took the partitions over %.1f s after the kill (%s)\n' \
         "$(echo "$(date -d "$(cut -c1-23 <<<"$taken")" +%s.%N) - $killed" | bc -l)" "${taken##*kafka: }"
 fi
-if [[ -n $LATENCY && -z $FAILOVER ]]; then
-    # The hub's own account of where its time went, printed when it stops.
-    proc_stop hub || true
-    grep -E "time \(ms\)|views time" "$WORK/hub.log" | sed 's/^.*INFO  *[a-z]*: /  hub: /'
-fi
 
-[[ -n $API ]] || exit 0
+echo "== peak memory (VmHWM) and the hub database"
+for name in broker "${DEPTS[@]/#/connector.}" "${HUBS[@]}"; do
+    pid=$(proc_pid "$name")
+    [[ -n $pid && -r /proc/$pid/status ]] || continue
+    echo "  $name: $(($(awk '/VmHWM/ {print $2}' "/proc/$pid/status") / 1024)) MiB"
+done
+psql -tAd hub -c "SELECT '  hub database: ' || pg_size_pretty(pg_database_size('hub'))"
+# The hub's own account of where its time went, printed when it stops.
+echo "== the hub's time per stage (its closing lines)"
+for name in "${HUBS[@]}"; do
+    [[ -n $(proc_pid "$name") ]] || continue
+    proc_stop "$name" || true
+    grep -E "time \(ms\)|views time" "$WORK/$name.log" | sed "s/^.*INFO  *[a-z]*: /  $name: /"
+done
+
+if [[ -z $API ]]; then exit "$check_rc"; fi
 # ---- the API: lookups by ID number at a fixed rate -------------------------
 rates=${API%%:*} dur=20
 [[ $API == *:* ]] && dur=${API#*:}
@@ -346,3 +454,4 @@ for rate in ${rates//,/ }; do
 done
 echo "  api peak RSS: $(($(awk '/VmHWM/ {print $2}' "/proc/$(proc_pid api)/status") / 1024)) MiB"
 psql -tAd hub -c "SELECT '  audit entries written by the API: ' || count(*) FROM audit_log WHERE entry::jsonb ->> 'command' = 'api'"
+exit "$check_rc"
