@@ -5,6 +5,7 @@
 #ifndef GH_KAFKA_INT_H
 #define GH_KAFKA_INT_H
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
 #include "gridhub/conf.h"
@@ -27,5 +28,8 @@ typedef struct gh__consumer_ctx {
 void *gh__kafka_lag_attach(rd_kafka_conf_t *kc, const gh_conf_t *conf);
 /* Frees a table of gh__kafka_lag_attach(); NULL is a no-op. */
 void gh__kafka_lag_free(void *lag);
+/* The lag of one partition object of librdkafka's statistics (borrowed),
+ * -1 when unknown or not assigned; kafka_lag.c says from where to where. */
+int64_t gh__kafka_partition_lag(const json_t *partition);
 
 #endif

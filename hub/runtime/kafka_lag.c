@@ -45,18 +45,26 @@ static int64_t int_of(const json_t *p, const char *key) {
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
 }
 
-/* The lag of one partition the application consumes: from what was read
- * (app_offset) or, before anything was, from the committed offset, or
- * without one from the low watermark (auto.offset.reset=earliest), to the
- * last stable offset (what read_committed can reach; the high watermark
- * when there is none). -1 when not known yet. */
-static int64_t partition_lag(const json_t *p) {
+/* The lag of one partition the application consumes, from its position
+ * to the last stable offset (what read_committed can reach; the high
+ * watermark when there is none); -1 when not known yet. The position is
+ * what was read (app_offset); before anything was read since the
+ * partition was assigned, the committed offset, else where the fetcher
+ * stands (next_offset: the hub assigns explicit offsets, so librdkafka
+ * fetches no committed offset of its own, and a partition another
+ * instance had read to its end gives nothing to read — without this it
+ * showed its whole length as lag after every rebalance), else the low
+ * watermark (a partition read from its start). The fetcher may be a
+ * prefetch ahead of the application: at most one fetch of lag unshown,
+ * and only until the first message is read. */
+int64_t gh__kafka_partition_lag(const json_t *p) {
     if (!json_is_true(json_object_get(p, "desired"))) return -1;
     int64_t end = int_of(p, "ls_offset");
     if (end < 0) end = int_of(p, "hi_offset");
     int64_t pos = int_of(p, "app_offset");
     int64_t committed = int_of(p, "committed_offset");
     if (committed > pos) pos = committed;
+    if (pos < 0) pos = int_of(p, "next_offset");
     if (pos < 0) pos = int_of(p, "lo_offset");
     if (end < 0 || pos < 0) return -1;
     return end > pos ? end - pos : 0;
@@ -79,7 +87,7 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
         const char *pk;
         json_t *pv;
         json_object_foreach(json_object_get(tv, "partitions"), pk, pv) {
-            int64_t lag = partition_lag(pv);
+            int64_t lag = gh__kafka_partition_lag(pv);
             if (lag < 0 || !strcmp(pk, "-1")) continue;
             t->parts =
                 gh_xrealloc(t->parts, (size_t)(t->n + 1) * sizeof(*t->parts));
