@@ -72,7 +72,9 @@
 # the cluster's data; GH_BENCH_PG_LOG_MS=N logs statements slower than N ms;
 # GH_BENCH_PG_EXPLAIN_MS=N also their plans (auto_explain, nested statements
 # of the view functions included), with GH_BENCH_PG_EXPLAIN_ANALYZE=1 the
-# time each plan node took; GH_BENCH_HUB_ARGS adds hub arguments
+# time each plan node took; GH_BENCH_PG_STATEMENTS=N prints the hub
+# database's N statements that took the most time over the load
+# (pg_stat_statements); GH_BENCH_HUB_ARGS adds hub arguments
 # (e.g. "-X views.refresh.interval.ms=30000").
 set -euo pipefail
 
@@ -100,6 +102,7 @@ while (($#)); do
     *) echo "usage: $0 [--preset demo|city] [--scale F] [--seed N] [--policy city|open|FILE] [--subscribers N] [--entities person|all] [--api RATES[:SECONDS]] [--latency RATES[:SECONDS]] [--failover] [--instances N] [--check] [--partitions N] [--report FILE]" >&2; exit 2 ;;
     esac
 done
+[[ $ENTITIES == person || $ENTITIES == all ]] || { echo "--entities: person or all, not '$ENTITIES'" >&2; exit 2; }
 [[ $INSTANCES =~ ^[1-9]$ ]] || { echo "--instances: 1..9, not '$INSTANCES'" >&2; exit 2; }
 [[ -z $FAILOVER || $INSTANCES == 1 ]] || { echo "--failover starts its own second instance: not with --instances" >&2; exit 2; }
 [[ -z $PARTS || $PARTS =~ ^[1-9][0-9]{0,2}$ ]] || { echo "--partitions: 1..999, not '$PARTS'" >&2; exit 2; }
@@ -117,6 +120,12 @@ fi
 # shellcheck source=ops/lib/bench-setup.sh
 . ops/lib/bench-setup.sh
 bench_setup gridhub-bench-hub
+if [[ -n "${GH_BENCH_PG_STATEMENTS:-}" ]]; then # where PostgreSQL's time goes
+    psql -q -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" \
+        -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'"
+    ./ops/pg-cluster.sh stop "$WORK/pg" >/dev/null 2>&1
+    eval "$(./ops/pg-cluster.sh start "$WORK/pg" 2>/dev/null)"
+fi
 CI="host=$PGHOST port=$PGPORT user=$PGUSER"
 if [[ -n "${GH_BENCH_PG_LOG_MS:-}" ]]; then # slow statements to the PG log
     psql -qc "ALTER SYSTEM SET log_min_duration_statement = ${GH_BENCH_PG_LOG_MS}"
@@ -137,6 +146,7 @@ for d in "${DEPTS[@]}"; do
     gen_args+=(--"$d"-conninfo "$CI dbname=$d")
 done
 psql -qc "CREATE DATABASE hub"
+[[ -z "${GH_BENCH_PG_STATEMENTS:-}" ]] || psql -qd hub -c "CREATE EXTENSION pg_stat_statements"
 echo "generating the $PRESET preset (scale $SCALE, seed $SEED)..." >&2
 "$GH" gen --preset "$PRESET" --scale "$SCALE" --seed "$SEED" "${gen_args[@]}" \
     --truth-file "$WORK/truth.jsonl" >"$WORK/gen.log" 2>&1
@@ -151,14 +161,18 @@ if [[ -z $PARTS ]]; then
     ((PARTS < 4)) && PARTS=4
 fi
 
+# shellcheck source=ops/lib/topics.sh
+. ops/lib/topics.sh
+# Every department topic made at start with PARTS partitions (the mock
+# would make any other with its own 4).
+dept_topic_list=""
+for d in "${DEPTS[@]}"; do dept_topic_list+="${dept_topic_list:+,}$(dept_topics "$d")"; done
 proc_start broker "$WORK/broker.log" "$WORK/broker.log" \
-    "$GH" broker --bootstrap-file "$WORK/bootstrap" --topic-partitions "$PARTS"
+    "$GH" broker --bootstrap-file "$WORK/bootstrap" --topic-partitions "$PARTS" \
+    --topics "$dept_topic_list"
 for _ in $(seq 100); do [[ -s "$WORK/bootstrap" ]] && break; sleep 0.1; done
 BS=$(cat "$WORK/bootstrap")
 
-[[ $ENTITIES == person || $ENTITIES == all ]] || { echo "--entities: person or all, not '$ENTITIES'" >&2; exit 2; }
-# shellcheck source=ops/lib/topics.sh
-. ops/lib/topics.sh
 topics=""
 crosswalks=""
 tc0=$(date +%s.%N)
@@ -346,6 +360,14 @@ psql -tAd hub -c "SELECT '  steward items open: ' || coalesce(string_agg(kind ||
 sed 's/^/  /' "$WORK/accuracy.txt"
 # Informational: a short run may not have logged these yet.
 { grep -E "resolution:|trained" "$WORK/hub.log" || true; } | tail -2 | sed 's/^/  log: /'
+
+if [[ -n "${GH_BENCH_PG_STATEMENTS:-}" ]]; then
+    echo "== the hub database's statements by total time over the load (pg_stat_statements, nested statements of functions counted too)"
+    psql -d hub -c "SELECT round(total_exec_time) AS ms, calls, round(mean_exec_time::numeric, 2) AS mean_ms,
+        rows, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS statement
+        FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+        WHERE d.datname = 'hub' ORDER BY total_exec_time DESC LIMIT ${GH_BENCH_PG_STATEMENTS}" | sed 's/^/    /'
+fi
 
 # ---- the count check: nothing lost on the way -------------------------------
 check_rc=0

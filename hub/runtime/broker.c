@@ -25,9 +25,10 @@ const gh_conf_prop_t gh_broker_props[] = {
      "Number of mock brokers in the embedded cluster."},
     {"topics", GH_CONF_LIST, NULL, 0, 0, 0, NULL, NULL,
      "Topics to create at start, each `name` or `name:partitions`. Other "
-     "topics are auto-created on first produce with topic.partitions."},
+     "topics are auto-created when a client first asks for them, with the "
+     "mock's own 4 partitions (librdkafka 2.0.2 has no setting for it)."},
     {"topic.partitions", GH_CONF_INT, "4", 0, 1, 1000, NULL, NULL,
-     "Partition count for topics listed without one and auto-created ones."},
+     "Partition count for the topics listed without one."},
     {"schemas.topic", GH_CONF_STR, GH_SCHEMAS_TOPIC_DEFAULT, 0, 0, 0, NULL,
      NULL,
      "The schemas topic (gridhub/schema_topic.h), created at start with one "

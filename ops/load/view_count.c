@@ -13,18 +13,30 @@
  *
  * On SIGTERM or SIGINT it reads on to the high watermarks of that moment
  * and prints one line per topic, "TOPIC KEYS MESSAGES" (live keys after
- * folding, messages read), then exits 0, or 1 after a gap. */
+ * folding, messages read), then exits 0, or 1 after a gap. If it cannot
+ * get there (the cluster is gone, a partition does not move for
+ * STALL_MS) or a second signal comes, it prints what it has and exits 1
+ * saying so. */
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static volatile sig_atomic_t stop_requested;
 static void on_stop(int sig) {
     (void)sig;
-    stop_requested = 1;
+    stop_requested++;
+}
+
+#define STALL_MS 60000
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void die(const char *what, const char *why) {
@@ -157,7 +169,8 @@ int main(int argc, char **argv) {
     rd_kafka_topic_partition_list_destroy(as);
     if (e) die("assign", rd_kafka_err2str(e));
 
-    int gaps = 0, ending = 0;
+    int gaps = 0, ending = 0, short_of_end = 0;
+    int64_t last_progress = 0;
     for (;;) {
         if (stop_requested && !ending) {
             /* The end to reach: every partition's high watermark now. */
@@ -166,9 +179,15 @@ int main(int argc, char **argv) {
                     int64_t lo = 0;
                     e = rd_kafka_query_watermark_offsets(rk, ts[i].name, p, &lo,
                                                          &ts[i].hi[p], 10000);
-                    if (e) die(ts[i].name, rd_kafka_err2str(e));
+                    if (e) {
+                        fprintf(stderr,
+                                "gh_view_count: %s [%d]: end not known: %s\n",
+                                ts[i].name, p, rd_kafka_err2str(e));
+                        short_of_end = 1;
+                    }
                 }
             ending = 1;
+            last_progress = now_ms();
         }
         if (ending) {
             int behind = 0;
@@ -176,6 +195,13 @@ int main(int argc, char **argv) {
                 for (int p = 0; p < ts[i].parts && !behind; p++)
                     behind = ts[i].pos[p] < ts[i].hi[p];
             if (!behind) break;
+            if (short_of_end || stop_requested > 1 ||
+                now_ms() - last_progress > STALL_MS) {
+                fprintf(stderr, "gh_view_count: stopped short of the topics' "
+                                "end: the counts below are incomplete\n");
+                short_of_end = 1;
+                break;
+            }
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (!m) continue;
@@ -207,6 +233,7 @@ int main(int argc, char **argv) {
                     m->payload != NULL);
                 ts[i].msgs++;
                 ts[i].pos[m->partition] = m->offset + 1;
+                last_progress = now_ms();
                 break;
             }
         rd_kafka_message_destroy(m);
@@ -215,5 +242,5 @@ int main(int argc, char **argv) {
         printf("%s %zu %lld\n", ts[i].name, ts[i].nlive, ts[i].msgs);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
-    return gaps ? 1 : 0;
+    return gaps || short_of_end ? 1 : 0;
 }
