@@ -120,19 +120,26 @@ fi
 # shellcheck source=ops/lib/bench-setup.sh
 . ops/lib/bench-setup.sh
 bench_setup gridhub-bench-hub
+# The hub database in a cluster of its own, as in production: every
+# logical replication slot's walsender reads the whole cluster's WAL, and
+# the five connectors' walsenders decoding the hub's writes took a sixth
+# of the two cores (205 s of CPU in a 632 s run) when they shared one.
+HUBPORT=$(./ops/pg-cluster.sh start "$WORK/pg-hub" 2>/dev/null | sed -n 's/.*PGPORT=\([0-9]*\).*/\1/p')
+hubsql() { psql -p "$HUBPORT" "$@"; }
 if [[ -n "${GH_BENCH_PG_STATEMENTS:-}" ]]; then # where PostgreSQL's time goes
-    psql -q -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" \
+    hubsql -q -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" \
         -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'"
-    ./ops/pg-cluster.sh stop "$WORK/pg" >/dev/null 2>&1
-    eval "$(./ops/pg-cluster.sh start "$WORK/pg" 2>/dev/null)"
+    ./ops/pg-cluster.sh stop "$WORK/pg-hub" >/dev/null 2>&1
+    ./ops/pg-cluster.sh start "$WORK/pg-hub" "$HUBPORT" >/dev/null 2>&1
 fi
 CI="host=$PGHOST port=$PGPORT user=$PGUSER"
+CI_HUB="host=$PGHOST port=$HUBPORT user=$PGUSER"
 if [[ -n "${GH_BENCH_PG_LOG_MS:-}" ]]; then # slow statements to the PG log
-    psql -qc "ALTER SYSTEM SET log_min_duration_statement = ${GH_BENCH_PG_LOG_MS}"
-    psql -qc "SELECT pg_reload_conf()" >/dev/null
+    hubsql -qc "ALTER SYSTEM SET log_min_duration_statement = ${GH_BENCH_PG_LOG_MS}"
+    hubsql -qc "SELECT pg_reload_conf()" >/dev/null
 fi
 if [[ -n "${GH_BENCH_PG_EXPLAIN_MS:-}" ]]; then # their plans too, nested ones included
-    psql -q -c "LOAD 'auto_explain'" \
+    hubsql -q -c "LOAD 'auto_explain'" \
         -c "ALTER SYSTEM SET session_preload_libraries = 'auto_explain'" \
         -c "ALTER SYSTEM SET auto_explain.log_min_duration = ${GH_BENCH_PG_EXPLAIN_MS}" \
         -c "ALTER SYSTEM SET auto_explain.log_nested_statements = on" \
@@ -145,8 +152,8 @@ for d in "${DEPTS[@]}"; do
     psql -qc "CREATE DATABASE $d"
     gen_args+=(--"$d"-conninfo "$CI dbname=$d")
 done
-psql -qc "CREATE DATABASE hub"
-[[ -z "${GH_BENCH_PG_STATEMENTS:-}" ]] || psql -qd hub -c "CREATE EXTENSION pg_stat_statements"
+hubsql -qc "CREATE DATABASE hub"
+[[ -z "${GH_BENCH_PG_STATEMENTS:-}" ]] || hubsql -qd hub -c "CREATE EXTENSION pg_stat_statements"
 echo "generating the $PRESET preset (scale $SCALE, seed $SEED)..." >&2
 "$GH" gen --preset "$PRESET" --scale "$SCALE" --seed "$SEED" "${gen_args[@]}" \
     --truth-file "$WORK/truth.jsonl" >"$WORK/gen.log" 2>&1
@@ -215,7 +222,7 @@ nsubs=$(grep -c '^subscriber\.[^.]*\.department=' "$WORK/bench.policy")
 start_hub() { # NAME: an instance of the hub, log NAME.log
     # shellcheck disable=SC2086 # GH_BENCH_HUB_ARGS: several words on purpose
     proc_start "$1" "$WORK/$1.log" "$WORK/$1.log" \
-        "$GH" hub --bootstrap-servers "$BS" --database-conninfo "$CI dbname=hub" \
+        "$GH" hub --bootstrap-servers "$BS" --database-conninfo "$CI_HUB dbname=hub" \
         --source-topics "$topics" ${crosswalks:+--grid-crosswalks "$crosswalks"} \
         --policy-file "$WORK/bench.policy" \
         --policy-keys-file "$WORK/bench.keys" \
@@ -245,11 +252,11 @@ for i in "${HUBS[@]}"; do start_hub "$i"; done
 n=0 upto=
 for _ in $(seq 7200); do
     if [[ -z $upto ]]; then
-        n=$(psql -tAd hub -c "SELECT count(*) FROM source_person" 2>/dev/null || echo 0)
-        ((n >= expected)) && upto=$(psql -tAd hub -c "SELECT coalesce(max(id), 0) FROM outbox")
+        n=$(hubsql -tAd hub -c "SELECT count(*) FROM source_person" 2>/dev/null || echo 0)
+        ((n >= expected)) && upto=$(hubsql -tAd hub -c "SELECT coalesce(max(id), 0) FROM outbox")
     fi
     if [[ -n $upto ]]; then
-        ob=$(psql -tAd hub -c "SELECT count(*) FROM outbox WHERE id <= $upto")
+        ob=$(hubsql -tAd hub -c "SELECT count(*) FROM outbox WHERE id <= $upto")
         ((ob == 0)) && break
     fi
     sleep 0.5
@@ -275,10 +282,10 @@ hub_lag() { # the instances' consumer lag summed over partitions; -1 unknown
 entity_rows=0
 if [[ $ENTITIES == all ]]; then
     for _ in $(seq 3600); do
-        a=$(psql -tAd hub -c "SELECT count(*) FROM source_row")
+        a=$(hubsql -tAd hub -c "SELECT count(*) FROM source_row")
         sleep 3
-        b=$(psql -tAd hub -c "SELECT count(*) FROM source_row")
-        rest=$(psql -tAd hub -c "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM view_dirty)")
+        b=$(hubsql -tAd hub -c "SELECT count(*) FROM source_row")
+        rest=$(hubsql -tAd hub -c "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM view_dirty)")
         ((a == b && b > 0 && rest == 0)) && [[ $(hub_lag) == 0 ]] && break
     done
     entity_rows=$b
@@ -296,18 +303,18 @@ secs=$(echo "$t1 - $t0" | bc -l)
 # file's change to its view swept and the outbox empty.
 remat_sub=chuangwen
 grep -q '^subscriber\.chuangwen\.' "$WORK/bench.policy" || remat_sub=$(sed -n 's/^subscriber\.\([^.]*\)\.department=.*/\1/p' "$WORK/bench.policy" | head -1)
-sent0=$(psql -tAd hub -c "SELECT count(*) FROM feed_state WHERE subscriber = '$remat_sub'")
+sent0=$(hubsql -tAd hub -c "SELECT count(*) FROM feed_state WHERE subscriber = '$remat_sub'")
 r0=$(date +%s.%N)
 printf 'deny.%s.person.phone=all\n' "$remat_sub" >>"$WORK/bench.policy"
 for _ in $(seq 1200); do
-    swept=$(psql -tAd hub -c "SELECT bool_and(swept AND NOT force) AND (SELECT count(*) FROM outbox) = 0 AND bool_and(updated_at > to_timestamp($r0)) FROM feed_plan WHERE subscriber = '$remat_sub' AND entity = 'person'" 2>/dev/null || echo f)
+    swept=$(hubsql -tAd hub -c "SELECT bool_and(swept AND NOT force) AND (SELECT count(*) FROM outbox) = 0 AND bool_and(updated_at > to_timestamp($r0)) FROM feed_plan WHERE subscriber = '$remat_sub' AND entity = 'person'" 2>/dev/null || echo f)
     [[ "$swept" == t ]] && break
     sleep 0.1
 done
 r1=$(date +%s.%N)
 remat=$(echo "$r1 - $r0" | bc -l)
 
-psql -tAd hub -F ' ' -c "COPY (SELECT department, source_key, person_id FROM source_person WHERE NOT deleted) TO STDOUT" >"$WORK/clusters.tsv"
+hubsql -tAd hub -F ' ' -c "COPY (SELECT department, source_key, person_id FROM source_person WHERE NOT deleted) TO STDOUT" >"$WORK/clusters.tsv"
 python3 - "$WORK/truth.jsonl" "$WORK/clusters.tsv" <<'PY' >"$WORK/accuracy.txt"
 import json, sys
 from collections import Counter
@@ -345,25 +352,25 @@ echo "== hub incremental resolution, preset $PRESET scale $SCALE seed $SEED, $(n
 printf '  %d person records applied and resolved in %.1f s: %.0f records/s\n' "$n" "$secs" "$(echo "$n / $secs" | bc -l)"
 if [[ $ENTITIES == all ]]; then
     printf '  entities: every topic; %d rows of other entities applied, all done %.1f s after the start\n' "$entity_rows" "$(echo "$t2 - $t0" | bc -l)"
-    psql -tAd hub -c "SELECT '  by entity: ' || string_agg(entity || ' ' || n, ', ') FROM (SELECT entity, count(*) n FROM source_row GROUP BY 1 ORDER BY 1) x"
-    psql -tAd hub -c "SELECT '  grids: ' || count(*) || ', staff ' || (SELECT count(*) FROM grid_staff_member) || ', grid issues ' || (SELECT count(*) FROM grid_issue) FROM grid"
+    hubsql -tAd hub -c "SELECT '  by entity: ' || string_agg(entity || ' ' || n, ', ') FROM (SELECT entity, count(*) n FROM source_row GROUP BY 1 ORDER BY 1) x"
+    hubsql -tAd hub -c "SELECT '  grids: ' || count(*) || ', staff ' || (SELECT count(*) FROM grid_staff_member) || ', grid issues ' || (SELECT count(*) FROM grid_issue) FROM grid"
 else
     echo "  entities: person topics only"
 fi
 echo "  hub peak RSS: $((rss / 1024)) MiB$( ((INSTANCES > 1)) && echo " (the largest of $INSTANCES instances)")"
 echo "  policy: $POLICY ($nsubs subscribers, version $(grep -o 'version [0-9a-f]*' "$WORK/hub.log" | head -1 | cut -d' ' -f2))"
-psql -tAd hub -c "SELECT '  subscriber records held: ' || string_agg(subscriber || ' ' || n, ', ') FROM (SELECT subscriber, count(*) FILTER (WHERE digest IS NOT NULL) n FROM feed_state GROUP BY subscriber ORDER BY subscriber) x"
+hubsql -tAd hub -c "SELECT '  subscriber records held: ' || string_agg(subscriber || ' ' || n, ', ') FROM (SELECT subscriber, count(*) FILTER (WHERE digest IS NOT NULL) n FROM feed_state GROUP BY subscriber ORDER BY subscriber) x"
 printf '  re-materialization of %s after a policy change (%s records): %.1f s (policy file changed -> view swept, outbox empty; includes policy.check.interval.ms)\n' "$remat_sub" "$sent0" "$remat"
-psql -tAd hub -c "SELECT '  hub database: ' || pg_size_pretty(pg_database_size('hub'))"
-psql -tAd hub -c "SELECT '  persons: ' || count(*) FILTER (WHERE active) || ' active, ' || count(*) FILTER (WHERE NOT active) || ' retired' FROM person"
-psql -tAd hub -c "SELECT '  steward items open: ' || coalesce(string_agg(kind || ' ' || n, ', '), 'none') FROM (SELECT kind, count(*) n FROM steward_item WHERE status = 'open' GROUP BY kind ORDER BY kind) x"
+hubsql -tAd hub -c "SELECT '  hub database: ' || pg_size_pretty(pg_database_size('hub'))"
+hubsql -tAd hub -c "SELECT '  persons: ' || count(*) FILTER (WHERE active) || ' active, ' || count(*) FILTER (WHERE NOT active) || ' retired' FROM person"
+hubsql -tAd hub -c "SELECT '  steward items open: ' || coalesce(string_agg(kind || ' ' || n, ', '), 'none') FROM (SELECT kind, count(*) n FROM steward_item WHERE status = 'open' GROUP BY kind ORDER BY kind) x"
 sed 's/^/  /' "$WORK/accuracy.txt"
 # Informational: a short run may not have logged these yet.
 { grep -E "resolution:|trained" "$WORK/hub.log" || true; } | tail -2 | sed 's/^/  log: /'
 
 if [[ -n "${GH_BENCH_PG_STATEMENTS:-}" ]]; then
     echo "== the hub database's statements by total time over the load (pg_stat_statements, nested statements of functions counted too)"
-    psql -d hub -c "SELECT round(total_exec_time) AS ms, calls, round(mean_exec_time::numeric, 2) AS mean_ms,
+    hubsql -d hub -c "SELECT round(total_exec_time) AS ms, calls, round(mean_exec_time::numeric, 2) AS mean_ms,
         rows, left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS statement
         FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
         WHERE d.datname = 'hub' ORDER BY total_exec_time DESC LIMIT ${GH_BENCH_PG_STATEMENTS}" | sed 's/^/    /'
@@ -444,7 +451,7 @@ for name in broker "${DEPTS[@]/#/connector.}" "${HUBS[@]}"; do
     [[ -n $pid && -r /proc/$pid/status ]] || continue
     echo "  $name: $(($(awk '/VmHWM/ {print $2}' "/proc/$pid/status") / 1024)) MiB"
 done
-psql -tAd hub -c "SELECT '  hub database: ' || pg_size_pretty(pg_database_size('hub'))"
+hubsql -tAd hub -c "SELECT '  hub database: ' || pg_size_pretty(pg_database_size('hub'))"
 # The hub's own account of where its time went, printed when it stops.
 echo "== the hub's time per stage (its closing lines)"
 for name in "${HUBS[@]}"; do
@@ -459,7 +466,7 @@ rates=${API%%:*} dur=20
 [[ $API == *:* ]] && dur=${API#*:}
 cmake --build build-bench -j"$(nproc)" --target gh_api_load >/dev/null
 tsub=$(bench_sub)
-api_props=(-X "database.conninfo=$CI dbname=hub" -X "policy.file=$WORK/bench.policy"
+api_props=(-X "database.conninfo=$CI_HUB dbname=hub" -X "policy.file=$WORK/bench.policy"
     -X "policy.keys.file=$WORK/bench.keys" -X "bootstrap.servers=$BS" -X "source.topics=$topics")
 tok=$("$GH" token create "${api_props[@]}" --token-subscriber "$tsub" --token-role subscriber | grep '^gh_')
 proc_start api "$WORK/api.log" "$WORK/api.log" "$GH" api "${api_props[@]}" \
@@ -475,5 +482,5 @@ for rate in ${rates//,/ }; do
     "$LOAD" --url "$(cat "$WORK/api.url")" --token "$tok" --paths "$WORK/paths.txt" --rate "$rate" --seconds "$dur" | sed 's/^/    /'
 done
 echo "  api peak RSS: $(($(awk '/VmHWM/ {print $2}' "/proc/$(proc_pid api)/status") / 1024)) MiB"
-psql -tAd hub -c "SELECT '  audit entries written by the API: ' || count(*) FROM audit_log WHERE entry::jsonb ->> 'command' = 'api'"
+hubsql -tAd hub -c "SELECT '  audit entries written by the API: ' || count(*) FROM audit_log WHERE entry::jsonb ->> 'command' = 'api'"
 exit "$check_rc"

@@ -25,7 +25,10 @@ bench_setup() {
 bench_cleanup() {
     local rc=$?
     proc_stop_all || rc=1
-    ./ops/pg-cluster.sh stop "$WORK/pg" >/dev/null 2>&1 || true
+    local c
+    for c in "$WORK"/pg*; do # the benchmark may have started more than one
+        [[ -d $c ]] && { ./ops/pg-cluster.sh stop "$c" >/dev/null 2>&1 || true; }
+    done
     if [[ -n "${GH_BENCH_KEEP:-}" ]]; then
         echo "bench: logs kept in $WORK"
     else

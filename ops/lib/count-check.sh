@@ -2,7 +2,8 @@
 # The count check of a pipeline run: nothing lost between the department
 # databases, the hub and the subscribers' topics. Sourced by
 # ops/bench-hub.sh (--check); needs psql on the run's cluster (PG*
-# variables), databases named after the departments and `hub`.
+# variables) with databases named after the departments, and a database
+# `hub` there or on port HUBPORT of the same host.
 
 # count_check ENTITIES VIEWCOUNT DEPT...
 #   ENTITIES   person (person tables only) or all
@@ -25,7 +26,7 @@ count_check() {
             # The hub keeps the table's own name (source= without schema);
             # one table may feed several entities (a person and their
             # registration), each held apart.
-            n_hub=$(psql -tAd hub -v d="$d" -v t="${src#*.}" -v e="$ent" <<'SQL'
+            n_hub=$(psql -p "${HUBPORT:-$PGPORT}" -tAd hub -v d="$d" -v t="${src#*.}" -v e="$ent" <<'SQL'
 SELECT CASE WHEN :'e' = 'person' THEN (SELECT count(*) FROM source_person
     WHERE department = :'d' AND source_table = :'t' AND NOT deleted)
     ELSE (SELECT count(*) FROM source_row WHERE department = :'d'
@@ -43,7 +44,7 @@ SQL
         sub=${topic#hub.view.}
         ent=${sub#*.}
         sub=${sub%%.*}
-        held=$(psql -tAd hub -v s="$sub" -v e="$ent" <<'SQL'
+        held=$(psql -p "${HUBPORT:-$PGPORT}" -tAd hub -v s="$sub" -v e="$ent" <<'SQL'
 SELECT count(*) FROM feed_state WHERE subscriber = :'s' AND entity = :'e'
     AND digest IS NOT NULL
 SQL
