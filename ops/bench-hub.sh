@@ -127,10 +127,11 @@ bench_setup gridhub-bench-hub
 HUBPORT=$(./ops/pg-cluster.sh start "$WORK/pg-hub" 2>/dev/null | sed -n 's/.*PGPORT=\([0-9]*\).*/\1/p')
 hubsql() { psql -p "$HUBPORT" "$@"; }
 if [[ -n "${GH_BENCH_PG_STATEMENTS:-}" ]]; then # where PostgreSQL's time goes
-    hubsql -q -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" \
-        -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'"
+    hubsql -q -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
     ./ops/pg-cluster.sh stop "$WORK/pg-hub" >/dev/null 2>&1
     ./ops/pg-cluster.sh start "$WORK/pg-hub" "$HUBPORT" >/dev/null 2>&1
+    # Known only once the library is loaded.
+    hubsql -q -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" -c "SELECT pg_reload_conf()" >/dev/null
 fi
 CI="host=$PGHOST port=$PGPORT user=$PGUSER"
 CI_HUB="host=$PGHOST port=$HUBPORT user=$PGUSER"

@@ -25,30 +25,23 @@ def run(*cmd):
         return ""
 
 
+def field(path, prefix, sep):
+    """The value of the first line of `path` that starts with `prefix`."""
+    try:
+        for line in open(path, encoding="utf-8"):
+            if line.startswith(prefix):
+                return line.split(sep, 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
 def machine():
-    cpu = ""
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        for line in open("/proc/meminfo", encoding="utf-8"):
-            if line.startswith("MemTotal"):
-                mem = "%.0f GiB" % (int(line.split()[1]) / 1024 / 1024)
-                break
-    except OSError:
-        pass
-    osname = ""
-    try:
-        for line in open("/etc/os-release", encoding="utf-8"):
-            if line.startswith("PRETTY_NAME="):
-                osname = line.split("=", 1)[1].strip().strip('"')
-    except OSError:
-        pass
+    cpu = field("/proc/cpuinfo", "model name", ":")
+    mem = field("/proc/meminfo", "MemTotal", ":")
+    if mem:
+        mem = "%.0f GiB" % (int(mem.split()[0]) / 1024 / 1024)
+    osname = field("/etc/os-release", "PRETTY_NAME=", "=").strip('"')
     return "%d cores (%s), %s RAM, %s, kernel %s" % (
         os.cpu_count() or 0, cpu or "unknown CPU", mem or "unknown",
         osname or "unknown OS", platform.release())
