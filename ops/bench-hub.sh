@@ -58,10 +58,11 @@
 # before the hub, reading as the views are written) against the records
 # the hub holds as sent; any difference, or a message the broker evicted
 # before it was read, fails the run (exit 1).
-# --partitions N: partitions of every topic on the embedded broker. By
-# default 4, or, for a preset whose largest department table would not
-# fit the broker's bounded log at 4 (about 5 MiB a partition,
-# docs/operations.md), one partition per 20,000 rows of it.
+# --partitions N: partitions of every department topic on the embedded
+# broker (the others get the mock's 4). By default 4, or, for a preset
+# whose largest department table would not fit the broker's bounded log
+# at 4 (about 5 MiB a partition, docs/operations.md), one partition per
+# 20,000 rows of it.
 # --report FILE also writes what is printed as a markdown report, headed
 # by the machine, the commit and the command (ops/bench-e2e.sh).
 # The connectors' snapshot (rows/s each and together) and every process's
@@ -218,7 +219,9 @@ open)
 *) cp "$POLICY" "$WORK/bench.policy" ;;
 esac
 "$GH" policy keys --generate "$WORK/bench.keys" --policy "$WORK/bench.policy" >/dev/null
-nsubs=$(grep -c '^subscriber\.[^.]*\.department=' "$WORK/bench.policy")
+# The policy's subscribers, one a line, in the file's order.
+bench_subs() { sed -n 's/^subscriber\.\([^.]*\)\.department=.*/\1/p' "$WORK/bench.policy"; }
+nsubs=$(bench_subs | wc -l)
 
 start_hub() { # NAME: an instance of the hub, log NAME.log
     # shellcheck disable=SC2086 # GH_BENCH_HUB_ARGS: several words on purpose
@@ -238,7 +241,7 @@ if [[ -n $CHECK ]]; then
     [[ $ENTITIES == all ]] && view_entities="person grid event"
     while read -r sub; do
         for ent in $view_entities; do view_topics+="${view_topics:+,}hub.view.$sub.$ent"; done
-    done < <(sed -n 's/^subscriber\.\([^.]*\)\.department=.*/\1/p' "$WORK/bench.policy")
+    done < <(bench_subs)
     proc_start subscriber.count "$WORK/viewcount.txt" "$WORK/viewcount.log" \
         "$ROOT/build-bench/gh_view_count" --bootstrap "$BS" --topics "$view_topics"
 fi
@@ -303,7 +306,7 @@ secs=$(echo "$t1 - $t0" | bc -l)
 # dropped; with the open policy, the bench subscriber's); timed from the
 # file's change to its view swept and the outbox empty.
 remat_sub=chuangwen
-grep -q '^subscriber\.chuangwen\.' "$WORK/bench.policy" || remat_sub=$(sed -n 's/^subscriber\.\([^.]*\)\.department=.*/\1/p' "$WORK/bench.policy" | head -1)
+grep -q '^subscriber\.chuangwen\.' "$WORK/bench.policy" || remat_sub=$(bench_subs | head -1)
 sent0=$(hubsql -tAd hub -c "SELECT count(*) FROM feed_state WHERE subscriber = '$remat_sub'")
 r0=$(date +%s.%N)
 printf 'deny.%s.person.phone=all\n' "$remat_sub" >>"$WORK/bench.policy"
@@ -342,9 +345,9 @@ echo
 echo "== connectors: snapshot of the preset into the embedded broker ($PARTS partitions a topic), all five at once"
 snap_rows=0
 for d in "${DEPTS[@]}"; do
-    line=$(grep -o 'snapshot done: .*' "$WORK/connector.$d.log" | head -1)
-    echo "  $d: ${line#snapshot done: }"
-    r=${line#snapshot done: }
+    r=$(grep -o 'snapshot done: .*' "$WORK/connector.$d.log" | head -1)
+    r=${r#snapshot done: } # "N rows in M ms (R rows/s)"
+    echo "  $d: $r"
     snap_rows=$((snap_rows + ${r%% *}))
 done
 printf '  together: %d rows in %.1f s from the start of the first to the end of the last: %.0f rows/s\n' \
@@ -398,7 +401,7 @@ bench_sub() {
     if grep -q '^subscriber\.gongan\.' "$WORK/bench.policy"; then
         echo gongan
     else
-        sed -n 's/^subscriber\.\([^.]*\)\.department=.*/\1/p' "$WORK/bench.policy" | head -1
+        bench_subs | head -1
     fi
 }
 # gh_e2e_load from 综治's register to bench_sub's view topic (built and
