@@ -216,9 +216,7 @@ int main(int argc, char **argv) {
                         rd_kafka_message_errstr(m));
                 gaps++;
                 /* Counting on past the gap would print a number that
-                 * looks complete. */
-                stop_requested = 1;
-                ending = 1;
+                 * looks complete: stop here. */
                 rd_kafka_message_destroy(m);
                 break;
             }
