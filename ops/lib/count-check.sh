@@ -12,21 +12,26 @@
 # mapping's filter, rows the hub holds of it) and one per subscriber topic
 # (keys live after folding the topic, records the hub has sent and holds
 # as sent, feed_state); returns 1 if any pair differs.
+# Property KEY of department D's mapping file.
+map_prop() { sed -n "s/^$2=[[:space:]]*//p" "connectors/$1/mapping.properties"; }
+# psql on the hub database, tuples only.
+hub_query() { psql -p "${HUBPORT:-$PGPORT}" -tAd hub "$@"; }
+
 count_check() {
     local entities=$1 viewcount=$2 bad=0 d t src ent filter n_dept n_hub
     shift 2
     echo "  department tables -> the hub (rows passing the mapping's filter; rows held, not deleted):"
     for d in "$@"; do
         while read -r t; do
-            src=$(sed -n "s/^table\.$t\.source=[[:space:]]*//p" "connectors/$d/mapping.properties")
-            ent=$(sed -n "s/^table\.$t\.entity=[[:space:]]*//p" "connectors/$d/mapping.properties")
-            filter=$(sed -n "s/^table\.$t\.filter=[[:space:]]*//p" "connectors/$d/mapping.properties")
+            src=$(map_prop "$d" "table\.$t\.source")
+            ent=$(map_prop "$d" "table\.$t\.entity")
+            filter=$(map_prop "$d" "table\.$t\.filter")
             [[ $entities == all || $ent == person ]] || continue
             n_dept=$(psql -tAd "$d" -c "SELECT count(*) FROM $src${filter:+ WHERE $filter}")
             # The hub keeps the table's own name (source= without schema);
             # one table may feed several entities (a person and their
             # registration), each held apart.
-            n_hub=$(psql -p "${HUBPORT:-$PGPORT}" -tAd hub -v d="$d" -v t="${src#*.}" -v e="$ent" <<'SQL'
+            n_hub=$(hub_query -v d="$d" -v t="${src#*.}" -v e="$ent" <<'SQL'
 SELECT CASE WHEN :'e' = 'person' THEN (SELECT count(*) FROM source_person
     WHERE department = :'d' AND source_table = :'t' AND NOT deleted)
     ELSE (SELECT count(*) FROM source_row WHERE department = :'d'
@@ -44,7 +49,7 @@ SQL
         sub=${topic#hub.view.}
         ent=${sub#*.}
         sub=${sub%%.*}
-        held=$(psql -p "${HUBPORT:-$PGPORT}" -tAd hub -v s="$sub" -v e="$ent" <<'SQL'
+        held=$(hub_query -v s="$sub" -v e="$ent" <<'SQL'
 SELECT count(*) FROM feed_state WHERE subscriber = :'s' AND entity = :'e'
     AND digest IS NOT NULL
 SQL
