@@ -65,8 +65,7 @@ static const char TALLY_SQL[] =
 static const char GRIDS_SQL[] =
     "WITH a AS (SELECT DISTINCT unnest(g.path) AS code FROM grid g WHERE "
     "g.code = ANY ($1::text[])), v AS (SELECT * FROM grid_view_of(ARRAY("
-    "SELECT code FROM a), (SELECT coalesce(jsonb_agg(to_jsonb(t)), '[]') "
-    "FROM grid_tally t))) SELECT * FROM entity_view_put('grid', (SELECT "
+    "SELECT code FROM a), NULL)) SELECT * FROM entity_view_put('grid', (SELECT "
     "coalesce(jsonb_agg(jsonb_build_object('id', code, 'body', body)), "
     "'[]') FROM v), ARRAY(SELECT code FROM a UNION SELECT id FROM "
     "entity_view e WHERE e.entity = 'grid' AND e.active AND NOT EXISTS "
