@@ -29,20 +29,19 @@ static const char TAKE_SQL[] =
     "array_agg(key)::text FROM d GROUP BY kind";
 
 /* The persons whose attributes may have changed get them again: those
- * whose records changed (noted 'person'), those the noted ID keys point
- * at, and the persons of the department person records family-planning
- * records named before or after a change (noted 'fp'; all three notes
- * consumed). Returns those whose attributes changed;
- * their grids, and the households they head, are noted. The keys as an
- * array are the index condition on person_block: as a semi-join they were
+ * whose records changed (noted 'person'), those holding records with the
+ * noted ID keys, and the persons of the department person records
+ * family-planning records named before or after a change (noted 'fp'; all
+ * three notes consumed). Returns those whose attributes changed;
+ * their grids, and the households they head, are noted. The keys go as
+ * an array, the index condition (migration 024): as a semi-join they were
  * planned as a scan of the whole table in every batch. */
 static const char ATTR_SQL[] =
     "WITH d AS (DELETE FROM view_dirty WHERE kind IN ('idkey', 'person', "
-    "'fp') RETURNING kind, key), p AS (SELECT sp.person_id FROM "
-    "person_block b JOIN source_person sp ON sp.rec_id = b.rec_id WHERE "
-    "b.block_key = ANY (ARRAY(SELECT key::bigint FROM d WHERE kind = "
-    "'idkey')) AND NOT sp.deleted AND sp.person_id IS NOT NULL UNION SELECT "
-    "key FROM d WHERE kind = 'person' UNION SELECT sp.person_id FROM d JOIN "
+    "'fp') RETURNING kind, key), p AS (SELECT h.person_id FROM "
+    "persons_holding_id_keys(ARRAY(SELECT key::bigint FROM d WHERE kind = "
+    "'idkey')) h UNION SELECT key FROM d WHERE kind = 'person' UNION SELECT "
+    "sp.person_id FROM d JOIN "
     "source_person sp ON sp.department = split_part(d.key, ':', 1) AND "
     "sp.source_key = substr(d.key, strpos(d.key, ':') + 1) WHERE d.kind = "
     "'fp' AND sp.person_id IS NOT NULL) SELECT person_attr_refresh(ARRAY("

@@ -258,6 +258,55 @@ static void same_household(const char *key_gongan, const char *key_jisheng,
     free(b);
 }
 
+/* The persons of the ID keys the hub's rows hold, as the views read them
+ * (migration 024: the records' own id_key) and as person_block gives them
+ * (the walk 016 made), agree; and still agree for records with no id_key
+ * (applied before 018), which are found through person_block. */
+static const char PB_OF_KEYS[] =
+    "SELECT DISTINCT ON (b.block_key) b.block_key AS k, sp.person_id FROM "
+    "person_block b JOIN source_person sp ON sp.rec_id = b.rec_id WHERE "
+    "b.block_key = ANY (ARRAY(SELECT id_key FROM source_row)) AND "
+    "b.block_key NOT IN (0, -1) AND NOT sp.deleted AND sp.person_id IS NOT "
+    "NULL GROUP BY b.block_key, sp.person_id ORDER BY b.block_key, count(*) "
+    "DESC, sp.person_id";
+static const char PB_HOLDING[] =
+    "SELECT DISTINCT sp.person_id FROM person_block b JOIN source_person sp "
+    "ON sp.rec_id = b.rec_id WHERE b.block_key = ANY (ARRAY(SELECT id_key "
+    "FROM source_row WHERE id_key NOT IN (0, -1))) AND NOT sp.deleted AND "
+    "sp.person_id IS NOT NULL";
+
+static void id_key_paths_agree(const char *when) {
+    const char *ofk = "SELECT * FROM persons_of_id_keys(ARRAY(SELECT id_key "
+                      "FROM source_row))";
+    const char *hold = "SELECT DISTINCT person_id FROM "
+                       "persons_holding_id_keys(ARRAY(SELECT id_key FROM "
+                       "source_row))";
+    long n = gh_test_count(gf_hub, "SELECT count(*) FROM (%s) x", ofk);
+    cr_assert_gt(n, 2, "%s: ID keys name persons (%ld)", when, n);
+    cr_assert_eq(gh_test_count(gf_hub,
+                               "SELECT count(*) FROM (((%s) EXCEPT (%s)) UNION "
+                               "ALL ((%s) EXCEPT (%s))) x",
+                               ofk, PB_OF_KEYS, PB_OF_KEYS, ofk),
+                 0,
+                 "%s: the persons of the ID keys, by id_key and by "
+                 "person_block",
+                 when);
+    cr_assert_eq(gh_test_count(gf_hub,
+                               "SELECT count(*) FROM (((%s) EXCEPT (%s)) UNION "
+                               "ALL ((%s) EXCEPT (%s))) x",
+                               hold, PB_HOLDING, PB_HOLDING, hold),
+                 0, "%s: the holders of the ID keys, both ways", when);
+}
+
+static void id_keys_agree(void) {
+    id_key_paths_agree("every record keyed");
+    gh_test_exec(gf_hub, "BEGIN");
+    gh_test_exec(gf_hub, "UPDATE source_person SET id_key = NULL WHERE "
+                         "rec_id %% 3 = 0");
+    id_key_paths_agree("a third of the records from before 018");
+    gh_test_exec(gf_hub, "ROLLBACK");
+}
+
 Test(grid, households_across_departments) {
     gh_test_stack_t *s = gf_two_departments(
         "gongan", "jisheng",
@@ -283,6 +332,7 @@ Test(grid, households_across_departments) {
                 "NOT NULL)",
                 want);
     free(want);
+    id_keys_agree();
 
     same_household("102300011", "4313020020010001", "张伟");
     same_household("102300012", "4313020020010002", "李娜");
@@ -563,6 +613,7 @@ Test(grid, views_follow_moves) {
                 "0");
     gf_wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
     gf_recount_agrees(s, "after the snapshot");
+    id_keys_agree();
 
     long r1 = grid_count("LP-DT-01", "residents"),
          r2 = grid_count("LP-DT-02", "residents");
