@@ -272,12 +272,14 @@ gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
     if (!strcmp(written, "{}") && !strcmp(changed, "{}")) return GH_OK;
     const char *p[2] = {written, changed};
     /* A person whose attributes changed while its records did not gets a
-     * version of its own: subscribers keep the highest they have seen. */
+     * version of its own: subscribers keep the highest they have seen.
+     * The written ones are taken out as a set: `<> ALL` compared every
+     * changed person with every written one. */
     gh_err_t e = gh_pg_exec_what(
         db,
         "UPDATE person SET version = version + 1, updated_at = now() WHERE "
-        "person_id = ANY ($2::text[]) AND person_id <> ALL ($1::text[]) AND "
-        "active",
+        "person_id IN (SELECT unnest($2::text[]) EXCEPT SELECT "
+        "unnest($1::text[])) AND active",
         2, p, "version persons", errstr, errstr_size);
     PGresult *res =
         e ? NULL
