@@ -71,6 +71,17 @@ const gh_conf_prop_t gh_hub_props[] = {
      "this often, and between batches when the stream is quiet. What to "
      "refresh is noted in the hub database, so a crash loses none of it. "
      "0: with every batch."},
+    {"views.person.defer.messages", GH_CONF_INT, "5000", 0, 0, 100000000, NULL,
+     NULL,
+     "A batch of at least this many messages leaves its persons' attributes "
+     "and their publication to the next views refresh (at most "
+     "views.refresh.interval.ms later, or when a smaller batch comes or the "
+     "stream is quiet), noted in the hub database: during a catch-up a "
+     "resident's records arrive in many batches, and each would publish "
+     "them again (subscribers get the latest state once, as from a Kafka "
+     "Streams table's cache). Smaller batches publish at once, so a "
+     "stream the hub keeps up with (each batch holds what came while the "
+     "last was applied) keeps its latency. 0: never deferred."},
     {"batch.max.entity.messages", GH_CONF_INT, "60000", 0, 1, 1000000, NULL,
      NULL,
      "Most messages of the other entities (grids, households, ...) applied "
@@ -404,15 +415,20 @@ static int views_due(hub_t *h) {
     return 1;
 }
 
-static gh_err_t views(hub_t *h, int aggregates, char *errstr,
+/* `persons_now`: derive the persons' attributes and publish them now,
+ * else leave both noted for a later call (implied by `aggregates`). */
+static gh_err_t views(hub_t *h, int aggregates, int persons_now, char *errstr,
                       size_t errstr_size) {
     char *persons = NULL;
-    gh_err_t e = gh_grid_views(h->grid, h->db, h->feed, aggregates, NULL,
-                               &persons, errstr, errstr_size);
+    persons_now = persons_now || aggregates;
+    gh_err_t e = gh_grid_views(h->grid, h->db, h->feed, aggregates, persons_now,
+                               NULL, &persons, errstr, errstr_size);
     int64_t t0 = gh_now_us();
-    if (!e)
+    if (!e && persons_now)
         e = gh_resolver_publish(h->resolver, h->db, persons, NULL, errstr,
                                 errstr_size);
+    else if (!e)
+        e = gh_resolver_publish_later(h->resolver, h->db, errstr, errstr_size);
     h->us_publish += gh_now_us() - t0;
     free(persons);
     return e;
@@ -456,7 +472,12 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
         if (!e) e = gh_apply_flush(h->apply, &h->rs, errstr, errstr_size);
         /* The grid and event views follow what the batch changed. */
         if (!e) e = gh_resolver_lock(h->db, errstr, errstr_size);
-        if (!e) e = views(h, views_due(h), errstr, errstr_size);
+        if (!e) {
+            int64_t defer =
+                gh_conf_get_int(h->conf, "views.person.defer.messages");
+            h->catching_up = defer && b->n >= defer;
+            e = views(h, views_due(h), !h->catching_up, errstr, errstr_size);
+        }
         int64_t t2 = gh_now_us();
         if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
         h->us_apply += t1 - t0;
@@ -558,7 +579,8 @@ static gh_err_t policy_tx(hub_t *h, fp_step_t step, long *rows, char *errstr,
     }
     /* What steward commands changed in persons reaches the grid views
      * here when no batch comes. */
-    if (!e && step == FP_SYNC) e = views(h, views_due(h), errstr, errstr_size);
+    if (!e && step == FP_SYNC)
+        e = views(h, views_due(h), !h->catching_up, errstr, errstr_size);
     if (!e && step == FP_SWEEP)
         e = gh_feed_sweep_step(h->feed, h->db, view_page, h, rows, errstr,
                                errstr_size);
@@ -750,6 +772,9 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         }
         rd_kafka_poll(h->producer, 0);
         if (n == 0) {
+            /* Quiet: what the last batches left noted is published at the
+             * next policy sync (follow_policy). */
+            h->catching_up = 0;
             /* Steward actions write the outbox too. */
             if (gh_now_ms() - last_relay >= poll_ms) {
                 e = gh__hub_relay(h, errstr, errstr_size);

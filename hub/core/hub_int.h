@@ -33,6 +33,9 @@ typedef struct hub {
     gh_feed_t *feed;      /* the views under the policy */
     int64_t next_sync_ms;
     int64_t next_views_ms; /* next batch that refreshes the aggregate views */
+    /* The last batch left its persons noted (views.person.defer.messages):
+     * until the stream is quiet, only a due refresh publishes them. */
+    int catching_up;
     gh_audit_key_t *audit_key; /* signs tree heads; NULL: none issued */
     char audited_policy[32];   /* version of the last "policy" entry */
     int64_t next_head_ms;

@@ -74,18 +74,20 @@ enum { GH_GRID_NTIMES = 4 };
 void gh_grid_times(const gh_grid_t *g, long long us[GH_GRID_NTIMES]);
 
 /* Refreshes what was noted since the last call, in the caller's
- * transaction (under the resolution lock). The persons' attributes
- * always: *persons receives those whose attributes changed (their
- * records changed, or rows naming them by ID did), as a PostgreSQL text[]
- * literal (caller frees; may be "{}"), for the resolver to publish
- * (gh_resolver_publish). With `aggregates`, also the grid, event and
+ * transaction (under the resolution lock). With `attributes`, the
+ * persons' attributes: *persons receives those whose attributes changed
+ * (their records changed, or rows naming them by ID did), as a PostgreSQL
+ * text[] literal (caller frees; may be "{}"; NULL without `attributes`:
+ * the notes wait), for the resolver to publish (gh_resolver_publish).
+ * `aggregates` implies `attributes` (a building refreshed notes its
+ * residents for them). With `aggregates`, also the grid, event and
  * household records (the notes wait in the database otherwise, so the
  * caller can refresh them once for many batches), putting every record
  * whose body changed into `f` (may be NULL: kept only) and flushing it;
  * *changed (may be NULL) receives how many changed. */
 gh_err_t gh_grid_views(gh_grid_t *g, PGconn *db, gh_feed_t *f, int aggregates,
-                       long *changed, char **persons, char *errstr,
-                       size_t errstr_size);
+                       int attributes, long *changed, char **persons,
+                       char *errstr, size_t errstr_size);
 
 /* A stored entity_view record (`body`, the JSON text of its body, with
  * its version and updated_at in microseconds) as the view record of

@@ -23,10 +23,12 @@
 #define VIEW_COLS                                                              \
     "e.entity, e.id, e.active, e.version, e.body::text, micros(e.updated_at)"
 
-/* The per-kind arrays of what was noted, consumed. */
+/* The per-kind arrays of the grids, events and households noted,
+ * consumed. (The persons' notes are the attributes' and the resolver's.) */
 static const char TAKE_SQL[] =
-    "WITH d AS (DELETE FROM view_dirty RETURNING kind, key) SELECT kind, "
-    "array_agg(key)::text FROM d GROUP BY kind";
+    "WITH d AS (DELETE FROM view_dirty WHERE kind IN ('grid', 'event', "
+    "'household') RETURNING kind, key) SELECT kind, array_agg(key)::text "
+    "FROM d GROUP BY kind";
 
 /* The persons whose attributes may have changed get them again: those
  * whose records changed (noted 'person'), those holding records with the
@@ -194,11 +196,12 @@ static gh_err_t aggregate(gh_grid_t *g, PGconn *db, gh_feed_t *f, long *n,
 }
 
 gh_err_t gh_grid_views(gh_grid_t *g, PGconn *db, gh_feed_t *f, int aggregates,
-                       long *changed, char **persons, char *errstr,
-                       size_t errstr_size) {
+                       int attributes, long *changed, char **persons,
+                       char *errstr, size_t errstr_size) {
     long n = 0;
     if (changed) *changed = 0;
     *persons = NULL;
+    if (aggregates) attributes = 1; /* a building notes its residents */
     gh_err_t e = GH_OK;
     int64_t t0 = gh_now_us();
     /* Buildings first: a resident's current grid follows their building
@@ -208,10 +211,11 @@ gh_err_t gh_grid_views(gh_grid_t *g, PGconn *db, gh_feed_t *f, int aggregates,
                     errstr, errstr_size);
     int64_t t1 = gh_now_us();
     PGresult *a =
-        e ? NULL
-          : gh_pg_query_what(db, ATTR_SQL, 0, NULL, "derive person attributes",
-                             errstr, errstr_size);
-    if (!e && !a) e = GH_ERR_PG;
+        e || !attributes
+            ? NULL
+            : gh_pg_query_what(db, ATTR_SQL, 0, NULL,
+                               "derive person attributes", errstr, errstr_size);
+    if (!e && attributes && !a) e = GH_ERR_PG;
     if (a) *persons = gh_xstrdup(PQgetvalue(a, 0, 0));
     PQclear(a);
     int64_t t2 = gh_now_us();

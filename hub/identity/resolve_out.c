@@ -264,10 +264,38 @@ void gh_resolver_publish_discard(gh_resolver_t *r) {
     gh_sqlarr_reset(&r->written);
 }
 
+gh_err_t gh_resolver_publish_later(gh_resolver_t *r, PGconn *db, char *errstr,
+                                   size_t errstr_size) {
+    if (!r->written.n) return GH_OK;
+    const char *p[1] = {gh_sqlarr_get(&r->written)};
+    gh_err_t e = gh_pg_exec_what(
+        db,
+        "INSERT INTO view_dirty SELECT 'publish', unnest($1::text[]) ON "
+        "CONFLICT DO NOTHING",
+        1, p, "note persons to publish", errstr, errstr_size);
+    gh_sqlarr_reset(&r->written);
+    return e;
+}
+
 gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
                              long *n, char *errstr, size_t errstr_size) {
     if (n) *n = 0;
     if (!changed || !*changed) changed = "{}";
+    /* Those an earlier batch of this or another instance left noted
+     * (gh_resolver_publish_later) go with the ones written now: they
+     * already have the version their write gave them. */
+    PGresult *left = gh_pg_query_what(
+        db,
+        "WITH d AS (DELETE FROM view_dirty WHERE kind = 'publish' RETURNING "
+        "key) SELECT key FROM d",
+        0, NULL, "take the persons noted to publish", errstr, errstr_size);
+    if (!left) {
+        gh_sqlarr_reset(&r->written);
+        return GH_ERR_PG;
+    }
+    for (int i = 0; i < PQntuples(left); i++)
+        gh_sqlarr_text(&r->written, PQgetvalue(left, i, 0));
+    PQclear(left);
     const char *written = r->written.n ? gh_sqlarr_get(&r->written) : "{}";
     if (!strcmp(written, "{}") && !strcmp(changed, "{}")) return GH_OK;
     const char *p[2] = {written, changed};

@@ -756,3 +756,64 @@ Test(grid, views_follow_moves) {
     gf_recount_agrees(s, "after the events went");
     gh_test_stop_clean(s);
 }
+
+/* views.person.defer.messages=1: every batch leaves its persons noted in
+ * the hub database instead of publishing them, and they go out when the
+ * stream is quiet. The notes are seen while they wait, then every
+ * resident is on the subscriber's topic at the version the hub holds and
+ * none is left noted. */
+Test(grid, persons_deferred_while_batches_come) {
+    gh_test_stack_t *s = gf_two_departments("zongzhi", "zuzhi", VIEW_TOPICS,
+                                            "views.person.defer.messages=1");
+    gh_test_stack_set_policy(s, VIEW_POLICY);
+    gf_wait_hub("the snapshot's persons",
+                "SELECT count(*) > 0 FROM person WHERE active", "t");
+    gf_wait_hub("every resident resolved",
+                "SELECT count(*) FROM source_person WHERE person_id IS NULL",
+                "0");
+    gh_test_exec(s->dept, "INSERT INTO zz_syrk (rkbh, xm, wgbm) SELECT 'D' || "
+                          "lpad(i::text, 6, '0'), '缓发' || i, 'LP-DT-02' FROM "
+                          "generate_series(1, 200) i");
+    /* Published at the first policy sync after a quiet poll (at least
+     * batch.max.ms, 500 ms, after the batch): polled far more often. */
+    long noted = 0;
+    for (int i = 0; i < 1000 && !noted; i++) {
+        noted = gh_test_count(gf_hub, "SELECT count(*) FROM view_dirty WHERE "
+                                      "kind = 'publish'");
+        if (!noted) usleep(10000);
+    }
+    cr_assert_gt(noted, 0, "a batch's persons were noted, not published");
+    gf_wait_hub("the 200 resolved",
+                "SELECT count(*) FROM source_person WHERE source_key LIKE "
+                "'D0%' AND person_id IS NOT NULL",
+                "200");
+    gf_wait_hub("nothing left noted",
+                "SELECT count(*) FROM view_dirty WHERE kind = 'publish'", "0");
+    gf_wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
+    PGresult *r = PQexec(gf_hub, "SELECT p.person_id, p.version FROM person p "
+                                 "WHERE p.active");
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    cr_assert_gt(PQntuples(r), 200);
+    json_t *lines = gh_test_tail(s, "hub.view.test.person", 3000);
+    json_t *last = json_object(); /* key -> the last value */
+    size_t i;
+    json_t *l;
+    json_array_foreach(lines, i, l) {
+        const char *k = json_string_value(json_object_get(l, "key"));
+        if (k) json_object_set(last, k, json_object_get(l, "value"));
+    }
+    for (int j = 0; j < PQntuples(r); j++) {
+        char key[33];
+        gh_test_pseudonym("test", "person", PQgetvalue(r, j, 0), key);
+        json_t *v = json_object_get(last, key);
+        cr_assert(json_is_object(v), "%s is on the subscriber's topic",
+                  PQgetvalue(r, j, 0));
+        cr_assert_eq(json_integer_value(json_object_get(v, "version")),
+                     strtoll(PQgetvalue(r, j, 1), NULL, 10),
+                     "%s: the version the hub holds", PQgetvalue(r, j, 0));
+    }
+    json_decref(last);
+    json_decref(lines);
+    PQclear(r);
+    gh_test_stop_clean(s);
+}
