@@ -82,6 +82,15 @@ const gh_conf_prop_t gh_hub_props[] = {
      "Streams table's cache). Smaller batches publish at once, so a "
      "stream the hub keeps up with (each batch holds what came while the "
      "last was applied) keeps its latency. 0: never deferred."},
+    {"batch.analyze.rows", GH_CONF_INT, "10000", 0, 0, 100000000, NULL, NULL,
+     "A batch that brings at least this many rows of an entity, and at "
+     "least a tenth of what this process applied of it before, analyzes "
+     "the table they went to (ANALYZE, in its transaction) before "
+     "resolving and refreshing the views: PostgreSQL's statistics, which "
+     "autovacuum gathers a minute later at best, would describe the table "
+     "without them, and the views' joins over the first households of a "
+     "catch-up were planned for a handful of rows (minutes instead of "
+     "seconds). 0: never."},
     {"batch.max.entity.messages", GH_CONF_INT, "60000", 0, 1, 1000000, NULL,
      NULL,
      "Most messages of the other entities (grids, households, ...) applied "
@@ -472,6 +481,7 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
         if (!e) e = gh_apply_flush(h->apply, &h->rs, errstr, errstr_size);
         /* The grid and event views follow what the batch changed. */
         if (!e) e = gh_resolver_lock(h->db, errstr, errstr_size);
+        if (!e) e = gh__hub_analyze(h, b->ent, b->k, errstr, errstr_size);
         if (!e) {
             int64_t defer =
                 gh_conf_get_int(h->conf, "views.person.defer.messages");
@@ -1005,9 +1015,10 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
     gh_log_info(LOG,
                 "views time (ms, within resolve): buildings %lld, person "
                 "attributes %lld, grids/events/households %lld, their feed "
-                "%lld, persons published %lld",
+                "%lld, persons published %lld; %lld analyses of the "
+                "batches' tables, %lld ms",
                 vus[0] / 1000, vus[1] / 1000, vus[2] / 1000, vus[3] / 1000,
-                h.us_publish / 1000);
+                h.us_publish / 1000, h.analyzed, h.us_analyze / 1000);
 out:
     gh_apply_destroy(h.apply);
     gh_resolver_destroy(h.resolver);
@@ -1028,6 +1039,7 @@ out:
     gh_audit_key_destroy(h.audit_key);
     gh_serde_destroy(h.serde);
     gh_sqlarr_free(&h.published);
+    gh__hub_analyze_forget(&h);
     gh_schemas_destroy(h.schemas);
     return e;
 }

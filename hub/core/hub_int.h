@@ -61,6 +61,14 @@ typedef struct hub {
      * topic (a literal for `<> ALL($1)`), and whether it was ensured. */
     gh_sqlarr_t published;
     int schema_topic_ready;
+    /* Rows applied per entity by this process (analyze.c), and the
+     * analyses it ran. */
+    struct seen {
+        char *entity;
+        long long rows;
+    } * seen;
+    int nseen;
+    long long analyzed, us_analyze;
 } hub_t;
 
 /* The producer's delivery report callback (opaque: the hub). */
@@ -71,5 +79,13 @@ void gh__hub_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
 gh_err_t gh__hub_drain(hub_t *h, char *errstr, size_t errstr_size);
 /* Publishes outbox rows in id order, deleting them once acknowledged. */
 gh_err_t gh__hub_relay(hub_t *h, char *errstr, size_t errstr_size);
+/* ANALYZE, in the open transaction, the tables the k rows of the batch
+ * (ent[i]: each one's entity, borrowed; NULL: none) went to, where an
+ * entity brought at least batch.analyze.rows and a tenth of what came of
+ * it before (analyze.c). */
+gh_err_t gh__hub_analyze(hub_t *h, const char *const *ent, int k, char *errstr,
+                         size_t errstr_size);
+/* Frees what gh__hub_analyze keeps. */
+void gh__hub_analyze_forget(hub_t *h);
 
 #endif

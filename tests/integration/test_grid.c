@@ -817,3 +817,33 @@ Test(grid, persons_deferred_while_batches_come) {
     PQclear(r);
     gh_test_stop_clean(s);
 }
+
+/* batch.analyze.rows=5: the snapshot's batches bring more rows than that
+ * of every entity, so the hub analyzes the tables they went to in the
+ * batch's transaction (analyze_count counts only ANALYZE commands:
+ * autovacuum's are autoanalyze_count), and the statistics count the
+ * rows. With the analysis gone the counts stay 0 and the test fails. */
+Test(grid, large_batches_analyzed) {
+    gh_test_stack_t *s = gf_two_departments("zongzhi", "zuzhi", VIEW_TOPICS,
+                                            "batch.analyze.rows=5");
+    gh_test_stack_set_policy(s, VIEW_POLICY);
+    gf_wait_hub("every resident resolved",
+                "SELECT count(*) > 0 AND count(*) FILTER (WHERE person_id IS "
+                "NULL) = 0 FROM source_person",
+                "t");
+    gf_wait_hub("the grid records applied",
+                "SELECT count(*) >= 5 FROM source_row WHERE entity = 'grid'",
+                "t");
+    static const char *const tables[] = {"source_person", "person_block",
+                                         "source_row"};
+    for (int i = 0; i < 3; i++) {
+        char sql[256];
+        snprintf(sql, sizeof(sql),
+                 "SELECT s.analyze_count > 0 AND c.reltuples > 0 FROM "
+                 "pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+                 "WHERE s.relname = '%s'",
+                 tables[i]);
+        gf_wait_hub(tables[i], sql, "t");
+    }
+    gh_test_stop_clean(s);
+}
