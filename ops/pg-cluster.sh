@@ -224,6 +224,8 @@ max_connections = 200
 log_min_messages = warning
 timezone = 'UTC'
 EOF
+        # Settings of the caller's own (diagnosis: auto_explain, say).
+        [[ -z "${GH_PG_CONF:-}" ]] || printf '%s\n' "$GH_PG_CONF" >>"$DIR/data/gridhub.conf"
         if [[ $(id -u) -eq 0 ]]; then
             chown "$RUN_USER:" "$DIR/data/gridhub.conf" "$DIR/data/pg_hba.conf"
         fi
