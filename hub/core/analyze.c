@@ -77,15 +77,22 @@ gh_err_t gh__hub_analyze(hub_t *h, const char *const *ent, int k, char *errstr,
     if (!persons && !rows) return GH_OK;
     /* SKIP_LOCKED: another instance's analysis (or autovacuum's) is as
      * good, and waiting for it would serialize the instances' batches
-     * (the lock is held to the end of the transaction). */
+     * (the lock is held to the end of the transaction). Skipping is
+     * expected, so its WARNING is not sent (libpq would print it raw). */
     const char *sql =
         persons && rows
             ? "ANALYZE (SKIP_LOCKED) source_person, person_block, source_row"
         : persons ? "ANALYZE (SKIP_LOCKED) source_person, person_block"
                   : "ANALYZE (SKIP_LOCKED) source_row";
     int64_t t0 = gh_now_us();
-    gh_err_t e = gh_pg_exec_what(
-        h->db, sql, 0, NULL, "analyze the batch's rows", errstr, errstr_size);
+    gh_err_t e = gh_pg_exec(h->db, "SET LOCAL client_min_messages = error",
+                            errstr, errstr_size);
+    if (!e)
+        e = gh_pg_exec_what(h->db, sql, 0, NULL, "analyze the batch's rows",
+                            errstr, errstr_size);
+    if (!e)
+        e = gh_pg_exec(h->db, "SET LOCAL client_min_messages = warning", errstr,
+                       errstr_size);
     h->us_analyze += gh_now_us() - t0;
     h->analyzed++;
     return e;
