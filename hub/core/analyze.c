@@ -10,22 +10,19 @@
  * uncommitted rows as well. */
 #include <string.h>
 
-#include "gridhub/log.h"
 #include "gridhub/pg.h"
 #include "gridhub/util.h"
 #include "hub_int.h"
 
-#define LOG "hub"
-
-/* The rows of entity `ent` this process applied before (a new entity
- * is added). */
-static long long *seen_of(hub_t *h, const char *ent) {
+/* What this process counts of entity `ent` (a new entity is added). */
+static struct seen *seen_of(hub_t *h, const char *ent) {
     for (int i = 0; i < h->nseen; i++)
-        if (!strcmp(h->seen[i].entity, ent)) return &h->seen[i].rows;
+        if (!strcmp(h->seen[i].entity, ent)) return &h->seen[i];
     h->seen = gh_xrealloc(h->seen, (size_t)(h->nseen + 1) * sizeof(*h->seen));
-    h->seen[h->nseen].entity = gh_xstrdup(ent);
-    h->seen[h->nseen].rows = 0;
-    return &h->seen[h->nseen++].rows;
+    struct seen *x = &h->seen[h->nseen++];
+    x->entity = gh_xstrdup(ent);
+    x->rows = x->batch = 0;
+    return x;
 }
 
 void gh__hub_analyze_forget(hub_t *h) {
@@ -41,35 +38,20 @@ gh_err_t gh__hub_analyze(hub_t *h, const char *const *ent, int k, char *errstr,
     int64_t min = gh_conf_get_int(h->conf, "batch.analyze.rows");
     int persons = 0, rows = 0;
     if (!min) return GH_OK;
-    /* The batch's rows per entity (a handful of entities). */
-    struct {
-        const char *ent;
-        int n;
-    } c[32];
-    int nc = 0;
-    for (int i = 0; i < k; i++) {
-        if (!ent[i]) continue;
-        int j = 0;
-        while (j < nc && strcmp(c[j].ent, ent[i]))
-            j++;
-        if (j == nc) {
-            if (nc == (int)(sizeof(c) / sizeof(c[0]))) continue;
-            c[nc].ent = ent[i];
-            c[nc++].n = 0;
-        }
-        c[j].n++;
-    }
+    for (int i = 0; i < k; i++)
+        if (ent[i]) seen_of(h, ent[i])->batch++;
     /* An entity's rows count when they are many, and many next to what
      * came of it before: the first households of a catch-up, not the
      * hundredth batch of them (the sample would hardly move, and each
      * ANALYZE reads ~30,000 pages of a large table). A batch tried again
      * counts twice: its second attempt may skip an analysis. */
-    for (int j = 0; j < nc; j++) {
-        long long *seen = seen_of(h, c[j].ent);
-        int many = c[j].n >= min && c[j].n >= *seen / 10;
-        *seen += c[j].n;
+    for (int j = 0; j < h->nseen; j++) {
+        struct seen *x = &h->seen[j];
+        int many = x->batch >= min && x->batch >= x->rows / 10;
+        x->rows += x->batch;
+        x->batch = 0;
         if (!many) continue;
-        if (!strcmp(c[j].ent, "person"))
+        if (!strcmp(x->entity, "person"))
             persons = 1;
         else
             rows = 1;
@@ -78,7 +60,8 @@ gh_err_t gh__hub_analyze(hub_t *h, const char *const *ent, int k, char *errstr,
     /* SKIP_LOCKED: another instance's analysis (or autovacuum's) is as
      * good, and waiting for it would serialize the instances' batches
      * (the lock is held to the end of the transaction). Skipping is
-     * expected, so its WARNING is not sent (libpq would print it raw). */
+     * expected, so its WARNING is not sent (libpq would print it raw); RESET
+     * goes back to the connection's own level (gh_pg_connect). */
     const char *sql =
         persons && rows
             ? "ANALYZE (SKIP_LOCKED) source_person, person_block, source_row"
@@ -91,8 +74,7 @@ gh_err_t gh__hub_analyze(hub_t *h, const char *const *ent, int k, char *errstr,
         e = gh_pg_exec_what(h->db, sql, 0, NULL, "analyze the batch's rows",
                             errstr, errstr_size);
     if (!e)
-        e = gh_pg_exec(h->db, "SET LOCAL client_min_messages = warning", errstr,
-                       errstr_size);
+        e = gh_pg_exec(h->db, "RESET client_min_messages", errstr, errstr_size);
     h->us_analyze += gh_now_us() - t0;
     h->analyzed++;
     return e;

@@ -61,11 +61,11 @@ typedef struct hub {
      * topic (a literal for `<> ALL($1)`), and whether it was ensured. */
     gh_sqlarr_t published;
     int schema_topic_ready;
-    /* Rows applied per entity by this process (analyze.c), and the
-     * analyses it ran. */
+    /* Rows applied per entity by this process before the batch being
+     * counted, and in it (analyze.c); the analyses it ran. */
     struct seen {
         char *entity;
-        long long rows;
+        long long rows, batch;
     } * seen;
     int nseen;
     long long analyzed, us_analyze;
