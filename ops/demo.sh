@@ -212,10 +212,13 @@ applied() {
 wait_until 600 "the hub's catching up with $expected records" "$WORK/hub.log" applied
 echo " ... $n applied"
 # A catching-up hub leaves its persons' publication noted (view_dirty,
-# views.person.defer.messages) for a quiet moment: caught up is both.
+# views.person.defer.messages) for a quiet moment: caught up is both. The
+# kinds noted for persons: those the hub's attribute refresh takes
+# (ATTR_SQL in hub/grid/grid_view.c), and 'publish'.
+PERSON_NOTES="'person', 'idkey', 'fp', 'publish'"
 persons_published() {
     (($(psql -tAd hub -c "SELECT (SELECT count(*) FROM outbox) + (SELECT count(*)
-        FROM view_dirty WHERE kind IN ('person', 'idkey', 'publish'))") == 0))
+        FROM view_dirty WHERE kind IN ($PERSON_NOTES))") == 0))
 }
 # ... and the rest of the snapshots: the group's committed offsets reach
 # the end of every source topic but for what the live load just added.
@@ -368,7 +371,7 @@ if [[ -n "$to_grid" && -n "$mover" ]]; then
     wait_until 60 "the move reaching the hub" "$WORK/hub.log" moved
     counted() {
         box=$(psql -tAd hub -c "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM view_dirty WHERE kind = 'grid'
-            AND key IN ('$show_grid', '$to_grid') OR kind IN ('person', 'idkey', 'publish'))
+            AND key IN ('$show_grid', '$to_grid') OR kind IN ($PERSON_NOTES))
             THEN (SELECT coalesce(max(id), 0) FROM outbox) END")
         [[ -n "$box" ]]
     }
