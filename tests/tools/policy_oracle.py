@@ -1557,14 +1557,26 @@ def load_persons(path, entity):
     return persons
 
 
-def load_messages(path):
+def load_messages(path, keep_value=None):
+    """The messages of a dump, in order. keep_value(topic) false: the
+    message keeps where it was and its key, not its value or schema (the
+    check reads person topics only; a city's other views would otherwise
+    hold gigabytes). Equal writer schemas are shared, not one copy per
+    message."""
     out = []
+    schemas = {}
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
             m = json.loads(line)
             m["_line"] = n
+            if keep_value is not None and not keep_value(m.get("topic")):
+                m.pop("value", None)
+                m.pop("schema", None)
+            elif m.get("schema") is not None:
+                k = json.dumps(m["schema"], sort_keys=True)
+                m["schema"] = schemas.setdefault(k, m["schema"])
             out.append(m)
     return out
 
@@ -2054,7 +2066,7 @@ def cmd_dump(args):
     c = Consumer(conf)
     md = c.list_topics(timeout=10)
 
-    def read_all(topics):
+    def read_all(topics, sink):
         tps = []
         for t in topics:
             for p in md.topics[t].partitions:
@@ -2064,7 +2076,6 @@ def cmd_dump(args):
                     tps.append((t, p, lo, hi))
         c.assign([TopicPartition(t, p, lo) for t, p, lo, hi in tps])
         left = {(t, p): hi for t, p, lo, hi in tps}
-        msgs = []
         deadline = time.time() + args.timeout
         while left and time.time() < deadline:
             m = c.poll(0.5)
@@ -2074,26 +2085,29 @@ def cmd_dump(args):
                 if m.error().code() == KafkaError._PARTITION_EOF:
                     continue
                 raise RuntimeError(str(m.error()))
-            msgs.append(m)
+            sink(m)
             k = (m.topic(), m.partition())
             if k in left and m.offset() + 1 >= left[k]:
                 del left[k]
         if left:
             raise RuntimeError("timed out reading %s" % sorted(left))
         c.unassign()
-        return msgs
 
     schemas = {}
+
+    def schema_of(m):
+        if m.value() is not None:
+            schemas[m.key().decode()] = json.loads(m.value())
+
     if args.schemas_topic in md.topics:
-        for m in read_all([args.schemas_topic]):
-            if m.value() is not None:
-                schemas[m.key().decode()] = json.loads(m.value())
+        read_all([args.schemas_topic], schema_of)
     topics = sorted(t for t in md.topics if t.startswith(args.prefix + "."))
     reg = {}
     out = open(args.out, "w", encoding="utf-8") if args.out != "-" \
         else sys.stdout
-    n = 0
-    for m in read_all(topics):
+    count = [0]
+
+    def write(m):
         val, schema, err = m.value(), None, None
         rec = None
         if val is not None:
@@ -2124,11 +2138,14 @@ def cmd_dump(args):
         if err:
             line["error"] = err
         out.write(json.dumps(line, ensure_ascii=False) + "\n")
-        n += 1
+        count[0] += 1
+
+    read_all(topics, write)
     if out is not sys.stdout:
         out.close()
     c.close()
-    print("%d messages from %d topics" % (n, len(topics)), file=sys.stderr)
+    print("%d messages from %d topics" % (count[0], len(topics)),
+          file=sys.stderr)
     return 0
 
 
@@ -2179,7 +2196,9 @@ def cmd_check(args):
     pol, keys, ev = load_all(args)
     ent = pol.entities["person"]
     persons = load_persons(args.persons, ent)
-    msgs = load_messages(args.messages)
+    msgs = load_messages(args.messages, lambda t: isinstance(t, str) and
+                         t.startswith(args.prefix + ".") and
+                         t.endswith(".person"))
     for s in args.subscriber or []:
         if s not in pol.subscribers:
             raise PolicyError(["--subscriber %s: not in the policy" % s])

@@ -1078,5 +1078,33 @@ class Avro(unittest.TestCase):
                                      "e": [1, 2], "s": "Y"})
 
 
+class Messages(unittest.TestCase):
+    def test_only_kept_topics_hold_values_and_schemas_are_shared(self):
+        schema = {"type": "record", "name": "p", "fields": []}
+        lines = [
+            {"topic": "v.s.person", "partition": 0, "offset": 0, "key": "k1",
+             "value": {"a": 1}, "schema": schema},
+            {"topic": "v.s.grid", "partition": 0, "offset": 0, "key": "g1",
+             "value": {"b": 2}, "schema": schema},
+            {"topic": "v.s.person", "partition": 1, "offset": 0, "key": "k2",
+             "value": {"a": 3}, "schema": dict(schema)},
+        ]
+        fd, p = tempfile.mkstemp()
+        self.addCleanup(os.unlink, p)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for m in lines:
+                f.write(json.dumps(m) + "\n\n")
+        got = po.load_messages(p, lambda t: t.endswith(".person"))
+        self.assertEqual([m["key"] for m in got], ["k1", "g1", "k2"])
+        self.assertEqual([m["_line"] for m in got], [1, 3, 5])
+        self.assertEqual(got[0]["value"], {"a": 1})
+        self.assertNotIn("value", got[1])
+        self.assertNotIn("schema", got[1])
+        self.assertEqual(got[1]["topic"], "v.s.grid")
+        self.assertIs(got[0]["schema"], got[2]["schema"])
+        every = po.load_messages(p)
+        self.assertEqual(every[1]["value"], {"b": 2})
+
+
 if __name__ == "__main__":
     unittest.main()
