@@ -184,7 +184,7 @@ static int validate(json_t *schema, json_t *v, const char *where, char *err,
             if (ps) {
                 if (validate(ps, kv, w, err, errsz)) return -1;
             } else if (json_is_false(addl)) {
-                snprintf(err, errsz, "%s: member not in the schema", w);
+                snprintf(err, errsz, "%.400s: member not in the schema", w);
                 return -1;
             } else if (json_is_object(addl)) {
                 if (validate(addl, kv, w, err, errsz)) return -1;
