@@ -33,29 +33,43 @@ void gh__hub_analyze_forget(hub_t *h) {
     h->nseen = 0;
 }
 
-gh_err_t gh__hub_analyze(hub_t *h, const char *const *ent, int k, char *errstr,
-                         size_t errstr_size) {
-    int64_t min = gh_conf_get_int(h->conf, "batch.analyze.rows");
-    int persons = 0, rows = 0;
-    if (!min) return GH_OK;
+void gh__hub_analyze_count(hub_t *h, const char *const *ent, int k, int64_t min,
+                           int *persons, int *rows) {
+    *persons = *rows = 0;
+    /* An attempt counts afresh: a batch tried again after a transient
+     * failure is the same rows, and what it brings joins what came before
+     * only once it commits (gh__hub_analyze_done). */
+    for (int j = 0; j < h->nseen; j++)
+        h->seen[j].batch = 0;
     for (int i = 0; i < k; i++)
         if (ent[i]) seen_of(h, ent[i])->batch++;
     /* An entity's rows count when they are many, and many next to what
      * came of it before: the first households of a catch-up, not the
      * hundredth batch of them (the sample would hardly move, and each
-     * ANALYZE reads ~30,000 pages of a large table). A batch tried again
-     * counts twice: its second attempt may skip an analysis. */
-    for (int j = 0; j < h->nseen; j++) {
-        struct seen *x = &h->seen[j];
-        int many = x->batch >= min && x->batch >= x->rows / 10;
-        x->rows += x->batch;
-        x->batch = 0;
-        if (!many) continue;
+     * ANALYZE reads ~30,000 pages of a large table). */
+    for (int j = 0; min && j < h->nseen; j++) {
+        const struct seen *x = &h->seen[j];
+        if (x->batch < min || x->batch < x->rows / 10) continue;
         if (!strcmp(x->entity, "person"))
-            persons = 1;
+            *persons = 1;
         else
-            rows = 1;
+            *rows = 1;
     }
+}
+
+void gh__hub_analyze_done(hub_t *h) {
+    for (int j = 0; j < h->nseen; j++) {
+        h->seen[j].rows += h->seen[j].batch;
+        h->seen[j].batch = 0;
+    }
+}
+
+gh_err_t gh__hub_analyze(hub_t *h, const char *const *ent, int k, char *errstr,
+                         size_t errstr_size) {
+    int64_t min = gh_conf_get_int(h->conf, "batch.analyze.rows");
+    int persons, rows;
+    if (!min) return GH_OK;
+    gh__hub_analyze_count(h, ent, k, min, &persons, &rows);
     if (!persons && !rows) return GH_OK;
     /* SKIP_LOCKED: another instance's analysis (or autovacuum's) is as
      * good, and waiting for it would serialize the instances' batches

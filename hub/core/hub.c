@@ -490,6 +490,7 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
         }
         int64_t t2 = gh_now_us();
         if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
+        if (!e) gh__hub_analyze_done(h);
         h->us_apply += t1 - t0;
         h->us_resolve += t2 - t1;
         h->us_commit += gh_now_us() - t2;

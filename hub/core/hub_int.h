@@ -85,6 +85,14 @@ gh_err_t gh__hub_relay(hub_t *h, char *errstr, size_t errstr_size);
  * it before (analyze.c). */
 gh_err_t gh__hub_analyze(hub_t *h, const char *const *ent, int k, char *errstr,
                          size_t errstr_size);
+/* The decision of gh__hub_analyze, without the database: counts the
+ * batch's rows per entity (afresh on each attempt) and sets *persons /
+ * *rows when the person tables / source_row are due (min: the property). */
+void gh__hub_analyze_count(hub_t *h, const char *const *ent, int k, int64_t min,
+                           int *persons, int *rows);
+/* After the batch's transaction committed: its rows join what came
+ * before. */
+void gh__hub_analyze_done(hub_t *h);
 /* Frees what gh__hub_analyze keeps. */
 void gh__hub_analyze_forget(hub_t *h);
 
