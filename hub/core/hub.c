@@ -456,6 +456,14 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
             b->decoded ? GH_OK : decode_batch(h, b, errstr, errstr_size);
         int64_t t0 = gh_now_us();
         if (!e) e = gh_pg_exec(h->db, "BEGIN", errstr, errstr_size);
+        /* The resolution lock before the first row is written, not after:
+         * applying takes row locks (source rows, and the notes their
+         * triggers leave in view_dirty) that the lock holder's views may
+         * need, so applying outside it made instances deadlock, and a
+         * deadlock fails a whole batch (three instances measured 113-206 s
+         * against 85 s for one, docs/performance.md). Only decoding, before
+         * BEGIN, runs beside another instance's batch. */
+        if (!e) e = gh_resolver_lock(h->db, errstr, errstr_size);
         if (!e) e = apply_batch(h, b, errstr, errstr_size);
         for (int i = 0; !e && i < b->nmk; i++) {
             long swept = 0;
@@ -470,17 +478,14 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
                             b->mk[i].dept, b->mk[i].table, swept);
         }
         /* The grid hierarchy follows the rows it is made of, in the same
-         * transaction (the resolution lock: one writer at a time). */
+         * transaction. */
         if (!e && (gh_apply_touched(h->apply, "grid") ||
-                   gh_apply_touched(h->apply, "grid_staff"))) {
-            e = gh_resolver_lock(h->db, errstr, errstr_size);
-            if (!e) e = gh_grid_refresh(h->grid, h->db, errstr, errstr_size);
-        }
+                   gh_apply_touched(h->apply, "grid_staff")))
+            e = gh_grid_refresh(h->grid, h->db, errstr, errstr_size);
         int64_t t1 = gh_now_us();
         gh_pg_clear_sqlstate();
         if (!e) e = gh_apply_flush(h->apply, &h->rs, errstr, errstr_size);
         /* The grid and event views follow what the batch changed. */
-        if (!e) e = gh_resolver_lock(h->db, errstr, errstr_size);
         if (!e) e = gh__hub_analyze(h, b->ent, b->k, errstr, errstr_size);
         if (!e) {
             int64_t defer =
