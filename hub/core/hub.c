@@ -443,6 +443,43 @@ static gh_err_t views(hub_t *h, int aggregates, int persons_now, char *errstr,
     return e;
 }
 
+/* The views of what batches committed (and noted), in a transaction of
+ * their own under the views lock: the grid, event, household and
+ * building views, the persons' attributes, and the persons noted or
+ * whose attributes changed, published. Transient failures are tried
+ * again here; the notes stay until a transaction that took them commits,
+ * so nothing is lost in between (migration 025). */
+static gh_err_t views_tx(hub_t *h, char *errstr, size_t errstr_size) {
+    int wait = (int)gh_conf_get_int(h->conf, "retry.backoff.ms");
+    int wmax = (int)gh_conf_get_int(h->conf, "retry.backoff.max.ms");
+    int aggregates = views_due(h);
+    for (int attempt = 1;; attempt++) {
+        int64_t t0 = gh_now_us();
+        gh_err_t e = gh_pg_exec(h->db, "BEGIN", errstr, errstr_size);
+        if (!e) e = gh_resolver_lock_views(h->db, errstr, errstr_size);
+        if (!e) e = views(h, aggregates, !h->catching_up, errstr, errstr_size);
+        int64_t t1 = gh_now_us();
+        if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
+        h->us_resolve += t1 - t0;
+        h->us_commit += gh_now_us() - t1;
+        if (!e) return GH_OK;
+        char ignore[256];
+        if (PQtransactionStatus(h->db) != PQTRANS_IDLE)
+            gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
+        gh_resolver_publish_discard(h->resolver);
+        if (e == GH_ERR_PG_CONNECT || PQstatus(h->db) != CONNECTION_OK)
+            return GH_ERR_PG_CONNECT;
+        if (e != GH_ERR_RETRY && !transient(h->db, e)) return e;
+        if (gh_shutdown_requested()) return GH_ERR_STOPPED;
+        gh_log_warn(LOG,
+                    "transient failure (attempt %d), the views are made "
+                    "again in %d ms: %s",
+                    attempt, wait, errstr);
+        gh_shutdown_sleep_ms(wait);
+        wait = wait * 2 > wmax ? wmax : wait * 2;
+    }
+}
+
 /* One transaction over the batch: apply, resolve, commit. Transient
  * database failures are retried here with back-off (the hub stays up and
  * no message is blamed); dead letters of an attempt that fails are not
@@ -485,14 +522,13 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
         int64_t t1 = gh_now_us();
         gh_pg_clear_sqlstate();
         if (!e) e = gh_apply_flush(h->apply, &h->rs, errstr, errstr_size);
-        /* The grid and event views follow what the batch changed. */
         if (!e) e = gh__hub_analyze(h, b->ent, b->k, errstr, errstr_size);
-        if (!e) {
-            int64_t defer =
-                gh_conf_get_int(h->conf, "views.person.defer.messages");
-            h->catching_up = defer && b->n >= defer;
-            e = views(h, views_due(h), !h->catching_up, errstr, errstr_size);
-        }
+        /* The persons written are noted; the views follow from the notes
+         * in a transaction of their own (views_tx), so that another
+         * instance can resolve meanwhile. */
+        if (!e)
+            e = gh_resolver_publish_later(h->resolver, h->db, errstr,
+                                          errstr_size);
         int64_t t2 = gh_now_us();
         if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
         if (!e) gh__hub_analyze_done(h);
@@ -502,7 +538,12 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
         for (int i = 0; !e && i < b->ndl; i++)
             e = dead_letter(h, b->dl_of[i], b->dl_class[i], b->dl_why[i],
                             errstr, errstr_size);
-        if (!e) return GH_OK;
+        if (!e) {
+            int64_t defer =
+                gh_conf_get_int(h->conf, "views.person.defer.messages");
+            h->catching_up = defer && b->n >= defer;
+            return views_tx(h, errstr, errstr_size);
+        }
         char ignore[256];
         if (PQtransactionStatus(h->db) != PQTRANS_IDLE)
             gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
@@ -569,14 +610,14 @@ static gh_err_t view_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
 }
 
 /* One step of following the policy, in its own transaction under the
- * resolution lock (as every writer of persons and views). */
+ * views lock (as every writer of the feeds). */
 typedef enum { FP_SYNC, FP_SWEEP } fp_step_t;
 
 static gh_err_t policy_tx(hub_t *h, fp_step_t step, long *rows, char *errstr,
                           size_t errstr_size) {
     int sweeps = 0;
     gh_err_t e = gh_pg_exec(h->db, "BEGIN", errstr, errstr_size);
-    if (!e) e = gh_resolver_lock(h->db, errstr, errstr_size);
+    if (!e) e = gh_resolver_lock_views(h->db, errstr, errstr_size);
     if (!e && step == FP_SYNC)
         e = gh_feed_sync(h->feed, h->db, &sweeps, errstr, errstr_size);
     /* Each policy this process puts in force has its audit entry (kind

@@ -27,8 +27,8 @@
  * consumed. (The persons' notes are the attributes' and the resolver's.) */
 static const char TAKE_SQL[] =
     "WITH d AS (DELETE FROM view_dirty WHERE kind IN ('grid', 'event', "
-    "'household') RETURNING kind, key) SELECT kind, array_agg(key)::text "
-    "FROM d GROUP BY kind";
+    "'household') RETURNING kind, key) SELECT kind, array_agg(DISTINCT "
+    "key)::text FROM d GROUP BY kind";
 
 /* The persons whose attributes may have changed get them again: those
  * whose records changed (noted 'person'), those holding records with the
@@ -41,8 +41,9 @@ static const char TAKE_SQL[] =
 static const char ATTR_SQL[] =
     "WITH d AS (DELETE FROM view_dirty WHERE kind IN ('idkey', 'person', "
     "'fp') RETURNING kind, key), p AS (SELECT h.person_id FROM "
-    "persons_holding_id_keys(ARRAY(SELECT key::bigint FROM d WHERE kind = "
-    "'idkey')) h UNION SELECT key FROM d WHERE kind = 'person' UNION SELECT "
+    "persons_holding_id_keys(ARRAY(SELECT DISTINCT key::bigint FROM d WHERE "
+    "kind = 'idkey')) h UNION SELECT key FROM d WHERE kind = 'person' UNION "
+    "SELECT "
     "sp.person_id FROM d JOIN "
     "source_person sp ON sp.department = split_part(d.key, ':', 1) AND "
     "sp.source_key = substr(d.key, strpos(d.key, ':') + 1) WHERE d.kind = "
@@ -85,8 +86,8 @@ static const char EVENTS_SQL[] =
 static const char BUILDINGS_SQL[] =
     "WITH d AS (DELETE FROM view_dirty WHERE kind IN ('building', "
     "'building_gone') RETURNING kind, key) SELECT * FROM building_refresh("
-    "ARRAY(SELECT key FROM d WHERE kind = 'building'), ARRAY(SELECT key FROM "
-    "d WHERE kind = 'building_gone')) AS e";
+    "ARRAY(SELECT DISTINCT key FROM d WHERE kind = 'building'), ARRAY(SELECT "
+    "DISTINCT key FROM d WHERE kind = 'building_gone')) AS e";
 
 /* Row i of a result with VIEW_COLS from column 0, into the feed: a put of
  * the body completed with version and updated_at, or a tombstone. */

@@ -149,6 +149,12 @@ gh_err_t gh_resolver_lock(PGconn *db, char *errstr, size_t errstr_size) {
                       errstr_size);
 }
 
+gh_err_t gh_resolver_lock_views(PGconn *db, char *errstr, size_t errstr_size) {
+    /* Another arbitrary constant, beside the resolution lock's. */
+    return gh_pg_exec(db, "SELECT pg_advisory_xact_lock(7274002)", errstr,
+                      errstr_size);
+}
+
 gh_err_t gh_resolver_prepare(gh_resolver_t *r, PGconn *db, char *errstr,
                              size_t errstr_size) {
     PGresult *res = gh_pg_query_what(

@@ -82,7 +82,7 @@ gh_err_t gh_resolver_prepare(gh_resolver_t *r, PGconn *db, char *errstr,
                              size_t errstr_size);
 
 /* Takes the resolution lock for the caller's transaction (every writer of
- * persons holds it; see docs/identity.md). */
+ * persons' records and links holds it; see docs/identity.md). */
 gh_err_t gh_resolver_lock(PGconn *db, char *errstr, size_t errstr_size);
 
 /* Resolves `nrecs` changed source records (rec_id; deleted ones too) and
@@ -99,16 +99,24 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
 void gh_resolver_count_name(gh_resolver_t *r, const char *n_name,
                             const char *n_pinyin, int delta);
 
-/* The hub's order within a batch: identity resolution writes persons,
- * then the views derive their attributes from the other entities
- * (hub/grid), then every person written or whose attributes changed is
- * published once, with them. With deferral on, gh_resolver_run keeps
- * the persons it writes instead of putting them into the feed (retired
- * ones still get their tombstones at once). Resets what is kept. */
+/* The hub's order for a batch: identity resolution writes persons (and
+ * notes them, gh_resolver_publish_later) and commits; then, in a
+ * transaction under the views lock, the views derive their attributes
+ * from the other entities (hub/grid), and every person noted or whose
+ * attributes changed is published once, with them. With deferral on,
+ * gh_resolver_run keeps the persons it writes or retires instead of
+ * putting them into the feed. Resets what is kept. */
 void gh_resolver_defer_feed(gh_resolver_t *r, int on);
 
+/* Takes the views lock for the caller's transaction: every writer of the
+ * subscriber feeds (feed_state, outbox, their audit entries, the derived
+ * views) holds it, so two never publish one record at once. A
+ * transaction needing both locks takes the resolution lock first; one
+ * holding this one never asks for the resolution lock. */
+gh_err_t gh_resolver_lock_views(PGconn *db, char *errstr, size_t errstr_size);
+
 /* Puts into the feed and flushes, in the caller's transaction under the
- * resolution lock, every person written since the last call and those in
+ * views lock, every person written since the last call and those in
  * `changed` (a PostgreSQL text[] literal, NULL or "{}" none: persons
  * whose attributes changed; they get a new version if their records did
  * not), and those gh_resolver_publish_later noted (taken). *n (may be

@@ -287,7 +287,7 @@ gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
     PGresult *left = gh_pg_query_what(
         db,
         "WITH d AS (DELETE FROM view_dirty WHERE kind = 'publish' RETURNING "
-        "key) SELECT key FROM d",
+        "key) SELECT DISTINCT key FROM d",
         0, NULL, "take the persons noted to publish", errstr, errstr_size);
     if (!left) {
         gh_sqlarr_reset(&r->written);
@@ -317,15 +317,22 @@ gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
                              "name, sex, birth_date::text, phone, address, "
                              "grid_code, sources::text, provenance::text, "
                              "absorbed_ids::text, person_attr_json(person_id) "
-                             "AS attrs FROM person WHERE person_id = ANY "
-                             "($1::text[] || $2::text[]) AND active",
+                             "AS attrs, active FROM person WHERE person_id = "
+                             "ANY ($1::text[] || $2::text[])",
                              2, p, "read persons to publish", errstr,
                              errstr_size);
     gh_sqlarr_reset(&r->written);
     if (!res) return e ? e : GH_ERR_PG;
     e = gh__res_open_person(r, res, errstr, errstr_size);
-    for (int i = 0; i < PQntuples(res) && !e; i++)
-        e = gh__res_feed_row(r, res, i, errstr, errstr_size);
+    /* A person retired (merged away, or left without records) since it
+     * was noted goes as a tombstone: resolution notes retired ids too. */
+    for (int i = 0; i < PQntuples(res) && !e; i++) {
+        if (PQgetvalue(res, i, 14)[0] == 't')
+            e = gh__res_feed_row(r, res, i, errstr, errstr_size);
+        else if (r->feed)
+            gh_feed_gone(r->feed, r->feed_entity, PQgetvalue(res, i, 0),
+                         gh__res_ival(res, i, 1, 0));
+    }
     if (!e && r->feed && PQntuples(res))
         e = gh_feed_flush(r->feed, db, NULL, errstr, errstr_size);
     if (r->feed) gh_feed_discard(r->feed);

@@ -449,9 +449,16 @@ static gh_err_t step_retire(run_t *x) {
         "p.person_id, p.version",
         2, p, "retire persons", x->errstr, x->errstr_size);
     if (!res) return pgerr(x);
-    for (int i = 0; x->r->feed && i < PQntuples(res); i++)
-        gh_feed_gone(x->r->feed, x->r->feed_entity, PQgetvalue(res, i, 0),
-                     gh__res_ival(res, i, 1, 0));
+    /* Deferred like the golden records (gh_resolver_defer_feed): the
+     * tombstones go out with whatever publishes the notes, under the
+     * views lock, never beside a publication of the same person. */
+    for (int i = 0; x->r->feed && i < PQntuples(res); i++) {
+        if (x->r->defer_feed)
+            gh_sqlarr_text(&x->r->written, PQgetvalue(res, i, 0));
+        else
+            gh_feed_gone(x->r->feed, x->r->feed_entity, PQgetvalue(res, i, 0),
+                         gh__res_ival(res, i, 1, 0));
+    }
     PQclear(res);
     return GH_OK;
 }

@@ -20,6 +20,8 @@ static gh_err_t begin(gh_steward_t *s, const char *by, const char *reason,
                          "a decision needs a reason (--reason TEXT)");
     gh_err_t e = gh_pg_exec(s->db, "BEGIN", errstr, errstr_size);
     if (!e) e = gh_resolver_lock(s->db, errstr, errstr_size);
+    /* A decision publishes the persons it changes at once. */
+    if (!e) e = gh_resolver_lock_views(s->db, errstr, errstr_size);
     return e;
 }
 

@@ -52,7 +52,7 @@ static int audit(const char *db, const char *const *args, char **out) {
 
 static int heads_cover_log(void *arg) {
     (void)arg;
-    return gh_test_try_count(g_hub, "SELECT count(*) FROM outbox") == 0 &&
+    return gh_test_try_count(g_hub, GH_TEST_UNSENT_SQL) == 0 &&
            gh_test_try_count(g_hub, "SELECT count(*) FROM audit_log") > 0 &&
            gh_test_try_count(g_hub,
                              "SELECT count(*) FROM audit_log WHERE seq >= "

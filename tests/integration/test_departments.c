@@ -1811,7 +1811,7 @@ static int hub_settled(void *arg) {
         w->gone = try_count(cur_hub, sql);
         free(sql);
     }
-    w->outbox = try_count(cur_hub, "SELECT count(*) FROM outbox");
+    w->outbox = try_count(cur_hub, GH_TEST_UNSENT_SQL);
     w->dlq = gh_test_topics_size(w->s->bootstrap, DLQ_TOPIC);
     return (w->live == w->want_live && w->gone == 1 && w->outbox == 0) ||
            w->dlq > w->dlq_before;

@@ -86,7 +86,7 @@ static char *sent_fp(gh_test_stack_t *s, const char *sub, const char *pid) {
 
 static void expect_sent(gh_test_stack_t *s, const char *sub, const char *pid,
                         const char *want, const char *what) {
-    gf_wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
+    gf_wait_hub("the outbox relayed", GH_TEST_UNSENT_SQL, "0");
     char *got = sent_fp(s, sub, pid);
     cr_assert_str_eq(got, want, "%s: %s's copy of %s", what, sub, pid);
     free(got);
@@ -205,7 +205,7 @@ Test(family, records_follow_persons_and_policy) {
     gf_wait_hub("李娜's 1,000 measures after kill -9", n_lina, "1002");
     free(n_lina);
     gf_recount_agrees(s, "after kill -9");
-    gf_wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
+    gf_wait_hub("the outbox relayed", GH_TEST_UNSENT_SQL, "0");
     json_t *last = gf_last_sent_to(s, "test", "person", lina);
     cr_assert_eq(json_array_size(json_object_get(last, "family_planning")),
                  1002, "the subscriber's last copy of 李娜 after kill -9");

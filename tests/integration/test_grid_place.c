@@ -91,7 +91,7 @@ static char *sent_building(gh_test_stack_t *s, const char *id) {
 
 static void expect_sent(gh_test_stack_t *s, const char *id, const char *want,
                         const char *what) {
-    gf_wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
+    gf_wait_hub("the outbox relayed", GH_TEST_UNSENT_SQL, "0");
     char *got = sent_building(s, id);
     cr_assert_str_eq(got, want, "%s: building %s", what, id);
     free(got);
@@ -270,7 +270,7 @@ Test(place, current_grid_from_the_residence) {
                 "LP-DT-01 BUILDING 4313020020010001010101",
                 "王丽: the building's finer grid");
     char *wl = person_of("gongan", "hjrk/R43130200010002");
-    gf_wait_hub("the outbox relayed", "SELECT count(*) FROM outbox", "0");
+    gf_wait_hub("the outbox relayed", GH_TEST_UNSENT_SQL, "0");
     json_t *v = gf_last_sent(s, "person", wl);
     cr_assert(json_is_object(v), "王丽 reached the subscriber");
     cr_assert_str_eq(json_string_value(json_object_get(v, "grid_code")),

@@ -157,7 +157,7 @@ static int feeds_settled(void *arg) {
     if (gh_test_try_count(f->hub, "SELECT count(*) FROM feed_plan WHERE "
                                   "entity = 'person' AND swept AND NOT "
                                   "force") != f->nsubs ||
-        gh_test_try_count(f->hub, "SELECT count(*) FROM outbox") != 0)
+        gh_test_try_count(f->hub, GH_TEST_UNSENT_SQL) != 0)
         return 0;
     if (!f->version) return 1;
     char q[256];

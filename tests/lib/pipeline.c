@@ -114,7 +114,7 @@ int gh_test_settled(void *arg) {
     free(st->hub_digest);
     st->dept_digest = gh_test_try_scalar(st->s->dept, DEPT_DIGEST_SQL);
     st->hub_digest = gh_test_try_scalar(st->hub, HUB_DIGEST_SQL);
-    st->outbox = gh_test_try_count(st->hub, "SELECT count(*) FROM outbox");
+    st->outbox = gh_test_try_count(st->hub, GH_TEST_UNSENT_SQL);
     if (PQstatus(st->hub) != CONNECTION_OK) PQreset(st->hub);
     return st->dept_digest && st->hub_digest && st->outbox == 0 &&
            strcmp(st->dept_digest, st->hub_digest) == 0;
@@ -136,7 +136,8 @@ void gh_test_wait_settled(gh_test_stack_t *s, PGconn *hub, int timeout_ms) {
         while (i < dl && i < hl && st.dept_digest[i] == st.hub_digest[i])
             i++;
         snprintf(msg, sizeof(msg),
-                 "hub did not settle within %d ms: outbox %ld rows, "
+                 "hub did not settle within %d ms: %ld outbox rows and "
+                 "notes, "
                  "department/hub digests %s (first difference at %zu: dept "
                  "\"%.120s\" hub \"%.120s\"); hub log ends:\n%s",
                  timeout_ms, st.outbox,

@@ -1,0 +1,92 @@
+/*
+ * The notes views are made from (view_dirty, migration 025) and the two
+ * locks around them (docs/scaling.md): a batch commits its resolution
+ * and notes under the resolution lock, and the views are made from the
+ * notes in another transaction under the views lock. Real PostgreSQL,
+ * three sessions.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+
+#include "gridhub/error.h"
+#include "harness.h"
+#include "migrate.h"
+
+/* From hub/identity/resolve.h, which cannot be included here: its feed.h
+ * includes "policy.h", and the tests' own tests/lib/policy.h comes first
+ * on their include path. */
+gh_err_t gh_resolver_lock(PGconn *db, char *errstr, size_t errstr_size);
+gh_err_t gh_resolver_lock_views(PGconn *db, char *errstr, size_t errstr_size);
+
+static char *g_db;
+static PGconn *g_c[3];
+
+static void notes_fini(void) {
+    for (int i = 0; i < 3; i++) {
+        if (g_c[i]) PQfinish(g_c[i]);
+        g_c[i] = NULL;
+    }
+    gh_test_drop_db(g_db);
+    free(g_db);
+    g_db = NULL;
+}
+
+static void notes_init(void) {
+    g_db = gh_test_create_db("notes");
+    for (int i = 0; i < 3; i++)
+        g_c[i] = gh_test_pg_connect(g_db);
+    char err[512];
+    cr_assert_eq(gh_migrate_apply(g_c[0], err, sizeof(err)), GH_OK, "%s", err);
+}
+
+TestSuite(notes, .init = notes_init, .fini = notes_fini, .timeout = 60);
+
+/* A resolver (r) notes person P1 while P1's note from an earlier batch is
+ * still there, and a view refresh (v) takes the notes before the resolver
+ * commits. The refresh takes the earlier note only; the resolver's own
+ * stays for the next refresh. Keyed by (kind, key) alone, the resolver's
+ * note merged into the earlier one and the refresh deleted it: the change
+ * would never be published. */
+Test(notes, a_note_outlives_a_refresh_that_began_before_its_commit) {
+    PGconn *r = g_c[0], *v = g_c[1];
+    gh_test_exec(r, "INSERT INTO view_dirty SELECT 'publish', 'P1'");
+    gh_test_exec(r, "BEGIN; INSERT INTO view_dirty SELECT 'publish', 'P1' "
+                    "ON CONFLICT DO NOTHING");
+    cr_assert_eq(gh_test_count(v, "WITH d AS (DELETE FROM view_dirty WHERE "
+                                  "kind = 'publish' RETURNING key) SELECT "
+                                  "count(*) FROM d"),
+                 1, "the refresh takes the committed note");
+    gh_test_exec(r, "COMMIT");
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
+                                  "kind = 'publish' AND key = 'P1'"),
+                 1, "the resolver's note is left for the next refresh");
+    /* Within one transaction a key is noted once. */
+    gh_test_exec(r, "BEGIN; INSERT INTO view_dirty SELECT 'grid', g FROM "
+                    "(VALUES ('G1'), ('G1'), ('G2')) x(g) ON CONFLICT DO "
+                    "NOTHING; INSERT INTO view_dirty SELECT 'grid', 'G1' ON "
+                    "CONFLICT DO NOTHING; COMMIT");
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
+                                  "kind = 'grid'"),
+                 2);
+}
+
+/* The locks are two: views are made while a batch resolves, and two
+ * makers of views exclude each other. */
+Test(notes, views_lock_beside_the_resolution_lock) {
+    char err[512];
+    gh_test_exec(g_c[0], "BEGIN");
+    cr_assert_eq(gh_resolver_lock(g_c[0], err, sizeof(err)), GH_OK, "%s", err);
+    gh_test_exec(g_c[1], "BEGIN; SET LOCAL lock_timeout = '2s'");
+    cr_assert_eq(gh_resolver_lock_views(g_c[1], err, sizeof(err)), GH_OK,
+                 "the views lock waited for the resolution lock: %s", err);
+    gh_test_exec(g_c[2], "BEGIN; SET LOCAL lock_timeout = '300ms'");
+    cr_assert_neq(gh_resolver_lock_views(g_c[2], err, sizeof(err)), GH_OK,
+                  "a second maker of views got the lock");
+    gh_test_exec(g_c[2], "ROLLBACK");
+    gh_test_exec(g_c[1], "COMMIT");
+    gh_test_exec(g_c[2], "BEGIN; SET LOCAL lock_timeout = '2s'");
+    cr_assert_eq(gh_resolver_lock_views(g_c[2], err, sizeof(err)), GH_OK, "%s",
+                 err);
+    gh_test_exec(g_c[2], "COMMIT");
+    gh_test_exec(g_c[0], "COMMIT");
+}
