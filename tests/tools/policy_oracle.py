@@ -2086,6 +2086,10 @@ def cmd_dump(args):
                     continue
                 raise RuntimeError(str(m.error()))
             sink(m)
+            # Messages are decoded and written as they come, which takes
+            # longer than reading: the timeout is for a broker that stops
+            # answering, counted from the last message.
+            deadline = time.time() + args.timeout
             k = (m.topic(), m.partition())
             if k in left and m.offset() + 1 >= left[k]:
                 del left[k]
@@ -2382,7 +2386,8 @@ def main(argv=None):
     p.add_argument("--registry", help="Schema Registry URL (Confluent "
                    "framing)")
     p.add_argument("--timeout", type=float, default=60,
-                   help="seconds allowed to read the topics")
+                   help="seconds without a message before the topics are "
+                   "given up as unreadable")
     p.add_argument("-X", action="append", metavar="KEY=VALUE",
                    help="librdkafka property")
     p.set_defaults(func=cmd_dump)
