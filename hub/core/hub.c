@@ -443,6 +443,30 @@ static gh_err_t views(hub_t *h, int aggregates, int persons_now, char *errstr,
     return e;
 }
 
+/* After a failed attempt at one of the hub's transactions: rolls back and
+ * forgets the persons the resolver kept. GH_OK when the failure was
+ * transient and the back-off (*wait, doubled up to retry.backoff.max.ms)
+ * has been waited: try again. Otherwise what the caller returns
+ * (GH_ERR_PG_CONNECT: the session reconnects; GH_ERR_STOPPED). `again`
+ * says what is tried again, for the log. */
+static gh_err_t after_failure(hub_t *h, gh_err_t e, int attempt, int *wait,
+                              const char *again, const char *errstr) {
+    char ignore[256];
+    if (PQtransactionStatus(h->db) != PQTRANS_IDLE)
+        gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
+    gh_resolver_publish_discard(h->resolver);
+    if (e == GH_ERR_PG_CONNECT || PQstatus(h->db) != CONNECTION_OK)
+        return GH_ERR_PG_CONNECT;
+    if (e != GH_ERR_RETRY && !transient(h->db, e)) return e;
+    if (gh_shutdown_requested()) return GH_ERR_STOPPED;
+    gh_log_warn(LOG, "transient failure (attempt %d), %s in %d ms: %s", attempt,
+                again, *wait, errstr);
+    gh_shutdown_sleep_ms(*wait);
+    int wmax = (int)gh_conf_get_int(h->conf, "retry.backoff.max.ms");
+    *wait = *wait * 2 > wmax ? wmax : *wait * 2;
+    return GH_OK;
+}
+
 /* The views of what batches committed (and noted), in a transaction of
  * their own under the views lock: the grid, event, household and
  * building views, the persons' attributes, and the persons noted or
@@ -451,7 +475,6 @@ static gh_err_t views(hub_t *h, int aggregates, int persons_now, char *errstr,
  * so nothing is lost in between (migration 025). */
 static gh_err_t views_tx(hub_t *h, char *errstr, size_t errstr_size) {
     int wait = (int)gh_conf_get_int(h->conf, "retry.backoff.ms");
-    int wmax = (int)gh_conf_get_int(h->conf, "retry.backoff.max.ms");
     int aggregates = views_due(h);
     for (int attempt = 1;; attempt++) {
         int64_t t0 = gh_now_us();
@@ -463,20 +486,9 @@ static gh_err_t views_tx(hub_t *h, char *errstr, size_t errstr_size) {
         h->us_resolve += t1 - t0;
         h->us_commit += gh_now_us() - t1;
         if (!e) return GH_OK;
-        char ignore[256];
-        if (PQtransactionStatus(h->db) != PQTRANS_IDLE)
-            gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
-        gh_resolver_publish_discard(h->resolver);
-        if (e == GH_ERR_PG_CONNECT || PQstatus(h->db) != CONNECTION_OK)
-            return GH_ERR_PG_CONNECT;
-        if (e != GH_ERR_RETRY && !transient(h->db, e)) return e;
-        if (gh_shutdown_requested()) return GH_ERR_STOPPED;
-        gh_log_warn(LOG,
-                    "transient failure (attempt %d), the views are made "
-                    "again in %d ms: %s",
-                    attempt, wait, errstr);
-        gh_shutdown_sleep_ms(wait);
-        wait = wait * 2 > wmax ? wmax : wait * 2;
+        e = after_failure(h, e, attempt, &wait, "the views are made again",
+                          errstr);
+        if (e) return e;
     }
 }
 
@@ -487,7 +499,6 @@ static gh_err_t views_tx(hub_t *h, char *errstr, size_t errstr_size) {
 static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
                              size_t errstr_size) {
     int wait = (int)gh_conf_get_int(h->conf, "retry.backoff.ms");
-    int wmax = (int)gh_conf_get_int(h->conf, "retry.backoff.max.ms");
     for (int attempt = 1;; attempt++) {
         gh_err_t e =
             b->decoded ? GH_OK : decode_batch(h, b, errstr, errstr_size);
@@ -544,22 +555,13 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
             h->catching_up = defer && b->n >= defer;
             return views_tx(h, errstr, errstr_size);
         }
-        char ignore[256];
-        if (PQtransactionStatus(h->db) != PQTRANS_IDLE)
-            gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
         gh_apply_discard(h->apply);
-        gh_resolver_publish_discard(h->resolver);
         batch_forget_dead(b, b->ndecode_dl);
-        if (e == GH_ERR_PG_CONNECT || PQstatus(h->db) != CONNECTION_OK)
-            return GH_ERR_PG_CONNECT; /* the session reconnects */
-        if (e != GH_ERR_RETRY && !transient(h->db, e)) return e;
-        if (gh_shutdown_requested()) return GH_ERR_STOPPED;
-        gh_log_warn(LOG,
-                    "transient failure (attempt %d), the batch of %d messages "
-                    "is tried again in %d ms: %s",
-                    attempt, b->n, wait, errstr);
-        gh_shutdown_sleep_ms(wait);
-        wait = wait * 2 > wmax ? wmax : wait * 2;
+        char again[64];
+        snprintf(again, sizeof(again),
+                 "the batch of %d messages is tried again", b->n);
+        e = after_failure(h, e, attempt, &wait, again, errstr);
+        if (e) return e;
     }
 }
 
