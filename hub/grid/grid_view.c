@@ -43,9 +43,8 @@ static const char ATTR_SQL[] =
     "'fp') RETURNING kind, key), p AS (SELECT h.person_id FROM "
     "persons_holding_id_keys(ARRAY(SELECT DISTINCT key::bigint FROM d WHERE "
     "kind = 'idkey')) h UNION SELECT key FROM d WHERE kind = 'person' UNION "
-    "SELECT "
-    "sp.person_id FROM d JOIN "
-    "source_person sp ON sp.department = split_part(d.key, ':', 1) AND "
+    "SELECT sp.person_id FROM d JOIN source_person sp ON "
+    "sp.department = split_part(d.key, ':', 1) AND "
     "sp.source_key = substr(d.key, strpos(d.key, ':') + 1) WHERE d.kind = "
     "'fp' AND sp.person_id IS NOT NULL) SELECT person_attr_refresh(ARRAY("
     "SELECT person_id FROM p))::text";

@@ -316,9 +316,10 @@ gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
                              "from updated_at) * 1000000)::bigint, id_number, "
                              "name, sex, birth_date::text, phone, address, "
                              "grid_code, sources::text, provenance::text, "
-                             "absorbed_ids::text, person_attr_json(person_id) "
-                             "AS attrs, active FROM person WHERE person_id = "
-                             "ANY ($1::text[] || $2::text[])",
+                             "absorbed_ids::text, active, "
+                             "person_attr_json(person_id) AS attrs FROM person "
+                             "WHERE person_id = ANY ($1::text[] || "
+                             "$2::text[])",
                              2, p, "read persons to publish", errstr,
                              errstr_size);
     gh_sqlarr_reset(&r->written);
@@ -327,7 +328,7 @@ gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
     /* A person retired (merged away, or left without records) since it
      * was noted goes as a tombstone: resolution notes retired ids too. */
     for (int i = 0; i < PQntuples(res) && !e; i++) {
-        if (PQgetvalue(res, i, 14)[0] == 't')
+        if (PQgetvalue(res, i, 13)[0] == 't')
             e = gh__res_feed_row(r, res, i, errstr, errstr_size);
         else if (r->feed)
             gh_feed_gone(r->feed, r->feed_entity, PQgetvalue(res, i, 0),
