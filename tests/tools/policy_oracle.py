@@ -1581,6 +1581,19 @@ def load_messages(path, keep_value=None):
     return out
 
 
+def view_topic(prefix, topic):
+    """(subscriber, entity) of a topic named <prefix>.<subscriber>.<entity>,
+    else (None, None)."""
+    p = prefix + "."
+    if not isinstance(topic, str) or not topic.startswith(p):
+        return None, None
+    rest = topic[len(p):]
+    if "." not in rest:
+        return None, None
+    sub, ent = rest.rsplit(".", 1)
+    return sub, ent
+
+
 def schema_fields(schema):
     """{field: None or set(sub-fields)} of a writer schema (JSON or text);
     None if it is not a record schema."""
@@ -1630,14 +1643,7 @@ class Checker:
                                     expected=expected, got=got, detail=detail))
 
     def topic_of(self, topic):
-        p = self.prefix + "."
-        if not topic or not topic.startswith(p):
-            return None, None
-        rest = topic[len(p):]
-        if "." not in rest:
-            return None, None
-        sub, ent = rest.rsplit(".", 1)
-        return sub, ent
+        return view_topic(self.prefix, topic)
 
     def run(self):
         en = "person"
@@ -2200,9 +2206,8 @@ def cmd_check(args):
     pol, keys, ev = load_all(args)
     ent = pol.entities["person"]
     persons = load_persons(args.persons, ent)
-    msgs = load_messages(args.messages, lambda t: isinstance(t, str) and
-                         t.startswith(args.prefix + ".") and
-                         t.endswith(".person"))
+    msgs = load_messages(args.messages,
+                         lambda t: view_topic(args.prefix, t)[1] == "person")
     for s in args.subscriber or []:
         if s not in pol.subscribers:
             raise PolicyError(["--subscriber %s: not in the policy" % s])
