@@ -608,9 +608,16 @@ Test(grid, views_follow_moves) {
                                             "kafka.session.timeout.ms=6000");
     gh_test_stack_set_policy(s, VIEW_POLICY);
     gf_wait_grids_published(s);
+    /* Not only "no resident unresolved", which holds before the person
+     * topics are read at all: the residents the rows name are in. */
     gf_wait_hub("every resident resolved",
-                "SELECT count(*) FROM source_person WHERE person_id IS NULL",
-                "0");
+                "SELECT count(*) > 0 AND count(*) FILTER (WHERE person_id IS "
+                "NULL) = 0 FROM source_person",
+                "t");
+    gf_wait_hub("the rows' residents resolved",
+                "SELECT count(*) > 2 FROM persons_of_id_keys(ARRAY(SELECT "
+                "id_key FROM source_row))",
+                "t");
     gf_wait_hub("the outbox relayed", GH_TEST_UNSENT_SQL, "0");
     gf_recount_agrees(s, "after the snapshot");
     id_keys_agree();
