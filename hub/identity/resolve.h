@@ -118,9 +118,12 @@ gh_err_t gh_resolver_lock_views(PGconn *db, char *errstr, size_t errstr_size);
 /* Puts into the feed and flushes, in the caller's transaction under the
  * views lock, every person written since the last call and those in
  * `changed` (a PostgreSQL text[] literal, NULL or "{}" none: persons
- * whose attributes changed; they get a new version if their records did
- * not), and those gh_resolver_publish_later noted (taken). *n (may be
- * NULL) receives how many. Forgets what was kept. */
+ * whose attributes changed), and those gh_resolver_publish_later noted
+ * (taken). An active one goes out with its version unless that version
+ * went out already (then with a new one: one version, one record;
+ * migration 026); one whose row another transaction holds is noted again
+ * instead. *n (may be NULL) receives how many were put. Forgets what was
+ * kept. */
 gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
                              long *n, char *errstr, size_t errstr_size);
 /* Forgets the persons kept (the transaction rolled back). */

@@ -282,8 +282,7 @@ gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
     if (n) *n = 0;
     if (!changed || !*changed) changed = "{}";
     /* Those an earlier batch of this or another instance left noted
-     * (gh_resolver_publish_later) go with the ones written now: they
-     * already have the version their write gave them. */
+     * (gh_resolver_publish_later) go with the ones written now. */
     PGresult *left = gh_pg_query_what(
         db,
         "WITH d AS (DELETE FROM view_dirty WHERE kind = 'publish' RETURNING "
@@ -299,31 +298,41 @@ gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
     const char *written = r->written.n ? gh_sqlarr_get(&r->written) : "{}";
     if (!strcmp(written, "{}") && !strcmp(changed, "{}")) return GH_OK;
     const char *p[2] = {written, changed};
-    /* A person whose attributes changed while its records did not gets a
-     * version of its own: subscribers keep the highest they have seen.
-     * The written ones are taken out as a set: `<> ALL` compared every
-     * changed person with every written one. */
-    gh_err_t e = gh_pg_exec_what(
+    /* One version, one record (migration 026): a person goes out with
+     * the version its last write gave it, unless that version went out
+     * already, with other attributes or before a resolution's write was
+     * seen; then with a new one, taken as it is read. A person a
+     * resolution is writing right now (its row locked) is not waited for,
+     * which could make the two transactions wait for each other: it is
+     * noted again and goes with the next views, as it will with the
+     * resolution's own notes. Retired persons go as tombstones with their
+     * version. */
+    PGresult *res = gh_pg_query_what(
         db,
-        "UPDATE person SET version = version + 1, updated_at = now() WHERE "
-        "person_id IN (SELECT unnest($2::text[]) EXCEPT SELECT "
-        "unnest($1::text[])) AND active",
-        2, p, "version persons", errstr, errstr_size);
-    PGresult *res =
-        e ? NULL
-          : gh_pg_query_what(db,
-                             "SELECT person_id, version, floor(extract(epoch "
-                             "from updated_at) * 1000000)::bigint, id_number, "
-                             "name, sex, birth_date::text, phone, address, "
-                             "grid_code, sources::text, provenance::text, "
-                             "absorbed_ids::text, active, "
-                             "person_attr_json(person_id) AS attrs FROM person "
-                             "WHERE person_id = ANY ($1::text[] || "
-                             "$2::text[])",
-                             2, p, "read persons to publish", errstr,
-                             errstr_size);
+        "WITH ids AS (SELECT DISTINCT unnest($1::text[] || $2::text[]) AS "
+        "pid), l AS (SELECT p.person_id FROM person p WHERE p.person_id IN "
+        "(SELECT pid FROM ids) AND p.active FOR UPDATE SKIP LOCKED), u AS "
+        "(UPDATE person p SET version = p.version + (p.version <= "
+        "p.published_version)::int, published_version = p.version + "
+        "(p.version <= p.published_version)::int, updated_at = CASE WHEN "
+        "p.version <= p.published_version THEN now() ELSE p.updated_at END "
+        "FROM l WHERE p.person_id = l.person_id RETURNING p.*), again AS "
+        "(INSERT INTO view_dirty (kind, key) SELECT 'publish', i.pid FROM ids "
+        "i JOIN person q ON q.person_id = i.pid WHERE q.active AND NOT EXISTS "
+        "(SELECT 1 FROM l WHERE l.person_id = i.pid) ON CONFLICT DO NOTHING) "
+        "SELECT person_id, version, floor(extract(epoch from updated_at) * "
+        "1000000)::bigint, id_number, name, sex, birth_date::text, phone, "
+        "address, grid_code, sources::text, provenance::text, "
+        "absorbed_ids::text, active, person_attr_json(person_id) AS attrs "
+        "FROM u UNION ALL SELECT person_id, version, floor(extract(epoch "
+        "from updated_at) * 1000000)::bigint, id_number, name, sex, "
+        "birth_date::text, phone, address, grid_code, sources::text, "
+        "provenance::text, absorbed_ids::text, active, NULL FROM person WHERE "
+        "person_id IN (SELECT pid FROM ids) AND NOT active",
+        2, p, "version and read persons to publish", errstr, errstr_size);
+    gh_err_t e = GH_OK;
     gh_sqlarr_reset(&r->written);
-    if (!res) return e ? e : GH_ERR_PG;
+    if (!res) return GH_ERR_PG;
     e = gh__res_open_person(r, res, errstr, errstr_size);
     /* A person retired (merged away, or left without records) since it
      * was noted goes as a tombstone: resolution notes retired ids too. */

@@ -17,6 +17,12 @@
  * on their include path. */
 gh_err_t gh_resolver_lock(PGconn *db, char *errstr, size_t errstr_size);
 gh_err_t gh_resolver_lock_views(PGconn *db, char *errstr, size_t errstr_size);
+typedef struct gh_resolver gh_resolver_t;
+gh_resolver_t *gh_resolver_new(const void *conf, void *feed, const void *view,
+                               char *errstr, size_t errstr_size);
+void gh_resolver_destroy(gh_resolver_t *r);
+gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
+                             long *n, char *errstr, size_t errstr_size);
 
 static char *g_db;
 static PGconn *g_c[3];
@@ -89,4 +95,62 @@ Test(notes, views_lock_beside_the_resolution_lock) {
                  err);
     gh_test_exec(g_c[2], "COMMIT");
     gh_test_exec(g_c[0], "COMMIT");
+}
+
+static long version_of(PGconn *c, const char *col) {
+    return gh_test_count(c, "SELECT %s FROM person WHERE person_id = 'P1'",
+                         col);
+}
+
+/* Publishing while a resolution writes the same person (migration 026).
+ * The views must not wait for the resolution's row (each could be
+ * waiting for the other's), so the person is noted again; once the
+ * resolution committed, the person goes out with the version it gave,
+ * and publishing it again (its attributes changed) takes a new one. Before,
+ * the views bumped the version on top of the resolution's and then
+ * published the resolution's notes with that same version: one version,
+ * two records. */
+Test(notes, one_version_one_record) {
+    PGconn *r = g_c[0], *v = g_c[1];
+    char err[512];
+    gh_resolver_t *res = gh_resolver_new(NULL, NULL, NULL, err, sizeof(err));
+    cr_assert_not_null(res, "%s", err);
+    gh_test_exec(r, "INSERT INTO person (person_id, active, version, "
+                    "published_version, grid_code) VALUES ('P1', true, 1, 1, "
+                    "'G0')");
+    /* A resolution writing P1, not yet committed. */
+    gh_test_exec(r, "BEGIN; UPDATE person SET version = version + 1, "
+                    "grid_code = 'G3' WHERE person_id = 'P1'; INSERT INTO "
+                    "view_dirty SELECT 'publish', 'P1'");
+    /* Views for P1, whose attributes changed. */
+    gh_test_exec(v, "BEGIN; SET LOCAL lock_timeout = '2s'");
+    long n = -1;
+    cr_assert_eq(gh_resolver_publish(res, v, "{P1}", &n, err, sizeof(err)),
+                 GH_OK, "the views waited for the resolution: %s", err);
+    cr_assert_eq(n, 0, "P1 is left to the next views");
+    gh_test_exec(v, "COMMIT");
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
+                                  "kind = 'publish' AND key = 'P1'"),
+                 1, "P1 is noted again");
+    gh_test_exec(r, "COMMIT");
+    gh_test_exec(v, "BEGIN");
+    cr_assert_eq(gh_resolver_publish(res, v, "{P1}", &n, err, sizeof(err)),
+                 GH_OK, "%s", err);
+    gh_test_exec(v, "COMMIT");
+    cr_assert_eq(n, 1);
+    cr_assert_eq(version_of(v, "version"), 2,
+                 "published with the resolution's version");
+    cr_assert_eq(version_of(v, "published_version"), 2);
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
+                                  "kind = 'publish'"),
+                 0, "both notes taken");
+    gh_test_exec(v, "BEGIN");
+    cr_assert_eq(gh_resolver_publish(res, v, "{P1}", &n, err, sizeof(err)),
+                 GH_OK, "%s", err);
+    gh_test_exec(v, "COMMIT");
+    cr_assert_eq(n, 1);
+    cr_assert_eq(version_of(v, "version"), 3,
+                 "published again: a version of its own");
+    cr_assert_eq(version_of(v, "published_version"), 3);
+    gh_resolver_destroy(res);
 }
