@@ -250,14 +250,20 @@ for ((i = 2; i <= INSTANCES; i++)); do HUBS+=("hub$i"); done
 t0=$(date +%s.%N)
 for i in "${HUBS[@]}"; do start_hub "$i"; done
 # Persons done: every person record applied and resolved (one transaction
-# does both), then what the outbox held at that moment relayed (the
-# persons' view records; what later batches of other entities write does
-# not count, their own figure follows).
-n=0 upto=
+# does both), then their views made (the persons' notes that were there
+# at that moment taken: the views thread makes them after the batch
+# commits), then what the outbox held then relayed (the persons' view
+# records; what later batches of other entities write does not count,
+# their own figure follows).
+n=0 upto= xid=
 for _ in $(seq 7200); do
-    if [[ -z $upto ]]; then
+    if [[ -z $xid ]]; then
         n=$(hubsql -tAd hub -c "SELECT count(*) FROM source_person" 2>/dev/null || echo 0)
-        ((n >= expected)) && upto=$(hubsql -tAd hub -c "SELECT coalesce(max(id), 0) FROM outbox")
+        ((n >= expected)) && xid=$(hubsql -tAd hub -c "SELECT coalesce(max(xid::text::bigint), 0) FROM view_dirty")
+    fi
+    if [[ -n $xid && -z $upto ]]; then
+        left=$(hubsql -tAd hub -c "SELECT count(*) FROM view_dirty WHERE kind IN ('publish', 'person', 'idkey', 'fp') AND xid::text::bigint <= $xid")
+        ((left == 0)) && upto=$(hubsql -tAd hub -c "SELECT coalesce(max(id), 0) FROM outbox")
     fi
     if [[ -n $upto ]]; then
         ob=$(hubsql -tAd hub -c "SELECT count(*) FROM outbox WHERE id <= $upto")

@@ -409,87 +409,30 @@ static gh_err_t apply_batch(hub_t *h, batch_t *b, char *errstr,
     return e;
 }
 
-/* After what the open transaction changed: the views (hub/grid), which
- * derive the persons' attributes, then every person written or whose
- * attributes changed, published once. */
-/* Whether the aggregate views are due (and, if so, when they are next):
- * at most every views.refresh.interval.ms, whether batches come (a
- * catching-up hub commits batch after batch, each touching every grid)
- * or the stream is quiet (the policy's periodic sync). */
-static int views_due(hub_t *h) {
-    int64_t now = gh_now_ms();
-    if (now < h->next_views_ms) return 0;
-    h->next_views_ms =
-        now + gh_conf_get_int(h->conf, "views.refresh.interval.ms");
-    return 1;
-}
-
-/* `persons_now`: derive the persons' attributes and publish them now,
- * else leave both noted for a later call (implied by `aggregates`). */
-static gh_err_t views(hub_t *h, int aggregates, int persons_now, char *errstr,
-                      size_t errstr_size) {
-    char *persons = NULL;
-    persons_now = persons_now || aggregates;
-    gh_err_t e = gh_grid_views(h->grid, h->db, h->feed, aggregates, persons_now,
-                               NULL, &persons, errstr, errstr_size);
-    int64_t t0 = gh_now_us();
-    if (!e && persons_now)
-        e = gh_resolver_publish(h->resolver, h->db, persons, NULL, errstr,
-                                errstr_size);
-    else if (!e)
-        e = gh_resolver_publish_later(h->resolver, h->db, errstr, errstr_size);
-    h->us_publish += gh_now_us() - t0;
-    free(persons);
-    return e;
-}
-
 /* After a failed attempt at one of the hub's transactions: rolls back and
  * forgets the persons the resolver kept. GH_OK when the failure was
  * transient and the back-off (*wait, doubled up to retry.backoff.max.ms)
  * has been waited: try again. Otherwise what the caller returns
  * (GH_ERR_PG_CONNECT: the session reconnects; GH_ERR_STOPPED). `again`
  * says what is tried again, for the log. */
-static gh_err_t after_failure(hub_t *h, gh_err_t e, int attempt, int *wait,
-                              const char *again, const char *errstr) {
+gh_err_t gh__hub_after_failure(const gh_conf_t *conf, PGconn *db,
+                               gh_resolver_t *r, gh_err_t e, int attempt,
+                               int *wait, const char *again,
+                               const char *errstr) {
     char ignore[256];
-    if (PQtransactionStatus(h->db) != PQTRANS_IDLE)
-        gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
-    gh_resolver_publish_discard(h->resolver);
-    if (e == GH_ERR_PG_CONNECT || PQstatus(h->db) != CONNECTION_OK)
+    if (PQtransactionStatus(db) != PQTRANS_IDLE)
+        gh_pg_exec(db, "ROLLBACK", ignore, sizeof(ignore));
+    gh_resolver_publish_discard(r);
+    if (e == GH_ERR_PG_CONNECT || PQstatus(db) != CONNECTION_OK)
         return GH_ERR_PG_CONNECT;
-    if (e != GH_ERR_RETRY && !transient(h->db, e)) return e;
+    if (e != GH_ERR_RETRY && !transient(db, e)) return e;
     if (gh_shutdown_requested()) return GH_ERR_STOPPED;
     gh_log_warn(LOG, "transient failure (attempt %d), %s in %d ms: %s", attempt,
                 again, *wait, errstr);
     gh_shutdown_sleep_ms(*wait);
-    int wmax = (int)gh_conf_get_int(h->conf, "retry.backoff.max.ms");
+    int wmax = (int)gh_conf_get_int(conf, "retry.backoff.max.ms");
     *wait = *wait * 2 > wmax ? wmax : *wait * 2;
     return GH_OK;
-}
-
-/* The views of what batches committed (and noted), in a transaction of
- * their own under the views lock: the grid, event, household and
- * building views, the persons' attributes, and the persons noted or
- * whose attributes changed, published. Transient failures are tried
- * again here; the notes stay until a transaction that took them commits,
- * so nothing is lost in between (migration 025). */
-static gh_err_t views_tx(hub_t *h, char *errstr, size_t errstr_size) {
-    int wait = (int)gh_conf_get_int(h->conf, "retry.backoff.ms");
-    int aggregates = views_due(h);
-    for (int attempt = 1;; attempt++) {
-        int64_t t0 = gh_now_us();
-        gh_err_t e = gh_pg_exec(h->db, "BEGIN", errstr, errstr_size);
-        if (!e) e = gh_resolver_lock_views(h->db, errstr, errstr_size);
-        if (!e) e = views(h, aggregates, !h->catching_up, errstr, errstr_size);
-        int64_t t1 = gh_now_us();
-        if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
-        h->us_resolve += t1 - t0;
-        h->us_commit += gh_now_us() - t1;
-        if (!e) return GH_OK;
-        e = after_failure(h, e, attempt, &wait, "the views are made again",
-                          errstr);
-        if (e) return e;
-    }
 }
 
 /* One transaction over the batch: apply, resolve, commit. Transient
@@ -500,9 +443,11 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
                              size_t errstr_size) {
     int wait = (int)gh_conf_get_int(h->conf, "retry.backoff.ms");
     for (int attempt = 1;; attempt++) {
+        int64_t t0 = gh_now_us();
         gh_err_t e =
             b->decoded ? GH_OK : decode_batch(h, b, errstr, errstr_size);
-        int64_t t0 = gh_now_us();
+        h->us_decode += gh_now_us() - t0;
+        t0 = gh_now_us();
         if (!e) e = gh_pg_exec(h->db, "BEGIN", errstr, errstr_size);
         /* The resolution lock before the first row is written, not after:
          * applying takes row locks (source rows, and the notes their
@@ -535,8 +480,9 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
         if (!e) e = gh_apply_flush(h->apply, &h->rs, errstr, errstr_size);
         if (!e) e = gh__hub_analyze(h, b->ent, b->k, errstr, errstr_size);
         /* The persons written are noted; the views follow from the notes
-         * in a transaction of their own (views_tx), so that another
-         * instance can resolve meanwhile. */
+         * in a transaction of their own (the views thread,
+         * views_thread.c), so that the next batch, or another instance's,
+         * is resolved meanwhile. */
         if (!e)
             e = gh_resolver_publish_later(h->resolver, h->db, errstr,
                                           errstr_size);
@@ -553,14 +499,16 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
             int64_t defer =
                 gh_conf_get_int(h->conf, "views.person.defer.messages");
             h->catching_up = defer && b->n >= defer;
-            return views_tx(h, errstr, errstr_size);
+            gh__hub_views_kick(h->vw, h->catching_up);
+            return GH_OK;
         }
         gh_apply_discard(h->apply);
         batch_forget_dead(b, b->ndecode_dl);
         char again[64];
         snprintf(again, sizeof(again),
                  "the batch of %d messages is tried again", b->n);
-        e = after_failure(h, e, attempt, &wait, again, errstr);
+        e = gh__hub_after_failure(h->conf, h->db, h->resolver, e, attempt,
+                                  &wait, again, errstr);
         if (e) return e;
     }
 }
@@ -598,105 +546,6 @@ static int64_t gap_floor(void *ctx, const char *topic, int32_t part) {
     return -1;
 }
 
-/* gh_feed_source_cb for every entity: persons from the resolver, the
- * derived views from the grid module. */
-static gh_err_t view_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
-                          const char *after, int limit, char **last, int *n,
-                          char *errstr, size_t errstr_size) {
-    hub_t *h = ctx;
-    if (entity == gh_feed_entity(f, "person"))
-        return gh_resolver_feed_page(h->resolver, f, db, entity, after, limit,
-                                     last, n, errstr, errstr_size);
-    return gh_grid_view_page(h->grid, f, db, entity, after, limit, last, n,
-                             errstr, errstr_size);
-}
-
-/* One step of following the policy, in its own transaction under the
- * views lock (as every writer of the feeds). */
-typedef enum { FP_SYNC, FP_SWEEP } fp_step_t;
-
-static gh_err_t policy_tx(hub_t *h, fp_step_t step, long *rows, char *errstr,
-                          size_t errstr_size) {
-    int sweeps = 0;
-    gh_err_t e = gh_pg_exec(h->db, "BEGIN", errstr, errstr_size);
-    if (!e) e = gh_resolver_lock_views(h->db, errstr, errstr_size);
-    if (!e && step == FP_SYNC)
-        e = gh_feed_sync(h->feed, h->db, &sweeps, errstr, errstr_size);
-    /* Each policy this process puts in force has its audit entry (kind
-     * "policy"), with the plans it syncs. */
-    const gh_policy_t *pol = gh_feed_policy(h->feed);
-    int record =
-        step == FP_SYNC && strcmp(h->audited_policy, gh_policy_version(pol));
-    if (!e && record) {
-        json_t *b = json_pack("{s:s,s:s?,s:s,s:i}", "version",
-                              gh_policy_version(pol), "previous",
-                              h->audited_policy[0] ? h->audited_policy : NULL,
-                              "file", gh_conf_get(h->conf, "policy.file"),
-                              "subscribers", gh_policy_nsubscribers(pol));
-        e = gh_audit_append_one(h->db, "policy", NULL, b, errstr, errstr_size);
-        json_decref(b);
-    }
-    /* What steward commands changed in persons reaches the grid views
-     * here when no batch comes. */
-    if (!e && step == FP_SYNC)
-        e = views(h, views_due(h), !h->catching_up, errstr, errstr_size);
-    if (!e && step == FP_SWEEP)
-        e = gh_feed_sweep_step(h->feed, h->db, view_page, h, rows, errstr,
-                               errstr_size);
-    if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
-    if (!e && record)
-        snprintf(h->audited_policy, sizeof(h->audited_policy), "%s",
-                 gh_policy_version(pol));
-    if (!e) return GH_OK;
-    char ignore[256];
-    if (PQtransactionStatus(h->db) != PQTRANS_IDLE)
-        gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
-    gh_feed_sweep_rewind(h->feed);
-    return e;
-}
-
-/* Follows the policy between batches: re-reads and recompiles it when its
- * files or the clock call for it (gh_feed_tick); brings feed_plan in line
- * when something changed and every policy.check.interval.ms (a `gridhub
- * resync view` queues its re-send there); and sweeps changed views for up
- * to a quarter of a second, so the stream goes on meanwhile. */
-static gh_err_t follow_policy(hub_t *h, int sync_now, char *errstr,
-                              size_t errstr_size) {
-    int changed = 0;
-    gh_err_t e =
-        gh_feed_tick(h->feed, gh_wallclock_us(), &changed, errstr, errstr_size);
-    if (e) return e;
-    if (changed || sync_now || gh_now_ms() >= h->next_sync_ms) {
-        h->next_sync_ms =
-            gh_now_ms() + gh_conf_get_int(h->conf, "policy.check.interval.ms");
-        e = policy_tx(h, FP_SYNC, NULL, errstr, errstr_size);
-    }
-    int64_t until = gh_now_ms() + 250;
-    int swept = 0;
-    while (!e && gh_feed_sweeping(h->feed) && gh_now_ms() < until &&
-           !gh_shutdown_requested()) {
-        long rows = 0;
-        e = policy_tx(h, FP_SWEEP, &rows, errstr, errstr_size);
-        swept = 1;
-    }
-    if (!e && swept) e = gh__hub_relay(h, errstr, errstr_size);
-    if (!e && h->audit_key && gh_now_ms() >= h->next_head_ms) {
-        h->next_head_ms =
-            gh_now_ms() + gh_conf_get_int(h->conf, "audit.head.interval.ms");
-        int issued = 0;
-        gh_audit_sth_t sth;
-        e = gh_audit_issue_head(
-            h->db, h->audit_key, gh_conf_get(h->conf, "audit.topic"),
-            gh_wallclock_us() / 1000, &issued, &sth, errstr, errstr_size);
-        if (!e && issued) {
-            gh_log_info(LOG, "audit: signed tree head of %" PRIu64 " entries",
-                        sth.size);
-            e = gh__hub_relay(h, errstr, errstr_size);
-        }
-    }
-    return e;
-}
-
 /* One session: a consumer that resumes at the committed offsets, a
  * database connection; ends on any error, the caller reconnects. */
 static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
@@ -710,20 +559,21 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
      * outbox first: what an earlier one left is taken care of. */
     h->left_outbox = h->left_offsets = 0;
     gh_err_t e = gh_migrate_apply(h->db, errstr, errstr_size);
-    if (!e)
-        e = gh_crypt_check_db(gh_feed_crypt(h->feed), h->db, errstr,
-                              errstr_size);
+    if (!e) e = gh_crypt_check_db(h->crypt, h->db, errstr, errstr_size);
     if (e) goto out;
     /* A fresh resolver per session: its term frequencies and model are
      * learnt from the database as it is now. */
     gh_apply_destroy(h->apply);
     gh_resolver_destroy(h->resolver);
     h->apply = NULL;
-    h->resolver = gh_resolver_new(conf, h->feed, h->view, errstr, errstr_size);
+    /* Without the feed, which is the views thread's: its persons are
+     * noted, and published there. */
+    h->resolver = gh_resolver_new(conf, NULL, h->view, errstr, errstr_size);
     if (!h->resolver) {
         e = GH_ERR_CONFIG;
         goto out;
     }
+    gh_resolver_use_crypt(h->resolver, h->crypt);
     gh_resolver_defer_feed(h->resolver, 1);
     e = gh_resolver_prepare(h->resolver, h->db, errstr, errstr_size);
     if (!e) e = gh_origin_load(h->origin, h->db, errstr, errstr_size);
@@ -733,9 +583,6 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     if (!e) e = gh_resolver_lock(h->db, errstr, errstr_size);
     if (!e) e = gh_grid_sync(h->grid, h->db, errstr, errstr_size);
     if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
-    /* The views as the policy now gives them: what changed while the hub
-     * was down is queued for a sweep. */
-    if (!e) e = follow_policy(h, 1, errstr, errstr_size);
     if (e) goto out;
     h->apply = gh_apply_new(h->db, h->resolver, h->schemas);
     e = gh__hub_relay(h, errstr,
@@ -747,6 +594,14 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
                                           errstr, errstr_size);
     if (!c) {
         e = GH_ERR_KAFKA;
+        goto out;
+    }
+    /* The views as the policy now gives them (what changed while the hub
+     * was down is queued for a sweep), and those of every batch. */
+    h->vw = gh__hub_views_start(h, c, errstr, errstr_size);
+    if (!h->vw) {
+        e = GH_ERR_CONFIG;
+        gh_kafka_consumer_close(c, 0);
         goto out;
     }
     char **topics = split_list(gh_conf_get(conf, "source.topics"));
@@ -787,19 +642,27 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     int64_t poll_ms = gh_conf_get_int(conf, "outbox.poll.ms");
     while (!e && !gh_shutdown_requested()) {
         gh_hub_metrics_tick(h->metrics, h->db, c);
-        e = follow_policy(h, 0, errstr, errstr_size);
+        e = gh__hub_views_check(h->vw, errstr, errstr_size);
         if (e) break;
+        int64_t tl = gh_now_us();
         gh_lanes_update(lanes, c);
         int n = 0, npersons = 0;
-        /* A sweep in progress does not wait for a full batch. */
-        int64_t deadline =
-            gh_now_ms() + (gh_feed_sweeping(h->feed) ? 20 : max_ms);
+        int64_t deadline = gh_now_ms() + max_ms;
         /* A stop request ends the batch: what was polled is applied, nothing
          * more is taken. */
         while (npersons < max_persons && n - npersons < max_others &&
                !gh_shutdown_requested()) {
             int64_t left = deadline - gh_now_ms();
             if (left <= 0) break;
+            /* What the views thread wrote goes out at once (it yields the
+             * poll). */
+            if (gh__hub_views_outbox(h->vw)) {
+                int64_t tr = gh_now_us();
+                e = gh__hub_relay(h, errstr, errstr_size);
+                h->us_relay += gh_now_us() - tr;
+                last_relay = gh_now_ms();
+                if (e) break;
+            }
             int wait = left > 100 ? 100 : (int)left;
             if (n > 0 && linger_ms < wait) wait = linger_ms;
             rd_kafka_message_t *m = rd_kafka_consumer_poll(c, wait);
@@ -829,10 +692,11 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
                 rd_kafka_message_destroy(batch[i]);
             break;
         }
+        h->us_poll += gh_now_us() - tl;
         rd_kafka_poll(h->producer, 0);
         if (n == 0) {
-            /* Quiet: what the last batches left noted is published at the
-             * next policy sync (follow_policy). */
+            /* Quiet: what the last batches left noted is published now. */
+            if (h->catching_up) gh__hub_views_kick(h->vw, 0);
             h->catching_up = 0;
             /* Steward actions write the outbox too. */
             if (gh_now_ms() - last_relay >= poll_ms) {
@@ -896,6 +760,11 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
             last_stats = gh_now_ms();
         }
     }
+    /* The views of the last batch are made before the thread ends, and
+     * relayed here. */
+    gh__hub_views_stop(h->vw);
+    h->vw = NULL;
+    if (!e) e = gh__hub_relay(h, errstr, errstr_size);
     gh_lanes_destroy(lanes);
     free(batch);
     free(b.env);
@@ -971,7 +840,17 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
                          gh_schemas_dir(conf));
     }
     h.serde = gh_serde_new(h.schemas, gh_conf_get(conf, "schema.registry.url"));
-    h.feed = gh_feed_new(conf, h.schemas, h.serde, errstr, errstr_size);
+    /* The feed, its keys and its serializer are the views thread's; the
+     * main thread decodes with h.serde and seals and opens with h.crypt
+     * (neither a serializer nor a gh_crypt_t is shared between threads). */
+    h.feed_serde =
+        gh_serde_new(h.schemas, gh_conf_get(conf, "schema.registry.url"));
+    h.feed = gh_feed_new(conf, h.schemas, h.feed_serde, errstr, errstr_size);
+    const char *ck = gh_conf_get(conf, "crypt.key.file");
+    if (h.feed && ck && !(h.crypt = gh_crypt_new(ck, errstr, errstr_size))) {
+        e = GH_ERR_CONFIG;
+        goto out;
+    }
     if (!h.feed) {
         e = GH_ERR_CONFIG;
         goto out;
@@ -1049,20 +928,26 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         "stopping: %lld applied, %lld skipped as replays, %lld dead letters",
         h.applied, h.skipped, h.dead);
     gh_log_info(LOG,
-                "time (ms): apply %lld, resolve %lld, commit %lld, relay "
-                "%lld; "
+                "time (ms): poll %lld, decode %lld, apply %lld, resolve "
+                "%lld, commit %lld, relay %lld; "
                 "resolution time per step (ms): load %lld, block %lld, score "
                 "%lld, persons %lld, cluster %lld, ids %lld, write %lld, "
                 "retire %lld, golden %lld, queue %lld",
-                h.us_apply / 1000, h.us_resolve / 1000, h.us_commit / 1000,
-                h.us_relay / 1000, h.rs.us[0] / 1000, h.rs.us[1] / 1000,
-                h.rs.us[2] / 1000, h.rs.us[3] / 1000, h.rs.us[4] / 1000,
-                h.rs.us[5] / 1000, h.rs.us[6] / 1000, h.rs.us[7] / 1000,
-                h.rs.us[8] / 1000, h.rs.us[9] / 1000);
+                h.us_poll / 1000, h.us_decode / 1000, h.us_apply / 1000,
+                h.us_resolve / 1000, h.us_commit / 1000, h.us_relay / 1000,
+                h.rs.us[0] / 1000, h.rs.us[1] / 1000, h.rs.us[2] / 1000,
+                h.rs.us[3] / 1000, h.rs.us[4] / 1000, h.rs.us[5] / 1000,
+                h.rs.us[6] / 1000, h.rs.us[7] / 1000, h.rs.us[8] / 1000,
+                h.rs.us[9] / 1000);
     long long vus[GH_GRID_NTIMES];
     gh_grid_times(h.grid, vus);
     gh_log_info(LOG,
-                "views time (ms, within resolve): buildings %lld, person "
+                "views thread time (ms): views %lld, their commits %lld, "
+                "following the policy %lld",
+                h.us_views / 1000, h.us_views_commit / 1000,
+                h.us_policy / 1000);
+    gh_log_info(LOG,
+                "views time (ms, within views): buildings %lld, person "
                 "attributes %lld, grids/events/households %lld, their feed "
                 "%lld, persons published %lld; %lld analyses of the "
                 "batches' tables, %lld ms",
@@ -1085,6 +970,8 @@ out:
     forget_gaps(&h);
     gh_hub_metrics_destroy(h.metrics);
     gh_feed_destroy(h.feed);
+    gh_crypt_destroy(h.crypt);
+    gh_serde_destroy(h.feed_serde);
     gh_audit_key_destroy(h.audit_key);
     gh_serde_destroy(h.serde);
     gh_sqlarr_free(&h.published);

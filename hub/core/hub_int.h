@@ -30,7 +30,16 @@ typedef struct hub {
     gh_resolve_stats_t rs;
     long long us_apply, us_resolve, us_commit, us_relay; /* per phase */
     long long us_publish; /* of us_resolve: persons published (views()) */
-    gh_feed_t *feed;      /* the views under the policy */
+    /* Outside the batches' transactions: waiting for and decoding
+     * messages. */
+    long long us_poll, us_decode;
+    /* The views thread's (read once it has ended): its views
+     * transactions, their commits, following the policy. */
+    long long us_views, us_views_commit, us_policy;
+    struct gh__views *vw;   /* the views thread of the session */
+    gh_crypt_t *crypt;      /* the main thread's keys (feed's: the thread's) */
+    gh_serde_t *feed_serde; /* the feed's serializer */
+    gh_feed_t *feed;        /* the views under the policy */
     int64_t next_sync_ms;
     int64_t next_views_ms; /* next batch that refreshes the aggregate views */
     /* The last batch left its persons noted (views.person.defer.messages):
@@ -70,6 +79,37 @@ typedef struct hub {
     int nseen;
     long long analyzed, us_analyze;
 } hub_t;
+
+/* After a failed attempt at one of the hub's transactions on `db`: rolls
+ * back and forgets the persons `r` kept. GH_OK when the failure was
+ * transient and the back-off (*wait, doubled up to retry.backoff.max.ms)
+ * has been waited: try again. Otherwise what the caller returns
+ * (GH_ERR_PG_CONNECT: the session reconnects; GH_ERR_STOPPED). `again`
+ * says what is tried again, for the log. */
+gh_err_t gh__hub_after_failure(const gh_conf_t *conf, PGconn *db,
+                               gh_resolver_t *r, gh_err_t e, int attempt,
+                               int *wait, const char *again,
+                               const char *errstr);
+
+/* The views thread (views_thread.c): starts it for a session, with its own
+ * database connection; `wake` (borrowed, outliving the thread) is the
+ * consumer whose poll it yields when outbox rows or a failure wait. From
+ * then on h->feed, h->grid's views, the policy following fields and
+ * us_views/us_views_commit/us_policy/us_publish are the thread's. NULL
+ * with errstr if it cannot start. */
+typedef struct gh__views gh__views_t;
+gh__views_t *gh__hub_views_start(hub_t *h, rd_kafka_t *wake, char *errstr,
+                                 size_t errstr_size);
+/* A batch committed its notes: the views are made now (persons deferred
+ * when `catching_up`, views.person.defer.messages). */
+void gh__hub_views_kick(gh__views_t *v, int catching_up);
+/* Whether the thread wrote outbox rows since the last call. */
+int gh__hub_views_outbox(gh__views_t *v);
+/* The error the thread ended with, or GH_OK while it runs. */
+gh_err_t gh__hub_views_check(gh__views_t *v, char *errstr, size_t errstr_size);
+/* Stops the thread, once it has made the views of a batch it was told
+ * of, and frees it (NULL: nothing). */
+void gh__hub_views_stop(gh__views_t *v);
 
 /* The producer's delivery report callback (opaque: the hub). */
 void gh__hub_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);

@@ -213,8 +213,8 @@ static gh_err_t relay_page(hub_t *h, const char *lim, int *np, char *errstr,
         char *plain = NULL; /* a sealed payload opened */
         if (gh_crypt_is_sealed(val, vlen)) {
             char why[512];
-            if (gh_crypt_open(gh_feed_crypt(h->feed), "payload", val, vlen,
-                              &plain, &vlen, why, sizeof(why))) {
+            if (gh_crypt_open(h->crypt, "payload", val, vlen, &plain, &vlen,
+                              why, sizeof(why))) {
                 e = set_aside(h, id, why, errstr, errstr_size);
                 continue;
             }

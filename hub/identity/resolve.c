@@ -31,6 +31,10 @@ gh_crypt_t *gh_resolver_crypt(const gh_resolver_t *r) {
     return r->crypt;
 }
 
+void gh_resolver_use_crypt(gh_resolver_t *r, gh_crypt_t *crypt) {
+    r->crypt = crypt;
+}
+
 uint64_t gh_resolver_id_key(const gh_resolver_t *r, const char *raw_id) {
     return gh_id_key(r->crypt, raw_id);
 }

@@ -74,6 +74,11 @@ gh_resolver_t *gh_resolver_new(const gh_conf_t *conf, gh_feed_t *feed,
 void gh_resolver_destroy(gh_resolver_t *r);
 /* The encryption keys of the resolver's feed (borrowed), or NULL. */
 gh_crypt_t *gh_resolver_crypt(const gh_resolver_t *r);
+/* Seals and opens with `crypt` (borrowed, outliving the resolver; NULL:
+ * in clear) instead of the feed's keys: a resolver without a feed, in a
+ * thread other than the feed's (a gh_crypt_t is not shared between
+ * threads). */
+void gh_resolver_use_crypt(gh_resolver_t *r, gh_crypt_t *crypt);
 
 /* Loads term frequencies from the database (and, with match.em.on.start,
  * trains the model on a sample of its records). Call once per connection
@@ -105,7 +110,8 @@ void gh_resolver_count_name(gh_resolver_t *r, const char *n_name,
  * from the other entities (hub/grid), and every person noted or whose
  * attributes changed is published once, with them. With deferral on,
  * gh_resolver_run keeps the persons it writes or retires instead of
- * putting them into the feed. Resets what is kept. */
+ * putting them into the feed, and never touches the feed (which may be
+ * another thread's). Resets what is kept. */
 void gh_resolver_defer_feed(gh_resolver_t *r, int on);
 
 /* Takes the views lock for the caller's transaction: every writer of the

@@ -201,6 +201,12 @@ void gh__res_golden_add(gh_resolver_t *r, gh__res_golden_t *g, const comp_t *cp,
  * that changed, for the outbox. Frees g's columns. */
 gh_err_t gh__res_golden_write(PGconn *db, gh__res_golden_t *g, PGresult **out,
                               char *errstr, size_t errstr_size);
+/* Notes that the persons of `res` (column 0) went out at their current
+ * version (migration 026), in the caller's transaction; a person another
+ * transaction is writing is left (its write gives a new version). For
+ * what is published straight from a write (no deferral) and sweeps. */
+gh_err_t gh__res_mark_published(PGconn *db, PGresult *res, char *errstr,
+                                size_t errstr_size);
 /* Hands the feed the person of row i of the person upsert's RETURNING
  * list (the columns of gh_view_fill_row). No-op without a feed. */
 gh_err_t gh__res_feed_row(gh_resolver_t *r, PGresult *res, int i, char *errstr,

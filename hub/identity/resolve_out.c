@@ -219,6 +219,61 @@ gh_err_t gh__res_open_person(gh_resolver_t *r, PGresult *res, char *errstr,
                                 errstr_size);
 }
 
+/* The persons `a` and `b` (text[] literals), read to be published.
+ * One version, one record (migration 026): a person goes out with the
+ * version its last write gave it unless that version went out already
+ * (with other attributes, or before a resolution's write was seen); then
+ * with a new one, taken as it is read. A person a resolution is writing
+ * right now (its row locked) is not waited for, which could make the two
+ * transactions wait for each other: it is noted again ('publish') and
+ * goes with the next views, as it will with the resolution's own notes.
+ * Retired persons are read as they are (tombstones). Columns as
+ * gh_view_fill_row reads them, `active` 13. */
+static PGresult *take_persons(PGconn *db, const char *a, const char *b,
+                              char *errstr, size_t errstr_size) {
+    const char *p[2] = {a, b};
+    return gh_pg_query_what(
+        db,
+        "WITH ids AS (SELECT DISTINCT unnest($1::text[] || $2::text[]) AS "
+        "pid), l AS (SELECT p.person_id FROM person p WHERE p.person_id IN "
+        "(SELECT pid FROM ids) AND p.active FOR UPDATE SKIP LOCKED), u AS "
+        "(UPDATE person p SET version = p.version + (p.version <= "
+        "p.published_version)::int, published_version = p.version + "
+        "(p.version <= p.published_version)::int, updated_at = CASE WHEN "
+        "p.version <= p.published_version THEN now() ELSE p.updated_at END "
+        "FROM l WHERE p.person_id = l.person_id RETURNING p.*), again AS "
+        "(INSERT INTO view_dirty (kind, key) SELECT 'publish', i.pid FROM ids "
+        "i JOIN person q ON q.person_id = i.pid WHERE q.active AND NOT EXISTS "
+        "(SELECT 1 FROM l WHERE l.person_id = i.pid) ON CONFLICT DO NOTHING) "
+        "SELECT person_id, version, floor(extract(epoch from updated_at) * "
+        "1000000)::bigint, id_number, name, sex, birth_date::text, phone, "
+        "address, grid_code, sources::text, provenance::text, "
+        "absorbed_ids::text, active, person_attr_json(person_id) AS attrs "
+        "FROM u UNION ALL SELECT person_id, version, floor(extract(epoch "
+        "from updated_at) * 1000000)::bigint, id_number, name, sex, "
+        "birth_date::text, phone, address, grid_code, sources::text, "
+        "provenance::text, absorbed_ids::text, active, NULL FROM person WHERE "
+        "person_id IN (SELECT pid FROM ids) AND NOT active",
+        2, p, "version and read persons to publish", errstr, errstr_size);
+}
+
+gh_err_t gh__res_mark_published(PGconn *db, PGresult *res, char *errstr,
+                                size_t errstr_size) {
+    gh_sqlarr_t ids = {0};
+    gh_sqlarr_reset(&ids);
+    for (int i = 0; i < PQntuples(res); i++)
+        gh_sqlarr_text(&ids, PQgetvalue(res, i, 0));
+    const char *p[1] = {gh_sqlarr_get(&ids)};
+    gh_err_t e = gh_pg_exec_what(
+        db,
+        "UPDATE person SET published_version = version WHERE person_id IN "
+        "(SELECT person_id FROM person WHERE person_id = ANY ($1::text[]) AND "
+        "published_version < version FOR UPDATE SKIP LOCKED)",
+        1, p, "note the versions published", errstr, errstr_size);
+    gh_sqlarr_free(&ids);
+    return e;
+}
+
 gh_err_t gh_resolver_feed_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
                                const char *after, int limit, char **last,
                                int *n, char *errstr, size_t errstr_size) {
@@ -249,6 +304,11 @@ gh_err_t gh_resolver_feed_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
         else
             gh_feed_gone(f, entity, pid, gh__res_ival(res, i, 1, 0));
     }
+    /* A sweep sends each person's version as it is, to the subscriber
+     * whose plan changed (the same version under another plan is another
+     * record by design); that version has gone out, so views publishing
+     * the person again take a new one (migration 026). */
+    if (!e && rows) e = gh__res_mark_published(db, res, errstr, errstr_size);
     if (!e && rows) *last = gh_xstrdup(PQgetvalue(res, rows - 1, 0));
     *n = rows;
     PQclear(res);
@@ -297,43 +357,10 @@ gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
     PQclear(left);
     const char *written = r->written.n ? gh_sqlarr_get(&r->written) : "{}";
     if (!strcmp(written, "{}") && !strcmp(changed, "{}")) return GH_OK;
-    const char *p[2] = {written, changed};
-    /* One version, one record (migration 026): a person goes out with
-     * the version its last write gave it, unless that version went out
-     * already, with other attributes or before a resolution's write was
-     * seen; then with a new one, taken as it is read. A person a
-     * resolution is writing right now (its row locked) is not waited for,
-     * which could make the two transactions wait for each other: it is
-     * noted again and goes with the next views, as it will with the
-     * resolution's own notes. Retired persons go as tombstones with their
-     * version. */
-    PGresult *res = gh_pg_query_what(
-        db,
-        "WITH ids AS (SELECT DISTINCT unnest($1::text[] || $2::text[]) AS "
-        "pid), l AS (SELECT p.person_id FROM person p WHERE p.person_id IN "
-        "(SELECT pid FROM ids) AND p.active FOR UPDATE SKIP LOCKED), u AS "
-        "(UPDATE person p SET version = p.version + (p.version <= "
-        "p.published_version)::int, published_version = p.version + "
-        "(p.version <= p.published_version)::int, updated_at = CASE WHEN "
-        "p.version <= p.published_version THEN now() ELSE p.updated_at END "
-        "FROM l WHERE p.person_id = l.person_id RETURNING p.*), again AS "
-        "(INSERT INTO view_dirty (kind, key) SELECT 'publish', i.pid FROM ids "
-        "i JOIN person q ON q.person_id = i.pid WHERE q.active AND NOT EXISTS "
-        "(SELECT 1 FROM l WHERE l.person_id = i.pid) ON CONFLICT DO NOTHING) "
-        "SELECT person_id, version, floor(extract(epoch from updated_at) * "
-        "1000000)::bigint, id_number, name, sex, birth_date::text, phone, "
-        "address, grid_code, sources::text, provenance::text, "
-        "absorbed_ids::text, active, person_attr_json(person_id) AS attrs "
-        "FROM u UNION ALL SELECT person_id, version, floor(extract(epoch "
-        "from updated_at) * 1000000)::bigint, id_number, name, sex, "
-        "birth_date::text, phone, address, grid_code, sources::text, "
-        "provenance::text, absorbed_ids::text, active, NULL FROM person WHERE "
-        "person_id IN (SELECT pid FROM ids) AND NOT active",
-        2, p, "version and read persons to publish", errstr, errstr_size);
-    gh_err_t e = GH_OK;
+    PGresult *res = take_persons(db, written, changed, errstr, errstr_size);
     gh_sqlarr_reset(&r->written);
     if (!res) return GH_ERR_PG;
-    e = gh__res_open_person(r, res, errstr, errstr_size);
+    gh_err_t e = gh__res_open_person(r, res, errstr, errstr_size);
     /* A person retired (merged away, or left without records) since it
      * was noted goes as a tombstone: resolution notes retired ids too. */
     for (int i = 0; i < PQntuples(res) && !e; i++) {

@@ -452,7 +452,8 @@ static gh_err_t step_retire(run_t *x) {
     /* Deferred like the golden records (gh_resolver_defer_feed): the
      * tombstones go out with whatever publishes the notes, under the
      * views lock, never beside a publication of the same person. */
-    for (int i = 0; x->r->feed && i < PQntuples(res); i++) {
+    for (int i = 0; (x->r->feed || x->r->defer_feed) && i < PQntuples(res);
+         i++) {
         if (x->r->defer_feed)
             gh_sqlarr_text(&x->r->written, PQgetvalue(res, i, 0));
         else
@@ -510,6 +511,8 @@ static gh_err_t step_golden(run_t *x) {
         else
             e = gh__res_feed_row(r, res, i, x->errstr, x->errstr_size);
     }
+    if (!e && !r->defer_feed && r->feed && PQntuples(res))
+        e = gh__res_mark_published(x->db, res, x->errstr, x->errstr_size);
     x->st->persons += PQntuples(res);
     return e;
 }
@@ -535,7 +538,9 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
     x.errstr = errstr;
     x.errstr_size = errstr_size;
     gh__res_reset_run(r);
-    if (r->feed) gh_feed_discard(r->feed);
+    /* Deferring, the feed is left alone: it may be another thread's. */
+    gh_feed_t *feed = r->defer_feed ? NULL : r->feed;
+    if (feed) gh_feed_discard(feed);
     int64_t t = gh_now_us();
     gh_err_t e = step_changed(&x, recs, nrecs);
     if (!e) e = step_borrowers(&x);
@@ -555,9 +560,8 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
     if (!e) e = step_retire(&x);
     phase(x.st, &t, 7);
     if (!e) e = step_golden(&x);
-    if (!e && r->feed)
-        e = gh_feed_flush(r->feed, db, NULL, errstr, errstr_size);
-    if (r->feed) gh_feed_discard(r->feed); /* what a failed run left */
+    if (!e && feed) e = gh_feed_flush(feed, db, NULL, errstr, errstr_size);
+    if (feed) gh_feed_discard(feed); /* what a failed run left */
     phase(x.st, &t, 8);
     if (!e)
         e = gh__res_refresh_items(r, db, x.members, x.nm, x.touched, x.ntouched,

@@ -1,0 +1,384 @@
+/* The views thread: what a hub process writes to the subscriber feeds,
+ * beside the batches. The main thread consumes, applies and resolves, and
+ * commits each batch with notes (view_dirty); this thread, on a
+ * connection of its own, makes the views from the notes (grid, event,
+ * household and building records, the persons' attributes, the persons
+ * published), follows the policy (syncs, sweeps) and issues audit heads.
+ * The two overlap: PostgreSQL works on a batch's resolution and the last
+ * batch's views at once (docs/scaling.md). The feed (with its keys,
+ * policy and serializer), the grid module's view values and a resolver
+ * for publishing are this thread's alone while it runs; the outbox rows it
+ * writes are relayed by the main thread, woken by rd_kafka_yield. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "gridhub/log.h"
+#include "gridhub/pg.h"
+#include "gridhub/shutdown.h"
+#include "gridhub/util.h"
+#include "hub_int.h"
+
+#define LOG "hub"
+
+struct gh__views {
+    hub_t *h;           /* conf, schemas, grid views, audit key; its timings */
+    gh_resolver_t *res; /* publishes persons and pages them for sweeps */
+    PGconn *db;
+    rd_kafka_t *wake; /* the main thread's consumer */
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int kicked, catching_up, stop; /* under mu */
+    atomic_int outbox;             /* rows were written for the relay */
+    atomic_int sweeping;
+    atomic_int failed;
+    gh_err_t err; /* when failed: the error, and errstr */
+    char errstr[1024];
+};
+
+/* Whether the aggregate views are due (and, if so, when they are next):
+ * at most every views.refresh.interval.ms, whether batches come (a
+ * catching-up hub commits batch after batch, each touching every grid)
+ * or the stream is quiet. */
+static int views_due(hub_t *h) {
+    int64_t now = gh_now_ms();
+    if (now < h->next_views_ms) return 0;
+    h->next_views_ms =
+        now + gh_conf_get_int(h->conf, "views.refresh.interval.ms");
+    return 1;
+}
+
+/* The views of what the notes name: the grid, event, household and
+ * building views (hub/grid), which derive the persons' attributes, then
+ * every person noted or whose attributes changed, published once.
+ * `persons_now`: derive the persons' attributes and publish them now, else
+ * leave both noted for a later call (implied by `aggregates`). */
+static gh_err_t views(gh__views_t *v, int aggregates, int persons_now,
+                      char *errstr, size_t errstr_size) {
+    hub_t *h = v->h;
+    char *persons = NULL;
+    persons_now = persons_now || aggregates;
+    gh_err_t e = gh_grid_views(h->grid, v->db, h->feed, aggregates, persons_now,
+                               NULL, &persons, errstr, errstr_size);
+    int64_t t0 = gh_now_us();
+    if (!e && persons_now)
+        e = gh_resolver_publish(v->res, v->db, persons, NULL, errstr,
+                                errstr_size);
+    else if (!e)
+        e = gh_resolver_publish_later(v->res, v->db, errstr, errstr_size);
+    h->us_publish += gh_now_us() - t0;
+    free(persons);
+    return e;
+}
+
+/* The views in a transaction of their own under the views lock. Transient
+ * failures are tried again here; the notes stay until a transaction that
+ * took them commits, so nothing is lost in between (migration 025). */
+static gh_err_t views_tx(gh__views_t *v, int catching_up, char *errstr,
+                         size_t errstr_size) {
+    hub_t *h = v->h;
+    int wait = (int)gh_conf_get_int(h->conf, "retry.backoff.ms");
+    int aggregates = views_due(h);
+    for (int attempt = 1;; attempt++) {
+        int64_t t0 = gh_now_us();
+        gh_err_t e = gh_pg_exec(v->db, "BEGIN", errstr, errstr_size);
+        if (!e) e = gh_resolver_lock_views(v->db, errstr, errstr_size);
+        if (!e) e = views(v, aggregates, !catching_up, errstr, errstr_size);
+        int64_t t1 = gh_now_us();
+        if (!e) e = gh_pg_exec(v->db, "COMMIT", errstr, errstr_size);
+        h->us_views += t1 - t0;
+        h->us_views_commit += gh_now_us() - t1;
+        if (!e) return GH_OK;
+        e = gh__hub_after_failure(h->conf, v->db, v->res, e, attempt, &wait,
+                                  "the views are made again", errstr);
+        if (e) return e;
+    }
+}
+
+/* gh_feed_source_cb for every entity: persons from the resolver, the
+ * derived views from the grid module. */
+static gh_err_t view_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
+                          const char *after, int limit, char **last, int *n,
+                          char *errstr, size_t errstr_size) {
+    gh__views_t *v = ctx;
+    if (entity == gh_feed_entity(f, "person"))
+        return gh_resolver_feed_page(v->res, f, db, entity, after, limit, last,
+                                     n, errstr, errstr_size);
+    return gh_grid_view_page(v->h->grid, f, db, entity, after, limit, last, n,
+                             errstr, errstr_size);
+}
+
+/* One step of following the policy, in its own transaction under the
+ * views lock (as every writer of the feeds). */
+typedef enum { FP_SYNC, FP_SWEEP } fp_step_t;
+
+static gh_err_t policy_tx(gh__views_t *v, fp_step_t step, long *rows,
+                          char *errstr, size_t errstr_size) {
+    hub_t *h = v->h;
+    int sweeps = 0;
+    gh_err_t e = gh_pg_exec(v->db, "BEGIN", errstr, errstr_size);
+    if (!e) e = gh_resolver_lock_views(v->db, errstr, errstr_size);
+    if (!e && step == FP_SYNC)
+        e = gh_feed_sync(h->feed, v->db, &sweeps, errstr, errstr_size);
+    /* Each policy this process puts in force has its audit entry (kind
+     * "policy"), with the plans it syncs. */
+    const gh_policy_t *pol = gh_feed_policy(h->feed);
+    int record =
+        step == FP_SYNC && strcmp(h->audited_policy, gh_policy_version(pol));
+    if (!e && record) {
+        json_t *b = json_pack("{s:s,s:s?,s:s,s:i}", "version",
+                              gh_policy_version(pol), "previous",
+                              h->audited_policy[0] ? h->audited_policy : NULL,
+                              "file", gh_conf_get(h->conf, "policy.file"),
+                              "subscribers", gh_policy_nsubscribers(pol));
+        e = gh_audit_append_one(v->db, "policy", NULL, b, errstr, errstr_size);
+        json_decref(b);
+    }
+    if (!e && step == FP_SWEEP)
+        e = gh_feed_sweep_step(h->feed, v->db, view_page, v, rows, errstr,
+                               errstr_size);
+    if (!e) e = gh_pg_exec(v->db, "COMMIT", errstr, errstr_size);
+    if (!e && record)
+        snprintf(h->audited_policy, sizeof(h->audited_policy), "%s",
+                 gh_policy_version(pol));
+    if (!e) return GH_OK;
+    char ignore[256];
+    if (PQtransactionStatus(v->db) != PQTRANS_IDLE)
+        gh_pg_exec(v->db, "ROLLBACK", ignore, sizeof(ignore));
+    gh_feed_sweep_rewind(h->feed);
+    return e;
+}
+
+/* Outbox rows are waiting: the main thread relays them now. */
+static void wrote_outbox(gh__views_t *v) {
+    atomic_store(&v->outbox, 1);
+    rd_kafka_yield(v->wake);
+}
+
+/* Follows the policy: re-reads and recompiles it when its files or the
+ * clock call for it (gh_feed_tick); brings feed_plan in line when
+ * something changed and every policy.check.interval.ms (a `gridhub resync
+ * view` queues its re-send there); sweeps changed views for up to a
+ * quarter of a second, so notes wait no longer; issues a signed tree head
+ * when due. */
+static gh_err_t follow_policy(gh__views_t *v, int sync_now, char *errstr,
+                              size_t errstr_size) {
+    hub_t *h = v->h;
+    int changed = 0;
+    int64_t t0 = gh_now_us();
+    gh_err_t e =
+        gh_feed_tick(h->feed, gh_wallclock_us(), &changed, errstr, errstr_size);
+    if (!e && (changed || sync_now || gh_now_ms() >= h->next_sync_ms)) {
+        h->next_sync_ms =
+            gh_now_ms() + gh_conf_get_int(h->conf, "policy.check.interval.ms");
+        e = policy_tx(v, FP_SYNC, NULL, errstr, errstr_size);
+    }
+    int64_t until = gh_now_ms() + 250;
+    int swept = 0;
+    while (!e && gh_feed_sweeping(h->feed) && gh_now_ms() < until &&
+           !gh_shutdown_requested()) {
+        long rows = 0;
+        e = policy_tx(v, FP_SWEEP, &rows, errstr, errstr_size);
+        swept = 1;
+    }
+    atomic_store(&v->sweeping, gh_feed_sweeping(h->feed));
+    if (!e && swept) wrote_outbox(v);
+    if (!e && h->audit_key && gh_now_ms() >= h->next_head_ms) {
+        h->next_head_ms =
+            gh_now_ms() + gh_conf_get_int(h->conf, "audit.head.interval.ms");
+        int issued = 0;
+        gh_audit_sth_t sth;
+        e = gh_audit_issue_head(
+            v->db, h->audit_key, gh_conf_get(h->conf, "audit.topic"),
+            gh_wallclock_us() / 1000, &issued, &sth, errstr, errstr_size);
+        if (!e && issued) {
+            gh_log_info(LOG, "audit: signed tree head of %" PRIu64 " entries",
+                        sth.size);
+            wrote_outbox(v);
+        }
+    }
+    h->us_policy += gh_now_us() - t0;
+    return e;
+}
+
+static int stopping(gh__views_t *v) {
+    pthread_mutex_lock(&v->mu);
+    int s = v->stop;
+    pthread_mutex_unlock(&v->mu);
+    return s || gh_shutdown_requested();
+}
+
+/* Waits until a batch is committed, a stop, or `until` (monotonic ms);
+ * in steps of at most 100 ms, since a signal's stop request wakes no
+ * condition variable. Returns whether a batch was, and what it said. */
+static int wait_kick(gh__views_t *v, int64_t until, int *catching_up) {
+    pthread_mutex_lock(&v->mu);
+    while (!v->kicked && !v->stop && !gh_shutdown_requested()) {
+        int64_t left = until - gh_now_ms();
+        if (left <= 0) break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + (left > 100 ? 100 : left) * 1000000;
+        ts.tv_sec += ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        pthread_cond_timedwait(&v->cv, &v->mu, &ts);
+    }
+    int kicked = v->kicked;
+    v->kicked = 0;
+    *catching_up = v->catching_up;
+    pthread_mutex_unlock(&v->mu);
+    return kicked;
+}
+
+/* Connects, retrying with back-off until connected or told to stop
+ * (gh_pg_connect_retry would not see the session end). */
+static PGconn *connect_db(gh__views_t *v, int wait, int wmax) {
+    for (;;) {
+        char err[512];
+        PGconn *db = gh_pg_connect(gh_conf_get(v->h->conf, "database.conninfo"),
+                                   0, err, sizeof(err));
+        if (db || stopping(v)) return db;
+        gh_log_warn(LOG, "views: %s; connecting again in %d ms", err, wait);
+        for (int64_t end = gh_now_ms() + wait; gh_now_ms() < end;) {
+            if (stopping(v)) return NULL;
+            gh_shutdown_sleep_ms(100);
+        }
+        wait = wait * 2 > wmax ? wmax : wait * 2;
+    }
+}
+
+static void fail(gh__views_t *v, gh_err_t e, const char *errstr) {
+    v->err = e;
+    snprintf(v->errstr, sizeof(v->errstr), "%s", errstr);
+    atomic_store(&v->failed, 1);
+    rd_kafka_yield(v->wake);
+}
+
+static void *run(void *arg) {
+    gh__views_t *v = arg;
+    hub_t *h = v->h;
+    const gh_conf_t *conf = h->conf;
+    int b0 = (int)gh_conf_get_int(conf, "retry.backoff.ms");
+    int bmax = (int)gh_conf_get_int(conf, "retry.backoff.max.ms");
+    char errstr[1024];
+    int sync_now = 1, kicked = 0, catching_up = 0;
+    for (;;) {
+        /* Stopping, the views of a batch committed last are still made
+         * (as when they were made in its transaction's wake); nothing
+         * else is started. */
+        int stop = stopping(v);
+        if (stop) {
+            pthread_mutex_lock(&v->mu);
+            if (v->kicked) catching_up = v->catching_up;
+            kicked |= v->kicked;
+            v->kicked = 0;
+            pthread_mutex_unlock(&v->mu);
+            if (!kicked) break;
+        }
+        if (!v->db && stop) break; /* the session ends: the next one */
+        if (!v->db) {
+            v->db = connect_db(v, b0, bmax);
+            if (!v->db) break; /* stopped */
+            sync_now = 1;
+        }
+        /* The views when a batch left notes or the aggregates are due
+         * (the stream is quiet: what steward commands changed, and what
+         * catching-up batches left, are published then). */
+        gh_err_t e =
+            stop ? GH_OK : follow_policy(v, sync_now, errstr, sizeof(errstr));
+        if (!e && !stop) sync_now = 0;
+        if (!e && (kicked || gh_now_ms() >= h->next_views_ms)) {
+            e = views_tx(v, catching_up, errstr, sizeof(errstr));
+            if (!e) wrote_outbox(v);
+        }
+        if (e == GH_ERR_STOPPED) break;
+        if (e && (e == GH_ERR_PG_CONNECT || PQstatus(v->db) != CONNECTION_OK)) {
+            gh_log_warn(LOG, "views: %s; connecting again", errstr);
+            PQfinish(v->db);
+            v->db = NULL;
+            if (stop) break;
+            continue;
+        }
+        if (e) {
+            fail(v, e, errstr);
+            break;
+        }
+        if (stop) break;
+        /* A sweep goes on at once; otherwise until a batch comes or the
+         * next timer (at least 100 ms apart when the refresh interval is
+         * 0, which refreshes with every batch). */
+        int64_t until = h->next_views_ms;
+        if (h->next_sync_ms < until) until = h->next_sync_ms;
+        if (h->audit_key && h->next_head_ms < until) until = h->next_head_ms;
+        if (until < gh_now_ms() + 100) until = gh_now_ms() + 100;
+        /* The policy files are looked at twice a second (a reload is
+         * seen as soon as it was before the views had a thread). */
+        if (until > gh_now_ms() + 500) until = gh_now_ms() + 500;
+        if (atomic_load(&v->sweeping)) until = 0;
+        kicked = wait_kick(v, until, &catching_up);
+    }
+    PQfinish(v->db);
+    v->db = NULL;
+    return NULL;
+}
+
+gh__views_t *gh__hub_views_start(hub_t *h, rd_kafka_t *wake, char *errstr,
+                                 size_t errstr_size) {
+    gh__views_t *v = gh_xcalloc(1, sizeof(*v));
+    v->h = h;
+    v->wake = wake;
+    v->res = gh_resolver_new(h->conf, h->feed, h->view, errstr, errstr_size);
+    if (!v->res) {
+        free(v);
+        return NULL;
+    }
+    pthread_mutex_init(&v->mu, NULL);
+    pthread_cond_init(&v->cv, NULL);
+    if (pthread_create(&v->th, NULL, run, v)) {
+        gh_seterr(errstr, errstr_size, GH_ERR_IO,
+                  "cannot start the views thread");
+        pthread_mutex_destroy(&v->mu);
+        pthread_cond_destroy(&v->cv);
+        gh_resolver_destroy(v->res);
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void gh__hub_views_kick(gh__views_t *v, int catching_up) {
+    pthread_mutex_lock(&v->mu);
+    v->kicked = 1;
+    v->catching_up = catching_up;
+    pthread_cond_signal(&v->cv);
+    pthread_mutex_unlock(&v->mu);
+}
+
+int gh__hub_views_outbox(gh__views_t *v) {
+    return atomic_exchange(&v->outbox, 0);
+}
+
+gh_err_t gh__hub_views_check(gh__views_t *v, char *errstr, size_t errstr_size) {
+    if (!atomic_load(&v->failed)) return GH_OK;
+    return gh_seterr(errstr, errstr_size, v->err, "%s", v->errstr);
+}
+
+void gh__hub_views_stop(gh__views_t *v) {
+    if (!v) return;
+    pthread_mutex_lock(&v->mu);
+    v->stop = 1;
+    pthread_cond_signal(&v->cv);
+    pthread_mutex_unlock(&v->mu);
+    pthread_join(v->th, NULL);
+    pthread_mutex_destroy(&v->mu);
+    pthread_cond_destroy(&v->cv);
+    gh_resolver_destroy(v->res);
+    free(v);
+}
