@@ -101,8 +101,12 @@ typedef struct gh__views gh__views_t;
 gh__views_t *gh__hub_views_start(hub_t *h, rd_kafka_t *wake, char *errstr,
                                  size_t errstr_size);
 /* A batch committed its notes: the views are made now (persons deferred
- * when `catching_up`, views.person.defer.messages). */
-void gh__hub_views_kick(gh__views_t *v, int catching_up);
+ * when `catching_up`, views.person.defer.messages). Returns the batch's
+ * number for gh__hub_views_wait. */
+uint64_t gh__hub_views_kick(gh__views_t *v, int catching_up);
+/* Waits until the views of batch `n` are made, or the thread ended or
+ * failed, or a stop is requested. */
+void gh__hub_views_wait(gh__views_t *v, uint64_t n);
 /* Whether the thread wrote outbox rows since the last call. */
 int gh__hub_views_outbox(gh__views_t *v);
 /* The error the thread ended with, or GH_OK while it runs. */

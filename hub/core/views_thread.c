@@ -34,9 +34,12 @@ struct gh__views {
     rd_kafka_t *wake; /* the main thread's consumer */
     pthread_t th;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int kicked, catching_up, stop; /* under mu */
-    atomic_int outbox;             /* rows were written for the relay */
+    pthread_cond_t cv, done_cv;
+    /* Under mu: batches told of and those whose views are made (counts),
+     * what the last one said, a stop, the thread's end. */
+    uint64_t kicked, done;
+    int catching_up, stop, ended;
+    atomic_int outbox; /* rows were written for the relay */
     atomic_int sweeping;
     atomic_int failed;
     gh_err_t err; /* when failed: the error, and errstr */
@@ -215,26 +218,41 @@ static int stopping(gh__views_t *v) {
     return s || gh_shutdown_requested();
 }
 
-/* Waits until a batch is committed, a stop, or `until` (monotonic ms);
- * in steps of at most 100 ms, since a signal's stop request wakes no
- * condition variable. Returns whether a batch was, and what it said. */
-static int wait_kick(gh__views_t *v, int64_t until, int *catching_up) {
+/* Waits on `cv` (mu held) for at most `ms`, and at most 100 ms: a
+ * signal's stop request wakes no condition variable. */
+static void wait_ms(gh__views_t *v, pthread_cond_t *cv, int64_t ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + (ms > 100 ? 100 : ms) * 1000000;
+    ts.tv_sec += ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    pthread_cond_timedwait(cv, &v->mu, &ts);
+}
+
+/* Waits until a batch after the `taken` first is committed, a stop, or
+ * `until` (monotonic ms). Returns how many batches were told of, and
+ * what the last one said. */
+static uint64_t wait_kick(gh__views_t *v, int64_t until, uint64_t taken,
+                          int *catching_up) {
     pthread_mutex_lock(&v->mu);
-    while (!v->kicked && !v->stop && !gh_shutdown_requested()) {
+    while (v->kicked == taken && !v->stop && !gh_shutdown_requested()) {
         int64_t left = until - gh_now_ms();
         if (left <= 0) break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + (left > 100 ? 100 : left) * 1000000;
-        ts.tv_sec += ns / 1000000000;
-        ts.tv_nsec = ns % 1000000000;
-        pthread_cond_timedwait(&v->cv, &v->mu, &ts);
+        wait_ms(v, &v->cv, left);
     }
-    int kicked = v->kicked;
-    v->kicked = 0;
+    taken = v->kicked;
     *catching_up = v->catching_up;
     pthread_mutex_unlock(&v->mu);
-    return kicked;
+    return taken;
+}
+
+/* The views of the first `n` batches are made (or never will be, `ended`). */
+static void made(gh__views_t *v, uint64_t n, int ended) {
+    pthread_mutex_lock(&v->mu);
+    if (n > v->done) v->done = n;
+    v->ended |= ended;
+    pthread_cond_broadcast(&v->done_cv);
+    pthread_mutex_unlock(&v->mu);
 }
 
 /* Connects, retrying with back-off until connected or told to stop
@@ -258,6 +276,7 @@ static void fail(gh__views_t *v, gh_err_t e, const char *errstr) {
     v->err = e;
     snprintf(v->errstr, sizeof(v->errstr), "%s", errstr);
     atomic_store(&v->failed, 1);
+    made(v, 0, 1);
     rd_kafka_yield(v->wake);
 }
 
@@ -268,7 +287,8 @@ static void *run(void *arg) {
     int b0 = (int)gh_conf_get_int(conf, "retry.backoff.ms");
     int bmax = (int)gh_conf_get_int(conf, "retry.backoff.max.ms");
     char errstr[1024];
-    int sync_now = 1, kicked = 0, catching_up = 0;
+    int sync_now = 1, catching_up = 0;
+    uint64_t taken = 0, done = 0; /* batches told of; their views made */
     for (;;) {
         /* Stopping, the views of a batch committed last are still made
          * (as when they were made in its transaction's wake); nothing
@@ -276,11 +296,10 @@ static void *run(void *arg) {
         int stop = stopping(v);
         if (stop) {
             pthread_mutex_lock(&v->mu);
-            if (v->kicked) catching_up = v->catching_up;
-            kicked |= v->kicked;
-            v->kicked = 0;
+            if (v->kicked > taken) catching_up = v->catching_up;
+            taken = v->kicked;
             pthread_mutex_unlock(&v->mu);
-            if (!kicked) break;
+            if (taken == done) break;
         }
         if (!v->db && stop) break; /* the session ends: the next one */
         if (!v->db) {
@@ -294,9 +313,14 @@ static void *run(void *arg) {
         gh_err_t e =
             stop ? GH_OK : follow_policy(v, sync_now, errstr, sizeof(errstr));
         if (!e && !stop) sync_now = 0;
-        if (!e && (kicked || gh_now_ms() >= h->next_views_ms)) {
+        if (!e && (taken > done || gh_now_ms() >= h->next_views_ms)) {
+            uint64_t upto = taken;
             e = views_tx(v, catching_up, errstr, sizeof(errstr));
-            if (!e) wrote_outbox(v);
+            if (!e) {
+                wrote_outbox(v);
+                done = upto;
+                made(v, done, 0);
+            }
         }
         if (e == GH_ERR_STOPPED) break;
         if (e && (e == GH_ERR_PG_CONNECT || PQstatus(v->db) != CONNECTION_OK)) {
@@ -322,10 +346,11 @@ static void *run(void *arg) {
          * seen as soon as it was before the views had a thread). */
         if (until > gh_now_ms() + 500) until = gh_now_ms() + 500;
         if (atomic_load(&v->sweeping)) until = 0;
-        kicked = wait_kick(v, until, &catching_up);
+        taken = wait_kick(v, until, taken, &catching_up);
     }
     PQfinish(v->db);
     v->db = NULL;
+    made(v, 0, 1);
     return NULL;
 }
 
@@ -341,11 +366,13 @@ gh__views_t *gh__hub_views_start(hub_t *h, rd_kafka_t *wake, char *errstr,
     }
     pthread_mutex_init(&v->mu, NULL);
     pthread_cond_init(&v->cv, NULL);
+    pthread_cond_init(&v->done_cv, NULL);
     if (pthread_create(&v->th, NULL, run, v)) {
         gh_seterr(errstr, errstr_size, GH_ERR_IO,
                   "cannot start the views thread");
         pthread_mutex_destroy(&v->mu);
         pthread_cond_destroy(&v->cv);
+        pthread_cond_destroy(&v->done_cv);
         gh_resolver_destroy(v->res);
         free(v);
         return NULL;
@@ -353,11 +380,20 @@ gh__views_t *gh__hub_views_start(hub_t *h, rd_kafka_t *wake, char *errstr,
     return v;
 }
 
-void gh__hub_views_kick(gh__views_t *v, int catching_up) {
+uint64_t gh__hub_views_kick(gh__views_t *v, int catching_up) {
     pthread_mutex_lock(&v->mu);
-    v->kicked = 1;
+    uint64_t n = ++v->kicked;
     v->catching_up = catching_up;
     pthread_cond_signal(&v->cv);
+    pthread_mutex_unlock(&v->mu);
+    return n;
+}
+
+void gh__hub_views_wait(gh__views_t *v, uint64_t n) {
+    pthread_mutex_lock(&v->mu);
+    while (v->done < n && !v->ended && !atomic_load(&v->failed) &&
+           !gh_shutdown_requested())
+        wait_ms(v, &v->done_cv, 100);
     pthread_mutex_unlock(&v->mu);
 }
 
@@ -379,6 +415,7 @@ void gh__hub_views_stop(gh__views_t *v) {
     pthread_join(v->th, NULL);
     pthread_mutex_destroy(&v->mu);
     pthread_cond_destroy(&v->cv);
+    pthread_cond_destroy(&v->done_cv);
     gh_resolver_destroy(v->res);
     free(v);
 }
