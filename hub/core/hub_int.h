@@ -29,7 +29,7 @@ typedef struct hub {
     gh_grid_t *grid; /* the grid hierarchy, refreshed by batches */
     gh_resolve_stats_t rs;
     long long us_apply, us_resolve, us_commit, us_relay; /* per phase */
-    long long us_publish; /* of us_resolve: persons published (views()) */
+    long long us_publish; /* of us_views: persons published (views()) */
     /* Outside the batches' transactions: waiting for and decoding
      * messages. */
     long long us_poll, us_decode;

@@ -40,7 +40,6 @@ struct gh__views {
     uint64_t kicked, done;
     int catching_up, stop, ended;
     atomic_int outbox; /* rows were written for the relay */
-    atomic_int sweeping;
     atomic_int failed;
     gh_err_t err; /* when failed: the error, and errstr */
     char errstr[1024];
@@ -191,7 +190,6 @@ static gh_err_t follow_policy(gh__views_t *v, int sync_now, char *errstr,
         e = policy_tx(v, FP_SWEEP, &rows, errstr, errstr_size);
         swept = 1;
     }
-    atomic_store(&v->sweeping, gh_feed_sweeping(h->feed));
     if (!e && swept) wrote_outbox(v);
     if (!e && h->audit_key && gh_now_ms() >= h->next_head_ms) {
         h->next_head_ms =
@@ -255,21 +253,9 @@ static void made(gh__views_t *v, uint64_t n, int ended) {
     pthread_mutex_unlock(&v->mu);
 }
 
-/* Connects, retrying with back-off until connected or told to stop
- * (gh_pg_connect_retry would not see the session end). */
-static PGconn *connect_db(gh__views_t *v, int wait, int wmax) {
-    for (;;) {
-        char err[512];
-        PGconn *db = gh_pg_connect(gh_conf_get(v->h->conf, "database.conninfo"),
-                                   0, err, sizeof(err));
-        if (db || stopping(v)) return db;
-        gh_log_warn(LOG, "views: %s; connecting again in %d ms", err, wait);
-        for (int64_t end = gh_now_ms() + wait; gh_now_ms() < end;) {
-            if (stopping(v)) return NULL;
-            gh_shutdown_sleep_ms(100);
-        }
-        wait = wait * 2 > wmax ? wmax : wait * 2;
-    }
+/* gh_pg_connect_retry_until's stop: the session ends too. */
+static int stopping_cb(void *ctx) {
+    return stopping(ctx);
 }
 
 static void fail(gh__views_t *v, gh_err_t e, const char *errstr) {
@@ -303,7 +289,9 @@ static void *run(void *arg) {
         }
         if (!v->db && stop) break; /* the session ends: the next one */
         if (!v->db) {
-            v->db = connect_db(v, b0, bmax);
+            v->db = gh_pg_connect_retry_until(
+                gh_conf_get(conf, "database.conninfo"), 0,
+                "hub database (views)", b0, bmax, stopping_cb, v);
             if (!v->db) break; /* stopped */
             sync_now = 1;
         }
@@ -345,7 +333,7 @@ static void *run(void *arg) {
         /* The policy files are looked at twice a second (a reload is
          * seen as soon as it was before the views had a thread). */
         if (until > gh_now_ms() + 500) until = gh_now_ms() + 500;
-        if (atomic_load(&v->sweeping)) until = 0;
+        if (gh_feed_sweeping(h->feed)) until = 0;
         taken = wait_kick(v, until, taken, &catching_up);
     }
     PQfinish(v->db);

@@ -9,6 +9,14 @@
 #include "gridhub/pg.h"
 #include "resolve_int.h"
 
+/* The columns of a person as publishing and sweeps read it (as
+ * gh_view_fill_row takes them, `active` 13), before its attributes. */
+#define PUBLISH_COLS                                                           \
+    "person_id, version, floor(extract(epoch from updated_at) * "              \
+    "1000000)::bigint, id_number, name, sex, birth_date::text, phone, "        \
+    "address, grid_code, sources::text, provenance::text, "                    \
+    "absorbed_ids::text, active"
+
 /* JSON texts of a person's sources, provenance and absorbed ids. */
 void gh__res_person_json(gh_resolver_t *r, const comp_t *c,
                          const gh_golden_pick_t *pk, const char *const *ov,
@@ -245,15 +253,9 @@ static PGresult *take_persons(PGconn *db, const char *a, const char *b,
         "(INSERT INTO view_dirty (kind, key) SELECT 'publish', i.pid FROM ids "
         "i JOIN person q ON q.person_id = i.pid WHERE q.active AND NOT EXISTS "
         "(SELECT 1 FROM l WHERE l.person_id = i.pid) ON CONFLICT DO NOTHING) "
-        "SELECT person_id, version, floor(extract(epoch from updated_at) * "
-        "1000000)::bigint, id_number, name, sex, birth_date::text, phone, "
-        "address, grid_code, sources::text, provenance::text, "
-        "absorbed_ids::text, active, person_attr_json(person_id) AS attrs "
-        "FROM u UNION ALL SELECT person_id, version, floor(extract(epoch "
-        "from updated_at) * 1000000)::bigint, id_number, name, sex, "
-        "birth_date::text, phone, address, grid_code, sources::text, "
-        "provenance::text, absorbed_ids::text, active, NULL FROM person WHERE "
-        "person_id IN (SELECT pid FROM ids) AND NOT active",
+        "SELECT " PUBLISH_COLS ", person_attr_json(person_id) AS attrs FROM u "
+        "UNION ALL SELECT " PUBLISH_COLS ", NULL FROM person WHERE person_id "
+        "IN (SELECT pid FROM ids) AND NOT active",
         2, p, "version and read persons to publish", errstr, errstr_size);
 }
 
@@ -283,15 +285,12 @@ gh_err_t gh_resolver_feed_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
     char lim[32];
     snprintf(lim, sizeof(lim), "%d", limit);
     const char *p[2] = {after, lim};
-    PGresult *res = gh_pg_query_what(
-        db,
-        "SELECT person_id, version, floor(extract(epoch from updated_at) * "
-        "1000000)::bigint, id_number, name, sex, birth_date::text, phone, "
-        "address, grid_code, sources::text, provenance::text, "
-        "absorbed_ids::text, active, person_attr_json(person_id) AS attrs "
-        "FROM person WHERE person_id > $1 ORDER "
-        "BY person_id LIMIT $2",
-        2, p, "read persons", errstr, errstr_size);
+    PGresult *res = gh_pg_query_what(db,
+                                     "SELECT " PUBLISH_COLS
+                                     ", person_attr_json(person_id) AS attrs "
+                                     "FROM person WHERE person_id > $1 ORDER "
+                                     "BY person_id LIMIT $2",
+                                     2, p, "read persons", errstr, errstr_size);
     if (!res) return GH_ERR_PG;
     gh_err_t e = gh__res_open_person(r, res, errstr, errstr_size);
     int rows = PQntuples(res);

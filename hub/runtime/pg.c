@@ -139,8 +139,17 @@ PGconn *gh_pg_connect(const char *conninfo, int replication, char *errstr,
 PGconn *gh_pg_connect_retry(const char *conninfo, int replication,
                             const char *what, int backoff_ms,
                             int max_backoff_ms) {
+    return gh_pg_connect_retry_until(conninfo, replication, what, backoff_ms,
+                                     max_backoff_ms, NULL, NULL);
+}
+
+PGconn *gh_pg_connect_retry_until(const char *conninfo, int replication,
+                                  const char *what, int backoff_ms,
+                                  int max_backoff_ms, int (*stop)(void *),
+                                  void *ctx) {
     int wait = backoff_ms;
-    for (int attempt = 1; !gh_shutdown_requested(); attempt++) {
+    for (int attempt = 1; !gh_shutdown_requested() && !(stop && stop(ctx));
+         attempt++) {
         char err[1024];
         PGconn *c = gh_pg_connect(conninfo, replication, err, sizeof(err));
         if (c) {
@@ -150,7 +159,12 @@ PGconn *gh_pg_connect_retry(const char *conninfo, int replication,
             return c;
         }
         gh_log_warn("pg", "%s: %s; retrying in %d ms", what, err, wait);
-        gh_shutdown_sleep_ms(wait);
+        if (!stop)
+            gh_shutdown_sleep_ms(wait);
+        else
+            for (int64_t end = gh_now_ms() + wait;
+                 gh_now_ms() < end && !stop(ctx);)
+                gh_shutdown_sleep_ms(100);
         wait = wait * 2 > max_backoff_ms ? max_backoff_ms : wait * 2;
     }
     return NULL;

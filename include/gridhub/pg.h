@@ -24,6 +24,13 @@ PGconn *gh_pg_connect(const char *conninfo, int replication, char *errstr,
 PGconn *gh_pg_connect_retry(const char *conninfo, int replication,
                             const char *what, int backoff_ms,
                             int max_backoff_ms);
+/* The same, giving up also when stop(ctx) returns non-zero (checked
+ * between attempts and every 100 ms of the back-off): for a thread whose
+ * owner may end it without a process-wide stop. stop NULL: none. */
+PGconn *gh_pg_connect_retry_until(const char *conninfo, int replication,
+                                  const char *what, int backoff_ms,
+                                  int max_backoff_ms, int (*stop)(void *),
+                                  void *ctx);
 
 /* Runs a statement that returns no rows (or whose rows are ignored). Errors
  * carry the server's message, detail and hint. */
