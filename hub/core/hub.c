@@ -118,7 +118,7 @@ const gh_conf_prop_t gh_hub_props[] = {
     {"outbox.batch", GH_CONF_INT, "10000", 0, 1, 1000000, NULL, NULL,
      "Outbox rows published per relay round."},
     {"outbox.poll.ms", GH_CONF_INT, "500", 0, 10, 60000, NULL, NULL,
-     "How often an idle hub looks for outbox rows written by others (steward "
+     "How often the relay looks for outbox rows written by others (steward "
      "actions)."},
     GH_RESOLVER_PROPS,
     GH_CONF_INCLUDE_TABLE(gh_grid_props),
@@ -160,10 +160,10 @@ static gh_err_t dead_letter(hub_t *h, const rd_kafka_message_t *m,
                             const char *class, const char *reason, char *errstr,
                             size_t errstr_size) {
     gh_err_t e = gh_kafka_produce_dead_letter(
-        h->producer, gh_conf_get(h->conf, "dlq.topic"), m->key, m->key_len,
+        h->dlq.producer, gh_conf_get(h->conf, "dlq.topic"), m->key, m->key_len,
         m->payload, m->len, "hub", reason, rd_kafka_topic_name(m->rkt),
         m->partition, m->offset, NULL, errstr, errstr_size);
-    if (!e) h->pending++;
+    if (!e) h->dlq.pending++;
     h->dead++;
     gh_hub_metrics_dead_letter(h->metrics, class);
     gh_log_warn(LOG, "dead letter %s[%d]@%" PRId64 ": %s",
@@ -499,14 +499,7 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
             int64_t defer =
                 gh_conf_get_int(h->conf, "views.person.defer.messages");
             h->catching_up = defer && b->n >= defer;
-            uint64_t n = gh__hub_views_kick(h->vw, h->catching_up);
-            /* A batch smaller than a catch-up's waits for its views, which
-             * the relay then sends at once: started on the next batch,
-             * the main thread would relay them only after it (p99 at
-             * 1,000 residents/s: 712 ms not waiting, 315 ms waiting;
-             * docs/performance.md). A catch-up's batch goes on with the
-             * next one while its views are made. */
-            if (!h->catching_up) gh__hub_views_wait(h->vw, n);
+            gh__hub_views_kick(h->vw, h->catching_up);
             return GH_OK;
         }
         gh_apply_discard(h->apply);
@@ -562,9 +555,10 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     h->db = gh_pg_connect_retry(gh_conf_get(conf, "database.conninfo"), 0,
                                 "hub database", b0, bmax);
     if (!h->db) return GH_ERR_STOPPED;
-    /* A new session re-reads from the committed offsets and relays the
-     * outbox first: what an earlier one left is taken care of. */
-    h->left_outbox = h->left_offsets = 0;
+    /* A new session re-reads from the committed offsets, and its views
+     * thread relays the outbox first: what an earlier one left is taken
+     * care of. */
+    h->relay.left_outbox = h->left_offsets = 0;
     gh_err_t e = gh_migrate_apply(h->db, errstr, errstr_size);
     if (!e) e = gh_crypt_check_db(h->crypt, h->db, errstr, errstr_size);
     if (e) goto out;
@@ -592,9 +586,6 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
     if (e) goto out;
     h->apply = gh_apply_new(h->db, h->resolver, h->schemas);
-    e = gh__hub_relay(h, errstr,
-                      errstr_size); /* whatever a crash left behind */
-    if (e) goto out;
 
     rd_kafka_t *c = gh_kafka_consumer_new(conf, gh_conf_get(conf, "group.id"),
                                           "gridhub-hub", 1, gap_floor, h,
@@ -645,8 +636,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     b.dl_why = gh_xcalloc((size_t)max_msgs, sizeof(char *));
     b.dl_class = gh_xcalloc((size_t)max_msgs, sizeof(char *));
     b.mk = gh_xcalloc((size_t)max_msgs, sizeof(*b.mk));
-    int64_t last_stats = gh_now_ms(), last_relay = gh_now_ms();
-    int64_t poll_ms = gh_conf_get_int(conf, "outbox.poll.ms");
+    int64_t last_stats = gh_now_ms();
     while (!e && !gh_shutdown_requested()) {
         gh_hub_metrics_tick(h->metrics, h->db, c);
         e = gh__hub_views_check(h->vw, errstr, errstr_size);
@@ -661,15 +651,8 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
                !gh_shutdown_requested()) {
             int64_t left = deadline - gh_now_ms();
             if (left <= 0) break;
-            /* What the views thread wrote goes out at once (it yields the
-             * poll). */
-            if (gh__hub_views_outbox(h->vw)) {
-                int64_t tr = gh_now_us();
-                e = gh__hub_relay(h, errstr, errstr_size);
-                h->us_relay += gh_now_us() - tr;
-                last_relay = gh_now_ms();
-                if (e) break;
-            }
+            /* The views thread yields the poll when it fails. */
+            if ((e = gh__hub_views_check(h->vw, errstr, errstr_size))) break;
             int wait = left > 100 ? 100 : (int)left;
             if (n > 0 && linger_ms < wait) wait = linger_ms;
             rd_kafka_message_t *m = rd_kafka_consumer_poll(c, wait);
@@ -700,16 +683,11 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
             break;
         }
         h->us_poll += gh_now_us() - tl;
-        rd_kafka_poll(h->producer, 0);
+        rd_kafka_poll(h->dlq.producer, 0);
         if (n == 0) {
             /* Quiet: what the last batches left noted is published now. */
             if (h->catching_up) gh__hub_views_kick(h->vw, 0);
             h->catching_up = 0;
-            /* Steward actions write the outbox too. */
-            if (gh_now_ms() - last_relay >= poll_ms) {
-                e = gh__hub_relay(h, errstr, errstr_size);
-                last_relay = gh_now_ms();
-            }
             continue;
         }
         b.n = n;
@@ -721,7 +699,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         /* Offsets only after the database committed and dead letters are
          * acknowledged: a crash before this point replays the batch, and
          * replays are no-ops thanks to the per-row positions. */
-        if (!e) e = gh__hub_drain(h, errstr, errstr_size);
+        if (!e) e = gh__hub_drain(&h->dlq, errstr, errstr_size);
         if (e) h->left_offsets = n;
         if (!e) {
             rd_kafka_topic_partition_list_t *offs =
@@ -751,10 +729,6 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         }
         for (int i = 0; i < n; i++)
             rd_kafka_message_destroy(batch[i]);
-        int64_t t3 = gh_now_us();
-        if (!e) e = gh__hub_relay(h, errstr, errstr_size);
-        h->us_relay += gh_now_us() - t3;
-        last_relay = gh_now_ms();
         if (gh_now_ms() - last_stats >= 30000) {
             gh_log_info(LOG,
                         "%lld applied, %lld skipped as replays, %lld dead "
@@ -767,11 +741,13 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
             last_stats = gh_now_ms();
         }
     }
-    /* The views of the last batch are made before the thread ends, and
-     * relayed here. */
-    gh__hub_views_stop(h->vw);
+    /* The views of the last batch are made and relayed before the thread
+     * ends. */
+    if (!e)
+        e = gh__hub_views_stop(h->vw, errstr, errstr_size);
+    else
+        gh__hub_views_stop(h->vw, NULL, 0);
     h->vw = NULL;
-    if (!e) e = gh__hub_relay(h, errstr, errstr_size);
     gh_lanes_destroy(lanes);
     free(batch);
     free(b.env);
@@ -803,7 +779,7 @@ out:
  * GH_ERR_STOPPED, unless the run ended in an error a restart cannot cure
  * (a database or the cluster being down while stopping is no such error). */
 static gh_err_t stopped_line(const hub_t *h, long unacked, gh_err_t e) {
-    if (!h->left_outbox && !h->left_offsets && !unacked) {
+    if (!h->relay.left_outbox && !h->left_offsets && !unacked) {
         gh_log_info(LOG, "stopped cleanly: nothing left in flight");
         return e == GH_OK || e == GH_ERR_TIMED_OUT || e == GH_ERR_PG ||
                        e == GH_ERR_PG_CONNECT || e == GH_ERR_KAFKA
@@ -811,12 +787,12 @@ static gh_err_t stopped_line(const hub_t *h, long unacked, gh_err_t e) {
                    : e;
     }
     char outbox[160] = "", offsets[160] = "";
-    if (h->left_outbox > 0)
+    if (h->relay.left_outbox > 0)
         snprintf(outbox, sizeof(outbox),
                  "; %ld outbox rows sent but not acknowledged stay in the "
                  "outbox and are sent again",
-                 h->left_outbox);
-    else if (h->left_outbox < 0)
+                 h->relay.left_outbox);
+    else if (h->relay.left_outbox < 0)
         snprintf(outbox, sizeof(outbox),
                  "; outbox rows not yet sent stay in the outbox");
     if (h->left_offsets)
@@ -896,9 +872,18 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         e = GH_ERR_IO;
         goto out;
     }
-    h.producer = gh_kafka_producer_new(conf, "gridhub-hub", gh__hub_dr_cb, &h,
-                                       errstr, errstr_size);
-    if (!h.producer) {
+    /* Two producers: the relay waits for its pages' acknowledgements in
+     * the views thread, the main thread for its dead letters'. */
+    h.dlq.conf = h.relay.conf = conf;
+    h.relay.crypt = gh_feed_crypt(h.feed);
+    h.relay.metrics = h.metrics;
+    h.dlq.producer = gh_kafka_producer_new(conf, "gridhub-hub", gh__hub_dr_cb,
+                                           &h.dlq, errstr, errstr_size);
+    if (h.dlq.producer)
+        h.relay.producer =
+            gh_kafka_producer_new(conf, "gridhub-hub-relay", gh__hub_dr_cb,
+                                  &h.relay, errstr, errstr_size);
+    if (!h.relay.producer) {
         e = GH_ERR_KAFKA;
         goto out;
     }
@@ -923,7 +908,7 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
             break;
         gh_log_warn(LOG, "%s; restarting in %d ms", errstr, wait);
         gh_hub_metrics_degraded(h.metrics, errstr);
-        h.delivery_failed = 0;
+        h.dlq.delivery_failed = h.relay.delivery_failed = 0;
         gh_shutdown_sleep_ms(wait);
         wait = wait * 2 > wmax ? wmax : wait * 2;
     }
@@ -936,23 +921,22 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         h.applied, h.skipped, h.dead);
     gh_log_info(LOG,
                 "time (ms): poll %lld, decode %lld, apply %lld, resolve "
-                "%lld, commit %lld, relay %lld; "
+                "%lld, commit %lld; "
                 "resolution time per step (ms): load %lld, block %lld, score "
                 "%lld, persons %lld, cluster %lld, ids %lld, write %lld, "
                 "retire %lld, golden %lld, queue %lld",
                 h.us_poll / 1000, h.us_decode / 1000, h.us_apply / 1000,
-                h.us_resolve / 1000, h.us_commit / 1000, h.us_relay / 1000,
-                h.rs.us[0] / 1000, h.rs.us[1] / 1000, h.rs.us[2] / 1000,
-                h.rs.us[3] / 1000, h.rs.us[4] / 1000, h.rs.us[5] / 1000,
-                h.rs.us[6] / 1000, h.rs.us[7] / 1000, h.rs.us[8] / 1000,
-                h.rs.us[9] / 1000);
+                h.us_resolve / 1000, h.us_commit / 1000, h.rs.us[0] / 1000,
+                h.rs.us[1] / 1000, h.rs.us[2] / 1000, h.rs.us[3] / 1000,
+                h.rs.us[4] / 1000, h.rs.us[5] / 1000, h.rs.us[6] / 1000,
+                h.rs.us[7] / 1000, h.rs.us[8] / 1000, h.rs.us[9] / 1000);
     long long vus[GH_GRID_NTIMES];
     gh_grid_times(h.grid, vus);
     gh_log_info(LOG,
                 "views thread time (ms): views %lld, their commits %lld, "
-                "following the policy %lld",
-                h.us_views / 1000, h.us_views_commit / 1000,
-                h.us_policy / 1000);
+                "following the policy %lld, relay %lld",
+                h.us_views / 1000, h.us_views_commit / 1000, h.us_policy / 1000,
+                h.us_relay / 1000);
     gh_log_info(LOG,
                 "views time (ms, within views): buildings %lld, person "
                 "attributes %lld, grids/events/households %lld, their feed "
@@ -965,15 +949,17 @@ out:
     gh_resolver_destroy(h.resolver);
     gh_origin_destroy(h.origin);
     gh_grid_destroy(h.grid);
-    h.closing = 1;
-    long unacked = gh_kafka_producer_close(h.producer, 5000);
+    h.dlq.closing = h.relay.closing = 1;
+    long unacked = gh_kafka_producer_close(h.dlq.producer, 5000) +
+                   gh_kafka_producer_close(h.relay.producer, 5000);
     if (gh_shutdown_requested()) {
         e = stopped_line(&h, unacked, e);
         if (e == GH_ERR_TIMED_OUT)
             gh_seterr(errstr, errstr_size, e,
                       "work left for the next start (see the line above)");
     }
-    free(h.too_large);
+    free(h.dlq.too_large);
+    free(h.relay.too_large);
     forget_gaps(&h);
     gh_hub_metrics_destroy(h.metrics);
     gh_feed_destroy(h.feed);
@@ -981,7 +967,7 @@ out:
     gh_serde_destroy(h.feed_serde);
     gh_audit_key_destroy(h.audit_key);
     gh_serde_destroy(h.serde);
-    gh_sqlarr_free(&h.published);
+    gh_sqlarr_free(&h.relay.published);
     gh__hub_analyze_forget(&h);
     gh_schemas_destroy(h.schemas);
     return e;

@@ -16,12 +16,38 @@
 #include "origin.h"
 #include "resolve.h"
 
+/* A producer and what its delivery reports say. The relay's also sends
+ * outbox rows (relay.c): its connection, keys and published schemas. */
+typedef struct gh__out {
+    const gh_conf_t *conf;
+    rd_kafka_t *producer;
+    long pending; /* messages not yet acknowledged */
+    int delivery_failed;
+    int closing; /* purging at exit: failed reports are expected */
+    /* Outbox ids the cluster refused as too large, to be set aside. */
+    int64_t *too_large;
+    int ntoo_large, captoo_large;
+    /* The relay's alone: the connection it relays on and the keys that
+     * open sealed payloads (borrowed, the views thread's), the metrics. */
+    PGconn *db;
+    gh_crypt_t *crypt;
+    gh_hub_metrics_t *metrics;
+    long left_outbox; /* a stop left rows published but not acknowledged
+                       * (> 0) or not sent (< 0) */
+    /* Fingerprints of view schemas this process published to the schemas
+     * topic (a literal for `<> ALL($1)`), and whether it was ensured. */
+    gh_sqlarr_t published;
+    int schema_topic_ready;
+} gh__out_t;
+
 typedef struct hub {
     const gh_conf_t *conf;
     gh_schemas_t *schemas;
     gh_serde_t *serde;
     const gh_schema_t *view;
-    rd_kafka_t *producer;
+    /* The main thread's producer (dead letters), and the relay's (the
+     * views thread's while it runs). */
+    gh__out_t dlq, relay;
     PGconn *db;
     gh_apply_t *apply;
     gh_resolver_t *resolver;
@@ -48,16 +74,10 @@ typedef struct hub {
     gh_audit_key_t *audit_key; /* signs tree heads; NULL: none issued */
     char audited_policy[32];   /* version of the last "policy" entry */
     int64_t next_head_ms;
-    long pending; /* producer messages not yet acknowledged */
-    int delivery_failed;
-    int closing; /* purging at exit: failed reports are expected */
     long long applied, skipped, dead;
-    /* What a stop left for the next start (the closing log line). */
-    long left_outbox;  /* outbox rows published but not acknowledged */
+    /* What a stop left for the next start (the closing log line), besides
+     * relay.left_outbox. */
     long left_offsets; /* applied messages whose offsets are uncommitted */
-    /* Outbox ids the cluster refused as too large, to be set aside. */
-    int64_t *too_large;
-    int ntoo_large, captoo_large;
     /* Gaps accepted with `gridhub resync department` (accepted_gap). */
     struct gap {
         char *topic;
@@ -66,10 +86,6 @@ typedef struct hub {
     } * gaps;
     int ngaps;
     gh_hub_metrics_t *metrics;
-    /* Fingerprints of view schemas this process published to the schemas
-     * topic (a literal for `<> ALL($1)`), and whether it was ensured. */
-    gh_sqlarr_t published;
-    int schema_topic_ready;
     /* Rows applied per entity by this process before the batch being
      * counted, and in it (analyze.c); the analyses it ran. */
     struct seen {
@@ -93,36 +109,37 @@ gh_err_t gh__hub_after_failure(const gh_conf_t *conf, PGconn *db,
 
 /* The views thread (views_thread.c): starts it for a session, with its own
  * database connection; `wake` (borrowed, outliving the thread) is the
- * consumer whose poll it yields when outbox rows or a failure wait. From
- * then on h->feed, h->grid's views, the policy following fields and
- * us_views/us_views_commit/us_policy/us_publish are the thread's. NULL
- * with errstr if it cannot start. */
+ * consumer whose poll it yields when it fails. From then on h->feed,
+ * h->grid's views, h->relay, the policy following fields and
+ * us_views/us_views_commit/us_policy/us_publish/us_relay are the
+ * thread's: it relays the outbox (what a crash left first, the rows it
+ * writes as soon as they are committed, others' rows every
+ * outbox.poll.ms). NULL with errstr if it cannot start. */
 typedef struct gh__views gh__views_t;
 gh__views_t *gh__hub_views_start(hub_t *h, rd_kafka_t *wake, char *errstr,
                                  size_t errstr_size);
 /* A batch committed its notes: the views are made now (persons deferred
- * when `catching_up`, views.person.defer.messages). Returns the batch's
- * number for gh__hub_views_wait. */
-uint64_t gh__hub_views_kick(gh__views_t *v, int catching_up);
-/* Waits until the views of batch `n` are made, or the thread ended or
- * failed, or a stop is requested. */
-void gh__hub_views_wait(gh__views_t *v, uint64_t n);
-/* Whether the thread wrote outbox rows since the last call. */
-int gh__hub_views_outbox(gh__views_t *v);
+ * when `catching_up`, views.person.defer.messages). */
+void gh__hub_views_kick(gh__views_t *v, int catching_up);
 /* The error the thread ended with, or GH_OK while it runs. */
 gh_err_t gh__hub_views_check(gh__views_t *v, char *errstr, size_t errstr_size);
-/* Stops the thread, once it has made the views of a batch it was told
- * of, and frees it (NULL: nothing). */
-void gh__hub_views_stop(gh__views_t *v);
+/* Stops the thread, once it has made the views of a batch it was told of
+ * and relayed the outbox, and frees it (NULL: nothing). Returns the error
+ * the thread ended with (with errstr), GH_OK if none. */
+gh_err_t gh__hub_views_stop(gh__views_t *v, char *errstr, size_t errstr_size);
 
-/* The producer's delivery report callback (opaque: the hub). */
+/* The delivery report callback of both producers (opaque: its gh__out_t). */
 void gh__hub_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
-/* Waits until every produced message is acknowledged. Waits as long as it
- * takes (an unreachable cluster is retried) unless a stop is requested:
- * then for what is left of the shutdown budget (GH_ERR_TIMED_OUT). */
-gh_err_t gh__hub_drain(hub_t *h, char *errstr, size_t errstr_size);
-/* Publishes outbox rows in id order, deleting them once acknowledged. */
-gh_err_t gh__hub_relay(hub_t *h, char *errstr, size_t errstr_size);
+/* Waits until every message `o` produced is acknowledged. Waits as long
+ * as it takes (an unreachable cluster is retried) unless a stop is
+ * requested: then for what is left of the shutdown budget
+ * (GH_ERR_TIMED_OUT). */
+gh_err_t gh__hub_drain(gh__out_t *o, char *errstr, size_t errstr_size);
+/* Publishes outbox rows in id order on o->db, deleting them once
+ * acknowledged. *busy (may be NULL): another relayer (instance) held the
+ * relay lock, rows may be left. */
+gh_err_t gh__hub_relay(gh__out_t *o, int *busy, char *errstr,
+                       size_t errstr_size);
 /* ANALYZE, in the open transaction, the tables the k rows of the batch
  * (ent[i]: each one's entity, borrowed; NULL: none) went to, where an
  * entity brought at least batch.analyze.rows and a tenth of what came of

@@ -16,7 +16,7 @@
 
 void gh__hub_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
-    hub_t *h = opaque;
+    gh__out_t *h = opaque;
     h->pending--;
     rd_kafka_headers_t *hd = NULL;
     const void *idv = NULL;
@@ -46,10 +46,7 @@ void gh__hub_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     }
 }
 
-/* Waits until every produced message is acknowledged. Waits as long as it
- * takes (an unreachable cluster is retried) unless a stop is requested:
- * then for what is left of the shutdown budget (GH_ERR_TIMED_OUT). */
-gh_err_t gh__hub_drain(hub_t *h, char *errstr, size_t errstr_size) {
+gh_err_t gh__hub_drain(gh__out_t *h, char *errstr, size_t errstr_size) {
     while (h->pending > 0 && !h->delivery_failed && !gh_shutdown_expired())
         rd_kafka_poll(h->producer, gh_shutdown_clamp_ms(100));
     if (h->delivery_failed)
@@ -67,8 +64,8 @@ gh_err_t gh__hub_drain(hub_t *h, char *errstr, size_t errstr_size) {
  * a sealed payload that does not open) into outbox_rejected with `why`,
  * with an error in the log: one bad row must not hold back every row
  * after it (docs/operations.md, "Oversized records"). */
-static gh_err_t set_aside(hub_t *h, int64_t id, const char *why, char *errstr,
-                          size_t errstr_size) {
+static gh_err_t set_aside(gh__out_t *h, int64_t id, const char *why,
+                          char *errstr, size_t errstr_size) {
     char idt[32];
     snprintf(idt, sizeof(idt), "%" PRId64, id);
     const char *p[2] = {idt, why};
@@ -87,8 +84,8 @@ static gh_err_t set_aside(hub_t *h, int64_t id, const char *why, char *errstr,
     return e;
 }
 
-static gh_err_t set_aside_size(hub_t *h, int64_t id, size_t size, char *errstr,
-                               size_t errstr_size) {
+static gh_err_t set_aside_size(gh__out_t *h, int64_t id, size_t size,
+                               char *errstr, size_t errstr_size) {
     char why[200];
     snprintf(why, sizeof(why),
              "%zu bytes: larger than Kafka accepts (kafka.message.max.bytes "
@@ -107,7 +104,8 @@ static gh_err_t set_aside_size(hub_t *h, int64_t id, size_t size, char *errstr,
  * schemas come from view_schema, not from memory: a steward command may
  * have written records with a schema this process never made. Publishing
  * again after a restart is harmless (the topic is compacted by key). */
-static gh_err_t publish_schemas(hub_t *h, char *errstr, size_t errstr_size) {
+static gh_err_t publish_schemas(gh__out_t *h, char *errstr,
+                                size_t errstr_size) {
     const char *topic = gh_conf_get(h->conf, "schemas.topic");
     const char *p[1] = {gh_sqlarr_get(&h->published)};
     PGresult *r = PQexecParams(
@@ -170,7 +168,7 @@ static gh_err_t publish_schemas(hub_t *h, char *errstr, size_t errstr_size) {
 
 /* One page of the relay: up to `lim` outbox rows in id order published,
  * acknowledged and deleted; *np: how many rows the page had. */
-static gh_err_t relay_page(hub_t *h, const char *lim, int *np, char *errstr,
+static gh_err_t relay_page(gh__out_t *h, const char *lim, int *np, char *errstr,
                            size_t errstr_size) {
     *np = 0;
     const char *p[1] = {lim};
@@ -192,7 +190,8 @@ static gh_err_t relay_page(hub_t *h, const char *lim, int *np, char *errstr,
     }
     /* Every way out of the loop below releases r once, at its end. */
     gh_err_t e = publish_schemas(h, errstr, errstr_size);
-    int64_t max_id = 0;
+    gh_sqlarr_t sent = {0}; /* the ids read, deleted once acknowledged */
+    gh_sqlarr_reset(&sent);
     for (int i = 0; i < n && !e; i++) {
         /* Binary results: int8 big-endian. */
         const unsigned char *idb = (const unsigned char *)PQgetvalue(r, i, 0);
@@ -203,7 +202,7 @@ static gh_err_t relay_page(hub_t *h, const char *lim, int *np, char *errstr,
         int64_t ver = 0;
         for (int k = 0; k < 8 && !PQgetisnull(r, i, 4); k++)
             ver = ver << 8 | vb[k];
-        max_id = id;
+        gh_sqlarr_int(&sent, id);
         char idtxt[32], vertxt[32];
         snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
         snprintf(vertxt, sizeof(vertxt), "%" PRId64, ver);
@@ -251,24 +250,21 @@ static gh_err_t relay_page(hub_t *h, const char *lim, int *np, char *errstr,
         }
     }
     PQclear(r);
-    if (e) return e;
-    e = gh__hub_drain(h, errstr, errstr_size);
+    if (!e) e = gh__hub_drain(h, errstr, errstr_size);
     if (e == GH_ERR_TIMED_OUT) h->left_outbox = n;
     for (int i = 0; !e && i < h->ntoo_large; i++)
         e = set_aside_size(h, h->too_large[i], 0, errstr, errstr_size);
     h->ntoo_large = 0;
+    /* The rows read, not every id up to the last: a row written outside
+     * the views lock (a signed tree head) may commit with a smaller id
+     * after this page was read, and is sent by the next page. */
+    const char *pd[1] = {gh_sqlarr_get(&sent)};
+    if (!e)
+        e = gh_pg_exec_what(h->db,
+                            "DELETE FROM outbox WHERE id = ANY ($1::int8[])", 1,
+                            pd, "trim outbox", errstr, errstr_size);
+    gh_sqlarr_free(&sent);
     if (e) return e;
-    char maxtxt[32];
-    snprintf(maxtxt, sizeof(maxtxt), "%" PRId64, max_id);
-    const char *pd[1] = {maxtxt};
-    r = PQexecParams(h->db, "DELETE FROM outbox WHERE id <= $1", 1, NULL, pd,
-                     NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        e = gh_pg_result_error(r, h->db, "trim outbox", errstr, errstr_size);
-        PQclear(r);
-        return e;
-    }
-    PQclear(r);
     gh_hub_metrics_relayed(h->metrics, n);
     *np = n;
     return GH_OK;
@@ -279,13 +275,16 @@ static gh_err_t relay_page(hub_t *h, const char *lim, int *np, char *errstr,
  * another has sent and deleted, after that other sent a newer record of
  * the same key (the newest record of a key must stay the last one). An
  * instance that finds the lock taken leaves the rows to the one holding
- * it, or to its own next turn. */
-#define RELAY_LOCK "7274002"
+ * it, or to its own next turn. A lock of its own, not the views lock
+ * (gh_resolver_lock_views, which it shared by accident of numbering):
+ * the writers of the feeds hold that one until they commit, so their rows
+ * commit in id order, and the relay need not wait for them. */
+#define RELAY_LOCK "7274003"
 
-/* Publishes outbox rows in id order, deleting them once acknowledged. A
- * crash between the two republishes them: subscribers may see a view
- * record twice, always with the same person version (documented). */
-gh_err_t gh__hub_relay(hub_t *h, char *errstr, size_t errstr_size) {
+/* A crash between sending and deleting republishes: subscribers may see a
+ * view record twice, always with the same person version (documented). */
+gh_err_t gh__hub_relay(gh__out_t *h, int *busy, char *errstr,
+                       size_t errstr_size) {
     char lim[32];
     snprintf(lim, sizeof(lim), "%lld",
              gh_conf_get_int(h->conf, "outbox.batch"));
@@ -310,6 +309,7 @@ gh_err_t gh__hub_relay(hub_t *h, char *errstr, size_t errstr_size) {
                 gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
             return e;
         }
+        if (busy) *busy = !mine;
         if (!mine || n < atoi(lim)) return GH_OK;
         if (gh_shutdown_expired()) {
             h->left_outbox = -1; /* more pages, not counted */

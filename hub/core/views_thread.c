@@ -6,9 +6,10 @@
  * published), follows the policy (syncs, sweeps) and issues audit heads.
  * The two overlap: PostgreSQL works on a batch's resolution and the last
  * batch's views at once (docs/scaling.md). The feed (with its keys,
- * policy and serializer), the grid module's view values and a resolver
- * for publishing are this thread's alone while it runs; the outbox rows it
- * writes are relayed by the main thread, woken by rd_kafka_yield. */
+ * policy and serializer), the grid module's view values, a resolver for
+ * publishing and the relay (its producer) are this thread's alone while
+ * it runs: the rows it writes to the outbox go out as soon as they are
+ * committed, while the main thread applies the next batch. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -34,12 +35,15 @@ struct gh__views {
     rd_kafka_t *wake; /* the main thread's consumer */
     pthread_t th;
     pthread_mutex_t mu;
-    pthread_cond_t cv, done_cv;
-    /* Under mu: batches told of and those whose views are made (counts),
-     * what the last one said, a stop, the thread's end. */
-    uint64_t kicked, done;
-    int catching_up, stop, ended;
-    atomic_int outbox; /* rows were written for the relay */
+    pthread_cond_t cv;
+    /* Under mu: batches told of (a count), what the last one said, a
+     * stop. */
+    uint64_t kicked;
+    int catching_up, stop;
+    /* The thread's own: rows it wrote wait for the relay (another instance
+     * held its lock), and when the outbox is next looked at anyway. */
+    int owed;
+    int64_t next_relay_ms;
     atomic_int failed;
     gh_err_t err; /* when failed: the error, and errstr */
     char errstr[1024];
@@ -158,10 +162,26 @@ static gh_err_t policy_tx(gh__views_t *v, fp_step_t step, long *rows,
     return e;
 }
 
-/* Outbox rows are waiting: the main thread relays them now. */
+/* Outbox rows are waiting: relayed before the thread waits again. */
 static void wrote_outbox(gh__views_t *v) {
-    atomic_store(&v->outbox, 1);
-    rd_kafka_yield(v->wake);
+    v->owed = 1;
+}
+
+/* Relays the outbox on the thread's connection: what it wrote, what a
+ * crash left, what others wrote (steward commands; another instance's
+ * rows when this one held the relay lock). Another instance holding the
+ * lock leaves the rows owed, tried again shortly. */
+static gh_err_t relay(gh__views_t *v, char *errstr, size_t errstr_size) {
+    hub_t *h = v->h;
+    int busy = 0;
+    int64_t t0 = gh_now_us();
+    h->relay.db = v->db;
+    gh_err_t e = gh__hub_relay(&h->relay, &busy, errstr, errstr_size);
+    h->relay.db = NULL;
+    h->us_relay += gh_now_us() - t0;
+    v->owed = busy;
+    v->next_relay_ms = gh_now_ms() + gh_conf_get_int(h->conf, "outbox.poll.ms");
+    return e;
 }
 
 /* Follows the policy: re-reads and recompiles it when its files or the
@@ -244,15 +264,6 @@ static uint64_t wait_kick(gh__views_t *v, int64_t until, uint64_t taken,
     return taken;
 }
 
-/* The views of the first `n` batches are made (or never will be, `ended`). */
-static void made(gh__views_t *v, uint64_t n, int ended) {
-    pthread_mutex_lock(&v->mu);
-    if (n > v->done) v->done = n;
-    v->ended |= ended;
-    pthread_cond_broadcast(&v->done_cv);
-    pthread_mutex_unlock(&v->mu);
-}
-
 /* gh_pg_connect_retry_until's stop: the session ends too. */
 static int stopping_cb(void *ctx) {
     return stopping(ctx);
@@ -262,7 +273,6 @@ static void fail(gh__views_t *v, gh_err_t e, const char *errstr) {
     v->err = e;
     snprintf(v->errstr, sizeof(v->errstr), "%s", errstr);
     atomic_store(&v->failed, 1);
-    made(v, 0, 1);
     rd_kafka_yield(v->wake);
 }
 
@@ -277,23 +287,23 @@ static void *run(void *arg) {
     uint64_t taken = 0, done = 0; /* batches told of; their views made */
     for (;;) {
         /* Stopping, the views of a batch committed last are still made
-         * (as when they were made in its transaction's wake); nothing
-         * else is started. */
+         * and the outbox relayed (as the main thread did when both were
+         * its own); nothing else is started. */
         int stop = stopping(v);
         if (stop) {
             pthread_mutex_lock(&v->mu);
             if (v->kicked > taken) catching_up = v->catching_up;
             taken = v->kicked;
             pthread_mutex_unlock(&v->mu);
-            if (taken == done) break;
         }
-        if (!v->db && stop) break; /* the session ends: the next one */
+        if (!v->db && stop && taken == done) break; /* the next session */
         if (!v->db) {
             v->db = gh_pg_connect_retry_until(
                 gh_conf_get(conf, "database.conninfo"), 0,
                 "hub database (views)", b0, bmax, stopping_cb, v);
             if (!v->db) break; /* stopped */
             sync_now = 1;
+            v->owed = 1; /* whatever a crash or another session left */
         }
         /* The views when a batch left notes or the aggregates are due
          * (the stream is quiet: what steward commands changed, and what
@@ -301,21 +311,23 @@ static void *run(void *arg) {
         gh_err_t e =
             stop ? GH_OK : follow_policy(v, sync_now, errstr, sizeof(errstr));
         if (!e && !stop) sync_now = 0;
-        if (!e && (taken > done || gh_now_ms() >= h->next_views_ms)) {
+        if (!e &&
+            (taken > done || (!stop && gh_now_ms() >= h->next_views_ms))) {
             uint64_t upto = taken;
             e = views_tx(v, catching_up, errstr, sizeof(errstr));
             if (!e) {
                 wrote_outbox(v);
                 done = upto;
-                made(v, done, 0);
             }
         }
+        if (!e && (stop || v->owed || gh_now_ms() >= v->next_relay_ms))
+            e = relay(v, errstr, sizeof(errstr));
         if (e == GH_ERR_STOPPED) break;
-        if (e && (e == GH_ERR_PG_CONNECT || PQstatus(v->db) != CONNECTION_OK)) {
+        if (e && !stop &&
+            (e == GH_ERR_PG_CONNECT || PQstatus(v->db) != CONNECTION_OK)) {
             gh_log_warn(LOG, "views: %s; connecting again", errstr);
             PQfinish(v->db);
             v->db = NULL;
-            if (stop) break;
             continue;
         }
         if (e) {
@@ -329,16 +341,19 @@ static void *run(void *arg) {
         int64_t until = h->next_views_ms;
         if (h->next_sync_ms < until) until = h->next_sync_ms;
         if (h->audit_key && h->next_head_ms < until) until = h->next_head_ms;
+        if (v->next_relay_ms < until) until = v->next_relay_ms;
         if (until < gh_now_ms() + 100) until = gh_now_ms() + 100;
         /* The policy files are looked at twice a second (a reload is
          * seen as soon as it was before the views had a thread). */
         if (until > gh_now_ms() + 500) until = gh_now_ms() + 500;
+        /* Rows another instance's relay left behind are asked for again
+         * soon: it may have read the outbox before they were committed. */
+        if (v->owed) until = gh_now_ms() + 20;
         if (gh_feed_sweeping(h->feed)) until = 0;
         taken = wait_kick(v, until, taken, &catching_up);
     }
     PQfinish(v->db);
     v->db = NULL;
-    made(v, 0, 1);
     return NULL;
 }
 
@@ -354,13 +369,11 @@ gh__views_t *gh__hub_views_start(hub_t *h, rd_kafka_t *wake, char *errstr,
     }
     pthread_mutex_init(&v->mu, NULL);
     pthread_cond_init(&v->cv, NULL);
-    pthread_cond_init(&v->done_cv, NULL);
     if (pthread_create(&v->th, NULL, run, v)) {
         gh_seterr(errstr, errstr_size, GH_ERR_IO,
                   "cannot start the views thread");
         pthread_mutex_destroy(&v->mu);
         pthread_cond_destroy(&v->cv);
-        pthread_cond_destroy(&v->done_cv);
         gh_resolver_destroy(v->res);
         free(v);
         return NULL;
@@ -368,25 +381,12 @@ gh__views_t *gh__hub_views_start(hub_t *h, rd_kafka_t *wake, char *errstr,
     return v;
 }
 
-uint64_t gh__hub_views_kick(gh__views_t *v, int catching_up) {
+void gh__hub_views_kick(gh__views_t *v, int catching_up) {
     pthread_mutex_lock(&v->mu);
-    uint64_t n = ++v->kicked;
+    ++v->kicked;
     v->catching_up = catching_up;
     pthread_cond_signal(&v->cv);
     pthread_mutex_unlock(&v->mu);
-    return n;
-}
-
-void gh__hub_views_wait(gh__views_t *v, uint64_t n) {
-    pthread_mutex_lock(&v->mu);
-    while (v->done < n && !v->ended && !atomic_load(&v->failed) &&
-           !gh_shutdown_requested())
-        wait_ms(v, &v->done_cv, 100);
-    pthread_mutex_unlock(&v->mu);
-}
-
-int gh__hub_views_outbox(gh__views_t *v) {
-    return atomic_exchange(&v->outbox, 0);
 }
 
 gh_err_t gh__hub_views_check(gh__views_t *v, char *errstr, size_t errstr_size) {
@@ -394,16 +394,17 @@ gh_err_t gh__hub_views_check(gh__views_t *v, char *errstr, size_t errstr_size) {
     return gh_seterr(errstr, errstr_size, v->err, "%s", v->errstr);
 }
 
-void gh__hub_views_stop(gh__views_t *v) {
-    if (!v) return;
+gh_err_t gh__hub_views_stop(gh__views_t *v, char *errstr, size_t errstr_size) {
+    if (!v) return GH_OK;
     pthread_mutex_lock(&v->mu);
     v->stop = 1;
     pthread_cond_signal(&v->cv);
     pthread_mutex_unlock(&v->mu);
     pthread_join(v->th, NULL);
+    gh_err_t e = gh__hub_views_check(v, errstr, errstr_size);
     pthread_mutex_destroy(&v->mu);
     pthread_cond_destroy(&v->cv);
-    pthread_cond_destroy(&v->done_cv);
     gh_resolver_destroy(v->res);
     free(v);
+    return e;
 }
