@@ -639,8 +639,6 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
     int64_t last_stats = gh_now_ms();
     while (!e && !gh_shutdown_requested()) {
         gh_hub_metrics_tick(h->metrics, h->db, c);
-        e = gh__hub_views_check(h->vw, errstr, errstr_size);
-        if (e) break;
         int64_t tl = gh_now_us();
         gh_lanes_update(lanes, c);
         int n = 0, npersons = 0;

@@ -17,7 +17,7 @@
 #include "resolve.h"
 
 /* A producer and what its delivery reports say. The relay's also sends
- * outbox rows (relay.c): its connection, keys and published schemas. */
+ * outbox rows (relay.c): its keys and published schemas. */
 typedef struct gh__out {
     const gh_conf_t *conf;
     rd_kafka_t *producer;
@@ -27,9 +27,8 @@ typedef struct gh__out {
     /* Outbox ids the cluster refused as too large, to be set aside. */
     int64_t *too_large;
     int ntoo_large, captoo_large;
-    /* The relay's alone: the connection it relays on and the keys that
-     * open sealed payloads (borrowed, the views thread's), the metrics. */
-    PGconn *db;
+    /* The relay's alone: the keys that open sealed payloads (borrowed,
+     * the views thread's), the metrics. */
     gh_crypt_t *crypt;
     gh_hub_metrics_t *metrics;
     long left_outbox; /* a stop left rows published but not acknowledged
@@ -54,14 +53,14 @@ typedef struct hub {
     gh_origin_t *origin;
     gh_grid_t *grid; /* the grid hierarchy, refreshed by batches */
     gh_resolve_stats_t rs;
-    long long us_apply, us_resolve, us_commit, us_relay; /* per phase */
+    long long us_apply, us_resolve, us_commit; /* per phase */
     long long us_publish; /* of us_views: persons published (views()) */
     /* Outside the batches' transactions: waiting for and decoding
      * messages. */
     long long us_poll, us_decode;
     /* The views thread's (read once it has ended): its views
-     * transactions, their commits, following the policy. */
-    long long us_views, us_views_commit, us_policy;
+     * transactions, their commits, following the policy, relaying. */
+    long long us_views, us_views_commit, us_policy, us_relay;
     struct gh__views *vw;   /* the views thread of the session */
     gh_crypt_t *crypt;      /* the main thread's keys (feed's: the thread's) */
     gh_serde_t *feed_serde; /* the feed's serializer */
@@ -135,10 +134,10 @@ void gh__hub_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
  * requested: then for what is left of the shutdown budget
  * (GH_ERR_TIMED_OUT). */
 gh_err_t gh__hub_drain(gh__out_t *o, char *errstr, size_t errstr_size);
-/* Publishes outbox rows in id order on o->db, deleting them once
- * acknowledged. *busy (may be NULL): another relayer (instance) held the
- * relay lock, rows may be left. */
-gh_err_t gh__hub_relay(gh__out_t *o, int *busy, char *errstr,
+/* Publishes outbox rows in id order over `db` (borrowed), deleting them
+ * once acknowledged. *busy (may be NULL): another relayer (instance) held
+ * the relay lock, rows may be left. */
+gh_err_t gh__hub_relay(gh__out_t *o, PGconn *db, int *busy, char *errstr,
                        size_t errstr_size);
 /* ANALYZE, in the open transaction, the tables the k rows of the batch
  * (ent[i]: each one's entity, borrowed; NULL: none) went to, where an

@@ -64,13 +64,13 @@ gh_err_t gh__hub_drain(gh__out_t *h, char *errstr, size_t errstr_size) {
  * a sealed payload that does not open) into outbox_rejected with `why`,
  * with an error in the log: one bad row must not hold back every row
  * after it (docs/operations.md, "Oversized records"). */
-static gh_err_t set_aside(gh__out_t *h, int64_t id, const char *why,
-                          char *errstr, size_t errstr_size) {
+static gh_err_t set_aside(PGconn *db, int64_t id, const char *why, char *errstr,
+                          size_t errstr_size) {
     char idt[32];
     snprintf(idt, sizeof(idt), "%" PRId64, id);
     const char *p[2] = {idt, why};
     gh_err_t e = gh_pg_exec_what(
-        h->db,
+        db,
         "INSERT INTO outbox_rejected (id, topic, msg_key, payload, person_id, "
         "version, created_at, reason) SELECT id, topic, msg_key, payload, "
         "person_id, version, created_at, $2 FROM outbox WHERE id = $1 ON "
@@ -84,14 +84,14 @@ static gh_err_t set_aside(gh__out_t *h, int64_t id, const char *why,
     return e;
 }
 
-static gh_err_t set_aside_size(gh__out_t *h, int64_t id, size_t size,
+static gh_err_t set_aside_size(PGconn *db, int64_t id, size_t size,
                                char *errstr, size_t errstr_size) {
     char why[200];
     snprintf(why, sizeof(why),
              "%zu bytes: larger than Kafka accepts (kafka.message.max.bytes "
              "here, max.message.bytes on the broker)",
              size);
-    return set_aside(h, id, why, errstr, errstr_size);
+    return set_aside(db, id, why, errstr, errstr_size);
 }
 
 /* One attempt at creating the schemas topic, bounded so that the relay's
@@ -104,18 +104,18 @@ static gh_err_t set_aside_size(gh__out_t *h, int64_t id, size_t size,
  * schemas come from view_schema, not from memory: a steward command may
  * have written records with a schema this process never made. Publishing
  * again after a restart is harmless (the topic is compacted by key). */
-static gh_err_t publish_schemas(gh__out_t *h, char *errstr,
+static gh_err_t publish_schemas(gh__out_t *h, PGconn *db, char *errstr,
                                 size_t errstr_size) {
     const char *topic = gh_conf_get(h->conf, "schemas.topic");
     const char *p[1] = {gh_sqlarr_get(&h->published)};
     PGresult *r = PQexecParams(
-        h->db,
+        db,
         "SELECT fingerprint, name, schema FROM view_schema WHERE fingerprint "
         "<> ALL($1::text[]) ORDER BY fingerprint",
         1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        gh_err_t e = gh_pg_result_error(r, h->db, "read view schemas", errstr,
-                                        errstr_size);
+        gh_err_t e =
+            gh_pg_result_error(r, db, "read view schemas", errstr, errstr_size);
         PQclear(r);
         return e;
     }
@@ -168,18 +168,18 @@ static gh_err_t publish_schemas(gh__out_t *h, char *errstr,
 
 /* One page of the relay: up to `lim` outbox rows in id order published,
  * acknowledged and deleted; *np: how many rows the page had. */
-static gh_err_t relay_page(gh__out_t *h, const char *lim, int *np, char *errstr,
-                           size_t errstr_size) {
+static gh_err_t relay_page(gh__out_t *h, PGconn *db, const char *lim, int *np,
+                           char *errstr, size_t errstr_size) {
     *np = 0;
     const char *p[1] = {lim};
     PGresult *r =
-        PQexecParams(h->db,
+        PQexecParams(db,
                      "SELECT id, topic, msg_key, payload, version FROM outbox "
                      "ORDER BY id LIMIT $1",
                      1, NULL, p, NULL, NULL, 1);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         gh_err_t e =
-            gh_pg_result_error(r, h->db, "read outbox", errstr, errstr_size);
+            gh_pg_result_error(r, db, "read outbox", errstr, errstr_size);
         PQclear(r);
         return e;
     }
@@ -189,7 +189,7 @@ static gh_err_t relay_page(gh__out_t *h, const char *lim, int *np, char *errstr,
         return GH_OK;
     }
     /* Every way out of the loop below releases r once, at its end. */
-    gh_err_t e = publish_schemas(h, errstr, errstr_size);
+    gh_err_t e = publish_schemas(h, db, errstr, errstr_size);
     gh_sqlarr_t sent = {0}; /* the ids read, deleted once acknowledged */
     gh_sqlarr_reset(&sent);
     for (int i = 0; i < n && !e; i++) {
@@ -214,7 +214,7 @@ static gh_err_t relay_page(gh__out_t *h, const char *lim, int *np, char *errstr,
             char why[512];
             if (gh_crypt_open(h->crypt, "payload", val, vlen, &plain, &vlen,
                               why, sizeof(why))) {
-                e = set_aside(h, id, why, errstr, errstr_size);
+                e = set_aside(db, id, why, errstr, errstr_size);
                 continue;
             }
             val = plain;
@@ -241,7 +241,7 @@ static gh_err_t relay_page(gh__out_t *h, const char *lim, int *np, char *errstr,
                           "producer queue full when shutdown.timeout.ms ran "
                           "out");
         } else if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-            e = set_aside_size(h, id, vlen, errstr, errstr_size);
+            e = set_aside_size(db, id, vlen, errstr, errstr_size);
         } else if (err) {
             e = gh_seterr(errstr, errstr_size, GH_ERR_KAFKA, "produce view: %s",
                           rd_kafka_err2str(err));
@@ -253,14 +253,14 @@ static gh_err_t relay_page(gh__out_t *h, const char *lim, int *np, char *errstr,
     if (!e) e = gh__hub_drain(h, errstr, errstr_size);
     if (e == GH_ERR_TIMED_OUT) h->left_outbox = n;
     for (int i = 0; !e && i < h->ntoo_large; i++)
-        e = set_aside_size(h, h->too_large[i], 0, errstr, errstr_size);
+        e = set_aside_size(db, h->too_large[i], 0, errstr, errstr_size);
     h->ntoo_large = 0;
     /* The rows read, not every id up to the last: a row written outside
      * the views lock (a signed tree head) may commit with a smaller id
      * after this page was read, and is sent by the next page. */
     const char *pd[1] = {gh_sqlarr_get(&sent)};
     if (!e)
-        e = gh_pg_exec_what(h->db,
+        e = gh_pg_exec_what(db,
                             "DELETE FROM outbox WHERE id = ANY ($1::int8[])", 1,
                             pd, "trim outbox", errstr, errstr_size);
     gh_sqlarr_free(&sent);
@@ -283,30 +283,30 @@ static gh_err_t relay_page(gh__out_t *h, const char *lim, int *np, char *errstr,
 
 /* A crash between sending and deleting republishes: subscribers may see a
  * view record twice, always with the same person version (documented). */
-gh_err_t gh__hub_relay(gh__out_t *h, int *busy, char *errstr,
+gh_err_t gh__hub_relay(gh__out_t *h, PGconn *db, int *busy, char *errstr,
                        size_t errstr_size) {
     char lim[32];
     snprintf(lim, sizeof(lim), "%lld",
              gh_conf_get_int(h->conf, "outbox.batch"));
     for (;;) {
         int n = 0, mine = 0;
-        gh_err_t e = gh_pg_exec(h->db, "BEGIN", errstr, errstr_size);
+        gh_err_t e = gh_pg_exec(db, "BEGIN", errstr, errstr_size);
         if (!e) {
             PGresult *r = gh_pg_query_what(
-                h->db, "SELECT pg_try_advisory_xact_lock(" RELAY_LOCK ")", 0,
-                NULL, "take the relay lock", errstr, errstr_size);
+                db, "SELECT pg_try_advisory_xact_lock(" RELAY_LOCK ")", 0, NULL,
+                "take the relay lock", errstr, errstr_size);
             if (!r)
                 e = GH_ERR_PG;
             else
                 mine = PQgetvalue(r, 0, 0)[0] == 't';
             PQclear(r);
         }
-        if (!e && mine) e = relay_page(h, lim, &n, errstr, errstr_size);
-        if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
+        if (!e && mine) e = relay_page(h, db, lim, &n, errstr, errstr_size);
+        if (!e) e = gh_pg_exec(db, "COMMIT", errstr, errstr_size);
         if (e) {
             char ignore[256];
-            if (PQtransactionStatus(h->db) != PQTRANS_IDLE)
-                gh_pg_exec(h->db, "ROLLBACK", ignore, sizeof(ignore));
+            if (PQtransactionStatus(db) != PQTRANS_IDLE)
+                gh_pg_exec(db, "ROLLBACK", ignore, sizeof(ignore));
             return e;
         }
         if (busy) *busy = !mine;

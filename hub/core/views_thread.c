@@ -175,9 +175,7 @@ static gh_err_t relay(gh__views_t *v, char *errstr, size_t errstr_size) {
     hub_t *h = v->h;
     int busy = 0;
     int64_t t0 = gh_now_us();
-    h->relay.db = v->db;
-    gh_err_t e = gh__hub_relay(&h->relay, &busy, errstr, errstr_size);
-    h->relay.db = NULL;
+    gh_err_t e = gh__hub_relay(&h->relay, v->db, &busy, errstr, errstr_size);
     h->us_relay += gh_now_us() - t0;
     v->owed = busy;
     v->next_relay_ms = gh_now_ms() + gh_conf_get_int(h->conf, "outbox.poll.ms");
@@ -236,15 +234,15 @@ static int stopping(gh__views_t *v) {
     return s || gh_shutdown_requested();
 }
 
-/* Waits on `cv` (mu held) for at most `ms`, and at most 100 ms: a
+/* Waits on cv (mu held) for at most `ms`, and at most 100 ms: a
  * signal's stop request wakes no condition variable. */
-static void wait_ms(gh__views_t *v, pthread_cond_t *cv, int64_t ms) {
+static void wait_ms(gh__views_t *v, int64_t ms) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t ns = ts.tv_nsec + (ms > 100 ? 100 : ms) * 1000000;
     ts.tv_sec += ns / 1000000000;
     ts.tv_nsec = ns % 1000000000;
-    pthread_cond_timedwait(cv, &v->mu, &ts);
+    pthread_cond_timedwait(&v->cv, &v->mu, &ts);
 }
 
 /* Waits until a batch after the `taken` first is committed, a stop, or
@@ -256,7 +254,7 @@ static uint64_t wait_kick(gh__views_t *v, int64_t until, uint64_t taken,
     while (v->kicked == taken && !v->stop && !gh_shutdown_requested()) {
         int64_t left = until - gh_now_ms();
         if (left <= 0) break;
-        wait_ms(v, &v->cv, left);
+        wait_ms(v, left);
     }
     taken = v->kicked;
     *catching_up = v->catching_up;
