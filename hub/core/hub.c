@@ -73,15 +73,25 @@ const gh_conf_prop_t gh_hub_props[] = {
      "0: with every batch."},
     {"views.person.defer.messages", GH_CONF_INT, "5000", 0, 0, 100000000, NULL,
      NULL,
-     "A batch of at least this many messages leaves its persons' attributes "
-     "and their publication to the next views refresh (at most "
-     "views.refresh.interval.ms later, or when a smaller batch comes or the "
-     "stream is quiet), noted in the hub database: during a catch-up a "
-     "resident's records arrive in many batches, and each would publish "
-     "them again (subscribers get the latest state once, as from a Kafka "
-     "Streams table's cache). Smaller batches publish at once, so a "
+     "A batch of at least this many messages means the hub is catching "
+     "up: its persons' attributes wait for the next refresh of the views "
+     "(at most views.refresh.interval.ms later), and their publication for "
+     "the end of the catch-up (a smaller batch, or a quiet stream; at most "
+     "views.person.defer.max.ms), noted in the hub database: during a "
+     "catch-up a resident's records arrive in many batches, and each would "
+     "publish them again (subscribers get the latest state once, as from a "
+     "Kafka Streams table's cache). Smaller batches publish at once, so a "
      "stream the hub keeps up with (each batch holds what came while the "
      "last was applied) keeps its latency. 0: never deferred."},
+    {"views.person.defer.max.ms", GH_CONF_INT, "300000", 0, 0, 86400000, NULL,
+     NULL,
+     "Longest a catch-up (views.person.defer.messages) holds back the "
+     "persons' publication: their attributes follow every refresh of the "
+     "views, and the persons go out when the catch-up ends (a smaller batch, "
+     "or a quiet stream) or this long after the first refresh that left them "
+     "noted. A resident's records arrive over the whole catch-up, and each "
+     "publication sends the residents changed since the last one again. 0: "
+     "with every refresh of the views."},
     {"batch.analyze.rows", GH_CONF_INT, "10000", 0, 0, 100000000, NULL, NULL,
      "A batch that brings at least this many rows of an entity, and at "
      "least a tenth of what this process applied of it before, analyzes "
@@ -205,6 +215,9 @@ typedef struct batch {
         int part, parts;
     } * mk;
     int nmk;
+    /* Messages waiting behind the batch in the assigned partitions when it
+     * was taken (gh_lanes_backlog; -1: not known). */
+    int64_t backlog;
 } batch_t;
 
 /* Forgets the dead letters found after the first `keep`. */
@@ -435,6 +448,18 @@ gh_err_t gh__hub_after_failure(const gh_conf_t *conf, PGconn *db,
     return GH_OK;
 }
 
+/* Whether the hub is catching up (views.person.defer.messages): a large
+ * batch, or a backlog behind it; the views thread holds the persons'
+ * publication back meanwhile. The end of a long catch-up is logged. */
+static void catch_up(hub_t *h, int on) {
+    int64_t now = gh_now_ms();
+    if (on && !h->catching_up) h->catch_up_ms = now;
+    if (!on && h->catching_up && now - h->catch_up_ms >= 10000)
+        gh_log_info(LOG, "caught up after a catch-up of %.1f s",
+                    (double)(now - h->catch_up_ms) / 1000);
+    h->catching_up = on;
+}
+
 /* One transaction over the batch: apply, resolve, commit. Transient
  * database failures are retried here with back-off (the hub stays up and
  * no message is blamed); dead letters of an attempt that fails are not
@@ -484,7 +509,7 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
          * views_thread.c), so that the next batch, or another instance's,
          * is resolved meanwhile. */
         if (!e)
-            e = gh_resolver_publish_later(h->resolver, h->db, errstr,
+            e = gh_resolver_publish_later(h->resolver, h->db, NULL, errstr,
                                           errstr_size);
         int64_t t2 = gh_now_us();
         if (!e) e = gh_pg_exec(h->db, "COMMIT", errstr, errstr_size);
@@ -498,7 +523,7 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
         if (!e) {
             int64_t defer =
                 gh_conf_get_int(h->conf, "views.person.defer.messages");
-            h->catching_up = defer && b->n >= defer;
+            catch_up(h, defer && (b->n >= defer || b->backlog >= defer));
             gh__hub_views_kick(h->vw, h->catching_up);
             return GH_OK;
         }
@@ -685,10 +710,11 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         if (n == 0) {
             /* Quiet: what the last batches left noted is published now. */
             if (h->catching_up) gh__hub_views_kick(h->vw, 0);
-            h->catching_up = 0;
+            catch_up(h, 0);
             continue;
         }
         b.n = n;
+        b.backlog = gh_lanes_backlog(c);
         int64_t t0 = gh_now_us();
         e = commit_batch(h, &b, errstr, errstr_size);
         gh_hub_metrics_batch(h->metrics, n, gh_now_us() - t0, h->applied,

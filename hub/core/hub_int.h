@@ -68,8 +68,10 @@ typedef struct hub {
     int64_t next_sync_ms;
     int64_t next_views_ms; /* next batch that refreshes the aggregate views */
     /* The last batch left its persons noted (views.person.defer.messages):
-     * until the stream is quiet, only a due refresh publishes them. */
+     * the views publish them when the stream is quiet or a smaller batch
+     * comes, or after views.person.defer.max.ms (views_thread.c). */
     int catching_up;
+    int64_t catch_up_ms;       /* when it began */
     gh_audit_key_t *audit_key; /* signs tree heads; NULL: none issued */
     char audited_policy[32];   /* version of the last "policy" entry */
     int64_t next_head_ms;

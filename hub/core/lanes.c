@@ -112,6 +112,22 @@ static int64_t person_lag(gh_lanes_t *l, rd_kafka_t *c,
     return lag;
 }
 
+int64_t gh_lanes_backlog(rd_kafka_t *c) {
+    rd_kafka_topic_partition_list_t *as = NULL;
+    if (rd_kafka_assignment(c, &as) || !as) return -1;
+    int64_t n = rd_kafka_position(c, as) ? -1 : 0;
+    for (int i = 0; n >= 0 && i < as->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &as->elems[i];
+        int64_t lo = -1, hi = -1;
+        if (p->offset < 0 ||
+            rd_kafka_get_watermark_offsets(c, p->topic, p->partition, &lo, &hi))
+            continue;
+        if (hi > p->offset) n += hi - p->offset;
+    }
+    rd_kafka_topic_partition_list_destroy(as);
+    return n;
+}
+
 /* Pauses (or resumes) every assigned partition of the other topics. */
 static void set_paused(gh_lanes_t *l, rd_kafka_t *c,
                        rd_kafka_topic_partition_list_t *as, int pause) {

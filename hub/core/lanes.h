@@ -33,6 +33,11 @@ void gh_lanes_destroy(gh_lanes_t *l);
  * group coordinator once per assignment. */
 void gh_lanes_update(gh_lanes_t *l, rd_kafka_t *c);
 
+/* Messages waiting in every partition consumer `c` is assigned that it
+ * has a position in (high watermarks of its last fetches less positions;
+ * no request to the cluster); -1 when the assignment is not known. */
+int64_t gh_lanes_backlog(rd_kafka_t *c);
+
 /* The decision alone, for a backlog of `lag` person messages (-1:
  * unknown): 1 to pause the other topics, 0 to let them run. `paused_ms`
  * is how long they have been paused (-1: they run); `ran_batches` how

@@ -44,6 +44,9 @@ struct gh__views {
      * held its lock), and when the outbox is next looked at anyway. */
     int owed;
     int64_t next_relay_ms;
+    /* When views first left the persons noted since they were last
+     * published (a catch-up); 0: none left. */
+    int64_t deferred_ms;
     atomic_int failed;
     gh_err_t err; /* when failed: the error, and errstr */
     char errstr[1024];
@@ -64,24 +67,40 @@ static int views_due(hub_t *h) {
 /* The views of what the notes name: the grid, event, household and
  * building views (hub/grid), which derive the persons' attributes, then
  * every person noted or whose attributes changed, published once.
- * `persons_now`: derive the persons' attributes and publish them now, else
- * leave both noted for a later call (implied by `aggregates`). */
-static gh_err_t views(gh__views_t *v, int aggregates, int persons_now,
-                      char *errstr, size_t errstr_size) {
+ * `attributes`: derive the persons' attributes now (implied by
+ * `aggregates`), else leave them noted for a later call; `publish`: publish
+ * the persons now, else leave them noted (with those whose attributes
+ * changed). */
+static gh_err_t views(gh__views_t *v, int aggregates, int attributes,
+                      int publish, char *errstr, size_t errstr_size) {
     hub_t *h = v->h;
     char *persons = NULL;
-    persons_now = persons_now || aggregates;
-    gh_err_t e = gh_grid_views(h->grid, v->db, h->feed, aggregates, persons_now,
+    attributes = attributes || aggregates;
+    gh_err_t e = gh_grid_views(h->grid, v->db, h->feed, aggregates, attributes,
                                NULL, &persons, errstr, errstr_size);
     int64_t t0 = gh_now_us();
-    if (!e && persons_now)
+    if (!e && attributes && publish)
         e = gh_resolver_publish(v->res, v->db, persons, NULL, errstr,
                                 errstr_size);
     else if (!e)
-        e = gh_resolver_publish_later(v->res, v->db, errstr, errstr_size);
+        e = gh_resolver_publish_later(v->res, v->db, persons, errstr,
+                                      errstr_size);
     h->us_publish += gh_now_us() - t0;
     free(persons);
     return e;
+}
+
+/* Whether the persons go out with these views. Not during a catch-up,
+ * until views.person.defer.max.ms after the first views that left them
+ * noted: a resident's records arrive over the whole catch-up (five
+ * departments' person, registration and household topics read side by
+ * side), and each round of views published every resident again with what
+ * had arrived so far, 2.6 times each over a demo load. */
+static int publish_now(gh__views_t *v, int catching_up) {
+    int64_t max = gh_conf_get_int(v->h->conf, "views.person.defer.max.ms");
+    if (!catching_up || !max) return 1;
+    if (!v->deferred_ms) return 0;
+    return gh_now_ms() - v->deferred_ms >= max;
 }
 
 /* The views in a transaction of their own under the views lock. Transient
@@ -91,16 +110,22 @@ static gh_err_t views_tx(gh__views_t *v, int catching_up, char *errstr,
                          size_t errstr_size) {
     hub_t *h = v->h;
     int wait = (int)gh_conf_get_int(h->conf, "retry.backoff.ms");
-    int aggregates = views_due(h);
+    int aggregates = views_due(h), publish = publish_now(v, catching_up);
+    int attributes = !catching_up || aggregates;
     for (int attempt = 1;; attempt++) {
         int64_t t0 = gh_now_us();
         gh_err_t e = gh_pg_exec(v->db, "BEGIN", errstr, errstr_size);
         if (!e) e = gh_resolver_lock_views(v->db, errstr, errstr_size);
-        if (!e) e = views(v, aggregates, !catching_up, errstr, errstr_size);
+        if (!e)
+            e = views(v, aggregates, attributes, publish, errstr, errstr_size);
         int64_t t1 = gh_now_us();
         if (!e) e = gh_pg_exec(v->db, "COMMIT", errstr, errstr_size);
         h->us_views += t1 - t0;
         h->us_views_commit += gh_now_us() - t1;
+        if (!e && attributes && publish)
+            v->deferred_ms = 0;
+        else if (!e && attributes && !v->deferred_ms)
+            v->deferred_ms = gh_now_ms();
         if (!e) return GH_OK;
         e = gh__hub_after_failure(h->conf, v->db, v->res, e, attempt, &wait,
                                   "the views are made again", errstr);

@@ -134,11 +134,13 @@ gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
                              long *n, char *errstr, size_t errstr_size);
 /* Forgets the persons kept (the transaction rolled back). */
 void gh_resolver_publish_discard(gh_resolver_t *r);
-/* Leaves the persons written since the last call to a later
+/* Leaves the persons written since the last call, and those in `changed`
+ * (as gh_resolver_publish's; NULL or "{}": none), to a later
  * gh_resolver_publish (of this instance or another): noted in the hub
  * database (view_dirty, kind 'publish') in the caller's transaction, so a
  * crash loses none of them. Forgets what was kept. */
-gh_err_t gh_resolver_publish_later(gh_resolver_t *r, PGconn *db, char *errstr,
+gh_err_t gh_resolver_publish_later(gh_resolver_t *r, PGconn *db,
+                                   const char *changed, char *errstr,
                                    size_t errstr_size);
 
 /* The feed's source of persons (gh_feed_source_cb, ctx = the resolver):

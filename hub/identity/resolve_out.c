@@ -323,15 +323,18 @@ void gh_resolver_publish_discard(gh_resolver_t *r) {
     gh_sqlarr_reset(&r->written);
 }
 
-gh_err_t gh_resolver_publish_later(gh_resolver_t *r, PGconn *db, char *errstr,
+gh_err_t gh_resolver_publish_later(gh_resolver_t *r, PGconn *db,
+                                   const char *changed, char *errstr,
                                    size_t errstr_size) {
-    if (!r->written.n) return GH_OK;
-    const char *p[1] = {gh_sqlarr_get(&r->written)};
+    if (!changed || !*changed) changed = "{}";
+    if (!r->written.n && !strcmp(changed, "{}")) return GH_OK;
+    const char *p[2] = {r->written.n ? gh_sqlarr_get(&r->written) : "{}",
+                        changed};
     gh_err_t e = gh_pg_exec_what(
         db,
-        "INSERT INTO view_dirty SELECT 'publish', unnest($1::text[]) ON "
-        "CONFLICT DO NOTHING",
-        1, p, "note persons to publish", errstr, errstr_size);
+        "INSERT INTO view_dirty SELECT DISTINCT 'publish', unnest($1::text[] "
+        "|| $2::text[]) ON CONFLICT DO NOTHING",
+        2, p, "note persons to publish", errstr, errstr_size);
     gh_sqlarr_reset(&r->written);
     return e;
 }

@@ -825,6 +825,109 @@ Test(grid, persons_deferred_while_batches_come) {
     gh_test_stop_clean(s);
 }
 
+/* A catch-up publishes each person once, when it ends, however many of
+ * its batches changed them. The hub stops; 20 residents known only to
+ * 综治 change five times in five transactions; the hub comes back with
+ * batches of five messages (each one "catching up":
+ * views.person.defer.messages=1) and views refreshed after every batch
+ * (views.refresh.interval.ms=0), so the changes meet a dozen rounds of
+ * views. Each of the 20 must have exactly one disclosure to the
+ * subscriber after the restart, at its last version and with its last
+ * name on the topic. Publishing with every round of views (as before
+ * views.person.defer.max.ms) gives most of them several. */
+Test(grid, a_catch_up_publishes_each_person_once) {
+    gh_test_stack_t *s =
+        gf_two_departments("zongzhi", "zuzhi", VIEW_TOPICS, NULL);
+    gh_test_stack_set_policy(s, VIEW_POLICY);
+    gh_test_exec(s->dept, "INSERT INTO zz_syrk (rkbh, xm, wgbm) SELECT 'C' || "
+                          "lpad(i::text, 6, '0'), '追赶' || i, 'LP-DT-02' FROM "
+                          "generate_series(1, 20) i");
+    gf_wait_hub("the 20 resolved",
+                "SELECT count(*) FROM source_person WHERE source_key LIKE "
+                "'C0%' AND person_id IS NOT NULL",
+                "20");
+    gf_wait_hub("the outbox relayed", GH_TEST_UNSENT_SQL, "0");
+    cr_assert_eq(gh_test_stop(s->hub, 10000), 0, "the hub stops cleanly");
+    char *seq0 =
+        gh_test_scalar(gf_hub, "SELECT coalesce(max(seq), 0) FROM audit_log");
+    for (int round = 1; round <= 5; round++)
+        gh_test_exec(s->dept,
+                     "UPDATE zz_syrk SET xm = '追赶' || substr(rkbh, 2)::int "
+                     "|| '-%d' WHERE rkbh LIKE 'C0%%'",
+                     round);
+    /* Every change in Kafka before the hub is back: the connector confirms
+     * a position once Kafka acknowledged what came before it. */
+    char *lsn = gh_test_scalar(s->dept, "SELECT pg_current_wal_insert_lsn()");
+    char *in_kafka = gh_xasprintf(
+        "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE "
+        "'gh_test_grid_zongzhi_%%' AND confirmed_flush_lsn >= '%s'",
+        lsn);
+    int confirmed = 0;
+    for (int i = 0; i < 600 && !confirmed; i++) {
+        confirmed = gh_test_count(s->dept, "%s", in_kafka) == 1;
+        if (!confirmed) usleep(50000);
+    }
+    cr_assert(confirmed, "the connector published the changes within 30 s");
+    char *st = gh_xasprintf("source.topics=%s", VIEW_TOPICS);
+    const char *const extra[] = {st,
+                                 "views.person.defer.messages=1",
+                                 "views.refresh.interval.ms=0",
+                                 "batch.max.messages=5",
+                                 "batch.linger.ms=50",
+                                 NULL};
+    gh_test_stack_start_hub(s, extra);
+    gf_wait_hub("the last names applied",
+                "SELECT count(*) FROM source_person WHERE source_key LIKE "
+                "'C0%' AND name LIKE '%-5'",
+                "20");
+    gf_wait_hub("nothing left noted",
+                "SELECT count(*) FROM view_dirty WHERE kind IN ('publish', "
+                "'person', 'idkey', 'fp')",
+                "0");
+    gf_wait_hub("the outbox relayed", GH_TEST_UNSENT_SQL, "0");
+    PGresult *r = PQexec(gf_hub, "SELECT sp.person_id, p.version, p.name "
+                                 "FROM source_person sp JOIN person p USING "
+                                 "(person_id) WHERE sp.source_key LIKE 'C0%'");
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    cr_assert_eq(PQntuples(r), 20);
+    json_t *lines = gh_test_tail(s, "hub.view.test.person", 3000);
+    json_t *last = json_object(); /* key -> the last value */
+    size_t i;
+    json_t *l;
+    json_array_foreach(lines, i, l) {
+        const char *k = json_string_value(json_object_get(l, "key"));
+        if (k) json_object_set(last, k, json_object_get(l, "value"));
+    }
+    for (int j = 0; j < PQntuples(r); j++) {
+        const char *pid = PQgetvalue(r, j, 0);
+        char key[33];
+        gh_test_pseudonym("test", "person", pid, key);
+        long n = gh_test_count(
+            gf_hub,
+            "SELECT count(*) FROM audit_log WHERE kind = 'disclosure' AND "
+            "subscriber = 'test' AND entity = 'person' AND msg_key = '%s' "
+            "AND seq > %s",
+            key, seq0);
+        cr_assert_eq(n, 1, "%s (%s) went out %ld times after the catch-up", pid,
+                     PQgetvalue(r, j, 2), n);
+        cr_assert(strstr(PQgetvalue(r, j, 2), "-5"), "%s: the last name (%s)",
+                  pid, PQgetvalue(r, j, 2));
+        json_t *v = json_object_get(last, key);
+        cr_assert(json_is_object(v), "%s is on the subscriber's topic", pid);
+        cr_assert_eq(json_integer_value(json_object_get(v, "version")),
+                     strtoll(PQgetvalue(r, j, 1), NULL, 10),
+                     "%s: the version the hub holds", pid);
+    }
+    json_decref(last);
+    json_decref(lines);
+    PQclear(r);
+    free(st);
+    free(in_kafka);
+    free(lsn);
+    free(seq0);
+    gh_test_stop_clean(s);
+}
+
 /* batch.analyze.rows=5: the snapshot's batches bring more rows than that
  * of every entity, so the hub analyzes the tables they went to in the
  * batch's transaction (analyze_count counts only ANALYZE commands:

@@ -1,7 +1,12 @@
 /* Persons first (hub/core/lanes.c): when the other entities' topics are
- * paused for a person backlog, and that they are never starved. */
+ * paused for a person backlog, and that they are never starved; and the
+ * backlog behind a consumer's position, read off an in-process mock
+ * cluster. */
 #include <criterion/criterion.h>
+#include <librdkafka/rdkafka.h>
+#include <string.h>
 
+#include "gridhub/broker.h"
 #include "lanes.h"
 
 Test(lanes, a_backlog_of_persons_pauses_the_others) {
@@ -33,4 +38,56 @@ Test(lanes, the_others_are_never_starved) {
     /* for one batch at least before the next pause */
     cr_expect_eq(gh_lanes_decide(1000000, 1000, -1, 60000, 0), 0);
     cr_expect_eq(gh_lanes_decide(1000000, 1000, -1, 60000, 1), 1);
+}
+
+/* 30 messages in partition 0 of a topic, 12 consumed: 18 wait. Before the
+ * first message the partition has no position and is not counted. */
+Test(lanes, the_backlog_is_what_waits_behind_the_position) {
+    char err[512];
+    gh_conf_t *bc = gh_conf_new("broker", gh_broker_props);
+    cr_assert_eq(gh_conf_set(bc, "test", "log.level", "error", err, sizeof err),
+                 GH_OK, "%s", err);
+    gh_broker_t *b = gh_broker_new(bc, err, sizeof err);
+    gh_conf_destroy(bc);
+    cr_assert_not_null(b, "%s", err);
+    rd_kafka_conf_t *pc = rd_kafka_conf_new();
+    rd_kafka_conf_set(pc, "bootstrap.servers", gh_broker_bootstraps(b), err,
+                      sizeof err);
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);
+    cr_assert_not_null(p, "%s", err);
+    for (int i = 0; i < 30; i++)
+        cr_assert_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC("backlog"),
+                                       RD_KAFKA_V_PARTITION(0),
+                                       RD_KAFKA_V_VALUE("x", 1),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                       RD_KAFKA_V_END),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    cr_assert_eq(rd_kafka_flush(p, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(p);
+
+    rd_kafka_conf_t *cc = rd_kafka_conf_new();
+    rd_kafka_conf_set(cc, "bootstrap.servers", gh_broker_bootstraps(b), err,
+                      sizeof err);
+    rd_kafka_conf_set(cc, "group.id", "lanes-test", err, sizeof err);
+    rd_kafka_conf_set(cc, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof err);
+    cr_assert_not_null(c, "%s", err);
+    cr_assert_eq(gh_lanes_backlog(c), 0, "nothing assigned, nothing waits");
+    rd_kafka_topic_partition_list_t *as = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(as, "backlog", 0)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+    cr_assert_eq(rd_kafka_assign(c, as), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(as);
+    cr_assert_eq(gh_lanes_backlog(c), 0, "no position yet: not counted");
+    int got = 0;
+    for (int i = 0; i < 200 && got < 12; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
+        if (m && !m->err) got++;
+        if (m) rd_kafka_message_destroy(m);
+    }
+    cr_assert_eq(got, 12);
+    cr_assert_eq(gh_lanes_backlog(c), 18);
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    gh_broker_destroy(b);
 }
