@@ -227,7 +227,7 @@ gh_err_t gh__res_open_person(gh_resolver_t *r, PGresult *res, char *errstr,
                                 errstr_size);
 }
 
-/* The persons `a` and `b` (text[] literals), read to be published.
+/* The persons `ids` (a text[] literal), read to be published.
  * One version, one record (migration 026): a person goes out with the
  * version its last write gave it unless that version went out already
  * (with other attributes, or before a resolution's write was seen); then
@@ -237,13 +237,13 @@ gh_err_t gh__res_open_person(gh_resolver_t *r, PGresult *res, char *errstr,
  * goes with the next views, as it will with the resolution's own notes.
  * Retired persons are read as they are (tombstones). Columns as
  * gh_view_fill_row reads them, `active` 13. */
-static PGresult *take_persons(PGconn *db, const char *a, const char *b,
-                              char *errstr, size_t errstr_size) {
-    const char *p[2] = {a, b};
+static PGresult *take_persons(PGconn *db, const char *ids, char *errstr,
+                              size_t errstr_size) {
+    const char *p[1] = {ids};
     return gh_pg_query_what(
         db,
-        "WITH ids AS (SELECT DISTINCT unnest($1::text[] || $2::text[]) AS "
-        "pid), l AS (SELECT p.person_id, p.version <= p.published_version AS "
+        "WITH ids AS (SELECT DISTINCT unnest($1::text[]) AS pid), l AS (SELECT "
+        "p.person_id, p.version <= p.published_version AS "
         "sent FROM person p WHERE p.person_id IN (SELECT pid FROM ids) AND "
         "p.active FOR UPDATE SKIP LOCKED), u AS (UPDATE person p SET version "
         "= p.version + l.sent::int, published_version = p.version + "
@@ -256,7 +256,7 @@ static PGresult *take_persons(PGconn *db, const char *a, const char *b,
         "SELECT " PUBLISH_COLS ", person_attr_json(person_id) AS attrs FROM u "
         "UNION ALL SELECT " PUBLISH_COLS ", NULL FROM person WHERE person_id "
         "IN (SELECT pid FROM ids) AND NOT active",
-        2, p, "version and read persons to publish", errstr, errstr_size);
+        1, p, "version and read persons to publish", errstr, errstr_size);
 }
 
 gh_err_t gh__res_mark_published(PGconn *db, PGresult *res, char *errstr,
@@ -339,28 +339,23 @@ gh_err_t gh_resolver_publish_later(gh_resolver_t *r, PGconn *db,
     return e;
 }
 
-gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
-                             long *n, char *errstr, size_t errstr_size) {
-    if (n) *n = 0;
-    if (!changed || !*changed) changed = "{}";
-    /* Those an earlier batch of this or another instance left noted
-     * (gh_resolver_publish_later) go with the ones written now. */
-    PGresult *left = gh_pg_query_what(
-        db,
-        "WITH d AS (DELETE FROM view_dirty WHERE kind = 'publish' RETURNING "
-        "key) SELECT DISTINCT key FROM d",
-        0, NULL, "take the persons noted to publish", errstr, errstr_size);
-    if (!left) {
-        gh_sqlarr_reset(&r->written);
-        return GH_ERR_PG;
-    }
-    for (int i = 0; i < PQntuples(left); i++)
-        gh_sqlarr_text(&r->written, PQgetvalue(left, i, 0));
-    PQclear(left);
-    const char *written = r->written.n ? gh_sqlarr_get(&r->written) : "{}";
-    if (!strcmp(written, "{}") && !strcmp(changed, "{}")) return GH_OK;
-    PGresult *res = take_persons(db, written, changed, errstr, errstr_size);
-    gh_sqlarr_reset(&r->written);
+/* Persons published per statement and flush: the end of a catch-up
+ * publishes every resident it changed in one views transaction (415,866
+ * at a tenth of the city), and the rows read, the feed's candidates for
+ * every subscriber and their encodings are held in memory per chunk. */
+#define PUBLISH_CHUNK 10000
+
+/* Publishes the persons in rows [from, to) of `ids` (column 0). */
+static gh_err_t publish_chunk(gh_resolver_t *r, PGconn *db, PGresult *ids,
+                              int from, int to, long *n, char *errstr,
+                              size_t errstr_size) {
+    gh_sqlarr_t chunk = {0};
+    gh_sqlarr_reset(&chunk);
+    for (int i = from; i < to; i++)
+        gh_sqlarr_text(&chunk, PQgetvalue(ids, i, 0));
+    PGresult *res =
+        take_persons(db, gh_sqlarr_get(&chunk), errstr, errstr_size);
+    gh_sqlarr_free(&chunk);
     if (!res) return GH_ERR_PG;
     gh_err_t e = gh__res_open_person(r, res, errstr, errstr_size);
     /* A person retired (merged away, or left without records) since it
@@ -375,7 +370,35 @@ gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
     if (!e && r->feed && PQntuples(res))
         e = gh_feed_flush(r->feed, db, NULL, errstr, errstr_size);
     if (r->feed) gh_feed_discard(r->feed);
-    if (n) *n = PQntuples(res);
+    *n += PQntuples(res);
     PQclear(res);
+    return e;
+}
+
+gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
+                             long *n, char *errstr, size_t errstr_size) {
+    if (n) *n = 0;
+    if (!changed || !*changed) changed = "{}";
+    /* Those an earlier batch of this or another instance left noted
+     * (gh_resolver_publish_later) go with the ones written now. */
+    const char *p[2] = {r->written.n ? gh_sqlarr_get(&r->written) : "{}",
+                        changed};
+    PGresult *ids = gh_pg_query_what(
+        db,
+        "WITH d AS (DELETE FROM view_dirty WHERE kind = 'publish' RETURNING "
+        "key) SELECT key FROM d UNION SELECT unnest($1::text[] || "
+        "$2::text[])",
+        2, p, "take the persons noted to publish", errstr, errstr_size);
+    gh_sqlarr_reset(&r->written);
+    if (!ids) return GH_ERR_PG;
+    long put = 0;
+    gh_err_t e = GH_OK;
+    for (int i = 0; i < PQntuples(ids) && !e; i += PUBLISH_CHUNK) {
+        int to = i + PUBLISH_CHUNK;
+        if (to > PQntuples(ids)) to = PQntuples(ids);
+        e = publish_chunk(r, db, ids, i, to, &put, errstr, errstr_size);
+    }
+    PQclear(ids);
+    if (n) *n = put;
     return e;
 }

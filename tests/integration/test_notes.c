@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "gridhub/error.h"
+#include "gridhub/util.h"
 #include "harness.h"
 #include "migrate.h"
 
@@ -152,5 +153,44 @@ Test(notes, one_version_one_record) {
     cr_assert_eq(version_of(v, "version"), 3,
                  "published again: a version of its own");
     cr_assert_eq(version_of(v, "published_version"), 3);
+    gh_resolver_destroy(res);
+}
+
+/* The end of a catch-up publishes every person it held back in one views
+ * transaction, in chunks of 10,000 (hub/identity/resolve_out.c): 25,001
+ * persons, 12,001 of them noted (twice, by two transactions) and 13,001
+ * named as changed, one in both, all go out once. */
+Test(notes, a_large_publication_goes_in_chunks) {
+    PGconn *v = g_c[1];
+    char err[512];
+    gh_resolver_t *res = gh_resolver_new(NULL, NULL, NULL, err, sizeof(err));
+    cr_assert_not_null(res, "%s", err);
+    gh_test_exec(v, "INSERT INTO person (person_id, active, version, "
+                    "published_version) SELECT 'Q' || lpad(i::text, 6, '0'), "
+                    "true, 1, 0 FROM generate_series(1, 25001) i");
+    for (int t = 0; t < 2; t++)
+        gh_test_exec(v, "INSERT INTO view_dirty (kind, key) SELECT "
+                        "'publish', 'Q' || lpad(i::text, 6, '0') FROM "
+                        "generate_series(1, 12001) i");
+    gh_buf_t changed = {0};
+    gh_buf_puts(&changed, "{");
+    for (int i = 12001; i <= 25001; i++)
+        gh_buf_printf(&changed, "%sQ%06d", i > 12001 ? "," : "", i);
+    gh_buf_puts(&changed, "}");
+    long n = -1;
+    gh_test_exec(v, "BEGIN");
+    cr_assert_eq(
+        gh_resolver_publish(res, v, changed.data, &n, err, sizeof(err)), GH_OK,
+        "%s", err);
+    gh_test_exec(v, "COMMIT");
+    cr_assert_eq(n, 25001, "each person once");
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM person WHERE "
+                                  "person_id LIKE 'Q%%' AND published_version "
+                                  "= version AND version = 1"),
+                 25001, "every one published with its version");
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
+                                  "kind = 'publish'"),
+                 0, "every note taken");
+    gh_buf_free(&changed);
     gh_resolver_destroy(res);
 }
