@@ -891,13 +891,7 @@ Test(grid, a_catch_up_publishes_each_person_once) {
     cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
     cr_assert_eq(PQntuples(r), 20);
     json_t *lines = gh_test_tail(s, "hub.view.test.person", 3000);
-    json_t *last = json_object(); /* key -> the last value */
-    size_t i;
-    json_t *l;
-    json_array_foreach(lines, i, l) {
-        const char *k = json_string_value(json_object_get(l, "key"));
-        if (k) json_object_set(last, k, json_object_get(l, "value"));
-    }
+    json_t *last = gh_test_fold(lines); /* person id -> the last value */
     for (int j = 0; j < PQntuples(r); j++) {
         const char *pid = PQgetvalue(r, j, 0);
         char key[33];
@@ -912,7 +906,7 @@ Test(grid, a_catch_up_publishes_each_person_once) {
                      PQgetvalue(r, j, 2), n);
         cr_assert(strstr(PQgetvalue(r, j, 2), "-5"), "%s: the last name (%s)",
                   pid, PQgetvalue(r, j, 2));
-        json_t *v = json_object_get(last, key);
+        json_t *v = json_object_get(last, pid);
         cr_assert(json_is_object(v), "%s is on the subscriber's topic", pid);
         cr_assert_eq(json_integer_value(json_object_get(v, "version")),
                      strtoll(PQgetvalue(r, j, 1), NULL, 10),
