@@ -92,6 +92,13 @@ const gh_conf_prop_t gh_hub_props[] = {
      "noted. A resident's records arrive over the whole catch-up, and each "
      "publication sends the residents changed since the last one again. 0: "
      "with every refresh of the views."},
+    {"views.person.publish.max", GH_CONF_INT, "50000", 0, 0, 100000000, NULL,
+     NULL,
+     "Most persons one views transaction publishes; the others stay noted "
+     "and the next transaction follows at once. The end of a catch-up "
+     "publishes every resident it held back (~400,000 at a tenth of the "
+     "city): in one transaction of many minutes PostgreSQL could remove no "
+     "dead row of any table meanwhile. 0: no limit."},
     {"batch.analyze.rows", GH_CONF_INT, "10000", 0, 0, 100000000, NULL, NULL,
      "A batch that brings at least this many rows of an entity, and at "
      "least a tenth of what this process applied of it before, analyzes "

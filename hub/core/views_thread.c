@@ -47,6 +47,9 @@ struct gh__views {
     /* When views first left the persons noted since they were last
      * published (a catch-up); 0: none left. */
     int64_t deferred_ms;
+    /* The last views published views.person.publish.max persons and
+     * more may be noted: the next views follow at once. */
+    int more;
     atomic_int failed;
     gh_err_t err; /* when failed: the error, and errstr */
     char errstr[1024];
@@ -79,9 +82,12 @@ static gh_err_t views(gh__views_t *v, int aggregates, int attributes,
     gh_err_t e = gh_grid_views(h->grid, v->db, h->feed, aggregates, attributes,
                                NULL, &persons, errstr, errstr_size);
     int64_t t0 = gh_now_us();
+    v->more = 0;
     if (!e && attributes && publish)
-        e = gh_resolver_publish(v->res, v->db, persons, NULL, errstr,
-                                errstr_size);
+        e = gh_resolver_publish_upto(
+            v->res, v->db, persons,
+            gh_conf_get_int(h->conf, "views.person.publish.max"), NULL,
+            &v->more, errstr, errstr_size);
     else if (!e)
         e = gh_resolver_publish_later(v->res, v->db, persons, errstr,
                                       errstr_size);
@@ -122,7 +128,7 @@ static gh_err_t views_tx(gh__views_t *v, int catching_up, char *errstr,
         if (!e) e = gh_pg_exec(v->db, "COMMIT", errstr, errstr_size);
         h->us_views += t1 - t0;
         h->us_views_commit += gh_now_us() - t1;
-        if (!e && attributes && publish)
+        if (!e && attributes && publish && !v->more)
             v->deferred_ms = 0;
         else if (!e && attributes && !v->deferred_ms)
             v->deferred_ms = gh_now_ms();
@@ -334,8 +340,8 @@ static void *run(void *arg) {
         gh_err_t e =
             stop ? GH_OK : follow_policy(v, sync_now, errstr, sizeof(errstr));
         if (!e && !stop) sync_now = 0;
-        if (!e &&
-            (taken > done || (!stop && gh_now_ms() >= h->next_views_ms))) {
+        if (!e && (taken > done || v->more ||
+                   (!stop && gh_now_ms() >= h->next_views_ms))) {
             uint64_t upto = taken;
             e = views_tx(v, catching_up, errstr, sizeof(errstr));
             if (!e) {
@@ -372,7 +378,7 @@ static void *run(void *arg) {
         /* Rows another instance's relay left behind are asked for again
          * soon: it may have read the outbox before they were committed. */
         if (v->owed) until = gh_now_ms() + 20;
-        if (gh_feed_sweeping(h->feed)) until = 0;
+        if (gh_feed_sweeping(h->feed) || v->more) until = 0;
         taken = wait_kick(v, until, taken, &catching_up);
     }
     PQfinish(v->db);

@@ -375,12 +375,25 @@ static gh_err_t publish_chunk(gh_resolver_t *r, PGconn *db, PGresult *ids,
     return e;
 }
 
-gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
-                             long *n, char *errstr, size_t errstr_size) {
-    if (n) *n = 0;
-    if (!changed || !*changed) changed = "{}";
-    /* Those an earlier batch of this or another instance left noted
-     * (gh_resolver_publish_later) go with the ones written now. */
+/* Takes the persons to publish: every note (and `changed`, and those
+ * written) with max <= 0; else, with them noted first, the notes of at
+ * most `max` persons. One column, distinct ids. */
+static PGresult *take_ids(gh_resolver_t *r, PGconn *db, const char *changed,
+                          long max, char *errstr, size_t errstr_size) {
+    if (max > 0) {
+        if (gh_resolver_publish_later(r, db, changed, errstr, errstr_size))
+            return NULL;
+        char lim[32];
+        snprintf(lim, sizeof(lim), "%ld", max);
+        const char *p[1] = {lim};
+        return gh_pg_query_what(
+            db,
+            "WITH k AS (SELECT DISTINCT key FROM view_dirty WHERE kind = "
+            "'publish' LIMIT $1), d AS (DELETE FROM view_dirty v USING k "
+            "WHERE v.kind = 'publish' AND v.key = k.key RETURNING v.key) "
+            "SELECT DISTINCT key FROM d",
+            1, p, "take the persons noted to publish", errstr, errstr_size);
+    }
     const char *p[2] = {r->written.n ? gh_sqlarr_get(&r->written) : "{}",
                         changed};
     PGresult *ids = gh_pg_query_what(
@@ -390,6 +403,18 @@ gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
         "$2::text[])",
         2, p, "take the persons noted to publish", errstr, errstr_size);
     gh_sqlarr_reset(&r->written);
+    return ids;
+}
+
+gh_err_t gh_resolver_publish_upto(gh_resolver_t *r, PGconn *db,
+                                  const char *changed, long max, long *n,
+                                  int *more, char *errstr, size_t errstr_size) {
+    if (n) *n = 0;
+    if (more) *more = 0;
+    if (!changed || !*changed) changed = "{}";
+    /* Those an earlier batch of this or another instance left noted
+     * (gh_resolver_publish_later) go with the ones written now. */
+    PGresult *ids = take_ids(r, db, changed, max, errstr, errstr_size);
     if (!ids) return GH_ERR_PG;
     long put = 0;
     gh_err_t e = GH_OK;
@@ -398,7 +423,14 @@ gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
         if (to > PQntuples(ids)) to = PQntuples(ids);
         e = publish_chunk(r, db, ids, i, to, &put, errstr, errstr_size);
     }
+    if (more) *more = max > 0 && PQntuples(ids) >= max;
     PQclear(ids);
     if (n) *n = put;
     return e;
+}
+
+gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
+                             long *n, char *errstr, size_t errstr_size) {
+    return gh_resolver_publish_upto(r, db, changed, 0, n, NULL, errstr,
+                                    errstr_size);
 }

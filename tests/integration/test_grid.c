@@ -831,9 +831,10 @@ Test(grid, persons_deferred_while_batches_come) {
  * batches of five messages (each one "catching up":
  * views.person.defer.messages=1) and views refreshed after every batch
  * (views.refresh.interval.ms=0), so the changes meet a dozen rounds of
- * views. Each of the 20 must have exactly one disclosure to the
- * subscriber after the restart, at its last version and with its last
- * name on the topic. Publishing with every round of views (as before
+ * views, and its end publishes them seven per transaction
+ * (views.person.publish.max=7). Each of the 20 must have exactly one
+ * disclosure to the subscriber after the restart, at its last version and with
+ * its last name on the topic. Publishing with every round of views (as before
  * views.person.defer.max.ms) gives most of them several. */
 Test(grid, a_catch_up_publishes_each_person_once) {
     gh_test_stack_t *s =
@@ -874,6 +875,7 @@ Test(grid, a_catch_up_publishes_each_person_once) {
                                  "views.refresh.interval.ms=0",
                                  "batch.max.messages=5",
                                  "batch.linger.ms=50",
+                                 "views.person.publish.max=7",
                                  NULL};
     gh_test_stack_start_hub(s, extra);
     gf_wait_hub("the last names applied",

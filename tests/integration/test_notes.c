@@ -24,6 +24,9 @@ gh_resolver_t *gh_resolver_new(const void *conf, void *feed, const void *view,
 void gh_resolver_destroy(gh_resolver_t *r);
 gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
                              long *n, char *errstr, size_t errstr_size);
+gh_err_t gh_resolver_publish_upto(gh_resolver_t *r, PGconn *db,
+                                  const char *changed, long max, long *n,
+                                  int *more, char *errstr, size_t errstr_size);
 
 static char *g_db;
 static PGconn *g_c[3];
@@ -192,5 +195,44 @@ Test(notes, a_large_publication_goes_in_chunks) {
                                   "kind = 'publish'"),
                  0, "every note taken");
     gh_buf_free(&changed);
+    gh_resolver_destroy(res);
+}
+
+/* views.person.publish.max: a transaction publishes at most that many
+ * persons and leaves the others noted for the next one. 25 persons, 20
+ * noted and 5 named as changed, at most 10 a transaction: 10, 10 and 5,
+ * each once, "more" until the last. */
+Test(notes, a_publication_spans_transactions_of_at_most_max) {
+    PGconn *v = g_c[1];
+    char err[512];
+    gh_resolver_t *res = gh_resolver_new(NULL, NULL, NULL, err, sizeof(err));
+    cr_assert_not_null(res, "%s", err);
+    gh_test_exec(v, "INSERT INTO person (person_id, active, version, "
+                    "published_version) SELECT 'M' || lpad(i::text, 3, '0'), "
+                    "true, 1, 0 FROM generate_series(1, 25) i");
+    gh_test_exec(v, "INSERT INTO view_dirty (kind, key) SELECT 'publish', "
+                    "'M' || lpad(i::text, 3, '0') FROM generate_series(1, 20) "
+                    "i");
+    const char *changed[] = {"{M021,M022,M023,M024,M025}", NULL, NULL};
+    const long want[] = {10, 10, 5};
+    for (int t = 0; t < 3; t++) {
+        long n = -1;
+        int more = -1;
+        gh_test_exec(v, "BEGIN");
+        cr_assert_eq(gh_resolver_publish_upto(res, v, changed[t], 10, &n, &more,
+                                              err, sizeof(err)),
+                     GH_OK, "%s", err);
+        gh_test_exec(v, "COMMIT");
+        cr_assert_eq(n, want[t], "transaction %d published %ld", t + 1, n);
+        cr_assert_eq(more, t < 2, "transaction %d: more %d", t + 1, more);
+        cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
+                                      "kind = 'publish'"),
+                     25 - 10 * (t + 1) > 0 ? 25 - 10 * (t + 1) : 0,
+                     "the rest stays noted");
+    }
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM person WHERE "
+                                  "person_id LIKE 'M%%' AND published_version "
+                                  "= version AND version = 1"),
+                 25, "every one published once, with its version");
     gh_resolver_destroy(res);
 }
