@@ -70,15 +70,14 @@ static int views_due(hub_t *h) {
 /* The views of what the notes name: the grid, event, household and
  * building views (hub/grid), which derive the persons' attributes, then
  * every person noted or whose attributes changed, published once.
- * `attributes`: derive the persons' attributes now (implied by
- * `aggregates`), else leave them noted for a later call; `publish`: publish
- * the persons now, else leave them noted (with those whose attributes
+ * `attributes`: derive the persons' attributes now (views_tx sets it
+ * with `aggregates`), else leave them noted for a later call; `publish`:
+ * publish the persons now, else leave them noted (with those whose attributes
  * changed). */
 static gh_err_t views(gh__views_t *v, int aggregates, int attributes,
                       int publish, char *errstr, size_t errstr_size) {
     hub_t *h = v->h;
     char *persons = NULL;
-    attributes = attributes || aggregates;
     gh_err_t e = gh_grid_views(h->grid, v->db, h->feed, aggregates, attributes,
                                NULL, &persons, errstr, errstr_size);
     int64_t t0 = gh_now_us();

@@ -133,9 +133,9 @@ gh_err_t gh_resolver_lock_views(PGconn *db, char *errstr, size_t errstr_size);
 gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
                              long *n, char *errstr, size_t errstr_size);
 /* As gh_resolver_publish, for at most `max` persons (max <= 0: no
- * limit): the others stay noted (those in `changed` and written are noted
- * first), for a next call in another transaction; *more (may be NULL) is
- * set when some may be left. A catch-up's end publishes hundreds of
+ * limit): the others stay noted (those in `changed` and written beyond
+ * max are noted), for a next call in another transaction; *more (may be NULL)
+ * is set when some may be left. A catch-up's end publishes hundreds of
  * thousands: in one transaction of many minutes, PostgreSQL could remove
  * no dead row of any table meanwhile. */
 gh_err_t gh_resolver_publish_upto(gh_resolver_t *r, PGconn *db,

@@ -375,33 +375,23 @@ static gh_err_t publish_chunk(gh_resolver_t *r, PGconn *db, PGresult *ids,
     return e;
 }
 
-/* Takes the persons to publish: every note (and `changed`, and those
- * written) with max <= 0; else, with them noted first, the notes of at
- * most `max` persons. One column, distinct ids. */
+/* Takes the persons to publish: the notes of at most `max` persons (max
+ * <= 0: every note), with those written and `changed`. One column,
+ * distinct ids. */
 static PGresult *take_ids(gh_resolver_t *r, PGconn *db, const char *changed,
                           long max, char *errstr, size_t errstr_size) {
-    if (max > 0) {
-        if (gh_resolver_publish_later(r, db, changed, errstr, errstr_size))
-            return NULL;
-        char lim[32];
-        snprintf(lim, sizeof(lim), "%ld", max);
-        const char *p[1] = {lim};
-        return gh_pg_query_what(
-            db,
-            "WITH k AS (SELECT DISTINCT key FROM view_dirty WHERE kind = "
-            "'publish' LIMIT $1), d AS (DELETE FROM view_dirty v USING k "
-            "WHERE v.kind = 'publish' AND v.key = k.key RETURNING v.key) "
-            "SELECT DISTINCT key FROM d",
-            1, p, "take the persons noted to publish", errstr, errstr_size);
-    }
-    const char *p[2] = {r->written.n ? gh_sqlarr_get(&r->written) : "{}",
-                        changed};
+    char lim[32];
+    snprintf(lim, sizeof(lim), "%ld", max);
+    const char *p[3] = {r->written.n ? gh_sqlarr_get(&r->written) : "{}",
+                        changed, max > 0 ? lim : NULL};
+    /* LIMIT NULL is no limit. */
     PGresult *ids = gh_pg_query_what(
         db,
-        "WITH d AS (DELETE FROM view_dirty WHERE kind = 'publish' RETURNING "
-        "key) SELECT key FROM d UNION SELECT unnest($1::text[] || "
-        "$2::text[])",
-        2, p, "take the persons noted to publish", errstr, errstr_size);
+        "WITH k AS (SELECT DISTINCT key FROM view_dirty WHERE kind = "
+        "'publish' LIMIT $3::bigint), d AS (DELETE FROM view_dirty v USING k "
+        "WHERE v.kind = 'publish' AND v.key = k.key RETURNING v.key) SELECT "
+        "key FROM d UNION SELECT unnest($1::text[] || $2::text[])",
+        3, p, "take the persons noted to publish", errstr, errstr_size);
     gh_sqlarr_reset(&r->written);
     return ids;
 }
@@ -416,14 +406,26 @@ gh_err_t gh_resolver_publish_upto(gh_resolver_t *r, PGconn *db,
      * (gh_resolver_publish_later) go with the ones written now. */
     PGresult *ids = take_ids(r, db, changed, max, errstr, errstr_size);
     if (!ids) return GH_ERR_PG;
-    long put = 0;
+    int all = PQntuples(ids), now = max > 0 && all > max ? (int)max : all;
+    /* Beyond max (notes taken up to it, and those named besides), noted
+     * again for the next call. */
     gh_err_t e = GH_OK;
-    for (int i = 0; i < PQntuples(ids) && !e; i += PUBLISH_CHUNK) {
+    if (now < all) {
+        gh_sqlarr_t rest = {0};
+        gh_sqlarr_reset(&rest);
+        for (int i = now; i < all; i++)
+            gh_sqlarr_text(&rest, PQgetvalue(ids, i, 0));
+        e = gh_resolver_publish_later(r, db, gh_sqlarr_get(&rest), errstr,
+                                      errstr_size);
+        gh_sqlarr_free(&rest);
+    }
+    long put = 0;
+    for (int i = 0; i < now && !e; i += PUBLISH_CHUNK) {
         int to = i + PUBLISH_CHUNK;
-        if (to > PQntuples(ids)) to = PQntuples(ids);
+        if (to > now) to = now;
         e = publish_chunk(r, db, ids, i, to, &put, errstr, errstr_size);
     }
-    if (more) *more = max > 0 && PQntuples(ids) >= max;
+    if (more) *more = max > 0 && all >= max;
     PQclear(ids);
     if (n) *n = put;
     return e;

@@ -159,6 +159,23 @@ Test(notes, one_version_one_record) {
     gh_resolver_destroy(res);
 }
 
+/* Persons <prefix><i, zero-padded to width> for i in 1..n, active, never
+ * published; the first `noted` noted to publish by `times` transactions. */
+static void persons_noted(PGconn *c, const char *prefix, int width, int n,
+                          int noted, int times) {
+    gh_test_exec(c,
+                 "INSERT INTO person (person_id, active, version, "
+                 "published_version) SELECT '%s' || lpad(i::text, %d, '0'), "
+                 "true, 1, 0 FROM generate_series(1, %d) i",
+                 prefix, width, n);
+    for (int t = 0; t < times; t++)
+        gh_test_exec(c,
+                     "INSERT INTO view_dirty (kind, key) SELECT 'publish', "
+                     "'%s' || lpad(i::text, %d, '0') FROM generate_series(1, "
+                     "%d) i",
+                     prefix, width, noted);
+}
+
 /* The end of a catch-up publishes every person it held back in one views
  * transaction, in chunks of 10,000 (hub/identity/resolve_out.c): 25,001
  * persons, 12,001 of them noted (twice, by two transactions) and 13,001
@@ -168,13 +185,7 @@ Test(notes, a_large_publication_goes_in_chunks) {
     char err[512];
     gh_resolver_t *res = gh_resolver_new(NULL, NULL, NULL, err, sizeof(err));
     cr_assert_not_null(res, "%s", err);
-    gh_test_exec(v, "INSERT INTO person (person_id, active, version, "
-                    "published_version) SELECT 'Q' || lpad(i::text, 6, '0'), "
-                    "true, 1, 0 FROM generate_series(1, 25001) i");
-    for (int t = 0; t < 2; t++)
-        gh_test_exec(v, "INSERT INTO view_dirty (kind, key) SELECT "
-                        "'publish', 'Q' || lpad(i::text, 6, '0') FROM "
-                        "generate_series(1, 12001) i");
+    persons_noted(v, "Q", 6, 25001, 12001, 2);
     gh_buf_t changed = {0};
     gh_buf_puts(&changed, "{");
     for (int i = 12001; i <= 25001; i++)
@@ -207,12 +218,7 @@ Test(notes, a_publication_spans_transactions_of_at_most_max) {
     char err[512];
     gh_resolver_t *res = gh_resolver_new(NULL, NULL, NULL, err, sizeof(err));
     cr_assert_not_null(res, "%s", err);
-    gh_test_exec(v, "INSERT INTO person (person_id, active, version, "
-                    "published_version) SELECT 'M' || lpad(i::text, 3, '0'), "
-                    "true, 1, 0 FROM generate_series(1, 25) i");
-    gh_test_exec(v, "INSERT INTO view_dirty (kind, key) SELECT 'publish', "
-                    "'M' || lpad(i::text, 3, '0') FROM generate_series(1, 20) "
-                    "i");
+    persons_noted(v, "M", 3, 25, 20, 1);
     const char *changed[] = {"{M021,M022,M023,M024,M025}", NULL, NULL};
     const long want[] = {10, 10, 5};
     for (int t = 0; t < 3; t++) {
