@@ -73,10 +73,12 @@ const gh_conf_prop_t gh_hub_props[] = {
      "0: with every batch."},
     {"views.person.defer.messages", GH_CONF_INT, "5000", 0, 0, 100000000, NULL,
      NULL,
-     "A batch of at least this many messages means the hub is catching "
-     "up: its persons' attributes wait for the next refresh of the views "
-     "(at most views.refresh.interval.ms later), and their publication for "
-     "the end of the catch-up (a smaller batch, or a quiet stream; at most "
+     "A batch of at least this many messages, or as many waiting behind it "
+     "(the assigned partitions' high watermarks less the consumer's "
+     "positions), means the hub is catching up: its persons' attributes wait "
+     "for the next refresh of the views (at most views.refresh.interval.ms "
+     "later), and their publication for the end of the catch-up (a smaller "
+     "batch and backlog, or a quiet stream; at most "
      "views.person.defer.max.ms), noted in the hub database: during a "
      "catch-up a resident's records arrive in many batches, and each would "
      "publish them again (subscribers get the latest state once, as from a "
@@ -465,6 +467,7 @@ static void catch_up(hub_t *h, int on) {
         gh_log_info(LOG, "caught up after a catch-up of %.1f s",
                     (double)(now - h->catch_up_ms) / 1000);
     h->catching_up = on;
+    gh__hub_views_catching_up(h->vw, on);
 }
 
 /* One transaction over the batch: apply, resolve, commit. Transient
@@ -474,6 +477,9 @@ static void catch_up(hub_t *h, int on) {
 static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
                              size_t errstr_size) {
     int wait = (int)gh_conf_get_int(h->conf, "retry.backoff.ms");
+    /* Told before the batch's notes can be read (catch_up). */
+    int64_t defer = gh_conf_get_int(h->conf, "views.person.defer.messages");
+    catch_up(h, defer && (b->n >= defer || b->backlog >= defer));
     for (int attempt = 1;; attempt++) {
         int64_t t0 = gh_now_us();
         gh_err_t e =
@@ -528,10 +534,7 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
             e = dead_letter(h, b->dl_of[i], b->dl_class[i], b->dl_why[i],
                             errstr, errstr_size);
         if (!e) {
-            int64_t defer =
-                gh_conf_get_int(h->conf, "views.person.defer.messages");
-            catch_up(h, defer && (b->n >= defer || b->backlog >= defer));
-            gh__hub_views_kick(h->vw, h->catching_up);
+            gh__hub_views_kick(h->vw);
             return GH_OK;
         }
         gh_apply_discard(h->apply);
@@ -716,8 +719,9 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         rd_kafka_poll(h->dlq.producer, 0);
         if (n == 0) {
             /* Quiet: what the last batches left noted is published now. */
-            if (h->catching_up) gh__hub_views_kick(h->vw, 0);
+            int was = h->catching_up;
             catch_up(h, 0);
+            if (was) gh__hub_views_kick(h->vw);
             continue;
         }
         b.n = n;

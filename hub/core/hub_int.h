@@ -119,9 +119,15 @@ gh_err_t gh__hub_after_failure(const gh_conf_t *conf, PGconn *db,
 typedef struct gh__views gh__views_t;
 gh__views_t *gh__hub_views_start(hub_t *h, rd_kafka_t *wake, char *errstr,
                                  size_t errstr_size);
-/* A batch committed its notes: the views are made now (persons deferred
- * when `catching_up`, views.person.defer.messages). */
-void gh__hub_views_kick(gh__views_t *v, int catching_up);
+/* A batch committed its notes, or a catch-up ended: the views are made
+ * now. */
+void gh__hub_views_kick(gh__views_t *v);
+/* Whether the hub is catching up (views.person.defer.messages), told
+ * before the batch that decides it is applied: the views hold the
+ * persons back while it is, and views already under way when it began
+ * must not publish what its first batch noted (they read each statement
+ * at the latest commit). */
+void gh__hub_views_catching_up(gh__views_t *v, int on);
 /* The error the thread ended with, or GH_OK while it runs. */
 gh_err_t gh__hub_views_check(gh__views_t *v, char *errstr, size_t errstr_size);
 /* Stops the thread, once it has made the views of a batch it was told of

@@ -36,10 +36,12 @@ struct gh__views {
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    /* Under mu: batches told of (a count), what the last one said, a
-     * stop. */
+    /* Under mu: batches told of (a count), a stop. */
     uint64_t kicked;
-    int catching_up, stop;
+    int stop;
+    /* The main thread's: whether the hub is catching up, from before the
+     * batch that decided it is applied. */
+    atomic_int catching_up;
     /* The thread's own: rows it wrote wait for the relay (another instance
      * held its lock), and when the outbox is next looked at anyway. */
     int owed;
@@ -67,34 +69,6 @@ static int views_due(hub_t *h) {
     return 1;
 }
 
-/* The views of what the notes name: the grid, event, household and
- * building views (hub/grid), which derive the persons' attributes, then
- * every person noted or whose attributes changed, published once.
- * `attributes`: derive the persons' attributes now (views_tx sets it
- * with `aggregates`), else leave them noted for a later call; `publish`:
- * publish the persons now, else leave them noted (with those whose attributes
- * changed). */
-static gh_err_t views(gh__views_t *v, int aggregates, int attributes,
-                      int publish, char *errstr, size_t errstr_size) {
-    hub_t *h = v->h;
-    char *persons = NULL;
-    gh_err_t e = gh_grid_views(h->grid, v->db, h->feed, aggregates, attributes,
-                               NULL, &persons, errstr, errstr_size);
-    int64_t t0 = gh_now_us();
-    v->more = 0;
-    if (!e && attributes && publish)
-        e = gh_resolver_publish_upto(
-            v->res, v->db, persons,
-            gh_conf_get_int(h->conf, "views.person.publish.max"), NULL,
-            &v->more, errstr, errstr_size);
-    else if (!e)
-        e = gh_resolver_publish_later(v->res, v->db, persons, errstr,
-                                      errstr_size);
-    h->us_publish += gh_now_us() - t0;
-    free(persons);
-    return e;
-}
-
 /* Whether the persons go out with these views. Not during a catch-up,
  * until views.person.defer.max.ms after the first views that left them
  * noted: a resident's records arrive over the whole catch-up (five
@@ -108,12 +82,43 @@ static int publish_now(gh__views_t *v, int catching_up) {
     return gh_now_ms() - v->deferred_ms >= max;
 }
 
+/* The views of what the notes name: the grid, event, household and
+ * building views (hub/grid), which derive the persons' attributes, then
+ * every person noted or whose attributes changed, published once.
+ * `attributes`: derive the persons' attributes now (views_tx sets it
+ * with `aggregates`), else leave them noted for a later call; `publish`:
+ * publish the persons now, else leave them noted (with those whose attributes
+ * changed). */
+static gh_err_t views(gh__views_t *v, int aggregates, int attributes,
+                      int *publish, char *errstr, size_t errstr_size) {
+    hub_t *h = v->h;
+    char *persons = NULL;
+    gh_err_t e = gh_grid_views(h->grid, v->db, h->feed, aggregates, attributes,
+                               NULL, &persons, errstr, errstr_size);
+    int64_t t0 = gh_now_us();
+    v->more = 0;
+    /* A catch-up that began since these views did: its first batch may be
+     * committed by now, and the next statement would read its notes. */
+    if (*publish && !publish_now(v, atomic_load(&v->catching_up))) *publish = 0;
+    if (!e && attributes && *publish)
+        e = gh_resolver_publish_upto(
+            v->res, v->db, persons,
+            gh_conf_get_int(h->conf, "views.person.publish.max"), NULL,
+            &v->more, errstr, errstr_size);
+    else if (!e)
+        e = gh_resolver_publish_later(v->res, v->db, persons, errstr,
+                                      errstr_size);
+    h->us_publish += gh_now_us() - t0;
+    free(persons);
+    return e;
+}
+
 /* The views in a transaction of their own under the views lock. Transient
  * failures are tried again here; the notes stay until a transaction that
  * took them commits, so nothing is lost in between (migration 025). */
-static gh_err_t views_tx(gh__views_t *v, int catching_up, char *errstr,
-                         size_t errstr_size) {
+static gh_err_t views_tx(gh__views_t *v, char *errstr, size_t errstr_size) {
     hub_t *h = v->h;
+    int catching_up = atomic_load(&v->catching_up);
     int wait = (int)gh_conf_get_int(h->conf, "retry.backoff.ms");
     int aggregates = views_due(h), publish = publish_now(v, catching_up);
     int attributes = !catching_up || aggregates;
@@ -122,7 +127,7 @@ static gh_err_t views_tx(gh__views_t *v, int catching_up, char *errstr,
         gh_err_t e = gh_pg_exec(v->db, "BEGIN", errstr, errstr_size);
         if (!e) e = gh_resolver_lock_views(v->db, errstr, errstr_size);
         if (!e)
-            e = views(v, aggregates, attributes, publish, errstr, errstr_size);
+            e = views(v, aggregates, attributes, &publish, errstr, errstr_size);
         int64_t t1 = gh_now_us();
         if (!e) e = gh_pg_exec(v->db, "COMMIT", errstr, errstr_size);
         h->us_views += t1 - t0;
@@ -276,10 +281,8 @@ static void wait_ms(gh__views_t *v, int64_t ms) {
 }
 
 /* Waits until a batch after the `taken` first is committed, a stop, or
- * `until` (monotonic ms). Returns how many batches were told of, and
- * what the last one said. */
-static uint64_t wait_kick(gh__views_t *v, int64_t until, uint64_t taken,
-                          int *catching_up) {
+ * `until` (monotonic ms). Returns how many batches were told of. */
+static uint64_t wait_kick(gh__views_t *v, int64_t until, uint64_t taken) {
     pthread_mutex_lock(&v->mu);
     while (v->kicked == taken && !v->stop && !gh_shutdown_requested()) {
         int64_t left = until - gh_now_ms();
@@ -287,7 +290,6 @@ static uint64_t wait_kick(gh__views_t *v, int64_t until, uint64_t taken,
         wait_ms(v, left);
     }
     taken = v->kicked;
-    *catching_up = v->catching_up;
     pthread_mutex_unlock(&v->mu);
     return taken;
 }
@@ -311,7 +313,7 @@ static void *run(void *arg) {
     int b0 = (int)gh_conf_get_int(conf, "retry.backoff.ms");
     int bmax = (int)gh_conf_get_int(conf, "retry.backoff.max.ms");
     char errstr[1024];
-    int sync_now = 1, catching_up = 0;
+    int sync_now = 1;
     uint64_t taken = 0, done = 0; /* batches told of; their views made */
     for (;;) {
         /* Stopping, the views of a batch committed last are still made
@@ -320,7 +322,6 @@ static void *run(void *arg) {
         int stop = stopping(v);
         if (stop) {
             pthread_mutex_lock(&v->mu);
-            if (v->kicked > taken) catching_up = v->catching_up;
             taken = v->kicked;
             pthread_mutex_unlock(&v->mu);
         }
@@ -342,7 +343,7 @@ static void *run(void *arg) {
         if (!e && (taken > done || v->more ||
                    (!stop && gh_now_ms() >= h->next_views_ms))) {
             uint64_t upto = taken;
-            e = views_tx(v, catching_up, errstr, sizeof(errstr));
+            e = views_tx(v, errstr, sizeof(errstr));
             if (!e) {
                 wrote_outbox(v);
                 done = upto;
@@ -378,7 +379,7 @@ static void *run(void *arg) {
          * soon: it may have read the outbox before they were committed. */
         if (v->owed) until = gh_now_ms() + 20;
         if (gh_feed_sweeping(h->feed) || v->more) until = 0;
-        taken = wait_kick(v, until, taken, &catching_up);
+        taken = wait_kick(v, until, taken);
     }
     PQfinish(v->db);
     v->db = NULL;
@@ -409,12 +410,15 @@ gh__views_t *gh__hub_views_start(hub_t *h, rd_kafka_t *wake, char *errstr,
     return v;
 }
 
-void gh__hub_views_kick(gh__views_t *v, int catching_up) {
+void gh__hub_views_kick(gh__views_t *v) {
     pthread_mutex_lock(&v->mu);
     ++v->kicked;
-    v->catching_up = catching_up;
     pthread_cond_signal(&v->cv);
     pthread_mutex_unlock(&v->mu);
+}
+
+void gh__hub_views_catching_up(gh__views_t *v, int on) {
+    if (v) atomic_store(&v->catching_up, on);
 }
 
 gh_err_t gh__hub_views_check(gh__views_t *v, char *errstr, size_t errstr_size) {
