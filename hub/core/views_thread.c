@@ -122,10 +122,18 @@ static gh_err_t views(gh__views_t *v, int aggregates, int attributes,
  * is only logged: the notes stay right, and a lost connection is seen by
  * the next statement. */
 static void vacuum_notes(gh__views_t *v) {
-    char errstr[512];
+    char errstr[512], ignore[256];
     int64_t t0 = gh_now_ms();
-    if (gh_pg_exec(v->db, "VACUUM (SKIP_LOCKED) view_dirty", errstr,
-                   sizeof(errstr)))
+    /* Skipping is expected, so its WARNING is not sent (libpq would print
+     * it raw, as for the batches' ANALYZE); VACUUM runs outside a
+     * transaction, so the setting is the session's until RESET. */
+    gh_err_t e = gh_pg_exec(v->db, "SET client_min_messages = error", errstr,
+                            sizeof(errstr));
+    if (!e)
+        e = gh_pg_exec(v->db, "VACUUM (SKIP_LOCKED) view_dirty", errstr,
+                       sizeof(errstr));
+    gh_pg_exec(v->db, "RESET client_min_messages", ignore, sizeof(ignore));
+    if (e)
         gh_log_warn(LOG, "views: vacuuming the notes after a catch-up: %s",
                     errstr);
     else
