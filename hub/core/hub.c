@@ -908,9 +908,9 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         goto out;
     }
     /* Two producers: the relay waits for its pages' acknowledgements in
-     * the views thread, the main thread for its dead letters'. */
+     * a thread of its own (with keys of its own), the main thread for its
+     * dead letters'. */
     h.dlq.conf = h.relay.conf = conf;
-    h.relay.crypt = gh_feed_crypt(h.feed);
     h.relay.metrics = h.metrics;
     h.dlq.producer = gh_kafka_producer_new(conf, "gridhub-hub", gh__hub_dr_cb,
                                            &h.dlq, errstr, errstr_size);
@@ -969,7 +969,7 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
     gh_grid_times(h.grid, vus);
     gh_log_info(LOG,
                 "views thread time (ms): views %lld, their commits %lld, "
-                "following the policy %lld, relay %lld",
+                "following the policy %lld; relay thread %lld",
                 h.us_views / 1000, h.us_views_commit / 1000, h.us_policy / 1000,
                 h.us_relay / 1000);
     gh_log_info(LOG,

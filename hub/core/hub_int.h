@@ -111,11 +111,10 @@ gh_err_t gh__hub_after_failure(const gh_conf_t *conf, PGconn *db,
 /* The views thread (views_thread.c): starts it for a session, with its own
  * database connection; `wake` (borrowed, outliving the thread) is the
  * consumer whose poll it yields when it fails. From then on h->feed,
- * h->grid's views, h->relay, the policy following fields and
- * us_views/us_views_commit/us_policy/us_publish/us_relay are the
- * thread's: it relays the outbox (what a crash left first, the rows it
- * writes as soon as they are committed, others' rows every
- * outbox.poll.ms). NULL with errstr if it cannot start. */
+ * h->grid's views, the policy following fields and
+ * us_views/us_views_commit/us_policy/us_publish are the thread's, and
+ * h->relay and us_relay its relay thread's (below), which it starts with
+ * it. NULL with errstr if it cannot start. */
 typedef struct gh__views gh__views_t;
 gh__views_t *gh__hub_views_start(hub_t *h, rd_kafka_t *wake, char *errstr,
                                  size_t errstr_size);
@@ -128,12 +127,35 @@ void gh__hub_views_kick(gh__views_t *v);
  * must not publish what its first batch noted (they read each statement
  * at the latest commit). */
 void gh__hub_views_catching_up(gh__views_t *v, int on);
-/* The error the thread ended with, or GH_OK while it runs. */
+/* The error the thread or its relay thread ended with, or GH_OK while
+ * they run. */
 gh_err_t gh__hub_views_check(gh__views_t *v, char *errstr, size_t errstr_size);
-/* Stops the thread, once it has made the views of a batch it was told of
- * and relayed the outbox, and frees it (NULL: nothing). Returns the error
- * the thread ended with (with errstr), GH_OK if none. */
+/* Stops the thread, once it has made the views of a batch it was told of,
+ * then its relay thread, once that has relayed the outbox, and frees both
+ * (NULL: nothing). Returns the error a thread ended with (with errstr; the
+ * views thread's first), GH_OK if none. */
 gh_err_t gh__hub_views_stop(gh__views_t *v, char *errstr, size_t errstr_size);
+
+/* The relay thread (relay_thread.c), started and stopped by the views
+ * thread: relays the outbox on a connection of its own with h->relay (its
+ * producer, with keys the thread loads to open sealed payloads; both the
+ * thread's while it runs) and adds to h->us_relay: what a crash or an
+ * earlier session left first, then whenever kicked, and every
+ * outbox.poll.ms for others' rows (steward commands; another instance's
+ * when this one held the relay lock). `wake` as for the views thread. NULL
+ * with errstr if it cannot start (the key file does not load). */
+typedef struct gh__relayer gh__relayer_t;
+gh__relayer_t *gh__hub_relayer_start(hub_t *h, rd_kafka_t *wake, char *errstr,
+                                     size_t errstr_size);
+/* Outbox rows were committed: they are relayed now. */
+void gh__hub_relayer_kick(gh__relayer_t *r);
+/* The error the thread ended with, or GH_OK while it runs. */
+gh_err_t gh__hub_relayer_check(gh__relayer_t *r, char *errstr,
+                               size_t errstr_size);
+/* Relays what is left once (the views thread has ended), stops the thread
+ * and frees it (NULL: nothing). Returns its error, GH_OK if none. */
+gh_err_t gh__hub_relayer_stop(gh__relayer_t *r, char *errstr,
+                              size_t errstr_size);
 
 /* The delivery report callback of both producers (opaque: its gh__out_t). */
 void gh__hub_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);

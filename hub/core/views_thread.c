@@ -6,17 +6,17 @@
  * published), follows the policy (syncs, sweeps) and issues audit heads.
  * The two overlap: PostgreSQL works on a batch's resolution and the last
  * batch's views at once (docs/scaling.md). The feed (with its keys,
- * policy and serializer), the grid module's view values, a resolver for
- * publishing and the relay (its producer) are this thread's alone while
- * it runs: the rows it writes to the outbox go out as soon as they are
- * committed, while the main thread applies the next batch. */
+ * policy and serializer), the grid module's view values and a resolver for
+ * publishing are this thread's alone while it runs. The rows it writes to
+ * the outbox go out as soon as they are committed, by the relay thread it
+ * starts and stops (relay_thread.c), while the main thread applies the
+ * next batch and this one makes the next views. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -25,6 +25,7 @@
 #include "gridhub/shutdown.h"
 #include "gridhub/util.h"
 #include "hub_int.h"
+#include "kick.h"
 
 #define LOG "hub"
 
@@ -34,18 +35,11 @@ struct gh__views {
     PGconn *db;
     rd_kafka_t *wake; /* the main thread's consumer */
     pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    /* Under mu: batches told of (a count), a stop. */
-    uint64_t kicked;
-    int stop;
+    gh__kick_t k;      /* kicks: batches told of */
+    gh__relayer_t *rl; /* relays what this thread writes */
     /* The main thread's: whether the hub is catching up, from before the
      * batch that decided it is applied. */
     atomic_int catching_up;
-    /* The thread's own: rows it wrote wait for the relay (another instance
-     * held its lock), and when the outbox is next looked at anyway. */
-    int owed;
-    int64_t next_relay_ms;
     /* When views first left the persons noted since they were last
      * published (a catch-up); 0: none left. */
     int64_t deferred_ms;
@@ -227,24 +221,9 @@ static gh_err_t policy_tx(gh__views_t *v, fp_step_t step, long *rows,
     return e;
 }
 
-/* Outbox rows are waiting: relayed before the thread waits again. */
+/* Outbox rows were committed: the relay thread sends them. */
 static void wrote_outbox(gh__views_t *v) {
-    v->owed = 1;
-}
-
-/* Relays the outbox on the thread's connection: what it wrote, what a
- * crash left, what others wrote (steward commands; another instance's
- * rows when this one held the relay lock). Another instance holding the
- * lock leaves the rows owed, tried again shortly. */
-static gh_err_t relay(gh__views_t *v, char *errstr, size_t errstr_size) {
-    hub_t *h = v->h;
-    int busy = 0;
-    int64_t t0 = gh_now_us();
-    gh_err_t e = gh__hub_relay(&h->relay, v->db, &busy, errstr, errstr_size);
-    h->us_relay += gh_now_us() - t0;
-    v->owed = busy;
-    v->next_relay_ms = gh_now_ms() + gh_conf_get_int(h->conf, "outbox.poll.ms");
-    return e;
+    gh__hub_relayer_kick(v->rl);
 }
 
 /* Follows the policy: re-reads and recompiles it when its files or the
@@ -293,35 +272,7 @@ static gh_err_t follow_policy(gh__views_t *v, int sync_now, char *errstr,
 }
 
 static int stopping(gh__views_t *v) {
-    pthread_mutex_lock(&v->mu);
-    int s = v->stop;
-    pthread_mutex_unlock(&v->mu);
-    return s || gh_shutdown_requested();
-}
-
-/* Waits on cv (mu held) for at most `ms`, and at most 100 ms: a
- * signal's stop request wakes no condition variable. */
-static void wait_ms(gh__views_t *v, int64_t ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = ts.tv_nsec + (ms > 100 ? 100 : ms) * 1000000;
-    ts.tv_sec += ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    pthread_cond_timedwait(&v->cv, &v->mu, &ts);
-}
-
-/* Waits until a batch after the `taken` first is committed, a stop, or
- * `until` (monotonic ms). Returns how many batches were told of. */
-static uint64_t wait_kick(gh__views_t *v, int64_t until, uint64_t taken) {
-    pthread_mutex_lock(&v->mu);
-    while (v->kicked == taken && !v->stop && !gh_shutdown_requested()) {
-        int64_t left = until - gh_now_ms();
-        if (left <= 0) break;
-        wait_ms(v, left);
-    }
-    taken = v->kicked;
-    pthread_mutex_unlock(&v->mu);
-    return taken;
+    return gh__kick_stopped(&v->k) || gh_shutdown_requested();
 }
 
 /* gh_pg_connect_retry_until's stop: the session ends too. */
@@ -347,14 +298,10 @@ static void *run(void *arg) {
     uint64_t taken = 0, done = 0; /* batches told of; their views made */
     for (;;) {
         /* Stopping, the views of a batch committed last are still made
-         * and the outbox relayed (as the main thread did when both were
-         * its own); nothing else is started. */
+         * (and relayed once this thread has ended, by the relay thread);
+         * nothing else is started. */
         int stop = stopping(v);
-        if (stop) {
-            pthread_mutex_lock(&v->mu);
-            taken = v->kicked;
-            pthread_mutex_unlock(&v->mu);
-        }
+        if (stop) taken = gh__kick_count(&v->k);
         if (!v->db && stop && taken == done) break; /* the next session */
         if (!v->db) {
             v->db = gh_pg_connect_retry_until(
@@ -362,7 +309,6 @@ static void *run(void *arg) {
                 "hub database (views)", b0, bmax, stopping_cb, v);
             if (!v->db) break; /* stopped */
             sync_now = 1;
-            v->owed = 1; /* whatever a crash or another session left */
         }
         /* The views when a batch left notes or the aggregates are due
          * (the stream is quiet: what steward commands changed, and what
@@ -379,8 +325,6 @@ static void *run(void *arg) {
                 done = upto;
             }
         }
-        if (!e && (stop || v->owed || gh_now_ms() >= v->next_relay_ms))
-            e = relay(v, errstr, sizeof(errstr));
         if (e == GH_ERR_STOPPED) break;
         if (e && !stop &&
             (e == GH_ERR_PG_CONNECT || PQstatus(v->db) != CONNECTION_OK)) {
@@ -400,16 +344,12 @@ static void *run(void *arg) {
         int64_t until = h->next_views_ms;
         if (h->next_sync_ms < until) until = h->next_sync_ms;
         if (h->audit_key && h->next_head_ms < until) until = h->next_head_ms;
-        if (v->next_relay_ms < until) until = v->next_relay_ms;
         if (until < gh_now_ms() + 100) until = gh_now_ms() + 100;
         /* The policy files are looked at twice a second (a reload is
          * seen as soon as it was before the views had a thread). */
         if (until > gh_now_ms() + 500) until = gh_now_ms() + 500;
-        /* Rows another instance's relay left behind are asked for again
-         * soon: it may have read the outbox before they were committed. */
-        if (v->owed) until = gh_now_ms() + 20;
         if (gh_feed_sweeping(h->feed) || v->more) until = 0;
-        taken = wait_kick(v, until, taken);
+        taken = gh__kick_wait(&v->k, until, taken, 1);
     }
     PQfinish(v->db);
     v->db = NULL;
@@ -426,13 +366,18 @@ gh__views_t *gh__hub_views_start(hub_t *h, rd_kafka_t *wake, char *errstr,
         free(v);
         return NULL;
     }
-    pthread_mutex_init(&v->mu, NULL);
-    pthread_cond_init(&v->cv, NULL);
+    v->rl = gh__hub_relayer_start(h, wake, errstr, errstr_size);
+    if (!v->rl) {
+        gh_resolver_destroy(v->res);
+        free(v);
+        return NULL;
+    }
+    gh__kick_init(&v->k);
     if (pthread_create(&v->th, NULL, run, v)) {
         gh_seterr(errstr, errstr_size, GH_ERR_IO,
                   "cannot start the views thread");
-        pthread_mutex_destroy(&v->mu);
-        pthread_cond_destroy(&v->cv);
+        gh__kick_destroy(&v->k);
+        gh__hub_relayer_stop(v->rl, NULL, 0);
         gh_resolver_destroy(v->res);
         free(v);
         return NULL;
@@ -441,10 +386,7 @@ gh__views_t *gh__hub_views_start(hub_t *h, rd_kafka_t *wake, char *errstr,
 }
 
 void gh__hub_views_kick(gh__views_t *v) {
-    pthread_mutex_lock(&v->mu);
-    ++v->kicked;
-    pthread_cond_signal(&v->cv);
-    pthread_mutex_unlock(&v->mu);
+    gh__kick(&v->k);
 }
 
 void gh__hub_views_catching_up(gh__views_t *v, int on) {
@@ -452,20 +394,23 @@ void gh__hub_views_catching_up(gh__views_t *v, int on) {
 }
 
 gh_err_t gh__hub_views_check(gh__views_t *v, char *errstr, size_t errstr_size) {
-    if (!atomic_load(&v->failed)) return GH_OK;
-    return gh_seterr(errstr, errstr_size, v->err, "%s", v->errstr);
+    if (atomic_load(&v->failed))
+        return gh_seterr(errstr, errstr_size, v->err, "%s", v->errstr);
+    return gh__hub_relayer_check(v->rl, errstr, errstr_size);
 }
 
 gh_err_t gh__hub_views_stop(gh__views_t *v, char *errstr, size_t errstr_size) {
     if (!v) return GH_OK;
-    pthread_mutex_lock(&v->mu);
-    v->stop = 1;
-    pthread_cond_signal(&v->cv);
-    pthread_mutex_unlock(&v->mu);
+    gh__kick_stop(&v->k);
     pthread_join(v->th, NULL);
-    gh_err_t e = gh__hub_views_check(v, errstr, errstr_size);
-    pthread_mutex_destroy(&v->mu);
-    pthread_cond_destroy(&v->cv);
+    /* The views thread's error first; the relay still sends what it
+     * committed. */
+    char rerr[1024];
+    gh_err_t e = atomic_load(&v->failed) ? v->err : GH_OK;
+    if (e) gh_seterr(errstr, errstr_size, e, "%s", v->errstr);
+    gh_err_t re = gh__hub_relayer_stop(v->rl, rerr, sizeof(rerr));
+    if (!e && re) e = gh_seterr(errstr, errstr_size, re, "%s", rerr);
+    gh__kick_destroy(&v->k);
     gh_resolver_destroy(v->res);
     free(v);
     return e;

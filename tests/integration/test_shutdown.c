@@ -327,6 +327,42 @@ Test(shutdown, hub_database_stopped) {
     free(hub_ci);
 }
 
+/* Freezes every session of the hub (SIGSTOP) at a moment when none is
+ * inside a statement or a transaction: a backend stopped inside a commit
+ * can hold a lock every session of the cluster needs (the WAL's), and the
+ * tests share the cluster; one stopped so stalled every test running
+ * beside it, and this one, until its time ran out. */
+static void freeze_hub_sessions(void) {
+    for (int attempt = 0; attempt < 200; attempt++) {
+        PGresult *r = PQexec(g_hub, "SELECT pid FROM pg_stat_activity WHERE "
+                                    "datname = current_database() AND pid <> "
+                                    "pg_backend_pid() AND application_name = "
+                                    "'gridhub'");
+        cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+        cr_assert(PQntuples(r) >= 1 && PQntuples(r) <= 16,
+                  "the hub's sessions: %d", PQntuples(r));
+        char pids[16 * 16] = "";
+        for (int i = 0; i < PQntuples(r); i++) {
+            g_frozen[g_nfrozen] = (pid_t)atoi(PQgetvalue(r, i, 0));
+            cr_assert_eq(kill(g_frozen[g_nfrozen], SIGSTOP), 0);
+            snprintf(pids + strlen(pids), sizeof(pids) - strlen(pids), "%s%d",
+                     i ? "," : "", (int)g_frozen[g_nfrozen]);
+            g_nfrozen++;
+        }
+        PQclear(r);
+        if (!gh_test_count(g_hub,
+                           "SELECT count(*) FROM pg_stat_activity WHERE pid "
+                           "IN (%s) AND state IS DISTINCT FROM 'idle'",
+                           pids))
+            return;
+        for (int i = 0; i < g_nfrozen; i++)
+            kill(g_frozen[i], SIGCONT);
+        g_nfrozen = 0;
+        usleep(20 * 1000);
+    }
+    cr_assert_fail("the hub's sessions were never all idle at once");
+}
+
 /* The hub's database session stops answering (its backend frozen with
  * SIGSTOP, as a server on a dead network would): the hub is blocked inside
  * libpq, so only the watchdog ends it, with exit 3, within the budget plus
@@ -335,19 +371,7 @@ Test(shutdown, hub_database_stopped) {
 Test(shutdown, hub_database_frozen) {
     gh_test_stack_t *s = settled_stack("shutdown.timeout.ms=3000", 30);
 
-    PGresult *r = PQexec(g_hub, "SELECT pid FROM pg_stat_activity WHERE "
-                                "datname = current_database() AND pid <> "
-                                "pg_backend_pid() AND application_name = "
-                                "'gridhub'");
-    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
-    cr_assert(PQntuples(r) >= 1 && PQntuples(r) <= 16, "the hub's sessions: %d",
-              PQntuples(r));
-    for (int i = 0; i < PQntuples(r); i++) {
-        g_frozen[g_nfrozen] = (pid_t)atoi(PQgetvalue(r, i, 0));
-        cr_assert_eq(kill(g_frozen[g_nfrozen], SIGSTOP), 0);
-        g_nfrozen++;
-    }
-    PQclear(r);
+    freeze_hub_sessions();
     insert_rows(s, 30, 10);
     usleep(1500 * 1000); /* the hub's next statement never returns */
 
