@@ -28,7 +28,7 @@ typedef struct gh__out {
     int64_t *too_large;
     int ntoo_large, captoo_large;
     /* The relay's alone: the keys that open sealed payloads (borrowed,
-     * the views thread's), the metrics. */
+     * the relay thread's own, set while it runs), the metrics. */
     gh_crypt_t *crypt;
     gh_hub_metrics_t *metrics;
     long left_outbox; /* a stop left rows published but not acknowledged
@@ -59,7 +59,8 @@ typedef struct hub {
      * messages. */
     long long us_poll, us_decode;
     /* The views thread's (read once it has ended): its views
-     * transactions, their commits, following the policy, relaying. */
+     * transactions, their commits, following the policy; and its relay
+     * thread's, relaying. */
     long long us_views, us_views_commit, us_policy, us_relay;
     struct gh__views *vw;   /* the views thread of the session */
     gh_crypt_t *crypt;      /* the main thread's keys (feed's: the thread's) */
