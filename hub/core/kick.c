@@ -1,6 +1,7 @@
 /* A worker thread's wake-ups (kick.h). */
 #include "kick.h"
 
+#include <stdio.h>
 #include <time.h>
 
 #include "gridhub/shutdown.h"
@@ -11,6 +12,8 @@ void gh__kick_init(gh__kick_t *k) {
     pthread_cond_init(&k->cv, NULL);
     k->kicked = 0;
     k->stop = 0;
+    k->err = GH_OK;
+    k->errstr[0] = 0;
 }
 
 void gh__kick_destroy(gh__kick_t *k) {
@@ -63,4 +66,21 @@ uint64_t gh__kick_wait(gh__kick_t *k, int64_t until, uint64_t taken,
     taken = k->kicked;
     pthread_mutex_unlock(&k->mu);
     return taken;
+}
+
+void gh__kick_fail(gh__kick_t *k, gh_err_t e, const char *errstr) {
+    pthread_mutex_lock(&k->mu);
+    if (!k->err) {
+        k->err = e;
+        snprintf(k->errstr, sizeof(k->errstr), "%s", errstr);
+    }
+    pthread_mutex_unlock(&k->mu);
+}
+
+gh_err_t gh__kick_failed(gh__kick_t *k, char *errstr, size_t errstr_size) {
+    pthread_mutex_lock(&k->mu);
+    gh_err_t e = k->err;
+    if (e) gh_seterr(errstr, errstr_size, e, "%s", k->errstr);
+    pthread_mutex_unlock(&k->mu);
+    return e;
 }

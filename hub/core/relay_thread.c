@@ -7,7 +7,6 @@
  * open sealed payloads: a gh_crypt_t keeps cipher contexts and is not
  * shared between threads. Started and stopped by the views thread, which
  * is its only client. */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -28,9 +27,6 @@ struct gh__relayer {
     rd_kafka_t *wake; /* the main thread's consumer */
     pthread_t th;
     gh__kick_t k;
-    atomic_int failed;
-    gh_err_t err; /* when failed: the error, and errstr */
-    char errstr[1024];
 };
 
 /* gh_pg_connect_retry_until's stop: asked to stop, or a signal (a
@@ -83,9 +79,7 @@ static void *run(void *arg) {
             continue;
         }
         if (e) {
-            r->err = e;
-            snprintf(r->errstr, sizeof(r->errstr), "%s", errstr);
-            atomic_store(&r->failed, 1);
+            gh__kick_fail(&r->k, e, errstr);
             rd_kafka_yield(r->wake);
             break;
         }
@@ -132,8 +126,7 @@ void gh__hub_relayer_kick(gh__relayer_t *r) {
 
 gh_err_t gh__hub_relayer_check(gh__relayer_t *r, char *errstr,
                                size_t errstr_size) {
-    if (!atomic_load(&r->failed)) return GH_OK;
-    return gh_seterr(errstr, errstr_size, r->err, "%s", r->errstr);
+    return gh__kick_failed(&r->k, errstr, errstr_size);
 }
 
 gh_err_t gh__hub_relayer_stop(gh__relayer_t *r, char *errstr,

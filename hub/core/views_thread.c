@@ -46,9 +46,6 @@ struct gh__views {
     /* The last views published views.person.publish.max persons and
      * more may be noted: the next views follow at once. */
     int more;
-    atomic_int failed;
-    gh_err_t err; /* when failed: the error, and errstr */
-    char errstr[1024];
 };
 
 /* Whether the aggregate views are due (and, if so, when they are next):
@@ -280,13 +277,6 @@ static int stopping_cb(void *ctx) {
     return stopping(ctx);
 }
 
-static void fail(gh__views_t *v, gh_err_t e, const char *errstr) {
-    v->err = e;
-    snprintf(v->errstr, sizeof(v->errstr), "%s", errstr);
-    atomic_store(&v->failed, 1);
-    rd_kafka_yield(v->wake);
-}
-
 static void *run(void *arg) {
     gh__views_t *v = arg;
     hub_t *h = v->h;
@@ -334,7 +324,8 @@ static void *run(void *arg) {
             continue;
         }
         if (e) {
-            fail(v, e, errstr);
+            gh__kick_fail(&v->k, e, errstr);
+            rd_kafka_yield(v->wake);
             break;
         }
         if (stop) break;
@@ -394,9 +385,8 @@ void gh__hub_views_catching_up(gh__views_t *v, int on) {
 }
 
 gh_err_t gh__hub_views_check(gh__views_t *v, char *errstr, size_t errstr_size) {
-    if (atomic_load(&v->failed))
-        return gh_seterr(errstr, errstr_size, v->err, "%s", v->errstr);
-    return gh__hub_relayer_check(v->rl, errstr, errstr_size);
+    gh_err_t e = gh__kick_failed(&v->k, errstr, errstr_size);
+    return e ? e : gh__hub_relayer_check(v->rl, errstr, errstr_size);
 }
 
 gh_err_t gh__hub_views_stop(gh__views_t *v, char *errstr, size_t errstr_size) {
@@ -406,8 +396,7 @@ gh_err_t gh__hub_views_stop(gh__views_t *v, char *errstr, size_t errstr_size) {
     /* The views thread's error first; the relay still sends what it
      * committed. */
     char rerr[1024];
-    gh_err_t e = atomic_load(&v->failed) ? v->err : GH_OK;
-    if (e) gh_seterr(errstr, errstr_size, e, "%s", v->errstr);
+    gh_err_t e = gh__kick_failed(&v->k, errstr, errstr_size);
     gh_err_t re = gh__hub_relayer_stop(v->rl, rerr, sizeof(rerr));
     if (!e && re) e = gh_seterr(errstr, errstr_size, re, "%s", rerr);
     gh__kick_destroy(&v->k);

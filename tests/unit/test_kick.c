@@ -1,6 +1,6 @@
 /* A worker thread's wake-ups (hub/core/kick.c): a kick or a stop wakes a
  * waiter at once, a signal's stop request only the waiters that ask for
- * it, and nothing else before the deadline. */
+ * it, and nothing else before the deadline; the first failure is kept. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -94,5 +94,23 @@ Test(kick, a_signal_ends_only_the_waits_that_ask) {
     gh__kick_wait(&k, t0 + 300, 0, 0);
     cr_expect_geq(gh_now_ms() - t0, 300,
                   "the relay thread's wait runs to its deadline");
+    gh__kick_destroy(&k);
+}
+
+/* A worker's failure reaches the thread that started it, with its text;
+ * a second failure (the worker's cleanup failing too) does not hide the
+ * first. */
+Test(kick, the_first_failure_is_kept_and_read) {
+    gh__kick_t k;
+    gh__kick_init(&k);
+    char errstr[256] = "untouched";
+    cr_expect_eq(gh__kick_failed(&k, errstr, sizeof(errstr)), GH_OK);
+    cr_expect_str_eq(errstr, "untouched");
+    gh__kick_fail(&k, GH_ERR_PG, "views: the database went away");
+    gh__kick_fail(&k, GH_ERR_IO, "a later failure");
+    cr_expect_eq(gh__kick_failed(&k, errstr, sizeof(errstr)), GH_ERR_PG);
+    cr_expect_str_eq(errstr, "views: the database went away");
+    /* Read again, as gh__hub_views_check and then _stop do. */
+    cr_expect_eq(gh__kick_failed(&k, errstr, sizeof(errstr)), GH_ERR_PG);
     gh__kick_destroy(&k);
 }
