@@ -55,6 +55,8 @@ typedef struct hub {
     gh_resolve_stats_t rs;
     long long us_apply, us_resolve, us_commit; /* per phase */
     long long us_publish; /* of us_views: persons published (views()) */
+    /* of us_views: waiting for the attributes' transaction (views()) */
+    long long us_attr_wait;
     /* Outside the batches' transactions: waiting for and decoding
      * messages. */
     long long us_poll, us_decode;

@@ -1,7 +1,7 @@
 /* The views thread: what a hub process writes to the subscriber feeds,
  * beside the batches. The main thread consumes, applies and resolves, and
- * commits each batch with notes (view_dirty); this thread, on a
- * connection of its own, makes the views from the notes (grid, event,
+ * commits each batch with notes (view_dirty); this thread, on
+ * connections of its own, makes the views from the notes (grid, event,
  * household and building records, the persons' attributes, the persons
  * published), follows the policy (syncs, sweeps) and issues audit heads.
  * The two overlap: PostgreSQL works on a batch's resolution and the last
@@ -33,6 +33,7 @@ struct gh__views {
     hub_t *h;           /* conf, schemas, grid views, audit key; its timings */
     gh_resolver_t *res; /* publishes persons and pages them for sweeps */
     PGconn *db;
+    PGconn *adb;      /* the attributes' transactions, beside db's */
     rd_kafka_t *wake; /* the main thread's consumer */
     pthread_t th;
     gh__kick_t k;      /* kicks: batches told of */
@@ -73,34 +74,69 @@ static int publish_now(gh__views_t *v, int catching_up) {
     return gh_now_ms() - v->deferred_ms >= max;
 }
 
-/* The views of what the notes name: the grid, event, household and
- * building views (hub/grid), which derive the persons' attributes, then
- * every person noted or whose attributes changed, published once.
- * `attributes`: derive the persons' attributes now (views_tx sets it
- * with `aggregates`), else leave them noted for a later call; `publish`:
- * publish the persons now, else leave them noted (with those whose attributes
- * changed). */
+/* The views of what the notes name, in the caller's transaction under the
+ * views lock: the grid, event and household views (hub/grid) with
+ * `aggregates`, and the persons' attributes derived beside them in a
+ * transaction of their own on the second connection (`attributes`), which
+ * notes those whose attributes changed to publish, then, with `publish`,
+ * every person so noted published once (else they stay noted). The two
+ * connections are two database sessions, so PostgreSQL makes the
+ * aggregate views and the attributes at once, on both cores, where one
+ * session made them one after the other (docs/performance.md). */
 static gh_err_t views(gh__views_t *v, int aggregates, int attributes,
                       int *publish, char *errstr, size_t errstr_size) {
     hub_t *h = v->h;
-    char *persons = NULL;
-    gh_err_t e = gh_grid_views(h->grid, v->db, h->feed, aggregates, attributes,
-                               NULL, &persons, errstr, errstr_size);
-    int64_t t0 = gh_now_us();
+    long max = gh_conf_get_int(h->conf, "views.person.publish.max");
     v->more = 0;
     /* A catch-up that began since these views did: its first batch may be
-     * committed by now, and the next statement would read its notes. */
-    if (*publish && !publish_now(v, atomic_load(&v->catching_up))) *publish = 0;
-    if (!e && attributes && *publish)
-        e = gh_resolver_publish_upto(
-            v->res, v->db, persons,
-            gh_conf_get_int(h->conf, "views.person.publish.max"), NULL,
-            &v->more, errstr, errstr_size);
-    else if (!e)
-        e = gh_resolver_publish_later(v->res, v->db, persons, errstr,
+     * committed by now, and the attributes' statement would read its
+     * notes. Publishing needs the attributes. */
+    if (*publish &&
+        (!attributes || !publish_now(v, atomic_load(&v->catching_up))))
+        *publish = 0;
+    gh_err_t e = GH_OK;
+    int sent = 0;
+    if (attributes) {
+        e = gh_grid_attributes_send(h->grid, v->adb, *publish ? max : -1,
+                                    errstr, errstr_size);
+        sent = !e;
+    }
+    if (!e && aggregates)
+        e = gh_grid_aggregates(h->grid, v->db, h->feed, NULL, errstr,
+                               errstr_size);
+    char xid[GH_GRID_XID_LEN] = "";
+    long changed = 0, taken = 0;
+    if (sent) {
+        /* Always waited for, even after a failure here: the connection is
+         * left idle, its transaction committed or rolled back. */
+        char ferr[1024];
+        int64_t t0 = gh_now_us();
+        gh_err_t fe = gh_grid_attributes_finish(h->grid, v->adb, xid, &changed,
+                                                &taken, ferr, sizeof(ferr));
+        h->us_attr_wait += gh_now_us() - t0;
+        if (!e && fe) e = gh_seterr(errstr, errstr_size, fe, "%s", ferr);
+    }
+    int64_t t0 = gh_now_us();
+    if (!e && sent && *publish) {
+        e = gh_resolver_publish_noted(v->res, v->db, xid, NULL, errstr,
                                       errstr_size);
+        v->more = max > 0 && taken >= max;
+    }
     h->us_publish += gh_now_us() - t0;
-    free(persons);
+    return e;
+}
+
+/* The building views, in a transaction of their own committed before the
+ * attributes are derived: a resident's current grid follows their
+ * building, and the attributes' transaction sees only what is committed. */
+static gh_err_t buildings_tx(gh__views_t *v, char *errstr, size_t errstr_size) {
+    hub_t *h = v->h;
+    gh_err_t e = gh_pg_exec(v->db, "BEGIN", errstr, errstr_size);
+    if (!e) e = gh_resolver_lock_views(v->db, errstr, errstr_size);
+    if (!e)
+        e = gh_grid_buildings(h->grid, v->db, h->feed, NULL, errstr,
+                              errstr_size);
+    if (!e) e = gh_pg_exec(v->db, "COMMIT", errstr, errstr_size);
     return e;
 }
 
@@ -144,7 +180,8 @@ static gh_err_t views_tx(gh__views_t *v, char *errstr, size_t errstr_size) {
     int64_t deferred = v->deferred_ms;
     for (int attempt = 1;; attempt++) {
         int64_t t0 = gh_now_us();
-        gh_err_t e = gh_pg_exec(v->db, "BEGIN", errstr, errstr_size);
+        gh_err_t e = aggregates ? buildings_tx(v, errstr, errstr_size) : GH_OK;
+        if (!e) e = gh_pg_exec(v->db, "BEGIN", errstr, errstr_size);
         if (!e) e = gh_resolver_lock_views(v->db, errstr, errstr_size);
         if (!e)
             e = views(v, aggregates, attributes, &publish, errstr, errstr_size);
@@ -297,7 +334,11 @@ static void *run(void *arg) {
             v->db = gh_pg_connect_retry_until(
                 gh_conf_get(conf, "database.conninfo"), 0,
                 "hub database (views)", b0, bmax, stopping_cb, v);
-            if (!v->db) break; /* stopped */
+            if (v->db)
+                v->adb = gh_pg_connect_retry_until(
+                    gh_conf_get(conf, "database.conninfo"), 0,
+                    "hub database (attributes)", b0, bmax, stopping_cb, v);
+            if (!v->adb) break; /* stopped */
             sync_now = 1;
         }
         /* The views when a batch left notes or the aggregates are due
@@ -317,10 +358,12 @@ static void *run(void *arg) {
         }
         if (e == GH_ERR_STOPPED) break;
         if (e && !stop &&
-            (e == GH_ERR_PG_CONNECT || PQstatus(v->db) != CONNECTION_OK)) {
+            (e == GH_ERR_PG_CONNECT || PQstatus(v->db) != CONNECTION_OK ||
+             PQstatus(v->adb) != CONNECTION_OK)) {
             gh_log_warn(LOG, "views: %s; connecting again", errstr);
             PQfinish(v->db);
-            v->db = NULL;
+            PQfinish(v->adb);
+            v->db = v->adb = NULL;
             continue;
         }
         if (e) {
@@ -343,7 +386,8 @@ static void *run(void *arg) {
         taken = gh__kick_wait(&v->k, until, taken, 1);
     }
     PQfinish(v->db);
-    v->db = NULL;
+    PQfinish(v->adb);
+    v->db = v->adb = NULL;
     return NULL;
 }
 

@@ -42,6 +42,7 @@ struct gh_grid {
     const char *cur_dept; /* while reading a file */
     view_slot_t views[4];
     long long us[GH_GRID_NTIMES]; /* gh_grid_times */
+    int64_t attr_sent_us;         /* the attributes' statement was sent */
 };
 
 static gh_err_t add_pair(void *ctx, const char *where, const char *from,
@@ -315,6 +316,14 @@ void gh_grid_times(const gh_grid_t *g, long long us[GH_GRID_NTIMES]) {
 
 void gh__grid_time(gh_grid_t *g, int step, long long us) {
     g->us[step] += us;
+}
+
+void gh__grid_attr_sent(gh_grid_t *g) {
+    g->attr_sent_us = gh_now_us();
+}
+
+void gh__grid_attr_done(gh_grid_t *g) {
+    g->us[1] += gh_now_us() - g->attr_sent_us;
 }
 
 avro_value_t *gh__grid_view_value(gh_grid_t *g, const char *entity) {

@@ -67,27 +67,52 @@ gh_err_t gh_grid_refresh(gh_grid_t *g, PGconn *db, char *errstr,
 gh_err_t gh_grid_use_views(gh_grid_t *g, const gh_schemas_t *set, char *errstr,
                            size_t errstr_size);
 
-/* The time gh_grid_views spent so far, in microseconds, per step:
- * [0] buildings, [1] person attributes, [2] grids, events and households,
- * [3] the feed's flush of their records. */
+/* The time the view refreshes below spent so far, in microseconds, per
+ * step: [0] buildings, [1] person attributes (their transaction's wall
+ * time, beside the others'), [2] grids, events and households, [3] the
+ * feed's flushes of their records. */
 enum { GH_GRID_NTIMES = 4 };
 void gh_grid_times(const gh_grid_t *g, long long us[GH_GRID_NTIMES]);
 
-/* Refreshes what was noted since the last call, in the caller's
- * transaction (under the resolution lock). With `attributes`, the
- * persons' attributes: *persons receives those whose attributes changed
- * (their records changed, or rows naming them by ID did), as a PostgreSQL
- * text[] literal (caller frees; may be "{}"; NULL without `attributes`:
- * the notes wait), for the resolver to publish (gh_resolver_publish).
- * `aggregates` implies `attributes` (a building refreshed notes its
- * residents for them). With `aggregates`, also the grid, event and
- * household records (the notes wait in the database otherwise, so the
- * caller can refresh them once for many batches), putting every record
- * whose body changed into `f` (may be NULL: kept only) and flushing it;
- * *changed (may be NULL) receives how many changed. */
-gh_err_t gh_grid_views(gh_grid_t *g, PGconn *db, gh_feed_t *f, int aggregates,
-                       int attributes, long *changed, char **persons,
-                       char *errstr, size_t errstr_size);
+/* The views of what was noted since they were last made. Every record
+ * whose body changed is put into `f` (may be NULL: kept only) and flushed,
+ * in the caller's transaction (under the views lock); *changed (may be
+ * NULL) has how many changed added. The notes wait in the database until
+ * a call takes them, so the caller can make views once for many batches.
+ *
+ * gh_grid_buildings: the building records noted, placed and linked anew;
+ * the residents of the buildings concerned noted for their attributes (a
+ * resident's current grid follows their building), so it runs, and
+ * commits, before the attributes are derived. */
+gh_err_t gh_grid_buildings(gh_grid_t *g, PGconn *db, gh_feed_t *f,
+                           long *changed, char *errstr, size_t errstr_size);
+
+/* gh_grid_attributes_send: the persons' attributes derived anew in a
+ * transaction of their own on `adb` (a connection of the caller's beside
+ * the views', idle), sent without waiting, so the caller makes the other
+ * views meanwhile: those whose records or ID-keyed rows changed; their
+ * grids and the households they head noted. Those whose attributes
+ * changed are noted to publish under the transaction's id; with
+ * `publish_max` >= 0 so are the persons already noted to publish, taken in
+ * the same snapshot (up to publish_max of them; 0: all), so that a person
+ * goes out with the attributes of every batch that noted it.
+ * gh_grid_attributes_finish waits for it (one call after each successful
+ * send, always) and commits it: `xid` receives the transaction's id, for
+ * the caller to publish the persons noted under it
+ * (gh_resolver_publish_upto); *changed how many persons' attributes
+ * changed, *taken how many notes to publish it took. On failure it is
+ * rolled back and xid is "". */
+enum { GH_GRID_XID_LEN = 32 };
+gh_err_t gh_grid_attributes_send(gh_grid_t *g, PGconn *adb, long publish_max,
+                                 char *errstr, size_t errstr_size);
+gh_err_t gh_grid_attributes_finish(gh_grid_t *g, PGconn *adb,
+                                   char xid[GH_GRID_XID_LEN], long *changed,
+                                   long *taken, char *errstr,
+                                   size_t errstr_size);
+
+/* gh_grid_aggregates: the grid, event and household records noted. */
+gh_err_t gh_grid_aggregates(gh_grid_t *g, PGconn *db, gh_feed_t *f,
+                            long *changed, char *errstr, size_t errstr_size);
 
 /* A stored entity_view record (`body`, the JSON text of its body, with
  * its version and updated_at in microseconds) as the view record of

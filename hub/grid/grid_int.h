@@ -18,5 +18,9 @@ const gh_schema_t *gh__grid_view_schema(gh_grid_t *g, const char *entity);
 
 /* Adds `us` microseconds to step `step` of gh_grid_times. */
 void gh__grid_time(gh_grid_t *g, int step, long long us);
+/* The attributes' transaction was sent; it is done (step 1 of
+ * gh_grid_times: its wall time, beside the caller's other statements). */
+void gh__grid_attr_sent(gh_grid_t *g);
+void gh__grid_attr_done(gh_grid_t *g);
 
 #endif

@@ -30,15 +30,26 @@ static const char TAKE_SQL[] =
     "'household') RETURNING kind, key) SELECT kind, array_agg(DISTINCT "
     "key)::text FROM d GROUP BY kind";
 
-/* The persons whose attributes may have changed get them again: those
- * whose records changed (noted 'person'), those holding records with the
- * noted ID keys, and the persons of the department person records
- * family-planning records named before or after a change (noted 'fp'; all
- * three notes consumed). Returns those whose attributes changed;
- * their grids, and the households they head, are noted. The keys go as
- * an array, the index condition (migration 024): as a semi-join they were
- * planned as a scan of the whole table in every batch. */
-static const char ATTR_SQL[] =
+/* The persons' attributes, in a transaction of their own under the
+ * attributes lock (7274003, beside hub/identity/resolve.c's resolution
+ * lock 7274001 and views lock 7274002; taken alone, so never in an order
+ * that could deadlock with them), on a connection of their own beside the
+ * views transaction: the persons whose attributes may have changed get
+ * them again: those whose records changed (noted 'person'), those holding
+ * records with the noted ID keys, and the persons of the department
+ * person records family-planning records named before or after a change
+ * (noted 'fp'; all three notes consumed). Their grids, and the households
+ * they head, are noted (person_attr_refresh). Those whose attributes
+ * changed are noted to publish under this transaction's id, and so are
+ * the persons noted to publish that it takes (up to %s; "LIMIT 0" with
+ * "false" takes none): taken in the same snapshot as their attribute
+ * notes, so every person published went out with the attributes of the
+ * batches that noted it. The keys go as an array, the index condition
+ * (migration 024): as a semi-join they were planned as a scan of the
+ * whole table in every batch. Returns the transaction's id, how many
+ * persons' attributes changed and how many notes to publish it took. */
+static const char ATTR_FMT[] =
+    "BEGIN; SELECT pg_advisory_xact_lock(7274003); "
     "WITH d AS (DELETE FROM view_dirty WHERE kind IN ('idkey', 'person', "
     "'fp') RETURNING kind, key), p AS (SELECT h.person_id FROM "
     "persons_holding_id_keys(ARRAY(SELECT DISTINCT key::bigint FROM d WHERE "
@@ -46,8 +57,15 @@ static const char ATTR_SQL[] =
     "SELECT sp.person_id FROM d JOIN source_person sp ON "
     "sp.department = split_part(d.key, ':', 1) AND "
     "sp.source_key = substr(d.key, strpos(d.key, ':') + 1) WHERE d.kind = "
-    "'fp' AND sp.person_id IS NOT NULL) SELECT person_attr_refresh(ARRAY("
-    "SELECT person_id FROM p))::text";
+    "'fp' AND sp.person_id IS NOT NULL), pk AS (SELECT DISTINCT key FROM "
+    "view_dirty WHERE kind = 'publish' AND %s LIMIT %s), pd AS (DELETE FROM "
+    "view_dirty v USING pk WHERE v.kind = 'publish' AND v.key = pk.key "
+    "RETURNING v.key), c AS (SELECT unnest(person_attr_refresh(ARRAY("
+    "SELECT person_id FROM p))) AS pid), n AS (INSERT INTO view_dirty (kind, "
+    "key) SELECT DISTINCT 'publish', x FROM (SELECT pid FROM c UNION SELECT "
+    "key FROM pd) u(x) ON CONFLICT DO NOTHING) SELECT "
+    "pg_current_xact_id()::text, (SELECT count(*) FROM c), (SELECT "
+    "count(DISTINCT key) FROM pd)";
 
 /* Per-code tallies of the grid codes $1 again. */
 static const char TALLY_SQL[] =
@@ -195,39 +213,80 @@ static gh_err_t aggregate(gh_grid_t *g, PGconn *db, gh_feed_t *f, long *n,
     return e;
 }
 
-gh_err_t gh_grid_views(gh_grid_t *g, PGconn *db, gh_feed_t *f, int aggregates,
-                       int attributes, long *changed, char **persons,
-                       char *errstr, size_t errstr_size) {
+gh_err_t gh_grid_buildings(gh_grid_t *g, PGconn *db, gh_feed_t *f,
+                           long *changed, char *errstr, size_t errstr_size) {
     long n = 0;
-    if (changed) *changed = 0;
-    *persons = NULL;
-    if (aggregates) attributes = 1; /* a building notes its residents */
-    gh_err_t e = GH_OK;
     int64_t t0 = gh_now_us();
-    /* Buildings first: a resident's current grid follows their building
-     * (the attributes below). */
-    if (aggregates)
-        e = refresh(g, db, f, BUILDINGS_SQL, NULL, "refresh building views", &n,
-                    errstr, errstr_size);
+    gh_err_t e = refresh(g, db, f, BUILDINGS_SQL, NULL,
+                         "refresh building views", &n, errstr, errstr_size);
     int64_t t1 = gh_now_us();
-    PGresult *a =
-        e || !attributes
-            ? NULL
-            : gh_pg_query_what(db, ATTR_SQL, 0, NULL,
-                               "derive person attributes", errstr, errstr_size);
-    if (!e && attributes && !a) e = GH_ERR_PG;
-    if (a) *persons = gh_xstrdup(PQgetvalue(a, 0, 0));
-    PQclear(a);
-    int64_t t2 = gh_now_us();
-    if (!e && aggregates) e = aggregate(g, db, f, &n, errstr, errstr_size);
-    int64_t t3 = gh_now_us();
     if (!e && f && n) e = gh_feed_flush(f, db, NULL, errstr, errstr_size);
     gh__grid_time(g, 0, t1 - t0);
-    gh__grid_time(g, 1, t2 - t1);
-    gh__grid_time(g, 2, t3 - t2);
-    gh__grid_time(g, 3, gh_now_us() - t3);
+    gh__grid_time(g, 3, gh_now_us() - t1);
     if (f) gh_feed_discard(f);
-    if (changed) *changed = n;
+    if (changed) *changed += n;
+    return e;
+}
+
+gh_err_t gh_grid_attributes_send(gh_grid_t *g, PGconn *adb, long publish_max,
+                                 char *errstr, size_t errstr_size) {
+    char lim[32], *sql;
+    if (publish_max > 0)
+        snprintf(lim, sizeof(lim), "%ld", publish_max);
+    else
+        snprintf(lim, sizeof(lim), "%s", publish_max ? "0" : "ALL");
+    size_t len = sizeof(ATTR_FMT) + 64;
+    sql = gh_xmalloc(len);
+    snprintf(sql, len, ATTR_FMT, publish_max < 0 ? "false" : "true", lim);
+    gh_err_t e = gh_pg_send_what(adb, sql, "derive person attributes", errstr,
+                                 errstr_size);
+    free(sql);
+    if (!e) gh__grid_attr_sent(g);
+    return e;
+}
+
+gh_err_t gh_grid_attributes_finish(gh_grid_t *g, PGconn *adb,
+                                   char xid[GH_GRID_XID_LEN], long *changed,
+                                   long *taken, char *errstr,
+                                   size_t errstr_size) {
+    xid[0] = 0;
+    *changed = *taken = 0;
+    PGresult *r =
+        gh_pg_await_what(adb, "derive person attributes", errstr, errstr_size);
+    gh__grid_attr_done(g);
+    gh_err_t e =
+        r ? GH_OK
+          : (PQstatus(adb) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT);
+    if (r && (PQntuples(r) != 1 || PQnfields(r) != 3))
+        e = gh_seterr(errstr, errstr_size, GH_ERR_PG,
+                      "derive person attributes: %d rows of %d columns, "
+                      "expected one of 3",
+                      PQntuples(r), PQnfields(r));
+    if (!e) {
+        snprintf(xid, GH_GRID_XID_LEN, "%s", PQgetvalue(r, 0, 0));
+        *changed = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+        *taken = strtol(PQgetvalue(r, 0, 2), NULL, 10);
+    }
+    PQclear(r);
+    if (!e) return gh_pg_exec(adb, "COMMIT", errstr, errstr_size);
+    char ignore[256];
+    if (PQtransactionStatus(adb) != PQTRANS_IDLE)
+        gh_pg_exec(adb, "ROLLBACK", ignore, sizeof(ignore));
+    xid[0] = 0;
+    return e;
+}
+
+gh_err_t gh_grid_aggregates(gh_grid_t *g, PGconn *db, gh_feed_t *f,
+                            long *changed, char *errstr, size_t errstr_size) {
+    long n = 0;
+    int64_t t0 = gh_now_us();
+    gh_err_t e = aggregate(g, db, f, &n, errstr, errstr_size);
+    int64_t t1 = gh_now_us();
+    if (!e && f && n) e = gh_feed_flush(f, db, NULL, errstr, errstr_size);
+    gh__grid_time(g, 2, t1 - t0);
+    gh__grid_time(g, 3, gh_now_us() - t1);
+    if (f) gh_feed_discard(f);
+    if (changed) *changed += n;
     return e;
 }
 

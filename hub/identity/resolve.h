@@ -141,6 +141,15 @@ gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
 gh_err_t gh_resolver_publish_upto(gh_resolver_t *r, PGconn *db,
                                   const char *changed, long max, long *n,
                                   int *more, char *errstr, size_t errstr_size);
+
+/* Publishes, as gh_resolver_publish does, the persons noted to publish by
+ * transaction `xid` (its pg_current_xact_id, as text: the notes of
+ * gh_grid_attributes_send), taking those notes (others of the same
+ * persons stay noted). In the caller's transaction under the views lock;
+ * *n (may be NULL) receives how many were put. */
+gh_err_t gh_resolver_publish_noted(gh_resolver_t *r, PGconn *db,
+                                   const char *xid, long *n, char *errstr,
+                                   size_t errstr_size);
 /* Forgets the persons kept (the transaction rolled back). */
 void gh_resolver_publish_discard(gh_resolver_t *r);
 /* Leaves the persons written since the last call, and those in `changed`

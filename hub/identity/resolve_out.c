@@ -431,6 +431,29 @@ gh_err_t gh_resolver_publish_upto(gh_resolver_t *r, PGconn *db,
     return e;
 }
 
+gh_err_t gh_resolver_publish_noted(gh_resolver_t *r, PGconn *db,
+                                   const char *xid, long *n, char *errstr,
+                                   size_t errstr_size) {
+    if (n) *n = 0;
+    const char *p[1] = {xid};
+    PGresult *ids = gh_pg_query_what(
+        db,
+        "WITH d AS (DELETE FROM view_dirty WHERE kind = 'publish' AND xid = "
+        "$1::xid8 RETURNING key) SELECT DISTINCT key FROM d",
+        1, p, "take the persons noted to publish", errstr, errstr_size);
+    if (!ids) return GH_ERR_PG;
+    long put = 0;
+    gh_err_t e = GH_OK;
+    for (int i = 0; i < PQntuples(ids) && !e; i += PUBLISH_CHUNK) {
+        int to = i + PUBLISH_CHUNK;
+        if (to > PQntuples(ids)) to = PQntuples(ids);
+        e = publish_chunk(r, db, ids, i, to, &put, errstr, errstr_size);
+    }
+    PQclear(ids);
+    if (n) *n = put;
+    return e;
+}
+
 gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
                              long *n, char *errstr, size_t errstr_size) {
     return gh_resolver_publish_upto(r, db, changed, 0, n, NULL, errstr,

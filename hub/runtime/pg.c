@@ -331,6 +331,20 @@ PGresult *gh_pg_query(PGconn *c, const char *sql, int nparams,
     return gh_pg_query_what(c, sql, nparams, params, NULL, errstr, errstr_size);
 }
 
+gh_err_t gh_pg_send_what(PGconn *c, const char *sql, const char *what,
+                         char *errstr, size_t errstr_size) {
+    if (PQsendQuery(c, sql)) return GH_OK;
+    gh_seterr(errstr, errstr_size,
+              PQstatus(c) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT,
+              "%s: %s", what, PQerrorMessage(c));
+    return PQstatus(c) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
+}
+
+PGresult *gh_pg_await_what(PGconn *c, const char *what, char *errstr,
+                           size_t errstr_size) {
+    return checked(c, await_results(c), what, errstr, errstr_size);
+}
+
 gh_err_t gh_pg_exec_what(PGconn *c, const char *sql, int nparams,
                          const char *const *params, const char *what,
                          char *errstr, size_t errstr_size) {

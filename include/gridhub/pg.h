@@ -60,6 +60,18 @@ PGresult *gh_pg_query_prepared(PGconn *c, const char *name, int nparams,
                                const char *const *params, const char *what,
                                char *errstr, size_t errstr_size);
 
+/* Sends `sql` (one or several statements, no parameters: the simple
+ * query protocol) without waiting, so the caller can run statements on
+ * another connection meanwhile; gh_pg_await_what then waits for it as
+ * gh_pg_query_what does (a stop cancels it near the budget) and returns
+ * the last statement's result (caller PQclear()s), or NULL with errstr
+ * naming `what` and the first statement that failed (the server skips the
+ * rest). Exactly one gh_pg_await_what follows each successful send. */
+gh_err_t gh_pg_send_what(PGconn *c, const char *sql, const char *what,
+                         char *errstr, size_t errstr_size);
+PGresult *gh_pg_await_what(PGconn *c, const char *what, char *errstr,
+                           size_t errstr_size);
+
 /* As gh_pg_exec, with parameters and a name for errors (see
  * gh_pg_query_what). GH_ERR_PG_CONNECT when the connection is gone. */
 gh_err_t gh_pg_exec_what(PGconn *c, const char *sql, int nparams,

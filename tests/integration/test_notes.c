@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
+#include "gridhub/conf.h"
 #include "gridhub/error.h"
 #include "gridhub/util.h"
 #include "harness.h"
@@ -27,6 +28,20 @@ gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
 gh_err_t gh_resolver_publish_upto(gh_resolver_t *r, PGconn *db,
                                   const char *changed, long max, long *n,
                                   int *more, char *errstr, size_t errstr_size);
+
+gh_err_t gh_resolver_publish_noted(gh_resolver_t *r, PGconn *db,
+                                   const char *xid, long *n, char *errstr,
+                                   size_t errstr_size);
+/* From hub/grid/grid.h, likewise. */
+typedef struct gh_grid gh_grid_t;
+extern const gh_conf_prop_t gh_grid_props[];
+gh_grid_t *gh_grid_new(const gh_conf_t *conf, char *errstr, size_t errstr_size);
+void gh_grid_destroy(gh_grid_t *g);
+gh_err_t gh_grid_attributes_send(gh_grid_t *g, PGconn *adb, long publish_max,
+                                 char *errstr, size_t errstr_size);
+gh_err_t gh_grid_attributes_finish(gh_grid_t *g, PGconn *adb, char xid[32],
+                                   long *changed, long *taken, char *errstr,
+                                   size_t errstr_size);
 
 static char *g_db;
 static PGconn *g_c[3];
@@ -241,4 +256,79 @@ Test(notes, a_publication_spans_transactions_of_at_most_max) {
                                   "= version AND version = 1"),
                  25, "every one published once, with its version");
     gh_resolver_destroy(res);
+}
+
+/* The attributes' transaction (hub/grid/grid_view.c), on a session of its
+ * own beside the views transaction, notes the persons whose attributes
+ * changed to publish under its own id; publishing, it also takes the
+ * notes to publish and notes them again so, and it commits before the
+ * views transaction publishes them (gh_resolver_publish_noted). A views
+ * transaction that fails after it leaves them noted: the next round
+ * takes and publishes them. A round that defers publication takes none. */
+Test(notes, the_attributes_notes_outlive_a_failed_views_transaction) {
+    PGconn *v = g_c[1], *a = g_c[2];
+    char err[512], xid[32];
+    long changed = -1, taken = -1, n = -1;
+    gh_conf_t *conf = gh_conf_new("test", gh_grid_props);
+    gh_grid_t *g = gh_grid_new(conf, err, sizeof(err));
+    cr_assert_not_null(g, "%s", err);
+    gh_resolver_t *res = gh_resolver_new(NULL, NULL, NULL, err, sizeof(err));
+    cr_assert_not_null(res, "%s", err);
+    /* A01, A02 noted to publish; all three noted (by the person table's
+     * trigger) for their attributes. */
+    persons_noted(v, "A", 2, 3, 2, 1);
+    /* Publication deferred (a catch-up): the attributes are derived, the
+     * persons whose attributes changed noted, no note taken. */
+    cr_assert_eq(gh_grid_attributes_send(g, a, -1, err, sizeof(err)), GH_OK,
+                 "%s", err);
+    cr_assert_eq(gh_grid_attributes_finish(g, a, xid, &changed, &taken, err,
+                                           sizeof(err)),
+                 GH_OK, "%s", err);
+    cr_assert_eq(taken, 0);
+    cr_assert_eq(changed, 3, "attributes of A01..A03 derived");
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
+                                  "kind = 'publish' AND key LIKE 'A%%'"),
+                 5, "the two notes stay, three added");
+    /* Publishing: the views transaction holds the views lock while the
+     * attributes' transaction takes the notes; then it fails. */
+    gh_test_exec(v, "BEGIN; SELECT pg_advisory_xact_lock(7274002)");
+    cr_assert_eq(gh_grid_attributes_send(g, a, 0, err, sizeof(err)), GH_OK,
+                 "%s", err);
+    cr_assert_eq(gh_grid_attributes_finish(g, a, xid, &changed, &taken, err,
+                                           sizeof(err)),
+                 GH_OK, "%s", err);
+    cr_assert_eq(taken, 3);
+    cr_assert_eq(changed, 0, "no attribute notes left");
+    cr_assert(xid[0], "the attributes' transaction id is given");
+    gh_test_exec(v, "ROLLBACK");
+    cr_assert_eq(gh_test_count(v,
+                               "SELECT count(*) FROM view_dirty WHERE "
+                               "kind = 'publish' AND xid = '%s'::xid8",
+                               xid),
+                 3, "noted under the attributes' transaction, committed");
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
+                                  "kind = 'publish'"),
+                 3, "and only so");
+    /* The next round takes them again and publishes them. */
+    cr_assert_eq(gh_grid_attributes_send(g, a, 0, err, sizeof(err)), GH_OK,
+                 "%s", err);
+    cr_assert_eq(gh_grid_attributes_finish(g, a, xid, &changed, &taken, err,
+                                           sizeof(err)),
+                 GH_OK, "%s", err);
+    cr_assert_eq(taken, 3);
+    gh_test_exec(v, "BEGIN; SELECT pg_advisory_xact_lock(7274002)");
+    cr_assert_eq(gh_resolver_publish_noted(res, v, xid, &n, err, sizeof(err)),
+                 GH_OK, "%s", err);
+    gh_test_exec(v, "COMMIT");
+    cr_assert_eq(n, 3);
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM person WHERE "
+                                  "person_id LIKE 'A%%' AND published_version "
+                                  "= version"),
+                 3, "A01..A03 published");
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
+                                  "kind = 'publish'"),
+                 0, "every note taken");
+    gh_resolver_destroy(res);
+    gh_grid_destroy(g);
+    gh_conf_destroy(conf);
 }
