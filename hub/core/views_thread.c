@@ -82,7 +82,10 @@ static int publish_now(gh__views_t *v, int catching_up) {
  * every person so noted published once (else they stay noted). The two
  * connections are two database sessions, so PostgreSQL makes the
  * aggregate views and the attributes at once, on both cores, where one
- * session made them one after the other (docs/performance.md). */
+ * session made them one after the other (docs/performance.md). Without
+ * aggregates there is nothing to make beside them: the attributes are
+ * derived in this transaction, with one commit less in a live stream's
+ * path. */
 static gh_err_t views(gh__views_t *v, int aggregates, int attributes,
                       int *publish, char *errstr, size_t errstr_size) {
     hub_t *h = v->h;
@@ -96,8 +99,11 @@ static gh_err_t views(gh__views_t *v, int aggregates, int attributes,
         *publish = 0;
     gh_err_t e = GH_OK;
     int sent = 0;
+    /* The views lock before the attributes lock, as everywhere. */
+    int in_tx = !aggregates;
+    PGconn *ac = in_tx ? v->db : v->adb;
     if (attributes) {
-        e = gh_grid_attributes_send(h->grid, v->adb, *publish ? max : -1,
+        e = gh_grid_attributes_send(h->grid, ac, in_tx, *publish ? max : -1,
                                     errstr, errstr_size);
         sent = !e;
     }
@@ -111,8 +117,8 @@ static gh_err_t views(gh__views_t *v, int aggregates, int attributes,
          * left idle, its transaction committed or rolled back. */
         char ferr[1024];
         int64_t t0 = gh_now_us();
-        gh_err_t fe = gh_grid_attributes_finish(h->grid, v->adb, xid, &changed,
-                                                &taken, ferr, sizeof(ferr));
+        gh_err_t fe = gh_grid_attributes_finish(
+            h->grid, ac, in_tx, xid, &changed, &taken, ferr, sizeof(ferr));
         h->us_attr_wait += gh_now_us() - t0;
         if (!e && fe) e = gh_seterr(errstr, errstr_size, fe, "%s", ferr);
     }

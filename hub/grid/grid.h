@@ -87,25 +87,29 @@ void gh_grid_times(const gh_grid_t *g, long long us[GH_GRID_NTIMES]);
 gh_err_t gh_grid_buildings(gh_grid_t *g, PGconn *db, gh_feed_t *f,
                            long *changed, char *errstr, size_t errstr_size);
 
-/* gh_grid_attributes_send: the persons' attributes derived anew in a
- * transaction of their own on `adb` (a connection of the caller's beside
- * the views', idle), sent without waiting, so the caller makes the other
- * views meanwhile: those whose records or ID-keyed rows changed; their
- * grids and the households they head noted. Those whose attributes
- * changed are noted to publish under the transaction's id; with
- * `publish_max` >= 0 so are the persons already noted to publish, taken in
- * the same snapshot (up to publish_max of them; 0: all), so that a person
- * goes out with the attributes of every batch that noted it.
- * gh_grid_attributes_finish waits for it (one call after each successful
- * send, always) and commits it: `xid` receives the transaction's id, for
- * the caller to publish the persons noted under it
- * (gh_resolver_publish_upto); *changed how many persons' attributes
- * changed, *taken how many notes to publish it took. On failure it is
- * rolled back and xid is "". */
+/* gh_grid_attributes_send: the persons' attributes derived anew, under
+ * the attributes lock, in a transaction of their own on `adb` (a
+ * connection of the caller's beside the views', idle), or with `in_tx` in
+ * the transaction `adb` has open; sent without waiting, so the caller
+ * makes the other views meanwhile on its other connection: those whose
+ * records or ID-keyed rows changed; their grids and the households they
+ * head noted. Those whose attributes changed are noted to publish under
+ * the transaction's id; with `publish_max` >= 0 so are the persons already
+ * noted to publish, taken in the same snapshot (up to publish_max of them;
+ * 0: all), so that a person goes out with the attributes of every batch
+ * that noted it. gh_grid_attributes_finish waits for it (one call after
+ * each successful send, always, with the same `in_tx`) and, without
+ * `in_tx`, commits it (rolled back on failure; with `in_tx` the caller
+ * ends its transaction): `xid` receives the transaction's id, for the
+ * caller to publish the persons noted under it
+ * (gh_resolver_publish_noted); *changed how many persons' attributes
+ * changed, *taken how many notes to publish it took. On failure xid is
+ * "". */
 enum { GH_GRID_XID_LEN = 32 };
-gh_err_t gh_grid_attributes_send(gh_grid_t *g, PGconn *adb, long publish_max,
-                                 char *errstr, size_t errstr_size);
-gh_err_t gh_grid_attributes_finish(gh_grid_t *g, PGconn *adb,
+gh_err_t gh_grid_attributes_send(gh_grid_t *g, PGconn *adb, int in_tx,
+                                 long publish_max, char *errstr,
+                                 size_t errstr_size);
+gh_err_t gh_grid_attributes_finish(gh_grid_t *g, PGconn *adb, int in_tx,
                                    char xid[GH_GRID_XID_LEN], long *changed,
                                    long *taken, char *errstr,
                                    size_t errstr_size);

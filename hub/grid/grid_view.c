@@ -41,15 +41,15 @@ static const char TAKE_SQL[] =
  * (noted 'fp'; all three notes consumed). Their grids, and the households
  * they head, are noted (person_attr_refresh). Those whose attributes
  * changed are noted to publish under this transaction's id, and so are
- * the persons noted to publish that it takes (up to %s; "LIMIT 0" with
- * "false" takes none): taken in the same snapshot as their attribute
- * notes, so every person published went out with the attributes of the
- * batches that noted it. The keys go as an array, the index condition
+ * the persons noted to publish that it takes (up to the second %s;
+ * "LIMIT 0" with "false" takes none): taken in the same snapshot as their
+ * attribute notes, so every person published went out with the attributes of
+ * the batches that noted it. The keys go as an array, the index condition
  * (migration 024): as a semi-join they were planned as a scan of the
  * whole table in every batch. Returns the transaction's id, how many
  * persons' attributes changed and how many notes to publish it took. */
 static const char ATTR_FMT[] =
-    "BEGIN; SELECT pg_advisory_xact_lock(7274003); "
+    "%sSELECT pg_advisory_xact_lock(7274003); "
     "WITH d AS (DELETE FROM view_dirty WHERE kind IN ('idkey', 'person', "
     "'fp') RETURNING kind, key), p AS (SELECT h.person_id FROM "
     "persons_holding_id_keys(ARRAY(SELECT DISTINCT key::bigint FROM d WHERE "
@@ -228,8 +228,9 @@ gh_err_t gh_grid_buildings(gh_grid_t *g, PGconn *db, gh_feed_t *f,
     return e;
 }
 
-gh_err_t gh_grid_attributes_send(gh_grid_t *g, PGconn *adb, long publish_max,
-                                 char *errstr, size_t errstr_size) {
+gh_err_t gh_grid_attributes_send(gh_grid_t *g, PGconn *adb, int in_tx,
+                                 long publish_max, char *errstr,
+                                 size_t errstr_size) {
     char lim[32], *sql;
     if (publish_max > 0)
         snprintf(lim, sizeof(lim), "%ld", publish_max);
@@ -237,7 +238,8 @@ gh_err_t gh_grid_attributes_send(gh_grid_t *g, PGconn *adb, long publish_max,
         snprintf(lim, sizeof(lim), "%s", publish_max ? "0" : "ALL");
     size_t len = sizeof(ATTR_FMT) + 64;
     sql = gh_xmalloc(len);
-    snprintf(sql, len, ATTR_FMT, publish_max < 0 ? "false" : "true", lim);
+    snprintf(sql, len, ATTR_FMT, in_tx ? "" : "BEGIN; ",
+             publish_max < 0 ? "false" : "true", lim);
     gh_err_t e = gh_pg_send_what(adb, sql, "derive person attributes", errstr,
                                  errstr_size);
     free(sql);
@@ -245,7 +247,7 @@ gh_err_t gh_grid_attributes_send(gh_grid_t *g, PGconn *adb, long publish_max,
     return e;
 }
 
-gh_err_t gh_grid_attributes_finish(gh_grid_t *g, PGconn *adb,
+gh_err_t gh_grid_attributes_finish(gh_grid_t *g, PGconn *adb, int in_tx,
                                    char xid[GH_GRID_XID_LEN], long *changed,
                                    long *taken, char *errstr,
                                    size_t errstr_size) {
@@ -268,6 +270,7 @@ gh_err_t gh_grid_attributes_finish(gh_grid_t *g, PGconn *adb,
         *taken = strtol(PQgetvalue(r, 0, 2), NULL, 10);
     }
     PQclear(r);
+    if (in_tx) return e; /* the caller's to end */
     if (!e) return gh_pg_exec(adb, "COMMIT", errstr, errstr_size);
     char ignore[256];
     if (PQtransactionStatus(adb) != PQTRANS_IDLE)

@@ -37,11 +37,12 @@ typedef struct gh_grid gh_grid_t;
 extern const gh_conf_prop_t gh_grid_props[];
 gh_grid_t *gh_grid_new(const gh_conf_t *conf, char *errstr, size_t errstr_size);
 void gh_grid_destroy(gh_grid_t *g);
-gh_err_t gh_grid_attributes_send(gh_grid_t *g, PGconn *adb, long publish_max,
-                                 char *errstr, size_t errstr_size);
-gh_err_t gh_grid_attributes_finish(gh_grid_t *g, PGconn *adb, char xid[32],
-                                   long *changed, long *taken, char *errstr,
-                                   size_t errstr_size);
+gh_err_t gh_grid_attributes_send(gh_grid_t *g, PGconn *adb, int in_tx,
+                                 long publish_max, char *errstr,
+                                 size_t errstr_size);
+gh_err_t gh_grid_attributes_finish(gh_grid_t *g, PGconn *adb, int in_tx,
+                                   char xid[32], long *changed, long *taken,
+                                   char *errstr, size_t errstr_size);
 
 static char *g_db;
 static PGconn *g_c[3];
@@ -279,9 +280,9 @@ Test(notes, the_attributes_notes_outlive_a_failed_views_transaction) {
     persons_noted(v, "A", 2, 3, 2, 1);
     /* Publication deferred (a catch-up): the attributes are derived, the
      * persons whose attributes changed noted, no note taken. */
-    cr_assert_eq(gh_grid_attributes_send(g, a, -1, err, sizeof(err)), GH_OK,
+    cr_assert_eq(gh_grid_attributes_send(g, a, 0, -1, err, sizeof(err)), GH_OK,
                  "%s", err);
-    cr_assert_eq(gh_grid_attributes_finish(g, a, xid, &changed, &taken, err,
+    cr_assert_eq(gh_grid_attributes_finish(g, a, 0, xid, &changed, &taken, err,
                                            sizeof(err)),
                  GH_OK, "%s", err);
     cr_assert_eq(taken, 0);
@@ -292,9 +293,9 @@ Test(notes, the_attributes_notes_outlive_a_failed_views_transaction) {
     /* Publishing: the views transaction holds the views lock while the
      * attributes' transaction takes the notes; then it fails. */
     gh_test_exec(v, "BEGIN; SELECT pg_advisory_xact_lock(7274002)");
-    cr_assert_eq(gh_grid_attributes_send(g, a, 0, err, sizeof(err)), GH_OK,
+    cr_assert_eq(gh_grid_attributes_send(g, a, 0, 0, err, sizeof(err)), GH_OK,
                  "%s", err);
-    cr_assert_eq(gh_grid_attributes_finish(g, a, xid, &changed, &taken, err,
+    cr_assert_eq(gh_grid_attributes_finish(g, a, 0, xid, &changed, &taken, err,
                                            sizeof(err)),
                  GH_OK, "%s", err);
     cr_assert_eq(taken, 3);
@@ -310,9 +311,9 @@ Test(notes, the_attributes_notes_outlive_a_failed_views_transaction) {
                                   "kind = 'publish'"),
                  3, "and only so");
     /* The next round takes them again and publishes them. */
-    cr_assert_eq(gh_grid_attributes_send(g, a, 0, err, sizeof(err)), GH_OK,
+    cr_assert_eq(gh_grid_attributes_send(g, a, 0, 0, err, sizeof(err)), GH_OK,
                  "%s", err);
-    cr_assert_eq(gh_grid_attributes_finish(g, a, xid, &changed, &taken, err,
+    cr_assert_eq(gh_grid_attributes_finish(g, a, 0, xid, &changed, &taken, err,
                                            sizeof(err)),
                  GH_OK, "%s", err);
     cr_assert_eq(taken, 3);
@@ -327,6 +328,50 @@ Test(notes, the_attributes_notes_outlive_a_failed_views_transaction) {
                  3, "A01..A03 published");
     cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
                                   "kind = 'publish'"),
+                 0, "every note taken");
+    gh_resolver_destroy(res);
+    gh_grid_destroy(g);
+    gh_conf_destroy(conf);
+}
+
+/* Without aggregate views to make beside them, the attributes are derived
+ * in the views transaction itself (in_tx): rolled back, it leaves every
+ * note as it was; committed, the persons are published once. */
+Test(notes, the_attributes_in_the_views_transaction) {
+    PGconn *v = g_c[1];
+    char err[512], xid[32];
+    long changed = -1, taken = -1, n = -1;
+    gh_conf_t *conf = gh_conf_new("test", gh_grid_props);
+    gh_grid_t *g = gh_grid_new(conf, err, sizeof(err));
+    cr_assert_not_null(g, "%s", err);
+    gh_resolver_t *res = gh_resolver_new(NULL, NULL, NULL, err, sizeof(err));
+    cr_assert_not_null(res, "%s", err);
+    persons_noted(v, "B", 2, 2, 2, 1);
+    long notes = gh_test_count(v, "SELECT count(*) FROM view_dirty");
+    for (int commit = 0; commit < 2; commit++) {
+        gh_test_exec(v, "BEGIN; SELECT pg_advisory_xact_lock(7274002)");
+        cr_assert_eq(gh_grid_attributes_send(g, v, 1, 0, err, sizeof(err)),
+                     GH_OK, "%s", err);
+        cr_assert_eq(gh_grid_attributes_finish(g, v, 1, xid, &changed, &taken,
+                                               err, sizeof(err)),
+                     GH_OK, "%s", err);
+        cr_assert_eq(taken, 2);
+        cr_assert_eq(changed, 2);
+        cr_assert_eq(
+            gh_resolver_publish_noted(res, v, xid, &n, err, sizeof(err)), GH_OK,
+            "%s", err);
+        cr_assert_eq(n, 2);
+        gh_test_exec(v, commit ? "COMMIT" : "ROLLBACK");
+        if (!commit)
+            cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty"),
+                         notes, "rolled back: every note as it was");
+    }
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM person WHERE "
+                                  "person_id LIKE 'B%%' AND published_version "
+                                  "= version"),
+                 2);
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
+                                  "kind IN ('publish', 'person')"),
                  0, "every note taken");
     gh_resolver_destroy(res);
     gh_grid_destroy(g);
