@@ -30,24 +30,24 @@ static const char TAKE_SQL[] =
     "'household') RETURNING kind, key) SELECT kind, array_agg(DISTINCT "
     "key)::text FROM d GROUP BY kind";
 
-/* The persons' attributes, in a transaction of their own under the
- * attributes lock (7274003, beside hub/identity/resolve.c's resolution
- * lock 7274001 and views lock 7274002; taken alone, so never in an order
- * that could deadlock with them), on a connection of their own beside the
- * views transaction: the persons whose attributes may have changed get
- * them again: those whose records changed (noted 'person'), those holding
- * records with the noted ID keys, and the persons of the department
- * person records family-planning records named before or after a change
- * (noted 'fp'; all three notes consumed). Their grids, and the households
- * they head, are noted (person_attr_refresh). Those whose attributes
- * changed are noted to publish under this transaction's id, and so are
- * the persons noted to publish that it takes (up to the second %s;
- * "LIMIT 0" with "false" takes none): taken in the same snapshot as their
- * attribute notes, so every person published went out with the attributes of
- * the batches that noted it. The keys go as an array, the index condition
- * (migration 024): as a semi-join they were planned as a scan of the
- * whole table in every batch. Returns the transaction's id, how many
- * persons' attributes changed and how many notes to publish it took. */
+/* The persons' attributes under the attributes lock (7274003, after
+ * hub/identity/resolve.c's resolution lock 7274001 and views lock 7274002
+ * in the lock order: taken alone in a transaction of its own, on a
+ * connection of its own beside the views transaction, or in the views
+ * transaction after the views lock; the first %s is "BEGIN; " or ""): the
+ * persons whose attributes may have changed get them again: those whose records
+ * changed (noted 'person'), those holding records with the noted ID keys, and
+ * the persons of the department person records family-planning records named
+ * before or after a change (noted 'fp'; all three notes consumed). Their grids,
+ * and the households they head, are noted (person_attr_refresh). Those whose
+ * attributes changed are noted to publish under this transaction's id, and so
+ * are the persons noted to publish that it takes (up to the second %s; "LIMIT
+ * 0" with "false" takes none): taken in the same snapshot as their attribute
+ * notes, so every person published went out with the attributes of the batches
+ * that noted it. The keys go as an array, the index condition (migration 024):
+ * as a semi-join they were planned as a scan of the whole table in every batch.
+ * Returns the transaction's id, how many persons' attributes changed and how
+ * many notes to publish it took. */
 static const char ATTR_FMT[] =
     "%sSELECT pg_advisory_xact_lock(7274003); "
     "WITH d AS (DELETE FROM view_dirty WHERE kind IN ('idkey', 'person', "

@@ -118,7 +118,8 @@ void gh_resolver_defer_feed(gh_resolver_t *r, int on);
  * subscriber feeds (feed_state, outbox, their audit entries, the derived
  * views) holds it, so two never publish one record at once. A
  * transaction needing both locks takes the resolution lock first; one
- * holding this one never asks for the resolution lock. */
+ * holding this one never asks for the resolution lock. The persons'
+ * attributes lock (hub/grid/grid_view.c) comes after both. */
 gh_err_t gh_resolver_lock_views(PGconn *db, char *errstr, size_t errstr_size);
 
 /* Puts into the feed and flushes, in the caller's transaction under the
