@@ -375,6 +375,20 @@ static gh_err_t publish_chunk(gh_resolver_t *r, PGconn *db, PGresult *ids,
     return e;
 }
 
+/* Publishes the persons in the first `now` rows of `ids`, a chunk at a
+ * time. */
+static gh_err_t publish_rows(gh_resolver_t *r, PGconn *db, PGresult *ids,
+                             int now, long *put, char *errstr,
+                             size_t errstr_size) {
+    gh_err_t e = GH_OK;
+    for (int i = 0; i < now && !e; i += PUBLISH_CHUNK) {
+        int to = i + PUBLISH_CHUNK;
+        if (to > now) to = now;
+        e = publish_chunk(r, db, ids, i, to, put, errstr, errstr_size);
+    }
+    return e;
+}
+
 /* Takes the persons to publish: the notes of at most `max` persons (max
  * <= 0: every note), with those written and `changed`. One column,
  * distinct ids. */
@@ -420,11 +434,7 @@ gh_err_t gh_resolver_publish_upto(gh_resolver_t *r, PGconn *db,
         gh_sqlarr_free(&rest);
     }
     long put = 0;
-    for (int i = 0; i < now && !e; i += PUBLISH_CHUNK) {
-        int to = i + PUBLISH_CHUNK;
-        if (to > now) to = now;
-        e = publish_chunk(r, db, ids, i, to, &put, errstr, errstr_size);
-    }
+    if (!e) e = publish_rows(r, db, ids, now, &put, errstr, errstr_size);
     if (more) *more = max > 0 && all >= max;
     PQclear(ids);
     if (n) *n = put;
@@ -443,12 +453,8 @@ gh_err_t gh_resolver_publish_noted(gh_resolver_t *r, PGconn *db,
         1, p, "take the persons noted to publish", errstr, errstr_size);
     if (!ids) return GH_ERR_PG;
     long put = 0;
-    gh_err_t e = GH_OK;
-    for (int i = 0; i < PQntuples(ids) && !e; i += PUBLISH_CHUNK) {
-        int to = i + PUBLISH_CHUNK;
-        if (to > PQntuples(ids)) to = PQntuples(ids);
-        e = publish_chunk(r, db, ids, i, to, &put, errstr, errstr_size);
-    }
+    gh_err_t e =
+        publish_rows(r, db, ids, PQntuples(ids), &put, errstr, errstr_size);
     PQclear(ids);
     if (n) *n = put;
     return e;

@@ -259,6 +259,24 @@ Test(notes, a_publication_spans_transactions_of_at_most_max) {
     gh_resolver_destroy(res);
 }
 
+/* What a views thread uses to derive attributes and publish: a grid
+ * module (for its timings) and a resolver without a feed. */
+static void views_parts(gh_conf_t **conf, gh_grid_t **g, gh_resolver_t **res) {
+    char err[512];
+    *conf = gh_conf_new("test", gh_grid_props);
+    *g = gh_grid_new(*conf, err, sizeof(err));
+    cr_assert_not_null(*g, "%s", err);
+    *res = gh_resolver_new(NULL, NULL, NULL, err, sizeof(err));
+    cr_assert_not_null(*res, "%s", err);
+}
+
+static void views_parts_free(gh_conf_t *conf, gh_grid_t *g,
+                             gh_resolver_t *res) {
+    gh_resolver_destroy(res);
+    gh_grid_destroy(g);
+    gh_conf_destroy(conf);
+}
+
 /* The attributes' transaction (hub/grid/grid_view.c), on a session of its
  * own beside the views transaction, notes the persons whose attributes
  * changed to publish under its own id; publishing, it also takes the
@@ -270,11 +288,10 @@ Test(notes, the_attributes_notes_outlive_a_failed_views_transaction) {
     PGconn *v = g_c[1], *a = g_c[2];
     char err[512], xid[32];
     long changed = -1, taken = -1, n = -1;
-    gh_conf_t *conf = gh_conf_new("test", gh_grid_props);
-    gh_grid_t *g = gh_grid_new(conf, err, sizeof(err));
-    cr_assert_not_null(g, "%s", err);
-    gh_resolver_t *res = gh_resolver_new(NULL, NULL, NULL, err, sizeof(err));
-    cr_assert_not_null(res, "%s", err);
+    gh_conf_t *conf;
+    gh_grid_t *g;
+    gh_resolver_t *res;
+    views_parts(&conf, &g, &res);
     /* A01, A02 noted to publish; all three noted (by the person table's
      * trigger) for their attributes. */
     persons_noted(v, "A", 2, 3, 2, 1);
@@ -329,9 +346,7 @@ Test(notes, the_attributes_notes_outlive_a_failed_views_transaction) {
     cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
                                   "kind = 'publish'"),
                  0, "every note taken");
-    gh_resolver_destroy(res);
-    gh_grid_destroy(g);
-    gh_conf_destroy(conf);
+    views_parts_free(conf, g, res);
 }
 
 /* Without aggregate views to make beside them, the attributes are derived
@@ -341,11 +356,10 @@ Test(notes, the_attributes_in_the_views_transaction) {
     PGconn *v = g_c[1];
     char err[512], xid[32];
     long changed = -1, taken = -1, n = -1;
-    gh_conf_t *conf = gh_conf_new("test", gh_grid_props);
-    gh_grid_t *g = gh_grid_new(conf, err, sizeof(err));
-    cr_assert_not_null(g, "%s", err);
-    gh_resolver_t *res = gh_resolver_new(NULL, NULL, NULL, err, sizeof(err));
-    cr_assert_not_null(res, "%s", err);
+    gh_conf_t *conf;
+    gh_grid_t *g;
+    gh_resolver_t *res;
+    views_parts(&conf, &g, &res);
     persons_noted(v, "B", 2, 2, 2, 1);
     long notes = gh_test_count(v, "SELECT count(*) FROM view_dirty");
     for (int commit = 0; commit < 2; commit++) {
@@ -373,7 +387,5 @@ Test(notes, the_attributes_in_the_views_transaction) {
     cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
                                   "kind IN ('publish', 'person')"),
                  0, "every note taken");
-    gh_resolver_destroy(res);
-    gh_grid_destroy(g);
-    gh_conf_destroy(conf);
+    views_parts_free(conf, g, res);
 }
