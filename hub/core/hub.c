@@ -21,132 +21,6 @@
 
 #define LOG "hub"
 
-const gh_conf_prop_t gh_hub_props[] = {
-    {"database.conninfo", GH_CONF_STR, NULL, 1, 0, 0, NULL, NULL,
-     "libpq connection string of the hub's own database (migrations are "
-     "applied at start)."},
-    GH_KAFKA_CONF_PROPS,
-    {"source.topics", GH_CONF_LIST, NULL, 1, 0, 0, NULL, NULL,
-     "Department topics to consume, each "
-     "`<source.topic.prefix>.<department>.<entity>`, e.g. "
-     "`gridhub.zongzhi.person` or `gridhub.gongan.household`: a topic speaks "
-     "for the department its name says (an event naming another department "
-     "is a dead letter) and carries the entity its name ends with (events "
-     "are read as that entity's envelope, whatever schema they were "
-     "written with). Persons are resolved into golden residents; every "
-     "other entity is kept per department row in `source_row`."},
-    {"source.topic.prefix", GH_CONF_STR, "gridhub", 0, 0, 0, NULL, NULL,
-     "The connectors' `topic.prefix`."},
-    {"source.lsn.max.jump", GH_CONF_INT, "274877906944", 0, 1,
-     INT64_C(9223372036854775807), NULL, NULL,
-     "Bytes of WAL an event's source position (LSN) may lie past the highest "
-     "one accepted from its department (256 GiB); an event further ahead is "
-     "taken as forged (it would make genuine later changes look like "
-     "replays) and dead-lettered. Raise it for a department that writes "
-     "more WAL than this between two person changes."},
-    {"group.id", GH_CONF_STR, "gridhub-hub", 0, 0, 0, NULL, NULL,
-     "Consumer group; hub instances sharing the work use the same one."},
-    GH_FEED_PROPS,
-    {"audit.signing.key.file", GH_CONF_STR, NULL, 0, 0, 0, NULL, NULL,
-     "Ed25519 private key (PEM, mode 0600; `gridhub audit keygen`) that "
-     "signs the audit log's tree heads. Without it the log is still "
-     "written and hashed, but no head pins it outside the database "
-     "(docs/audit.md)."},
-    {"audit.head.interval.ms", GH_CONF_INT, "10000", 0, 100, 86400000, NULL,
-     NULL, "How often a signed tree head is issued when the audit log grew."},
-    {"audit.topic", GH_CONF_STR, "hub.audit.heads", 0, 0, 0, NULL, NULL,
-     "The topic signed tree heads are published to (JSON, keyed by size)."},
-    GH_SCHEMAS_DIR_PROP,
-    GH_SCHEMAS_TOPIC_PROP,
-    {"schema.registry.url", GH_CONF_STR, "", 0, 0, 0, NULL, NULL,
-     "If set, view values use Confluent framing with this Schema Registry "
-     "(and department events framed that way can be read)."},
-    GH_CONF_DLQ_PROP("messages the hub cannot decode or apply"),
-    {"batch.max.messages", GH_CONF_INT, "20000", 0, 1, 1000000, NULL, NULL,
-     "Most person messages applied in one database transaction."},
-    {"views.refresh.interval.ms", GH_CONF_INT, "5000", 0, 0, 3600000, NULL,
-     NULL,
-     "Longest the grid, event and household views lag the batches that "
-     "changed them (docs/grid.md): they are refreshed with a batch at most "
-     "this often, and between batches when the stream is quiet. What to "
-     "refresh is noted in the hub database, so a crash loses none of it. "
-     "0: with every batch."},
-    {"views.person.defer.messages", GH_CONF_INT, "5000", 0, 0, 100000000, NULL,
-     NULL,
-     "A batch of at least this many messages, or as many waiting behind it "
-     "(the assigned partitions' high watermarks less the consumer's "
-     "positions), means the hub is catching up: its persons' attributes wait "
-     "for the next refresh of the views (at most views.refresh.interval.ms "
-     "later), and their publication for the end of the catch-up (a smaller "
-     "batch and backlog, or a quiet stream; at most "
-     "views.person.defer.max.ms), noted in the hub database: during a "
-     "catch-up a resident's records arrive in many batches, and each would "
-     "publish them again (subscribers get the latest state once, as from a "
-     "Kafka Streams table's cache). Smaller batches publish at once, so a "
-     "stream the hub keeps up with (each batch holds what came while the "
-     "last was applied) keeps its latency. 0: never deferred."},
-    {"views.person.defer.max.ms", GH_CONF_INT, "300000", 0, 0, 86400000, NULL,
-     NULL,
-     "Longest a catch-up (views.person.defer.messages) holds back the "
-     "persons' publication: their attributes follow every refresh of the "
-     "views, and the persons go out when the catch-up ends (a smaller batch, "
-     "or a quiet stream) or this long after the first refresh that left them "
-     "noted. A resident's records arrive over the whole catch-up, and each "
-     "publication sends the residents changed since the last one again. 0: "
-     "with every refresh of the views."},
-    {"views.person.publish.max", GH_CONF_INT, "50000", 0, 0, 100000000, NULL,
-     NULL,
-     "Most persons one views transaction publishes; the others stay noted "
-     "and the next transaction follows at once. The end of a catch-up "
-     "publishes every resident it held back (~400,000 at a tenth of the "
-     "city): in one transaction of many minutes PostgreSQL could remove no "
-     "dead row of any table meanwhile. 0: no limit."},
-    {"batch.analyze.rows", GH_CONF_INT, "10000", 0, 0, 100000000, NULL, NULL,
-     "A batch that brings at least this many rows of an entity, and at "
-     "least a tenth of what this process applied of it before, analyzes "
-     "the table they went to (ANALYZE, in its transaction) before "
-     "resolving and refreshing the views: PostgreSQL's statistics, which "
-     "autovacuum gathers a minute later at best, would describe the table "
-     "without them, and the views' joins over the first households of a "
-     "catch-up were planned for a handful of rows (minutes instead of "
-     "seconds). 0: never."},
-    {"batch.max.entity.messages", GH_CONF_INT, "60000", 0, 1, 1000000, NULL,
-     NULL,
-     "Most messages of the other entities (grids, households, ...) applied "
-     "in the same transaction. They cost a fraction of a person's (no "
-     "resolution), so a cap of their own keeps the persons' batches as "
-     "large as they would be without them: each batch's resolution has a "
-     "cost of its own."},
-    {"batch.max.ms", GH_CONF_INT, "500", 0, 1, 60000, NULL, NULL,
-     "Longest wait to fill a batch."},
-    {"batch.linger.ms", GH_CONF_INT, "10", 0, 0, 60000, NULL, NULL,
-     "A batch that has messages is applied once no more arrive for this "
-     "long (or batch.max.ms after it began, or when full): under a steady "
-     "stream the next batch gathers while one is applied, so the wait for a "
-     "full batch is only paid by a trickle. As large as batch.max.ms: "
-     "always wait for a full batch."},
-    {"priority.person.lag", GH_CONF_INT, "1000", 0, 0, 100000000, NULL, NULL,
-     "Persons first: once at least this many person messages wait, the "
-     "other entities' topics are paused until fewer than a tenth as many "
-     "do (a bulk load of households or registrations never delays identity "
-     "resolution; docs/grid.md). 0: every topic is read alike."},
-    {"priority.person.max.ms", GH_CONF_INT, "60000", 0, 1, 86400000, NULL, NULL,
-     "Longest the other entities' topics stay paused for persons; then they "
-     "run for a batch at least, so a steady flood of persons cannot starve "
-     "them."},
-    {"outbox.batch", GH_CONF_INT, "10000", 0, 1, 1000000, NULL, NULL,
-     "Outbox rows published per relay round."},
-    {"outbox.poll.ms", GH_CONF_INT, "500", 0, 10, 60000, NULL, NULL,
-     "How often the relay looks for outbox rows written by others (steward "
-     "actions)."},
-    GH_RESOLVER_PROPS,
-    GH_CONF_INCLUDE_TABLE(gh_grid_props),
-    GH_CONF_RETRY_PROPS,
-    GH_SHUTDOWN_TIMEOUT_PROP,
-    GH_METRICS_PROPS,
-    GH_CONF_LOG_PROPS,
-    GH_CONF_END};
-
 static char **split_list(const char *s) {
     char **v = NULL;
     int n = 0;
@@ -460,14 +334,14 @@ gh_err_t gh__hub_after_failure(const gh_conf_t *conf, PGconn *db,
 /* Whether the hub is catching up (views.person.defer.messages): a large
  * batch, or a backlog behind it; the views thread holds the persons'
  * publication back meanwhile. The end of a long catch-up is logged. */
-static void catch_up(hub_t *h, int on) {
+static void catch_up(hub_t *h, int on, int64_t backlog) {
     int64_t now = gh_now_ms();
     if (on && !h->catching_up) h->catch_up_ms = now;
     if (!on && h->catching_up && now - h->catch_up_ms >= 10000)
         gh_log_info(LOG, "caught up after a catch-up of %.1f s",
                     (double)(now - h->catch_up_ms) / 1000);
     h->catching_up = on;
-    gh__hub_views_catching_up(h->vw, on);
+    gh__hub_views_catching_up(h->vw, on, backlog);
 }
 
 /* One transaction over the batch: apply, resolve, commit. Transient
@@ -479,7 +353,7 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
     int wait = (int)gh_conf_get_int(h->conf, "retry.backoff.ms");
     /* Told before the batch's notes can be read (catch_up). */
     int64_t defer = gh_conf_get_int(h->conf, "views.person.defer.messages");
-    catch_up(h, defer && (b->n >= defer || b->backlog >= defer));
+    catch_up(h, defer && (b->n >= defer || b->backlog >= defer), b->backlog);
     for (int attempt = 1;; attempt++) {
         int64_t t0 = gh_now_us();
         gh_err_t e =
@@ -720,7 +594,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         if (n == 0) {
             /* Quiet: what the last batches left noted is published now. */
             int was = h->catching_up;
-            catch_up(h, 0);
+            catch_up(h, 0, -1);
             if (was) gh__hub_views_kick(h->vw);
             continue;
         }

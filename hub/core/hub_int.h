@@ -125,11 +125,12 @@ gh__views_t *gh__hub_views_start(hub_t *h, rd_kafka_t *wake, char *errstr,
  * now. */
 void gh__hub_views_kick(gh__views_t *v);
 /* Whether the hub is catching up (views.person.defer.messages), told
- * before the batch that decides it is applied: the views hold the
- * persons back while it is, and views already under way when it began
- * must not publish what its first batch noted (they read each statement
- * at the latest commit). */
-void gh__hub_views_catching_up(gh__views_t *v, int on);
+ * before the batch that decides it is applied, with the messages waiting
+ * behind that batch (-1: not known): the views hold the persons back
+ * while it is and the backlog goes down (defer.h), and views already
+ * under way when it began must not publish what its first batch noted
+ * (they read each statement at the latest commit). */
+void gh__hub_views_catching_up(gh__views_t *v, int on, int64_t backlog);
 /* The error the thread or its relay thread ended with, or GH_OK while
  * they run. */
 gh_err_t gh__hub_views_check(gh__views_t *v, char *errstr, size_t errstr_size);
