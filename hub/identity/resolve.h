@@ -123,39 +123,21 @@ void gh_resolver_defer_feed(gh_resolver_t *r, int on);
 gh_err_t gh_resolver_lock_views(PGconn *db, char *errstr, size_t errstr_size);
 
 /* Puts into the feed and flushes, in the caller's transaction under the
- * views lock, every person written since the last call and those in
- * `changed` (a PostgreSQL text[] literal, NULL or "{}" none: persons
- * whose attributes changed), and those gh_resolver_publish_later noted
- * (taken). An active one goes out with its version unless that version
- * went out already (then with a new one: one version, one record;
- * migration 026); one whose row another transaction holds is noted again
- * instead. *n (may be NULL) receives how many were put. Forgets what was
- * kept. */
-gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
-                             long *n, char *errstr, size_t errstr_size);
-/* As gh_resolver_publish, for at most `max` persons (max <= 0: no
- * limit): the others stay noted (those in `changed` and written beyond
- * max are noted), for a next call in another transaction; *more (may be NULL)
- * is set when some may be left. A catch-up's end publishes hundreds of
- * thousands: in one transaction of many minutes, PostgreSQL could remove
- * no dead row of any table meanwhile. */
-gh_err_t gh_resolver_publish_upto(gh_resolver_t *r, PGconn *db,
-                                  const char *changed, long max, long *n,
-                                  int *more, char *errstr, size_t errstr_size);
-
-/* Publishes, as gh_resolver_publish does, the persons noted to publish by
- * transaction `xid` (its pg_current_xact_id, as text: the notes of
- * gh_grid_attributes_send), taking those notes (others of the same
- * persons stay noted). In the caller's transaction under the views lock;
- * *n (may be NULL) receives how many were put. */
+ * views lock, the persons noted to publish by transaction `xid` (its
+ * pg_current_xact_id, as text: the notes of gh_grid_attributes_send),
+ * taking those notes (others of the same persons stay noted). An active
+ * one goes out with its version unless that version went out already
+ * (then with a new one: one version, one record; migration 026); one
+ * whose row another transaction holds is noted again instead; a retired
+ * one goes as a tombstone. *n (may be NULL) receives how many were put. */
 gh_err_t gh_resolver_publish_noted(gh_resolver_t *r, PGconn *db,
                                    const char *xid, long *n, char *errstr,
                                    size_t errstr_size);
 /* Forgets the persons kept (the transaction rolled back). */
 void gh_resolver_publish_discard(gh_resolver_t *r);
 /* Leaves the persons written since the last call, and those in `changed`
- * (as gh_resolver_publish's; NULL or "{}": none), to a later
- * gh_resolver_publish (of this instance or another): noted in the hub
+ * (a PostgreSQL text[] literal; NULL or "{}": none), to a later
+ * publication (of this instance or another): noted in the hub
  * database (view_dirty, kind 'publish') in the caller's transaction, so a
  * crash loses none of them. Forgets what was kept. */
 gh_err_t gh_resolver_publish_later(gh_resolver_t *r, PGconn *db,

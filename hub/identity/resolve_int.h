@@ -69,7 +69,7 @@ struct gh_resolver {
     int feed_entity;
     gh_view_t *view; /* fills the full person view */
     /* gh_resolver_defer_feed: persons written are kept here (a text[]
-     * being built) for gh_resolver_publish instead of put at once. */
+     * being built) for gh_resolver_publish_later instead of put at once. */
     int defer_feed;
     gh_sqlarr_t written;
     long long block_max;

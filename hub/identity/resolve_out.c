@@ -389,58 +389,6 @@ static gh_err_t publish_rows(gh_resolver_t *r, PGconn *db, PGresult *ids,
     return e;
 }
 
-/* Takes the persons to publish: the notes of at most `max` persons (max
- * <= 0: every note), with those written and `changed`. One column,
- * distinct ids. */
-static PGresult *take_ids(gh_resolver_t *r, PGconn *db, const char *changed,
-                          long max, char *errstr, size_t errstr_size) {
-    char lim[32];
-    snprintf(lim, sizeof(lim), "%ld", max);
-    const char *p[3] = {r->written.n ? gh_sqlarr_get(&r->written) : "{}",
-                        changed, max > 0 ? lim : NULL};
-    /* LIMIT NULL is no limit. */
-    PGresult *ids = gh_pg_query_what(
-        db,
-        "WITH k AS (SELECT DISTINCT key FROM view_dirty WHERE kind = "
-        "'publish' LIMIT $3::bigint), d AS (DELETE FROM view_dirty v USING k "
-        "WHERE v.kind = 'publish' AND v.key = k.key RETURNING v.key) SELECT "
-        "key FROM d UNION SELECT unnest($1::text[] || $2::text[])",
-        3, p, "take the persons noted to publish", errstr, errstr_size);
-    gh_sqlarr_reset(&r->written);
-    return ids;
-}
-
-gh_err_t gh_resolver_publish_upto(gh_resolver_t *r, PGconn *db,
-                                  const char *changed, long max, long *n,
-                                  int *more, char *errstr, size_t errstr_size) {
-    if (n) *n = 0;
-    if (more) *more = 0;
-    if (!changed || !*changed) changed = "{}";
-    /* Those an earlier batch of this or another instance left noted
-     * (gh_resolver_publish_later) go with the ones written now. */
-    PGresult *ids = take_ids(r, db, changed, max, errstr, errstr_size);
-    if (!ids) return GH_ERR_PG;
-    int all = PQntuples(ids), now = max > 0 && all > max ? (int)max : all;
-    /* Beyond max (notes taken up to it, and those named besides), noted
-     * again for the next call. */
-    gh_err_t e = GH_OK;
-    if (now < all) {
-        gh_sqlarr_t rest = {0};
-        gh_sqlarr_reset(&rest);
-        for (int i = now; i < all; i++)
-            gh_sqlarr_text(&rest, PQgetvalue(ids, i, 0));
-        e = gh_resolver_publish_later(r, db, gh_sqlarr_get(&rest), errstr,
-                                      errstr_size);
-        gh_sqlarr_free(&rest);
-    }
-    long put = 0;
-    if (!e) e = publish_rows(r, db, ids, now, &put, errstr, errstr_size);
-    if (more) *more = max > 0 && all >= max;
-    PQclear(ids);
-    if (n) *n = put;
-    return e;
-}
-
 gh_err_t gh_resolver_publish_noted(gh_resolver_t *r, PGconn *db,
                                    const char *xid, long *n, char *errstr,
                                    size_t errstr_size) {
@@ -458,10 +406,4 @@ gh_err_t gh_resolver_publish_noted(gh_resolver_t *r, PGconn *db,
     PQclear(ids);
     if (n) *n = put;
     return e;
-}
-
-gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
-                             long *n, char *errstr, size_t errstr_size) {
-    return gh_resolver_publish_upto(r, db, changed, 0, n, NULL, errstr,
-                                    errstr_size);
 }

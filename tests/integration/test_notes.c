@@ -23,12 +23,6 @@ typedef struct gh_resolver gh_resolver_t;
 gh_resolver_t *gh_resolver_new(const void *conf, void *feed, const void *view,
                                char *errstr, size_t errstr_size);
 void gh_resolver_destroy(gh_resolver_t *r);
-gh_err_t gh_resolver_publish(gh_resolver_t *r, PGconn *db, const char *changed,
-                             long *n, char *errstr, size_t errstr_size);
-gh_err_t gh_resolver_publish_upto(gh_resolver_t *r, PGconn *db,
-                                  const char *changed, long max, long *n,
-                                  int *more, char *errstr, size_t errstr_size);
-
 gh_err_t gh_resolver_publish_noted(gh_resolver_t *r, PGconn *db,
                                    const char *xid, long *n, char *errstr,
                                    size_t errstr_size);
@@ -117,6 +111,44 @@ Test(notes, views_lock_beside_the_resolution_lock) {
     gh_test_exec(g_c[0], "COMMIT");
 }
 
+/* What a views thread uses to derive attributes and publish: a grid
+ * module (for its timings) and a resolver without a feed. */
+static void views_parts(gh_conf_t **conf, gh_grid_t **g, gh_resolver_t **res) {
+    char err[512];
+    *conf = gh_conf_new("test", gh_grid_props);
+    *g = gh_grid_new(*conf, err, sizeof(err));
+    cr_assert_not_null(*g, "%s", err);
+    *res = gh_resolver_new(NULL, NULL, NULL, err, sizeof(err));
+    cr_assert_not_null(*res, "%s", err);
+}
+
+static void views_parts_free(gh_conf_t *conf, gh_grid_t *g,
+                             gh_resolver_t *res) {
+    gh_resolver_destroy(res);
+    gh_grid_destroy(g);
+    gh_conf_destroy(conf);
+}
+
+/* One round of the views' publishing, in `v`'s open transaction: the
+ * attributes derived there (in_tx), taking the notes to publish (up to
+ * `max`; 0: all) and noting them again under its id, then the persons
+ * noted under that id published (gh_resolver_publish_noted). Returns how
+ * many were put; *taken (may be NULL) how many notes it took. */
+static long publish_round(gh_grid_t *g, gh_resolver_t *res, PGconn *v, long max,
+                          long *taken) {
+    char err[512], xid[32];
+    long changed = -1, took = -1, n = -1;
+    cr_assert_eq(gh_grid_attributes_send(g, v, 1, max, err, sizeof(err)), GH_OK,
+                 "%s", err);
+    cr_assert_eq(gh_grid_attributes_finish(g, v, 1, xid, &changed, &took, err,
+                                           sizeof(err)),
+                 GH_OK, "%s", err);
+    cr_assert_eq(gh_resolver_publish_noted(res, v, xid, &n, err, sizeof(err)),
+                 GH_OK, "the views waited for no row: %s", err);
+    if (taken) *taken = took;
+    return n;
+}
+
 static long version_of(PGconn *c, const char *col) {
     return gh_test_count(c, "SELECT %s FROM person WHERE person_id = 'P1'",
                          col);
@@ -129,12 +161,14 @@ static long version_of(PGconn *c, const char *col) {
  * and publishing it again (its attributes changed) takes a new one. Before,
  * the views bumped the version on top of the resolution's and then
  * published the resolution's notes with that same version: one version,
- * two records. */
+ * two records. Before each round another session notes P1 to publish,
+ * as a batch does for a person it changed. */
 Test(notes, one_version_one_record) {
     PGconn *r = g_c[0], *v = g_c[1];
-    char err[512];
-    gh_resolver_t *res = gh_resolver_new(NULL, NULL, NULL, err, sizeof(err));
-    cr_assert_not_null(res, "%s", err);
+    gh_conf_t *conf;
+    gh_grid_t *g;
+    gh_resolver_t *res;
+    views_parts(&conf, &g, &res);
     gh_test_exec(r, "INSERT INTO person (person_id, active, version, "
                     "published_version, grid_code) VALUES ('P1', true, 1, 1, "
                     "'G0')");
@@ -143,21 +177,21 @@ Test(notes, one_version_one_record) {
                     "grid_code = 'G3' WHERE person_id = 'P1'; INSERT INTO "
                     "view_dirty SELECT 'publish', 'P1'");
     /* Views for P1, whose attributes changed. */
+    const char *p1 = "INSERT INTO view_dirty SELECT 'publish', 'P1' ON "
+                     "CONFLICT DO NOTHING";
     gh_test_exec(v, "BEGIN; SET LOCAL lock_timeout = '2s'");
-    long n = -1;
-    cr_assert_eq(gh_resolver_publish(res, v, "{P1}", &n, err, sizeof(err)),
-                 GH_OK, "the views waited for the resolution: %s", err);
-    cr_assert_eq(n, 0, "P1 is left to the next views");
+    gh_test_exec(g_c[2], "%s", p1);
+    cr_assert_eq(publish_round(g, res, v, 0, NULL), 0,
+                 "P1 is left to the next views");
     gh_test_exec(v, "COMMIT");
     cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
                                   "kind = 'publish' AND key = 'P1'"),
                  1, "P1 is noted again");
     gh_test_exec(r, "COMMIT");
     gh_test_exec(v, "BEGIN");
-    cr_assert_eq(gh_resolver_publish(res, v, "{P1}", &n, err, sizeof(err)),
-                 GH_OK, "%s", err);
+    gh_test_exec(g_c[2], "%s", p1);
+    cr_assert_eq(publish_round(g, res, v, 0, NULL), 1);
     gh_test_exec(v, "COMMIT");
-    cr_assert_eq(n, 1);
     cr_assert_eq(version_of(v, "version"), 2,
                  "published with the resolution's version");
     cr_assert_eq(version_of(v, "published_version"), 2);
@@ -165,14 +199,13 @@ Test(notes, one_version_one_record) {
                                   "kind = 'publish'"),
                  0, "both notes taken");
     gh_test_exec(v, "BEGIN");
-    cr_assert_eq(gh_resolver_publish(res, v, "{P1}", &n, err, sizeof(err)),
-                 GH_OK, "%s", err);
+    gh_test_exec(g_c[2], "%s", p1);
+    cr_assert_eq(publish_round(g, res, v, 0, NULL), 1);
     gh_test_exec(v, "COMMIT");
-    cr_assert_eq(n, 1);
     cr_assert_eq(version_of(v, "version"), 3,
                  "published again: a version of its own");
     cr_assert_eq(version_of(v, "published_version"), 3);
-    gh_resolver_destroy(res);
+    views_parts_free(conf, g, res);
 }
 
 /* Persons <prefix><i, zero-padded to width> for i in 1..n, active, never
@@ -194,26 +227,25 @@ static void persons_noted(PGconn *c, const char *prefix, int width, int n,
 
 /* The end of a catch-up publishes every person it held back in one views
  * transaction, in chunks of 10,000 (hub/identity/resolve_out.c): 25,001
- * persons, 12,001 of them noted (twice, by two transactions) and 13,001
- * named as changed, one in both, all go out once. */
+ * new persons (their attributes all derived and changed), 12,001 of them
+ * noted to publish twice, by two transactions, and 13,001 once, by a
+ * third; all go out once. */
 Test(notes, a_large_publication_goes_in_chunks) {
     PGconn *v = g_c[1];
-    char err[512];
-    gh_resolver_t *res = gh_resolver_new(NULL, NULL, NULL, err, sizeof(err));
-    cr_assert_not_null(res, "%s", err);
+    gh_conf_t *conf;
+    gh_grid_t *g;
+    gh_resolver_t *res;
+    views_parts(&conf, &g, &res);
     persons_noted(v, "Q", 6, 25001, 12001, 2);
-    gh_buf_t changed = {0};
-    gh_buf_puts(&changed, "{");
-    for (int i = 12001; i <= 25001; i++)
-        gh_buf_printf(&changed, "%sQ%06d", i > 12001 ? "," : "", i);
-    gh_buf_puts(&changed, "}");
-    long n = -1;
+    gh_test_exec(v, "INSERT INTO view_dirty (kind, key) SELECT 'publish', "
+                    "'Q' || lpad(i::text, 6, '0') FROM generate_series(12001, "
+                    "25001) i");
     gh_test_exec(v, "BEGIN");
-    cr_assert_eq(
-        gh_resolver_publish(res, v, changed.data, &n, err, sizeof(err)), GH_OK,
-        "%s", err);
+    long taken = -1;
+    cr_assert_eq(publish_round(g, res, v, 0, &taken), 25001,
+                 "each person once");
     gh_test_exec(v, "COMMIT");
-    cr_assert_eq(n, 25001, "each person once");
+    cr_assert_eq(taken, 25001, "every person noted taken");
     cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM person WHERE "
                                   "person_id LIKE 'Q%%' AND published_version "
                                   "= version AND version = 1"),
@@ -221,32 +253,43 @@ Test(notes, a_large_publication_goes_in_chunks) {
     cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
                                   "kind = 'publish'"),
                  0, "every note taken");
-    gh_buf_free(&changed);
-    gh_resolver_destroy(res);
+    views_parts_free(conf, g, res);
 }
 
 /* views.person.publish.max: a transaction publishes at most that many
- * persons and leaves the others noted for the next one. 25 persons, 20
- * noted and 5 named as changed, at most 10 a transaction: 10, 10 and 5,
- * each once, "more" until the last. */
+ * persons noted and leaves the others noted for the next one. 25
+ * persons noted (20 by one transaction, 5 by another; their attributes
+ * already derived), at most 10 a transaction, on the attributes' own
+ * session beside the views transaction, as the end of a catch-up does:
+ * 10, 10 and 5, each once; the views thread follows at once while a
+ * round takes as many as the most (views_thread.c). */
 Test(notes, a_publication_spans_transactions_of_at_most_max) {
-    PGconn *v = g_c[1];
-    char err[512];
-    gh_resolver_t *res = gh_resolver_new(NULL, NULL, NULL, err, sizeof(err));
-    cr_assert_not_null(res, "%s", err);
+    PGconn *v = g_c[1], *a = g_c[2];
+    char err[512], xid[32];
+    gh_conf_t *conf;
+    gh_grid_t *g;
+    gh_resolver_t *res;
+    views_parts(&conf, &g, &res);
     persons_noted(v, "M", 3, 25, 20, 1);
-    const char *changed[] = {"{M021,M022,M023,M024,M025}", NULL, NULL};
+    gh_test_exec(v, "INSERT INTO view_dirty (kind, key) SELECT 'publish', "
+                    "'M' || lpad(i::text, 3, '0') FROM generate_series(21, "
+                    "25) i; DELETE FROM view_dirty WHERE kind <> 'publish'");
     const long want[] = {10, 10, 5};
     for (int t = 0; t < 3; t++) {
-        long n = -1;
-        int more = -1;
-        gh_test_exec(v, "BEGIN");
-        cr_assert_eq(gh_resolver_publish_upto(res, v, changed[t], 10, &n, &more,
-                                              err, sizeof(err)),
+        long changed = -1, taken = -1, n = -1;
+        gh_test_exec(v, "BEGIN; SELECT pg_advisory_xact_lock(7274002)");
+        cr_assert_eq(gh_grid_attributes_send(g, a, 0, 10, err, sizeof(err)),
                      GH_OK, "%s", err);
+        cr_assert_eq(gh_grid_attributes_finish(g, a, 0, xid, &changed, &taken,
+                                               err, sizeof(err)),
+                     GH_OK, "%s", err);
+        cr_assert_eq(
+            gh_resolver_publish_noted(res, v, xid, &n, err, sizeof(err)), GH_OK,
+            "%s", err);
         gh_test_exec(v, "COMMIT");
+        cr_assert_eq(changed, 0, "no attributes to derive");
+        cr_assert_eq(taken, want[t], "transaction %d took %ld", t + 1, taken);
         cr_assert_eq(n, want[t], "transaction %d published %ld", t + 1, n);
-        cr_assert_eq(more, t < 2, "transaction %d: more %d", t + 1, more);
         cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
                                       "kind = 'publish'"),
                      25 - 10 * (t + 1) > 0 ? 25 - 10 * (t + 1) : 0,
@@ -256,25 +299,7 @@ Test(notes, a_publication_spans_transactions_of_at_most_max) {
                                   "person_id LIKE 'M%%' AND published_version "
                                   "= version AND version = 1"),
                  25, "every one published once, with its version");
-    gh_resolver_destroy(res);
-}
-
-/* What a views thread uses to derive attributes and publish: a grid
- * module (for its timings) and a resolver without a feed. */
-static void views_parts(gh_conf_t **conf, gh_grid_t **g, gh_resolver_t **res) {
-    char err[512];
-    *conf = gh_conf_new("test", gh_grid_props);
-    *g = gh_grid_new(*conf, err, sizeof(err));
-    cr_assert_not_null(*g, "%s", err);
-    *res = gh_resolver_new(NULL, NULL, NULL, err, sizeof(err));
-    cr_assert_not_null(*res, "%s", err);
-}
-
-static void views_parts_free(gh_conf_t *conf, gh_grid_t *g,
-                             gh_resolver_t *res) {
-    gh_resolver_destroy(res);
-    gh_grid_destroy(g);
-    gh_conf_destroy(conf);
+    views_parts_free(conf, g, res);
 }
 
 /* The attributes' transaction (hub/grid/grid_view.c), on a session of its
@@ -296,7 +321,8 @@ Test(notes, the_attributes_notes_outlive_a_failed_views_transaction) {
      * trigger) for their attributes. */
     persons_noted(v, "A", 2, 3, 2, 1);
     /* Publication deferred (a catch-up): the attributes are derived, the
-     * persons whose attributes changed noted, no note taken. */
+     * persons whose attributes changed noted under its id (the notes they
+     * had taken and noted again so), none published. */
     cr_assert_eq(gh_grid_attributes_send(g, a, 0, -1, err, sizeof(err)), GH_OK,
                  "%s", err);
     cr_assert_eq(gh_grid_attributes_finish(g, a, 0, xid, &changed, &taken, err,
@@ -306,7 +332,12 @@ Test(notes, the_attributes_notes_outlive_a_failed_views_transaction) {
     cr_assert_eq(changed, 3, "attributes of A01..A03 derived");
     cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
                                   "kind = 'publish' AND key LIKE 'A%%'"),
-                 5, "the two notes stay, three added");
+                 3, "one note a person");
+    cr_assert_eq(gh_test_count(v,
+                               "SELECT count(*) FROM view_dirty WHERE "
+                               "kind = 'publish' AND xid = '%s'::xid8",
+                               xid),
+                 3, "under the attributes' transaction");
     /* Publishing: the views transaction holds the views lock while the
      * attributes' transaction takes the notes; then it fails. */
     gh_test_exec(v, "BEGIN; SELECT pg_advisory_xact_lock(7274002)");
@@ -387,5 +418,58 @@ Test(notes, the_attributes_in_the_views_transaction) {
     cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
                                   "kind IN ('publish', 'person')"),
                  0, "every note taken");
+    views_parts_free(conf, g, res);
+}
+
+/* A person whose attributes changed goes out once, with every note to
+ * publish it had, even those beyond views.person.publish.max: five
+ * persons, new (their attributes all change), each noted to publish by
+ * two transactions, at most two notes' persons a round. Before, the
+ * round published all five (their attributes changed) and left three
+ * noted, and the next rounds published those three again: at the end of
+ * a tenth of the city's catch-up, 315,866 of 415,866 residents twice. */
+Test(notes, a_person_published_for_its_attributes_takes_all_its_notes) {
+    PGconn *v = g_c[1], *a = g_c[2];
+    char err[512], xid[32];
+    long changed = -1, taken = -1, n = -1;
+    gh_conf_t *conf;
+    gh_grid_t *g;
+    gh_resolver_t *res;
+    views_parts(&conf, &g, &res);
+    persons_noted(v, "X", 1, 5, 5, 2);
+    gh_test_exec(v, "BEGIN; SELECT pg_advisory_xact_lock(7274002)");
+    cr_assert_eq(gh_grid_attributes_send(g, a, 0, 2, err, sizeof(err)), GH_OK,
+                 "%s", err);
+    cr_assert_eq(gh_grid_attributes_finish(g, a, 0, xid, &changed, &taken, err,
+                                           sizeof(err)),
+                 GH_OK, "%s", err);
+    cr_assert_eq(gh_resolver_publish_noted(res, v, xid, &n, err, sizeof(err)),
+                 GH_OK, "%s", err);
+    gh_test_exec(v, "COMMIT");
+    cr_assert_eq(changed, 5);
+    cr_assert_eq(taken, 2, "two persons' notes taken within the limit");
+    cr_assert_eq(n, 5, "all five published");
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
+                                  "kind = 'publish'"),
+                 0, "none left noted to go out again");
+    /* A deferred round (a catch-up) leaves one note a person. */
+    gh_test_exec(v, "UPDATE person SET grid_code = 'G9' WHERE person_id LIKE "
+                    "'X%%'; INSERT INTO view_dirty (kind, key) SELECT "
+                    "'publish', person_id FROM person WHERE person_id LIKE "
+                    "'X%%'");
+    cr_assert_eq(gh_grid_attributes_send(g, a, 0, -1, err, sizeof(err)), GH_OK,
+                 "%s", err);
+    cr_assert_eq(gh_grid_attributes_finish(g, a, 0, xid, &changed, &taken, err,
+                                           sizeof(err)),
+                 GH_OK, "%s", err);
+    cr_assert_eq(taken, 0);
+    cr_assert_eq(gh_test_count(v,
+                               "SELECT count(*) FROM view_dirty WHERE kind = "
+                               "'publish' AND xid = '%s'::xid8",
+                               xid),
+                 changed, "those whose attributes changed, under its id");
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
+                                  "kind = 'publish'"),
+                 5, "one note a person");
     views_parts_free(conf, g, res);
 }
