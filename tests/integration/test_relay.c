@@ -1,5 +1,5 @@
 /*
- * The outbox relay (hub/core/relay.c) against a writer that commits
+ * The outbox relay (hub/publish/relay.c) against a writer that commits
  * while a page is in flight. Outbox ids come from a sequence, so a
  * transaction can take an id and commit after a later one did (a signed
  * tree head is written outside the views lock). The relay reads a page,
@@ -20,7 +20,7 @@
 #define DDL GH_TEST_DATA_DIR "/dept/schema.sql"
 #define MAPPING GH_TEST_DATA_DIR "/dept/mapping.properties"
 #define TOPIC "hub.view.test.person"
-/* RELAY_LOCK in hub/core/relay.c. */
+/* RELAY_LOCK in hub/publish/relay.c. */
 #define HELD_LONG                                                              \
     "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "     \
     "WHERE l.locktype = 'advisory' AND l.objid = 7274003 AND l.granted AND "   \

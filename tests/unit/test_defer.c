@@ -1,4 +1,4 @@
-/* When a catch-up's persons go out (hub/core/defer.c): at once outside a
+/* When a catch-up's persons go out (hub/publish/defer.c): at once outside a
  * catch-up; held while the backlog goes down window after window, up to
  * the gaining limit; published at the end of a window it did not go down
  * in, or when it is not known. Times in ms; a window of 100, a gaining

@@ -1,4 +1,4 @@
-/* A worker thread's wake-ups (hub/core/kick.c): a kick or a stop wakes a
+/* A worker thread's wake-ups (hub/publish/kick.c): a kick or a stop wakes a
  * waiter at once, a signal's stop request only the waiters that ask for
  * it, and nothing else before the deadline; the first failure is kept. */
 #include <criterion/criterion.h>
