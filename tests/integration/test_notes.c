@@ -129,6 +129,20 @@ static void views_parts_free(gh_conf_t *conf, gh_grid_t *g,
     gh_conf_destroy(conf);
 }
 
+/* The attributes derived on `c` (in its open transaction with `in_tx`,
+ * else in one of their own, committed), taking up to `max` persons'
+ * notes to publish (-1: none; 0: all): gh_grid_attributes_send, then
+ * _finish, both asserted to succeed. */
+static void derive(gh_grid_t *g, PGconn *c, int in_tx, long max, char xid[32],
+                   long *changed, long *taken) {
+    char err[512];
+    cr_assert_eq(gh_grid_attributes_send(g, c, in_tx, max, err, sizeof(err)),
+                 GH_OK, "%s", err);
+    cr_assert_eq(gh_grid_attributes_finish(g, c, in_tx, xid, changed, taken,
+                                           err, sizeof(err)),
+                 GH_OK, "%s", err);
+}
+
 /* One round of the views' publishing, in `v`'s open transaction: the
  * attributes derived there (in_tx), taking the notes to publish (up to
  * `max`; 0: all) and noting them again under its id, then the persons
@@ -138,11 +152,7 @@ static long publish_round(gh_grid_t *g, gh_resolver_t *res, PGconn *v, long max,
                           long *taken) {
     char err[512], xid[32];
     long changed = -1, took = -1, n = -1;
-    cr_assert_eq(gh_grid_attributes_send(g, v, 1, max, err, sizeof(err)), GH_OK,
-                 "%s", err);
-    cr_assert_eq(gh_grid_attributes_finish(g, v, 1, xid, &changed, &took, err,
-                                           sizeof(err)),
-                 GH_OK, "%s", err);
+    derive(g, v, 1, max, xid, &changed, &took);
     cr_assert_eq(gh_resolver_publish_noted(res, v, xid, &n, err, sizeof(err)),
                  GH_OK, "the views waited for no row: %s", err);
     if (taken) *taken = took;
@@ -278,11 +288,7 @@ Test(notes, a_publication_spans_transactions_of_at_most_max) {
     for (int t = 0; t < 3; t++) {
         long changed = -1, taken = -1, n = -1;
         gh_test_exec(v, "BEGIN; SELECT pg_advisory_xact_lock(7274002)");
-        cr_assert_eq(gh_grid_attributes_send(g, a, 0, 10, err, sizeof(err)),
-                     GH_OK, "%s", err);
-        cr_assert_eq(gh_grid_attributes_finish(g, a, 0, xid, &changed, &taken,
-                                               err, sizeof(err)),
-                     GH_OK, "%s", err);
+        derive(g, a, 0, 10, xid, &changed, &taken);
         cr_assert_eq(
             gh_resolver_publish_noted(res, v, xid, &n, err, sizeof(err)), GH_OK,
             "%s", err);
@@ -323,11 +329,7 @@ Test(notes, the_attributes_notes_outlive_a_failed_views_transaction) {
     /* Publication deferred (a catch-up): the attributes are derived, the
      * persons whose attributes changed noted under its id (the notes they
      * had taken and noted again so), none published. */
-    cr_assert_eq(gh_grid_attributes_send(g, a, 0, -1, err, sizeof(err)), GH_OK,
-                 "%s", err);
-    cr_assert_eq(gh_grid_attributes_finish(g, a, 0, xid, &changed, &taken, err,
-                                           sizeof(err)),
-                 GH_OK, "%s", err);
+    derive(g, a, 0, -1, xid, &changed, &taken);
     cr_assert_eq(taken, 0);
     cr_assert_eq(changed, 3, "attributes of A01..A03 derived");
     cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
@@ -341,11 +343,7 @@ Test(notes, the_attributes_notes_outlive_a_failed_views_transaction) {
     /* Publishing: the views transaction holds the views lock while the
      * attributes' transaction takes the notes; then it fails. */
     gh_test_exec(v, "BEGIN; SELECT pg_advisory_xact_lock(7274002)");
-    cr_assert_eq(gh_grid_attributes_send(g, a, 0, 0, err, sizeof(err)), GH_OK,
-                 "%s", err);
-    cr_assert_eq(gh_grid_attributes_finish(g, a, 0, xid, &changed, &taken, err,
-                                           sizeof(err)),
-                 GH_OK, "%s", err);
+    derive(g, a, 0, 0, xid, &changed, &taken);
     cr_assert_eq(taken, 3);
     cr_assert_eq(changed, 0, "no attribute notes left");
     cr_assert(xid[0], "the attributes' transaction id is given");
@@ -359,11 +357,7 @@ Test(notes, the_attributes_notes_outlive_a_failed_views_transaction) {
                                   "kind = 'publish'"),
                  3, "and only so");
     /* The next round takes them again and publishes them. */
-    cr_assert_eq(gh_grid_attributes_send(g, a, 0, 0, err, sizeof(err)), GH_OK,
-                 "%s", err);
-    cr_assert_eq(gh_grid_attributes_finish(g, a, 0, xid, &changed, &taken, err,
-                                           sizeof(err)),
-                 GH_OK, "%s", err);
+    derive(g, a, 0, 0, xid, &changed, &taken);
     cr_assert_eq(taken, 3);
     gh_test_exec(v, "BEGIN; SELECT pg_advisory_xact_lock(7274002)");
     cr_assert_eq(gh_resolver_publish_noted(res, v, xid, &n, err, sizeof(err)),
@@ -395,11 +389,7 @@ Test(notes, the_attributes_in_the_views_transaction) {
     long notes = gh_test_count(v, "SELECT count(*) FROM view_dirty");
     for (int commit = 0; commit < 2; commit++) {
         gh_test_exec(v, "BEGIN; SELECT pg_advisory_xact_lock(7274002)");
-        cr_assert_eq(gh_grid_attributes_send(g, v, 1, 0, err, sizeof(err)),
-                     GH_OK, "%s", err);
-        cr_assert_eq(gh_grid_attributes_finish(g, v, 1, xid, &changed, &taken,
-                                               err, sizeof(err)),
-                     GH_OK, "%s", err);
+        derive(g, v, 1, 0, xid, &changed, &taken);
         cr_assert_eq(taken, 2);
         cr_assert_eq(changed, 2);
         cr_assert_eq(
@@ -438,11 +428,7 @@ Test(notes, a_person_published_for_its_attributes_takes_all_its_notes) {
     views_parts(&conf, &g, &res);
     persons_noted(v, "X", 1, 5, 5, 2);
     gh_test_exec(v, "BEGIN; SELECT pg_advisory_xact_lock(7274002)");
-    cr_assert_eq(gh_grid_attributes_send(g, a, 0, 2, err, sizeof(err)), GH_OK,
-                 "%s", err);
-    cr_assert_eq(gh_grid_attributes_finish(g, a, 0, xid, &changed, &taken, err,
-                                           sizeof(err)),
-                 GH_OK, "%s", err);
+    derive(g, a, 0, 2, xid, &changed, &taken);
     cr_assert_eq(gh_resolver_publish_noted(res, v, xid, &n, err, sizeof(err)),
                  GH_OK, "%s", err);
     gh_test_exec(v, "COMMIT");
@@ -457,11 +443,7 @@ Test(notes, a_person_published_for_its_attributes_takes_all_its_notes) {
                     "'X%%'; INSERT INTO view_dirty (kind, key) SELECT "
                     "'publish', person_id FROM person WHERE person_id LIKE "
                     "'X%%'");
-    cr_assert_eq(gh_grid_attributes_send(g, a, 0, -1, err, sizeof(err)), GH_OK,
-                 "%s", err);
-    cr_assert_eq(gh_grid_attributes_finish(g, a, 0, xid, &changed, &taken, err,
-                                           sizeof(err)),
-                 GH_OK, "%s", err);
+    derive(g, a, 0, -1, xid, &changed, &taken);
     cr_assert_eq(taken, 0);
     cr_assert_eq(gh_test_count(v,
                                "SELECT count(*) FROM view_dirty WHERE kind = "
