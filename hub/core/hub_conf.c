@@ -96,7 +96,8 @@ const gh_conf_prop_t gh_hub_props[] = {
      "views.person.defer.max.ms: one window, as when not gaining."},
     {"views.person.publish.max", GH_CONF_INT, "50000", 0, 0, 100000000, NULL,
      NULL,
-     "Most persons one views transaction publishes; the others stay noted "
+     "Most persons noted to publish that one views transaction takes (those "
+     "whose attributes changed in it go out besides); the others stay noted "
      "and the next transaction follows at once. The end of a catch-up "
      "publishes every resident it held back (~400,000 at a tenth of the "
      "city): in one transaction of many minutes PostgreSQL could remove no "
