@@ -99,14 +99,13 @@ gh_err_t gh_grid_buildings(gh_grid_t *g, PGconn *db, gh_feed_t *f,
  * 0: all), so that a person goes out with the attributes of every batch
  * that noted it, and every note to publish of those whose attributes
  * changed (each then goes out once, with what all its notes stood for).
- * gh_grid_attributes_finish waits for it (one call after each successful send,
- * always, with the same `in_tx`) and, without `in_tx`, commits it (rolled back
- * on failure; with `in_tx` the caller ends its transaction): `xid` receives the
- * transaction's id, for the caller to publish the persons noted under it
- * (gh_resolver_publish_noted); *changed how many persons' attributes
- * changed, *taken how many persons' notes to publish it took within
- * publish_max. On failure xid is
- * "". */
+ * gh_grid_attributes_finish waits for it (one call after each successful
+ * send, always, with the same `in_tx`) and, without `in_tx`, commits it
+ * (rolled back on failure; with `in_tx` the caller ends its transaction):
+ * `xid` receives the transaction's id, for the caller to publish the
+ * persons noted under it (gh_resolver_publish_noted); *changed how many
+ * persons' attributes changed, *taken how many persons' notes to publish
+ * it took within publish_max. On failure xid is "". */
 enum { GH_GRID_XID_LEN = 32 };
 gh_err_t gh_grid_attributes_send(gh_grid_t *g, PGconn *adb, int in_tx,
                                  long publish_max, char *errstr,

@@ -278,11 +278,13 @@ gh_err_t gh_grid_attributes_finish(gh_grid_t *g, PGconn *adb, int in_tx,
     }
     PQclear(r);
     if (in_tx) return e; /* the caller's to end */
-    if (!e) return gh_pg_exec(adb, "COMMIT", errstr, errstr_size);
+    if (!e) e = gh_pg_exec(adb, "COMMIT", errstr, errstr_size);
+    if (!e) return GH_OK;
+    /* Not committed: no id to publish under (a failed COMMIT too). */
+    xid[0] = 0;
     char ignore[256];
     if (PQtransactionStatus(adb) != PQTRANS_IDLE)
         gh_pg_exec(adb, "ROLLBACK", ignore, sizeof(ignore));
-    xid[0] = 0;
     return e;
 }
 

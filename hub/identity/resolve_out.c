@@ -375,20 +375,6 @@ static gh_err_t publish_chunk(gh_resolver_t *r, PGconn *db, PGresult *ids,
     return e;
 }
 
-/* Publishes the persons in the first `now` rows of `ids`, a chunk at a
- * time. */
-static gh_err_t publish_rows(gh_resolver_t *r, PGconn *db, PGresult *ids,
-                             int now, long *put, char *errstr,
-                             size_t errstr_size) {
-    gh_err_t e = GH_OK;
-    for (int i = 0; i < now && !e; i += PUBLISH_CHUNK) {
-        int to = i + PUBLISH_CHUNK;
-        if (to > now) to = now;
-        e = publish_chunk(r, db, ids, i, to, put, errstr, errstr_size);
-    }
-    return e;
-}
-
 gh_err_t gh_resolver_publish_noted(gh_resolver_t *r, PGconn *db,
                                    const char *xid, long *n, char *errstr,
                                    size_t errstr_size) {
@@ -401,8 +387,11 @@ gh_err_t gh_resolver_publish_noted(gh_resolver_t *r, PGconn *db,
         1, p, "take the persons noted to publish", errstr, errstr_size);
     if (!ids) return GH_ERR_PG;
     long put = 0;
-    gh_err_t e =
-        publish_rows(r, db, ids, PQntuples(ids), &put, errstr, errstr_size);
+    gh_err_t e = GH_OK;
+    for (int i = 0, all = PQntuples(ids); i < all && !e; i += PUBLISH_CHUNK)
+        e = publish_chunk(r, db, ids, i,
+                          i + PUBLISH_CHUNK < all ? i + PUBLISH_CHUNK : all,
+                          &put, errstr, errstr_size);
     PQclear(ids);
     if (n) *n = put;
     return e;
