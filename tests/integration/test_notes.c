@@ -144,19 +144,35 @@ static void derive(gh_grid_t *g, PGconn *c, int in_tx, long max, char xid[32],
 }
 
 /* One round of the views' publishing, in `v`'s open transaction: the
- * attributes derived there (in_tx), taking the notes to publish (up to
- * `max`; 0: all) and noting them again under its id, then the persons
- * noted under that id published (gh_resolver_publish_noted). Returns how
- * many were put; *taken (may be NULL) how many notes it took. */
-static long publish_round(gh_grid_t *g, gh_resolver_t *res, PGconn *v, long max,
-                          long *taken) {
+ * attributes derived on `a` (`v` itself: in that transaction; another
+ * session: in one of their own, committed, as the views thread does beside
+ * aggregate views), taking the notes to publish (up to `max`; 0: all) and
+ * noting them again under its id, then the persons noted under that id
+ * published (gh_resolver_publish_noted). Returns how many were put;
+ * *changed and *taken (each may be NULL) how many persons' attributes
+ * changed and how many persons' notes it took. */
+static long publish_round(gh_grid_t *g, gh_resolver_t *res, PGconn *v,
+                          PGconn *a, long max, long *changed, long *taken) {
     char err[512], xid[32];
-    long changed = -1, took = -1, n = -1;
-    derive(g, v, 1, max, xid, &changed, &took);
+    long ch = -1, took = -1, n = -1;
+    derive(g, a, a == v, max, xid, &ch, &took);
     cr_assert_eq(gh_resolver_publish_noted(res, v, xid, &n, err, sizeof(err)),
                  GH_OK, "the views waited for no row: %s", err);
+    if (changed) *changed = ch;
     if (taken) *taken = took;
     return n;
+}
+
+/* The notes to publish on `c`: all of them, or with `xid` those noted
+ * under that transaction id. */
+static long publish_notes(PGconn *c, const char *xid) {
+    if (!xid)
+        return gh_test_count(c, "SELECT count(*) FROM view_dirty WHERE kind "
+                                "= 'publish'");
+    return gh_test_count(c,
+                         "SELECT count(*) FROM view_dirty WHERE kind = "
+                         "'publish' AND xid = '%s'::xid8",
+                         xid);
 }
 
 static long version_of(PGconn *c, const char *col) {
@@ -191,7 +207,7 @@ Test(notes, one_version_one_record) {
                      "CONFLICT DO NOTHING";
     gh_test_exec(v, "BEGIN; SET LOCAL lock_timeout = '2s'");
     gh_test_exec(g_c[2], "%s", p1);
-    cr_assert_eq(publish_round(g, res, v, 0, NULL), 0,
+    cr_assert_eq(publish_round(g, res, v, v, 0, NULL, NULL), 0,
                  "P1 is left to the next views");
     gh_test_exec(v, "COMMIT");
     cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
@@ -200,17 +216,15 @@ Test(notes, one_version_one_record) {
     gh_test_exec(r, "COMMIT");
     gh_test_exec(v, "BEGIN");
     gh_test_exec(g_c[2], "%s", p1);
-    cr_assert_eq(publish_round(g, res, v, 0, NULL), 1);
+    cr_assert_eq(publish_round(g, res, v, v, 0, NULL, NULL), 1);
     gh_test_exec(v, "COMMIT");
     cr_assert_eq(version_of(v, "version"), 2,
                  "published with the resolution's version");
     cr_assert_eq(version_of(v, "published_version"), 2);
-    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
-                                  "kind = 'publish'"),
-                 0, "both notes taken");
+    cr_assert_eq(publish_notes(v, NULL), 0, "both notes taken");
     gh_test_exec(v, "BEGIN");
     gh_test_exec(g_c[2], "%s", p1);
-    cr_assert_eq(publish_round(g, res, v, 0, NULL), 1);
+    cr_assert_eq(publish_round(g, res, v, v, 0, NULL, NULL), 1);
     gh_test_exec(v, "COMMIT");
     cr_assert_eq(version_of(v, "version"), 3,
                  "published again: a version of its own");
@@ -252,7 +266,7 @@ Test(notes, a_large_publication_goes_in_chunks) {
                     "25001) i");
     gh_test_exec(v, "BEGIN");
     long taken = -1;
-    cr_assert_eq(publish_round(g, res, v, 0, &taken), 25001,
+    cr_assert_eq(publish_round(g, res, v, v, 0, NULL, &taken), 25001,
                  "each person once");
     gh_test_exec(v, "COMMIT");
     cr_assert_eq(taken, 25001, "every person noted taken");
@@ -260,9 +274,7 @@ Test(notes, a_large_publication_goes_in_chunks) {
                                   "person_id LIKE 'Q%%' AND published_version "
                                   "= version AND version = 1"),
                  25001, "every one published with its version");
-    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
-                                  "kind = 'publish'"),
-                 0, "every note taken");
+    cr_assert_eq(publish_notes(v, NULL), 0, "every note taken");
     views_parts_free(conf, g, res);
 }
 
@@ -275,7 +287,6 @@ Test(notes, a_large_publication_goes_in_chunks) {
  * round takes as many as the most (views_thread.c). */
 Test(notes, a_publication_spans_transactions_of_at_most_max) {
     PGconn *v = g_c[1], *a = g_c[2];
-    char err[512], xid[32];
     gh_conf_t *conf;
     gh_grid_t *g;
     gh_resolver_t *res;
@@ -288,16 +299,12 @@ Test(notes, a_publication_spans_transactions_of_at_most_max) {
     for (int t = 0; t < 3; t++) {
         long changed = -1, taken = -1, n = -1;
         gh_test_exec(v, "BEGIN; SELECT pg_advisory_xact_lock(7274002)");
-        derive(g, a, 0, 10, xid, &changed, &taken);
-        cr_assert_eq(
-            gh_resolver_publish_noted(res, v, xid, &n, err, sizeof(err)), GH_OK,
-            "%s", err);
+        n = publish_round(g, res, v, a, 10, &changed, &taken);
         gh_test_exec(v, "COMMIT");
         cr_assert_eq(changed, 0, "no attributes to derive");
         cr_assert_eq(taken, want[t], "transaction %d took %ld", t + 1, taken);
         cr_assert_eq(n, want[t], "transaction %d published %ld", t + 1, n);
-        cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
-                                      "kind = 'publish'"),
+        cr_assert_eq(publish_notes(v, NULL),
                      25 - 10 * (t + 1) > 0 ? 25 - 10 * (t + 1) : 0,
                      "the rest stays noted");
     }
@@ -335,11 +342,7 @@ Test(notes, the_attributes_notes_outlive_a_failed_views_transaction) {
     cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
                                   "kind = 'publish' AND key LIKE 'A%%'"),
                  3, "one note a person");
-    cr_assert_eq(gh_test_count(v,
-                               "SELECT count(*) FROM view_dirty WHERE "
-                               "kind = 'publish' AND xid = '%s'::xid8",
-                               xid),
-                 3, "under the attributes' transaction");
+    cr_assert_eq(publish_notes(v, xid), 3, "under the attributes' transaction");
     /* Publishing: the views transaction holds the views lock while the
      * attributes' transaction takes the notes; then it fails. */
     gh_test_exec(v, "BEGIN; SELECT pg_advisory_xact_lock(7274002)");
@@ -348,14 +351,9 @@ Test(notes, the_attributes_notes_outlive_a_failed_views_transaction) {
     cr_assert_eq(changed, 0, "no attribute notes left");
     cr_assert(xid[0], "the attributes' transaction id is given");
     gh_test_exec(v, "ROLLBACK");
-    cr_assert_eq(gh_test_count(v,
-                               "SELECT count(*) FROM view_dirty WHERE "
-                               "kind = 'publish' AND xid = '%s'::xid8",
-                               xid),
-                 3, "noted under the attributes' transaction, committed");
-    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
-                                  "kind = 'publish'"),
-                 3, "and only so");
+    cr_assert_eq(publish_notes(v, xid), 3,
+                 "noted under the attributes' transaction, committed");
+    cr_assert_eq(publish_notes(v, NULL), 3, "and only so");
     /* The next round takes them again and publishes them. */
     derive(g, a, 0, 0, xid, &changed, &taken);
     cr_assert_eq(taken, 3);
@@ -368,9 +366,7 @@ Test(notes, the_attributes_notes_outlive_a_failed_views_transaction) {
                                   "person_id LIKE 'A%%' AND published_version "
                                   "= version"),
                  3, "A01..A03 published");
-    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
-                                  "kind = 'publish'"),
-                 0, "every note taken");
+    cr_assert_eq(publish_notes(v, NULL), 0, "every note taken");
     views_parts_free(conf, g, res);
 }
 
@@ -420,24 +416,20 @@ Test(notes, the_attributes_in_the_views_transaction) {
  * a tenth of the city's catch-up, 315,866 of 415,866 residents twice. */
 Test(notes, a_person_published_for_its_attributes_takes_all_its_notes) {
     PGconn *v = g_c[1], *a = g_c[2];
-    char err[512], xid[32];
-    long changed = -1, taken = -1, n = -1;
+    char xid[32];
+    long changed = -1, taken = -1;
     gh_conf_t *conf;
     gh_grid_t *g;
     gh_resolver_t *res;
     views_parts(&conf, &g, &res);
     persons_noted(v, "X", 1, 5, 5, 2);
     gh_test_exec(v, "BEGIN; SELECT pg_advisory_xact_lock(7274002)");
-    derive(g, a, 0, 2, xid, &changed, &taken);
-    cr_assert_eq(gh_resolver_publish_noted(res, v, xid, &n, err, sizeof(err)),
-                 GH_OK, "%s", err);
+    long n = publish_round(g, res, v, a, 2, &changed, &taken);
     gh_test_exec(v, "COMMIT");
     cr_assert_eq(changed, 5);
     cr_assert_eq(taken, 2, "two persons' notes taken within the limit");
     cr_assert_eq(n, 5, "all five published");
-    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
-                                  "kind = 'publish'"),
-                 0, "none left noted to go out again");
+    cr_assert_eq(publish_notes(v, NULL), 0, "none left noted to go out again");
     /* A deferred round (a catch-up) leaves one note a person. */
     gh_test_exec(v, "UPDATE person SET grid_code = 'G9' WHERE person_id LIKE "
                     "'X%%'; INSERT INTO view_dirty (kind, key) SELECT "
@@ -445,13 +437,8 @@ Test(notes, a_person_published_for_its_attributes_takes_all_its_notes) {
                     "'X%%'");
     derive(g, a, 0, -1, xid, &changed, &taken);
     cr_assert_eq(taken, 0);
-    cr_assert_eq(gh_test_count(v,
-                               "SELECT count(*) FROM view_dirty WHERE kind = "
-                               "'publish' AND xid = '%s'::xid8",
-                               xid),
-                 changed, "those whose attributes changed, under its id");
-    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
-                                  "kind = 'publish'"),
-                 5, "one note a person");
+    cr_assert_eq(publish_notes(v, xid), changed,
+                 "those whose attributes changed, under its id");
+    cr_assert_eq(publish_notes(v, NULL), 5, "one note a person");
     views_parts_free(conf, g, res);
 }
