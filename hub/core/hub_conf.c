@@ -55,9 +55,11 @@ const gh_conf_prop_t gh_hub_props[] = {
      NULL,
      "Longest the grid, event and household views lag the batches that "
      "changed them (docs/grid.md): they are refreshed with a batch at most "
-     "this often, and between batches when the stream is quiet. What to "
-     "refresh is noted in the hub database, so a crash loses none of it. "
-     "0: with every batch."},
+     "this often, and between batches when the stream is quiet; the grid "
+     "views, which count persons, wait with the persons while a catch-up "
+     "holds them back (views.person.defer.messages). What to refresh is "
+     "noted in the hub database, so a crash loses none of it. 0: with every "
+     "batch."},
     {"views.person.defer.messages", GH_CONF_INT, "5000", 0, 0, 100000000, NULL,
      NULL,
      "A batch of at least this many messages, or as many waiting behind it "
@@ -67,8 +69,8 @@ const gh_conf_prop_t gh_hub_props[] = {
      "later), and their publication for the end of the catch-up (a smaller "
      "batch and backlog, or a quiet stream; at most "
      "views.person.defer.max.ms while the backlog does not go down, "
-     "views.person.defer.gaining.max.ms while it does), noted in the hub "
-     "database: during a "
+     "views.person.defer.gaining.max.ms while it does), and with it the "
+     "grid views' refresh, noted in the hub database: during a "
      "catch-up a resident's records arrive in many batches, and each would "
      "publish them again (subscribers get the latest state once, as from a "
      "Kafka Streams table's cache). Smaller batches publish at once, so a "

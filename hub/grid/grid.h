@@ -115,8 +115,10 @@ gh_err_t gh_grid_attributes_finish(gh_grid_t *g, PGconn *adb, int in_tx,
                                    long *taken, char *errstr,
                                    size_t errstr_size);
 
-/* gh_grid_aggregates: the grid, event and household records noted. */
-gh_err_t gh_grid_aggregates(gh_grid_t *g, PGconn *db, gh_feed_t *f,
+/* gh_grid_aggregates: the event and household records noted, and with
+ * `grids` the grids (without, their notes stay: a catch-up holding its
+ * persons back holds the grids that count them too). */
+gh_err_t gh_grid_aggregates(gh_grid_t *g, PGconn *db, gh_feed_t *f, int grids,
                             long *changed, char *errstr, size_t errstr_size);
 
 /* A stored entity_view record (`body`, the JSON text of its body, with

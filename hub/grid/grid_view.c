@@ -26,9 +26,9 @@
 /* The per-kind arrays of the grids, events and households noted,
  * consumed. (The persons' notes are the attributes' and the resolver's.) */
 static const char TAKE_SQL[] =
-    "WITH d AS (DELETE FROM view_dirty WHERE kind IN ('grid', 'event', "
-    "'household') RETURNING kind, key) SELECT kind, array_agg(DISTINCT "
-    "key)::text FROM d GROUP BY kind";
+    "WITH d AS (DELETE FROM view_dirty WHERE kind IN ('event', 'household'%s) "
+    "RETURNING kind, key) SELECT kind, array_agg(DISTINCT key)::text FROM d "
+    "GROUP BY kind";
 
 /* The persons' attributes under the attributes lock (7274003, after
  * hub/identity/resolve.c's resolution lock 7274001 and views lock 7274002
@@ -187,11 +187,15 @@ static gh_err_t refresh(gh_grid_t *g, PGconn *db, gh_feed_t *f, const char *sql,
     return e;
 }
 
-/* The grids, events and households noted, consumed and refreshed. */
-static gh_err_t aggregate(gh_grid_t *g, PGconn *db, gh_feed_t *f, long *n,
-                          char *errstr, size_t errstr_size) {
-    PGresult *r = gh_pg_query_what(
-        db, TAKE_SQL, 0, NULL, "take the noted changes", errstr, errstr_size);
+/* The events and households noted, and with `with_grids` the grids,
+ * consumed and refreshed. */
+static gh_err_t aggregate(gh_grid_t *g, PGconn *db, gh_feed_t *f,
+                          int with_grids, long *n, char *errstr,
+                          size_t errstr_size) {
+    char sql[sizeof(TAKE_SQL) + 16];
+    snprintf(sql, sizeof(sql), TAKE_SQL, with_grids ? ", 'grid'" : "");
+    PGresult *r = gh_pg_query_what(db, sql, 0, NULL, "take the noted changes",
+                                   errstr, errstr_size);
     if (!r) return GH_ERR_PG;
     const char *grids = "{}", *events = "{}", *hh = "{}";
     for (int i = 0; i < PQntuples(r); i++) {
@@ -288,11 +292,11 @@ gh_err_t gh_grid_attributes_finish(gh_grid_t *g, PGconn *adb, int in_tx,
     return e;
 }
 
-gh_err_t gh_grid_aggregates(gh_grid_t *g, PGconn *db, gh_feed_t *f,
+gh_err_t gh_grid_aggregates(gh_grid_t *g, PGconn *db, gh_feed_t *f, int grids,
                             long *changed, char *errstr, size_t errstr_size) {
     long n = 0;
     int64_t t0 = gh_now_us();
-    gh_err_t e = aggregate(g, db, f, &n, errstr, errstr_size);
+    gh_err_t e = aggregate(g, db, f, grids, &n, errstr, errstr_size);
     int64_t t1 = gh_now_us();
     if (!e && f && n) e = gh_feed_flush(f, db, NULL, errstr, errstr_size);
     gh__grid_time(g, 2, t1 - t0);

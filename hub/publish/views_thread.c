@@ -81,15 +81,15 @@ static int publish_now(gh__views_t *v, int catching_up) {
 }
 
 /* The views of what the notes name, in the caller's transaction under the
- * views lock: the grid, event and household views (hub/grid) with
- * `aggregates`, and the persons' attributes derived beside them in a
- * transaction of their own on the second connection (`attributes`), which
- * notes those whose attributes changed to publish, then, with `publish`,
- * every person so noted published once (else they stay noted). The two
- * connections are two database sessions, so PostgreSQL makes the
- * aggregate views and the attributes at once, on both cores, where one
- * session made them one after the other (docs/performance.md). Without
- * aggregates there is nothing to make beside them: the attributes are
+ * views lock: the event and household views (hub/grid) with `aggregates`,
+ * the grid views too unless the persons are held back, and the persons'
+ * attributes derived beside them in a transaction of their own on the second
+ * connection (`attributes`), which notes those whose attributes changed to
+ * publish, then, with `publish`, every person so noted published once (else
+ * they stay noted). The two connections are two database sessions, so
+ * PostgreSQL makes the aggregate views and the attributes at once, on both
+ * cores, where one session made them one after the other (docs/performance.md).
+ * Without aggregates there is nothing to make beside them: the attributes are
  * derived in this transaction, with one commit less in a live stream's
  * path. */
 static gh_err_t views(gh__views_t *v, int aggregates, int attributes,
@@ -113,8 +113,10 @@ static gh_err_t views(gh__views_t *v, int aggregates, int attributes,
                                     errstr, errstr_size);
         sent = !e;
     }
+    /* A grid's view counts persons: while they are held back, so is it
+     * (a tenth of the city's load sent each grid four to five times). */
     if (!e && aggregates)
-        e = gh_grid_aggregates(h->grid, v->db, h->feed, NULL, errstr,
+        e = gh_grid_aggregates(h->grid, v->db, h->feed, *publish, NULL, errstr,
                                errstr_size);
     char xid[GH_GRID_XID_LEN] = "";
     long changed = 0, taken = 0;

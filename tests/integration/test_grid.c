@@ -826,8 +826,10 @@ Test(grid, persons_deferred_while_batches_come) {
 }
 
 /* A catch-up publishes each person once, when it ends, however many of
- * its batches changed them. The hub stops; 20 residents known only to
- * 综治 change five times in five transactions; the hub comes back with
+ * its batches changed them, and each grid counting them once too. The hub
+ * stops; 20 residents known only to 综治 change five times in five
+ * transactions, each of which also moves three residents into LP-DT-03
+ * (its resident count changes five times); the hub comes back with
  * batches of five messages (each one "catching up":
  * views.person.defer.messages=1) and views refreshed after every batch
  * (views.refresh.interval.ms=0), so the changes meet a dozen rounds of
@@ -835,8 +837,10 @@ Test(grid, persons_deferred_while_batches_come) {
  * (views.person.publish.max=7). Each of the 20 must have exactly one
  * disclosure to the subscriber after the restart, at its last version and with
  * its last name on the topic, and the notes' table is vacuumed when it
- * ends. Publishing with every round of views (as before
- * views.person.defer.max.ms) gives most of them several. */
+ * ends; LP-DT-03 must have exactly one disclosure too, with its final
+ * count. Publishing with every round of views (as before
+ * views.person.defer.max.ms) gives most of them several, and refreshing
+ * the grids with every round gives LP-DT-03 several. */
 Test(grid, a_catch_up_publishes_each_person_once) {
     gh_test_stack_t *s =
         gf_two_departments("zongzhi", "zuzhi", VIEW_TOPICS, NULL);
@@ -844,19 +848,26 @@ Test(grid, a_catch_up_publishes_each_person_once) {
     gh_test_exec(s->dept, "INSERT INTO zz_syrk (rkbh, xm, wgbm) SELECT 'C' || "
                           "lpad(i::text, 6, '0'), '追赶' || i, 'LP-DT-02' FROM "
                           "generate_series(1, 20) i");
-    gf_wait_hub("the 20 resolved",
-                "SELECT count(*) FROM source_person WHERE source_key LIKE "
-                "'C0%' AND person_id IS NOT NULL",
-                "20");
+    /* 15 residents of LP-DT-02, moved to LP-DT-03 three a round. */
+    gh_test_exec(s->dept, "INSERT INTO zz_syrk (rkbh, xm, wgbm) SELECT 'M' || "
+                          "lpad(i::text, 6, '0'), '迁移' || i, 'LP-DT-02' FROM "
+                          "generate_series(1, 15) i");
+    gf_wait_hub("the 35 resolved",
+                "SELECT count(*) FROM source_person WHERE (source_key LIKE "
+                "'C0%' OR source_key LIKE 'M0%') AND person_id IS NOT NULL",
+                "35");
     gf_wait_hub("the outbox relayed", GH_TEST_UNSENT_SQL, "0");
+    long r3 = grid_count("LP-DT-03", "residents");
     cr_assert_eq(gh_test_stop(s->hub, 10000), 0, "the hub stops cleanly");
     char *seq0 =
         gh_test_scalar(gf_hub, "SELECT coalesce(max(seq), 0) FROM audit_log");
     for (int round = 1; round <= 5; round++)
         gh_test_exec(s->dept,
                      "UPDATE zz_syrk SET xm = '追赶' || substr(rkbh, 2)::int "
-                     "|| '-%d' WHERE rkbh LIKE 'C0%%'",
-                     round);
+                     "|| '-%d' WHERE rkbh LIKE 'C0%%'; UPDATE zz_syrk SET "
+                     "wgbm = 'LP-DT-03' WHERE rkbh IN ('M%06d', 'M%06d', "
+                     "'M%06d')",
+                     round, 3 * round - 2, 3 * round - 1, 3 * round);
     /* Every change in Kafka before the hub is back: the connector confirms
      * a position once Kafka acknowledged what came before it. */
     char *lsn = gh_test_scalar(s->dept, "SELECT pg_current_wal_insert_lsn()");
@@ -924,6 +935,23 @@ Test(grid, a_catch_up_publishes_each_person_once) {
     json_decref(last);
     json_decref(lines);
     PQclear(r);
+    /* LP-DT-03 went out once, with the 15 moved in. */
+    cr_assert_eq(grid_count("LP-DT-03", "residents"), r3 + 15,
+                 "LP-DT-03 counts the 15 moved in");
+    char grid_key[33];
+    gh_test_pseudonym("test", "grid", "LP-DT-03", grid_key);
+    long n = gh_test_count(gf_hub,
+                           "SELECT count(*) FROM audit_log WHERE kind = "
+                           "'disclosure' AND subscriber = 'test' AND entity "
+                           "= 'grid' AND msg_key = '%s' AND seq > %s",
+                           grid_key, seq0);
+    cr_assert_eq(n, 1, "LP-DT-03 went out %ld times after the catch-up", n);
+    char *sent = sent_residents(s, "LP-DT-03");
+    const char *tail = strrchr(sent, ' ');
+    cr_assert_eq(strtol(tail ? tail + 1 : sent, NULL, 10), r3 + 15,
+                 "the subscriber's last LP-DT-03 counts the 15 (sent: %s)",
+                 sent);
+    free(sent);
     free(st);
     free(in_kafka);
     free(lsn);
