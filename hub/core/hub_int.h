@@ -70,6 +70,7 @@ typedef struct hub {
     gh_feed_t *feed;        /* the views under the policy */
     int64_t next_sync_ms;
     int64_t next_views_ms; /* next batch that refreshes the aggregate views */
+    int64_t views_last_ms; /* when they were last refreshed (0: never) */
     /* The last batch left its persons noted (views.person.defer.messages):
      * the views publish them when the stream is quiet or a smaller batch
      * comes, or after views.person.defer.max.ms (views_thread.c). */

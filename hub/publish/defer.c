@@ -28,3 +28,12 @@ int gh__defer_publish(gh__defer_t *d, int catching_up, int64_t now_ms,
     d->backlog_at = backlog;
     return 0;
 }
+
+int gh__defer_views_due(int64_t *last_ms, int64_t *next_ms, int catching_up,
+                        int64_t now_ms, int64_t every_ms, int64_t catchup_ms) {
+    int64_t gap = catching_up && catchup_ms > every_ms ? catchup_ms : every_ms;
+    int due = !*last_ms || now_ms - *last_ms >= gap;
+    if (due) *last_ms = now_ms;
+    *next_ms = *last_ms + gap;
+    return due;
+}

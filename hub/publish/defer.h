@@ -29,4 +29,15 @@ void gh__defer_clear(gh__defer_t *d);
 int gh__defer_publish(gh__defer_t *d, int catching_up, int64_t now_ms,
                       int64_t backlog, int64_t max_ms, int64_t gaining_max_ms);
 
+/* Whether the aggregate views are due at `now_ms`, given when they were
+ * last made (*last_ms; 0: never): `every_ms` after it, or, while the hub
+ * catches up, `catchup_ms` after it if that is longer (a catch-up's
+ * batches touch the same households, buildings and residents again and
+ * again, and fewer rounds make them fewer times). Due: *last_ms becomes
+ * now_ms. *next_ms receives when they are next due, for the caller's
+ * timer: from a catch-up's end on, that is `every_ms` after the last,
+ * so the end is not kept waiting for a catch-up's interval. */
+int gh__defer_views_due(int64_t *last_ms, int64_t *next_ms, int catching_up,
+                        int64_t now_ms, int64_t every_ms, int64_t catchup_ms);
+
 #endif

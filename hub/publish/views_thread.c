@@ -53,16 +53,16 @@ struct gh__views {
     int more;
 };
 
-/* Whether the aggregate views are due (and, if so, when they are next):
- * at most every views.refresh.interval.ms, whether batches come (a
- * catching-up hub commits batch after batch, each touching every grid)
- * or the stream is quiet. */
-static int views_due(hub_t *h) {
-    int64_t now = gh_now_ms();
-    if (now < h->next_views_ms) return 0;
-    h->next_views_ms =
-        now + gh_conf_get_int(h->conf, "views.refresh.interval.ms");
-    return 1;
+/* Whether the aggregate views are due (and when they are next): at most
+ * every views.refresh.interval.ms, whether batches come (a catching-up hub
+ * commits batch after batch, each touching every grid) or the stream is
+ * quiet, and during a catch-up at most every
+ * views.refresh.catchup.interval.ms (defer.h). */
+static int views_due(hub_t *h, int catching_up) {
+    return gh__defer_views_due(
+        &h->views_last_ms, &h->next_views_ms, catching_up, gh_now_ms(),
+        gh_conf_get_int(h->conf, "views.refresh.interval.ms"),
+        gh_conf_get_int(h->conf, "views.refresh.catchup.interval.ms"));
 }
 
 /* Whether the persons go out with these views. Not during a catch-up
@@ -189,7 +189,8 @@ static gh_err_t views_tx(gh__views_t *v, char *errstr, size_t errstr_size) {
     hub_t *h = v->h;
     int catching_up = atomic_load(&v->catching_up);
     int wait = (int)gh_conf_get_int(h->conf, "retry.backoff.ms");
-    int aggregates = views_due(h), publish = publish_now(v, catching_up);
+    int aggregates = views_due(h, catching_up);
+    int publish = publish_now(v, catching_up);
     int attributes = !catching_up || aggregates;
     int deferred = v->defer.since_ms != 0;
     for (int attempt = 1;; attempt++) {

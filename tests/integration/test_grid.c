@@ -832,15 +832,15 @@ Test(grid, persons_deferred_while_batches_come) {
  * (its resident count changes five times); the hub comes back with
  * batches of five messages (each one "catching up":
  * views.person.defer.messages=1) and views refreshed after every batch
- * (views.refresh.interval.ms=0), so the changes meet a dozen rounds of
- * views, and its end publishes them seven per transaction
- * (views.person.publish.max=7). Each of the 20 must have exactly one
- * disclosure to the subscriber after the restart, at its last version and with
- * its last name on the topic, and the notes' table is vacuumed when it
- * ends; LP-DT-03 must have exactly one disclosure too, with its final
- * count. Publishing with every round of views (as before
- * views.person.defer.max.ms) gives most of them several, and refreshing
- * the grids with every round gives LP-DT-03 several. */
+ * (views.refresh.interval.ms=0, and 0 for the catch-up's interval too),
+ * so the changes meet a dozen rounds of views, and its end publishes them
+ * seven per transaction (views.person.publish.max=7). Each of the 20 must
+ * have exactly one disclosure to the subscriber after the restart, at its
+ * last version and with its last name on the topic, and the notes' table
+ * is vacuumed when it ends; LP-DT-03 must have exactly one disclosure
+ * too, with its final count. Publishing with every round of views (as
+ * before views.person.defer.max.ms) gives most of them several, and
+ * refreshing the grids with every round gives LP-DT-03 several. */
 Test(grid, a_catch_up_publishes_each_person_once) {
     gh_test_stack_t *s =
         gf_two_departments("zongzhi", "zuzhi", VIEW_TOPICS, NULL);
@@ -885,6 +885,7 @@ Test(grid, a_catch_up_publishes_each_person_once) {
     const char *const extra[] = {st,
                                  "views.person.defer.messages=1",
                                  "views.refresh.interval.ms=0",
+                                 "views.refresh.catchup.interval.ms=0",
                                  "batch.max.messages=5",
                                  "batch.linger.ms=50",
                                  "views.person.publish.max=7",

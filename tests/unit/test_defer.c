@@ -86,3 +86,33 @@ Test(defer, a_hold_under_way_keeps_its_start_and_clearing_ends_it) {
     gh__defer_hold(&d, 5000, 10);
     cr_expect_eq(d.since_ms, 5000);
 }
+
+/* When the aggregate views are due: every 100 ms, every 1,000 while
+ * catching up. */
+Test(defer, views_due_every_interval_and_less_often_in_a_catch_up) {
+    int64_t last = 0, next = 0;
+    cr_expect_eq(gh__defer_views_due(&last, &next, 1, 5000, 100, 1000), 1,
+                 "never made: due at once, catching up or not");
+    cr_expect_eq(last, 5000);
+    cr_expect_eq(next, 6000);
+    cr_expect_eq(gh__defer_views_due(&last, &next, 1, 5100, 100, 1000), 0,
+                 "a catch-up waits its own interval");
+    cr_expect_eq(gh__defer_views_due(&last, &next, 1, 6000, 100, 1000), 1);
+    cr_expect_eq(last, 6000);
+    cr_expect_eq(gh__defer_views_due(&last, &next, 0, 6050, 100, 1000), 0);
+    cr_expect_eq(next, 6100,
+                 "the catch-up's end waits the stream's interval, not its own");
+    cr_expect_eq(gh__defer_views_due(&last, &next, 0, 6100, 100, 1000), 1);
+    cr_expect_eq(next, 6200);
+}
+
+Test(defer, a_shorter_or_zero_catch_up_interval_is_the_streams) {
+    int64_t last = 1000, next = 0;
+    cr_expect_eq(gh__defer_views_due(&last, &next, 1, 1100, 100, 0), 1);
+    cr_expect_eq(gh__defer_views_due(&last, &next, 1, 1150, 100, 50), 0);
+    cr_expect_eq(next, 1200);
+    last = 1000;
+    cr_expect_eq(gh__defer_views_due(&last, &next, 0, 1000, 0, 1000), 1,
+                 "views.refresh.interval.ms=0: with every batch");
+    cr_expect_eq(gh__defer_views_due(&last, &next, 0, 1000, 0, 0), 1);
+}
