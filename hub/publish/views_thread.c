@@ -182,6 +182,27 @@ static void vacuum_notes(gh__views_t *v) {
                     (long long)(gh_now_ms() - t0));
 }
 
+/* One round of views at debug level: what it made and where its time went
+ * (the closing lines give the totals; a catch-up's tail is read from
+ * these). */
+static void log_round(hub_t *h, const long long before[GH_GRID_NTIMES],
+                      long long wait0, long long pub0, int64_t us,
+                      int catching_up, int aggregates, int attributes,
+                      int publish) {
+    long long now[GH_GRID_NTIMES];
+    gh_grid_times(h->grid, now);
+    gh_log_debug(LOG,
+                 "views: round of %lld ms (catching up %d, aggregates %d, "
+                 "attributes %d, publish %d): buildings %lld, attributes "
+                 "%lld (waited for %lld), grids/events/households %lld, "
+                 "their feed %lld, persons published %lld",
+                 (long long)us / 1000, catching_up, aggregates, attributes,
+                 publish, (now[0] - before[0]) / 1000,
+                 (now[1] - before[1]) / 1000, (h->us_attr_wait - wait0) / 1000,
+                 (now[2] - before[2]) / 1000, (now[3] - before[3]) / 1000,
+                 (h->us_publish - pub0) / 1000);
+}
+
 /* The views in a transaction of their own under the views lock. Transient
  * failures are tried again here; the notes stay until a transaction that
  * took them commits, so nothing is lost in between (migration 025). */
@@ -195,6 +216,9 @@ static gh_err_t views_tx(gh__views_t *v, char *errstr, size_t errstr_size) {
     int deferred = v->defer.since_ms != 0;
     for (int attempt = 1;; attempt++) {
         int64_t t0 = gh_now_us();
+        long long before[GH_GRID_NTIMES];
+        gh_grid_times(h->grid, before);
+        long long wait0 = h->us_attr_wait, pub0 = h->us_publish;
         gh_err_t e = aggregates ? buildings_tx(v, errstr, errstr_size) : GH_OK;
         if (!e) e = gh_pg_exec(v->db, "BEGIN", errstr, errstr_size);
         if (!e) e = gh_resolver_lock_views(v->db, errstr, errstr_size);
@@ -204,6 +228,9 @@ static gh_err_t views_tx(gh__views_t *v, char *errstr, size_t errstr_size) {
         if (!e) e = gh_pg_exec(v->db, "COMMIT", errstr, errstr_size);
         h->us_views += t1 - t0;
         h->us_views_commit += gh_now_us() - t1;
+        if (!e && gh_log_enabled(GH_LOG_DEBUG))
+            log_round(h, before, wait0, pub0, gh_now_us() - t0, catching_up,
+                      aggregates, attributes, publish);
         if (!e && attributes && publish && !v->more)
             gh__defer_clear(&v->defer);
         else if (!e && attributes)
