@@ -145,6 +145,16 @@ const gh_conf_prop_t gh_hub_props[] = {
      "other entities' topics are paused until fewer than a tenth as many "
      "do (a bulk load of households or registrations never delays identity "
      "resolution; docs/grid.md). 0: every topic is read alike."},
+    {"priority.person.lane", GH_CONF_LIST, "person,grid,building", 0, 0, 0,
+     NULL, NULL,
+     "The entities whose topics are read beside the persons' while a person "
+     "backlog pauses the others (priority.person.lag); person is always "
+     "among them. Grids and buildings by default: a building's view needs "
+     "no person (its residents are found through their registrations, "
+     "which wait), made during the persons' catch-up it is not left for its "
+     "end, and a change of the grid hierarchy refreshes every building "
+     "again, so the grids come first (docs/grid.md, \"Persons first\"). "
+     "person alone: they wait with the others."},
     {"priority.person.max.ms", GH_CONF_INT, "60000", 0, 1, 86400000, NULL, NULL,
      "Longest the other entities' topics stay paused for persons; then they "
      "run for a batch at least, so a steady flood of persons cannot starve "

@@ -16,6 +16,10 @@
 struct gh_lanes {
     const gh_origin_t *origin;
     int64_t threshold; /* person messages waiting; 0: never pause */
+    /* priority.person.lane: the entities read beside the persons during a
+     * backlog, person among them */
+    char **lane;
+    int nlane;
     int64_t max_ms;
     int paused;
     int64_t paused_at; /* ms */
@@ -32,12 +36,23 @@ gh_lanes_t *gh_lanes_new(const gh_conf_t *conf, const gh_origin_t *origin) {
     l->threshold = gh_conf_get_int(conf, "priority.person.lag");
     l->max_ms = gh_conf_get_int(conf, "priority.person.max.ms");
     l->ran = 1;
+    const char *lane = gh_conf_get(conf, "priority.person.lane");
+    char *copy = gh_xstrdup(lane ? lane : "person"), *save = NULL;
+    for (char *t = strtok_r(copy, ", ", &save); t;
+         t = strtok_r(NULL, ", ", &save)) {
+        l->lane = gh_xrealloc(l->lane, sizeof(*l->lane) * (l->nlane + 1));
+        l->lane[l->nlane++] = gh_xstrdup(t);
+    }
+    free(copy);
     return l;
 }
 
 void gh_lanes_destroy(gh_lanes_t *l) {
     if (!l) return;
     if (l->start) rd_kafka_topic_partition_list_destroy(l->start);
+    for (int i = 0; i < l->nlane; i++)
+        free(l->lane[i]);
+    free(l->lane);
     free(l);
 }
 
@@ -55,6 +70,17 @@ int gh_lanes_decide(int64_t lag, int64_t threshold, int64_t paused_ms,
 static int is_person(const gh_lanes_t *l, const char *topic) {
     const char *ent = gh_origin_entity(l->origin, topic, NULL);
     return ent && !strcmp(ent, "person");
+}
+
+/* Whether a topic is read beside the persons (never paused): the persons'
+ * own, and those of the entities priority.person.lane names. */
+static int in_lane(const gh_lanes_t *l, const char *topic) {
+    const char *ent = gh_origin_entity(l->origin, topic, NULL);
+    if (!ent) return 0;
+    if (!strcmp(ent, "person")) return 1;
+    for (int i = 0; i < l->nlane; i++)
+        if (!strcmp(ent, l->lane[i])) return 1;
+    return 0;
 }
 
 /* Whether a and b name the same partitions, in the same order. */
@@ -134,7 +160,7 @@ static void set_paused(gh_lanes_t *l, rd_kafka_t *c,
     rd_kafka_topic_partition_list_t *others =
         rd_kafka_topic_partition_list_new(as->cnt);
     for (int i = 0; i < as->cnt; i++)
-        if (!is_person(l, as->elems[i].topic))
+        if (!in_lane(l, as->elems[i].topic))
             rd_kafka_topic_partition_list_add(others, as->elems[i].topic,
                                               as->elems[i].partition);
     rd_kafka_resp_err_t err = !others->cnt ? RD_KAFKA_RESP_ERR_NO_ERROR

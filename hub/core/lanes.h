@@ -1,8 +1,10 @@
 /*
  * Persons first: while a backlog of person change events waits, the
- * hub's consumer pauses the other entities' topics (grids, buildings,
- * households, registrations...), so a bulk load of those never delays
- * identity resolution. The paused topics lose nothing: they resume where
+ * hub's consumer pauses the other entities' topics (households,
+ * registrations, staff, events...), so a bulk load of those never delays
+ * identity resolution. The entities priority.person.lane names (grids
+ * and buildings by default: their views need no person) are read beside
+ * the persons. The paused topics lose nothing: they resume where
  * they stopped, when the person backlog falls under a tenth of the
  * threshold, and at the latest after `priority.person.max.ms` (then for
  * one batch at least), so a steady flood of persons cannot starve them.
@@ -19,9 +21,9 @@
 
 typedef struct gh_lanes gh_lanes_t;
 
-/* Reads priority.person.lag and priority.person.max.ms from conf
- * (borrowed for the call); `origin` is borrowed and must outlive the
- * handle. Owned by the caller. */
+/* Reads priority.person.lag, priority.person.max.ms and
+ * priority.person.lane from conf (borrowed for the call); `origin` is borrowed
+ * and must outlive the handle. Owned by the caller. */
 gh_lanes_t *gh_lanes_new(const gh_conf_t *conf, const gh_origin_t *origin);
 /* NULL is a no-op. */
 void gh_lanes_destroy(gh_lanes_t *l);
