@@ -21,32 +21,6 @@
 
 #define LOG "hub"
 
-static char **split_list(const char *s) {
-    char **v = NULL;
-    int n = 0;
-    char *copy = gh_xstrdup(s), *save = NULL;
-    for (char *t = strtok_r(copy, ",", &save); t;
-         t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ')
-            t++;
-        char *e = t + strlen(t);
-        while (e > t && e[-1] == ' ')
-            *--e = '\0';
-        v = gh_xrealloc(v, (size_t)(n + 2) * sizeof(char *));
-        v[n++] = gh_xstrdup(t);
-    }
-    free(copy);
-    if (!v) v = gh_xcalloc(2, sizeof(char *));
-    v[n] = NULL;
-    return v;
-}
-
-static void free_list(char **v) {
-    for (int i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
-
 /* `class` is the reason's class for the metrics (GH_DL_* of
  * hub_metrics.h), `reason` the sentence in the gh.error.reason header. */
 static gh_err_t dead_letter(hub_t *h, const rd_kafka_message_t *m,
@@ -511,7 +485,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
         gh_kafka_consumer_close(c, 0);
         goto out;
     }
-    char **topics = split_list(gh_conf_get(conf, "source.topics"));
+    char **topics = gh_conf_get_list(conf, "source.topics");
     int nt = 0;
     while (topics[nt])
         nt++;
@@ -522,7 +496,7 @@ static gh_err_t session(hub_t *h, char *errstr, size_t errstr_size) {
                                           RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t kerr = rd_kafka_subscribe(c, sub);
     rd_kafka_topic_partition_list_destroy(sub);
-    free_list(topics);
+    gh_conf_list_free(topics);
     if (kerr) {
         e = gh_seterr(errstr, errstr_size, GH_ERR_KAFKA, "subscribe: %s",
                       rd_kafka_err2str(kerr));

@@ -16,10 +16,9 @@
 struct gh_lanes {
     const gh_origin_t *origin;
     int64_t threshold; /* person messages waiting; 0: never pause */
-    /* priority.person.lane: the entities read beside the persons during a
-     * backlog, person among them */
+    /* priority.person.lane (NULL-terminated): the entities read beside the
+     * persons during a backlog, person among them */
     char **lane;
-    int nlane;
     int64_t max_ms;
     int paused;
     int64_t paused_at; /* ms */
@@ -36,23 +35,14 @@ gh_lanes_t *gh_lanes_new(const gh_conf_t *conf, const gh_origin_t *origin) {
     l->threshold = gh_conf_get_int(conf, "priority.person.lag");
     l->max_ms = gh_conf_get_int(conf, "priority.person.max.ms");
     l->ran = 1;
-    const char *lane = gh_conf_get(conf, "priority.person.lane");
-    char *copy = gh_xstrdup(lane ? lane : "person"), *save = NULL;
-    for (char *t = strtok_r(copy, ", ", &save); t;
-         t = strtok_r(NULL, ", ", &save)) {
-        l->lane = gh_xrealloc(l->lane, sizeof(*l->lane) * (l->nlane + 1));
-        l->lane[l->nlane++] = gh_xstrdup(t);
-    }
-    free(copy);
+    l->lane = gh_conf_get_list(conf, "priority.person.lane");
     return l;
 }
 
 void gh_lanes_destroy(gh_lanes_t *l) {
     if (!l) return;
     if (l->start) rd_kafka_topic_partition_list_destroy(l->start);
-    for (int i = 0; i < l->nlane; i++)
-        free(l->lane[i]);
-    free(l->lane);
+    gh_conf_list_free(l->lane);
     free(l);
 }
 
@@ -78,7 +68,7 @@ static int in_lane(const gh_lanes_t *l, const char *topic) {
     const char *ent = gh_origin_entity(l->origin, topic, NULL);
     if (!ent) return 0;
     if (!strcmp(ent, "person")) return 1;
-    for (int i = 0; i < l->nlane; i++)
+    for (int i = 0; l->lane[i]; i++)
         if (!strcmp(ent, l->lane[i])) return 1;
     return 0;
 }

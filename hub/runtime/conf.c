@@ -384,6 +384,32 @@ int gh_conf_get_bool(const gh_conf_t *c, const char *key) {
     return v && strcmp(v, "true") == 0;
 }
 
+char **gh_conf_get_list(const gh_conf_t *c, const char *key) {
+    const char *v = gh_conf_get(c, key);
+    char **list = gh_xcalloc(1, sizeof(char *));
+    int n = 0;
+    char *copy = gh_xstrdup(v ? v : ""), *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        char *e = t + strlen(t);
+        while (e > t && e[-1] == ' ')
+            *--e = '\0';
+        list = gh_xrealloc(list, (size_t)(n + 2) * sizeof(char *));
+        list[n++] = gh_xstrdup(t);
+        list[n] = NULL;
+    }
+    free(copy);
+    return list;
+}
+
+void gh_conf_list_free(char **list) {
+    for (int i = 0; list && list[i]; i++)
+        free(list[i]);
+    free(list);
+}
+
 void gh_conf_foreach_prefix(const gh_conf_t *c, const char *prefix,
                             void (*cb)(const char *, const char *, void *),
                             void *opaque) {

@@ -105,6 +105,13 @@ int gh_conf_is_set(const gh_conf_t *conf, const char *key);
 const char *gh_conf_get(const gh_conf_t *conf, const char *key);
 long long gh_conf_get_int(const gh_conf_t *conf, const char *key);
 int gh_conf_get_bool(const gh_conf_t *conf, const char *key);
+/* A list property's value (set or default) split at its commas, each
+ * element without surrounding spaces: a NULL-terminated vector, empty (not
+ * NULL) when the key has no value. Owned by the caller, freed with
+ * gh_conf_list_free. */
+char **gh_conf_get_list(const gh_conf_t *conf, const char *key);
+/* Frees a gh_conf_get_list vector; NULL is a no-op. */
+void gh_conf_list_free(char **list);
 
 /* Calls cb for every set key starting with prefix, passing the key with the
  * prefix stripped. Strings are borrowed for the duration of the call. */

@@ -617,3 +617,30 @@ Test(conf, write_doc_lists_every_property) {
               "%s", buf);
     free(buf);
 }
+
+/* A list property read as a vector: the default, then a set value with
+ * spaces around its elements. */
+Test(conf, list_split_at_commas_without_spaces) {
+    gh_conf_t *c = gh_conf_new("test", props);
+    char **l = gh_conf_get_list(c, "topics");
+    cr_assert_not_null(l);
+    cr_assert_str_eq(l[0], "a");
+    cr_assert_str_eq(l[1], "b");
+    cr_assert_null(l[2]);
+    gh_conf_list_free(l);
+    char err[256];
+    cr_assert_eq(gh_conf_set(c, "-X", "topics", " x ,y,  z", err, sizeof(err)),
+                 GH_OK, "%s", err);
+    l = gh_conf_get_list(c, "topics");
+    cr_assert_str_eq(l[0], "x");
+    cr_assert_str_eq(l[1], "y");
+    cr_assert_str_eq(l[2], "z");
+    cr_assert_null(l[3]);
+    gh_conf_list_free(l);
+    l = gh_conf_get_list(c, "secret");
+    cr_assert_not_null(l, "no value: an empty vector, not NULL");
+    cr_assert_null(l[0]);
+    gh_conf_list_free(l);
+    gh_conf_list_free(NULL);
+    gh_conf_destroy(c);
+}
