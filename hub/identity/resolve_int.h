@@ -198,9 +198,10 @@ void gh__res_golden_add(gh_resolver_t *r, gh__res_golden_t *g, const comp_t *cp,
                         const char **into, size_t nret, item_t **items,
                         size_t *nitems);
 /* Writes the persons; *out (caller keeps/clears) holds the rows of those
- * that changed, for the outbox. Frees g's columns. */
-gh_err_t gh__res_golden_write(PGconn *db, gh__res_golden_t *g, PGresult **out,
-                              char *errstr, size_t errstr_size);
+ * that changed: for the outbox, or with `ids_only` their person ids alone
+ * (to be noted). Frees g's columns. */
+gh_err_t gh__res_golden_write(PGconn *db, gh__res_golden_t *g, int ids_only,
+                              PGresult **out, char *errstr, size_t errstr_size);
 /* Notes that the persons of `res` (column 0) went out at their current
  * version (migration 026), in the caller's transaction; a person another
  * transaction is writing is left (its write gives a new version). For

@@ -178,39 +178,47 @@ void gh__res_golden_add(gh_resolver_t *r, gh__res_golden_t *g, const comp_t *cp,
     free(srcs);
 }
 
-gh_err_t gh__res_golden_write(PGconn *db, gh__res_golden_t *g, PGresult **out,
-                              char *errstr, size_t errstr_size) {
+/* The golden records upserted; RETURNING's list follows. */
+#define GOLDEN_WRITE_SQL                                                       \
+    "INSERT INTO person AS p (person_id, active, version, id_number, "         \
+    "name, sex, birth_date, phone, address, grid_code, sources, "              \
+    "provenance, absorbed_ids, merged_into) SELECT pid, true, 1, v0, v1, "     \
+    "v2, v3::date, v4, v5, v6, s::jsonb, pr::jsonb, ab::jsonb, NULL FROM "     \
+    "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "      \
+    "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], "            \
+    "$11::text[]) AS u(pid, v0, v1, v2, v3, v4, v5, v6, s, pr, ab) ON "        \
+    "CONFLICT (person_id) DO UPDATE SET active = true, version = "             \
+    "p.version + 1, id_number = EXCLUDED.id_number, name = "                   \
+    "EXCLUDED.name, sex = EXCLUDED.sex, birth_date = EXCLUDED.birth_date, "    \
+    "phone = EXCLUDED.phone, address = EXCLUDED.address, grid_code = "         \
+    "EXCLUDED.grid_code, sources = EXCLUDED.sources, provenance = "            \
+    "EXCLUDED.provenance, absorbed_ids = EXCLUDED.absorbed_ids, "              \
+    "merged_into = NULL, updated_at = now() WHERE (p.active, p.id_number, "    \
+    "p.name, p.sex, p.birth_date, p.phone, p.address, p.grid_code, "           \
+    "p.sources, p.provenance, p.absorbed_ids) IS DISTINCT FROM (true, "        \
+    "EXCLUDED.id_number, EXCLUDED.name, EXCLUDED.sex, "                        \
+    "EXCLUDED.birth_date, EXCLUDED.phone, EXCLUDED.address, "                  \
+    "EXCLUDED.grid_code, EXCLUDED.sources, EXCLUDED.provenance, "              \
+    "EXCLUDED.absorbed_ids) RETURNING "
+
+gh_err_t gh__res_golden_write(PGconn *db, gh__res_golden_t *g, int ids_only,
+                              PGresult **out, char *errstr,
+                              size_t errstr_size) {
     const char *p[GH__RES_GOLDEN_COLS];
     for (int k = 0; k < GH__RES_GOLDEN_COLS; k++)
         p[k] = gh_sqlarr_get(&g->col[k]);
     /* Only persons whose golden record changed come back (and get a new
-     * version). */
+     * version): their ids alone when they are only noted (deferred), for
+     * their derived attributes, text and sealed fields would be made, sent
+     * and opened for nothing (a few per cent of a catch-up's resolution). */
     *out = gh_pg_query_what(
         db,
-        "INSERT INTO person AS p (person_id, active, version, id_number, "
-        "name, sex, birth_date, phone, address, grid_code, sources, "
-        "provenance, absorbed_ids, merged_into) SELECT pid, true, 1, v0, v1, "
-        "v2, v3::date, v4, v5, v6, s::jsonb, pr::jsonb, ab::jsonb, NULL FROM "
-        "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
-        "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], "
-        "$11::text[]) AS u(pid, v0, v1, v2, v3, v4, v5, v6, s, pr, ab) ON "
-        "CONFLICT (person_id) DO UPDATE SET active = true, version = "
-        "p.version + 1, id_number = EXCLUDED.id_number, name = "
-        "EXCLUDED.name, sex = EXCLUDED.sex, birth_date = EXCLUDED.birth_date, "
-        "phone = EXCLUDED.phone, address = EXCLUDED.address, grid_code = "
-        "EXCLUDED.grid_code, sources = EXCLUDED.sources, provenance = "
-        "EXCLUDED.provenance, absorbed_ids = EXCLUDED.absorbed_ids, "
-        "merged_into = NULL, updated_at = now() WHERE (p.active, p.id_number, "
-        "p.name, p.sex, p.birth_date, p.phone, p.address, p.grid_code, "
-        "p.sources, p.provenance, p.absorbed_ids) IS DISTINCT FROM (true, "
-        "EXCLUDED.id_number, EXCLUDED.name, EXCLUDED.sex, "
-        "EXCLUDED.birth_date, EXCLUDED.phone, EXCLUDED.address, "
-        "EXCLUDED.grid_code, EXCLUDED.sources, EXCLUDED.provenance, "
-        "EXCLUDED.absorbed_ids) RETURNING person_id, version, "
-        "floor(extract(epoch from updated_at) * 1000000)::bigint, id_number, "
-        "name, sex, birth_date::text, phone, address, grid_code, "
-        "sources::text, provenance::text, absorbed_ids::text, "
-        "person_attr_json(person_id) AS attrs",
+        ids_only ? GOLDEN_WRITE_SQL "person_id"
+                 : GOLDEN_WRITE_SQL
+            "person_id, version, floor(extract(epoch from updated_at) * "
+            "1000000)::bigint, id_number, name, sex, birth_date::text, "
+            "phone, address, grid_code, sources::text, provenance::text, "
+            "absorbed_ids::text, person_attr_json(person_id) AS attrs",
         GH__RES_GOLDEN_COLS, p, "write persons", errstr, errstr_size);
     for (int k = 0; k < GH__RES_GOLDEN_COLS; k++)
         gh_sqlarr_free(&g->col[k]);

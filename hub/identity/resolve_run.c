@@ -500,11 +500,12 @@ static gh_err_t step_golden(run_t *x) {
         gh__res_golden_add(r, &g, &x->comps[c], ovr, cur, x->ret, x->into,
                            x->nret, &x->items, &x->nitems);
     PGresult *res = NULL;
-    gh_err_t e =
-        gh__res_golden_write(x->db, &g, &res, x->errstr, x->errstr_size);
+    gh_err_t e = gh__res_golden_write(x->db, &g, r->defer_feed, &res, x->errstr,
+                                      x->errstr_size);
     if (e) return e;
     gh__res_keep(r, res);
-    e = gh__res_open_person(r, res, x->errstr, x->errstr_size);
+    if (!r->defer_feed)
+        e = gh__res_open_person(r, res, x->errstr, x->errstr_size);
     for (int i = 0; i < PQntuples(res) && !e; i++) {
         if (r->defer_feed)
             gh_sqlarr_text(&r->written, PQgetvalue(res, i, 0));
