@@ -741,6 +741,8 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
         e = GH_ERR_CONFIG;
         goto out;
     }
+    e = gh_lanes_check(conf, h.schemas, errstr, errstr_size);
+    if (e) goto out;
     h.grid = gh_grid_new(conf, errstr, errstr_size);
     if (h.grid && gh_grid_use_views(h.grid, h.schemas, errstr, errstr_size)) {
         gh_grid_destroy(h.grid);

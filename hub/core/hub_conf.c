@@ -154,7 +154,8 @@ const gh_conf_prop_t gh_hub_props[] = {
      "which wait), made during the persons' catch-up it is not left for its "
      "end, and a change of the grid hierarchy refreshes every building "
      "again, so the grids come first (docs/grid.md, \"Persons first\"). "
-     "person alone: they wait with the others."},
+     "person alone: they wait with the others. An entity schemas.dir has "
+     "no schema for (a typo) stops the hub at start."},
     {"priority.person.max.ms", GH_CONF_INT, "60000", 0, 1, 86400000, NULL, NULL,
      "Longest the other entities' topics stay paused for persons; then they "
      "run for a batch at least, so a steady flood of persons cannot starve "

@@ -46,6 +46,20 @@ void gh_lanes_destroy(gh_lanes_t *l) {
     free(l);
 }
 
+gh_err_t gh_lanes_check(const gh_conf_t *conf, const gh_schemas_t *schemas,
+                        char *errstr, size_t errstr_size) {
+    char **lane = gh_conf_get_list(conf, "priority.person.lane");
+    gh_err_t e = GH_OK;
+    for (int i = 0; !e && lane[i]; i++)
+        if (!gh_schemas_entity(schemas, lane[i], NULL))
+            e = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                          "priority.person.lane: no entity \"%s\" in "
+                          "schemas.dir (no %s.avsc marked gridhub.entity)",
+                          lane[i], lane[i]);
+    gh_conf_list_free(lane);
+    return e;
+}
+
 int gh_lanes_decide(int64_t lag, int64_t threshold, int64_t paused_ms,
                     int64_t max_ms, int ran_batches) {
     if (threshold <= 0 || lag < 0) return 0;

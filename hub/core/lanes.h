@@ -16,7 +16,9 @@
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
 
+#include "gridhub/avro.h"
 #include "gridhub/conf.h"
+#include "gridhub/error.h"
 #include "origin.h"
 
 typedef struct gh_lanes gh_lanes_t;
@@ -27,6 +29,13 @@ typedef struct gh_lanes gh_lanes_t;
 gh_lanes_t *gh_lanes_new(const gh_conf_t *conf, const gh_origin_t *origin);
 /* NULL is a no-op. */
 void gh_lanes_destroy(gh_lanes_t *l);
+
+/* At start: GH_ERR_CONFIG with errstr naming an entity of
+ * priority.person.lane that `schemas` has no envelope for (a typo such as
+ * "buildings" would otherwise leave that entity paused, silently). Both
+ * borrowed for the call. */
+gh_err_t gh_lanes_check(const gh_conf_t *conf, const gh_schemas_t *schemas,
+                        char *errstr, size_t errstr_size);
 
 /* Before each batch: measures the person topics' backlog on consumer `c`
  * (positions, or committed offsets where nothing was read yet, against

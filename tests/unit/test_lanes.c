@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gridhub/broker.h"
+#include "hub.h"
 #include "lanes.h"
 
 Test(lanes, a_backlog_of_persons_pauses_the_others) {
@@ -90,4 +91,30 @@ Test(lanes, the_backlog_is_what_waits_behind_the_position) {
     rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);
     gh_broker_destroy(b);
+}
+
+/* A lane entity the schemas do not know (a typo) stops the hub at start,
+ * naming it; without the check it would stay paused, silently. */
+Test(lanes, an_unknown_lane_entity_is_a_configuration_error) {
+    char err[1024];
+    gh_schemas_t *set = NULL;
+    cr_assert_eq(
+        gh_schemas_load_dir(&set, GH_SOURCE_DIR "/schemas", err, sizeof(err)),
+        GH_OK, "%s", err);
+    gh_conf_t *c = gh_conf_new("hub", gh_hub_props);
+    cr_assert_eq(gh_lanes_check(c, set, err, sizeof(err)), GH_OK, "%s", err);
+    cr_assert_eq(gh_conf_set(c, "-X", "priority.person.lane",
+                             "person, household", err, sizeof(err)),
+                 GH_OK, "%s", err);
+    cr_assert_eq(gh_lanes_check(c, set, err, sizeof(err)), GH_OK, "%s", err);
+    cr_assert_eq(gh_conf_set(c, "-X", "priority.person.lane",
+                             "person,buildings", err, sizeof(err)),
+                 GH_OK, "%s", err);
+    err[0] = '\0';
+    cr_assert_eq(gh_lanes_check(c, set, err, sizeof(err)), GH_ERR_CONFIG);
+    cr_assert(strstr(err, "priority.person.lane") &&
+                  strstr(err, "\"buildings\""),
+              "%s", err);
+    gh_conf_destroy(c);
+    gh_schemas_destroy(set);
 }
