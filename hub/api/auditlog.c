@@ -19,12 +19,10 @@
 
 gh_err_t gh__api_audit_keys_load(gh_api_t *a, const gh_conf_t *conf,
                                  char *errstr, size_t errstr_size) {
-    const char *list = gh_conf_get(conf, "api.audit.public.key");
-    if (!list || !*list) return GH_OK;
-    char *copy = gh_xstrdup(list), *save = NULL;
+    char **list = gh_conf_get_list(conf, "api.audit.public.key");
     gh_err_t e = GH_OK;
-    for (char *t = strtok_r(copy, ",", &save); t && !e;
-         t = strtok_r(NULL, ",", &save)) {
+    for (int i = 0; list[i] && !e; i++) {
+        const char *t = list[i];
         a->audit_keys =
             gh_xrealloc(a->audit_keys,
                         (size_t)(a->naudit_keys + 1) * sizeof(*a->audit_keys));
@@ -36,7 +34,7 @@ gh_err_t gh__api_audit_keys_load(gh_api_t *a, const gh_conf_t *conf,
         else
             a->naudit_keys++;
     }
-    free(copy);
+    gh_conf_list_free(list);
     return e;
 }
 

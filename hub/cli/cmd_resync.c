@@ -170,16 +170,14 @@ static gh_err_t department(const gh_conf_t *conf, const char *dept, char *err,
     }
     char **topics = NULL;
     int nt = 0;
-    char *list = gh_xstrdup(gh_conf_get(conf, "source.topics")), *save = NULL;
-    for (char *t = strtok_r(list, ",", &save); t;
-         t = strtok_r(NULL, ",", &save)) {
-        t = gh_str_trim(t);
-        const char *d = gh_origin_department(o, t);
+    char **list = gh_conf_get_list(conf, "source.topics");
+    for (int i = 0; list[i]; i++) {
+        const char *d = gh_origin_department(o, list[i]);
         if (!d || strcmp(d, dept)) continue;
         topics = gh_xrealloc(topics, (size_t)(nt + 1) * sizeof(char *));
-        topics[nt++] = gh_xstrdup(t);
+        topics[nt++] = gh_xstrdup(list[i]);
     }
-    free(list);
+    gh_conf_list_free(list);
     gh_origin_destroy(o);
     gh_schemas_destroy(set);
     if (!nt)

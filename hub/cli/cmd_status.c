@@ -241,19 +241,18 @@ static int print_database(const char *conninfo, long timeout_ms) {
 
 static int run(gh_conf_t *conf) {
     long timeout = (long)gh_conf_get_int(conf, "timeout.ms");
-    char *list = gh_xstrdup(gh_conf_get(conf, "endpoints")), *save = NULL;
+    char **list = gh_conf_get_list(conf, "endpoints");
     target_t *t = NULL;
     int n = 0, rc = 0;
-    for (char *s = strtok_r(list, ",", &save); s && !rc;
-         s = strtok_r(NULL, ",", &save)) {
+    for (int i = 0; list[i] && !rc; i++) {
         t = gh_xrealloc(t, (size_t)(n + 1) * sizeof(*t));
         memset(&t[n], 0, sizeof(*t));
-        if (parse_target(gh_str_trim(s), &t[n]))
+        if (parse_target(list[i], &t[n]))
             rc = 2;
         else
             n++;
     }
-    free(list);
+    gh_conf_list_free(list);
     if (!rc) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         fetch_all(t, n, timeout);

@@ -171,11 +171,11 @@ static int run(gh_conf_t *conf) {
         return 1;
     }
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-    char *topics = gh_xstrdup(gh_conf_get(conf, "topic")), *save = NULL;
-    for (char *t = strtok_r(topics, ",", &save); t;
-         t = strtok_r(NULL, ",", &save))
-        rd_kafka_topic_partition_list_add(sub, t, RD_KAFKA_PARTITION_UA);
-    free(topics);
+    char **topics = gh_conf_get_list(conf, "topic");
+    for (int i = 0; topics[i]; i++)
+        rd_kafka_topic_partition_list_add(sub, topics[i],
+                                          RD_KAFKA_PARTITION_UA);
+    gh_conf_list_free(topics);
     rd_kafka_subscribe(c, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     long long max = gh_conf_get_int(conf, "max.messages"), count = 0;

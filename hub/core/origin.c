@@ -40,10 +40,9 @@ gh_origin_t *gh_origin_new(const gh_conf_t *conf, const gh_schemas_t *schemas,
     o->max_jump = gh_conf_get_int(conf, "source.lsn.max.jump");
     const char *prefix = gh_conf_get(conf, "source.topic.prefix");
     size_t pl = strlen(prefix);
-    char *list = gh_xstrdup(gh_conf_get(conf, "source.topics")), *save = NULL;
-    for (char *t = strtok_r(list, ",", &save); t;
-         t = strtok_r(NULL, ",", &save)) {
-        t = gh_str_trim(t);
+    char **list = gh_conf_get_list(conf, "source.topics");
+    for (int i = 0; list[i]; i++) {
+        const char *t = list[i];
         const char *d = t + pl + 1, *dot = strchr(d, '.');
         if (strncmp(t, prefix, pl) || t[pl] != '.' || !dot || dot == d ||
             !dot[1] || strchr(dot + 1, '.')) {
@@ -53,7 +52,7 @@ gh_origin_t *gh_origin_new(const gh_conf_t *conf, const gh_schemas_t *schemas,
                       "the hub trusts a topic to speak for the department "
                       "its name says, so the name must say one",
                       t, prefix);
-            free(list);
+            gh_conf_list_free(list);
             gh_origin_destroy(o);
             return NULL;
         }
@@ -63,7 +62,7 @@ gh_origin_t *gh_origin_new(const gh_conf_t *conf, const gh_schemas_t *schemas,
                       "source.topics: \"%s\": no entity \"%s\" in "
                       "schemas.dir (no %s.avsc marked gridhub.entity)",
                       t, dot + 1, dot + 1);
-            free(list);
+            gh_conf_list_free(list);
             gh_origin_destroy(o);
             return NULL;
         }
@@ -72,7 +71,7 @@ gh_origin_t *gh_origin_new(const gh_conf_t *conf, const gh_schemas_t *schemas,
             (src_t){gh_xstrdup(t), gh_xstrndup(d, (size_t)(dot - d)),
                     gh_xstrdup(dot + 1), env};
     }
-    free(list);
+    gh_conf_list_free(list);
     return o;
 }
 

@@ -72,13 +72,10 @@ gh_grid_t *gh_grid_new(const gh_conf_t *conf, char *errstr,
     g->views[3] =
         (view_slot_t){"building", "gridhub.view.Building", NULL, {0}, 0};
     g->ref_dept = gh_xstrdup(gh_conf_get(conf, "grid.reference.department"));
-    const char *list = gh_conf_get(conf, "grid.crosswalks");
-    if (!list) return g;
-    char *copy = gh_xstrdup(list), *save = NULL;
+    char **list = gh_conf_get_list(conf, "grid.crosswalks");
     gh_err_t e = GH_OK;
-    for (char *t = strtok_r(copy, ",", &save); t && !e;
-         t = strtok_r(NULL, ",", &save)) {
-        t = gh_str_trim(t);
+    for (int i = 0; list[i] && !e; i++) {
+        char *t = list[i];
         char *colon = strchr(t, ':');
         if (!colon || colon == t || !colon[1]) {
             e = gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
@@ -103,7 +100,7 @@ gh_grid_t *gh_grid_new(const gh_conf_t *conf, char *errstr,
                           "grid.crosswalks: %s", why);
     }
     g->cur_dept = NULL;
-    free(copy);
+    gh_conf_list_free(list);
     if (e) {
         gh_grid_destroy(g);
         return NULL;

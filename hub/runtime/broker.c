@@ -123,36 +123,31 @@ gh_broker_t *gh_broker_new(const gh_conf_t *conf, char *errstr,
                     "could not set TCP_NODELAY on every mock broker's "
                     "listener: responses may wait ~40 ms for delayed ACKs");
 
-    const char *topics = gh_conf_get(conf, "topics");
+    char **topics = gh_conf_get_list(conf, "topics");
     int defparts = (int)gh_conf_get_int(conf, "topic.partitions");
-    if (topics) {
-        char *copy = gh_xstrdup(topics), *save = NULL;
-        for (char *t = strtok_r(copy, ",", &save); t;
-             t = strtok_r(NULL, ",", &save)) {
-            while (*t == ' ')
-                t++;
-            int parts = defparts;
-            char *colon = strchr(t, ':');
-            if (colon) {
-                *colon = '\0';
-                parts = atoi(colon + 1);
-                if (parts < 1) {
-                    gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
-                              "topics: %s: bad partition count \"%s\"", t,
-                              colon + 1);
-                    free(copy);
-                    gh_broker_destroy(b);
-                    return NULL;
-                }
-            }
-            if (gh_broker_create_topic(b, t, parts, errstr, errstr_size)) {
-                free(copy);
+    for (int i = 0; topics[i]; i++) {
+        char *t = topics[i];
+        int parts = defparts;
+        char *colon = strchr(t, ':');
+        if (colon) {
+            *colon = '\0';
+            parts = atoi(colon + 1);
+            if (parts < 1) {
+                gh_seterr(errstr, errstr_size, GH_ERR_CONFIG,
+                          "topics: %s: bad partition count \"%s\"", t,
+                          colon + 1);
+                gh_conf_list_free(topics);
                 gh_broker_destroy(b);
                 return NULL;
             }
         }
-        free(copy);
+        if (gh_broker_create_topic(b, t, parts, errstr, errstr_size)) {
+            gh_conf_list_free(topics);
+            gh_broker_destroy(b);
+            return NULL;
+        }
     }
+    gh_conf_list_free(topics);
     if (gh_broker_create_topic(b, gh_conf_get(conf, "schemas.topic"), 1, errstr,
                                errstr_size)) {
         gh_broker_destroy(b);
