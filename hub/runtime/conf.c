@@ -391,13 +391,8 @@ char **gh_conf_get_list(const gh_conf_t *c, const char *key) {
     char *copy = gh_xstrdup(v ? v : ""), *save = NULL;
     for (char *t = strtok_r(copy, ",", &save); t;
          t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ')
-            t++;
-        char *e = t + strlen(t);
-        while (e > t && e[-1] == ' ')
-            *--e = '\0';
         list = gh_xrealloc(list, (size_t)(n + 2) * sizeof(char *));
-        list[n++] = gh_xstrdup(t);
+        list[n++] = gh_xstrdup(gh_str_trim(t));
         list[n] = NULL;
     }
     free(copy);

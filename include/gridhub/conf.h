@@ -106,7 +106,7 @@ const char *gh_conf_get(const gh_conf_t *conf, const char *key);
 long long gh_conf_get_int(const gh_conf_t *conf, const char *key);
 int gh_conf_get_bool(const gh_conf_t *conf, const char *key);
 /* A list property's value (set or default) split at its commas, each
- * element without surrounding spaces: a NULL-terminated vector, empty (not
+ * element without surrounding whitespace: a NULL-terminated vector, empty (not
  * NULL) when the key has no value. Owned by the caller, freed with
  * gh_conf_list_free. */
 char **gh_conf_get_list(const gh_conf_t *conf, const char *key);
