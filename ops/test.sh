@@ -69,6 +69,7 @@ passed=0
 failed=0
 skipped=0
 failed_names=()
+failed_tests=()
 START=$SECONDS
 STEP_LOGS=$(mktemp -d "${TMPDIR:-/tmp}/gh-test-logs.XXXXXX")
 # TMPDIR of the test binaries: their logs and scratch files, kept on failure.
@@ -144,6 +145,10 @@ summary() {
     echo
     if ((skipped > 0)); then
         echo "($skipped step(s) skipped)"
+    fi
+    if ((${#failed_tests[@]} > 0)); then
+        echo "failing tests (their lines from the runs above):"
+        printf '  %s\n' "${failed_tests[@]}"
     fi
     if ((failed > 0)); then
         echo "failed: ${failed_names[*]}"
@@ -353,6 +358,15 @@ run_tests() { # run_tests BUILD_DIR KIND
         if ((rc == 0)); then
             rc=1
         fi
+    fi
+    # The failing tests' own lines, repeated in the summary: a CI log is
+    # often read from its end only.
+    if ((rc != 0)); then
+        while IFS= read -r line; do
+            failed_tests+=("$dir: $line")
+        done < <(sed 's/\x1b\[[0-9;]*m//g' "$out" |
+            grep -E -A2 '\[FAIL\]|Assertion [Ff]ailed|CRASH|Timed out|ERROR: (Leak|Address)Sanitizer|runtime error:' |
+            grep -vE '^--$|^\[----\] *$|Synthesis' | head -n 40)
     fi
     rm -f "$out"
     return "$rc"

@@ -278,7 +278,10 @@ static int holds_all(void *arg) {
  * 0 buildings before the last one. Measured before the lane: 100 of the
  * 6,000 other rows before the last person, those of the first batch, read
  * before any watermark was known; read alike, priority.person.lag=0,
- * 4,000.) */
+ * 4,000.) A paused topic gets at most the first batch's 100 in; read
+ * beside the persons, the buildings share the persons' batches as the
+ * fetches bring them: 777, 805 and 2,000 of 2,000 in three runs of the
+ * sanitizer build, hence more than 400 rather than more than half. */
 Test(entities, persons_first_during_a_backlog) {
     g_stack =
         gh_test_stack_new(GONGAN "schema.sql", GONGAN "mapping.properties");
@@ -332,7 +335,7 @@ Test(entities, persons_first_during_a_backlog) {
                  "%ld household members and registrations were applied "
                  "before the last person: the person topics did not go first",
                  before);
-    cr_assert_gt(buildings, 1000,
+    cr_assert_gt(buildings, 400,
                  "only %ld of 2000 buildings were applied before the last "
                  "person: the buildings' topic (priority.person.lane) was "
                  "paused with the others",
