@@ -124,7 +124,10 @@ const gh_conf_prop_t gh_hub_props[] = {
      "autovacuum gathers a minute later at best, would describe the table "
      "without them, and the views' joins over the first households of a "
      "catch-up were planned for a handful of rows (minutes instead of "
-     "seconds). 0: never."},
+     "seconds). An entity's first tenth of this many rows in the process "
+     "is analyzed once whatever the batches' size: statistics taken before "
+     "any row of it came count its partial indexes as empty, and refreshes "
+     "then scan them whole for each row. 0: never."},
     {"batch.max.entity.messages", GH_CONF_INT, "60000", 0, 1, 1000000, NULL,
      NULL,
      "Most messages of the other entities (grids, households, ...) applied "

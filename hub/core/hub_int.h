@@ -96,6 +96,9 @@ typedef struct hub {
     struct seen {
         char *entity;
         long long rows, batch;
+        /* known: this process analyzed the entity's table once it had
+         * rows of it (analyze.c); due: the open attempt will */
+        int known, due;
     } * seen;
     int nseen;
     long long analyzed, us_analyze;
@@ -182,7 +185,9 @@ gh_err_t gh__hub_analyze(hub_t *h, const char *const *ent, int k, char *errstr,
                          size_t errstr_size);
 /* The decision of gh__hub_analyze, without the database: counts the
  * batch's rows per entity (afresh on each attempt) and sets *persons /
- * *rows when the person tables / source_row are due (min: the property). */
+ * *rows when the person tables / source_row are due (min: the property):
+ * min rows of an entity and a tenth of what came of it before, or the
+ * entity's first min/10 rows in this process. */
 void gh__hub_analyze_count(hub_t *h, const char *const *ent, int k, int64_t min,
                            int *persons, int *rows);
 /* After the batch's transaction committed: its rows join what came

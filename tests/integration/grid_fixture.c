@@ -126,9 +126,15 @@ gh_test_stack_t *gf_two_departments(const char *a, const char *b,
     char *bmap = gh_xasprintf(CONNECTORS "%s/mapping.properties", b);
     gf_other = gh_test_stack_start_other_connector(s, bmap, b);
     char *st = gh_xasprintf("source.topics=%s", topics);
-    const char *const hextra[] = {st, extra, NULL};
+    char *props = extra ? gh_xstrdup(extra) : NULL;
+    const char *hextra[8] = {st};
+    int n = 1;
+    for (char *save = NULL, *p = props ? strtok_r(props, "\n", &save) : NULL;
+         p && n < 7; p = strtok_r(NULL, "\n", &save))
+        hextra[n++] = p;
     gh_test_stack_start_hub(s, hextra);
     gf_hub = gh_test_pg_connect(s->hub_db);
+    free(props);
     free(schema);
     free(mapping);
     free(bmap);

@@ -26,7 +26,8 @@ void gf_run_file(PGconn *c, const char *path);
 
 /* Departments `a` and `b` from their connectors/ files in one department
  * database: a's connector is the stack's, b's the second one (gf_other);
- * then the hub on `topics`, with `extra` (may be NULL) more properties.
+ * then the hub on `topics`, with `extra` (may be NULL) more properties,
+ * one to a line.
  * The stack is owned by the fixture (gf_fini). */
 gh_test_stack_t *gf_two_departments(const char *a, const char *b,
                                     const char *topics, const char *extra);

@@ -1,6 +1,7 @@
 /* When a batch's rows call for an analysis (hub/core/analyze.c,
  * batch.analyze.rows): many rows of an entity, and many next to what came
- * of it before; a batch tried again decides as its first attempt did. */
+ * of it before; an entity's first tenth of that many, once; a batch tried
+ * again decides as its first attempt did. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 
@@ -17,22 +18,28 @@ Test(analyze, many_rows_and_a_tenth_of_what_came_before) {
     hub_t h = {0};
     const char **p = rows_of("person", 1000);
     int persons, rows;
+    gh__hub_analyze_count(&h, p, 99, 1000, &persons, &rows);
+    cr_expect_eq(persons + rows, 0, "99 rows are neither many nor a tenth");
+    gh__hub_analyze_done(&h);
+    gh__hub_analyze_count(&h, p, 900, 1000, &persons, &rows);
+    cr_expect(persons && !rows, "the first 100 persons: analyzed");
+    gh__hub_analyze_done(&h);
     gh__hub_analyze_count(&h, p, 999, 1000, &persons, &rows);
-    cr_expect_eq(persons + rows, 0, "999 rows are not many");
+    cr_expect_eq(persons + rows, 0, "999 rows are not many, nor first");
     gh__hub_analyze_done(&h);
     gh__hub_analyze_count(&h, p, 1000, 1000, &persons, &rows);
-    cr_expect(persons && !rows, "1,000 persons after 999: analyzed");
+    cr_expect(persons && !rows, "1,000 persons after 1,998: analyzed");
     gh__hub_analyze_done(&h);
     /* 10,000 have come: 1,000 more is a tenth, still due; then no more. */
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 7; i++) {
         gh__hub_analyze_count(&h, p, 1000, 1000, &persons, &rows);
         gh__hub_analyze_done(&h);
     }
     gh__hub_analyze_count(&h, p, 1000, 1000, &persons, &rows);
-    cr_expect(persons, "1,000 next to 9,999 before is a tenth");
+    cr_expect(persons, "1,000 next to 9,998 before is a tenth");
     gh__hub_analyze_done(&h);
     gh__hub_analyze_count(&h, p, 1000, 1000, &persons, &rows);
-    cr_expect(!persons, "1,000 next to 10,999 before is less than a tenth");
+    cr_expect(!persons, "1,000 next to 10,998 before is less than a tenth");
     gh__hub_analyze_forget(&h);
     free(p);
 }
@@ -65,9 +72,48 @@ Test(analyze, entities_counted_apart_and_gaps_skipped) {
     int persons, rows;
     gh__hub_analyze_count(&h, ent, 6, 2, &persons, &rows);
     cr_expect(persons && rows);
+    gh__hub_analyze_done(&h);
     gh__hub_analyze_count(&h, ent, 6, 3, &persons, &rows);
     cr_expect(!persons && !rows, "two of each is not three");
     gh__hub_analyze_count(&h, ent, 6, 0, &persons, &rows);
     cr_expect(!persons && !rows, "0 turns the analysis off");
+    gh__hub_analyze_forget(&h);
+}
+
+/* Statistics taken before an entity's first rows count its partial
+ * indexes as empty; rows that come a few at a time never make a batch of
+ * `min`. Their first tenth of it is analyzed once, in the attempt that
+ * commits. */
+Test(analyze, the_first_rows_of_an_entity_once) {
+    hub_t h = {0};
+    const char *hh[50], *mix[60];
+    for (int i = 0; i < 50; i++)
+        hh[i] = "household";
+    for (int i = 0; i < 60; i++)
+        mix[i] = i < 40 ? "household_member" : "volunteer";
+    int persons, rows;
+    gh__hub_analyze_count(&h, hh, 50, 1000, &persons, &rows);
+    cr_expect(!persons && !rows, "50 households: not yet a tenth of 1,000");
+    gh__hub_analyze_done(&h);
+    gh__hub_analyze_count(&h, hh, 50, 1000, &persons, &rows);
+    cr_expect(rows && !persons, "the hundredth household: analyzed");
+    /* The attempt failed: the next one is still due. */
+    gh__hub_analyze_count(&h, hh, 50, 1000, &persons, &rows);
+    cr_expect(rows, "a failed attempt leaves the analysis due");
+    gh__hub_analyze_done(&h);
+    for (int i = 0; i < 5; i++) {
+        gh__hub_analyze_count(&h, hh, 50, 1000, &persons, &rows);
+        cr_expect(!rows, "households after their first analysis: batch %d", i);
+        gh__hub_analyze_done(&h);
+    }
+    /* 40 members and 20 volunteers a batch: the members pass 100 in the
+     * third, the volunteers in the fifth; each is analyzed once. */
+    const int due[6] = {0, 0, 1, 0, 1, 0};
+    for (int i = 0; i < 6; i++) {
+        gh__hub_analyze_count(&h, mix, 60, 1000, &persons, &rows);
+        cr_expect_eq(rows, due[i], "batch %d of members and volunteers", i + 1);
+        cr_expect(!persons);
+        gh__hub_analyze_done(&h);
+    }
     gh__hub_analyze_forget(&h);
 }
