@@ -695,6 +695,7 @@ gh_err_t gh_hub_run(const gh_conf_t *conf, char *errstr, size_t errstr_size) {
     hub_t h;
     memset(&h, 0, sizeof(h));
     h.conf = conf;
+    gh_pg_set_slow_ms(gh_conf_get_int(conf, "database.slow.statement.ms"));
     gh_err_t e = gh_schemas_load_dir(&h.schemas, gh_schemas_dir(conf), errstr,
                                      errstr_size);
     if (e) return e;

@@ -12,6 +12,12 @@ const gh_conf_prop_t gh_hub_props[] = {
     {"database.conninfo", GH_CONF_STR, NULL, 1, 0, 0, NULL, NULL,
      "libpq connection string of the hub's own database (migrations are "
      "applied at start)."},
+    {"database.slow.statement.ms", GH_CONF_INT, "60000", 0, 0, 86400000, NULL,
+     NULL,
+     "A statement the hub still waits for after this long, and after each "
+     "doubling of it, is logged as a warning naming what it does (a plan "
+     "gone wrong otherwise shows only as a thread gone quiet; a view round "
+     "of a large catch-up may take minutes). 0: never."},
     GH_KAFKA_CONF_PROPS,
     {"source.topics", GH_CONF_LIST, NULL, 1, 0, 0, NULL, NULL,
      "Department topics to consume, each "

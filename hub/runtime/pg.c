@@ -216,9 +216,32 @@ gh_err_t gh_pg_result_error(const PGresult *r, PGconn *c, const char *what,
  * once and drops its locks, where a client that exits leaves it running
  * until it next writes to the socket (a restarted hub would wait for it),
  * and the stop ends with its own closing line, not the watchdog's. */
-static void await_ready(PGconn *c) {
+static _Atomic int64_t slow_ms = 60000;
+
+void gh_pg_set_slow_ms(int64_t ms) {
+    slow_ms = ms;
+}
+
+/* A statement that outlasts slow_ms, and then each doubling of it, is
+ * named in a warning: a plan gone wrong (a table analyzed before its rows
+ * came) otherwise shows only as a thread that went quiet. `what` names
+ * the statement (the caller's name for it, or the head of its text). */
+static void say_slow(const char *what, int64_t t0, int64_t *next) {
+    int64_t ms = gh_now_ms() - t0;
+    if (*next <= 0 || ms < *next) return;
+    gh_log_warn("pg",
+                "%s: still running after %.1f s (pg_stat_activity on the "
+                "server shows it; a plan made from stale statistics is the "
+                "usual cause)",
+                what ? what : "a statement", (double)ms / 1000);
+    *next *= 2;
+}
+
+static void await_ready(PGconn *c, const char *what) {
     int cancelled = 0, waited = 0;
+    int64_t t0 = gh_now_ms(), next = slow_ms;
     while (PQisBusy(c)) {
+        say_slow(what, t0, &next);
         if (!cancelled && waited && gh_shutdown_requested() &&
             gh_shutdown_left_ms() <= GH_SHUTDOWN_GRACE_MS) {
             PGcancel *cn = PQgetCancel(c);
@@ -244,21 +267,21 @@ static void await_ready(PGconn *c) {
 /* PQexec / PQexecParams, waiting as above. As PQexec: the last result,
  * or the first error (the server skips what follows it), or a COPY state
  * at once. NULL if the statement could not be sent. */
-static PGresult *await_results(PGconn *c);
+static PGresult *await_results(PGconn *c, const char *what);
 
 static PGresult *exec_await(PGconn *c, const char *sql, int nparams,
-                            const char *const *params) {
+                            const char *const *params, const char *what) {
     int sent = nparams ? PQsendQueryParams(c, sql, nparams, NULL, params, NULL,
                                            NULL, 0)
                        : PQsendQuery(c, sql);
-    return sent ? await_results(c) : NULL;
+    return sent ? await_results(c, what) : NULL;
 }
 
 /* The results of what was sent, as exec_await describes. */
-static PGresult *await_results(PGconn *c) {
+static PGresult *await_results(PGconn *c, const char *what) {
     PGresult *last = NULL;
     for (;;) {
-        await_ready(c);
+        await_ready(c, what);
         PGresult *r = PQgetResult(c);
         if (!r) break;
         ExecStatusType st = PQresultStatus(r);
@@ -282,11 +305,11 @@ static PGresult *await_results(PGconn *c) {
 PGresult *gh_pg_query_what(PGconn *c, const char *sql, int nparams,
                            const char *const *params, const char *what,
                            char *errstr, size_t errstr_size) {
-    PGresult *r = exec_await(c, sql, nparams, params);
+    char head[160];
+    snprintf(head, sizeof(head), "%.150s", sql);
+    PGresult *r = exec_await(c, sql, nparams, params, what ? what : head);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        char head[160];
-        snprintf(head, sizeof(head), "%.150s", sql);
         gh_pg_result_error(r, c, what ? what : head, errstr, errstr_size);
         PQclear(r);
         return NULL;
@@ -309,7 +332,7 @@ static PGresult *checked(PGconn *c, PGresult *r, const char *what, char *errstr,
 gh_err_t gh_pg_prepare(PGconn *c, const char *name, const char *sql,
                        char *errstr, size_t errstr_size) {
     PGresult *r =
-        PQsendPrepare(c, name, sql, 0, NULL) ? await_results(c) : NULL;
+        PQsendPrepare(c, name, sql, 0, NULL) ? await_results(c, name) : NULL;
     r = checked(c, r, name, errstr, errstr_size);
     if (!r) return PQstatus(c) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
     PQclear(r);
@@ -320,7 +343,7 @@ PGresult *gh_pg_query_prepared(PGconn *c, const char *name, int nparams,
                                const char *const *params, const char *what,
                                char *errstr, size_t errstr_size) {
     PGresult *r = PQsendQueryPrepared(c, name, nparams, params, NULL, NULL, 0)
-                      ? await_results(c)
+                      ? await_results(c, what ? what : name)
                       : NULL;
     return checked(c, r, what ? what : name, errstr, errstr_size);
 }
@@ -342,7 +365,7 @@ gh_err_t gh_pg_send_what(PGconn *c, const char *sql, const char *what,
 
 PGresult *gh_pg_await_what(PGconn *c, const char *what, char *errstr,
                            size_t errstr_size) {
-    return checked(c, await_results(c), what, errstr, errstr_size);
+    return checked(c, await_results(c, what), what, errstr, errstr_size);
 }
 
 gh_err_t gh_pg_exec_what(PGconn *c, const char *sql, int nparams,

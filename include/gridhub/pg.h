@@ -7,6 +7,7 @@
 #define GRIDHUB_PG_H
 
 #include <libpq-fe.h>
+#include <stdint.h>
 
 #include "gridhub/error.h"
 
@@ -59,6 +60,11 @@ gh_err_t gh_pg_prepare(PGconn *c, const char *name, const char *sql,
 PGresult *gh_pg_query_prepared(PGconn *c, const char *name, int nparams,
                                const char *const *params, const char *what,
                                char *errstr, size_t errstr_size);
+
+/* Process-wide: a statement the process still waits for after `ms`, and
+ * after each doubling of it, is logged as a warning naming it (its
+ * caller's name, or the head of its text). 0: never. Default 60000. */
+void gh_pg_set_slow_ms(int64_t ms);
 
 /* Sends `sql` (one or several statements, no parameters: the simple
  * query protocol) without waiting, so the caller can run statements on
