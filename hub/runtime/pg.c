@@ -210,12 +210,6 @@ gh_err_t gh_pg_result_error(const PGresult *r, PGconn *c, const char *what,
         detail ? detail : "", hint ? " HINT: " : "", hint ? hint : "");
 }
 
-/* Waits until the statement sent on c has a result ready (or the
- * connection fails: PQgetResult then says so). A stop whose budget is all
- * but used up cancels a statement still running: the server stops it at
- * once and drops its locks, where a client that exits leaves it running
- * until it next writes to the socket (a restarted hub would wait for it),
- * and the stop ends with its own closing line, not the watchdog's. */
 static _Atomic int64_t slow_ms = 60000;
 
 void gh_pg_set_slow_ms(int64_t ms) {
@@ -231,12 +225,18 @@ static void say_slow(const char *what, int64_t t0, int64_t *next) {
     if (*next <= 0 || ms < *next) return;
     gh_log_warn("pg",
                 "%s: still running after %.1f s (pg_stat_activity on the "
-                "server shows it; a plan made from stale statistics is the "
-                "usual cause)",
+                "server shows it: a large catch-up, or a plan made from "
+                "stale statistics)",
                 what ? what : "a statement", (double)ms / 1000);
     *next *= 2;
 }
 
+/* Waits until the statement sent on c has a result ready (or the
+ * connection fails: PQgetResult then says so). A stop whose budget is all
+ * but used up cancels a statement still running: the server stops it at
+ * once and drops its locks, where a client that exits leaves it running
+ * until it next writes to the socket (a restarted hub would wait for it),
+ * and the stop ends with its own closing line, not the watchdog's. */
 static void await_ready(PGconn *c, const char *what) {
     int cancelled = 0, waited = 0;
     int64_t t0 = gh_now_ms(), next = slow_ms;
