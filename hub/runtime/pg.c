@@ -219,12 +219,13 @@ void gh_pg_set_slow_ms(int64_t ms) {
 /* A statement that outlasts slow_ms, and then each doubling of it, is
  * named in a warning: a plan gone wrong (a table analyzed before its rows
  * came) otherwise shows only as a thread that went quiet. `what` names
- * the statement (the caller's name for it, or the head of its text). */
+ * the statement (the caller's name for it, or its text: the head is
+ * printed, only when it is slow). */
 static void say_slow(const char *what, int64_t t0, int64_t *next) {
     int64_t ms = gh_now_ms() - t0;
     if (*next <= 0 || ms < *next) return;
     gh_log_warn("pg",
-                "%s: still running after %.1f s (pg_stat_activity on the "
+                "%.150s: still running after %.1f s (pg_stat_activity on the "
                 "server shows it: a large catch-up, or a plan made from "
                 "stale statistics)",
                 what ? what : "a statement", (double)ms / 1000);
@@ -305,11 +306,11 @@ static PGresult *await_results(PGconn *c, const char *what) {
 PGresult *gh_pg_query_what(PGconn *c, const char *sql, int nparams,
                            const char *const *params, const char *what,
                            char *errstr, size_t errstr_size) {
-    char head[160];
-    snprintf(head, sizeof(head), "%.150s", sql);
-    PGresult *r = exec_await(c, sql, nparams, params, what ? what : head);
+    PGresult *r = exec_await(c, sql, nparams, params, what ? what : sql);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        char head[160];
+        snprintf(head, sizeof(head), "%.150s", sql);
         gh_pg_result_error(r, c, what ? what : head, errstr, errstr_size);
         PQclear(r);
         return NULL;

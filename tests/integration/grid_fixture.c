@@ -129,9 +129,11 @@ gh_test_stack_t *gf_two_departments(const char *a, const char *b,
     char *props = extra ? gh_xstrdup(extra) : NULL;
     const char *hextra[8] = {st};
     int n = 1;
-    for (char *save = NULL, *p = props ? strtok_r(props, "\n", &save) : NULL;
-         p && n < 7; p = strtok_r(NULL, "\n", &save))
+    for (char *save = NULL, *p = props ? strtok_r(props, "\n", &save) : NULL; p;
+         p = strtok_r(NULL, "\n", &save)) {
+        cr_assert_lt(n, 7, "gf_two_departments: more than 6 properties");
         hextra[n++] = p;
+    }
     gh_test_stack_start_hub(s, hextra);
     gf_hub = gh_test_pg_connect(s->hub_db);
     free(props);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "gridhub/pg.h"
+#include "gridhub/util.h"
 #include "harness.h"
 
 /* How many lines of `text` hold `needle`. */
@@ -22,9 +23,10 @@ static int lines_with(const char *text, const char *needle) {
 Test(pg, a_slow_statement_is_named) {
     char *name = gh_test_create_db("gh_pg");
     PGconn *db = gh_test_pg_connect(name);
-    char path[] = "/tmp/gh-test-pg-log.XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
+    char *dir = gh_test_tmpdir();
+    char *path = gh_xasprintf("%s/stderr.log", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0, "%s", path);
     fflush(stderr);
     int saved = dup(2);
     dup2(fd, 2);
@@ -50,7 +52,9 @@ Test(pg, a_slow_statement_is_named) {
     close(saved);
     close(fd);
     char *log = gh_test_file_tail(path, 1 << 16);
-    unlink(path);
+    gh_test_rmtree(dir);
+    free(path);
+    free(dir);
     cr_assert_eq(e, GH_OK, "%s", err);
     cr_assert_eq(e2, GH_OK, "%s", err);
     cr_assert_eq(e3, GH_OK, "%s", err);
