@@ -12,6 +12,7 @@
  * logged so a failing run can be repeated (GH_SOAK_SEED).
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +34,19 @@ static gh_test_stack_t *g_stack;
 static PGconn *g_hub;
 static pid_t g_frozen[16];
 static int g_nfrozen;
+static pthread_t g_thawer;
+static int g_thawing;
 
-static void soak_fini(void) {
+static void thaw(void) {
     for (int i = 0; i < g_nfrozen; i++)
         kill(g_frozen[i], SIGCONT);
+    if (g_thawing) pthread_join(g_thawer, NULL);
+    g_thawing = 0;
     g_nfrozen = 0;
+}
+
+static void soak_fini(void) {
+    thaw();
     if (g_stack && g_stack->broker)
         kill(gh_test_proc_pid(g_stack->broker), SIGUSR2);
     PQfinish(g_hub);
@@ -90,6 +99,17 @@ static void change(gh_test_stack_t *s, unsigned *seed) {
         gh_test_exec(s->dept, "DELETE FROM zz_syrk WHERE rkbh = 'K%03d'", k);
 }
 
+/* A backend stopped while it holds a shared lock blocks every session of the
+ * cluster, the test's own changes included, so the thaw cannot wait for the
+ * test's thread: a thread of its own resumes them after at most 2.5 s. */
+static void *thaw_later(void *arg) {
+    (void)arg;
+    usleep(2500 * 1000);
+    for (int i = 0; i < g_nfrozen; i++)
+        kill(g_frozen[i], SIGCONT);
+    return NULL;
+}
+
 static void freeze_hub_sessions(gh_test_stack_t *s) {
     PGresult *r = PQexec(g_hub, "SELECT pid FROM pg_stat_activity WHERE "
                                 "datname = current_database() AND pid <> "
@@ -100,13 +120,9 @@ static void freeze_hub_sessions(gh_test_stack_t *s) {
         if (!kill(g_frozen[g_nfrozen], SIGSTOP)) g_nfrozen++;
     }
     PQclear(r);
+    g_thawing = !pthread_create(&g_thawer, NULL, thaw_later, NULL);
+    cr_assert(g_thawing, "cannot start the thread that thaws the hub");
     (void)s;
-}
-
-static void thaw(void) {
-    for (int i = 0; i < g_nfrozen; i++)
-        kill(g_frozen[i], SIGCONT);
-    g_nfrozen = 0;
 }
 
 Test(soak, random_faults) {
