@@ -131,6 +131,7 @@ Test(soak, random_faults) {
     const char *se = getenv("GH_SOAK_SEED");
     unsigned seed = se ? (unsigned)strtoul(se, NULL, 10)
                        : (unsigned)time(NULL) ^ (unsigned)getpid();
+    const unsigned seed0 = seed; /* rand_r moves seed on */
     cr_log_info("soak: %d s of faults, seed %u (GH_SOAK_SEED)", seconds, seed);
 
     gh_test_stack_t *s = g_stack = gh_test_stack_new(DDL, MAPPING);
@@ -215,7 +216,7 @@ Test(soak, random_faults) {
     json_t *fold = gh_test_fold(lines);
     json_decref(gh_test_check_view_equals_dept(s, fold));
     cr_log_info("soak: %zu view messages, %d repeated identically, seed %u",
-                json_array_size(lines), dups, seed);
+                json_array_size(lines), dups, seed0);
     json_decref(fold);
     json_decref(lines);
     gh_test_stop_clean(s);
