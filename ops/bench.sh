@@ -9,7 +9,7 @@
 # Everything is real: a throwaway PostgreSQL cluster, the embedded broker,
 # `gridhub gen` data, `gridhub connector` processes, pgbench for load. The
 # figures are read from the connector's own log lines ("snapshot done",
-# "stopping, totals": see connectors/runtime/connector.c) and from
+# "stopping, totals": see connectors/runtime/driver/connector.c) and from
 # PostgreSQL (the slot's confirmed_flush_lsn).
 set -euo pipefail
 

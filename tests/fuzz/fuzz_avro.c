@@ -1,6 +1,6 @@
 /*
- * Framed Avro decoding (gh_serde_decode, hub/runtime/avro_serde.c) with the
- * project's schemas/ and no registry: the input is a Kafka message value,
+ * Framed Avro decoding (gh_serde_decode, hub/runtime/avro/avro_serde.c) with
+ * the project's schemas/ and no registry: the input is a Kafka message value,
  * single-object (C3 01 + fingerprint) or Confluent-framed (00 + id). Seeds
  * come from avro_seeds.c.
  *

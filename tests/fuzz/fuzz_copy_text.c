@@ -1,6 +1,6 @@
 /*
- * COPY text rows (connectors/runtime/copy_text.c), as the snapshot reads
- * them: the input is one line. A row splits at every tab that no
+ * COPY text rows (connectors/runtime/capture/copy_text.c), as the snapshot
+ * reads them: the input is one line. A row splits at every tab that no
  * backslash escapes (as PostgreSQL reads it), into exactly that many values,
  * each unescaped in place within its own field.
  */

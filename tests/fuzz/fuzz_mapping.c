@@ -1,10 +1,10 @@
 /*
- * Department mapping files (gh_mapping_load, connectors/runtime/mapping.c)
- * against the project's schemas. The input is a mapping.properties, in a
- * directory that also holds a grid_crosswalk.csv for `codes.*.file`. A
- * mapping that loads must bind to its own column list and map rows of
- * sample values without a crash; what it maps is checked in detail by
- * fuzz_mapping_row.c.
+ * Department mapping files (gh_mapping_load,
+ * connectors/runtime/mapping/mapping.c) against the project's schemas. The
+ * input is a mapping.properties, in a directory that also holds a
+ * grid_crosswalk.csv for `codes.*.file`. A mapping that loads must bind to its
+ * own column list and map rows of sample values without a crash; what it maps
+ * is checked in detail by fuzz_mapping_row.c.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,10 +1,10 @@
 /*
- * Rows through a mapping (gh_map_row, connectors/runtime/mapping_row.c):
- * every transform and every kind of canonical field, on a fixed mapping
- * of three tables. The input is one byte choosing the table (and, with
- * its high bit, a key-only old tuple) and then a row in COPY text format.
- * A row that maps must carry its key as source_key, encode, and decode to
- * the same record.
+ * Rows through a mapping (gh_map_row,
+ * connectors/runtime/mapping/mapping_row.c): every transform and every kind of
+ * canonical field, on a fixed mapping of three tables. The input is one byte
+ * choosing the table (and, with its high bit, a key-only old tuple) and then a
+ * row in COPY text format. A row that maps must carry its key as source_key,
+ * encode, and decode to the same record.
  */
 #include <stdlib.h>
 #include <string.h>

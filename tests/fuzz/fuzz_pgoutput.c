@@ -1,5 +1,5 @@
 /*
- * pgoutput decoder (connectors/runtime/pgoutput.c): the input is one
+ * pgoutput decoder (connectors/runtime/capture/pgoutput.c): the input is one
  * message as the server sends it in XLogData. The decoder promises never
  * to read past the buffer and to point every name and value into it.
  */

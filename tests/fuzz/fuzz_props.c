@@ -1,6 +1,6 @@
 /*
  * The properties reader (gh_props_parse_file) and the configuration table
- * behind it (gh_conf_load_file, hub/runtime/conf.c). The input is a
+ * behind it (gh_conf_load_file, hub/runtime/base/conf.c). The input is a
  * properties file, loaded against the connector's real table plus entries
  * of the types it lacks. What the reader hands on must be what its
  * contract says, and what the table accepts must satisfy the table.

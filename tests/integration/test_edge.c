@@ -1,8 +1,8 @@
 /*
- * Text at the edge (connectors/runtime/encoding.h): department databases
- * in legacy encodings, raw bytes of a SQL_ASCII database with and without
- * a declared source.encoding, and dead letters of rows holding bytes that
- * are not UTF-8 (which used to crash the connector). Every valid row
+ * Text at the edge (connectors/runtime/capture/encoding.h): department
+ * databases in legacy encodings, raw bytes of a SQL_ASCII database with and
+ * without a declared source.encoding, and dead letters of rows holding bytes
+ * that are not UTF-8 (which used to crash the connector). Every valid row
  * around a bad one is delivered; the connector stays up.
  */
 #include <criterion/criterion.h>

@@ -1,5 +1,5 @@
 /* The embedded broker's connections: TCP_NODELAY on what its listeners
- * accept (hub/runtime/broker.c, listeners_nodelay). */
+ * accept (hub/runtime/kafka/broker.c, listeners_nodelay). */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <dirent.h>

@@ -1,6 +1,6 @@
 /*
  * Unit tests of the properties configuration (include/gridhub/conf.h,
- * hub/runtime/conf.c) and of the kafka.* passthrough validator
+ * hub/runtime/base/conf.c) and of the kafka.* passthrough validator
  * (include/gridhub/kafka.h). No servers: every file is a temporary file.
  *
  * The contract under test: every error names the origin (file:line or the

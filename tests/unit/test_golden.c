@@ -1,5 +1,5 @@
 /* Survivorship (hub/identity/golden.c) and the array literals the hub sends
- * batches in (hub/runtime/sqlarr.c). */
+ * batches in (hub/runtime/pg/sqlarr.c). */
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* The consumer lag of one partition from librdkafka's statistics
- * (hub/runtime/kafka_lag.c). */
+ * (hub/runtime/kafka/kafka_lag.c). */
 #include <criterion/criterion.h>
 #include <jansson.h>
 

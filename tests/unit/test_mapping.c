@@ -1,5 +1,5 @@
 /*
- * Unit tests for department mappings (connectors/runtime/mapping.h):
+ * Unit tests for department mappings (connectors/runtime/mapping/mapping.h):
  * files the fuzz target (tests/fuzz/fuzz_mapping.c) found mishandled,
  * loaded against schemas/ and mapped on hand-made rows; and rows of the
  * test department's mapping (tests/data/dept): timestamps read strictly

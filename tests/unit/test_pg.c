@@ -1,5 +1,5 @@
 /*
- * The PostgreSQL helpers that need no server (hub/runtime/pg.c): which
+ * The PostgreSQL helpers that need no server (hub/runtime/pg/pg.c): which
  * SQLSTATEs are transient — retried with back-off — and which blame the
  * data, which the hub dead-letters.
  */

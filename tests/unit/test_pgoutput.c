@@ -1,5 +1,5 @@
 /*
- * Unit tests for the pgoutput decoder (connectors/runtime/pgoutput.h):
+ * Unit tests for the pgoutput decoder (connectors/runtime/capture/pgoutput.h):
  * messages the fuzz target (tests/fuzz/fuzz_pgoutput.c) found mishandled.
  */
 #include <criterion/criterion.h>

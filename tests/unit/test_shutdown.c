@@ -1,5 +1,5 @@
 /*
- * gh_shutdown_ (hub/runtime/shutdown.c): the stop flag and its budget, the
+ * gh_shutdown_ (hub/runtime/base/shutdown.c): the stop flag and its budget, the
  * second signal, the watchdog and the exit codes. Criterion runs every
  * test in a process of its own, so each installs its own handlers.
  */

@@ -1,7 +1,7 @@
 /*
- * Text at the edge: the one UTF-8 decoder (gh_utf8_*, hub/runtime/util.c),
+ * Text at the edge: the one UTF-8 decoder (gh_utf8_*, hub/runtime/base/util.c),
  * dead-letter escaping, the connector's encoding checks and conversions
- * (connectors/runtime/encoding.c) and private output files.
+ * (connectors/runtime/capture/encoding.c) and private output files.
  */
 #include <criterion/criterion.h>
 #include <errno.h>

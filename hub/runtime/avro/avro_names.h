@@ -1,6 +1,6 @@
 /*
  * Avro name resolution shared by the canonical-form writer and the schema
- * set (internal to hub/runtime).
+ * set (internal to hub/runtime/avro).
  */
 #ifndef GH_AVRO_NAMES_H
 #define GH_AVRO_NAMES_H

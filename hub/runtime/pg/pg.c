@@ -82,8 +82,8 @@ PGconn *gh_pg_connect(const char *conninfo, int replication, char *errstr,
     /* client_encoding=UTF8: the server converts from the database's own
      * encoding (EUC_CN, GBK...) for queries, COPY and the replication
      * stream alike, so text is UTF-8 from the first byte we read (a
-     * SQL_ASCII database is the exception, see connectors/runtime/
-     * encoding.h). */
+     * SQL_ASCII database is the exception, see
+     * connectors/runtime/capture/encoding.h). */
     const char *keys[] = {"dbname",
                           "options",
                           "client_encoding",
