@@ -87,6 +87,10 @@ gh_err_t gh_read_pairs_file(const char *path, gh_pairs_cb *cb, void *ctx,
  * bytes are not well-formed UTF-8 (overlong forms, surrogates, code points
  * past U+10FFFF and truncated sequences included). */
 int gh_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
+/* gh_utf8_next on a NUL-terminated string: the terminating NUL decodes as
+ * U+0000 of length 1 (a NUL is never a continuation byte, so it never looks
+ * past the string). */
+int gh_utf8_next_z(const unsigned char *s, uint32_t *cp);
 /* Whether s[0..n) is well-formed UTF-8; *bad_at (may be NULL) receives the
  * offset of the first bad byte. */
 int gh_utf8_valid(const char *s, size_t n, size_t *bad_at);

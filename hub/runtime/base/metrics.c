@@ -8,7 +8,6 @@
 #include "gridhub/log.h"
 #include "gridhub/shutdown.h"
 #include "metrics_int.h"
-#include "norm_int.h"
 
 typedef enum { COUNTER, GAUGE, HISTOGRAM } kind_t;
 
@@ -399,7 +398,7 @@ static void put_escaped(gh_buf_t *b, const char *s, int quote) {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
         uint32_t cp;
-        int k = gh__norm_utf8_next(p, &cp);
+        int k = gh_utf8_next_z(p, &cp);
         if (k < 0) {
             gh_buf_puts(b, "\xEF\xBF\xBD");
             p++;

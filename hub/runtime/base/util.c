@@ -15,8 +15,6 @@
 
 #include <openssl/crypto.h>
 
-#include "norm_int.h"
-
 static void oom(size_t n) {
     fprintf(stderr, "gridhub: out of memory allocating %zu bytes; aborting\n",
             n);
@@ -151,7 +149,7 @@ void gh_buf_json_string(gh_buf_t *b, const char *s) {
         if (p > run) gh_buf_append(b, run, (size_t)(p - run));
         if (!*p) break;
         uint32_t cp;
-        int k = gh__norm_utf8_next(p, &cp);
+        int k = gh_utf8_next_z(p, &cp);
         if (k < 0) {
             gh_buf_puts(b, "\xEF\xBF\xBD"); /* U+FFFD */
             p++;
@@ -307,6 +305,16 @@ int gh_utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
         return -1;
     *cp = c;
     return len;
+}
+
+int gh_utf8_next_z(const unsigned char *s, uint32_t *cp) {
+    /* Four bytes ahead at most, and never past the NUL. */
+    size_t n = strnlen((const char *)s, 4);
+    if (n == 0) {
+        *cp = 0;
+        return 1;
+    }
+    return gh_utf8_next(s, n, cp);
 }
 
 int gh_utf8_valid(const char *s, size_t n, size_t *bad_at) {

@@ -7,6 +7,7 @@
  * over-long input is reported as such without being stored).
  */
 #include "gridhub/idnum.h"
+#include "gridhub/util.h"
 #include "norm_int.h"
 
 #include <stddef.h>
@@ -123,7 +124,7 @@ gh_idnum_status_t gh_idnum_normalize(const char *raw, char out[19],
     const unsigned char *p = (const unsigned char *)raw;
     while (*p) {
         uint32_t cp;
-        int len = gh__norm_utf8_next(p, &cp);
+        int len = gh_utf8_next_z(p, &cp);
         if (len < 0) return GH_IDNUM_BAD_CHAR;
         p += len;
         if (is_space(cp)) continue;

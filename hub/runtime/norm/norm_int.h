@@ -37,10 +37,6 @@ gh__norm_ctx_t *gh__norm_ctx(void);
  * Returns how many were stored; input beyond `cap` is ignored. */
 size_t gh__norm_decode(const char *raw, uint32_t *cp, size_t cap);
 
-/* Decodes one strict UTF-8 sequence at s (s[0] != 0): its length, or -1
- * when invalid (then the caller skips one byte). Never reads past a NUL. */
-int gh__norm_utf8_next(const unsigned char *s, uint32_t *cp);
-
 /* NFKC of cp[0..n) in place (cap = room in cp). Returns the new length.
  * When ICU is unavailable or the result would not fit, falls back to the
  * full-width -> ASCII folding only, which is what matters for typed data. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gridhub/norm.h"
+#include "gridhub/util.h"
 #include "norm_int.h"
 
 /* Digits kept; more means it is not one phone number. */
@@ -69,7 +70,7 @@ size_t gh_norm_phone(const char *raw, char *out, size_t size) {
     const unsigned char *s = (const unsigned char *)raw;
     while (*s) {
         uint32_t c;
-        int k = gh__norm_utf8_next(s, &c);
+        int k = gh_utf8_next_z(s, &c);
         if (k < 0) return 0; /* not text: not a phone either */
         s += (size_t)k;
         if (c >= 0xFF10 && c <= 0xFF19) c -= 0xFEE0; /* full-width digit */

@@ -14,23 +14,12 @@
 #include "gridhub/util.h"
 #include "norm_int.h"
 
-int gh__norm_utf8_next(const unsigned char *s, uint32_t *cp) {
-    /* NUL-terminated input: a NUL is never a continuation byte, so looking
-     * at most four bytes ahead stays inside the string. */
-    size_t n = strnlen((const char *)s, 4);
-    if (n == 0) {
-        *cp = 0;
-        return 1;
-    }
-    return gh_utf8_next(s, n, cp);
-}
-
 size_t gh__norm_decode(const char *raw, uint32_t *cp, size_t cap) {
     size_t n = 0;
     if (!raw) return 0;
     const unsigned char *s = (const unsigned char *)raw;
     while (*s && n < cap) {
-        int k = gh__norm_utf8_next(s, &cp[n]);
+        int k = gh_utf8_next_z(s, &cp[n]);
         if (k < 0) {
             s++;
             continue;
