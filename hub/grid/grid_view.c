@@ -38,8 +38,12 @@ static const char TAKE_SQL[] =
  * persons whose attributes may have changed get them again: those whose records
  * changed (noted 'person'), those holding records with the noted ID keys, and
  * the persons of the department person records family-planning records named
- * before or after a change (noted 'fp'; all three notes consumed). Their grids,
- * and the households they head, are noted (person_attr_refresh). Those whose
+ * before or after a change (noted 'fp'; all three notes consumed). Their grids
+ * are noted, and the households they head and their grids if their identity
+ * may have moved (noted 'person') or their attributes did (person_attr_refresh,
+ * migration 029: the households' refresh notes the ID keys of the members it
+ * links, and all of them noting their households again made two rounds of
+ * views that changed nothing at the end of a catch-up). Those whose
  * attributes changed are noted to publish under this transaction's id, and so
  * are the persons noted to publish that it takes (up to the third %s; "LIMIT
  * 0" with "false" takes none): taken in the same snapshot as their attribute
@@ -67,7 +71,8 @@ static const char ATTR_FMT[] =
     "view_dirty WHERE kind = 'publish' AND %s LIMIT %s), pd AS (DELETE FROM "
     "view_dirty v USING pk WHERE v.kind = 'publish' AND v.key = pk.key "
     "RETURNING v.key), c AS (SELECT unnest(person_attr_refresh(ARRAY("
-    "SELECT person_id FROM p))) AS pid), pc AS (DELETE FROM view_dirty v "
+    "SELECT person_id FROM p), ARRAY(SELECT key FROM d WHERE kind = "
+    "'person'))) AS pid), pc AS (DELETE FROM view_dirty v "
     "USING c WHERE v.kind = 'publish' AND v.key = c.pid), n AS "
     "(INSERT INTO view_dirty (kind, key) SELECT DISTINCT 'publish', x FROM "
     "(SELECT pid FROM c UNION SELECT key FROM pd) u(x) ON CONFLICT DO "

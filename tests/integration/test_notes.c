@@ -442,3 +442,61 @@ Test(notes, a_person_published_for_its_attributes_takes_all_its_notes) {
     cr_assert_eq(publish_notes(v, NULL), 5, "one note a person");
     views_parts_free(conf, g, res);
 }
+
+/* Whose refresh notes the households it heads (migration 029): P1 heads
+ * household d:h1 (its record's ID key is P1's). Derived for a row naming
+ * its ID (noted 'idkey': what the households' refresh notes for every
+ * member it links), with its attributes unchanged, P1 notes no household
+ * and no grid; noted 'person' (a golden write: who P1 is may have moved),
+ * it notes them whatever its attributes did. Before, every refresh noted
+ * them, and at the end of a catch-up the households' refresh and the
+ * attributes' noted each other's rows for two more rounds of views that
+ * changed nothing. */
+Test(notes, households_noted_when_a_head_may_have_moved) {
+    PGconn *v = g_c[1];
+    char xid[32];
+    long changed = -1, taken = -1;
+    gh_conf_t *conf;
+    gh_grid_t *g;
+    gh_resolver_t *res;
+    views_parts(&conf, &g, &res);
+    gh_test_exec(v, "INSERT INTO person (person_id, active, version, "
+                    "published_version) VALUES ('P1', true, 1, 1)");
+    gh_test_exec(v, "INSERT INTO source_person (department, source_key, "
+                    "source_table, pos_lsn, pos_seq, person_id, id_key) "
+                    "VALUES ('d', 'p1', 't', 1, 1, 'P1', 42)");
+    gh_test_exec(v, "INSERT INTO source_row (department, entity, source_key, "
+                    "source_table, pos_lsn, pos_seq, row, id_key) VALUES "
+                    "('d', 'household', 'h1', 't', 1, 1, "
+                    "'{\"grid_code\": \"G1\"}', 42)");
+    static const char HOUSEHOLD[] = "SELECT count(*) FROM view_dirty WHERE "
+                                    "kind = 'household' AND key = 'd:h1'";
+    static const char GRID[] = "SELECT count(*) FROM view_dirty WHERE kind = "
+                               "'grid' AND key = 'G1'";
+    /* What the rows' triggers noted, but P1 itself, as a new person. */
+    gh_test_exec(v, "DELETE FROM view_dirty; INSERT INTO view_dirty (kind, "
+                    "key) VALUES ('person', 'P1')");
+    derive(g, v, 0, -1, xid, &changed, &taken);
+    cr_assert_eq(changed, 1, "P1's first attributes");
+    cr_assert_eq(gh_test_count(v, HOUSEHOLD), 1, "the new head's household");
+
+    gh_test_exec(v, "DELETE FROM view_dirty");
+    gh_test_exec(v, "INSERT INTO view_dirty (kind, key) VALUES ('idkey', "
+                    "'42')");
+    derive(g, v, 0, -1, xid, &changed, &taken);
+    cr_assert_eq(changed, 0, "nothing of P1's attributes moved");
+    cr_assert_eq(gh_test_count(v, HOUSEHOLD), 0,
+                 "a row naming P1's ID noted its household again");
+    cr_assert_eq(gh_test_count(v, GRID), 0,
+                 "a row naming P1's ID noted its household's grid again");
+
+    gh_test_exec(v, "DELETE FROM view_dirty; INSERT INTO view_dirty (kind, "
+                    "key) VALUES ('person', "
+                    "'P1')");
+    derive(g, v, 0, -1, xid, &changed, &taken);
+    cr_assert_eq(changed, 0, "nothing of P1's attributes moved");
+    cr_assert_eq(gh_test_count(v, HOUSEHOLD), 1,
+                 "P1 rewritten: the household it heads is noted");
+    cr_assert_eq(gh_test_count(v, GRID), 1, "and its grid");
+    views_parts_free(conf, g, res);
+}
