@@ -500,3 +500,61 @@ Test(notes, households_noted_when_a_head_may_have_moved) {
     cr_assert_eq(gh_test_count(v, GRID), 1, "and its grid");
     views_parts_free(conf, g, res);
 }
+
+/* A corrected ID number (migration 030): P1's record names ID key 42, a
+ * registration names 43. The register corrects the record's number to the
+ * registration's, the record staying with P1 (so no golden write notes
+ * it): P1's attributes are derived again and take the registration, and
+ * the household P1 heads by its old number is noted. Before, nothing noted
+ * P1 and it kept the old number's attributes until something else did. */
+Test(notes, an_id_number_corrected_derives_the_attributes_again) {
+    PGconn *v = g_c[1];
+    char xid[32];
+    long changed = -1, taken = -1;
+    gh_conf_t *conf;
+    gh_grid_t *g;
+    gh_resolver_t *res;
+    views_parts(&conf, &g, &res);
+    gh_test_exec(v, "INSERT INTO person (person_id, active, version, "
+                    "published_version) VALUES ('P1', true, 1, 1)");
+    gh_test_exec(v, "INSERT INTO source_person (department, source_key, "
+                    "source_table, pos_lsn, pos_seq, person_id, id_key) "
+                    "VALUES ('d', 'p1', 't', 1, 1, 'P1', 42)");
+    gh_test_exec(v, "INSERT INTO source_row (department, entity, source_key, "
+                    "source_table, pos_lsn, pos_seq, row, id_key) VALUES "
+                    "('d', 'residence_registration', 'r1', 't', 1, 1, "
+                    "'{\"registration_type\": \"REGISTERED\"}', 43), "
+                    "('d', 'household', 'h1', 't', 1, 1, '{}', 42)");
+    /* As the households' refresh links it: named after its head. */
+    gh_test_exec(v, "INSERT INTO view_link VALUES ('household', 'd', 'h1', "
+                    "'H1')");
+    gh_test_exec(v, "DELETE FROM view_dirty; INSERT INTO view_dirty (kind, "
+                    "key) VALUES ('person', 'P1')");
+    derive(g, v, 0, -1, xid, &changed, &taken);
+    cr_assert_eq(changed, 1, "P1's first attributes");
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM person_attr WHERE "
+                                  "person_id = 'P1' AND registration_type IS "
+                                  "NULL"),
+                 1, "no registration names 42");
+
+    gh_test_exec(v, "DELETE FROM view_dirty");
+    gh_test_exec(v, "UPDATE source_person SET person_id = 'P1'");
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty"), 0,
+                 "an assignment left as it was is no change of the ID");
+    /* As the batch's upsert (hub/apply/apply_batch.c) writes a change. */
+    gh_test_exec(v, "INSERT INTO source_person (department, source_key, "
+                    "source_table, pos_lsn, pos_seq, id_key) VALUES ('d', "
+                    "'p1', 't', 2, 1, 43) ON CONFLICT (department, "
+                    "source_key) DO UPDATE SET pos_lsn = EXCLUDED.pos_lsn, "
+                    "id_key = EXCLUDED.id_key");
+    derive(g, v, 0, -1, xid, &changed, &taken);
+    cr_assert_eq(changed, 1, "P1's attributes derived again");
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM person_attr WHERE "
+                                  "person_id = 'P1' AND registration_type = "
+                                  "'REGISTERED'"),
+                 1, "the corrected number's registration");
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_dirty WHERE "
+                                  "kind = 'household' AND key = 'd:h1'"),
+                 1, "the household P1 headed by its old number");
+    views_parts_free(conf, g, res);
+}
