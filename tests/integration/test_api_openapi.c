@@ -294,12 +294,12 @@ typedef struct route {
     unsigned roles;
 } route_t;
 
-/* ROUTES of hub/api/server.c: *n rows (at most max). */
+/* ROUTES of hub/api/server/server.c: *n rows (at most max). */
 static void read_routes(route_t *rt, int max, int *n) {
-    char *src = gh_read_file(GH_SOURCE_DIR "/hub/api/server.c", NULL);
-    cr_assert_not_null(src, "hub/api/server.c");
+    char *src = gh_read_file(GH_SOURCE_DIR "/hub/api/server/server.c", NULL);
+    cr_assert_not_null(src, "hub/api/server/server.c");
     char *p = strstr(src, "static const route_t ROUTES[] = {");
-    cr_assert_not_null(p, "no ROUTES table in hub/api/server.c");
+    cr_assert_not_null(p, "no ROUTES table in hub/api/server/server.c");
     char *end = strstr(p, "\n};");
     cr_assert_not_null(end);
     *end = '\0';
