@@ -1,5 +1,5 @@
-/* `gridhub api`: the hub's HTTP API on the hub database (hub/api/server.h,
- * docs/api.md), until stopped. */
+/* `gridhub api`: the hub's HTTP API on the hub database
+ * (hub/api/server/server.h, docs/api.md), until stopped. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

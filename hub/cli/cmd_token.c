@@ -1,5 +1,5 @@
 /* `gridhub token`: API tokens bound to a subscriber of the policy and a
- * role (hub/api/token.h, docs/api.md) — created (shown once), listed,
+ * role (hub/api/auth/token.h, docs/api.md) — created (shown once), listed,
  * revoked. */
 #include <pwd.h>
 #include <stdio.h>

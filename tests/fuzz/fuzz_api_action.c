@@ -1,7 +1,7 @@
 /*
  * The body of a steward action over `gridhub api` (gh__api_parse_action,
- * hub/api/body.c): attacker-controlled JSON from any steward token. What
- * it accepts must be what the actions may be given, whatever the bytes.
+ * hub/api/resources/body.c): attacker-controlled JSON from any steward token.
+ * What it accepts must be what the actions may be given, whatever the bytes.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * The pull feed's cursor (gh__api_cursor_parse, hub/api/cursor.c): any
+ * The pull feed's cursor (gh__api_cursor_parse, hub/api/pull/cursor.c): any
  * bytes a client sends as ?cursor=. What it accepts must be a cursor the
  * feed could have given: making it again from the offsets read gives the
  * same text.

@@ -1,5 +1,5 @@
 /*
- * The pull feed's cursor (hub/api/cursor.c): what the feed gives comes
+ * The pull feed's cursor (hub/api/pull/cursor.c): what the feed gives comes
  * back as the same offsets, and what a client may send instead (anything)
  * is refused with a reason, never taken for another feed's position.
  */

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the true city (hub/gen/city.c): the presets' sizes, the
+ * Unit tests for the true city (hub/gen/city/city.c): the presets' sizes, the
  * codes of every department's division (as the connectors' crosswalk files
  * and samples have them for 大塘 and 童家), and the make-up of the
  * population the coverage model depends on.

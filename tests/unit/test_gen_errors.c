@@ -1,8 +1,9 @@
 /*
- * Unit tests for the generator's error model (hub/gen/errors.c, names.c):
- * each kind of error happens at its configured rate times the department's
- * factor (100,000 draws, within five standard deviations), the realized
- * effect on typed values follows, and the name mutations do what they say.
+ * Unit tests for the generator's error model (hub/gen/errors/errors.c,
+ * city/names.c): each kind of error happens at its configured rate times the
+ * department's factor (100,000 draws, within five standard deviations), the
+ * realized effect on typed values follows, and the name mutations do what they
+ * say.
  */
 #include <criterion/criterion.h>
 #include <math.h>

@@ -1,11 +1,11 @@
 /*
- * Unit tests for issue 14's error kinds (hub/gen/errors_real.c, fuzzy.c,
- * names.c): each mutation does what it says (an ID digit that fails the
- * check, two adjacent different digits swapped, a second ID that is valid
- * and other, a mistyped birth digit that still is a date, a fuzzy-pinyin
- * neighbour one listed merge away, a given-name character dropped or
- * added, an old or mistyped phone); typed copies show each kind where it
- * can and label it; with the new rates at 0 the generated records are
+ * Unit tests for issue 14's error kinds (hub/gen/errors/errors_real.c,
+ * city/fuzzy.c, city/names.c): each mutation does what it says (an ID digit
+ * that fails the check, two adjacent different digits swapped, a second ID that
+ * is valid and other, a mistyped birth digit that still is a date, a
+ * fuzzy-pinyin neighbour one listed merge away, a given-name character dropped
+ * or added, an old or mistyped phone); typed copies show each kind where it can
+ * and label it; with the new rates at 0 the generated records are
  * byte-identical to those of the nine old kinds alone; with
  * ops/gen/real-errors.properties every new kind occurs and is labelled.
  */

@@ -1,6 +1,6 @@
 /*
- * Unit tests for the generated residents' ID numbers (hub/gen/city.c,
- * errors.c): every true ID is a valid GB 11643 number (check character
+ * Unit tests for the generated residents' ID numbers (hub/gen/city/city.c,
+ * errors/errors.c): every true ID is a valid GB 11643 number (check character
  * recomputed here independently: ISO 7064 MOD 11-2), unique, and agrees
  * with the resident's sex and birth date; typed copies are valid unless an
  * error was injected, and each injected error is the one intended.

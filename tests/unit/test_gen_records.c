@@ -1,8 +1,8 @@
 /*
  * Unit tests for the generator's source records (records.file, records.only;
- * hub/gen/truth.c, errors.c, gen.c): `gridhub gen` run in-process on the
- * demo preset at scale 0.05 with records.only=true, into a temporary
- * directory.
+ * hub/gen/output/truth.c, errors/errors.c, driver/gen.c): `gridhub gen` run
+ * in-process on the demo preset at scale 0.05 with records.only=true, into a
+ * temporary directory.
  *
  * - records.file has one line per truth.file line, same department and
  *   source_key in the same (bytewise sorted) order; every line is JSON with

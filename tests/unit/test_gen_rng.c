@@ -1,5 +1,5 @@
 /*
- * Unit tests for the generator's random numbers (hub/gen/rng.c): streams
+ * Unit tests for the generator's random numbers (hub/gen/city/rng.c): streams
  * are reproducible from (seed, stream, index), independent of each other,
  * and the draws have the distributions the city model relies on.
  */

@@ -2,10 +2,10 @@
  * Unit tests for gridhub/norm.h: names, pinyin keys, phones, addresses.
  *
  * Besides hand-written vectors, the generator's own mutations are replayed
- * (hub/gen/names.c, errors.c): every homophone it can substitute must give
- * the same pinyin key, every traditional form it can type must normalize to
- * the simplified name, and a name typed with all of those errors at once
- * must come back to the truth.
+ * (hub/gen/city/names.c, errors/errors.c): every homophone it can substitute
+ * must give the same pinyin key, every traditional form it can type must
+ * normalize to the simplified name, and a name typed with all of those errors
+ * at once must come back to the truth.
  */
 #include <criterion/criterion.h>
 

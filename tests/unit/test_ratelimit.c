@@ -1,5 +1,5 @@
 /*
- * gh_ratelimit_ (hub/api/ratelimit.c) on a stepped clock: the bucket
+ * gh_ratelimit_ (hub/api/auth/ratelimit.c) on a stepped clock: the bucket
  * arithmetic (burst, refill, when a refused request would pass), one
  * reported refusal per window with the count of the rest, and a table that
  * stays within its bound whatever the keys.

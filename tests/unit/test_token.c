@@ -1,5 +1,5 @@
 /*
- * gh_token_ (hub/api/token.c) without a database: the token's form, what
+ * gh_token_ (hub/api/auth/token.c) without a database: the token's form, what
  * a malformed one is told, the roles' names.
  */
 #include <criterion/criterion.h>

@@ -1,6 +1,6 @@
 /* The body of a POST to gridhub api: its limit and the reading of a
  * steward action's JSON, apart from libmicrohttpd and the database so that
- * it can be fuzzed and unit tested (hub/api/body.c). */
+ * it can be fuzzed and unit tested (hub/api/resources/body.c). */
 #ifndef GH_API_BODY_H
 #define GH_API_BODY_H
 

@@ -1,6 +1,6 @@
 /* How an endpoint's URL pattern takes a path, apart from the server so
  * that the OpenAPI test matches paths exactly as the server does
- * (hub/api/route.c). */
+ * (hub/api/server/route.c). */
 #ifndef GH_API_ROUTE_H
 #define GH_API_ROUTE_H
 

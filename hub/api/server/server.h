@@ -1,7 +1,7 @@
 /*
  * The hub's HTTP API (gh_api_; docs/api.md): libmicrohttpd on its own
  * polling thread, one hub-database connection owned by that thread, every
- * request authenticated by an API token (hub/api/token.h) and every
+ * request authenticated by an API token (hub/api/auth/token.h) and every
  * refusal written to the audit log.
  *
  * So far: GET /v1/whoami (what the caller's token is bound to) and GET

@@ -10,8 +10,8 @@
  *   words     幢/号楼/# -> 栋, 门 -> 单元, 室/房/号房 dropped, and 3-2-501
  *             read as 3栋2单元501;
  * numerals and words repeated until neither changes anything.
- * The rules follow how the departments' clerks write (see hub/gen/fmt.c and
- * the 创文 volunteers' phone-typed addresses), not a full address grammar.
+ * The rules follow how the departments' clerks write (see hub/gen/depts/fmt.c
+ * and the 创文 volunteers' phone-typed addresses), not a full address grammar.
  */
 #include <string.h>
 #include <uchar.h>
