@@ -459,6 +459,116 @@ Test(grid, households_across_departments) {
     cr_assert_eq(rc, 2, "an unknown household: exit %d: %s", rc, out);
     free(out);
     free(zhang);
+
+    /* A head's mistyped ID corrected (migration 029): 公安's new household
+     * names its head by the right number, the head's own record (a member
+     * of another household, so its member row notes not this one) by
+     * another. Corrected, the record stays with its person, whose refresh
+     * (noted through its member row's ID keys) must still note the
+     * household it now heads, though no golden write noted the person. */
+    char right[19], typo[19];
+    gh_test_make_id18(right, 1975, 5, 5, 901);
+    gh_test_make_id18(typo, 1975, 5, 5, 902);
+    gh_test_exec(s->dept,
+                 "INSERT INTO ga_hu (hh, hzxm, hzgmsfhm, zrqdm) VALUES "
+                 "('102399001', '赵更正', '%s', 'ZRQ-4313020101')",
+                 right);
+    gh_test_exec(s->dept,
+                 "INSERT INTO ga_hjrk (rybh, hh, yhzgx, xm, xb, csrq, gmsfhm, "
+                 "zrqdm) VALUES ('R43130299990001', '102399002', '02', "
+                 "'赵更正', '1', '1975-05-05', '%s', 'ZRQ-4313020101')",
+                 typo);
+    const char *nobody = "SELECT coalesce((SELECT active::text FROM "
+                         "entity_view WHERE entity = 'household' AND id = "
+                         "'H:gongan:102399001'), 'none')";
+    gf_wait_hub("a household whose head is not known", nobody, "true");
+    const char *pid_sql = "SELECT coalesce(person_id, 'none') FROM "
+                          "source_person WHERE department = 'gongan' AND "
+                          "source_key = 'hjrk/R43130299990001'";
+    gf_wait_hub("the head's record resolved",
+                "SELECT count(*) FROM source_person WHERE department = "
+                "'gongan' AND source_key = 'hjrk/R43130299990001' AND "
+                "person_id IS NOT NULL",
+                "1");
+    char *pid = gh_test_scalar(gf_hub, "%s", pid_sql);
+    /* As a clerk's fix in SQL: the update time left as it was (with it
+     * the record's grid, dated by it, would have changed the attributes
+     * and noted the household anyway). */
+    gh_test_exec(s->dept,
+                 "UPDATE ga_hjrk SET gmsfhm = '%s' WHERE rybh = "
+                 "'R43130299990001'",
+                 right);
+    char *headed = gh_xasprintf(
+        "SELECT coalesce((SELECT (body ->> 'head_person_id') || ' ' || "
+        "active::text FROM entity_view WHERE entity = 'household' AND id = "
+        "'H%s'), 'none')",
+        pid + 1);
+    char *want_headed = gh_xasprintf("%s true", pid);
+    gf_wait_hub("the household found its head by the corrected number", headed,
+                want_headed);
+    gf_wait_hub("its head-less record gone", nobody, "false");
+    char *still = gh_test_scalar(gf_hub, "%s", pid_sql);
+    cr_assert_str_eq(still, pid, "the corrected record kept its person");
+    free(still);
+    free(want_headed);
+    free(headed);
+    free(pid);
+    gh_test_stop_clean(s);
+}
+
+/* A grid member's mistyped ID corrected in 综治's register (migration 030):
+ * the roster (网格员) names her by the right number, her resident record by
+ * another. Corrected by a clerk in SQL (the update time left as it was),
+ * the record stays with its person and no other row changes: her role must
+ * still reach her attributes. Before, nothing noted the person. */
+Test(grid, attributes_follow_a_corrected_id) {
+    gh_test_stack_t *s = gf_two_departments(
+        "zongzhi", "gongan",
+        "gridhub.zongzhi.person,gridhub.zongzhi.grid,gridhub.zongzhi."
+        "grid_staff",
+        NULL);
+    char right[19], typo[19];
+    gh_test_make_id18(right, 1985, 5, 5, 911);
+    gh_test_make_id18(typo, 1985, 5, 5, 912);
+    gh_test_exec(s->dept,
+                 "INSERT INTO zz_wgy (wgybh, xm, gmsfhm, wgbm, wgyjs) VALUES "
+                 "('WGY9101', '钱更正', '%s', 'LP-DT-01', '3')",
+                 right);
+    gh_test_exec(s->dept,
+                 "INSERT INTO zz_syrk (rkbh, xm, gmsfhm, xb, csrq, wgbm) "
+                 "VALUES ('ZZ9101', '钱更正', '%s', '2', '1985-05-05', "
+                 "'LP-DT-01')",
+                 typo);
+    gf_wait_hub("her record resolved",
+                "SELECT count(*) FROM source_person WHERE department = "
+                "'zongzhi' AND source_key = 'ZZ9101' AND person_id IS NOT "
+                "NULL",
+                "1");
+    char *pid = gh_test_scalar(gf_hub, "SELECT person_id FROM source_person "
+                                       "WHERE department = 'zongzhi' AND "
+                                       "source_key = 'ZZ9101'");
+    char *role = gh_xasprintf(
+        "SELECT coalesce((SELECT coalesce(staff_role, '-') FROM person_attr "
+        "WHERE person_id = '%s'), 'none')",
+        pid);
+    gf_wait_hub("her attributes, without the roster's role", role, "-");
+    gf_wait_hub("the roster's row in",
+                "SELECT count(*) FROM source_row WHERE entity = 'grid_staff' "
+                "AND source_key = 'WGY9101'",
+                "1");
+    gh_test_exec(s->dept,
+                 "UPDATE zz_syrk SET gmsfhm = '%s' WHERE rkbh = "
+                 "'ZZ9101'",
+                 right);
+    gf_wait_hub("her role by the corrected number", role, "PART_TIME_MEMBER");
+    char *still =
+        gh_test_scalar(gf_hub, "SELECT person_id FROM source_person WHERE "
+                               "department = 'zongzhi' AND source_key = "
+                               "'ZZ9101'");
+    cr_assert_str_eq(still, pid, "the corrected record kept its person");
+    free(still);
+    free(role);
+    free(pid);
     gh_test_stop_clean(s);
 }
 

@@ -443,6 +443,24 @@ Test(notes, a_person_published_for_its_attributes_takes_all_its_notes) {
     views_parts_free(conf, g, res);
 }
 
+/* Person P1 with one record (d:p1, ID key 42) and the source rows
+ * `rows` (a VALUES list of (department, entity, source_key, row, id_key)),
+ * then only P1 noted, as a new person. */
+static void p1_with_rows(PGconn *v, const char *rows) {
+    gh_test_exec(v, "INSERT INTO person (person_id, active, version, "
+                    "published_version) VALUES ('P1', true, 1, 1)");
+    gh_test_exec(v, "INSERT INTO source_person (department, source_key, "
+                    "source_table, pos_lsn, pos_seq, person_id, id_key) "
+                    "VALUES ('d', 'p1', 't', 1, 1, 'P1', 42)");
+    gh_test_exec(v,
+                 "INSERT INTO source_row (department, entity, source_key, "
+                 "source_table, pos_lsn, pos_seq, row, id_key) SELECT d, e, "
+                 "k, 't', 1, 1, r::jsonb, i FROM (VALUES %s) x(d, e, k, r, i)",
+                 rows);
+    gh_test_exec(v, "DELETE FROM view_dirty; INSERT INTO view_dirty (kind, "
+                    "key) VALUES ('person', 'P1')");
+}
+
 /* Whose refresh notes the households it heads (migration 029): P1 heads
  * household d:h1 (its record's ID key is P1's). Derived for a row naming
  * its ID (noted 'idkey': what the households' refresh notes for every
@@ -460,22 +478,12 @@ Test(notes, households_noted_when_a_head_may_have_moved) {
     gh_grid_t *g;
     gh_resolver_t *res;
     views_parts(&conf, &g, &res);
-    gh_test_exec(v, "INSERT INTO person (person_id, active, version, "
-                    "published_version) VALUES ('P1', true, 1, 1)");
-    gh_test_exec(v, "INSERT INTO source_person (department, source_key, "
-                    "source_table, pos_lsn, pos_seq, person_id, id_key) "
-                    "VALUES ('d', 'p1', 't', 1, 1, 'P1', 42)");
-    gh_test_exec(v, "INSERT INTO source_row (department, entity, source_key, "
-                    "source_table, pos_lsn, pos_seq, row, id_key) VALUES "
-                    "('d', 'household', 'h1', 't', 1, 1, "
-                    "'{\"grid_code\": \"G1\"}', 42)");
+    p1_with_rows(v, "('d', 'household', 'h1', '{\"grid_code\": \"G1\"}', "
+                    "42)");
     static const char HOUSEHOLD[] = "SELECT count(*) FROM view_dirty WHERE "
                                     "kind = 'household' AND key = 'd:h1'";
     static const char GRID[] = "SELECT count(*) FROM view_dirty WHERE kind = "
                                "'grid' AND key = 'G1'";
-    /* What the rows' triggers noted, but P1 itself, as a new person. */
-    gh_test_exec(v, "DELETE FROM view_dirty; INSERT INTO view_dirty (kind, "
-                    "key) VALUES ('person', 'P1')");
     derive(g, v, 0, -1, xid, &changed, &taken);
     cr_assert_eq(changed, 1, "P1's first attributes");
     cr_assert_eq(gh_test_count(v, HOUSEHOLD), 1, "the new head's household");
@@ -515,21 +523,12 @@ Test(notes, an_id_number_corrected_derives_the_attributes_again) {
     gh_grid_t *g;
     gh_resolver_t *res;
     views_parts(&conf, &g, &res);
-    gh_test_exec(v, "INSERT INTO person (person_id, active, version, "
-                    "published_version) VALUES ('P1', true, 1, 1)");
-    gh_test_exec(v, "INSERT INTO source_person (department, source_key, "
-                    "source_table, pos_lsn, pos_seq, person_id, id_key) "
-                    "VALUES ('d', 'p1', 't', 1, 1, 'P1', 42)");
-    gh_test_exec(v, "INSERT INTO source_row (department, entity, source_key, "
-                    "source_table, pos_lsn, pos_seq, row, id_key) VALUES "
-                    "('d', 'residence_registration', 'r1', 't', 1, 1, "
-                    "'{\"registration_type\": \"REGISTERED\"}', 43), "
-                    "('d', 'household', 'h1', 't', 1, 1, '{}', 42)");
+    p1_with_rows(v, "('d', 'residence_registration', 'r1', "
+                    "'{\"registration_type\": \"REGISTERED\"}', 43), ('d', "
+                    "'household', 'h1', '{}', 42)");
     /* As the households' refresh links it: named after its head. */
     gh_test_exec(v, "INSERT INTO view_link VALUES ('household', 'd', 'h1', "
                     "'H1')");
-    gh_test_exec(v, "DELETE FROM view_dirty; INSERT INTO view_dirty (kind, "
-                    "key) VALUES ('person', 'P1')");
     derive(g, v, 0, -1, xid, &changed, &taken);
     cr_assert_eq(changed, 1, "P1's first attributes");
     cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM person_attr WHERE "
