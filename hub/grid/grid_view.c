@@ -39,11 +39,12 @@ static const char TAKE_SQL[] =
  * changed (noted 'person'), those holding records with the noted ID keys, and
  * the persons of the department person records family-planning records named
  * before or after a change (noted 'fp'; all three notes consumed). Their grids
- * are noted, and the households they head and their grids if their identity
- * may have moved (noted 'person') or their attributes did (person_attr_refresh,
- * migration 029: the households' refresh notes the ID keys of the members it
- * links, and all of them noting their households again made two rounds of
- * views that changed nothing at the end of a catch-up). Those whose
+ * are noted, and the households they head, are named after or are members of
+ * if who they are may have moved (noted 'person', or retired:
+ * person_attr_refresh, migrations 029 and 031; a household's record depends
+ * on who its head and members are, not on their attributes, and noting every
+ * household from every refresh made rounds of views that changed nothing at
+ * the end of a catch-up). Those whose
  * attributes changed are noted to publish under this transaction's id, and so
  * are the persons noted to publish that it takes (up to the third %s; "LIMIT
  * 0" with "false" takes none): taken in the same snapshot as their attribute

@@ -557,3 +557,56 @@ Test(notes, an_id_number_corrected_derives_the_attributes_again) {
                  1, "the household P1 headed by its old number");
     views_parts_free(conf, g, res);
 }
+
+/* A member's person merged into another (migration 031): household d:h1
+ * (its head unknown) lists the member of row m1, whose ID key is P2's
+ * record's. The resolution moves that record to P1 and retires P2; the
+ * member row does not change, so only the persons' refresh can note the
+ * household, which would list the retired P2 until its rows changed.
+ * A refresh for a row naming the ID alone (noted 'idkey') notes it not. */
+Test(notes, a_merged_member_notes_its_household) {
+    PGconn *v = g_c[1];
+    char xid[32];
+    long changed = -1, taken = -1;
+    gh_conf_t *conf;
+    gh_grid_t *g;
+    gh_resolver_t *res;
+    views_parts(&conf, &g, &res);
+    p1_with_rows(v, "('d', 'household', 'h1', '{}', 99), ('d', "
+                    "'household_member', 'm1', '{\"household_key\": "
+                    "\"h1\"}', 43)");
+    gh_test_exec(v, "INSERT INTO person (person_id, active, version, "
+                    "published_version) VALUES ('P2', true, 1, 1)");
+    gh_test_exec(v, "INSERT INTO source_person (department, source_key, "
+                    "source_table, pos_lsn, pos_seq, person_id, id_key) "
+                    "VALUES ('e', 'p2', 't', 1, 1, 'P2', 43)");
+    gh_test_exec(v, "INSERT INTO view_link VALUES ('household', 'd', 'h1', "
+                    "'H:d:h1')");
+    gh_test_exec(v, "DELETE FROM view_dirty; INSERT INTO view_dirty (kind, "
+                    "key) VALUES ('person', 'P1'), ('person', 'P2')");
+    derive(g, v, 0, -1, xid, &changed, &taken);
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM person_attr WHERE "
+                                  "person_id = 'P2' AND household_id = "
+                                  "'H:d:h1'"),
+                 1, "P2 is the member");
+    static const char HOUSEHOLD[] = "SELECT count(*) FROM view_dirty WHERE "
+                                    "kind = 'household' AND key = 'd:h1'";
+
+    gh_test_exec(v, "UPDATE source_person SET person_id = 'P1' WHERE "
+                    "source_key = 'p2'; UPDATE person SET active = false "
+                    "WHERE person_id = 'P2'");
+    gh_test_exec(v, "DELETE FROM view_dirty; INSERT INTO view_dirty (kind, "
+                    "key) VALUES ('person', 'P1'), ('person', 'P2')");
+    derive(g, v, 0, -1, xid, &changed, &taken);
+    cr_assert_eq(changed, 2, "P1 a member now, P2 gone");
+    cr_assert_eq(gh_test_count(v, HOUSEHOLD), 1,
+                 "the household of the merged member is noted");
+
+    gh_test_exec(v, "DELETE FROM view_dirty; INSERT INTO view_dirty (kind, "
+                    "key) VALUES ('idkey', '43')");
+    derive(g, v, 0, -1, xid, &changed, &taken);
+    cr_assert_eq(changed, 0);
+    cr_assert_eq(gh_test_count(v, HOUSEHOLD), 0,
+                 "a row naming the member's ID notes no household");
+    views_parts_free(conf, g, res);
+}
