@@ -1,4 +1,4 @@
--- API tokens (hub/api/auth/token.h, docs/api.md): the SHA-256 of each token's
+-- API tokens (hub/api/token.h, docs/api.md): the SHA-256 of each token's
 -- secret, never the secret, with what it is bound to.
 CREATE TABLE api_token (
     id           text PRIMARY KEY,            -- 8 hex characters, public
