@@ -41,7 +41,7 @@ static const char TAKE_SQL[] =
  * before or after a change (noted 'fp'; all three notes consumed). Their grids
  * are noted, and the households they head, are named after or are members of
  * if who they are may have moved (noted 'person', or retired:
- * person_attr_refresh, migrations 029 and 031; a household's record depends
+ * person_attr_refresh, migration 029; a household's record depends
  * on who its head and members are, not on their attributes, and noting every
  * household from every refresh made rounds of views that changed nothing at
  * the end of a catch-up). Those whose

@@ -1,20 +1,30 @@
--- The households of a refreshed person are noted only when who the person
--- is may have moved (docs/performance.md, "Echo rounds").
+-- The households a person heads, is named after or is a member of are
+-- noted only when who the person is may have moved (docs/performance.md,
+-- "The echo rounds gone").
 --
--- A household's record (017) names its head's person id and each member's,
--- and nothing of their attributes; its link to a head is what the
--- households' refresh derives from the resolution. So the persons whose
--- identity a batch changed (noted 'person': a golden record written with
--- new sources, activity or grid, a steward's override, a building relink)
--- note the households they head and those named after them, as before; the
--- persons refreshed because a row naming their ID changed (noted 'idkey',
--- and the households' refresh notes the members of every household it
--- links anew that way) or their family-planning records did ('fp') note
--- them only if their attributes changed. Before, every refresh noted them:
--- at the end of a catch-up the households' refresh noted every member, the
--- attributes' refresh of those members noted every household again, and
--- two further rounds of views changed nothing (3 s of a 40 s demo load).
--- The grids of the households they head likewise. Otherwise as in 028.
+-- A household's record (017) and a grid's household count (016) depend on
+-- who its head and members are (their person ids), never on their
+-- attributes. Every refresh of a person's attributes noted the households
+-- it heads: at the end of a catch-up the households' refresh noted the ID
+-- keys of every member it linked, the attributes' refresh of those members
+-- noted every household again, and further rounds of views changed nothing
+-- (3 s of a 40 s demo load). Now only the persons noted 'person' (a golden
+-- write changed their grid, activity or records; an ID number corrected,
+-- 030; a steward's override; a building relink) and those retired note the
+-- households they head and are named after, and their grids.
+--
+-- And the households of members: when a resolution merges a member's
+-- person into another (or splits one, or a steward does), the member rows
+-- do not change, and the household was noted only through its head: it
+-- kept listing the retired id. Now a person whose attributes go (retired,
+-- merged away) notes, through view_link, the household of its old
+-- attributes (person_attr.household_id), and a person derived for the
+-- first time (new, split off) the household of its new ones. Not every
+-- person noted 'person': building relinks note their residents so, and at
+-- a catch-up's end their households would be made once more for nothing.
+--
+-- The identities come as a second argument (the persons noted 'person',
+-- hub/grid/grid_view.c). Otherwise as in 028.
 DROP FUNCTION person_attr_refresh(text[]);
 
 CREATE FUNCTION person_attr_refresh(pids text[], ident text[]) RETURNS text[]
@@ -65,7 +75,7 @@ BEGIN
     WHERE s.status = 'open' AND s.kind = 'grid_conflict'
       AND s.person_a = ANY (pids) AND s.person_a <> ALL (conflicted);
     WITH old AS (
-        SELECT y.person_id, y.grid_code FROM person_attr y
+        SELECT y.person_id, y.grid_code, y.household_id FROM person_attr y
         WHERE y.person_id = ANY (pids)),
     del AS (
         DELETE FROM person_attr y WHERE y.person_id = ANY (pids)
@@ -106,10 +116,9 @@ BEGIN
                EXCLUDED.grid_at, EXCLUDED.building_id, EXCLUDED.building_no,
                EXCLUDED.unit_no, EXCLUDED.room_no, EXCLUDED.family_planning)
         RETURNING y.person_id, y.grid_code),
-    -- Whose identity may have moved, or whose attributes did.
+    -- Whose identity may have moved: noted 'person', or retired.
     moved AS (
-        SELECT unnest(ident) AS person_id
-        UNION SELECT person_id FROM up UNION SELECT person_id FROM del),
+        SELECT unnest(ident) AS person_id UNION SELECT person_id FROM del),
     -- The households they head and their grids are refreshed whoever the
     -- head now is, and so are those named after them (a head who died or
     -- was merged away heads them no more); the grids a changed person
@@ -124,6 +133,14 @@ BEGIN
           AND l.view_id IN (SELECT 'H' || substr(x, 2) FROM moved m(x))
         UNION SELECT 'grid', unnest(a.head_grids) FROM person_attr_new a
         WHERE a.person_id IN (SELECT person_id FROM moved)
+        UNION SELECT 'household', l.department || ':' || l.source_key
+        FROM view_link l
+        WHERE l.entity = 'household' AND l.view_id IN (
+            SELECT a.household_id FROM person_attr_new a
+            WHERE a.person_id IN (SELECT person_id FROM up)
+              AND a.person_id NOT IN (SELECT person_id FROM old)
+            UNION SELECT o.household_id FROM old o
+            WHERE o.person_id IN (SELECT person_id FROM del))
         UNION SELECT 'grid', g FROM (
             SELECT grid_code FROM up UNION SELECT grid_code FROM del
             UNION SELECT o.grid_code FROM old o

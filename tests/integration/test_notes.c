@@ -558,7 +558,7 @@ Test(notes, an_id_number_corrected_derives_the_attributes_again) {
     views_parts_free(conf, g, res);
 }
 
-/* A member's person merged into another (migration 031): household d:h1
+/* A member's person merged into another (migration 029): household d:h1
  * (its head unknown) lists the member of row m1, whose ID key is P2's
  * record's. The resolution moves that record to P1 and retires P2; the
  * member row does not change, so only the persons' refresh can note the
