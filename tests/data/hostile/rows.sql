@@ -1,7 +1,7 @@
 -- Hostile rows for the test department (tests/data/dept/schema.sql), loaded
--- by tests/integration/test_hostile.c. Rows whose key starts with BAD_ must
--- become dead letters (their reason is checked); every other row must reach
--- the subscriber with its values intact, whatever they hold.
+-- by tests/integration/faults/test_hostile.c. Rows whose key starts with
+-- BAD_ must become dead letters (their reason is checked); every other row
+-- must reach the subscriber with its values intact, whatever they hold.
 INSERT INTO zz_syrk (rkbh, xm, gmsfhm, xb, csrq, lxdh, jzdz, wgbm, bz, gxsj) VALUES
 ('H01', '张'';--', '110105198001010016', '1', '1980-01-01', '13800000001', ''';DROP TABLE zz_syrk;--', 'LP-DT-01', NULL, now()),
 ('H02', '王'');--', '110105198001020011', '1', '1980-01-02', '13800000002', 'Robert''); DROP TABLE person;--', 'LP-DT-01', NULL, now()),

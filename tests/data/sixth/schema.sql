@@ -1,7 +1,8 @@
 -- 民政 (civil affairs): the minimum-living-allowance (最低生活保障, 低保)
 -- system of the 街道 civil-affairs office, as it plausibly looks. A sixth
--- department for tests/integration/test_departments.c: it is defined only
--- by the files in this directory (no C code), which is the point.
+-- department for tests/integration/pipeline/test_departments.c: it is
+-- defined only by the files in this directory (no C code), which is the
+-- point.
 --
 -- Households receiving the allowance (低保户) and their members. Keys are
 -- the office's own numbers; sex is typed as 男/女 (or 未知); dates are text,
