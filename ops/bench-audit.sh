@@ -7,7 +7,8 @@
 #   ./ops/bench-audit.sh [--entries N] [--batch B]     (1,000,000; 20,000)
 #
 # Everything is real: a throwaway PostgreSQL cluster (ops/pg-cluster.sh), a
-# scratch hub database, `gridhub audit bench` (hub/cli/cmd_audit_bench.c).
+# scratch hub database, `gridhub audit bench`
+# (hub/cli/security/cmd_audit_bench.c).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
