@@ -75,6 +75,7 @@ typedef struct batch {
     /* Messages waiting behind the batch in the assigned partitions when it
      * was taken (gh_lanes_backlog; -1: not known). */
     int64_t backlog;
+    int locked; /* the attempt holds the resolution lock */
 } batch_t;
 
 /* Forgets the dead letters found after the first `keep`. */
@@ -263,6 +264,12 @@ static gh_err_t apply_batch(hub_t *h, batch_t *b, char *errstr,
                    sizeof(ignore));
         gh_apply_discard(h->apply);
         gh_resolver_publish_discard(h->resolver);
+        /* One by one, a TRUNCATE may delete persons: the lock first, while
+         * the batch holds no row (the rolled back ones are released). */
+        if (!b->locked) {
+            e = gh_resolver_lock(h->db, errstr, errstr_size);
+            b->locked = !e;
+        }
         for (int i = 0; i < k && !e; i++)
             e = apply_one(h, b, i, errstr, errstr_size);
     }
@@ -318,6 +325,26 @@ static void catch_up(hub_t *h, int on, int64_t backlog) {
     gh__hub_views_catching_up(h->vw, on, backlog);
 }
 
+/* Whether a batch may write what resolution writes or reads, and so
+ * takes the resolution lock: person records, the grid hierarchy (its
+ * refresh rewrites the shared grid table) and snapshot markers (a marker
+ * deletes what the whole table no longer has, persons among them). A
+ * batch of other entities only (households, registrations, events, ...)
+ * upserts its own partitions' source rows and notes them under its own
+ * transaction id (migration 025), which no other batch and no views
+ * transaction waits for: it applies beside another instance's resolution
+ * instead of queueing behind it (docs/scaling.md). A TRUNCATE can touch
+ * persons too; it goes through the one-by-one path, which takes the lock
+ * first (apply_batch). */
+static int batch_resolves(const batch_t *b) {
+    if (b->nmk) return 1;
+    for (int i = 0; i < b->k; i++)
+        if (!strcmp(b->ent[i], "person") || !strcmp(b->ent[i], "grid") ||
+            !strcmp(b->ent[i], "grid_staff"))
+            return 1;
+    return 0;
+}
+
 /* One transaction over the batch: apply, resolve, commit. Transient
  * database failures are retried here with back-off (the hub stays up and
  * no message is blamed); dead letters of an attempt that fails are not
@@ -335,14 +362,14 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
         h->us_decode += gh_now_us() - t0;
         t0 = gh_now_us();
         if (!e) e = gh_pg_exec(h->db, "BEGIN", errstr, errstr_size);
-        /* The resolution lock before the first row is written, not after:
-         * applying takes row locks (source rows, and the notes their
-         * triggers leave in view_dirty) that the lock holder's views may
-         * need, so applying outside it made instances deadlock, and a
-         * deadlock fails a whole batch (three instances measured 113-206 s
-         * against 85 s for one, docs/performance.md). Only decoding, before
-         * BEGIN, runs beside another instance's batch. */
-        if (!e) e = gh_resolver_lock(h->db, errstr, errstr_size);
+        /* The resolution lock, when the batch needs it, before the first
+         * row is written, not after: a batch that resolves takes row
+         * locks (source rows, persons) another resolving batch may need,
+         * and taken in between they made instances deadlock, which fails
+         * a whole batch (three instances measured 113-206 s against 85 s
+         * for one, docs/performance.md). */
+        b->locked = !e && batch_resolves(b);
+        if (b->locked) e = gh_resolver_lock(h->db, errstr, errstr_size);
         if (!e) e = apply_batch(h, b, errstr, errstr_size);
         for (int i = 0; !e && i < b->nmk; i++) {
             long swept = 0;
