@@ -121,6 +121,16 @@ gh_err_t gh_grid_attributes_finish(gh_grid_t *g, PGconn *adb, int in_tx,
 gh_err_t gh_grid_aggregates(gh_grid_t *g, PGconn *db, gh_feed_t *f, int grids,
                             long *changed, char *errstr, size_t errstr_size);
 
+/* After gh_grid_aggregates, in the same transaction, once the attributes
+ * derived beside it are committed (gh_grid_attributes_finish): the
+ * members of the household records whose links moved noted for their
+ * attributes, but for those whose attributes already name the household
+ * (migration 031). Without this call the aggregates' notes of moved
+ * records ('hmember') would be committed unread and wait for the next
+ * round's call. */
+gh_err_t gh_grid_household_members(gh_grid_t *g, PGconn *db, char *errstr,
+                                   size_t errstr_size);
+
 /* A stored entity_view record (`body`, the JSON text of its body, with
  * its version and updated_at in microseconds) as the view record of
  * schema `s`: filled into `val`, and, if `record` is not NULL, as JSON

@@ -312,6 +312,16 @@ gh_err_t gh_grid_aggregates(gh_grid_t *g, PGconn *db, gh_feed_t *f, int grids,
     return e;
 }
 
+gh_err_t gh_grid_household_members(gh_grid_t *g, PGconn *db, char *errstr,
+                                   size_t errstr_size) {
+    int64_t t0 = gh_now_us();
+    gh_err_t e =
+        gh_pg_exec_what(db, "SELECT household_members_note()", 0, NULL,
+                        "note households' members", errstr, errstr_size);
+    gh__grid_time(g, 2, gh_now_us() - t0);
+    return e;
+}
+
 gh_err_t gh_grid_view_page(void *ctx, gh_feed_t *f, PGconn *db, int entity,
                            const char *after, int limit, char **last, int *n,
                            char *errstr, size_t errstr_size) {

@@ -130,6 +130,10 @@ static gh_err_t views(gh__views_t *v, int aggregates, int attributes,
         h->us_attr_wait += gh_now_us() - t0;
         if (!e && fe) e = gh_seterr(errstr, errstr_size, fe, "%s", ferr);
     }
+    /* Read now, the attributes committed: a member they already put in
+     * its household's moved record is not derived again next round. */
+    if (!e && aggregates)
+        e = gh_grid_household_members(h->grid, v->db, errstr, errstr_size);
     int64_t t0 = gh_now_us();
     if (!e && sent && *publish) {
         e = gh_resolver_publish_noted(v->res, v->db, xid, NULL, errstr,

@@ -610,3 +610,70 @@ Test(notes, a_merged_member_notes_its_household) {
                  "a row naming the member's ID notes no household");
     views_parts_free(conf, g, res);
 }
+
+/* A household record whose link moved notes its members for their
+ * attributes only if they do not already name it (migration 031): the
+ * refresh notes the record ('hmember'), and household_members_note(),
+ * run once the attributes derived beside it are committed, notes the
+ * members' ID keys but for those whose every person names the record's
+ * view id. Member P2 (ID key 43) of d:h1, whose head (key 99) is nobody
+ * yet: P2's attributes name H:d:h1 before the record is first linked, so
+ * its first link notes no one (at the end of a catch-up this was every
+ * member, derived again for nothing); the head resolved to P3 moves the
+ * link to H3, which P2 does not name: its key is noted. */
+Test(notes, a_household_notes_the_members_its_link_moved) {
+    PGconn *v = g_c[1];
+    char xid[32];
+    long changed = -1, taken = -1;
+    gh_conf_t *conf;
+    gh_grid_t *g;
+    gh_resolver_t *res;
+    views_parts(&conf, &g, &res);
+    p1_with_rows(v, "('d', 'household', 'h1', '{}', 99), ('d', "
+                    "'household_member', 'm1', '{\"household_key\": "
+                    "\"h1\"}', 43)");
+    gh_test_exec(v, "INSERT INTO person (person_id, active, version, "
+                    "published_version) VALUES ('P2', true, 1, 1)");
+    gh_test_exec(v, "INSERT INTO source_person (department, source_key, "
+                    "source_table, pos_lsn, pos_seq, person_id, id_key) "
+                    "VALUES ('e', 'p2', 't', 1, 1, 'P2', 43)");
+    gh_test_exec(v, "DELETE FROM view_dirty; INSERT INTO view_dirty (kind, "
+                    "key) VALUES ('person', 'P2')");
+    derive(g, v, 0, -1, xid, &changed, &taken);
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM person_attr WHERE "
+                                  "person_id = 'P2' AND household_id = "
+                                  "'H:d:h1'"),
+                 1, "P2 is a member of H:d:h1");
+    static const char MOVED[] = "SELECT count(*) FROM view_dirty WHERE kind "
+                                "= 'hmember' AND key = 'd:h1'";
+    static const char MEMBER[] = "SELECT count(*) FROM view_dirty WHERE kind "
+                                 "= 'idkey' AND key = '43'";
+
+    gh_test_exec(v, "DELETE FROM view_dirty");
+    gh_test_count(v, "SELECT count(*) FROM household_refresh('{d:h1}')");
+    cr_assert_eq(gh_test_count(v, MOVED), 1, "the new link is noted");
+    cr_assert_eq(gh_test_count(v, MEMBER), 0, "not its members yet");
+    cr_assert_eq(gh_test_count(v, "SELECT household_members_note()"), 0);
+    cr_assert_eq(gh_test_count(v, MEMBER), 0,
+                 "P2 already names H:d:h1, yet was noted");
+    cr_assert_eq(gh_test_count(v, MOVED), 0, "the record's note is taken");
+
+    gh_test_exec(v, "INSERT INTO person (person_id, active, version, "
+                    "published_version) VALUES ('P3', true, 1, 1)");
+    gh_test_exec(v, "INSERT INTO source_person (department, source_key, "
+                    "source_table, pos_lsn, pos_seq, person_id, id_key) "
+                    "VALUES ('f', 'p3', 't', 1, 1, 'P3', 99)");
+    gh_test_exec(v, "DELETE FROM view_dirty");
+    gh_test_count(v, "SELECT count(*) FROM household_refresh('{d:h1}')");
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM view_link WHERE "
+                                  "source_key = 'h1' AND view_id = 'H3'"),
+                 1, "the head's person names the household");
+    cr_assert_eq(gh_test_count(v, "SELECT household_members_note()"), 1);
+    cr_assert_eq(gh_test_count(v, MEMBER), 1,
+                 "P2 names H:d:h1, not H3: its key is noted");
+    derive(g, v, 0, -1, xid, &changed, &taken);
+    cr_assert_eq(gh_test_count(v, "SELECT count(*) FROM person_attr WHERE "
+                                  "person_id = 'P2' AND household_id = 'H3'"),
+                 1, "P2's household follows its head");
+    views_parts_free(conf, g, res);
+}
