@@ -82,8 +82,10 @@ END $$;
 
 -- The members of the household records noted 'hmember' (every such note,
 -- whoever left it: only views transactions do, under the views lock),
--- noted by ID key unless every person holding the key has attributes
--- naming the record's current view id. Returns how many keys it noted.
+-- noted by ID key unless every person holding the key (as
+-- persons_holding_id_keys finds them, 024) has attributes naming the
+-- record's current view id. Set-based: at the end of a catch-up every
+-- household of the city is here. Returns how many keys it noted.
 CREATE FUNCTION household_members_note() RETURNS bigint
 LANGUAGE sql AS $$
     WITH d AS (
@@ -101,15 +103,30 @@ LANGUAGE sql AS $$
         LEFT JOIN view_link l ON l.entity = 'household'
          AND l.department = mv.department AND l.source_key = mv.source_key
         WHERE NOT r.deleted AND r.id_key NOT IN (0, -1)),
+    k AS (SELECT DISTINCT id_key FROM m),
+    holders AS (
+        SELECT sp.id_key AS k, sp.person_id
+        FROM k JOIN source_person sp ON sp.id_key = k.id_key
+        WHERE NOT sp.deleted AND sp.person_id IS NOT NULL
+        UNION
+        SELECT b.block_key, sp.person_id
+        FROM k JOIN person_block b ON b.block_key = k.id_key
+        JOIN source_person sp ON sp.rec_id = b.rec_id
+        WHERE EXISTS (SELECT 1 FROM source_person x WHERE x.id_key IS NULL)
+          AND sp.id_key IS NULL AND NOT sp.deleted
+          AND sp.person_id IS NOT NULL),
+    named AS (
+        SELECT m.id_key, m.view_id
+        FROM m JOIN holders h ON h.k = m.id_key
+        LEFT JOIN person_attr a ON a.person_id = h.person_id
+        WHERE m.view_id IS NOT NULL
+        GROUP BY m.id_key, m.view_id
+        HAVING bool_and(a.household_id IS NOT DISTINCT FROM m.view_id)),
     n AS (
         INSERT INTO view_dirty (kind, key)
         SELECT DISTINCT 'idkey', m.id_key::text FROM m
-        WHERE NOT EXISTS (
-            SELECT 1 FROM persons_holding_id_keys(ARRAY[m.id_key]) h
-            LEFT JOIN person_attr a ON a.person_id = h.person_id
-            HAVING count(*) > 0
-               AND bool_and(a.household_id IS NOT DISTINCT FROM m.view_id
-                            AND m.view_id IS NOT NULL))
+        WHERE NOT EXISTS (SELECT 1 FROM named x WHERE x.id_key = m.id_key
+                            AND x.view_id = m.view_id)
         ON CONFLICT DO NOTHING
         RETURNING key)
     SELECT count(*) FROM n
