@@ -235,7 +235,7 @@ gh_err_t gh__res_open_person(gh_resolver_t *r, PGresult *res, char *errstr,
                                 errstr_size);
 }
 
-/* The persons `ids` (a text[] literal), read to be published.
+/* The persons of a text[] literal ($1), read to be published.
  * One version, one record (migration 026): a person goes out with the
  * version its last write gave it unless that version went out already
  * (with other attributes, or before a resolution's write was seen); then
@@ -245,27 +245,22 @@ gh_err_t gh__res_open_person(gh_resolver_t *r, PGresult *res, char *errstr,
  * goes with the next views, as it will with the resolution's own notes.
  * Retired persons are read as they are (tombstones). Columns as
  * gh_view_fill_row reads them, `active` 13. */
-static PGresult *take_persons(PGconn *db, const char *ids, char *errstr,
-                              size_t errstr_size) {
-    const char *p[1] = {ids};
-    return gh_pg_query_what(
-        db,
-        "WITH ids AS (SELECT DISTINCT unnest($1::text[]) AS pid), l AS (SELECT "
-        "p.person_id, p.version <= p.published_version AS "
-        "sent FROM person p WHERE p.person_id IN (SELECT pid FROM ids) AND "
-        "p.active FOR UPDATE SKIP LOCKED), u AS (UPDATE person p SET version "
-        "= p.version + l.sent::int, published_version = p.version + "
-        "l.sent::int, updated_at = CASE WHEN l.sent THEN now() ELSE "
-        "p.updated_at END FROM l WHERE p.person_id = l.person_id RETURNING "
-        "p.*), again AS "
-        "(INSERT INTO view_dirty (kind, key) SELECT 'publish', i.pid FROM ids "
-        "i JOIN person q ON q.person_id = i.pid WHERE q.active AND NOT EXISTS "
-        "(SELECT 1 FROM l WHERE l.person_id = i.pid) ON CONFLICT DO NOTHING) "
-        "SELECT " PUBLISH_COLS ", person_attr_json(person_id) AS attrs FROM u "
-        "UNION ALL SELECT " PUBLISH_COLS ", NULL FROM person WHERE person_id "
-        "IN (SELECT pid FROM ids) AND NOT active",
-        1, p, "version and read persons to publish", errstr, errstr_size);
-}
+static const char TAKE_SQL[] =
+    "WITH ids AS (SELECT DISTINCT unnest($1::text[]) AS pid), l AS (SELECT "
+    "p.person_id, p.version <= p.published_version AS "
+    "sent FROM person p WHERE p.person_id IN (SELECT pid FROM ids) AND "
+    "p.active FOR UPDATE SKIP LOCKED), u AS (UPDATE person p SET version "
+    "= p.version + l.sent::int, published_version = p.version + "
+    "l.sent::int, updated_at = CASE WHEN l.sent THEN now() ELSE "
+    "p.updated_at END FROM l WHERE p.person_id = l.person_id RETURNING "
+    "p.*), again AS "
+    "(INSERT INTO view_dirty (kind, key) SELECT 'publish', i.pid FROM ids "
+    "i JOIN person q ON q.person_id = i.pid WHERE q.active AND NOT EXISTS "
+    "(SELECT 1 FROM l WHERE l.person_id = i.pid) ON CONFLICT DO NOTHING) "
+    "SELECT " PUBLISH_COLS ", person_attr_json(person_id) AS attrs FROM u "
+    "UNION ALL SELECT " PUBLISH_COLS ", NULL FROM person WHERE person_id "
+    "IN (SELECT pid FROM ids) AND NOT active";
+#define TAKE_WHAT "version and read persons to publish"
 
 gh_err_t gh__res_mark_published(PGconn *db, PGresult *res, char *errstr,
                                 size_t errstr_size) {
@@ -353,21 +348,27 @@ gh_err_t gh_resolver_publish_later(gh_resolver_t *r, PGconn *db,
  * every subscriber and their encodings are held in memory per chunk. */
 #define PUBLISH_CHUNK 10000
 
-/* Publishes the persons in rows [from, to) of `ids` (column 0). */
-static gh_err_t publish_chunk(gh_resolver_t *r, PGconn *db, PGresult *ids,
-                              int from, int to, long *n, char *errstr,
-                              size_t errstr_size) {
+/* Sends the statement taking rows [from, to) of `ids` (column 0). */
+static gh_err_t send_take(PGconn *db, PGresult *ids, int from, int to,
+                          char *errstr, size_t errstr_size) {
     gh_sqlarr_t chunk = {0};
     gh_sqlarr_reset(&chunk);
     for (int i = from; i < to; i++)
         gh_sqlarr_text(&chunk, PQgetvalue(ids, i, 0));
-    PGresult *res =
-        take_persons(db, gh_sqlarr_get(&chunk), errstr, errstr_size);
+    const char *p[1] = {gh_sqlarr_get(&chunk)};
+    gh_err_t e = gh_pg_send_params_what(db, TAKE_SQL, 1, p, TAKE_WHAT, errstr,
+                                        errstr_size);
     gh_sqlarr_free(&chunk);
-    if (!res) return GH_ERR_PG;
+    return e;
+}
+
+/* The persons taken (`res`) put to the feed, encoded for every
+ * subscriber. A person retired (merged away, or left without records)
+ * since it was noted goes as a tombstone: resolution notes retired ids
+ * too. */
+static gh_err_t put_taken(gh_resolver_t *r, PGresult *res, char *errstr,
+                          size_t errstr_size) {
     gh_err_t e = gh__res_open_person(r, res, errstr, errstr_size);
-    /* A person retired (merged away, or left without records) since it
-     * was noted goes as a tombstone: resolution notes retired ids too. */
     for (int i = 0; i < PQntuples(res) && !e; i++) {
         if (PQgetvalue(res, i, 13)[0] == 't')
             e = gh__res_feed_row(r, res, i, errstr, errstr_size);
@@ -375,11 +376,6 @@ static gh_err_t publish_chunk(gh_resolver_t *r, PGconn *db, PGresult *ids,
             gh_feed_gone(r->feed, r->feed_entity, PQgetvalue(res, i, 0),
                          gh__res_ival(res, i, 1, 0));
     }
-    if (!e && r->feed && PQntuples(res))
-        e = gh_feed_flush(r->feed, db, NULL, errstr, errstr_size);
-    if (r->feed) gh_feed_discard(r->feed);
-    *n += PQntuples(res);
-    PQclear(res);
     return e;
 }
 
@@ -395,11 +391,48 @@ gh_err_t gh_resolver_publish_noted(gh_resolver_t *r, PGconn *db,
         1, p, "take the persons noted to publish", errstr, errstr_size);
     if (!ids) return GH_ERR_PG;
     long put = 0;
-    gh_err_t e = GH_OK;
-    for (int i = 0, all = PQntuples(ids); i < all && !e; i += PUBLISH_CHUNK)
-        e = publish_chunk(r, db, ids, i,
-                          i + PUBLISH_CHUNK < all ? i + PUBLISH_CHUNK : all,
-                          &put, errstr, errstr_size);
+    int all = PQntuples(ids);
+    PGresult *cur = NULL;
+    gh_err_t e =
+        all ? send_take(db, ids, 0, all < PUBLISH_CHUNK ? all : PUBLISH_CHUNK,
+                        errstr, errstr_size)
+            : GH_OK;
+    if (all && !e &&
+        !(cur = gh_pg_await_what(db, TAKE_WHAT, errstr, errstr_size)))
+        e = PQstatus(db) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
+    /* Pipelined by hand: the next chunk's statement runs in PostgreSQL
+     * while this process encodes the current one (a third of the
+     * publication's time), and its result is read before the current
+     * chunk's flush needs the connection. Flushes keep the chunks' order,
+     * and with it the audit chain's. */
+    for (int i = 0; i < all && !e; i += PUBLISH_CHUNK) {
+        int next = i + PUBLISH_CHUNK, sent = 0;
+        if (next < all) {
+            int to = next + PUBLISH_CHUNK < all ? next + PUBLISH_CHUNK : all;
+            e = send_take(db, ids, next, to, errstr, errstr_size);
+            sent = !e;
+        }
+        if (!e) e = put_taken(r, cur, errstr, errstr_size);
+        PGresult *nx = NULL;
+        if (sent) {
+            /* Always read, so the connection is left with nothing in
+             * flight; the first error is the one kept. */
+            char aerr[1024];
+            nx = gh_pg_await_what(db, TAKE_WHAT, aerr, sizeof(aerr));
+            if (!nx && !e)
+                e = gh_seterr(errstr, errstr_size,
+                              PQstatus(db) == CONNECTION_OK ? GH_ERR_PG
+                                                            : GH_ERR_PG_CONNECT,
+                              "%s", aerr);
+        }
+        if (!e && r->feed && PQntuples(cur))
+            e = gh_feed_flush(r->feed, db, NULL, errstr, errstr_size);
+        if (r->feed) gh_feed_discard(r->feed);
+        put += PQntuples(cur);
+        PQclear(cur);
+        cur = nx;
+    }
+    PQclear(cur);
     PQclear(ids);
     if (n) *n = put;
     return e;

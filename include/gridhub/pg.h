@@ -78,6 +78,12 @@ gh_err_t gh_pg_send_what(PGconn *c, const char *sql, const char *what,
 PGresult *gh_pg_await_what(PGconn *c, const char *what, char *errstr,
                            size_t errstr_size);
 
+/* As gh_pg_send_what, for one statement with parameters (the extended
+ * protocol); `params` are copied before it returns. */
+gh_err_t gh_pg_send_params_what(PGconn *c, const char *sql, int nparams,
+                                const char *const *params, const char *what,
+                                char *errstr, size_t errstr_size);
+
 /* As gh_pg_exec, with parameters and a name for errors (see
  * gh_pg_query_what). GH_ERR_PG_CONNECT when the connection is gone. */
 gh_err_t gh_pg_exec_what(PGconn *c, const char *sql, int nparams,

@@ -364,6 +364,15 @@ gh_err_t gh_pg_send_what(PGconn *c, const char *sql, const char *what,
     return PQstatus(c) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
 }
 
+gh_err_t gh_pg_send_params_what(PGconn *c, const char *sql, int nparams,
+                                const char *const *params, const char *what,
+                                char *errstr, size_t errstr_size) {
+    if (PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0))
+        return GH_OK;
+    gh_err_t e = PQstatus(c) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
+    return gh_seterr(errstr, errstr_size, e, "%s: %s", what, PQerrorMessage(c));
+}
+
 PGresult *gh_pg_await_what(PGconn *c, const char *what, char *errstr,
                            size_t errstr_size) {
     return checked(c, await_results(c, what), what, errstr, errstr_size);

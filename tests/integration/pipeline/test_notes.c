@@ -250,7 +250,8 @@ static void persons_noted(PGconn *c, const char *prefix, int width, int n,
 }
 
 /* The end of a catch-up publishes every person it held back in one views
- * transaction, in chunks of 10,000 (hub/identity/resolve_out.c): 25,001
+ * transaction, in chunks of 10,000 (hub/identity/resolve_out.c), each
+ * chunk's statement sent before the one before it is put: 25,001
  * new persons (their attributes all derived and changed), 12,001 of them
  * noted to publish twice, by two transactions, and 13,001 once, by a
  * third; all go out once. */
