@@ -559,6 +559,19 @@ Test(notes, an_id_number_corrected_derives_the_attributes_again) {
     views_parts_free(conf, g, res);
 }
 
+/* P1 (p1_with_rows) and household d:h1, whose head's ID key (99) is
+ * nobody's, with member row m1 naming ID key 43, P2's record's. */
+static void member_p2_of_h1(PGconn *v) {
+    p1_with_rows(v, "('d', 'household', 'h1', '{}', 99), ('d', "
+                    "'household_member', 'm1', '{\"household_key\": "
+                    "\"h1\"}', 43)");
+    gh_test_exec(v, "INSERT INTO person (person_id, active, version, "
+                    "published_version) VALUES ('P2', true, 1, 1)");
+    gh_test_exec(v, "INSERT INTO source_person (department, source_key, "
+                    "source_table, pos_lsn, pos_seq, person_id, id_key) "
+                    "VALUES ('e', 'p2', 't', 1, 1, 'P2', 43)");
+}
+
 /* A member's person merged into another (migration 029): household d:h1
  * (its head unknown) lists the member of row m1, whose ID key is P2's
  * record's. The resolution moves that record to P1 and retires P2; the
@@ -573,14 +586,7 @@ Test(notes, a_merged_member_notes_its_household) {
     gh_grid_t *g;
     gh_resolver_t *res;
     views_parts(&conf, &g, &res);
-    p1_with_rows(v, "('d', 'household', 'h1', '{}', 99), ('d', "
-                    "'household_member', 'm1', '{\"household_key\": "
-                    "\"h1\"}', 43)");
-    gh_test_exec(v, "INSERT INTO person (person_id, active, version, "
-                    "published_version) VALUES ('P2', true, 1, 1)");
-    gh_test_exec(v, "INSERT INTO source_person (department, source_key, "
-                    "source_table, pos_lsn, pos_seq, person_id, id_key) "
-                    "VALUES ('e', 'p2', 't', 1, 1, 'P2', 43)");
+    member_p2_of_h1(v);
     gh_test_exec(v, "INSERT INTO view_link VALUES ('household', 'd', 'h1', "
                     "'H:d:h1')");
     gh_test_exec(v, "DELETE FROM view_dirty; INSERT INTO view_dirty (kind, "
@@ -630,14 +636,7 @@ Test(notes, a_household_notes_the_members_its_link_moved) {
     gh_grid_t *g;
     gh_resolver_t *res;
     views_parts(&conf, &g, &res);
-    p1_with_rows(v, "('d', 'household', 'h1', '{}', 99), ('d', "
-                    "'household_member', 'm1', '{\"household_key\": "
-                    "\"h1\"}', 43)");
-    gh_test_exec(v, "INSERT INTO person (person_id, active, version, "
-                    "published_version) VALUES ('P2', true, 1, 1)");
-    gh_test_exec(v, "INSERT INTO source_person (department, source_key, "
-                    "source_table, pos_lsn, pos_seq, person_id, id_key) "
-                    "VALUES ('e', 'p2', 't', 1, 1, 'P2', 43)");
+    member_p2_of_h1(v);
     gh_test_exec(v, "DELETE FROM view_dirty; INSERT INTO view_dirty (kind, "
                     "key) VALUES ('person', 'P2')");
     derive(g, v, 0, -1, xid, &changed, &taken);
