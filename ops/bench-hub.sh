@@ -319,11 +319,11 @@ if [[ $ENTITIES == all ]]; then
         if ((rest == 0)) && [[ $(hub_lag) == 0 ]]; then
             now=$(date +%s.%N)
             b=$(hubsql -tAd hub -c "SELECT count(*) FROM source_row")
-            if [[ -n $quiet_at && $b == "$quiet_rows" ]] && (($(echo "$now - $quiet_at >= 1" | bc -l))); then
-                t2=$quiet_at
-                break
+            if [[ -n $quiet_at && $b == "$quiet_rows" ]]; then
+                (($(echo "$now - $quiet_at >= 1" | bc -l))) && { t2=$quiet_at; break; }
+            else
+                quiet_at=$now quiet_rows=$b
             fi
-            [[ -n $quiet_at && $b == "$quiet_rows" ]] || { quiet_at=$now quiet_rows=$b; }
         else
             quiet_at='' quiet_rows=''
         fi

@@ -75,7 +75,6 @@ typedef struct batch {
     /* Messages waiting behind the batch in the assigned partitions when it
      * was taken (gh_lanes_backlog; -1: not known). */
     int64_t backlog;
-    int locked; /* the attempt holds the resolution lock */
 } batch_t;
 
 /* Forgets the dead letters found after the first `keep`. */
@@ -265,11 +264,9 @@ static gh_err_t apply_batch(hub_t *h, batch_t *b, char *errstr,
         gh_apply_discard(h->apply);
         gh_resolver_publish_discard(h->resolver);
         /* One by one, a TRUNCATE may delete persons: the lock first, while
-         * the batch holds no row (the rolled back ones are released). */
-        if (!b->locked) {
-            e = gh_resolver_lock(h->db, errstr, errstr_size);
-            b->locked = !e;
-        }
+         * the batch holds no row (the rolled back ones are released);
+         * held already if the batch resolves (advisory locks nest). */
+        e = gh_resolver_lock(h->db, errstr, errstr_size);
         for (int i = 0; i < k && !e; i++)
             e = apply_one(h, b, i, errstr, errstr_size);
     }
@@ -368,8 +365,8 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
          * and taken in between they made instances deadlock, which fails
          * a whole batch (three instances measured 113-206 s against 85 s
          * for one, docs/performance.md). */
-        b->locked = !e && batch_resolves(b);
-        if (b->locked) e = gh_resolver_lock(h->db, errstr, errstr_size);
+        if (!e && batch_resolves(b))
+            e = gh_resolver_lock(h->db, errstr, errstr_size);
         if (!e) e = apply_batch(h, b, errstr, errstr_size);
         for (int i = 0; !e && i < b->nmk; i++) {
             long swept = 0;

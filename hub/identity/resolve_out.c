@@ -348,9 +348,12 @@ gh_err_t gh_resolver_publish_later(gh_resolver_t *r, PGconn *db,
  * every subscriber and their encodings are held in memory per chunk. */
 #define PUBLISH_CHUNK 10000
 
-/* Sends the statement taking rows [from, to) of `ids` (column 0). */
-static gh_err_t send_take(PGconn *db, PGresult *ids, int from, int to,
-                          char *errstr, size_t errstr_size) {
+/* Sends the statement taking the chunk of `ids` (column 0) from row
+ * `from`. */
+static gh_err_t send_take(PGconn *db, PGresult *ids, int from, char *errstr,
+                          size_t errstr_size) {
+    int to = from + PUBLISH_CHUNK < PQntuples(ids) ? from + PUBLISH_CHUNK
+                                                   : PQntuples(ids);
     gh_sqlarr_t chunk = {0};
     gh_sqlarr_reset(&chunk);
     for (int i = from; i < to; i++)
@@ -360,6 +363,15 @@ static gh_err_t send_take(PGconn *db, PGresult *ids, int from, int to,
                                         errstr_size);
     gh_sqlarr_free(&chunk);
     return e;
+}
+
+/* The result of the statement send_take sent, in *res (caller
+ * PQclear()s), or an error. */
+static gh_err_t await_take(PGconn *db, PGresult **res, char *errstr,
+                           size_t errstr_size) {
+    *res = gh_pg_await_what(db, TAKE_WHAT, errstr, errstr_size);
+    if (*res) return GH_OK;
+    return PQstatus(db) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
 }
 
 /* The persons taken (`res`) put to the feed, encoded for every
@@ -393,23 +405,17 @@ gh_err_t gh_resolver_publish_noted(gh_resolver_t *r, PGconn *db,
     long put = 0;
     int all = PQntuples(ids);
     PGresult *cur = NULL;
-    gh_err_t e =
-        all ? send_take(db, ids, 0, all < PUBLISH_CHUNK ? all : PUBLISH_CHUNK,
-                        errstr, errstr_size)
-            : GH_OK;
-    if (all && !e &&
-        !(cur = gh_pg_await_what(db, TAKE_WHAT, errstr, errstr_size)))
-        e = PQstatus(db) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
+    gh_err_t e = all ? send_take(db, ids, 0, errstr, errstr_size) : GH_OK;
+    if (all && !e) e = await_take(db, &cur, errstr, errstr_size);
     /* Pipelined by hand: the next chunk's statement runs in PostgreSQL
      * while this process encodes the current one (a third of the
      * publication's time), and its result is read before the current
      * chunk's flush needs the connection. Flushes keep the chunks' order,
      * and with it the audit chain's. */
     for (int i = 0; i < all && !e; i += PUBLISH_CHUNK) {
-        int next = i + PUBLISH_CHUNK, sent = 0;
-        if (next < all) {
-            int to = next + PUBLISH_CHUNK < all ? next + PUBLISH_CHUNK : all;
-            e = send_take(db, ids, next, to, errstr, errstr_size);
+        int sent = 0;
+        if (i + PUBLISH_CHUNK < all) {
+            e = send_take(db, ids, i + PUBLISH_CHUNK, errstr, errstr_size);
             sent = !e;
         }
         if (!e) e = put_taken(r, cur, errstr, errstr_size);
@@ -418,12 +424,8 @@ gh_err_t gh_resolver_publish_noted(gh_resolver_t *r, PGconn *db,
             /* Always read, so the connection is left with nothing in
              * flight; the first error is the one kept. */
             char aerr[1024];
-            nx = gh_pg_await_what(db, TAKE_WHAT, aerr, sizeof(aerr));
-            if (!nx && !e)
-                e = gh_seterr(errstr, errstr_size,
-                              PQstatus(db) == CONNECTION_OK ? GH_ERR_PG
-                                                            : GH_ERR_PG_CONNECT,
-                              "%s", aerr);
+            gh_err_t ae = await_take(db, &nx, aerr, sizeof(aerr));
+            if (ae && !e) e = gh_seterr(errstr, errstr_size, ae, "%s", aerr);
         }
         if (!e && r->feed && PQntuples(cur))
             e = gh_feed_flush(r->feed, db, NULL, errstr, errstr_size);

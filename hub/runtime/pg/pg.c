@@ -355,22 +355,25 @@ PGresult *gh_pg_query(PGconn *c, const char *sql, int nparams,
     return gh_pg_query_what(c, sql, nparams, params, NULL, errstr, errstr_size);
 }
 
+/* A send that libpq refused: the error naming `what`. */
+static gh_err_t send_failed(PGconn *c, const char *what, char *errstr,
+                            size_t errstr_size) {
+    gh_err_t e = PQstatus(c) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
+    return gh_seterr(errstr, errstr_size, e, "%s: %s", what, PQerrorMessage(c));
+}
+
 gh_err_t gh_pg_send_what(PGconn *c, const char *sql, const char *what,
                          char *errstr, size_t errstr_size) {
-    if (PQsendQuery(c, sql)) return GH_OK;
-    gh_seterr(errstr, errstr_size,
-              PQstatus(c) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT,
-              "%s: %s", what, PQerrorMessage(c));
-    return PQstatus(c) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
+    return PQsendQuery(c, sql) ? GH_OK
+                               : send_failed(c, what, errstr, errstr_size);
 }
 
 gh_err_t gh_pg_send_params_what(PGconn *c, const char *sql, int nparams,
                                 const char *const *params, const char *what,
                                 char *errstr, size_t errstr_size) {
-    if (PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0))
-        return GH_OK;
-    gh_err_t e = PQstatus(c) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
-    return gh_seterr(errstr, errstr_size, e, "%s: %s", what, PQerrorMessage(c));
+    return PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)
+               ? GH_OK
+               : send_failed(c, what, errstr, errstr_size);
 }
 
 PGresult *gh_pg_await_what(PGconn *c, const char *what, char *errstr,
