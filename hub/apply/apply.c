@@ -134,7 +134,10 @@ gh_err_t gh_apply_flush(gh_apply_t *a, gh_resolve_stats_t *st, char *errstr,
                         size_t errstr_size) {
     untouch(a);
     if (!a->nchanged) return GH_OK;
-    gh_err_t e = gh_resolver_lock(a->db, errstr, errstr_size);
+    /* Held already (advisory locks nest): in the mode the caller chose. */
+    gh_err_t e = gh_resolver_lock_run(a->resolver, a->db,
+                                      gh_resolver_shared(a->resolver), errstr,
+                                      errstr_size);
     if (!e)
         e = gh_resolver_run(a->resolver, a->db, a->changed, a->nchanged, NULL,
                             0, st, errstr, errstr_size);

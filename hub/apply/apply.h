@@ -66,7 +66,9 @@ gh_err_t gh_apply_snapshot_marker(gh_apply_t *a, const char *dept,
                                   char *errstr, size_t errstr_size);
 
 /* Resolves every record changed since the last flush, in the caller's
- * transaction (taking the resolution lock). `st` may be NULL. */
+ * transaction, under the resolution lock as the caller took it
+ * (gh_resolver_lock_run; taken again, advisory locks nest). `st` may be
+ * NULL. */
 gh_err_t gh_apply_flush(gh_apply_t *a, gh_resolve_stats_t *st, char *errstr,
                         size_t errstr_size);
 /* Non-zero if the open batch (since the last flush or discard) changed

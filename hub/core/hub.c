@@ -75,6 +75,7 @@ typedef struct batch {
     /* Messages waiting behind the batch in the assigned partitions when it
      * was taken (gh_lanes_backlog; -1: not known). */
     int64_t backlog;
+    int alone; /* its neighbourhood did not fit PostgreSQL's lock table */
 } batch_t;
 
 /* Forgets the dead letters found after the first `keep`. */
@@ -92,6 +93,7 @@ static void batch_clear(batch_t *b) {
         free(b->mk[i].table);
     b->nmk = 0;
     b->decoded = 0;
+    b->alone = 0;
     batch_forget_dead(b, 0);
     b->ndecode_dl = 0;
 }
@@ -263,10 +265,12 @@ static gh_err_t apply_batch(hub_t *h, batch_t *b, char *errstr,
                    sizeof(ignore));
         gh_apply_discard(h->apply);
         gh_resolver_publish_discard(h->resolver);
-        /* One by one, a TRUNCATE may delete persons: the lock first, while
-         * the batch holds no row (the rolled back ones are released);
-         * held already if the batch resolves (advisory locks nest). */
-        e = gh_resolver_lock(h->db, errstr, errstr_size);
+        /* One by one, a TRUNCATE may delete persons: the lock alone first,
+         * while the batch holds no row (the rolled back ones are
+         * released); held already if the batch resolves (advisory locks
+         * nest), or held shared (two such upgrades at once are a deadlock
+         * PostgreSQL breaks: the batch is tried again). */
+        e = gh_resolver_lock_run(h->resolver, h->db, 0, errstr, errstr_size);
         for (int i = 0; i < k && !e; i++)
             e = apply_one(h, b, i, errstr, errstr_size);
     }
@@ -322,10 +326,15 @@ static void catch_up(hub_t *h, int on, int64_t backlog) {
     gh__hub_views_catching_up(h->vw, on, backlog);
 }
 
+enum { LOCK_NONE, LOCK_SHARED, LOCK_ALONE };
+
 /* Whether a batch may write what resolution writes or reads, and so
  * takes the resolution lock: person records, the grid hierarchy (its
  * refresh rewrites the shared grid table) and snapshot markers (a marker
- * deletes what the whole table no longer has, persons among them). A
+ * deletes what the whole table no longer has, persons among them). The
+ * lock alone for the last two and for more person records than
+ * batch.neighbourhood.max.records; shared otherwise, the run then locking
+ * the keys and persons it works on (gh_resolver_lock_run). A
  * batch of other entities only (households, registrations, events, ...)
  * upserts its own partitions' source rows and notes them under its own
  * transaction id (migration 025), which no other batch and no views
@@ -333,13 +342,19 @@ static void catch_up(hub_t *h, int on, int64_t backlog) {
  * instead of queueing behind it (docs/scaling.md). A TRUNCATE can touch
  * persons too; it goes through the one-by-one path, which takes the lock
  * first (apply_batch). */
-static int batch_resolves(const batch_t *b) {
-    if (b->nmk) return 1;
-    for (int i = 0; i < b->k; i++)
-        if (!strcmp(b->ent[i], "person") || !strcmp(b->ent[i], "grid") ||
-            !strcmp(b->ent[i], "grid_staff"))
-            return 1;
-    return 0;
+static int batch_lock(const hub_t *h, const batch_t *b) {
+    if (b->nmk || b->alone) return LOCK_ALONE;
+    int64_t persons = 0;
+    for (int i = 0; i < b->k; i++) {
+        if (!strcmp(b->ent[i], "grid") || !strcmp(b->ent[i], "grid_staff"))
+            return LOCK_ALONE;
+        persons += !strcmp(b->ent[i], "person");
+    }
+    if (!persons) return LOCK_NONE;
+    return persons <=
+                   gh_conf_get_int(h->conf, "batch.neighbourhood.max.records")
+               ? LOCK_SHARED
+               : LOCK_ALONE;
 }
 
 /* One transaction over the batch: apply, resolve, commit. Transient
@@ -365,8 +380,10 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
          * and taken in between they made instances deadlock, which fails
          * a whole batch (three instances measured 113-206 s against 85 s
          * for one, docs/performance.md). */
-        if (!e && batch_resolves(b))
-            e = gh_resolver_lock(h->db, errstr, errstr_size);
+        int lock = e ? LOCK_NONE : batch_lock(h, b);
+        if (lock)
+            e = gh_resolver_lock_run(h->resolver, h->db, lock == LOCK_SHARED,
+                                     errstr, errstr_size);
         if (!e) e = apply_batch(h, b, errstr, errstr_size);
         for (int i = 0; !e && i < b->nmk; i++) {
             long swept = 0;
@@ -409,6 +426,10 @@ static gh_err_t commit_batch(hub_t *h, batch_t *b, char *errstr,
             gh__hub_views_kick(h->vw);
             return GH_OK;
         }
+        /* The lock table full (out of shared memory, 53200): the batch
+         * is tried again alone rather than again and again. */
+        if (lock == LOCK_SHARED && !strcmp(gh_pg_last_sqlstate(), "53200"))
+            b->alone = 1;
         gh_apply_discard(h->apply);
         batch_forget_dead(b, b->ndecode_dl);
         char again[64];

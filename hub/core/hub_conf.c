@@ -141,6 +141,17 @@ const gh_conf_prop_t gh_hub_props[] = {
      "resolution), so a cap of their own keeps the persons' batches as "
      "large as they would be without them: each batch's resolution has a "
      "cost of its own."},
+    {"batch.neighbourhood.max.records", GH_CONF_INT, "100", 0, 0, 100000, NULL,
+     NULL,
+     "A batch with at most this many person records (and no grid rows or "
+     "snapshot markers) holds the resolution lock shared and locks only the "
+     "blocking keys and persons its records reach (its neighbourhood, "
+     "docs/scaling.md): batches of this process and of other instances "
+     "whose records share no key and no person resolve at once. A larger "
+     "batch, which would take thousands of such locks (each a slot of "
+     "PostgreSQL's lock table, max_locks_per_transaction), holds the lock "
+     "alone. 0: every batch alone. Every instance over one database may "
+     "use its own value."},
     {"batch.max.ms", GH_CONF_INT, "500", 0, 1, 60000, NULL, NULL,
      "Longest wait to fill a batch."},
     {"batch.linger.ms", GH_CONF_INT, "10", 0, 0, 60000, NULL, NULL,

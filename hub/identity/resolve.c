@@ -148,9 +148,22 @@ void gh_resolver_count_name(gh_resolver_t *r, const char *n_name,
 
 gh_err_t gh_resolver_lock(PGconn *db, char *errstr, size_t errstr_size) {
     /* An arbitrary constant: persons are written by one transaction at a
-     * time (hub batches, steward actions). */
+     * time (hub batches, steward actions), or by several holding it
+     * shared, each within its neighbourhood (gh_resolver_lock_run). */
     return gh_pg_exec(db, "SELECT pg_advisory_xact_lock(7274001)", errstr,
                       errstr_size);
+}
+
+gh_err_t gh_resolver_lock_run(gh_resolver_t *r, PGconn *db, int shared,
+                              char *errstr, size_t errstr_size) {
+    r->shared = shared;
+    if (!shared) return gh_resolver_lock(db, errstr, errstr_size);
+    return gh_pg_exec(db, "SELECT pg_advisory_xact_lock_shared(7274001)",
+                      errstr, errstr_size);
+}
+
+int gh_resolver_shared(const gh_resolver_t *r) {
+    return r->shared;
 }
 
 gh_err_t gh_resolver_lock_views(PGconn *db, char *errstr, size_t errstr_size) {

@@ -86,14 +86,29 @@ void gh_resolver_use_crypt(gh_resolver_t *r, gh_crypt_t *crypt);
 gh_err_t gh_resolver_prepare(gh_resolver_t *r, PGconn *db, char *errstr,
                              size_t errstr_size);
 
-/* Takes the resolution lock for the caller's transaction (every writer of
- * persons' records and links holds it; see docs/identity.md). */
+/* Takes the resolution lock alone for the caller's transaction (every
+ * writer of persons' records and links holds it, alone or shared; see
+ * docs/identity.md). */
 gh_err_t gh_resolver_lock(PGconn *db, char *errstr, size_t errstr_size);
+
+/* Takes the resolution lock for the caller's transaction, shared or alone,
+ * and tells r's runs which: held shared, each run also locks the blocking
+ * keys and persons it works on (its neighbourhood), so that several
+ * transactions, of this process or of other instances, resolve at once
+ * when their records share no key and no person (docs/scaling.md). Held
+ * shared, the transaction must not ask for it alone unless no other
+ * holder can (PostgreSQL breaks two such upgrades as a deadlock). */
+gh_err_t gh_resolver_lock_run(gh_resolver_t *r, PGconn *db, int shared,
+                              char *errstr, size_t errstr_size);
+
+/* Whether r's runs lock their neighbourhoods (the last
+ * gh_resolver_lock_run). */
+int gh_resolver_shared(const gh_resolver_t *r);
 
 /* Resolves `nrecs` changed source records (rec_id; deleted ones too) and
  * re-examines `npersons` persons, inside the caller's transaction (which
- * must hold gh_resolver_lock). Arrays are borrowed. `st` may be NULL
- * (counts are added to it otherwise). */
+ * must hold gh_resolver_lock or gh_resolver_lock_run). Arrays are borrowed.
+ * `st` may be NULL (counts are added to it otherwise). */
 gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
                          size_t nrecs, const char *const *persons,
                          size_t npersons, gh_resolve_stats_t *st, char *errstr,

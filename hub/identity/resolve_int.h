@@ -72,6 +72,9 @@ struct gh_resolver {
      * being built) for gh_resolver_publish_later instead of put at once. */
     int defer_feed;
     gh_sqlarr_t written;
+    /* gh_resolver_lock_run: the transaction holds the resolution lock
+     * shared, and runs lock their neighbourhoods (resolve_locks.c). */
+    int shared;
     long long block_max;
     int apart_max;
     int conflict_field[GH_GOLDEN_NFIELDS];
@@ -112,6 +115,24 @@ typedef struct item {
     char *evidence;
 } item_t;
 
+/* ---- Neighbourhood locks (resolve_locks.c) */
+enum { GH_RES_LOCK_KEYS = 7274010, GH_RES_LOCK_PERSONS = 7274011 };
+typedef struct gh__res_lockset {
+    int32_t *held; /* sorted */
+    size_t nheld, capheld;
+    int32_t *want; /* gathered for the next gh__res_lock_take */
+    size_t nwant, capwant;
+} gh__res_lockset_t;
+int32_t gh__res_key_lock_id(int64_t block_key);
+int32_t gh__res_person_lock_id(const char *pid);
+void gh__res_lock_want(gh__res_lockset_t *s, int32_t id);
+/* Locks, in ascending order, what is wanted and not held yet: advisory
+ * locks (cls, id) for the rest of the caller's transaction. */
+gh_err_t gh__res_lock_take(gh__res_lockset_t *s, PGconn *db, int cls,
+                           gh_sqlarr_t *scratch, const char *what, char *errstr,
+                           size_t errstr_size);
+void gh__res_lock_free(gh__res_lockset_t *s);
+
 /* ---- Working set (resolve_set.c) */
 const char *gh__res_val(PGresult *r, int i, int c);
 /* Opens, in place, the sealed columns (3, 7, 8) of person rows read as
@@ -148,6 +169,9 @@ const char *gh__res_field_value(const gh_match_rec_t *m, int f, char *tmp);
 char *gh__res_evidence_json(gh_crypt_t *c, const gh_match_rec_t *a,
                             const gh_match_rec_t *b, gh_match_decision_t d,
                             const gh_match_explain_t *ex);
+/* The blinded blocking keys of working record wi, as person_block stores
+ * them, into out[16]; how many. */
+size_t gh__res_rec_keys(gh_resolver_t *r, size_t wi, int64_t out[16]);
 int gh__res_cmp_pair(const void *x, const void *y);
 gh_err_t gh__res_block_and_pair(gh_resolver_t *r, PGconn *db, gh_sqlarr_t *a1,
                                 gh_sqlarr_t *a2, pair_t **pairs_out,

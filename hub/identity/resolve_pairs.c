@@ -79,6 +79,16 @@ char *gh__res_evidence_json(gh_crypt_t *c, const gh_match_rec_t *a,
     return s;
 }
 
+size_t gh__res_rec_keys(gh_resolver_t *r, size_t wi, int64_t out[16]) {
+    uint64_t k[16];
+    size_t nk = gh_match_block_keys(gh__res_mrec(r, wi), k, 16);
+    /* Stored keyed: an unkeyed hash of an ID number or a phone can be
+     * reversed by trying every number (docs/encryption.md). */
+    for (size_t j = 0; j < nk; j++)
+        out[j] = (int64_t)gh_crypt_blind64(r->crypt, "block", k[j]);
+    return nk;
+}
+
 int gh__res_cmp_pair(const void *x, const void *y) {
     const pair_t *a = x, *b = y;
     if (a->a != b->a) return a->a < b->a ? -1 : 1;
@@ -105,12 +115,10 @@ gh_err_t gh__res_block_and_pair(gh_resolver_t *r, PGconn *db, gh_sqlarr_t *a1,
     for (size_t i = 0; i < nchanged; i++) {
         /* A deleted record keeps its keys: a resident deleted and entered
          * again (a table reloaded) finds their old person id through it. */
-        uint64_t k[16];
-        size_t nk = gh_match_block_keys(gh__res_mrec(r, i), k, 16);
+        int64_t k[16];
+        size_t nk = gh__res_rec_keys(r, i, k);
         for (size_t j = 0; j < nk; j++) {
-            /* Stored keyed: an unkeyed hash of an ID number or a phone can
-             * be reversed by trying every number (docs/encryption.md). */
-            int64_t bk = (int64_t)gh_crypt_blind64(r->crypt, "block", k[j]);
+            int64_t bk = k[j];
             if (nkr == capkr) {
                 capkr = capkr ? capkr * 2 : 256;
                 kr = gh_xrealloc(kr, capkr * sizeof(*kr));

@@ -40,6 +40,7 @@ typedef struct run {
     item_t *items; /* attribute conflicts found by survivorship */
     size_t nitems;
     long long oversize;
+    gh__res_lockset_t lk, lp; /* neighbourhood: keys, persons */
 } run_t;
 
 static gh_err_t pgerr(run_t *x) {
@@ -86,6 +87,32 @@ static void keep_apart(run_t *x, long wa, long wb) {
     x->na++;
 }
 
+/* Under a shared resolution lock: the blocking keys of working records
+ * [from, nw), old (as stored) and new, locked before anything is read or
+ * written under them. p[0] holds their rec ids. */
+static gh_err_t lock_keys(run_t *x, size_t from, const char *const *p) {
+    gh_resolver_t *r = x->r;
+    if (!r->shared) return GH_OK;
+    PGresult *res = gh_pg_query_what(
+        x->db,
+        "SELECT block_key FROM person_block WHERE rec_id = "
+        "ANY($1::bigint[])",
+        1, p, "read old blocking keys", x->errstr, x->errstr_size);
+    if (!res) return pgerr(x);
+    for (int i = 0; i < PQntuples(res); i++)
+        gh__res_lock_want(&x->lk,
+                          gh__res_key_lock_id(gh__res_ival(res, i, 0, 0)));
+    PQclear(res);
+    for (size_t i = from; i < r->nw; i++) {
+        int64_t k[16];
+        size_t nk = gh__res_rec_keys(r, i, k);
+        for (size_t j = 0; j < nk; j++)
+            gh__res_lock_want(&x->lk, gh__res_key_lock_id(k[j]));
+    }
+    return gh__res_lock_take(&x->lk, x->db, GH_RES_LOCK_KEYS, &x->a[3],
+                             "lock blocking keys", x->errstr, x->errstr_size);
+}
+
 /* 1. The changed records in; their old blocking keys and pairs out. */
 static gh_err_t step_changed(run_t *x, const int64_t *recs, size_t n) {
     if (!n) return GH_OK;
@@ -93,11 +120,13 @@ static gh_err_t step_changed(run_t *x, const int64_t *recs, size_t n) {
     for (size_t i = 0; i < n; i++)
         gh_sqlarr_int(&x->a[0], recs[i]);
     const char *p[1] = {gh_sqlarr_get(&x->a[0])};
+    size_t from = x->r->nw;
     gh_err_t e = gh__res_load_rows(
         x->r, x->db,
         "SELECT " REC_COLS " FROM source_person WHERE rec_id = "
         "ANY($1::bigint[])",
         p[0], 1, "read changed records", x->errstr, x->errstr_size);
+    if (!e) e = lock_keys(x, from, p);
     if (!e)
         e = gh_pg_exec_what(
             x->db, "DELETE FROM person_block WHERE rec_id = ANY($1::bigint[])",
@@ -187,6 +216,58 @@ static void step_score(run_t *x) {
                 gh__res_evidence_json(r->crypt, gh__res_mrec(r, (size_t)wa),
                                       gh__res_mrec(r, (size_t)wb), d, &ex);
         }
+    }
+}
+
+/* 3b. Under a shared resolution lock: the persons the run reads, locked
+ * before their records are read. A record read as a candidate may have
+ * been moved to another person by a run that held its person (not its
+ * keys) and committed since: read again, it brings that person into the
+ * neighbourhood, until nothing moves. */
+static gh_err_t step_lock_persons(run_t *x, const char *const *persons,
+                                  size_t npersons) {
+    gh_resolver_t *r = x->r;
+    if (!r->shared) return GH_OK;
+    for (size_t i = 0; i < r->nw; i++) {
+        if (r->w[i].old_pid)
+            gh__res_lock_want(&x->lp, gh__res_person_lock_id(r->w[i].old_pid));
+        if (r->w[i].heir)
+            gh__res_lock_want(&x->lp, gh__res_person_lock_id(r->w[i].heir));
+    }
+    for (size_t i = 0; i < npersons; i++)
+        gh__res_lock_want(&x->lp, gh__res_person_lock_id(persons[i]));
+    gh_sqlarr_reset(&x->a[0]);
+    for (size_t i = 0; i < r->nw; i++) /* borrowers too: not ours */
+        gh_sqlarr_int(&x->a[0], r->w[i].rec_id);
+    const char *p[1] = {gh_sqlarr_get(&x->a[0])};
+    for (int round = 0;; round++) {
+        gh_err_t e =
+            gh__res_lock_take(&x->lp, x->db, GH_RES_LOCK_PERSONS, &x->a[3],
+                              "lock persons", x->errstr, x->errstr_size);
+        if (e || !x->a[0].n) return e;
+        PGresult *res = gh_pg_query_what(
+            x->db,
+            "SELECT rec_id, person_id FROM source_person WHERE rec_id = "
+            "ANY($1::bigint[])",
+            1, p, "read candidates' persons again", x->errstr, x->errstr_size);
+        if (!res) return pgerr(x);
+        gh__res_keep(r, res);
+        int moved = 0;
+        for (int i = 0; i < PQntuples(res); i++) {
+            long w = gh__res_find(r, gh__res_ival(res, i, 0, 0));
+            const char *now = gh__res_val(res, i, 1);
+            const char *was = w < 0 ? NULL : r->w[w].old_pid;
+            if (w < 0 || (!now && !was) || (now && was && !strcmp(now, was)))
+                continue;
+            r->w[w].old_pid = now;
+            if (now) gh__res_lock_want(&x->lp, gh__res_person_lock_id(now));
+            moved++;
+        }
+        if (!moved) return GH_OK;
+        gh_log_debug(LOG,
+                     "%d candidates moved to another person meanwhile "
+                     "(round %d)",
+                     moved, round + 1);
     }
 }
 
@@ -550,6 +631,7 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
     phase(x.st, &t, 1);
     if (!e) step_score(&x);
     phase(x.st, &t, 2);
+    if (!e) e = step_lock_persons(&x, persons, npersons);
     if (!e) e = step_persons(&x, persons, npersons);
     phase(x.st, &t, 3);
     if (!e) e = step_cluster(&x);
@@ -591,5 +673,7 @@ gh_err_t gh_resolver_run(gh_resolver_t *r, PGconn *db, const int64_t *recs,
     for (int k = 0; k < 4; k++) {
         gh_sqlarr_free(&x.a[k]);
     }
+    gh__res_lock_free(&x.lk);
+    gh__res_lock_free(&x.lp);
     return e;
 }
