@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gridhub/log.h"
 #include "gridhub/pg.h"
 #include "resolve_int.h"
 
@@ -76,6 +77,7 @@ gh_err_t gh__res_lock_take(gh__res_lockset_t *s, PGconn *db, int cls,
                         "SELECT count(pg_advisory_xact_lock($1::int, k)) FROM "
                         "unnest($2::int[]) AS k",
                         2, p, what, errstr, errstr_size);
+    gh_log_debug("resolve", "%s: %zu taken", what, n);
     if (e) return e;
     if (s->nheld + n > s->capheld) {
         s->capheld = (s->nheld + n) * 2;

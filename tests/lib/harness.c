@@ -641,3 +641,34 @@ gh_test_proc_t *gh_test_start_broker_with(const char *dir, const char *topics,
         sleep_ms(GH_TEST_POLL_MS);
     }
 }
+
+void gh_test_pg_cluster(const char *verb, const char *dir, const char *port) {
+    char log[4096];
+    snprintf(log, sizeof(log), "%s.log", dir);
+    const char *argv[] = {
+        "bash", GH_SOURCE_DIR "/ops/pg-cluster.sh", verb, dir, port, NULL};
+    int rc = gh_test_run(argv, log, 120000);
+    if (rc != 0) {
+        char *tail = gh_test_file_tail(log, 3000);
+        cr_assert_fail("pg-cluster.sh %s %s exited %d:\n%s", verb, dir, rc,
+                       tail);
+    }
+}
+
+void gh_test_pg_cluster_port(const char *dir, char out[16]) {
+    char envf[4096];
+    snprintf(envf, sizeof(envf), "%s/env", dir);
+    char *env = gh_test_file_tail(envf, 4096);
+    const char *pp = strstr(env, "PGPORT=");
+    cr_assert_not_null(pp, "%s: %s", envf, env);
+    snprintf(out, 16, "%d", atoi(pp + 7));
+    free(env);
+}
+
+void gh_test_pg_cluster_remove(const char *dir) {
+    gh_test_pg_cluster("stop", dir, NULL);
+    gh_test_rmtree(dir);
+    char log[4096];
+    snprintf(log, sizeof(log), "%s.log", dir);
+    unlink(log);
+}

@@ -67,6 +67,18 @@ char *gh_test_scalar(PGconn *c, const char *sql_fmt, ...) GH_TEST_PRINTF(2, 3);
  * so a query that returns rows instead of a count fails loudly. */
 long gh_test_count(PGconn *c, const char *sql_fmt, ...) GH_TEST_PRINTF(2, 3);
 
+/* A cluster of the test's own (ops/pg-cluster.sh VERB DIR [PORT]): for what
+ * the shared one must not suffer (stopped, reconfigured). Asserts success. */
+void gh_test_pg_cluster(const char *verb, const char *dir, const char *port);
+
+/* The port of the cluster started in `dir` (its env file), as text into
+ * out[16]. */
+void gh_test_pg_cluster_port(const char *dir, char out[16]);
+
+/* Stops the cluster in `dir` and removes it with the log of the calls
+ * (`dir`.log). */
+void gh_test_pg_cluster_remove(const char *dir);
+
 /* ---- Processes ----------------------------------------------------------- */
 
 typedef struct gh_test_proc gh_test_proc_t;

@@ -44,8 +44,6 @@ static char *g_pgdir;      /* the hub's own cluster (hub_db_stopped) */
 static pid_t g_frozen[16]; /* backends to thaw whatever happens */
 static int g_nfrozen;
 
-static void pg_cluster(const char *verb, const char *dir, const char *port);
-
 static void shutdown_fini(void) {
     for (int i = 0; i < g_nfrozen; i++)
         kill(g_frozen[i], SIGCONT);
@@ -55,8 +53,7 @@ static void shutdown_fini(void) {
     gh_test_stack_free(g_stack);
     g_stack = NULL;
     if (g_pgdir) {
-        pg_cluster("stop", g_pgdir, NULL);
-        gh_test_rmtree(g_pgdir);
+        gh_test_pg_cluster_remove(g_pgdir);
         free(g_pgdir);
         g_pgdir = NULL;
     }
@@ -260,20 +257,6 @@ Test(shutdown, broker_gone_second_signal) {
     gh_test_stop_clean(s);
 }
 
-/* Runs ops/pg-cluster.sh VERB DIR [PORT]; asserts success. */
-static void pg_cluster(const char *verb, const char *dir, const char *port) {
-    char log[4096];
-    snprintf(log, sizeof(log), "%s.log", dir);
-    const char *argv[] = {
-        "bash", GH_SOURCE_DIR "/ops/pg-cluster.sh", verb, dir, port, NULL};
-    int rc = gh_test_run(argv, log, 120000);
-    if (rc != 0) {
-        char *tail = gh_test_file_tail(log, 3000);
-        cr_assert_fail("pg-cluster.sh %s %s exited %d:\n%s", verb, dir, rc,
-                       tail);
-    }
-}
-
 /* The hub's PostgreSQL is shut down under it while changes arrive: the hub
  * stops within its budget, and after the database is back the view is
  * exact. */
@@ -282,15 +265,9 @@ Test(shutdown, hub_database_stopped) {
     char tmpl[] = "/tmp/gh-pg2.XXXXXX";
     cr_assert_not_null(mkdtemp(tmpl));
     g_pgdir = gh_xstrdup(tmpl);
-    pg_cluster("start", g_pgdir, NULL);
-    char envf[4096];
-    snprintf(envf, sizeof(envf), "%s/env", g_pgdir);
-    char *env = gh_test_file_tail(envf, 4096);
-    const char *pp = strstr(env, "PGPORT=");
-    cr_assert_not_null(pp, "%s: %s", envf, env);
+    gh_test_pg_cluster("start", g_pgdir, NULL);
     char port[16];
-    snprintf(port, sizeof(port), "%d", atoi(pp + 7));
-    free(env);
+    gh_test_pg_cluster_port(g_pgdir, port);
     char *ci = gh_xasprintf("host=127.0.0.1 port=%s user=gridhub", port);
     char *ci_db = gh_xasprintf("%s dbname=postgres", ci);
     PGconn *admin = PQconnectdb(ci_db);
@@ -308,14 +285,14 @@ Test(shutdown, hub_database_stopped) {
 
     PQfinish(g_hub);
     g_hub = NULL;
-    pg_cluster("stop", g_pgdir, NULL);
+    gh_test_pg_cluster("stop", g_pgdir, NULL);
     insert_rows(s, 30, 30);
     usleep(1500 * 1000); /* the hub meets the closed database */
 
     int rc = sigterm_hub(s);
     cr_assert(rc == 0 || rc == 3, "hub exit %d", rc);
 
-    pg_cluster("start", g_pgdir, port);
+    gh_test_pg_cluster("start", g_pgdir, port);
     g_hub = PQconnectdb(hub_ci + strlen("database.conninfo="));
     cr_assert_eq(PQstatus(g_hub), CONNECTION_OK);
     start_hub(s, hub_ci);

@@ -12,6 +12,10 @@
  *   another instance's) at the same moment: every
  *   resident ends as one person, none split between two that two
  *   instances created at once.
+ * - A neighbourhood larger than PostgreSQL's lock table (a cluster of the
+ *   test's own, max_locks_per_transaction at its least): the batch fails
+ *   with "out of shared memory" once, and is resolved alone, not retried
+ *   for ever.
  */
 #include "pipeline.h"
 #include "stack.h"
@@ -34,6 +38,7 @@ int32_t gh__res_person_lock_id(const char *pid);
 static gh_test_stack_t *g_stack;
 static PGconn *g_hub;
 static gh_test_proc_t *g_extra[2];
+static char *g_pgdir; /* a cluster of the test's own (lock table) */
 
 static void neighbourhood_fini(void) {
     for (int i = 0; i < 2; i++) {
@@ -44,6 +49,11 @@ static void neighbourhood_fini(void) {
     g_hub = NULL;
     gh_test_stack_free(g_stack);
     g_stack = NULL;
+    if (g_pgdir) {
+        gh_test_pg_cluster_remove(g_pgdir);
+        free(g_pgdir);
+        g_pgdir = NULL;
+    }
 }
 
 TestSuite(neighbourhood, .timeout = 400, .fini = neighbourhood_fini);
@@ -229,4 +239,93 @@ Test(neighbourhood, three_hubs_resolve_each_resident_once) {
     gh_test_stop_clean(s);
     free(log2);
     free(log3);
+}
+
+#define CROWD 600
+
+Test(neighbourhood, a_neighbourhood_beyond_the_lock_table_resolves_alone) {
+    g_stack =
+        gh_test_stack_new(GONGAN "schema.sql", GONGAN "mapping.properties");
+    gh_test_stack_t *s = g_stack;
+    char tmpl[] = "/tmp/gh-pg-nbh.XXXXXX";
+    cr_assert_not_null(mkdtemp(tmpl));
+    g_pgdir = gh_xstrdup(tmpl);
+    gh_test_pg_cluster("start", g_pgdir, NULL);
+    char port[16];
+    gh_test_pg_cluster_port(g_pgdir, port);
+    char *ci = gh_xasprintf("host=127.0.0.1 port=%s user=gridhub", port);
+    char *ci_db = gh_xasprintf("%s dbname=postgres", ci);
+    PGconn *admin = PQconnectdb(ci_db);
+    cr_assert_eq(PQstatus(admin), CONNECTION_OK, "%s", PQerrorMessage(admin));
+    /* ~10 x (20 + background processes) lock slots: ~1,300 advisory
+     * locks fit, measured. */
+    gh_test_exec(admin, "ALTER SYSTEM SET max_locks_per_transaction = 10");
+    gh_test_exec(admin, "ALTER SYSTEM SET max_connections = 20");
+    gh_test_exec(admin, "CREATE DATABASE hub");
+    PQfinish(admin);
+    gh_test_pg_cluster("stop", g_pgdir, NULL);
+    gh_test_pg_cluster("start", g_pgdir, port);
+
+    start(s, "gh_test_nbhl");
+    char *hub_ci = gh_xasprintf("database.conninfo=%s dbname=hub", ci);
+    /* One batch of all the residents, in a neighbourhood (~6 keys each). */
+    const char *const extra[] = {PERSON_TOPIC,
+                                 hub_ci,
+                                 "batch.neighbourhood.max.records=1000",
+                                 "batch.linger.ms=2000",
+                                 "batch.max.ms=3000",
+                                 "retry.backoff.ms=100",
+                                 NULL};
+    gh_test_stack_start_hub(s, extra);
+    g_hub = PQconnectdb(hub_ci + strlen("database.conninfo="));
+    cr_assert_eq(PQstatus(g_hub), CONNECTION_OK);
+    char *line = gh_test_wait_for_text(gh_test_stack_hub_log(s),
+                                       "partitions assigned", 90000);
+    cr_assert_not_null(line, "the hub was not assigned its partitions");
+    free(line);
+
+    /* The snapshot's end markers first (a batch with them holds the lock
+     * alone): a first resident resolved after them. */
+    char id0[19];
+    gh_test_make_id18(id0, 1949, 10, 1, 999);
+    insert_resident(s->dept, "L9999999", "先到", id0, "13807430000");
+    count_arg_t first = {"SELECT count(*) FROM source_person WHERE "
+                         "person_id IS NOT NULL",
+                         1};
+    cr_assert(gh_test_wait_until(count_is, &first, 90000),
+              "the first resident was not resolved; log ends:\n%s",
+              gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
+
+    gh_buf_t sql = {0};
+    gh_buf_printf(&sql, "INSERT INTO ga_hjrk (rybh, hh, yhzgx, xm, xb, csrq, "
+                        "gmsfhm, lxdh, zrqdm) VALUES ");
+    for (int i = 0; i < CROWD; i++) {
+        int y = 1950 + i % 50, m = 1 + i % 12, d = 1 + i % 28;
+        char id[19];
+        gh_test_make_id18(id, y, m, d, i);
+        gh_buf_printf(&sql,
+                      "%s('L%06d', '109800001', '01', '人群%c%c', '1', "
+                      "'%04d-%02d-%02d', '%s', '138%08d', 'ZRQ-4313020101')",
+                      i ? ", " : "", i, 'A' + i % 26, 'a' + i / 26, y, m, d, id,
+                      i);
+    }
+    gh_test_exec(s->dept, "%s", sql.data);
+    gh_buf_free(&sql);
+
+    count_arg_t all = {first.sql, CROWD + 1};
+    cr_assert(gh_test_wait_until(count_is, &all, 90000),
+              "%ld of %d residents resolved; log ends:\n%s",
+              gh_test_try_count(g_hub, all.sql), CROWD + 1,
+              gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
+    /* The path under test was taken: the lock table did overflow. */
+    char *text = gh_test_file_tail(gh_test_stack_hub_log(s), 1 << 22);
+    cr_assert_not_null(strstr(text, "out of shared memory"),
+                       "the neighbourhood fitted the lock table; log ends:"
+                       "\n%s",
+                       gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
+    free(text);
+    gh_test_stop_clean(s);
+    free(hub_ci);
+    free(ci);
+    free(ci_db);
 }
