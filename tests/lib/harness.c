@@ -672,3 +672,30 @@ void gh_test_pg_cluster_remove(const char *dir) {
     snprintf(log, sizeof(log), "%s.log", dir);
     unlink(log);
 }
+
+char *gh_test_pg_cluster_new(const char *prefix, const char *const *settings,
+                             char **conninfo) {
+    char tmpl[256];
+    snprintf(tmpl, sizeof(tmpl), "/tmp/%s.XXXXXX", prefix);
+    cr_assert_not_null(mkdtemp(tmpl), "mkdtemp %s: %s", tmpl, strerror(errno));
+    char *dir = strdup(tmpl);
+    gh_test_pg_cluster("start", dir, NULL);
+    char port[16];
+    gh_test_pg_cluster_port(dir, port);
+    char ci[256];
+    snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%s user=gridhub", port);
+    char ci_db[300];
+    snprintf(ci_db, sizeof(ci_db), "%s dbname=postgres", ci);
+    PGconn *admin = PQconnectdb(ci_db);
+    cr_assert_eq(PQstatus(admin), CONNECTION_OK, "%s", PQerrorMessage(admin));
+    for (int i = 0; settings && settings[i]; i++)
+        gh_test_exec(admin, "ALTER SYSTEM SET %s", settings[i]);
+    gh_test_exec(admin, "CREATE DATABASE hub");
+    PQfinish(admin);
+    if (settings && settings[0]) {
+        gh_test_pg_cluster("stop", dir, NULL);
+        gh_test_pg_cluster("start", dir, port);
+    }
+    *conninfo = strdup(ci);
+    return dir;
+}

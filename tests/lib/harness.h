@@ -75,6 +75,14 @@ void gh_test_pg_cluster(const char *verb, const char *dir, const char *port);
  * out[16]. */
 void gh_test_pg_cluster_port(const char *dir, char out[16]);
 
+/* A cluster of the test's own in a new directory /tmp/<prefix>.XXXXXX
+ * (returned; caller removes it with gh_test_pg_cluster_remove and frees
+ * it), with `settings` ("name = value", NULL-terminated; may be NULL) set
+ * by ALTER SYSTEM before a restart, and a database "hub". *conninfo
+ * receives the cluster's libpq conninfo without a dbname (caller frees). */
+char *gh_test_pg_cluster_new(const char *prefix, const char *const *settings,
+                             char **conninfo);
+
 /* Stops the cluster in `dir` and removes it with the log of the calls
  * (`dir`.log). */
 void gh_test_pg_cluster_remove(const char *dir);

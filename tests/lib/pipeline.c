@@ -262,3 +262,19 @@ int gh_test_wait_live(PGconn *hub, long want, int timeout_ms) {
     live_t l = {hub, want};
     return gh_test_wait_until(live, &l, timeout_ms);
 }
+
+typedef struct count_wait {
+    PGconn *c;
+    const char *sql;
+    long want;
+} count_wait_t;
+
+static int count_reached(void *arg) {
+    const count_wait_t *w = arg;
+    return gh_test_try_count(w->c, w->sql) == w->want;
+}
+
+int gh_test_wait_count(PGconn *c, const char *sql, long want, int timeout_ms) {
+    count_wait_t w = {c, sql, want};
+    return gh_test_wait_until(count_reached, &w, timeout_ms);
+}

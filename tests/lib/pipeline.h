@@ -62,6 +62,9 @@ void gh_test_wait_settled(gh_test_stack_t *s, PGconn *hub, int timeout_ms);
  * person (applied and resolved in one transaction), and the outbox empty.
  * 1 if reached within timeout_ms. */
 int gh_test_wait_live(PGconn *hub, long want, int timeout_ms);
+/* Until `sql` (a count, tried through gh_test_try_count) returns `want`;
+ * 1 if reached within timeout_ms. */
+int gh_test_wait_count(PGconn *c, const char *sql, long want, int timeout_ms);
 /* Fails if a .log file in dir holds a sanitizer report. */
 void gh_test_assert_no_sanitizer_reports(const char *dir);
 /* Stops connector and hub with SIGTERM: both must exit 0 and leave no

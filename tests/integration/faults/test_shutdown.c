@@ -262,18 +262,10 @@ Test(shutdown, broker_gone_second_signal) {
  * exact. */
 Test(shutdown, hub_database_stopped) {
     gh_test_stack_t *s = new_stack();
-    char tmpl[] = "/tmp/gh-pg2.XXXXXX";
-    cr_assert_not_null(mkdtemp(tmpl));
-    g_pgdir = gh_xstrdup(tmpl);
-    gh_test_pg_cluster("start", g_pgdir, NULL);
+    char *ci = NULL;
+    g_pgdir = gh_test_pg_cluster_new("gh-pg2", NULL, &ci);
     char port[16];
     gh_test_pg_cluster_port(g_pgdir, port);
-    char *ci = gh_xasprintf("host=127.0.0.1 port=%s user=gridhub", port);
-    char *ci_db = gh_xasprintf("%s dbname=postgres", ci);
-    PGconn *admin = PQconnectdb(ci_db);
-    cr_assert_eq(PQstatus(admin), CONNECTION_OK, "%s", PQerrorMessage(admin));
-    gh_test_exec(admin, "CREATE DATABASE hub");
-    PQfinish(admin);
     char *hub_ci = gh_xasprintf("database.conninfo=%s dbname=hub", ci);
 
     start_connector(s, "shutdown.timeout.ms=3000");
@@ -300,7 +292,6 @@ Test(shutdown, hub_database_stopped) {
     assert_view_exact(s);
     gh_test_stop_clean(s);
     free(ci);
-    free(ci_db);
     free(hub_ci);
 }
 

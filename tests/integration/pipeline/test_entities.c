@@ -355,18 +355,8 @@ Test(entities, persons_first_during_a_backlog) {
     gh_test_stop_clean(s);
 }
 
-typedef struct count_arg {
-    const char *sql;
-    long want;
-} count_arg_t;
-
-static int count_is(void *arg) {
-    count_arg_t *c = arg;
-    return gh_test_try_count(g_hub, c->sql) == c->want;
-}
-
 /* Only a batch that resolves takes the resolution lock (hub/core/hub.c,
- * batch_resolves): while another session holds it, as another instance
+ * batch_lock): while another session holds it, as another instance
  * resolving does, 30 buildings streamed in are applied, and a resident
  * (a person, a household member and a registration from one row) waits,
  * its batch queued on the lock, until the lock is let go. Before, every
@@ -402,23 +392,21 @@ Test(entities, other_entities_apply_beside_a_resolution) {
                  "SELECT 'B' || lpad(i::text, 8, '0'), '431302', '5', "
                  "'旁边地址' || i, (i %% 5)::text, 'ZRQ-4313020101' FROM "
                  "generate_series(1, 30) i");
-    count_arg_t b = {"SELECT count(*) FROM source_row WHERE entity = "
-                     "'building' AND NOT deleted",
-                     30};
-    cr_assert(gh_test_wait_until(count_is, &b, 60000),
+    const char *b_sql = "SELECT count(*) FROM source_row WHERE entity = "
+                        "'building' AND NOT deleted";
+    cr_assert(gh_test_wait_count(g_hub, b_sql, 30, 60000),
               "the buildings were not applied while a resolution held its "
               "lock (%ld of 30); log ends:\n%s",
-              gh_test_try_count(g_hub, b.sql),
+              gh_test_try_count(g_hub, b_sql),
               gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
 
     gh_test_exec(s->dept,
                  "INSERT INTO ga_hjrk (rybh, hh, yhzgx, xm, zrqdm) VALUES "
                  "('R00000001', '109800001', '01', '旁边', "
                  "'ZRQ-4313020101')");
-    count_arg_t w = {"SELECT count(*) FROM pg_locks WHERE locktype = "
-                     "'advisory' AND objid = 7274001 AND NOT granted",
-                     1};
-    cr_assert(gh_test_wait_until(count_is, &w, 60000),
+    const char *w_sql = "SELECT count(*) FROM pg_locks WHERE locktype = "
+                        "'advisory' AND objid = 7274001 AND NOT granted";
+    cr_assert(gh_test_wait_count(g_hub, w_sql, 1, 60000),
               "no batch waits for the resolution lock after a resident was "
               "inserted; log ends:\n%s",
               gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
@@ -427,10 +415,9 @@ Test(entities, other_entities_apply_beside_a_resolution) {
                  "resolution lock");
     gh_test_exec(lk, "COMMIT");
     PQfinish(lk);
-    count_arg_t p = {"SELECT count(*) FROM source_person WHERE person_id IS "
-                     "NOT NULL",
-                     1};
-    cr_assert(gh_test_wait_until(count_is, &p, 60000),
+    const char *p_sql = "SELECT count(*) FROM source_person WHERE person_id IS "
+                        "NOT NULL";
+    cr_assert(gh_test_wait_count(g_hub, p_sql, 1, 60000),
               "the resident was not resolved once the lock was let go; log "
               "ends:\n%s",
               gh_test_file_tail(gh_test_stack_hub_log(s), 3000));

@@ -58,16 +58,6 @@ static void neighbourhood_fini(void) {
 
 TestSuite(neighbourhood, .timeout = 400, .fini = neighbourhood_fini);
 
-typedef struct count_arg {
-    const char *sql;
-    long want;
-} count_arg_t;
-
-static int count_is(void *arg) {
-    count_arg_t *c = arg;
-    return gh_test_try_count(g_hub, c->sql) == c->want;
-}
-
 static void insert_resident(PGconn *dept, const char *rybh, const char *name,
                             const char *id, const char *phone) {
     gh_test_exec(dept,
@@ -75,6 +65,19 @@ static void insert_resident(PGconn *dept, const char *rybh, const char *name,
                  "lxdh, zrqdm) VALUES ('%s', '109800001', '01', '%s', '1', "
                  "'%.4s-%.2s-%.2s', '%s', '%s', 'ZRQ-4313020101')",
                  rybh, name, id + 6, id + 10, id + 12, id, phone);
+}
+
+#define RESOLVED_SQL                                                           \
+    "SELECT count(*) FROM source_person WHERE person_id IS NOT NULL"
+
+/* Enters a resident and waits until `want` records are resolved. */
+static void resolve_one(gh_test_stack_t *s, const char *rybh, const char *name,
+                        const char *id, const char *phone, long want) {
+    insert_resident(s->dept, rybh, name, id, phone);
+    cr_assert(gh_test_wait_count(g_hub, RESOLVED_SQL, want, 90000),
+              "%s was not resolved (%ld of %ld records); log ends:\n%s", rybh,
+              gh_test_try_count(g_hub, RESOLVED_SQL), want,
+              gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
 }
 
 static void start(gh_test_stack_t *s, const char *slot_prefix) {
@@ -100,13 +103,7 @@ Test(neighbourhood, a_resident_resolves_beside_another_neighbourhood) {
     char id1[19], id2[19];
     gh_test_make_id18(id1, 1985, 3, 12, 1);
     gh_test_make_id18(id2, 1992, 7, 28, 2);
-    insert_resident(s->dept, "R10000001", "邻里甲", id1, "13907430001");
-    count_arg_t one = {"SELECT count(*) FROM source_person WHERE person_id "
-                       "IS NOT NULL",
-                       1};
-    cr_assert(gh_test_wait_until(count_is, &one, 90000),
-              "the first resident was not resolved; log ends:\n%s",
-              gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
+    resolve_one(s, "R10000001", "邻里甲", id1, "13907430001", 1);
     char *pid1 = gh_test_scalar(g_hub, "SELECT person_id FROM source_person");
 
     /* Another resolution in progress, as another instance's would be: the
@@ -117,26 +114,23 @@ Test(neighbourhood, a_resident_resolves_beside_another_neighbourhood) {
                  "SELECT pg_advisory_xact_lock(7274011, %d)",
                  (int)gh__res_person_lock_id(pid1));
     insert_resident(s->dept, "R10000002", "邻里乙", id2, "13907430002");
-    count_arg_t two = {one.sql, 2};
-    cr_assert(gh_test_wait_until(count_is, &two, 60000),
+    cr_assert(gh_test_wait_count(g_hub, RESOLVED_SQL, 2, 60000),
               "a resident of another neighbourhood was not resolved while "
               "the first resident's person was locked; log ends:\n%s",
               gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
 
     /* The first resident entered again: its batch waits for the person. */
     insert_resident(s->dept, "R10000003", "邻里甲", id1, "13907430001");
-    count_arg_t w = {"SELECT count(*) FROM pg_locks WHERE locktype = "
-                     "'advisory' AND classid = 7274011 AND NOT granted",
-                     1};
-    cr_assert(gh_test_wait_until(count_is, &w, 60000),
+    const char *w_sql = "SELECT count(*) FROM pg_locks WHERE locktype = "
+                        "'advisory' AND classid = 7274011 AND NOT granted";
+    cr_assert(gh_test_wait_count(g_hub, w_sql, 1, 60000),
               "no batch waits for the locked person; log ends:\n%s",
               gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
-    cr_assert_eq(gh_test_count(g_hub, "%s", one.sql), 2,
+    cr_assert_eq(gh_test_count(g_hub, "%s", RESOLVED_SQL), 2,
                  "a record of a locked person was resolved");
     gh_test_exec(lk, "COMMIT");
     PQfinish(lk);
-    count_arg_t three = {one.sql, 3};
-    cr_assert(gh_test_wait_until(count_is, &three, 60000),
+    cr_assert(gh_test_wait_count(g_hub, RESOLVED_SQL, 3, 60000),
               "the second record was not resolved once the person was let "
               "go; log ends:\n%s",
               gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
@@ -205,13 +199,11 @@ Test(neighbourhood, three_hubs_resolve_each_resident_once) {
         gh_buf_free(&sql);
         usleep(20 * 1000);
     }
-    count_arg_t all = {"SELECT count(*) FROM source_person WHERE person_id "
-                       "IS NOT NULL",
-                       RESIDENTS * COPIES};
-    cr_assert(gh_test_wait_until(count_is, &all, 180000),
-              "%ld of %d records resolved; log ends:\n%s",
-              gh_test_try_count(g_hub, all.sql), RESIDENTS * COPIES,
-              gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
+    cr_assert(
+        gh_test_wait_count(g_hub, RESOLVED_SQL, RESIDENTS * COPIES, 180000),
+        "%ld of %d records resolved; log ends:\n%s",
+        gh_test_try_count(g_hub, RESOLVED_SQL), RESIDENTS * COPIES,
+        gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
     long split = gh_test_count(g_hub, SPLIT_SQL);
     cr_assert_eq(split, 0,
                  "%ld residents split between persons, %ld records "
@@ -247,24 +239,12 @@ Test(neighbourhood, a_neighbourhood_beyond_the_lock_table_resolves_alone) {
     g_stack =
         gh_test_stack_new(GONGAN "schema.sql", GONGAN "mapping.properties");
     gh_test_stack_t *s = g_stack;
-    char tmpl[] = "/tmp/gh-pg-nbh.XXXXXX";
-    cr_assert_not_null(mkdtemp(tmpl));
-    g_pgdir = gh_xstrdup(tmpl);
-    gh_test_pg_cluster("start", g_pgdir, NULL);
-    char port[16];
-    gh_test_pg_cluster_port(g_pgdir, port);
-    char *ci = gh_xasprintf("host=127.0.0.1 port=%s user=gridhub", port);
-    char *ci_db = gh_xasprintf("%s dbname=postgres", ci);
-    PGconn *admin = PQconnectdb(ci_db);
-    cr_assert_eq(PQstatus(admin), CONNECTION_OK, "%s", PQerrorMessage(admin));
     /* ~10 x (20 + background processes) lock slots: ~1,300 advisory
      * locks fit, measured. */
-    gh_test_exec(admin, "ALTER SYSTEM SET max_locks_per_transaction = 10");
-    gh_test_exec(admin, "ALTER SYSTEM SET max_connections = 20");
-    gh_test_exec(admin, "CREATE DATABASE hub");
-    PQfinish(admin);
-    gh_test_pg_cluster("stop", g_pgdir, NULL);
-    gh_test_pg_cluster("start", g_pgdir, port);
+    const char *const small_table[] = {"max_locks_per_transaction = 10",
+                                       "max_connections = 20", NULL};
+    char *ci = NULL;
+    g_pgdir = gh_test_pg_cluster_new("gh-pg-nbh", small_table, &ci);
 
     start(s, "gh_test_nbhl");
     char *hub_ci = gh_xasprintf("database.conninfo=%s dbname=hub", ci);
@@ -288,13 +268,7 @@ Test(neighbourhood, a_neighbourhood_beyond_the_lock_table_resolves_alone) {
      * alone): a first resident resolved after them. */
     char id0[19];
     gh_test_make_id18(id0, 1949, 10, 1, 999);
-    insert_resident(s->dept, "L9999999", "先到", id0, "13807430000");
-    count_arg_t first = {"SELECT count(*) FROM source_person WHERE "
-                         "person_id IS NOT NULL",
-                         1};
-    cr_assert(gh_test_wait_until(count_is, &first, 90000),
-              "the first resident was not resolved; log ends:\n%s",
-              gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
+    resolve_one(s, "L9999999", "先到", id0, "13807430000", 1);
 
     gh_buf_t sql = {0};
     gh_buf_printf(&sql, "INSERT INTO ga_hjrk (rybh, hh, yhzgx, xm, xb, csrq, "
@@ -312,10 +286,9 @@ Test(neighbourhood, a_neighbourhood_beyond_the_lock_table_resolves_alone) {
     gh_test_exec(s->dept, "%s", sql.data);
     gh_buf_free(&sql);
 
-    count_arg_t all = {first.sql, CROWD + 1};
-    cr_assert(gh_test_wait_until(count_is, &all, 90000),
+    cr_assert(gh_test_wait_count(g_hub, RESOLVED_SQL, CROWD + 1, 90000),
               "%ld of %d residents resolved; log ends:\n%s",
-              gh_test_try_count(g_hub, all.sql), CROWD + 1,
+              gh_test_try_count(g_hub, RESOLVED_SQL), CROWD + 1,
               gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
     /* The path under test was taken: the lock table did overflow. */
     char *text = gh_test_file_tail(gh_test_stack_hub_log(s), 1 << 22);
@@ -327,5 +300,4 @@ Test(neighbourhood, a_neighbourhood_beyond_the_lock_table_resolves_alone) {
     gh_test_stop_clean(s);
     free(hub_ci);
     free(ci);
-    free(ci_db);
 }
