@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "body.h"
 #include "crypt.h"
@@ -87,6 +88,9 @@ struct gh_api {
     struct gh_audit_key **audit_keys; /* api.audit.public.key */
     int naudit_keys;
     gh__api_feeder_t *feeder; /* the pull feed's thread (pull.h) */
+    /* Pull-feed requests handed to the feeder and not yet completed: the
+     * daemon stops once those the stopping feeder answered are sent. */
+    atomic_int feeds_open;
     gh__api_auditq_t *auditq; /* the reads' audit writer (auditq.c) */
     /* Grid answers kept for api.cache.grid.ms (persons.c), shared by the
      * workers under cache_lock; in the main struct only. */

@@ -273,9 +273,7 @@ gh_err_t gh_grid_attributes_finish(gh_grid_t *g, PGconn *adb, int in_tx,
     PGresult *r =
         gh_pg_await_what(adb, "derive person attributes", errstr, errstr_size);
     gh__grid_attr_done(g);
-    gh_err_t e =
-        r ? GH_OK
-          : (PQstatus(adb) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT);
+    gh_err_t e = r ? GH_OK : gh_pg_failure(adb);
     if (r && (PQntuples(r) != 1 || PQnfields(r) != 3))
         e = gh_seterr(errstr, errstr_size, GH_ERR_PG,
                       "derive person attributes: %d rows of %d columns, "

@@ -95,9 +95,9 @@ gh_err_t gh_resolver_lock(PGconn *db, char *errstr, size_t errstr_size);
  * and tells r's runs which: held shared, each run also locks the blocking
  * keys and persons it works on (its neighbourhood), so that several
  * transactions, of this process or of other instances, resolve at once
- * when their records share no key and no person (docs/scaling.md). Held
- * shared, the transaction must not ask for it alone unless no other
- * holder can (PostgreSQL breaks two such upgrades as a deadlock). */
+ * when their records share no key and no person (docs/scaling.md). Asked
+ * for alone while held shared, it can deadlock with another transaction
+ * doing the same: PostgreSQL fails one of them, which its caller retries. */
 gh_err_t gh_resolver_lock_run(gh_resolver_t *r, PGconn *db, int shared,
                               char *errstr, size_t errstr_size);
 

@@ -222,8 +222,7 @@ gh_err_t gh__res_golden_write(PGconn *db, gh__res_golden_t *g, int ids_only,
         GH__RES_GOLDEN_COLS, p, "write persons", errstr, errstr_size);
     for (int k = 0; k < GH__RES_GOLDEN_COLS; k++)
         gh_sqlarr_free(&g->col[k]);
-    if (!*out)
-        return PQstatus(db) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
+    if (!*out) return gh_pg_failure(db);
     return GH_OK;
 }
 
@@ -371,7 +370,7 @@ static gh_err_t await_take(PGconn *db, PGresult **res, char *errstr,
                            size_t errstr_size) {
     *res = gh_pg_await_what(db, TAKE_WHAT, errstr, errstr_size);
     if (*res) return GH_OK;
-    return PQstatus(db) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
+    return gh_pg_failure(db);
 }
 
 /* The persons taken (`res`) put to the feed, encoded for every

@@ -44,7 +44,7 @@ typedef struct run {
 } run_t;
 
 static gh_err_t pgerr(run_t *x) {
-    return PQstatus(x->db) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
+    return gh_pg_failure(x->db);
 }
 
 static void touch(run_t *x, const char *pid) {

@@ -46,8 +46,7 @@ gh_err_t gh__webhook_store_get(gh_webhook_t *w, const wh_part_t *p,
                          "WHERE subscriber = $1 AND topic = $2 "
                          "AND partition = $3",
                          3, v, "read webhook_offset", errstr, errstr_size);
-    if (!r)
-        return PQstatus(w->db) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
+    if (!r) return gh_pg_failure(w->db);
     *next = PQntuples(r) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
     PQclear(r);
     return GH_OK;

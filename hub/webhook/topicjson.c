@@ -70,8 +70,7 @@ gh_err_t gh_topicjson_schemas_read(gh_topicjson_t *tj, PGconn *db, char *errstr,
     PGresult *r =
         gh_pg_query_what(db, "SELECT schema FROM view_schema", 0, NULL,
                          "read view_schema", errstr, errstr_size);
-    if (!r)
-        return PQstatus(db) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
+    if (!r) return gh_pg_failure(db);
     gh_err_t e = GH_OK;
     for (int i = 0; !e && i < PQntuples(r); i++)
         e = gh_schemas_add_json(tj->set, PQgetvalue(r, i, 0), 0, NULL, errstr,

@@ -95,6 +95,10 @@ gh_err_t gh_pg_exec_what(PGconn *c, const char *sql, int nparams,
 gh_err_t gh_pg_result_error(const PGresult *r, PGconn *c, const char *what,
                             char *errstr, size_t errstr_size);
 
+/* The error a failed statement on c is: GH_ERR_PG_CONNECT once the
+ * session is lost (the caller reconnects), GH_ERR_PG otherwise. */
+gh_err_t gh_pg_failure(PGconn *c);
+
 /* The SQLSTATE of the last error gh_pg_result_error reported on this
  * thread, "" if none since gh_pg_clear_sqlstate(). Like errno: read it
  * right after the failure; clear it before the work it is to judge. */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "api_int.h"
 #include "pull.h"
@@ -288,11 +289,12 @@ typedef struct pending {
 
 static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-    (void)cls;
+    gh_api_t *a = cls;
     (void)conn;
     (void)toe;
     pending_t *p = *con_cls;
     if (!p) return;
+    if (p->feed) atomic_fetch_sub(&a->feeds_open, 1);
     gh_token_info_clear(&p->who);
     gh_buf_free(&p->body);
     gh__api_feedreq_free(p->feed);
@@ -404,9 +406,11 @@ static enum MHD_Result feed_begin(gh_api_t *a, struct MHD_Connection *conn,
     p->feed = fr;
     /* Set before the feeder can resume the connection. */
     *con_cls = p;
+    gh_api_t *m = a->main ? a->main : a; /* a: this thread's copy */
+    atomic_fetch_add(&m->feeds_open, 1);
     if (!gh__api_feeder_submit(a->feeder, fr, conn)) return MHD_YES;
     *con_cls = NULL;
-    request_done(NULL, conn, (void **)&p, MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    request_done(m, conn, (void **)&p, MHD_REQUEST_TERMINATED_COMPLETED_OK);
     return send_reply(
         conn, gh__api_error(&r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting_down",
                             "the API is stopping; ask again (same "
@@ -812,7 +816,7 @@ gh_api_t *gh_api_start(const gh_conf_t *conf, char *errstr,
             (a->tls.cert ? MHD_USE_TLS : 0),
         (uint16_t)la.port, NULL, NULL, handle, a, MHD_OPTION_EXTERNAL_LOGGER,
         gh_listen_mhd_log, (void *)LOG, MHD_OPTION_NOTIFY_COMPLETED,
-        request_done, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss,
+        request_done, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss,
         MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)gh_conf_get_int(conf, "api.threads"),
         MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
@@ -850,8 +854,15 @@ const char *gh_api_url(const gh_api_t *a) {
 
 void gh_api_stop(gh_api_t *a) {
     if (!a) return;
-    /* No connection may be suspended when the daemon stops. */
+    /* No connection may be suspended when the daemon stops: the feeder
+     * answers those it holds (503, ask again) and resumes them. Their
+     * answers are then let out (up to 2 s) before the daemon stops, so
+     * that it does not tear down connections its threads are still
+     * resuming (a SIGSEGV once on SIGTERM during a long poll, in a full
+     * parallel test run; not reproduced since). */
     gh__api_feeder_stop(a->feeder);
+    for (int i = 0; i < 200 && atomic_load(&a->feeds_open) > 0; i++)
+        usleep(10 * 1000);
     MHD_stop_daemon(a->d);
     free_state(a);
 }

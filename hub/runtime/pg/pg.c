@@ -180,6 +180,10 @@ void gh_pg_clear_sqlstate(void) {
     last_state[0] = '\0';
 }
 
+gh_err_t gh_pg_failure(PGconn *c) {
+    return PQstatus(c) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
+}
+
 int gh_pg_sqlstate_transient(const char *s) {
     if (!s || strlen(s) != 5) return 0;
     static const char *const classes[] = {"08", "40", "53", "57", "58", NULL};
@@ -202,12 +206,11 @@ gh_err_t gh_pg_result_error(const PGresult *r, PGconn *c, const char *what,
              state                          ? state
              : PQstatus(c) != CONNECTION_OK ? "08006"
                                             : "");
-    return gh_seterr(
-        errstr, errstr_size,
-        PQstatus(c) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT,
-        "%s: %s%s%s%s%s%s%s%s", what, msg, state ? " [" : "",
-        state ? state : "", state ? "]" : "", detail ? " DETAIL: " : "",
-        detail ? detail : "", hint ? " HINT: " : "", hint ? hint : "");
+    return gh_seterr(errstr, errstr_size, gh_pg_failure(c),
+                     "%s: %s%s%s%s%s%s%s%s", what, msg, state ? " [" : "",
+                     state ? state : "", state ? "]" : "",
+                     detail ? " DETAIL: " : "", detail ? detail : "",
+                     hint ? " HINT: " : "", hint ? hint : "");
 }
 
 static _Atomic int64_t slow_ms = 60000;
@@ -335,7 +338,7 @@ gh_err_t gh_pg_prepare(PGconn *c, const char *name, const char *sql,
     PGresult *r =
         PQsendPrepare(c, name, sql, 0, NULL) ? await_results(c, name) : NULL;
     r = checked(c, r, name, errstr, errstr_size);
-    if (!r) return PQstatus(c) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
+    if (!r) return gh_pg_failure(c);
     PQclear(r);
     return GH_OK;
 }
@@ -358,7 +361,7 @@ PGresult *gh_pg_query(PGconn *c, const char *sql, int nparams,
 /* A send that libpq refused: the error naming `what`. */
 static gh_err_t send_failed(PGconn *c, const char *what, char *errstr,
                             size_t errstr_size) {
-    gh_err_t e = PQstatus(c) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
+    gh_err_t e = gh_pg_failure(c);
     return gh_seterr(errstr, errstr_size, e, "%s: %s", what, PQerrorMessage(c));
 }
 
@@ -386,7 +389,7 @@ gh_err_t gh_pg_exec_what(PGconn *c, const char *sql, int nparams,
                          char *errstr, size_t errstr_size) {
     PGresult *r =
         gh_pg_query_what(c, sql, nparams, params, what, errstr, errstr_size);
-    if (!r) return PQstatus(c) == CONNECTION_OK ? GH_ERR_PG : GH_ERR_PG_CONNECT;
+    if (!r) return gh_pg_failure(c);
     PQclear(r);
     return GH_OK;
 }

@@ -1,7 +1,8 @@
 /*
  * The PostgreSQL helpers that need no server (hub/runtime/pg/pg.c): which
  * SQLSTATEs are transient — retried with back-off — and which blame the
- * data, which the hub dead-letters.
+ * data, which the hub dead-letters; and what a failed statement on a lost
+ * session is.
  */
 #include <criterion/criterion.h>
 
@@ -36,4 +37,15 @@ Test(pg, transient_sqlstates) {
     for (int i = 0; data[i]; i++)
         cr_assert_not(gh_pg_sqlstate_transient(data[i]), "%s", data[i]);
     cr_assert_not(gh_pg_sqlstate_transient(NULL));
+}
+
+/* A statement that failed on a lost session is the session's failure (the
+ * caller reconnects), not the statement's. */
+Test(pg, failure_of_a_lost_session) {
+    cr_assert_eq(gh_pg_failure(NULL), GH_ERR_PG_CONNECT);
+    PGconn *c = PQconnectdb("host=/nonexistent-gridhub-socket-dir "
+                            "connect_timeout=1");
+    cr_assert_neq(PQstatus(c), CONNECTION_OK);
+    cr_assert_eq(gh_pg_failure(c), GH_ERR_PG_CONNECT);
+    PQfinish(c);
 }
