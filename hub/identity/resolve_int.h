@@ -187,8 +187,11 @@ gh_err_t gh__res_borrowers(gh_resolver_t *r, PGconn *db, gh_sqlarr_t *scratch,
                            int64_t **out, size_t *nout, char *errstr,
                            size_t errstr_size);
 /* Every live borrower of the working set borrows its number's holders'
- * address from the database, or none (gh_match_set_lend_address). */
+ * address from the database, or none (gh_match_set_lend_address). With
+ * `lk` (a run under the shared resolution lock; NULL otherwise) the
+ * holders' id17 keys are locked first, `lscratch` the statement's. */
 gh_err_t gh__res_lend(gh_resolver_t *r, PGconn *db, gh_sqlarr_t *scratch,
+                      gh__res_lockset_t *lk, gh_sqlarr_t *lscratch,
                       char *errstr, size_t errstr_size);
 
 /* ---- Person ids (resolve_ids.c) */

@@ -93,6 +93,7 @@ gh_err_t gh__res_borrowers(gh_resolver_t *r, PGconn *db, gh_sqlarr_t *scratch,
 }
 
 gh_err_t gh__res_lend(gh_resolver_t *r, PGconn *db, gh_sqlarr_t *scratch,
+                      gh__res_lockset_t *lk, gh_sqlarr_t *lscratch,
                       char *errstr, size_t errstr_size) {
     size_t nb = 0;
     size_t *b = gh_xmalloc((r->nw + 1) * sizeof(*b));
@@ -107,7 +108,14 @@ gh_err_t gh__res_lend(gh_resolver_t *r, PGconn *db, gh_sqlarr_t *scratch,
     }
     gh_err_t e = GH_OK;
     PGresult *res = NULL;
-    if (nb) {
+    /* A borrower read as a candidate: the holders' key may be another
+     * run's (resolve_locks.c). */
+    for (size_t j = 0; lk && j < nb; j++)
+        gh__res_lock_want(lk, gh__res_key_lock_id(key[j]));
+    if (lk && nb)
+        e = gh__res_lock_take(lk, db, GH_RES_LOCK_KEYS, lscratch,
+                              "lock numbers' holders", errstr, errstr_size);
+    if (nb && !e) {
         res = read_blocks(r, db, scratch, "read numbers' holders", errstr,
                           errstr_size);
         if (!res) e = GH_ERR_PG;

@@ -54,6 +54,7 @@ static int held(const gh__res_lockset_t *s, int32_t id) {
 gh_err_t gh__res_lock_take(gh__res_lockset_t *s, PGconn *db, int cls,
                            gh_sqlarr_t *scratch, const char *what, char *errstr,
                            size_t errstr_size) {
+    if (!s->nwant) return GH_OK;
     qsort(s->want, s->nwant, sizeof(int32_t), cmp_i32);
     size_t n = 0;
     for (size_t i = 0; i < s->nwant; i++)

@@ -173,7 +173,9 @@ static gh_err_t step_candidates(run_t *x) {
                               "rec_id = ANY($1::bigint[])",
                               gh_sqlarr_get(&x->a[0]), 0, "read candidates",
                               x->errstr, x->errstr_size);
-    if (!e) e = gh__res_lend(r, x->db, &x->a[0], x->errstr, x->errstr_size);
+    if (!e)
+        e = gh__res_lend(r, x->db, &x->a[0], r->shared ? &x->lk : NULL,
+                         &x->a[3], x->errstr, x->errstr_size);
     return e;
 }
 
