@@ -88,21 +88,14 @@ static void keep_apart(run_t *x, long wa, long wb) {
 }
 
 /* Under a shared resolution lock: the blocking keys of working records
- * [from, nw), old (as stored) and new, locked before anything is read or
- * written under them. p[0] holds their rec ids. */
-static gh_err_t lock_keys(run_t *x, size_t from, const char *const *p) {
+ * [from, nw), old (`old`, as they were stored) and new, locked before
+ * anything is read or written under them. Their old keys' rows may go
+ * first: only a record's own batch writes them. */
+static gh_err_t lock_keys(run_t *x, size_t from, PGresult *old) {
     gh_resolver_t *r = x->r;
-    if (!r->shared) return GH_OK;
-    PGresult *res = gh_pg_query_what(
-        x->db,
-        "SELECT block_key FROM person_block WHERE rec_id = "
-        "ANY($1::bigint[])",
-        1, p, "read old blocking keys", x->errstr, x->errstr_size);
-    if (!res) return pgerr(x);
-    for (int i = 0; i < PQntuples(res); i++)
+    for (int i = 0; i < PQntuples(old); i++)
         gh__res_lock_want(&x->lk,
-                          gh__res_key_lock_id(gh__res_ival(res, i, 0, 0)));
-    PQclear(res);
+                          gh__res_key_lock_id(gh__res_ival(old, i, 0, 0)));
     for (size_t i = from; i < r->nw; i++) {
         int64_t k[16];
         size_t nk = gh__res_rec_keys(r, i, k);
@@ -126,11 +119,21 @@ static gh_err_t step_changed(run_t *x, const int64_t *recs, size_t n) {
         "SELECT " REC_COLS " FROM source_person WHERE rec_id = "
         "ANY($1::bigint[])",
         p[0], 1, "read changed records", x->errstr, x->errstr_size);
-    if (!e) e = lock_keys(x, from, p);
-    if (!e)
+    if (!e && x->r->shared) {
+        PGresult *old = gh_pg_query_what(
+            x->db,
+            "DELETE FROM person_block WHERE rec_id = ANY($1::bigint[]) "
+            "RETURNING block_key",
+            1, p, "drop blocking keys", x->errstr, x->errstr_size);
+        if (!old) return pgerr(x);
+        e = lock_keys(x, from, old);
+        PQclear(old);
+    } else if (!e) {
         e = gh_pg_exec_what(
             x->db, "DELETE FROM person_block WHERE rec_id = ANY($1::bigint[])",
             1, p, "drop blocking keys", x->errstr, x->errstr_size);
+    }
+    /* Its pairs are written by runs that hold a key of both records. */
     if (!e)
         e = gh_pg_exec_what(
             x->db,
