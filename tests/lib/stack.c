@@ -93,6 +93,20 @@ void gh_test_stack_start_connector(gh_test_stack_t *s,
     free(state);
 }
 
+void gh_test_stack_snapshot(gh_test_stack_t *s, const char *slot_prefix) {
+    char slot[96];
+    snprintf(slot, sizeof(slot), "slot.name=%s_%d", slot_prefix, (int)getpid());
+    const char *const extra[] = {slot, NULL};
+    gh_test_stack_start_connector(s, extra);
+    char *done = gh_test_wait_for_text(gh_test_stack_connector_log(s),
+                                       "snapshot done", 90000);
+    cr_assert_not_null(done,
+                       "the connector did not publish its snapshot; "
+                       "its log ends:\n%s",
+                       gh_test_file_tail(gh_test_stack_connector_log(s), 2000));
+    free(done);
+}
+
 gh_test_proc_t *gh_test_stack_start_other_connector(gh_test_stack_t *s,
                                                     const char *mapping,
                                                     const char *name) {

@@ -42,6 +42,9 @@ gh_test_stack_t *gh_test_stack_new_encoded(const char *ddl_path,
 void gh_test_stack_start_connector(gh_test_stack_t *s,
                                    const char *const *extra);
 void gh_test_stack_start_hub(gh_test_stack_t *s, const char *const *extra);
+/* Starts the connector with replication slot `<slot_prefix>_<pid>` and
+ * waits (up to 90 s; asserts) until it has published its snapshot. */
+void gh_test_stack_snapshot(gh_test_stack_t *s, const char *slot_prefix);
 /* Another instance of the stack's hub (same group, database and topics),
  * logging to <dir>/<name>.1.log. Caller owns the handle: gh_test_stop and
  * gh_test_proc_free. */

@@ -299,14 +299,7 @@ Test(entities, persons_first_during_a_backlog) {
                  "SELECT 'K' || lpad(i::text, 8, '0'), '431302', '5', "
                  "'积压地址' || i, (i %% 30)::text, 'ZRQ-4313020101' FROM "
                  "generate_series(1, 2000) i");
-    char slot[64];
-    snprintf(slot, sizeof(slot), "slot.name=gh_test_lanes_%d", (int)getpid());
-    const char *const cextra[] = {slot, NULL};
-    gh_test_stack_start_connector(s, cextra);
-    char *done = gh_test_wait_for_text(gh_test_stack_connector_log(s),
-                                       "snapshot done", 90000);
-    cr_assert_not_null(done, "the connector did not publish its snapshot");
-    free(done);
+    gh_test_stack_snapshot(s, "gh_test_lanes");
 
     const char *const extra[] = {
         "source.topics=gridhub.gongan.person,gridhub.gongan.building,"
@@ -365,14 +358,7 @@ Test(entities, other_entities_apply_beside_a_resolution) {
     g_stack =
         gh_test_stack_new(GONGAN "schema.sql", GONGAN "mapping.properties");
     gh_test_stack_t *s = g_stack;
-    char slot[64];
-    snprintf(slot, sizeof(slot), "slot.name=gh_test_beside_%d", (int)getpid());
-    const char *const cextra[] = {slot, NULL};
-    gh_test_stack_start_connector(s, cextra);
-    char *done = gh_test_wait_for_text(gh_test_stack_connector_log(s),
-                                       "snapshot done", 90000);
-    cr_assert_not_null(done, "the connector did not publish its snapshot");
-    free(done);
+    gh_test_stack_snapshot(s, "gh_test_beside");
     const char *const extra[] = {
         "source.topics=gridhub.gongan.person,gridhub.gongan.building,"
         "gridhub.gongan.household,gridhub.gongan.household_member,"

@@ -80,22 +80,11 @@ static void resolve_one(gh_test_stack_t *s, const char *rybh, const char *name,
               gh_test_file_tail(gh_test_stack_hub_log(s), 3000));
 }
 
-static void start(gh_test_stack_t *s, const char *slot_prefix) {
-    char slot[64];
-    snprintf(slot, sizeof(slot), "slot.name=%s_%d", slot_prefix, (int)getpid());
-    const char *const cextra[] = {slot, NULL};
-    gh_test_stack_start_connector(s, cextra);
-    char *done = gh_test_wait_for_text(gh_test_stack_connector_log(s),
-                                       "snapshot done", 90000);
-    cr_assert_not_null(done, "the connector did not publish its snapshot");
-    free(done);
-}
-
 Test(neighbourhood, a_resident_resolves_beside_another_neighbourhood) {
     g_stack =
         gh_test_stack_new(GONGAN "schema.sql", GONGAN "mapping.properties");
     gh_test_stack_t *s = g_stack;
-    start(s, "gh_test_nbh");
+    gh_test_stack_snapshot(s, "gh_test_nbh");
     const char *const extra[] = {PERSON_TOPIC, NULL};
     gh_test_stack_start_hub(s, extra);
     g_hub = gh_test_pg_connect(s->hub_db);
@@ -161,7 +150,7 @@ Test(neighbourhood, three_hubs_resolve_each_resident_once) {
     g_stack =
         gh_test_stack_new(GONGAN "schema.sql", GONGAN "mapping.properties");
     gh_test_stack_t *s = g_stack;
-    start(s, "gh_test_nbh3");
+    gh_test_stack_snapshot(s, "gh_test_nbh3");
     /* Small batches, so that the three resolve beside one another. */
     const char *const small[] = {PERSON_TOPIC, "batch.max.messages=8",
                                  "batch.linger.ms=0", NULL};
@@ -246,7 +235,7 @@ Test(neighbourhood, a_neighbourhood_beyond_the_lock_table_resolves_alone) {
     char *ci = NULL;
     g_pgdir = gh_test_pg_cluster_new("gh-pg-nbh", small_table, &ci);
 
-    start(s, "gh_test_nbhl");
+    gh_test_stack_snapshot(s, "gh_test_nbhl");
     char *hub_ci = gh_xasprintf("database.conninfo=%s dbname=hub", ci);
     /* One batch of all the residents, in a neighbourhood (~6 keys each). */
     const char *const extra[] = {PERSON_TOPIC,
