@@ -23,8 +23,11 @@
 # Needs clang and its libFuzzer runtime (Debian: clang, libclang-rt-dev;
 # ops/install-deps.sh installs them); without them it fails, naming them.
 #
+# Targets run side by side, as many at once as there are cores (each
+# libFuzzer process is single-threaded); their reports print in order.
+#
 # Environment: GH_FUZZ_BUILD_DIR (default build-fuzz), GH_FUZZ_JOBS (build
-# parallelism, default nproc).
+# parallelism and targets at once, default nproc).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -140,8 +143,8 @@ replay() {
     for f in tests/fuzz/crashes/"$t"/*; do
         [[ -f "$f" ]] || continue
         n=$((n + 1))
-        if ! "$bin" "$f" >"$probe/replay.log" 2>&1; then
-            tail -n 40 "$probe/replay.log"
+        if ! "$bin" "$f" >"$probe/replay.$t.log" 2>&1; then
+            tail -n 40 "$probe/replay.$t.log"
             echo "fuzz: $t: FAILED on regression input $f"
             return 1
         fi
@@ -187,8 +190,41 @@ fuzz() {
         "($(grep -o 'cov: [0-9]*' "$log" | tail -n 1))"
 }
 
+# One target's replay and fuzzing, its report kept for printing in order.
+one() {
+    local t=$1
+    if replay "$t" && fuzz "$t"; then
+        echo 0 >"$probe/rc.$t"
+    else
+        echo 1 >"$probe/rc.$t"
+    fi
+}
+
+# Stopped, the targets running stop too (the fuzzers are the jobs'
+# children).
+stop_jobs() {
+    local j
+    for j in $(jobs -p); do
+        pkill -TERM -P "$j" 2>/dev/null
+        kill -TERM "$j" 2>/dev/null
+    done
+    exit 130
+}
+trap stop_jobs INT TERM
+
+running=0
 for t in "${targets[@]}"; do
-    if ! replay "$t" || ! fuzz "$t"; then
+    if ((running >= JOBS)); then
+        wait -n
+        running=$((running - 1))
+    fi
+    one "$t" >"$probe/out.$t" 2>&1 &
+    running=$((running + 1))
+done
+wait
+for t in "${targets[@]}"; do
+    cat "$probe/out.$t"
+    if [[ "$(cat "$probe/rc.$t" 2>/dev/null)" != 0 ]]; then
         failed+=("$t")
     fi
 done
