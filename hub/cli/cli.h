@@ -46,6 +46,14 @@ extern const gh_cli_cmd_t gh_cli_token;
 extern const gh_cli_cmd_t gh_cli_api;
 extern const gh_cli_cmd_t gh_cli_webhook;
 
+/* Queues a re-send of subscriber `sub`'s whole view in the hub database
+ * that `conf` (the hub's properties, borrowed) names; the running hub sends
+ * it page by page between its batches (`gridhub resync view`, `gridhub hub
+ * resnapshot`). GH_ERR_INVALID_ARG, with errstr, for a subscriber the
+ * policy does not have or the hub has not materialized yet. */
+gh_err_t gh_cli_resend_view(const gh_conf_t *conf, const char *sub,
+                            char *errstr, size_t errstr_size);
+
 /* The exit code of a finished command: GH_EXIT_OK for GH_OK,
  * GH_EXIT_USAGE for a bad argument or configuration, GH_EXIT_FATAL for the
  * rest. */

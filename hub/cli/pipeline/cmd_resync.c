@@ -213,8 +213,8 @@ static gh_err_t department(const gh_conf_t *conf, const char *dept, char *err,
     return e;
 }
 
-static gh_err_t view(const gh_conf_t *conf, const char *sub, char *err,
-                     size_t errsz) {
+gh_err_t gh_cli_resend_view(const gh_conf_t *conf, const char *sub, char *err,
+                            size_t errsz) {
     gh_schemas_t *set = NULL;
     gh_err_t e = gh_schemas_load_dir(&set, gh_schemas_dir(conf), err, errsz);
     if (e) return e;
@@ -258,7 +258,7 @@ static int run(gh_conf_t *conf) {
     else if (!strcmp(verb, "department"))
         e = department(conf, what, err, sizeof(err));
     else
-        e = view(conf, what, err, sizeof(err));
+        e = gh_cli_resend_view(conf, what, err, sizeof(err));
     free(a);
     if (!e) return GH_EXIT_OK;
     fprintf(stderr, "gridhub resync: %s\n", err);
@@ -279,8 +279,10 @@ const gh_cli_cmd_t gh_cli_resync = {
     "snapshot and the hub deletes the records the department no longer "
     "has.\n"
     "  gridhub resync view demo -c hub.properties\n"
-    "    queues every person's current version (and a tombstone for each "
-    "retired id) for subscriber demo.\n"
+    "    queues a re-send of subscriber demo's whole view (every record of "
+    "each entity it may see, and a tombstone for each one it held and "
+    "lost), which the running hub sends page by page between its batches "
+    "(also `gridhub hub resnapshot --subscriber demo`).\n"
     "See docs/operations.md, \"When the broker lost messages\".",
     props,
     run,

@@ -259,10 +259,13 @@ Test(recovery, resend_during_live_changes_ends_exact) {
     gh_test_wait_settled(s, g_hub, SETTLE_MS);
     long before = gh_test_topics_size(s->bootstrap, VIEW_TOPIC);
 
+    /* The spelling of `resync view`: the same re-send. */
     char *out = NULL;
-    const char *const resend[] = {"resync", "view", "test", NULL};
+    const char *const resend[] = {"hub", "resnapshot", "--subscriber", "test",
+                                  NULL};
     int rc = gridhub(s, resend, &out);
-    cr_assert_eq(rc, 0, "resync view exited %d: %s", rc, out);
+    cr_assert_eq(rc, 0, "hub resnapshot exited %d: %s", rc, out);
+    cr_assert(strstr(out, "queued a full re-send of test's view"), "%s", out);
     free(out);
     /* Live changes while the pages go out: updates, deletes, inserts, one
      * transaction each, over the whole key range. */

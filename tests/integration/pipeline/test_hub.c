@@ -978,6 +978,30 @@ Test(hub, config_errors) {
                         "-X",
                         "retry.backoff.max.ms=400",
                         NULL};
+    /* The re-snapshot's words (gridhub hub resnapshot --subscriber S): a
+     * mistake in them is a usage error naming it, never a hub started. */
+    struct {
+        const char *words[3], *want;
+    } bad[] = {
+        {{"resnapshot", NULL}, "needs --subscriber S"},
+        {{"--subscriber", "test", NULL}, "--subscriber is for"},
+        {{"resnaphot", "--subscriber", "test"}, "unexpected `resnaphot`"},
+        {{"resnapshot", "now", NULL}, "unexpected `resnapshot now`"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *av[24];
+        int n = 0;
+        for (int j = 0; a5[j]; j++)
+            av[n++] = a5[j];
+        for (int j = 0; j < 3 && bad[i].words[j]; j++)
+            av[n++] = bad[i].words[j];
+        av[n] = NULL;
+        out = run_binary(dir, av, &rc);
+        cr_assert_eq(rc, 2, "hub %s: exit %d:\n%s", bad[i].words[0], rc, out);
+        cr_assert(strstr(out, bad[i].want), "should say %s:\n%s", bad[i].want,
+                  out);
+        free(out);
+    }
+
     char log[4200];
     snprintf(log, sizeof(log), "%s/hub-unreachable.log", dir);
     gh_test_proc_t *hubp = gh_test_spawn(a5, log);
