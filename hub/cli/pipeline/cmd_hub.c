@@ -24,23 +24,25 @@ static const gh_conf_prop_t props[] = {
  * mistake. */
 static int resnapshot(const gh_conf_t *conf, const char *args,
                       const char *sub) {
-    char err[2048], words[512];
+    char err[2048];
     gh_err_t e;
-    /* The bare words as they were typed (the list joins them with commas). */
-    snprintf(words, sizeof(words), "%s", args ? args : "");
-    for (char *c = words; *c; c++)
-        if (*c == ',') *c = ' ';
-    if (args && strcmp(args, "resnapshot"))
-        e = gh_seterr(err, sizeof(err), GH_ERR_INVALID_ARG,
-                      "unexpected `%s`: the hub runs without arguments, or "
-                      "takes `resnapshot --subscriber S` (see --help)",
-                      words);
-    else if (!args)
+    if (!args) {
         e = gh_seterr(err, sizeof(err), GH_ERR_INVALID_ARG,
                       "--subscriber is for `gridhub hub resnapshot "
                       "--subscriber S`; the hub itself sends every "
                       "subscriber's view");
-    else if (!sub || !*sub)
+    } else if (strcmp(args, "resnapshot")) {
+        /* The bare words as they were typed (the list joins them with
+         * commas). */
+        char words[512];
+        snprintf(words, sizeof(words), "%s", args);
+        for (char *c = words; *c; c++)
+            if (*c == ',') *c = ' ';
+        e = gh_seterr(err, sizeof(err), GH_ERR_INVALID_ARG,
+                      "unexpected `%s`: the hub runs without arguments, or "
+                      "takes `resnapshot --subscriber S` (see --help)",
+                      words);
+    } else if (!sub || !*sub)
         e = gh_seterr(err, sizeof(err), GH_ERR_INVALID_ARG,
                       "resnapshot needs --subscriber S: the subscriber whose "
                       "whole view is sent again");
